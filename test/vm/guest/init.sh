@@ -1,0 +1,180 @@
+#!/bin/busybox sh
+# shellcheck shell=sh
+#
+# /init of the test VM: PID 1 in the initramfs that test/vm/lib/initramfs.mjs
+# builds (busybox, kernel modules, this script). It runs one test and
+# powers the machine off. The host side is test/vm/run.mjs.
+#
+#  1. load the modules that reach the host (/etc/modules.base);
+#  2. mount the per-test results share (9p tag "results", read-write) on
+#     /results and read /results/job.env, written by the host;
+#  3. load the test's modules, mount the host's root (9p tag "hostroot",
+#     read-only) on /host with proc, sys, dev, devpts, /tmp, /run, /dev/shm
+#     inside it, and the results share again on /host/run/snapkeep-results;
+#  4. run the test chrooted into /host, output in /results/output.log,
+#     killed after $TEST_TIMEOUT seconds (blocked tasks dumped first);
+#  5. write /results/tainted, /results/dmesg.log, then /results/exit-status
+#     last (the host reads its presence as "the guest reported"), sync and
+#     power off. A panic reboots, and qemu's -no-reboot turns that into exit.
+#
+# Nothing printed here may match test/vm/lib/kernel-log.mjs's patterns:
+# the console log is scanned for them.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+export HOME=/
+R=/results
+
+say() {
+	echo "vm-init: $*"
+}
+
+# A setup failure is reported like a failed test, with the reason.
+fatal() {
+	say "setup failed: $*"
+	if [ -n "$RESULTS_MOUNTED" ]; then
+		echo "vm-init: setup failed: $*" >> $R/output.log
+		cat /proc/sys/kernel/tainted > $R/tainted
+		dmesg > $R/dmesg.log
+		echo 125 > $R/exit-status
+		sync
+	fi
+	poweroff -f
+	sleep 60
+}
+
+# insmod unless loaded; $1 is a path under /lib/modules of the initramfs.
+# A failure is not fatal by itself: soft dependencies such as crc32c-intel
+# refuse to load on a CPU without the instructions they use. The modules
+# that were asked for are checked by name afterwards (need).
+load() {
+	name=$(basename "$1" .ko | tr - _)
+	[ -d "/sys/module/$name" ] && return 0
+	insmod "/lib/modules/$1" || say "insmod $1 failed"
+}
+
+need() {
+	for n in "$@"; do
+		n=$(echo "$n" | tr - _)
+		[ -d "/sys/module/$n" ] || fatal "module $n is not loaded"
+	done
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+for m in $(cat /etc/modules.base); do
+	load "$m"
+done
+need 9p 9pnet_virtio
+
+# 9p over virtio: big messages make reading node and the repo from the
+# host much faster than the default 8 KiB (9p caps it at the virtio ring).
+P9="trans=virtio,version=9p2000.L,msize=512000"
+mkdir -p $R
+mount -t 9p -o "$P9" results $R || fatal "cannot mount the results share"
+RESULTS_MOUNTED=1
+[ -r $R/job.env ] || fatal "no job.env in the results share"
+. $R/job.env
+cat /proc/uptime > $R/uptime-setup
+
+for m in $TEST_MODULES; do
+	load "$m"
+done
+need $TEST_MODULE_NAMES
+
+H=/host
+mkdir -p $H
+# The root is read-only and nothing changes it during a test, so the
+# guest may cache it (cache=loose): node starts in a fraction of the time.
+mount -t 9p -o "ro,$P9,cache=loose" hostroot $H ||
+	fatal "cannot mount the host root"
+
+# /tmp and /run are covered by tmpfs below; a repository checked out under
+# either would vanish, so keep it visible at the same path.
+KEEP=""
+case "$SNAPKEEP_REPO" in
+/tmp/*|/run/*)
+	KEEP=/keep-repo
+	mkdir -p $KEEP
+	mount -o bind "$H$SNAPKEEP_REPO" $KEEP || fatal "bind $SNAPKEEP_REPO"
+	;;
+esac
+
+mount -t proc proc $H/proc &&
+mount -t sysfs sysfs $H/sys &&
+mount -t devtmpfs devtmpfs $H/dev &&
+mkdir -p $H/dev/pts $H/dev/shm &&
+mount -t devpts -o newinstance,ptmxmode=0666 devpts $H/dev/pts &&
+mount -t tmpfs -o mode=1777 tmpfs $H/dev/shm &&
+mount -t tmpfs -o mode=1777 tmpfs $H/tmp &&
+mount -t tmpfs -o mode=0755 tmpfs $H/run ||
+	fatal "cannot mount the guest file systems"
+mount -t debugfs debugfs $H/sys/kernel/debug 2>/dev/null
+ln -sf /proc/self/fd $H/dev/fd
+ln -sf /proc/self/fd/0 $H/dev/stdin
+ln -sf /proc/self/fd/1 $H/dev/stdout
+ln -sf /proc/self/fd/2 $H/dev/stderr
+
+if [ -n "$KEEP" ]; then
+	mkdir -p "$H$SNAPKEEP_REPO"
+	mount -o bind $KEEP "$H$SNAPKEEP_REPO" || fatal "rebind repository"
+fi
+mkdir -p $H/run/snapkeep-results
+mount -o bind $R $H/run/snapkeep-results || fatal "bind results"
+
+# Test disks in the order the host attached them: serials skdisk0, 1...
+DISKS=""
+i=0
+while [ $i -lt "$TEST_DISK_COUNT" ]; do
+	disk=""
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = "skdisk$i" ] &&
+			disk=/dev/${d##*/}
+	done
+	[ -b "$disk" ] || fatal "test disk skdisk$i not found"
+	DISKS="$DISKS $disk"
+	i=$((i + 1))
+done
+DISKS="${DISKS# }"
+
+cat /proc/uptime > $R/uptime-start
+say "running $TEST_FILE"
+setsid chroot $H /usr/bin/env -i \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 TERM=dumb \
+	SNAPKEEP_REPO="$SNAPKEEP_REPO" \
+	SNAPKEEP_KO="$SNAPKEEP_KO" \
+	SNAPKEEP_KERNEL="$SNAPKEEP_KERNEL" \
+	SNAPKEEP_HELPERS="$SNAPKEEP_HELPERS" \
+	SNAPKEEP_DISKS="$DISKS" \
+	SNAPKEEP_RESULTS=/run/snapkeep-results \
+	SNAPKEEP_TEST="$TEST_NAME" \
+	/bin/sh -c 'cd /tmp && exec "$@"' sh $TEST_INTERP "$TEST_FILE" \
+	> $R/output.log 2>&1 < /dev/null &
+pid=$!
+
+(
+	sleep "$TEST_TIMEOUT"
+	if kill -0 $pid 2>/dev/null; then
+		echo "$TEST_TIMEOUT" > $R/timed-out
+		# Stacks of blocked (D state) tasks into the kernel log.
+		echo w > /proc/sysrq-trigger
+		kill -KILL -$pid
+	fi
+) &
+watchdog=$!
+
+wait $pid
+status=$?
+kill $watchdog 2>/dev/null
+cat /proc/uptime > $R/uptime-end
+say "test exited with status $status"
+
+cat /proc/sys/kernel/tainted > $R/tainted
+dmesg > $R/dmesg.log
+echo $status > $R/exit-status
+sync
+poweroff -f
+sleep 60

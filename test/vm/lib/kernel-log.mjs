@@ -1,0 +1,117 @@
+// What in a guest's kernel log fails a test, even when the test itself
+// exited 0: a kernel that warned, oopsed, detected memory corruption,
+// lock trouble or a stall has a bug, and our module is the suspect.
+//
+// Patterns are case-sensitive substrings or regexps matched per line.
+// A test that provokes one of them on purpose allows it with a
+// `# vm-allow-log: <regexp>` header line (test-file.mjs).
+
+/** @type {Array<string|RegExp>} */
+export const BAD_PATTERNS = [
+	// WARN_ON(), BUG_ON(), oopses and what prints their stacks.
+	'WARNING:', 'BUG:', 'kernel BUG at', 'Oops', 'invalid opcode:',
+	'general protection fault', 'Unable to handle kernel',
+	'Call Trace', 'Kernel panic', 'stack-protector', 'stack guard page',
+	// Memory and object debugging (on kernels that have it enabled).
+	'KASAN', 'KFENCE', 'KMSAN', 'UBSAN', 'kmemleak',
+	'use-after-free', 'slab-out-of-bounds', 'double-free',
+	'Bad page state', 'Bad page map', 'BUG kmalloc', 'Poison overwritten',
+	'refcount_t:', 'list_add corruption', 'list_del corruption',
+	'kobject_add_internal failed',
+	// Locking.
+	'lockdep', 'possible circular locking', 'possible recursive locking',
+	'inconsistent lock state', 'scheduling while atomic',
+	'sleeping function called from invalid context',
+	'bad unlock balance', 'held lock freed',
+	// Stalls and hangs.
+	'hung task', 'hung_task', 'blocked for more than', 'soft lockup',
+	'hard LOCKUP', /rcu.*detected stalls?/, 'self-detected stall',
+	// File systems noticing corrupted metadata (our snapshots feed them).
+	'EXT4-fs error', /XFS \(.*\): (Corruption|Internal error)/,
+	'Buffer I/O error on dev vd',
+	// Memory exhaustion inside a test VM is a leak until shown otherwise.
+	'invoked oom-killer',
+];
+
+/**
+ * Lines that contain a pattern but are known not to be bugs. Each needs a
+ * reason; keep this list short.
+ * @type {RegExp[]}
+ */
+export const BENIGN = [
+	// CPU vulnerability reports name the word WARNING (mitigations=off).
+	/(RETBleed|Spectre|MDS|MMIO Stale Data|TAA|SRBDS|GDS|ITS|Transient Scheduler Attacks): WARNING/,
+];
+
+/**
+ * Offending lines of a kernel log.
+ * @param {string} text
+ * @param {RegExp[]} [allow] extra allowed lines (from the test header)
+ * @returns {string[]}
+ */
+export function scanKernelLog(text, allow = []) {
+	/** @type {string[]} */
+	const bad = [];
+	for (const line of text.split('\n')) {
+		const hit = BAD_PATTERNS.some((p) => typeof p === 'string' ?
+			line.includes(p) : p.test(line));
+		if (!hit)
+			continue;
+		if (BENIGN.some((re) => re.test(line)) ||
+		    allow.some((re) => re.test(line)))
+			continue;
+		bad.push(line.replace(/\r$/, ''));
+	}
+	return bad;
+}
+
+/**
+ * Offending lines of several logs of one boot (console and dmesg carry
+ * mostly the same lines), each line once, in order of first appearance.
+ * @param {string[]} texts
+ * @param {RegExp[]} [allow]
+ */
+export function scanKernelLogs(texts, allow = []) {
+	/** @type {Map<string, string>} */
+	const seen = new Map();
+	for (const t of texts) {
+		for (const line of scanKernelLog(t, allow)) {
+			// The same line may differ only by its timestamp prefix.
+			const key = line.replace(/^\s*\[[\s\d.]+\]\s*/, '');
+			if (!seen.has(key))
+				seen.set(key, line);
+		}
+	}
+	return [...seen.values()];
+}
+
+/**
+ * Taint flags that mean a kernel bug happened (kernel/panic.c). Out of
+ * tree (O) and unsigned (E) are expected for our module and are ignored.
+ */
+const BAD_TAINTS = {
+	4: 'M (machine check)',
+	5: 'B (bad page)',
+	7: 'D (kernel died: oops or BUG)',
+	9: 'W (warning)',
+	14: 'L (soft lockup)',
+};
+
+/**
+ * @param {string} value content of /proc/sys/kernel/tainted
+ * @returns {string[]} the bad flags set
+ */
+export function badTaints(value) {
+	const n = BigInt(value.trim() || '0');
+	return Object.entries(BAD_TAINTS)
+		.filter(([bit]) => (n >> BigInt(bit)) & 1n)
+		.map(([, name]) => name);
+}
+
+/**
+ * Did the console show a panic?
+ * @param {string} consoleText
+ */
+export function panicked(consoleText) {
+	return /Kernel panic - not syncing/.test(consoleText);
+}

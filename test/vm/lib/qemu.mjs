@@ -1,0 +1,178 @@
+// Starting qemu for one test and making sure it never outlives us.
+//
+// Each qemu runs in its own process group (detached), so one kill of the
+// group ends it whatever it spawned; every live group is killed when this
+// process exits, is interrupted or crashes (installCleanup), and when a
+// test's hard time limit passes.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { HarnessError } from './errors.mjs';
+
+export const QEMU = 'qemu-system-x86_64';
+
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const live = new Set();
+
+/** Kill every qemu still running (synchronous: safe in 'exit'). */
+export function killAll() {
+	for (const child of live) {
+		try {
+			process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL');
+		} catch {
+			// Already gone.
+		}
+	}
+	live.clear();
+}
+
+let installed = false;
+
+/**
+ * Kill all qemu processes on exit, SIGINT, SIGTERM, SIGHUP and on an
+ * uncaught error; `onFatal` prints the error.
+ * @param {(e: unknown) => void} onFatal
+ */
+export function installCleanup(onFatal) {
+	if (installed)
+		return;
+	installed = true;
+	process.on('exit', killAll);
+	for (const [sig, num] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+		process.on(/** @type {NodeJS.Signals} */ (sig), () => {
+			killAll();
+			process.stderr.write(`\nvm: interrupted by ${sig}, ` +
+				'qemu processes killed\n');
+			process.exit(128 + /** @type {number} */ (num));
+		});
+	}
+	const fatal = (/** @type {unknown} */ e) => {
+		killAll();
+		onFatal(e);
+		process.exit(1);
+	};
+	process.on('uncaughtException', fatal);
+	process.on('unhandledRejection', fatal);
+}
+
+/** Fail early, naming the package, when qemu is not installed. */
+export function checkQemu() {
+	const r = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
+	if (r.error || r.status !== 0) {
+		throw new HarnessError(`${QEMU} not found: ` +
+			'apt-get install qemu-system-x86');
+	}
+	return r.stdout.split('\n')[0];
+}
+
+/** qemu option values double commas to keep them literal. */
+const esc = (/** @type {string} */ s) => s.replace(/,/g, ',,');
+
+/**
+ * @typedef {object} VmConfig
+ * @property {string} vmlinuz
+ * @property {string} initramfs
+ * @property {number} memory   MiB
+ * @property {number} smp
+ * @property {string[]} disks  image files, attached as skdisk0, 1, ...
+ * @property {string} cache    qemu drive cache mode
+ * @property {string} resultsDir read-write 9p share (tag "results")
+ * @property {string} consoleLog serial console file
+ * @property {string[]} [append] extra kernel command line words
+ */
+
+/**
+ * The qemu command line for one test VM.
+ * @param {VmConfig} c
+ * @returns {string[]}
+ */
+export function qemuArgs(c) {
+	const cmdline = [
+		'console=ttyS0',
+		'rdinit=/init',
+		// A panic reboots at once; -no-reboot makes that qemu's exit.
+		'panic=-1',
+		// The guest only runs our tests; TCG pays dearly for
+		// page-table isolation and the other mitigations.
+		'mitigations=off',
+		'log_buf_len=4M',
+		'8250.nr_uarts=1',
+		...(c.append ?? []),
+	];
+	const args = [
+		'-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+		'-accel', c.smp > 1 ? 'tcg,thread=multi' : 'tcg',
+		'-cpu', 'max',
+		'-m', String(c.memory),
+		'-smp', String(c.smp),
+		'-kernel', c.vmlinuz,
+		'-initrd', c.initramfs,
+		'-append', cmdline.join(' '),
+		'-chardev', `file,id=console,path=${esc(c.consoleLog)}`,
+		'-serial', 'chardev:console',
+		'-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,' +
+			'readonly=on,multidevs=remap',
+		'-virtfs', `local,path=${esc(c.resultsDir)},mount_tag=results,` +
+			'security_model=none,multidevs=remap',
+	];
+	c.disks.forEach((file, i) => {
+		args.push('-drive', `file=${esc(file)},if=none,id=disk${i},` +
+			`format=raw,cache=${c.cache}`);
+		args.push('-device', `virtio-blk-pci,drive=disk${i},serial=skdisk${i}`);
+	});
+	return args;
+}
+
+/**
+ * @typedef {object} QemuResult
+ * @property {number|null} code  qemu's exit code
+ * @property {string|null} signal
+ * @property {boolean} killed   the hard time limit passed and we killed it
+ * @property {number} seconds   wall time
+ */
+
+/**
+ * Run qemu to completion, stdout and stderr to `logFile`.
+ * @param {string[]} args
+ * @param {{logFile: string, timeoutMs: number}} opts
+ * @returns {Promise<QemuResult>}
+ */
+export function runQemu(args, opts) {
+	const t0 = process.hrtime.bigint();
+	const fd = openSync(opts.logFile, 'w');
+	const child = spawn(QEMU, args, {
+		detached: true,
+		stdio: ['ignore', fd, fd],
+	});
+	closeSync(fd);
+	live.add(child);
+	let killed = false;
+	const timer = setTimeout(() => {
+		killed = true;
+		try {
+			process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL');
+		} catch {
+			// Already gone.
+		}
+	}, opts.timeoutMs);
+	return new Promise((resolve, reject) => {
+		child.on('error', (e) => {
+			clearTimeout(timer);
+			live.delete(child);
+			reject(new HarnessError(`cannot start ${QEMU}: ${e.message}`));
+		});
+		child.on('exit', (code, signal) => {
+			clearTimeout(timer);
+			live.delete(child);
+			// Anything qemu left in its group goes with it.
+			try {
+				process.kill(-(/** @type {number} */ (child.pid)),
+					'SIGKILL');
+			} catch {
+				// Nothing left.
+			}
+			const ns = process.hrtime.bigint() - t0;
+			resolve({ code, signal, killed, seconds: Number(ns) / 1e9 });
+		});
+	});
+}

@@ -1,0 +1,176 @@
+// Guest test files and their header.
+//
+// A test is one file in test/vm/tests/: `*.sh` (run with bash) or `*.mjs`
+// (run with node), executed inside the guest. Its leading comment lines
+// (`#` or `//`, after an optional #! line) may declare what it needs:
+//
+//   # vm: disks=2x256M memory=1024 timeout=180 smp=2
+//   # vm: modules=ext4,xfs,dm-snapshot,loop,nbd kernels=6.12
+//   # vm-allow-log: ^\S* ?EXT4-fs error .*: deliberately corrupted
+//
+// `vm:` lines hold key=value words and may repeat (later keys win, lists
+// add up). `vm-allow-log:` takes one regexp per line that exempts matching
+// kernel log lines from kernel-log.mjs's failure patterns. Unknown keys
+// are errors, so a typo never silently drops a requirement.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { HarnessError } from './errors.mjs';
+
+/**
+ * @typedef {object} TestSpec
+ * @property {string} name      file name without extension
+ * @property {string} file      absolute path
+ * @property {'bash'|'node'} interp
+ * @property {number[]} disks   sizes in bytes
+ * @property {number} memory    MiB
+ * @property {number} timeout   seconds, for the test itself (not the boot)
+ * @property {number} smp
+ * @property {string[]} modules modprobe names
+ * @property {string[]} kernels series to run on; empty: all selected
+ * @property {RegExp[]} allowLog
+ */
+
+/** Defaults; see docs/testing-vm.md for why. */
+export const DEFAULTS = Object.freeze({
+	memory: 1024,
+	timeout: 120,
+	smp: 1,
+});
+
+const INTERP = /** @type {const} */ ({ '.sh': 'bash', '.mjs': 'node' });
+
+/**
+ * "256M" -> bytes. Binary units; a bare number is MiB.
+ * @param {string} s
+ */
+export function parseSize(s) {
+	const m = /^(\d+)([KMGT]?)i?B?$/i.exec(s);
+	if (!m)
+		throw new Error(`bad size "${s}"`);
+	const unit = m[2].toUpperCase() || 'M';
+	return Number(m[1]) * 2 ** (10 * (' KMGT'.indexOf(unit)));
+}
+
+/**
+ * "2x256M,1G" -> [256M, 256M, 1G] in bytes; "0" or "" -> [].
+ * @param {string} s
+ */
+export function parseDisks(s) {
+	if (s === '' || s === '0')
+		return [];
+	return s.split(',').flatMap((part) => {
+		const m = /^(?:(\d+)x)?(.+)$/.exec(part);
+		if (!m)
+			throw new Error(`bad disks "${s}"`);
+		return Array(Number(m[1] ?? 1)).fill(parseSize(m[2]));
+	});
+}
+
+/**
+ * @param {string} v
+ * @param {string} key
+ */
+function positiveInt(v, key) {
+	if (!/^\d+$/.test(v) || Number(v) < 1)
+		throw new Error(`${key} must be a positive integer, not "${v}"`);
+	return Number(v);
+}
+
+/**
+ * Parse the header of a test file.
+ * @param {string} text
+ * @param {string} file
+ * @returns {TestSpec}
+ */
+export function parseTest(text, file) {
+	const ext = /** @type {'.sh'|'.mjs'} */ (extname(file));
+	/** @type {TestSpec} */
+	const t = {
+		name: basename(file, ext),
+		file,
+		interp: INTERP[ext],
+		disks: [],
+		...DEFAULTS,
+		modules: [],
+		kernels: [],
+		allowLog: [],
+	};
+	const lines = text.split('\n');
+	for (let i = 0; i < lines.length; i++) {
+		const line = lines[i].trim();
+		if (i === 0 && line.startsWith('#!'))
+			continue;
+		const c = /^(?:#|\/\/)\s?(.*)$/.exec(line);
+		if (!c) {
+			if (line === '')
+				continue;
+			break;
+		}
+		const where = `${file}:${i + 1}`;
+		const allow = /^vm-allow-log:\s*(.+)$/.exec(c[1]);
+		if (allow) {
+			try {
+				t.allowLog.push(new RegExp(allow[1]));
+			} catch (e) {
+				throw new HarnessError(`${where}: ${e}`);
+			}
+			continue;
+		}
+		const vm = /^vm:\s*(.*)$/.exec(c[1]);
+		if (!vm)
+			continue;
+		for (const word of vm[1].split(/\s+/).filter(Boolean)) {
+			const kv = /^([a-z]+)=(.*)$/.exec(word);
+			try {
+				if (!kv)
+					throw new Error(`expected key=value, got "${word}"`);
+				const [, key, v] = kv;
+				switch (key) {
+				case 'disks':
+					t.disks = parseDisks(v);
+					break;
+				case 'memory':
+					t.memory = parseSize(v) / 2 ** 20;
+					break;
+				case 'timeout':
+				case 'smp':
+					t[key] = positiveInt(v, key);
+					break;
+				case 'modules':
+					t.modules.push(...v.split(',').filter(Boolean));
+					break;
+				case 'kernels':
+					t.kernels.push(...v.split(',').filter(Boolean));
+					break;
+				default:
+					throw new Error(`unknown key "${key}" (known: ` +
+						'disks memory timeout smp modules kernels)');
+				}
+			} catch (e) {
+				throw new HarnessError(`${where}: ${
+					e instanceof Error ? e.message : e}`);
+			}
+		}
+	}
+	return t;
+}
+
+/**
+ * Tests in `dir` whose file name contains one of `patterns` (all when
+ * none), sorted by name.
+ * @param {string} dir
+ * @param {string[]} patterns
+ * @returns {TestSpec[]}
+ */
+export function discoverTests(dir, patterns) {
+	return readdirSync(dir)
+		.filter((f) => Object.hasOwn(INTERP, extname(f)))
+		.filter((f) => !patterns.length ||
+			patterns.some((p) => f.includes(p)))
+		.sort()
+		.map((f) => {
+			const file = join(dir, f);
+			return parseTest(readFileSync(file, 'utf8'), file);
+		});
+}
