@@ -1,0 +1,293 @@
+// Domain objects shared by renderer, main, helper and core. One zod schema
+// per object: the TypeScript type is inferred from it, and the same schema
+// validates it wherever it crosses a process edge.
+import { z } from 'zod';
+
+import { ErrorInfo } from './errors';
+
+/** Absolute path without NUL or "..": the only form paths cross edges in. */
+export const AbsPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p.startsWith('/') && !p.includes('\0') && !p.split('/').includes('..'), {
+    message: 'must be an absolute path without ".."',
+  });
+
+/** A block device node, e.g. /dev/sda1, /dev/nvme0n1p2, /dev/mapper/vg-root. */
+export const DevicePath = AbsPath.refine((p) => p.startsWith('/dev/'), {
+  message: 'must be a device under /dev',
+});
+
+export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, - or _');
+export const IsoTime = z.iso.datetime({ offset: true });
+
+export const SnapshotSupport = z.object({
+  possible: z.boolean(),
+  /** Why not, in words (module not loaded, btrfs, read-only, ...). */
+  reason: z.string().optional(),
+});
+
+export const Device = z.object({
+  name: z.string(), // kernel name: sda1
+  path: DevicePath, // /dev/sda1
+  kind: z.enum(['disk', 'partition', 'loop', 'dm', 'md', 'other']),
+  parent: z.string().optional(), // sda for sda1
+  sizeBytes: z.number().int().nonnegative(),
+  logicalBlockSize: z.number().int().positive(),
+  model: z.string().optional(),
+  serial: z.string().optional(),
+  removable: z.boolean(),
+  readOnly: z.boolean(),
+  fsType: z.string().optional(),
+  fsUuid: z.string().optional(),
+  fsLabel: z.string().optional(),
+  partTableType: z.enum(['gpt', 'dos']).optional(),
+  mountpoints: z.array(z.string()),
+  /** Used bytes of the mounted file system, when mounted. */
+  fsUsedBytes: z.number().int().nonnegative().optional(),
+  snapshot: SnapshotSupport,
+});
+export type Device = z.infer<typeof Device>;
+
+export const ModuleStatus = z.object({
+  loaded: z.boolean(),
+  abiMajor: z.number().int().optional(),
+  abiMinor: z.number().int().optional(),
+  moduleVersion: z.string().optional(),
+  runningKernel: z.string(),
+  /** Kernels for which a built module is installed (DKMS). */
+  builtFor: z.array(z.string()),
+  /** Newest installed kernel without a built module: reboot would lose it. */
+  missingForKernels: z.array(z.string()),
+  secureBoot: z.enum(['enabled', 'disabled', 'unknown']),
+  problem: z.string().optional(),
+});
+export type ModuleStatus = z.infer<typeof ModuleStatus>;
+
+export const Repository = z.object({
+  id: Id,
+  name: z.string().min(1).max(200),
+  path: AbsPath,
+  encrypted: z.boolean(),
+  /** Whether the helper holds the key now (encrypted repositories). */
+  unlocked: z.boolean(),
+  /** Whether the path is reachable right now (USB disk plugged in ...). */
+  online: z.boolean(),
+  formatVersion: z.number().int().optional(),
+  chunkSize: z.number().int().positive().optional(),
+  storedBytes: z.number().int().nonnegative().optional(),
+  freeBytes: z.number().int().nonnegative().optional(),
+});
+export type Repository = z.infer<typeof Repository>;
+
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+
+export const Schedule = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('manual') }),
+  z.object({ kind: z.literal('hourly'), minute: z.number().int().min(0).max(59) }),
+  z.object({ kind: z.literal('daily'), at: HHMM }),
+  z.object({ kind: z.literal('weekly'), day: z.number().int().min(0).max(6), at: HHMM }),
+  z.object({ kind: z.literal('cron'), expression: z.string().min(9).max(200) }),
+]);
+export type Schedule = z.infer<typeof Schedule>;
+
+export const Retention = z.object({
+  keepLast: z.number().int().min(1).max(10000),
+  keepDaily: z.number().int().min(0).max(10000),
+  keepWeekly: z.number().int().min(0).max(10000),
+  keepMonthly: z.number().int().min(0).max(10000),
+});
+export type Retention = z.infer<typeof Retention>;
+
+export const SnapshotStorage = z.object({
+  /** Directory where difference-storage files are allocated. */
+  directory: AbsPath,
+  maxBytes: z.number().int().positive(),
+  /** Allow the directory to live on a file system being snapshotted. */
+  allowOnSnapshotted: z.boolean(),
+});
+export type SnapshotStorage = z.infer<typeof SnapshotStorage>;
+
+export const JobInput = z.object({
+  name: z.string().min(1).max(200),
+  /** Block devices (live, through snapshots) or image files. */
+  sources: z.array(AbsPath).min(1).max(32),
+  repositoryId: Id,
+  schedule: Schedule,
+  retention: Retention,
+  compressionLevel: z.number().int().min(1).max(19),
+  snapshotStorage: SnapshotStorage.optional(),
+  /** Root-owned executable files only; run without a shell. */
+  preScript: AbsPath.optional(),
+  postScript: AbsPath.optional(),
+  enabled: z.boolean(),
+});
+export type JobInput = z.infer<typeof JobInput>;
+
+export const Job = JobInput.extend({
+  id: Id,
+  createdAt: IsoTime,
+  lastRun: z
+    .object({ at: IsoTime, status: z.enum(['succeeded', 'failed', 'cancelled']) })
+    .optional(),
+  nextRun: IsoTime.optional(),
+  running: z.boolean(),
+});
+export type Job = z.infer<typeof Job>;
+
+export const PartitionInfo = z.object({
+  number: z.number().int().positive(),
+  startBytes: z.number().int().nonnegative(),
+  sizeBytes: z.number().int().nonnegative(),
+  type: z.string().optional(),
+  fsType: z.string().optional(),
+  fsUuid: z.string().optional(),
+  fsLabel: z.string().optional(),
+});
+
+export const PointDevice = z.object({
+  /** Source as given in the job: device path or image file. */
+  source: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  fsType: z.string().optional(),
+  fsUuid: z.string().optional(),
+  fsLabel: z.string().optional(),
+  partTableType: z.enum(['gpt', 'dos']).optional(),
+  partitions: z.array(PartitionInfo),
+  /** Bytes this point read from the source (changed blocks only if incremental). */
+  readBytes: z.number().int().nonnegative(),
+  /** Bytes of new chunk data this point added to the repository. */
+  addedBytes: z.number().int().nonnegative(),
+});
+
+export const RestorePoint = z.object({
+  id: Id,
+  repositoryId: Id,
+  jobId: Id.optional(),
+  jobName: z.string().optional(),
+  createdAt: IsoTime,
+  kind: z.enum(['full', 'incremental']),
+  parentId: Id.optional(),
+  devices: z.array(PointDevice),
+  totalBytes: z.number().int().nonnegative(),
+  addedBytes: z.number().int().nonnegative(),
+  verified: z
+    .object({ at: IsoTime, ok: z.boolean(), data: z.boolean() })
+    .optional(),
+});
+export type RestorePoint = z.infer<typeof RestorePoint>;
+
+export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files']);
+export type TaskKind = z.infer<typeof TaskKind>;
+
+export const Progress = z.object({
+  phase: z.string(), // "snapshot", "reading", "restoring", "verifying", ...
+  bytesDone: z.number().nonnegative(),
+  bytesTotal: z.number().nonnegative(),
+  bytesPerSecond: z.number().nonnegative(),
+  /** Seconds left, absent while unknown. */
+  etaSeconds: z.number().nonnegative().optional(),
+  message: z.string().optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const TaskState = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+
+export const Task = z.object({
+  id: Id,
+  kind: TaskKind,
+  title: z.string(),
+  jobId: Id.optional(),
+  repositoryId: Id.optional(),
+  state: TaskState,
+  startedAt: IsoTime,
+  finishedAt: IsoTime.optional(),
+  progress: Progress,
+  error: ErrorInfo.optional(),
+  /** Warnings that did not fail the task (e.g. low difference storage). */
+  warnings: z.array(z.string()),
+  /** What the task produced: restore point id, verify report, ... */
+  result: z.record(z.string(), z.unknown()).optional(),
+});
+export type Task = z.infer<typeof Task>;
+
+export const HistoryEntry = z.object({
+  id: Id,
+  jobId: Id,
+  jobName: z.string(),
+  startedAt: IsoTime,
+  finishedAt: IsoTime,
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  restorePointId: Id.optional(),
+  bytesRead: z.number().int().nonnegative(),
+  bytesWritten: z.number().int().nonnegative(),
+  durationMs: z.number().int().nonnegative(),
+  bytesPerSecond: z.number().nonnegative(),
+  error: ErrorInfo.optional(),
+  warnings: z.array(z.string()),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+export const VerifyReport = z.object({
+  ok: z.boolean(),
+  checkedPoints: z.number().int().nonnegative(),
+  checkedChunks: z.number().int().nonnegative(),
+  damagedPoints: z.array(Id),
+  problems: z.array(
+    z.object({
+      kind: z.enum(['missing-pack', 'missing-chunk', 'bad-chunk', 'bad-index', 'bad-manifest']),
+      message: z.string(),
+      pointIds: z.array(Id),
+      chunkId: z.string().optional(),
+      pack: z.string().optional(),
+    }),
+  ),
+});
+export type VerifyReport = z.infer<typeof VerifyReport>;
+
+export const Mount = z.object({
+  id: Id,
+  repositoryId: Id,
+  pointId: Id,
+  source: z.string(),
+  /** The NBD device serving the point, e.g. /dev/nbd0. */
+  device: DevicePath,
+  filesystems: z.array(
+    z.object({
+      device: DevicePath,
+      fsType: z.string().optional(),
+      label: z.string().optional(),
+      mountpoint: AbsPath.optional(),
+      error: z.string().optional(),
+    }),
+  ),
+});
+export type Mount = z.infer<typeof Mount>;
+
+export const FileEntry = z.object({
+  name: z.string(),
+  path: AbsPath,
+  type: z.enum(['file', 'dir', 'symlink', 'other']),
+  sizeBytes: z.number().int().nonnegative(),
+  modifiedAt: IsoTime,
+});
+export type FileEntry = z.infer<typeof FileEntry>;
+
+export const LogEntry = z.object({
+  time: IsoTime,
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  source: z.string(), // "helper", "job:<id>", "kmod", ...
+  message: z.string(),
+});
+export type LogEntry = z.infer<typeof LogEntry>;
+
+export const SystemInfo = z.object({
+  appVersion: z.string(),
+  hostname: z.string(),
+  kernel: z.string(),
+  /** Who answers: the root helper service, or in-process core (no root). */
+  backend: z.enum(['helper', 'local']),
+  module: ModuleStatus,
+});
+export type SystemInfo = z.infer<typeof SystemInfo>;

@@ -1,0 +1,63 @@
+// Error codes that cross process edges. Every failure a user can meet has a
+// code here, so the UI words it once (renderer/src/errors) and every layer
+// below only picks the code. Messages carry the specifics (paths, ids).
+import { z } from 'zod';
+
+export const ErrorCode = z.enum([
+  'INVALID_ARGUMENT', // a request failed validation at a process edge
+  'NOT_FOUND', // job, repository, restore point, task, mount ... unknown
+  'PERMISSION_DENIED', // peer not root nor in the snapkeep group; EACCES
+  'MODULE_NOT_LOADED', // /dev/snapkeep missing
+  'MODULE_ABI_MISMATCH', // kernel module and addon disagree on the ABI
+  'HELPER_UNAVAILABLE', // the privileged helper is not running
+  'DEVICE_BUSY', // device in another snapshot, or mounted restore target
+  'DEVICE_NOT_FOUND',
+  'TARGET_MOUNTED',
+  'TARGET_TOO_SMALL',
+  'SOURCE_CHANGED', // source smaller/larger than the restore point expects
+  'REPO_NOT_FOUND',
+  'REPO_EXISTS',
+  'REPO_LOCKED', // held by another process (exclusive lock)
+  'REPO_CORRUPT', // damaged pack, index or manifest; details name them
+  'WRONG_PASSPHRASE',
+  'PASSPHRASE_REQUIRED',
+  'DISK_FULL', // ENOSPC on the destination
+  'READ_ONLY', // EROFS on the destination
+  'IO_ERROR', // EIO and friends
+  'SNAPSHOT_OVERFLOW', // difference storage ran out during a backup
+  'CANCELLED',
+  'CONFLICT', // e.g. the job is already running
+  'INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The error shape every process edge transports. */
+export const ErrorInfo = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  /** Technical details for "show details": errno name, path, ids, stack. */
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+/** An error thrown inside the Node processes that is meant for the user. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  toInfo(): ErrorInfo {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

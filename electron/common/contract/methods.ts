@@ -1,0 +1,147 @@
+// The one API between renderer, main, helper and core: every method with the
+// schema of its parameters and of its result. The helper serves it over
+// JSON-RPC, `snapkeep serve` over a WebSocket, Electron main over IPC; each
+// edge validates with these schemas (see ../rpc/dispatcher.ts).
+import { z } from 'zod';
+
+import {
+  AbsPath,
+  Device,
+  DevicePath,
+  FileEntry,
+  HistoryEntry,
+  Id,
+  Job,
+  JobInput,
+  LogEntry,
+  ModuleStatus,
+  Mount,
+  Repository,
+  RestorePoint,
+  Retention,
+  SystemInfo,
+  Task,
+} from './domain';
+
+const Empty = z.object({}).strict();
+const Ok = z.object({ ok: z.literal(true) });
+const TaskRef = z.object({ taskId: Id });
+const Passphrase = z.string().min(1).max(1024);
+
+function method<P extends z.ZodType, R extends z.ZodType>(params: P, result: R) {
+  return { params, result };
+}
+
+export const methods = {
+  'system.info': method(Empty, SystemInfo),
+  /** Ask for event notifications on this connection (see events.ts). */
+  'events.subscribe': method(z.object({ names: z.array(z.string().min(1).max(64)).max(64) }).strict(), Ok),
+  'module.status': method(Empty, ModuleStatus),
+
+  'devices.list': method(Empty, z.array(Device)),
+
+  'repos.list': method(Empty, z.array(Repository)),
+  /** Register an existing repository. */
+  'repos.add': method(z.object({ name: z.string().min(1).max(200), path: AbsPath }).strict(), Repository),
+  /** Create a repository; no passphrase means unencrypted (ids still keyed). */
+  'repos.init': method(
+    z
+      .object({
+        name: z.string().min(1).max(200),
+        path: AbsPath,
+        passphrase: Passphrase.optional(),
+        chunkSize: z.number().int().positive().optional(),
+      })
+      .strict(),
+    Repository,
+  ),
+  'repos.unlock': method(z.object({ id: Id, passphrase: Passphrase }).strict(), Repository),
+  'repos.lock': method(z.object({ id: Id }).strict(), Repository),
+  /** Forget a repository (its files stay). */
+  'repos.remove': method(z.object({ id: Id }).strict(), Ok),
+
+  'jobs.list': method(Empty, z.array(Job)),
+  'jobs.create': method(z.object({ job: JobInput }).strict(), Job),
+  'jobs.update': method(z.object({ id: Id, job: JobInput }).strict(), Job),
+  'jobs.delete': method(z.object({ id: Id }).strict(), Ok),
+  'jobs.run': method(z.object({ id: Id }).strict(), TaskRef),
+
+  'tasks.list': method(Empty, z.array(Task)),
+  'tasks.get': method(z.object({ taskId: Id }).strict(), Task),
+  'tasks.cancel': method(z.object({ taskId: Id }).strict(), Ok),
+
+  'points.list': method(z.object({ repositoryId: Id, jobId: Id.optional() }).strict(), z.array(RestorePoint)),
+  /** Structural check, plus reading every chunk when data is true. */
+  'points.verify': method(
+    z.object({ repositoryId: Id, pointId: Id.optional(), data: z.boolean() }).strict(),
+    TaskRef,
+  ),
+  'points.prune': method(
+    z.object({ repositoryId: Id, retention: Retention.optional(), dryRun: z.boolean() }).strict(),
+    TaskRef,
+  ),
+
+  /** Restore one device of a point to a block device or image file. */
+  'restore.start': method(
+    z
+      .object({
+        repositoryId: Id,
+        pointId: Id,
+        source: z.string().min(1), // which device of the point
+        target: AbsPath,
+        /** Only a partition of the point's disk (1-based), when restoring one. */
+        partition: z.number().int().positive().optional(),
+        /** Skip chunks already identical on the target (faster re-restore). */
+        skipIdentical: z.boolean(),
+        /** The typed confirmation: must equal the target's path. */
+        confirm: z.string(),
+      })
+      .strict(),
+    TaskRef,
+  ),
+  /** What a restore would overwrite, shown before the confirmation. */
+  'restore.inspectTarget': method(
+    z.object({ target: AbsPath }).strict(),
+    z.object({
+      target: AbsPath,
+      kind: z.enum(['device', 'file', 'new-file']),
+      sizeBytes: z.number().int().nonnegative(),
+      device: Device.optional(),
+      mounted: z.boolean(),
+    }),
+  ),
+
+  'mounts.list': method(Empty, z.array(Mount)),
+  'mounts.mount': method(z.object({ repositoryId: Id, pointId: Id, source: z.string().min(1) }).strict(), Mount),
+  'mounts.unmount': method(z.object({ id: Id }).strict(), Ok),
+  'files.list': method(z.object({ mountId: Id, path: AbsPath }).strict(), z.array(FileEntry)),
+  'files.search': method(
+    z.object({ mountId: Id, query: z.string().min(1).max(256), limit: z.number().int().min(1).max(5000) }).strict(),
+    z.array(FileEntry),
+  ),
+  'files.copy': method(
+    z.object({ mountId: Id, paths: z.array(AbsPath).min(1).max(10000), destination: AbsPath }).strict(),
+    TaskRef,
+  ),
+
+  'history.list': method(
+    z.object({ jobId: Id.optional(), limit: z.number().int().min(1).max(1000) }).strict(),
+    z.array(HistoryEntry),
+  ),
+  'logs.list': method(
+    z.object({ limit: z.number().int().min(1).max(5000), source: z.string().optional() }).strict(),
+    z.array(LogEntry),
+  ),
+
+  /** Targets a restore may write to: block devices plus what they hold. */
+  'devices.inspect': method(z.object({ path: DevicePath }).strict(), Device),
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type Params<M extends MethodName> = z.input<Methods[M]['params']>;
+export type Result<M extends MethodName> = z.output<Methods[M]['result']>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methods, name);
+}

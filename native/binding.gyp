@@ -1,0 +1,32 @@
+{
+  "targets": [
+    {
+      "target_name": "snapkeep",
+      "sources": [
+        "src/addon.cc",
+        "src/errors.cc",
+        "src/kmod_ctl.cc",
+        "src/libraries.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "../kmod/include/uapi"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_ADDON_API_CPP_EXCEPTIONS"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Werror=return-type",
+        "<!@(pkg-config --cflags libzstd libsodium)"
+      ],
+      "libraries": ["<!@(pkg-config --libs libzstd libsodium)"]
+    }
+  ]
+}

@@ -1,0 +1,41 @@
+// Runs on the host, where the kernel module cannot be loaded: the binding
+// must then fail with ENOENT and say so. Inside the test VM (module loaded)
+// the same test checks the version answer instead.
+import { existsSync, readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { headerAbi, isNativeSysError, moduleVersion } from '../index';
+
+function headerDefine(name: string): number {
+  const text = readFileSync('kmod/include/uapi/snapkeep.h', 'utf8');
+  const m = new RegExp(`#define\\s+${name}\\s+(\\d+)`).exec(text);
+  if (!m?.[1]) throw new Error(`${name} not found in the uapi header`);
+  return Number(m[1]);
+}
+
+describe('kmod_ctl binding', () => {
+  it('was compiled against the uapi header in kmod/include/uapi', () => {
+    expect(headerAbi()).toEqual({ major: headerDefine('SNAPKEEP_ABI_MAJOR'), minor: headerDefine('SNAPKEEP_ABI_MINOR') });
+  });
+
+  it('reports the module version, or ENOENT "module not loaded" without the module', () => {
+    if (existsSync('/dev/snapkeep')) {
+      const v = moduleVersion();
+      expect(v.abiMajor).toBe(headerDefine('SNAPKEEP_ABI_MAJOR'));
+      return;
+    }
+    let caught: unknown;
+    try {
+      moduleVersion();
+    } catch (e) {
+      caught = e;
+    }
+    expect(isNativeSysError(caught)).toBe(true);
+    const err = caught as { code: string; errno: number; syscall: string; message: string };
+    expect(err.code).toBe('ENOENT');
+    expect(err.errno).toBe(2);
+    expect(err.syscall).toBe('open');
+    expect(err.message).toContain('module not loaded');
+  });
+});

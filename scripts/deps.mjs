@@ -1,0 +1,89 @@
+// What the test command needs from Debian and npm, and how to get it.
+// Used by scripts/test.mjs; runnable alone: node scripts/deps.mjs [--check]
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Debian packages, each with the reason it is needed. */
+export const APT_PACKAGES = [
+  ['build-essential', 'compilers for the native addon and the kernel module'],
+  ['pkg-config', 'finds libzstd and libsodium for the addon'],
+  ['libzstd-dev', 'compression in the backup engine'],
+  ['libsodium-dev', 'hashing, encryption and key derivation'],
+  ['qemu-system-x86', 'boots the test kernels'],
+  ['busybox-static', 'the test VM initramfs'],
+  ['cpio', 'packs the test VM initramfs'],
+  ['kmod', 'resolves kernel module dependencies for the test VM'],
+  ['xz-utils', 'decompresses 6.12 kernel modules'],
+  ['linux-image-amd64', 'Debian 6.1 kernel for the VM tests'],
+  ['linux-headers-amd64', 'builds snapkeep.ko for 6.1'],
+  ['linux-image-6.12-amd64', 'Debian 6.12 kernel for the VM tests'],
+  ['linux-headers-6.12-amd64', 'builds snapkeep.ko for 6.12'],
+  ['e2fsprogs', 'ext4 in tests'],
+  ['xfsprogs', 'xfs in tests'],
+  ['dmsetup', 'stacked device-mapper tests'],
+  ['fdisk', 'partition tables in tests'],
+  ['nbd-client', 'file-level restore over NBD'],
+  ['chromium', 'renderer end-to-end tests'],
+];
+
+function installed(pkg) {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+export function missingAptPackages() {
+  return APT_PACKAGES.map(([p]) => p).filter((p) => !installed(p));
+}
+
+function run(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status})`);
+}
+
+/** Installs missing Debian packages when root; otherwise says exactly what to run. */
+export function ensureAptPackages() {
+  const missing = missingAptPackages();
+  if (missing.length === 0) return;
+  const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    const why = APT_PACKAGES.filter(([p]) => missing.includes(p)).map(([p, w]) => `  ${p}: ${w}`);
+    throw new Error(`missing Debian packages:\n${why.join('\n')}\nRun as root:\n  apt-get update && ${command}`);
+  }
+  console.log(`deps: installing ${missing.join(' ')}`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], env);
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], env);
+}
+
+/** npm ci when node_modules is missing or older than the lockfile. */
+export function ensureNodeModules() {
+  const marker = join(root, 'node_modules/.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  console.log('deps: npm ci');
+  // Electron's binary cannot be downloaded here; its typings are all we use.
+  run('npm', ['ci', '--no-audit', '--no-fund'], { ELECTRON_SKIP_BINARY_DOWNLOAD: '1' });
+}
+
+export function ensureAll() {
+  ensureAptPackages();
+  ensureNodeModules();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    if (process.argv.includes('--check')) {
+      const missing = missingAptPackages();
+      console.log(missing.length ? `missing: ${missing.join(' ')}` : 'all Debian packages present');
+    } else {
+      ensureAll();
+    }
+  } catch (e) {
+    console.error(`deps: ${e.message}`);
+    process.exit(1);
+  }
+}

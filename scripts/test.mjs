@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// `npm test`: the one test command. Installs what is missing, builds
+// everything, runs every suite, and ends with one line summed over all of
+// them: "N passed, N failed, N skipped".
+//
+//   node scripts/test.mjs [--only unit,e2e,...]   run a subset of the steps
+//
+// Steps that are not suites (build, typecheck, lint) count as one test each.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ensureAll } from './deps.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const results = join(root, 'out/results');
+const npmBin = join(root, 'node_modules/.bin');
+
+/** Runs a command with inherited output; resolves to its exit code. */
+function sh(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, PATH: `${npmBin}:${process.env.PATH}`, FORCE_COLOR: '0', ...env },
+    });
+    const forward = (sig) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+}
+
+/** Counts from a vitest JSON report; a missing report is one failure. */
+function vitestCounts(file) {
+  if (!existsSync(file)) return { passed: 0, failed: 1, skipped: 0, note: 'no report written' };
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  // A file that fails to load has no tests but is a failure all the same.
+  const brokenFiles = (r.testResults ?? []).filter((t) => t.status === 'failed' && (t.assertionResults ?? []).length === 0).length;
+  return {
+    passed: r.numPassedTests,
+    failed: r.numFailedTests + brokenFiles,
+    skipped: r.numPendingTests + r.numTodoTests,
+  };
+}
+
+function jsonCounts(file) {
+  if (!existsSync(file)) return { passed: 0, failed: 1, skipped: 0, note: 'no report written' };
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  return { passed: r.passed, failed: r.failed, skipped: r.skipped ?? 0 };
+}
+
+const single = (code) => (code === 0 ? { passed: 1, failed: 0, skipped: 0 } : { passed: 0, failed: 1, skipped: 0 });
+
+const vitest = (config, name) => async () => {
+  const out = join(results, `${name}.json`);
+  rmSync(out, { force: true });
+  await sh('vitest', ['run', '--config', config, '--reporter=default', '--reporter=json', `--outputFile=${out}`]);
+  return vitestCounts(out);
+};
+
+const steps = [
+  { name: 'build', needsBuild: false, run: async () => single(await sh('npm', ['run', '--silent', 'build'])) },
+  { name: 'typecheck', needsBuild: false, run: async () => single(await sh('npm', ['run', '--silent', 'typecheck'])) },
+  { name: 'lint', needsBuild: false, run: async () => single(await sh('npm', ['run', '--silent', 'lint'])) },
+  { name: 'unit', needsBuild: true, run: vitest('test/vitest.config.mts', 'unit') },
+  {
+    name: 'vm',
+    needsBuild: true,
+    run: async () => {
+      const out = join(results, 'vm.json');
+      rmSync(out, { force: true });
+      await sh(process.execPath, ['test/vm/run.mjs']);
+      return jsonCounts(out);
+    },
+  },
+  { name: 'e2e', needsBuild: true, run: vitest('test/e2e/vitest.config.mts', 'e2e') },
+];
+
+async function main() {
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]?.split(',') : null;
+  const started = Date.now();
+  mkdirSync(results, { recursive: true });
+  try {
+    ensureAll();
+  } catch (e) {
+    console.error(`\nnpm test: ${e.message}`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+
+  const table = [];
+  let buildOk = true;
+  for (const step of steps) {
+    if (only && !only.includes(step.name) && !(step.name === 'build' && only.some((o) => steps.find((s) => s.name === o)?.needsBuild))) continue;
+    console.log(`\n=== ${step.name} ===`);
+    const t0 = Date.now();
+    let counts;
+    if (step.needsBuild && !buildOk) counts = { passed: 0, failed: 1, skipped: 0, note: 'not run: build failed' };
+    else counts = await step.run();
+    if (step.name === 'build' && counts.failed) buildOk = false;
+    table.push({ step: step.name, ...counts, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
+  }
+
+  const sum = table.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped }), {
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+  });
+  console.log('\n=== summary ===');
+  for (const r of table)
+    console.log(`${r.step.padEnd(10)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${r.seconds.padStart(7)} s${r.note ? `  (${r.note})` : ''}`);
+  console.log(`total time ${((Date.now() - started) / 60000).toFixed(1)} min`);
+  console.log(`${sum.passed} passed, ${sum.failed} failed` + (sum.skipped ? `, ${sum.skipped} skipped` : ''));
+  process.exit(sum.failed === 0 ? 0 : 1);
+}
+
+main();

@@ -1,0 +1,40 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { launchBrowser, screenshot, watchErrors } from './support/browser';
+import { serve, type Served } from './support/serve';
+
+let served: Served;
+let browser: Browser;
+
+beforeAll(async () => {
+  served = await serve();
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+});
+
+describe('web mode', () => {
+  it('shows the dashboard with this computer and the module state', async () => {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await page.goto(served.url);
+    await page.getByTestId('system-card').waitFor();
+    expect(await page.getByTestId('module-state').textContent()).toMatch(/not loaded|loaded \(ABI/);
+    // the token leaves the address bar once the page has it
+    expect(page.url()).not.toContain('token=');
+    await screenshot(page, 'dashboard');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('explains what to do when opened without the token', async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${served.port}/`);
+    await page.getByTestId('system-error').waitFor();
+    expect(await page.getByTestId('system-error').textContent()).toContain('snapkeep serve');
+    await page.close();
+  });
+});
