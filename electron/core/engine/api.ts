@@ -1,0 +1,114 @@
+// The backup engine's interface, as the rest of core (job runner, helper,
+// CLI, NBD file restore) uses it. The engine (this folder and native/)
+// implements it; callers depend on nothing else in engine/.
+//
+// Conventions: every long operation takes `onProgress` and an AbortSignal and
+// rejects with AppError('CANCELLED') when aborted; every failure a user can
+// meet is an AppError with a code from contract/errors.ts and the ids
+// involved in `details` (pack, chunk, point ids, paths).
+import type { Progress, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+
+export interface OpenOptions {
+  path: string;
+  /** Required for encrypted repositories (WRONG_PASSPHRASE / PASSPHRASE_REQUIRED). */
+  passphrase?: string;
+}
+
+export interface InitOptions extends OpenOptions {
+  /** Fixed chunk size in bytes (power of two); the engine picks a default. */
+  chunkSize?: number;
+}
+
+/**
+ * Changed-block tracking identity of a device at the moment of a snapshot.
+ * Tracker convention (kmod/include/uapi/snapkeep.h): taking a snapshot
+ * increments the tracker's number; every write after the take marks its
+ * blocks with the new number. So the map frozen at snapshot C shows the
+ * blocks changed since an earlier snapshot P as the cells >= P.number.
+ */
+export interface CbtState {
+  generation: string; // UUID of the tracker generation
+  number: number; // the mark writes after this snapshot's take carry (1..255)
+  blockSize: number; // bytes per tracker block
+}
+
+export interface BackupSource {
+  /** What the user chose (device path or image file); recorded in the manifest. */
+  source: string;
+  /** What to read: the same path, or the snapshot image device of a live source. */
+  readFrom: string;
+  /** Device facts to record when `readFrom` is a snapshot image (size, layout come from it). */
+  cbt?: CbtState;
+  /**
+   * Byte ranges changed since the parent point, from the tracker. Used only
+   * when the parent recorded the same source with the same generation and
+   * `sinceNumber` equals the parent's cbt.number; otherwise the engine reads
+   * everything and stores only chunks it does not have.
+   */
+  changes?: { generation: string; sinceNumber: number; ranges: Array<[offset: number, length: number]> };
+}
+
+export interface BackupRequest {
+  sources: BackupSource[];
+  jobId?: string;
+  jobName?: string;
+  /** The point to build on; the engine uses the newest point of the job when omitted. */
+  parentId?: string;
+  compressionLevel: number;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface RestoreRequest {
+  pointId: string;
+  /** Which device of the point (its `source`). */
+  source: string;
+  /** Block device or image file (created if missing). */
+  target: string;
+  /** Restore only this partition of the point's disk (1-based). */
+  partition?: number;
+  /** Read the target first and skip chunks that are already identical. */
+  skipIdentical: boolean;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface RestoreResult {
+  bytesWritten: number;
+  bytesSkipped: number;
+  /** Every chunk was hashed after decryption and matched its id. */
+  verified: true;
+}
+
+export interface PruneReport {
+  removedPoints: string[];
+  keptPoints: string[];
+  removedPacks: number;
+  freedBytes: number;
+}
+
+/** Random access to one device of a restore point (NBD export, file restore). */
+export interface PointReader {
+  readonly sizeBytes: number;
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export interface RepositoryHandle {
+  readonly path: string;
+  info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'online'>>;
+  listPoints(): Promise<RestorePoint[]>;
+  backup(req: BackupRequest): Promise<RestorePoint>;
+  restore(req: RestoreRequest): Promise<RestoreResult>;
+  verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport>;
+  prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport>;
+  openReader(pointId: string, source: string): Promise<PointReader>;
+  close(): Promise<void>;
+}
+
+export interface Engine {
+  init(opts: InitOptions): Promise<RepositoryHandle>;
+  open(opts: OpenOptions): Promise<RepositoryHandle>;
+  /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */
+  changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]>;
+}
