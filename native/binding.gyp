@@ -5,8 +5,10 @@
       "sources": [
         "src/addon.cc",
         "src/errors.cc",
+        "src/fs_extents.cc",
         "src/kmod_ctl.cc",
-        "src/libraries.cc"
+        "src/libraries.cc",
+        "src/peercred.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

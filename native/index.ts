@@ -1,5 +1,7 @@
 // The native addon's typed surface. One module per concern; import from
 // here.
 export { isNativeSysError, type NativeSysError } from './addon';
+export * from './fs-extents';
 export * from './kmod';
 export * from './libraries';
+export * from './peercred';

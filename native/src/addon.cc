@@ -2,14 +2,18 @@
 // in Node and in Electron. Each concern registers its own functions.
 #include <napi.h>
 
+#include "fs_extents.h"
 #include "kmod_ctl.h"
 #include "libraries.h"
+#include "peercred.h"
 
 namespace snapkeep {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLibraries(env, exports);
   InitKmodCtl(env, exports);
+  InitFsExtents(env, exports);
+  InitPeercred(env, exports);
   return exports;
 }
 
