@@ -1,3 +1,4 @@
+export * from './app';
 export * from './domain';
 export * from './errors';
 export * from './events';

@@ -4,6 +4,7 @@
 // edge validates with these schemas (see ../rpc/dispatcher.ts).
 import { z } from 'zod';
 
+import { AppSettings, InstallResult } from './app';
 import {
   AbsPath,
   Device,
@@ -135,6 +136,13 @@ export const methods = {
 
   /** Targets a restore may write to: block devices plus what they hold. */
   'devices.inspect': method(z.object({ path: DevicePath }).strict(), Device),
+
+  // Desktop app only (./app.ts): Electron main serves these itself; the
+  // helper and web mode answer "not served here".
+  'app.settings.get': method(Empty, AppSettings),
+  'app.settings.update': method(AppSettings.partial().strict(), AppSettings),
+  /** Runs `snapkeep-helper install` as root through the system's admin prompt. */
+  'app.module.install': method(Empty, InstallResult),
 } as const;
 
 export type Methods = typeof methods;
