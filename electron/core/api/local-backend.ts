@@ -1,38 +1,24 @@
 // The in-process backend: the contract served by core directly, without the
-// root helper. Used by the CLI and web mode on machines without the helper,
-// and by tests. Privileged methods report what they need instead of failing
-// obscurely.
-import { EventEmitter } from 'node:events';
-
-import { isEventName, type EventName, type EventPayload } from '../../common/contract';
+// root helper. Used by the CLI and web mode on machines without the helper
+// (with per-user directories), and by tests. `LocalBackend.open()` serves
+// the whole Service; `new LocalBackend(bus, handlers)` serves just the
+// handlers given (tests of the plumbing).
+import { isEventName } from '../../common/contract';
 import { Dispatcher, type Handlers } from '../../common/rpc/dispatcher';
 import type { Backend, Session } from '../../common/rpc/session';
+import { userDirs, type ServiceDirs } from '../persist/dirs';
+import { Service, type ServiceOptions } from '../service/service';
 import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
+import { openDispatchSession } from './dispatch-session';
+import { EventBus } from './event-bus';
+import { serviceHandlers } from './handlers';
+import type { SessionContext } from './session-context';
 
-/** What a handler knows about the session that called it. */
-export interface SessionContext {
-  subscribe(names: EventName[]): void;
-}
+export { EventBus } from './event-bus';
+export type { SessionContext } from './session-context';
 
-/** Core events, emitted by tasks and jobs, fanned out to subscribed sessions. */
-export class EventBus {
-  private readonly emitter = new EventEmitter();
-
-  constructor() {
-    this.emitter.setMaxListeners(0);
-  }
-
-  emit<E extends EventName>(name: E, payload: EventPayload<E>): void {
-    this.emitter.emit('event', name, payload);
-  }
-
-  listen(listener: (name: EventName, payload: unknown) => void): () => void {
-    this.emitter.on('event', listener);
-    return () => this.emitter.off('event', listener);
-  }
-}
-
+/** The few methods that need no Service: what the app shows before anything is set up. */
 export function coreHandlers(): Handlers<SessionContext> {
   return {
     'system.info': () => systemInfo('local'),
@@ -51,19 +37,25 @@ export class LocalBackend implements Backend {
   constructor(
     readonly bus: EventBus = new EventBus(),
     handlers: Handlers<SessionContext> = coreHandlers(),
+    /** The service behind the handlers, closed with the backend. */
+    readonly service: Service | null = null,
   ) {
-    this.dispatcher = new Dispatcher(handlers);
+    this.dispatcher = new Dispatcher(handlers, {
+      onInternalError: (method, e) => service?.logger.log('error', 'api', `${method}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
+    });
+  }
+
+  /** The whole Service in this process, by default with the user's XDG directories. */
+  static async open(options: Partial<ServiceOptions> & { dirs?: ServiceDirs } = {}): Promise<LocalBackend> {
+    const service = await Service.open({ kind: 'local', dirs: options.dirs ?? userDirs(), ...options });
+    return new LocalBackend(service.bus, serviceHandlers(service), service);
   }
 
   async openSession(push: (frame: string) => void): Promise<Session> {
-    const wanted = new Set<EventName>();
-    const stop = this.bus.listen((name, payload) => {
-      if (wanted.has(name)) push(JSON.stringify({ jsonrpc: '2.0', method: name, params: payload }));
-    });
-    const ctx: SessionContext = { subscribe: (names) => names.forEach((n) => wanted.add(n)) };
-    return {
-      handleText: (frame) => this.dispatcher.handleText(frame, ctx),
-      close: stop,
-    };
+    return openDispatchSession(this.dispatcher, this.bus, push);
+  }
+
+  async close(): Promise<void> {
+    await this.service?.close();
   }
 }

@@ -1,0 +1,8 @@
+// What a handler knows about the session that called it.
+import type { EventName } from '../../common/contract';
+
+export interface SessionContext {
+  subscribe(names: EventName[]): void;
+  /** The peer of the helper's socket; absent for in-process sessions. */
+  caller?: { uid: number; gid: number; pid: number };
+}

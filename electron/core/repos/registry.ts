@@ -1,0 +1,214 @@
+// The repositories the user registered: where they are, whether they are
+// encrypted, and the passphrases of the unlocked ones. Passphrases live in
+// this process's memory only, from unlock to lock (or the end of the
+// process); they are never written anywhere.
+import { promises as fs } from 'node:fs';
+
+import { z } from 'zod';
+
+import { AbsPath, AppError, Id, isAppError, type Repository } from '../../common/contract';
+import type { Engine, RepositoryHandle } from '../engine/api';
+import type { SourceLogger } from '../logs/logger';
+import { newId } from '../persist/ids';
+import type { JsonFile } from '../persist/json-file';
+
+export const StoredRepository = z.object({
+  id: Id,
+  name: z.string().min(1).max(200),
+  path: AbsPath,
+  encrypted: z.boolean(),
+  addedAt: z.string(),
+});
+export type StoredRepository = z.infer<typeof StoredRepository>;
+
+export const RepositoriesFile = z.object({ version: z.literal(1), repositories: z.array(StoredRepository) });
+export type RepositoriesFile = z.infer<typeof RepositoriesFile>;
+
+type Facts = Awaited<ReturnType<RepositoryHandle['info']>>;
+
+export interface RepoRegistryOptions {
+  file: JsonFile<typeof RepositoriesFile>;
+  engine: Engine;
+  log: SourceLogger;
+  /** Whether a repository may be removed (not used by a job); throws CONFLICT otherwise. */
+  checkRemovable?: (id: string) => void;
+}
+
+export class RepoRegistry {
+  private repos: StoredRepository[] = [];
+  private readonly passphrases = new Map<string, string>();
+  /** Facts from the last time each repository was opened (size, format). */
+  private readonly facts = new Map<string, Facts>();
+
+  constructor(private readonly options: RepoRegistryOptions) {}
+
+  async load(): Promise<void> {
+    this.repos = (await this.options.file.load({ version: 1, repositories: [] })).repositories;
+  }
+
+  get(id: string): StoredRepository {
+    const repo = this.repos.find((r) => r.id === id);
+    if (!repo) throw new AppError('NOT_FOUND', `no repository ${id}`, { repositoryId: id });
+    return repo;
+  }
+
+  has(id: string): boolean {
+    return this.repos.some((r) => r.id === id);
+  }
+
+  async list(): Promise<Repository[]> {
+    return Promise.all(this.repos.map((r) => this.describe(r)));
+  }
+
+  async describe(repo: StoredRepository): Promise<Repository> {
+    const online = await reachable(repo.path);
+    const facts = this.facts.get(repo.id);
+    const out: Repository = {
+      id: repo.id,
+      name: repo.name,
+      path: repo.path,
+      encrypted: repo.encrypted,
+      unlocked: !repo.encrypted || this.passphrases.has(repo.id),
+      online,
+    };
+    if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
+    if (facts?.chunkSize !== undefined) out.chunkSize = facts.chunkSize;
+    if (facts?.storedBytes !== undefined) out.storedBytes = facts.storedBytes;
+    if (online) {
+      const free = await freeBytes(repo.path);
+      if (free !== undefined) out.freeBytes = free;
+    }
+    return out;
+  }
+
+  /** Registers an existing repository; an encrypted one stays locked until unlocked. */
+  async add(name: string, path: string): Promise<Repository> {
+    this.refuseDuplicate(path);
+    let encrypted: boolean;
+    let handle: RepositoryHandle | null = null;
+    try {
+      handle = await this.options.engine.open({ path });
+      encrypted = false;
+    } catch (e) {
+      if (!isAppError(e) || e.code !== 'PASSPHRASE_REQUIRED') throw e;
+      encrypted = true;
+    }
+    const repo = await this.register(name, path, encrypted);
+    if (handle) await this.remember(repo.id, handle);
+    return this.describe(repo);
+  }
+
+  /** Creates a repository; with a passphrase it is encrypted and starts unlocked. */
+  async init(name: string, path: string, passphrase?: string, chunkSize?: number): Promise<Repository> {
+    this.refuseDuplicate(path);
+    const handle = await this.options.engine.init({
+      path,
+      ...(passphrase !== undefined && { passphrase }),
+      ...(chunkSize !== undefined && { chunkSize }),
+    });
+    const repo = await this.register(name, path, passphrase !== undefined);
+    if (passphrase !== undefined) this.passphrases.set(repo.id, passphrase);
+    await this.remember(repo.id, handle);
+    return this.describe(repo);
+  }
+
+  async unlock(id: string, passphrase: string): Promise<Repository> {
+    const repo = this.get(id);
+    await this.ensureOnline(repo);
+    // WRONG_PASSPHRASE comes from the engine, which checks the key.
+    const handle = await this.options.engine.open({ path: repo.path, passphrase });
+    this.passphrases.set(id, passphrase);
+    await this.remember(id, handle);
+    this.options.log.info(`repository ${repo.name} unlocked`);
+    return this.describe(repo);
+  }
+
+  async lock(id: string): Promise<Repository> {
+    const repo = this.get(id);
+    this.passphrases.delete(id);
+    return this.describe(repo);
+  }
+
+  async remove(id: string): Promise<void> {
+    const repo = this.get(id);
+    this.options.checkRemovable?.(id);
+    this.repos = this.repos.filter((r) => r.id !== id);
+    this.passphrases.delete(id);
+    this.facts.delete(id);
+    await this.save();
+    this.options.log.info(`repository ${repo.name} (${repo.path}) forgotten; its files stay`);
+  }
+
+  /**
+   * Opens a repository for one operation. Fails fast and clearly when the
+   * path is gone (unplugged disk) or the key is not held.
+   */
+  async open(id: string): Promise<RepositoryHandle> {
+    const repo = this.get(id);
+    await this.ensureOnline(repo);
+    const passphrase = this.passphrases.get(id);
+    if (repo.encrypted && passphrase === undefined)
+      throw new AppError('PASSPHRASE_REQUIRED', `repository ${repo.name} is encrypted and locked: unlock it first`, { repositoryId: id });
+    return this.options.engine.open({ path: repo.path, ...(passphrase !== undefined && { passphrase }) });
+  }
+
+  /** Runs `fn` with an open repository and closes it afterwards; refreshes the cached facts. */
+  async with<T>(id: string, fn: (h: RepositoryHandle) => Promise<T>): Promise<T> {
+    const handle = await this.open(id);
+    try {
+      return await fn(handle);
+    } finally {
+      await this.remember(id, handle).catch(() => undefined);
+    }
+  }
+
+  private async remember(id: string, handle: RepositoryHandle): Promise<void> {
+    try {
+      this.facts.set(id, await handle.info());
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async ensureOnline(repo: StoredRepository): Promise<void> {
+    if (!(await reachable(repo.path)))
+      throw new AppError('REPO_NOT_FOUND', `repository ${repo.name} is not reachable at ${repo.path} (disk unplugged or path removed?)`, {
+        repositoryId: repo.id,
+        path: repo.path,
+      });
+  }
+
+  private refuseDuplicate(path: string): void {
+    const same = this.repos.find((r) => r.path === path);
+    if (same) throw new AppError('REPO_EXISTS', `${path} is already registered as "${same.name}"`, { repositoryId: same.id, path });
+  }
+
+  private async register(name: string, path: string, encrypted: boolean): Promise<StoredRepository> {
+    const repo: StoredRepository = { id: newId('r'), name, path, encrypted, addedAt: new Date().toISOString() };
+    this.repos.push(repo);
+    await this.save();
+    this.options.log.info(`repository ${name} registered at ${path}${encrypted ? ' (encrypted)' : ''}`);
+    return repo;
+  }
+
+  private save(): Promise<void> {
+    return this.options.file.save({ version: 1, repositories: this.repos });
+  }
+}
+
+async function reachable(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function freeBytes(p: string): Promise<number | undefined> {
+  try {
+    const s = await fs.statfs(p);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,431 @@
+// The service: the contract's methods implemented once, in plain Node, from
+// the parts in electron/core. The root helper serves it on its socket; the
+// in-process backend serves it to the CLI, web mode and tests with per-user
+// directories. Nothing here knows which transport asked.
+import * as path from 'node:path';
+
+import {
+  AppError,
+  type Device,
+  type HistoryEntry,
+  type Job,
+  type JobInput,
+  type LogEntry,
+  type ModuleStatus,
+  type Mount,
+  type Repository,
+  type RestorePoint,
+  type Result,
+  type Retention,
+  type SystemInfo,
+  type Task,
+} from '../../common/contract';
+import { EventBus } from '../api/event-bus';
+import { DeviceDiscovery } from '../devices/discovery';
+import type { SystemRoots } from '../devices/roots';
+import type { ModuleState } from '../devices/snapshot-support';
+import type { Engine } from '../engine/api';
+import { HistoryFile, HistoryStore } from '../history/history-store';
+import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
+import { validateJob } from '../jobs/validate';
+import { Logger } from '../logs/logger';
+import type { ServiceDirs } from '../persist/dirs';
+import { JsonFile } from '../persist/json-file';
+import { RepoRegistry, RepositoriesFile } from '../repos/registry';
+import { CbtFile, CbtState } from '../runner/cbt-state';
+import { JobRunner } from '../runner/job-runner';
+import { recoverLeftovers, type RecoveryReport } from '../runner/recovery';
+import { RunRecords } from '../runner/run-records';
+import { systemClock, type Clock } from '../scheduler/clock';
+import { Scheduler, SchedulerFile } from '../scheduler/scheduler';
+import type { SnapshotDriver } from '../snapshot/driver';
+import { defaultSnapshotDriver } from '../snapshot/select-driver';
+import { moduleStatus } from '../system/module-status';
+import { systemInfo } from '../system/system-info';
+import { TaskManager } from '../tasks/task-manager';
+import { defaultEngine, defaultExporter } from './engine-source';
+import { copyFiles, listFiles, searchFiles } from './file-browser';
+import { MountManager, type PointExporter } from './mount-manager';
+import { inspectTarget, refuseBusyTarget } from './restore-target';
+
+export interface ServiceOptions {
+  kind: SystemInfo['backend'];
+  dirs: ServiceDirs;
+  engine?: Engine;
+  driver?: SnapshotDriver;
+  exporter?: PointExporter;
+  clock?: Clock;
+  /** IANA zone of schedules (default: the system's). */
+  timezone?: string;
+  /** Run schedules in this process (the helper, `snapkeep serve`). */
+  schedule?: boolean;
+  /** Clean up what an earlier, killed run of the service left (the helper at start). */
+  recover?: boolean;
+  roots?: SystemRoots;
+  /** Each log line is also written here (the helper: stderr, for the journal). */
+  logEcho?: (line: string) => void;
+  moduleStatus?: () => Promise<ModuleStatus>;
+}
+
+/** Who asked: the helper passes the socket peer; in-process callers are the process's user. */
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+export class Service {
+  readonly bus = new EventBus();
+  readonly logger: Logger;
+  readonly tasks: TaskManager;
+  readonly repos: RepoRegistry;
+  readonly jobs: JobStore;
+  readonly history: HistoryStore;
+  readonly runner: JobRunner;
+  readonly scheduler: Scheduler;
+  readonly mounts: MountManager;
+  readonly discovery: DeviceDiscovery;
+  readonly driver: SnapshotDriver;
+  private readonly engine: Engine;
+  private readonly records: RunRecords;
+  private readonly cbt: CbtState;
+  private readonly clock: Clock;
+  private recovery: RecoveryReport | null = null;
+
+  private constructor(private readonly o: ServiceOptions) {
+    const { dirs } = o;
+    this.clock = o.clock ?? systemClock;
+    const now = () => this.clock.now();
+    this.logger = new Logger({ file: path.join(dirs.state, 'logs', 'snapkeep.log'), bus: this.bus, now, ...(o.logEcho && { echo: o.logEcho }) });
+    this.engine = o.engine ?? defaultEngine();
+    this.driver = o.driver ?? defaultSnapshotDriver();
+    this.tasks = new TaskManager({ bus: this.bus, logger: this.logger, now });
+    this.jobs = new JobStore(new JsonFile(path.join(dirs.config, 'jobs.json'), JobsFile, 0o640), now);
+    this.repos = new RepoRegistry({
+      file: new JsonFile(path.join(dirs.config, 'repositories.json'), RepositoriesFile, 0o640),
+      engine: this.engine,
+      log: this.logger.for('repos'),
+      checkRemovable: (id) => {
+        const users = this.jobs.usingRepository(id);
+        if (users.length > 0)
+          throw new AppError('CONFLICT', `the repository is used by job ${users.map((j) => `"${j.name}"`).join(', ')}: delete or change those jobs first`, {
+            repositoryId: id,
+            jobIds: users.map((j) => j.id),
+          });
+      },
+    });
+    this.history = new HistoryStore(new JsonFile(path.join(dirs.state, 'history.json'), HistoryFile));
+    this.records = new RunRecords(path.join(dirs.state, 'runs'));
+    this.cbt = new CbtState(new JsonFile(path.join(dirs.state, 'cbt.json'), CbtFile));
+    this.discovery = new DeviceDiscovery({ module: () => this.moduleState(), ...(o.roots && { roots: o.roots }) });
+    this.runner = new JobRunner({
+      engine: this.engine,
+      repos: this.repos,
+      discovery: this.discovery,
+      driver: this.driver,
+      records: this.records,
+      cbt: this.cbt,
+      history: this.history,
+      bus: this.bus,
+      defaultStorageDir: path.join(dirs.state, 'diff'),
+      now,
+      ...(o.roots && { sysRoot: o.roots.sys }),
+    });
+    this.scheduler = new Scheduler({
+      clock: this.clock,
+      file: new JsonFile(path.join(dirs.state, 'scheduler.json'), SchedulerFile),
+      log: this.logger.for('scheduler'),
+      jobs: () => this.jobs.list(),
+      isRunning: (id) => this.runner.isRunning(id),
+      start: (id) => void this.runJob(id),
+      ...(o.timezone !== undefined && { timezone: o.timezone }),
+    });
+    this.mounts = new MountManager({
+      repos: this.repos,
+      exporter: o.exporter ?? defaultExporter(),
+      dir: path.join(dirs.runtime, 'mounts'),
+      log: this.logger.for('mounts'),
+      ...(o.roots && { sysRoot: o.roots.sys }),
+    });
+  }
+
+  /** Loads the state, cleans up after a killed predecessor, starts the schedules. */
+  static async open(o: ServiceOptions): Promise<Service> {
+    const s = new Service(o);
+    await s.logger.open();
+    await Promise.all([s.jobs.load(), s.repos.load(), s.history.load(), s.cbt.load()]);
+    if (o.recover) {
+      await s.mounts.recover();
+      s.recovery = await recoverLeftovers({
+        records: s.records,
+        driver: s.driver,
+        log: s.logger.for('helper'),
+        stateDirs: [o.dirs.config, o.dirs.state],
+        storageDirs: [path.join(o.dirs.state, 'diff'), ...s.jobs.list().flatMap((j) => (j.snapshotStorage ? [j.snapshotStorage.directory] : []))],
+      });
+    }
+    if (o.schedule) await s.scheduler.start();
+    return s;
+  }
+
+  /** What recovery found at start (null when it did not run). */
+  get recovered(): RecoveryReport | null {
+    return this.recovery;
+  }
+
+  /** Stops schedules, cancels running tasks (they clean up), unmounts restore points. */
+  async close(): Promise<void> {
+    this.scheduler.stop();
+    await this.tasks.cancelAll();
+    await this.mounts.unmountAll();
+    await this.logger.flush();
+  }
+
+  // --- system -------------------------------------------------------------
+
+  systemInfo(): Promise<SystemInfo> {
+    return systemInfo(this.o.kind);
+  }
+
+  moduleStatus(): Promise<ModuleStatus> {
+    return (this.o.moduleStatus ?? moduleStatus)();
+  }
+
+  /** Whether live snapshots can be taken, for the Devices view. */
+  private async moduleState(): Promise<ModuleState> {
+    try {
+      await this.driver.check();
+      return { loaded: true };
+    } catch (e) {
+      return { loaded: false, problem: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  listDevices(): Promise<Device[]> {
+    return this.discovery.list();
+  }
+
+  inspectDevice(p: string): Promise<Device> {
+    return this.discovery.inspect(p);
+  }
+
+  // --- repositories -------------------------------------------------------
+
+  listRepos(): Promise<Repository[]> {
+    return this.repos.list();
+  }
+
+  // --- jobs ---------------------------------------------------------------
+
+  listJobs(): Job[] {
+    return this.jobs.list().map((j) => this.toJob(j));
+  }
+
+  getJob(id: string): Job {
+    return this.toJob(this.jobs.get(id));
+  }
+
+  async createJob(input: JobInput): Promise<Job> {
+    await validateJob(input, this.validation());
+    const stored = await this.jobs.create(input);
+    await this.scheduler.reset(stored.id);
+    this.logger.for(`job:${stored.id}`).info(`job ${stored.name} created`);
+    return this.publish(stored);
+  }
+
+  async updateJob(id: string, input: JobInput): Promise<Job> {
+    this.jobs.get(id);
+    await validateJob(input, this.validation());
+    const stored = await this.jobs.update(id, input);
+    await this.scheduler.reset(id);
+    this.logger.for(`job:${id}`).info(`job ${stored.name} changed`);
+    return this.publish(stored);
+  }
+
+  async deleteJob(id: string): Promise<void> {
+    const job = this.jobs.get(id);
+    if (this.runner.isRunning(id)) throw new AppError('CONFLICT', `job ${job.name} is running: cancel it first`, { jobId: id });
+    await this.jobs.delete(id);
+    await this.scheduler.forget(id);
+    await this.cbtForget(id);
+    this.logger.for(`job:${id}`).info(`job ${job.name} deleted`);
+    this.bus.emit('job.deleted', { id });
+  }
+
+  /** Starts a backup run now; CONFLICT when the job is running already. */
+  runJob(id: string): Result<'jobs.run'> {
+    const job = this.jobs.get(id);
+    this.runner.claim(job, 'starting');
+    let task: Task;
+    try {
+      task = this.tasks.start({ kind: 'backup', title: `Back up ${job.name}`, jobId: id, repositoryId: job.repositoryId }, async (ctx) => {
+        try {
+          return await this.runner.run(job, ctx);
+        } finally {
+          this.runner.release(id);
+          this.publishById(id);
+        }
+      });
+    } catch (e) {
+      this.runner.release(id);
+      throw e;
+    }
+    this.publishById(id);
+    return { taskId: task.id };
+  }
+
+  private validation() {
+    return { hasRepository: (rid: string) => this.repos.has(rid), ...(this.o.timezone !== undefined && { timezone: this.o.timezone }) };
+  }
+
+  private async cbtForget(id: string): Promise<void> {
+    await this.cbt.forget(id);
+  }
+
+  private toJob(j: StoredJob): Job {
+    const last = this.history.last(j.id);
+    let next: Date | undefined;
+    try {
+      next = this.scheduler.nextRun(j);
+    } catch {
+      next = undefined; // a schedule that no longer parses shows no next run
+    }
+    return {
+      ...j,
+      running: this.runner.isRunning(j.id),
+      ...(last && { lastRun: { at: last.finishedAt, status: last.status } }),
+      ...(next && { nextRun: next.toISOString() }),
+    };
+  }
+
+  private publish(j: StoredJob): Job {
+    const job = this.toJob(j);
+    this.bus.emit('job.updated', job);
+    return job;
+  }
+
+  private publishById(id: string): void {
+    try {
+      this.publish(this.jobs.get(id));
+    } catch {
+      // deleted meanwhile
+    }
+  }
+
+  // --- restore points -----------------------------------------------------
+
+  async listPoints(repositoryId: string, jobId?: string): Promise<RestorePoint[]> {
+    const points = await this.repos.with(repositoryId, (h) => h.listPoints());
+    return jobId === undefined ? points : points.filter((p) => p.jobId === jobId);
+  }
+
+  verify(repositoryId: string, pointId: string | undefined, data: boolean): Result<'points.verify'> {
+    const repo = this.repos.get(repositoryId);
+    const task = this.tasks.start({ kind: 'verify', title: `Verify ${repo.name}`, repositoryId }, async (ctx) => {
+      const report = await this.repos.with(repositoryId, (h) =>
+        h.verify({ ...(pointId !== undefined && { pointId }), data, onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
+      );
+      if (!report.ok) ctx.warn(`verification found ${report.problems.length} problem(s) in ${repo.name}`);
+      return { ...report };
+    });
+    return { taskId: task.id };
+  }
+
+  prune(repositoryId: string, retention: Retention | undefined, dryRun: boolean): Result<'points.prune'> {
+    const repo = this.repos.get(repositoryId);
+    let rules = retention;
+    if (rules === undefined) {
+      const users = this.jobs.usingRepository(repositoryId);
+      if (users.length !== 1 || !users[0])
+        throw new AppError('INVALID_ARGUMENT', `say which retention to apply: ${users.length} jobs use repository ${repo.name}`, { repositoryId });
+      rules = users[0].retention;
+    }
+    const chosen = rules;
+    const task = this.tasks.start({ kind: 'prune', title: `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, repositoryId }, async (ctx) => {
+      const report = await this.repos.with(repositoryId, (h) =>
+        h.prune({ retention: chosen, dryRun, now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
+      );
+      return { ...report };
+    });
+    return { taskId: task.id };
+  }
+
+  // --- restore ------------------------------------------------------------
+
+  inspectTarget(target: string): Promise<Result<'restore.inspectTarget'>> {
+    return inspectTarget(target, this.discovery);
+  }
+
+  async restore(p: {
+    repositoryId: string;
+    pointId: string;
+    source: string;
+    target: string;
+    partition?: number;
+    skipIdentical: boolean;
+    confirm: string;
+  }): Promise<Result<'restore.start'>> {
+    if (p.confirm !== p.target)
+      throw new AppError('INVALID_ARGUMENT', `to confirm, type the target path exactly: ${p.target}`, { target: p.target });
+    const repo = this.repos.get(p.repositoryId);
+    await refuseBusyTarget(p.target, {
+      discovery: this.discovery,
+      repositoryPath: repo.path,
+      liveSources: this.jobs.list().filter((j) => this.runner.isRunning(j.id)).flatMap((j) => j.sources),
+    });
+    const task = this.tasks.start({ kind: 'restore', title: `Restore ${p.source} to ${p.target}`, repositoryId: p.repositoryId }, async (ctx) => {
+      const result = await this.repos.with(p.repositoryId, (h) =>
+        h.restore({
+          pointId: p.pointId,
+          source: p.source,
+          target: p.target,
+          ...(p.partition !== undefined && { partition: p.partition }),
+          skipIdentical: p.skipIdentical,
+          onProgress: (pr) => ctx.progress(pr),
+          signal: ctx.signal,
+        }),
+      );
+      return { ...result };
+    });
+    return { taskId: task.id };
+  }
+
+  // --- file restore -------------------------------------------------------
+
+  mount(repositoryId: string, pointId: string, source: string): Promise<Mount> {
+    return this.mounts.mount(repositoryId, pointId, source);
+  }
+
+  listFiles(mountId: string, p: string) {
+    return listFiles(p, this.mounts.roots(mountId));
+  }
+
+  searchFiles(mountId: string, query: string, limit: number) {
+    return searchFiles(this.mounts.roots(mountId), query, limit);
+  }
+
+  copyFiles(mountId: string, paths: string[], destination: string, caller?: Caller): Result<'files.copy'> {
+    const m = this.mounts.get(mountId);
+    const roots = this.mounts.roots(mountId);
+    // Files restored for a user belong to that user, not to root.
+    const owner = caller && caller.uid !== 0 && process.getuid?.() === 0 ? caller : undefined;
+    const task = this.tasks.start({ kind: 'copy-files', title: `Copy ${paths.length} item(s) to ${destination}`, repositoryId: m.repositoryId }, async (ctx) => {
+      const r = await copyFiles(paths, roots, destination, {
+        ...(owner && { owner }),
+        signal: ctx.signal,
+        onProgress: (pr) => ctx.progress({ phase: 'copying', bytesDone: pr.bytesDone, bytesTotal: pr.bytesTotal, message: pr.file }),
+      });
+      return { ...r };
+    });
+    return { taskId: task.id };
+  }
+
+  // --- history and logs ---------------------------------------------------
+
+  listHistory(limit: number, jobId?: string): HistoryEntry[] {
+    return this.history.list(limit, jobId);
+  }
+
+  listLogs(limit: number, source?: string): LogEntry[] {
+    return this.logger.list(limit, source);
+  }
+}
