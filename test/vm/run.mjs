@@ -5,6 +5,7 @@
 //
 //   node test/vm/run.mjs [--kernel 6.1|6.12|<version>]... [pattern]...
 //        [--jobs N] [--repeat N] [--smp N] [--keep-disks]
+//        [--disk-cache none|writeback|unsafe]
 //   (npm run test:vm -- --kernel 6.12 001)
 //
 // Runs every file in test/vm/tests/ whose name contains a pattern (all
@@ -58,7 +59,7 @@ import {
 	buildInitramfs, guestModulePath, resolveModulesDetailed,
 } from './lib/initramfs.mjs';
 import {
-	badTaints, panicked, scanKernelLogs,
+	badTaints, firstReport, panicked, scanKernelLogs,
 } from './lib/kernel-log.mjs';
 import { checkQemu, installCleanup, qemuArgs, runQemu } from './lib/qemu.mjs';
 import { discoverTests } from './lib/test-file.mjs';
@@ -75,7 +76,7 @@ const RESULTS_FILE = join(OUT, 'results', 'vm.json');
  */
 const DEFAULT_JOBS = 2;
 /** Disk image cache mode (measured: docs/testing-vm.md). */
-const DISK_CACHE = 'unsafe';
+const DISK_CACHE = 'writeback';
 /** Seconds allowed for boot, setup and power-off on top of the timeout. */
 const BOOT_BUDGET = 90;
 /** Run directories kept in out/vm/runs/. */
@@ -87,6 +88,8 @@ const KEEP_RUNS = 10;
  * @typedef {{name: string, kernel: string, kernelVersion: string,
  *   status: 'passed'|'failed'|'skipped', seconds: number, logDir: string,
  *   reason?: string, bootSeconds?: number}} Result
+ * @typedef {Result & {offending: string[], report: string[],
+ *   outputTail: string}} Detailed
  */
 
 /** @param {string[]} argv */
@@ -98,6 +101,7 @@ function parseArgs(argv) {
 		repeat: 1,
 		/** @type {number|undefined} */ smp: undefined,
 		keepDisks: false,
+		diskCache: DISK_CACHE,
 	};
 	const num = (/** @type {string} */ flag, /** @type {string} */ v) => {
 		if (!/^\d+$/.test(v ?? '') || Number(v) < 1)
@@ -116,10 +120,11 @@ function parseArgs(argv) {
 		case '--repeat': o.repeat = num(flag, value()); break;
 		case '--smp': o.smp = num(flag, value()); break;
 		case '--keep-disks': o.keepDisks = true; break;
+		case '--disk-cache': o.diskCache = value(); break;
 		case '-h': case '--help':
 			console.log('usage: node test/vm/run.mjs [--kernel K]... ' +
 				'[--jobs N] [--repeat N] [--smp N] [--keep-disks] ' +
-				'[pattern]...');
+				'[--disk-cache MODE] [pattern]...');
 			process.exit(0);
 			break;
 		default:
@@ -173,8 +178,9 @@ function newRunDir() {
  * @param {Prepared} prep
  * @param {TestSpec} test
  * @param {string} dir  fresh log directory, shared read-write with the guest
- * @param {{helpers: string, smp?: number, keepDisks: boolean}} o
- * @returns {Promise<Result & {offending: string[], outputTail: string}>}
+ * @param {{helpers: string, smp?: number, keepDisks: boolean,
+ *   diskCache: string}} o
+ * @returns {Promise<Detailed>}
  */
 async function runOne(prep, test, dir, o) {
 	const k = prep.kernel;
@@ -183,9 +189,11 @@ async function runOne(prep, test, dir, o) {
 		logDir: relative(REPO, dir),
 	};
 	if (!prep.ko) {
+		mkdirSync(dir, { recursive: true });
+		writeFileSync(join(dir, 'build.log'), prep.buildError ?? '');
 		return { ...base, status: 'failed', seconds: 0,
-			reason: 'snapkeep.ko did not build', offending: [],
-			outputTail: prep.buildError ?? '' };
+			reason: 'snapkeep.ko did not build (compiler output above)',
+			offending: [], report: [], outputTail: '' };
 	}
 	mkdirSync(dir, { recursive: true });
 	const disks = test.disks.map((size, i) => {
@@ -223,7 +231,7 @@ async function runOne(prep, test, dir, o) {
 		memory: test.memory,
 		smp,
 		disks,
-		cache: DISK_CACHE,
+		cache: o.diskCache,
 		resultsDir: dir,
 		consoleLog: join(dir, 'console.log'),
 	}), {
@@ -255,6 +263,7 @@ async function runOne(prep, test, dir, o) {
 	else if (status !== '0' && !guestTimeout)
 		reasons.push(`exit status ${status}`);
 	const offending = scanKernelLogs([dmesg, consoleText], test.allowLog);
+	const trace = firstReport(dmesg || consoleText, offending);
 	if (offending.length)
 		reasons.push(`kernel log: ${offending.length} suspicious line(s)`);
 	const taints = badTaints(readOr(join(dir, 'tainted'), '0'));
@@ -275,14 +284,13 @@ async function runOne(prep, test, dir, o) {
 		...(start ? { bootSeconds: start } : {}),
 		...(passed ? {} : { reason: reasons.join('; ') }),
 		offending,
+		report: trace,
 		outputTail: output.split('\n').slice(-40).join('\n'),
 	};
 }
 
-/**
- * @param {Result & {offending: string[], outputTail: string}} r
- */
-function report(r) {
+/** @param {Detailed} r */
+function printResult(r) {
 	const tag = { passed: 'ok  ', failed: 'FAIL', skipped: 'skip' }[r.status];
 	const time = r.status === 'skipped' ? '' : `  (${r.seconds.toFixed(1)} s)`;
 	let s = `${tag} ${r.kernel.padEnd(5)} ${r.name}${time}` +
@@ -295,6 +303,7 @@ function report(r) {
 		if (r.offending.length) {
 			s += `     kernel log:\n${indent(r.offending.slice(0, 60)
 				.join('\n'))}\n`;
+			s += `     first report:\n${indent(r.report.join('\n'))}\n`;
 		}
 		s += `     logs: ${rel(join(REPO, r.logDir))}/\n`;
 	}
@@ -365,7 +374,7 @@ async function main() {
 		`, ${o.jobs} at a time`);
 
 	const runDir = newRunDir();
-	/** @type {Array<() => Promise<Result>>} */
+	/** @type {Array<() => Promise<Detailed>>} */
 	const queue = [];
 	/** @type {Result[]} */
 	const results = [];
@@ -380,7 +389,7 @@ async function main() {
 						kernelVersion: k.version, status:
 						/** @type {const} */ ('skipped'), seconds: 0,
 						logDir: '', reason: `only on ${test.kernels}`,
-						offending: [], outputTail: '' };
+						offending: [], report: [], outputTail: '' };
 					queue.push(async () => r);
 					continue;
 				}
@@ -392,7 +401,7 @@ async function main() {
 	const worker = async () => {
 		for (let job = queue.shift(); job; job = queue.shift()) {
 			const r = await job();
-			report(/** @type {any} */ (r));
+			printResult(r);
 			results.push(r);
 		}
 	};

@@ -67,22 +67,37 @@ export function scanKernelLog(text, allow = []) {
 
 /**
  * Offending lines of several logs of one boot (console and dmesg carry
- * mostly the same lines), each line once, in order of first appearance.
+ * mostly the same lines, with the same timestamps), each line once, in
+ * order of first appearance.
  * @param {string[]} texts
  * @param {RegExp[]} [allow]
  */
 export function scanKernelLogs(texts, allow = []) {
-	/** @type {Map<string, string>} */
-	const seen = new Map();
-	for (const t of texts) {
-		for (const line of scanKernelLog(t, allow)) {
-			// The same line may differ only by its timestamp prefix.
-			const key = line.replace(/^\s*\[[\s\d.]+\]\s*/, '');
-			if (!seen.has(key))
-				seen.set(key, line);
-		}
+	return [...new Set(texts.flatMap((t) => scanKernelLog(t, allow)))];
+}
+
+/**
+ * The lines around the first offending line of a log: the report header
+ * and its stack, up to the end-of-trace marker, for the terminal. The
+ * whole log stays in the run directory.
+ * @param {string} text
+ * @param {string[]} offending
+ * @param {number} [max]
+ * @returns {string[]}
+ */
+export function firstReport(text, offending, max = 40) {
+	const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+	const at = lines.findIndex((l) => offending.includes(l));
+	if (at < 0)
+		return [];
+	const out = [];
+	for (let i = Math.max(0, at - 2); i < lines.length && out.length < max;
+	     i++) {
+		out.push(lines[i]);
+		if (i > at && /---\[ end trace/.test(lines[i]))
+			break;
 	}
-	return [...seen.values()];
+	return out;
 }
 
 /**
