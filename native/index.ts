@@ -1,6 +1,7 @@
 // The native addon's typed surface. One module per concern; import from
 // here.
 export { isNativeSysError, type NativeSysError } from './addon';
+export * from './engine';
 export * from './fs-extents';
 export * from './kmod';
 export * from './libraries';

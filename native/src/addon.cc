@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "fs_extents.h"
+#include "engine/binding.h"
 #include "kmod_ctl.h"
 #include "libraries.h"
 #include "peercred.h"
@@ -12,6 +13,7 @@ namespace snapkeep {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLibraries(env, exports);
   InitKmodCtl(env, exports);
+  engine::InitEngine(env, exports);
   InitFsExtents(env, exports);
   InitPeercred(env, exports);
   return exports;

@@ -1,0 +1,51 @@
+// A device's chunk list (32-byte ids in device order) is stored as
+// content-addressed segments of SEGMENT_ENTRIES ids: lists/<xx>/<id>, each
+// an envelope (type 4) around the raw ids, its name the keyed BLAKE2b of
+// those ids. An incremental backup whose changes touch few segments writes
+// only those; unchanged segments are shared with the parent.
+import * as fs from 'node:fs/promises';
+
+import { EnvelopeType, type NativeRepo } from '../../../native/engine';
+import { writeFileAtomic } from './atomic-file';
+import { corrupt } from './errors';
+import { ID_BYTES, SEGMENT_ENTRIES, dirs } from './format';
+
+const SEGMENT_BYTES = SEGMENT_ENTRIES * ID_BYTES;
+
+export async function writeChunkList(repo: string, native: NativeRepo, list: Buffer): Promise<{ segments: string[]; written: number }> {
+  const segments: string[] = [];
+  let written = 0;
+  for (let at = 0; at < list.length; at += SEGMENT_BYTES) {
+    const seg = list.subarray(at, Math.min(list.length, at + SEGMENT_BYTES));
+    const id = native.chunkId(seg).toString('hex');
+    segments.push(id);
+    const file = dirs.segment(repo, id);
+    try {
+      await fs.access(file);
+      continue; // content-addressed: already there means the same bytes
+    } catch {
+      /* not there yet */
+    }
+    await writeFileAtomic(file, native.sealEnvelope(EnvelopeType.listSegment, seg));
+    written++;
+  }
+  return { segments, written };
+}
+
+export async function readChunkList(repo: string, native: NativeRepo, segments: string[], pointId?: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (const id of segments) {
+    let data: Buffer;
+    try {
+      data = await fs.readFile(dirs.segment(repo, id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(`chunk-list segment ${id} is missing`, { segment: id, pointId });
+      throw e;
+    }
+    const plain = native.openEnvelope(EnvelopeType.listSegment, data);
+    if (!plain || plain.length % ID_BYTES !== 0 || native.chunkId(plain).toString('hex') !== id)
+      throw corrupt(`chunk-list segment ${id} is damaged`, { segment: id, pointId });
+    parts.push(plain);
+  }
+  return Buffer.concat(parts);
+}

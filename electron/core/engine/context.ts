@@ -1,0 +1,10 @@
+// What every operation on an open repository needs: its path, config, the
+// native handle holding keys and the chunk index.
+import type { NativeRepo } from '../../../native/engine';
+import type { RepoConfig } from './config';
+
+export interface RepoContext {
+  readonly path: string;
+  readonly config: RepoConfig;
+  readonly native: NativeRepo;
+}

@@ -1,0 +1,71 @@
+// The Engine of api.ts: creates and opens repositories.
+import * as fs from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+
+import { AppError } from '../../common/contract';
+import { openNativeRepo } from '../../../native/engine';
+import type { Engine, InitOptions, OpenOptions, RepositoryHandle } from './api';
+import { changedRanges } from './changed-ranges';
+import { type RepoConfig, readConfig, writeConfig } from './config';
+import { toAppError } from './errors';
+import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, dirs } from './format';
+import { createKeys, unlockKeys } from './keys';
+import { Repository } from './repository';
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+}
+
+async function openWith(path: string, config: RepoConfig, passphrase: string | undefined): Promise<RepositoryHandle> {
+  const keys = await unlockKeys(config, passphrase, path);
+  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }) });
+  await native.loadIndex();
+  return new Repository(path, config, native);
+}
+
+export class SnapkeepEngine implements Engine {
+  async init(opts: InitOptions): Promise<RepositoryHandle> {
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!isPowerOfTwo(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE)
+      throw new AppError('INVALID_ARGUMENT', `chunk size must be a power of two between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE}`);
+    if (!opts.path.startsWith('/')) throw new AppError('INVALID_ARGUMENT', 'the repository path must be absolute');
+    try {
+      const entries = await fs.readdir(opts.path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return [] as string[];
+        throw e;
+      });
+      if (entries.includes('config')) throw new AppError('REPO_EXISTS', `a repository already exists at ${opts.path}`, { path: opts.path });
+      if (entries.length) throw new AppError('INVALID_ARGUMENT', `${opts.path} is not empty`, { path: opts.path });
+      await fs.mkdir(opts.path, { recursive: true });
+      for (const d of [dirs.points, dirs.lists, dirs.index, dirs.packs, dirs.locks, dirs.tmp]) await fs.mkdir(d(opts.path), { recursive: true });
+      const { fields } = await createKeys(opts.passphrase);
+      const config: RepoConfig = {
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        id: randomBytes(8).toString('hex'),
+        createdAt: new Date().toISOString(),
+        chunkSize,
+        packSize: PACK_SIZE,
+        ...fields,
+      };
+      // The config is written last: a killed init leaves no repository.
+      await writeConfig(opts.path, config);
+      return await openWith(opts.path, config, opts.passphrase);
+    } catch (e) {
+      throw toAppError(e, `init ${opts.path}`);
+    }
+  }
+
+  async open(opts: OpenOptions): Promise<RepositoryHandle> {
+    try {
+      const config = await readConfig(opts.path);
+      return await openWith(opts.path, config, opts.passphrase);
+    } catch (e) {
+      throw toAppError(e, `open ${opts.path}`);
+    }
+  }
+
+  changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]> {
+    return changedRanges(map, blockSize, sinceNumber, deviceSize);
+  }
+}

@@ -1,0 +1,52 @@
+// Constants of the repository format (docs/repository-format.md). Changing
+// any of them changes the format: bump FORMAT_VERSION and say why there.
+import * as path from 'node:path';
+
+export const FORMAT_NAME = 'snapkeep-repository';
+export const FORMAT_VERSION = 1;
+
+/**
+ * 256 KiB chunks: a power of two that the tracker block (64 KiB .. 1 MiB in
+ * practice) divides or equals, small enough that a 1 % scattered change
+ * reads little more than the changed blocks, big enough that per-chunk
+ * costs (index entry ~80 B in memory, 45 B on disk, 40 B of AEAD overhead)
+ * stay below 0.05 % and zstd still finds its matches. Reasons and the
+ * measurements: docs/repository-format.md, "Chunk size".
+ */
+export const DEFAULT_CHUNK_SIZE = 256 * 1024;
+export const MIN_CHUNK_SIZE = 4096;
+export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+
+/** Packs are sealed at this size: few files, cheap to rewrite in prune. */
+export const PACK_SIZE = 16 * 1024 * 1024;
+
+/** Chunk ids per chunk-list segment (32 KiB of ids, 256 MiB of device). */
+export const SEGMENT_ENTRIES = 1024;
+export const ID_BYTES = 32;
+
+/**
+ * Argon2id cost: 3 passes over 64 MiB (about 0.3 s here). Stored in the
+ * config, so later versions can raise it for new repositories.
+ */
+export const KDF_OPS_LIMIT = 3;
+export const KDF_MEM_LIMIT = 64 * 1024 * 1024;
+
+/** Prune rewrites packs whose live bytes are below this share. */
+export const REPACK_BELOW = 0.5;
+
+/** Locks not refreshed for this long are stale, whoever holds them. */
+export const LOCK_STALE_MS = 30 * 60 * 1000;
+export const LOCK_REFRESH_MS = 5 * 60 * 1000;
+
+export const dirs = {
+  config: (repo: string) => path.join(repo, 'config'),
+  points: (repo: string) => path.join(repo, 'points'),
+  point: (repo: string, id: string) => path.join(repo, 'points', id),
+  lists: (repo: string) => path.join(repo, 'lists'),
+  segment: (repo: string, id: string) => path.join(repo, 'lists', id.slice(0, 2), id),
+  index: (repo: string) => path.join(repo, 'index'),
+  packs: (repo: string) => path.join(repo, 'packs'),
+  pack: (repo: string, id: string) => path.join(repo, 'packs', id.slice(0, 2), id),
+  locks: (repo: string) => path.join(repo, 'locks'),
+  tmp: (repo: string) => path.join(repo, 'tmp'),
+};

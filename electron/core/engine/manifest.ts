@@ -1,0 +1,120 @@
+// Restore point manifests: points/<id>, one envelope (type 3) around JSON.
+// A manifest is the last thing a backup writes; whatever it names
+// (chunk-list segments, chunks in indexed packs) already exists.
+import * as fs from 'node:fs/promises';
+
+import { z } from 'zod';
+
+import { AppError, PartitionInfo, type RestorePoint } from '../../common/contract';
+import { EnvelopeType, type NativeRepo } from '../../../native/engine';
+import { listDir, writeFileAtomic } from './atomic-file';
+import { corrupt } from './errors';
+import { dirs } from './format';
+
+export const DeviceLayout = z.object({
+  fsType: z.string().optional(),
+  fsUuid: z.string().optional(),
+  fsLabel: z.string().optional(),
+  partTableType: z.enum(['gpt', 'dos']).optional(),
+  partitions: z.array(PartitionInfo),
+});
+export type DeviceLayout = z.infer<typeof DeviceLayout>;
+
+export const ManifestDevice = z.object({
+  source: z.string(),
+  readFrom: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+  chunkSize: z.number().int().positive(),
+  /** Chunk-list segment ids (hex), SEGMENT_ENTRIES ids each, the last shorter. */
+  segments: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+  layout: DeviceLayout,
+  cbt: z.object({ generation: z.string(), number: z.number().int(), blockSize: z.number().int().positive() }).optional(),
+  readMode: z.enum(['full', 'changed']),
+  readBytes: z.number().int().nonnegative(),
+  /** Bytes this point added to the packs (compressed, encrypted). */
+  addedBytes: z.number().int().nonnegative(),
+  /** Raw bytes of the chunks this point stored first. */
+  newChunkBytes: z.number().int().nonnegative(),
+  zeroChunks: z.number().int().nonnegative(),
+});
+export type ManifestDevice = z.infer<typeof ManifestDevice>;
+
+export const Manifest = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  repositoryId: z.string(),
+  createdAt: z.string(),
+  kind: z.enum(['full', 'incremental']),
+  parentId: z.string().optional(),
+  jobId: z.string().optional(),
+  jobName: z.string().optional(),
+  devices: z.array(ManifestDevice),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export function encodeManifest(native: NativeRepo, m: Manifest): Buffer {
+  const data = native.sealEnvelope(EnvelopeType.manifest, Buffer.from(JSON.stringify(Manifest.parse(m))));
+  // Decode what was encoded before it is written anywhere.
+  const back = decodeManifest(native, data, m.id);
+  if (JSON.stringify(back) !== JSON.stringify(Manifest.parse(m))) throw corrupt(`manifest ${m.id} does not decode after encoding`);
+  return data;
+}
+
+export function decodeManifest(native: NativeRepo, data: Buffer, id: string): Manifest {
+  const plain = native.openEnvelope(EnvelopeType.manifest, data);
+  if (!plain) throw corrupt(`manifest of restore point ${id} is damaged (authentication failed)`, { pointId: id });
+  let json: unknown;
+  try {
+    json = JSON.parse(plain.toString('utf8'));
+  } catch {
+    throw corrupt(`manifest of restore point ${id} is not valid JSON`, { pointId: id });
+  }
+  const r = Manifest.safeParse(json);
+  if (!r.success || r.data.id !== id) throw corrupt(`manifest of restore point ${id} is malformed`, { pointId: id });
+  return r.data;
+}
+
+export async function writeManifest(repo: string, native: NativeRepo, m: Manifest): Promise<void> {
+  await writeFileAtomic(dirs.point(repo, m.id), encodeManifest(native, m));
+}
+
+export async function readManifest(repo: string, native: NativeRepo, id: string): Promise<Manifest> {
+  let data: Buffer;
+  try {
+    data = await fs.readFile(dirs.point(repo, id));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AppError('NOT_FOUND', `no restore point ${id}`, { pointId: id });
+    throw e;
+  }
+  return decodeManifest(native, data, id);
+}
+
+export async function listPointIds(repo: string): Promise<string[]> {
+  return (await listDir(dirs.points(repo))).sort();
+}
+
+export function toRestorePoint(m: Manifest): RestorePoint {
+  const devices = m.devices.map((d) => ({
+    source: d.source,
+    sizeBytes: d.sizeBytes,
+    ...(d.layout.fsType !== undefined && { fsType: d.layout.fsType }),
+    ...(d.layout.fsUuid !== undefined && { fsUuid: d.layout.fsUuid }),
+    ...(d.layout.fsLabel !== undefined && { fsLabel: d.layout.fsLabel }),
+    ...(d.layout.partTableType !== undefined && { partTableType: d.layout.partTableType }),
+    partitions: d.layout.partitions,
+    readBytes: d.readBytes,
+    addedBytes: d.addedBytes,
+  }));
+  return {
+    id: m.id,
+    repositoryId: m.repositoryId,
+    ...(m.jobId !== undefined && { jobId: m.jobId }),
+    ...(m.jobName !== undefined && { jobName: m.jobName }),
+    createdAt: m.createdAt,
+    kind: m.kind,
+    ...(m.parentId !== undefined && { parentId: m.parentId }),
+    devices,
+    totalBytes: m.devices.reduce((a, d) => a + d.sizeBytes, 0),
+    addedBytes: m.devices.reduce((a, d) => a + d.addedBytes, 0),
+  };
+}

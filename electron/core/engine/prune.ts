@@ -1,0 +1,168 @@
+// Prune: forget the restore points retention does not keep, then collect
+// garbage. Runs under the exclusive lock, so no backup adds packs
+// meanwhile. Every step leaves a valid repository if the process dies
+// right after it (docs/repository-format.md, "Prune"):
+//
+//  1. delete the manifests of forgotten points (each unlink is atomic);
+//  2. mark: the chunks and segments of the remaining points are live;
+//  3. compact: copy live blobs of sparse packs into new packs, write one
+//     new index naming every pack that stays (old index files still valid);
+//  4. delete the other index files;
+//  5. delete packs no index names (emptied, repacked, or orphans of a
+//     killed backup), unreferenced segments and stale temp files.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+import type { Progress, Retention } from '../../common/contract';
+import { AppError } from '../../common/contract';
+import { createCancelToken } from '../../../native/engine';
+import type { PruneReport } from './api';
+import { listDir, removeDurably } from './atomic-file';
+import { readChunkList } from './chunk-lists';
+import type { RepoContext } from './context';
+import { toAppError } from './errors';
+import { REPACK_BELOW, dirs } from './format';
+import { type Manifest, listPointIds, readManifest } from './manifest';
+import { progressReporter } from './progress';
+import { selectKept } from './retention';
+
+const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+async function packsOnDisk(repo: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const sub of await listDir(dirs.packs(repo)))
+    for (const name of await listDir(path.join(dirs.packs(repo), sub))) out.set(name, path.join(dirs.packs(repo), sub, name));
+  return out;
+}
+
+async function segmentsOnDisk(repo: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const sub of await listDir(dirs.lists(repo)))
+    for (const name of await listDir(path.join(dirs.lists(repo), sub))) out.set(name, path.join(dirs.lists(repo), sub, name));
+  return out;
+}
+
+/** Temp files a killed writer left: tmp/*, and hidden .*.tmp-* beside targets. */
+async function staleTemps(repo: string, now: number): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory() && depth > 0) await walk(p, depth - 1);
+      else if (e.isFile() && (dir === dirs.tmp(repo) || e.name.includes('.tmp-'))) {
+        const st = await fs.stat(p).catch(() => undefined);
+        // Only old ones: a lock being taken writes a temp file too.
+        if (st && (dir === dirs.tmp(repo) || now - st.mtimeMs > TEMP_MAX_AGE_MS)) out.push(p);
+      }
+    }
+  };
+  await walk(repo, 2);
+  return out;
+}
+
+export async function runPrune(
+  ctx: RepoContext,
+  opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal },
+): Promise<PruneReport> {
+  const ids = await listPointIds(ctx.path);
+  const manifests = new Map<string, Manifest>();
+  for (const id of ids) {
+    try {
+      manifests.set(id, await readManifest(ctx.path, ctx.native, id));
+    } catch (e) {
+      // A damaged manifest would lose its chunks to GC if ignored: stop.
+      throw toAppError(e, `prune stopped: manifest ${id} cannot be read (run verify)`);
+    }
+  }
+  const group = (m: Manifest) => m.jobId ?? `sources:${m.devices.map((d) => d.source).sort().join('\n')}`;
+  const { keep, remove } = selectKept(
+    [...manifests.values()].map((m) => ({ id: m.id, createdAt: m.createdAt, group: group(m) })),
+    opts.retention,
+  );
+  const keptPoints = ids.filter((id) => keep.has(id));
+  if (opts.dryRun) return { removedPoints: remove, keptPoints, removedPacks: 0, freedBytes: 0 };
+  const check = () => {
+    if (opts.signal?.aborted) throw new AppError('CANCELLED', 'prune cancelled');
+  };
+
+  // 1. forget
+  await removeDurably(remove.map((id) => dirs.point(ctx.path, id)));
+  check();
+
+  // 2. mark
+  const live: Buffer[] = [];
+  const liveSegments = new Set<string>();
+  for (const id of keptPoints) {
+    const m = manifests.get(id);
+    if (!m) continue;
+    for (const d of m.devices) {
+      d.segments.forEach((s) => liveSegments.add(s));
+      live.push(await readChunkList(ctx.path, ctx.native, d.segments, id));
+    }
+  }
+
+  const load = await ctx.native.loadIndex();
+  const onDisk = await packsOnDisk(ctx.path);
+  if (load.badFiles.length) {
+    // A damaged index may be the only record of live packs: rebuild it from
+    // the pack trailers before anything is deleted.
+    const rebuilt = await ctx.native.rebuildIndex([...onDisk.keys()]);
+    await removeDurably(load.badFiles.map((f) => path.join(dirs.index(ctx.path), f)));
+    await ctx.native.loadIndex();
+    if (rebuilt.badPacks.length)
+      throw new AppError('REPO_CORRUPT', `prune stopped: packs ${rebuilt.badPacks.join(', ')} are damaged (run verify)`, { packs: rebuilt.badPacks });
+  }
+  const missing = live.reduce((n, l) => n + ctx.native.missingChunks(l).length, 0);
+  if (missing) throw new AppError('REPO_CORRUPT', 'prune stopped: restore points reference chunks that are in no pack (run verify)');
+  check();
+
+  // 3. compact
+  const usage = ctx.native.gcPlan(live);
+  const drop = usage.filter((u) => u.liveChunks === 0).map((u) => u.id);
+  const rewrite = usage.filter((u) => u.liveChunks > 0 && u.liveBytes < u.storedBytes * REPACK_BELOW).map((u) => u.id);
+  const indexed = new Set(usage.map((u) => u.id));
+  const orphans = [...onDisk.keys()].filter((id) => !indexed.has(id));
+  let removedPacks = 0;
+  let freedBytes = 0;
+  if (drop.length || rewrite.length) {
+    const token = createCancelToken();
+    const onAbort = () => token.cancel();
+    opts.signal?.addEventListener('abort', onAbort);
+    let res;
+    try {
+      res = await ctx.native.compact({ live, rewrite, drop, packSize: ctx.config.packSize }, progressReporter('pruning', opts.onProgress), token);
+    } catch (e) {
+      throw toAppError(e, 'prune');
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    // 4. the new index is the only one from here on
+    const others = (await listDir(dirs.index(ctx.path))).filter((f) => f !== res.indexFile);
+    await removeDurably(others.map((f) => path.join(dirs.index(ctx.path), f)));
+    const gone = [...drop, ...rewrite];
+    for (const id of gone) freedBytes += usage.find((u) => u.id === id)?.size ?? 0;
+    for (const id of res.newPacks) freedBytes -= (await fs.stat(dirs.pack(ctx.path, id))).size;
+    await removeDurably(gone.map((id) => dirs.pack(ctx.path, id)));
+    removedPacks += gone.length;
+  }
+
+  // 5. sweep what nothing names
+  for (const id of orphans) {
+    const p = onDisk.get(id);
+    if (!p) continue;
+    freedBytes += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
+    removedPacks++;
+  }
+  await removeDurably(orphans.map((id) => onDisk.get(id) ?? ''));
+  const segs = await segmentsOnDisk(ctx.path);
+  await removeDurably([...segs].filter(([id]) => !liveSegments.has(id)).map(([, p]) => p));
+  await removeDurably(await staleTemps(ctx.path, Date.now()));
+  await ctx.native.loadIndex();
+  return { removedPoints: remove, keptPoints, removedPacks, freedBytes: Math.max(0, freedBytes) };
+}

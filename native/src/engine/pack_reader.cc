@@ -1,0 +1,91 @@
+#include "pack_reader.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+
+#include "compress.h"
+#include "engine_error.h"
+
+namespace snapkeep::engine {
+
+namespace {
+constexpr size_t kMaxOpenPacks = 64;
+}
+
+std::shared_ptr<Fd> PackReader::Get(const std::string& packId) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fds_.find(packId);
+  if (it != fds_.end()) return it->second;
+  if (fds_.size() >= kMaxOpenPacks) fds_.erase(fds_.begin());
+  std::string path = PackPath(repo_, packId);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      EngineError e = Corrupt("pack " + packId + " is missing", packId);
+      e.path = path;
+      throw e;
+    }
+    throw SysFail(errno, "open", path);
+  }
+  auto p = std::make_shared<Fd>(fd);
+  fds_[packId] = p;
+  return p;
+}
+
+void PackReader::ReadStored(const std::string& packId, uint32_t offset, uint32_t len, Bytes& out) {
+  auto fd = Get(packId);
+  out.resize(len);
+  std::string path = PackPath(repo_, packId);
+  size_t n = PreadFull(fd->get(), out.data(), len, offset, path);
+  if (n != len) throw Corrupt("pack " + packId + " is truncated", packId);
+}
+
+void PackReader::Decode(const std::string& packId, const PackEntry& e, const Bytes& stored,
+                        Bytes& scratch, Decompressor& dz, uint8_t* out) const {
+  const std::string chunk = Hex(e.id);
+  const uint8_t* payload = stored.data();
+  size_t plen = stored.size();
+  if (keys_.encrypted) {
+    scratch.clear();
+    if (!Open(keys_.enc, stored.data(), stored.size(), e.id.data(), kIdSize, scratch))
+      throw Corrupt("chunk " + chunk + " in pack " + packId + " fails authentication", packId, chunk);
+    payload = scratch.data();
+    plen = scratch.size();
+  }
+  if (e.flags & kFlagCompressed) {
+    if (!dz.Decompress(payload, plen, e.rawLen, out))
+      throw Corrupt("chunk " + chunk + " in pack " + packId + " does not decompress", packId, chunk);
+  } else {
+    if (plen != e.rawLen)
+      throw Corrupt("chunk " + chunk + " in pack " + packId + " has the wrong length", packId, chunk);
+    std::memcpy(out, payload, plen);
+  }
+  if (KeyedHash(keys_, out, e.rawLen) != e.id)
+    throw Corrupt("chunk " + chunk + " in pack " + packId + " does not match its id", packId, chunk);
+}
+
+std::vector<PackEntry> PackReader::ReadTrailer(const std::string& packId, uint64_t* size) {
+  auto fd = Get(packId);
+  std::string path = PackPath(repo_, packId);
+  *size = FileSize(fd->get(), path);
+  size_t tailLen = static_cast<size_t>(std::min<uint64_t>(*size, 64 * 1024));
+  for (int attempt = 0; attempt < 2; attempt++) {
+    Bytes tail(tailLen);
+    size_t n = PreadFull(fd->get(), tail.data(), tailLen, *size - tailLen, path);
+    std::vector<PackEntry> out;
+    size_t need = 0;
+    if (n == tailLen && DecodeTrailer(keys_, tail.data(), tailLen, *size, out, &need)) {
+      uint8_t header[kPackHeaderSize];
+      if (PreadFull(fd->get(), header, sizeof header, 0, path) != sizeof header ||
+          !CheckPackHeader(header))
+        break;
+      return out;
+    }
+    if (need == 0 || need > *size) break;
+    tailLen = need;
+  }
+  throw Corrupt("pack " + packId + " has a damaged header or trailer", packId);
+}
+
+}  // namespace snapkeep::engine

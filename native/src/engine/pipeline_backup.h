@@ -1,0 +1,53 @@
+// Backup of one device into the repository: read -> hash -> compress ->
+// encrypt on a pool of workers, one pack-writer stage behind a bounded
+// queue. Each stage is its own function below; memory is the workers'
+// fixed buffers plus the queue, whatever the device size.
+//
+// Full: every chunk of the device is read. Incremental: the parent's chunk
+// list is copied and only chunks that overlap `ranges` are read. Either
+// way a chunk whose id the repository already has is not stored again, and
+// an all-zero chunk is recorded as the zero id and never stored.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bytes.h"
+#include "chunk_index.h"
+#include "crypto.h"
+#include "op_control.h"
+
+namespace snapkeep::engine {
+
+struct BackupRequest {
+  std::string repo;
+  RepoKeys keys;
+  uint32_t chunkSize = 0;
+  int level = 3;
+  uint64_t packSize = 0;
+  std::string source;
+  uint64_t expectedSize = 0;  // 0: whatever the source's size is
+  Bytes parentList;           // ids, 32 bytes per chunk; used with ranges
+  bool useRanges = false;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length
+  int threads = 0;
+  std::shared_ptr<ChunkIndex> index;
+};
+
+struct BackupResult {
+  Bytes list;
+  uint64_t size = 0;
+  uint64_t bytesRead = 0;
+  uint64_t bytesNew = 0;     // raw bytes of chunks stored by this backup
+  uint64_t bytesStored = 0;  // what they take in packs
+  uint64_t chunks = 0, chunksRead = 0, chunksNew = 0, chunksZero = 0;
+  std::vector<std::string> packs;
+  std::string indexFile;
+  bool direct = false;
+};
+
+BackupResult RunBackup(const BackupRequest& req, OpControl& ctl);
+
+}  // namespace snapkeep::engine

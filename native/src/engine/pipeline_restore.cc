@@ -1,0 +1,161 @@
+#include "pipeline_restore.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "compress.h"
+#include "file_io.h"
+
+namespace snapkeep::engine {
+namespace {
+
+ChunkId IdAt(const Bytes& list, uint64_t c) {
+  ChunkId id;
+  std::memcpy(id.data(), list.data() + c * kIdSize, kIdSize);
+  return id;
+}
+
+// Stage: fetch and decode one chunk into `out` (checks the id).
+void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Bytes& scratch,
+                Decompressor& dz, uint8_t* out) {
+  ChunkLocation loc;
+  PackRecord pack;
+  if (!req.index->Lookup(id, &loc, &pack)) {
+    EngineError e = Corrupt("chunk " + Hex(id) + " is not in any pack", "", Hex(id));
+    throw e;
+  }
+  req.packs->ReadStored(pack.id, loc.offset, loc.storedLen, stored);
+  PackEntry e{id, loc.offset, loc.storedLen, loc.rawLen, loc.flags};
+  req.packs->Decode(pack.id, e, stored, scratch, dz, out);
+}
+
+// Opens the target: an image file is created or cut to size (a fresh file
+// lets zero chunks stay holes); a block device is opened exclusively, so a
+// mounted one fails with EBUSY, and must be big enough.
+Fd OpenTarget(const RestoreRequest& req, bool* fresh, bool* blockDev) {
+  struct stat st;
+  bool exists = ::stat(req.target.c_str(), &st) == 0;
+  *blockDev = exists && S_ISBLK(st.st_mode);
+  if (*blockDev) {
+    int fd = ::open(req.target.c_str(), (req.skipIdentical ? O_RDWR : O_WRONLY) | O_EXCL | O_CLOEXEC);
+    if (fd < 0) {
+      EngineError e = SysFail(errno, "open", req.target);
+      if (errno == EBUSY) {
+        e = EngineError("TARGET_MOUNTED", "restore target " + req.target +
+                                              " is in use (mounted or held by another program)");
+        e.path = req.target;
+      }
+      throw e;
+    }
+    Fd f(fd);
+    uint64_t size = FileSize(f.get(), req.target);
+    if (size < req.rangeLen) {
+      EngineError e("TARGET_TOO_SMALL", "restore target " + req.target + " has " +
+                                            std::to_string(size) + " bytes, the point needs " +
+                                            std::to_string(req.rangeLen));
+      e.path = req.target;
+      throw e;
+    }
+    *fresh = false;
+    return f;
+  }
+  Fd f = OpenOrThrow(req.target, (req.skipIdentical ? O_RDWR : O_WRONLY) | O_CREAT, 0644);
+  if (!req.skipIdentical && ::ftruncate(f.get(), 0) < 0) throw SysFail(errno, "ftruncate", req.target);
+  if (::ftruncate(f.get(), static_cast<off_t>(req.rangeLen)) < 0)
+    throw SysFail(errno, "ftruncate", req.target);
+  *fresh = !req.skipIdentical;
+  return f;
+}
+
+}  // namespace
+
+RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
+  const uint64_t cs = req.chunkSize;
+  const uint64_t nChunks = (req.deviceSize + cs - 1) / cs;
+  if (req.list.size() != nChunks * kIdSize || req.rangeStart + req.rangeLen > req.deviceSize)
+    throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
+  RestoreResult res;
+  bool fresh = false;
+  Fd target = OpenTarget(req, &fresh, &res.blockDevice);
+  ctl.total = req.rangeLen;
+  if (req.rangeLen == 0) return res;
+  const uint64_t first = req.rangeStart / cs;
+  const uint64_t last = (req.rangeStart + req.rangeLen - 1) / cs;
+  std::atomic<uint64_t> next{first}, written{0}, skipped{0};
+  int threads = req.threads > 0 ? req.threads : DefaultThreads();
+
+  ctl.RunWorkers(threads, [&] {
+    Bytes chunk(cs), stored, scratch, existing(cs);
+    Decompressor dz;
+    for (;;) {
+      if (ctl.Stopping()) return;
+      uint64_t c = next++;
+      if (c > last) return;
+      uint64_t cStart = c * cs;
+      uint64_t cLen = std::min<uint64_t>(cs, req.deviceSize - cStart);
+      // The part of this chunk inside the range, and where it goes.
+      uint64_t from = std::max(cStart, req.rangeStart);
+      uint64_t to = std::min(cStart + cLen, req.rangeStart + req.rangeLen);
+      uint64_t n = to - from;
+      uint64_t dst = from - req.rangeStart;
+      const uint8_t* src;
+      ChunkId id = IdAt(req.list, c);
+      bool zero = IsZeroId(id);
+      if (zero) {
+        std::memset(chunk.data(), 0, cLen);
+      } else {
+        FetchStage(req, id, stored, scratch, dz, chunk.data());
+      }
+      src = chunk.data() + (from - cStart);
+      bool skip = false;
+      if (zero && fresh) {
+        skip = true;  // the fresh file reads as zeros already
+      } else if (req.skipIdentical) {
+        size_t got = PreadFull(target.get(), existing.data(), n, dst, req.target);
+        skip = got == n && std::memcmp(existing.data(), src, n) == 0;
+      }
+      if (skip) {
+        skipped += n;
+      } else {
+        PwriteFull(target.get(), src, n, dst, req.target);  // stage: write
+        written += n;
+      }
+      ctl.done += n;
+    }
+  });
+  ctl.RethrowFirst();
+  ctl.CheckCancel();
+  if (::fsync(target.get()) < 0) throw SysFail(errno, "fsync", req.target);
+  ctl.ReportFinal();
+  res.bytesWritten = written;
+  res.bytesSkipped = skipped;
+  return res;
+}
+
+void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* out) {
+  const uint64_t cs = req.chunkSize;
+  if (off + len > req.deviceSize || req.list.size() != ((req.deviceSize + cs - 1) / cs) * kIdSize)
+    throw EngineError("INVALID_ARGUMENT", "read beyond the end of the device");
+  Bytes chunk(cs), stored, scratch;
+  Decompressor dz;
+  uint64_t pos = off;
+  while (pos < off + len) {
+    uint64_t c = pos / cs;
+    uint64_t cStart = c * cs;
+    uint64_t n = std::min(off + len, cStart + cs) - pos;
+    ChunkId id = IdAt(req.list, c);
+    if (IsZeroId(id)) {
+      std::memset(out + (pos - off), 0, n);
+    } else {
+      FetchStage(req, id, stored, scratch, dz, chunk.data());
+      std::memcpy(out + (pos - off), chunk.data() + (pos - cStart), n);
+    }
+    pos += n;
+  }
+}
+
+}  // namespace snapkeep::engine

@@ -1,0 +1,47 @@
+// Restore: the backup pipeline in reverse, on a pool of workers. Per
+// chunk: read the stored blob from its pack, decrypt, decompress, check
+// that it hashes to its id, and only then pwrite it at its offset, so a
+// damaged chunk stops the restore before a wrong byte reaches the target.
+//
+// The byte range [rangeStart, rangeStart + rangeLen) of the device (a
+// partition, or all of it) lands at offset 0 of the target.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bytes.h"
+#include "chunk_index.h"
+#include "crypto.h"
+#include "op_control.h"
+#include "pack_reader.h"
+
+namespace snapkeep::engine {
+
+struct RestoreRequest {
+  RepoKeys keys;
+  uint32_t chunkSize = 0;
+  Bytes list;
+  uint64_t deviceSize = 0;
+  uint64_t rangeStart = 0;
+  uint64_t rangeLen = 0;
+  std::string target;
+  bool skipIdentical = false;
+  int threads = 0;
+  std::shared_ptr<ChunkIndex> index;
+  std::shared_ptr<PackReader> packs;
+};
+
+struct RestoreResult {
+  uint64_t bytesWritten = 0;
+  uint64_t bytesSkipped = 0;
+  bool blockDevice = false;
+};
+
+RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl);
+
+// Reads [off, off+len) of a device described by `list` into `out`
+// (random access for the NBD export). Single-threaded: requests are small.
+void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* out);
+
+}  // namespace snapkeep::engine
