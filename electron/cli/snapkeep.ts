@@ -3,11 +3,30 @@
 import { isAppError } from '../common/contract';
 import { APP_VERSION } from '../common/version';
 import type { Command } from './command';
+import { backupCommand } from './commands/backup';
+import { initCommand } from './commands/init';
+import { listCommand } from './commands/list';
+import { mountCommand } from './commands/mount';
+import { pruneCommand } from './commands/prune';
+import { restoreCommand } from './commands/restore';
 import { serveCommand } from './commands/serve';
+import { umountCommand } from './commands/umount';
+import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
 import { EXIT, exitCodeFor } from './exit-codes';
 
-const commands: Command[] = [statusCommand, serveCommand];
+const commands: Command[] = [
+  statusCommand,
+  serveCommand,
+  initCommand,
+  backupCommand,
+  listCommand,
+  restoreCommand,
+  verifyCommand,
+  pruneCommand,
+  mountCommand,
+  umountCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,130 @@
+// What the repository commands share: the passphrase (SNAPKEEP_PASSWORD,
+// --password-file, or a prompt on the terminal), opening a repository,
+// progress on stderr, and Ctrl-C as a cooperative cancel.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { AppError, type Progress } from '../../common/contract';
+import { engine, type RepositoryHandle } from '../../core/engine';
+
+export const passwordOption = { 'password-file': { type: 'string' } } as const;
+
+/** Reads a passphrase without echo from the controlling terminal. */
+function prompt(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    if (!stdin.isTTY) {
+      reject(new AppError('PASSPHRASE_REQUIRED', 'a passphrase is needed: set SNAPKEEP_PASSWORD, pass --password-file, or run on a terminal'));
+      return;
+    }
+    process.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let answer = '';
+    const onData = (b: Buffer) => {
+      for (const ch of b.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          done();
+          resolve(answer);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(new AppError('CANCELLED', 'cancelled'));
+          return;
+        }
+        if (ch === '\u007f') answer = answer.slice(0, -1);
+        else answer += ch;
+      }
+    };
+    const done = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    stdin.on('data', onData);
+  });
+}
+
+export async function passphrase(passwordFile: string | undefined, confirm = false): Promise<string> {
+  const env = process.env['SNAPKEEP_PASSWORD'];
+  if (env !== undefined && env !== '') return env;
+  if (passwordFile !== undefined) {
+    const text = fs.readFileSync(path.resolve(passwordFile), 'utf8');
+    const first = text.split('\n')[0] ?? '';
+    if (!first) throw new AppError('INVALID_ARGUMENT', `${passwordFile} holds no passphrase`);
+    return first;
+  }
+  const p = await prompt('Passphrase: ');
+  if (confirm && (await prompt('Again: ')) !== p) throw new AppError('INVALID_ARGUMENT', 'the passphrases differ');
+  return p;
+}
+
+export function repoPath(p: string | undefined): string {
+  if (!p) throw new AppError('INVALID_ARGUMENT', 'the repository path is missing');
+  return path.resolve(p);
+}
+
+/** Opens, asking for the passphrase only when the repository is encrypted. */
+export async function openRepo(p: string, passwordFile: string | undefined): Promise<RepositoryHandle> {
+  try {
+    return await engine.open({ path: p });
+  } catch (e) {
+    if (!(e instanceof AppError) || e.code !== 'PASSPHRASE_REQUIRED') throw e;
+  }
+  return engine.open({ path: p, passphrase: await passphrase(passwordFile) });
+}
+
+function human(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+export { human as humanBytes };
+
+/** Progress on stderr, one updating line, only on a terminal and without --json. */
+export function progressPrinter(json: boolean): ((p: Progress) => void) | undefined {
+  if (json || !process.stderr.isTTY) return undefined;
+  return (p) => {
+    const pct = p.bytesTotal ? ((100 * p.bytesDone) / p.bytesTotal).toFixed(1) : '0.0';
+    const eta = p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : '';
+    process.stderr.write(`\r${p.phase} ${pct}% ${human(p.bytesDone)}/${human(p.bytesTotal)} at ${human(p.bytesPerSecond)}/s${eta}    `);
+    if (p.bytesDone >= p.bytesTotal) process.stderr.write('\n');
+  };
+}
+
+/** An AbortSignal that fires on SIGINT/SIGTERM while `fn` runs. */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+export function intArg(v: string | undefined, name: string, dflt: number, min = 0): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new AppError('INVALID_ARGUMENT', `--${name} must be an integer >= ${min}`);
+  return n;
+}
+
+/** "latest" or a point id. */
+export async function resolvePoint(repo: RepositoryHandle, id: string | undefined): Promise<string> {
+  if (!id) throw new AppError('INVALID_ARGUMENT', 'the restore point id is missing (or "latest")');
+  if (id !== 'latest') return id;
+  const points = await repo.listPoints();
+  const last = points[points.length - 1];
+  if (!last) throw new AppError('NOT_FOUND', 'the repository has no restore points');
+  return last.id;
+}

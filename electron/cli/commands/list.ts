@@ -1,0 +1,26 @@
+import { parseArgs } from 'node:util';
+
+import type { Command } from '../command';
+import { EXIT } from '../exit-codes';
+import { humanBytes, openRepo, passwordOption, repoPath } from './engine-common';
+
+export const listCommand: Command = {
+  name: 'list',
+  summary: 'list the restore points of a repository',
+  usage: 'snapkeep list <repository> [--password-file FILE] [--json]',
+  async run({ args, json, out }) {
+    const { values, positionals } = parseArgs({ args, options: { ...passwordOption }, allowPositionals: true });
+    const repo = await openRepo(repoPath(positionals[0]), values['password-file']);
+    try {
+      const points = await repo.listPoints();
+      if (json) out(JSON.stringify(points));
+      else if (!points.length) out('no restore points');
+      else
+        for (const p of points)
+          out(`${p.id}  ${p.createdAt}  ${p.kind.padEnd(11)}  ${humanBytes(p.totalBytes).padStart(10)}  +${humanBytes(p.addedBytes)}  ${p.devices.map((d) => d.source).join(', ')}${p.jobName ? `  (${p.jobName})` : ''}`);
+      return EXIT.OK;
+    } finally {
+      await repo.close();
+    }
+  },
+};

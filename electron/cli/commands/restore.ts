@@ -1,0 +1,46 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { AppError } from '../../common/contract';
+import type { Command } from '../command';
+import { EXIT } from '../exit-codes';
+import { humanBytes, intArg, openRepo, passwordOption, progressPrinter, repoPath, resolvePoint, withInterrupt } from './engine-common';
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'restore a device (or one partition) of a restore point to a block device or image file',
+  usage: 'snapkeep restore <repository> <point|latest> <target> [--source SOURCE] [--partition N] [--skip-identical] [--password-file FILE] [--json]',
+  async run({ args, json, out }) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...passwordOption, source: { type: 'string' }, partition: { type: 'string' }, 'skip-identical': { type: 'boolean' } },
+      allowPositionals: true,
+    });
+    const target = positionals[2];
+    if (!target) throw new AppError('INVALID_ARGUMENT', 'the restore target is missing');
+    const repo = await openRepo(repoPath(positionals[0]), values['password-file']);
+    try {
+      const pointId = await resolvePoint(repo, positionals[1]);
+      const point = (await repo.listPoints()).find((p) => p.id === pointId);
+      if (!point) throw new AppError('NOT_FOUND', `no restore point ${pointId}`);
+      const source = values.source ?? (point.devices.length === 1 ? point.devices[0]?.source : undefined);
+      if (source === undefined) throw new AppError('INVALID_ARGUMENT', `point ${pointId} has several devices: choose one with --source`);
+      const partition = values.partition !== undefined ? intArg(values.partition, 'partition', 1, 1) : undefined;
+      const r = await withInterrupt((signal) =>
+        repo.restore({
+          pointId,
+          source,
+          target: path.resolve(target),
+          skipIdentical: values['skip-identical'] === true,
+          ...(partition !== undefined && { partition }),
+          ...(progressPrinter(json) && { onProgress: progressPrinter(json) }),
+          signal,
+        }),
+      );
+      out(json ? JSON.stringify({ pointId, source, target, ...r }) : `restored ${pointId} to ${target}: wrote ${humanBytes(r.bytesWritten)}, skipped ${humanBytes(r.bytesSkipped)}, every chunk verified`);
+      return EXIT.OK;
+    } finally {
+      await repo.close();
+    }
+  },
+};

@@ -1,0 +1,116 @@
+// Attaching an NBD export to the kernel and mounting what it holds:
+// nbd-client (Debian package nbd-client) connects /dev/nbdN to our Unix
+// socket read-only; the partitions the kernel finds are mounted read-only
+// (ext3/4 with noload: the journal of a crash-consistent snapshot must not
+// be replayed onto a read-only device). Fixed argv, never a shell.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+import { AppError } from '../../common/contract';
+
+function run(cmd: string, args: string[], timeout = 30_000): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) =>
+      resolve({ ok: !err, stdout: String(stdout), stderr: String(stderr) || (err ? err.message : '') }),
+    );
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function readSys(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A /dev/nbdN nobody uses; loads the nbd module when needed. */
+export async function findFreeNbd(): Promise<string> {
+  if (!(await readSys('/sys/module/nbd/parameters/nbds_max'))) await run('modprobe', ['nbd']);
+  const names = (await fs.readdir('/sys/block').catch(() => [] as string[])).filter((n) => /^nbd\d+$/.test(n));
+  names.sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)));
+  for (const n of names) {
+    const size = await readSys(`/sys/block/${n}/size`);
+    const pid = await readSys(`/sys/block/${n}/pid`);
+    if (size === '0' && !pid) return `/dev/${n}`;
+  }
+  throw new AppError('DEVICE_BUSY', names.length ? 'every /dev/nbd device is in use' : 'the nbd kernel module is not available (modprobe nbd failed)');
+}
+
+export async function attachNbd(device: string, socketPath: string, exportName: string): Promise<void> {
+  const r = await run('nbd-client', ['-N', exportName, '-unix', socketPath, device, '-readonly', '-block-size', '4096', '-timeout', '120']);
+  if (!r.ok) throw new AppError('IO_ERROR', `nbd-client could not attach ${device}: ${r.stderr.trim()}`, { device });
+  const name = path.basename(device);
+  for (let i = 0; i < 100 && (await readSys(`/sys/block/${name}/size`)) === '0'; i++) await sleep(50);
+  await run('blockdev', ['--rereadpt', device]);
+}
+
+export async function detachNbd(device: string): Promise<void> {
+  await run('nbd-client', ['-d', device]);
+}
+
+export interface MountedFs {
+  device: string;
+  fsType?: string;
+  label?: string;
+  mountpoint?: string;
+  error?: string;
+}
+
+/** The device's partitions (or the device itself without a table). */
+async function candidates(device: string): Promise<string[]> {
+  const name = path.basename(device);
+  for (let i = 0; i < 20; i++) {
+    const parts = (await fs.readdir(`/sys/block/${name}`).catch(() => [] as string[])).filter((p) => p.startsWith(`${name}p`));
+    if (parts.length) {
+      parts.sort((a, b) => Number(a.slice(name.length + 1)) - Number(b.slice(name.length + 1)));
+      // udev may be absent (the test VM): make the nodes ourselves.
+      for (const p of parts) {
+        const node = `/dev/${p}`;
+        if (!(await fs.stat(node).catch(() => undefined))) {
+          const dev = await readSys(`/sys/block/${name}/${p}/dev`);
+          const [maj, min] = dev.split(':');
+          if (maj && min) await run('mknod', [node, 'b', maj, min]);
+        }
+      }
+      return parts.map((p) => `/dev/${p}`);
+    }
+    await sleep(100);
+  }
+  return [device];
+}
+
+export async function mountAll(device: string, baseDir: string): Promise<MountedFs[]> {
+  const out: MountedFs[] = [];
+  for (const dev of await candidates(device)) {
+    const probe = await run('blkid', ['-p', '-o', 'export', dev]);
+    const kv = new Map(probe.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
+    const fsType = kv.get('TYPE');
+    const label = kv.get('LABEL');
+    const entry: MountedFs = { device: dev, ...(fsType && { fsType }), ...(label && { label }) };
+    out.push(entry);
+    if (!fsType || fsType === 'swap' || kv.get('USAGE') !== 'filesystem') continue;
+    const mp = path.join(baseDir, path.basename(dev));
+    await fs.mkdir(mp, { recursive: true });
+    const options = ['ro', ...(fsType === 'ext3' || fsType === 'ext4' ? ['noload'] : []), ...(fsType === 'xfs' ? ['norecovery'] : [])];
+    const r = await run('mount', ['-t', fsType, '-o', options.join(','), dev, mp]);
+    if (r.ok) entry.mountpoint = mp;
+    else {
+      entry.error = r.stderr.trim();
+      await fs.rmdir(mp).catch(() => undefined);
+    }
+  }
+  return out;
+}
+
+export async function unmountAll(mounts: MountedFs[]): Promise<void> {
+  for (const m of mounts) {
+    if (!m.mountpoint) continue;
+    const r = await run('umount', [m.mountpoint]);
+    if (!r.ok) throw new AppError('DEVICE_BUSY', `cannot unmount ${m.mountpoint}: ${r.stderr.trim()}`, { mountpoint: m.mountpoint });
+    await fs.rmdir(m.mountpoint).catch(() => undefined);
+  }
+}
