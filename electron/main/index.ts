@@ -1,39 +1,34 @@
-// Electron main: app lifecycle and the main window. Kept thin: everything
-// below the window (contract, backend, core) is plain Node code tested
-// without Electron.
-import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+// Electron main: app lifecycle, the window, the tray agent, notifications
+// and the desktop-only methods. Kept thin: the decisions live in plain
+// modules tested without Electron (agent, tray-model, notifications,
+// autostart, installer, app-settings, shell-backend).
+import { app, type BrowserWindow } from 'electron';
+import * as sudo from 'sudo-prompt';
 
-import { app, BrowserWindow } from 'electron';
-
+import { RpcClient } from '../common/rpc/client';
+import type { Backend } from '../common/rpc/session';
 import { LocalBackend } from '../core/api/local-backend';
-import { bindRendererApi } from './ipc';
-import { hardenSessions, secureWebPreferences } from './security';
+import { TrayAgent } from './agent';
+import { AppSettingsStore } from './app-settings';
+import { applyAutostart, HIDDEN_ARG, launchCommand } from './autostart';
+import { inProcessTransport } from './in-process-transport';
+import { helperCommand, runInstaller, type ExecOutcome } from './installer';
+import { initLogging } from './logging';
+import { showNotification } from './notify';
+import { appPaths } from './paths';
+import { hardenSessions } from './security';
+import { ShellBackend } from './shell-backend';
+import { AppTray } from './tray';
+import type { TrayAction } from './tray-model';
+import { createMainWindow, isAppUrl } from './window';
+import type { InstallResult } from '../common/contract/app';
 
-/** out/js/electron/main -> out/renderer/index.html */
-const RENDERER_INDEX = path.resolve(__dirname, '../../../renderer/index.html');
-const PRELOAD = path.resolve(__dirname, '../preload/index.js');
-const APP_URL_PREFIX = pathToFileURL(path.dirname(RENDERER_INDEX)).href + '/';
-
-function isAppUrl(url: string): boolean {
-  return url.startsWith(APP_URL_PREFIX);
-}
-
-async function createMainWindow(): Promise<BrowserWindow> {
-  const win = new BrowserWindow({
-    width: 1200,
-    height: 800,
-    minWidth: 800,
-    minHeight: 560,
-    show: false,
-    title: 'Snapkeep',
-    webPreferences: secureWebPreferences(PRELOAD),
+function sudoExec(command: string): Promise<ExecOutcome> {
+  return new Promise((resolve) => {
+    sudo.exec(command, { name: 'Snapkeep' }, (error, stdout, stderr) =>
+      resolve({ ...(error && { error }), stdout: String(stdout ?? ''), stderr: String(stderr ?? '') }),
+    );
   });
-  const unbind = await bindRendererApi(win, new LocalBackend(), isAppUrl);
-  win.on('closed', unbind);
-  win.once('ready-to-show', () => win.show());
-  await win.loadFile(RENDERER_INDEX);
-  return win;
 }
 
 function main(): void {
@@ -41,18 +36,91 @@ function main(): void {
     app.quit();
     return;
   }
-  let mainWindow: BrowserWindow | null = null;
-  app.on('second-instance', () => {
-    if (mainWindow) {
-      if (mainWindow.isMinimized()) mainWindow.restore();
-      mainWindow.focus();
+  const paths = appPaths();
+  const log = initLogging(paths.logDir);
+  const startHidden = process.argv.includes(HIDDEN_ARG);
+  const settings = new AppSettingsStore(paths.settingsFile);
+  const launch = launchCommand({ isPackaged: app.isPackaged, execPath: process.execPath, appPath: app.getAppPath(), env: process.env });
+  settings.onChange((next, previous) =>
+    next.startAtLogin === previous.startAtLogin ? undefined : applyAutostart(paths.autostartFile, next.startAtLogin, launch),
+  );
+
+  // The service: in process until the helper's client lands (issue 5).
+  const service: Backend = new LocalBackend();
+  let installing: Promise<InstallResult> | null = null;
+  const install = (): Promise<InstallResult> => {
+    installing ??= (async () => {
+      const client = new RpcClient(await inProcessTransport(service));
+      try {
+        const command = helperCommand({ isPackaged: app.isPackaged, execPath: process.execPath, resourcesPath: process.resourcesPath, appPath: app.getAppPath() });
+        const result = await runInstaller({ exec: sudoExec, command, moduleStatus: () => client.call('module.status', {}) });
+        log.info(`module install: ${result.outcome} (exit ${String(result.exitCode)})`);
+        return result;
+      } finally {
+        client.close();
+        installing = null;
+      }
+    })();
+    return installing;
+  };
+  const backend = new ShellBackend(
+    service,
+    {
+      'app.settings.get': () => settings.get(),
+      'app.settings.update': (patch) => settings.update(patch),
+      'app.module.install': () => install(),
+    },
+    (method, error) => log.error(`${method} failed`, error),
+  );
+
+  let quitting = false;
+  let win: BrowserWindow | null = null;
+  let opening: Promise<BrowserWindow> | null = null;
+  const showWindow = async (): Promise<void> => {
+    if (!win) {
+      opening ??= createMainWindow(backend, () => quitting);
+      win = await opening;
+      opening = null;
+      win.on('closed', () => (win = null));
+      return; // shown on ready-to-show
     }
+    if (win.isMinimized()) win.restore();
+    win.show();
+    win.focus();
+  };
+  const open = () => void showWindow().catch((e: unknown) => log.error('cannot open the window', e));
+
+  let tray: AppTray | null = null;
+  let agent: TrayAgent | null = null;
+  const onAction = (action: TrayAction): void => {
+    if (action.type === 'open') open();
+    else if (action.type === 'quit') app.quit();
+    else agent?.backupNow(action.jobId).catch((e: unknown) => log.error('back up now failed', e));
+  };
+
+  app.on('second-instance', open);
+  app.on('before-quit', () => {
+    quitting = true;
+    agent?.stop();
+    tray?.destroy();
   });
-  app.on('window-all-closed', () => app.quit());
+  // The tray keeps the app running with no window; quitting is explicit.
+  app.on('window-all-closed', () => undefined);
+
   void app.whenReady().then(async () => {
     hardenSessions(isAppUrl);
-    mainWindow = await createMainWindow();
-    mainWindow.on('closed', () => (mainWindow = null));
+    await settings.load();
+    tray = new AppTray(onAction);
+    agent = new TrayAgent({
+      backend: service,
+      settings: () => settings.get(),
+      onModel: (model) => tray?.update(model),
+      onNotify: (n) => showNotification(n, open),
+      log: (message) => log.warn(message),
+    });
+    await agent.start().catch((e: unknown) => log.error('tray agent did not start', e));
+    if (!startHidden) open();
+    log.info(`Snapkeep ${app.getVersion()} started${startHidden ? ' in the tray' : ''}`);
   });
 }
 
