@@ -6,8 +6,10 @@
 // freestanding -m32 build that exercises the module's compat_ioctl).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync }
-	from 'node:fs';
+import {
+	existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync,
+	statSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { HarnessError } from './errors.mjs';
 
@@ -38,17 +40,21 @@ export function buildHelpers(repo, outDir) {
 			if (ma)
 				extra.push('-isystem', `/usr/include/${ma}`);
 		}
+		// Through a temporary name: a concurrent run never sees half a file.
+		const tmp = `${out}.${process.pid}.tmp`;
 		const args = ['-O2', '-Wall', '-Wextra', '-Werror', '-static',
-			`-I${uapi}`, ...extra, src, '-o', out];
+			`-I${uapi}`, ...extra, src, '-o', tmp];
 		const r = spawnSync('gcc', args, { encoding: 'utf8' });
 		if (r.error) {
 			throw new HarnessError('gcc not found: ' +
 				'apt-get install build-essential');
 		}
 		if (r.status !== 0) {
+			rmSync(tmp, { force: true });
 			throw new HarnessError(`building helper ${f} failed ` +
 				`(gcc ${args.join(' ')}):\n${r.stderr}`);
 		}
+		renameSync(tmp, out);
 	}
 	return outDir;
 }

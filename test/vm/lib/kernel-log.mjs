@@ -85,7 +85,7 @@ export function scanKernelLogs(texts, allow = []) {
  * @param {number} [max]
  * @returns {string[]}
  */
-export function firstReport(text, offending, max = 40) {
+export function firstReport(text, offending, max = 60) {
 	const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
 	const at = lines.findIndex((l) => offending.includes(l));
 	if (at < 0)

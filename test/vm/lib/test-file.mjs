@@ -141,7 +141,11 @@ export function parseTest(text, file) {
 					t.modules.push(...v.split(',').filter(Boolean));
 					break;
 				case 'kernels':
-					t.kernels.push(...v.split(',').filter(Boolean));
+					for (const k of v.split(',').filter(Boolean)) {
+						if (!/^\d+\.\d+$/.test(k))
+							throw new Error(`kernels takes series like 6.12, not "${k}"`);
+						t.kernels.push(k);
+					}
 					break;
 				default:
 					throw new Error(`unknown key "${key}" (known: ` +
