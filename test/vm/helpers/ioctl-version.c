@@ -24,8 +24,8 @@ static int expect_enotty(int fd, unsigned long cmd, const char *what)
 	struct snapkeep_version v;
 
 	if (ioctl(fd, cmd, &v) != -1 || errno != ENOTTY) {
-		fprintf(stderr, "ioctl-version: %s (0x%lx) did not fail with "
-			"ENOTTY: %s\n", what, cmd, strerror(errno));
+		fprintf(stderr, "ioctl-version: %s (0x%lx): %s, not ENOTTY\n",
+			what, cmd, strerror(errno));
 		return 1;
 	}
 	return 0;
@@ -51,8 +51,8 @@ static int print_version(int fd)
 	for (i = 0; i < sizeof(v.module_version) && v.module_version[i]; i++) {
 		if (v.module_version[i] < 0x20 || v.module_version[i] > 0x7e ||
 		    v.module_version[i] == '"' || v.module_version[i] == '\\') {
-			fprintf(stderr, "ioctl-version: bad byte 0x%02x in "
-				"module_version\n", v.module_version[i]);
+			fprintf(stderr, "ioctl-version: byte %zu is 0x%02x\n", i,
+				v.module_version[i]);
 			return 1;
 		}
 	}
