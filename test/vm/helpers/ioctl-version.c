@@ -51,7 +51,7 @@ static int print_version(int fd)
 	for (i = 0; i < sizeof(v.module_version) && v.module_version[i]; i++) {
 		if (v.module_version[i] < 0x20 || v.module_version[i] > 0x7e ||
 		    v.module_version[i] == '"' || v.module_version[i] == '\\') {
-			fprintf(stderr, "ioctl-version: byte %zu is 0x%02x\n", i,
+			fprintf(stderr, "ioctl-version: bad byte 0x%02x\n",
 				v.module_version[i]);
 			return 1;
 		}
