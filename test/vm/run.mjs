@@ -89,7 +89,7 @@ const KEEP_RUNS = 10;
  *   status: 'passed'|'failed'|'skipped', seconds: number, logDir: string,
  *   reason?: string, bootSeconds?: number}} Result
  * @typedef {Result & {offending: string[], report: string[],
- *   outputTail: string}} Detailed
+ *   outputTail: string, consoleTail?: string}} Detailed
  */
 
 /** @param {string[]} argv */
@@ -286,6 +286,10 @@ async function runOne(prep, test, dir, o) {
 		offending,
 		report: trace,
 		outputTail: output.split('\n').slice(-40).join('\n'),
+		// Without a report from the guest, the console tells how far
+		// it got (no init, a module that would not load, a hang).
+		consoleTail: status === '' ?
+			consoleText.split('\n').slice(-25).join('\n') : '',
 	};
 }
 
@@ -300,6 +304,8 @@ function printResult(r) {
 			.map((l) => `     | ${l}`).join('\n');
 		if (r.outputTail.trim())
 			s += `     test output (last lines):\n${indent(r.outputTail)}\n`;
+		if (r.consoleTail?.trim() && !r.offending.length)
+			s += `     console (last lines):\n${indent(r.consoleTail)}\n`;
 		if (r.offending.length) {
 			s += `     kernel log:\n${indent(r.offending.slice(0, 60)
 				.join('\n'))}\n`;
