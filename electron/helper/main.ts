@@ -2,21 +2,86 @@
 // snapkeep-helper: the privileged service (root). It installs the kernel
 // module, serves the contract on /run/snapkeep/helper.sock to root and the
 // snapkeep group, and runs and schedules jobs. See docs/helper.md.
-import { APP_VERSION } from '../common/version';
-import { moduleStatus } from '../core/system/module-status';
+//
+//   snapkeep-helper serve [--socket P] [--config D] [--state D] [--runtime D]
+//   snapkeep-helper install [--user NAME]... [--module FILE] [--enroll-key] [--yes]
+//   snapkeep-helper uninstall
+//   snapkeep-helper check [--json]
+//   snapkeep-helper version
+import { parseArgs } from 'node:util';
 
-async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+import { isAppError } from '../common/contract';
+import { APP_VERSION } from '../common/version';
+import { systemDirs } from '../core/persist/dirs';
+import { runCheck, runInstall, runUninstall } from './install/commands';
+import { startHelper } from './serve';
+
+const USAGE = `usage: snapkeep-helper <command>
+
+  serve       run the service (systemd starts it; root only)
+  install     install the kernel module (DKMS), the service, udev rules and the
+              snapkeep group; --user NAME adds a user to the group
+  uninstall   remove everything install added (backups and settings stay)
+  check       report the module, its builds for installed kernels, Secure Boot
+  version     print the version
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 installed but Secure Boot refuses the
+module until its signing key is enrolled (see the printed steps), 4 not root.`;
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      socket: { type: 'string' },
+      config: { type: 'string' },
+      state: { type: 'string' },
+      runtime: { type: 'string' },
+      group: { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  if (process.getuid?.() !== 0) {
+    console.error('snapkeep-helper serve: must run as root (systemd starts it as snapkeep-helper.service)');
+    return 4;
+  }
+  const sys = systemDirs();
+  const helper = await startHelper({
+    dirs: { config: values.config ?? sys.config, state: values.state ?? sys.state, runtime: values.runtime ?? sys.runtime },
+    ...(values.socket !== undefined && { socketPath: values.socket }),
+    ...(values.group !== undefined && { group: values.group }),
+    echo: (line) => process.stderr.write(line + '\n'),
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await helper.stop();
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
   switch (command) {
     case '--version':
     case 'version':
       console.log(APP_VERSION);
       return 0;
+    case 'serve':
+      return serve(rest);
+    case 'install':
+      return runInstall(rest);
+    case 'uninstall':
+      return runUninstall(rest);
     case 'check':
-      console.log(JSON.stringify(await moduleStatus(), null, 2));
-      return 0;
+      return runCheck(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
     default:
-      console.error('usage: snapkeep-helper version|check');
+      console.error(`snapkeep-helper: unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
 }
@@ -25,7 +90,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
-      console.error(e);
+      console.error(`snapkeep-helper: ${isAppError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       process.exit(1);
     },
   );

@@ -1,0 +1,458 @@
+// `snapkeep-helper install`, `uninstall` and `check`: the kernel module with
+// DKMS (AUTOINSTALL, so new kernels get it), the snapkeep group, udev rules
+// and the systemd unit of the helper. Every step first looks whether it is
+// done already, so running install twice changes nothing the second time.
+// System tools run through Exec (fixed argv, no shell).
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import { APP_VERSION } from '../../common/version';
+import { HELPER_GROUP } from '../peer-auth';
+import type { Exec } from './exec';
+import type { InstallLayout } from './layout';
+import { readRecord, recordFile, type InstallRecord } from './record';
+import { dkmsKey, enrolmentGuide, isSignatureRefusal, secureBootState } from './secure-boot';
+import { renderTemplate } from './templates';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_SECURE_BOOT = 3;
+export const EXIT_NOT_ROOT = 4;
+
+const UNIT = 'snapkeep-helper.service';
+const MODULE = 'snapkeep';
+/** Kernel release strings and user names are checked before they reach an argument vector. */
+const SAFE_WORD = /^[A-Za-z0-9._+~-]{1,128}$/;
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
+
+export interface InstallOptions {
+  users: string[];
+  /** A prebuilt snapkeep.ko to load instead of building with DKMS (the VM, development). */
+  module?: string;
+  enrollKey: boolean;
+  /** Install missing build tools with apt-get (default yes). */
+  apt: boolean;
+}
+
+export interface UninstallOptions {
+  /** Also remove jobs, repositories list, history and logs. */
+  purge: boolean;
+}
+
+export interface KernelBuild {
+  kernel: string;
+  running: boolean;
+  built: boolean;
+  headers: boolean;
+}
+
+export interface CheckReport {
+  installed: InstallRecord | null;
+  loaded: boolean;
+  secureBoot: 'enabled' | 'disabled' | 'unknown';
+  kernels: KernelBuild[];
+  problems: string[];
+}
+
+export class Installer {
+  private readonly recordPath: string;
+
+  constructor(
+    private readonly layout: InstallLayout,
+    private readonly exec: Exec,
+    private readonly kernel: string,
+    private readonly say: (line: string) => void,
+  ) {
+    if (!SAFE_WORD.test(kernel)) throw new Error(`unexpected kernel release "${kernel}"`);
+    this.recordPath = path.join(layout.etc, 'snapkeep', 'install.json');
+  }
+
+  // --- install ------------------------------------------------------------
+
+  async install(o: InstallOptions): Promise<number> {
+    this.say(`Snapkeep ${APP_VERSION}: installing for kernel ${this.kernel}`);
+    for (const u of o.users) if (!USER_NAME.test(u)) return this.fail(`"${u}" is not a user name`);
+    const previous = await readRecord(this.recordPath);
+    const files = new Set(previous?.files ?? []);
+    let moduleVersion: string | undefined;
+
+    if (o.module === undefined) {
+      const ok = await this.prerequisites(o.apt);
+      if (!ok) return EXIT_FAILED;
+      const version = await this.dkmsInstall(files);
+      if (version === null) return EXIT_FAILED;
+      moduleVersion = version;
+      await this.writeFile(path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'), '# Installed by snapkeep-helper: load at boot\nsnapkeep\n', files);
+    }
+    const loadResult = await this.load(o.module);
+
+    const groupCreated = await this.ensureGroup();
+    const usersAdded = await this.addUsers(o.users);
+    await this.installUdevRules(files);
+    await this.installUnit(files);
+
+    const record: InstallRecord = {
+      version: 1,
+      appVersion: APP_VERSION,
+      mode: o.module === undefined ? 'dkms' : 'direct',
+      ...(moduleVersion !== undefined && { moduleVersion }),
+      kernel: this.kernel,
+      installedAt: previous?.installedAt ?? new Date().toISOString(),
+      files: [...files].sort(),
+      groupCreated: groupCreated || (previous?.groupCreated ?? false),
+      usersAdded: [...new Set([...(previous?.usersAdded ?? []), ...usersAdded])],
+    };
+    await fs.mkdir(path.dirname(this.recordPath), { recursive: true, mode: 0o755 });
+    await recordFile(this.recordPath).save(record);
+
+    if (loadResult === 'secure-boot') {
+      const key = dkmsKey(this.layout.dkmsLib);
+      for (const l of enrolmentGuide(key.pub, key.exists)) this.say(l);
+      if (o.enrollKey && key.exists) {
+        this.say(`Running: mokutil --import ${key.pub}`);
+        const code = await this.exec.interactive('mokutil', ['--import', key.pub]);
+        this.say(code === 0 ? 'Key queued for enrolment: reboot now and confirm it in the MOK manager.' : `mokutil failed (exit status ${code}).`);
+      }
+      return EXIT_SECURE_BOOT;
+    }
+    if (loadResult !== 'loaded') return EXIT_FAILED;
+    this.say('Snapkeep is installed: the module is loaded and the helper service is set up.');
+    return EXIT_OK;
+  }
+
+  /** Headers, DKMS and a compiler: installed with apt-get, or named exactly. */
+  private async prerequisites(apt: boolean): Promise<boolean> {
+    const missing: string[] = [];
+    if (!(await exists(path.join(this.layout.modulesDir, this.kernel, 'build')))) missing.push(`linux-headers-${this.kernel}`);
+    if (!this.exec.which('dkms')) missing.push('dkms');
+    if (!this.exec.which('gcc') || !this.exec.which('make')) missing.push('build-essential');
+    if (missing.length === 0) {
+      this.say('ok: kernel headers, dkms and a compiler are present');
+      return true;
+    }
+    const command = `apt-get install ${missing.join(' ')}`;
+    if (!apt || !this.exec.which('apt-get')) {
+      this.say(`Missing: ${missing.join(', ')}. Install them, then run this installer again:`);
+      this.say(`  sudo ${command}`);
+      return false;
+    }
+    this.say(`installing ${missing.join(', ')} with apt-get`);
+    let r = await this.exec.run('apt-get', ['install', '-y', '--no-install-recommends', ...missing]);
+    if (r.code !== 0) {
+      // Stale package lists are the usual reason; refresh once and retry.
+      await this.exec.run('apt-get', ['update']);
+      r = await this.exec.run('apt-get', ['install', '-y', '--no-install-recommends', ...missing]);
+    }
+    if (r.code !== 0) {
+      this.say(`apt-get could not install ${missing.join(', ')}:`);
+      for (const l of tail(r.stderr || r.stdout)) this.say(`  ${l}`);
+      this.say(`Install them by hand (${command}), then run this installer again.`);
+      return false;
+    }
+    this.say(`done: installed ${missing.join(', ')}`);
+    return true;
+  }
+
+  /** Copies the sources to /usr/src/snapkeep-<version>, registers, builds and installs them. */
+  private async dkmsInstall(files: Set<string>): Promise<string | null> {
+    const conf = await fs.readFile(path.join(this.layout.kmodSource, 'dkms.conf'), 'utf8').catch(() => null);
+    const version = conf === null ? undefined : /^PACKAGE_VERSION="?([^"\s]+)"?/m.exec(conf)?.[1];
+    if (version === undefined || !SAFE_WORD.test(version)) {
+      this.fail(`module sources not found or without a version (${path.join(this.layout.kmodSource, 'dkms.conf')})`);
+      return null;
+    }
+    const dest = path.join(this.layout.usrSrc, `${MODULE}-${version}`);
+    const changed = await syncTree(this.layout.kmodSource, dest);
+    files.add(dest);
+    this.say(changed ? `done: module sources copied to ${dest}` : `ok: module sources in ${dest}`);
+
+    const status = await this.dkmsStatus(version);
+    if (changed && status.added) {
+      // New sources under the same version: DKMS would keep the old build.
+      await this.exec.run('dkms', ['remove', '-m', MODULE, '-v', version, '--all']);
+      status.added = false;
+      status.installedFor = [];
+    }
+    if (!status.added) {
+      const r = await this.exec.run('dkms', ['add', '-m', MODULE, '-v', version]);
+      if (r.code !== 0 && !/already (been )?added/i.test(r.stderr + r.stdout)) return this.dkmsFailure('dkms add', r.stderr || r.stdout);
+      this.say(`done: registered ${MODULE}/${version} with DKMS (rebuilt automatically for new kernels)`);
+    }
+    if (!status.installedFor.includes(this.kernel)) {
+      this.say(`building the module for ${this.kernel} (a minute or two)`);
+      const b = await this.exec.run('dkms', ['build', '-m', MODULE, '-v', version, '-k', this.kernel]);
+      if (b.code !== 0) return this.dkmsFailure('dkms build', b.stderr || b.stdout);
+      const i = await this.exec.run('dkms', ['install', '-m', MODULE, '-v', version, '-k', this.kernel, '--force']);
+      if (i.code !== 0) return this.dkmsFailure('dkms install', i.stderr || i.stdout);
+      this.say(`done: module built and installed for ${this.kernel}`);
+    } else {
+      this.say(`ok: module ${version} already installed for ${this.kernel}`);
+    }
+    return version;
+  }
+
+  private dkmsFailure(step: string, output: string): null {
+    this.say(`${step} failed:`);
+    for (const l of tail(output, 15)) this.say(`  ${l}`);
+    this.say('The full build log is in /var/lib/dkms/snapkeep/<version>/build/make.log.');
+    return null;
+  }
+
+  async dkmsStatus(version?: string): Promise<{ added: boolean; installedFor: string[] }> {
+    if (!this.exec.which('dkms')) return { added: false, installedFor: [] };
+    const r = await this.exec.run('dkms', ['status', '-m', MODULE, ...(version ? ['-v', version] : [])]);
+    const installedFor: string[] = [];
+    let added = false;
+    for (const line of r.stdout.split('\n')) {
+      // dkms 3: "snapkeep/0.1.0, 6.1.0-18-amd64, x86_64: installed"; without a kernel: "snapkeep/0.1.0: added"
+      const m = /^snapkeep[/,]\s*([^,:\s]+)(?:,\s*([^,:\s]+))?(?:,\s*[^:]+)?:\s*(\w+)/.exec(line.trim());
+      if (!m) continue;
+      added = true;
+      if (m[2] && m[3] === 'installed') installedFor.push(m[2]);
+    }
+    return { added, installedFor };
+  }
+
+  /** Loads the module (modprobe, or insmod of a given file) unless it is loaded. */
+  private async load(moduleFile?: string): Promise<'loaded' | 'secure-boot' | 'failed'> {
+    if (await this.loaded()) {
+      this.say('ok: the module is loaded');
+      return 'loaded';
+    }
+    const r = moduleFile === undefined ? await this.exec.run('modprobe', [MODULE]) : await this.exec.run('insmod', [moduleFile]);
+    if (r.code === 0) {
+      this.say(`done: module loaded${moduleFile ? ` from ${moduleFile}` : ''}`);
+      return 'loaded';
+    }
+    const sb = await secureBootState(this.exec);
+    if (isSignatureRefusal(r.stderr) || (sb === 'enabled' && /Operation not permitted|Key/i.test(r.stderr))) return 'secure-boot';
+    this.say(`the module did not load: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    this.say('The kernel log (sudo dmesg | tail) usually says why.');
+    return 'failed';
+  }
+
+  private async loaded(): Promise<boolean> {
+    return exists(path.join(this.layout.sysModule, MODULE));
+  }
+
+  private async ensureGroup(): Promise<boolean> {
+    const r = await this.exec.run('getent', ['group', HELPER_GROUP]);
+    if (r.code === 0) {
+      this.say(`ok: group ${HELPER_GROUP} exists`);
+      return false;
+    }
+    const g = await this.exec.run('groupadd', ['--system', HELPER_GROUP]);
+    if (g.code !== 0) throw new Error(`groupadd failed: ${g.stderr.trim()}`);
+    this.say(`done: created group ${HELPER_GROUP} (its members may use the helper)`);
+    return true;
+  }
+
+  private async addUsers(users: string[]): Promise<string[]> {
+    const added: string[] = [];
+    for (const u of users) {
+      const id = await this.exec.run('id', ['-nG', '--', u]);
+      if (id.code !== 0) throw new Error(`no user named ${u}`);
+      if (id.stdout.trim().split(/\s+/).includes(HELPER_GROUP)) {
+        this.say(`ok: ${u} is in group ${HELPER_GROUP}`);
+        continue;
+      }
+      const r = await this.exec.run('usermod', ['-a', '-G', HELPER_GROUP, '--', u]);
+      if (r.code !== 0) throw new Error(`usermod failed: ${r.stderr.trim()}`);
+      this.say(`done: added ${u} to group ${HELPER_GROUP} (takes effect at the next login)`);
+      added.push(u);
+    }
+    return added;
+  }
+
+  private async installUdevRules(files: Set<string>): Promise<void> {
+    const text = await renderTemplate(this.layout.templates, '60-snapkeep.rules', {});
+    const file = path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules');
+    const changed = await this.writeFile(file, text, files);
+    this.say(changed ? `done: udev rules in ${file}` : `ok: udev rules in ${file}`);
+    if (changed && (await exists(path.join(this.layout.run, 'udev', 'control')))) {
+      await this.exec.run('udevadm', ['control', '--reload']);
+      await this.exec.run('udevadm', ['trigger', '--subsystem-match=misc', '--sysname-match=snapkeep']);
+    }
+  }
+
+  private async installUnit(files: Set<string>): Promise<void> {
+    const text = await renderTemplate(this.layout.templates, UNIT, {
+      NODE: this.layout.node,
+      HELPER: this.layout.helperMain,
+      DOCS: this.layout.docs,
+    });
+    const file = path.join(this.layout.etc, 'systemd', 'system', UNIT);
+    const changed = await this.writeFile(file, text, files);
+    this.say(changed ? `done: service unit ${file}` : `ok: service unit ${file}`);
+    if (!(await this.systemdRunning())) {
+      this.say(`note: systemd is not running here; start the service yourself: ${this.layout.node} ${this.layout.helperMain} serve`);
+      return;
+    }
+    if (changed) await this.exec.run('systemctl', ['daemon-reload']);
+    const enabled = (await this.exec.run('systemctl', ['is-enabled', UNIT])).stdout.trim() === 'enabled';
+    const active = (await this.exec.run('systemctl', ['is-active', UNIT])).stdout.trim() === 'active';
+    if (!changed && enabled && active) {
+      this.say(`ok: ${UNIT} enabled and running`);
+      return;
+    }
+    if (!enabled) {
+      const en = await this.exec.run('systemctl', ['enable', UNIT]);
+      if (en.code !== 0) throw new Error(`systemctl enable failed: ${en.stderr.trim()}`);
+    }
+    // A changed unit (or a new module) needs a fresh helper process.
+    const r = await this.exec.run('systemctl', [changed || active ? 'restart' : 'start', UNIT]);
+    if (r.code !== 0) throw new Error(`systemctl could not start ${UNIT}: ${r.stderr.trim()} (see journalctl -u ${UNIT})`);
+    this.say(`done: ${UNIT} enabled and running`);
+  }
+
+  private async systemdRunning(): Promise<boolean> {
+    return exists(path.join(this.layout.run, 'systemd', 'system'));
+  }
+
+  /** Writes `text` if different; remembers the file. Returns whether it changed. */
+  private async writeFile(file: string, text: string, files: Set<string>): Promise<boolean> {
+    files.add(file);
+    const old = await fs.readFile(file, 'utf8').catch(() => null);
+    if (old === text) return false;
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+    await fs.writeFile(file, text, { mode: 0o644 });
+    return true;
+  }
+
+  private fail(message: string): number {
+    this.say(`error: ${message}`);
+    return EXIT_FAILED;
+  }
+
+  // --- uninstall ----------------------------------------------------------
+
+  async uninstall(o: UninstallOptions): Promise<number> {
+    const record = await readRecord(this.recordPath);
+    this.say(`Snapkeep ${APP_VERSION}: uninstalling${record ? '' : ' (no install record: removing the known locations)'}`);
+    let problems = 0;
+    if (await this.systemdRunning()) {
+      await this.exec.run('systemctl', ['disable', '--now', UNIT]);
+      this.say(`done: ${UNIT} stopped and disabled`);
+    }
+    if (await this.loaded()) {
+      const r = await this.exec.run('rmmod', [MODULE]);
+      if (r.code === 0) this.say('done: module unloaded');
+      else {
+        problems++;
+        this.say(`the module could not be unloaded (${r.stderr.trim()}): a snapshot may still exist; it goes away at the next reboot`);
+      }
+    }
+    const status = await this.dkmsStatus();
+    if (status.added) {
+      await this.exec.run('dkms', ['remove', '-m', MODULE, ...(record?.moduleVersion ? ['-v', record.moduleVersion] : []), '--all']);
+      this.say('done: module removed from DKMS (all kernels)');
+    }
+    const known = [
+      path.join(this.layout.etc, 'systemd', 'system', UNIT),
+      path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules'),
+      path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'),
+    ];
+    const srcDirs = (await fs.readdir(this.layout.usrSrc).catch(() => [] as string[])).filter((n) => n.startsWith(`${MODULE}-`)).map((n) => path.join(this.layout.usrSrc, n));
+    for (const f of new Set([...(record?.files ?? []), ...known, ...srcDirs])) {
+      if (!(await exists(f))) continue;
+      await fs.rm(f, { recursive: true, force: true });
+      this.say(`done: removed ${f}`);
+    }
+    if (await this.systemdRunning()) await this.exec.run('systemctl', ['daemon-reload']);
+    if (await exists(path.join(this.layout.run, 'udev', 'control'))) await this.exec.run('udevadm', ['control', '--reload']);
+    if ((await this.exec.run('getent', ['group', HELPER_GROUP])).code === 0) {
+      const r = await this.exec.run('groupdel', [HELPER_GROUP]);
+      if (r.code === 0) this.say(`done: removed group ${HELPER_GROUP}`);
+      else {
+        problems++;
+        this.say(`could not remove group ${HELPER_GROUP}: ${r.stderr.trim()}`);
+      }
+    }
+    await fs.rm(this.recordPath, { force: true });
+    if (o.purge) {
+      for (const d of [path.join(this.layout.etc, 'snapkeep'), '/var/lib/snapkeep']) {
+        await fs.rm(d, { recursive: true, force: true });
+        this.say(`done: removed ${d}`);
+      }
+    } else {
+      this.say('Jobs and history stay in /etc/snapkeep and /var/lib/snapkeep (--purge removes them); backups are never touched.');
+    }
+    return problems === 0 ? EXIT_OK : EXIT_FAILED;
+  }
+
+  // --- check --------------------------------------------------------------
+
+  async check(): Promise<CheckReport> {
+    const installed = await readRecord(this.recordPath);
+    const loaded = await this.loaded();
+    const secureBoot = await secureBootState(this.exec);
+    const dkms = await this.dkmsStatus();
+    const names = (await fs.readdir(this.layout.modulesDir).catch(() => [] as string[])).filter((k) => SAFE_WORD.test(k));
+    const kernels: KernelBuild[] = [];
+    for (const k of names.sort(compareKernels)) {
+      // A directory of a removed kernel holds nothing but leftovers: skip it.
+      if (!(await exists(path.join(this.layout.modulesDir, k, 'kernel'))) && !(await exists(path.join(this.layout.modulesDir, k, 'modules.dep')))) continue;
+      const built = dkms.installedFor.includes(k) || (await hasModuleFile(path.join(this.layout.modulesDir, k)));
+      kernels.push({ kernel: k, running: k === this.kernel, built, headers: await exists(path.join(this.layout.modulesDir, k, 'build')) });
+    }
+    const problems: string[] = [];
+    if (!installed) problems.push('Snapkeep is not installed: run sudo snapkeep-helper install');
+    if (installed && !loaded)
+      problems.push(secureBoot === 'enabled' ? 'the module is not loaded; Secure Boot may refuse it until its key is enrolled (sudo snapkeep-helper install explains)' : 'the module is not loaded: run sudo snapkeep-helper install');
+    if (installed?.mode === 'dkms') {
+      for (const k of kernels.filter((x) => !x.built)) {
+        const fix = k.headers ? `sudo dkms autoinstall -k ${k.kernel}` : `sudo apt-get install linux-headers-${k.kernel} && sudo dkms autoinstall -k ${k.kernel}`;
+        problems.push(`kernel ${k.kernel}${k.running ? ' (running)' : ''} has no snapkeep module${k.running ? '' : ': backups of live disks would stop after rebooting into it'}; fix: ${fix}`);
+      }
+    }
+    return { installed, loaded, secureBoot, kernels, problems };
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function hasModuleFile(kernelDir: string): Promise<boolean> {
+  for (const sub of ['updates/dkms', 'updates', 'extra']) {
+    const names = await fs.readdir(path.join(kernelDir, sub)).catch(() => [] as string[]);
+    if (names.some((n) => /^snapkeep\.ko(\.xz|\.zst|\.gz)?$/.test(n))) return true;
+  }
+  return false;
+}
+
+/** Kernel releases in version order (6.1.0-9 before 6.1.0-10). */
+export function compareKernels(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+/** Copies the module's source files (not build products); returns whether anything changed. */
+async function syncTree(src: string, dest: string): Promise<boolean> {
+  const SOURCE = /^(Kbuild|Makefile|dkms\.conf|.*\.[ch])$/;
+  let changed = false;
+  await fs.mkdir(dest, { recursive: true, mode: 0o755 });
+  for (const ent of await fs.readdir(src, { withFileTypes: true })) {
+    const from = path.join(src, ent.name);
+    const to = path.join(dest, ent.name);
+    if (ent.isDirectory()) {
+      if (await syncTree(from, to)) changed = true;
+    } else if (ent.isFile() && SOURCE.test(ent.name)) {
+      const data = await fs.readFile(from);
+      const old = await fs.readFile(to).catch(() => null);
+      if (!old || !old.equals(data)) {
+        await fs.writeFile(to, data, { mode: 0o644 });
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
+function tail(text: string, n = 8): string[] {
+  return text.trim().split('\n').slice(-n);
+}
