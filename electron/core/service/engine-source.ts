@@ -1,24 +1,23 @@
-// Where the service gets its backup engine and its restore-point exporter.
-// The engine (electron/core/engine, native/src/engine) and the NBD server
-// (electron/core/nbd) are built in parallel with the service; until a build
-// has them, their stand-ins answer every call with the reason, so the rest
-// of the service (devices, jobs, schedules, history) works regardless.
-import { AppError } from '../../common/contract';
+// Where the service gets its backup engine and how it mounts restore points:
+// the engine of electron/core/engine and the NBD mount of electron/core/nbd.
+// Injected through ServiceOptions so tests can choose.
 import type { Engine } from '../engine/api';
-import type { PointExporter } from './mount-manager';
-
-function missing(what: string): never {
-  throw new AppError('INTERNAL', `${what} is not part of this build yet`);
-}
+import { engine } from '../engine';
+import { mountPoint, unmountDevice } from '../nbd/mount';
+import type { MountBackend } from './mount-manager';
 
 export function defaultEngine(): Engine {
-  return {
-    init: async () => missing('the backup engine'),
-    open: async () => missing('the backup engine'),
-    changedRanges: () => missing('the backup engine'),
-  };
+  return engine;
 }
 
-export function defaultExporter(): PointExporter {
-  return async () => missing('serving a restore point as a block device (NBD)');
+export function defaultMountBackend(): MountBackend {
+  return {
+    async mount(repo, o) {
+      const m = await mountPoint(repo, { pointId: o.pointId, source: o.source, baseDir: o.baseDir, mountFilesystems: true });
+      return { device: m.state.device, filesystems: m.state.filesystems, finished: m.finished, unmount: () => m.unmount() };
+    },
+    async release(device) {
+      await unmountDevice(device);
+    },
+  };
 }

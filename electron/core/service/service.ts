@@ -43,9 +43,9 @@ import { defaultSnapshotDriver } from '../snapshot/select-driver';
 import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
-import { defaultEngine, defaultExporter } from './engine-source';
+import { defaultEngine, defaultMountBackend } from './engine-source';
 import { copyFiles, listFiles, searchFiles } from './file-browser';
-import { MountManager, type PointExporter } from './mount-manager';
+import { MountManager, type MountBackend } from './mount-manager';
 import { inspectTarget, refuseBusyTarget } from './restore-target';
 
 export interface ServiceOptions {
@@ -53,7 +53,7 @@ export interface ServiceOptions {
   dirs: ServiceDirs;
   engine?: Engine;
   driver?: SnapshotDriver;
-  exporter?: PointExporter;
+  mountBackend?: MountBackend;
   clock?: Clock;
   /** IANA zone of schedules (default: the system's). */
   timezone?: string;
@@ -62,6 +62,8 @@ export interface ServiceOptions {
   /** Clean up what an earlier, killed run of the service left (the helper at start). */
   recover?: boolean;
   roots?: SystemRoots;
+  /** How often a running backup checks that its destination still exists (default 2 s). */
+  destinationCheckMs?: number;
   /** Each log line is also written here (the helper: stderr, for the journal). */
   logEcho?: (line: string) => void;
   moduleStatus?: () => Promise<ModuleStatus>;
@@ -128,6 +130,7 @@ export class Service {
       bus: this.bus,
       defaultStorageDir: path.join(dirs.state, 'diff'),
       now,
+      ...(o.destinationCheckMs !== undefined && { destinationCheckMs: o.destinationCheckMs }),
       ...(o.roots && { sysRoot: o.roots.sys }),
     });
     this.scheduler = new Scheduler({
@@ -141,10 +144,9 @@ export class Service {
     });
     this.mounts = new MountManager({
       repos: this.repos,
-      exporter: o.exporter ?? defaultExporter(),
-      dir: path.join(dirs.runtime, 'mounts'),
+      backend: o.mountBackend ?? defaultMountBackend(),
+      dir: path.join(dirs.runtime, 'restore'),
       log: this.logger.for('mounts'),
-      ...(o.roots && { sysRoot: o.roots.sys }),
     });
   }
 
