@@ -78,6 +78,7 @@ export async function runCheck(args: string[]): Promise<number> {
     console.log(`secure boot: ${report.secureBoot}`);
     for (const k of report.kernels)
       console.log(`kernel ${k.kernel}${k.running ? ' (running)' : ''}: ${k.built ? 'module built' : 'NO MODULE'}${k.headers ? '' : ', no headers'}`);
+    if (report.installed?.mode === 'direct') console.log('note: installed with a direct build (--module), not DKMS: other kernels get no module');
     for (const p of report.problems) console.log(`problem: ${p}`);
     if (report.problems.length === 0) console.log('all good');
   }

@@ -392,7 +392,9 @@ export class Installer {
     for (const k of names.sort(compareKernels)) {
       // A directory of a removed kernel holds nothing but leftovers: skip it.
       if (!(await exists(path.join(this.layout.modulesDir, k, 'kernel'))) && !(await exists(path.join(this.layout.modulesDir, k, 'modules.dep')))) continue;
-      const built = dkms.installedFor.includes(k) || (await hasModuleFile(path.join(this.layout.modulesDir, k)));
+      // A direct build (--module) is loaded into the running kernel only.
+      const direct = installed?.mode === 'direct' && k === this.kernel && loaded;
+      const built = direct || dkms.installedFor.includes(k) || (await hasModuleFile(path.join(this.layout.modulesDir, k)));
       kernels.push({ kernel: k, running: k === this.kernel, built, headers: await exists(path.join(this.layout.modulesDir, k, 'build')) });
     }
     const problems: string[] = [];

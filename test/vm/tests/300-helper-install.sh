@@ -1,0 +1,93 @@
+#!/bin/bash
+# snapkeep-helper install / serve / uninstall on a real kernel. The direct
+# build replaces DKMS here (install --module loads the .ko the harness built
+# for this kernel with insmod; DKMS needs a writable /usr/src and
+# /var/lib/dkms, and builds the same Kbuild tree). /etc is an overlay on
+# tmpfs so the installer can add the group, users, the unit and the udev
+# rules. Checks: install loads the module and sets everything up, a second
+# install changes nothing, the service starts and answers a member of the
+# snapkeep group, refuses another uid, and uninstall removes it all.
+# vm: disks=1x32M modules=overlay timeout=150
+set -euo pipefail
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+R=$SNAPKEEP_REPO
+HELPER="node $R/out/js/electron/helper/main.js"
+[ -f "$R/out/js/electron/helper/main.js" ] || fail "not built: run npm run build"
+
+mkdir -p /tmp/etc-up /tmp/etc-work
+mount -t overlay overlay -o lowerdir=/etc,upperdir=/tmp/etc-up,workdir=/tmp/etc-work /etc
+useradd -M -N -u 1500 -s /bin/sh alice
+useradd -M -N -u 1501 -s /bin/sh bob
+
+echo "--- install"
+$HELPER install --module "$SNAPKEEP_KO" --user alice --no-apt | tee /tmp/install1.log
+[ -c /dev/snapkeep ] || fail "/dev/snapkeep missing after install"
+getent group snapkeep > /dev/null || fail "no snapkeep group"
+id -nG alice | tr ' ' '\n' | grep -qx snapkeep || fail "alice not in snapkeep"
+grep -q "ExecStart=.* $R/out/js/electron/helper/main.js serve" \
+	/etc/systemd/system/snapkeep-helper.service || fail "unit ExecStart"
+grep -q 'KERNEL=="snapkeep-img\*"' /etc/udev/rules.d/60-snapkeep.rules ||
+	fail "udev rules"
+grep -q '"mode": "direct"' /etc/snapkeep/install.json || fail "install record"
+
+echo "--- install again (idempotent)"
+$HELPER install --module "$SNAPKEEP_KO" --user alice --no-apt | tee /tmp/install2.log
+if grep -q '^done:' /tmp/install2.log; then
+	fail "the second install changed something"
+fi
+$HELPER check || fail "check reports problems after install"
+
+echo "--- serve"
+mkdir -p /tmp/state
+$HELPER serve --state /tmp/state --config /etc/snapkeep 2> /tmp/helper.log &
+pid=$!
+for _ in $(seq 100); do
+	[ -S /run/snapkeep/helper.sock ] && break
+	sleep 0.2
+done
+[ -S /run/snapkeep/helper.sock ] || { cat /tmp/helper.log; fail "no socket"; }
+[ "$(stat -c '%a %U %G' /run/snapkeep/helper.sock)" = "660 root snapkeep" ] ||
+	fail "socket mode: $(stat -c '%a %U %G' /run/snapkeep/helper.sock)"
+
+# A client through the typed client module; prints the backend or the error code.
+ask() {
+	setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups node -e '
+		const { HelperBackend } = require(process.argv[1] + "/out/js/electron/helper/client.js");
+		const { RpcClient } = require(process.argv[1] + "/out/js/electron/common/rpc/client.js");
+		(async () => {
+			const b = new HelperBackend();
+			const s = await b.openSession(() => {});
+			const c = new RpcClient({ send: (f) => s.handleText(f).then((r) => r && l.forEach((x) => x(r))),
+				onFrame: (x) => l.push(x), onClose: () => {}, close: () => s.close() });
+			const info = await c.call("system.info", {});
+			const mod = await c.call("module.status", {});
+			const devs = await c.call("devices.list", {});
+			console.log(info.backend, mod.loaded, devs.length > 0);
+			s.close();
+		})().catch((e) => console.log("error", e.code));
+		const l = [];' "$R"
+}
+got=$(ask alice)
+[ "$got" = "helper true true" ] || fail "alice (group member) got: $got"
+got=$(ask bob)
+[ "$got" = "error PERMISSION_DENIED" ] || fail "bob (not a member) got: $got"
+echo "alice accepted, bob refused"
+
+kill -TERM $pid
+wait $pid || fail "helper exit status $?"
+[ ! -e /run/snapkeep/helper.sock ] || fail "socket left after stop"
+
+echo "--- uninstall"
+$HELPER uninstall | tee /tmp/uninstall.log
+[ ! -e /sys/module/snapkeep ] || fail "module still loaded"
+! getent group snapkeep > /dev/null || fail "group still exists"
+for f in /etc/systemd/system/snapkeep-helper.service \
+	/etc/udev/rules.d/60-snapkeep.rules /etc/snapkeep/install.json; do
+	[ ! -e "$f" ] || fail "$f left after uninstall"
+done
+echo "install, serve, uninstall ok"
