@@ -70,7 +70,7 @@ export const Repository = z.object({
   name: z.string().min(1).max(200),
   path: AbsPath,
   encrypted: z.boolean(),
-  /** Whether the helper holds the key now (encrypted repositories). */
+  /** Whether the helper holds the key now (encrypted repositories); always true for unencrypted ones. */
   unlocked: z.boolean(),
   /** Whether the path is reachable right now (USB disk plugged in ...). */
   online: z.boolean(),

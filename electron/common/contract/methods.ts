@@ -115,6 +115,12 @@ export const methods = {
   'mounts.list': method(Empty, z.array(Mount)),
   'mounts.mount': method(z.object({ repositoryId: Id, pointId: Id, source: z.string().min(1) }).strict(), Mount),
   'mounts.unmount': method(z.object({ id: Id }).strict(), Ok),
+  /**
+   * Paths in files.* are the host paths under the mount's file systems
+   * (Mount.filesystems[].mountpoint, e.g. /run/snapkeep/restore/<id>/nbd0p1/etc);
+   * anything outside them is refused. Symlinks inside a backup are listed,
+   * never followed.
+   */
   'files.list': method(z.object({ mountId: Id, path: AbsPath }).strict(), z.array(FileEntry)),
   'files.search': method(
     z.object({ mountId: Id, query: z.string().min(1).max(256), limit: z.number().int().min(1).max(5000) }).strict(),
