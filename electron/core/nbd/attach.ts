@@ -41,7 +41,9 @@ export async function findFreeNbd(): Promise<string> {
 }
 
 export async function attachNbd(device: string, socketPath: string, exportName: string): Promise<void> {
-  const r = await run('nbd-client', ['-N', exportName, '-unix', socketPath, device, '-readonly', '-block-size', '4096', '-timeout', '120']);
+  // 512-byte sectors (nbd-client's default), as the partition tables of
+  // ordinary disks assume; a 4 KiB-sector source would need -block-size.
+  const r = await run('nbd-client', ['-N', exportName, '-unix', socketPath, device, '-readonly', '-timeout', '120']);
   if (!r.ok) throw new AppError('IO_ERROR', `nbd-client could not attach ${device}: ${r.stderr.trim()}`, { device });
   const name = path.basename(device);
   for (let i = 0; i < 100 && (await readSys(`/sys/block/${name}/size`)) === '0'; i++) await sleep(50);
@@ -63,13 +65,18 @@ export interface MountedFs {
 /** The device's partitions (or the device itself without a table). */
 async function candidates(device: string): Promise<string[]> {
   const name = path.basename(device);
-  for (let i = 0; i < 20; i++) {
+  const whole = await run('blkid', ['-p', '-o', 'export', device]);
+  if (!/^PTTYPE=/m.test(whole.stdout)) return [device];
+  // The kernel scans the table on open, reading through our server: slow
+  // on a loaded (or emulated) machine, so wait for it and ask again.
+  for (let i = 0; i < 150; i++) {
     const parts = (await fs.readdir(`/sys/block/${name}`).catch(() => [] as string[])).filter((p) => p.startsWith(`${name}p`));
     if (parts.length) {
       parts.sort((a, b) => Number(a.slice(name.length + 1)) - Number(b.slice(name.length + 1)));
       // udev may be absent (the test VM): make the nodes ourselves.
       for (const p of parts) {
         const node = `/dev/${p}`;
+        for (let j = 0; j < 20 && !(await fs.stat(node).catch(() => undefined)); j++) await sleep(50);
         if (!(await fs.stat(node).catch(() => undefined))) {
           const dev = await readSys(`/sys/block/${name}/${p}/dev`);
           const [maj, min] = dev.split(':');
@@ -78,9 +85,10 @@ async function candidates(device: string): Promise<string[]> {
       }
       return parts.map((p) => `/dev/${p}`);
     }
-    await sleep(100);
+    if (i % 10 === 0) await run('blockdev', ['--rereadpt', device]);
+    await sleep(200);
   }
-  return [device];
+  throw new AppError('IO_ERROR', `the kernel found no partitions on ${device} although it has a ${/^PTTYPE=(.*)$/m.exec(whole.stdout)?.[1] ?? ''} table`, { device });
 }
 
 export async function mountAll(device: string, baseDir: string): Promise<MountedFs[]> {
