@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { isNativeEngineError } from '../../engine';
+import { newRepo, scratchDir, writeFile } from './test-support';
+
+const CS = 64 * 1024;
+
+describe('restore pipeline', () => {
+  it('restores a byte range (a partition) to offset 0 of the target, and reads ranges for NBD', async () => {
+    const dir = scratchDir();
+    const repo = newRepo(dir, true);
+    const data = randomBytes(10 * CS + 123);
+    data.fill(0, 2 * CS, 4 * CS);
+    const src = writeFile(dir, 'a.img', data);
+    const r = await repo.backup({ source: src, chunkSize: CS, level: 3 });
+    const target = path.join(dir, 'part.img');
+    const res = await repo.restore({ list: r.list, chunkSize: CS, deviceSize: data.length, rangeStart: CS + 500, rangeLength: 5 * CS, target, skipIdentical: false });
+    expect(fs.readFileSync(target).equals(data.subarray(CS + 500, 6 * CS + 500))).toBe(true);
+    expect(res.bytesWritten + res.bytesSkipped).toBe(5 * CS);
+    const got = await repo.readRange({ list: r.list, chunkSize: CS, deviceSize: data.length, offset: 9 * CS + 7, length: CS + 116 });
+    expect(got.equals(data.subarray(9 * CS + 7))).toBe(true);
+  });
+
+  it('refuses a chunk list that does not fit the device, and a chunk the index lacks (REPO_CORRUPT naming it)', async () => {
+    const dir = scratchDir();
+    const repo = newRepo(dir, false);
+    const list = Buffer.concat([Buffer.alloc(32, 7)]);
+    const target = path.join(dir, 't.img');
+    const wrong = await repo.restore({ list, chunkSize: CS, deviceSize: 3 * CS, target, skipIdentical: false }).catch((x: unknown) => x);
+    expect(isNativeEngineError(wrong) && wrong.code).toBe('INVALID_ARGUMENT');
+    const missing = await repo.restore({ list, chunkSize: CS, deviceSize: CS, target, skipIdentical: false }).catch((x: unknown) => x);
+    expect(isNativeEngineError(missing) && missing.code).toBe('REPO_CORRUPT');
+    expect(isNativeEngineError(missing) && missing.chunk).toBe('07'.repeat(32));
+  });
+});

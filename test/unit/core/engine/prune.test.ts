@@ -1,0 +1,63 @@
+// Prune forgets what retention does not keep, frees the space of chunks
+// only they used (repacking sparse packs), leaves the kept points intact,
+// and waits for no one: a running backup's shared lock makes it fail with
+// REPO_LOCKED rather than delete packs from under it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { afterAll, expect, it } from 'vitest';
+
+import { AppError } from '../../../../electron/common/contract';
+import { engine } from '../../../../electron/core/engine';
+import { acquireLock } from '../../../../electron/core/engine/locks';
+import { makeImage, mutate, scratch, sha256 } from './fixtures';
+
+const tmp: string[] = [];
+afterAll(() => tmp.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function du(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
+  return n;
+}
+
+it('keeps the policy, frees space, and the kept points restore', async () => {
+  const dir = scratch('prune');
+  tmp.push(dir);
+  const image = path.join(dir, 'disk.img');
+  makeImage(image, 8 << 20, 31);
+  const repo = await engine.init({ path: path.join(dir, 'repo') });
+  const sha = new Map<string, string>();
+  for (let i = 0; i < 5; i++) {
+    mutate(image, 0.4, 40 + i, 65536);
+    const p = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+    sha.set(p.id, sha256(image));
+  }
+  const before = du(path.join(dir, 'repo'));
+  const ids = (await repo.listPoints()).map((p) => p.id);
+  const dry = await repo.prune({ retention: { keepLast: 2, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: true });
+  expect(dry.removedPoints).toEqual(ids.slice(0, 3));
+  expect((await repo.listPoints()).length).toBe(5);
+
+  const shared = await acquireLock(path.join(dir, 'repo'), 'shared', 'backup');
+  const locked = await repo.prune({ retention: { keepLast: 2, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false }).catch((e: unknown) => e);
+  expect((locked as AppError).code).toBe('REPO_LOCKED');
+  await shared.release();
+
+  const r = await repo.prune({ retention: { keepLast: 2, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false });
+  expect(r.removedPoints).toEqual(ids.slice(0, 3));
+  expect(r.keptPoints).toEqual(ids.slice(3));
+  expect(r.freedBytes).toBeGreaterThan(0);
+  expect(du(path.join(dir, 'repo'))).toBeLessThan(before * 0.8);
+  expect((await repo.verify({ data: true })).ok).toBe(true);
+  for (const id of ids.slice(3)) {
+    const out = path.join(dir, 'out.img');
+    await repo.restore({ pointId: id, source: image, target: out, skipIdentical: false });
+    expect(sha256(out)).toBe(sha.get(id));
+  }
+  // skip-identical restore onto the matching image writes nothing.
+  const out = path.join(dir, 'out.img');
+  const again = await repo.restore({ pointId: ids[4] ?? '', source: image, target: out, skipIdentical: true });
+  expect(again.bytesWritten).toBe(0);
+  expect(again.bytesSkipped).toBe(8 << 20);
+});
