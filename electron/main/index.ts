@@ -2,12 +2,11 @@
 // and the desktop-only methods. Kept thin: the decisions live in plain
 // modules tested without Electron (agent, tray-model, notifications,
 // autostart, installer, app-settings, shell-backend).
-import { app, type BrowserWindow } from 'electron';
+import { app } from 'electron';
 import * as sudo from 'sudo-prompt';
 
 import { RpcClient } from '../common/rpc/client';
-import type { Backend } from '../common/rpc/session';
-import { LocalBackend } from '../core/api/local-backend';
+import { selectBackend, type SelectedBackend } from '../helper/select-backend';
 import { TrayAgent } from './agent';
 import { AppSettingsStore } from './app-settings';
 import { applyAutostart, HIDDEN_ARG, launchCommand } from './autostart';
@@ -20,7 +19,7 @@ import { hardenSessions } from './security';
 import { ShellBackend } from './shell-backend';
 import { AppTray } from './tray';
 import type { TrayAction } from './tray-model';
-import { createMainWindow, isAppUrl } from './window';
+import { createMainWindow, isAppUrl, type MainWindow } from './window';
 import type { InstallResult } from '../common/contract/app';
 
 function sudoExec(command: string): Promise<ExecOutcome> {
@@ -45,16 +44,16 @@ function main(): void {
     next.startAtLogin === previous.startAtLogin ? undefined : applyAutostart(paths.autostartFile, next.startAtLogin, launch),
   );
 
-  // The service: in process until the helper's client lands (issue 5).
-  const service: Backend = new LocalBackend();
   let installing: Promise<InstallResult> | null = null;
   const install = (): Promise<InstallResult> => {
     installing ??= (async () => {
-      const client = new RpcClient(await inProcessTransport(service));
+      const client = new RpcClient(await inProcessTransport(backend));
       try {
         const command = helperCommand({ isPackaged: app.isPackaged, execPath: process.execPath, resourcesPath: process.resourcesPath, appPath: app.getAppPath() });
         const result = await runInstaller({ exec: sudoExec, command, moduleStatus: () => client.call('module.status', {}) });
         log.info(`module install: ${result.outcome} (exit ${String(result.exitCode)})`);
+        // The helper runs now: move to it once the answer has left.
+        if (result.outcome === 'installed' && service?.backend.kind !== 'helper') setImmediate(() => void switchService());
         return result;
       } finally {
         client.close();
@@ -63,8 +62,19 @@ function main(): void {
     })();
     return installing;
   };
+  // The service: the root helper when it answers on its socket, else the
+  // service in this process with the user's directories (chosen at start).
+  let service: SelectedBackend | null = null;
   const backend = new ShellBackend(
-    service,
+    {
+      get kind() {
+        return service?.backend.kind ?? 'local';
+      },
+      openSession: (push) => {
+        if (!service) throw new Error('the service is not selected yet');
+        return service.backend.openSession(push);
+      },
+    },
     {
       'app.settings.get': () => settings.get(),
       'app.settings.update': (patch) => settings.update(patch),
@@ -74,16 +84,17 @@ function main(): void {
   );
 
   let quitting = false;
-  let win: BrowserWindow | null = null;
-  let opening: Promise<BrowserWindow> | null = null;
+  let mainWindow: MainWindow | null = null;
+  let opening: Promise<MainWindow> | null = null;
   const showWindow = async (): Promise<void> => {
-    if (!win) {
+    if (!mainWindow) {
       opening ??= createMainWindow(backend, () => quitting);
-      win = await opening;
+      mainWindow = await opening;
       opening = null;
-      win.on('closed', () => (win = null));
+      mainWindow.win.on('closed', () => (mainWindow = null));
       return; // shown on ready-to-show
     }
+    const { win } = mainWindow;
     if (win.isMinimized()) win.restore();
     win.show();
     win.focus();
@@ -92,6 +103,26 @@ function main(): void {
 
   let tray: AppTray | null = null;
   let agent: TrayAgent | null = null;
+  const startAgent = async (): Promise<void> => {
+    agent?.stop();
+    agent = new TrayAgent({
+      backend,
+      settings: () => settings.get(),
+      onModel: (model) => tray?.update(model),
+      onNotify: (n) => showNotification(n, open),
+      log: (message) => log.warn(message),
+    });
+    await agent.start().catch((e: unknown) => log.error('tray agent did not start', e));
+  };
+  /** After the installer: the helper serves from now on; the in-process service stops. */
+  const switchService = async (): Promise<void> => {
+    const old = service;
+    service = await selectBackend();
+    if (service.backend.kind !== 'helper') log.warn(`after installing: ${service.note ?? 'the helper does not answer'}`);
+    await startAgent();
+    await mainWindow?.rebind();
+    await old?.close();
+  };
   const onAction = (action: TrayAction): void => {
     if (action.type === 'open') open();
     else if (action.type === 'quit') app.quit();
@@ -103,6 +134,7 @@ function main(): void {
     quitting = true;
     agent?.stop();
     tray?.destroy();
+    void service?.close();
   });
   // The tray keeps the app running with no window; quitting is explicit.
   app.on('window-all-closed', () => undefined);
@@ -110,15 +142,10 @@ function main(): void {
   void app.whenReady().then(async () => {
     hardenSessions(isAppUrl);
     await settings.load();
+    service = await selectBackend();
+    if (service.note) log.warn(service.note);
     tray = new AppTray(onAction);
-    agent = new TrayAgent({
-      backend: service,
-      settings: () => settings.get(),
-      onModel: (model) => tray?.update(model),
-      onNotify: (n) => showNotification(n, open),
-      log: (message) => log.warn(message),
-    });
-    await agent.start().catch((e: unknown) => log.error('tray agent did not start', e));
+    await startAgent();
     if (!startHidden) open();
     log.info(`Snapkeep ${app.getVersion()} started${startHidden ? ' in the tray' : ''}`);
   });

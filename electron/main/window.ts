@@ -19,7 +19,13 @@ export function isAppUrl(url: string): boolean {
   return url.startsWith(APP_URL_PREFIX);
 }
 
-export async function createMainWindow(backend: Backend, isQuitting: () => boolean): Promise<BrowserWindow> {
+export interface MainWindow {
+  win: BrowserWindow;
+  /** New session on the current backend (after the service changed), then a reload. */
+  rebind(): Promise<void>;
+}
+
+export async function createMainWindow(backend: Backend, isQuitting: () => boolean): Promise<MainWindow> {
   const win = new BrowserWindow({
     width: 1200,
     height: 800,
@@ -29,14 +35,21 @@ export async function createMainWindow(backend: Backend, isQuitting: () => boole
     title: 'Snapkeep',
     webPreferences: secureWebPreferences(PRELOAD),
   });
-  const unbind = await bindRendererApi(win, backend, isAppUrl);
+  let unbind = await bindRendererApi(win, backend, isAppUrl);
   win.on('close', (event) => {
     if (isQuitting()) return;
     event.preventDefault();
     win.hide();
   });
-  win.on('closed', unbind);
+  win.on('closed', () => unbind());
   win.once('ready-to-show', () => win.show());
   await win.loadFile(RENDERER_INDEX);
-  return win;
+  return {
+    win,
+    rebind: async () => {
+      unbind();
+      unbind = await bindRendererApi(win, backend, isAppUrl);
+      win.webContents.reload();
+    },
+  };
 }

@@ -1,0 +1,105 @@
+// File restore: mounted restore points, browsing and searching their file
+// systems, copying files out.
+import type { FileEntry, Mount } from '@common/contract';
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+import { call } from '@/api/client';
+
+import { ro } from './readonly';
+
+export const useFilesStore = defineStore('files', () => {
+  const mounts = ref<Mount[]>([]);
+  /** The folder shown, its entries, or the search results. */
+  const cwd = ref<string | null>(null);
+  const entries = ref<FileEntry[]>([]);
+  const searchQuery = ref<string | null>(null);
+  const loading = ref(false);
+  const mounting = ref(false);
+  const error = ref<unknown>(null);
+
+  async function loadMounts(): Promise<void> {
+    loading.value = true;
+    try {
+      mounts.value = await call('mounts.list', {});
+      error.value = null;
+    } catch (e) {
+      error.value = e;
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function mount(repositoryId: string, pointId: string, source: string): Promise<Mount> {
+    mounting.value = true;
+    try {
+      const m = await call('mounts.mount', { repositoryId, pointId, source });
+      mounts.value = [...mounts.value.filter((x) => x.id !== m.id), m];
+      return m;
+    } finally {
+      mounting.value = false;
+    }
+  }
+
+  async function unmount(id: string): Promise<void> {
+    mounting.value = true;
+    try {
+      await call('mounts.unmount', { id });
+      mounts.value = mounts.value.filter((m) => m.id !== id);
+      entries.value = [];
+      cwd.value = null;
+    } finally {
+      mounting.value = false;
+    }
+  }
+
+  async function open(mountId: string, path: string): Promise<void> {
+    loading.value = true;
+    try {
+      const list = await call('files.list', { mountId, path });
+      entries.value = [...list].sort((a, b) => Number(b.type === 'dir') - Number(a.type === 'dir') || a.name.localeCompare(b.name));
+      cwd.value = path;
+      searchQuery.value = null;
+      error.value = null;
+    } catch (e) {
+      error.value = e;
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function search(mountId: string, query: string, limit = 500): Promise<void> {
+    loading.value = true;
+    try {
+      entries.value = await call('files.search', { mountId, query, limit });
+      searchQuery.value = query;
+      error.value = null;
+    } catch (e) {
+      error.value = e;
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  /** Copies files out of the mounted point; resolves to the task id. */
+  async function copy(mountId: string, paths: string[], destination: string): Promise<string> {
+    const { taskId } = await call('files.copy', { mountId, paths, destination });
+    return taskId;
+  }
+
+  return {
+    mounts: ro(mounts),
+    cwd: ro(cwd),
+    entries: ro(entries),
+    searchQuery: ro(searchQuery),
+    loading: ro(loading),
+    mounting: ro(mounting),
+    error: ro(error),
+    loadMounts,
+    mount,
+    unmount,
+    open,
+    search,
+    copy,
+  };
+});

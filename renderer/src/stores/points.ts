@@ -1,0 +1,47 @@
+// Restore points per repository (optionally per job), verify and prune.
+import type { RestorePoint, Retention } from '@common/contract';
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+import { call } from '@/api/client';
+
+import { ro } from './readonly';
+
+export const usePointsStore = defineStore('points', () => {
+  /** Newest first, per repository id. */
+  const byRepository = ref<Record<string, RestorePoint[]>>({});
+  const loading = ref(false);
+  const error = ref<unknown>(null);
+
+  async function load(repositoryId: string): Promise<void> {
+    loading.value = true;
+    try {
+      const points = await call('points.list', { repositoryId });
+      byRepository.value[repositoryId] = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      error.value = null;
+    } catch (e) {
+      error.value = e;
+      byRepository.value[repositoryId] = [];
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  function find(repositoryId: string | undefined, pointId: string | undefined): RestorePoint | undefined {
+    if (repositoryId === undefined) return undefined;
+    return byRepository.value[repositoryId]?.find((p) => p.id === pointId);
+  }
+
+  /** Starts a check (reading every chunk when data is true); resolves to the task id. */
+  async function verify(repositoryId: string, pointId: string | undefined, data: boolean): Promise<string> {
+    const { taskId } = await call('points.verify', { repositoryId, data, ...(pointId !== undefined && { pointId }) });
+    return taskId;
+  }
+
+  async function prune(repositoryId: string, dryRun: boolean, retention?: Retention): Promise<string> {
+    const { taskId } = await call('points.prune', { repositoryId, dryRun, ...(retention && { retention }) });
+    return taskId;
+  }
+
+  return { byRepository: ro(byRepository), loading: ro(loading), error: ro(error), load, find, verify, prune };
+});

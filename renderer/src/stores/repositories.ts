@@ -1,0 +1,78 @@
+// Backup repositories: where restore points are stored, whether they are
+// encrypted, unlocked and reachable.
+import type { Repository } from '@common/contract';
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+import { call } from '@/api/client';
+
+import { ro } from './readonly';
+
+export const useRepositoriesStore = defineStore('repositories', () => {
+  const repositories = ref<Repository[]>([]);
+  const loading = ref(false);
+  const loaded = ref(false);
+  /** A change (add, init, unlock, lock, remove) is in flight. */
+  const saving = ref(false);
+  const error = ref<unknown>(null);
+
+  function put(repo: Repository): Repository {
+    const i = repositories.value.findIndex((r) => r.id === repo.id);
+    if (i >= 0) repositories.value.splice(i, 1, repo);
+    else repositories.value.push(repo);
+    return repo;
+  }
+
+  async function load(): Promise<void> {
+    loading.value = true;
+    try {
+      repositories.value = await call('repos.list', {});
+      loaded.value = true;
+      error.value = null;
+    } catch (e) {
+      error.value = e;
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  /** Runs a change; the AppError goes to the caller, which shows it where the user acted. */
+  async function change<T>(work: () => Promise<T>): Promise<T> {
+    saving.value = true;
+    try {
+      return await work();
+    } finally {
+      saving.value = false;
+    }
+  }
+
+  const add = (name: string, path: string) => change(async () => put(await call('repos.add', { name, path })));
+  const init = (name: string, path: string, passphrase?: string) =>
+    change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase } : {}) })));
+  const unlock = (id: string, passphrase: string) => change(async () => put(await call('repos.unlock', { id, passphrase })));
+  const lock = (id: string) => change(async () => put(await call('repos.lock', { id })));
+  const remove = (id: string) =>
+    change(async () => {
+      await call('repos.remove', { id });
+      repositories.value = repositories.value.filter((r) => r.id !== id);
+    });
+
+  function byId(id: string | undefined): Repository | undefined {
+    return repositories.value.find((r) => r.id === id);
+  }
+
+  return {
+    repositories: ro(repositories),
+    loading: ro(loading),
+    loaded: ro(loaded),
+    saving: ro(saving),
+    error: ro(error),
+    load,
+    add,
+    init,
+    unlock,
+    lock,
+    remove,
+    byId,
+  };
+});

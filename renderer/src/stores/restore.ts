@@ -1,0 +1,39 @@
+// Restore: what a target holds before anything is overwritten, and starting
+// the restore. The wizard's steps live in wizards/restore-wizard.ts.
+import type { Params, Result } from '@common/contract';
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+import { call } from '@/api/client';
+
+import { ro } from './readonly';
+
+export type TargetInfo = Result<'restore.inspectTarget'>;
+
+export const useRestoreStore = defineStore('restore', () => {
+  const inspecting = ref(false);
+  const starting = ref(false);
+
+  /** What restoring to `target` would overwrite: kind, size, model, contents, mounted. */
+  async function inspectTarget(target: string): Promise<TargetInfo> {
+    inspecting.value = true;
+    try {
+      return await call('restore.inspectTarget', { target });
+    } finally {
+      inspecting.value = false;
+    }
+  }
+
+  /** Starts the restore (the confirmation must equal the target); resolves to the task id. */
+  async function start(params: Params<'restore.start'>): Promise<string> {
+    starting.value = true;
+    try {
+      const { taskId } = await call('restore.start', params);
+      return taskId;
+    } finally {
+      starting.value = false;
+    }
+  }
+
+  return { inspecting: ro(inspecting), starting: ro(starting), inspectTarget, start };
+});

@@ -1,0 +1,21 @@
+// Small helpers for driving PrimeVue widgets the way a user does.
+import type { Locator, Page } from 'playwright-core';
+
+/** Opens a PrimeVue Select (by its input id) and picks the option with this text. */
+export async function choose(page: Page, inputId: string, option: string | RegExp): Promise<void> {
+  await page.locator(`#${inputId}`).click();
+  await page.getByRole('option', { name: option }).first().click();
+}
+
+/** Waits until a task's progress block reaches a final state; returns the states it went through. */
+export async function followTask(task: Locator, timeoutMs = 120_000): Promise<string[]> {
+  const seen: string[] = [];
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await task.getAttribute('data-state')) ?? 'unknown';
+    if (seen.at(-1) !== state) seen.push(state);
+    if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return seen;
+    if (Date.now() > end) throw new Error(`task still ${state} after ${timeoutMs} ms`);
+    await task.page().waitForTimeout(100);
+  }
+}
