@@ -4,7 +4,7 @@
 # mount` through the kernel's nbd client, its partition is mounted
 # read-only, a file is compared, and `snapkeep umount` takes it all down
 # (the serving process then exits 0 and the device is free again).
-# vm: disks=1x96M modules=ext4,nbd timeout=240 smp=2 memory=1024
+# vm: disks=1x96M modules=ext4,nbd timeout=600 smp=2 memory=1024
 set -euo pipefail
 
 fail() {

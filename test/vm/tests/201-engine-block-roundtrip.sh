@@ -4,7 +4,7 @@
 # incremental (re-read, dedup), then both points restored to the second
 # disk in turn: byte-identical to the source at that time (sha256), e2fsck
 # clean, the files as they were. Restoring to a mounted disk is refused.
-# vm: disks=2x64M modules=ext4 timeout=240 smp=2 memory=1024
+# vm: disks=2x64M modules=ext4 timeout=600 smp=2 memory=1024
 set -euo pipefail
 
 fail() {
