@@ -76,7 +76,14 @@ export async function acquireLock(repo: string, kind: 'shared' | 'exclusive', op
   const name = `${randomBytes(8).toString('hex')}.json`;
   const file = path.join(dirs.locks(repo), name);
   const info: LockInfo = { kind, host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString(), operation };
-  await writeFileAtomic(file, JSON.stringify(info));
+  try {
+    await writeFileAtomic(file, JSON.stringify(info));
+  } catch (e) {
+    // A repository on read-only media (a write-protected disk, a ro NAS
+    // export) can still be read: nobody can prune it meanwhile either.
+    if (kind === 'shared' && (e as NodeJS.ErrnoException).code === 'EROFS') return { release: async () => undefined };
+    throw e;
+  }
   // Written first, checked second: of two processes racing, at least one
   // sees the other, so two conflicting holders never both proceed.
   const others = await liveLocks(repo, name);

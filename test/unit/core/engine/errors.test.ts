@@ -169,3 +169,23 @@ describe('backup failures', () => {
     expect((await repo.verify({ data: true })).ok).toBe(true);
   });
 });
+
+describe('read-only repository', () => {
+  it('restores and verifies from read-only media; a backup into it fails with READ_ONLY', async () => {
+    const d = dir('rorepo');
+    const image = path.join(d, 'disk.img');
+    makeImage(image, 4 << 20, 15);
+    const mnt = path.join(d, 'media');
+    tmpfs(mnt, 'size=32m');
+    const repo = await engine.init({ path: path.join(mnt, 'repo') });
+    const p = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+    await repo.close();
+    execFileSync('mount', ['-o', 'remount,ro', mnt]);
+    const ro = await engine.open({ path: path.join(mnt, 'repo') });
+    const out = path.join(d, 'out.img');
+    await ro.restore({ pointId: p.id, source: image, target: out, skipIdentical: false });
+    expect(sha256(out)).toBe(sha256(image));
+    expect((await ro.verify({ data: true })).ok).toBe(true);
+    expect(await codeOf(ro.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 }))).toBe('READ_ONLY');
+  });
+});
