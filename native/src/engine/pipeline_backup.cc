@@ -151,7 +151,9 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
 
   std::atomic<size_t> next{0};
   const size_t runBuf = AlignUp(std::min<uint64_t>(std::max<uint64_t>(kRunBytes, cs), ~0u));
-  int threads = req.threads > 0 ? req.threads : DefaultThreads();
+  // Changed-block runs are short and scattered: reads, not the CPU, are
+  // the limit, so keep more of them in flight.
+  int threads = req.threads > 0 ? req.threads : req.useRanges ? std::max(DefaultThreads(), 8) : DefaultThreads();
   ctl.RunWorkers(threads, [&] {
     AlignedBuf buf = AllocAligned(runBuf);
     Compressor z(req.level);
