@@ -4,7 +4,7 @@ import type { Repository } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
-import { call } from '@/api/client';
+import { call, onEvent } from '@/api/client';
 
 import { ro } from './readonly';
 
@@ -22,6 +22,11 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     else repositories.value.push(repo);
     return repo;
   }
+
+  // Backups and pruning change what a repository holds: read the sizes again.
+  onEvent('task.updated', (t) => {
+    if (loaded.value && (t.kind === 'backup' || t.kind === 'prune') && (t.state === 'succeeded' || t.state === 'failed')) void load();
+  });
 
   async function load(): Promise<void> {
     loading.value = true;

@@ -24,6 +24,7 @@ export function formatRate(bytesPerSecond: number): string {
 /** 45 s, 4 min 12 s, 2 h 5 min. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  if (seconds < 1) return 'less than a second';
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);

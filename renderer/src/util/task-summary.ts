@@ -9,7 +9,7 @@ const num = (r: Record<string, unknown> | undefined, k: string): number | undefi
 export function taskSummary(task: Task): string {
   const r = task.result;
   const took = task.finishedAt ? (Date.parse(task.finishedAt) - Date.parse(task.startedAt)) / 1000 : NaN;
-  const inTime = Number.isFinite(took) && took >= 0 ? ` in ${formatDuration(took)}` : '';
+  const inTime = Number.isFinite(took) && took >= 0 ? (took < 1 ? ' in less than a second' : ` in ${formatDuration(took)}`) : '';
   if (task.state !== 'succeeded') return Number.isFinite(took) && took >= 0 ? `after ${formatDuration(took)}` : '';
   switch (task.kind) {
     case 'backup': {
@@ -22,7 +22,7 @@ export function taskSummary(task: Task): string {
       const written = num(r, 'bytesWritten');
       if (written === undefined) break;
       const skipped = num(r, 'bytesSkipped') ?? 0;
-      return `Wrote ${formatBytes(written)}${skipped ? `, ${formatBytes(skipped)} already identical` : ''}${inTime}, every chunk verified`;
+      return `Wrote ${formatBytes(written)}${skipped ? `, skipped ${formatBytes(skipped)} (empty or identical)` : ''}${inTime}, every chunk verified`;
     }
     case 'copy-files': {
       const files = num(r, 'files');

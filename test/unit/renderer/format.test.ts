@@ -10,7 +10,7 @@ describe('formatting', () => {
   });
 
   it('writes durations and time left the way people say them', () => {
-    expect([0, 45, 60, 252, 3600, 3900].map(formatDuration)).toEqual(['0 s', '45 s', '1 min', '4 min 12 s', '1 h', '1 h 5 min']);
+    expect([0.4, 45, 60, 252, 3600, 3900].map(formatDuration)).toEqual(['less than a second', '45 s', '1 min', '4 min 12 s', '1 h', '1 h 5 min']);
     expect([undefined, 2, 12, 61, 3599, 7201].map(formatEta)).toEqual(['estimating time left', 'almost done', '15 s left', '2 min left', '60 min left', '2 h 1 min left']);
     expect([formatPercent(1, 3), formatPercent(5, 0), formatPercent(7, 5)]).toEqual([33, 0, 100]);
   });

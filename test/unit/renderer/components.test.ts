@@ -1,0 +1,106 @@
+// @vitest-environment happy-dom
+// Shared components with PrimeVue, mounted with @vue/test-utils.
+import { flushPromises, mount } from '@vue/test-utils';
+import PrimeVue from 'primevue/config';
+import ToastService from 'primevue/toastservice';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nextTick } from 'vue';
+
+import { AppError, type Task } from '../../../electron/common/contract';
+import { EventBus, LocalBackend, coreHandlers } from '../../../electron/core/api/local-backend';
+import { resetConnection } from '../../../renderer/src/api/client';
+import ConfirmTyped from '../../../renderer/src/components/ConfirmTyped.vue';
+import DeviceLabel from '../../../renderer/src/components/DeviceLabel.vue';
+import ErrorDetails from '../../../renderer/src/components/ErrorDetails.vue';
+import TaskProgress from '../../../renderer/src/components/TaskProgress.vue';
+import { connectRenderer } from './service-fixture';
+
+const global = { plugins: [[PrimeVue, { theme: 'none' }] as never, ToastService] };
+afterEach(() => resetConnection());
+
+function task(over: Partial<Task> = {}): Task {
+  return {
+    id: 't1',
+    kind: 'restore',
+    title: 'Restore disk.img to /dev/sdb',
+    state: 'running',
+    startedAt: '2026-03-02T10:00:00.000Z',
+    progress: { phase: 'restoring', bytesDone: 250_000_000, bytesTotal: 1_000_000_000, bytesPerSecond: 50_000_000, etaSeconds: 15 },
+    warnings: [],
+    ...over,
+  };
+}
+
+describe('TaskProgress (stub backend: a task that stays running until the test ends it)', () => {
+  it('shows bar, rate and time left, cancels, and shows the outcome from events', async () => {
+    const bus = new EventBus();
+    const cancelled: string[] = [];
+    await connectRenderer(
+      new LocalBackend(bus, {
+        ...coreHandlers(),
+        'tasks.get': () => task(),
+        'tasks.cancel': ({ taskId }) => (cancelled.push(taskId), { ok: true as const }),
+      }),
+    );
+    const w = mount(TaskProgress, { props: { taskId: 't1' }, global });
+    await flushPromises();
+    expect(w.get('[data-testid="task-progress"]').attributes('data-state')).toBe('running');
+    expect(w.get('[role="progressbar"]').attributes('aria-valuenow')).toBe('25');
+    expect(w.get('[data-testid="task-figures"]').text()).toBe('250 MB of 1.00 GB · 50.0 MB/s · 15 s left');
+    expect(w.text()).toContain('Restoring');
+
+    await w.get('[data-testid="task-cancel"]').trigger('click');
+    await flushPromises();
+    expect(cancelled).toEqual(['t1']);
+
+    bus.emit('task.updated', task({ state: 'failed', finishedAt: '2026-03-02T10:00:30.000Z', error: new AppError('TARGET_TOO_SMALL', 'restore target /dev/sdb has 8 MB').toInfo() }));
+    await flushPromises();
+    expect(w.get('[data-testid="task-progress"]').attributes('data-state')).toBe('failed');
+    expect(w.find('[data-testid="task-cancel"]').exists()).toBe(false);
+    expect(w.get('[data-testid="error-title"]').text()).toBe('The target is too small');
+    expect(w.emitted('finished')).toEqual([['failed']]);
+  });
+});
+
+describe('ConfirmTyped', () => {
+  it('matches only the exact text', async () => {
+    const w = mount(ConfirmTyped, { props: { expected: '/dev/sdb', what: 'this device', modelValue: '', 'onUpdate:modelValue': (v: string) => w.setProps({ modelValue: v }) }, global });
+    expect(w.text()).toContain('/dev/sdb');
+    const input = w.get('input');
+    expect(w.get('label').attributes('for')).toBe(input.attributes('id'));
+    await input.setValue('/dev/sd');
+    expect(w.text()).toContain('does not match yet');
+    await input.setValue('/dev/sdb');
+    await nextTick();
+    expect(w.text()).toContain('Confirmed');
+  });
+});
+
+describe('ErrorDetails', () => {
+  it('words the error and shows the technical details on demand', async () => {
+    const w = mount(ErrorDetails, { props: { error: new AppError('DISK_FULL', 'ENOSPC writing /media/usb/repo/packs/ab', { path: '/media/usb/repo' }), action: 'Backup failed' }, global });
+    expect(w.get('[data-testid="error-title"]').text()).toBe('Backup failed: The destination is full');
+    const toggle = w.get('button');
+    expect(toggle.attributes('aria-expanded')).toBe('false');
+    expect((w.get('[data-testid="error-technical"]').element as HTMLElement).style.display).toBe('none');
+    await toggle.trigger('click');
+    expect(toggle.attributes('aria-expanded')).toBe('true');
+    expect((w.get('[data-testid="error-technical"]').element as HTMLElement).style.display).toBe('');
+    expect(toggle.attributes('aria-controls')).toBe(w.get('[data-testid="error-technical"]').attributes('id'));
+    expect(w.get('[data-testid="error-technical"]').text()).toContain('"code": "DISK_FULL"');
+    expect(w.get('[data-testid="error-technical"]').text()).toContain('/media/usb/repo');
+  });
+});
+
+describe('DeviceLabel', () => {
+  it('names model, size, path and contents', () => {
+    const w = mount(DeviceLabel, {
+      props: {
+        device: { name: 'sdb1', path: '/dev/sdb1', kind: 'partition', parent: 'sdb', sizeBytes: 64_000_000_000, logicalBlockSize: 512, removable: true, readOnly: false, fsType: 'ext4', fsLabel: 'photos', mountpoints: ['/media/photos'], fsUsedBytes: 12_000_000_000, snapshot: { possible: true } },
+      },
+      global,
+    });
+    const parts = w.findAll('.main > *, .sub > span').map((e) => e.text().replace(/\s+/g, ' ').trim());
+    expect(parts).toEqual(['Partition', '64.0 GB', '/dev/sdb1', 'removable', 'ext4 “photos”', 'mounted at /media/photos', '12.0 GB used']);
+  });
+});
