@@ -24,6 +24,7 @@ import type { StoredJob } from '../jobs/job-store';
 import { runScript } from '../jobs/scripts';
 import { newId } from '../persist/ids';
 import type { RepoRegistry } from '../repos/registry';
+import { majorMinor } from '../devices/sysfs';
 import { DiffStorage } from '../snapshot/diff-storage';
 import type { SnapshotDriver } from '../snapshot/driver';
 import type { TaskContext } from '../tasks/task-manager';
@@ -189,7 +190,7 @@ export class JobRunner {
       const stop = new AbortController();
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const sources = await this.prepareSources(job, runId, plans, record, cleanup, ctx, stop, warn);
-      this.watchDestination(repo.path, stop, cleanup);
+      await this.watchDestination(repo.path, stop, cleanup);
 
       ctx.progress({ phase: 'reading' });
       let point: RestorePoint;
@@ -343,22 +344,36 @@ export class JobRunner {
     });
   }
 
-  /** Stops the backup with a clear reason when the repository's path disappears. */
-  private watchDestination(repoPath: string, stop: AbortController, cleanup: CleanupStack): void {
+  /**
+   * Stops the backup with a clear reason when the destination goes away:
+   * its path vanishes, or the disk under it leaves the system (an unplugged
+   * USB disk disappears from /sys/dev/block at once, long before the engine
+   * next writes and meets EIO).
+   */
+  private async watchDestination(repoPath: string, stop: AbortController, cleanup: CleanupStack): Promise<void> {
+    const sysRoot = this.options.sysRoot ?? '/sys';
+    const st = await fs.stat(repoPath).catch(() => null);
+    const devno = st ? majorMinor(st.dev) : null;
+    // Only a real block device can be checked in sysfs (not tmpfs, NFS, ...).
+    const sysEntry = devno !== null && !devno.startsWith('0:') ? path.join(sysRoot, 'dev/block', devno) : null;
+    const watched = sysEntry !== null && (await fs.stat(sysEntry).catch(() => null)) !== null ? sysEntry : null;
+    const gone = (why: string, errno?: string) => {
+      if (stop.signal.aborted) return;
+      stop.abort(
+        new AppError('REPO_NOT_FOUND', `the destination ${repoPath} disappeared during the backup (${why})`, {
+          path: repoPath,
+          ...(errno !== undefined && { errno }),
+          ...(devno !== null && { devno }),
+        }),
+      );
+    };
     const timer = setInterval(() => {
-      fs.stat(path.join(repoPath)).then(
-        (st) => {
-          if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-        },
-      ).catch((e: unknown) => {
-        if (stop.signal.aborted) return;
-        stop.abort(
-          new AppError('REPO_NOT_FOUND', `the destination ${repoPath} disappeared during the backup (disk unplugged or path removed)`, {
-            path: repoPath,
-            errno: (e as NodeJS.ErrnoException).code,
-          }),
-        );
-      });
+      void (async () => {
+        if (watched !== null && (await fs.stat(watched).catch(() => null)) === null) return gone('its disk was removed or unplugged');
+        const now = await fs.stat(repoPath).catch((e: NodeJS.ErrnoException) => e);
+        if (now instanceof Error) return gone('path removed or disk unplugged', now.code);
+        if (!now.isDirectory()) return gone('no longer a directory');
+      })();
     }, this.options.destinationCheckMs ?? 2000);
     timer.unref();
     cleanup.push('stop watching the destination', async () => clearInterval(timer));
