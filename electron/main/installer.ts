@@ -12,6 +12,8 @@ import type { ModuleStatus } from '../common/contract/domain';
 /** The message sudo-prompt gives when the user dismissed the prompt. */
 export const PROMPT_DISMISSED = 'User did not grant permission.';
 const OUTPUT_LIMIT = 16 * 1024;
+/** `snapkeep-helper install` exits with 3 when Secure Boot refuses the module until its key is enrolled. */
+export const HELPER_EXIT_SECURE_BOOT = 3;
 const SAFE_PATH = /^\/[A-Za-z0-9_\-./+@]+$/;
 
 export interface HelperCommand {
@@ -79,6 +81,7 @@ export async function runInstaller(deps: InstallerDeps): Promise<InstallResult> 
   const exitCode = typeof error?.code === 'number' ? error.code : 0;
   const module = await deps.moduleStatus().catch(() => undefined);
   const base = { exitCode, output, ...(module && { module }) };
+  if (exitCode === HELPER_EXIT_SECURE_BOOT) return { outcome: 'secure-boot', ...base };
   if (module?.loaded) return { outcome: 'installed', ...base };
   // Installed but refused by the kernel: an unsigned module under Secure
   // Boot. The installer printed how to enroll the signing key; the app shows it.

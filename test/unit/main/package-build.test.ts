@@ -32,7 +32,8 @@ describe('packaging', () => {
     expect(config.linux.target).toEqual(['deb', 'AppImage']);
     expect(existsSync(path.join(root, config.linux.icon, '256x256.png'))).toBe(true);
     expect(config.deb.depends).toContain('dkms');
-    expect(config.extraResources.map((r) => r.to)).toEqual(['kmod', 'snapkeep-helper']);
+    expect(config.extraResources.map((r) => r.to)).toEqual(['kmod', 'helper-templates', 'docs/helper.md', 'snapkeep-helper']);
+    for (const r of config.extraResources) expect(existsSync(path.join(root, r.from)), r.from).toBe(true);
     expect(config.files).toContain('build/resources/tray/*.png');
 
     const scripts = [config.deb.afterInstall, config.deb.afterRemove, config.deb.fpm[0]!.replace('--before-remove=', '')];
@@ -62,7 +63,7 @@ describe('packaging', () => {
       { cwd: root, stdio: 'pipe', timeout: 300_000 },
     );
     const app = path.join(out, 'linux-unpacked');
-    for (const f of ['snapkeep', 'resources/app.asar', 'resources/snapkeep-helper', 'resources/kmod/dkms.conf', 'resources/app.asar.unpacked/native/build/Release/snapkeep.node']) {
+    for (const f of ['snapkeep', 'resources/app.asar', 'resources/snapkeep-helper', 'resources/kmod/dkms.conf', 'resources/helper-templates', 'resources/app.asar.unpacked/native/build/Release/snapkeep.node']) {
       expect(existsSync(path.join(app, f)), f).toBe(true);
     }
   }, 300_000);
