@@ -89,6 +89,12 @@ export async function runVerify(
       ...(p.pack !== undefined && { pack: p.pack }),
     });
   }
+  // Asked about one point: damage elsewhere is not its problem.
+  if (opts.pointId !== undefined) {
+    const mine = problems.filter((p) => p.pointIds.length > 0);
+    problems.length = 0;
+    problems.push(...mine);
+  }
   const damaged = new Set(problems.flatMap((p) => p.pointIds));
   return {
     ok: problems.length === 0,

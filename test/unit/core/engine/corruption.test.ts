@@ -62,6 +62,10 @@ it.each([{ passphrase: undefined }, { passphrase: 'pw' }])('names the damaged po
   expect(bad?.pack).toBe(loc.pack);
   expect(bad?.pointIds).toEqual([b.id]);
 
+  // Asked about the unaffected point alone, verify finds it sound.
+  expect((await repo.verify({ data: true, pointId: a.id })).ok).toBe(true);
+  expect((await repo.verify({ data: true, pointId: b.id })).damagedPoints).toEqual([b.id]);
+
   const outA = path.join(dir, 'a.img');
   await repo.restore({ pointId: a.id, source: image, target: outA, skipIdentical: false });
   expect(sha256(outA)).toBe(shaA);
