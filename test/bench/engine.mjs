@@ -92,7 +92,11 @@ function duBytes(p) {
 function ensureRestic() {
   if (spawnSync('restic', ['version']).status === 0) return true;
   if (!isRoot) return false;
-  spawnSync('apt-get', ['install', '-y', '-q', 'restic'], { stdio: 'inherit' });
+  // Debian's package; the package lists may need a refresh first.
+  if (spawnSync('apt-get', ['install', '-y', '-q', 'restic'], { stdio: 'inherit' }).status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
+    spawnSync('apt-get', ['install', '-y', '-q', 'restic'], { stdio: 'inherit' });
+  }
   return spawnSync('restic', ['version']).status === 0;
 }
 
