@@ -12,23 +12,36 @@ import { ID_BYTES, SEGMENT_ENTRIES, dirs } from './format';
 
 const SEGMENT_BYTES = SEGMENT_ENTRIES * ID_BYTES;
 
+/** Segments written at once: their fsyncs overlap, open files stay few. */
+const PARALLEL_WRITES = 16;
+
 export async function writeChunkList(repo: string, native: NativeRepo, list: Buffer): Promise<{ segments: string[]; written: number }> {
   const segments: string[] = [];
-  let written = 0;
+  const pending: Array<{ id: string; seg: Buffer }> = [];
+  const seen = new Set<string>(); // e.g. every all-zero segment has one id
   for (let at = 0; at < list.length; at += SEGMENT_BYTES) {
     const seg = list.subarray(at, Math.min(list.length, at + SEGMENT_BYTES));
     const id = native.chunkId(seg).toString('hex');
     segments.push(id);
-    const file = dirs.segment(repo, id);
-    try {
-      await fs.access(file);
-      continue; // content-addressed: already there means the same bytes
-    } catch {
-      /* not there yet */
-    }
-    await writeFileAtomic(file, native.sealEnvelope(EnvelopeType.listSegment, seg));
-    written++;
+    if (!seen.has(id)) pending.push({ id, seg });
+    seen.add(id);
   }
+  let written = 0;
+  let next = 0;
+  const worker = async () => {
+    for (let job = pending[next++]; job; job = pending[next++]) {
+      const file = dirs.segment(repo, job.id);
+      // Content-addressed: already there means the same bytes.
+      const exists = await fs.access(file).then(
+        () => true,
+        () => false,
+      );
+      if (exists) continue;
+      await writeFileAtomic(file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
+      written++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_WRITES, pending.length) }, worker));
   return { segments, written };
 }
 
