@@ -5,6 +5,7 @@ import { APP_VERSION } from '../common/version';
 import type { Command } from './command';
 import { backupCommand } from './commands/backup';
 import { initCommand } from './commands/init';
+import { jobsCommand } from './commands/jobs';
 import { listCommand } from './commands/list';
 import { mountCommand } from './commands/mount';
 import { pruneCommand } from './commands/prune';
@@ -26,6 +27,7 @@ const commands: Command[] = [
   pruneCommand,
   mountCommand,
   umountCommand,
+  jobsCommand,
 ];
 
 function usage(): string {

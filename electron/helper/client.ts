@@ -5,7 +5,7 @@
 import * as net from 'node:net';
 
 import { AppError } from '../common/contract';
-import type { Transport } from '../common/rpc/client';
+import { RpcClient, type Transport } from '../common/rpc/client';
 import { appErrorFromRpc, RPC_APP_ERROR, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, RpcErrorObject } from '../common/rpc/jsonrpc';
 import type { Backend, Session } from '../common/rpc/session';
 import { LineDecoder } from './framing';
@@ -72,6 +72,20 @@ export function socketTransport(sock: net.Socket): Transport {
     onClose: (l) => closeListeners.push(l),
     close: () => sock.end(),
   };
+}
+
+/** A typed client over any backend's session (helper or local): the CLI's way in. */
+export async function openClient(backend: Backend): Promise<RpcClient> {
+  const frameListeners: Array<(f: string) => void> = [];
+  const session = await backend.openSession((frame) => frameListeners.forEach((l) => l(frame)));
+  return new RpcClient({
+    send: (frame) => {
+      void session.handleText(frame).then((reply) => reply !== null && frameListeners.forEach((l) => l(reply)));
+    },
+    onFrame: (l) => frameListeners.push(l),
+    onClose: () => undefined,
+    close: () => session.close(),
+  });
 }
 
 function errorReply(id: unknown, code: number, err: AppError): string {

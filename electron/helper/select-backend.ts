@@ -21,7 +21,11 @@ export interface SelectOptions {
   socketPath?: string;
   /** Use the local backend without asking the helper (tests, --local). */
   forceLocal?: boolean;
-  /** Options of the in-process Service when it is used. */
+  /**
+   * Options of the in-process Service when it is used. Schedules run in it
+   * by default (web mode, the desktop app); one-shot commands pass
+   * `{ schedule: false }`.
+   */
   local?: Partial<ServiceOptions>;
 }
 
