@@ -77,13 +77,18 @@ export class JobRunner {
 
   /**
    * Claims the job for a run (synchronously, so two starts in one tick
-   * cannot both win). CONFLICT when it is running here or in another live
-   * process.
+   * cannot both win); CONFLICT when it is running already. A run in another
+   * live process is refused later, by its run record.
    */
-  claim(job: StoredJob, taskId: string): void {
+  claim(job: StoredJob): void {
     if (this.active.has(job.id))
       throw new AppError('CONFLICT', `job ${job.name} is already running`, { jobId: job.id, taskId: this.active.get(job.id) });
-    this.active.set(job.id, taskId);
+    this.active.set(job.id, '');
+  }
+
+  /** Names the task of a claimed run (for CONFLICT details). */
+  attach(jobId: string, taskId: string): void {
+    if (this.active.has(jobId)) this.active.set(jobId, taskId);
   }
 
   release(jobId: string): void {

@@ -256,7 +256,7 @@ export class Service {
   /** Starts a backup run now; CONFLICT when the job is running already. */
   runJob(id: string): Result<'jobs.run'> {
     const job = this.jobs.get(id);
-    this.runner.claim(job, 'starting');
+    this.runner.claim(job);
     let task: Task;
     try {
       task = this.tasks.start({ kind: 'backup', title: `Back up ${job.name}`, jobId: id, repositoryId: job.repositoryId }, async (ctx) => {
@@ -271,6 +271,7 @@ export class Service {
       this.runner.release(id);
       throw e;
     }
+    this.runner.attach(id, task.id);
     this.publishById(id);
     return { taskId: task.id };
   }
