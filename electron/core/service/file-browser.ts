@@ -14,11 +14,16 @@ export interface CopyProgress {
   file: string;
 }
 
-/** The mount point `p` lies in, after resolving symlinks; NOT_FOUND / INVALID_ARGUMENT otherwise. */
-export async function confine(p: string, roots: string[]): Promise<{ real: string; root: string }> {
+/**
+ * The mount point `p` lies in, after resolving symlinks (all of them, or all
+ * but the last component when the link itself is meant, as for a copy);
+ * NOT_FOUND / INVALID_ARGUMENT otherwise.
+ */
+export async function confine(p: string, roots: string[], followLast = true): Promise<{ real: string; root: string }> {
   let real: string;
   try {
-    real = await fs.realpath(p);
+    real = followLast ? await fs.realpath(p) : path.join(await fs.realpath(path.dirname(p)), path.basename(p));
+    await fs.lstat(real);
   } catch {
     throw new AppError('NOT_FOUND', `${p} does not exist in the mounted restore point`, { path: p });
   }
@@ -114,7 +119,8 @@ async function sizeOf(p: string): Promise<number> {
 export async function copyFiles(paths: string[], roots: string[], destination: string, o: CopyOptions = {}): Promise<{ files: number; bytes: number }> {
   const dst = await fs.stat(destination).catch(() => null);
   if (!dst?.isDirectory()) throw new AppError('NOT_FOUND', `destination ${destination} is not an existing directory`, { path: destination });
-  const sources = await Promise.all(paths.map((p) => confine(p, roots)));
+  // A link named for copying is copied as the link, wherever it points.
+  const sources = await Promise.all(paths.map((p) => confine(p, roots, false)));
   let total = 0;
   for (const s of sources) total += await sizeOf(s.real);
   const state = { files: 0, bytes: 0 };
