@@ -1,13 +1,14 @@
 // The helper running jobs on a real kernel, without live snapshots (image
 // reads of unmounted disks; 302 covers snapshots): a job scheduled a minute
 // ahead runs on the real clock and leaves a restore point with both of its
-// disks, which restores byte for byte; the helper killed with SIGKILL in the
+// disks, which restores byte for byte and whose file system is mounted
+// through the helper (NBD) to list and copy a file; the helper killed with SIGKILL in the
 // middle of a run cleans up at its next start (run record gone, the
 // repository's lock of the dead process does not block the next run); and a
 // destination unplugged mid-run (a scsi_debug disk deleted through sysfs,
 // the kernel's own hot-unplug path) fails the run at once with a clear
 // reason.
-// vm: disks=64M,64M,4G modules=ext4 timeout=300 smp=2 memory=1024
+// vm: disks=64M,64M,4G modules=ext4,nbd timeout=300 smp=2 memory=1024
 // vm-allow-log: EXT4-fs (error|warning) \(device sd[a-z]+\)
 // vm-allow-log: Buffer I/O error on dev sd[a-z]+
 import { execFileSync, spawn } from 'node:child_process';
@@ -29,8 +30,15 @@ function check(cond, msg) {
   }
 }
 
-// Sources: random data on the two small disks; the big one stays sparse.
-for (const d of [srcA, srcB]) sh('dd', 'if=/dev/urandom', `of=${d}`, 'bs=1M', 'count=24', 'status=none', 'oflag=direct');
+// Sources: random data on the first disk, an ext4 with a known file on the
+// second (unmounted while backed up); the big one stays sparse.
+sh('dd', 'if=/dev/urandom', `of=${srcA}`, 'bs=1M', 'count=24', 'status=none', 'oflag=direct');
+sh('mkfs.ext4', '-q', '-L', 'data', srcB);
+sh('mkdir', '-p', '/tmp/b');
+sh('mount', srcB, '/tmp/b');
+sh('mkdir', '-p', '/tmp/b/docs');
+writeFileSync('/tmp/b/docs/report.txt', 'restored through the helper\n');
+sh('umount', '/tmp/b');
 // The destination: a SCSI disk that can be unplugged (scsi_debug, in RAM).
 sh('modprobe', 'sd_mod'); // the disk driver: not loaded in the test VM by default
 sh('modprobe', 'scsi_debug', 'dev_size_mb=128');
@@ -98,6 +106,20 @@ const r = await c.call('restore.start', { repositoryId: repo.id, pointId: point.
 check((await waitTask(c, r.taskId)).state === 'succeeded', 'restore');
 sh('cmp', target, srcB);
 console.log(`scheduled run ok: point ${point.id}, restored ${srcB} byte for byte`);
+
+// File restore through the helper: the point's ext4 served over NBD, mounted read-only.
+const m = await c.call('mounts.mount', { repositoryId: repo.id, pointId: point.id, source: srcB });
+const fsRoot = m.filesystems.find((f) => f.fsType === 'ext4')?.mountpoint;
+check(fsRoot, `no mounted ext4: ${JSON.stringify(m)}`);
+const names = (await c.call('files.list', { mountId: m.id, path: `${fsRoot}/docs` })).map((f) => f.name);
+check(names.join() === 'report.txt', `files.list: ${names}`);
+sh('mkdir', '-p', '/tmp/out');
+const copy = await c.call('files.copy', { mountId: m.id, paths: [`${fsRoot}/docs/report.txt`], destination: '/tmp/out' });
+check((await waitTask(c, copy.taskId)).state === 'succeeded', 'files.copy');
+check(readFileSync('/tmp/out/report.txt', 'utf8') === 'restored through the helper\n', 'copied file content');
+await c.call('mounts.unmount', { id: m.id });
+check((await c.call('mounts.list', {})).length === 0, 'mount left after unmount');
+console.log(`file restore ok: ${m.device} mounted, listed, copied, unmounted`);
 
 // SIGKILL in the middle of a run, then a restart.
 const bigJob = await c.call('jobs.create', { job: { ...base, name: 'big', sources: [big], schedule: { kind: 'manual' } } });
