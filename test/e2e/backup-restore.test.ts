@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { unnamedControls } from './support/a11y';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { canUseLoop, loopDevice, makeExt4Image, sha256 } from './support/images';
 import { serve, type Served } from './support/serve';
@@ -66,6 +67,7 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('wizard-next').click();
     expect(await page.getByTestId('err-sources').textContent()).toBe('Choose at least one disk, partition or image file.');
     await screenshot(page, 'job-wizard-sources-error');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('job-name').fill('Test disk');
     await page.getByTestId('job-image').fill(image);
     await page.getByTestId('job-image-add').click();
@@ -78,6 +80,7 @@ describe('backup and restore in the browser', () => {
     await page.locator('#repo-pass').fill(PASSPHRASE);
     await page.locator('#repo-pass2').fill(PASSPHRASE);
     await screenshot(page, 'repository-dialog');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('repo-save').click();
     await page.getByTestId('repo-dialog').waitFor({ state: 'detached' });
     expect(await page.getByTestId('job-repo').textContent()).toContain('E2E repository');
@@ -89,13 +92,16 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('wizard-next').click();
     expect(await page.getByTestId('err-schedule').textContent()).toContain('cron expression with five fields');
     await screenshot(page, 'job-wizard-schedule-error');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('job-schedule-kind').getByText('By hand').click();
     await page.getByTestId('wizard-next').click();
     await page.getByTestId('wizard-next').click(); // retention as proposed
     await screenshot(page, 'job-wizard-storage');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('wizard-next').click(); // automatic snapshot storage
     expect(await page.getByTestId('job-review').textContent()).toContain(image);
     await screenshot(page, 'job-wizard-review');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('job-save').click();
     await page.getByTestId('jobs-table').getByText('Test disk').waitFor();
   });
@@ -133,12 +139,14 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('wizard-next').click();
     await page.locator('[data-step-title="what"]').waitFor();
     await screenshot(page, 'restore-what');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('wizard-next').click();
 
     await page.getByTestId('target-image').fill(target);
     await page.getByTestId('target-image-use').click();
     await page.getByTestId('target-card').getByText('A new image file.').waitFor();
     await screenshot(page, 'restore-target');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('wizard-next').click();
 
     expect(await page.getByTestId('restore-start').isDisabled()).toBe(true);
@@ -146,11 +154,13 @@ describe('backup and restore in the browser', () => {
     expect(await page.getByTestId('restore-start').isDisabled()).toBe(true);
     await page.getByTestId('confirm-input').fill(target);
     await screenshot(page, 'restore-confirm');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('restore-start').click();
 
     await page.getByTestId('restore-result').getByTestId('restore-success').waitFor({ timeout: 120_000 });
     expect(await page.getByTestId('restore-success').textContent()).toContain('Restored and verified');
     await screenshot(page, 'restore-result');
+    expect(await unnamedControls(page)).toEqual([]);
     expect(sha256(target)).toBe(sha256(image));
   });
 
@@ -164,6 +174,7 @@ describe('backup and restore in the browser', () => {
     await err.waitFor();
     expect(await err.textContent()).toBe('Could not unlock: Wrong passphrase');
     await screenshot(page, 'unlock-wrong-passphrase');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.locator('#unlock-pass').fill(PASSPHRASE);
     await page.getByTestId('unlock-submit').click();
     await page.getByTestId('unlock-dialog').waitFor({ state: 'detached' });
@@ -215,5 +226,37 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('log-table').locator('tbody tr').first().waitFor();
     await screenshot(page, 'logs-service');
     expect(errors).toEqual([]);
+  });
+
+  it('can be used with the keyboard and names every control for screen readers', async () => {
+    await page.goto(served.url.replace(/\/\?token=.*/, '/') + '#/');
+    await page.reload(); // a fresh page: the focus starts at the top
+    await page.getByTestId('system-card').waitFor();
+    // the first Tab reaches the skip link, which moves the focus to the content
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // navigation by keyboard: the new page's heading takes the focus
+    await page.getByRole('link', { name: 'Restore points' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('points-table').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Restore points');
+    // in the wizard, Next moves the focus to the new step's heading
+    await page.getByTestId('point-restore').first().focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('restore-points').locator('tr[aria-selected="true"]').waitFor();
+    await page.getByTestId('wizard-next').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-step-title') === 'what');
+
+    const unnamed: string[] = [];
+    for (const route of ['/', '/devices', '/jobs', '/jobs/new', '/points', '/restore', '/files', '/logs', '/settings', '/setup']) {
+      await page.goto(served.url.replace(/\/\?token=.*/, '/') + '#' + route);
+      await page.locator('h1[data-page-title]').waitFor();
+      await page.waitForLoadState('networkidle');
+      unnamed.push(...(await unnamedControls(page)).map((c) => `${route} ${c}`));
+    }
+    expect(unnamed).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { RpcClient } from '../../electron/common/rpc/client';
 import { LocalBackend } from '../../electron/core/api/local-backend';
 import { startWebServer, type WebServer } from '../../electron/web/server';
 import { memoryTransport } from '../support/memory-transport';
+import { unnamedControls } from './support/a11y';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { canUseLoop, HELLO, makeExt4Image } from './support/images';
 import { loopMountBackend } from './support/loop-mount';
@@ -78,6 +79,7 @@ describe('file restore in the browser (real service, loop device in place of NBD
     await table.getByTestId('dir-docs').waitFor({ timeout: 60_000 });
     expect(await table.getByTestId('file-random.bin').count()).toBe(1);
     await screenshot(page, 'files-browse');
+    expect(await unnamedControls(page)).toEqual([]);
 
     await table.getByTestId('dir-docs').click();
     await table.getByTestId('file-hello.txt').waitFor();
