@@ -189,3 +189,24 @@ describe('read-only repository', () => {
     expect(await codeOf(ro.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 }))).toBe('READ_ONLY');
   });
 });
+
+describe('cancel', () => {
+  it('an aborted backup or restore rejects with CANCELLED and leaves the repository as it was', async () => {
+    const d = dir('cancel');
+    const image = path.join(d, 'disk.img');
+    execFileSync('head', ['-c', String(48 << 20), '/dev/urandom'], { stdio: ['ignore', fs.openSync(image, 'w'), 'ignore'] });
+    const repo = await engine.init({ path: path.join(d, 'repo') });
+    const ac = new AbortController();
+    const phases: string[] = [];
+    const p = repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 19, signal: ac.signal, onProgress: (x) => phases.push(x.phase) });
+    setTimeout(() => ac.abort(), 100);
+    expect(await codeOf(p)).toBe('CANCELLED');
+    expect(await repo.listPoints()).toEqual([]);
+    expect((await repo.verify({ data: true })).ok).toBe(true);
+    const done = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+    const ac2 = new AbortController();
+    ac2.abort();
+    expect(await codeOf(repo.restore({ pointId: done.id, source: image, target: path.join(d, 'out.img'), skipIdentical: false, signal: ac2.signal }))).toBe('CANCELLED');
+    expect(fs.readdirSync(path.join(d, 'repo', 'locks'))).toEqual([]);
+  });
+});
