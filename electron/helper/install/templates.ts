@@ -7,7 +7,8 @@ import * as path from 'node:path';
 export async function renderTemplate(dir: string, name: string, values: Record<string, string>): Promise<string> {
   let text = await fs.readFile(path.join(dir, name), 'utf8');
   for (const [k, v] of Object.entries(values)) {
-    if (/[\n\r]/.test(v)) throw new Error(`template value ${k} contains a line break`);
+    // Values land inside "..." in the unit: a quote, backslash or line break would break out.
+    if (/["\\\n\r]/.test(v)) throw new Error(`template value ${k} contains a quote, backslash or line break`);
     text = text.split(`@${k}@`).join(v);
   }
   const left = /@[A-Z_]+@/.exec(text);

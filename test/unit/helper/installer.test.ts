@@ -135,7 +135,7 @@ describe('installer (system tools mocked)', () => {
       ]),
     );
     const unit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-helper.service'), 'utf8');
-    expect(unit).toContain('ExecStart=/usr/bin/node /opt/snapkeep/helper/main.js serve');
+    expect(unit).toContain('ExecStart="/usr/bin/node" "/opt/snapkeep/helper/main.js" serve');
     expect(unit).not.toMatch(/@[A-Z_]+@/);
     expect(existsSync(path.join(layout.etc, 'udev/rules.d/60-snapkeep.rules'))).toBe(true);
     expect(readFileSync(path.join(layout.usrSrc, 'snapkeep-0.1.0/dkms.conf'), 'utf8')).toContain('AUTOINSTALL="yes"');

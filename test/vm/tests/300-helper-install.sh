@@ -29,7 +29,7 @@ $HELPER install --module "$SNAPKEEP_KO" --user alice --no-apt | tee /tmp/install
 [ -c /dev/snapkeep ] || fail "/dev/snapkeep missing after install"
 getent group snapkeep > /dev/null || fail "no snapkeep group"
 id -nG alice | tr ' ' '\n' | grep -qx snapkeep || fail "alice not in snapkeep"
-grep -q "ExecStart=.* $R/out/js/electron/helper/main.js serve" \
+grep -qF "\"$R/out/js/electron/helper/main.js\" serve" \
 	/etc/systemd/system/snapkeep-helper.service || fail "unit ExecStart"
 grep -q 'KERNEL=="snapkeep-img\*"' /etc/udev/rules.d/60-snapkeep.rules ||
 	fail "udev rules"
