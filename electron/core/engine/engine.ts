@@ -35,7 +35,9 @@ export class SnapkeepEngine implements Engine {
         throw e;
       });
       if (entries.includes('config')) throw new AppError('REPO_EXISTS', `a repository already exists at ${opts.path}`, { path: opts.path });
-      if (entries.length) throw new AppError('INVALID_ARGUMENT', `${opts.path} is not empty`, { path: opts.path });
+      // What a killed init leaves (our empty folders, no config) may be reused.
+      const ours = new Set(['points', 'lists', 'index', 'packs', 'locks', 'tmp']);
+      if (entries.some((e) => !ours.has(e))) throw new AppError('INVALID_ARGUMENT', `${opts.path} is not empty`, { path: opts.path });
       await fs.mkdir(opts.path, { recursive: true });
       for (const d of [dirs.points, dirs.lists, dirs.index, dirs.packs, dirs.locks, dirs.tmp]) await fs.mkdir(d(opts.path), { recursive: true });
       const { fields } = await createKeys(opts.passphrase);
