@@ -20,9 +20,16 @@ if (!existsSync(join(root, 'out/js/electron/main/index.js')) || !existsSync(join
   process.exit(1);
 }
 const electron = electronBinary();
+// Extra arguments go to the app: `npm start -- --hidden` (tray only), or
+// `npm start -- --port 8080` in web mode.
+const extra = process.argv.slice(2);
 const [cmd, args, what] = electron
-  ? [electron, [root], 'Starting the desktop app (Electron).']
-  : [process.execPath, [join(root, 'out/js/electron/cli/snapkeep.js'), 'serve'], 'Electron is not installed here: starting web mode; open the link below.'];
+  ? [electron, [root, ...extra], `Starting the desktop app (Electron, ${electron}).`]
+  : [
+      process.execPath,
+      [join(root, 'out/js/electron/cli/snapkeep.js'), 'serve', ...extra],
+      'Electron is not installed here (node_modules/electron has no binary): starting web mode instead; open the link below.',
+    ];
 console.log(what);
 const child = spawn(cmd, args, { stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
