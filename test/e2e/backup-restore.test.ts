@@ -84,6 +84,7 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('repo-save').click();
     await page.getByTestId('repo-dialog').waitFor({ state: 'detached' });
     expect(await page.getByTestId('job-repo').textContent()).toContain('E2E repository');
+    await screenshot(page, 'job-wizard-destination');
     await page.getByTestId('wizard-next').click();
 
     // 3 schedule: a bad cron expression is explained, then "by hand"
@@ -95,6 +96,9 @@ describe('backup and restore in the browser', () => {
     expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('job-schedule-kind').getByText('By hand').click();
     await page.getByTestId('wizard-next').click();
+    await page.locator('[data-step-title="retention"]').waitFor();
+    await screenshot(page, 'job-wizard-retention');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('wizard-next').click(); // retention as proposed
     await screenshot(page, 'job-wizard-storage');
     expect(await unnamedControls(page)).toEqual([]);
@@ -116,16 +120,20 @@ describe('backup and restore in the browser', () => {
     expect(await task.getByTestId('task-bar').getAttribute('aria-valuenow')).toBe('100');
     expect(await task.getByTestId('task-figures').textContent()).toMatch(/^Read 67\.1 MB, stored [\d.]+ [kM]B of new data in (\d+ s|less than a second)$/);
     await screenshot(page, 'jobs-done');
+    // a second run builds on the first: only new chunks are stored
+    await page.getByTestId('run-job').click();
+    expect((await followTask(page.getByTestId('task-progress').nth(1))).at(-1)).toBe('succeeded');
 
     await nav('Restore points');
     const rows = page.getByTestId('points-table').locator('tbody tr');
-    await rows.first().getByText('Test disk').waitFor();
-    expect(await rows.count()).toBe(1);
-    expect(await rows.first().textContent()).toContain('full');
+    await rows.nth(1).getByText('Test disk').waitFor();
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(1).textContent()).toContain('full');
+    expect(await rows.first().textContent()).toContain('+0 B new');
     await screenshot(page, 'points');
 
     await nav('Dashboard');
-    await page.getByTestId('history-card').getByText('Succeeded').waitFor();
+    await page.getByTestId('history-card').getByText('Succeeded').nth(1).waitFor();
     await screenshot(page, 'dashboard');
   });
 
@@ -220,7 +228,7 @@ describe('backup and restore in the browser', () => {
     await choose(page, 'files-point', /Test disk/);
     await screenshot(page, 'files-choose');
     await nav('Logs and history');
-    await page.getByTestId('history-table').getByText('Test disk').waitFor();
+    await page.getByTestId('history-table').getByText('Test disk').nth(1).waitFor();
     await screenshot(page, 'logs-history');
     await page.getByRole('tab', { name: 'Service log' }).click();
     await page.getByTestId('log-table').locator('tbody tr').first().waitFor();
