@@ -30,6 +30,7 @@ export class TrayAgent {
   private readonly tasks = new Map<string, Task>();
   private problem: string | null = null;
   private moduleLoaded = true;
+  private local = false;
   private timer: NodeJS.Timeout | null = null;
   private lastModel = '';
   private readonly decider: NotificationDecider;
@@ -73,7 +74,10 @@ export class TrayAgent {
       client.call('system.info', {}).catch((e: unknown) => this.fail('system.info', e, null)),
     ]);
     if (jobs) this.jobs = jobs;
-    if (info) this.moduleLoaded = info.module.loaded;
+    if (info) {
+      this.moduleLoaded = info.module.loaded;
+      this.local = info.backend === 'local';
+    }
     this.problem = info === null ? 'The Snapkeep service is not reachable' : null;
     this.emit();
   }
@@ -95,7 +99,7 @@ export class TrayAgent {
     // Live backups of disks need the module; image files do not.
     const needsModule = this.jobs.some((j) => j.enabled && j.sources.some((s) => s.startsWith('/dev/')));
     const problem = this.problem ?? (!this.moduleLoaded && needsModule ? 'Kernel module not loaded: disk backups cannot run' : null);
-    return trayModel({ jobs: this.jobs, tasks: [...this.tasks.values()], problem, now: this.now() });
+    return trayModel({ jobs: this.jobs, tasks: [...this.tasks.values()], problem, schedulesInApp: this.local, now: this.now() });
   }
 
   private onTask(task: Task): void {

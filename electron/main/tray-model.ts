@@ -27,6 +27,8 @@ export interface TrayInput {
   tasks: readonly Task[];
   /** Not loaded kernel module or unreachable service, in words; null when fine. */
   problem: string | null;
+  /** The service runs inside this app (no helper): quitting stops the schedules. */
+  schedulesInApp?: boolean;
   now: Date;
 }
 
@@ -82,7 +84,12 @@ export function trayModel(input: TrayInput): TrayModel {
       backupItem,
       { kind: 'action', label: 'Open Snapkeep', enabled: true, action: { type: 'open' } },
       { kind: 'separator' },
-      { kind: 'action', label: 'Quit Snapkeep', enabled: true, action: { type: 'quit' } },
+      {
+        kind: 'action',
+        label: input.schedulesInApp ? 'Quit Snapkeep (scheduled backups stop too)' : 'Quit Snapkeep',
+        enabled: true,
+        action: { type: 'quit' },
+      },
     ],
   };
 }

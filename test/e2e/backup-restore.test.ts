@@ -30,7 +30,8 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'snapkeep-e2e-'));
   mkdirSync(path.join(work, 'src'));
   mkdirSync(path.join(work, 'out'));
-  image = makeExt4Image(path.join(work, 'src'), 64);
+  // Large enough that a run is seen in progress on most machines; nothing depends on it.
+  image = makeExt4Image(path.join(work, 'src'), 256, 160);
   served = await serve();
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -114,11 +115,15 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('run-job').click();
     const task = page.getByTestId('task-progress');
     await task.waitFor();
+    // the screenshot once bytes are counted (or at the end, on a fast machine)
+    while ((await task.getAttribute('data-state')) === 'running' && !/ of /.test((await task.getByTestId('task-figures').textContent()) ?? '')) {
+      await page.waitForTimeout(50);
+    }
     await screenshot(page, 'jobs-running');
     const states = await followTask(task);
     expect(states.at(-1)).toBe('succeeded');
     expect(await task.getByTestId('task-bar').getAttribute('aria-valuenow')).toBe('100');
-    expect(await task.getByTestId('task-figures').textContent()).toMatch(/^Read 67\.1 MB, stored [\d.]+ [kM]B of new data in (\d+ s|less than a second)$/);
+    expect(await task.getByTestId('task-figures').textContent()).toMatch(/^Read 268 MB, stored [\d.]+ MB of new data in (\d+ s|less than a second)$/);
     await screenshot(page, 'jobs-done');
     // a second run builds on the first: only new chunks are stored
     await page.getByTestId('run-job').click();
@@ -208,7 +213,7 @@ describe('backup and restore in the browser', () => {
       await row.click();
       const problem = page.getByTestId('target-problem');
       await problem.waitFor();
-      expect(await problem.textContent()).toMatch(new RegExp(`${loop.device} is too small: it holds 8\\.\\d+ MB, the restore needs 67\\.\\d MB`));
+      expect(await problem.textContent()).toMatch(new RegExp(`${loop.device} is too small: it holds 8\\.\\d+ MB, the restore needs 268 MB`));
       expect(await page.getByTestId('wizard-next').isDisabled()).toBe(true);
       await screenshot(page, 'restore-target-too-small');
     } finally {

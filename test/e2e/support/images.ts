@@ -3,18 +3,20 @@
 // loop devices where the test needs a block device (root only).
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const HELLO = 'Snapkeep brought this file back.\n';
 
-/** An ext4 file system image of `mb` MiB with docs/hello.txt, a few MB of random data and a nested tree. */
-export function makeExt4Image(dir: string, mb: number): string {
+/** An ext4 file system image of `mb` MiB with docs/hello.txt, `randomMb` MiB of random data and a nested tree. */
+export function makeExt4Image(dir: string, mb: number, randomMb = Math.floor(mb / 4)): string {
   const tree = path.join(dir, 'tree');
   mkdirSync(path.join(tree, 'docs/letters'), { recursive: true });
   writeFileSync(path.join(tree, 'docs/hello.txt'), HELLO);
   writeFileSync(path.join(tree, 'docs/letters/to-grandma.txt'), 'Dear grandma,\n');
-  writeFileSync(path.join(tree, 'random.bin'), randomBytes(Math.min(mb, 48) * 1024 * 1024 / 2));
+  const random = path.join(tree, 'random.bin');
+  writeFileSync(random, '');
+  for (let i = 0; i < randomMb; i++) appendFileSync(random, randomBytes(1 << 20));
   const image = path.join(dir, 'disk.img');
   execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'e2edata', '-d', tree, image, `${mb}M`], { stdio: 'pipe' });
   return image;

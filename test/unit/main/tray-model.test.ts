@@ -52,6 +52,7 @@ describe('tray model', () => {
     const problem = trayModel({ jobs: [job()], tasks: [], problem: 'Kernel module not loaded', now });
     expect(problem.status).toBe('attention');
     const empty = trayModel({ jobs: [], tasks: [], problem: null, now });
+    expect(labels(trayModel({ jobs: [], tasks: [], problem: null, schedulesInApp: true, now }).menu).at(-1)).toBe('Quit Snapkeep (scheduled backups stop too)');
     expect(labels(empty.menu).slice(0, 5)).toEqual(['No backup jobs yet', 'Last backup: never', 'Next backup: none scheduled', '---', 'Back up now (no jobs yet)']);
   });
 
