@@ -6,7 +6,7 @@ import { app } from 'electron';
 import * as sudo from 'sudo-prompt';
 
 import { RpcClient } from '../common/rpc/client';
-import { selectBackend, type SelectedBackend } from '../helper/select-backend';
+import { probeHelper, selectBackend, type SelectedBackend } from '../helper/select-backend';
 import { TrayAgent } from './agent';
 import { AppSettingsStore } from './app-settings';
 import { applyAutostart, HIDDEN_ARG, launchCommand } from './autostart';
@@ -116,9 +116,15 @@ function main(): void {
   };
   /** After the installer: the helper serves from now on; the in-process service stops. */
   const switchService = async (): Promise<void> => {
+    // Only to the helper: a second in-process service on the same
+    // directories would run the schedules twice.
+    const ready = await probeHelper().then(
+      () => true,
+      (e: unknown) => (log.warn(`after installing, the helper does not answer: ${e instanceof Error ? e.message : String(e)}`), false),
+    );
+    if (!ready) return;
     const old = service;
     service = await selectBackend();
-    if (service.backend.kind !== 'helper') log.warn(`after installing: ${service.note ?? 'the helper does not answer'}`);
     await startAgent();
     await mainWindow?.rebind();
     await old?.close();
@@ -130,11 +136,21 @@ function main(): void {
   };
 
   app.on('second-instance', open);
-  app.on('before-quit', () => {
+  // Quitting waits for the in-process service to stop: running tasks are
+  // cancelled and clean up (snapshots, storage files, locks) before exit.
+  let stopped = false;
+  app.on('before-quit', (event) => {
     quitting = true;
+    if (stopped) return;
+    event.preventDefault();
     agent?.stop();
     tray?.destroy();
-    void service?.close();
+    void (service?.close() ?? Promise.resolve())
+      .catch((e: unknown) => log.error('stopping the service', e))
+      .finally(() => {
+        stopped = true;
+        app.quit();
+      });
   });
   // The tray keeps the app running with no window; quitting is explicit.
   app.on('window-all-closed', () => undefined);
