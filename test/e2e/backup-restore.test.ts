@@ -136,6 +136,12 @@ describe('backup and restore in the browser', () => {
     expect(await rows.nth(1).textContent()).toContain('full');
     expect(await rows.first().textContent()).toContain('+0 B new');
     await screenshot(page, 'points');
+    // clean-up preview with the job's retention (keep the last 3): nothing goes
+    await page.getByRole('button', { name: 'More: other checks and clean-up' }).click();
+    await page.getByRole('menuitem', { name: /Preview clean-up/ }).click();
+    await page.getByTestId('prune-preview').waitFor();
+    expect(await page.getByTestId('prune-preview').textContent()).toContain('would remove 0 restore point(s)');
+    await screenshot(page, 'points-prune-preview');
 
     await nav('Dashboard');
     await page.getByTestId('history-card').getByText('Succeeded').nth(1).waitFor();

@@ -38,7 +38,7 @@ export function taskSummary(task: Task): string {
     case 'prune': {
       const removed = Array.isArray(r?.['removedPoints']) ? (r['removedPoints'] as unknown[]).length : undefined;
       if (removed === undefined) break;
-      return `Removed ${removed} restore point(s), freed ${formatBytes(num(r, 'freedBytes') ?? 0)}${inTime}`;
+      return `${removed} restore point(s) beyond the retention, ${formatBytes(num(r, 'freedBytes') ?? 0)}${inTime}`;
     }
     default:
       break;

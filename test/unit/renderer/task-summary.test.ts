@@ -24,7 +24,7 @@ describe('task summary', () => {
     expect(taskSummary({ ...base, kind: 'verify', result: { ok: false, checkedPoints: 3, checkedChunks: 120, damagedPoints: ['p'], problems: [{}] } })).toBe(
       '3 restore point(s), 120 chunks checked: 1 problem(s) in 1 min 5 s',
     );
-    expect(taskSummary({ ...base, kind: 'prune', result: { removedPoints: ['a', 'b'], keptPoints: [], removedPacks: 1, freedBytes: 5e6 } })).toBe('Removed 2 restore point(s), freed 5.00 MB in 1 min 5 s');
+    expect(taskSummary({ ...base, kind: 'prune', result: { removedPoints: ['a', 'b'], keptPoints: [], removedPacks: 1, freedBytes: 5e6 } })).toBe('2 restore point(s) beyond the retention, 5.00 MB in 1 min 5 s');
     expect(taskSummary({ ...base, kind: 'mount' })).toBe('Done in 1 min 5 s');
     expect(taskSummary({ ...base, state: 'failed' })).toBe('after 1 min 5 s');
   });
