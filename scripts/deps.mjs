@@ -15,7 +15,6 @@ export const APT_PACKAGES = [
   ['libsodium-dev', 'hashing, encryption and key derivation'],
   ['qemu-system-x86', 'boots the test kernels'],
   ['busybox-static', 'the test VM initramfs'],
-  ['cpio', 'packs the test VM initramfs'],
   ['kmod', 'resolves kernel module dependencies for the test VM'],
   ['xz-utils', 'decompresses 6.12 kernel modules'],
   ['linux-image-amd64', 'Debian 6.1 kernel for the VM tests'],
