@@ -7,6 +7,7 @@
         "src/errors.cc",
         "src/fs_extents.cc",
         "src/kmod_ctl.cc",
+        "src/kmod/ctl.cc",
         "src/libraries.cc",
         "src/peercred.cc",
         "src/engine/binding.cc",

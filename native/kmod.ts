@@ -1,6 +1,22 @@
-// Typed bindings of the kernel module's control device (/dev/snapkeep).
-// Errors are NativeSysErrors whose `code` is the errno name (ENOENT when the
-// module is not loaded).
+// Typed bindings of the kernel module's control device (/dev/snapkeep),
+// one function per ioctl of kmod/include/uapi/snapkeep.h. The semantics
+// (tracker numbering, snapshot life cycle, events) are described in
+// docs/kernel-module.md.
+//
+// Errors are NativeSysErrors whose `code` is the errno name:
+//   ENOENT   module not loaded (syscall "open"), unknown snapshot id or
+//            untracked device (syscall "ioctl")
+//   EBUSY    device already in a snapshot / still in one (detach)
+//   EEXIST   device already tracked (attach)
+//   ENOTBLK  the path is not a block device
+//   EINVAL   malformed id, bad ranges (empty, unaligned, out of the device)
+//   EALREADY snapshot taken before
+//   E2BIG    too many ranges or devices in one call
+//   EACCES   not root
+// Every call but moduleVersion()/headerAbi() runs off the JS thread and
+// returns a Promise.
+import { readFileSync } from 'node:fs';
+
 import { loadAddon } from './addon';
 
 /** The ABI version the kernel module reports through its control device. */
@@ -10,19 +26,268 @@ export interface ModuleVersion {
   moduleVersion: string;
 }
 
+/** A block device by number. */
+export interface DevNumber {
+  major: number;
+  minor: number;
+}
+
+/** Sectors (512 bytes) of a device, counted from its own start. */
+export interface SectorRange {
+  start: number;
+  count: number;
+}
+
+/** A device's change tracker. */
+export interface TrackerInfo {
+  dev: DevNumber;
+  /** UUID of the map's generation; maps of different generations cannot be compared. */
+  generation: string;
+  /**
+   * The mark writes carry now: incremented by every take, so after a take
+   * it is that snapshot's number. 0 until the first take (1..255 after).
+   */
+  number: number;
+  /** Bytes per tracking block (power of two). */
+  blockSize: number;
+  /** Tracking blocks, i.e. bytes of the map. */
+  blockCount: number;
+  /** Device size in bytes when the map was sized. */
+  deviceSize: number;
+  /** The snapshot the device is in, or null. */
+  snapshot: string | null;
+}
+
+export type KmodEvent =
+  | { kind: 'low-space'; code: number; timeNs: number; requestedSectors: number }
+  | {
+      kind: 'overflow';
+      code: number;
+      timeNs: number;
+      dev: DevNumber;
+      /** /dev/<name> of `dev` when it still exists. */
+      device: string | null;
+      /** Positive errno and its name: ENOSPC (storage exhausted), EIO, ENOMEM. */
+      error: number;
+      errno: string;
+    }
+  | { kind: 'unknown'; code: number; timeNs: number };
+
+export interface SnapshotDeviceInfo {
+  dev: DevNumber;
+  /** /dev/<name> of `dev` when it still exists. */
+  device: string | null;
+  /** The image device, null before the take. */
+  image: DevNumber | null;
+  /** e.g. "snapkeep-img0", null before the take. */
+  imageName: string | null;
+  /** "/dev/snapkeep-img0", null before the take. */
+  imagePath: string | null;
+  /** Bytes copied at a time (0 before the take). */
+  chunkSize: number;
+  chunksCopied: number;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  taken: boolean;
+  /** Overflowed or failed: images answer EIO. */
+  corrupted: boolean;
+  /** Why it is corrupted (ENOSPC, EIO, ...), else null. */
+  errno: string | null;
+  storageSectors: number;
+  storageUsedSectors: number;
+  devices: SnapshotDeviceInfo[];
+}
+
+interface RawSnapshotInfo extends Omit<SnapshotInfo, 'devices'> {
+  devices: Array<Omit<SnapshotDeviceInfo, 'device' | 'imagePath'>>;
+}
+
+type RawEvent =
+  | { kind: 'low-space'; code: number; timeNs: number; requestedSectors: number }
+  | { kind: 'overflow'; code: number; timeNs: number; dev: DevNumber; error: number; errno: string }
+  | { kind: 'unknown'; code: number; timeNs: number };
+
 interface KmodAddon {
   moduleVersion(): ModuleVersion;
   headerAbi: { major: number; minor: number };
+  kmod: {
+    attach(device: string): Promise<void>;
+    detach(device: string): Promise<void>;
+    trackerInfo(device: string): Promise<TrackerInfo>;
+    readMap(device: string, offset?: number, length?: number): Promise<Buffer>;
+    markDirty(device: string, ranges: SectorRange[]): Promise<void>;
+    listTrackers(): Promise<DevNumber[]>;
+    create(devices: string[]): Promise<string>;
+    destroy(id: string): Promise<void>;
+    appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void>;
+    take(id: string): Promise<void>;
+    waitEvent(id: string, timeoutMs: number): Promise<RawEvent | null>;
+    listSnapshots(): Promise<string[]>;
+    snapshotInfo(id: string): Promise<RawSnapshotInfo>;
+  };
 }
 
-const kmod = () => loadAddon<KmodAddon>();
+const addon = () => loadAddon<KmodAddon>();
 
 /** ABI version of the loaded kernel module; throws code ENOENT when not loaded. */
 export function moduleVersion(): ModuleVersion {
-  return kmod().moduleVersion();
+  return addon().moduleVersion();
 }
 
 /** The ABI version this addon was compiled against (the uapi header). */
 export function headerAbi(): { major: number; minor: number } {
-  return { ...kmod().headerAbi };
+  return { ...addon().headerAbi };
+}
+
+/**
+ * /dev/<name> of a block device number, from /sys/dev/block/M:m/uevent;
+ * null when there is no such device (any more).
+ */
+export function devicePath(dev: DevNumber, sysRoot = '/sys'): string | null {
+  try {
+    const uevent = readFileSync(`${sysRoot}/dev/block/${dev.major}:${dev.minor}/uevent`, 'utf8');
+    const name = /^DEVNAME=(.+)$/m.exec(uevent)?.[1];
+    return name ? `/dev/${name}` : null;
+  } catch {
+    return null;
+  }
+}
+
+function checkDevice(device: string): string {
+  if (typeof device !== 'string' || !device.startsWith('/')) throw new TypeError('device must be an absolute path');
+  return device;
+}
+
+function checkRanges(ranges: SectorRange[]): SectorRange[] {
+  if (!Array.isArray(ranges)) throw new TypeError('ranges must be an array');
+  for (const r of ranges)
+    if (!Number.isSafeInteger(r.start) || r.start < 0 || !Number.isSafeInteger(r.count) || r.count < 0)
+      throw new TypeError('range start and count must be non-negative integers');
+  return ranges.map((r) => ({ start: r.start, count: r.count }));
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function checkId(id: string): string {
+  if (typeof id !== 'string' || !UUID_RE.test(id)) throw new TypeError(`malformed snapshot id '${String(id)}'`);
+  return id.toLowerCase();
+}
+
+/**
+ * The kernel module's snapshots and change trackers. Devices are given as
+ * block device paths (/dev/vda1, /dev/mapper/x); the module sees their
+ * numbers.
+ */
+export const kmod = {
+  /** Starts tracking changes of a device (EEXIST when tracked already). */
+  attach(device: string): Promise<void> {
+    return addon().kmod.attach(checkDevice(device));
+  },
+
+  /** Stops tracking and forgets the map (EBUSY while in a snapshot, ENOENT when not tracked). */
+  detach(device: string): Promise<void> {
+    return addon().kmod.detach(checkDevice(device));
+  },
+
+  /** Tracker of a device (ENOENT when not tracked). */
+  trackerInfo(device: string): Promise<TrackerInfo> {
+    return addon().kmod.trackerInfo(checkDevice(device));
+  },
+
+  /**
+   * The change map frozen at the latest take: one byte per tracking block,
+   * from block `offset`, `length` bytes (default: to the end). Blocks
+   * changed since snapshot P are the cells >= P's number.
+   */
+  readCbtMap(device: string, offset = 0, length?: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new TypeError('offset must be a non-negative integer');
+    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) throw new TypeError('length must be a non-negative integer');
+    return addon().kmod.readMap(checkDevice(device), offset, length);
+  },
+
+  /** Marks sector ranges changed in both maps (current and next backup read them). */
+  markDirty(device: string, ranges: SectorRange[]): Promise<void> {
+    return addon().kmod.markDirty(checkDevice(device), checkRanges(ranges));
+  },
+
+  /** Tracked devices. */
+  async listTrackers(): Promise<Array<DevNumber & { device: string | null }>> {
+    const devs = await addon().kmod.listTrackers();
+    return devs.map((d) => ({ ...d, device: devicePath(d) }));
+  },
+
+  /**
+   * A snapshot of `devices` together (not taken yet); attaches trackers
+   * where needed. EBUSY when a device is in another snapshot.
+   */
+  create(devices: string[]): Promise<string> {
+    if (!Array.isArray(devices) || devices.length === 0) throw new TypeError('devices must be a non-empty array');
+    return addon().kmod.create(devices.map(checkDevice));
+  },
+
+  /** Adds difference storage: sector ranges of `device` (before or after the take). */
+  appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void> {
+    return addon().kmod.appendStorage(checkId(id), checkDevice(device), checkRanges(ranges));
+  },
+
+  /** Freezes, switches the maps, thaws, creates the images (EALREADY when taken). */
+  take(id: string): Promise<void> {
+    return addon().kmod.take(checkId(id));
+  },
+
+  /** Removes the images and the storage; trackers keep tracking. */
+  destroy(id: string): Promise<void> {
+    return addon().kmod.destroy(checkId(id));
+  },
+
+  /** Ids of existing snapshots. */
+  list(): Promise<string[]> {
+    return addon().kmod.listSnapshots();
+  },
+
+  /** State, storage use and devices of a snapshot. */
+  async info(id: string): Promise<SnapshotInfo> {
+    const raw = await addon().kmod.snapshotInfo(checkId(id));
+    return {
+      ...raw,
+      devices: raw.devices.map((d) => ({ ...d, device: devicePath(d.dev), imagePath: d.imageName ? `/dev/${d.imageName}` : null })),
+    };
+  },
+
+  /** Name of the image of `device` in a taken snapshot, e.g. "snapkeep-img0". */
+  async imageName(id: string, device: string): Promise<string> {
+    const [info, dev] = await Promise.all([kmod.info(id), kmod.trackerInfo(device)]);
+    const entry = info.devices.find((d) => d.dev.major === dev.dev.major && d.dev.minor === dev.dev.minor);
+    if (!entry) throw sysError('ENODEV', `${device} is not in snapshot ${id}`);
+    if (!entry.imageName) throw sysError('ENXIO', `snapshot ${id} is not taken yet`);
+    return entry.imageName;
+  },
+
+  /** Path of that image, e.g. "/dev/snapkeep-img0". */
+  async imagePath(id: string, device: string): Promise<string> {
+    return `/dev/${await kmod.imageName(id, device)}`;
+  },
+
+  /**
+   * The next event of a snapshot, or null when none came within
+   * `timeoutMs` (waits on a worker thread). Rejects with ENOENT once the
+   * snapshot is destroyed, EINTR when a signal interrupted the wait.
+   */
+  async waitEvent(id: string, timeoutMs: number): Promise<KmodEvent | null> {
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 0xffffffff) throw new TypeError('timeoutMs must be an integer in 0..2^32-1');
+    const ev = await addon().kmod.waitEvent(checkId(id), timeoutMs);
+    if (ev?.kind === 'overflow') return { ...ev, device: devicePath(ev.dev) };
+    return ev;
+  },
+};
+
+export type Kmod = typeof kmod;
+
+function sysError(code: string, message: string): Error & { code: string; errno: number } {
+  const err = new Error(message) as Error & { code: string; errno: number };
+  err.code = code;
+  err.errno = 0;
+  return err;
 }

@@ -1,3 +1,12 @@
+// N-API bindings of the kernel module's control device. Every call except
+// moduleVersion() runs its ioctl on a worker thread and answers with a
+// Promise: taking a snapshot freezes file systems (seconds under heavy
+// writes), waiting for an event blocks for its timeout, and the rest are
+// cheap enough that one uniform shape is simpler than two.
+//
+// Arguments are checked and copied into plain request values here, on the
+// JS thread; the worker runs only kmod::* functions (src/kmod/ctl.cc) on
+// them.
 #include "kmod_ctl.h"
 
 #include <fcntl.h>
@@ -5,10 +14,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "errors.h"
+#include "kmod/ctl.h"
 #include "snapkeep.h"
 
 namespace snapkeep {
@@ -67,6 +81,295 @@ Napi::Value ModuleVersion(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ---- the worker: runs `run` off the JS thread, converts on it ----
+
+struct Unit {};
+
+template <typename T>
+class KmodWorker : public Napi::AsyncWorker {
+ public:
+  using Run = std::function<T()>;
+  using Convert = std::function<Napi::Value(Napi::Env, const T&)>;
+
+  KmodWorker(Napi::Env env, Run run, Convert convert)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        run_(std::move(run)),
+        convert_(std::move(convert)) {}
+
+  static Napi::Promise Start(Napi::Env env, Run run, Convert convert) {
+    auto* w = new KmodWorker<T>(env, std::move(run), std::move(convert));
+    Napi::Promise p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+  void Execute() override {
+    try {
+      result_ = run_();
+    } catch (const kmod::Failure& f) {
+      err_ = f.err;
+      SetError(err_.message.empty() ? strerror(err_.errnum) : err_.message);
+    } catch (const std::exception& e) {
+      err_ = SysError{EIO, "", e.what()};
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(convert_(Env(), result_)); }
+  void OnError(const Napi::Error&) override {
+    deferred_.Reject(MakeSysError(Env(), err_).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Run run_;
+  Convert convert_;
+  T result_{};
+  SysError err_;
+};
+
+Napi::Value Undefined(Napi::Env env, const Unit&) { return env.Undefined(); }
+
+// ---- argument checks (JS thread) ----
+
+std::string DeviceArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), "device must be a string");
+  std::string p = info[i].As<Napi::String>().Utf8Value();
+  if (p.empty() || p[0] != '/' || p.find('\0') != std::string::npos)
+    throw Napi::TypeError::New(info.Env(), "device must be an absolute path");
+  return p;
+}
+
+std::string IdArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), "snapshot id must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// A non-negative integer a double holds exactly.
+uint64_t U64(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 9007199254740991.0 || std::floor(d) != d)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a non-negative integer");
+  return static_cast<uint64_t>(d);
+}
+
+std::vector<kmod::Range> RangesArg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsArray())
+    throw Napi::TypeError::New(env, "ranges must be an array of {start, count}");
+  Napi::Array arr = info[i].As<Napi::Array>();
+  std::vector<kmod::Range> out;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "ranges must be an array of {start, count}");
+    Napi::Object o = v.As<Napi::Object>();
+    out.push_back({U64(env, o.Get("start"), "range start"), U64(env, o.Get("count"), "range count")});
+  }
+  return out;
+}
+
+Napi::Object DevValue(Napi::Env env, kmod::Dev d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("major", Napi::Number::New(env, d.major));
+  o.Set("minor", Napi::Number::New(env, d.minor));
+  return o;
+}
+
+Napi::Number Num(Napi::Env env, uint64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
+
+// ---- the calls ----
+
+Napi::Value Attach(const Napi::CallbackInfo& info) {
+  std::string dev = DeviceArg(info, 0);
+  return KmodWorker<Unit>::Start(
+      info.Env(), [dev] { return kmod::Attach(kmod::DevOfPath(dev)), Unit{}; }, Undefined);
+}
+
+Napi::Value Detach(const Napi::CallbackInfo& info) {
+  std::string dev = DeviceArg(info, 0);
+  return KmodWorker<Unit>::Start(
+      info.Env(), [dev] { return kmod::Detach(kmod::DevOfPath(dev)), Unit{}; }, Undefined);
+}
+
+Napi::Value TrackerInfoValue(Napi::Env env, const kmod::TrackerInfo& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dev", DevValue(env, t.dev));
+  o.Set("generation", Napi::String::New(env, t.generation));
+  o.Set("number", Napi::Number::New(env, t.number));
+  o.Set("blockSize", Napi::Number::New(env, t.block_size));
+  o.Set("blockCount", Num(env, t.block_count));
+  o.Set("deviceSize", Num(env, t.device_size));
+  o.Set("snapshot", t.snapshot ? Napi::Value(Napi::String::New(env, *t.snapshot)) : env.Null());
+  return o;
+}
+
+Napi::Value TrackerInfo(const Napi::CallbackInfo& info) {
+  std::string dev = DeviceArg(info, 0);
+  return KmodWorker<kmod::TrackerInfo>::Start(
+      info.Env(), [dev] { return kmod::GetTrackerInfo(kmod::DevOfPath(dev)); }, TrackerInfoValue);
+}
+
+// readMap(device, offset, length | undefined): undefined reads to the end.
+Napi::Value ReadMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dev = DeviceArg(info, 0);
+  uint64_t offset = info.Length() > 1 && !info[1].IsUndefined() ? U64(env, info[1], "offset") : 0;
+  bool to_end = info.Length() <= 2 || info[2].IsUndefined();
+  uint64_t length = to_end ? 0 : U64(env, info[2], "length");
+  // One byte per tracking block: even a 64 TiB disk at 64 KiB is 1 GiB;
+  // refuse what a Buffer cannot hold rather than fail inside the worker.
+  if (length > (uint64_t{1} << 31)) throw Napi::RangeError::New(env, "length is too large");
+  return KmodWorker<std::vector<uint8_t>>::Start(
+      env,
+      [dev, offset, length, to_end] {
+        kmod::Dev d = kmod::DevOfPath(dev);
+        uint64_t len = length;
+        if (to_end) {
+          uint64_t count = kmod::GetTrackerInfo(d).block_count;
+          len = offset < count ? count - offset : 0;
+        }
+        return kmod::ReadMap(d, offset, len);
+      },
+      [](Napi::Env e, const std::vector<uint8_t>& buf) -> Napi::Value {
+        return Napi::Buffer<uint8_t>::Copy(e, buf.data(), buf.size());
+      });
+}
+
+Napi::Value MarkDirty(const Napi::CallbackInfo& info) {
+  std::string dev = DeviceArg(info, 0);
+  std::vector<kmod::Range> ranges = RangesArg(info, 1);
+  return KmodWorker<Unit>::Start(
+      info.Env(), [dev, ranges] { return kmod::MarkDirty(kmod::DevOfPath(dev), ranges), Unit{}; },
+      Undefined);
+}
+
+Napi::Value DevList(Napi::Env env, const std::vector<kmod::Dev>& devs) {
+  Napi::Array arr = Napi::Array::New(env, devs.size());
+  for (size_t i = 0; i < devs.size(); i++) arr.Set(static_cast<uint32_t>(i), DevValue(env, devs[i]));
+  return arr;
+}
+
+Napi::Value ListTrackers(const Napi::CallbackInfo& info) {
+  return KmodWorker<std::vector<kmod::Dev>>::Start(info.Env(), [] { return kmod::ListTrackers(); }, DevList);
+}
+
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw Napi::TypeError::New(env, "devices must be an array of paths");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsString()) throw Napi::TypeError::New(env, "devices must be an array of paths");
+    std::string p = v.As<Napi::String>().Utf8Value();
+    if (p.empty() || p[0] != '/' || p.find('\0') != std::string::npos)
+      throw Napi::TypeError::New(env, "devices must be absolute paths");
+    paths.push_back(p);
+  }
+  return KmodWorker<std::string>::Start(
+      env,
+      [paths] {
+        std::vector<kmod::Dev> devs;
+        for (const auto& p : paths) devs.push_back(kmod::DevOfPath(p));
+        return kmod::Create(devs);
+      },
+      [](Napi::Env e, const std::string& id) -> Napi::Value { return Napi::String::New(e, id); });
+}
+
+Napi::Value Destroy(const Napi::CallbackInfo& info) {
+  std::string id = IdArg(info, 0);
+  return KmodWorker<Unit>::Start(info.Env(), [id] { return kmod::Destroy(id), Unit{}; }, Undefined);
+}
+
+Napi::Value AppendStorage(const Napi::CallbackInfo& info) {
+  std::string id = IdArg(info, 0);
+  std::string dev = DeviceArg(info, 1);
+  std::vector<kmod::Range> ranges = RangesArg(info, 2);
+  return KmodWorker<Unit>::Start(
+      info.Env(),
+      [id, dev, ranges] { return kmod::AppendStorage(id, kmod::DevOfPath(dev), ranges), Unit{}; },
+      Undefined);
+}
+
+Napi::Value Take(const Napi::CallbackInfo& info) {
+  std::string id = IdArg(info, 0);
+  return KmodWorker<Unit>::Start(info.Env(), [id] { return kmod::Take(id), Unit{}; }, Undefined);
+}
+
+Napi::Value WaitEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string id = IdArg(info, 0);
+  uint64_t timeout = info.Length() > 1 ? U64(env, info[1], "timeoutMs") : 0;
+  if (timeout > 0xffffffffu) throw Napi::RangeError::New(env, "timeoutMs is too large");
+  return KmodWorker<std::optional<kmod::Event>>::Start(
+      env, [id, timeout] { return kmod::WaitEvent(id, static_cast<uint32_t>(timeout)); },
+      [](Napi::Env e, const std::optional<kmod::Event>& ev) -> Napi::Value {
+        if (!ev) return e.Null();
+        Napi::Object o = Napi::Object::New(e);
+        o.Set("code", Napi::Number::New(e, ev->code));
+        o.Set("timeNs", Num(e, ev->time_ns));
+        switch (ev->kind) {
+          case kmod::Event::Kind::kLowSpace:
+            o.Set("kind", "low-space");
+            o.Set("requestedSectors", Num(e, ev->requested_sectors));
+            break;
+          case kmod::Event::Kind::kOverflow:
+            o.Set("kind", "overflow");
+            o.Set("dev", DevValue(e, ev->dev));
+            o.Set("error", Napi::Number::New(e, ev->error));
+            o.Set("errno", Napi::String::New(e, ErrnoName(ev->error)));
+            break;
+          default:
+            o.Set("kind", "unknown");
+        }
+        return o;
+      });
+}
+
+Napi::Value ListSnapshots(const Napi::CallbackInfo& info) {
+  return KmodWorker<std::vector<std::string>>::Start(
+      info.Env(), [] { return kmod::ListSnapshots(); },
+      [](Napi::Env e, const std::vector<std::string>& ids) -> Napi::Value {
+        Napi::Array arr = Napi::Array::New(e, ids.size());
+        for (size_t i = 0; i < ids.size(); i++) arr.Set(static_cast<uint32_t>(i), ids[i]);
+        return arr;
+      });
+}
+
+Napi::Value SnapshotInfo(const Napi::CallbackInfo& info) {
+  std::string id = IdArg(info, 0);
+  return KmodWorker<kmod::SnapshotInfo>::Start(
+      info.Env(), [id] { return kmod::GetSnapshotInfo(id); },
+      [](Napi::Env e, const kmod::SnapshotInfo& s) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(e);
+        o.Set("id", s.id);
+        o.Set("taken", s.taken);
+        o.Set("corrupted", s.corrupted);
+        o.Set("errno", s.error ? Napi::Value(Napi::String::New(e, ErrnoName(s.error))) : e.Null());
+        o.Set("storageSectors", Num(e, s.storage_sectors));
+        o.Set("storageUsedSectors", Num(e, s.storage_used));
+        Napi::Array devs = Napi::Array::New(e, s.devices.size());
+        for (size_t i = 0; i < s.devices.size(); i++) {
+          const kmod::SnapshotDevice& d = s.devices[i];
+          Napi::Object v = Napi::Object::New(e);
+          v.Set("dev", DevValue(e, d.dev));
+          v.Set("image", d.image_name.empty() ? e.Null() : Napi::Value(DevValue(e, d.image)));
+          v.Set("imageName", d.image_name.empty() ? e.Null() : Napi::Value(Napi::String::New(e, d.image_name)));
+          v.Set("chunkSize", Napi::Number::New(e, d.chunk_size));
+          v.Set("chunksCopied", Num(e, d.chunks_copied));
+          devs.Set(static_cast<uint32_t>(i), v);
+        }
+        o.Set("devices", devs);
+        return o;
+      });
+}
+
 }  // namespace
 
 void InitKmodCtl(Napi::Env env, Napi::Object exports) {
@@ -75,6 +378,22 @@ void InitKmodCtl(Napi::Env env, Napi::Object exports) {
   abi.Set("major", Napi::Number::New(env, SNAPKEEP_ABI_MAJOR));
   abi.Set("minor", Napi::Number::New(env, SNAPKEEP_ABI_MINOR));
   exports.Set("headerAbi", abi);
+
+  Napi::Object k = Napi::Object::New(env);
+  k.Set("attach", Napi::Function::New(env, Attach));
+  k.Set("detach", Napi::Function::New(env, Detach));
+  k.Set("trackerInfo", Napi::Function::New(env, TrackerInfo));
+  k.Set("readMap", Napi::Function::New(env, ReadMap));
+  k.Set("markDirty", Napi::Function::New(env, MarkDirty));
+  k.Set("listTrackers", Napi::Function::New(env, ListTrackers));
+  k.Set("create", Napi::Function::New(env, Create));
+  k.Set("destroy", Napi::Function::New(env, Destroy));
+  k.Set("appendStorage", Napi::Function::New(env, AppendStorage));
+  k.Set("take", Napi::Function::New(env, Take));
+  k.Set("waitEvent", Napi::Function::New(env, WaitEvent));
+  k.Set("listSnapshots", Napi::Function::New(env, ListSnapshots));
+  k.Set("snapshotInfo", Napi::Function::New(env, SnapshotInfo));
+  exports.Set("kmod", k);
 }
 
 }  // namespace snapkeep

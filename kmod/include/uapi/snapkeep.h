@@ -11,7 +11,35 @@
  *    pointers travel as __u64);
  *  - all ioctls go through the control device /dev/snapkeep;
  *  - SNAPKEEP_ABI_MAJOR changes when an existing command changes meaning;
- *    SNAPKEEP_ABI_MINOR when commands are added.
+ *    SNAPKEEP_ABI_MINOR when commands are added;
+ *  - reserved fields must be zero on input (-EINVAL otherwise) and are
+ *    zero on output, so they can be given a meaning later.
+ *
+ * Objects and their numbering (docs/kernel-module.md has the full story):
+ *
+ *  - A *tracker* is attached to one block device (a whole disk or a
+ *    partition, never both of one disk) and follows every write to it in a
+ *    change map: one byte per tracking block holding a *number*. The
+ *    tracker has a *generation* UUID and a current number (0 after attach).
+ *    Taking a snapshot increments the number; from then on writes mark
+ *    their blocks with the new number. The copy of the map frozen at that
+ *    take therefore shows the blocks changed since an earlier snapshot P
+ *    as the cells >= P's number. When the number would pass 255, the map
+ *    is cleared, the number restarts at 1 and the generation changes: maps
+ *    of different generations cannot be compared.
+ *  - A *snapshot* covers a set of devices (each in at most one snapshot),
+ *    is created, given difference storage (sector ranges of any block
+ *    device, before or after the take), taken (all devices at one instant:
+ *    file systems frozen, maps switched, thawed) and destroyed. While it is
+ *    held, the first write to each chunk of a device copies the chunk's old
+ *    data into the difference storage first, and one *image* block device
+ *    per device, /dev/snapkeep-img<N>, shows the device as it was at the
+ *    take. Images are writable; writes to them land in the difference
+ *    storage and never reach the original device.
+ *  - When the storage runs low the snapshot queues a low-space event;
+ *    when it runs out (or a copy fails) the snapshot is corrupted: its
+ *    images fail every I/O with -EIO, an overflow event is queued, and the
+ *    original devices carry on unharmed.
  */
 #ifndef _UAPI_LINUX_SNAPKEEP_H
 #define _UAPI_LINUX_SNAPKEEP_H
@@ -22,9 +50,17 @@
 #define SNAPKEEP_CTL_NAME	"snapkeep"
 
 #define SNAPKEEP_ABI_MAJOR	1
-#define SNAPKEEP_ABI_MINOR	0
+#define SNAPKEEP_ABI_MINOR	1
 
 #define SNAPKEEP_IOCTL_MAGIC	'K'
+
+/* Image block devices are /dev/snapkeep-img<N>. */
+#define SNAPKEEP_IMAGE_PREFIX	"snapkeep-img"
+#define SNAPKEEP_IMAGE_NAME_LEN	32
+
+/* Largest array a single call accepts (-E2BIG beyond). */
+#define SNAPKEEP_MAX_RANGES	65536
+#define SNAPKEEP_MAX_DEVICES	64
 
 /**
  * struct snapkeep_version - answer of SNAPKEEP_IOCTL_VERSION.
@@ -42,5 +78,293 @@ struct snapkeep_version {
 
 #define SNAPKEEP_IOCTL_VERSION \
 	_IOR(SNAPKEEP_IOCTL_MAGIC, 0x00, struct snapkeep_version)
+
+/**
+ * struct snapkeep_dev - a block device by number (stat's st_rdev).
+ * @major: major number.
+ * @minor: minor number.
+ */
+struct snapkeep_dev {
+	__u32 major;
+	__u32 minor;
+};
+
+/**
+ * struct snapkeep_uuid - a snapshot id or a tracker generation.
+ * @b: the 16 bytes, in the order uuid_unparse() prints them.
+ */
+struct snapkeep_uuid {
+	__u8 b[16];
+};
+
+/**
+ * struct snapkeep_sectors - a range of 512-byte sectors of a device,
+ * counted from the start of that device (a partition's own sector 0).
+ * @start: first sector.
+ * @count: number of sectors, > 0.
+ */
+struct snapkeep_sectors {
+	__u64 start;
+	__u64 count;
+};
+
+/*
+ * SNAPKEEP_IOCTL_ATTACH - start tracking a device.
+ * -EEXIST when it is tracked already, -EBUSY when its whole disk or one of
+ * its partitions is tracked, -ENODEV/-ENXIO when no such device exists.
+ * Creating a snapshot attaches its devices as well; trackers outlive
+ * snapshots, so changes are followed from one backup to the next.
+ */
+#define SNAPKEEP_IOCTL_ATTACH \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x01, struct snapkeep_dev)
+
+/*
+ * SNAPKEEP_IOCTL_DETACH - stop tracking a device and forget its map.
+ * -ENOENT when not tracked, -EBUSY while the device is in a snapshot.
+ */
+#define SNAPKEEP_IOCTL_DETACH \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x02, struct snapkeep_dev)
+
+/* snapkeep_tracker_info.flags */
+#define SNAPKEEP_TRACKER_IN_SNAPSHOT	(1U << 0)
+
+/**
+ * struct snapkeep_tracker_info - argument of SNAPKEEP_IOCTL_TRACKER_INFO.
+ * @dev: in: the tracked device.
+ * @device_size: out: size of the device in bytes when the map was sized.
+ * @block_size: out: bytes per tracking block (a power of two).
+ * @number: out: the mark writes carry now; 0 until the first take.
+ * @reserved0: zero.
+ * @block_count: out: number of tracking blocks (bytes of the map).
+ * @generation: out: generation of the map.
+ * @snapshot: out: the snapshot holding the device, zero when none.
+ * @flags: out: SNAPKEEP_TRACKER_*.
+ * @reserved: zero.
+ */
+struct snapkeep_tracker_info {
+	struct snapkeep_dev dev;
+	__u64 device_size;
+	__u32 block_size;
+	__u8 number;
+	__u8 reserved0[3];
+	__u64 block_count;
+	struct snapkeep_uuid generation;
+	struct snapkeep_uuid snapshot;
+	__u32 flags;
+	__u32 reserved;
+};
+
+#define SNAPKEEP_IOCTL_TRACKER_INFO \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x03, struct snapkeep_tracker_info)
+
+/**
+ * struct snapkeep_tracker_map - argument of SNAPKEEP_IOCTL_READ_MAP.
+ * @dev: in: the tracked device.
+ * @offset: in: first block to read (byte offset in the map).
+ * @length: in: size of @buffer in bytes.
+ * @buffer: in: user pointer receiving one byte per block.
+ * @copied: out: bytes written to @buffer; 0 when @offset is at or past
+ *	the end of the map.
+ *
+ * Reads the copy of the map frozen at the latest take (all zero before the
+ * first take). Reading it while the snapshot is held gives exactly the
+ * blocks changed up to that take.
+ */
+struct snapkeep_tracker_map {
+	struct snapkeep_dev dev;
+	__u64 offset;
+	__u64 length;
+	__u64 buffer;
+	__u64 copied;
+};
+
+#define SNAPKEEP_IOCTL_READ_MAP \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x04, struct snapkeep_tracker_map)
+
+/**
+ * struct snapkeep_tracker_dirty - argument of SNAPKEEP_IOCTL_MARK_DIRTY.
+ * @dev: in: the tracked device.
+ * @count: in: number of ranges, 1..SNAPKEEP_MAX_RANGES.
+ * @reserved: zero.
+ * @ranges: in: user pointer to @count struct snapkeep_sectors, each inside
+ *	the device.
+ *
+ * Marks the blocks of the ranges changed in both copies of the map, so the
+ * current backup and the next one both read them (used after writing to a
+ * snapshot image, or when a backup of these blocks was lost).
+ */
+struct snapkeep_tracker_dirty {
+	struct snapkeep_dev dev;
+	__u32 count;
+	__u32 reserved;
+	__u64 ranges;
+};
+
+#define SNAPKEEP_IOCTL_MARK_DIRTY \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x05, struct snapkeep_tracker_dirty)
+
+/**
+ * struct snapkeep_list - argument of the list commands.
+ * @count: in: capacity of the array at @items; out: how many exist (the
+ *	first min(in, out) were written).
+ * @reserved: zero.
+ * @items: in: user pointer to the array (may be 0 when @count is 0).
+ */
+struct snapkeep_list {
+	__u32 count;
+	__u32 reserved;
+	__u64 items;
+};
+
+/* SNAPKEEP_IOCTL_LIST_TRACKERS - the tracked devices (struct snapkeep_dev). */
+#define SNAPKEEP_IOCTL_LIST_TRACKERS \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x06, struct snapkeep_list)
+
+/**
+ * struct snapkeep_snapshot_create - argument of SNAPKEEP_IOCTL_CREATE.
+ * @count: in: number of devices, 1..SNAPKEEP_MAX_DEVICES.
+ * @reserved: zero.
+ * @devs: in: user pointer to @count struct snapkeep_dev, no duplicates.
+ * @id: out: the new snapshot's id.
+ *
+ * Attaches trackers to the devices not tracked yet. -EBUSY when a device
+ * is in another snapshot already.
+ */
+struct snapkeep_snapshot_create {
+	__u32 count;
+	__u32 reserved;
+	__u64 devs;
+	struct snapkeep_uuid id;
+};
+
+#define SNAPKEEP_IOCTL_CREATE \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x10, struct snapkeep_snapshot_create)
+
+/*
+ * SNAPKEEP_IOCTL_DESTROY - destroy a snapshot: its images go away (an image
+ * still open or mounted fails every further I/O with -EIO), its storage is
+ * released, its trackers keep tracking. -ENOENT for an unknown id.
+ */
+#define SNAPKEEP_IOCTL_DESTROY \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x11, struct snapkeep_uuid)
+
+/**
+ * struct snapkeep_snapshot_storage - argument of SNAPKEEP_IOCTL_APPEND_STORAGE.
+ * @id: in: the snapshot.
+ * @dev: in: the block device the ranges are on (not an image device).
+ * @count: in: number of ranges, 1..SNAPKEEP_MAX_RANGES.
+ * @reserved: zero.
+ * @ranges: in: user pointer to @count struct snapkeep_sectors, each inside
+ *	the device, aligned to its logical block size, overlapping neither
+ *	each other nor ranges given before.
+ *
+ * Typically the extents of a preallocated file (fallocate + FIEMAP), which
+ * may live on a device of the snapshot itself: the module's own writes are
+ * never tracked. Allowed before and after the take.
+ */
+struct snapkeep_snapshot_storage {
+	struct snapkeep_uuid id;
+	struct snapkeep_dev dev;
+	__u32 count;
+	__u32 reserved;
+	__u64 ranges;
+};
+
+#define SNAPKEEP_IOCTL_APPEND_STORAGE \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x12, struct snapkeep_snapshot_storage)
+
+/*
+ * SNAPKEEP_IOCTL_TAKE - take the snapshot: freeze the file systems of all
+ * its devices, switch their maps and start copy-on-write, thaw, create the
+ * images. -EALREADY when taken before.
+ */
+#define SNAPKEEP_IOCTL_TAKE \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x13, struct snapkeep_uuid)
+
+/* snapkeep_snapshot_event.code */
+#define SNAPKEEP_EVENT_LOW_SPACE	1
+#define SNAPKEEP_EVENT_OVERFLOW		2
+
+/**
+ * struct snapkeep_snapshot_event - argument of SNAPKEEP_IOCTL_WAIT_EVENT.
+ * @id: in: the snapshot.
+ * @timeout_ms: in: how long to wait for an event.
+ * @code: out: SNAPKEEP_EVENT_*.
+ * @time_ns: out: when the event happened (CLOCK_MONOTONIC).
+ * @requested_sectors: out, LOW_SPACE: how much storage to append.
+ * @dev: out, OVERFLOW: the device whose copy could not be stored.
+ * @error: out, OVERFLOW: positive errno (ENOSPC: storage exhausted, EIO:
+ *	an I/O error, ENOMEM).
+ * @reserved: zero.
+ *
+ * Returns the oldest queued event; -ETIMEDOUT when none came within
+ * @timeout_ms, -EINTR on a signal, -ENOENT when the snapshot is unknown or
+ * was destroyed while waiting.
+ */
+struct snapkeep_snapshot_event {
+	struct snapkeep_uuid id;
+	__u32 timeout_ms;
+	__u32 code;
+	__u64 time_ns;
+	__u64 requested_sectors;
+	struct snapkeep_dev dev;
+	__s32 error;
+	__u32 reserved;
+};
+
+#define SNAPKEEP_IOCTL_WAIT_EVENT \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x14, struct snapkeep_snapshot_event)
+
+/* SNAPKEEP_IOCTL_LIST_SNAPSHOTS - the snapshot ids (struct snapkeep_uuid). */
+#define SNAPKEEP_IOCTL_LIST_SNAPSHOTS \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x15, struct snapkeep_list)
+
+/**
+ * struct snapkeep_snapshot_dev - one device of SNAPKEEP_IOCTL_SNAPSHOT_INFO.
+ * @dev: the original device.
+ * @image: the image device, 0:0 before the take.
+ * @image_name: NUL-terminated name under /dev, empty before the take.
+ * @chunk_size: bytes copied at a time, 0 before the take.
+ * @reserved: zero.
+ * @chunks_copied: chunks stored in the difference storage so far.
+ */
+struct snapkeep_snapshot_dev {
+	struct snapkeep_dev dev;
+	struct snapkeep_dev image;
+	__u8 image_name[SNAPKEEP_IMAGE_NAME_LEN];
+	__u32 chunk_size;
+	__u32 reserved;
+	__u64 chunks_copied;
+};
+
+/* snapkeep_snapshot_info.flags */
+#define SNAPKEEP_SNAPSHOT_TAKEN		(1U << 0)
+#define SNAPKEEP_SNAPSHOT_CORRUPTED	(1U << 1)
+
+/**
+ * struct snapkeep_snapshot_info - argument of SNAPKEEP_IOCTL_SNAPSHOT_INFO.
+ * @id: in: the snapshot.
+ * @flags: out: SNAPKEEP_SNAPSHOT_*.
+ * @error: out: positive errno that corrupted the snapshot, else 0.
+ * @storage_sectors: out: difference storage appended so far.
+ * @storage_used: out: sectors of it holding copies.
+ * @count: in: capacity of the array at @devs; out: number of devices (the
+ *	first min(in, out) entries were written).
+ * @reserved: zero.
+ * @devs: in: user pointer to struct snapkeep_snapshot_dev[@count].
+ */
+struct snapkeep_snapshot_info {
+	struct snapkeep_uuid id;
+	__u32 flags;
+	__s32 error;
+	__u64 storage_sectors;
+	__u64 storage_used;
+	__u32 count;
+	__u32 reserved;
+	__u64 devs;
+};
+
+#define SNAPKEEP_IOCTL_SNAPSHOT_INFO \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x16, struct snapkeep_snapshot_info)
 
 #endif /* _UAPI_LINUX_SNAPKEEP_H */

@@ -1,0 +1,97 @@
+// The kernel module's control device (/dev/snapkeep) in plain C++: one
+// function per ioctl, taking and returning plain structs, reporting
+// failures as SysError. No napi here, so every function can run on a
+// worker thread; kmod_ctl.cc turns JavaScript values into these requests
+// and the answers back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../errors.h"
+
+namespace snapkeep {
+namespace kmod {
+
+struct Dev {
+  uint32_t major = 0;
+  uint32_t minor = 0;
+};
+
+struct Range {
+  uint64_t start = 0;  // 512-byte sectors
+  uint64_t count = 0;
+};
+
+using Uuid = std::string;  // "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+
+struct TrackerInfo {
+  Dev dev;
+  uint64_t device_size = 0;
+  uint32_t block_size = 0;
+  uint64_t block_count = 0;
+  uint8_t number = 0;
+  Uuid generation;
+  std::optional<Uuid> snapshot;
+};
+
+struct Event {
+  enum class Kind { kLowSpace, kOverflow, kUnknown } kind = Kind::kUnknown;
+  uint32_t code = 0;
+  uint64_t time_ns = 0;
+  uint64_t requested_sectors = 0;
+  Dev dev;
+  int error = 0;  // positive errno
+};
+
+struct SnapshotDevice {
+  Dev dev;
+  Dev image;
+  std::string image_name;  // empty before the take
+  uint32_t chunk_size = 0;
+  uint64_t chunks_copied = 0;
+};
+
+struct SnapshotInfo {
+  Uuid id;
+  bool taken = false;
+  bool corrupted = false;
+  int error = 0;
+  uint64_t storage_sectors = 0;
+  uint64_t storage_used = 0;
+  std::vector<SnapshotDevice> devices;
+};
+
+// Thrown by everything below; the napi layer turns it into a JS error with
+// the errno name as `code`.
+struct Failure {
+  SysError err;
+};
+
+// The device number of a block device node; ENOTBLK when `path` is not one.
+Dev DevOfPath(const std::string& path);
+
+// Parses "xxxxxxxx-xxxx-..." (EINVAL when malformed).
+void ParseUuid(const Uuid& text, uint8_t out[16]);
+Uuid FormatUuid(const uint8_t b[16]);
+
+void Attach(Dev dev);
+void Detach(Dev dev);
+TrackerInfo GetTrackerInfo(Dev dev);
+std::vector<uint8_t> ReadMap(Dev dev, uint64_t offset, uint64_t length);
+void MarkDirty(Dev dev, const std::vector<Range>& ranges);
+std::vector<Dev> ListTrackers();
+
+Uuid Create(const std::vector<Dev>& devs);
+void Destroy(const Uuid& id);
+void AppendStorage(const Uuid& id, Dev dev, const std::vector<Range>& ranges);
+void Take(const Uuid& id);
+// std::nullopt when no event came within timeout_ms.
+std::optional<Event> WaitEvent(const Uuid& id, uint32_t timeout_ms);
+std::vector<Uuid> ListSnapshots();
+SnapshotInfo GetSnapshotInfo(const Uuid& id);
+
+}  // namespace kmod
+}  // namespace snapkeep
