@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import type { SourceLogger } from '../logs/logger';
+import { majorMinor } from '../devices/sysfs';
 import { sweepTempFiles } from '../persist/atomic-file';
 import { STORAGE_PREFIX } from '../snapshot/diff-storage';
 import type { SnapshotDriver } from '../snapshot/driver';
@@ -56,7 +57,7 @@ export async function recoverLeftovers(o: RecoveryOptions): Promise<RecoveryRepo
       // only the devices, which identify the snapshot just as well.
       const ids = new Set<string>();
       if (rec.snapshot.id) ids.add(rec.snapshot.id);
-      for (const s of snapshots) if (sameSet(s.devices, devices)) ids.add(s.id);
+      for (const s of snapshots) if (await sameSet(s.devices, devices)) ids.add(s.id);
       for (const id of ids) {
         if (!snapshots.some((s) => s.id === id)) continue;
         try {
@@ -115,6 +116,15 @@ export async function recoverLeftovers(o: RecoveryOptions): Promise<RecoveryRepo
   return report;
 }
 
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
+/** A device by its number when it exists (/dev/mapper/x and /dev/dm-0 are one device), else by its name. */
+async function deviceKey(p: string): Promise<string> {
+  const st = await fs.stat(p).catch(() => null);
+  return st?.isBlockDevice() ? majorMinor(st.rdev) : p;
+}
+
+async function sameSet(a: string[], b: string[]): Promise<boolean> {
+  if (a.length !== b.length) return false;
+  const ka = await Promise.all(a.map(deviceKey));
+  const kb = await Promise.all(b.map(deviceKey));
+  return ka.every((x) => kb.includes(x));
 }

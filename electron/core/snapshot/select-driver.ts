@@ -1,14 +1,10 @@
-// Picks the snapshot driver for this build: the kernel module's bindings
-// when the addon has them, else a driver that explains why live devices
-// cannot be backed up.
+// The snapshot driver of this build: the kernel module's bindings. Its
+// check() says why snapshots cannot be taken right now (module not loaded,
+// too old, addon without snapshot support), which the Devices view and the
+// runner show as they are.
 import type { SnapshotDriver } from './driver';
-import { UnavailableSnapshotDriver } from './unavailable-driver';
+import { KmodSnapshotDriver } from './kmod-driver';
 
 export function defaultSnapshotDriver(): SnapshotDriver {
-  // native/kmod.ts exposes only the version ioctl so far (issue 4 adds the
-  // snapshot ioctls); until then live sources fail with MODULE_NOT_LOADED.
-  return new UnavailableSnapshotDriver(
-    'live snapshots need the snapkeep kernel module with snapshot support, which this build does not have yet: ' +
-      'back up image files or unmounted devices, or install a newer version',
-  );
+  return new KmodSnapshotDriver();
 }

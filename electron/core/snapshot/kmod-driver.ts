@@ -1,0 +1,131 @@
+// The SnapshotDriver over the kernel module's bindings (native/kmod.ts,
+// ABI in kmod/include/uapi/snapkeep.h). Every errno the module or the addon
+// reports becomes the AppError a user can act on, with the snapshot id and
+// device in the details.
+import { AppError, isAppError, type ErrorCode } from '../../common/contract';
+import { headerAbi, isNativeSysError, kmod, moduleVersion } from '../../../native';
+import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, TrackerInfo } from './driver';
+
+/** The first ABI with trackers and snapshots. */
+const SNAPSHOT_ABI = { major: 1, minor: 1 };
+/** SNAPKEEP_MAX_RANGES: ranges per append call. */
+const MAX_RANGES = 65536;
+
+function mapError(e: unknown, what: string, details: Record<string, unknown> = {}): AppError {
+  if (isAppError(e)) return e;
+  if (!isNativeSysError(e)) return new AppError('INTERNAL', `${what}: ${e instanceof Error ? e.message : String(e)}`, details);
+  const d = { ...details, errno: e.code, ...(e.syscall !== undefined && { syscall: e.syscall }) };
+  const codes: Record<string, ErrorCode> = {
+    EBUSY: 'DEVICE_BUSY',
+    ENOTBLK: 'DEVICE_NOT_FOUND',
+    ENODEV: 'DEVICE_NOT_FOUND',
+    ENXIO: 'DEVICE_NOT_FOUND',
+    EACCES: 'PERMISSION_DENIED',
+    EPERM: 'PERMISSION_DENIED',
+    ENOSPC: 'SNAPSHOT_OVERFLOW',
+    EIO: 'IO_ERROR',
+  };
+  if (e.code === 'ENOENT')
+    return e.syscall === 'open'
+      ? new AppError('MODULE_NOT_LOADED', 'the snapkeep kernel module is not loaded: run snapkeep-helper install (or check)', d)
+      : new AppError('NOT_FOUND', `${what}: no such snapshot or tracked device`, d);
+  return new AppError(codes[e.code] ?? 'INTERNAL', `${what}: ${e.message}`, d);
+}
+
+async function guard<T>(what: string, details: Record<string, unknown>, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw mapError(e, what, details);
+  }
+}
+
+export class KmodSnapshotDriver implements SnapshotDriver {
+  async check(): Promise<void> {
+    const built = headerAbi();
+    if (built.major !== SNAPSHOT_ABI.major || built.minor < SNAPSHOT_ABI.minor)
+      throw new AppError('MODULE_NOT_LOADED', 'this build of Snapkeep has no snapshot support in its native addon: rebuild it (npm run build:native)');
+    let v;
+    try {
+      v = moduleVersion();
+    } catch (e) {
+      throw mapError(e, 'kernel module');
+    }
+    if (v.abiMajor !== built.major)
+      throw new AppError('MODULE_ABI_MISMATCH', `the loaded module speaks ABI ${v.abiMajor}.${v.abiMinor}, this app needs ${built.major}.x: reinstall the module`, {
+        abiMajor: v.abiMajor,
+        abiMinor: v.abiMinor,
+      });
+    if (v.abiMinor < SNAPSHOT_ABI.minor)
+      throw new AppError('MODULE_ABI_MISMATCH', `the loaded module (${v.moduleVersion}, ABI ${v.abiMajor}.${v.abiMinor}) is too old for snapshots: reinstall it`, {
+        abiMajor: v.abiMajor,
+        abiMinor: v.abiMinor,
+      });
+  }
+
+  create(devices: string[]): Promise<string> {
+    return guard(`snapshot of ${devices.join(', ')}`, { devices }, () => kmod.create(devices));
+  }
+
+  async appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void> {
+    for (let i = 0; i < ranges.length; i += MAX_RANGES) {
+      const batch = ranges.slice(i, i + MAX_RANGES);
+      await guard(`snapshot ${id}: storage on ${device}`, { snapshotId: id, device }, () => kmod.appendStorage(id, device, batch));
+    }
+  }
+
+  take(id: string): Promise<void> {
+    return guard(`snapshot ${id}: take`, { snapshotId: id }, () => kmod.take(id));
+  }
+
+  imagePath(id: string, device: string): Promise<string> {
+    return guard(`snapshot ${id}: image of ${device}`, { snapshotId: id, device }, () => kmod.imagePath(id, device));
+  }
+
+  async waitEvent(id: string, timeoutMs: number): Promise<SnapshotEvent | null> {
+    let ev;
+    try {
+      ev = await kmod.waitEvent(id, timeoutMs);
+    } catch (e) {
+      // A signal interrupted the wait: nothing happened.
+      if (isNativeSysError(e) && (e.code === 'EINTR' || e.code === 'ETIMEDOUT')) return null;
+      throw mapError(e, `snapshot ${id}: events`, { snapshotId: id });
+    }
+    if (ev === null || ev.kind === 'unknown') return null;
+    if (ev.kind === 'low-space') return { kind: 'low-space', requestedSectors: ev.requestedSectors };
+    return {
+      kind: 'overflow',
+      device: ev.device ?? `${ev.dev.major}:${ev.dev.minor}`,
+      errno: ev.errno,
+    };
+  }
+
+  destroy(id: string): Promise<void> {
+    return guard(`snapshot ${id}: destroy`, { snapshotId: id }, () => kmod.destroy(id));
+  }
+
+  async list(): Promise<SnapshotListing[]> {
+    const ids = await guard('snapshot list', {}, () => kmod.list());
+    const out: SnapshotListing[] = [];
+    for (const id of ids) {
+      try {
+        const info = await kmod.info(id);
+        out.push({ id, devices: info.devices.map((d) => d.device ?? `${d.dev.major}:${d.dev.minor}`) });
+      } catch (e) {
+        // Destroyed between list and info: gone is what we wanted.
+        if (!(isNativeSysError(e) && e.code === 'ENOENT')) throw mapError(e, `snapshot ${id}: info`, { snapshotId: id });
+      }
+    }
+    return out;
+  }
+
+  async trackerInfo(device: string): Promise<TrackerInfo> {
+    const t = await guard(`tracker of ${device}`, { device }, () => kmod.trackerInfo(device));
+    return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.deviceSize };
+  }
+
+  async readChangeMap(device: string): Promise<Uint8Array> {
+    const buf = await guard(`change map of ${device}`, { device }, () => kmod.readCbtMap(device));
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+}
