@@ -10,20 +10,63 @@
  * All ABI structures have the same layout for 32- and 64-bit callers
  * (see the rules in snapkeep.h), so 32-bit callers only need their
  * pointer argument widened: compat_ptr_ioctl() does exactly that.
+ *
+ * Input is not trusted: sizes are capped before anything is allocated,
+ * user pointers are only used through copy_{from,to}_user(), device
+ * numbers and ranges are checked, reserved fields must be zero. A
+ * malformed request gets -EINVAL, -E2BIG or -EFAULT and one ratelimited
+ * log line; requests that are well formed but impossible (unknown device
+ * or snapshot, busy device) get their errno and no log line.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-ctl: " fmt
 
 #include <linux/build_bug.h>
 #include <linux/fs.h>
+#include <linux/kdev_t.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/ratelimit.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/uuid.h>
 
 #include "snapkeep.h"
+#include "cbt_map.h"
 #include "compat.h"
 #include "ctl.h"
+#include "event_queue.h"
+#include "filter.h"
+#include "snapshot.h"
+#include "tracker.h"
 #include "version.h"
+
+/* See ctl.h: the one lock of the object graph. */
+DEFINE_MUTEX(ctl_lock);
+
+/* Most bytes of the map one READ_MAP call copies (the caller loops). */
+#define CTL_MAP_CHUNK	(64U << 20)
+/* Most trackers LIST_TRACKERS reports. */
+#define CTL_MAX_TRACKERS	1024
+
+static_assert(sizeof(uuid_t) == sizeof(struct snapkeep_uuid));
+
+/* A malformed request: say so once in a while, then fail it. */
+static int ctl_bad(const char *cmd, const char *what, int err)
+{
+	pr_info_ratelimited("%s: %s (from %s[%d])\n", cmd, what, current->comm,
+			    task_pid_nr(current));
+	return err;
+}
+
+static int ctl_dev(const struct snapkeep_dev *d, dev_t *out, const char *cmd)
+{
+	if (!d->major || d->major > MAJOR(~0U) || d->minor > MINOR(~0U))
+		return ctl_bad(cmd, "bad device number", -EINVAL);
+	*out = MKDEV(d->major, d->minor);
+	return 0;
+}
 
 static int ctl_ioctl_version(struct snapkeep_version __user *uarg)
 {
@@ -41,6 +84,475 @@ static int ctl_ioctl_version(struct snapkeep_version __user *uarg)
 	return 0;
 }
 
+static int ctl_ioctl_attach(struct snapkeep_dev __user *uarg)
+{
+	struct snapkeep_dev arg;
+	struct tracker *t;
+	dev_t dev;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("attach", "bad pointer", -EFAULT);
+	ret = ctl_dev(&arg, &dev, "attach");
+	if (ret)
+		return ret;
+
+	mutex_lock(&ctl_lock);
+	if (filter_find(dev)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	t = tracker_new(dev);
+	if (IS_ERR(t)) {
+		ret = PTR_ERR(t);
+		goto out;
+	}
+	ret = filter_add(t);
+	if (ret)
+		tracker_put(t);
+	else
+		pr_info("tracking %u:%u\n", arg.major, arg.minor);
+out:
+	mutex_unlock(&ctl_lock);
+	return ret;
+}
+
+static int ctl_ioctl_detach(struct snapkeep_dev __user *uarg)
+{
+	struct snapkeep_dev arg;
+	struct tracker *t;
+	dev_t dev;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("detach", "bad pointer", -EFAULT);
+	ret = ctl_dev(&arg, &dev, "detach");
+	if (ret)
+		return ret;
+
+	mutex_lock(&ctl_lock);
+	t = filter_find(dev);
+	if (!t) {
+		ret = -ENOENT;
+	} else if (t->snapshot) {
+		ret = -EBUSY;
+	} else {
+		filter_del(t);
+		tracker_put(t);
+		pr_info("stopped tracking %u:%u\n", arg.major, arg.minor);
+	}
+	mutex_unlock(&ctl_lock);
+	return ret;
+}
+
+/* The tracker of a user's snapkeep_dev (control lock held). */
+static struct tracker *ctl_tracker(const struct snapkeep_dev *d,
+				   const char *cmd, int *err)
+{
+	struct tracker *t;
+	dev_t dev;
+
+	*err = ctl_dev(d, &dev, cmd);
+	if (*err)
+		return NULL;
+	t = filter_find(dev);
+	if (!t)
+		*err = -ENOENT;
+	return t;
+}
+
+static int ctl_ioctl_tracker_info(struct snapkeep_tracker_info __user *uarg)
+{
+	struct snapkeep_tracker_info arg;
+	struct cbt_map *map;
+	struct tracker *t;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("tracker info", "bad pointer", -EFAULT);
+
+	mutex_lock(&ctl_lock);
+	t = ctl_tracker(&arg.dev, "tracker info", &ret);
+	if (t) {
+		map = rcu_dereference_protected(t->map,
+						lockdep_is_held(&ctl_lock));
+		memset(&arg, 0, sizeof(arg));
+		arg.dev.major = MAJOR(t->dev);
+		arg.dev.minor = MINOR(t->dev);
+		arg.device_size = (u64)map->capacity << SECTOR_SHIFT;
+		arg.block_size = 1U << map->block_shift;
+		arg.block_count = map->block_count;
+		arg.number = map->number;
+		export_uuid(arg.generation.b, &map->generation);
+		if (t->snapshot) {
+			arg.flags |= SNAPKEEP_TRACKER_IN_SNAPSHOT;
+			export_uuid(arg.snapshot.b, &t->snapshot->id);
+		}
+	}
+	mutex_unlock(&ctl_lock);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return ctl_bad("tracker info", "bad pointer", -EFAULT);
+	return 0;
+}
+
+static int ctl_ioctl_read_map(struct snapkeep_tracker_map __user *uarg)
+{
+	struct snapkeep_tracker_map arg;
+	struct cbt_map *map;
+	struct tracker *t;
+	u64 len = 0;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("read map", "bad pointer", -EFAULT);
+
+	mutex_lock(&ctl_lock);
+	t = ctl_tracker(&arg.dev, "read map", &ret);
+	if (t) {
+		map = rcu_dereference_protected(t->map,
+						lockdep_is_held(&ctl_lock));
+		if (arg.offset < map->block_count)
+			len = min3(arg.length, (u64)CTL_MAP_CHUNK,
+				   (u64)(map->block_count - arg.offset));
+		if (len && copy_to_user(u64_to_user_ptr(arg.buffer),
+					map->frozen + arg.offset, len))
+			ret = ctl_bad("read map", "bad buffer", -EFAULT);
+	}
+	mutex_unlock(&ctl_lock);
+	if (ret)
+		return ret;
+	arg.copied = len;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return ctl_bad("read map", "bad pointer", -EFAULT);
+	return 0;
+}
+
+/*
+ * Copies an array of @count items of @size bytes from user space, after
+ * checking @count against 1..@max. ERR_PTR on failure.
+ */
+static void *ctl_copy_array(u64 uptr, u32 count, u32 max, size_t size,
+			    const char *cmd)
+{
+	void *buf;
+
+	if (!count)
+		return ERR_PTR(ctl_bad(cmd, "empty array", -EINVAL));
+	if (count > max)
+		return ERR_PTR(ctl_bad(cmd, "array too large", -E2BIG));
+	buf = kvmalloc_array(count, size, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(buf, u64_to_user_ptr(uptr), count * size)) {
+		kvfree(buf);
+		return ERR_PTR(ctl_bad(cmd, "bad array pointer", -EFAULT));
+	}
+	return buf;
+}
+
+static int ctl_ioctl_mark_dirty(struct snapkeep_tracker_dirty __user *uarg)
+{
+	struct snapkeep_tracker_dirty arg;
+	struct snapkeep_sectors *ranges;
+	struct cbt_map *map;
+	struct tracker *t;
+	unsigned int i;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("mark dirty", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("mark dirty", "reserved field set", -EINVAL);
+	ranges = ctl_copy_array(arg.ranges, arg.count, SNAPKEEP_MAX_RANGES,
+				sizeof(*ranges), "mark dirty");
+	if (IS_ERR(ranges))
+		return PTR_ERR(ranges);
+
+	mutex_lock(&ctl_lock);
+	t = ctl_tracker(&arg.dev, "mark dirty", &ret);
+	if (t) {
+		map = rcu_dereference_protected(t->map,
+						lockdep_is_held(&ctl_lock));
+		for (i = 0; i < arg.count; i++)
+			if (!cbt_map_range_valid(map, ranges[i].start,
+						 ranges[i].count))
+				break;
+		if (i < arg.count) {
+			ret = ctl_bad("mark dirty", "range outside the device",
+				      -EINVAL);
+		} else {
+			for (i = 0; i < arg.count; i++)
+				tracker_mark_both(t, ranges[i].start,
+						  ranges[i].count);
+		}
+	}
+	mutex_unlock(&ctl_lock);
+	kvfree(ranges);
+	return ret;
+}
+
+/* Copies @n of the @total items at @items to a struct snapkeep_list. */
+static int ctl_list_out(struct snapkeep_list __user *uarg,
+			struct snapkeep_list *arg, const void *items,
+			unsigned int total, size_t size, const char *cmd)
+{
+	unsigned int n = min(arg->count, total);
+
+	if (n && copy_to_user(u64_to_user_ptr(arg->items), items, n * size))
+		return ctl_bad(cmd, "bad array pointer", -EFAULT);
+	arg->count = total;
+	if (copy_to_user(uarg, arg, sizeof(*arg)))
+		return ctl_bad(cmd, "bad pointer", -EFAULT);
+	return 0;
+}
+
+struct ctl_tracker_list {
+	struct snapkeep_dev *devs;
+	unsigned int n;
+};
+
+static int ctl_collect_tracker(struct tracker *t, void *arg)
+{
+	struct ctl_tracker_list *l = arg;
+
+	if (l->n < CTL_MAX_TRACKERS) {
+		l->devs[l->n].major = MAJOR(t->dev);
+		l->devs[l->n].minor = MINOR(t->dev);
+	}
+	l->n++;
+	return 0;
+}
+
+static int ctl_ioctl_list_trackers(struct snapkeep_list __user *uarg)
+{
+	struct ctl_tracker_list l = {};
+	struct snapkeep_list arg;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("list trackers", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("list trackers", "reserved field set", -EINVAL);
+	l.devs = kvcalloc(CTL_MAX_TRACKERS, sizeof(*l.devs), GFP_KERNEL);
+	if (!l.devs)
+		return -ENOMEM;
+	mutex_lock(&ctl_lock);
+	filter_for_each(ctl_collect_tracker, &l);
+	mutex_unlock(&ctl_lock);
+	ret = ctl_list_out(uarg, &arg, l.devs, min(l.n, CTL_MAX_TRACKERS),
+			   sizeof(*l.devs), "list trackers");
+	kvfree(l.devs);
+	return ret;
+}
+
+static int ctl_ioctl_create(struct snapkeep_snapshot_create __user *uarg)
+{
+	struct snapkeep_snapshot_create arg;
+	struct snapkeep_dev *udevs;
+	dev_t *devs;
+	uuid_t id;
+	unsigned int i;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("create", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("create", "reserved field set", -EINVAL);
+	udevs = ctl_copy_array(arg.devs, arg.count, SNAPKEEP_MAX_DEVICES,
+			       sizeof(*udevs), "create");
+	if (IS_ERR(udevs))
+		return PTR_ERR(udevs);
+	devs = kcalloc(arg.count, sizeof(*devs), GFP_KERNEL);
+	if (!devs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (i = 0; i < arg.count; i++) {
+		ret = ctl_dev(&udevs[i], &devs[i], "create");
+		if (ret)
+			goto out_free;
+	}
+
+	mutex_lock(&ctl_lock);
+	ret = snapshot_create(devs, arg.count, &id);
+	if (!ret) {
+		export_uuid(arg.id.b, &id);
+		if (copy_to_user(uarg, &arg, sizeof(arg))) {
+			/* Nobody could ever name it: undo. */
+			snapshot_destroy(&id);
+			ret = ctl_bad("create", "bad pointer", -EFAULT);
+		}
+	}
+	mutex_unlock(&ctl_lock);
+out_free:
+	kfree(devs);
+	kvfree(udevs);
+	return ret;
+}
+
+static int ctl_uuid(const void __user *uarg, uuid_t *id, const char *cmd)
+{
+	if (copy_from_user(id, uarg, sizeof(*id)))
+		return ctl_bad(cmd, "bad pointer", -EFAULT);
+	return 0;
+}
+
+static int ctl_ioctl_destroy(struct snapkeep_uuid __user *uarg)
+{
+	uuid_t id;
+	int ret;
+
+	ret = ctl_uuid(uarg, &id, "destroy");
+	if (ret)
+		return ret;
+	mutex_lock(&ctl_lock);
+	ret = snapshot_destroy(&id);
+	mutex_unlock(&ctl_lock);
+	return ret;
+}
+
+static int ctl_ioctl_append(struct snapkeep_snapshot_storage __user *uarg)
+{
+	struct snapkeep_snapshot_storage arg;
+	struct snapkeep_sectors *ranges;
+	uuid_t id;
+	dev_t dev;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("append storage", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("append storage", "reserved field set",
+			       -EINVAL);
+	ret = ctl_dev(&arg.dev, &dev, "append storage");
+	if (ret)
+		return ret;
+	ranges = ctl_copy_array(arg.ranges, arg.count, SNAPKEEP_MAX_RANGES,
+				sizeof(*ranges), "append storage");
+	if (IS_ERR(ranges))
+		return PTR_ERR(ranges);
+	import_uuid(&id, arg.id.b);
+
+	mutex_lock(&ctl_lock);
+	ret = snapshot_append_storage(&id, dev, ranges, arg.count);
+	mutex_unlock(&ctl_lock);
+	if (ret == -EINVAL)
+		ctl_bad("append storage",
+			"empty, unaligned, overlapping or out-of-device range, or an image device",
+			ret);
+	kvfree(ranges);
+	return ret;
+}
+
+static int ctl_ioctl_take(struct snapkeep_uuid __user *uarg)
+{
+	uuid_t id;
+	int ret;
+
+	ret = ctl_uuid(uarg, &id, "take");
+	if (ret)
+		return ret;
+	mutex_lock(&ctl_lock);
+	ret = snapshot_take(&id);
+	mutex_unlock(&ctl_lock);
+	return ret;
+}
+
+static int ctl_ioctl_wait_event(struct snapkeep_snapshot_event __user *uarg)
+{
+	struct snapkeep_snapshot_event arg;
+	struct event ev;
+	uuid_t id;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("wait event", "bad pointer", -EFAULT);
+	import_uuid(&id, arg.id.b);
+	ret = snapshot_wait_event(&id, arg.timeout_ms, &ev);
+	if (ret)
+		return ret;
+
+	memset(&arg, 0, sizeof(arg));
+	export_uuid(arg.id.b, &id);
+	arg.code = ev.code;
+	arg.time_ns = ev.time_ns;
+	if (ev.code == SNAPKEEP_EVENT_LOW_SPACE) {
+		arg.requested_sectors = ev.requested_sectors;
+	} else {
+		arg.dev.major = MAJOR(ev.dev);
+		arg.dev.minor = MINOR(ev.dev);
+		arg.error = ev.error;
+	}
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return ctl_bad("wait event", "bad pointer (event lost)",
+			       -EFAULT);
+	return 0;
+}
+
+static int ctl_ioctl_list_snapshots(struct snapkeep_list __user *uarg)
+{
+	struct snapkeep_list arg;
+	unsigned int count;
+	uuid_t *ids;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("list snapshots", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("list snapshots", "reserved field set",
+			       -EINVAL);
+	if (arg.count > SNAPKEEP_MAX_RANGES)
+		arg.count = SNAPKEEP_MAX_RANGES;
+	ids = kvcalloc(max(arg.count, 1U), sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	mutex_lock(&ctl_lock);
+	snapshot_list(ids, arg.count, &count);
+	mutex_unlock(&ctl_lock);
+	ret = ctl_list_out(uarg, &arg, ids, count, sizeof(*ids),
+			   "list snapshots");
+	kvfree(ids);
+	return ret;
+}
+
+static int ctl_ioctl_snapshot_info(struct snapkeep_snapshot_info __user *uarg)
+{
+	struct snapkeep_snapshot_info arg;
+	struct snapkeep_snapshot_dev *devs;
+	unsigned int capacity;
+	uuid_t id;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("snapshot info", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("snapshot info", "reserved field set", -EINVAL);
+	capacity = min_t(u32, arg.count, SNAPKEEP_MAX_DEVICES);
+	devs = kcalloc(SNAPKEEP_MAX_DEVICES, sizeof(*devs), GFP_KERNEL);
+	if (!devs)
+		return -ENOMEM;
+	import_uuid(&id, arg.id.b);
+
+	mutex_lock(&ctl_lock);
+	ret = snapshot_info(&id, &arg, devs, capacity);
+	mutex_unlock(&ctl_lock);
+	if (ret)
+		goto out;
+	if (min(capacity, arg.count) &&
+	    copy_to_user(u64_to_user_ptr(arg.devs), devs,
+			 min(capacity, arg.count) * sizeof(*devs))) {
+		ret = ctl_bad("snapshot info", "bad array pointer", -EFAULT);
+		goto out;
+	}
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		ret = ctl_bad("snapshot info", "bad pointer", -EFAULT);
+out:
+	kfree(devs);
+	return ret;
+}
+
 static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -49,6 +561,32 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case SNAPKEEP_IOCTL_VERSION:
 		return ctl_ioctl_version(argp);
+	case SNAPKEEP_IOCTL_ATTACH:
+		return ctl_ioctl_attach(argp);
+	case SNAPKEEP_IOCTL_DETACH:
+		return ctl_ioctl_detach(argp);
+	case SNAPKEEP_IOCTL_TRACKER_INFO:
+		return ctl_ioctl_tracker_info(argp);
+	case SNAPKEEP_IOCTL_READ_MAP:
+		return ctl_ioctl_read_map(argp);
+	case SNAPKEEP_IOCTL_MARK_DIRTY:
+		return ctl_ioctl_mark_dirty(argp);
+	case SNAPKEEP_IOCTL_LIST_TRACKERS:
+		return ctl_ioctl_list_trackers(argp);
+	case SNAPKEEP_IOCTL_CREATE:
+		return ctl_ioctl_create(argp);
+	case SNAPKEEP_IOCTL_DESTROY:
+		return ctl_ioctl_destroy(argp);
+	case SNAPKEEP_IOCTL_APPEND_STORAGE:
+		return ctl_ioctl_append(argp);
+	case SNAPKEEP_IOCTL_TAKE:
+		return ctl_ioctl_take(argp);
+	case SNAPKEEP_IOCTL_WAIT_EVENT:
+		return ctl_ioctl_wait_event(argp);
+	case SNAPKEEP_IOCTL_LIST_SNAPSHOTS:
+		return ctl_ioctl_list_snapshots(argp);
+	case SNAPKEEP_IOCTL_SNAPSHOT_INFO:
+		return ctl_ioctl_snapshot_info(argp);
 	default:
 		return -ENOTTY;
 	}

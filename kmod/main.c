@@ -1,53 +1,196 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Module parameters, and init and exit of the objects in order.
+ * Module parameters, workqueues, and init and exit of the objects in
+ * order. The module cannot be unloaded while a device is tracked or a
+ * snapshot exists (both hold a module reference) or an image is open.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/init.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/rcupdate.h>
+#include <linux/workqueue.h>
 
 #include "snapkeep.h"
+#include "chunk.h"
 #include "compat.h"
 #include "ctl.h"
+#include "diff_area.h"
+#include "diff_buffer.h"
+#include "filter.h"
+#include "main.h"
+#include "params.h"
+#include "sysfs.h"
 #include "version.h"
 
 /*
- * Tunables. The objects that will use them (tracker, cbt_map, diff_area)
- * read them once when they create a tracker or a snapshot, so a change
- * through sysfs affects only what is created afterwards. Read-only until
- * then.
+ * Tunables, read when a tracker or a snapshot is created (read-only after
+ * load). Sizes are chosen per device: the smallest power of two from the
+ * minimum shift that keeps the count under the maximum, up to the maximum
+ * shift.
  */
+unsigned int param_tracking_block_minimum_shift = 16;	/* 64 KiB */
+module_param_named(tracking_block_minimum_shift,
+		   param_tracking_block_minimum_shift, uint, 0444);
+MODULE_PARM_DESC(tracking_block_minimum_shift,
+		 "log2 of the smallest change-tracking block, 12..26 (16)");
 
-/* log2 of the smallest change-tracking block: 64 KiB, as in blksnap. */
-static unsigned int tracking_block_shift = 16;
-module_param(tracking_block_shift, uint, 0444);
-MODULE_PARM_DESC(tracking_block_shift,
-		 "log2 of the minimum tracking block size, 12..26 (reserved)");
+unsigned int param_tracking_block_maximum_shift = 26;	/* 64 MiB */
+module_param_named(tracking_block_maximum_shift,
+		   param_tracking_block_maximum_shift, uint, 0444);
+MODULE_PARM_DESC(tracking_block_maximum_shift,
+		 "log2 of the largest change-tracking block, up to 30 (26)");
+
+unsigned int param_tracking_block_maximum_count = 2097152;
+module_param_named(tracking_block_maximum_count,
+		   param_tracking_block_maximum_count, uint, 0444);
+MODULE_PARM_DESC(tracking_block_maximum_count,
+		 "most tracking blocks (bytes of each map copy) per device (2097152)");
+
+unsigned int param_chunk_minimum_shift = 16;		/* 64 KiB */
+module_param_named(chunk_minimum_shift, param_chunk_minimum_shift, uint,
+		   0444);
+MODULE_PARM_DESC(chunk_minimum_shift,
+		 "log2 of the smallest copy-on-write chunk, 12..24 (16)");
+
+unsigned int param_chunk_maximum_shift = 24;		/* 16 MiB */
+module_param_named(chunk_maximum_shift, param_chunk_maximum_shift, uint,
+		   0444);
+MODULE_PARM_DESC(chunk_maximum_shift,
+		 "log2 of the largest copy-on-write chunk, up to 26 (24)");
+
+unsigned int param_chunk_maximum_count = 1048576;
+module_param_named(chunk_maximum_count, param_chunk_maximum_count, uint,
+		   0444);
+MODULE_PARM_DESC(chunk_maximum_count,
+		 "most chunks per device; the chunk table takes 16 bytes each (1048576)");
+
+unsigned int param_cow_buffer_mb = 32;
+module_param_named(cow_buffer_mb, param_cow_buffer_mb, uint, 0444);
+MODULE_PARM_DESC(cow_buffer_mb,
+		 "memory for copies in flight, all snapshots (MiB); writers wait beyond (32)");
+
+unsigned int param_cow_max_io_kb = 1024;
+module_param_named(cow_max_io_kb, param_cow_max_io_kb, uint, 0444);
+MODULE_PARM_DESC(cow_max_io_kb,
+		 "largest read or write of one copy (KiB), 64..16384 (1024)");
+
+unsigned int param_diff_storage_minimum_mb = 256;
+module_param_named(diff_storage_minimum_mb, param_diff_storage_minimum_mb,
+		   uint, 0444);
+MODULE_PARM_DESC(diff_storage_minimum_mb,
+		 "low-space event when free storage < half of this; it asks for this much (MiB) (256)");
+
+struct workqueue_struct *snapkeep_wq;
+struct workqueue_struct *snapkeep_io_wq;
+
+static int __init snapkeep_check_params(void)
+{
+	u64 budget = (u64)param_cow_buffer_mb << 20;
+
+	if (param_tracking_block_minimum_shift < 12 ||
+	    param_tracking_block_minimum_shift > 26 ||
+	    param_tracking_block_maximum_shift <
+	    param_tracking_block_minimum_shift ||
+	    param_tracking_block_maximum_shift > 30 ||
+	    !param_tracking_block_maximum_count) {
+		pr_err("tracking_block_* parameters out of range\n");
+		return -EINVAL;
+	}
+	if (param_chunk_minimum_shift < 12 || param_chunk_minimum_shift > 24 ||
+	    param_chunk_maximum_shift < param_chunk_minimum_shift ||
+	    param_chunk_maximum_shift > 26 || !param_chunk_maximum_count) {
+		pr_err("chunk_* parameters out of range\n");
+		return -EINVAL;
+	}
+	if (param_cow_max_io_kb < 64 || param_cow_max_io_kb > 16384) {
+		pr_err("cow_max_io_kb=%u is outside 64..16384\n",
+		       param_cow_max_io_kb);
+		return -EINVAL;
+	}
+	/* One copy of the largest size must fit, or writers wait forever. */
+	if (budget < (1ULL << param_chunk_maximum_shift) ||
+	    budget < (u64)param_cow_max_io_kb << 10 || budget > (1ULL << 40)) {
+		pr_err("cow_buffer_mb=%u must hold the largest chunk and cow_max_io_kb\n",
+		       param_cow_buffer_mb);
+		return -EINVAL;
+	}
+	if (!param_diff_storage_minimum_mb ||
+	    param_diff_storage_minimum_mb > (1U << 30)) {
+		pr_err("diff_storage_minimum_mb out of range\n");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int __init snapkeep_init(void)
 {
 	int ret;
 
-	if (tracking_block_shift < 12 || tracking_block_shift > 26) {
-		pr_err("tracking_block_shift=%u is outside 12..26\n",
-		       tracking_block_shift);
-		return -EINVAL;
-	}
-
-	ret = ctl_init();
+	ret = snapkeep_check_params();
 	if (ret)
 		return ret;
+	ret = diff_buffer_init();
+	if (ret)
+		return ret;
+	ret = chunk_init();
+	if (ret)
+		goto out_buffer;
+	ret = diff_area_init();
+	if (ret)
+		goto out_chunk;
+	ret = filter_init();
+	if (ret)
+		goto out_diff_area;
+	ret = -ENOMEM;
+	snapkeep_wq = alloc_workqueue("snapkeep", WQ_MEM_RECLAIM, 0);
+	if (!snapkeep_wq)
+		goto out_filter;
+	snapkeep_io_wq = alloc_workqueue("snapkeep_io",
+					 WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!snapkeep_io_wq)
+		goto out_wq;
+	ret = sysfs_status_init();
+	if (ret)
+		goto out_io_wq;
+	ret = ctl_init();
+	if (ret)
+		goto out_sysfs;
 
 	pr_info("version %s, ABI %u.%u\n", SNAPKEEP_VERSION,
 		SNAPKEEP_ABI_MAJOR, SNAPKEEP_ABI_MINOR);
 	return 0;
+
+out_sysfs:
+	sysfs_status_done();
+out_io_wq:
+	destroy_workqueue(snapkeep_io_wq);
+out_wq:
+	destroy_workqueue(snapkeep_wq);
+out_filter:
+	filter_done();
+out_diff_area:
+	diff_area_done();
+out_chunk:
+	chunk_done();
+out_buffer:
+	diff_buffer_done();
+	return ret;
 }
 
 static void __exit snapkeep_exit(void)
 {
 	ctl_done();
+	sysfs_status_done();
+	/* Nothing is tracked: only releases can still be queued. */
+	destroy_workqueue(snapkeep_wq);
+	destroy_workqueue(snapkeep_io_wq);
+	rcu_barrier();
+	filter_done();
+	diff_area_done();
+	chunk_done();
+	diff_buffer_done();
 	pr_info("unloaded\n");
 }
 

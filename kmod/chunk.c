@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copies of chunks (struct chunk_op).
+ *
+ * A copy reads a run of chunks from the original device into a buffer,
+ * waits for image reads of those chunks that went to the original before
+ * it started, then releases the writes waiting for it (the old data is
+ * safe in memory) and writes the buffer to the difference storage. Each
+ * step ends in a bio completion that queues the op's work on
+ * snapkeep_io_wq, which never waits for memory: copies always finish, and
+ * finishing copies is what frees memory for new ones.
+ *
+ * A failure (read or write error, no room in the storage) corrupts the
+ * snapshot; the chunks become FAILED, the writes waiting are released all
+ * the same: the original device never waits for, nor loses anything to, a
+ * broken snapshot.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-chunk: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/mempool.h>
+#include <linux/slab.h>
+
+#include "chunk.h"
+#include "diff_area.h"
+#include "diff_buffer.h"
+#include "diff_storage.h"
+#include "filter.h"
+#include "main.h"
+
+static mempool_t *chunk_op_pool;
+
+int chunk_init(void)
+{
+	chunk_op_pool = mempool_create_kmalloc_pool(16,
+						    sizeof(struct chunk_op));
+	return chunk_op_pool ? 0 : -ENOMEM;
+}
+
+void chunk_done(void)
+{
+	mempool_destroy(chunk_op_pool);
+}
+
+/* An op to fill in under a chunk lock later; may sleep, never fails. */
+struct chunk_op *chunk_op_alloc(void)
+{
+	return mempool_alloc(chunk_op_pool, GFP_NOIO);
+}
+
+/* Returns an op from chunk_op_alloc() that was not used. */
+void chunk_op_discard(struct chunk_op *op)
+{
+	if (op)
+		mempool_free(op, chunk_op_pool);
+}
+
+static void chunk_op_work(struct work_struct *work);
+
+/* Under the lock of chunk @first, which the caller moves to COPYING. */
+void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
+		    unsigned long first)
+{
+	kref_init(&op->kref);
+	INIT_LIST_HEAD(&op->link);
+	op->da = diff_area_get(da);
+	op->first = first;
+	op->count = 0;
+	op->phase = CHUNK_OP_READING;
+	op->error = 0;
+	atomic_set(&op->pending, 0);
+	atomic_set(&op->blocked, 0);
+	spin_lock_init(&op->lock);
+	op->released = false;
+	op->done = false;
+	INIT_LIST_HEAD(&op->on_released);
+	INIT_LIST_HEAD(&op->on_done);
+	op->buf = NULL;
+	INIT_WORK(&op->work, chunk_op_work);
+}
+
+void chunk_op_free(struct kref *kref)
+{
+	struct chunk_op *op = container_of(kref, struct chunk_op, kref);
+
+	diff_buffer_put(op->buf);
+	diff_area_put(op->da);
+	mempool_free(op, chunk_op_pool);
+}
+
+/*
+ * Queues @w for @event: true when queued (@w->fn will be called), false
+ * when the event happened already (op->error tells how it went).
+ */
+bool chunk_op_add_waiter(struct chunk_op *op, struct chunk_waiter *w,
+			 enum chunk_op_event event)
+{
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&op->lock, flags);
+	if (event == CHUNK_OP_RELEASED && !op->released) {
+		list_add_tail(&w->link, &op->on_released);
+		queued = true;
+	} else if (event == CHUNK_OP_DONE && !op->done) {
+		list_add_tail(&w->link, &op->on_done);
+		queued = true;
+	}
+	spin_unlock_irqrestore(&op->lock, flags);
+	return queued;
+}
+
+static void chunk_op_notify(struct chunk_op *op, enum chunk_op_event event)
+{
+	struct chunk_waiter *w, *tmp;
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	spin_lock_irqsave(&op->lock, flags);
+	if (event == CHUNK_OP_RELEASED) {
+		op->released = true;
+		list_splice_init(&op->on_released, &list);
+	} else {
+		/* DONE implies RELEASED for anyone still waiting for it. */
+		op->released = true;
+		op->done = true;
+		list_splice_init(&op->on_released, &list);
+		list_splice_tail_init(&op->on_done, &list);
+	}
+	spin_unlock_irqrestore(&op->lock, flags);
+
+	list_for_each_entry_safe(w, tmp, &list, link) {
+		list_del(&w->link);
+		w->fn(w, op->error);
+	}
+}
+
+/* Sets the op's chunks to @state (@where for STORED). */
+static void chunk_op_set_state(struct chunk_op *op, enum chunk_state state)
+{
+	struct diff_area *da = op->da;
+	unsigned long flags;
+	unsigned int i;
+
+	for (i = 0; i < op->count; i++) {
+		unsigned long nr = op->first + i;
+		spinlock_t *lock = diff_area_chunk_lock(da, nr);
+		struct chunk *c = &da->chunks[nr];
+
+		spin_lock_irqsave(lock, flags);
+		if (state == CHUNK_STORED)
+			c->where = op->where[i];
+		/* Pairs with the write fast path's lockless read. */
+		smp_store_release(&c->state, state);
+		spin_unlock_irqrestore(lock, flags);
+	}
+}
+
+/*
+ * The copy failed: @error (positive errno) corrupts the snapshot unless it
+ * is 0 (already corrupted or destroyed). Releases everybody.
+ */
+static void chunk_op_fail(struct chunk_op *op, int error)
+{
+	if (error)
+		diff_storage_corrupt(op->da->ds, op->da->dev, error);
+	op->error = -EIO;
+	chunk_op_set_state(op, CHUNK_FAILED);
+	chunk_op_notify(op, CHUNK_OP_DONE);
+	chunk_op_put(op);
+}
+
+static void chunk_op_endio(struct bio *bio)
+{
+	struct chunk_op *op = bio->bi_private;
+
+	if (bio->bi_status)
+		WRITE_ONCE(op->error, blk_status_to_errno(bio->bi_status));
+	bio_put(bio);
+	if (atomic_dec_and_test(&op->pending))
+		queue_work(snapkeep_io_wq, &op->work);
+}
+
+/*
+ * Bios for @bytes of the buffer from byte @offset, at @sector of @bdev;
+ * counted in op->pending and submitted.
+ */
+static void chunk_op_submit(struct chunk_op *op, struct block_device *bdev,
+			    sector_t sector, unsigned int offset,
+			    unsigned int bytes, blk_opf_t opf)
+{
+	struct diff_buffer *buf = op->buf;
+
+	while (bytes) {
+		unsigned int nr = DIV_ROUND_UP(bytes, PAGE_SIZE);
+		struct bio *bio;
+
+		bio = bio_alloc_bioset(bdev, min_t(unsigned int, nr,
+						   BIO_MAX_VECS),
+				       opf, GFP_NOIO, &filter_io_bioset);
+		bio->bi_iter.bi_sector = sector;
+		bio->bi_end_io = chunk_op_endio;
+		bio->bi_private = op;
+		while (bytes) {
+			unsigned int len = min_t(unsigned int, bytes,
+						 PAGE_SIZE);
+
+			if (bio_add_page(bio, buf->pages[offset >> PAGE_SHIFT],
+					 len, 0) != len)
+				break;
+			offset += len;
+			bytes -= len;
+			sector += len >> SECTOR_SHIFT;
+		}
+		atomic_inc(&op->pending);
+		filter_submit_own(bio);
+	}
+}
+
+/* Bytes of the op's chunks: the last chunk of a device may be short. */
+static unsigned int chunk_op_bytes(struct chunk_op *op)
+{
+	struct diff_area *da = op->da;
+	unsigned long last = op->first + op->count - 1;
+
+	return ((op->count - 1) << da->chunk_shift) +
+	       (diff_area_chunk_len(da, last) << SECTOR_SHIFT);
+}
+
+/*
+ * Starts the copy: waits for buffer memory (the caller may sleep), reads
+ * the chunks from the original. The chunks are COPYING already.
+ */
+void chunk_op_start(struct chunk_op *op)
+{
+	struct diff_area *da = op->da;
+	unsigned int bytes = chunk_op_bytes(op);
+
+	op->buf = diff_buffer_get(bytes);
+	if (!op->buf) {
+		chunk_op_fail(op, ENOMEM);
+		return;
+	}
+	/* One reference for the reading, dropped by the work. */
+	atomic_set(&op->pending, 1);
+	chunk_op_submit(op, da->orig,
+			(sector_t)op->first << (da->chunk_shift - SECTOR_SHIFT),
+			0, bytes, REQ_OP_READ);
+	if (atomic_dec_and_test(&op->pending))
+		queue_work(snapkeep_io_wq, &op->work);
+}
+
+/* An image read of one of the op's chunks ended (chunk lock held). */
+void chunk_op_readers_gone(struct chunk_op *op)
+{
+	if (atomic_dec_and_test(&op->blocked))
+		queue_work(snapkeep_io_wq, &op->work);
+}
+
+/*
+ * Counts the op's chunks that image reads of the original still use;
+ * true when there are none left to wait for.
+ */
+static bool chunk_op_drain(struct chunk_op *op)
+{
+	struct diff_area *da = op->da;
+	unsigned long flags;
+	unsigned int i;
+
+	atomic_set(&op->blocked, 1);
+	for (i = 0; i < op->count; i++) {
+		unsigned long nr = op->first + i;
+		spinlock_t *lock = diff_area_chunk_lock(da, nr);
+		struct chunk *c = &da->chunks[nr];
+
+		spin_lock_irqsave(lock, flags);
+		if (c->readers) {
+			c->flags |= CHUNK_WAIT_READERS;
+			atomic_inc(&op->blocked);
+		}
+		spin_unlock_irqrestore(lock, flags);
+	}
+	return atomic_dec_and_test(&op->blocked);
+}
+
+/* Writes the buffer to the difference storage. */
+static void chunk_op_store(struct chunk_op *op)
+{
+	struct diff_area *da = op->da;
+	struct diff_storage *ds = da->ds;
+	unsigned int i, run;
+
+	if (diff_storage_failed(ds) || !diff_storage_io_begin(ds)) {
+		chunk_op_fail(op, 0);
+		return;
+	}
+	for (i = 0; i < op->count; i++) {
+		if (diff_storage_alloc(ds, diff_area_chunk_len(da, op->first + i),
+				       &op->where[i])) {
+			diff_storage_io_end(ds);
+			chunk_op_fail(op, ENOSPC);
+			return;
+		}
+	}
+
+	op->phase = CHUNK_OP_STORING;
+	atomic_set(&op->pending, 1);
+	/* One write per run of contiguous locations. */
+	for (i = 0; i < op->count; i = run) {
+		sector_t sector, sectors = 0;
+		struct block_device *bdev;
+
+		for (run = i; run < op->count; run++) {
+			if (run > i && op->where[run] !=
+			    op->where[i] + sectors)
+				break;
+			sectors += diff_area_chunk_len(da, op->first + run);
+		}
+		bdev = diff_storage_locate(ds, op->where[i], &sector);
+		chunk_op_submit(op, bdev, sector, i << da->chunk_shift,
+				sectors << SECTOR_SHIFT, REQ_OP_WRITE | REQ_SYNC);
+	}
+	if (atomic_dec_and_test(&op->pending))
+		queue_work(snapkeep_io_wq, &op->work);
+}
+
+static void chunk_op_work(struct work_struct *work)
+{
+	struct chunk_op *op = container_of(work, struct chunk_op, work);
+	struct diff_area *da = op->da;
+
+	switch (op->phase) {
+	case CHUNK_OP_READING:
+		if (op->error) {
+			chunk_op_fail(op, -op->error);
+			return;
+		}
+		op->phase = CHUNK_OP_DRAINING;
+		if (!chunk_op_drain(op))
+			return;	/* the last image read queues the work */
+		fallthrough;
+	case CHUNK_OP_DRAINING:
+		chunk_op_set_state(op, CHUNK_IN_MEMORY);
+		chunk_op_notify(op, CHUNK_OP_RELEASED);
+		chunk_op_store(op);
+		return;
+	case CHUNK_OP_STORING:
+		diff_storage_io_end(da->ds);
+		if (op->error) {
+			chunk_op_fail(op, -op->error);
+			return;
+		}
+		chunk_op_set_state(op, CHUNK_STORED);
+		atomic64_add(op->count, &da->copied);
+		chunk_op_notify(op, CHUNK_OP_DONE);
+		chunk_op_put(op);
+		return;
+	}
+}

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Diff areas: copy-on-write of one device of a taken snapshot, and the I/O
+ * of its image.
+ *
+ * Writes to the original (diff_area_cow()): the chunks a write covers are
+ * looked at without locks first; when all are copied (or being stored),
+ * the write passes. Otherwise the new chunks are put into copies (runs of
+ * up to cow_max_io_kb), the write waits for those and for copies already
+ * running, and is submitted by whichever releases it last. The submitter
+ * never waits for I/O, only for copy memory; where it may not wait at all
+ * (current->bio_list, REQ_NOWAIT), the filter hands the write to a worker.
+ *
+ * Image reads (diff_area_image_io()) are cut at chunk boundaries; each
+ * part is redirected (a clone of the image bio, no data copied) to the
+ * original when the chunk is untouched, to the difference storage when
+ * stored, or copied from the buffer of a copy in progress. A read of the
+ * original is counted on the chunk, and a copy that starts meanwhile does
+ * not release its writes before such reads end: they would read new data.
+ * Image writes need the chunk stored first; they are done by a worker that
+ * copies the chunk if needed, then redirects the write into the storage.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-diff: " fmt
+
+#include <linux/blkdev.h>
+#include <linux/completion.h>
+#include <linux/log2.h>
+#include <linux/mempool.h>
+#include <linux/slab.h>
+
+#include "diff_area.h"
+#include "diff_buffer.h"
+#include "diff_storage.h"
+#include "filter.h"
+#include "main.h"
+#include "params.h"
+#include "tracker.h"
+
+/**
+ * struct cow_request - a write to the original waiting for copies.
+ * @bio: the write.
+ * @pending: copies it waits for, plus one while it is being set up.
+ */
+struct cow_request {
+	struct bio *bio;
+	atomic_t pending;
+};
+
+/**
+ * struct cow_wait - one copy a cow_request waits for.
+ * @w: the waiter queued on the copy.
+ * @req: the request.
+ */
+struct cow_wait {
+	struct chunk_waiter w;
+	struct cow_request *req;
+};
+
+static mempool_t *cow_request_pool;
+static mempool_t *cow_wait_pool;
+
+int diff_area_init(void)
+{
+	cow_request_pool =
+		mempool_create_kmalloc_pool(64, sizeof(struct cow_request));
+	if (!cow_request_pool)
+		return -ENOMEM;
+	cow_wait_pool = mempool_create_kmalloc_pool(64,
+						    sizeof(struct cow_wait));
+	if (!cow_wait_pool) {
+		mempool_destroy(cow_request_pool);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void diff_area_done(void)
+{
+	mempool_destroy(cow_wait_pool);
+	mempool_destroy(cow_request_pool);
+}
+
+/* log2 of the chunk size for a device of @capacity sectors. */
+static unsigned int diff_area_chunk_shift(sector_t capacity,
+					  unsigned int logical_block_size)
+{
+	unsigned int shift = max3(param_chunk_minimum_shift,
+				  (unsigned int)PAGE_SHIFT,
+				  (unsigned int)ilog2(logical_block_size));
+	u64 bytes = (u64)capacity << SECTOR_SHIFT;
+
+	while (shift < param_chunk_maximum_shift &&
+	       DIV_ROUND_UP_ULL(bytes, 1ULL << shift) >
+	       param_chunk_maximum_count)
+		shift++;
+	return shift;
+}
+
+/* At take, under the control lock: the chunk table of @t's device. */
+struct diff_area *diff_area_new(struct tracker *t, struct diff_storage *ds)
+{
+	struct block_device *bdev = t->orig.bdev;
+	struct diff_area *da;
+	unsigned int i;
+
+	da = kzalloc(sizeof(*da), GFP_KERNEL);
+	if (!da)
+		return ERR_PTR(-ENOMEM);
+	da->capacity = bdev_nr_sectors(bdev);
+	da->logical_block_size = bdev_logical_block_size(bdev);
+	da->physical_block_size = bdev_physical_block_size(bdev);
+	da->chunk_shift = diff_area_chunk_shift(da->capacity,
+						da->logical_block_size);
+	da->chunk_count = DIV_ROUND_UP_ULL((u64)da->capacity << SECTOR_SHIFT,
+					   1ULL << da->chunk_shift);
+	if (!da->chunk_count) {
+		kfree(da);
+		return ERR_PTR(-EINVAL);
+	}
+	da->op_chunks = clamp_t(unsigned int,
+				((u64)param_cow_max_io_kb << 10) >>
+				da->chunk_shift, 1, CHUNK_OP_MAX_CHUNKS);
+	da->chunks = kvcalloc(da->chunk_count, sizeof(*da->chunks),
+			      GFP_KERNEL | __GFP_NOWARN);
+	if (!da->chunks) {
+		kfree(da);
+		return ERR_PTR(-ENOMEM);
+	}
+	for (i = 0; i < DIFF_AREA_LOCKS; i++)
+		spin_lock_init(&da->locks[i]);
+	kref_init(&da->kref);
+	da->tracker = tracker_get(t);
+	da->ds = diff_storage_get(ds);
+	da->orig = bdev;
+	da->dev = t->dev;
+	atomic64_set(&da->copied, 0);
+	return da;
+}
+
+static void diff_area_release(struct work_struct *work)
+{
+	struct diff_area *da = container_of(work, struct diff_area, release);
+
+	kvfree(da->chunks);
+	diff_storage_put(da->ds);
+	tracker_put(da->tracker);
+	kfree(da);
+}
+
+/* The last reference may go in interrupt context: free from a worker. */
+void diff_area_free(struct kref *kref)
+{
+	struct diff_area *da = container_of(kref, struct diff_area, kref);
+
+	INIT_WORK(&da->release, diff_area_release);
+	queue_work(snapkeep_io_wq, &da->release);
+}
+
+/* Whether writes to chunks @first..@last may pass without waiting. */
+static bool diff_area_copied(struct diff_area *da, unsigned long first,
+			     unsigned long last)
+{
+	unsigned long nr;
+
+	for (nr = first; nr <= last; nr++) {
+		/* Pairs with the release of each state change (chunk.c). */
+		if (smp_load_acquire(&da->chunks[nr].state) < CHUNK_IN_MEMORY)
+			return false;
+	}
+	return true;
+}
+
+static void cow_request_put(struct cow_request *req)
+{
+	if (!atomic_dec_and_test(&req->pending))
+		return;
+	filter_submit_own(req->bio);
+	mempool_free(req, cow_request_pool);
+}
+
+/* A copy the write waited for released it (or failed: the write goes on). */
+static void cow_wait_fn(struct chunk_waiter *w, int error)
+{
+	struct cow_wait *cw = container_of(w, struct cow_wait, w);
+	struct cow_request *req = cw->req;
+
+	mempool_free(cw, cow_wait_pool);
+	cow_request_put(req);
+}
+
+/*
+ * Copy-on-write for a write of @count sectors at @sector of the original.
+ * COW_PASS: submit it now. COW_HELD: it is submitted once the copies it
+ * needs are in memory. COW_DEFER: copies are needed and !@can_sleep.
+ */
+enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
+			      sector_t sector, sector_t count, bool can_sleep)
+{
+	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
+	struct chunk_op *op = NULL, *spare_op = NULL, *tmp;
+	struct cow_wait *spare_wait = NULL;
+	struct cow_request *req;
+	unsigned long first, last, nr;
+	LIST_HEAD(started);
+
+	if (diff_storage_failed(da->ds) || sector >= da->capacity)
+		return COW_PASS;
+	count = min_t(sector_t, count, da->capacity - sector);
+	first = sector >> shift;
+	last = (sector + count - 1) >> shift;
+	if (diff_area_copied(da, first, last))
+		return COW_PASS;
+	if (!can_sleep)
+		return COW_DEFER;
+
+	req = mempool_alloc(cow_request_pool, GFP_NOIO);
+	req->bio = bio;
+	atomic_set(&req->pending, 1);
+
+	for (nr = first; nr <= last; nr++) {
+		spinlock_t *lock = diff_area_chunk_lock(da, nr);
+		struct chunk *c = &da->chunks[nr];
+		unsigned long flags;
+
+		/* Allocate outside the lock what this chunk may need. */
+		if (!spare_op)
+			spare_op = chunk_op_alloc();
+		if (!spare_wait)
+			spare_wait = mempool_alloc(cow_wait_pool, GFP_NOIO);
+
+		spin_lock_irqsave(lock, flags);
+		switch (c->state) {
+		case CHUNK_NEW:
+			if (!op || op->count == da->op_chunks) {
+				op = spare_op;
+				spare_op = NULL;
+				chunk_op_setup(op, da, nr);
+				list_add_tail(&op->link, &started);
+				spare_wait->w.fn = cow_wait_fn;
+				spare_wait->req = req;
+				atomic_inc(&req->pending);
+				chunk_op_add_waiter(op, &spare_wait->w,
+						    CHUNK_OP_RELEASED);
+				spare_wait = NULL;
+			}
+			c->op = op;
+			op->count++;
+			/* Pairs with diff_area_copied(). */
+			smp_store_release(&c->state, CHUNK_COPYING);
+			break;
+		case CHUNK_COPYING:
+			op = NULL;
+			spare_wait->w.fn = cow_wait_fn;
+			spare_wait->req = req;
+			atomic_inc(&req->pending);
+			if (chunk_op_add_waiter(c->op, &spare_wait->w,
+						CHUNK_OP_RELEASED))
+				spare_wait = NULL;
+			else
+				atomic_dec(&req->pending);
+			break;
+		default:
+			op = NULL;
+			break;
+		}
+		spin_unlock_irqrestore(lock, flags);
+	}
+
+	chunk_op_discard(spare_op);
+	if (spare_wait)
+		mempool_free(spare_wait, cow_wait_pool);
+	list_for_each_entry_safe(op, tmp, &started, link) {
+		list_del_init(&op->link);
+		chunk_op_start(op);
+	}
+
+	if (atomic_dec_and_test(&req->pending)) {
+		mempool_free(req, cow_request_pool);
+		return COW_PASS;
+	}
+	return COW_HELD;
+}
+
+/**
+ * struct image_wait - an image bio part waiting for a copy.
+ * @w: the waiter.
+ * @done: completed by the copy's event.
+ */
+struct image_wait {
+	struct chunk_waiter w;
+	struct completion done;
+};
+
+static void image_wait_fn(struct chunk_waiter *w, int error)
+{
+	complete(&container_of(w, struct image_wait, w)->done);
+}
+
+/* A redirected part of an image bio ended. */
+static void diff_area_clone_endio(struct bio *clone)
+{
+	struct image_clone *ic = container_of(clone, struct image_clone, bio);
+	struct diff_area *da = ic->da;
+	struct bio *parent = ic->parent;
+
+	if (clone->bi_status)
+		parent->bi_status = clone->bi_status;
+	if (ic->origin) {
+		spinlock_t *lock = diff_area_chunk_lock(da, ic->chunk);
+		struct chunk *c = &da->chunks[ic->chunk];
+		unsigned long flags;
+
+		spin_lock_irqsave(lock, flags);
+		if (!--c->readers && (c->flags & CHUNK_WAIT_READERS)) {
+			c->flags &= ~CHUNK_WAIT_READERS;
+			chunk_op_readers_gone(c->op);
+		}
+		spin_unlock_irqrestore(lock, flags);
+	}
+	if (ic->storage)
+		diff_storage_io_end(da->ds);
+	bio_put(clone);
+	bio_endio(parent);
+	diff_area_put(da);
+}
+
+/*
+ * Redirects the next @len bytes of @bio to @sector of @bdev. @nr and
+ * @origin: a read of the original device, already counted in the chunk's
+ * readers. Otherwise storage I/O.
+ */
+static int diff_area_redirect(struct diff_area *da, struct bio *bio,
+			      unsigned int len, struct block_device *bdev,
+			      sector_t sector, unsigned long nr, bool origin)
+{
+	struct image_clone *ic;
+	struct bio *clone;
+
+	if (!origin && !diff_storage_io_begin(da->ds))
+		return -EIO;
+	clone = bio_alloc_clone(bdev, bio, GFP_NOIO, &filter_clone_bioset);
+	if (!clone) {
+		if (!origin)
+			diff_storage_io_end(da->ds);
+		return -ENOMEM;
+	}
+	clone->bi_iter.bi_sector = sector;
+	clone->bi_iter.bi_size = len;
+	clone->bi_end_io = diff_area_clone_endio;
+	ic = container_of(clone, struct image_clone, bio);
+	ic->da = diff_area_get(da);
+	ic->parent = bio;
+	ic->chunk = nr;
+	ic->origin = origin;
+	ic->storage = !origin;
+	bio_inc_remaining(bio);
+	filter_submit_own(clone);
+	return 0;
+}
+
+/* Copies the next @len bytes of @bio from or to the buffer of @op. */
+static void diff_area_copy(struct chunk_op *op, unsigned long nr,
+			   unsigned int offset, struct bio *bio,
+			   unsigned int len)
+{
+	struct bvec_iter it = bio->bi_iter;
+
+	it.bi_size = len;
+	diff_buffer_copy_bio(op->buf,
+			     ((nr - op->first) << op->da->chunk_shift) + offset,
+			     bio, it, true);
+}
+
+/*
+ * Copies chunk @nr for an image write (worker context): the chunk is NEW,
+ * its lock held with @flags; returns with the lock released, the copy
+ * finished.
+ */
+static void diff_area_copy_for_write(struct diff_area *da, unsigned long nr,
+				     struct chunk_op *op, unsigned long flags)
+{
+	struct chunk *c = &da->chunks[nr];
+	struct image_wait iw;
+
+	chunk_op_setup(op, da, nr);
+	c->op = op;
+	op->count = 1;
+	/* Pairs with diff_area_copied(). */
+	smp_store_release(&c->state, CHUNK_COPYING);
+	init_completion(&iw.done);
+	iw.w.fn = image_wait_fn;
+	chunk_op_add_waiter(op, &iw.w, CHUNK_OP_DONE);
+	spin_unlock_irqrestore(diff_area_chunk_lock(da, nr), flags);
+	chunk_op_start(op);
+	wait_for_completion(&iw.done);
+}
+
+/*
+ * One part of an image bio, within chunk @nr from byte @offset, @len
+ * bytes. -EAGAIN: it must wait and !@can_sleep.
+ */
+static int diff_area_image_part(struct diff_area *da, struct bio *bio,
+				unsigned long nr, unsigned int offset,
+				unsigned int len, bool can_sleep)
+{
+	bool write = op_is_write(bio_op(bio));
+	spinlock_t *lock = diff_area_chunk_lock(da, nr);
+	struct chunk *c = &da->chunks[nr];
+	struct chunk_op *spare = NULL;
+	struct image_wait iw;
+	struct block_device *bdev;
+	struct chunk_op *op;
+	unsigned long flags;
+	sector_t sector;
+	bool queued;
+	int ret;
+
+retry:
+	if (write && !spare)
+		spare = chunk_op_alloc();
+	spin_lock_irqsave(lock, flags);
+	switch (c->state) {
+	case CHUNK_NEW:
+		if (write) {
+			diff_area_copy_for_write(da, nr, spare, flags);
+			spare = NULL;
+			goto retry;
+		}
+		c->readers++;
+		spin_unlock_irqrestore(lock, flags);
+		ret = diff_area_redirect(da, bio, len, da->orig,
+					 bio->bi_iter.bi_sector, nr, true);
+		if (ret) {
+			/* Not submitted: undo the count as its end would. */
+			spin_lock_irqsave(lock, flags);
+			if (!--c->readers && (c->flags & CHUNK_WAIT_READERS)) {
+				c->flags &= ~CHUNK_WAIT_READERS;
+				chunk_op_readers_gone(c->op);
+			}
+			spin_unlock_irqrestore(lock, flags);
+		}
+		break;
+	case CHUNK_IN_MEMORY:
+		if (!write) {
+			/* The copy read it: the buffer holds the data. */
+			op = chunk_op_get(c->op);
+			spin_unlock_irqrestore(lock, flags);
+			diff_area_copy(op, nr, offset, bio, len);
+			chunk_op_put(op);
+			ret = 0;
+			break;
+		}
+		fallthrough;
+	case CHUNK_COPYING:
+		if (!can_sleep) {
+			spin_unlock_irqrestore(lock, flags);
+			ret = -EAGAIN;
+			break;
+		}
+		op = chunk_op_get(c->op);
+		init_completion(&iw.done);
+		iw.w.fn = image_wait_fn;
+		queued = chunk_op_add_waiter(op, &iw.w, write ? CHUNK_OP_DONE :
+					     CHUNK_OP_RELEASED);
+		spin_unlock_irqrestore(lock, flags);
+		if (queued)
+			wait_for_completion(&iw.done);
+		if (write) {
+			chunk_op_put(op);
+			goto retry;
+		}
+		ret = READ_ONCE(op->error);
+		if (!ret)
+			diff_area_copy(op, nr, offset, bio, len);
+		chunk_op_put(op);
+		break;
+	case CHUNK_STORED:
+		spin_unlock_irqrestore(lock, flags);
+		bdev = diff_storage_locate(da->ds, c->where, &sector);
+		ret = diff_area_redirect(da, bio, len, bdev,
+					 sector + (offset >> SECTOR_SHIFT), nr,
+					 false);
+		break;
+	default:
+		spin_unlock_irqrestore(lock, flags);
+		ret = -EIO;
+		break;
+	}
+	chunk_op_discard(spare);
+	return ret;
+}
+
+/*
+ * Serves the rest of an image bio (bio->bi_iter), then completes it.
+ * Returns false, with the bio advanced past what was done, when a part
+ * must wait and !@can_sleep: call again where waiting is allowed.
+ */
+bool diff_area_image_io(struct diff_area *da, struct bio *bio,
+			bool can_sleep)
+{
+	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
+	int ret = 0;
+
+	while (bio->bi_iter.bi_size) {
+		sector_t sector = bio->bi_iter.bi_sector;
+		unsigned long nr = sector >> shift;
+		unsigned int offset, len;
+
+		if (diff_storage_failed(da->ds) || sector >= da->capacity) {
+			ret = -EIO;
+			break;
+		}
+		offset = (sector - ((sector_t)nr << shift)) << SECTOR_SHIFT;
+		len = min_t(unsigned int, bio->bi_iter.bi_size,
+			    (diff_area_chunk_len(da, nr) << SECTOR_SHIFT) -
+			    offset);
+		ret = diff_area_image_part(da, bio, nr, offset, len, can_sleep);
+		if (ret == -EAGAIN)
+			return false;
+		if (ret)
+			break;
+		bio_advance_iter(bio, &bio->bi_iter, len);
+	}
+	if (ret)
+		bio->bi_status = errno_to_blk_status(ret);
+	bio_endio(bio);
+	return true;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The difference storage of a snapshot, and the snapshot's shared state
+ * (corruption, events).
+ */
+#ifndef __SNAPKEEP_DIFF_STORAGE_H
+#define __SNAPKEEP_DIFF_STORAGE_H
+
+#include <linux/atomic.h>
+#include <linux/blk_types.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+#include "compat.h"
+#include "event_queue.h"
+
+struct snapkeep_sectors;
+
+#define DIFF_STORAGE_MAX_DEVS	64
+/* A location in the storage: device index in the top byte, then sector. */
+#define DIFF_STORAGE_WHERE_SHIFT	56
+
+/**
+ * struct storage_dev - a device holding storage ranges.
+ * @bdev: opened for reading (copies are written with bios); closed when
+ *	the storage is freed.
+ * @dev: its number.
+ * @lbs: its logical block size in sectors; ranges are aligned to it.
+ * @ranges: its ranges by start sector, to refuse overlaps.
+ */
+struct storage_dev {
+	struct compat_bdev bdev;
+	dev_t dev;
+	unsigned int lbs;
+	struct rb_root ranges;
+};
+
+/**
+ * struct storage_range - sectors of one storage device.
+ * @link: in &diff_storage.ranges while it has room, else in .full.
+ * @node: in &storage_dev.ranges.
+ * @index: the device in &diff_storage.devs.
+ * @start: first sector.
+ * @count: sectors.
+ * @used: sectors handed out, from @start.
+ */
+struct storage_range {
+	struct list_head link;
+	struct rb_node node;
+	u8 index;
+	sector_t start;
+	sector_t count;
+	sector_t used;
+};
+
+/**
+ * struct diff_storage - storage and shared state of one snapshot.
+ * @kref: held by the snapshot and by each of its diff areas.
+ * @lock: protects the ranges, the counters and @low_sent.
+ * @devs: storage devices, appended under the control lock and never
+ *	removed before the storage is freed (so readers need no lock).
+ * @nr_devs: entries in @devs.
+ * @ranges: ranges with room, in the order they were appended.
+ * @full: ranges used up.
+ * @capacity: sectors appended.
+ * @used: sectors handed out (plus range tails too short for a chunk).
+ * @low_sent: a low-space event was sent and no storage appended since.
+ * @error: positive errno once the snapshot is corrupted (overflow or I/O
+ *	error); its images then fail all I/O. Set once.
+ * @dead: set when the snapshot is destroyed: no new storage I/O starts.
+ * @inflight: storage I/O in flight (copies being stored, image I/O
+ *	redirected to the storage).
+ * @idle: destroy waits here for @inflight to drop to zero, so no write
+ *	reaches a storage file after user space was told it can delete it.
+ * @events: the snapshot's event queue.
+ */
+struct diff_storage {
+	struct kref kref;
+	spinlock_t lock;		/* ranges, counters, low_sent */
+	struct storage_dev *devs[DIFF_STORAGE_MAX_DEVS];
+	unsigned int nr_devs;
+	struct list_head ranges;
+	struct list_head full;
+	sector_t capacity;
+	sector_t used;
+	bool low_sent;
+	int error;
+	bool dead;
+	atomic_t inflight;
+	wait_queue_head_t idle;
+	struct event_queue events;
+};
+
+struct diff_storage *diff_storage_new(void);
+void diff_storage_free(struct kref *kref);
+
+static inline struct diff_storage *diff_storage_get(struct diff_storage *ds)
+{
+	kref_get(&ds->kref);
+	return ds;
+}
+
+static inline void diff_storage_put(struct diff_storage *ds)
+{
+	if (ds)
+		kref_put(&ds->kref, diff_storage_free);
+}
+
+int diff_storage_append(struct diff_storage *ds, dev_t dev,
+			struct snapkeep_sectors *ranges, unsigned int count);
+int diff_storage_alloc(struct diff_storage *ds, sector_t sectors, u64 *where);
+struct block_device *diff_storage_locate(struct diff_storage *ds, u64 where,
+					 sector_t *sector);
+void diff_storage_check_low(struct diff_storage *ds);
+
+void diff_storage_corrupt(struct diff_storage *ds, dev_t dev, int error);
+
+static inline bool diff_storage_failed(struct diff_storage *ds)
+{
+	return READ_ONCE(ds->error) || READ_ONCE(ds->dead);
+}
+
+bool diff_storage_io_begin(struct diff_storage *ds);
+void diff_storage_io_end(struct diff_storage *ds);
+void diff_storage_kill(struct diff_storage *ds);
+
+#endif /* __SNAPKEEP_DIFF_STORAGE_H */

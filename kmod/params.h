@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Module parameters (main.c). All are read-only after load (0444): the
+ * objects read them when they are created, and a value changing under a
+ * live snapshot would only bring surprises.
+ */
+#ifndef __SNAPKEEP_PARAMS_H
+#define __SNAPKEEP_PARAMS_H
+
+/* Change tracking: block size = device size / count, within the shifts. */
+extern unsigned int param_tracking_block_minimum_shift;
+extern unsigned int param_tracking_block_maximum_shift;
+extern unsigned int param_tracking_block_maximum_count;
+
+/* Copy-on-write granularity, chosen the same way per device at take. */
+extern unsigned int param_chunk_minimum_shift;
+extern unsigned int param_chunk_maximum_shift;
+extern unsigned int param_chunk_maximum_count;
+
+/* Memory for copies in flight, all snapshots together (MiB). */
+extern unsigned int param_cow_buffer_mb;
+/* Largest single copy read or write (KiB). */
+extern unsigned int param_cow_max_io_kb;
+
+/*
+ * Difference storage: a low-space event asks for this much (MiB) when the
+ * free storage falls below half of it.
+ */
+extern unsigned int param_diff_storage_minimum_mb;
+
+#endif /* __SNAPKEEP_PARAMS_H */

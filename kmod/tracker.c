@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Trackers: the per-device part of the write path, and the switch of the
+ * change map at take.
+ *
+ * The take protocol (all devices of the snapshot frozen meanwhile):
+ *
+ *   tracker_take_begin()  raise the number (or restart the map), then
+ *                         publish the diff area: writes from now on mark
+ *                         the new number and copy chunks first;
+ *   synchronize_rcu()     writers that saw the old state have marked;
+ *   tracker_take_end()    copy the active map into the frozen one.
+ *
+ * A writer reads the diff area with acquire semantics before the number,
+ * so one that copies always marks the new number. One that does not copy
+ * marked before the frozen copy was made, so its write, which the image
+ * may show, is in the map of this take. Cells only grow (cbt_map_mark()),
+ * so a late mark with the old number never hides a newer one.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-tracker: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "cbt_map.h"
+#include "diff_area.h"
+#include "tracker.h"
+
+struct tracker *tracker_new(dev_t dev)
+{
+	struct tracker *t;
+	struct cbt_map *map;
+	int ret;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	ret = compat_bdev_open(dev, &t->orig);
+	if (ret)
+		goto out_free;
+	map = cbt_map_new(bdev_nr_sectors(t->orig.bdev));
+	if (IS_ERR(map)) {
+		ret = PTR_ERR(map);
+		goto out_close;
+	}
+	RCU_INIT_POINTER(t->map, map);
+	kref_init(&t->kref);
+	INIT_HLIST_NODE(&t->hash);
+	t->dev = dev;
+	t->whole = !bdev_is_partition(t->orig.bdev);
+	__module_get(THIS_MODULE);
+	return t;
+
+out_close:
+	compat_bdev_close(&t->orig);
+out_free:
+	kfree(t);
+	return ERR_PTR(ret);
+}
+
+static void tracker_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct tracker, rcu));
+}
+
+/*
+ * The last reference is dropped by detach (after synchronize_rcu()) or by
+ * the release work of the last diff area: process context either way.
+ */
+void tracker_free(struct kref *kref)
+{
+	struct tracker *t = container_of(kref, struct tracker, kref);
+
+	cbt_map_free(rcu_dereference_protected(t->map, 1));
+	cbt_map_free(t->retired);
+	compat_bdev_close(&t->orig);
+	call_rcu(&t->rcu, tracker_free_rcu);
+	module_put(THIS_MODULE);
+}
+
+/*
+ * The write path of a tracked device, under rcu_read_lock() (filter.c
+ * calls it for every write with data): marks the map, and returns the diff
+ * area (a reference) when a taken snapshot holds the device, else NULL.
+ * @sector is relative to the tracked device.
+ */
+struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
+				      sector_t count)
+{
+	struct cbt_map *map = rcu_dereference(t->map);
+	struct diff_area *da;
+	u8 *cells;
+	u8 number;
+
+	/*
+	 * The diff area before the number (pairs with the releases in
+	 * tracker_take_begin()): see the top of the file.
+	 */
+	da = smp_load_acquire(&t->cow);
+	/* A restarted map comes with number 1 (tracker_take_begin()). */
+	cells = smp_load_acquire(&map->active);
+	number = READ_ONCE(map->number);
+	cbt_map_mark(cells, map, sector, count, number);
+	if (da && !diff_area_tryget(da))
+		da = NULL;
+	return da;
+}
+
+/*
+ * Marks a range in both copies with the current number: the backup of the
+ * current take and the next one both read it. For writes to an image and
+ * the MARK_DIRTY ioctl.
+ */
+void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count)
+{
+	struct cbt_map *map;
+	u8 number;
+
+	rcu_read_lock();
+	map = rcu_dereference(t->map);
+	number = READ_ONCE(map->number);
+	/* Pairs with the release in tracker_take_begin(). */
+	cbt_map_mark(smp_load_acquire(&map->active), map, sector, count,
+		     number);
+	cbt_map_mark(READ_ONCE(map->frozen), map, sector, count, number);
+	rcu_read_unlock();
+}
+
+/*
+ * Before freezing: a device resized since its map was made gets a new map
+ * (and generation), allocated here where sleeping is fine.
+ */
+int tracker_take_prepare(struct tracker *t)
+{
+	struct cbt_map *map = rcu_dereference_protected(t->map, 1);
+	sector_t capacity = bdev_nr_sectors(t->orig.bdev);
+	struct cbt_map *fresh;
+
+	if (map->capacity == capacity)
+		return 0;
+	fresh = cbt_map_new(capacity);
+	if (IS_ERR(fresh))
+		return PTR_ERR(fresh);
+	pr_info("%u:%u was resized: change map restarts\n", MAJOR(t->dev),
+		MINOR(t->dev));
+	rcu_assign_pointer(t->map, fresh);
+	t->retired = map;
+	return 0;
+}
+
+/* Under the control lock, file systems frozen. See the top of the file. */
+void tracker_take_begin(struct tracker *t, struct diff_area *da)
+{
+	struct cbt_map *map = rcu_dereference_protected(t->map, 1);
+
+	if (map->number == 255) {
+		u8 *cleared = map->frozen;
+
+		/* Restart: writers move to a zeroed copy with number 1. */
+		memset(cleared, 0, map->block_count);
+		uuid_gen(&map->generation);
+		WRITE_ONCE(map->number, 1);
+		map->frozen = map->active;
+		/* Writers that see the new copy see number 1. */
+		smp_store_release(&map->active, cleared);
+		pr_info("%u:%u change map restarts (number passed 255)\n",
+			MAJOR(t->dev), MINOR(t->dev));
+	} else {
+		WRITE_ONCE(map->number, map->number + 1);
+	}
+	/* Writers that copy mark the new number. */
+	smp_store_release(&t->cow, da);
+}
+
+/* After synchronize_rcu(): freeze the map of this take. */
+void tracker_take_end(struct tracker *t)
+{
+	struct cbt_map *map = rcu_dereference_protected(t->map, 1);
+
+	if (map->number == 1)
+		memset(map->frozen, 0, map->block_count);
+	else
+		memcpy(map->frozen, map->active, map->block_count);
+	cbt_map_free(t->retired);
+	t->retired = NULL;
+}
+
+/* Stops copying (destroy or failed take); the caller synchronizes RCU. */
+void tracker_release_cow(struct tracker *t)
+{
+	WRITE_ONCE(t->cow, NULL);
+}

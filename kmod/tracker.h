@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A tracked block device: its change map and, while a snapshot of it is
+ * taken, the diff area that copies chunks before they are overwritten.
+ */
+#ifndef __SNAPKEEP_TRACKER_H
+#define __SNAPKEEP_TRACKER_H
+
+#include <linux/blk_types.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+
+#include "compat.h"
+
+struct cbt_map;
+struct diff_area;
+struct snapshot;
+
+/**
+ * struct tracker - one tracked device.
+ * @hash: entry in the filter's table, RCU-protected (filter.c).
+ * @kref: references: the filter table holds one while attached; every
+ *	diff area of the device holds one.
+ * @rcu: frees the tracker after the filter stopped seeing it.
+ * @dev: device number.
+ * @orig: the device, opened for reading while the tracker lives; its
+ *	struct block_device is what the filter compares bio->bi_bdev with.
+ * @whole: true for a whole disk (bios to its partitions reach it too).
+ * @map: the change map, RCU-published; replaced only by a take that finds
+ *	the device resized.
+ * @cow: the diff area of the taken snapshot holding the device, NULL
+ *	otherwise. Published with release semantics after @map's number is
+ *	raised (tracker_take_begin()), cleared at destroy, each followed by
+ *	synchronize_rcu().
+ * @retired: a map replaced during a take, freed once readers are gone.
+ * @snapshot: the snapshot the device is in (taken or not), NULL when none.
+ *	Protected by the control lock, like attach and detach themselves.
+ *
+ * Lifetime: created by attach (or snapshot create), put in the filter
+ * table; detach removes it from the table, waits for RCU readers and drops
+ * the table's reference. It holds a reference on the module, so the module
+ * cannot be unloaded while anything is attached.
+ */
+struct tracker {
+	struct hlist_node hash;
+	struct kref kref;
+	struct rcu_head rcu;
+	dev_t dev;
+	struct compat_bdev orig;
+	bool whole;
+	struct cbt_map __rcu *map;
+	struct diff_area *cow;
+	struct cbt_map *retired;
+	struct snapshot *snapshot;
+};
+
+struct tracker *tracker_new(dev_t dev);
+void tracker_free(struct kref *kref);
+
+static inline struct tracker *tracker_get(struct tracker *t)
+{
+	kref_get(&t->kref);
+	return t;
+}
+
+static inline void tracker_put(struct tracker *t)
+{
+	if (t)
+		kref_put(&t->kref, tracker_free);
+}
+
+struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
+				      sector_t count);
+void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count);
+
+int tracker_take_prepare(struct tracker *t);
+void tracker_take_begin(struct tracker *t, struct diff_area *da);
+void tracker_take_end(struct tracker *t);
+void tracker_release_cow(struct tracker *t);
+
+#endif /* __SNAPKEEP_TRACKER_H */

@@ -1,0 +1,99 @@
+// Shared by the kernel module tests (test/vm/tests/1xx-kmod-*.mjs), in the
+// guest: the module's typed bindings (out/js/native), shell helpers, device
+// checksums and the module's log lines. Not compiled (only *.c are).
+import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+export const R = process.env.SNAPKEEP_REPO;
+export const KO = process.env.SNAPKEEP_KO;
+export const HELPERS = process.env.SNAPKEEP_HELPERS;
+export const disks = (process.env.SNAPKEEP_DISKS ?? '').split(' ').filter(Boolean);
+
+const require = createRequire(import.meta.url);
+/** The addon's typed API (native/kmod.ts, built into out/js). */
+export const native = require(`${R}/out/js/native/index.js`);
+export const kmod = native.kmod;
+
+export const MiB = 1 << 20;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a command; its stdout, trimmed. Throws with stderr on failure. */
+export function sh(cmd, ...args) {
+  return execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * MiB }).trim();
+}
+
+/** Like sh() through bash -c, for pipes. */
+export function bash(script) {
+  return execFileSync('bash', ['-o', 'pipefail', '-c', script], { encoding: 'utf8', maxBuffer: 64 * MiB }).trim();
+}
+
+export function check(cond, msg) {
+  if (!cond) {
+    console.error(`FAIL: ${msg}`);
+    process.exit(1);
+  }
+}
+
+export function log(msg) {
+  const t = (performance.now() / 1000).toFixed(1).padStart(6);
+  console.log(`[${t}s] ${msg}`);
+}
+
+/** Loads snapkeep.ko with module parameters. */
+export function insmod(params = {}) {
+  sh('insmod', KO, ...Object.entries(params).map(([k, v]) => `${k}=${v}`));
+}
+
+export function rmmod() {
+  sh('rmmod', 'snapkeep');
+}
+
+/** The errno name an async call rejects with (or null when it resolves). */
+export async function errnoOf(promise) {
+  try {
+    await promise;
+    return null;
+  } catch (e) {
+    return e.code ?? String(e);
+  }
+}
+
+/** Sectors of a block device. */
+export function sectors(dev) {
+  return Number(sh('blockdev', '--getsz', dev));
+}
+
+/**
+ * sha256 of a device (or its first `bytes`), read with O_DIRECT so the
+ * block device's page cache cannot serve stale data.
+ */
+export function devsum(dev, bytes) {
+  const count = bytes === undefined ? '' : `count=${Math.ceil(bytes / MiB)}`;
+  return bash(`dd if=${dev} bs=1M iflag=direct ${count} status=none | sha256sum`).split(' ')[0];
+}
+
+/** The whole snapshot storage device as one range. */
+export function wholeDevice(dev) {
+  return [{ start: 0, count: sectors(dev) }];
+}
+
+/** Runs a helper from test/vm/helpers in the background; resolves to its exit code. */
+export function startHelper(name, args) {
+  const child = spawn(`${HELPERS}/${name}`, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const done = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
+  return { child, done };
+}
+
+export function runHelper(name, ...args) {
+  return sh(`${HELPERS}/${name}`, ...args);
+}
+
+/** Kernel log lines of the module so far. */
+export function moduleLog() {
+  return sh('dmesg').split('\n').filter((l) => l.includes('snapkeep'));
+}
+
+/** Kernel name (vda) of a /dev path. */
+export function kname(dev) {
+  return dev.replace(/^\/dev\//, '');
+}
