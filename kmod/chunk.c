@@ -28,6 +28,7 @@
 #include "diff_storage.h"
 #include "filter.h"
 #include "main.h"
+#include "params.h"
 
 static mempool_t *chunk_op_pool;
 
@@ -77,7 +78,8 @@ void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
 	INIT_LIST_HEAD(&op->on_released);
 	INIT_LIST_HEAD(&op->on_done);
 	op->buf = NULL;
-	INIT_WORK(&op->work, chunk_op_work);
+	op->allocated = 0;
+	INIT_DELAYED_WORK(&op->work, chunk_op_work);
 }
 
 void chunk_op_free(struct kref *kref)
@@ -179,7 +181,7 @@ static void chunk_op_endio(struct bio *bio)
 		WRITE_ONCE(op->error, blk_status_to_errno(bio->bi_status));
 	bio_put(bio);
 	if (atomic_dec_and_test(&op->pending))
-		queue_work(snapkeep_io_wq, &op->work);
+		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
 }
 
 /*
@@ -248,14 +250,14 @@ void chunk_op_start(struct chunk_op *op)
 			(sector_t)op->first << (da->chunk_shift - SECTOR_SHIFT),
 			0, bytes, REQ_OP_READ);
 	if (atomic_dec_and_test(&op->pending))
-		queue_work(snapkeep_io_wq, &op->work);
+		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
 }
 
 /* An image read of one of the op's chunks ended (chunk lock held). */
 void chunk_op_readers_gone(struct chunk_op *op)
 {
 	if (atomic_dec_and_test(&op->blocked))
-		queue_work(snapkeep_io_wq, &op->work);
+		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
 }
 
 /*
@@ -284,6 +286,44 @@ static bool chunk_op_drain(struct chunk_op *op)
 	return atomic_dec_and_test(&op->blocked);
 }
 
+/*
+ * Finds storage for the op's chunks. When there is none, waits (polling,
+ * the work requeued) up to diff_storage_wait_ms for user space to answer
+ * the low-space event, holding the buffer: writers needing copies wait
+ * too. Returns false when the op went on hold or failed.
+ */
+static bool chunk_op_allocate(struct chunk_op *op)
+{
+	struct diff_area *da = op->da;
+	struct diff_storage *ds = da->ds;
+
+	if (op->phase != CHUNK_OP_ALLOCATING) {
+		op->phase = CHUNK_OP_ALLOCATING;
+		op->deadline = jiffies +
+			       msecs_to_jiffies(param_diff_storage_wait_ms);
+	}
+	while (op->allocated < op->count) {
+		unsigned int i = op->allocated;
+
+		if (diff_storage_failed(ds)) {
+			chunk_op_fail(op, 0);
+			return false;
+		}
+		if (diff_storage_alloc(ds, diff_area_chunk_len(da, op->first + i),
+				       &op->where[i])) {
+			if (time_after(jiffies, op->deadline)) {
+				chunk_op_fail(op, ENOSPC);
+				return false;
+			}
+			queue_delayed_work(snapkeep_io_wq, &op->work,
+					   msecs_to_jiffies(50));
+			return false;
+		}
+		op->allocated++;
+	}
+	return true;
+}
+
 /* Writes the buffer to the difference storage. */
 static void chunk_op_store(struct chunk_op *op)
 {
@@ -291,17 +331,11 @@ static void chunk_op_store(struct chunk_op *op)
 	struct diff_storage *ds = da->ds;
 	unsigned int i, run;
 
-	if (diff_storage_failed(ds) || !diff_storage_io_begin(ds)) {
+	if (!chunk_op_allocate(op))
+		return;
+	if (!diff_storage_io_begin(ds)) {
 		chunk_op_fail(op, 0);
 		return;
-	}
-	for (i = 0; i < op->count; i++) {
-		if (diff_storage_alloc(ds, diff_area_chunk_len(da, op->first + i),
-				       &op->where[i])) {
-			diff_storage_io_end(ds);
-			chunk_op_fail(op, ENOSPC);
-			return;
-		}
 	}
 
 	op->phase = CHUNK_OP_STORING;
@@ -322,12 +356,13 @@ static void chunk_op_store(struct chunk_op *op)
 				sectors << SECTOR_SHIFT, REQ_OP_WRITE | REQ_SYNC);
 	}
 	if (atomic_dec_and_test(&op->pending))
-		queue_work(snapkeep_io_wq, &op->work);
+		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
 }
 
 static void chunk_op_work(struct work_struct *work)
 {
-	struct chunk_op *op = container_of(work, struct chunk_op, work);
+	struct chunk_op *op = container_of(to_delayed_work(work),
+					   struct chunk_op, work);
 	struct diff_area *da = op->da;
 
 	switch (op->phase) {
@@ -343,6 +378,9 @@ static void chunk_op_work(struct work_struct *work)
 	case CHUNK_OP_DRAINING:
 		chunk_op_set_state(op, CHUNK_IN_MEMORY);
 		chunk_op_notify(op, CHUNK_OP_RELEASED);
+		chunk_op_store(op);
+		return;
+	case CHUNK_OP_ALLOCATING:
 		chunk_op_store(op);
 		return;
 	case CHUNK_OP_STORING:

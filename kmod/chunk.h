@@ -85,6 +85,7 @@ struct chunk_waiter {
 enum chunk_op_phase {
 	CHUNK_OP_READING,
 	CHUNK_OP_DRAINING,
+	CHUNK_OP_ALLOCATING,
 	CHUNK_OP_STORING,
 };
 
@@ -110,7 +111,10 @@ enum chunk_op_phase {
  * @on_released: waiters for CHUNK_OP_RELEASED.
  * @on_done: waiters for CHUNK_OP_DONE.
  * @buf: the chunks' old data.
- * @work: runs each phase's completion on snapkeep_io_wq.
+ * @work: runs each phase's completion on snapkeep_io_wq; delayed while it
+ *	waits for storage to be appended.
+ * @deadline: when waiting for storage ends in an overflow (jiffies).
+ * @allocated: chunks with a storage location so far.
  * @where: the storage location of each chunk.
  */
 struct chunk_op {
@@ -129,7 +133,9 @@ struct chunk_op {
 	struct list_head on_released;
 	struct list_head on_done;
 	struct diff_buffer *buf;
-	struct work_struct work;
+	struct delayed_work work;
+	unsigned long deadline;
+	unsigned int allocated;
 	u64 where[CHUNK_OP_MAX_CHUNKS];
 };
 

@@ -6,8 +6,9 @@
  * nothing on the copy path can write outside what user space allowed.
  *
  * When the free part falls below half of diff_storage_minimum_mb, one
- * low-space event asks for that much more; appending re-arms it. When a
- * copy finds no room, the snapshot is corrupted (overflow): its images fail
+ * low-space event asks for that much more; each append re-arms it. When a
+ * copy finds no room, it waits up to diff_storage_wait_ms for an append
+ * (chunk.c); then the snapshot is corrupted (overflow): its images fail
  * from then on, the original devices carry on.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-storage: " fmt
@@ -234,8 +235,8 @@ int diff_storage_append(struct diff_storage *ds, dev_t dev,
 		added += fresh[i]->count;
 	}
 	ds->capacity += added;
-	if (ds->capacity - ds->used >= diff_storage_threshold())
-		ds->low_sent = false;
+	/* Answered: ask again if it is still not enough. */
+	ds->low_sent = false;
 	spin_unlock(&ds->lock);
 	kvfree(fresh);
 	return 0;
@@ -274,8 +275,7 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t sectors, u64 *where)
 		list_move_tail(&r->link, &ds->full);
 	}
 	spin_unlock(&ds->lock);
-	if (!ret)
-		diff_storage_check_low(ds);
+	diff_storage_check_low(ds);
 	return ret;
 }
 

@@ -23,6 +23,11 @@
  * it needs a copy first, goes to a worker that does the copy and then
  * submits it. Writes submitted with REQ_NOWAIT are treated the same way.
  *
+ * A take closes the gate for a moment (filter_gate_close()): writes to
+ * tracked devices wait while the maps switch, so the snapshot of several
+ * devices is one instant even for writers that no file system freeze
+ * stops (raw devices), and no write marks a map while it is copied.
+ *
  * The hook is registered while at least one device is tracked. Removing it
  * waits for every caller still inside the replacement (SRCU), and for
  * tasks preempted at its very beginning or end (RCU tasks), so the module
@@ -54,6 +59,9 @@ static unsigned int filter_nr;
 static unsigned int filter_nr_whole;
 
 static struct srcu_struct filter_srcu;
+
+static bool filter_gate_closed;
+static DECLARE_WAIT_QUEUE_HEAD(filter_gate_wait);
 
 static DEFINE_SPINLOCK(filter_deferred_lock);
 static struct bio_list filter_deferred;
@@ -106,6 +114,14 @@ static struct tracker *filter_lookup_bio(struct bio *bio, sector_t *sector)
  * Shows a bio to its tracker. Returns true when the module took the bio
  * over; false when the caller submits it now.
  */
+static void filter_defer(struct bio *bio)
+{
+	spin_lock(&filter_deferred_lock);
+	bio_list_add(&filter_deferred, bio);
+	spin_unlock(&filter_deferred_lock);
+	queue_work(snapkeep_wq, &filter_deferred_worker);
+}
+
 static bool filter_handle(struct bio *bio, bool can_sleep)
 {
 	sector_t count = bio_sectors(bio);
@@ -117,8 +133,18 @@ static bool filter_handle(struct bio *bio, bool can_sleep)
 	if (!op_is_write(bio_op(bio)) || !count || filter_bio_is_own(bio))
 		return false;
 
+retry:
 	rcu_read_lock();
 	t = filter_lookup_bio(bio, &sector);
+	if (t && unlikely(READ_ONCE(filter_gate_closed))) {
+		rcu_read_unlock();
+		if (!can_sleep) {
+			filter_defer(bio);
+			return true;
+		}
+		wait_event(filter_gate_wait, !READ_ONCE(filter_gate_closed));
+		goto retry;
+	}
 	if (t)
 		da = tracker_track_write(t, sector, count);
 	rcu_read_unlock();
@@ -129,12 +155,26 @@ static bool filter_handle(struct bio *bio, bool can_sleep)
 	diff_area_put(da);
 	if (res != COW_DEFER)
 		return res == COW_HELD;
-
-	spin_lock(&filter_deferred_lock);
-	bio_list_add(&filter_deferred, bio);
-	spin_unlock(&filter_deferred_lock);
-	queue_work(snapkeep_wq, &filter_deferred_worker);
+	filter_defer(bio);
 	return true;
+}
+
+/*
+ * Holds writes to tracked devices back (ctl_lock held, for a take): on
+ * return, no write is between its look at the gate and the end of its
+ * marking, and new ones wait in filter_handle().
+ */
+void filter_gate_close(void)
+{
+	lockdep_assert_held(&ctl_lock);
+	WRITE_ONCE(filter_gate_closed, true);
+	synchronize_rcu();
+}
+
+void filter_gate_open(void)
+{
+	WRITE_ONCE(filter_gate_closed, false);
+	wake_up_all(&filter_gate_wait);
 }
 
 /* Writes that arrived where the filter could not wait. */

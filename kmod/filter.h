@@ -24,5 +24,7 @@ struct tracker *filter_find(dev_t dev);
 int filter_for_each(int (*fn)(struct tracker *t, void *arg), void *arg);
 
 void filter_submit_own(struct bio *bio);
+void filter_gate_close(void);
+void filter_gate_open(void);
 
 #endif /* __SNAPKEEP_FILTER_H */

@@ -82,6 +82,12 @@ module_param_named(diff_storage_minimum_mb, param_diff_storage_minimum_mb,
 MODULE_PARM_DESC(diff_storage_minimum_mb,
 		 "low-space event when free storage < half of this; it asks for this much (MiB) (256)");
 
+unsigned int param_diff_storage_wait_ms = 5000;
+module_param_named(diff_storage_wait_ms, param_diff_storage_wait_ms, uint,
+		   0444);
+MODULE_PARM_DESC(diff_storage_wait_ms,
+		 "how long copies wait for storage to be appended before the snapshot overflows (ms) (5000)");
+
 struct workqueue_struct *snapkeep_wq;
 struct workqueue_struct *snapkeep_io_wq;
 
@@ -114,6 +120,10 @@ static int __init snapkeep_check_params(void)
 	    budget < (u64)param_cow_max_io_kb << 10 || budget > (1ULL << 40)) {
 		pr_err("cow_buffer_mb=%u must hold the largest chunk and cow_max_io_kb\n",
 		       param_cow_buffer_mb);
+		return -EINVAL;
+	}
+	if (param_diff_storage_wait_ms > 600000) {
+		pr_err("diff_storage_wait_ms is above 600000\n");
 		return -EINVAL;
 	}
 	if (!param_diff_storage_minimum_mb ||

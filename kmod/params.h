@@ -27,5 +27,10 @@ extern unsigned int param_cow_max_io_kb;
  * free storage falls below half of it.
  */
 extern unsigned int param_diff_storage_minimum_mb;
+/*
+ * How long a copy that finds no room waits for storage to be appended
+ * (ms) before the snapshot overflows; its writers wait meanwhile.
+ */
+extern unsigned int param_diff_storage_wait_ms;
 
 #endif /* __SNAPKEEP_PARAMS_H */

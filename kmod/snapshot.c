@@ -204,10 +204,11 @@ int snapshot_append_storage(const uuid_t *id, dev_t dev,
 }
 
 /*
- * Freezes the file systems of all devices, switches their maps and starts
- * copying, thaws. A device whose file system cannot be frozen (none
- * mounted, frozen already) is taken as it is: the snapshot is then
- * crash-consistent for it.
+ * Freezes the file systems of all devices, closes the filter's gate (writes
+ * to tracked devices wait), switches the maps and starts copying, opens
+ * the gate, thaws. The instant of the snapshot is the closing of the gate,
+ * for all devices at once. A device whose file system cannot be frozen
+ * (none mounted, frozen already) is taken as it is: crash-consistent.
  */
 static int snapshot_take_devices(struct snapshot *s)
 {
@@ -232,11 +233,12 @@ static int snapshot_take_devices(struct snapshot *s)
 			pr_info("%u:%u: file system not frozen (%d), taken as is\n",
 				MAJOR(t->dev), MINOR(t->dev), ret);
 	}
+	filter_gate_close();
 	for (i = 0; i < s->nr_devs; i++)
 		tracker_take_begin(s->devs[i].tracker, s->devs[i].da);
-	synchronize_rcu();
 	for (i = 0; i < s->nr_devs; i++)
 		tracker_take_end(s->devs[i].tracker);
+	filter_gate_open();
 	for (i = 0; i < s->nr_devs; i++)
 		if (frozen[i])
 			compat_bdev_thaw(s->devs[i].tracker->orig.bdev);

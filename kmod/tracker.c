@@ -3,19 +3,19 @@
  * Trackers: the per-device part of the write path, and the switch of the
  * change map at take.
  *
- * The take protocol (all devices of the snapshot frozen meanwhile):
+ * The take protocol (file systems frozen, the filter's gate closed, which
+ * waited for writers already marking; see filter.c):
  *
  *   tracker_take_begin()  raise the number (or restart the map), then
  *                         publish the diff area: writes from now on mark
  *                         the new number and copy chunks first;
- *   synchronize_rcu()     writers that saw the old state have marked;
  *   tracker_take_end()    copy the active map into the frozen one.
  *
- * A writer reads the diff area with acquire semantics before the number,
- * so one that copies always marks the new number. One that does not copy
- * marked before the frozen copy was made, so its write, which the image
- * may show, is in the map of this take. Cells only grow (cbt_map_mark()),
- * so a late mark with the old number never hides a newer one.
+ * Every write that the image may show (it did not copy) marked the map
+ * before the frozen copy was made. Writes after the gate opens see the new
+ * diff area and number together: the diff area is read with acquire
+ * semantics before the number. Cells only grow (cbt_map_mark()), and image
+ * writes or MARK_DIRTY may mark at any time: they mark both copies.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-tracker: " fmt
 
@@ -27,6 +27,7 @@
 
 #include "cbt_map.h"
 #include "diff_area.h"
+#include "snapimage.h"
 #include "tracker.h"
 
 struct tracker *tracker_new(dev_t dev)
@@ -41,6 +42,11 @@ struct tracker *tracker_new(dev_t dev)
 	ret = compat_bdev_open(dev, &t->orig);
 	if (ret)
 		goto out_free;
+	if (snapimage_is_image(t->orig.bdev)) {
+		/* Its I/O is the module's own: it cannot be followed. */
+		ret = -EINVAL;
+		goto out_close;
+	}
 	map = cbt_map_new(bdev_nr_sectors(t->orig.bdev));
 	if (IS_ERR(map)) {
 		ret = PTR_ERR(map);
@@ -175,7 +181,7 @@ void tracker_take_begin(struct tracker *t, struct diff_area *da)
 	smp_store_release(&t->cow, da);
 }
 
-/* After synchronize_rcu(): freeze the map of this take. */
+/* Gate still closed: freeze the map of this take. */
 void tracker_take_end(struct tracker *t)
 {
 	struct cbt_map *map = rcu_dereference_protected(t->map, 1);

@@ -111,7 +111,8 @@ struct snapkeep_sectors {
 /*
  * SNAPKEEP_IOCTL_ATTACH - start tracking a device.
  * -EEXIST when it is tracked already, -EBUSY when its whole disk or one of
- * its partitions is tracked, -ENODEV/-ENXIO when no such device exists.
+ * its partitions is tracked, -ENODEV/-ENXIO when no such device exists,
+ * -EINVAL for an image device (its I/O is the module's own).
  * Creating a snapshot attaches its devices as well; trackers outlive
  * snapshots, so changes are followed from one backup to the next.
  */
