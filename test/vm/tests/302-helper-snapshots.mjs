@@ -8,7 +8,7 @@
 // the end (nothing of ours holds it).
 // vm: disks=128M,128M,2G,256M modules=ext4 timeout=360 smp=2 memory=1024
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const R = process.env.SNAPKEEP_REPO;
