@@ -25,6 +25,7 @@ export const ErrorCode = z.enum([
   'READ_ONLY', // EROFS on the destination
   'IO_ERROR', // EIO and friends
   'SNAPSHOT_OVERFLOW', // difference storage ran out during a backup
+  'SCRIPT_FAILED', // a job's pre- or post-script exited non-zero
   'CANCELLED',
   'CONFLICT', // e.g. the job is already running
   'INTERNAL',

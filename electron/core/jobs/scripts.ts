@@ -65,7 +65,7 @@ export async function runScript(file: string, env: Record<string, string>, signa
         const tail = (stderr || stdout).trim().split('\n').slice(-5).join('\n');
         const code = (err as NodeJS.ErrnoException & { code?: unknown }).code;
         reject(
-          new AppError('INTERNAL', `script ${file} failed (${typeof code === 'number' ? `exit status ${code}` : err.message})${tail ? `: ${tail}` : ''}`, {
+          new AppError('SCRIPT_FAILED', `script ${file} failed (${typeof code === 'number' ? `exit status ${code}` : err.message})${tail ? `: ${tail}` : ''}`, {
             path: file,
             ...(typeof code === 'number' && { exitStatus: code }),
           }),

@@ -103,7 +103,8 @@ export async function mountAll(device: string, baseDir: string): Promise<Mounted
     if (!fsType || fsType === 'swap' || kv.get('USAGE') !== 'filesystem') continue;
     const mp = path.join(baseDir, path.basename(dev));
     await fs.mkdir(mp, { recursive: true });
-    const options = ['ro', ...(fsType === 'ext3' || fsType === 'ext4' ? ['noload'] : []), ...(fsType === 'xfs' ? ['norecovery'] : [])];
+    // A restore point is someone's old disk: never run or trust what is on it.
+    const options = ['ro', 'nosuid', 'nodev', 'noexec', ...(fsType === 'ext3' || fsType === 'ext4' ? ['noload'] : []), ...(fsType === 'xfs' ? ['norecovery'] : [])];
     const r = await run('mount', ['-t', fsType, '-o', options.join(','), dev, mp]);
     if (r.ok) entry.mountpoint = mp;
     else {

@@ -122,6 +122,11 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
     message: 'So much was written to the disk during the backup that the snapshot storage could not hold it. The disk itself is unharmed.',
     hint: 'Give the job more snapshot storage (Jobs, Edit, Snapshot storage) and run it again.',
   },
+  SCRIPT_FAILED: {
+    title: 'A job script failed',
+    message: "The job's script before or after the backup ended with an error, so the backup did not run as planned.",
+    hint: 'The details show the end of its output; fix the script or remove it from the job (Jobs, Edit).',
+  },
   CANCELLED: {
     title: 'Cancelled',
     message: 'The operation was cancelled.',

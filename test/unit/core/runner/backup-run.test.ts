@@ -160,6 +160,7 @@ describe('backup runs with image-file sources', () => {
     const t = await s.waitTask((await s.client.call('jobs.run', { id: j.id })).taskId);
     expect(t.state).toBe('failed');
     expect(t.error?.message).toMatch(/pre\.sh failed \(exit status 3\): database refused to flush/);
+    expect(t.error?.code).toBe('SCRIPT_FAILED');
     expect(await s.client.call('points.list', { repositoryId: repo.id })).toEqual([]);
   });
 
