@@ -2,6 +2,8 @@
 // guest: the module's typed bindings (out/js/native), shell helpers, device
 // checksums and the module's log lines. Not compiled (only *.c are).
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 export const R = process.env.SNAPKEEP_REPO;
@@ -64,12 +66,28 @@ export function sectors(dev) {
 }
 
 /**
- * sha256 of a device (or its first `bytes`), read with O_DIRECT so the
- * block device's page cache cannot serve stale data.
+ * MD5 of a device (or of its first `bytes`): a fingerprint to compare
+ * images with, not a security measure (it is 3x faster than sha256 under
+ * TCG). The device's page cache is dropped first, so pages cached before
+ * file systems wrote around it cannot be served stale.
  */
-export function devsum(dev, bytes) {
-  const count = bytes === undefined ? '' : `count=${Math.ceil(bytes / MiB)}`;
-  return bash(`dd if=${dev} bs=1M iflag=direct ${count} status=none | sha256sum`).split(' ')[0];
+export function devsum(dev, bytes = Infinity) {
+  sh('blockdev', '--flushbufs', dev);
+  const fd = openSync(dev, 'r');
+  const hash = createHash('md5');
+  const buf = Buffer.alloc(4 * MiB);
+  let done = 0;
+  try {
+    while (done < bytes) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - done), done);
+      if (n <= 0) break;
+      hash.update(buf.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /** The whole snapshot storage device as one range. */
