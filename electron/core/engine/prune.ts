@@ -17,7 +17,7 @@ import type { Progress, Retention } from '../../common/contract';
 import { AppError } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
 import type { PruneReport } from './api';
-import { listDir, removeDurably } from './atomic-file';
+import { isTempFile, listDir, removeDurably } from './atomic-file';
 import { readChunkList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
@@ -42,7 +42,7 @@ async function segmentsOnDisk(repo: string): Promise<Map<string, string>> {
   return out;
 }
 
-/** Temp files a killed writer left: tmp/*, and hidden .*.tmp-* beside targets. */
+/** Temp files a killed writer left: tmp/*, and hidden temp files beside their targets. */
 async function staleTemps(repo: string, now: number): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
@@ -55,7 +55,7 @@ async function staleTemps(repo: string, now: number): Promise<string[]> {
     for (const e of entries) {
       const p = path.join(dir, e.name);
       if (e.isDirectory() && depth > 0) await walk(p, depth - 1);
-      else if (e.isFile() && (dir === dirs.tmp(repo) || e.name.includes('.tmp-'))) {
+      else if (e.isFile() && (dir === dirs.tmp(repo) || isTempFile(e.name))) {
         const st = await fs.stat(p).catch(() => undefined);
         // Only old ones: a lock being taken writes a temp file too.
         if (st && (dir === dirs.tmp(repo) || now - st.mtimeMs > TEMP_MAX_AGE_MS)) out.push(p);

@@ -10,12 +10,18 @@ import * as path from 'node:path';
 export interface AtomicWriteOptions {
   /** File mode of the new file (default 0o600: state may name devices and paths). */
   mode?: number;
+  /** Create the parent directory first. */
+  mkdir?: boolean;
 }
 
 /** Prefix of temporary files; leftovers of a killed writer are swept by sweepTempFiles. */
 export const TEMP_PREFIX = '.snapkeep-tmp-';
 
-async function fsyncDir(dir: string): Promise<void> {
+export function isTempFile(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
@@ -26,6 +32,7 @@ async function fsyncDir(dir: string): Promise<void> {
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(file);
+  if (options.mkdir) await fs.mkdir(dir, { recursive: true });
   // Same directory as the target: rename is atomic only within one file system.
   const tmp = path.join(dir, `${TEMP_PREFIX}${path.basename(file)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await fs.open(tmp, 'wx', options.mode ?? 0o600);
@@ -47,7 +54,27 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 /** Removes temporary files a killed writer left behind; returns their names. */
 export async function sweepTempFiles(dir: string): Promise<string[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  const stale = names.filter((n) => n.startsWith(TEMP_PREFIX));
+  const stale = names.filter(isTempFile);
   await Promise.all(stale.map((n) => fs.rm(path.join(dir, n), { force: true })));
   return stale;
+}
+
+/** Removes files and makes the removal durable, directory by directory. */
+export async function removeDurably(files: string[]): Promise<void> {
+  const touched = new Set<string>();
+  for (const f of files) {
+    await fs.rm(f, { force: true });
+    touched.add(path.dirname(f));
+  }
+  for (const d of touched) await fsyncDir(d).catch(() => undefined);
+}
+
+/** Names in a directory, [] when it does not exist; hidden files (temp files among them) excluded. */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).filter((n) => !n.startsWith('.'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
 }
