@@ -30,6 +30,7 @@ import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
 import { validateJob } from '../jobs/validate';
 import { Logger } from '../logs/logger';
 import type { ServiceDirs } from '../persist/dirs';
+import { InstanceLock } from '../persist/instance-lock';
 import { JsonFile } from '../persist/json-file';
 import { RepoRegistry, RepositoriesFile } from '../repos/registry';
 import { CbtFile, CbtState } from '../runner/cbt-state';
@@ -92,6 +93,7 @@ export class Service {
   private readonly cbt: CbtState;
   private readonly clock: Clock;
   private recovery: RecoveryReport | null = null;
+  private lock: InstanceLock | null = null;
 
   private constructor(private readonly o: ServiceOptions) {
     const { dirs } = o;
@@ -152,21 +154,34 @@ export class Service {
 
   /** Loads the state, cleans up after a killed predecessor, starts the schedules. */
   static async open(o: ServiceOptions): Promise<Service> {
-    const s = new Service(o);
-    await s.logger.open();
-    await Promise.all([s.jobs.load(), s.repos.load(), s.history.load(), s.cbt.load()]);
+    // Before anything reads or recovers: the state directory must be ours.
+    const lock = await InstanceLock.acquire(o.dirs.state);
+    try {
+      const s = new Service(o);
+      s.lock = lock;
+      await s.start();
+      return s;
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  private async start(): Promise<void> {
+    const o = this.o;
+    await this.logger.open();
+    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load()]);
     if (o.recover) {
-      await s.mounts.recover();
-      s.recovery = await recoverLeftovers({
-        records: s.records,
-        driver: s.driver,
-        log: s.logger.for('helper'),
+      await this.mounts.recover();
+      this.recovery = await recoverLeftovers({
+        records: this.records,
+        driver: this.driver,
+        log: this.logger.for('helper'),
         stateDirs: [o.dirs.config, o.dirs.state],
-        storageDirs: [path.join(o.dirs.state, 'diff'), ...s.jobs.list().flatMap((j) => (j.snapshotStorage ? [j.snapshotStorage.directory] : []))],
+        storageDirs: [path.join(o.dirs.state, 'diff'), ...this.jobs.list().flatMap((j) => (j.snapshotStorage ? [j.snapshotStorage.directory] : []))],
       });
     }
-    if (o.schedule) await s.scheduler.start();
-    return s;
+    if (o.schedule) await this.scheduler.start();
   }
 
   /** What recovery found at start (null when it did not run). */
@@ -180,6 +195,8 @@ export class Service {
     await this.tasks.cancelAll();
     await this.mounts.unmountAll();
     await this.logger.flush();
+    await this.lock?.release();
+    this.lock = null;
   }
 
   // --- system -------------------------------------------------------------

@@ -6,7 +6,7 @@
 // never overwrite and belong to the user who asked, and release of mounts a
 // killed service left.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -119,6 +119,10 @@ describe('file restore', () => {
     const repo = (await s.client.call('repos.list', {}))[0];
     const point = (await s.client.call('points.list', { repositoryId: repo?.id ?? '' }))[0];
     await s.client.call('mounts.mount', { repositoryId: repo?.id ?? '', pointId: point?.id ?? '', source: point?.devices[0]?.source ?? '' });
+    // SIGKILL also leaves the instance lock behind with a dead pid, which the
+    // next start takes over; the first service lives on in this process, so
+    // its lock is dropped by hand.
+    rmSync(path.join(s.dirs.dirs.state, 'service.lock'));
     const again = await Service.open({ kind: 'helper', dirs: s.dirs.dirs, recover: true, mountBackend: dirBackend });
     try {
       expect(released).toEqual(['/dev/nbd0']);
