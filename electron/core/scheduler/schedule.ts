@@ -6,25 +6,7 @@
 import { Cron } from 'croner';
 
 import { AppError, type Schedule } from '../../common/contract';
-
-export function cronPattern(s: Schedule): string | null {
-  const hm = (at: string) => {
-    const [h, m] = at.split(':');
-    return `${Number(m)} ${Number(h)}`;
-  };
-  switch (s.kind) {
-    case 'manual':
-      return null;
-    case 'hourly':
-      return `${s.minute} * * * *`;
-    case 'daily':
-      return `${hm(s.at)} * * *`;
-    case 'weekly':
-      return `${hm(s.at)} * * ${s.day}`;
-    case 'cron':
-      return s.expression.trim();
-  }
-}
+import { cronPattern } from '../../common/schedule-pattern';
 
 /** A compiled schedule; null for manual jobs. Throws INVALID_ARGUMENT for a bad expression. */
 export function compileSchedule(s: Schedule, timezone?: string): Cron | null {

@@ -4,6 +4,7 @@
 // Plain TypeScript: tested without a DOM.
 import { JobInput, type Job, type Retention, type Schedule } from '@common/contract';
 import { Cron } from 'croner';
+import { cronPattern } from '@common/schedule-pattern';
 
 export const JOB_STEPS = ['sources', 'destination', 'schedule', 'retention', 'storage', 'review'] as const;
 export type JobStep = (typeof JOB_STEPS)[number];
@@ -268,24 +269,5 @@ export function nextRuns(s: Schedule, count: number, after: Date = new Date()): 
     return runs.length ? runs : { problem: 'This schedule never fires.' };
   } catch {
     return { problem: 'Enter a cron expression with five fields, such as "0 2 * * *" (every day at 02:00).' };
-  }
-}
-
-function cronPattern(s: Schedule): string | null {
-  const hm = (at: string) => {
-    const [h, m] = at.split(':');
-    return `${Number(m)} ${Number(h)}`;
-  };
-  switch (s.kind) {
-    case 'manual':
-      return null;
-    case 'hourly':
-      return `${s.minute} * * * *`;
-    case 'daily':
-      return `${hm(s.at)} * * *`;
-    case 'weekly':
-      return `${hm(s.at)} * * ${s.day}`;
-    case 'cron':
-      return s.expression.trim();
   }
 }
