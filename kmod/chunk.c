@@ -231,15 +231,17 @@ static unsigned int chunk_op_bytes(struct chunk_op *op)
 }
 
 /*
- * Starts the copy: waits for buffer memory (the caller may sleep), reads
- * the chunks from the original. The chunks are COPYING already.
+ * Starts the copy: waits for buffer memory unless the op has its buffer
+ * (the caller may sleep), reads the chunks from the original. The chunks
+ * are COPYING already.
  */
 void chunk_op_start(struct chunk_op *op)
 {
 	struct diff_area *da = op->da;
 	unsigned int bytes = chunk_op_bytes(op);
 
-	op->buf = diff_buffer_get(bytes);
+	if (!op->buf)
+		op->buf = diff_buffer_get(bytes);
 	if (!op->buf) {
 		chunk_op_fail(op, ENOMEM);
 		return;

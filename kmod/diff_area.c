@@ -10,11 +10,15 @@
  * running, and is submitted by whichever releases it last. The submitter
  * never waits for I/O, only for copy memory; where it may not wait at all
  * (current->bio_list, REQ_NOWAIT), the filter hands the write to a worker.
+ * A sequential writer gets copies started ahead of it (read-ahead), so its
+ * next writes find their chunks in memory: the copies' reads overlap its
+ * writes instead of preceding them.
  *
  * Image reads (diff_area_image_io()) are cut at chunk boundaries; each
  * part is redirected (a clone of the image bio, no data copied) to the
  * original when the chunk is untouched, to the difference storage when
- * stored, or copied from the buffer of a copy in progress. A read of the
+ * stored, or copied from the buffer of a copy in progress. Consecutive
+ * parts going to consecutive sectors of one device share one clone. A read of the
  * original is counted on the chunk, and a copy that starts meanwhile does
  * not release its writes before such reads end: they would read new data.
  * Image writes need the chunk stored first; they are done by a worker that
@@ -120,6 +124,8 @@ struct diff_area *diff_area_new(struct tracker *t, struct diff_storage *ds)
 	da->op_chunks = clamp_t(unsigned int,
 				((u64)param_cow_max_io_kb << 10) >>
 				da->chunk_shift, 1, CHUNK_OP_MAX_CHUNKS);
+	da->ra_chunks = ((u64)param_cow_readahead_kb << 10) >> da->chunk_shift;
+	da->seq_next = ULONG_MAX;
 	da->chunks = kvcalloc(da->chunk_count, sizeof(*da->chunks),
 			      GFP_KERNEL | __GFP_NOWARN);
 	if (!da->chunks) {
@@ -170,6 +176,80 @@ static bool diff_area_copied(struct diff_area *da, unsigned long first,
 	return true;
 }
 
+/*
+ * Puts the NEW chunks from @nr on (at most @n, stopping at the first that
+ * is not NEW) into @op; their number.
+ */
+static unsigned int diff_area_claim(struct diff_area *da, struct chunk_op *op,
+				    unsigned long nr, unsigned int n)
+{
+	unsigned int count = 0;
+	unsigned long flags;
+
+	for (; count < n; nr++) {
+		spinlock_t *lock = diff_area_chunk_lock(da, nr);
+		struct chunk *c = &da->chunks[nr];
+
+		spin_lock_irqsave(lock, flags);
+		if (c->state != CHUNK_NEW) {
+			spin_unlock_irqrestore(lock, flags);
+			break;
+		}
+		if (!count)
+			chunk_op_setup(op, da, nr);
+		c->op = op;
+		op->count++;
+		/* Pairs with diff_area_copied(). */
+		smp_store_release(&c->state, CHUNK_COPYING);
+		spin_unlock_irqrestore(lock, flags);
+		count++;
+	}
+	return count;
+}
+
+/*
+ * Read-ahead for a sequential writer about to reach chunk @from: copies of
+ * the next ra_chunks chunks start now, so the writes find them in memory
+ * or stored instead of waiting for their reads. Only with memory to spare
+ * (diff_buffer_tryget()); the writes never wait for it.
+ */
+static void diff_area_readahead(struct diff_area *da, unsigned long from)
+{
+	unsigned long end, nr, ra = READ_ONCE(da->ra_next);
+
+	if (!da->ra_chunks || from >= da->chunk_count)
+		return;
+	end = min(from + da->ra_chunks, da->chunk_count);
+	nr = ra > from && ra < end ? ra : from;
+	while (nr < end) {
+		unsigned int n = min_t(unsigned long, da->op_chunks, end - nr);
+		struct diff_buffer *buf;
+		struct chunk_op *op;
+		unsigned int count;
+
+		/* Pairs with the release of each state change (chunk.c). */
+		if (smp_load_acquire(&da->chunks[nr].state) != CHUNK_NEW) {
+			nr++;
+			continue;
+		}
+		buf = diff_buffer_tryget(n << da->chunk_shift);
+		if (!buf)
+			break;
+		op = chunk_op_alloc();
+		count = diff_area_claim(da, op, nr, n);
+		if (!count) {
+			diff_buffer_put(buf);
+			chunk_op_discard(op);
+			nr++;
+			continue;
+		}
+		op->buf = buf;
+		chunk_op_start(op);
+		nr += count;
+	}
+	WRITE_ONCE(da->ra_next, nr);
+}
+
 static void cow_request_put(struct cow_request *req)
 {
 	if (!atomic_dec_and_test(&req->pending))
@@ -199,17 +279,24 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
 	struct chunk_op *op = NULL, *spare_op = NULL, *tmp;
 	struct cow_wait *spare_wait = NULL;
+	unsigned long first, last, nr, seq_next;
 	struct cow_request *req;
-	unsigned long first, last, nr;
 	LIST_HEAD(started);
+	bool sequential;
 
 	if (diff_storage_failed(da->ds) || sector >= da->capacity)
 		return COW_PASS;
 	count = min_t(sector_t, count, da->capacity - sector);
 	first = sector >> shift;
 	last = (sector + count - 1) >> shift;
-	if (diff_area_copied(da, first, last))
+	seq_next = READ_ONCE(da->seq_next);
+	sequential = first == seq_next || first + 1 == seq_next;
+	WRITE_ONCE(da->seq_next, last + 1);
+	if (diff_area_copied(da, first, last)) {
+		if (sequential && can_sleep)
+			diff_area_readahead(da, last + 1);
 		return COW_PASS;
+	}
 	if (!can_sleep)
 		return COW_DEFER;
 
@@ -273,6 +360,8 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 		list_del_init(&op->link);
 		chunk_op_start(op);
 	}
+	if (sequential)
+		diff_area_readahead(da, last + 1);
 
 	if (atomic_dec_and_test(&req->pending)) {
 		mempool_free(req, cow_request_pool);
@@ -296,19 +385,36 @@ static void image_wait_fn(struct chunk_waiter *w, int error)
 	complete(&container_of(w, struct image_wait, w)->done);
 }
 
-/* A redirected part of an image bio ended. */
-static void diff_area_clone_endio(struct bio *clone)
-{
-	struct image_clone *ic = container_of(clone, struct image_clone, bio);
-	struct diff_area *da = ic->da;
-	struct bio *parent = ic->parent;
+/**
+ * struct image_run - consecutive parts of an image bio that go to
+ *	consecutive sectors of one device: sent as one clone.
+ * @bdev: the device, NULL when there is no run.
+ * @sector: where the run's first byte goes.
+ * @iter: the image bio's position at the run's start.
+ * @len: bytes.
+ * @chunk: first chunk, for reads of the original.
+ * @chunks: chunks counted in their readers, for reads of the original.
+ * @origin: a read of the original device.
+ */
+struct image_run {
+	struct block_device *bdev;
+	sector_t sector;
+	struct bvec_iter iter;
+	unsigned int len;
+	unsigned long chunk;
+	unsigned int chunks;
+	bool origin;
+};
 
-	if (clone->bi_status)
-		parent->bi_status = clone->bi_status;
-	if (ic->origin) {
-		spinlock_t *lock = diff_area_chunk_lock(da, ic->chunk);
-		struct chunk *c = &da->chunks[ic->chunk];
-		unsigned long flags;
+/* Image reads of the original end for chunks @first..: the copies go on. */
+static void diff_area_readers_done(struct diff_area *da, unsigned long first,
+				   unsigned int n)
+{
+	unsigned long flags, nr;
+
+	for (nr = first; nr < first + n; nr++) {
+		spinlock_t *lock = diff_area_chunk_lock(da, nr);
+		struct chunk *c = &da->chunks[nr];
 
 		spin_lock_irqsave(lock, flags);
 		if (!--c->readers && (c->flags & CHUNK_WAIT_READERS)) {
@@ -317,6 +423,19 @@ static void diff_area_clone_endio(struct bio *clone)
 		}
 		spin_unlock_irqrestore(lock, flags);
 	}
+}
+
+/* A redirected run of an image bio ended. */
+static void diff_area_clone_endio(struct bio *clone)
+{
+	struct image_clone *ic = container_of(clone, struct image_clone, bio);
+	struct diff_area *da = ic->da;
+	struct bio *parent = ic->parent;
+
+	if (clone->bi_status)
+		parent->bi_status = clone->bi_status;
+	if (ic->origin)
+		diff_area_readers_done(da, ic->chunk, ic->chunks);
 	if (ic->storage)
 		diff_storage_io_end(da->ds);
 	bio_put(clone);
@@ -324,41 +443,87 @@ static void diff_area_clone_endio(struct bio *clone)
 	diff_area_put(da);
 }
 
-/*
- * Redirects the next @len bytes of @bio to @sector of @bdev. @nr and
- * @origin: a read of the original device, already counted in the chunk's
- * readers. Otherwise storage I/O.
- */
-static int diff_area_redirect(struct diff_area *da, struct bio *bio,
-			      unsigned int len, struct block_device *bdev,
-			      sector_t sector, unsigned long nr, bool origin)
+/* Sends the run as a clone of @bio (no data copied). */
+static int diff_area_run_flush(struct diff_area *da, struct bio *bio,
+			       struct image_run *run)
 {
 	struct image_clone *ic;
 	struct bio *clone;
+	int ret;
 
-	if (!origin && !diff_storage_io_begin(da->ds))
-		return -EIO;
-	clone = bio_alloc_clone(bdev, bio, GFP_NOIO, &filter_clone_bioset);
-	if (!clone) {
-		if (!origin)
-			diff_storage_io_end(da->ds);
-		return -ENOMEM;
+	if (!run->bdev)
+		return 0;
+	if (!run->origin && !diff_storage_io_begin(da->ds)) {
+		ret = -EIO;
+		goto out_undo;
 	}
-	clone->bi_iter.bi_sector = sector;
-	clone->bi_iter.bi_size = len;
+	clone = bio_alloc_clone(run->bdev, bio, GFP_NOIO, &filter_clone_bioset);
+	if (!clone) {
+		if (!run->origin)
+			diff_storage_io_end(da->ds);
+		ret = -ENOMEM;
+		goto out_undo;
+	}
+	clone->bi_iter = run->iter;
+	clone->bi_iter.bi_sector = run->sector;
+	clone->bi_iter.bi_size = run->len;
 	clone->bi_end_io = diff_area_clone_endio;
 	ic = container_of(clone, struct image_clone, bio);
 	ic->da = diff_area_get(da);
 	ic->parent = bio;
-	ic->chunk = nr;
-	ic->origin = origin;
-	ic->storage = !origin;
+	ic->chunk = run->chunk;
+	ic->chunks = run->chunks;
+	ic->origin = run->origin;
+	ic->storage = !run->origin;
 	bio_inc_remaining(bio);
+	run->bdev = NULL;
 	filter_submit_own(clone);
+	return 0;
+
+out_undo:
+	if (run->origin)
+		diff_area_readers_done(da, run->chunk, run->chunks);
+	run->bdev = NULL;
+	return ret;
+}
+
+/*
+ * Adds the next @len bytes of @bio, going to @sector of @bdev, to the run
+ * (a read of the original for chunk @nr, already counted in its readers,
+ * when @origin).
+ */
+static int diff_area_run_add(struct diff_area *da, struct bio *bio,
+			     struct image_run *run, struct block_device *bdev,
+			     sector_t sector, unsigned int len, unsigned long nr,
+			     bool origin)
+{
+	int ret;
+
+	if (run->bdev == bdev && run->origin == origin &&
+	    run->sector + (run->len >> SECTOR_SHIFT) == sector &&
+	    run->len + len > run->len) {
+		run->len += len;
+		if (origin)
+			run->chunks++;
+		return 0;
+	}
+	ret = diff_area_run_flush(da, bio, run);
+	if (ret) {
+		if (origin)
+			diff_area_readers_done(da, nr, 1);
+		return ret;
+	}
+	run->bdev = bdev;
+	run->sector = sector;
+	run->iter = bio->bi_iter;
+	run->len = len;
+	run->chunk = nr;
+	run->chunks = origin ? 1 : 0;
+	run->origin = origin;
 	return 0;
 }
 
-/* Copies the next @len bytes of @bio from or to the buffer of @op. */
+/* Copies the next @len bytes of @bio from the buffer of @op. */
 static void diff_area_copy(struct chunk_op *op, unsigned long nr,
 			   unsigned int offset, struct bio *bio,
 			   unsigned int len)
@@ -397,11 +562,13 @@ static void diff_area_copy_for_write(struct diff_area *da, unsigned long nr,
 
 /*
  * One part of an image bio, within chunk @nr from byte @offset, @len
- * bytes. -EAGAIN: it must wait and !@can_sleep.
+ * bytes: added to @run, or copied from a buffer. -EAGAIN: it must wait
+ * and !@can_sleep.
  */
 static int diff_area_image_part(struct diff_area *da, struct bio *bio,
-				unsigned long nr, unsigned int offset,
-				unsigned int len, bool can_sleep)
+				struct image_run *run, unsigned long nr,
+				unsigned int offset, unsigned int len,
+				bool can_sleep)
 {
 	bool write = op_is_write(bio_op(bio));
 	spinlock_t *lock = diff_area_chunk_lock(da, nr);
@@ -428,17 +595,8 @@ retry:
 		}
 		c->readers++;
 		spin_unlock_irqrestore(lock, flags);
-		ret = diff_area_redirect(da, bio, len, da->orig,
-					 bio->bi_iter.bi_sector, nr, true);
-		if (ret) {
-			/* Not submitted: undo the count as its end would. */
-			spin_lock_irqsave(lock, flags);
-			if (!--c->readers && (c->flags & CHUNK_WAIT_READERS)) {
-				c->flags &= ~CHUNK_WAIT_READERS;
-				chunk_op_readers_gone(c->op);
-			}
-			spin_unlock_irqrestore(lock, flags);
-		}
+		ret = diff_area_run_add(da, bio, run, da->orig,
+					bio->bi_iter.bi_sector, len, nr, true);
 		break;
 	case CHUNK_IN_MEMORY:
 		if (!write) {
@@ -477,9 +635,9 @@ retry:
 	case CHUNK_STORED:
 		spin_unlock_irqrestore(lock, flags);
 		bdev = diff_storage_locate(da->ds, c->where, &sector);
-		ret = diff_area_redirect(da, bio, len, bdev,
-					 sector + (offset >> SECTOR_SHIFT), nr,
-					 false);
+		ret = diff_area_run_add(da, bio, run, bdev,
+					sector + (offset >> SECTOR_SHIFT), len,
+					nr, false);
 		break;
 	default:
 		spin_unlock_irqrestore(lock, flags);
@@ -499,7 +657,8 @@ bool diff_area_image_io(struct diff_area *da, struct bio *bio,
 			bool can_sleep)
 {
 	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
-	int ret = 0;
+	struct image_run run = {};
+	int ret = 0, flushed;
 
 	while (bio->bi_iter.bi_size) {
 		sector_t sector = bio->bi_iter.bi_sector;
@@ -514,13 +673,21 @@ bool diff_area_image_io(struct diff_area *da, struct bio *bio,
 		len = min_t(unsigned int, bio->bi_iter.bi_size,
 			    (diff_area_chunk_len(da, nr) << SECTOR_SHIFT) -
 			    offset);
-		ret = diff_area_image_part(da, bio, nr, offset, len, can_sleep);
-		if (ret == -EAGAIN)
-			return false;
+		ret = diff_area_image_part(da, bio, &run, nr, offset, len,
+					   can_sleep);
+		if (ret == -EAGAIN) {
+			if (!diff_area_run_flush(da, bio, &run))
+				return false;
+			ret = -EIO;
+			break;
+		}
 		if (ret)
 			break;
 		bio_advance_iter(bio, &bio->bi_iter, len);
 	}
+	flushed = diff_area_run_flush(da, bio, &run);
+	if (!ret)
+		ret = flushed;
 	if (ret)
 		bio->bi_status = errno_to_blk_status(ret);
 	bio_endio(bio);

@@ -35,6 +35,9 @@ struct tracker;
  * @chunk_shift: log2 of the chunk size in bytes.
  * @chunk_count: number of chunks (the last may be short).
  * @op_chunks: most chunks copied by one chunk_op (cow_max_io_kb).
+ * @ra_chunks: chunks copied ahead of a sequential writer (0: none).
+ * @seq_next: the chunk after the last write's (a hint, no lock).
+ * @ra_next: the first chunk the read-ahead has not looked at (a hint).
  * @logical_block_size: of the original, for the image.
  * @physical_block_size: of the original, for the image.
  * @copied: chunks stored so far (statistics).
@@ -52,6 +55,9 @@ struct diff_area {
 	unsigned int chunk_shift;
 	unsigned long chunk_count;
 	unsigned int op_chunks;
+	unsigned int ra_chunks;
+	unsigned long seq_next;
+	unsigned long ra_next;
 	unsigned int logical_block_size;
 	unsigned int physical_block_size;
 	atomic64_t copied;
@@ -64,8 +70,9 @@ struct diff_area {
  *	device or to the difference storage (front of the clone bio).
  * @da: the diff area (a reference).
  * @parent: the image bio; completes when all its parts have.
- * @chunk: the chunk, for @origin.
- * @origin: a read of the original device, counted in the chunk's readers.
+ * @chunk: the first chunk, for @origin.
+ * @chunks: the chunks, for @origin.
+ * @origin: a read of the original device, counted in the chunks' readers.
  * @storage: I/O to the difference storage, counted in its inflight.
  * @bio: the clone.
  */
@@ -73,6 +80,7 @@ struct image_clone {
 	struct diff_area *da;
 	struct bio *parent;
 	unsigned long chunk;
+	unsigned int chunks;
 	bool origin;
 	bool storage;
 	struct bio bio;

@@ -69,16 +69,22 @@ unsigned long diff_buffer_budget(void)
 	return pool.budget << PAGE_SHIFT;
 }
 
-static bool diff_buffer_reserve(unsigned int nr)
+/* Reserves @nr pages if that keeps the use at or below @limit. */
+static bool diff_buffer_reserve_below(unsigned int nr, unsigned long limit)
 {
 	bool ok;
 
 	spin_lock_irq(&pool.lock);
-	ok = pool.reserved + nr <= pool.budget;
+	ok = pool.reserved + nr <= limit;
 	if (ok)
 		pool.reserved += nr;
 	spin_unlock_irq(&pool.lock);
 	return ok;
+}
+
+static bool diff_buffer_reserve(unsigned int nr)
+{
+	return diff_buffer_reserve_below(nr, pool.budget);
 }
 
 static struct page *diff_buffer_page(void)
@@ -104,6 +110,28 @@ static struct page *diff_buffer_page(void)
 	}
 }
 
+static struct diff_buffer *diff_buffer_fill(unsigned int size,
+					    unsigned int nr)
+{
+	struct diff_buffer *buf;
+	unsigned int i = 0;
+
+	buf = kmalloc(struct_size(buf, pages, nr), GFP_NOIO | __GFP_NOFAIL);
+	buf->size = size;
+	buf->nr_pages = nr;
+	/* Cached pages first, in one go. */
+	spin_lock_irq(&pool.lock);
+	for (; i < nr && pool.cached; i++) {
+		buf->pages[i] = list_first_entry(&pool.cache, struct page, lru);
+		list_del(&buf->pages[i]->lru);
+		pool.cached--;
+	}
+	spin_unlock_irq(&pool.lock);
+	for (; i < nr; i++)
+		buf->pages[i] = diff_buffer_page();
+	return buf;
+}
+
 /*
  * A buffer of @size bytes (at most the budget). Sleeps until the budget
  * allows it: call only where waiting is allowed.
@@ -111,19 +139,25 @@ static struct page *diff_buffer_page(void)
 struct diff_buffer *diff_buffer_get(unsigned int size)
 {
 	unsigned int nr = DIV_ROUND_UP(size, PAGE_SIZE);
-	struct diff_buffer *buf;
-	unsigned int i;
 
 	if (WARN_ON_ONCE(nr > pool.budget))
 		return NULL;
 	wait_event(pool.wait, diff_buffer_reserve(nr));
+	return diff_buffer_fill(size, nr);
+}
 
-	buf = kmalloc(struct_size(buf, pages, nr), GFP_NOIO | __GFP_NOFAIL);
-	buf->size = size;
-	buf->nr_pages = nr;
-	for (i = 0; i < nr; i++)
-		buf->pages[i] = diff_buffer_page();
-	return buf;
+/*
+ * A buffer when the budget has room now (for copies nobody waits for yet:
+ * read-ahead), else NULL. May sleep to allocate pages.
+ */
+struct diff_buffer *diff_buffer_tryget(unsigned int size)
+{
+	unsigned int nr = DIV_ROUND_UP(size, PAGE_SIZE);
+
+	/* Leave half of the budget to the copies writers wait for. */
+	if (!diff_buffer_reserve_below(nr, pool.budget / 2))
+		return NULL;
+	return diff_buffer_fill(size, nr);
 }
 
 /* Returns the pages and the budget; any context. */

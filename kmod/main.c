@@ -76,6 +76,11 @@ module_param_named(cow_max_io_kb, param_cow_max_io_kb, uint, 0444);
 MODULE_PARM_DESC(cow_max_io_kb,
 		 "largest read or write of one copy (KiB), 64..16384 (1024)");
 
+unsigned int param_cow_readahead_kb = 4096;
+module_param_named(cow_readahead_kb, param_cow_readahead_kb, uint, 0444);
+MODULE_PARM_DESC(cow_readahead_kb,
+		 "copy this far ahead of a sequential writer (KiB), within the memory budget; 0 disables (4096)");
+
 unsigned int param_diff_storage_minimum_mb = 256;
 module_param_named(diff_storage_minimum_mb, param_diff_storage_minimum_mb,
 		   uint, 0444);
@@ -122,6 +127,10 @@ static int __init snapkeep_check_params(void)
 		       param_cow_buffer_mb);
 		return -EINVAL;
 	}
+	if (param_cow_readahead_kb > (1U << 20)) {
+		pr_err("cow_readahead_kb is above 1048576\n");
+		return -EINVAL;
+	}
 	if (param_diff_storage_wait_ms > 600000) {
 		pr_err("diff_storage_wait_ms is above 600000\n");
 		return -EINVAL;
@@ -154,11 +163,17 @@ static int __init snapkeep_init(void)
 	if (ret)
 		goto out_diff_area;
 	ret = -ENOMEM;
-	snapkeep_wq = alloc_workqueue("snapkeep", WQ_MEM_RECLAIM, 0);
+	/*
+	 * Unbound: a copy's next step runs on whichever CPU is free, not on
+	 * the one that took the interrupt (often the writer's).
+	 */
+	snapkeep_wq = alloc_workqueue("snapkeep", WQ_MEM_RECLAIM | WQ_UNBOUND,
+				      0);
 	if (!snapkeep_wq)
 		goto out_filter;
 	snapkeep_io_wq = alloc_workqueue("snapkeep_io",
-					 WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+					 WQ_MEM_RECLAIM | WQ_UNBOUND |
+					 WQ_HIGHPRI, 0);
 	if (!snapkeep_io_wq)
 		goto out_wq;
 	ret = sysfs_status_init();

@@ -21,6 +21,8 @@ extern unsigned int param_chunk_maximum_count;
 extern unsigned int param_cow_buffer_mb;
 /* Largest single copy read or write (KiB). */
 extern unsigned int param_cow_max_io_kb;
+/* How far copies run ahead of a sequential writer (KiB, 0: not at all). */
+extern unsigned int param_cow_readahead_kb;
 
 /*
  * Difference storage: a low-space event asks for this much (MiB) when the

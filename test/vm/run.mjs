@@ -5,11 +5,12 @@
 //
 //   node test/vm/run.mjs [--kernel 6.1|6.12|<version>]... [pattern]...
 //        [--jobs N] [--repeat N] [--smp N] [--keep-disks]
-//        [--disk-cache none|writeback|unsafe]
+//        [--disk-cache none|writeback|unsafe] [--disk-dir DIR]
+//        [--dir DIR] [--results FILE]
 //   (npm run test:vm -- --kernel 6.12 001)
 //
-// Runs every file in test/vm/tests/ whose name contains a pattern (all
-// when none) on every selected kernel (default: the supported matrix of
+// Runs every file in test/vm/tests/ (or --dir, e.g. the benchmarks in
+// test/bench/vm/) whose name contains a pattern (all when none) on every selected kernel (default: the supported matrix of
 // scripts/kernels.mjs). Before that it builds snapkeep.ko per kernel
 // (scripts/build-kmod.mjs), the C helpers (test/vm/helpers/) and a cached
 // initramfs per kernel (lib/initramfs.mjs).
@@ -46,10 +47,11 @@
 // Details and measurements: docs/testing-vm.md.
 
 import {
-	closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync,
+	closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
+	rmSync,
 	symlinkSync, truncateSync, writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildError, buildKmod, REPO } from '../../scripts/build-kmod.mjs';
 import { KernelError, resolveKernels } from '../../scripts/kernels.mjs';
@@ -102,6 +104,9 @@ function parseArgs(argv) {
 		/** @type {number|undefined} */ smp: undefined,
 		keepDisks: false,
 		diskCache: DISK_CACHE,
+		/** @type {string|undefined} */ diskDir: undefined,
+		testsDir: TESTS_DIR,
+		resultsFile: RESULTS_FILE,
 	};
 	const num = (/** @type {string} */ flag, /** @type {string} */ v) => {
 		if (!/^\d+$/.test(v ?? '') || Number(v) < 1)
@@ -121,10 +126,15 @@ function parseArgs(argv) {
 		case '--smp': o.smp = num(flag, value()); break;
 		case '--keep-disks': o.keepDisks = true; break;
 		case '--disk-cache': o.diskCache = value(); break;
+		case '--disk-dir': o.diskDir = resolve(value()); break;
+		case '--dir': o.testsDir = resolve(value()); break;
+		case '--results': o.resultsFile = resolve(value()); break;
 		case '-h': case '--help':
 			console.log('usage: node test/vm/run.mjs [--kernel K]... ' +
 				'[--jobs N] [--repeat N] [--smp N] [--keep-disks] ' +
-				'[--disk-cache MODE] [pattern]...');
+				'[--disk-cache MODE] [--disk-dir DIR] [--dir DIR] ' +
+				'[--results FILE] ' +
+				'[pattern]...');
 			process.exit(0);
 			break;
 		default:
@@ -179,7 +189,7 @@ function newRunDir() {
  * @param {TestSpec} test
  * @param {string} dir  fresh log directory, shared read-write with the guest
  * @param {{helpers: string, smp?: number, keepDisks: boolean,
- *   diskCache: string}} o
+ *   diskCache: string, diskDir?: string}} o
  * @returns {Promise<Detailed>}
  */
 async function runOne(prep, test, dir, o) {
@@ -196,8 +206,12 @@ async function runOne(prep, test, dir, o) {
 			offending: [], report: [], outputTail: '' };
 	}
 	mkdirSync(dir, { recursive: true });
+	// --disk-dir (e.g. /dev/shm for benchmarks): away from the run dir,
+	// so the host's write-back of the images does not disturb timings.
+	const diskDir = o.diskDir ?
+		mkdtempSync(join(o.diskDir, 'snapkeep-vm-')) : dir;
 	const disks = test.disks.map((size, i) => {
-		const f = join(dir, `disk${i}.img`);
+		const f = join(diskDir, `disk${i}.img`);
 		closeSync(openSync(f, 'w'));
 		truncateSync(f, size);
 		return f;
@@ -275,6 +289,8 @@ async function runOne(prep, test, dir, o) {
 	if (passed && !o.keepDisks) {
 		for (const f of disks)
 			rmSync(f, { force: true });
+		if (diskDir !== dir)
+			rmSync(diskDir, { recursive: true, force: true });
 	}
 	const output = readOr(join(dir, 'output.log'));
 	return {
@@ -320,7 +336,7 @@ function printResult(r) {
  * @param {Result[]} results
  * @param {string} [error]
  */
-function writeResults(results, error) {
+function writeResults(results, error, file = RESULTS_FILE) {
 	const count = (/** @type {string} */ s) =>
 		results.filter((r) => r.status === s).length;
 	const json = {
@@ -336,17 +352,17 @@ function writeResults(results, error) {
 			...(bootSeconds ? { bootSeconds } : {}),
 		})),
 	};
-	mkdirSync(dirname(RESULTS_FILE), { recursive: true });
-	writeFileSync(RESULTS_FILE, `${JSON.stringify(json, null, 2)}\n`);
+	mkdirSync(dirname(file), { recursive: true });
+	writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
 	return json;
 }
 
 async function main() {
 	const t0 = Date.now();
 	const o = parseArgs(process.argv.slice(2));
-	const tests = discoverTests(TESTS_DIR, o.patterns);
+	const tests = discoverTests(o.testsDir, o.patterns);
 	if (!tests.length) {
-		throw new HarnessError(`no test in ${rel(TESTS_DIR)} matches ` +
+		throw new HarnessError(`no test in ${rel(o.testsDir)} matches ` +
 			`${o.patterns.join(', ')}`);
 	}
 	const { kernels } = resolveKernels(o.kernels);
@@ -355,7 +371,7 @@ async function main() {
 
 	// One initramfs per kernel with the modules of every test in the
 	// directory, not just the selected ones: one cached image serves all.
-	const allModules = [...new Set(discoverTests(TESTS_DIR, [])
+	const allModules = [...new Set(discoverTests(o.testsDir, [])
 		.flatMap((t) => t.modules))].sort();
 	/** @type {Prepared[]} */
 	const prepared = kernels.map((kernel) => {
@@ -413,10 +429,10 @@ async function main() {
 	};
 	await Promise.all(Array.from({ length: o.jobs }, worker));
 
-	const json = writeResults(results);
+	const json = writeResults(results, undefined, o.resultsFile);
 	const secs = ((Date.now() - t0) / 1000).toFixed(1);
 	console.log(`vm: logs in ${rel(runDir)}/, results in ` +
-		`${rel(RESULTS_FILE)} (${secs} s)`);
+		`${rel(o.resultsFile)} (${secs} s)`);
 	console.log(`vm: ${json.passed} passed, ${json.failed} failed, ` +
 		`${json.skipped} skipped`);
 	return json.failed ? 1 : 0;

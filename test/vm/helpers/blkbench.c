@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * blkbench - timed O_DIRECT I/O at queue depth 1, for the kernel module
+ * benchmark (test/bench/kmod.mjs).
+ *
+ *   blkbench write DEV OFFSET BYTES BS        sequential writes
+ *   blkbench read DEV OFFSET BYTES BS         sequential reads
+ *   blkbench randwrite DEV OFFSET REGION BS COUNT SEED
+ *                                             COUNT writes of BS bytes at
+ *                                             BS-aligned random offsets in
+ *                                             [OFFSET, OFFSET + REGION)
+ *
+ * Prints one JSON line: {"op", "bytes", "seconds", "mbps", "iops"}.
+ * Sizes take K, M, G suffixes.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t num(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	if (*end == 'K' || *end == 'k')
+		v <<= 10;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30;
+	return v;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t off, bytes, bs, count, done = 0, ops = 0, seed = 1, region;
+	int write_op, random_op, fd;
+	double t0, secs;
+	char *buf;
+
+	if (argc < 6) {
+		fprintf(stderr, "usage: blkbench write|read DEV OFFSET BYTES BS\n"
+			"       blkbench randwrite DEV OFFSET REGION BS COUNT SEED\n");
+		return 2;
+	}
+	write_op = strcmp(argv[1], "read") != 0;
+	random_op = strcmp(argv[1], "randwrite") == 0;
+	off = num(argv[3]);
+	bytes = region = num(argv[4]);
+	bs = num(argv[5]);
+	count = random_op && argc > 6 ? num(argv[6]) : bytes / bs;
+	if (random_op && argc > 7)
+		seed = num(argv[7]) * 2654435761ULL + 1;
+	fd = open(argv[2], (write_op ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	if (fd < 0 || !bs || posix_memalign((void **)&buf, 4096, bs)) {
+		perror(argv[2]);
+		return 1;
+	}
+	for (uint64_t i = 0; i < bs; i++)
+		buf[i] = (char)(i * 2654435761ULL >> 13);
+
+	t0 = now();
+	for (ops = 0; ops < count; ops++) {
+		uint64_t pos = off + ops * bs;
+		ssize_t n;
+
+		if (random_op) {
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			pos = off + (seed % (region / bs)) * bs;
+		}
+		n = write_op ? pwrite(fd, buf, bs, pos) : pread(fd, buf, bs, pos);
+		if (n != (ssize_t)bs) {
+			perror("blkbench");
+			return 1;
+		}
+		done += bs;
+	}
+	secs = now() - t0;
+	printf("{\"op\":\"%s\",\"bytes\":%llu,\"seconds\":%.4f,\"mbps\":%.2f,\"iops\":%.1f}\n",
+	       argv[1], (unsigned long long)done, secs, done / secs / 1048576.0,
+	       ops / secs);
+	return 0;
+}
