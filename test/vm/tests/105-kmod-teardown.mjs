@@ -11,7 +11,7 @@
 //    writers never see an error.
 // vm: disks=128M,128M,128M modules=xfs timeout=420 smp=2
 // vm-allow-log: XFS \(snapkeep-img\d+\)
-import { bash, check, disks, errnoOf, insmod, kmod, log, MiB, rmmod, sh, sleep, startHelper, wholeDevice } from '../helpers/kmodlib.mjs';
+import { bash, check, disks, errnoOf, insmod, kmod, log, MiB, sh, sleep, startHelper, wholeDevice } from '../helpers/kmodlib.mjs';
 
 const [fsdisk, store, raw] = disks;
 bash(`TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f ${fsdisk}`); // below 300 MB
