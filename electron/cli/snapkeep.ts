@@ -6,6 +6,7 @@ import type { Command } from './command';
 import { backupCommand } from './commands/backup';
 import { initCommand } from './commands/init';
 import { jobsCommand } from './commands/jobs';
+import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
 import { mountCommand } from './commands/mount';
 import { pruneCommand } from './commands/prune';
@@ -28,6 +29,7 @@ const commands: Command[] = [
   mountCommand,
   umountCommand,
   jobsCommand,
+  kmodCommand,
 ];
 
 function usage(): string {

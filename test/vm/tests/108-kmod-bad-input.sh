@@ -5,7 +5,10 @@
 # reserved fields, answers that cannot be written back, image devices as
 # storage or origin. Each fails with its errno and leaves nothing behind;
 # the kernel log gets at most the ratelimited lines of the control device.
-# vm: disks=64M,64M modules=loop timeout=120
+# Then the same device by hand through `snapkeep kmod` (the CLI): a
+# snapshot's life cycle, and its exit code for a missing tracker (each call
+# is a node start, seconds under TCG: few of them).
+# vm: disks=64M,64M modules=loop timeout=180
 set -euo pipefail
 
 fail() {
@@ -25,6 +28,19 @@ loop=$(losetup --sector-size 4096 -f --show /tmp/loop4k.img)
 dmesg -C
 insmod "$SNAPKEEP_KO"
 "$SNAPKEEP_HELPERS/kmod-hostile" "$disk" "$part" "$store" "$loop"
+
+cli() { node "$SNAPKEEP_REPO/out/js/electron/cli/snapkeep.js" kmod "$@"; }
+id=$(cli create "$disk")
+cli storage "$id" "$store" 0:65536
+cli take "$id"
+cli snapshots --json | grep -q "\"taken\":true" || fail "snapshots --json does not show it taken"
+set +e
+cli info "$store" 2> /dev/null; missing=$?
+set -e
+[ "$missing" = 3 ] || fail "info of an untracked device exited $missing, not 3 (not found)"
+cli destroy "$id"
+cli detach "$disk"
+echo "cli: life cycle and exit codes ok"
 rmmod snapkeep
 losetup -d "$loop"
 
