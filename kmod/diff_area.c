@@ -277,7 +277,7 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 			      sector_t sector, sector_t count, bool can_sleep)
 {
 	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
-	struct chunk_op *op = NULL, *spare_op = NULL, *tmp;
+	struct chunk_op *op = NULL, *spare_op = NULL, *waited = NULL, *tmp;
 	struct cow_wait *spare_wait = NULL;
 	unsigned long first, last, nr, seq_next;
 	struct cow_request *req;
@@ -337,6 +337,10 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 			break;
 		case CHUNK_COPYING:
 			op = NULL;
+			/* Once per copy, however many of its chunks we need. */
+			if (c->op == waited)
+				break;
+			waited = c->op;
 			spare_wait->w.fn = cow_wait_fn;
 			spare_wait->req = req;
 			atomic_inc(&req->pending);

@@ -364,10 +364,12 @@ out_srcu:
 	return ret;
 }
 
-/* At module exit: nothing is tracked (trackers pin the module). */
+/*
+ * At module exit: nothing is tracked (trackers pin the module) and the
+ * deferred work has run (its workqueue is destroyed first).
+ */
 void filter_done(void)
 {
-	flush_work(&filter_deferred_worker);
 	bioset_exit(&filter_clone_bioset);
 	bioset_exit(&filter_io_bioset);
 	cleanup_srcu_struct(&filter_srcu);
