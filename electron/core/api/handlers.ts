@@ -26,7 +26,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'repos.unlock': ({ id, passphrase }) => s.repos.unlock(id, passphrase),
     'repos.lock': ({ id }) => s.repos.lock(id),
     'repos.remove': async ({ id }) => {
-      await s.repos.remove(id);
+      await s.removeRepository(id);
       return ok;
     },
 

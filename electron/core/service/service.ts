@@ -33,6 +33,7 @@ import type { ServiceDirs } from '../persist/dirs';
 import { InstanceLock } from '../persist/instance-lock';
 import { JsonFile } from '../persist/json-file';
 import { RepoRegistry, RepositoriesFile } from '../repos/registry';
+import { VerificationsFile, VerificationStore } from '../repos/verifications';
 import { CbtFile, CbtState } from '../runner/cbt-state';
 import { JobRunner } from '../runner/job-runner';
 import { recoverLeftovers, type RecoveryReport } from '../runner/recovery';
@@ -91,6 +92,7 @@ export class Service {
   private readonly engine: Engine;
   private readonly records: RunRecords;
   private readonly cbt: CbtState;
+  private readonly verifications: VerificationStore;
   private readonly clock: Clock;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
@@ -120,6 +122,7 @@ export class Service {
     this.history = new HistoryStore(new JsonFile(path.join(dirs.state, 'history.json'), HistoryFile));
     this.records = new RunRecords(path.join(dirs.state, 'runs'));
     this.cbt = new CbtState(new JsonFile(path.join(dirs.state, 'cbt.json'), CbtFile));
+    this.verifications = new VerificationStore(new JsonFile(path.join(dirs.state, 'verifications.json'), VerificationsFile));
     this.discovery = new DeviceDiscovery({ module: () => this.moduleState(), ...(o.roots && { roots: o.roots }) });
     this.runner = new JobRunner({
       engine: this.engine,
@@ -170,7 +173,7 @@ export class Service {
   private async start(): Promise<void> {
     const o = this.o;
     await this.logger.open();
-    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load()]);
+    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load()]);
     if (o.recover) {
       await this.mounts.recover();
       this.recovery = await recoverLeftovers({
@@ -334,16 +337,25 @@ export class Service {
   // --- restore points -----------------------------------------------------
 
   async listPoints(repositoryId: string, jobId?: string): Promise<RestorePoint[]> {
-    const points = await this.repos.with(repositoryId, (h) => h.listPoints());
+    const points = this.verifications.annotate(repositoryId, await this.repos.with(repositoryId, (h) => h.listPoints()));
     return jobId === undefined ? points : points.filter((p) => p.jobId === jobId);
+  }
+
+  async removeRepository(id: string): Promise<void> {
+    await this.repos.remove(id);
+    await this.verifications.forget(id);
   }
 
   verify(repositoryId: string, pointId: string | undefined, data: boolean): Result<'points.verify'> {
     const repo = this.repos.get(repositoryId);
     const task = this.tasks.start({ kind: 'verify', title: `Verify ${repo.name}`, repositoryId }, async (ctx) => {
-      const report = await this.repos.with(repositoryId, (h) =>
-        h.verify({ ...(pointId !== undefined && { pointId }), data, onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
-      );
+      const { report, checked } = await this.repos.with(repositoryId, async (h) => {
+        // The points as the verify saw them, for the record kept afterwards.
+        const checked = pointId !== undefined ? [pointId] : (await h.listPoints()).map((p) => p.id);
+        const report = await h.verify({ ...(pointId !== undefined && { pointId }), data, onProgress: (p) => ctx.progress(p), signal: ctx.signal });
+        return { report, checked };
+      });
+      await this.verifications.record(repositoryId, checked, report, data, this.clock.now(), pointId === undefined);
       if (!report.ok) ctx.warn(`verification found ${report.problems.length} problem(s) in ${repo.name}`);
       return { ...report };
     });

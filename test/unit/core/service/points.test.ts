@@ -47,6 +47,23 @@ describe('points', () => {
     expect(t.result).toMatchObject({ ok: true, checkedPoints: 2, damagedPoints: [], problems: [] });
   });
 
+  it('remembers the last verification of each point for the points list', async () => {
+    const { id } = await s.client.call('jobs.create', { job: { ...job, retention: { ...job.retention, keepLast: 5 } } });
+    await backupTwice(id);
+    const [first, second] = await s.client.call('points.list', { repositoryId: repo.id });
+    expect(first?.verified).toBeUndefined();
+    expect(second?.verified).toBeUndefined();
+
+    await s.waitTask((await s.client.call('points.verify', { repositoryId: repo.id, pointId: second?.id ?? '', data: false })).taskId);
+    let points = await s.client.call('points.list', { repositoryId: repo.id });
+    expect(points.find((p) => p.id === first?.id)?.verified).toBeUndefined();
+    expect(points.find((p) => p.id === second?.id)?.verified).toMatchObject({ ok: true, data: false });
+
+    await s.waitTask((await s.client.call('points.verify', { repositoryId: repo.id, data: true })).taskId);
+    points = await s.client.call('points.list', { repositoryId: repo.id });
+    for (const p of points) expect(p.verified).toMatchObject({ ok: true, data: true });
+  });
+
   it('prunes with the job retention when one job uses the repository, previews with dryRun', async () => {
     const { id } = await s.client.call('jobs.create', { job: { ...job, retention: { ...job.retention, keepLast: 5 } } });
     await backupTwice(id);
