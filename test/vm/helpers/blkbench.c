@@ -5,10 +5,17 @@
  *
  *   blkbench write DEV OFFSET BYTES BS        sequential writes
  *   blkbench read DEV OFFSET BYTES BS         sequential reads
- *   blkbench randwrite DEV OFFSET REGION BS COUNT SEED
+ *   blkbench randwrite DEV OFFSET REGION BS COUNT SEED [STRIDE]
  *                                             COUNT writes of BS bytes at
  *                                             BS-aligned random offsets in
- *                                             [OFFSET, OFFSET + REGION)
+ *                                             [OFFSET, OFFSET + REGION);
+ *                                             with STRIDE, each write in
+ *                                             its own STRIDE-sized slot
+ *                                             (slots in random order, at
+ *                                             most REGION / STRIDE writes):
+ *                                             with STRIDE = the snapshot's
+ *                                             chunk size, every write is a
+ *                                             first write to its chunk
  *
  * Prints one JSON line: {"op", "bytes", "seconds", "mbps", "iops"}.
  * Sizes take K, M, G suffixes.
@@ -36,6 +43,14 @@ static uint64_t num(const char *s)
 	return v;
 }
 
+static uint64_t xorshift(uint64_t x)
+{
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -47,6 +62,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	uint64_t off, bytes, bs, count, done = 0, ops = 0, seed = 1, region;
+	uint64_t stride = 0, slots = 0, *slot = NULL;
 	int write_op, random_op, fd;
 	double t0, secs;
 	char *buf;
@@ -64,6 +80,16 @@ int main(int argc, char **argv)
 	count = random_op && argc > 6 ? num(argv[6]) : bytes / bs;
 	if (random_op && argc > 7)
 		seed = num(argv[7]) * 2654435761ULL + 1;
+	if (random_op && argc > 8)
+		stride = num(argv[8]);
+	if (stride) {
+		slots = region / stride;
+		if (stride % bs || count > slots ||
+		    !(slot = malloc(slots * sizeof(*slot)))) {
+			fprintf(stderr, "blkbench: bad STRIDE\n");
+			return 2;
+		}
+	}
 	fd = open(argv[2], (write_op ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (fd < 0 || !bs || posix_memalign((void **)&buf, 4096, bs)) {
 		perror(argv[2]);
@@ -71,16 +97,29 @@ int main(int argc, char **argv)
 	}
 	for (uint64_t i = 0; i < bs; i++)
 		buf[i] = (char)(i * 2654435761ULL >> 13);
+	/* The slots in random order (Fisher-Yates), before the clock starts. */
+	for (uint64_t i = 0; i < slots; i++)
+		slot[i] = i;
+	for (uint64_t i = slots; i > 1; i--) {
+		uint64_t j, t;
+
+		seed = xorshift(seed);
+		j = seed % i;
+		t = slot[i - 1];
+		slot[i - 1] = slot[j];
+		slot[j] = t;
+	}
 
 	t0 = now();
 	for (ops = 0; ops < count; ops++) {
 		uint64_t pos = off + ops * bs;
 		ssize_t n;
 
-		if (random_op) {
-			seed ^= seed << 13;
-			seed ^= seed >> 7;
-			seed ^= seed << 17;
+		if (stride) {
+			seed = xorshift(seed);
+			pos = off + slot[ops] * stride + seed % (stride / bs) * bs;
+		} else if (random_op) {
+			seed = xorshift(seed);
 			pos = off + (seed % (region / bs)) * bs;
 		}
 		n = write_op ? pwrite(fd, buf, bs, pos) : pread(fd, buf, bs, pos);

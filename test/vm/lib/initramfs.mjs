@@ -29,6 +29,13 @@ export const BUSYBOX = '/bin/busybox';
  */
 export const BASE_MODULES = ['virtio_pci', 'virtio_blk', '9pnet_virtio', '9p'];
 
+/**
+ * The NIC of a test with `net=` (qemu.mjs adds virtio-net-pci). Always in
+ * the image, loaded only for such tests: one cached image serves every
+ * test, whether it has a network or not.
+ */
+export const NET_MODULES = ['virtio_net'];
+
 /** Bump when the layout of the image changes. */
 const FORMAT = 1;
 
@@ -195,7 +202,9 @@ function readModule(path) {
 export function buildInitramfs(kernel, modules, cacheDir) {
 	checkBusybox();
 	const base = resolveModules(kernel, BASE_MODULES);
-	const all = resolveModules(kernel, [...BASE_MODULES, ...modules]);
+	const net = resolveModules(kernel, NET_MODULES);
+	const all = resolveModules(kernel,
+		[...BASE_MODULES, ...NET_MODULES, ...modules]);
 	const init = readFileSync(GUEST_INIT);
 	const bb = statSync(BUSYBOX);
 	const hash = createHash('sha256');
@@ -227,6 +236,8 @@ export function buildInitramfs(kernel, modules, cacheDir) {
 		Buffer.from(`${kernel.version}\n`));
 	cpio.add('etc/modules.base', 0o100644,
 		Buffer.from(base.map(guestModulePath).join('\n') + '\n'));
+	cpio.add('etc/modules.net', 0o100644,
+		Buffer.from(net.map(guestModulePath).join('\n') + '\n'));
 	/** @type {Set<string>} */
 	const dirs = new Set();
 	for (const rel of all) {

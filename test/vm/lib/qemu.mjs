@@ -27,6 +27,29 @@ export function killAll() {
 }
 
 let installed = false;
+let exitHooked = false;
+
+/**
+ * Kill all qemu processes when this process exits (also after SIGINT,
+ * SIGTERM, SIGHUP: those are turned into an exit). For host-side scripts
+ * that boot guests through lib/runner.mjs and handle their own errors.
+ */
+export function killOnExit() {
+	if (exitHooked)
+		return;
+	exitHooked = true;
+	process.on('exit', killAll);
+	for (const [sig, num] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+		// Only when nobody else handles the signal: the default action
+		// would skip 'exit' and leave qemu running.
+		if (process.listenerCount(/** @type {NodeJS.Signals} */ (sig)))
+			continue;
+		process.once(/** @type {NodeJS.Signals} */ (sig), () => {
+			killAll();
+			process.exit(128 + /** @type {number} */ (num));
+		});
+	}
+}
 
 /**
  * Kill all qemu processes on exit, SIGINT, SIGTERM, SIGHUP and on an
@@ -37,6 +60,7 @@ export function installCleanup(onFatal) {
 	if (installed)
 		return;
 	installed = true;
+	exitHooked = true;
 	process.on('exit', killAll);
 	for (const [sig, num] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
 		process.on(/** @type {NodeJS.Signals} */ (sig), () => {
@@ -79,6 +103,9 @@ const esc = (/** @type {string} */ s) => s.replace(/,/g, ',,');
  * @property {string} resultsDir read-write 9p share (tag "results")
  * @property {string} consoleLog serial console file
  * @property {string[]} [append] extra kernel command line words
+ * @property {{host: number, guest: number}[]} [forwards] with it, a
+ *   virtio NIC on qemu's user network, these host loopback TCP ports
+ *   forwarded to the guest; without it, no NIC at all
  */
 
 /**
@@ -115,6 +142,15 @@ export function qemuArgs(c) {
 		'-virtfs', `local,path=${esc(c.resultsDir)},mount_tag=results,` +
 			'security_model=none,multidevs=remap',
 	];
+	if (c.forwards) {
+		// restrict=on: the guest reaches nothing outside (no host
+		// services, no internet); the forwards still come in. The host
+		// side listens on 127.0.0.1 only.
+		const fwd = c.forwards.map((f) =>
+			`,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join('');
+		args.push('-netdev', `user,id=net0,restrict=on${fwd}`);
+		args.push('-device', 'virtio-net-pci,netdev=net0');
+	}
 	c.disks.forEach((file, i) => {
 		args.push('-drive', `file=${esc(file)},if=none,id=disk${i},` +
 			`format=raw,cache=${c.cache}`);
@@ -134,7 +170,8 @@ export function qemuArgs(c) {
 /**
  * Run qemu to completion, stdout and stderr to `logFile`.
  * @param {string[]} args
- * @param {{logFile: string, timeoutMs: number}} opts
+ * @param {{logFile: string, timeoutMs: number, signal?: AbortSignal}} opts
+ *   `signal` kills qemu when aborted (reported as `killed`)
  * @returns {Promise<QemuResult>}
  */
 export function runQemu(args, opts) {
@@ -147,22 +184,28 @@ export function runQemu(args, opts) {
 	closeSync(fd);
 	live.add(child);
 	let killed = false;
-	const timer = setTimeout(() => {
+	const kill = () => {
 		killed = true;
 		try {
 			process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL');
 		} catch {
 			// Already gone.
 		}
-	}, opts.timeoutMs);
+	};
+	const timer = setTimeout(kill, opts.timeoutMs);
+	if (opts.signal?.aborted)
+		kill();
+	opts.signal?.addEventListener('abort', kill, { once: true });
 	return new Promise((resolve, reject) => {
 		child.on('error', (e) => {
 			clearTimeout(timer);
+			opts.signal?.removeEventListener('abort', kill);
 			live.delete(child);
 			reject(new HarnessError(`cannot start ${QEMU}: ${e.message}`));
 		});
 		child.on('exit', (code, signal) => {
 			clearTimeout(timer);
+			opts.signal?.removeEventListener('abort', kill);
 			live.delete(child);
 			// Anything qemu left in its group goes with it.
 			try {

@@ -6,6 +6,7 @@
 //
 //   # vm: disks=2x256M memory=1024 timeout=180 smp=2
 //   # vm: modules=ext4,xfs,dm-snapshot,loop,nbd kernels=6.12
+//   # vm: net=8080:80,0
 //   # vm-allow-log: ^\S* ?EXT4-fs error .*: deliberately corrupted
 //
 // `vm:` lines hold key=value words and may repeat (later keys win, lists
@@ -29,6 +30,23 @@ import { HarnessError } from './errors.mjs';
  * @property {string[]} modules modprobe names
  * @property {string[]} kernels series to run on; empty: all selected
  * @property {RegExp[]} allowLog
+ * @property {Net} [net] guest networking; absent: the guest has no NIC
+ */
+
+/**
+ * Guest networking: qemu's user-mode network, the guest at 10.0.2.15.
+ * @typedef {object} Net
+ * @property {Forward[]} forwards  host loopback ports forwarded to the guest
+ */
+
+/**
+ * A TCP port of the host's 127.0.0.1 forwarded to the guest's 10.0.2.15.
+ * `host` 0 means "a free port, picked at boot" (lib/runner.mjs); the guest
+ * port 0 means "the same as the host port", so a server in the guest can
+ * be reached at the very URL it believes it has.
+ * @typedef {object} Forward
+ * @property {number} host
+ * @property {number} guest
  */
 
 /** Defaults; see docs/testing-vm.md for why. */
@@ -65,6 +83,38 @@ export function parseDisks(s) {
 			throw new Error(`bad disks "${s}"`);
 		return Array(Number(m[1] ?? 1)).fill(parseSize(m[2]));
 	});
+}
+
+/**
+ * "on" (a network, nothing forwarded) or forwards "HOST:GUEST" or "HOST"
+ * (the same port in the guest), separated by commas; 0 as the host port
+ * picks a free one.
+ * @param {string} s
+ * @returns {Net}
+ */
+export function parseNet(s) {
+	if (s === 'on')
+		return { forwards: [] };
+	const port = (/** @type {string} */ p) => {
+		const n = Number(p);
+		if (n > 65535)
+			throw new Error(`bad port "${p}" in net=${s}`);
+		return n;
+	};
+	return {
+		forwards: s.split(',').map((f) => {
+			const m = /^(\d+)(?::(\d+))?$/.exec(f);
+			if (!m) {
+				throw new Error(`net takes "on" or HOST[:GUEST],... ` +
+					`(0: a free host port), not "${s}"`);
+			}
+			const host = port(m[1]);
+			const guest = m[2] === undefined ? 0 : port(m[2]);
+			if (m[2] !== undefined && guest === 0)
+				throw new Error(`bad guest port 0 in net=${s}`);
+			return { host, guest };
+		}),
+	};
 }
 
 /**
@@ -140,6 +190,9 @@ export function parseTest(text, file) {
 				case 'modules':
 					t.modules.push(...v.split(',').filter(Boolean));
 					break;
+				case 'net':
+					t.net = parseNet(v);
+					break;
 				case 'kernels':
 					for (const k of v.split(',').filter(Boolean)) {
 						if (!/^\d+\.\d+$/.test(k))
@@ -149,7 +202,7 @@ export function parseTest(text, file) {
 					break;
 				default:
 					throw new Error(`unknown key "${key}" (known: ` +
-						'disks memory timeout smp modules kernels)');
+						'disks memory timeout smp modules kernels net)');
 				}
 			} catch (e) {
 				throw new HarnessError(`${where}: ${
