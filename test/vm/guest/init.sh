@@ -8,7 +8,8 @@
 #  1. load the modules that reach the host (/etc/modules.base);
 #  2. mount the per-test results share (9p tag "results", read-write) on
 #     /results and read /results/job.env, written by the host;
-#  3. load the test's modules, mount the host's root (9p tag "hostroot",
+#  3. load the test's modules (and the NIC's, configured, for a test
+#     with a network), mount the host's root (9p tag "hostroot",
 #     read-only) on /host with proc, sys, dev, devpts, /tmp, /run, /dev/shm
 #     inside it, and the results share again on /host/run/snapkeep-results;
 #  4. run the test chrooted into /host, output in /results/output.log,
@@ -84,6 +85,31 @@ for m in $TEST_MODULES; do
 done
 need $TEST_MODULE_NAMES
 
+# Networking only for a test that asked (net= in its header): qemu's user
+# network, reached from the host through the forwarded ports.
+if [ -n "$TEST_NET" ]; then
+	for m in $(cat /etc/modules.net); do
+		load "$m"
+	done
+	need virtio_net
+	ip link set lo up || fatal "cannot bring lo up"
+	nic=""
+	tries=0
+	while [ -z "$nic" ] && [ $tries -lt 50 ]; do
+		for n in /sys/class/net/*; do
+			[ "${n##*/}" = lo ] || nic=${n##*/}
+		done
+		[ -n "$nic" ] || sleep 0.1
+		tries=$((tries + 1))
+	done
+	[ -n "$nic" ] || fatal "no network interface appeared"
+	ip addr add 10.0.2.15/24 dev "$nic" &&
+	ip link set "$nic" up &&
+	ip route add default via 10.0.2.2 ||
+		fatal "cannot configure $nic"
+	say "network: $nic 10.0.2.15/24, forwarded (host:guest) $TEST_HOSTFWD"
+fi
+
 H=/host
 mkdir -p $H
 # The root is read-only and nothing changes it during a test, so the
@@ -151,6 +177,7 @@ setsid chroot $H /usr/bin/env -i \
 	SNAPKEEP_DISKS="$DISKS" \
 	SNAPKEEP_RESULTS=/run/snapkeep-results \
 	SNAPKEEP_TEST="$TEST_NAME" \
+	${TEST_NET:+"SNAPKEEP_HOSTFWD=$TEST_HOSTFWD"} \
 	/bin/sh -c 'cd /tmp && exec "$@"' sh $TEST_INTERP "$TEST_FILE" \
 	> $R/output.log 2>&1 < /dev/null &
 pid=$!

@@ -36,6 +36,9 @@ export const BASE_MODULES = ['virtio_pci', 'virtio_blk', '9pnet_virtio', '9p'];
  */
 export const NET_MODULES = ['virtio_net'];
 
+/** Age after which an image that is not the current one is deleted. */
+const STALE_MS = 3600_000;
+
 /** Bump when the layout of the image changes. */
 const FORMAT = 1;
 
@@ -257,11 +260,14 @@ export function buildInitramfs(kernel, modules, cacheDir) {
 	const tmp = `${path}.${process.pid}.tmp`;
 	writeFileSync(tmp, cpio.finish());
 	renameSync(tmp, path);
-	// Older images of this kernel are dead weight now.
+	// Older images of this kernel are dead weight now, once no run that
+	// started before this one (the checkout is shared; the e2e suite
+	// boots guests too) can still be about to boot from them.
 	for (const f of readdirSync(cacheDir)) {
+		const old = join(cacheDir, f);
 		if (f.startsWith(`${kernel.version}-`) && f.endsWith('.cpio') &&
-		    join(cacheDir, f) !== path)
-			rmSync(join(cacheDir, f), { force: true });
+		    old !== path && Date.now() - statSync(old).mtimeMs > STALE_MS)
+			rmSync(old, { force: true });
 	}
 	return { path, cached: false };
 }
