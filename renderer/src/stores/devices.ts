@@ -7,6 +7,7 @@ import { computed, ref } from 'vue';
 import { call } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState } from './request-state';
 
 export interface DiskNode {
   disk: Device;
@@ -15,9 +16,7 @@ export interface DiskNode {
 
 export const useDevicesStore = defineStore('devices', () => {
   const devices = ref<Device[]>([]);
-  const loading = ref(false);
-  const loaded = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, loaded, error, read } = useRequestState();
 
   /** Disks (and loop, dm, md devices) with their partitions under them. */
   const tree = computed<DiskNode[]>(() => {
@@ -30,18 +29,10 @@ export const useDevicesStore = defineStore('devices', () => {
       .map((disk) => ({ disk, partitions: (parts.get(disk.name) ?? []).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })) }));
   });
 
-  async function load(): Promise<void> {
-    loading.value = true;
-    try {
+  const load = () =>
+    read(async () => {
       devices.value = await call('devices.list', {});
-      loaded.value = true;
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
+    });
 
   /** One device as it is now (what a restore would overwrite). Throws the AppError. */
   async function inspect(path: string): Promise<Device> {

@@ -7,6 +7,7 @@ import { ref } from 'vue';
 import { call } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState, useSaving } from './request-state';
 
 export const useFilesStore = defineStore('files', () => {
   const mounts = ref<Mount[]>([]);
@@ -14,72 +15,42 @@ export const useFilesStore = defineStore('files', () => {
   const cwd = ref<string | null>(null);
   const entries = ref<FileEntry[]>([]);
   const searchQuery = ref<string | null>(null);
-  const loading = ref(false);
-  const mounting = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, error, read } = useRequestState();
+  const { saving: mounting, change: mountChange } = useSaving();
 
-  async function loadMounts(): Promise<void> {
-    loading.value = true;
-    try {
+  const loadMounts = () =>
+    read(async () => {
       mounts.value = await call('mounts.list', {});
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
+    });
 
-  async function mount(repositoryId: string, pointId: string, source: string): Promise<Mount> {
-    mounting.value = true;
-    try {
+  const mount = (repositoryId: string, pointId: string, source: string) =>
+    mountChange(async () => {
       const m = await call('mounts.mount', { repositoryId, pointId, source });
       mounts.value = [...mounts.value.filter((x) => x.id !== m.id), m];
       return m;
-    } finally {
-      mounting.value = false;
-    }
-  }
+    });
 
-  async function unmount(id: string): Promise<void> {
-    mounting.value = true;
-    try {
+  const unmount = (id: string) =>
+    mountChange(async () => {
       await call('mounts.unmount', { id });
       mounts.value = mounts.value.filter((m) => m.id !== id);
       entries.value = [];
       cwd.value = null;
-    } finally {
-      mounting.value = false;
-    }
-  }
+    });
 
-  async function open(mountId: string, path: string): Promise<void> {
-    loading.value = true;
-    try {
+  const open = (mountId: string, path: string) =>
+    read(async () => {
       const list = await call('files.list', { mountId, path });
       entries.value = [...list].sort((a, b) => Number(b.type === 'dir') - Number(a.type === 'dir') || a.name.localeCompare(b.name));
       cwd.value = path;
       searchQuery.value = null;
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
+    });
 
-  async function search(mountId: string, query: string, limit = 500): Promise<void> {
-    loading.value = true;
-    try {
+  const search = (mountId: string, query: string, limit = 500) =>
+    read(async () => {
       entries.value = await call('files.search', { mountId, query, limit });
       searchQuery.value = query;
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
+    });
 
   /** Copies files out of the mounted point; resolves to the task id. */
   async function copy(mountId: string, paths: string[], destination: string): Promise<string> {

@@ -6,26 +6,19 @@ import { ref } from 'vue';
 import { call, onEvent } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState } from './request-state';
 
 export const useHistoryStore = defineStore('history', () => {
   const entries = ref<HistoryEntry[]>([]);
-  const loading = ref(false);
-  const loaded = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, loaded, error, read } = useRequestState();
   let lastQuery: { jobId?: string; limit: number } = { limit: 100 };
 
   async function load(query: { jobId?: string; limit?: number } = {}): Promise<void> {
     lastQuery = { limit: query.limit ?? 100, ...(query.jobId !== undefined && { jobId: query.jobId }) };
-    loading.value = true;
-    try {
-      entries.value = [...(await call('history.list', lastQuery))].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
-      loaded.value = true;
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
+    const asked = lastQuery;
+    await read(async () => {
+      entries.value = [...(await call('history.list', asked))].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
+    });
   }
 
   // A finished backup adds a history entry: read it again once loaded.

@@ -6,13 +6,12 @@ import { ref } from 'vue';
 import { call, onEvent } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState, useSaving } from './request-state';
 
 export const useJobsStore = defineStore('jobs', () => {
   const jobs = ref<Job[]>([]);
-  const loading = ref(false);
-  const loaded = ref(false);
-  const saving = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, loaded, error, read } = useRequestState();
+  const { saving, change } = useSaving();
 
   function put(job: Job): Job {
     const i = jobs.value.findIndex((j) => j.id === job.id);
@@ -23,27 +22,10 @@ export const useJobsStore = defineStore('jobs', () => {
   onEvent('job.updated', put);
   onEvent('job.deleted', ({ id }) => (jobs.value = jobs.value.filter((j) => j.id !== id)));
 
-  async function load(): Promise<void> {
-    loading.value = true;
-    try {
+  const load = () =>
+    read(async () => {
       jobs.value = await call('jobs.list', {});
-      loaded.value = true;
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
-
-  async function change<T>(work: () => Promise<T>): Promise<T> {
-    saving.value = true;
-    try {
-      return await work();
-    } finally {
-      saving.value = false;
-    }
-  }
+    });
 
   const create = (job: JobInput) => change(async () => put(await call('jobs.create', { job })));
   const update = (id: string, job: JobInput) => change(async () => put(await call('jobs.update', { id, job })));

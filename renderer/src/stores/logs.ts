@@ -6,13 +6,13 @@ import { ref } from 'vue';
 import { call, onEvent } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState } from './request-state';
 
 const KEEP = 2000;
 
 export const useLogsStore = defineStore('logs', () => {
   const entries = ref<LogEntry[]>([]);
-  const loading = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, error, read } = useRequestState();
   /** Append live entries as they come. */
   const follow = ref(true);
 
@@ -21,17 +21,10 @@ export const useLogsStore = defineStore('logs', () => {
     entries.value = [e, ...entries.value].slice(0, KEEP);
   });
 
-  async function load(limit = 500): Promise<void> {
-    loading.value = true;
-    try {
+  const load = (limit = 500) =>
+    read(async () => {
       entries.value = [...(await call('logs.list', { limit }))].sort((a, b) => b.time.localeCompare(a.time));
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
+    });
 
   function setFollow(on: boolean): void {
     follow.value = on;

@@ -6,26 +6,24 @@ import { ref } from 'vue';
 import { call } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState } from './request-state';
 
 export const usePointsStore = defineStore('points', () => {
   /** Newest first, per repository id. */
   const byRepository = ref<Record<string, RestorePoint[]>>({});
-  const loading = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, error, read } = useRequestState();
 
-  async function load(repositoryId: string): Promise<void> {
-    loading.value = true;
-    try {
-      const points = await call('points.list', { repositoryId });
-      byRepository.value[repositoryId] = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-      byRepository.value[repositoryId] = [];
-    } finally {
-      loading.value = false;
-    }
-  }
+  const load = (repositoryId: string) =>
+    read(async () => {
+      try {
+        const points = await call('points.list', { repositoryId });
+        byRepository.value[repositoryId] = [...points].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      } catch (e) {
+        // A repository that cannot be listed (locked, offline) shows no points, not stale ones.
+        byRepository.value[repositoryId] = [];
+        throw e;
+      }
+    });
 
   function find(repositoryId: string | undefined, pointId: string | undefined): RestorePoint | undefined {
     if (repositoryId === undefined) return undefined;

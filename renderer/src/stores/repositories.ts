@@ -7,14 +7,13 @@ import { ref } from 'vue';
 import { call, onEvent } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState, useSaving } from './request-state';
 
 export const useRepositoriesStore = defineStore('repositories', () => {
   const repositories = ref<Repository[]>([]);
-  const loading = ref(false);
-  const loaded = ref(false);
-  /** A change (add, init, unlock, lock, remove) is in flight. */
-  const saving = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, loaded, error, read } = useRequestState();
+  /** `saving`: a change (add, init, unlock, lock, remove) is in flight. */
+  const { saving, change } = useSaving();
 
   function put(repo: Repository): Repository {
     const i = repositories.value.findIndex((r) => r.id === repo.id);
@@ -29,26 +28,9 @@ export const useRepositoriesStore = defineStore('repositories', () => {
   });
 
   async function load(): Promise<void> {
-    loading.value = true;
-    try {
+    await read(async () => {
       repositories.value = await call('repos.list', {});
-      loaded.value = true;
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
-
-  /** Runs a change; the AppError goes to the caller, which shows it where the user acted. */
-  async function change<T>(work: () => Promise<T>): Promise<T> {
-    saving.value = true;
-    try {
-      return await work();
-    } finally {
-      saving.value = false;
-    }
+    });
   }
 
   const add = (name: string, path: string) => change(async () => put(await call('repos.add', { name, path })));

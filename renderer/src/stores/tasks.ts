@@ -7,14 +7,14 @@ import { computed, ref } from 'vue';
 import { call, onEvent } from '@/api/client';
 
 import { ro } from './readonly';
+import { useRequestState } from './request-state';
 
 export const FINAL_STATES: ReadonlySet<Task['state']> = new Set(['succeeded', 'failed', 'cancelled']);
 export const isFinished = (t: Task) => FINAL_STATES.has(t.state);
 
 export const useTasksStore = defineStore('tasks', () => {
   const tasks = ref<Record<string, Task>>({});
-  const loading = ref(false);
-  const error = ref<unknown>(null);
+  const { loading, error, read } = useRequestState();
   const waiters = new Map<string, Array<(t: Task) => void>>();
 
   function put(task: Task): void {
@@ -32,17 +32,10 @@ export const useTasksStore = defineStore('tasks', () => {
   const active = computed(() => Object.values(tasks.value).filter((t) => !isFinished(t)));
   const recent = computed(() => Object.values(tasks.value).sort((a, b) => b.startedAt.localeCompare(a.startedAt)));
 
-  async function load(): Promise<void> {
-    loading.value = true;
-    try {
+  const load = () =>
+    read(async () => {
       for (const t of await call('tasks.list', {})) put(t);
-      error.value = null;
-    } catch (e) {
-      error.value = e;
-    } finally {
-      loading.value = false;
-    }
-  }
+    });
 
   /** Starts following a task the user just started (its first events may have been missed). */
   async function track(taskId: string): Promise<Task> {
