@@ -39,6 +39,10 @@ export function killOnExit() {
 		return;
 	exitHooked = true;
 	process.on('exit', killAll);
+	// A worker of a test runner whose runner went away (interrupted) may
+	// live on for a while: its guests go with the IPC channel.
+	if (process.connected)
+		process.once('disconnect', killAll);
 	for (const [sig, num] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
 		// Only when nobody else handles the signal: the default action
 		// would skip 'exit' and leave qemu running.
