@@ -125,6 +125,8 @@ export interface NativeRepo {
   rebuildIndex(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }>;
   locate(chunkIdHex: string): { pack: string; offset: number; storedLength: number; rawLength: number; compressed: boolean } | null;
   stats(): { chunks: number; packs: number; packBytes: number; packIds: string[] };
+  /** Closes the pack files kept open for reading (they reopen when needed). */
+  closeFiles(): void;
 }
 
 interface EngineAddon {

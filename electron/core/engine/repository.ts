@@ -91,7 +91,16 @@ export class Repository implements RepositoryHandle, RepoContext {
   }
 
   prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport> {
-    return this.serial('prune', () => withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', () => runPrune(this, opts)));
+    return this.serial('prune', () =>
+      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', async () => {
+        try {
+          return await runPrune(this, opts);
+        } finally {
+          // Packs it deleted free their space only once no descriptor holds them.
+          this.native.closeFiles();
+        }
+      }),
+    );
   }
 
   /** Holds a shared lock until the reader is closed, so prune cannot pull packs from under an NBD export. */
@@ -108,7 +117,9 @@ export class Repository implements RepositoryHandle, RepoContext {
     });
   }
 
+  /** Waits for the running operation, then lets go of the pack files, so the destination can be unmounted. */
   async close(): Promise<void> {
     await this.queue;
+    this.native.closeFiles();
   }
 }

@@ -166,6 +166,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
                            InstanceMethod("rebuildIndex", &NativeRepo::Rebuild),
                            InstanceMethod("locate", &NativeRepo::Locate),
                            InstanceMethod("stats", &NativeRepo::Stats),
+                           InstanceMethod("closeFiles", &NativeRepo::CloseFiles),
                        });
   }
 
@@ -485,6 +486,11 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     for (size_t i = 0; i < packs.size(); i++) ids.Set(uint32_t(i), packs[i].id);
     o.Set("packIds", ids);
     return o;
+  }
+
+  Napi::Value CloseFiles(const Napi::CallbackInfo& info) {
+    packs_->CloseAll();
+    return info.Env().Undefined();
   }
 
   static Napi::Array StrArray(Napi::Env env, const std::vector<std::string>& v) {

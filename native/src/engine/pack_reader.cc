@@ -33,6 +33,11 @@ std::shared_ptr<Fd> PackReader::Get(const std::string& packId) {
   return p;
 }
 
+void PackReader::CloseAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  fds_.clear();
+}
+
 void PackReader::ReadStored(const std::string& packId, uint32_t offset, uint32_t len, Bytes& out) {
   auto fd = Get(packId);
   out.resize(len);

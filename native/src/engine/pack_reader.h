@@ -30,6 +30,10 @@ class PackReader {
               Decompressor& dz, uint8_t* out) const;
   // Trailer entries of a pack file (index rebuild, verify).
   std::vector<PackEntry> ReadTrailer(const std::string& packId, uint64_t* size);
+  // Closes the cached descriptors, so the repository's file system can be
+  // unmounted and deleted packs free their space; reads in flight keep
+  // theirs, later reads open again.
+  void CloseAll();
 
  private:
   std::shared_ptr<Fd> Get(const std::string& packId);

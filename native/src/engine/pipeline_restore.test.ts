@@ -37,3 +37,30 @@ describe('restore pipeline', () => {
     expect(isNativeEngineError(missing) && missing.chunk).toBe('07'.repeat(32));
   });
 });
+
+describe('pack files', () => {
+  /** This process's descriptors that point into `dir`. */
+  const openIn = (dir: string) =>
+    fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(dir) ? [target] : [];
+      } catch {
+        return []; // the descriptor readdir itself used, closed by now
+      }
+    });
+
+  it('stay open for reading until closeFiles, then reopen on demand', async () => {
+    const dir = scratchDir();
+    const repo = newRepo(dir, false);
+    const data = randomBytes(4 * CS);
+    const r = await repo.backup({ source: writeFile(dir, 'a.img', data), chunkSize: CS, level: 1 });
+    const target = path.join(dir, 't.img');
+    await repo.restore({ list: r.list, chunkSize: CS, deviceSize: data.length, target, skipIdentical: false });
+    expect(openIn(path.join(dir, 'repo')).length).toBeGreaterThan(0);
+    repo.closeFiles();
+    expect(openIn(path.join(dir, 'repo'))).toEqual([]);
+    const again = await repo.readRange({ list: r.list, chunkSize: CS, deviceSize: data.length, offset: 0, length: data.length });
+    expect(again.equals(data)).toBe(true);
+  });
+});
