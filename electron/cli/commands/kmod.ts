@@ -5,8 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { AppError, type ErrorCode } from '../../common/contract';
-import { allocateFile, fileExtents, isNativeSysError, kmod, moduleVersion, type SectorRange } from '../../../native';
+import { AppError } from '../../common/contract';
+import { allocateFile, fileExtents, kmod, moduleVersion, type SectorRange } from '../../../native';
+import { kmodError } from '../../core/snapshot/kmod-errors';
 import type { Command, CommandContext } from '../command';
 import { EXIT } from '../exit-codes';
 
@@ -30,27 +31,6 @@ const USAGE = `snapkeep kmod <subcommand> [--json]
   events ID [--timeout MS] [--follow]
                                   wait for low-space and overflow events
   destroy ID                      destroy a snapshot (trackers keep tracking)`;
-
-/** The errno of a failed ioctl as the AppError a user can act on. */
-function toAppError(e: unknown): unknown {
-  if (!isNativeSysError(e)) return e;
-  const codes: Record<string, ErrorCode> = {
-    EBUSY: 'DEVICE_BUSY',
-    ENOTBLK: 'DEVICE_NOT_FOUND',
-    ENODEV: 'DEVICE_NOT_FOUND',
-    ENXIO: 'DEVICE_NOT_FOUND',
-    EACCES: 'PERMISSION_DENIED',
-    EPERM: 'PERMISSION_DENIED',
-    EINVAL: 'INVALID_ARGUMENT',
-    E2BIG: 'INVALID_ARGUMENT',
-    EEXIST: 'INVALID_ARGUMENT',
-    EALREADY: 'INVALID_ARGUMENT',
-  };
-  const details = { errno: e.code };
-  if (e.code === 'ENOENT')
-    return e.syscall === 'open' ? new AppError('MODULE_NOT_LOADED', e.message, details) : new AppError('NOT_FOUND', 'no such snapshot or tracked device', details);
-  return new AppError(codes[e.code] ?? 'IO_ERROR', `${e.message} (${e.code})`, details);
-}
 
 function need(args: string[], n: number, what: string): string[] {
   if (args.length < n) throw new AppError('INVALID_ARGUMENT', `${what}\n\n${USAGE}`);
@@ -236,7 +216,7 @@ export const kmodCommand: Command = {
     try {
       return await run(ctx);
     } catch (e) {
-      throw toAppError(e);
+      throw kmodError(e, `kmod ${ctx.args[0] ?? ''}`.trim());
     }
   },
 };

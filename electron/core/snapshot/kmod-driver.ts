@@ -2,8 +2,9 @@
 // ABI in kmod/include/uapi/snapkeep.h). Every errno the module or the addon
 // reports becomes the AppError a user can act on, with the snapshot id and
 // device in the details.
-import { AppError, isAppError, type ErrorCode } from '../../common/contract';
+import { AppError } from '../../common/contract';
 import { headerAbi, isNativeSysError, kmod, moduleVersion } from '../../../native';
+import { kmodError } from './kmod-errors';
 import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, TrackerInfo } from './driver';
 
 /** The first ABI with trackers and snapshots. */
@@ -11,32 +12,11 @@ const SNAPSHOT_ABI = { major: 1, minor: 1 };
 /** SNAPKEEP_MAX_RANGES: ranges per append call. */
 const MAX_RANGES = 65536;
 
-function mapError(e: unknown, what: string, details: Record<string, unknown> = {}): AppError {
-  if (isAppError(e)) return e;
-  if (!isNativeSysError(e)) return new AppError('INTERNAL', `${what}: ${e instanceof Error ? e.message : String(e)}`, details);
-  const d = { ...details, errno: e.code, ...(e.syscall !== undefined && { syscall: e.syscall }) };
-  const codes: Record<string, ErrorCode> = {
-    EBUSY: 'DEVICE_BUSY',
-    ENOTBLK: 'DEVICE_NOT_FOUND',
-    ENODEV: 'DEVICE_NOT_FOUND',
-    ENXIO: 'DEVICE_NOT_FOUND',
-    EACCES: 'PERMISSION_DENIED',
-    EPERM: 'PERMISSION_DENIED',
-    ENOSPC: 'SNAPSHOT_OVERFLOW',
-    EIO: 'IO_ERROR',
-  };
-  if (e.code === 'ENOENT')
-    return e.syscall === 'open'
-      ? new AppError('MODULE_NOT_LOADED', 'the snapkeep kernel module is not loaded: run snapkeep-helper install (or check)', d)
-      : new AppError('NOT_FOUND', `${what}: no such snapshot or tracked device`, d);
-  return new AppError(codes[e.code] ?? 'INTERNAL', `${what}: ${e.message}`, d);
-}
-
 async function guard<T>(what: string, details: Record<string, unknown>, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    throw mapError(e, what, details);
+    throw kmodError(e, what, details);
   }
 }
 
@@ -49,7 +29,7 @@ export class KmodSnapshotDriver implements SnapshotDriver {
     try {
       v = moduleVersion();
     } catch (e) {
-      throw mapError(e, 'kernel module');
+      throw kmodError(e, 'kernel module');
     }
     if (v.abiMajor !== built.major)
       throw new AppError('MODULE_ABI_MISMATCH', `the loaded module speaks ABI ${v.abiMajor}.${v.abiMinor}, this app needs ${built.major}.x: reinstall the module`, {
@@ -89,7 +69,7 @@ export class KmodSnapshotDriver implements SnapshotDriver {
     } catch (e) {
       // A signal interrupted the wait: nothing happened.
       if (isNativeSysError(e) && (e.code === 'EINTR' || e.code === 'ETIMEDOUT')) return null;
-      throw mapError(e, `snapshot ${id}: events`, { snapshotId: id });
+      throw kmodError(e, `snapshot ${id}: events`, { snapshotId: id });
     }
     if (ev === null || ev.kind === 'unknown') return null;
     if (ev.kind === 'low-space') return { kind: 'low-space', requestedSectors: ev.requestedSectors };
@@ -113,7 +93,7 @@ export class KmodSnapshotDriver implements SnapshotDriver {
         out.push({ id, devices: info.devices.map((d) => d.device ?? `${d.dev.major}:${d.dev.minor}`) });
       } catch (e) {
         // Destroyed between list and info: gone is what we wanted.
-        if (!(isNativeSysError(e) && e.code === 'ENOENT')) throw mapError(e, `snapshot ${id}: info`, { snapshotId: id });
+        if (!(isNativeSysError(e) && e.code === 'ENOENT')) throw kmodError(e, `snapshot ${id}: info`, { snapshotId: id });
       }
     }
     return out;
