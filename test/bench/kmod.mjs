@@ -70,6 +70,7 @@ for (const k of names) {
     max: round3(Math.max(...mbps)),
     iops: round3(median(rounds.map((x) => x[k].iops))),
     seconds: round3(median(rounds.map((x) => x[k].seconds))),
+    p50_us: round3(median(rounds.map((x) => x[k].p50_us))),
   };
 }
 
@@ -116,10 +117,10 @@ const targets = {
 };
 const met = Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, ratios[k] >= t]));
 
-console.log(`\n${rounds.length} rounds; MB/s: median (min..max)`);
-console.log('figure                          median       min       max      IOPS');
+console.log(`\n${rounds.length} rounds; MB/s: median (min..max); IOPS, median time of one I/O (p50): medians`);
+console.log('figure                          median       min       max      IOPS   p50 us');
 for (const [k, v] of Object.entries(figures)) {
-  console.log(`${k.padEnd(28)} ${v.mbps.toFixed(1).padStart(9)} ${v.min.toFixed(1).padStart(9)} ${v.max.toFixed(1).padStart(9)} ${v.iops.toFixed(0).padStart(9)}`);
+  console.log(`${k.padEnd(28)} ${v.mbps.toFixed(1).padStart(9)} ${v.min.toFixed(1).padStart(9)} ${v.max.toFixed(1).padStart(9)} ${v.iops.toFixed(0).padStart(9)} ${v.p50_us.toFixed(0).padStart(8)}`);
 }
 console.log('\nratio (per round, to none)  median   min..max       target');
 for (const [k, v] of Object.entries(ratios)) {

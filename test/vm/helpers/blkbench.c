@@ -17,7 +17,9 @@
  *                                             chunk size, every write is a
  *                                             first write to its chunk
  *
- * Prints one JSON line: {"op", "bytes", "seconds", "mbps", "iops"}.
+ * Prints one JSON line: {"op", "bytes", "seconds", "mbps", "iops", "p50_us"}
+ * (p50_us: the median time of one I/O, which the stalls of a busy host
+ * skew much less than the mean).
  * Sizes take K, M, G suffixes.
  */
 #define _GNU_SOURCE
@@ -51,6 +53,13 @@ static uint64_t xorshift(uint64_t x)
 	return x;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -64,7 +73,7 @@ int main(int argc, char **argv)
 	uint64_t off, bytes, bs, count, done = 0, ops = 0, seed = 1, region;
 	uint64_t stride = 0, slots = 0, *slot = NULL;
 	int write_op, random_op, fd;
-	double t0, secs;
+	double t0, t, secs, *lat;
 	char *buf;
 
 	if (argc < 6) {
@@ -110,7 +119,12 @@ int main(int argc, char **argv)
 		slot[j] = t;
 	}
 
-	t0 = now();
+	lat = malloc((count ? count : 1) * sizeof(*lat));
+	if (!lat) {
+		perror("blkbench");
+		return 1;
+	}
+	t0 = t = now();
 	for (ops = 0; ops < count; ops++) {
 		uint64_t pos = off + ops * bs;
 		ssize_t n;
@@ -128,10 +142,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		done += bs;
+		lat[ops] = -t;
+		t = now();
+		lat[ops] += t;
 	}
-	secs = now() - t0;
-	printf("{\"op\":\"%s\",\"bytes\":%llu,\"seconds\":%.4f,\"mbps\":%.2f,\"iops\":%.1f}\n",
+	secs = t - t0;
+	qsort(lat, ops, sizeof(*lat), cmp_double);
+	printf("{\"op\":\"%s\",\"bytes\":%llu,\"seconds\":%.4f,\"mbps\":%.2f,\"iops\":%.1f,\"p50_us\":%.1f}\n",
 	       argv[1], (unsigned long long)done, secs, done / secs / 1048576.0,
-	       ops / secs);
+	       ops / secs, ops ? lat[ops / 2] * 1e6 : 0.0);
 	return 0;
 }
