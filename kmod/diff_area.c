@@ -10,9 +10,9 @@
  * running, and is submitted by whichever releases it last. The submitter
  * never waits for I/O, only for copy memory; where it may not wait at all
  * (current->bio_list, REQ_NOWAIT), the filter hands the write to a worker.
- * A sequential writer gets copies started ahead of it (read-ahead), so its
- * next writes find their chunks in memory: the copies' reads overlap its
- * writes instead of preceding them.
+ * A sequential writer gets copies started ahead of it (read-ahead, set up
+ * by a worker), so its next writes find their chunks in memory: the
+ * copies' reads overlap its writes instead of preceding them.
  *
  * Image reads (diff_area_image_io()) are cut at chunk boundaries; each
  * part is redirected (a clone of the image bio, no data copied) to the
@@ -84,6 +84,8 @@ void diff_area_done(void)
 	mempool_destroy(cow_request_pool);
 }
 
+static void diff_area_ra_work(struct work_struct *work);
+
 /* log2 of the chunk size for a device of @capacity sectors. */
 static unsigned int diff_area_chunk_shift(sector_t capacity,
 					  unsigned int logical_block_size)
@@ -126,6 +128,7 @@ struct diff_area *diff_area_new(struct tracker *t, struct diff_storage *ds)
 				da->chunk_shift, 1, CHUNK_OP_MAX_CHUNKS);
 	da->ra_chunks = ((u64)param_cow_readahead_kb << 10) >> da->chunk_shift;
 	da->seq_next = ULONG_MAX;
+	INIT_WORK(&da->ra_work, diff_area_ra_work);
 	da->chunks = kvcalloc(da->chunk_count, sizeof(*da->chunks),
 			      GFP_KERNEL | __GFP_NOWARN);
 	if (!da->chunks) {
@@ -250,6 +253,48 @@ static void diff_area_readahead(struct diff_area *da, unsigned long from)
 	WRITE_ONCE(da->ra_next, nr);
 }
 
+/* Read-ahead, queued by diff_area_readahead_start(). */
+static void diff_area_ra_work(struct work_struct *work)
+{
+	struct diff_area *da = container_of(work, struct diff_area, ra_work);
+
+	if (!diff_storage_failed(da->ds))
+		diff_area_readahead(da, READ_ONCE(da->ra_from));
+	diff_area_put(da);
+}
+
+/*
+ * Read-ahead for a sequential writer about to reach chunk @from, in a
+ * worker: setting up the copies (buffers, bios) then costs the writer
+ * nothing, and they start on another CPU while its write goes on. Not
+ * while more than half of the window ahead has been looked at already, so
+ * that one run of the worker starts several copies, and not when nothing
+ * in the window is new (rewrites): waking the worker costs more than this
+ * look.
+ */
+static void diff_area_readahead_start(struct diff_area *da,
+				      unsigned long from)
+{
+	unsigned long end, nr, ra = READ_ONCE(da->ra_next);
+
+	if (!da->ra_chunks || from >= da->chunk_count ||
+	    (ra > from + da->ra_chunks / 2 && ra <= from + da->ra_chunks))
+		return;
+	end = min(from + da->ra_chunks, da->chunk_count);
+	nr = ra > from && ra < end ? ra : from;
+	/* Pairs with the release of each state change (chunk.c). */
+	while (nr < end && smp_load_acquire(&da->chunks[nr].state) != CHUNK_NEW)
+		nr++;
+	if (nr == end) {
+		WRITE_ONCE(da->ra_next, end);
+		return;
+	}
+	WRITE_ONCE(da->ra_from, from);
+	diff_area_get(da);
+	if (!queue_work(snapkeep_wq, &da->ra_work))
+		diff_area_put(da);
+}
+
 static void cow_request_put(struct cow_request *req)
 {
 	if (!atomic_dec_and_test(&req->pending))
@@ -294,7 +339,7 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 	WRITE_ONCE(da->seq_next, last + 1);
 	if (diff_area_copied(da, first, last)) {
 		if (sequential && can_sleep)
-			diff_area_readahead(da, last + 1);
+			diff_area_readahead_start(da, last + 1);
 		return COW_PASS;
 	}
 	if (!can_sleep)
@@ -365,7 +410,7 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 		chunk_op_start(op);
 	}
 	if (sequential)
-		diff_area_readahead(da, last + 1);
+		diff_area_readahead_start(da, last + 1);
 
 	if (atomic_dec_and_test(&req->pending)) {
 		mempool_free(req, cow_request_pool);

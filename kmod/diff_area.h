@@ -38,6 +38,9 @@ struct tracker;
  * @ra_chunks: chunks copied ahead of a sequential writer (0: none).
  * @seq_next: the chunk after the last write's (a hint, no lock).
  * @ra_next: the first chunk the read-ahead has not looked at (a hint).
+ * @ra_from: where the queued read-ahead starts (a hint).
+ * @ra_work: the read-ahead, on snapkeep_wq; holds a reference while
+ *	queued.
  * @logical_block_size: of the original, for the image.
  * @physical_block_size: of the original, for the image.
  * @copied: chunks stored so far (statistics).
@@ -58,6 +61,8 @@ struct diff_area {
 	unsigned int ra_chunks;
 	unsigned long seq_next;
 	unsigned long ra_next;
+	unsigned long ra_from;
+	struct work_struct ra_work;
 	unsigned int logical_block_size;
 	unsigned int physical_block_size;
 	atomic64_t copied;
