@@ -8,7 +8,13 @@
  * safe in memory) and writes the buffer to the difference storage. Each
  * step ends in a bio completion that queues the op's work on
  * snapkeep_io_wq, which never waits for memory: copies always finish, and
- * finishing copies is what frees memory for new ones.
+ * finishing copies is what frees memory for new ones. The one exception:
+ * the end of the read of a copy started with @sync wakes its writer, who
+ * waits for it anyway, and that writer releases the copy and starts its
+ * store (chunk_op_read_done(), chunk_op_store()).
+ *
+ * Until the store is done the chunks stay IN_MEMORY: image reads copy
+ * them from the buffer, so the image never reads storage not yet written.
  *
  * A failure (read or write error, no room in the storage) corrupts the
  * snapshot; the chunks become FAILED, the writes waiting are released all
@@ -73,6 +79,7 @@ void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
 	atomic_set(&op->pending, 0);
 	atomic_set(&op->blocked, 0);
 	spin_lock_init(&op->lock);
+	op->sync = false;
 	op->released = false;
 	op->done = false;
 	INIT_LIST_HEAD(&op->on_released);
@@ -173,6 +180,15 @@ static void chunk_op_fail(struct chunk_op *op, int error)
 	chunk_op_put(op);
 }
 
+/* The op's bios of a phase ended: on to the next. */
+static void chunk_op_next(struct chunk_op *op)
+{
+	if (op->phase == CHUNK_OP_READING && op->sync)
+		complete(&op->read_done);
+	else
+		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
+}
+
 static void chunk_op_endio(struct bio *bio)
 {
 	struct chunk_op *op = bio->bi_private;
@@ -181,7 +197,7 @@ static void chunk_op_endio(struct bio *bio)
 		WRITE_ONCE(op->error, blk_status_to_errno(bio->bi_status));
 	bio_put(bio);
 	if (atomic_dec_and_test(&op->pending))
-		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
+		chunk_op_next(op);
 }
 
 /*
@@ -234,8 +250,14 @@ static unsigned int chunk_op_bytes(struct chunk_op *op)
  * Starts the copy: waits for buffer memory unless the op has its buffer
  * (the caller may sleep), reads the chunks from the original. The chunks
  * are COPYING already.
+ *
+ * With @sync, the caller waits for the read itself (op->read_done), then
+ * calls chunk_op_read_done(): a writer that waits for its copy anyway is
+ * released in its own context, without a worker's wakeup in between.
+ * Returns false when there is nothing to wait for (the copy failed at
+ * once; the op may be gone).
  */
-void chunk_op_start(struct chunk_op *op)
+bool chunk_op_start(struct chunk_op *op, bool sync)
 {
 	struct diff_area *da = op->da;
 	unsigned int bytes = chunk_op_bytes(op);
@@ -244,15 +266,19 @@ void chunk_op_start(struct chunk_op *op)
 		op->buf = diff_buffer_get(bytes);
 	if (!op->buf) {
 		chunk_op_fail(op, ENOMEM);
-		return;
+		return false;
 	}
-	/* One reference for the reading, dropped by the work. */
+	op->sync = sync;
+	if (sync)
+		init_completion(&op->read_done);
+	/* One reference for the reading, dropped at its end. */
 	atomic_set(&op->pending, 1);
 	chunk_op_submit(op, da->orig,
 			(sector_t)op->first << (da->chunk_shift - SECTOR_SHIFT),
 			0, bytes, REQ_OP_READ);
 	if (atomic_dec_and_test(&op->pending))
-		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
+		chunk_op_next(op);
+	return sync;
 }
 
 /* An image read of one of the op's chunks ended (chunk lock held). */
@@ -327,7 +353,7 @@ static bool chunk_op_allocate(struct chunk_op *op)
 }
 
 /* Writes the buffer to the difference storage. */
-static void chunk_op_store(struct chunk_op *op)
+void chunk_op_store(struct chunk_op *op)
 {
 	struct diff_area *da = op->da;
 	struct diff_storage *ds = da->ds;
@@ -361,6 +387,33 @@ static void chunk_op_store(struct chunk_op *op)
 		queue_delayed_work(snapkeep_io_wq, &op->work, 0);
 }
 
+/* The old data is in memory: the writes waiting for it may go. */
+static void chunk_op_release(struct chunk_op *op)
+{
+	chunk_op_set_state(op, CHUNK_IN_MEMORY);
+	chunk_op_notify(op, CHUNK_OP_RELEASED);
+}
+
+/*
+ * The read of a copy started with @sync ended (op->read_done): what the
+ * work does at that point, in the caller's context, but the store is left
+ * to the caller. True when the writes are released and the caller must
+ * call chunk_op_store(); false when the op goes on by itself (failed, or
+ * waiting for image reads) and may be gone.
+ */
+bool chunk_op_read_done(struct chunk_op *op)
+{
+	if (op->error) {
+		chunk_op_fail(op, -op->error);
+		return false;
+	}
+	op->phase = CHUNK_OP_DRAINING;
+	if (!chunk_op_drain(op))
+		return false;	/* the last image read queues the work */
+	chunk_op_release(op);
+	return true;
+}
+
 static void chunk_op_work(struct work_struct *work)
 {
 	struct chunk_op *op = container_of(to_delayed_work(work),
@@ -378,8 +431,7 @@ static void chunk_op_work(struct work_struct *work)
 			return;	/* the last image read queues the work */
 		fallthrough;
 	case CHUNK_OP_DRAINING:
-		chunk_op_set_state(op, CHUNK_IN_MEMORY);
-		chunk_op_notify(op, CHUNK_OP_RELEASED);
+		chunk_op_release(op);
 		chunk_op_store(op);
 		return;
 	case CHUNK_OP_ALLOCATING:

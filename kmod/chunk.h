@@ -6,6 +6,7 @@
 #define __SNAPKEEP_CHUNK_H
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
@@ -105,6 +106,9 @@ enum chunk_op_phase {
  * @pending: bios in flight.
  * @blocked: chunks still waiting for image readers, plus one while the
  *	work counts them.
+ * @sync: the end of the read completes @read_done instead of going on;
+ *	its creator then calls chunk_op_read_done().
+ * @read_done: see @sync.
  * @lock: protects the waiter lists and the two flags.
  * @released: CHUNK_OP_RELEASED happened.
  * @done: CHUNK_OP_DONE happened.
@@ -127,6 +131,8 @@ struct chunk_op {
 	int error;
 	atomic_t pending;
 	atomic_t blocked;
+	bool sync;
+	struct completion read_done;
 	spinlock_t lock;		/* the waiter lists, the flags */
 	bool released;
 	bool done;
@@ -146,7 +152,9 @@ struct chunk_op *chunk_op_alloc(void);
 void chunk_op_discard(struct chunk_op *op);
 void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
 		    unsigned long first);
-void chunk_op_start(struct chunk_op *op);
+bool chunk_op_start(struct chunk_op *op, bool sync);
+bool chunk_op_read_done(struct chunk_op *op);
+void chunk_op_store(struct chunk_op *op);
 void chunk_op_free(struct kref *kref);
 
 static inline struct chunk_op *chunk_op_get(struct chunk_op *op)

@@ -7,8 +7,12 @@
  * looked at without locks first; when all are copied (or being stored),
  * the write passes. Otherwise the new chunks are put into copies (runs of
  * up to cow_max_io_kb), the write waits for those and for copies already
- * running, and is submitted by whichever releases it last. The submitter
- * never waits for I/O, only for copy memory; where it may not wait at all
+ * running, and is submitted by whichever releases it last. A submitter
+ * that sends one bio at a time (diff_area_wait_here()) waits for the
+ * reads of the copies it started itself and is released in its own
+ * context, which saves a worker's wakeup per first write; a batch under
+ * way (write-back, io_submit()) only waits for copy memory, and its
+ * copies' reads run in parallel. Where the submitter may not wait at all
  * (current->bio_list, REQ_NOWAIT), the filter hands the write to a worker.
  * A sequential writer gets copies started ahead of it (read-ahead, set up
  * by a worker), so its next writes find their chunks in memory: the
@@ -247,7 +251,7 @@ static void diff_area_readahead(struct diff_area *da, unsigned long from)
 			continue;
 		}
 		op->buf = buf;
-		chunk_op_start(op);
+		chunk_op_start(op, false);
 		nr += count;
 	}
 	WRITE_ONCE(da->ra_next, nr);
@@ -314,6 +318,25 @@ static void cow_wait_fn(struct chunk_waiter *w, int error)
 }
 
 /*
+ * Whether the submitter of a write waits for the reads of the copies it
+ * starts and is released in its own context: a worker's wakeup in between
+ * costs more than the read. Yes for one that sends one bio at a time: no
+ * plug, or an empty one not started for a batch (6.1's blkdev_write_iter()
+ * plugs every write). No for a batch under way (write-back, io_submit()):
+ * the worker releases its writes, so that the reads of its bios go on in
+ * parallel; nor for a workqueue worker (the filter's own, for one).
+ */
+static bool diff_area_wait_here(void)
+{
+	struct blk_plug *plug = current->plug;
+
+	if (current->flags & PF_WQ_WORKER)
+		return false;
+	return !plug || (!plug->rq_count && plug->nr_ios <= 1 &&
+			 list_empty(&plug->cb_list));
+}
+
+/*
  * Copy-on-write for a write of @count sectors at @sector of the original.
  * COW_PASS: submit it now. COW_HELD: it is submitted once the copies it
  * needs are in memory. COW_DEFER: copies are needed and !@can_sleep.
@@ -327,7 +350,8 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 	unsigned long first, last, nr, seq_next;
 	struct cow_request *req;
 	LIST_HEAD(started);
-	bool sequential;
+	LIST_HEAD(waiting);
+	bool sequential, sync;
 
 	if (diff_storage_failed(da->ds) || sector >= da->capacity)
 		return COW_PASS;
@@ -405,16 +429,31 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 	chunk_op_discard(spare_op);
 	if (spare_wait)
 		mempool_free(spare_wait, cow_wait_pool);
+	sync = diff_area_wait_here();
 	list_for_each_entry_safe(op, tmp, &started, link) {
 		list_del_init(&op->link);
-		chunk_op_start(op);
+		if (chunk_op_start(op, sync))
+			list_add_tail(&op->link, &waiting);
 	}
 	if (sequential)
 		diff_area_readahead_start(da, last + 1);
+	list_for_each_entry_safe(op, tmp, &waiting, link) {
+		list_del_init(&op->link);
+		wait_for_completion_io(&op->read_done);
+		if (chunk_op_read_done(op))
+			list_add_tail(&op->link, &started);
+	}
 
 	if (atomic_dec_and_test(&req->pending)) {
 		mempool_free(req, cow_request_pool);
-		return COW_PASS;
+		if (list_empty(&started))
+			return COW_PASS;
+		/* The write first, then the copies' stores. */
+		filter_submit_own(bio);
+	}
+	list_for_each_entry_safe(op, tmp, &started, link) {
+		list_del_init(&op->link);
+		chunk_op_store(op);
 	}
 	return COW_HELD;
 }
@@ -605,7 +644,7 @@ static void diff_area_copy_for_write(struct diff_area *da, unsigned long nr,
 	iw.w.fn = image_wait_fn;
 	chunk_op_add_waiter(op, &iw.w, CHUNK_OP_DONE);
 	spin_unlock_irqrestore(diff_area_chunk_lock(da, nr), flags);
-	chunk_op_start(op);
+	chunk_op_start(op, false);
 	wait_for_completion(&iw.done);
 }
 
