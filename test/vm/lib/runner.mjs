@@ -266,7 +266,9 @@ export async function runOne(prep, test, dir, o) {
 
 	const start = Number(readOr(join(dir, 'uptime-start')).split(' ')[0]);
 	const passed = reasons.length === 0;
-	if (passed && !o.keepDisks) {
+	// A failed test keeps its disks for a post-mortem, but not in a
+	// --disk-dir such as /dev/shm, where they would hold RAM until reboot.
+	if (!o.keepDisks && (passed || diskDir !== dir)) {
 		for (const f of disks)
 			rmSync(f, { force: true });
 		if (diskDir !== dir)
