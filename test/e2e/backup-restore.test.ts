@@ -15,7 +15,7 @@ import { unnamedControls } from './support/a11y';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { canUseLoop, loopDevice, makeExt4Image, sha256 } from './support/images';
 import { serve, type Served } from './support/serve';
-import { choose, followTask } from './support/ui';
+import { choose, followTask, restoreNewestToTargetStep } from './support/ui';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -151,15 +151,10 @@ describe('backup and restore in the browser', () => {
   it('restores the point through the wizard to another file, verified, with identical bytes', async () => {
     const target = path.join(work, 'out', 'restored.img');
     await nav('Restore points');
-    await page.getByTestId('point-restore').first().click();
-    // the point chosen on the Restore points page is selected
-    await page.getByTestId('restore-points').locator('tr[aria-selected="true"]').waitFor();
-    await screenshot(page, 'restore-point');
-    await page.getByTestId('wizard-next').click();
-    await page.locator('[data-step-title="what"]').waitFor();
-    await screenshot(page, 'restore-what');
-    expect(await unnamedControls(page)).toEqual([]);
-    await page.getByTestId('wizard-next').click();
+    await restoreNewestToTargetStep(page, async (step) => {
+      await screenshot(page, `restore-${step}`);
+      if (step === 'what') expect(await unnamedControls(page)).toEqual([]);
+    });
 
     await page.getByTestId('target-image').fill(target);
     await page.getByTestId('target-image-use').click();
@@ -209,11 +204,7 @@ describe('backup and restore in the browser', () => {
     const loop = loopDevice(small);
     try {
       await nav('Restore points');
-      await page.getByTestId('point-restore').first().click();
-      await page.getByTestId('restore-points').locator('tr[aria-selected="true"]').waitFor();
-      await page.getByTestId('wizard-next').click();
-      await page.locator('[data-step-title="what"]').waitFor();
-      await page.getByTestId('wizard-next').click();
+      await restoreNewestToTargetStep(page);
       const row = page.getByTestId('target-devices').locator('tr', { hasText: loop.device });
       await row.waitFor();
       await row.click();

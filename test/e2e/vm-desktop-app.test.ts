@@ -18,7 +18,7 @@ import { startTest, type Detailed, type StartedTest } from '../vm/lib/runner.mjs
 import { unnamedControls } from './support/a11y';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { HELLO } from './support/images';
-import { followTask } from './support/ui';
+import { followTask, restoreNewestToTargetStep } from './support/ui';
 
 const GUEST = path.resolve('test/e2e/guest/desktop-app.mjs');
 /** The guest's disks, in the order of its header. */
@@ -187,11 +187,7 @@ describe('the app against the real helper and module in a VM (6.12)', () => {
 
   it('restores the point through the wizard to another disk of the guest', async () => {
     await nav('Restore points');
-    await page.getByTestId('point-restore').first().click();
-    await page.getByTestId('restore-points').locator('tr[aria-selected="true"]').waitFor();
-    await page.getByTestId('wizard-next').click();
-    await page.locator('[data-step-title="what"]').waitFor();
-    await page.getByTestId('wizard-next').click();
+    await restoreNewestToTargetStep(page);
     await page.getByTestId('target-devices').locator('tr', { hasText: TARGET }).click();
     await page.getByTestId('target-card').getByText(TARGET).first().waitFor();
     await page.getByTestId('wizard-next').and(page.locator(':not([disabled])')).waitFor({ timeout: 30_000 });

@@ -19,3 +19,18 @@ export async function followTask(task: Locator, timeoutMs = 120_000): Promise<st
     await task.page().waitForTimeout(100);
   }
 }
+
+/**
+ * From Restore points, opens the restore wizard on the newest point (the
+ * page preselects it) and walks to the target step, whole disk chosen.
+ * `atStep` runs on the point and "what" steps (screenshots, checks).
+ */
+export async function restoreNewestToTargetStep(page: Page, atStep: (step: 'point' | 'what') => Promise<void> = async () => undefined): Promise<void> {
+  await page.getByTestId('point-restore').first().click();
+  await page.getByTestId('restore-points').locator('tr[aria-selected="true"]').waitFor();
+  await atStep('point');
+  await page.getByTestId('wizard-next').click();
+  await page.locator('[data-step-title="what"]').waitFor();
+  await atStep('what');
+  await page.getByTestId('wizard-next').click();
+}
