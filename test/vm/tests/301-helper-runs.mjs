@@ -11,14 +11,10 @@
 // vm: disks=64M,64M,4G modules=ext4,nbd timeout=300 smp=2 memory=1024
 // vm-allow-log: EXT4-fs (error|warning) \(device sd[a-z]+\)
 // vm-allow-log: Buffer I/O error on dev sd[a-z]+
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
-const R = process.env.SNAPKEEP_REPO;
-const require = createRequire(import.meta.url);
-const { connectHelperSocket, socketTransport } = require(`${R}/out/js/electron/helper/client.js`);
-const { RpcClient } = require(`${R}/out/js/electron/common/rpc/client.js`);
+import { startHelperService, waitTask } from '../helpers/helper-service.mjs';
 
 const [srcA, srcB, big] = process.env.SNAPKEEP_DISKS.split(' ');
 const sh = (cmd, ...args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
@@ -55,27 +51,11 @@ sh('mount', `/dev/${destDev}`, '/tmp/dest');
 
 const state = '/tmp/state';
 let helper;
-let helperLog = '';
 async function startHelper() {
-  helper = spawn('node', [`${R}/out/js/electron/helper/main.js`, 'serve', '--state', state, '--config', '/tmp/config'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  helper.stderr.on('data', (d) => (helperLog += d));
-  // A killed helper leaves its socket file: wait until a connection is accepted.
-  let sock;
-  for (let i = 0; i < 300 && !sock; i++) {
-    sock = await connectHelperSocket().catch(() => undefined);
-    if (!sock) await sleep(100);
-  }
-  check(sock, `the helper did not start: ${helperLog}`);
-  const c = new RpcClient(socketTransport(sock));
+  helper = await startHelperService({ state, config: '/tmp/config' });
+  const c = helper.client;
   check((await c.call('system.info', {})).backend === 'helper', 'not the helper');
   return c;
-}
-async function waitTask(c, id, pred = (t) => t.state !== 'running') {
-  for (;;) {
-    const t = await c.call('tasks.get', { taskId: id });
-    if (pred(t)) return t;
-    await sleep(200);
-  }
 }
 
 let c = await startHelper();
@@ -126,10 +106,9 @@ const bigJob = await c.call('jobs.create', { job: { ...base, name: 'big', source
 let run = await c.call('jobs.run', { id: bigJob.id });
 await waitTask(c, run.taskId, (t) => t.progress.phase === 'reading' && t.progress.bytesDone > 0);
 check(readdirSync(`${state}/runs`).length === 1, 'no run record during the run');
-helper.kill('SIGKILL');
-await new Promise((res) => helper.once('exit', res));
+helper.proc.kill('SIGKILL');
+await helper.exited;
 c.close();
-helperLog = '';
 c = await startHelper();
 check(readdirSync(`${state}/runs`).length === 0, `run record left after restart: ${readdirSync(`${state}/runs`)}`);
 const logs = await c.call('logs.list', { limit: 200, source: 'helper' });
@@ -154,10 +133,10 @@ check(h.status === 'failed' && h.error?.message, `history: ${JSON.stringify(h)}`
 console.log(`destination failure after ${((Date.now() - started) / 1000).toFixed(1)} s: ${failed.error.code}: ${failed.error.message}`);
 check(readdirSync(`${state}/runs`).length === 0, 'run record left after the failure');
 
-helper.kill('SIGTERM');
-const code = await new Promise((res) => helper.once('exit', res));
-check(code === 0, `helper exit status ${code}: ${helperLog}`);
-writeFileSync(`${process.env.SNAPKEEP_RESULTS}/helper.log`, helperLog);
+helper.proc.kill('SIGTERM');
+const code = await helper.exited;
+check(code === 0, `helper exit status ${code}: ${helper.log}`);
+writeFileSync(`${process.env.SNAPKEEP_RESULTS}/helper.log`, helper.log);
 c.close();
 sh('umount', '-l', '/tmp/dest');
 console.log('ok');

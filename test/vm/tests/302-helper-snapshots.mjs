@@ -7,19 +7,18 @@
 // storage, which the next start destroys and deletes; the module unloads at
 // the end (nothing of ours holds it).
 // vm: disks=128M,128M,2G,256M modules=ext4 timeout=360 smp=2 memory=1024
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
+import { startHelperService, waitTask } from '../helpers/helper-service.mjs';
+
 const R = process.env.SNAPKEEP_REPO;
 const require = createRequire(import.meta.url);
-const { connectHelperSocket, socketTransport } = require(`${R}/out/js/electron/helper/client.js`);
-const { RpcClient } = require(`${R}/out/js/electron/common/rpc/client.js`);
 const { kmod } = require(`${R}/out/js/native/index.js`);
 
 const [diskA, diskB, bigDisk, storageDisk] = process.env.SNAPKEEP_DISKS.split(' ');
 const sh = (cmd, ...args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function check(cond, msg) {
   if (!cond) {
     console.error(`FAIL: ${msg}`);
@@ -42,24 +41,9 @@ sh('sync');
 
 const state = '/tmp/state';
 let helper;
-let helperLog = '';
 async function startHelper() {
-  helper = spawn('node', [`${R}/out/js/electron/helper/main.js`, 'serve', '--state', state, '--config', '/tmp/config'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  helper.stderr.on('data', (d) => (helperLog += d));
-  let sock;
-  for (let i = 0; i < 300 && !sock; i++) {
-    sock = await connectHelperSocket().catch(() => undefined);
-    if (!sock) await sleep(100);
-  }
-  check(sock, `the helper did not start: ${helperLog}`);
-  return new RpcClient(socketTransport(sock));
-}
-async function waitTask(c, id, pred = (t) => t.state !== 'running') {
-  for (;;) {
-    const t = await c.call('tasks.get', { taskId: id });
-    if (pred(t)) return t;
-    await sleep(200);
-  }
+  helper = await startHelperService({ state, config: '/tmp/config' });
+  return helper.client;
 }
 const storageFiles = () => readdirSync('/tmp/storage').filter((n) => n.startsWith('snapkeep-diff-'));
 const runRecords = () => readdirSync(`${state}/runs`);
@@ -124,22 +108,21 @@ console.log('cancel: no snapshot, no storage, no record, no lock');
 // SIGKILL in the middle, then a restart.
 run = await c.call('jobs.run', { id: big.id });
 await waitTask(c, run.taskId, (x) => x.progress.phase === 'reading' && x.progress.bytesDone > 0);
-helper.kill('SIGKILL');
-await new Promise((res) => helper.once('exit', res));
+helper.proc.kill('SIGKILL');
+await helper.exited;
 c.close();
 check((await kmod.list()).length === 1 && storageFiles().length > 0, 'a killed run should leave its snapshot and storage');
-helperLog = '';
 c = await startHelper();
-check((await kmod.list()).length === 0, `snapshot left after restart: ${helperLog}`);
+check((await kmod.list()).length === 0, `snapshot left after restart: ${helper.log}`);
 check(storageFiles().length === 0, 'storage left after restart');
 check(runRecords().length === 0, 'run record left after restart');
-check(/recovery: destroyed snapshot/.test(helperLog), 'recovery not logged');
+check(/recovery: destroyed snapshot/.test(helper.log), 'recovery not logged');
 console.log('SIGKILL mid-run: the restart destroyed the snapshot and deleted the storage');
 
-helper.kill('SIGTERM');
-check((await new Promise((res) => helper.once('exit', res))) === 0, 'helper exit status');
+helper.proc.kill('SIGTERM');
+check((await helper.exited) === 0, 'helper exit status');
 c.close();
-writeFileSync(`${process.env.SNAPKEEP_RESULTS}/helper.log`, helperLog);
+writeFileSync(`${process.env.SNAPKEEP_RESULTS}/helper.log`, helper.log);
 for (const dir of ['/tmp/a', '/tmp/b', '/tmp/big', '/tmp/storage']) sh('umount', dir);
 // Trackers outlive snapshots; detach them so the module can go.
 for (const t of await kmod.listTrackers()) if (t.device) await kmod.detach(t.device);
