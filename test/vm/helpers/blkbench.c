@@ -31,41 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t num(const char *s)
-{
-	char *end;
-	uint64_t v = strtoull(s, &end, 0);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30;
-	return v;
-}
-
-static uint64_t xorshift(uint64_t x)
-{
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
+#include "helper-util.h"
 
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -83,14 +55,14 @@ int main(int argc, char **argv)
 	}
 	write_op = strcmp(argv[1], "read") != 0;
 	random_op = strcmp(argv[1], "randwrite") == 0;
-	off = num(argv[3]);
-	bytes = region = num(argv[4]);
-	bs = num(argv[5]);
-	count = random_op && argc > 6 ? num(argv[6]) : bytes / bs;
+	off = size_arg(argv[3]);
+	bytes = region = size_arg(argv[4]);
+	bs = size_arg(argv[5]);
+	count = random_op && argc > 6 ? size_arg(argv[6]) : bytes / bs;
 	if (random_op && argc > 7)
-		seed = num(argv[7]) * 2654435761ULL + 1;
+		seed = size_arg(argv[7]) * 2654435761ULL + 1;
 	if (random_op && argc > 8)
-		stride = num(argv[8]);
+		stride = size_arg(argv[8]);
 	if (stride) {
 		slots = region / stride;
 		if (stride % bs || count > slots ||

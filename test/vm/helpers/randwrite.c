@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper-util.h"
+
 static volatile sig_atomic_t stop;
 static uint64_t rng;
 
@@ -40,32 +42,8 @@ static void on_signal(int sig)
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
+	rng = xorshift(rng);
 	return rng;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t num(const char *s)
-{
-	char *end;
-	uint64_t v = strtoull(s, &end, 0);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30;
-	return v;
 }
 
 int main(int argc, char **argv)
@@ -83,15 +61,15 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--bytes") && i + 1 < argc)
-			limit = num(argv[++i]);
+			limit = size_arg(argv[++i]);
 		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-			size = num(argv[++i]);
+			size = size_arg(argv[++i]);
 		else if (!strcmp(argv[i], "--offset") && i + 1 < argc)
-			offset = num(argv[++i]);
+			offset = size_arg(argv[++i]);
 		else if (!strcmp(argv[i], "--max-io") && i + 1 < argc)
-			max_io = num(argv[++i]);
+			max_io = size_arg(argv[++i]);
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			rng = num(argv[++i]) * 2654435761ULL + 1;
+			rng = size_arg(argv[++i]) * 2654435761ULL + 1;
 		else if (!strcmp(argv[i], "--no-discard"))
 			discard = 0;
 		else if (!strcmp(argv[i], "--direct-only"))

@@ -1,6 +1,7 @@
 // Small C programs the guest tests run (test/vm/helpers/*.c), compiled
-// static on the host into out/vm/helpers/ and rebuilt when the source or
-// the uapi header changes. Tests find them through $SNAPKEEP_HELPERS.
+// static on the host into out/vm/helpers/ and rebuilt when the source,
+// a header next to it or the uapi header changes. Tests find them through
+// $SNAPKEEP_HELPERS.
 //
 // A `// helper-cflags: ...` line in a source adds compiler flags (e.g. a
 // freestanding -m32 build that exercises the module's compat_ioctl).
@@ -22,7 +23,11 @@ export function buildHelpers(repo, outDir) {
 	const srcDir = join(repo, 'test', 'vm', 'helpers');
 	const uapi = join(repo, 'kmod', 'include', 'uapi');
 	mkdirSync(outDir, { recursive: true });
-	const headerTime = statSync(join(uapi, 'snapkeep.h')).mtimeMs;
+	// The uapi header and the helpers' own headers: a change to either
+	// rebuilds every helper.
+	const headerTime = Math.max(statSync(join(uapi, 'snapkeep.h')).mtimeMs,
+		...readdirSync(srcDir).filter((n) => n.endsWith('.h'))
+			.map((n) => statSync(join(srcDir, n)).mtimeMs));
 	for (const f of readdirSync(srcDir).filter((n) => n.endsWith('.c'))) {
 		const src = join(srcDir, f);
 		const out = join(outDir, basename(f, '.c'));
