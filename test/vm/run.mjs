@@ -4,7 +4,7 @@
 // file per boot, chrooted into it, as root.
 //
 //   node test/vm/run.mjs [--kernel 6.1|6.12|<version>]... [pattern]...
-//        [--jobs N] [--repeat N] [--smp N] [--keep-disks]
+//        [--jobs N] [--repeat N] [--smp N] [--tcg single|multi] [--keep-disks]
 //        [--disk-cache none|writeback|unsafe] [--disk-dir DIR]
 //        [--dir DIR] [--results FILE]
 //   (npm run test:vm -- --kernel 6.12 001)
@@ -19,7 +19,7 @@
 // A test file (*.sh: bash, *.mjs: node) declares what it needs in its
 // leading comment lines; all keys are optional:
 //
-//   # vm: disks=2x256M memory=1024 timeout=180 smp=2
+//   # vm: disks=2x256M memory=1024 timeout=180 smp=2 tcg=multi
 //   # vm: modules=ext4,xfs,dm-snapshot,loop,nbd kernels=6.12
 //   # vm-allow-log: <regexp of kernel log lines this test may cause>
 //
@@ -27,6 +27,8 @@
 //   memory   guest RAM, MiB or with a unit (default 1024)
 //   timeout  seconds for the test itself, boot excluded (default 120)
 //   smp      virtual CPUs (default 1; see docs/testing-vm.md)
+//   tcg      single (default) or multi: host threads of a guest with
+//            smp > 1 (lib/test-file.mjs says why single)
 //   modules  kernel modules loaded before the test, with dependencies
 //   kernels  series the test applies to; on others it is skipped
 //   net      a NIC on qemu's user network, host loopback ports
@@ -61,7 +63,7 @@ import { checkQemu, installCleanup } from './lib/qemu.mjs';
 import {
 	DISK_CACHE, newRunDir, prepareKernel, runOne, TESTS_DIR, VM_OUT,
 } from './lib/runner.mjs';
-import { discoverTests } from './lib/test-file.mjs';
+import { discoverTests, parseTcg } from './lib/test-file.mjs';
 
 const OUT = join(REPO, 'out');
 const RESULTS_FILE = join(OUT, 'results', 'vm.json');
@@ -86,6 +88,7 @@ function parseArgs(argv) {
 		jobs: DEFAULT_JOBS,
 		repeat: 1,
 		/** @type {number|undefined} */ smp: undefined,
+		/** @type {import('./lib/test-file.mjs').Tcg|undefined} */ tcg: undefined,
 		keepDisks: false,
 		diskCache: DISK_CACHE,
 		/** @type {string|undefined} */ diskDir: undefined,
@@ -108,6 +111,13 @@ function parseArgs(argv) {
 		case '--jobs': o.jobs = num(flag, value()); break;
 		case '--repeat': o.repeat = num(flag, value()); break;
 		case '--smp': o.smp = num(flag, value()); break;
+		case '--tcg':
+			try {
+				o.tcg = parseTcg(value());
+			} catch (e) {
+				throw new HarnessError(`--tcg: ${/** @type {Error} */ (e).message}`);
+			}
+			break;
 		case '--keep-disks': o.keepDisks = true; break;
 		case '--disk-cache': o.diskCache = value(); break;
 		case '--disk-dir': o.diskDir = resolve(value()); break;
@@ -115,7 +125,8 @@ function parseArgs(argv) {
 		case '--results': o.resultsFile = resolve(value()); break;
 		case '-h': case '--help':
 			console.log('usage: node test/vm/run.mjs [--kernel K]... ' +
-				'[--jobs N] [--repeat N] [--smp N] [--keep-disks] ' +
+				'[--jobs N] [--repeat N] [--smp N] [--tcg single|multi] ' +
+				'[--keep-disks] ' +
 				'[--disk-cache MODE] [--disk-dir DIR] [--dir DIR] ' +
 				'[--results FILE] ' +
 				'[pattern]...');

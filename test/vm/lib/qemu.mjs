@@ -102,6 +102,7 @@ const esc = (/** @type {string} */ s) => s.replace(/,/g, ',,');
  * @property {string} initramfs
  * @property {number} memory   MiB
  * @property {number} smp
+ * @property {'single'|'multi'} tcg  TCG threading (lib/test-file.mjs)
  * @property {string[]} disks  image files, attached as skdisk0, 1, ...
  * @property {string} cache    qemu drive cache mode
  * @property {string} resultsDir read-write 9p share (tag "results")
@@ -132,7 +133,7 @@ export function qemuArgs(c) {
 	];
 	const args = [
 		'-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-		'-accel', c.smp > 1 ? 'tcg,thread=multi' : 'tcg',
+		'-accel', `tcg,thread=${c.smp > 1 ? c.tcg : 'single'}`,
 		'-cpu', 'max',
 		'-m', String(c.memory),
 		'-smp', String(c.smp),

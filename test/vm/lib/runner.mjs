@@ -52,6 +52,7 @@ const KEEP_RUNS = 10;
  * @typedef {object} BootOptions
  * @property {string} helpers   directory of the compiled C helpers
  * @property {number} [smp]     overrides the test's
+ * @property {'single'|'multi'} [tcg] overrides the test's
  * @property {boolean} keepDisks
  * @property {string} diskCache
  * @property {string} [diskDir]
@@ -220,6 +221,7 @@ export async function runOne(prep, test, dir, o) {
 		initramfs: prep.initramfs,
 		memory: test.memory,
 		smp,
+		tcg: o.tcg ?? test.tcg,
 		disks,
 		cache: o.diskCache,
 		resultsDir: dir,

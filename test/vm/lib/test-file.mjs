@@ -4,7 +4,7 @@
 // (run with node), executed inside the guest. Its leading comment lines
 // (`#` or `//`, after an optional #! line) may declare what it needs:
 //
-//   # vm: disks=2x256M memory=1024 timeout=180 smp=2
+//   # vm: disks=2x256M memory=1024 timeout=180 smp=2 tcg=multi
 //   # vm: modules=ext4,xfs,dm-snapshot,loop,nbd kernels=6.12
 //   # vm: net=8080:80,0
 //   # vm-allow-log: ^\S* ?EXT4-fs error .*: deliberately corrupted
@@ -27,6 +27,7 @@ import { HarnessError } from './errors.mjs';
  * @property {number} memory    MiB
  * @property {number} timeout   seconds, for the test itself (not the boot)
  * @property {number} smp
+ * @property {Tcg} tcg         qemu TCG threading of a guest with smp > 1
  * @property {string[]} modules modprobe names
  * @property {string[]} kernels series to run on; empty: all selected
  * @property {RegExp[]} allowLog
@@ -49,12 +50,29 @@ import { HarnessError } from './errors.mjs';
  * @property {number} guest
  */
 
+/**
+ * "single": all vCPUs take turns on one host thread; "multi": a host thread
+ * per vCPU. qemu 7.2's multi-threaded TCG runs stale code after the guest
+ * patches its own kernel text while another vCPU executes it (ftrace,
+ * static keys: "Oops: int3"), so guests that patch under load need
+ * "single" (docs/testing-vm.md, test/vm/diag/).
+ * @typedef {'single'|'multi'} Tcg
+ */
+
 /** Defaults; see docs/testing-vm.md for why. */
 export const DEFAULTS = Object.freeze({
 	memory: 1024,
 	timeout: 120,
 	smp: 1,
+	tcg: /** @type {Tcg} */ ('single'),
 });
+
+/** @param {string} v */
+export function parseTcg(v) {
+	if (v !== 'single' && v !== 'multi')
+		throw new Error(`tcg is single or multi, not "${v}"`);
+	return v;
+}
 
 const INTERP = /** @type {const} */ ({ '.sh': 'bash', '.mjs': 'node' });
 
@@ -193,6 +211,9 @@ export function parseTest(text, file) {
 				case 'net':
 					t.net = parseNet(v);
 					break;
+				case 'tcg':
+					t.tcg = parseTcg(v);
+					break;
 				case 'kernels':
 					for (const k of v.split(',').filter(Boolean)) {
 						if (!/^\d+\.\d+$/.test(k))
@@ -202,7 +223,7 @@ export function parseTest(text, file) {
 					break;
 				default:
 					throw new Error(`unknown key "${key}" (known: ` +
-						'disks memory timeout smp modules kernels net)');
+						'disks memory timeout smp tcg modules kernels net)');
 				}
 			} catch (e) {
 				throw new HarnessError(`${where}: ${
