@@ -44,6 +44,12 @@ async function serve(args: string[]): Promise<number> {
     console.error('snapkeep-helper serve: must run as root (systemd starts it as snapkeep-helper.service)');
     return 4;
   }
+  // Listening before the start: a stop requested while it recovers or
+  // binds the socket is honoured once it is up, not by the default action.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   const sys = systemDirs();
   const helper = await startHelper({
     dirs: { config: values.config ?? sys.config, state: values.state ?? sys.state, runtime: values.runtime ?? sys.runtime },
@@ -51,10 +57,7 @@ async function serve(args: string[]): Promise<number> {
     ...(values.group !== undefined && { group: values.group }),
     echo: (line) => process.stderr.write(line + '\n'),
   });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopRequested;
   await helper.stop();
   return 0;
 }

@@ -12,12 +12,13 @@ const { RpcClient } = require(`${R}/out/js/electron/common/rpc/client.js`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Starts the helper; resolves to its process, its stderr so far (`log`)
- * and a client. Throws with the log when it does not answer in 30 s.
+ * Starts the helper; resolves to its process, its stderr so far (`log`),
+ * `exited` (its exit status, or the signal that ended it) and a client.
+ * Throws with the log when it does not answer in 30 s.
  */
 export async function startHelperService({ state, config }) {
   const proc = spawn('node', [`${R}/out/js/electron/helper/main.js`, 'serve', '--state', state, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const helper = { proc, log: '', client: undefined, exited: new Promise((res) => proc.once('exit', res)) };
+  const helper = { proc, log: '', client: undefined, exited: new Promise((res) => proc.once('exit', (code, signal) => res(code ?? signal))) };
   proc.stderr.on('data', (d) => (helper.log += d));
   // A killed helper leaves its socket file: wait until a connection is accepted.
   let sock;

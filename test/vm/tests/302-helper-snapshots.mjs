@@ -120,7 +120,8 @@ check(/recovery: destroyed snapshot/.test(helper.log), 'recovery not logged');
 console.log('SIGKILL mid-run: the restart destroyed the snapshot and deleted the storage');
 
 helper.proc.kill('SIGTERM');
-check((await helper.exited) === 0, 'helper exit status');
+const status = await helper.exited;
+check(status === 0, `helper exit status ${status} after SIGTERM: ${helper.log.slice(-400)}`);
 c.close();
 writeFileSync(`${process.env.SNAPKEEP_RESULTS}/helper.log`, helper.log);
 for (const dir of ['/tmp/a', '/tmp/b', '/tmp/big', '/tmp/storage']) sh('umount', dir);
