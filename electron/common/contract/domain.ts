@@ -72,6 +72,12 @@ export const Repository = z.object({
   encrypted: z.boolean(),
   /** Whether the helper holds the key now (encrypted repositories); always true for unencrypted ones. */
   unlocked: z.boolean(),
+  /**
+   * Whether a passphrase is stored on this computer for unattended runs;
+   * always false for unencrypted ones. True and not unlocked: the stored
+   * passphrase no longer opens the repository (or its file is unusable).
+   */
+  remembered: z.boolean(),
   /** Whether the path is reachable right now (USB disk plugged in ...). */
   online: z.boolean(),
   formatVersion: z.number().int().optional(),

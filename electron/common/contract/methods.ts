@@ -44,7 +44,10 @@ export const methods = {
   'repos.list': method(Empty, z.array(Repository)),
   /** Register an existing repository. */
   'repos.add': method(z.object({ name: z.string().min(1).max(200), path: AbsPath }).strict(), Repository),
-  /** Create a repository; no passphrase means unencrypted (ids still keyed). */
+  /**
+   * Create a repository; no passphrase means unencrypted (ids still keyed).
+   * remember: store the passphrase on this computer for scheduled runs (see repos.unlock).
+   */
   'repos.init': method(
     z
       .object({
@@ -52,13 +55,21 @@ export const methods = {
         path: AbsPath,
         passphrase: Passphrase.optional(),
         chunkSize: z.number().int().positive().optional(),
+        remember: z.boolean().optional(),
       })
-      .strict(),
+      .strict()
+      .refine((p) => !p.remember || p.passphrase !== undefined, { message: 'only a passphrase can be remembered', path: ['remember'] }),
     Repository,
   ),
-  'repos.unlock': method(z.object({ id: Id, passphrase: Passphrase }).strict(), Repository),
+  /**
+   * remember: true also stores the passphrase on this computer (readable by
+   * the service's user only) so scheduled runs work after a restart; false or
+   * absent holds it in memory only and deletes one stored before.
+   */
+  'repos.unlock': method(z.object({ id: Id, passphrase: Passphrase, remember: z.boolean().optional() }).strict(), Repository),
+  /** Forgets the passphrase, in memory and the one stored on this computer. */
   'repos.lock': method(z.object({ id: Id }).strict(), Repository),
-  /** Forget a repository (its files stay). */
+  /** Forget a repository (its files stay) and any passphrase stored for it. */
   'repos.remove': method(z.object({ id: Id }).strict(), Ok),
 
   'jobs.list': method(Empty, z.array(Job)),

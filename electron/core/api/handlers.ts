@@ -22,8 +22,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
 
     'repos.list': () => s.listRepos(),
     'repos.add': ({ name, path }) => s.repos.add(name, path),
-    'repos.init': ({ name, path, passphrase, chunkSize }) => s.repos.init(name, path, passphrase, chunkSize),
-    'repos.unlock': ({ id, passphrase }) => s.repos.unlock(id, passphrase),
+    'repos.init': ({ name, path, passphrase, chunkSize, remember }) => s.repos.init(name, path, passphrase, chunkSize, remember ?? false),
+    'repos.unlock': ({ id, passphrase, remember }) => s.repos.unlock(id, passphrase, remember ?? false),
     'repos.lock': ({ id }) => s.repos.lock(id),
     'repos.remove': async ({ id }) => {
       await s.removeRepository(id);

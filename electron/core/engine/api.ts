@@ -96,7 +96,7 @@ export interface PointReader {
 
 export interface RepositoryHandle {
   readonly path: string;
-  info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'online'>>;
+  info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>>;
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;
   restore(req: RestoreRequest): Promise<RestoreResult>;

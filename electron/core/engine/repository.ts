@@ -38,9 +38,9 @@ export class Repository implements RepositoryHandle, RepoContext {
     });
   }
 
-  async info(): Promise<Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'online'>> {
+  async info(): Promise<Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>> {
     const stats = this.native.stats();
-    const out: Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'online'> = {
+    const out: Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'> = {
       path: this.path,
       encrypted: this.config.encryption !== 'none',
       formatVersion: FORMAT_VERSION,

@@ -1,7 +1,9 @@
 // The repositories the user registered: where they are, whether they are
 // encrypted, and the passphrases of the unlocked ones. Passphrases live in
-// this process's memory only, from unlock to lock (or the end of the
-// process); they are never written anywhere.
+// this process's memory from unlock to lock (or the end of the process).
+// Only when the user opts in ("remember") is one also stored on this
+// computer (./remembered-keys.ts), so scheduled runs survive a restart;
+// lock and remove delete it again.
 import { promises as fs } from 'node:fs';
 
 import { z } from 'zod';
@@ -11,6 +13,7 @@ import type { Engine, RepositoryHandle } from '../engine/api';
 import type { SourceLogger } from '../logs/logger';
 import { newId } from '../persist/ids';
 import type { JsonFile } from '../persist/json-file';
+import type { RememberedKeys } from './remembered-keys';
 
 export const StoredRepository = z.object({
   id: Id,
@@ -30,6 +33,8 @@ export interface RepoRegistryOptions {
   file: JsonFile<typeof RepositoriesFile>;
   engine: Engine;
   log: SourceLogger;
+  /** Where passphrases the user asked to remember are stored. */
+  keys: RememberedKeys;
   /** Whether a repository may be removed (not used by a job); throws CONFLICT otherwise. */
   checkRemovable?: (id: string) => void;
 }
@@ -37,6 +42,13 @@ export interface RepoRegistryOptions {
 export class RepoRegistry {
   private repos: StoredRepository[] = [];
   private readonly passphrases = new Map<string, string>();
+  /** Repositories with a stored passphrase (the file exists, usable or not). */
+  private readonly remembered = new Set<string>();
+  /**
+   * Why a stored passphrase cannot be used (damaged file, or it no longer
+   * opens the repository): the message every open says until the next unlock.
+   */
+  private readonly staleKeys = new Map<string, string>();
   /** Facts from the last time each repository was opened (size, format). */
   private readonly facts = new Map<string, Facts>();
 
@@ -44,6 +56,21 @@ export class RepoRegistry {
 
   async load(): Promise<void> {
     this.repos = (await this.options.file.load({ version: 1, repositories: [] })).repositories;
+    // Loaded now, checked on first use: the repository's disk may well be
+    // unplugged at start, and Argon2id is not worth paying for nothing.
+    for (const repo of this.repos) {
+      if (!repo.encrypted) continue;
+      const key = await this.options.keys.read(repo.id);
+      if (key.kind === 'none') continue;
+      this.remembered.add(repo.id);
+      if (key.kind === 'key') {
+        this.passphrases.set(repo.id, key.passphrase);
+      } else {
+        const message = `the passphrase remembered for ${repo.name} cannot be used: ${key.problem}; unlock it again`;
+        this.staleKeys.set(repo.id, message);
+        this.options.log.warn(message);
+      }
+    }
   }
 
   get(id: string): StoredRepository {
@@ -69,6 +96,7 @@ export class RepoRegistry {
       path: repo.path,
       encrypted: repo.encrypted,
       unlocked: !repo.encrypted || this.passphrases.has(repo.id),
+      remembered: repo.encrypted && this.remembered.has(repo.id),
       online,
     };
     if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
@@ -98,8 +126,12 @@ export class RepoRegistry {
     return this.describe(repo);
   }
 
-  /** Creates a repository; with a passphrase it is encrypted and starts unlocked. */
-  async init(name: string, path: string, passphrase?: string, chunkSize?: number): Promise<Repository> {
+  /**
+   * Creates a repository; with a passphrase it is encrypted and starts
+   * unlocked, and `remember` stores the passphrase on this computer.
+   */
+  async init(name: string, path: string, passphrase?: string, chunkSize?: number, remember = false): Promise<Repository> {
+    if (remember && passphrase === undefined) throw new AppError('INVALID_ARGUMENT', 'only a passphrase can be remembered: this repository would not be encrypted');
     this.refuseDuplicate(path);
     const handle = await this.options.engine.init({
       path,
@@ -109,23 +141,35 @@ export class RepoRegistry {
     const repo = await this.register(name, path, passphrase !== undefined);
     if (passphrase !== undefined) this.passphrases.set(repo.id, passphrase);
     await this.remember(repo.id, handle);
+    if (passphrase !== undefined && remember) await this.storeKey(repo, passphrase);
     return this.describe(repo);
   }
 
-  async unlock(id: string, passphrase: string): Promise<Repository> {
+  /**
+   * Holds the passphrase once the engine accepted it. With `remember` it is
+   * also stored on this computer; without, one stored earlier is deleted:
+   * the latest unlock says how the key is kept.
+   */
+  async unlock(id: string, passphrase: string, remember = false): Promise<Repository> {
     const repo = this.get(id);
     await this.ensureOnline(repo);
-    // WRONG_PASSPHRASE comes from the engine, which checks the key.
+    // WRONG_PASSPHRASE comes from the engine, which checks the key; nothing
+    // below runs for a wrong one, so it is never stored.
     const handle = await this.options.engine.open({ path: repo.path, passphrase });
     this.passphrases.set(id, passphrase);
+    this.staleKeys.delete(id);
     await this.remember(id, handle);
     this.options.log.info(`repository ${repo.name} unlocked`);
+    if (remember) await this.storeKey(repo, passphrase);
+    else await this.forgetKey(repo);
     return this.describe(repo);
   }
 
+  /** Forgets the passphrase, in memory and on disk: locked means "do not keep this open". */
   async lock(id: string): Promise<Repository> {
     const repo = this.get(id);
     this.passphrases.delete(id);
+    await this.forgetKey(repo);
     return this.describe(repo);
   }
 
@@ -136,6 +180,7 @@ export class RepoRegistry {
     this.passphrases.delete(id);
     this.facts.delete(id);
     await this.save();
+    await this.forgetKey(repo);
     this.options.log.info(`repository ${repo.name} (${repo.path}) forgotten; its files stay`);
   }
 
@@ -148,8 +193,21 @@ export class RepoRegistry {
     await this.ensureOnline(repo);
     const passphrase = this.passphrases.get(id);
     if (repo.encrypted && passphrase === undefined)
-      throw new AppError('PASSPHRASE_REQUIRED', `repository ${repo.name} is encrypted and locked: unlock it first`, { repositoryId: id });
-    return this.options.engine.open({ path: repo.path, ...(passphrase !== undefined && { passphrase }) });
+      throw new AppError('PASSPHRASE_REQUIRED', this.staleKeys.get(id) ?? `repository ${repo.name} is encrypted and locked: unlock it first`, { repositoryId: id });
+    try {
+      return await this.options.engine.open({ path: repo.path, ...(passphrase !== undefined && { passphrase }) });
+    } catch (e) {
+      // A remembered passphrase is only checked here, on first use after a
+      // restart: a refusal means the passphrase changed (or another
+      // repository now sits at the path). The file stays, in case the old
+      // disk comes back; the repository counts as locked until unlocked.
+      if (!(isAppError(e) && e.code === 'WRONG_PASSPHRASE' && this.remembered.has(id))) throw e;
+      const message = `the passphrase remembered for ${repo.name} no longer opens it; unlock it again`;
+      this.passphrases.delete(id);
+      this.staleKeys.set(id, message);
+      this.options.log.warn(message);
+      throw new AppError('PASSPHRASE_REQUIRED', message, { repositoryId: id, keyFile: this.options.keys.fileOf(id) });
+    }
   }
 
   /** Runs `fn` with an open repository and closes it afterwards; refreshes the cached facts. */
@@ -168,6 +226,31 @@ export class RepoRegistry {
     } finally {
       await handle.close();
     }
+  }
+
+  private async storeKey(repo: StoredRepository, passphrase: string): Promise<void> {
+    const file = this.options.keys.fileOf(repo.id);
+    try {
+      await this.options.keys.store(repo.id, passphrase);
+    } catch (e) {
+      // The repository stays unlocked in memory; the user learns that it
+      // will not survive a restart.
+      const reason = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+      throw new AppError('IO_ERROR', `repository ${repo.name} is unlocked, but its passphrase could not be stored in ${file} (${reason})`, {
+        repositoryId: repo.id,
+        path: file,
+      });
+    }
+    this.remembered.add(repo.id);
+    this.staleKeys.delete(repo.id);
+    this.options.log.info(`passphrase of repository ${repo.name} remembered in ${file} for scheduled runs`);
+  }
+
+  private async forgetKey(repo: StoredRepository): Promise<void> {
+    const had = this.remembered.delete(repo.id);
+    this.staleKeys.delete(repo.id);
+    await this.options.keys.forget(repo.id);
+    if (had) this.options.log.info(`remembered passphrase of repository ${repo.name} deleted`);
   }
 
   private async ensureOnline(repo: StoredRepository): Promise<void> {

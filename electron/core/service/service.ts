@@ -33,6 +33,7 @@ import type { ServiceDirs } from '../persist/dirs';
 import { InstanceLock } from '../persist/instance-lock';
 import { JsonFile } from '../persist/json-file';
 import { RepoRegistry, RepositoriesFile } from '../repos/registry';
+import { RememberedKeys } from '../repos/remembered-keys';
 import { VerificationsFile, VerificationStore } from '../repos/verifications';
 import { CbtFile, CbtState } from '../runner/cbt-state';
 import { JobRunner } from '../runner/job-runner';
@@ -110,6 +111,7 @@ export class Service {
       file: new JsonFile(path.join(dirs.config, 'repositories.json'), RepositoriesFile, 0o640),
       engine: this.engine,
       log: this.logger.for('repos'),
+      keys: new RememberedKeys(path.join(dirs.state, 'keys')),
       checkRemovable: (id) => {
         const users = this.jobs.usingRepository(id);
         if (users.length > 0)
