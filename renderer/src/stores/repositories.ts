@@ -34,9 +34,12 @@ export const useRepositoriesStore = defineStore('repositories', () => {
   }
 
   const add = (name: string, path: string) => change(async () => put(await call('repos.add', { name, path })));
-  const init = (name: string, path: string, passphrase?: string) =>
-    change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase } : {}) })));
-  const unlock = (id: string, passphrase: string) => change(async () => put(await call('repos.unlock', { id, passphrase })));
+  /** `remember`: store the passphrase on this computer so scheduled backups run after a restart. */
+  const init = (name: string, path: string, passphrase?: string, remember = false) =>
+    change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase, remember } : {}) })));
+  /** Without `remember`, a passphrase stored earlier is deleted (the service keeps it in memory only). */
+  const unlock = (id: string, passphrase: string, remember = false) =>
+    change(async () => put(await call('repos.unlock', { id, passphrase, remember })));
   const lock = (id: string) => change(async () => put(await call('repos.lock', { id })));
   const remove = (id: string) =>
     change(async () => {

@@ -95,6 +95,19 @@ describe('stores against the real service', () => {
     expect((await repos.unlock(repo.id, 'right passphrase')).unlocked).toBe(true);
   });
 
+  it('passes remember through: the repository is marked remembered until it is locked', async () => {
+    fx = await openService();
+    const repos = useRepositoriesStore();
+    const repo = await repos.init('Secret', path.join(fx.root, 'repo'), 'right passphrase', true);
+    expect(repos.byId(repo.id)).toMatchObject({ unlocked: true, remembered: true });
+    await repos.lock(repo.id);
+    expect(repos.byId(repo.id)).toMatchObject({ unlocked: false, remembered: false });
+    await repos.unlock(repo.id, 'right passphrase', true);
+    expect(repos.byId(repo.id)).toMatchObject({ unlocked: true, remembered: true });
+    await repos.unlock(repo.id, 'right passphrase');
+    expect(repos.byId(repo.id)).toMatchObject({ unlocked: true, remembered: false });
+  });
+
   it('inspects a target, insists on the typed confirmation, and restores byte for byte', async () => {
     fx = await openService();
     const repos = useRepositoriesStore();
