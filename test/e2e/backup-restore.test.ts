@@ -93,9 +93,12 @@ describe('backup and restore in the browser', () => {
     await page.getByTestId('job-cron').fill('every day at two');
     await page.getByTestId('wizard-next').click();
     expect(await page.getByTestId('err-schedule').textContent()).toContain('cron expression with five fields');
+    // The repository was created without "remember": a schedule would stop after a restart.
+    expect(await page.getByTestId('job-schedule-not-remembered').textContent()).toContain('is not remembered on this computer');
     await screenshot(page, 'job-wizard-schedule-error');
     expect(await unnamedControls(page)).toEqual([]);
     await page.getByTestId('job-schedule-kind').getByText('By hand').click();
+    await page.getByTestId('job-schedule-not-remembered').waitFor({ state: 'detached' });
     await page.getByTestId('wizard-next').click();
     await page.locator('[data-step-title="retention"]').waitFor();
     await screenshot(page, 'job-wizard-retention');

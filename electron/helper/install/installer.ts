@@ -375,7 +375,7 @@ export class Installer {
         this.say(`done: removed ${d}`);
       }
     } else {
-      this.say('Jobs and history stay in /etc/snapkeep and /var/lib/snapkeep (--purge removes them); backups are never touched.');
+      this.say('Jobs, history and remembered passphrases stay in /etc/snapkeep and /var/lib/snapkeep (--purge removes them); backups are never touched.');
     }
     return problems === 0 ? EXIT_OK : EXIT_FAILED;
   }
