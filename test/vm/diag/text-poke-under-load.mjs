@@ -8,10 +8,10 @@
 //   npm run test:vm -- --dir test/vm/diag               # passes
 //
 // Measured on the Debian 12 host (qemu 7.2.22): with a host thread per vCPU
-// 4 runs of 4 failed on 6.12 within 10-45 s ("Oops: int3" in __schedule and
-// other patched sites), and 6.1 hung until the timeout; with one thread for
-// both vCPUs every run passed on both kernels. Hence the harness default
-// tcg=single.
+// 5 runs of 5 failed on 6.12 within 10-45 s ("Oops: int3" in __schedule and
+// other patched sites), and 6.1 hung until the timeout (1 run); with one
+// thread for both vCPUs every run passed on both kernels. Hence the harness
+// default tcg=single.
 // vm: disks=128M,128M modules=xfs timeout=600 smp=2
 import { bash, disks, log, MiB, sh, startHelper } from '../helpers/kmodlib.mjs';
 
