@@ -155,7 +155,7 @@ if [ -n "$TEST_MODULES_ROOT" ]; then
 		fatal "cannot bind the modules of $SNAPKEEP_KERNEL"
 fi
 # LVM, cryptsetup and mdadm work on a read-only root without udev: LVM
-# with a configuration that writes no metadata backups to /etc and does
+# with a configuration that keeps its metadata backups in /run and does
 # not wait for udev; lock directories in /run.
 if [ -d $H/etc/lvm ]; then
 	mount -t tmpfs -o mode=0755 tmpfs $H/etc/lvm &&
@@ -167,7 +167,7 @@ activation {
 	monitoring = 0
 }
 backup {
-	backup = 0
+	backup_dir = "/run/lvm/backup"
 	archive = 0
 }
 devices {
@@ -179,6 +179,13 @@ global {
 LVM
 fi
 mkdir -p $H/run/lvm $H/run/lock/lvm $H/run/cryptsetup $H/run/mdadm
+# Modules the kernel asks for itself (a cipher for dm-crypt, a RAID
+# personality, a file system at mount): its usermode helper runs in this
+# initramfs, so hand the request to the host's modprobe in /host.
+printf '#!/bin/sh\nexec /bin/chroot %s /sbin/modprobe "$@"\n' $H > /bin/modprobe-host &&
+chmod 755 /bin/modprobe-host &&
+echo /bin/modprobe-host > /proc/sys/kernel/modprobe ||
+	fatal "cannot set the kernel's modprobe"
 ln -sf /proc/self/fd $H/dev/fd
 ln -sf /proc/self/fd/0 $H/dev/stdin
 ln -sf /proc/self/fd/1 $H/dev/stdout
