@@ -223,6 +223,21 @@ export function missingOptions(fragment, config) {
 }
 
 /**
+ * CPU seconds used by this process's waited-for children so far (compile
+ * time independent of how busy the machine was).
+ */
+function childCpuSeconds() {
+	try {
+		const stat = readFileSync('/proc/self/stat', 'utf8');
+		const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		// Fields 16 and 17 (cutime, cstime) are 13 and 14 after "state".
+		return (Number(f[13]) + Number(f[14])) / 100;
+	} catch {
+		return 0;
+	}
+}
+
+/**
  * Build the entry from scratch (under the lock).
  * @param {string} dir
  * @param {ReturnType<typeof debugKernelInputs>} inputs
@@ -231,6 +246,7 @@ export function missingOptions(fragment, config) {
  */
 function build(dir, inputs, log) {
 	const t0 = Date.now();
+	const cpu0 = childCpuSeconds();
 	rmSync(dir, { recursive: true, force: true });
 	const src = join(dir, 'src');
 	const obj = join(dir, 'build');
@@ -273,12 +289,14 @@ function build(dir, inputs, log) {
 	symlinkSync(obj, buildLink);
 	pruneObjects(obj);
 	const seconds = Math.round((Date.now() - t0) / 1000);
+	const cpuSeconds = Math.round(childCpuSeconds() - cpu0);
 	writeFileSync(join(dir, 'ready.json'), `${JSON.stringify({
-		version, seconds, builtAt: new Date().toISOString(),
+		version, seconds, cpuSeconds, builtAt: new Date().toISOString(),
 		sourceVersion: inputs.sourceVersion, compiler: inputs.compiler,
 		linker: inputs.linker, format: FORMAT,
 	}, null, 2)}\n`);
-	log(`debug kernel: ${version} built in ${(seconds / 60).toFixed(1)} min`);
+	log(`debug kernel: ${version} built in ${(seconds / 60).toFixed(1)} ` +
+		`min (${(cpuSeconds / 60).toFixed(1)} CPU min)`);
 	pruneCache(dirname(dir), dir);
 	return entry(dir, version);
 }
