@@ -64,7 +64,7 @@
 // out/results/vm.json. Exit status 1 when anything failed.
 // Details and measurements: docs/testing-vm.md.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO } from '../../scripts/build-kmod.mjs';
 import { DebugKernelError } from '../../scripts/debug-kernel.mjs';
@@ -73,7 +73,7 @@ import {
 } from '../../scripts/kernels.mjs';
 import { HarnessError } from './lib/errors.mjs';
 import { buildHelpers } from './lib/helpers.mjs';
-import { matrixKernels } from './lib/matrix.mjs';
+import { kernelRun, matrixKernels } from './lib/matrix.mjs';
 import { checkQemu, installCleanup } from './lib/qemu.mjs';
 import {
 	DISK_CACHE, newRunDir, prepareKernel, runOne, TESTS_DIR, VM_OUT,
@@ -82,6 +82,7 @@ import { discoverTests, parseTcg } from './lib/test-file.mjs';
 
 const OUT = join(REPO, 'out');
 const RESULTS_FILE = join(OUT, 'results', 'vm.json');
+const DURATIONS_FILE = join(OUT, 'vm', 'durations.json');
 
 /**
  * Tests run at once. Two: one per core, the two kernels side by side
@@ -158,6 +159,36 @@ function parseArgs(argv) {
 
 /** @param {string} p */
 const rel = (p) => relative(process.cwd(), p) || '.';
+
+/**
+ * Seconds each test took on each kernel when it last ran here
+ * ("kernel/test" -> s), to start the longest first.
+ * @returns {Record<string, number>}
+ */
+function readDurations() {
+	try {
+		return JSON.parse(readFileSync(DURATIONS_FILE, 'utf8'));
+	} catch {
+		return {};
+	}
+}
+
+/**
+ * @param {Record<string, number>} took
+ * @param {Result[]} results
+ */
+function writeDurations(took, results) {
+	for (const r of results) {
+		if (r.status !== 'skipped' && r.seconds > 0)
+			took[`${r.kernel}/${r.name.replace(/\.\d+$/, '')}`] = r.seconds;
+	}
+	try {
+		mkdirSync(dirname(DURATIONS_FILE), { recursive: true });
+		writeFileSync(DURATIONS_FILE, `${JSON.stringify(took, null, 1)}\n`);
+	} catch {
+		// Only an optimisation of the order.
+	}
+}
 
 /** @param {Detailed} r */
 function printResult(r) {
@@ -238,7 +269,8 @@ async function main() {
 		`${useMatrix ? ' (default matrix)' : ''}, ${o.jobs} at a time`);
 
 	const runDir = newRunDir();
-	/** @type {Array<() => Promise<Detailed>>} */
+	const took = readDurations();
+	/** @type {Array<{job: () => Promise<Detailed>, estimate: number}>} */
 	const queue = [];
 	/** @type {Result[]} */
 	const results = [];
@@ -256,17 +288,24 @@ async function main() {
 						/** @type {const} */ ('skipped'), seconds: 0,
 						logDir: '', reason: `only on ${test.kernels}`,
 						offending: [], report: [], outputTail: '' };
-					queue.push(async () => r);
+					queue.push({ job: async () => r, estimate: 0 });
 					continue;
 				}
-				queue.push(() => runOne(prep, test, dir,
-					{ ...o, helpers }));
+				queue.push({
+					job: () => runOne(prep, test, dir, { ...o, helpers }),
+					// Unknown: a fraction of the time limit.
+					estimate: took[`${k.name}/${test.name}`] ??
+						test.timeout * kernelRun(k.name).timeoutScale / 4,
+				});
 			}
 		}
 	}
+	// Longest first: with two VMs at a time, a long test started last
+	// would leave one core idle at the end.
+	queue.sort((a, b) => b.estimate - a.estimate);
 	const worker = async () => {
-		for (let job = queue.shift(); job; job = queue.shift()) {
-			const r = await job();
+		for (let item = queue.shift(); item; item = queue.shift()) {
+			const r = await item.job();
 			printResult(r);
 			results.push(r);
 		}
@@ -274,7 +313,14 @@ async function main() {
 	await Promise.all(Array.from({ length: o.jobs }, worker));
 
 	const json = writeResults(results, undefined, o.resultsFile);
+	writeDurations(took, results);
 	const secs = ((Date.now() - t0) / 1000).toFixed(1);
+	/** @type {Map<string, number>} */
+	const perKernel = new Map();
+	for (const r of results)
+		perKernel.set(r.kernel, (perKernel.get(r.kernel) ?? 0) + r.seconds);
+	console.log(`vm: VM time per kernel: ${[...perKernel].map(([k, v]) =>
+		`${k} ${v.toFixed(0)} s`).join(', ')}`);
 	console.log(`vm: logs in ${rel(runDir)}/, results in ` +
 		`${rel(o.resultsFile)} (${secs} s)`);
 	console.log(`vm: ${json.passed} passed, ${json.failed} failed, ` +

@@ -182,7 +182,8 @@ mkdir -p $H/run/lvm $H/run/lock/lvm $H/run/cryptsetup $H/run/mdadm
 # Modules the kernel asks for itself (a cipher for dm-crypt, a RAID
 # personality, a file system at mount): its usermode helper runs in this
 # initramfs, so hand the request to the host's modprobe in /host.
-printf '#!/bin/sh\nexec /bin/chroot %s /sbin/modprobe "$@"\n' $H > /bin/modprobe-host &&
+# Each request is logged in modprobe-requests.log of the results.
+printf '#!/bin/sh\necho "$*" >> %s/modprobe-requests.log\nexec /bin/chroot %s /sbin/modprobe "$@"\n' $R $H > /bin/modprobe-host &&
 chmod 755 /bin/modprobe-host &&
 echo /bin/modprobe-host > /proc/sys/kernel/modprobe ||
 	fatal "cannot set the kernel's modprobe"

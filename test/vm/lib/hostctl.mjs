@@ -10,7 +10,7 @@
 // the other's files at once.
 
 import {
-	mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync,
+	readdirSync, readFileSync, renameSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { Qmp } from './qmp.mjs';
@@ -34,8 +34,8 @@ export const UNPLUG_TIMEOUT_MS = 30_000;
  * @returns {Promise<void>}
  */
 export async function serveHostctl(o) {
+	// Created by the guest's first request (most tests make none).
 	const reqDir = join(o.dir, 'hostctl');
-	mkdirSync(reqDir, { recursive: true });
 	/** @type {Set<string>} */
 	const done = new Set();
 	/** @type {Qmp|undefined} */
