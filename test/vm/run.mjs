@@ -270,7 +270,10 @@ async function main() {
 
 	const runDir = newRunDir();
 	const took = readDurations();
-	/** @type {Array<{job: () => Promise<Detailed>, estimate: number}>} */
+	/**
+	 * @type {Array<{job: () => Promise<Detailed>, estimate: number,
+	 *   threads: number}>}
+	 */
 	const queue = [];
 	/** @type {Result[]} */
 	const results = [];
@@ -288,14 +291,19 @@ async function main() {
 						/** @type {const} */ ('skipped'), seconds: 0,
 						logDir: '', reason: `only on ${test.kernels}`,
 						offending: [], report: [], outputTail: '' };
-					queue.push({ job: async () => r, estimate: 0 });
+					queue.push({ job: async () => r, estimate: 0,
+						threads: 0 });
 					continue;
 				}
+				const smp = o.smp ?? test.smp;
+				const tcg = o.tcg ?? test.tcg ?? kernelRun(k.name).tcg;
 				queue.push({
 					job: () => runOne(prep, test, dir, { ...o, helpers }),
 					// Unknown: a fraction of the time limit.
 					estimate: took[`${k.name}/${test.name}`] ??
 						test.timeout * kernelRun(k.name).timeoutScale / 4,
+					// Host threads that run its vCPUs.
+					threads: tcg === 'multi' ? smp : 1,
 				});
 			}
 		}
@@ -303,14 +311,31 @@ async function main() {
 	// Longest first: with two VMs at a time, a long test started last
 	// would leave one core idle at the end.
 	queue.sort((a, b) => b.estimate - a.estimate);
-	const worker = async () => {
-		for (let item = queue.shift(); item; item = queue.shift()) {
-			const r = await item.job();
-			printResult(r);
-			results.push(r);
-		}
-	};
-	await Promise.all(Array.from({ length: o.jobs }, worker));
+	// --jobs is a budget of host threads: a guest under tcg=multi takes
+	// one per vCPU, so two of those do not share two cores at once. The
+	// first queued test that fits starts; one larger than the whole
+	// budget runs alone.
+	let free = o.jobs;
+	await new Promise((resolve) => {
+		const next = () => {
+			if (!queue.length && free === o.jobs)
+				return resolve(undefined);
+			for (let i = 0; i < queue.length; i++) {
+				const need = Math.min(queue[i].threads, o.jobs);
+				if (need > free)
+					continue;
+				const [item] = queue.splice(i--, 1);
+				free -= need;
+				item.job().then((r) => {
+					printResult(r);
+					results.push(r);
+					free += need;
+					next();
+				});
+			}
+		};
+		next();
+	});
 
 	const json = writeResults(results, undefined, o.resultsFile);
 	writeDurations(took, results);
