@@ -245,10 +245,6 @@ static int diff_storage_dev(struct diff_storage *ds, struct storage_append *a,
 		goto out_close;
 	}
 	if (bdev_logical_block_size(sd->bdev.bdev) > min_lbs) {
-		pr_info_ratelimited("%u:%u has %u-byte blocks, the snapshot's devices %u: not usable as storage\n",
-				    MAJOR(dev), MINOR(dev),
-				    bdev_logical_block_size(sd->bdev.bdev),
-				    min_lbs);
 		ret = -EINVAL;
 		goto out_close;
 	}
