@@ -13,12 +13,12 @@
 
 import { spawnSync } from 'node:child_process';
 import {
-	closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync,
-	readFileSync, rmSync, statSync, writeSync,
+	copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KernelError, resolveKernel, resolveKernels } from './kernels.mjs';
+import { LockError, withLock } from './lock-file.mjs';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const KMOD_SRC = join(REPO, 'kmod');
@@ -107,52 +107,6 @@ function ensureHeaders(k, log) {
 }
 
 /**
- * Run fn holding an exclusive lock file: the checkout is shared, and two
- * makes in one build directory (say, two test runs started at once) would
- * corrupt each other's objects. A lock whose owner died is taken over.
- * @template T
- * @param {string} path
- * @param {() => T} fn
- * @returns {T}
- */
-function withLock(path, fn) {
-	const deadline = Date.now() + 10 * 60 * 1000;
-	for (;;) {
-		try {
-			const fd = openSync(path, 'wx');
-			writeSync(fd, String(process.pid));
-			closeSync(fd);
-			break;
-		} catch (e) {
-			if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST')
-				throw e;
-		}
-		const owner = Number(readFileSync(path, { encoding: 'utf8',
-			flag: 'a+' }));
-		// Just created, pid not written yet: give its owner a moment.
-		let alive = !owner && Date.now() - statSync(path).mtimeMs < 5000;
-		try {
-			process.kill(owner, 0);
-			alive ||= owner > 0;
-		} catch {
-			// No such process: a stale lock.
-		}
-		if (!alive) {
-			rmSync(path, { force: true });
-			continue;
-		}
-		if (Date.now() > deadline)
-			throw new BuildError(`${path} is held by pid ${owner}`);
-		Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-	}
-	try {
-		return fn();
-	} finally {
-		rmSync(path, { force: true });
-	}
-}
-
-/**
  * Build snapkeep.ko for one kernel.
  * @param {import('./kernels.mjs').Kernel} kernel
  * @param {{log?: (s: string) => void, jobs?: number}} [opts]
@@ -164,7 +118,13 @@ export function buildKmod(kernel, opts = {}) {
 	const k = ensureHeaders(kernel, log);
 	const dir = join(KMOD_OUT, k.version);
 	mkdirSync(KMOD_OUT, { recursive: true });
-	return withLock(`${dir}.lock`, () => make(k, dir, opts.jobs ?? 2));
+	try {
+		return withLock(`${dir}.lock`, () => make(k, dir, opts.jobs ?? 2));
+	} catch (e) {
+		if (e instanceof LockError)
+			throw new BuildError(e.message);
+		throw e;
+	}
 }
 
 /**

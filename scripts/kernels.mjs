@@ -2,12 +2,29 @@
 // (test/vm/). Nothing here hard-codes a full kernel version: a series such
 // as "6.12" resolves to the newest /boot/vmlinuz-6.12.* of the machine's
 // flavour, so a Debian point release changes nothing in the project.
+//
+// Kernels have names: "6.1" and "6.12" are Debian's stock kernels (what
+// users run, what `npm run build:kmod` builds for), "6.1-rt" and "6.12-rt"
+// Debian's PREEMPT_RT kernels, "debug" our own 6.12 with lockdep, KASAN
+// and friends (scripts/debug-kernel.mjs builds and caches it). Which tests
+// run on which by default is test/vm/lib/matrix.mjs.
 
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDebugKernel } from './debug-kernel.mjs';
 
-/** The tested matrix (docs/testing-vm.md). Order is the default run order. */
+/** Kernels users run: the default of build:kmod. */
 export const SUPPORTED_KERNELS = ['6.1', '6.12'];
+
+/**
+ * Every kernel name the harness knows, in run order. Groups name several
+ * at once in a test header (`kernels=stock,debug`).
+ */
+export const KERNEL_NAMES = ['6.1', '6.12', 'debug', '6.1-rt', '6.12-rt'];
+export const KERNEL_GROUPS = Object.freeze({
+	stock: ['6.1', '6.12'],
+	rt: ['6.1-rt', '6.12-rt'],
+});
 
 /** Debian kernel flavour of this architecture. */
 export const FLAVOUR = process.arch === 'arm64' ? 'arm64' : 'amd64';
@@ -23,6 +40,10 @@ const SERIES_PACKAGES = {
 		image: `linux-image-${FLAVOUR}`,
 		headers: `linux-headers-${FLAVOUR}`,
 	},
+	'6.1-rt': {
+		image: `linux-image-rt-${FLAVOUR}`,
+		headers: `linux-headers-rt-${FLAVOUR}`,
+	},
 };
 
 /** Thrown for anything the user fixes by installing or naming a kernel. */
@@ -32,10 +53,13 @@ export class KernelError extends Error {
 
 /**
  * @typedef {object} Kernel
+ * @property {string} name       "6.1", "6.12", "6.1-rt", "debug" (KERNEL_NAMES)
  * @property {string} series     "6.1", "6.12"
  * @property {string} version    full release, e.g. "6.12.117+deb12-amd64"
  * @property {string} vmlinuz    /boot/vmlinuz-<version>
- * @property {string} modulesDir /lib/modules/<version>
+ * @property {string} modulesRoot root of its lib/modules tree: "/", or
+ *   the debug kernel's cache directory
+ * @property {string} modulesDir <modulesRoot>/lib/modules/<version>
  * @property {string} headersDir the kbuild tree (/lib/modules/<v>/build)
  * @property {boolean} hasHeaders whether headersDir holds a usable tree
  * @property {string} imagePackage   apt meta package of the series
@@ -44,14 +68,25 @@ export class KernelError extends Error {
  */
 
 /**
- * @param {string} series "6.1"
+ * @param {string} name "6.1", "6.12-rt"
  * @returns {{image: string, headers: string}}
  */
-export function aptPackages(series) {
-	return SERIES_PACKAGES[series] ?? {
-		image: `linux-image-${series}-${FLAVOUR}`,
-		headers: `linux-headers-${series}-${FLAVOUR}`,
+export function aptPackages(name) {
+	const rt = name.endsWith('-rt');
+	const series = rt ? name.slice(0, -3) : name;
+	return SERIES_PACKAGES[name] ?? {
+		image: `linux-image-${series}-${rt ? 'rt-' : ''}${FLAVOUR}`,
+		headers: `linux-headers-${series}-${rt ? 'rt-' : ''}${FLAVOUR}`,
 	};
+}
+
+/**
+ * The name of an installed kernel's release: "6.1.0-57-rt-amd64" -> "6.1-rt".
+ * @param {string} version
+ */
+export function nameOf(version) {
+	return `${seriesOf(version)}${version.endsWith(`-rt-${FLAVOUR}`) ?
+		'-rt' : ''}`;
 }
 
 /**
@@ -83,11 +118,12 @@ function compareVersions(a, b) {
 
 /**
  * Full versions of the installed kernel images of our flavour, newest
- * first. Other flavours (-rt-, -cloud-) are left out: the cloud kernel
- * lacks drivers we need and RT changes locking, both are not in the matrix.
+ * first: the stock ones, or with `rt` the PREEMPT_RT ones. The cloud
+ * flavour is never taken: it lacks drivers we need.
  * @param {string} [bootDir]
+ * @param {{rt?: boolean}} [o]
  */
-export function installedKernels(bootDir = '/boot') {
+export function installedKernels(bootDir = '/boot', o = {}) {
 	let names = [];
 	try {
 		names = readdirSync(bootDir);
@@ -97,25 +133,32 @@ export function installedKernels(bootDir = '/boot') {
 	return names
 		.filter((n) => n.startsWith('vmlinuz-'))
 		.map((n) => n.slice('vmlinuz-'.length))
-		.filter((v) => v.endsWith(`-${FLAVOUR}`) &&
-			!/-(rt|cloud)-/.test(v))
+		.filter((v) => o.rt ? v.endsWith(`-rt-${FLAVOUR}`) :
+			v.endsWith(`-${FLAVOUR}`) && !/-(rt|cloud)-/.test(v))
 		.sort((a, b) => compareVersions(b, a));
 }
 
 /**
- * Resolve "6.1", "6.12" or a full version to an installed kernel.
+ * Resolve a kernel name ("6.1", "6.12-rt", "debug") or a full version to
+ * an installed kernel. "debug" builds the debug kernel when its cache has
+ * none for the current inputs (scripts/debug-kernel.mjs; `build: false`
+ * refuses instead).
  * @param {string} spec
- * @param {{bootDir?: string, modulesRoot?: string}} [opts]
+ * @param {{bootDir?: string, modulesBase?: string, build?: boolean,
+ *   log?: (s: string) => void}} [opts]
  * @returns {Kernel}
  */
 export function resolveKernel(spec, opts = {}) {
+	if (spec === 'debug')
+		return debugKernel(opts);
 	const bootDir = opts.bootDir ?? '/boot';
-	const modulesRoot = opts.modulesRoot ?? '/lib/modules';
-	const installed = installedKernels(bootDir);
+	const modulesBase = opts.modulesBase ?? '/lib/modules';
+	const m = /^(\d+\.\d+)(-rt)?$/.exec(spec);
+	const installed = installedKernels(bootDir, { rt: Boolean(m?.[2]) });
 	let version;
-	if (/^\d+\.\d+$/.test(spec)) {
+	if (m) {
 		// "6.1" must match 6.1.0-56-amd64 but never 6.12.x.
-		const re = new RegExp(`^${spec.replace('.', '\\.')}[.+-]`);
+		const re = new RegExp(`^${m[1].replace('.', '\\.')}[.+-]`);
 		version = installed.find((v) => re.test(v));
 		if (!version) {
 			const p = aptPackages(spec);
@@ -135,7 +178,7 @@ export function resolveKernel(spec, opts = {}) {
 		}
 	}
 	const series = seriesOf(version);
-	const modulesDir = join(modulesRoot, version);
+	const modulesDir = join(modulesBase, version);
 	const buildLink = join(modulesDir, 'build');
 	let headersDir = buildLink;
 	try {
@@ -143,11 +186,13 @@ export function resolveKernel(spec, opts = {}) {
 	} catch {
 		// Dangling or missing link: headers not installed.
 	}
-	const p = aptPackages(series);
+	const p = aptPackages(nameOf(version));
 	return {
+		name: nameOf(version),
 		series,
 		version,
 		vmlinuz: join(bootDir, `vmlinuz-${version}`),
+		modulesRoot: '/',
 		modulesDir,
 		headersDir,
 		hasHeaders: existsSync(join(headersDir, 'Makefile')),
@@ -158,12 +203,35 @@ export function resolveKernel(spec, opts = {}) {
 }
 
 /**
+ * The debug kernel, built first when needed.
+ * @param {{build?: boolean, log?: (s: string) => void}} opts
+ * @returns {Kernel}
+ */
+function debugKernel(opts) {
+	const d = ensureDebugKernel({ build: opts.build ?? true,
+		log: opts.log ?? ((s) => console.error(s)) });
+	return {
+		name: 'debug',
+		series: seriesOf(d.version),
+		version: d.version,
+		vmlinuz: d.vmlinuz,
+		modulesRoot: d.modulesRoot,
+		modulesDir: join(d.modulesRoot, 'lib', 'modules', d.version),
+		headersDir: d.buildDir,
+		hasHeaders: true,
+		imagePackage: 'linux-source-6.12',
+		headersPackage: 'linux-source-6.12',
+		exactHeadersPackage: 'linux-source-6.12',
+	};
+}
+
+/**
  * Resolve a list of specs (default: the supported matrix); duplicates
  * (e.g. "6.12" and its full version) collapse into one.
  * @param {string[]} specs
- * @param {{installedOnly?: boolean}} [opts] installedOnly: skip supported
- *        series that are not installed instead of failing (only applies
- *        when specs is empty).
+ * @param {{installedOnly?: boolean, log?: (s: string) => void}} [opts]
+ *        installedOnly: skip supported series that are not installed
+ *        instead of failing (only applies when specs is empty).
  * @returns {{kernels: Kernel[], missing: KernelError[]}}
  */
 export function resolveKernels(specs, opts = {}) {
@@ -174,7 +242,7 @@ export function resolveKernels(specs, opts = {}) {
 	const missing = [];
 	for (const spec of want) {
 		try {
-			const k = resolveKernel(spec);
+			const k = resolveKernel(spec, opts);
 			if (!kernels.some((x) => x.version === k.version))
 				kernels.push(k);
 		} catch (e) {

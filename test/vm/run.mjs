@@ -3,15 +3,20 @@
 // initramfs, mounts the host's root read-only over 9p and runs one test
 // file per boot, chrooted into it, as root.
 //
-//   node test/vm/run.mjs [--kernel 6.1|6.12|<version>]... [pattern]...
+//   node test/vm/run.mjs [--kernel 6.1|6.12|6.1-rt|6.12-rt|debug|<version>]...
+//        [pattern]...
 //        [--jobs N] [--repeat N] [--smp N] [--tcg single|multi] [--keep-disks]
 //        [--disk-cache none|writeback|unsafe] [--disk-dir DIR]
 //        [--dir DIR] [--results FILE]
 //   (npm run test:vm -- --kernel 6.12 001)
 //
 // Runs every file in test/vm/tests/ (or --dir, e.g. the benchmarks in
-// test/bench/vm/) whose name contains a pattern (all when none) on every selected kernel (default: the supported matrix of
-// scripts/kernels.mjs). Before that it builds snapkeep.ko per kernel
+// test/bench/vm/) whose name contains a pattern (all when none) on every
+// kernel named with --kernel, or by default on the kernels the matrix
+// (lib/matrix.mjs) gives each test: all on 6.1 and 6.12, 0xx-3xx on the
+// debug kernel, 1xx on 6.1-rt (--dir: 6.1 and 6.12). The debug kernel is
+// built once per machine (scripts/debug-kernel.mjs). Before the tests it
+// builds snapkeep.ko per kernel
 // (scripts/build-kmod.mjs), the C helpers (test/vm/helpers/) and a cached
 // initramfs per kernel (lib/initramfs.mjs); booting and judging one test
 // is lib/runner.mjs, which host-side scripts use too (startTest).
@@ -19,18 +24,22 @@
 // A test file (*.sh: bash, *.mjs: node) declares what it needs in its
 // leading comment lines; all keys are optional:
 //
-//   # vm: disks=2x256M memory=1024 timeout=180 smp=2 tcg=multi
-//   # vm: modules=ext4,xfs,dm-snapshot,loop,nbd kernels=6.12
+//   # vm: disks=2x256M,64M:4k:discard,3T:nvme memory=1024 timeout=180
+//   # vm: smp=2 tcg=multi modules=ext4,xfs,dm-snapshot,loop,nbd
+//   # vm: kernels=stock,debug
 //   # vm-allow-log: <regexp of kernel log lines this test may cause>
 //
-//   disks    virtio disks, "NxSIZE" or "SIZE,SIZE" (K/M/G/T), none default
+//   disks    "NxSIZE" or "SIZE,SIZE" (K/M/G/T, s = 512-byte sectors), each
+//            with options after colons: 4k 512e discard nvme iops=N mbps=N
 //   memory   guest RAM, MiB or with a unit (default 1024)
 //   timeout  seconds for the test itself, boot excluded (default 120)
 //   smp      virtual CPUs (default 1; see docs/testing-vm.md)
-//   tcg      single (default) or multi: host threads of a guest with
-//            smp > 1 (lib/test-file.mjs says why single)
+//   tcg      single or multi: host threads of a guest with smp > 1
+//            (default: the kernel's, lib/matrix.mjs; test-file.mjs says
+//            why single)
 //   modules  kernel modules loaded before the test, with dependencies
-//   kernels  series the test applies to; on others it is skipped
+//   kernels  kernels (names, groups stock rt) the test may run on; on
+//            others it is skipped
 //   net      a NIC on qemu's user network, host loopback ports
 //            forwarded: "HOST:GUEST" or "HOST" (same port), 0 = a free
 //            one; "on" forwards nothing (docs/testing-vm.md)
@@ -44,6 +53,8 @@
 //   SNAPKEEP_RESULTS  writable directory kept with the logs on the host
 //   SNAPKEEP_TEST     the test's name
 //   SNAPKEEP_HOSTFWD  "HOST:GUEST ..." forwarded ports (only with net=)
+//   SNAPKEEP_HOSTCTL  a script asking the host to act on the VM, e.g.
+//                     "$SNAPKEEP_HOSTCTL unplug 1" (lib/hostctl.mjs)
 // and / read-only, /tmp /run /dev/shm as tmpfs.
 //
 // A test fails when it exits non-zero, exceeds its timeout, the guest
@@ -53,12 +64,16 @@
 // out/results/vm.json. Exit status 1 when anything failed.
 // Details and measurements: docs/testing-vm.md.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO } from '../../scripts/build-kmod.mjs';
-import { KernelError, resolveKernels } from '../../scripts/kernels.mjs';
+import { DebugKernelError } from '../../scripts/debug-kernel.mjs';
+import {
+	KERNEL_NAMES, KernelError, resolveKernels, SUPPORTED_KERNELS,
+} from '../../scripts/kernels.mjs';
 import { HarnessError } from './lib/errors.mjs';
 import { buildHelpers } from './lib/helpers.mjs';
+import { kernelRun, matrixKernels } from './lib/matrix.mjs';
 import { checkQemu, installCleanup } from './lib/qemu.mjs';
 import {
 	DISK_CACHE, newRunDir, prepareKernel, runOne, TESTS_DIR, VM_OUT,
@@ -67,6 +82,7 @@ import { discoverTests, parseTcg } from './lib/test-file.mjs';
 
 const OUT = join(REPO, 'out');
 const RESULTS_FILE = join(OUT, 'results', 'vm.json');
+const DURATIONS_FILE = join(OUT, 'vm', 'durations.json');
 
 /**
  * Tests run at once. Two: one per core, the two kernels side by side
@@ -144,11 +160,41 @@ function parseArgs(argv) {
 /** @param {string} p */
 const rel = (p) => relative(process.cwd(), p) || '.';
 
+/**
+ * Seconds each test took on each kernel when it last ran here
+ * ("kernel/test" -> s), to start the longest first.
+ * @returns {Record<string, number>}
+ */
+function readDurations() {
+	try {
+		return JSON.parse(readFileSync(DURATIONS_FILE, 'utf8'));
+	} catch {
+		return {};
+	}
+}
+
+/**
+ * @param {Record<string, number>} took
+ * @param {Result[]} results
+ */
+function writeDurations(took, results) {
+	for (const r of results) {
+		if (r.status !== 'skipped' && r.seconds > 0)
+			took[`${r.kernel}/${r.name.replace(/\.\d+$/, '')}`] = r.seconds;
+	}
+	try {
+		mkdirSync(dirname(DURATIONS_FILE), { recursive: true });
+		writeFileSync(DURATIONS_FILE, `${JSON.stringify(took, null, 1)}\n`);
+	} catch {
+		// Only an optimisation of the order.
+	}
+}
+
 /** @param {Detailed} r */
 function printResult(r) {
 	const tag = { passed: 'ok  ', failed: 'FAIL', skipped: 'skip' }[r.status];
 	const time = r.status === 'skipped' ? '' : `  (${r.seconds.toFixed(1)} s)`;
-	let s = `${tag} ${r.kernel.padEnd(5)} ${r.name}${time}` +
+	let s = `${tag} ${r.kernel.padEnd(7)} ${r.name}${time}` +
 		`${r.reason ? `  ${r.reason}` : ''}\n`;
 	if (r.status === 'failed') {
 		const indent = (/** @type {string} */ t) => t.trimEnd().split('\n')
@@ -200,7 +246,18 @@ async function main() {
 		throw new HarnessError(`no test in ${rel(o.testsDir)} matches ` +
 			`${o.patterns.join(', ')}`);
 	}
-	const { kernels } = resolveKernels(o.kernels);
+	// The default matrix (lib/matrix.mjs) for test/vm/tests/ without
+	// --kernel; the stock kernels for other directories (benchmarks,
+	// diagnostics, the demo).
+	const useMatrix = !o.kernels.length && o.testsDir === TESTS_DIR;
+	/** @type {(t: import('./lib/test-file.mjs').TestSpec) => string[]} */
+	const wanted = (t) => useMatrix ? matrixKernels(t.name) :
+		SUPPORTED_KERNELS;
+	const names = o.kernels.length ? o.kernels : KERNEL_NAMES.filter((n) =>
+		tests.some((t) => wanted(t).includes(n) &&
+			(!t.kernels.length || t.kernels.includes(n))));
+	const { kernels } = resolveKernels(names,
+		{ log: (s) => console.log(`vm: ${s}`) });
 	checkQemu();
 	const helpers = buildHelpers(REPO, join(VM_OUT, 'helpers'));
 
@@ -208,11 +265,15 @@ async function main() {
 	const prepared = kernels.map((kernel) => prepareKernel(kernel,
 		o.testsDir, { log: (s) => console.log(`vm: ${s}`) }));
 	console.log(`vm: ${tests.length} test(s) on ` +
-		kernels.map((k) => `${k.series} (${k.version})`).join(', ') +
-		`, ${o.jobs} at a time`);
+		kernels.map((k) => `${k.name} (${k.version})`).join(', ') +
+		`${useMatrix ? ' (default matrix)' : ''}, ${o.jobs} at a time`);
 
 	const runDir = newRunDir();
-	/** @type {Array<() => Promise<Detailed>>} */
+	const took = readDurations();
+	/**
+	 * @type {Array<{job: () => Promise<Detailed>, estimate: number,
+	 *   threads: number}>}
+	 */
 	const queue = [];
 	/** @type {Result[]} */
 	const results = [];
@@ -222,31 +283,69 @@ async function main() {
 				const k = prep.kernel;
 				const name = o.repeat > 1 ? `${test.name}.${n}` : test.name;
 				const dir = join(runDir, k.version, name);
-				if (test.kernels.length && !test.kernels.includes(k.series)) {
-					const r = { name: test.name, kernel: k.series,
+				if (useMatrix && !wanted(test).includes(k.name))
+					continue;
+				if (test.kernels.length && !test.kernels.includes(k.name)) {
+					const r = { name: test.name, kernel: k.name,
 						kernelVersion: k.version, status:
 						/** @type {const} */ ('skipped'), seconds: 0,
 						logDir: '', reason: `only on ${test.kernels}`,
 						offending: [], report: [], outputTail: '' };
-					queue.push(async () => r);
+					queue.push({ job: async () => r, estimate: 0,
+						threads: 0 });
 					continue;
 				}
-				queue.push(() => runOne(prep, test, dir,
-					{ ...o, helpers }));
+				const smp = o.smp ?? test.smp;
+				const tcg = o.tcg ?? test.tcg ?? kernelRun(k.name).tcg;
+				queue.push({
+					job: () => runOne(prep, test, dir, { ...o, helpers }),
+					// Unknown: a fraction of the time limit.
+					estimate: took[`${k.name}/${test.name}`] ??
+						test.timeout * kernelRun(k.name).timeoutScale / 4,
+					// Host threads that run its vCPUs.
+					threads: tcg === 'multi' ? smp : 1,
+				});
 			}
 		}
 	}
-	const worker = async () => {
-		for (let job = queue.shift(); job; job = queue.shift()) {
-			const r = await job();
-			printResult(r);
-			results.push(r);
-		}
-	};
-	await Promise.all(Array.from({ length: o.jobs }, worker));
+	// Longest first: with two VMs at a time, a long test started last
+	// would leave one core idle at the end.
+	queue.sort((a, b) => b.estimate - a.estimate);
+	// --jobs is a budget of host threads: a guest under tcg=multi takes
+	// one per vCPU, so two of those do not share two cores at once. The
+	// first queued test that fits starts; one larger than the whole
+	// budget runs alone.
+	let free = o.jobs;
+	await new Promise((resolve) => {
+		const next = () => {
+			if (!queue.length && free === o.jobs)
+				return resolve(undefined);
+			for (let i = 0; i < queue.length; i++) {
+				const need = Math.min(queue[i].threads, o.jobs);
+				if (need > free)
+					continue;
+				const [item] = queue.splice(i--, 1);
+				free -= need;
+				item.job().then((r) => {
+					printResult(r);
+					results.push(r);
+					free += need;
+					next();
+				});
+			}
+		};
+		next();
+	});
 
 	const json = writeResults(results, undefined, o.resultsFile);
+	writeDurations(took, results);
 	const secs = ((Date.now() - t0) / 1000).toFixed(1);
+	/** @type {Map<string, number>} */
+	const perKernel = new Map();
+	for (const r of results)
+		perKernel.set(r.kernel, (perKernel.get(r.kernel) ?? 0) + r.seconds);
+	console.log(`vm: VM time per kernel: ${[...perKernel].map(([k, v]) =>
+		`${k} ${v.toFixed(0)} s`).join(', ')}`);
 	console.log(`vm: logs in ${rel(runDir)}/, results in ` +
 		`${rel(o.resultsFile)} (${secs} s)`);
 	console.log(`vm: ${json.passed} passed, ${json.failed} failed, ` +
@@ -255,7 +354,8 @@ async function main() {
 }
 
 installCleanup((e) => {
-	const known = e instanceof HarnessError || e instanceof KernelError;
+	const known = e instanceof HarnessError || e instanceof KernelError ||
+		e instanceof DebugKernelError;
 	console.error(`vm: ${known ? e.message : e instanceof Error ?
 		e.stack : e}`);
 	try {

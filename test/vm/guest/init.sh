@@ -8,10 +8,12 @@
 #  1. load the modules that reach the host (/etc/modules.base);
 #  2. mount the per-test results share (9p tag "results", read-write) on
 #     /results and read /results/job.env, written by the host;
-#  3. load the test's modules (and the NIC's, configured, for a test
-#     with a network), mount the host's root (9p tag "hostroot",
-#     read-only) on /host with proc, sys, dev, devpts, /tmp, /run, /dev/shm
-#     inside it, and the results share again on /host/run/snapkeep-results;
+#  3. load the test's modules (the NVMe driver for a test with an NVMe
+#     disk; the NIC's, configured, for a test with a network), mount the
+#     host's root (9p tag "hostroot", read-only) on /host with proc, sys,
+#     dev, devpts, /tmp, /run, /dev/shm inside it, the debug kernel's
+#     modules on its /lib/modules, a writable /etc/lvm, and the results
+#     share again on /host/run/snapkeep-results;
 #  4. run the test chrooted into /host, output in /results/output.log,
 #     killed after $TEST_TIMEOUT seconds (blocked tasks dumped first);
 #  5. write /results/tainted, /results/dmesg.log, then /results/exit-status
@@ -68,7 +70,8 @@ mount -t devtmpfs devtmpfs /dev
 for m in $(cat /etc/modules.base); do
 	load "$m"
 done
-need 9p 9pnet_virtio
+# Loaded or built in (the debug kernel), the file system must be there.
+grep -qw 9p /proc/filesystems || fatal "no 9p file system (modules: $(cat /etc/modules.base))"
 
 # 9p over virtio: big messages make reading node and the repo from the
 # host much faster than the default 8 KiB (9p caps it at the virtio ring).
@@ -85,13 +88,20 @@ for m in $TEST_MODULES; do
 done
 need $TEST_MODULE_NAMES
 
+# NVMe disks: the driver only for a test that has one (a module on Debian's
+# kernels, built in on the debug kernel).
+if [ -n "$TEST_NVME" ]; then
+	for m in $(cat /etc/modules.nvme); do
+		load "$m"
+	done
+fi
+
 # Networking only for a test that asked (net= in its header): qemu's user
 # network, reached from the host through the forwarded ports.
 if [ -n "$TEST_NET" ]; then
 	for m in $(cat /etc/modules.net); do
 		load "$m"
 	done
-	need virtio_net
 	ip link set lo up || fatal "cannot bring lo up"
 	nic=""
 	tries=0
@@ -138,6 +148,45 @@ mount -t tmpfs -o mode=1777 tmpfs $H/tmp &&
 mount -t tmpfs -o mode=0755 tmpfs $H/run ||
 	fatal "cannot mount the guest file systems"
 mount -t debugfs debugfs $H/sys/kernel/debug 2>/dev/null
+# The debug kernel's modules are in its cache entry on the host, not in
+# /lib/modules: show them there, so modprobe in the test finds them.
+if [ -n "$TEST_MODULES_ROOT" ]; then
+	mount -o bind "$H$TEST_MODULES_ROOT/lib/modules" $H/lib/modules ||
+		fatal "cannot bind the modules of $SNAPKEEP_KERNEL"
+fi
+# LVM, cryptsetup and mdadm work on a read-only root without udev: LVM
+# with a configuration that keeps its metadata backups in /run and does
+# not wait for udev; lock directories in /run.
+if [ -d $H/etc/lvm ]; then
+	mount -t tmpfs -o mode=0755 tmpfs $H/etc/lvm &&
+	cat > $H/etc/lvm/lvm.conf <<'LVM' || fatal "cannot configure LVM"
+# Written by the test VM's /init (test/vm/guest/init.sh).
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	monitoring = 0
+}
+backup {
+	backup_dir = "/run/lvm/backup"
+	archive = 0
+}
+devices {
+	obtain_device_list_from_udev = 0
+}
+global {
+	use_lvmpolld = 0
+}
+LVM
+fi
+mkdir -p $H/run/lvm $H/run/lock/lvm $H/run/cryptsetup $H/run/mdadm
+# Modules the kernel asks for itself (a cipher for dm-crypt, a RAID
+# personality, a file system at mount): its usermode helper runs in this
+# initramfs, so hand the request to the host's modprobe in /host.
+# Each request is logged in modprobe-requests.log of the results.
+printf '#!/bin/sh\necho "$*" >> %s/modprobe-requests.log\nexec /bin/chroot %s /sbin/modprobe "$@"\n' $R $H > /bin/modprobe-host &&
+chmod 755 /bin/modprobe-host &&
+echo /bin/modprobe-host > /proc/sys/kernel/modprobe ||
+	fatal "cannot set the kernel's modprobe"
 ln -sf /proc/self/fd $H/dev/fd
 ln -sf /proc/self/fd/0 $H/dev/stdin
 ln -sf /proc/self/fd/1 $H/dev/stdout
@@ -151,15 +200,32 @@ mkdir -p $H/run/snapkeep-results
 mount -o bind $R $H/run/snapkeep-results || fatal "bind results"
 
 # Test disks in the order the host attached them: serials skdisk0, 1...
+# (virtio: /sys/block/vdX/serial; NVMe: the controller's serial, padded
+# with blanks, which the unquoted echo drops). NVMe controllers probe
+# asynchronously: wait for them.
+serial_of() {
+	for f in "$1/serial" "$1/device/serial"; do
+		if [ -r "$f" ]; then
+			# shellcheck disable=SC2046
+			echo $(cat "$f")
+			return
+		fi
+	done
+}
 DISKS=""
 i=0
 while [ $i -lt "$TEST_DISK_COUNT" ]; do
 	disk=""
-	for d in /sys/block/vd*; do
-		[ "$(cat "$d/serial" 2>/dev/null)" = "skdisk$i" ] &&
-			disk=/dev/${d##*/}
+	tries=0
+	while [ -z "$disk" ] && [ $tries -lt 100 ]; do
+		for d in /sys/block/vd* /sys/block/nvme*; do
+			[ -e "$d" ] || continue
+			[ "$(serial_of "$d")" = "skdisk$i" ] && disk=/dev/${d##*/}
+		done
+		[ -b "$disk" ] || { disk=""; sleep 0.1; }
+		tries=$((tries + 1))
 	done
-	[ -b "$disk" ] || fatal "test disk skdisk$i not found"
+	[ -n "$disk" ] || fatal "test disk skdisk$i not found"
 	DISKS="$DISKS $disk"
 	i=$((i + 1))
 done
@@ -176,6 +242,7 @@ setsid chroot $H /usr/bin/env -i \
 	SNAPKEEP_HELPERS="$SNAPKEEP_HELPERS" \
 	SNAPKEEP_DISKS="$DISKS" \
 	SNAPKEEP_RESULTS=/run/snapkeep-results \
+	SNAPKEEP_HOSTCTL="$SNAPKEEP_REPO/test/vm/guest/hostctl.sh" \
 	SNAPKEEP_TEST="$TEST_NAME" \
 	${TEST_NET:+"SNAPKEEP_HOSTFWD=$TEST_HOSTFWD"} \
 	/bin/sh -c 'cd /tmp && exec "$@"' sh $TEST_INTERP "$TEST_FILE" \

@@ -36,11 +36,14 @@ export const BASE_MODULES = ['virtio_pci', 'virtio_blk', '9pnet_virtio', '9p'];
  */
 export const NET_MODULES = ['virtio_net'];
 
+/** The driver of `nvme` test disks: like NET_MODULES, loaded on demand. */
+export const NVME_MODULES = ['nvme'];
+
 /** Age after which an image that is not the current one is deleted. */
 const STALE_MS = 3600_000;
 
 /** Bump when the layout of the image changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * Ordered module files (relative to the kernel's modules directory) needed
@@ -67,8 +70,10 @@ export function resolveModulesDetailed(kernel, names) {
 	/** @type {string[]} */
 	const builtin = [];
 	for (const name of names) {
+		// -d: the debug kernel's modules live in its cache entry.
 		const r = spawnSync('modprobe',
-			['--show-depends', '-S', kernel.version, name],
+			['-d', kernel.modulesRoot ?? '/', '--show-depends', '-S',
+				kernel.version, name],
 			{ encoding: 'utf8' });
 		if (r.error) {
 			throw new HarnessError('modprobe not found: ' +
@@ -206,8 +211,9 @@ export function buildInitramfs(kernel, modules, cacheDir) {
 	checkBusybox();
 	const base = resolveModules(kernel, BASE_MODULES);
 	const net = resolveModules(kernel, NET_MODULES);
+	const nvme = resolveModules(kernel, NVME_MODULES);
 	const all = resolveModules(kernel,
-		[...BASE_MODULES, ...NET_MODULES, ...modules]);
+		[...BASE_MODULES, ...NET_MODULES, ...NVME_MODULES, ...modules]);
 	const init = readFileSync(GUEST_INIT);
 	const bb = statSync(BUSYBOX);
 	const hash = createHash('sha256');
@@ -241,6 +247,8 @@ export function buildInitramfs(kernel, modules, cacheDir) {
 		Buffer.from(base.map(guestModulePath).join('\n') + '\n'));
 	cpio.add('etc/modules.net', 0o100644,
 		Buffer.from(net.map(guestModulePath).join('\n') + '\n'));
+	cpio.add('etc/modules.nvme', 0o100644,
+		Buffer.from(nvme.map(guestModulePath).join('\n') + '\n'));
 	/** @type {Set<string>} */
 	const dirs = new Set();
 	for (const rel of all) {

@@ -18,14 +18,22 @@ export const BAD_PATTERNS = [
 	'Bad page state', 'Bad page map', 'BUG kmalloc', 'Poison overwritten',
 	'refcount_t:', 'list_add corruption', 'list_del corruption',
 	'kobject_add_internal failed',
-	// Locking.
+	// debugobjects: an active timer, work item or RCU head freed or
+	// re-initialised ("ODEBUG: free active ... object type: timer_list").
+	'ODEBUG:',
+	// Locking. After its first report lockdep switches itself off
+	// ("turning off the locking correctness validator"): that line alone
+	// means every later lock bug goes unseen.
 	'lockdep', 'possible circular locking', 'possible recursive locking',
 	'inconsistent lock state', 'scheduling while atomic',
 	'sleeping function called from invalid context',
-	'bad unlock balance', 'held lock freed',
+	'bad unlock balance', 'held lock freed', 'DEBUG_LOCKS_WARN_ON',
+	'turning off the locking correctness validator',
+	'trying to register non-static key', 'suspicious RCU usage',
 	// Stalls and hangs.
 	'hung task', 'hung_task', 'blocked for more than', 'soft lockup',
 	'hard LOCKUP', /rcu.*detected stalls?/, 'self-detected stall',
+	'workqueue lockup',
 	// File systems noticing corrupted metadata (our snapshots feed them).
 	'EXT4-fs error', /XFS \(.*\): (Corruption|Internal error)/,
 	'Buffer I/O error on dev vd',

@@ -103,8 +103,10 @@ const esc = (/** @type {string} */ s) => s.replace(/,/g, ',,');
  * @property {number} memory   MiB
  * @property {number} smp
  * @property {'single'|'multi'} tcg  TCG threading (lib/test-file.mjs)
- * @property {string[]} disks  image files, attached as skdisk0, 1, ...
+ * @property {{file: string, disk: import('./test-file.mjs').Disk}[]} disks
+ *   image files and how to attach them; device ids and serials skdisk0, 1...
  * @property {string} cache    qemu drive cache mode
+ * @property {string} [qmpSocket] a QMP monitor on this unix socket
  * @property {string} resultsDir read-write 9p share (tag "results")
  * @property {string} consoleLog serial console file
  * @property {string[]} [append] extra kernel command line words
@@ -156,12 +158,37 @@ export function qemuArgs(c) {
 		args.push('-netdev', `user,id=net0,restrict=on${fwd}`);
 		args.push('-device', 'virtio-net-pci,netdev=net0');
 	}
-	c.disks.forEach((file, i) => {
-		args.push('-drive', `file=${esc(file)},if=none,id=disk${i},` +
-			`format=raw,cache=${c.cache}`);
-		args.push('-device', `virtio-blk-pci,drive=disk${i},serial=skdisk${i}`);
-	});
+	if (c.qmpSocket)
+		args.push('-qmp', `unix:${esc(c.qmpSocket)},server=on,wait=off`);
+	c.disks.forEach(({ file, disk }, i) => args.push(...diskArgs(file, disk,
+		i, c.cache)));
 	return args;
+}
+
+/**
+ * The -drive and -device of test disk i. Every disk sits on the root PCI
+ * bus of the pc machine, where ACPI hotplug lets the guest release it on
+ * device_del (lib/hostctl.mjs).
+ * @param {string} file
+ * @param {import('./test-file.mjs').Disk} d
+ * @param {number} i
+ * @param {string} cache
+ * @returns {string[]}
+ */
+export function diskArgs(file, d, i, cache) {
+	const drive = [`file=${esc(file)}`, 'if=none', `id=disk${i}`,
+		'format=raw', `cache=${cache}`,
+		...(d.discard ? ['discard=unmap'] : []),
+		...(d.iops ? [`throttling.iops-total=${d.iops}`] : []),
+		...(d.bps ? [`throttling.bps-total=${d.bps}`] : [])];
+	const blocks = [`logical_block_size=${d.logicalBlockSize}`,
+		`physical_block_size=${d.physicalBlockSize}`];
+	const device = d.bus === 'nvme' ?
+		['nvme', `drive=disk${i}`, `id=skdisk${i}`, `serial=skdisk${i}`,
+			...blocks] :
+		['virtio-blk-pci', `drive=disk${i}`, `id=skdisk${i}`,
+			`serial=skdisk${i}`, ...blocks];
+	return ['-drive', drive.join(','), '-device', device.join(',')];
 }
 
 /**

@@ -8,16 +8,19 @@ import {
 	rmSync, symlinkSync, truncateSync, writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BuildError, buildKmod, REPO } from '../../../scripts/build-kmod.mjs';
 import { resolveKernels } from '../../../scripts/kernels.mjs';
 import { HarnessError } from './errors.mjs';
+import { serveHostctl } from './hostctl.mjs';
 import {
 	buildInitramfs, guestModulePath, resolveModulesDetailed,
 } from './initramfs.mjs';
 import {
 	badTaints, firstReport, panicked, scanKernelLogs,
 } from './kernel-log.mjs';
+import { kernelRun } from './matrix.mjs';
 import { checkQemu, killOnExit, qemuArgs, runQemu } from './qemu.mjs';
 import { discoverTests, parseTest } from './test-file.mjs';
 
@@ -164,9 +167,11 @@ async function pickPorts(forwards) {
 export async function runOne(prep, test, dir, o) {
 	const k = prep.kernel;
 	const base = {
-		name: test.name, kernel: k.series, kernelVersion: k.version,
+		name: test.name, kernel: k.name, kernelVersion: k.version,
 		logDir: relative(REPO, dir),
 	};
+	const run = kernelRun(k.name);
+	const timeout = Math.round(test.timeout * run.timeoutScale);
 	if (!prep.ko) {
 		mkdirSync(dir, { recursive: true });
 		writeFileSync(join(dir, 'build.log'), prep.buildError ?? '');
@@ -179,11 +184,12 @@ export async function runOne(prep, test, dir, o) {
 	// so the host's write-back of the images does not disturb timings.
 	const diskDir = o.diskDir ?
 		mkdtempSync(join(o.diskDir, 'snapkeep-vm-')) : dir;
-	const disks = test.disks.map((size, i) => {
-		const f = join(diskDir, `disk${i}.img`);
-		closeSync(openSync(f, 'w'));
-		truncateSync(f, size);
-		return f;
+	// Sparse: a 3 TiB disk costs nothing until the guest writes to it.
+	const disks = test.disks.map((disk, i) => {
+		const file = join(diskDir, `disk${i}.img`);
+		closeSync(openSync(file, 'w'));
+		truncateSync(file, disk.size);
+		return { file, disk };
 	});
 	const mods = resolveModulesDetailed(k, test.modules);
 	const forwards = test.net ? await pickPorts(test.net.forwards) : undefined;
@@ -191,7 +197,7 @@ export async function runOne(prep, test, dir, o) {
 		TEST_NAME: test.name,
 		TEST_FILE: test.file,
 		TEST_INTERP: test.interp,
-		TEST_TIMEOUT: test.timeout,
+		TEST_TIMEOUT: timeout,
 		TEST_DISK_COUNT: disks.length,
 		TEST_MODULES: mods.files.map(guestModulePath).join(' '),
 		TEST_MODULE_NAMES: test.modules
@@ -200,6 +206,10 @@ export async function runOne(prep, test, dir, o) {
 		SNAPKEEP_KO: prep.ko,
 		SNAPKEEP_KERNEL: k.version,
 		SNAPKEEP_HELPERS: o.helpers,
+		...(k.modulesRoot && k.modulesRoot !== '/' ?
+			{ TEST_MODULES_ROOT: k.modulesRoot } : {}),
+		...(test.disks.some((d) => d.bus === 'nvme') ?
+			{ TEST_NVME: '1' } : {}),
 		...(forwards ? {
 			TEST_NET: '1',
 			TEST_HOSTFWD: forwards.map((f) => `${f.host}:${f.guest}`)
@@ -216,22 +226,37 @@ export async function runOne(prep, test, dir, o) {
 		o.onForwards?.(forwards);
 
 	const smp = o.smp ?? test.smp;
-	const q = await runQemu(qemuArgs({
-		vmlinuz: k.vmlinuz,
-		initramfs: prep.initramfs,
-		memory: test.memory,
-		smp,
-		tcg: o.tcg ?? test.tcg,
-		disks,
-		cache: o.diskCache,
-		resultsDir: dir,
-		consoleLog: join(dir, 'console.log'),
-		...(forwards ? { forwards } : {}),
-	}), {
-		logFile: join(dir, 'qemu.log'),
-		timeoutMs: (test.timeout + BOOT_BUDGET) * 1000,
-		...(o.signal ? { signal: o.signal } : {}),
-	});
+	// The monitor's socket lives in /tmp: a unix socket path has at most
+	// 107 bytes, and run directories are deep.
+	const qmpDir = mkdtempSync(join(tmpdir(), 'snapkeep-qmp-'));
+	const qmpSocket = join(qmpDir, 'qmp.sock');
+	const stopHostctl = new AbortController();
+	const hostctl = serveHostctl({ dir, qmpSocket, diskCount: disks.length,
+		signal: stopHostctl.signal });
+	let q;
+	try {
+		q = await runQemu(qemuArgs({
+			vmlinuz: k.vmlinuz,
+			initramfs: prep.initramfs,
+			memory: test.memory,
+			smp,
+			tcg: o.tcg ?? test.tcg ?? run.tcg,
+			disks,
+			cache: o.diskCache,
+			resultsDir: dir,
+			consoleLog: join(dir, 'console.log'),
+			qmpSocket,
+			...(forwards ? { forwards } : {}),
+		}), {
+			logFile: join(dir, 'qemu.log'),
+			timeoutMs: (timeout + BOOT_BUDGET) * 1000,
+			...(o.signal ? { signal: o.signal } : {}),
+		});
+	} finally {
+		stopHostctl.abort();
+		await hostctl.catch(() => {});
+		rmSync(qmpDir, { recursive: true, force: true });
+	}
 
 	const consoleText = readOr(join(dir, 'console.log'));
 	const dmesg = readOr(join(dir, 'dmesg.log'));
@@ -247,7 +272,7 @@ export async function runOne(prep, test, dir, o) {
 		reasons.push('guest killed by the caller');
 	} else if (q.killed) {
 		reasons.push(`guest did not power off within ` +
-			`${test.timeout + BOOT_BUDGET} s, qemu killed`);
+			`${timeout + BOOT_BUDGET} s, qemu killed`);
 	} else if (q.code !== 0) {
 		const first = readOr(join(dir, 'qemu.log')).trim().split('\n')[0];
 		reasons.push(`qemu exited with ${q.code ?? q.signal}: ${first}`);
@@ -271,8 +296,8 @@ export async function runOne(prep, test, dir, o) {
 	// A failed test keeps its disks for a post-mortem, but not in a
 	// --disk-dir such as /dev/shm, where they would hold RAM until reboot.
 	if (!o.keepDisks && (passed || diskDir !== dir)) {
-		for (const f of disks)
-			rmSync(f, { force: true });
+		for (const { file } of disks)
+			rmSync(file, { force: true });
 		if (diskDir !== dir)
 			rmSync(diskDir, { recursive: true, force: true });
 	}
@@ -344,7 +369,7 @@ export async function startTest(o) {
 			ready(f);
 		},
 	}).catch((e) => /** @type {Detailed} */ ({
-		name: test.name, kernel: prep.kernel.series,
+		name: test.name, kernel: prep.kernel.name,
 		kernelVersion: prep.kernel.version, status: 'failed', seconds: 0,
 		logDir: relative(REPO, dir), reason: String(e), offending: [],
 		report: [], outputTail: '',

@@ -4,18 +4,20 @@
 // (run with node), executed inside the guest. Its leading comment lines
 // (`#` or `//`, after an optional #! line) may declare what it needs:
 //
-//   # vm: disks=2x256M memory=1024 timeout=180 smp=2 tcg=multi
-//   # vm: modules=ext4,xfs,dm-snapshot,loop,nbd kernels=6.12
-//   # vm: net=8080:80,0
+//   # vm: disks=2x256M,64M:4k:discard,3T:nvme memory=1024 timeout=180
+//   # vm: smp=2 tcg=multi modules=ext4,xfs,dm-snapshot,loop,nbd
+//   # vm: kernels=stock,debug net=8080:80,0
 //   # vm-allow-log: ^\S* ?EXT4-fs error .*: deliberately corrupted
 //
 // `vm:` lines hold key=value words and may repeat (later keys win, lists
 // add up). `vm-allow-log:` takes one regexp per line that exempts matching
 // kernel log lines from kernel-log.mjs's failure patterns. Unknown keys
-// are errors, so a typo never silently drops a requirement.
+// and disk options are errors, so a typo never silently drops a
+// requirement.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
+import { KERNEL_GROUPS, KERNEL_NAMES } from '../../../scripts/kernels.mjs';
 import { HarnessError } from './errors.mjs';
 
 /**
@@ -23,15 +25,30 @@ import { HarnessError } from './errors.mjs';
  * @property {string} name      file name without extension
  * @property {string} file      absolute path
  * @property {'bash'|'node'} interp
- * @property {number[]} disks   sizes in bytes
+ * @property {Disk[]} disks
  * @property {number} memory    MiB
  * @property {number} timeout   seconds, for the test itself (not the boot)
  * @property {number} smp
- * @property {Tcg} tcg         qemu TCG threading of a guest with smp > 1
+ * @property {Tcg} [tcg]        qemu TCG threading of a guest with smp > 1;
+ *   absent: the kernel's default (lib/matrix.mjs)
  * @property {string[]} modules modprobe names
- * @property {string[]} kernels series to run on; empty: all selected
+ * @property {string[]} kernels kernel names (scripts/kernels.mjs) the test
+ *   may run on, groups expanded; empty: any
  * @property {RegExp[]} allowLog
  * @property {Net} [net] guest networking; absent: the guest has no NIC
+ */
+
+/**
+ * One test disk: a sparse raw image file the guest sees as a disk.
+ * @typedef {object} Disk
+ * @property {number} size        bytes
+ * @property {'virtio'|'nvme'} bus virtio-blk-pci or an NVMe controller
+ * @property {number} logicalBlockSize  512 or 4096
+ * @property {number} physicalBlockSize 512 or 4096
+ * @property {boolean} discard    discards and write-zeroes unmap in the
+ *   image (qemu discard=unmap); without it qemu ignores discards
+ * @property {number} [iops]      throttle: I/O operations per second
+ * @property {number} [bps]       throttle: bytes per second
  */
 
 /**
@@ -64,7 +81,6 @@ export const DEFAULTS = Object.freeze({
 	memory: 1024,
 	timeout: 120,
 	smp: 1,
-	tcg: /** @type {Tcg} */ ('single'),
 });
 
 /** @param {string} v */
@@ -77,10 +93,14 @@ export function parseTcg(v) {
 const INTERP = /** @type {const} */ ({ '.sh': 'bash', '.mjs': 'node' });
 
 /**
- * "256M" -> bytes. Binary units; a bare number is MiB.
+ * "256M" -> bytes. Binary units K M G T, or "s" for 512-byte sectors
+ * (an odd size: "131075s"); a bare number is MiB.
  * @param {string} s
  */
 export function parseSize(s) {
+	const sectors = /^(\d+)s$/.exec(s);
+	if (sectors)
+		return Number(sectors[1]) * 512;
 	const m = /^(\d+)([KMGT]?)i?B?$/i.exec(s);
 	if (!m)
 		throw new Error(`bad size "${s}"`);
@@ -89,18 +109,88 @@ export function parseSize(s) {
 }
 
 /**
- * "2x256M,1G" -> [256M, 256M, 1G] in bytes; "0" or "" -> [].
+ * Disk options, after the size and separated by colons:
+ *   4k        4096-byte logical and physical blocks (a 4Kn disk)
+ *   512e      512-byte logical, 4096-byte physical blocks
+ *   discard   discards and write-zeroes unmap in the image
+ *   nvme      an NVMe controller with one namespace instead of virtio-blk
+ *   iops=N    at most N requests per second (qemu throttling)
+ *   mbps=N    at most N MiB per second
+ * @param {string} size
+ * @param {string[]} opts
+ * @returns {Disk}
+ */
+function parseDisk(size, opts) {
+	/** @type {Disk} */
+	const d = {
+		size: parseSize(size), bus: 'virtio', logicalBlockSize: 512,
+		physicalBlockSize: 512, discard: false,
+	};
+	for (const o of opts) {
+		const [name, value] = o.split('=');
+		const num = () => {
+			if (!/^\d+$/.test(value ?? '') || Number(value) < 1)
+				throw new Error(`disk option ${name} needs a positive number`);
+			return Number(value);
+		};
+		switch (name) {
+		case '4k': d.logicalBlockSize = d.physicalBlockSize = 4096; break;
+		case '512e': d.logicalBlockSize = 512; d.physicalBlockSize = 4096; break;
+		case 'discard': d.discard = true; break;
+		case 'nvme': d.bus = 'nvme'; break;
+		case 'iops': d.iops = num(); break;
+		case 'mbps': d.bps = num() * 2 ** 20; break;
+		default:
+			throw new Error(`unknown disk option "${o}" (known: 4k 512e ` +
+				'discard nvme iops=N mbps=N)');
+		}
+	}
+	if (d.size < 512 || d.size % d.logicalBlockSize) {
+		throw new Error(`disk size ${size} is not a whole number of ` +
+			`${d.logicalBlockSize}-byte blocks`);
+	}
+	return d;
+}
+
+/**
+ * "2x256M,1G:4k:discard" -> three Disks; "0" or "" -> [].
  * @param {string} s
+ * @returns {Disk[]}
  */
 export function parseDisks(s) {
 	if (s === '' || s === '0')
 		return [];
 	return s.split(',').flatMap((part) => {
-		const m = /^(?:(\d+)x)?(.+)$/.exec(part);
+		const m = /^(?:(\d+)x)?([^:]+)((?::[^:]+)*)$/.exec(part);
 		if (!m)
 			throw new Error(`bad disks "${s}"`);
-		return Array(Number(m[1] ?? 1)).fill(parseSize(m[2]));
+		const disk = parseDisk(m[2], m[3].split(':').filter(Boolean));
+		return Array.from({ length: Number(m[1] ?? 1) }, () => ({ ...disk }));
 	});
+}
+
+/**
+ * "stock,debug" -> ["6.1", "6.12", "debug"]: kernel names and groups
+ * (scripts/kernels.mjs), duplicates dropped.
+ * @param {string} s
+ */
+export function parseKernels(s) {
+	/** @type {string[]} */
+	const out = [];
+	for (const k of s.split(',').filter(Boolean)) {
+		const names = Object.hasOwn(KERNEL_GROUPS, k) ?
+			KERNEL_GROUPS[/** @type {keyof typeof KERNEL_GROUPS} */ (k)] :
+			KERNEL_NAMES.includes(k) ? [k] : undefined;
+		if (!names) {
+			throw new Error(`kernels takes ${KERNEL_NAMES.join(' ')} or ` +
+				`a group (${Object.keys(KERNEL_GROUPS).join(' ')}), not "${k}"`);
+		}
+		for (const n of names) {
+			if (!out.includes(n))
+				out.push(n);
+		}
+	}
+	return out;
 }
 
 /**
@@ -215,11 +305,8 @@ export function parseTest(text, file) {
 					t.tcg = parseTcg(v);
 					break;
 				case 'kernels':
-					for (const k of v.split(',').filter(Boolean)) {
-						if (!/^\d+\.\d+$/.test(k))
-							throw new Error(`kernels takes series like 6.12, not "${k}"`);
-						t.kernels.push(k);
-					}
+					t.kernels = [...new Set([...t.kernels,
+						...parseKernels(v)])];
 					break;
 				default:
 					throw new Error(`unknown key "${key}" (known: ` +

@@ -1,0 +1,57 @@
+// The default kernel matrix and the debug kernel's config check.
+import { describe, expect, it } from 'vitest';
+
+// @ts-expect-error -- the harness is plain JavaScript without typings
+import { kernelRun, MATRIX, matrixKernels } from '../../vm/lib/matrix.mjs';
+// @ts-expect-error -- plain JavaScript
+import { missingOptions } from '../../../scripts/debug-kernel.mjs';
+// @ts-expect-error -- plain JavaScript
+import { aptPackages, KERNEL_NAMES, nameOf } from '../../../scripts/kernels.mjs';
+
+describe('kernel matrix', () => {
+  it('runs everything on the stock kernels, the kmod suite on debug, the module tests on 6.1-rt', () => {
+    expect(matrixKernels('000-harness-selfcheck')).toEqual(['6.1', '6.12', 'debug']);
+    expect(matrixKernels('105-kmod-teardown')).toEqual(['6.1', '6.12', 'debug', '6.1-rt']);
+    expect(matrixKernels('202-engine-live')).toEqual(['6.1', '6.12', 'debug']);
+    expect(matrixKernels('301-helper-runs')).toEqual(['6.1', '6.12', 'debug']);
+    expect(matrixKernels('kmod-bench')).toEqual(['6.1', '6.12']);
+  });
+
+  it('names only kernels the harness knows', () => {
+    for (const row of MATRIX as { kernel: string }[]) expect(KERNEL_NAMES).toContain(row.kernel);
+  });
+
+  it('gives the debug kernel more time, and unknown kernels the plain defaults', () => {
+    expect(kernelRun('debug').timeoutScale).toBeGreaterThan(1);
+    expect(kernelRun('6.12')).toEqual({ tcg: 'single', timeoutScale: 1 });
+    expect(kernelRun('7.0')).toEqual({ tcg: 'single', timeoutScale: 1 });
+  });
+});
+
+describe('kernel names', () => {
+  it('names installed releases and their packages', () => {
+    expect(nameOf('6.1.0-57-rt-amd64')).toBe('6.1-rt');
+    expect(nameOf('6.12.118+deb12-amd64')).toBe('6.12');
+    expect(aptPackages('6.1-rt')).toEqual({ image: 'linux-image-rt-amd64', headers: 'linux-headers-rt-amd64' });
+    expect(aptPackages('6.12-rt')).toEqual({
+      image: 'linux-image-6.12-rt-amd64',
+      headers: 'linux-headers-6.12-rt-amd64',
+    });
+  });
+});
+
+describe('debug kernel config check', () => {
+  const config = ['CONFIG_KASAN=y', 'CONFIG_DEFAULT_HUNG_TASK_TIMEOUT=60', '# CONFIG_MODULE_SIG is not set'].join('\n');
+
+  it('accepts a config that has every option of the fragment', () => {
+    expect(missingOptions('# c\nCONFIG_KASAN=y\nCONFIG_MODULE_SIG=n\nCONFIG_DEFAULT_HUNG_TASK_TIMEOUT=60\n', config)).toEqual([]);
+  });
+
+  it('names options dropped or changed by Kconfig', () => {
+    expect(missingOptions('CONFIG_KFENCE=y\nCONFIG_KASAN=n\nCONFIG_DEFAULT_HUNG_TASK_TIMEOUT=120\n', config)).toEqual([
+      'CONFIG_KFENCE=y (got not set)',
+      'CONFIG_KASAN=n (got y)',
+      'CONFIG_DEFAULT_HUNG_TASK_TIMEOUT=120 (got 60)',
+    ]);
+  });
+});
