@@ -5,7 +5,7 @@
 // the device at the take, discards copy nothing (discarded data is
 // undefined, so dropping them is correct) while zeroing copies what it
 // overwrites.
-// vm: disks=320M,320M modules=ext4 timeout=300
+// vm: disks=320M:discard,320M modules=ext4 timeout=300
 import { bash, check, devsum, disks, finishes, insmod, kmod, kname, log, MiB, rmmod, sh, wholeDevice } from '../helpers/kmodlib.mjs';
 
 const [disk, store] = disks;
