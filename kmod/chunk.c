@@ -50,10 +50,14 @@ void chunk_done(void)
 	mempool_destroy(chunk_op_pool);
 }
 
-/* An op to fill in under a chunk lock later; may sleep, never fails. */
-struct chunk_op *chunk_op_alloc(void)
+/*
+ * An op to fill in under a chunk lock later. With GFP_NOIO it may wait
+ * for an op of the pool to be freed and never fails: only for a caller
+ * that holds no op whose end depends on it. GFP_NOWAIT gives NULL instead.
+ */
+struct chunk_op *chunk_op_alloc(gfp_t gfp)
 {
-	return mempool_alloc(chunk_op_pool, GFP_NOIO);
+	return mempool_alloc(chunk_op_pool, gfp);
 }
 
 /* Returns an op from chunk_op_alloc() that was not used. */
@@ -247,27 +251,20 @@ static unsigned int chunk_op_bytes(struct chunk_op *op)
 }
 
 /*
- * Starts the copy: waits for buffer memory unless the op has its buffer
- * (the caller may sleep), reads the chunks from the original. The chunks
- * are COPYING already.
+ * Starts the copy: reads the chunks from the original into the op's buffer,
+ * which the caller reserved before it claimed the chunks (they are
+ * COPYING already).
  *
  * With @sync, the caller waits for the read itself (op->read_done), then
  * calls chunk_op_read_done(): a writer that waits for its copy anyway is
  * released in its own context, without a worker's wakeup in between.
- * Returns false when there is nothing to wait for (the copy failed at
- * once; the op may be gone).
+ * Without @sync the op may be gone on return.
  */
-bool chunk_op_start(struct chunk_op *op, bool sync)
+void chunk_op_start(struct chunk_op *op, bool sync)
 {
 	struct diff_area *da = op->da;
 	unsigned int bytes = chunk_op_bytes(op);
 
-	if (!op->buf)
-		op->buf = diff_buffer_get(bytes);
-	if (!op->buf) {
-		chunk_op_fail(op, ENOMEM);
-		return false;
-	}
 	op->sync = sync;
 	if (sync)
 		init_completion(&op->read_done);
@@ -278,7 +275,6 @@ bool chunk_op_start(struct chunk_op *op, bool sync)
 			0, bytes, REQ_OP_READ);
 	if (atomic_dec_and_test(&op->pending))
 		chunk_op_next(op);
-	return sync;
 }
 
 /* An image read of one of the op's chunks ended (chunk lock held). */

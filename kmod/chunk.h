@@ -7,6 +7,7 @@
 
 #include <linux/atomic.h>
 #include <linux/completion.h>
+#include <linux/gfp.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
@@ -96,7 +97,7 @@ enum chunk_op_phase {
  *	difference storage.
  * @kref: one reference for the chunks in the table (dropped when they
  *	reach their final state), plus one per image I/O using the buffer.
- * @link: in the list of ops its creator starts.
+ * @link: in the list of copies a writer waits for and stores itself.
  * @da: the diff area (a reference).
  * @first: first chunk.
  * @count: chunks.
@@ -148,11 +149,11 @@ struct chunk_op {
 int chunk_init(void);
 void chunk_done(void);
 
-struct chunk_op *chunk_op_alloc(void);
+struct chunk_op *chunk_op_alloc(gfp_t gfp);
 void chunk_op_discard(struct chunk_op *op);
 void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
 		    unsigned long first);
-bool chunk_op_start(struct chunk_op *op, bool sync);
+void chunk_op_start(struct chunk_op *op, bool sync);
 bool chunk_op_read_done(struct chunk_op *op);
 void chunk_op_store(struct chunk_op *op);
 void chunk_op_free(struct kref *kref);

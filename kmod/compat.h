@@ -16,6 +16,7 @@
 #include <linux/blkdev.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/sched.h>
 
 /* The one place the kernel version is read. */
 #define COMPAT_KERNEL_AT_LEAST(a, b, c) \
@@ -94,6 +95,22 @@ static inline void compat_bdev_close(struct compat_bdev *b)
 	blkdev_put(b->bdev, FMODE_READ);
 #endif
 	b->bdev = NULL;
+}
+
+/*
+ * Whether the submitter of @bio asked not to wait: 6.1's
+ * submit_bio_noacct() adds REQ_NOWAIT itself for a plug started with
+ * nowait (io_uring), after the filter looked; the field went away later.
+ */
+static inline bool compat_bio_nowait(struct bio *bio)
+{
+#if !COMPAT_KERNEL_AT_LEAST(6, 6, 0)
+	struct blk_plug *plug = current->plug;
+
+	if (plug && plug->nowait)
+		return true;
+#endif
+	return bio->bi_opf & REQ_NOWAIT;
 }
 
 /* Freezing the file system on a device: renamed in 6.8. */

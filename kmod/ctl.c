@@ -11,6 +11,11 @@
  * (see the rules in snapkeep.h), so 32-bit callers only need their
  * pointer argument widened: compat_ptr_ioctl() does exactly that.
  *
+ * Every command needs CAP_SYS_ADMIN, as does opening the device: the
+ * commands freeze file systems and expose raw disks, and a descriptor may
+ * be passed on (or inherited into a container) beyond the root user that
+ * opened it.
+ *
  * Input is not trusted: sizes are capped before anything is allocated,
  * user pointers are only used through copy_{from,to}_user(), device
  * numbers and ranges are checked, reserved fields must be zero. A
@@ -21,6 +26,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME "-ctl: " fmt
 
 #include <linux/build_bug.h>
+#include <linux/capability.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kdev_t.h>
 #include <linux/miscdevice.h>
@@ -47,6 +54,8 @@ DEFINE_MUTEX(ctl_lock);
 
 /* Most bytes of the map one READ_MAP call copies (the caller loops). */
 #define CTL_MAP_CHUNK	(64U << 20)
+/* READ_MAP copies through a kernel buffer of this size, no lock held. */
+#define CTL_MAP_PIECE	(1U << 20)
 /* Most trackers LIST_TRACKERS reports. */
 #define CTL_MAX_TRACKERS	1024
 
@@ -87,7 +96,6 @@ static int ctl_ioctl_version(struct snapkeep_version __user *uarg)
 static int ctl_ioctl_attach(struct snapkeep_dev __user *uarg)
 {
 	struct snapkeep_dev arg;
-	struct tracker *t;
 	dev_t dev;
 	int ret;
 
@@ -98,22 +106,10 @@ static int ctl_ioctl_attach(struct snapkeep_dev __user *uarg)
 		return ret;
 
 	mutex_lock(&ctl_lock);
-	if (filter_find(dev)) {
-		ret = -EEXIST;
-		goto out;
-	}
-	t = tracker_new(dev);
-	if (IS_ERR(t)) {
-		ret = PTR_ERR(t);
-		goto out;
-	}
-	ret = filter_add(t);
-	if (ret)
-		tracker_put(t);
-	else
-		pr_info("tracking %u:%u\n", arg.major, arg.minor);
-out:
+	ret = snapshot_attach_tracker(dev);
 	mutex_unlock(&ctl_lock);
+	if (!ret)
+		pr_info("tracking %u:%u\n", arg.major, arg.minor);
 	return ret;
 }
 
@@ -170,20 +166,24 @@ static int ctl_ioctl_tracker_info(struct snapkeep_tracker_info __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return ctl_bad("tracker info", "bad pointer", -EFAULT);
+	if (arg.reserved || memchr_inv(arg.reserved0, 0, sizeof(arg.reserved0)))
+		return ctl_bad("tracker info", "reserved field set", -EINVAL);
 
 	mutex_lock(&ctl_lock);
 	t = ctl_tracker(&arg.dev, "tracker info", &ret);
 	if (t) {
-		map = rcu_dereference_protected(t->map,
-						lockdep_is_held(&ctl_lock));
 		memset(&arg, 0, sizeof(arg));
 		arg.dev.major = MAJOR(t->dev);
 		arg.dev.minor = MINOR(t->dev);
+		/* A take of its snapshot may switch the map meanwhile. */
+		rcu_read_lock();
+		map = rcu_dereference(t->map);
 		arg.device_size = (u64)map->capacity << SECTOR_SHIFT;
 		arg.block_size = 1U << map->block_shift;
 		arg.block_count = map->block_count;
-		arg.number = map->number;
+		arg.number = READ_ONCE(map->number);
 		export_uuid(arg.generation.b, &map->generation);
+		rcu_read_unlock();
 		if (t->snapshot) {
 			arg.flags |= SNAPKEEP_TRACKER_IN_SNAPSHOT;
 			export_uuid(arg.snapshot.b, &t->snapshot->id);
@@ -197,33 +197,83 @@ static int ctl_ioctl_tracker_info(struct snapkeep_tracker_info __user *uarg)
 	return 0;
 }
 
+/*
+ * A reference on the tracker of a user's snapkeep_dev, for work done
+ * without the control lock (the tracker may be detached meanwhile; its
+ * map lives as long as it).
+ */
+static struct tracker *ctl_tracker_get(const struct snapkeep_dev *d,
+				       const char *cmd, int *err)
+{
+	struct tracker *t;
+
+	mutex_lock(&ctl_lock);
+	t = ctl_tracker(d, cmd, err);
+	if (t)
+		tracker_get(t);
+	mutex_unlock(&ctl_lock);
+	return t;
+}
+
+/*
+ * Copies up to @len bytes of the frozen map from cell @offset to @ubuf,
+ * through @bounce, a piece at a time: no lock is held while user memory
+ * is touched (it may fault, or belong to a file system that waits).
+ * Bytes copied, or -EFAULT.
+ */
+static long ctl_copy_map(struct tracker *t, u64 offset, u64 len,
+			 u8 __user *ubuf, u8 *bounce)
+{
+	u64 done = 0;
+
+	while (done < len) {
+		struct cbt_map *map;
+		u64 n = 0;
+
+		rcu_read_lock();
+		map = rcu_dereference(t->map);
+		if (offset + done < map->block_count) {
+			n = min3(len - done, (u64)CTL_MAP_PIECE,
+				 (u64)(map->block_count - offset - done));
+			memcpy(bounce, map->frozen + offset + done, n);
+		}
+		rcu_read_unlock();
+		if (!n)
+			break;
+		if (copy_to_user(ubuf + done, bounce, n))
+			return -EFAULT;
+		done += n;
+		cond_resched();
+	}
+	return done;
+}
+
 static int ctl_ioctl_read_map(struct snapkeep_tracker_map __user *uarg)
 {
 	struct snapkeep_tracker_map arg;
-	struct cbt_map *map;
 	struct tracker *t;
-	u64 len = 0;
+	long copied;
+	u8 *bounce;
 	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return ctl_bad("read map", "bad pointer", -EFAULT);
-
-	mutex_lock(&ctl_lock);
-	t = ctl_tracker(&arg.dev, "read map", &ret);
-	if (t) {
-		map = rcu_dereference_protected(t->map,
-						lockdep_is_held(&ctl_lock));
-		if (arg.offset < map->block_count)
-			len = min3(arg.length, (u64)CTL_MAP_CHUNK,
-				   (u64)(map->block_count - arg.offset));
-		if (len && copy_to_user(u64_to_user_ptr(arg.buffer),
-					map->frozen + arg.offset, len))
-			ret = ctl_bad("read map", "bad buffer", -EFAULT);
-	}
-	mutex_unlock(&ctl_lock);
-	if (ret)
+	t = ctl_tracker_get(&arg.dev, "read map", &ret);
+	if (!t)
 		return ret;
-	arg.copied = len;
+	bounce = kvmalloc(CTL_MAP_PIECE, GFP_KERNEL);
+	if (!bounce) {
+		tracker_put(t);
+		return -ENOMEM;
+	}
+	copied = ctl_copy_map(t, arg.offset, min_t(u64, arg.length,
+						   CTL_MAP_CHUNK),
+			      u64_to_user_ptr(arg.buffer), bounce);
+	kvfree(bounce);
+	tracker_put(t);
+	if (copied < 0)
+		return ctl_bad("read map", "bad buffer", -EFAULT);
+	arg.copied = copied;
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return ctl_bad("read map", "bad pointer", -EFAULT);
 	return 0;
@@ -270,25 +320,25 @@ static int ctl_ioctl_mark_dirty(struct snapkeep_tracker_dirty __user *uarg)
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
 
-	mutex_lock(&ctl_lock);
-	t = ctl_tracker(&arg.dev, "mark dirty", &ret);
-	if (t) {
-		map = rcu_dereference_protected(t->map,
-						lockdep_is_held(&ctl_lock));
-		for (i = 0; i < arg.count; i++)
-			if (!cbt_map_range_valid(map, ranges[i].start,
-						 ranges[i].count))
-				break;
-		if (i < arg.count) {
-			ret = ctl_bad("mark dirty", "range outside the device",
-				      -EINVAL);
-		} else {
-			for (i = 0; i < arg.count; i++)
-				tracker_mark_both(t, ranges[i].start,
-						  ranges[i].count);
-		}
+	t = ctl_tracker_get(&arg.dev, "mark dirty", &ret);
+	if (!t)
+		goto out;
+	rcu_read_lock();
+	map = rcu_dereference(t->map);
+	for (i = 0; i < arg.count; i++)
+		if (!cbt_map_range_valid(map, ranges[i].start, ranges[i].count))
+			break;
+	rcu_read_unlock();
+	if (i < arg.count) {
+		ret = ctl_bad("mark dirty", "range outside the device", -EINVAL);
+	} else {
+		/* Without locks: 65536 whole-device ranges take a while. */
+		for (i = 0; i < arg.count && !ret; i++)
+			ret = tracker_mark_dirty(t, ranges[i].start,
+						 ranges[i].count);
 	}
-	mutex_unlock(&ctl_lock);
+	tracker_put(t);
+out:
 	kvfree(ranges);
 	return ret;
 }
@@ -377,15 +427,15 @@ static int ctl_ioctl_create(struct snapkeep_snapshot_create __user *uarg)
 
 	mutex_lock(&ctl_lock);
 	ret = snapshot_create(devs, arg.count, &id);
+	mutex_unlock(&ctl_lock);
 	if (!ret) {
 		export_uuid(arg.id.b, &id);
 		if (copy_to_user(uarg, &arg, sizeof(arg))) {
-			/* Nobody could ever name it: undo. */
-			snapshot_destroy(&id);
+			/* Nobody could ever name it: undo all of it. */
+			snapshot_destroy(&id, true);
 			ret = ctl_bad("create", "bad pointer", -EFAULT);
 		}
 	}
-	mutex_unlock(&ctl_lock);
 out_free:
 	kfree(devs);
 	kvfree(udevs);
@@ -407,10 +457,7 @@ static int ctl_ioctl_destroy(struct snapkeep_uuid __user *uarg)
 	ret = ctl_uuid(uarg, &id, "destroy");
 	if (ret)
 		return ret;
-	mutex_lock(&ctl_lock);
-	ret = snapshot_destroy(&id);
-	mutex_unlock(&ctl_lock);
-	return ret;
+	return snapshot_destroy(&id, false);
 }
 
 static int ctl_ioctl_append(struct snapkeep_snapshot_storage __user *uarg)
@@ -435,14 +482,50 @@ static int ctl_ioctl_append(struct snapkeep_snapshot_storage __user *uarg)
 		return PTR_ERR(ranges);
 	import_uuid(&id, arg.id.b);
 
-	mutex_lock(&ctl_lock);
-	ret = snapshot_append_storage(&id, dev, ranges, arg.count);
-	mutex_unlock(&ctl_lock);
+	ret = snapshot_append_storage(&id, dev, NULL, ranges, arg.count);
 	if (ret == -EINVAL)
 		ctl_bad("append storage",
-			"empty, unaligned, overlapping or out-of-device range, or an image device",
+			"empty, unaligned, overlapping or out-of-device range, an image device, or larger blocks than the snapshot's devices",
 			ret);
 	kvfree(ranges);
+	return ret;
+}
+
+static int
+ctl_ioctl_append_file(struct snapkeep_snapshot_storage_file __user *uarg)
+{
+	struct snapkeep_snapshot_storage_file arg;
+	struct snapkeep_sectors *ranges;
+	struct file *file;
+	uuid_t id;
+	dev_t dev;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("append storage file", "bad pointer", -EFAULT);
+	if (arg.reserved || arg.flags)
+		return ctl_bad("append storage file", "reserved field set",
+			       -EINVAL);
+	ret = ctl_dev(&arg.dev, &dev, "append storage file");
+	if (ret)
+		return ret;
+	file = fget(arg.fd);
+	if (!file)
+		return ctl_bad("append storage file", "bad descriptor", -EBADF);
+	ranges = ctl_copy_array(arg.ranges, arg.count, SNAPKEEP_MAX_RANGES,
+				sizeof(*ranges), "append storage file");
+	if (IS_ERR(ranges)) {
+		fput(file);
+		return PTR_ERR(ranges);
+	}
+	import_uuid(&id, arg.id.b);
+	ret = snapshot_append_storage(&id, dev, file, ranges, arg.count);
+	if (ret == -EINVAL)
+		ctl_bad("append storage file",
+			"empty, unaligned, overlapping or out-of-device range, larger blocks than the snapshot's devices, or not a regular file on the device",
+			ret);
+	kvfree(ranges);
+	fput(file);
 	return ret;
 }
 
@@ -454,10 +537,7 @@ static int ctl_ioctl_take(struct snapkeep_uuid __user *uarg)
 	ret = ctl_uuid(uarg, &id, "take");
 	if (ret)
 		return ret;
-	mutex_lock(&ctl_lock);
-	ret = snapshot_take(&id);
-	mutex_unlock(&ctl_lock);
-	return ret;
+	return snapshot_take(&id);
 }
 
 static int ctl_ioctl_wait_event(struct snapkeep_snapshot_event __user *uarg)
@@ -469,6 +549,8 @@ static int ctl_ioctl_wait_event(struct snapkeep_snapshot_event __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return ctl_bad("wait event", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("wait event", "reserved field set", -EINVAL);
 	import_uuid(&id, arg.id.b);
 	ret = snapshot_wait_event(&id, arg.timeout_ms, &ev);
 	if (ret)
@@ -535,9 +617,7 @@ static int ctl_ioctl_snapshot_info(struct snapkeep_snapshot_info __user *uarg)
 		return -ENOMEM;
 	import_uuid(&id, arg.id.b);
 
-	mutex_lock(&ctl_lock);
 	ret = snapshot_info(&id, &arg, devs, capacity);
-	mutex_unlock(&ctl_lock);
 	if (ret)
 		goto out;
 	if (min(capacity, arg.count) &&
@@ -558,6 +638,8 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 {
 	void __user *argp = (void __user *)arg;
 
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	switch (cmd) {
 	case SNAPKEEP_IOCTL_VERSION:
 		return ctl_ioctl_version(argp);
@@ -579,6 +661,8 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 		return ctl_ioctl_destroy(argp);
 	case SNAPKEEP_IOCTL_APPEND_STORAGE:
 		return ctl_ioctl_append(argp);
+	case SNAPKEEP_IOCTL_APPEND_STORAGE_FILE:
+		return ctl_ioctl_append_file(argp);
 	case SNAPKEEP_IOCTL_TAKE:
 		return ctl_ioctl_take(argp);
 	case SNAPKEEP_IOCTL_WAIT_EVENT:
@@ -592,8 +676,14 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+static int ctl_open(struct inode *inode, struct file *file)
+{
+	return capable(CAP_SYS_ADMIN) ? 0 : -EPERM;
+}
+
 static const struct file_operations ctl_fops = {
 	.owner		= THIS_MODULE,
+	.open		= ctl_open,
 	.unlocked_ioctl	= ctl_unlocked_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };

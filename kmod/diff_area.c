@@ -44,53 +44,16 @@
 #include "params.h"
 #include "tracker.h"
 
-/**
- * struct cow_request - a write to the original waiting for copies.
- * @bio: the write.
- * @pending: copies it waits for, plus one while it is being set up.
- */
-struct cow_request {
-	struct bio *bio;
-	atomic_t pending;
-};
-
-/**
- * struct cow_wait - one copy a cow_request waits for.
- * @w: the waiter queued on the copy.
- * @req: the request.
- */
-struct cow_wait {
-	struct chunk_waiter w;
-	struct cow_request *req;
-};
-
-static mempool_t *cow_request_pool;
-static mempool_t *cow_wait_pool;
-
-int diff_area_init(void)
-{
-	cow_request_pool =
-		mempool_create_kmalloc_pool(64, sizeof(struct cow_request));
-	if (!cow_request_pool)
-		return -ENOMEM;
-	cow_wait_pool = mempool_create_kmalloc_pool(64,
-						    sizeof(struct cow_wait));
-	if (!cow_wait_pool) {
-		mempool_destroy(cow_request_pool);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void diff_area_done(void)
-{
-	mempool_destroy(cow_wait_pool);
-	mempool_destroy(cow_request_pool);
-}
-
 static void diff_area_ra_work(struct work_struct *work);
 
-/* log2 of the chunk size for a device of @capacity sectors. */
+/*
+ * log2 of the chunk size for a device of @capacity sectors: the smallest
+ * from chunk_minimum_shift that keeps the count at or below
+ * chunk_maximum_count, but never so large that four chunks would not fit
+ * the copy budget (then the table gets more entries than the count says):
+ * a random 4 KiB write copies a whole chunk, and writers must not queue
+ * for a budget that holds only one or two copies.
+ */
 static unsigned int diff_area_chunk_shift(sector_t capacity,
 					  unsigned int logical_block_size)
 {
@@ -98,15 +61,17 @@ static unsigned int diff_area_chunk_shift(sector_t capacity,
 				  (unsigned int)PAGE_SHIFT,
 				  (unsigned int)ilog2(logical_block_size));
 	u64 bytes = (u64)capacity << SECTOR_SHIFT;
+	u64 budget = diff_buffer_budget();
 
 	while (shift < param_chunk_maximum_shift &&
+	       (4ULL << (shift + 1)) <= budget &&
 	       DIV_ROUND_UP_ULL(bytes, 1ULL << shift) >
 	       param_chunk_maximum_count)
 		shift++;
 	return shift;
 }
 
-/* At take, under the control lock: the chunk table of @t's device. */
+/* At take, with the snapshot's lock: the chunk table of @t's device. */
 struct diff_area *diff_area_new(struct tracker *t, struct diff_storage *ds)
 {
 	struct block_device *bdev = t->orig.bdev;
@@ -176,11 +141,27 @@ static bool diff_area_copied(struct diff_area *da, unsigned long first,
 	unsigned long nr;
 
 	for (nr = first; nr <= last; nr++) {
-		/* Pairs with the release of each state change (chunk.c). */
-		if (smp_load_acquire(&da->chunks[nr].state) < CHUNK_IN_MEMORY)
+		if (diff_area_chunk_state(da, nr) < CHUNK_IN_MEMORY)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * Whether the snapshot no longer depends on the original's sectors
+ * @sector..+@count: every chunk there is copied (or the snapshot is
+ * broken). A discard may reach them then.
+ */
+bool diff_area_range_copied(struct diff_area *da, sector_t sector,
+			    sector_t count)
+{
+	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
+
+	if (diff_storage_failed(da->ds) || sector >= da->capacity || !count)
+		return true;
+	count = min_t(sector_t, count, da->capacity - sector);
+	return diff_area_copied(da, sector >> shift,
+				(sector + count - 1) >> shift);
 }
 
 /*
@@ -214,6 +195,181 @@ static unsigned int diff_area_claim(struct diff_area *da, struct chunk_op *op,
 	return count;
 }
 
+/* How many chunks from @nr on, up to @last and @max, look NEW (no lock). */
+static unsigned int diff_area_new_run(struct diff_area *da, unsigned long nr,
+				      unsigned long last, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max && nr + n <= last &&
+	       diff_area_chunk_state(da, nr + n) == CHUNK_NEW)
+		n++;
+	return n;
+}
+
+/* Bytes of the @n chunks from @nr (the device's last chunk may be short). */
+static unsigned int diff_area_run_bytes(struct diff_area *da,
+					unsigned long nr, unsigned int n)
+{
+	return ((n - 1) << da->chunk_shift) +
+	       (diff_area_chunk_len(da, nr + n - 1) << SECTOR_SHIFT);
+}
+
+/**
+ * struct cow_request - a write to the original held until copies release it.
+ * @bio: the write.
+ * @pending: copies it waits for, plus one while it is being set up.
+ */
+struct cow_request {
+	struct bio *bio;
+	atomic_t pending;
+};
+
+/**
+ * struct cow_wait - one copy a cow_request waits for.
+ * @w: the waiter queued on the copy.
+ * @req: the request.
+ */
+struct cow_wait {
+	struct chunk_waiter w;
+	struct cow_request *req;
+};
+
+/**
+ * struct cow_start - how diff_area_start_copy() starts a copy.
+ * @wait: it may wait for copy memory: the caller holds no copy it must
+ *	finish itself (else waiting could be for its own buffers).
+ * @sync: the caller waits for the read and releases the copy itself; it
+ *	gets a reference in @op.
+ * @cw: queued for the copy's release (with its request counted) before
+ *	the copy starts; NULL for none.
+ * @op: out, with @sync: the copy.
+ */
+struct cow_start {
+	bool wait;
+	bool sync;
+	struct cow_wait *cw;
+	struct chunk_op *op;
+};
+
+/*
+ * Starts a copy of the NEW chunks from @nr on (up to @last and the largest
+ * copy): the buffer is reserved first, then the chunks still NEW are
+ * claimed, then read. Never claims a chunk before its buffer is reserved:
+ * a claimed chunk makes every writer of it wait. Returns the number of
+ * chunks copied; 0 when they were not NEW any more; -EAGAIN when there was
+ * no memory right now (only without @s->wait).
+ */
+static int diff_area_start_copy(struct diff_area *da, unsigned long nr,
+				unsigned long last, struct cow_start *s)
+{
+	unsigned int n = diff_area_new_run(da, nr, last, da->op_chunks);
+	struct diff_buffer *buf;
+	struct chunk_op *op;
+	unsigned int count;
+
+	if (!n)
+		return 0;
+	if (s->wait)
+		buf = diff_buffer_get(diff_area_run_bytes(da, nr, n));
+	else
+		buf = diff_buffer_tryget(diff_area_run_bytes(da, nr, n), false);
+	if (!buf)
+		return -EAGAIN;
+	op = chunk_op_alloc(s->wait ? GFP_NOIO : GFP_NOWAIT);
+	if (!op) {
+		diff_buffer_put(buf);
+		return -EAGAIN;
+	}
+	count = diff_area_claim(da, op, nr, n);
+	if (!count) {
+		diff_buffer_put(buf);
+		chunk_op_discard(op);
+		return 0;
+	}
+	op->buf = buf;
+	if (s->cw) {
+		atomic_inc(&s->cw->req->pending);
+		chunk_op_add_waiter(op, &s->cw->w, CHUNK_OP_RELEASED);
+	}
+	if (s->sync)
+		s->op = chunk_op_get(op);
+	/* Without @sync the op may be gone once started. */
+	chunk_op_start(op, s->sync);
+	return count;
+}
+
+/**
+ * struct image_wait - something waiting in its own context for a copy.
+ * @w: the waiter.
+ * @done: completed by the copy's event.
+ */
+struct image_wait {
+	struct chunk_waiter w;
+	struct completion done;
+};
+
+static void image_wait_fn(struct chunk_waiter *w, int error)
+{
+	complete(&container_of(w, struct image_wait, w)->done);
+}
+
+/* Waits until @op has released its writes (read the old data) or failed. */
+static void diff_area_wait_op(struct chunk_op *op, enum chunk_op_event event)
+{
+	struct image_wait iw;
+
+	init_completion(&iw.done);
+	iw.w.fn = image_wait_fn;
+	if (chunk_op_add_waiter(op, &iw.w, event))
+		wait_for_completion(&iw.done);
+}
+
+/*
+ * Chunk @nr is being copied by another writer's copy: waits for its
+ * release. The caller holds no copy of its own that is not released.
+ */
+static void diff_area_wait_copying(struct diff_area *da, unsigned long nr)
+{
+	spinlock_t *lock = diff_area_chunk_lock(da, nr);
+	struct chunk *c = &da->chunks[nr];
+	struct chunk_op *op = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(lock, flags);
+	if (c->state == CHUNK_COPYING)
+		op = chunk_op_get(c->op);
+	spin_unlock_irqrestore(lock, flags);
+	if (!op)
+		return;
+	diff_area_wait_op(op, CHUNK_OP_RELEASED);
+	chunk_op_put(op);
+}
+
+static mempool_t *cow_request_pool;
+static mempool_t *cow_wait_pool;
+
+int diff_area_init(void)
+{
+	cow_request_pool =
+		mempool_create_kmalloc_pool(64, sizeof(struct cow_request));
+	if (!cow_request_pool)
+		return -ENOMEM;
+	cow_wait_pool = mempool_create_kmalloc_pool(64,
+						    sizeof(struct cow_wait));
+	if (!cow_wait_pool) {
+		mempool_destroy(cow_request_pool);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void diff_area_done(void)
+{
+	mempool_destroy(cow_wait_pool);
+	mempool_destroy(cow_request_pool);
+}
+
 /*
  * Read-ahead for a sequential writer about to reach chunk @from: copies of
  * the next ra_chunks chunks start now, so the writes find them in memory
@@ -229,20 +385,20 @@ static void diff_area_readahead(struct diff_area *da, unsigned long from)
 	end = min(from + da->ra_chunks, da->chunk_count);
 	nr = ra > from && ra < end ? ra : from;
 	while (nr < end) {
-		unsigned int n = min_t(unsigned long, da->op_chunks, end - nr);
+		unsigned int n = diff_area_new_run(da, nr, end - 1,
+						   da->op_chunks);
 		struct diff_buffer *buf;
 		struct chunk_op *op;
 		unsigned int count;
 
-		/* Pairs with the release of each state change (chunk.c). */
-		if (smp_load_acquire(&da->chunks[nr].state) != CHUNK_NEW) {
+		if (!n) {
 			nr++;
 			continue;
 		}
-		buf = diff_buffer_tryget(n << da->chunk_shift);
+		buf = diff_buffer_tryget(diff_area_run_bytes(da, nr, n), true);
 		if (!buf)
 			break;
-		op = chunk_op_alloc();
+		op = chunk_op_alloc(GFP_NOIO);
 		count = diff_area_claim(da, op, nr, n);
 		if (!count) {
 			diff_buffer_put(buf);
@@ -286,8 +442,7 @@ static void diff_area_readahead_start(struct diff_area *da,
 		return;
 	end = min(from + da->ra_chunks, da->chunk_count);
 	nr = ra > from && ra < end ? ra : from;
-	/* Pairs with the release of each state change (chunk.c). */
-	while (nr < end && smp_load_acquire(&da->chunks[nr].state) != CHUNK_NEW)
+	while (nr < end && diff_area_chunk_state(da, nr) != CHUNK_NEW)
 		nr++;
 	if (nr == end) {
 		WRITE_ONCE(da->ra_next, end);
@@ -323,35 +478,196 @@ static void cow_wait_fn(struct chunk_waiter *w, int error)
  * costs more than the read. Yes for one that sends one bio at a time: no
  * plug, or an empty one not started for a batch (6.1's blkdev_write_iter()
  * plugs every write). No for a batch under way (write-back, io_submit()):
- * the worker releases its writes, so that the reads of its bios go on in
- * parallel; nor for a workqueue worker (the filter's own, for one).
+ * the I/O workqueue releases its writes, so that the reads of its bios go
+ * on in parallel; nor for kernel threads (the filter's own workers, or
+ * dm-crypt's write thread, whose writes would otherwise wait for the
+ * copies one after the other).
  */
 static bool diff_area_wait_here(void)
 {
 	struct blk_plug *plug = current->plug;
 
-	if (current->flags & PF_WQ_WORKER)
+	if (current->flags & PF_KTHREAD)
 		return false;
 	return !plug || (!plug->rq_count && plug->nr_ios <= 1 &&
 			 list_empty(&plug->cb_list));
 }
 
+enum cow_mode diff_area_cow_mode(bool can_sleep)
+{
+	if (!can_sleep)
+		return COW_NOSLEEP;
+	return diff_area_wait_here() ? COW_INLINE : COW_ASYNC;
+}
+
+/*
+ * COW_INLINE and COW_WAIT: copies in batches, each as large as the copy
+ * memory allows right now (at least one copy: the first of a batch may
+ * wait for memory, since the caller then holds nothing). A batch's reads
+ * run in parallel; the caller waits for them and releases and stores the
+ * copies itself, then goes on with the next batch. Copies of other writers
+ * are waited for between batches, never while holding one of its own. So
+ * a write of any size needs no more memory than one copy, and never waits
+ * for itself. With @submit (COW_INLINE) the write is submitted here right
+ * after the last release, before those copies' stores; returns COW_HELD
+ * then, COW_PASS when the caller submits it.
+ */
+static enum cow_result diff_area_cow_inline(struct diff_area *da,
+					    struct bio *bio,
+					    unsigned long first,
+					    unsigned long last, bool submit)
+{
+	struct chunk_op *op, *tmp;
+	unsigned long nr = first;
+	bool submitted = false;
+	LIST_HEAD(batch);
+
+	while (nr <= last) {
+		/* Start a batch. */
+		while (nr <= last) {
+			struct cow_start s = {
+				.wait = list_empty(&batch),
+				.sync = true,
+			};
+			u8 state;
+			int n;
+
+			state = diff_area_chunk_state(da, nr);
+			if (state >= CHUNK_IN_MEMORY) {
+				nr++;
+				continue;
+			}
+			if (state == CHUNK_COPYING) {
+				if (!list_empty(&batch))
+					break;
+				diff_area_wait_copying(da, nr);
+				continue;
+			}
+			n = diff_area_start_copy(da, nr, last, &s);
+			if (n < 0 && s.wait) {
+				/* No copy fits the budget: cannot happen (B6). */
+				diff_storage_corrupt(da->ds, da->dev, ENOMEM);
+				nr = last + 1;
+			}
+			if (n < 0)
+				break;
+			if (n) {
+				list_add_tail(&s.op->link, &batch);
+				nr += n;
+			}
+		}
+		/* Finish it: reads, releases, stores. */
+		list_for_each_entry_safe(op, tmp, &batch, link) {
+			wait_for_completion_io(&op->read_done);
+			if (!chunk_op_read_done(op)) {
+				/* Failed, or released by the last image read. */
+				list_del_init(&op->link);
+				diff_area_wait_op(op, CHUNK_OP_RELEASED);
+				chunk_op_put(op);
+			}
+		}
+		if (submit && nr > last) {
+			/* The write first, then the last copies' stores. */
+			filter_submit_own(bio);
+			submitted = true;
+		}
+		list_for_each_entry_safe(op, tmp, &batch, link) {
+			list_del_init(&op->link);
+			chunk_op_store(op);
+			chunk_op_put(op);
+		}
+	}
+	return submitted ? COW_HELD : COW_PASS;
+}
+
+/*
+ * COW_ASYNC: the copies start (the submitter waits for memory only: its
+ * copies finish without it), the write is held and submitted by whoever
+ * releases it last (the I/O workqueue, usually). One copy at a time is
+ * set up, its buffer reserved before its chunks are claimed.
+ */
+static enum cow_result diff_area_cow_async(struct diff_area *da,
+					   struct bio *bio,
+					   unsigned long first,
+					   unsigned long last)
+{
+	struct cow_request *req = NULL;
+	unsigned long nr = first;
+
+	while (nr <= last) {
+		u8 state = diff_area_chunk_state(da, nr);
+		struct cow_start s = { .wait = true };
+		struct cow_wait *cw;
+		int n;
+
+		if (state >= CHUNK_IN_MEMORY) {
+			nr++;
+			continue;
+		}
+		if (!req) {
+			req = mempool_alloc(cow_request_pool, GFP_NOIO);
+			req->bio = bio;
+			atomic_set(&req->pending, 1);
+		}
+		cw = mempool_alloc(cow_wait_pool, GFP_NOIO);
+		cw->w.fn = cow_wait_fn;
+		cw->req = req;
+		if (state == CHUNK_NEW) {
+			s.cw = cw;
+			n = diff_area_start_copy(da, nr, last, &s);
+			if (n > 0) {
+				nr += n;
+				continue;
+			}
+		} else {
+			spinlock_t *lock = diff_area_chunk_lock(da, nr);
+			struct chunk *c = &da->chunks[nr];
+			unsigned long flags;
+
+			spin_lock_irqsave(lock, flags);
+			if (c->state == CHUNK_COPYING) {
+				struct chunk_op *op = c->op;
+
+				atomic_inc(&req->pending);
+				if (chunk_op_add_waiter(op, &cw->w,
+							CHUNK_OP_RELEASED)) {
+					/* Once per copy, however many chunks. */
+					nr = op->first + op->count;
+					cw = NULL;
+				} else {
+					atomic_dec(&req->pending);
+				}
+			}
+			spin_unlock_irqrestore(lock, flags);
+			if (!cw)
+				continue;
+		}
+		/* The chunk changed meanwhile: look at it again. */
+		mempool_free(cw, cow_wait_pool);
+	}
+	if (!req)
+		return COW_PASS;
+	if (atomic_dec_and_test(&req->pending)) {
+		mempool_free(req, cow_request_pool);
+		return COW_PASS;
+	}
+	return COW_HELD;
+}
+
 /*
  * Copy-on-write for a write of @count sectors at @sector of the original.
- * COW_PASS: submit it now. COW_HELD: it is submitted once the copies it
- * needs are in memory. COW_DEFER: copies are needed and !@can_sleep.
+ * COW_PASS: the caller submits it now. COW_HELD: the module submits it
+ * once the copies it needs are in memory. COW_DEFER: copies are needed
+ * and @mode is COW_NOSLEEP. See enum cow_mode for the modes.
  */
 enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
-			      sector_t sector, sector_t count, bool can_sleep)
+			      sector_t sector, sector_t count,
+			      enum cow_mode mode)
 {
 	unsigned int shift = da->chunk_shift - SECTOR_SHIFT;
-	struct chunk_op *op = NULL, *spare_op = NULL, *waited = NULL, *tmp;
-	struct cow_wait *spare_wait = NULL;
-	unsigned long first, last, nr, seq_next;
-	struct cow_request *req;
-	LIST_HEAD(started);
-	LIST_HEAD(waiting);
-	bool sequential, sync;
+	unsigned long first, last, seq_next;
+	enum cow_result res;
+	bool sequential;
 
 	if (diff_storage_failed(da->ds) || sector >= da->capacity)
 		return COW_PASS;
@@ -362,115 +678,24 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 	sequential = first == seq_next || first + 1 == seq_next;
 	WRITE_ONCE(da->seq_next, last + 1);
 	if (diff_area_copied(da, first, last)) {
-		if (sequential && can_sleep)
+		if (sequential && mode != COW_NOSLEEP)
 			diff_area_readahead_start(da, last + 1);
 		return COW_PASS;
 	}
-	if (!can_sleep)
+	switch (mode) {
+	case COW_NOSLEEP:
 		return COW_DEFER;
-
-	req = mempool_alloc(cow_request_pool, GFP_NOIO);
-	req->bio = bio;
-	atomic_set(&req->pending, 1);
-
-	for (nr = first; nr <= last; nr++) {
-		spinlock_t *lock = diff_area_chunk_lock(da, nr);
-		struct chunk *c = &da->chunks[nr];
-		unsigned long flags;
-
-		/* Allocate outside the lock what this chunk may need. */
-		if (!spare_op)
-			spare_op = chunk_op_alloc();
-		if (!spare_wait)
-			spare_wait = mempool_alloc(cow_wait_pool, GFP_NOIO);
-
-		spin_lock_irqsave(lock, flags);
-		switch (c->state) {
-		case CHUNK_NEW:
-			if (!op || op->count == da->op_chunks) {
-				op = spare_op;
-				spare_op = NULL;
-				chunk_op_setup(op, da, nr);
-				list_add_tail(&op->link, &started);
-				spare_wait->w.fn = cow_wait_fn;
-				spare_wait->req = req;
-				atomic_inc(&req->pending);
-				chunk_op_add_waiter(op, &spare_wait->w,
-						    CHUNK_OP_RELEASED);
-				spare_wait = NULL;
-			}
-			c->op = op;
-			op->count++;
-			/* Pairs with diff_area_copied(). */
-			smp_store_release(&c->state, CHUNK_COPYING);
-			break;
-		case CHUNK_COPYING:
-			op = NULL;
-			/* Once per copy, however many of its chunks we need. */
-			if (c->op == waited)
-				break;
-			waited = c->op;
-			spare_wait->w.fn = cow_wait_fn;
-			spare_wait->req = req;
-			atomic_inc(&req->pending);
-			if (chunk_op_add_waiter(c->op, &spare_wait->w,
-						CHUNK_OP_RELEASED))
-				spare_wait = NULL;
-			else
-				atomic_dec(&req->pending);
-			break;
-		default:
-			op = NULL;
-			break;
-		}
-		spin_unlock_irqrestore(lock, flags);
-	}
-
-	chunk_op_discard(spare_op);
-	if (spare_wait)
-		mempool_free(spare_wait, cow_wait_pool);
-	sync = diff_area_wait_here();
-	list_for_each_entry_safe(op, tmp, &started, link) {
-		list_del_init(&op->link);
-		if (chunk_op_start(op, sync))
-			list_add_tail(&op->link, &waiting);
+	case COW_ASYNC:
+		res = diff_area_cow_async(da, bio, first, last);
+		break;
+	default:
+		res = diff_area_cow_inline(da, bio, first, last,
+					   mode == COW_INLINE);
+		break;
 	}
 	if (sequential)
 		diff_area_readahead_start(da, last + 1);
-	list_for_each_entry_safe(op, tmp, &waiting, link) {
-		list_del_init(&op->link);
-		wait_for_completion_io(&op->read_done);
-		if (chunk_op_read_done(op))
-			list_add_tail(&op->link, &started);
-	}
-
-	if (atomic_dec_and_test(&req->pending)) {
-		mempool_free(req, cow_request_pool);
-		if (list_empty(&started))
-			return COW_PASS;
-		/* The write first, then the copies' stores. */
-		filter_submit_own(bio);
-	}
-	list_for_each_entry_safe(op, tmp, &started, link) {
-		list_del_init(&op->link);
-		chunk_op_store(op);
-	}
-	return COW_HELD;
-}
-
-/**
- * struct image_wait - an image bio part waiting for a copy.
- * @w: the waiter.
- * @done: completed by the copy's event.
- */
-struct image_wait {
-	struct chunk_waiter w;
-	struct completion done;
-};
-
-static void image_wait_fn(struct chunk_waiter *w, int error)
-{
-	complete(&container_of(w, struct image_wait, w)->done);
+	return res;
 }
 
 /**
@@ -522,6 +747,13 @@ static void diff_area_clone_endio(struct bio *clone)
 
 	if (clone->bi_status)
 		parent->bi_status = clone->bi_status;
+	/*
+	 * A read of the original that began before the snapshot broke (or
+	 * was destroyed) may have raced with a write that no longer waited
+	 * for a copy: its data cannot be trusted.
+	 */
+	if (ic->origin && diff_storage_failed(da->ds))
+		parent->bi_status = BLK_STS_IOERR;
 	if (ic->origin)
 		diff_area_readers_done(da, ic->chunk, ic->chunks);
 	if (ic->storage)
@@ -625,25 +857,38 @@ static void diff_area_copy(struct chunk_op *op, unsigned long nr,
 }
 
 /*
- * Copies chunk @nr for an image write (worker context): the chunk is NEW,
- * its lock held with @flags; returns with the lock released, the copy
- * finished.
+ * Copies chunk @nr for an image write (worker context, holding nothing):
+ * the buffer is reserved before the chunk is claimed. Returns when the
+ * copy is done, or at once when the chunk was not NEW any more.
  */
-static void diff_area_copy_for_write(struct diff_area *da, unsigned long nr,
-				     struct chunk_op *op, unsigned long flags)
+static void diff_area_copy_for_write(struct diff_area *da, unsigned long nr)
 {
+	spinlock_t *lock = diff_area_chunk_lock(da, nr);
 	struct chunk *c = &da->chunks[nr];
+	struct diff_buffer *buf;
 	struct image_wait iw;
+	struct chunk_op *op;
+	unsigned long flags;
 
+	buf = diff_buffer_get(diff_area_run_bytes(da, nr, 1));
+	op = chunk_op_alloc(GFP_NOIO);
+	spin_lock_irqsave(lock, flags);
+	if (c->state != CHUNK_NEW) {
+		spin_unlock_irqrestore(lock, flags);
+		diff_buffer_put(buf);
+		chunk_op_discard(op);
+		return;
+	}
 	chunk_op_setup(op, da, nr);
 	c->op = op;
 	op->count = 1;
+	op->buf = buf;
 	/* Pairs with diff_area_copied(). */
 	smp_store_release(&c->state, CHUNK_COPYING);
 	init_completion(&iw.done);
 	iw.w.fn = image_wait_fn;
 	chunk_op_add_waiter(op, &iw.w, CHUNK_OP_DONE);
-	spin_unlock_irqrestore(diff_area_chunk_lock(da, nr), flags);
+	spin_unlock_irqrestore(lock, flags);
 	chunk_op_start(op, false);
 	wait_for_completion(&iw.done);
 }
@@ -661,7 +906,6 @@ static int diff_area_image_part(struct diff_area *da, struct bio *bio,
 	bool write = op_is_write(bio_op(bio));
 	spinlock_t *lock = diff_area_chunk_lock(da, nr);
 	struct chunk *c = &da->chunks[nr];
-	struct chunk_op *spare = NULL;
 	struct image_wait iw;
 	struct block_device *bdev;
 	struct chunk_op *op;
@@ -671,14 +915,12 @@ static int diff_area_image_part(struct diff_area *da, struct bio *bio,
 	int ret;
 
 retry:
-	if (write && !spare)
-		spare = chunk_op_alloc();
 	spin_lock_irqsave(lock, flags);
 	switch (c->state) {
 	case CHUNK_NEW:
 		if (write) {
-			diff_area_copy_for_write(da, nr, spare, flags);
-			spare = NULL;
+			spin_unlock_irqrestore(lock, flags);
+			diff_area_copy_for_write(da, nr);
 			goto retry;
 		}
 		c->readers++;
@@ -732,7 +974,6 @@ retry:
 		ret = -EIO;
 		break;
 	}
-	chunk_op_discard(spare);
 	return ret;
 }
 

@@ -92,9 +92,27 @@ struct image_clone {
 };
 
 enum cow_result {
-	COW_PASS,	/* nothing to copy: submit the write now */
+	COW_PASS,	/* nothing (more) to copy: submit the write now */
 	COW_HELD,	/* the module submits the write after the copy */
 	COW_DEFER,	/* a copy is needed, but the caller cannot wait */
+};
+
+/**
+ * enum cow_mode - how the submitter of a write that needs copies waits.
+ * @COW_NOSLEEP: it may not sleep (inside another driver's submit path,
+ *	REQ_NOWAIT): COW_DEFER when copies are needed.
+ * @COW_INLINE: one bio at a time: the copies' reads are waited for and
+ *	released here, the write is submitted here (COW_HELD).
+ * @COW_ASYNC: a batch under way, or a kernel thread: the copies start,
+ *	the write is held and submitted by whoever releases it last.
+ * @COW_WAIT: like COW_INLINE, but the caller submits (COW_PASS): for a
+ *	write that several diff areas must copy for.
+ */
+enum cow_mode {
+	COW_NOSLEEP,
+	COW_INLINE,
+	COW_ASYNC,
+	COW_WAIT,
 };
 
 int diff_area_init(void);
@@ -135,14 +153,25 @@ static inline unsigned int diff_area_chunk_len(struct diff_area *da,
 		     da->capacity - start);
 }
 
+/* The state of chunk @nr, read without its lock (the write fast path). */
+static inline u8 diff_area_chunk_state(struct diff_area *da, unsigned long nr)
+{
+	/* Acquire: pairs with the release of each state change (chunk.c). */
+	return smp_load_acquire(&da->chunks[nr].state);
+}
+
 static inline spinlock_t *diff_area_chunk_lock(struct diff_area *da,
 					       unsigned long nr)
 {
 	return &da->locks[nr % DIFF_AREA_LOCKS];
 }
 
+enum cow_mode diff_area_cow_mode(bool can_sleep);
 enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
-			      sector_t sector, sector_t count, bool can_sleep);
+			      sector_t sector, sector_t count,
+			      enum cow_mode mode);
+bool diff_area_range_copied(struct diff_area *da, sector_t sector,
+			    sector_t count);
 bool diff_area_image_io(struct diff_area *da, struct bio *bio,
 			bool can_sleep);
 

@@ -134,7 +134,8 @@ static struct diff_buffer *diff_buffer_fill(unsigned int size,
 
 /*
  * A buffer of @size bytes (at most the budget). Sleeps until the budget
- * allows it: call only where waiting is allowed.
+ * allows it: call only where waiting is allowed, and only holding no
+ * buffer whose release depends on the caller.
  */
 struct diff_buffer *diff_buffer_get(unsigned int size)
 {
@@ -147,15 +148,19 @@ struct diff_buffer *diff_buffer_get(unsigned int size)
 }
 
 /*
- * A buffer when the budget has room now (for copies nobody waits for yet:
- * read-ahead), else NULL. May sleep to allocate pages.
+ * A buffer when the budget has room now, else NULL; never waits for the
+ * budget (may sleep to allocate pages). For read-ahead (@readahead: only
+ * within half of the budget, the rest is left to the copies writers wait
+ * for), and for a writer's further copies while it holds copies it must
+ * finish itself (diff_area.c): waiting for the budget there could wait for
+ * its own buffers.
  */
-struct diff_buffer *diff_buffer_tryget(unsigned int size)
+struct diff_buffer *diff_buffer_tryget(unsigned int size, bool readahead)
 {
 	unsigned int nr = DIV_ROUND_UP(size, PAGE_SIZE);
 
-	/* Leave half of the budget to the copies writers wait for. */
-	if (!diff_buffer_reserve_below(nr, pool.budget / 2))
+	if (!diff_buffer_reserve_below(nr, readahead ? pool.budget / 2 :
+						       pool.budget))
 		return NULL;
 	return diff_buffer_fill(size, nr);
 }

@@ -28,7 +28,7 @@ int diff_buffer_init(void);
 void diff_buffer_done(void);
 
 struct diff_buffer *diff_buffer_get(unsigned int size);
-struct diff_buffer *diff_buffer_tryget(unsigned int size);
+struct diff_buffer *diff_buffer_tryget(unsigned int size, bool readahead);
 void diff_buffer_put(struct diff_buffer *buf);
 void diff_buffer_trim(void);
 unsigned long diff_buffer_budget(void);

@@ -14,11 +14,15 @@
 #define pr_fmt(fmt) KBUILD_MODNAME "-storage: " fmt
 
 #include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 
 #include "snapkeep.h"
 #include "diff_storage.h"
+#include "holders.h"
 #include "params.h"
 #include "snapimage.h"
 
@@ -36,6 +40,7 @@ struct diff_storage *diff_storage_new(void)
 	atomic_set(&ds->inflight, 0);
 	init_waitqueue_head(&ds->idle);
 	event_queue_init(&ds->events);
+	INIT_LIST_HEAD(&ds->files);
 	return ds;
 }
 
@@ -49,12 +54,28 @@ static void diff_storage_free_ranges(struct list_head *list)
 	}
 }
 
+/* Ends the pin of diff_storage_pin(): the file is an ordinary file again. */
+static void diff_storage_unpin(struct storage_file *sf)
+{
+	struct inode *inode = file_inode(sf->file);
+
+	inode_lock(inode);
+	inode->i_flags &= ~S_SWAPFILE;
+	inode_unlock(inode);
+	fput(sf->file);
+	kfree(sf);
+}
+
 /* The last diff area or the snapshot let go; process context. */
 void diff_storage_free(struct kref *kref)
 {
 	struct diff_storage *ds = container_of(kref, struct diff_storage, kref);
+	struct storage_file *sf, *tmp;
 	unsigned int i;
 
+	/* No copy writes to the storage any more (kill, or never taken). */
+	list_for_each_entry_safe(sf, tmp, &ds->files, link)
+		diff_storage_unpin(sf);
 	diff_storage_free_ranges(&ds->ranges);
 	diff_storage_free_ranges(&ds->full);
 	for (i = 0; i < ds->nr_devs; i++) {
@@ -142,16 +163,73 @@ static void diff_storage_insert(struct storage_dev *sd,
 	rb_insert_color(&nr->node, &sd->ranges);
 }
 
-/* The device's slot in @ds->devs, opening it on first use (ctl_lock). */
-static int diff_storage_dev(struct diff_storage *ds, dev_t dev)
+/*
+ * Pins @file, whose blocks on @dev are being given as storage: a file
+ * reference keeps its blocks allocated, S_SWAPFILE refuses what would move
+ * or free them (unlink, truncate, write, fallocate, reflink, dedupe,
+ * defragmentation), as for an active swap file. Returns the pin, NULL when
+ * the storage pins it already, or an ERR_PTR: -EINVAL (not a regular file,
+ * or not on @dev), -ETXTBSY (a swap file, or pinned by another snapshot).
+ */
+static struct storage_file *diff_storage_pin(struct diff_storage *ds,
+					     struct file *file, dev_t dev)
+{
+	struct inode *inode = file_inode(file);
+	struct storage_file *sf;
+	int ret;
+
+	list_for_each_entry(sf, &ds->files, link)
+		if (file_inode(sf->file) == inode)
+			return NULL;
+	if (!S_ISREG(inode->i_mode) || !inode->i_sb->s_bdev ||
+	    inode->i_sb->s_bdev->bd_dev != dev)
+		return ERR_PTR(-EINVAL);
+	sf = kzalloc(sizeof(*sf), GFP_KERNEL);
+	if (!sf)
+		return ERR_PTR(-ENOMEM);
+	inode_lock(inode);
+	if (IS_SWAPFILE(inode)) {
+		ret = -ETXTBSY;
+		goto out_unlock;
+	}
+	inode->i_flags |= S_SWAPFILE;
+	/* Writes begun before the flag finish before the ranges are used. */
+	ret = inode_drain_writes(inode);
+	if (ret) {
+		inode->i_flags &= ~S_SWAPFILE;
+		goto out_unlock;
+	}
+	inode_unlock(inode);
+	sf->file = get_file(file);
+	return sf;
+
+out_unlock:
+	inode_unlock(inode);
+	kfree(sf);
+	return ERR_PTR(ret);
+}
+
+/*
+ * The device of an append: its slot when the storage has it, else a new
+ * storage_dev opened for it in @a->sd (published by the commit). A device
+ * whose logical blocks are larger than the smallest of the snapshot's
+ * devices (@min_lbs bytes) is refused: image I/O at the original's
+ * granularity, and the short last chunk of an original whose size is no
+ * multiple of the storage's block, would reach it misaligned.
+ */
+static int diff_storage_dev(struct diff_storage *ds, struct storage_append *a,
+			    dev_t dev, unsigned int min_lbs)
 {
 	struct storage_dev *sd;
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < ds->nr_devs; i++)
-		if (ds->devs[i]->dev == dev)
-			return i;
+	for (i = 0; i < ds->nr_devs; i++) {
+		if (ds->devs[i]->dev == dev) {
+			a->index = i;
+			return 0;
+		}
+	}
 	if (ds->nr_devs == DIFF_STORAGE_MAX_DEVS)
 		return -E2BIG;
 
@@ -166,12 +244,16 @@ static int diff_storage_dev(struct diff_storage *ds, dev_t dev)
 		ret = -EINVAL;
 		goto out_close;
 	}
+	if (bdev_logical_block_size(sd->bdev.bdev) > min_lbs) {
+		ret = -EINVAL;
+		goto out_close;
+	}
 	sd->dev = dev;
 	sd->lbs = bdev_logical_block_size(sd->bdev.bdev) >> SECTOR_SHIFT;
 	sd->ranges = RB_ROOT;
-	/* Published before the ranges that use it; readers need no lock. */
-	smp_store_release(&ds->devs[ds->nr_devs], sd);
-	return ds->nr_devs++;
+	a->sd = sd;
+	a->index = ds->nr_devs;
+	return 0;
 
 out_close:
 	compat_bdev_close(&sd->bdev);
@@ -181,71 +263,135 @@ out_free:
 }
 
 /*
- * Appends @count ranges (kernel copy, sorted here) of device @dev, under
- * the control lock. All or nothing: -EINVAL for an empty, unaligned,
- * out-of-device or overlapping range, leaving the storage as it was.
+ * Checks an append of @count ranges (kernel copy, sorted here) of device
+ * @dev, of @file when given (pinned), and prepares it in @a; nothing is
+ * visible before diff_storage_append_commit(), and
+ * diff_storage_append_abort() undoes all of it: all or nothing. -EINVAL
+ * for an empty, unaligned, out-of-device or overlapping range, a device
+ * with larger blocks than @min_lbs, or a file not on @dev; -ETXTBSY for a
+ * file pinned elsewhere; -E2BIG for too many devices. The snapshot's lock
+ * serialises appends.
  */
-int diff_storage_append(struct diff_storage *ds, dev_t dev,
-			struct snapkeep_sectors *ranges, unsigned int count)
+int diff_storage_append_prepare(struct diff_storage *ds,
+				struct storage_append *a, dev_t dev,
+				struct file *file,
+				struct snapkeep_sectors *ranges,
+				unsigned int count, unsigned int min_lbs)
 {
-	struct storage_range **fresh;
 	struct storage_dev *sd;
-	sector_t size, added = 0;
+	sector_t size;
 	unsigned int i;
-	int index, ret;
+	int ret;
 
-	index = diff_storage_dev(ds, dev);
-	if (index < 0)
-		return index;
-	sd = ds->devs[index];
+	ret = diff_storage_dev(ds, a, dev, min_lbs);
+	if (ret)
+		return ret;
+	sd = a->sd ? a->sd : ds->devs[a->index];
 	size = bdev_nr_sectors(sd->bdev.bdev);
 
 	sort(ranges, count, sizeof(*ranges), diff_storage_cmp_range, NULL);
+	ret = -EINVAL;
 	for (i = 0; i < count; i++) {
 		struct snapkeep_sectors *r = &ranges[i];
 
 		if (!r->count || r->start >= size || r->count > size - r->start)
-			return -EINVAL;
+			goto out_abort;
 		if (r->start % sd->lbs || r->count % sd->lbs)
-			return -EINVAL;
+			goto out_abort;
 		if (i && ranges[i - 1].start + ranges[i - 1].count > r->start)
-			return -EINVAL;
+			goto out_abort;
 		if (diff_storage_overlaps(sd, r->start, r->count))
-			return -EINVAL;
+			goto out_abort;
+	}
+	if (file) {
+		a->pin = diff_storage_pin(ds, file, dev);
+		if (IS_ERR(a->pin)) {
+			ret = PTR_ERR(a->pin);
+			a->pin = NULL;
+			goto out_abort;
+		}
 	}
 
-	fresh = kvcalloc(count, sizeof(*fresh), GFP_KERNEL);
-	if (!fresh)
-		return -ENOMEM;
+	ret = -ENOMEM;
+	a->ranges = kvcalloc(count, sizeof(*a->ranges), GFP_KERNEL);
+	if (!a->ranges)
+		goto out_abort;
 	for (i = 0; i < count; i++) {
-		fresh[i] = kzalloc(sizeof(**fresh), GFP_KERNEL);
-		if (!fresh[i]) {
-			ret = -ENOMEM;
-			goto out_free;
-		}
-		fresh[i]->index = index;
-		fresh[i]->start = ranges[i].start;
-		fresh[i]->count = ranges[i].count;
+		a->ranges[i] = kzalloc(sizeof(**a->ranges), GFP_KERNEL);
+		if (!a->ranges[i])
+			goto out_abort;
+		a->count++;
+		a->ranges[i]->index = a->index;
+		a->ranges[i]->start = ranges[i].start;
+		a->ranges[i]->count = ranges[i].count;
 	}
+	return 0;
+
+out_abort:
+	diff_storage_append_abort(a);
+	return ret;
+}
+
+/* Makes a prepared append visible to the copies. */
+void diff_storage_append_commit(struct diff_storage *ds,
+				struct storage_append *a)
+{
+	struct storage_dev *sd;
+	sector_t added = 0;
+	unsigned int i;
+
+	if (a->sd) {
+		/* Published before the ranges that use it; readers need no lock. */
+		smp_store_release(&ds->devs[a->index], a->sd);
+		ds->nr_devs++;
+	}
+	sd = ds->devs[a->index];
+	if (a->pin)
+		list_add_tail(&a->pin->link, &ds->files);
 
 	spin_lock(&ds->lock);
-	for (i = 0; i < count; i++) {
-		diff_storage_insert(sd, fresh[i]);
-		list_add_tail(&fresh[i]->link, &ds->ranges);
-		added += fresh[i]->count;
+	for (i = 0; i < a->count; i++) {
+		diff_storage_insert(sd, a->ranges[i]);
+		list_add_tail(&a->ranges[i]->link, &ds->ranges);
+		added += a->ranges[i]->count;
 	}
 	ds->capacity += added;
 	/* Answered: ask again if it is still not enough. */
 	ds->low_sent = false;
 	spin_unlock(&ds->lock);
-	kvfree(fresh);
-	return 0;
+	kvfree(a->ranges);
+	memset(a, 0, sizeof(*a));
+}
 
-out_free:
-	while (i--)
-		kfree(fresh[i]);
-	kvfree(fresh);
-	return ret;
+/* Undoes a prepared append. */
+void diff_storage_append_abort(struct storage_append *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->count; i++)
+		kfree(a->ranges[i]);
+	kvfree(a->ranges);
+	if (a->pin)
+		diff_storage_unpin(a->pin);
+	if (a->sd) {
+		compat_bdev_close(&a->sd->bdev);
+		kfree(a->sd);
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Whether a device of the storage is in @stack above its base (the
+ * snapshot's lock or the control lock held: devices are added under both).
+ */
+bool diff_storage_on(struct diff_storage *ds, struct holder_set *stack)
+{
+	unsigned int i;
+
+	for (i = 0; i < ds->nr_devs; i++)
+		if (holders_above(stack, ds->devs[i]->dev))
+			return true;
+	return false;
 }
 
 /*
@@ -259,6 +405,8 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t sectors, u64 *where)
 
 	spin_lock(&ds->lock);
 	list_for_each_entry_safe(r, tmp, &ds->ranges, link) {
+		/* Whole blocks of the range's device (a no-op: see diff_storage_dev()). */
+		sectors = round_up(sectors, ds->devs[r->index]->lbs);
 		if (r->count - r->used >= sectors) {
 			*where = ((u64)r->index << DIFF_STORAGE_WHERE_SHIFT) |
 				 (r->start + r->used);

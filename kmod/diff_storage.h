@@ -17,6 +17,8 @@
 #include "compat.h"
 #include "event_queue.h"
 
+struct file;
+struct holder_set;
 struct snapkeep_sectors;
 
 #define DIFF_STORAGE_MAX_DEVS	64
@@ -57,6 +59,19 @@ struct storage_range {
 };
 
 /**
+ * struct storage_file - a file whose blocks user space gave as storage,
+ *	pinned while the snapshot lives.
+ * @link: in &diff_storage.files.
+ * @file: a reference to it; its inode carries S_SWAPFILE: the file cannot
+ *	be deleted, truncated, written, punched, reflinked or defragmented
+ *	(the checks swap files get), so its blocks stay where the ranges say.
+ */
+struct storage_file {
+	struct list_head link;
+	struct file *file;
+};
+
+/**
  * struct diff_storage - storage and shared state of one snapshot.
  * @kref: held by the snapshot and by each of its diff areas.
  * @lock: protects the ranges, the counters and @low_sent.
@@ -76,6 +91,8 @@ struct storage_range {
  * @idle: destroy waits here for @inflight to drop to zero, so no write
  *	reaches a storage file after user space was told it can delete it.
  * @events: the snapshot's event queue.
+ * @files: pinned files (struct storage_file), appended under the
+ *	snapshot's lock, released when the storage is freed.
  */
 struct diff_storage {
 	struct kref kref;
@@ -92,6 +109,25 @@ struct diff_storage {
 	atomic_t inflight;
 	wait_queue_head_t idle;
 	struct event_queue events;
+	struct list_head files;
+};
+
+/**
+ * struct storage_append - an append checked, not yet visible
+ *	(diff_storage_append_prepare()).
+ * @sd: a device new to the storage (opened), NULL when the ranges are on
+ *	one it has already.
+ * @index: the device's slot in &diff_storage.devs.
+ * @ranges: the new ranges.
+ * @count: entries in @ranges.
+ * @pin: a file pinned by this append (NULL: none, or pinned before).
+ */
+struct storage_append {
+	struct storage_dev *sd;
+	unsigned int index;
+	struct storage_range **ranges;
+	unsigned int count;
+	struct storage_file *pin;
 };
 
 struct diff_storage *diff_storage_new(void);
@@ -109,8 +145,15 @@ static inline void diff_storage_put(struct diff_storage *ds)
 		kref_put(&ds->kref, diff_storage_free);
 }
 
-int diff_storage_append(struct diff_storage *ds, dev_t dev,
-			struct snapkeep_sectors *ranges, unsigned int count);
+int diff_storage_append_prepare(struct diff_storage *ds,
+				struct storage_append *a, dev_t dev,
+				struct file *file,
+				struct snapkeep_sectors *ranges,
+				unsigned int count, unsigned int min_lbs);
+void diff_storage_append_commit(struct diff_storage *ds,
+				struct storage_append *a);
+void diff_storage_append_abort(struct storage_append *a);
+bool diff_storage_on(struct diff_storage *ds, struct holder_set *stack);
 int diff_storage_alloc(struct diff_storage *ds, sector_t sectors, u64 *where);
 struct block_device *diff_storage_locate(struct diff_storage *ds, u64 where,
 					 sector_t *sector);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The block I/O filter: an ftrace hook on submit_bio_noacct() that shows
- * every write to a tracked device to its tracker first.
+ * every write to a tracked device to its tracker first, and counts the
+ * writes in flight so that a take can wait for them.
  */
 #ifndef __SNAPKEEP_FILTER_H
 #define __SNAPKEEP_FILTER_H
@@ -10,12 +11,15 @@
 #include <linux/types.h>
 
 struct tracker;
+struct filter_epoch;
 
 /* The module's own bios come from these sets; the filter lets them pass. */
 extern struct bio_set filter_io_bioset;
 extern struct bio_set filter_clone_bioset;
 
 int filter_init(void);
+int filter_start(void);
+void filter_stop(void);
 void filter_done(void);
 
 int filter_add(struct tracker *t);
@@ -24,7 +28,19 @@ struct tracker *filter_find(dev_t dev);
 int filter_for_each(int (*fn)(struct tracker *t, void *arg), void *arg);
 
 void filter_submit_own(struct bio *bio);
-void filter_gate_close(void);
-void filter_gate_open(void);
+
+/* A take: see "The take" at the top of filter.c. */
+struct filter_take {
+	struct tracker **trackers;
+	unsigned int count;
+	struct filter_epoch **fresh;
+};
+
+int filter_take_prepare(struct filter_take *ft, struct tracker **trackers,
+			unsigned int count);
+void filter_take_release(struct filter_take *ft);
+void filter_gate_close(struct filter_take *ft);
+int filter_drain(struct filter_take *ft, unsigned int timeout_ms);
+void filter_gate_open(struct filter_take *ft);
 
 #endif /* __SNAPKEEP_FILTER_H */

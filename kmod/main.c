@@ -120,10 +120,14 @@ static int __init snapkeep_check_params(void)
 		       param_cow_max_io_kb);
 		return -EINVAL;
 	}
-	/* One copy of the largest size must fit, or writers wait forever. */
-	if (budget < (1ULL << param_chunk_maximum_shift) ||
-	    budget < (u64)param_cow_max_io_kb << 10 || budget > (1ULL << 40)) {
-		pr_err("cow_buffer_mb=%u must hold the largest chunk and cow_max_io_kb\n",
+	/*
+	 * Four copies of the smallest chunk and of cow_max_io_kb must fit:
+	 * writers needing copies would otherwise queue behind one or two.
+	 * Chunks never grow past a quarter of the budget (diff_area.c).
+	 */
+	if (budget < (4ULL << param_chunk_minimum_shift) ||
+	    budget < (u64)param_cow_max_io_kb << 12 || budget > (1ULL << 40)) {
+		pr_err("cow_buffer_mb=%u must hold four of the smallest chunks and four cow_max_io_kb\n",
 		       param_cow_buffer_mb);
 		return -EINVAL;
 	}
@@ -179,14 +183,20 @@ static int __init snapkeep_init(void)
 	ret = sysfs_status_init();
 	if (ret)
 		goto out_io_wq;
-	ret = ctl_init();
+	/* Patched in now, while no snapshot work runs I/O (filter.c). */
+	ret = filter_start();
 	if (ret)
 		goto out_sysfs;
+	ret = ctl_init();
+	if (ret)
+		goto out_hook;
 
 	pr_info("version %s, ABI %u.%u\n", SNAPKEEP_VERSION,
 		SNAPKEEP_ABI_MAJOR, SNAPKEEP_ABI_MINOR);
 	return 0;
 
+out_hook:
+	filter_stop();
 out_sysfs:
 	sysfs_status_done();
 out_io_wq:
@@ -208,6 +218,8 @@ static void __exit snapkeep_exit(void)
 {
 	ctl_done();
 	sysfs_status_done();
+	/* Waits for the submitters still inside the hook. */
+	filter_stop();
 	/* Nothing is tracked: only releases can still be queued. */
 	destroy_workqueue(snapkeep_wq);
 	destroy_workqueue(snapkeep_io_wq);

@@ -1,21 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Snapshots: create (attaching trackers where needed), append storage,
- * take, destroy, and the queries. Every function here runs under the
- * control lock (ctl.c), except the wait for events.
+ * take, destroy, and the queries.
+ *
+ * Locking. The control lock (ctl.c) guards the object graph: the list of
+ * snapshots and which tracker belongs to which; it is held for moments
+ * only. Each snapshot's own lock serialises the commands that change it
+ * and may be held for long: a take holds it while file systems are frozen
+ * (a sync of all their dirty data), a destroy while the storage I/O in
+ * flight ends. So one snapshot's slow take never delays another
+ * snapshot's appends or events (which answer a running snapshot's need
+ * for storage within diff_storage_wait_ms). A snapshot's lock is taken
+ * before the control lock, never after.
+ *
+ * The take: diff areas and new maps are prepared; the file systems of
+ * every device's stack (its partitions, LVM, LUKS, md above it) are
+ * frozen top-down; the filter's gate closes for the snapshot's devices and
+ * the writes in flight to them are waited for; the maps switch and
+ * copy-on-write starts; the gate opens, the file systems thaw bottom-up,
+ * the images appear.
  *
  * Teardown order at destroy, the lesson of the blksnap review (an image
  * still mounted and written while the snapshot went away):
- *  1. the trackers stop copying (and synchronize_rcu()),
+ *  1. the snapshot leaves the list, the trackers stop copying (and
+ *     synchronize_rcu()),
  *  2. the storage is marked dead: image I/O fails from now on, no storage
  *     I/O starts, the I/O in flight is waited for,
  *  3. the images are deleted (a mounted file system sees I/O errors),
  *  4. the diff areas are put; copies still reading hold their own
- *     references and end without touching the storage.
+ *     references and end without touching the storage,
+ *  5. the trackers are released (a create undone detaches the ones it
+ *     attached).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-snapshot: " fmt
 
 #include <linux/blkdev.h>
+#include <linux/major.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
@@ -23,9 +43,16 @@
 #include "diff_area.h"
 #include "diff_storage.h"
 #include "filter.h"
+#include "holders.h"
 #include "snapimage.h"
 #include "snapshot.h"
 #include "tracker.h"
+
+/*
+ * How long a take waits for the writes in flight at its instant: longer
+ * means a device that stopped answering (its writers wait that long).
+ */
+#define SNAPSHOT_DRAIN_MS	30000
 
 static LIST_HEAD(snapshots);
 
@@ -34,17 +61,18 @@ static void snapshot_free(struct kref *kref)
 	struct snapshot *s = container_of(kref, struct snapshot, kref);
 
 	diff_storage_put(s->ds);
+	mutex_destroy(&s->lock);
 	kfree(s);
 	module_put(THIS_MODULE);
 }
 
-void snapshot_put(struct snapshot *s)
+static void snapshot_put(struct snapshot *s)
 {
 	kref_put(&s->kref, snapshot_free);
 }
 
 /* The snapshot @id (a reference), or NULL. Control lock held. */
-struct snapshot *snapshot_find(const uuid_t *id)
+static struct snapshot *snapshot_find(const uuid_t *id)
 {
 	struct snapshot *s;
 
@@ -59,14 +87,96 @@ struct snapshot *snapshot_find(const uuid_t *id)
 }
 
 /*
- * A snapshot of @count distinct devices. Devices not tracked yet are
- * attached (and detached again if the create fails).
+ * The live snapshot @id with its lock held, or NULL (unknown, or destroyed
+ * while we waited for its lock). Release with snapshot_unlock().
+ */
+static struct snapshot *snapshot_lock(const uuid_t *id)
+{
+	struct snapshot *s;
+
+	mutex_lock(&ctl_lock);
+	s = snapshot_find(id);
+	mutex_unlock(&ctl_lock);
+	if (!s)
+		return NULL;
+	mutex_lock(&s->lock);
+	if (s->state == SNAPSHOT_DEAD) {
+		mutex_unlock(&s->lock);
+		snapshot_put(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void snapshot_unlock(struct snapshot *s)
+{
+	mutex_unlock(&s->lock);
+	snapshot_put(s);
+}
+
+/*
+ * Whether some snapshot's storage is on a device of @stack above its base
+ * (control lock held): a tracker attached at the base would see the
+ * storage writes come back as foreign writes.
+ */
+bool snapshot_storage_above(struct holder_set *stack)
+{
+	struct snapshot *s;
+
+	lockdep_assert_held(&ctl_lock);
+	list_for_each_entry(s, &snapshots, link)
+		if (diff_storage_on(s->ds, stack))
+			return true;
+	return false;
+}
+
+/* A new tracker for @dev, refused below some snapshot's storage. */
+static struct tracker *snapshot_attach(dev_t dev)
+{
+	struct holder_set stack = {};
+	struct tracker *t;
+	int ret;
+
+	t = tracker_new(dev);
+	if (IS_ERR(t))
+		return t;
+	ret = holders_collect(&stack, t->orig.bdev);
+	if (!ret && snapshot_storage_above(&stack))
+		ret = -ELOOP;
+	holders_free(&stack);
+	if (!ret)
+		ret = filter_add(t);
+	if (ret) {
+		tracker_put(t);
+		return ERR_PTR(ret);
+	}
+	return t;
+}
+
+/*
+ * Attaches a tracker to @dev (SNAPKEEP_IOCTL_ATTACH), control lock held:
+ * -EEXIST, -EBUSY (its disk or a partition is tracked), -ELOOP (some
+ * snapshot's storage is stacked on it).
+ */
+int snapshot_attach_tracker(dev_t dev)
+{
+	struct tracker *t;
+
+	lockdep_assert_held(&ctl_lock);
+	if (filter_find(dev))
+		return -EEXIST;
+	t = snapshot_attach(dev);
+	return PTR_ERR_OR_ZERO(t);
+}
+
+/*
+ * A snapshot of @count distinct devices (control lock held). Devices not
+ * tracked yet are attached (and detached again if the create fails).
  */
 int snapshot_create(const dev_t *devs, unsigned int count, uuid_t *id)
 {
 	struct snapshot *s;
 	struct tracker *t;
-	bool *fresh;
 	unsigned int i, j;
 	int ret;
 
@@ -81,184 +191,259 @@ int snapshot_create(const dev_t *devs, unsigned int count, uuid_t *id)
 	}
 
 	s = kzalloc(struct_size(s, devs, count), GFP_KERNEL);
-	fresh = kcalloc(count, sizeof(*fresh), GFP_KERNEL);
-	if (!s || !fresh) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
+	if (!s)
+		return -ENOMEM;
 	s->ds = diff_storage_new();
 	if (IS_ERR(s->ds)) {
 		ret = PTR_ERR(s->ds);
-		s->ds = NULL;
-		goto out_free;
+		kfree(s);
+		return ret;
 	}
-
 	for (i = 0; i < count; i++) {
 		t = filter_find(devs[i]);
-		if (!t) {
-			t = tracker_new(devs[i]);
+		if (t) {
+			tracker_get(t);
+		} else {
+			t = snapshot_attach(devs[i]);
 			if (IS_ERR(t)) {
 				ret = PTR_ERR(t);
 				goto out_detach;
 			}
-			ret = filter_add(t);
-			if (ret) {
-				tracker_put(t);
-				goto out_detach;
-			}
-			fresh[i] = true;
+			/* The table's reference is the snapshot's for now. */
+			tracker_get(t);
+			s->devs[i].attached = true;
 		}
-		s->devs[i].tracker = tracker_get(t);
+		s->devs[i].tracker = t;
 		s->nr_devs++;
 	}
 
 	for (i = 0; i < count; i++)
 		s->devs[i].tracker->snapshot = s;
 	kref_init(&s->kref);
+	mutex_init(&s->lock);
+	s->state = SNAPSHOT_CREATED;
 	uuid_gen(&s->id);
 	*id = s->id;
 	list_add_tail(&s->link, &snapshots);
 	__module_get(THIS_MODULE);
-	kfree(fresh);
 	pr_info("snapshot %pUb created\n", &s->id);
 	return 0;
 
 out_detach:
 	while (s->nr_devs--) {
-		t = s->devs[s->nr_devs].tracker;
-		if (fresh[s->nr_devs]) {
-			filter_del(t);
-			tracker_put(t);
+		struct snapshot_dev *d = &s->devs[s->nr_devs];
+
+		if (d->attached) {
+			filter_del(d->tracker);
+			tracker_put(d->tracker);
 		}
-		tracker_put(t);
+		tracker_put(d->tracker);
 	}
 	diff_storage_put(s->ds);
-out_free:
-	kfree(fresh);
 	kfree(s);
 	return ret;
 }
 
-/* Undoes a take from the point where copying started (or the images). */
-static void snapshot_untake(struct snapshot *s)
+/* Stops copying for every device (the caller synchronizes RCU). */
+static void snapshot_stop_cow(struct snapshot *s)
 {
 	unsigned int i;
 
 	for (i = 0; i < s->nr_devs; i++)
 		tracker_release_cow(s->devs[i].tracker);
 	synchronize_rcu();
-	for (i = 0; i < s->nr_devs; i++) {
-		if (s->devs[i].image)
-			snapimage_destroy(s->devs[i].image);
-		s->devs[i].image = NULL;
-		diff_area_put(s->devs[i].da);
-		s->devs[i].da = NULL;
-	}
 }
 
-static void snapshot_teardown(struct snapshot *s)
+/* Deletes the images and puts the diff areas (after snapshot_stop_cow()). */
+static void snapshot_put_areas(struct snapshot *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < s->nr_devs; i++)
-		tracker_release_cow(s->devs[i].tracker);
-	synchronize_rcu();
-	diff_storage_kill(s->ds);
 	for (i = 0; i < s->nr_devs; i++) {
 		struct snapshot_dev *d = &s->devs[i];
 
 		if (d->image)
 			snapimage_destroy(d->image);
+		d->image = NULL;
 		diff_area_put(d->da);
-		d->tracker->snapshot = NULL;
-		tracker_put(d->tracker);
+		d->da = NULL;
 	}
 }
 
-int snapshot_destroy(const uuid_t *id)
+/*
+ * Destroys snapshot @id; with @rollback (a create whose answer could not
+ * be delivered), the trackers it attached are detached again.
+ */
+int snapshot_destroy(const uuid_t *id, bool rollback)
 {
-	struct snapshot *s = snapshot_find(id);
+	struct snapshot *s = snapshot_lock(id);
+	unsigned int i;
 
 	if (!s)
 		return -ENOENT;
+	mutex_lock(&ctl_lock);
 	list_del(&s->link);
-	snapshot_teardown(s);
+	mutex_unlock(&ctl_lock);
+	/* Release: pairs with the status lines' acquire (unlinked already). */
+	smp_store_release(&s->state, SNAPSHOT_DEAD);
+
+	snapshot_stop_cow(s);
+	diff_storage_kill(s->ds);
+	snapshot_put_areas(s);
+
+	mutex_lock(&ctl_lock);
+	for (i = 0; i < s->nr_devs; i++) {
+		struct snapshot_dev *d = &s->devs[i];
+
+		d->tracker->snapshot = NULL;
+		if (rollback && d->attached) {
+			filter_del(d->tracker);
+			tracker_put(d->tracker);
+		}
+		tracker_put(d->tracker);
+	}
+	mutex_unlock(&ctl_lock);
 	pr_info("snapshot %pUb destroyed\n", &s->id);
-	snapshot_put(s);	/* the find's */
+	snapshot_unlock(s);
 	snapshot_put(s);	/* the list's */
 	return 0;
 }
 
-int snapshot_append_storage(const uuid_t *id, dev_t dev,
-			    struct snapkeep_sectors *ranges,
-			    unsigned int count)
+/* The smallest logical block size of the snapshot's devices, in bytes. */
+static unsigned int snapshot_min_lbs(struct snapshot *s)
 {
-	struct snapshot *s = snapshot_find(id);
+	unsigned int i, lbs = UINT_MAX;
+
+	for (i = 0; i < s->nr_devs; i++)
+		lbs = min(lbs,
+			  bdev_logical_block_size(s->devs[i].tracker->orig.bdev));
+	return lbs;
+}
+
+/* filter_for_each(): -ELOOP when the storage @arg is stacked on @t. */
+static int snapshot_tracker_below(struct tracker *t, void *arg)
+{
+	struct block_device *storage = arg;
+	struct holder_set stack = {};
 	int ret;
 
-	if (!s)
-		return -ENOENT;
-	ret = diff_storage_append(s->ds, dev, ranges, count);
-	snapshot_put(s);
+	ret = holders_collect(&stack, t->orig.bdev);
+	if (!ret && holders_above(&stack, storage->bd_dev))
+		ret = -ELOOP;
+	holders_free(&stack);
 	return ret;
 }
 
 /*
- * Freezes the file systems of all devices, closes the filter's gate (writes
- * to tracked devices wait), switches the maps and starts copying, opens
- * the gate, thaws. The instant of the snapshot is the closing of the gate,
- * for all devices at once. A device whose file system cannot be frozen
- * (none mounted, frozen already) is taken as it is: crash-consistent.
+ * Whether storage on @bdev would come back to a tracked device as a
+ * foreign write, to be copied (into this storage again) and marked
+ * (control lock held): -ELOOP when it is stacked above one (LVM, LUKS,
+ * md), or a loop device, whose backing file may be anywhere.
  */
-static int snapshot_take_devices(struct snapshot *s)
+static int snapshot_storage_check(struct block_device *bdev)
 {
-	bool *frozen;
+	lockdep_assert_held(&ctl_lock);
+	if (bdev->bd_disk->major == LOOP_MAJOR)
+		return -ELOOP;
+	return filter_for_each(snapshot_tracker_below, bdev);
+}
+
+/*
+ * Appends storage ranges on device @dev (of file @file, pinned while the
+ * snapshot lives, when given). See diff_storage_append().
+ */
+int snapshot_append_storage(const uuid_t *id, dev_t dev, struct file *file,
+			    struct snapkeep_sectors *ranges,
+			    unsigned int count)
+{
+	struct storage_append a = {};
+	struct snapshot *s;
+	int ret;
+
+	s = snapshot_lock(id);
+	if (!s)
+		return -ENOENT;
+	ret = diff_storage_append_prepare(s->ds, &a, dev, file, ranges, count,
+					  snapshot_min_lbs(s));
+	if (ret)
+		goto out;
+	/* A device new to the storage is checked and published together. */
+	mutex_lock(&ctl_lock);
+	if (a.sd)
+		ret = snapshot_storage_check(a.sd->bdev.bdev);
+	if (!ret)
+		diff_storage_append_commit(s->ds, &a);
+	mutex_unlock(&ctl_lock);
+	if (ret)
+		diff_storage_append_abort(&a);
+out:
+	snapshot_unlock(s);
+	return ret;
+}
+
+/*
+ * The take proper (the snapshot's lock held, diff areas allocated): see
+ * the top of the file. On failure nothing was published: the trackers
+ * carry on as before.
+ */
+static int snapshot_switch(struct snapshot *s, struct tracker **trackers)
+{
+	struct holder_set stack = {};
+	struct filter_take ft = {};
 	unsigned int i;
 	int ret;
 
-	frozen = kcalloc(s->nr_devs, sizeof(*frozen), GFP_KERNEL);
-	if (!frozen)
-		return -ENOMEM;
 	for (i = 0; i < s->nr_devs; i++) {
-		ret = tracker_take_prepare(s->devs[i].tracker);
+		ret = tracker_take_prepare(trackers[i]);
 		if (ret)
-			goto out;
+			return ret;
 	}
-	for (i = 0; i < s->nr_devs; i++) {
-		struct tracker *t = s->devs[i].tracker;
+	ret = filter_take_prepare(&ft, trackers, s->nr_devs);
+	if (ret)
+		return ret;
+	for (i = 0; i < s->nr_devs && !ret; i++)
+		ret = holders_collect(&stack, trackers[i]->orig.bdev);
+	if (ret)
+		goto out;
 
-		ret = compat_bdev_freeze(t->orig.bdev);
-		frozen[i] = !ret;
-		if (ret)
-			pr_info("%u:%u: file system not frozen (%d), taken as is\n",
-				MAJOR(t->dev), MINOR(t->dev), ret);
+	holders_freeze(&stack);
+	filter_gate_close(&ft);
+	ret = filter_drain(&ft, SNAPSHOT_DRAIN_MS);
+	if (!ret) {
+		for (i = 0; i < s->nr_devs; i++)
+			tracker_take_begin(trackers[i], s->devs[i].da);
+		for (i = 0; i < s->nr_devs; i++)
+			tracker_take_end(trackers[i]);
 	}
-	filter_gate_close();
-	for (i = 0; i < s->nr_devs; i++)
-		tracker_take_begin(s->devs[i].tracker, s->devs[i].da);
-	for (i = 0; i < s->nr_devs; i++)
-		tracker_take_end(s->devs[i].tracker);
-	filter_gate_open();
-	for (i = 0; i < s->nr_devs; i++)
-		if (frozen[i])
-			compat_bdev_thaw(s->devs[i].tracker->orig.bdev);
-	ret = 0;
+	filter_gate_open(&ft);
+	holders_thaw(&stack);
+	if (ret == -ETIMEDOUT)
+		pr_warn("snapshot %pUb not taken: writes in flight did not end within %u ms\n",
+			&s->id, SNAPSHOT_DRAIN_MS);
 out:
-	kfree(frozen);
+	holders_free(&stack);
+	filter_take_release(&ft);
 	return ret;
 }
 
 int snapshot_take(const uuid_t *id)
 {
-	struct snapshot *s = snapshot_find(id);
+	struct tracker **trackers;
+	struct snapshot *s;
 	unsigned int i;
 	int ret;
 
+	s = snapshot_lock(id);
 	if (!s)
 		return -ENOENT;
-	if (s->taken) {
+	if (s->state != SNAPSHOT_CREATED) {
 		ret = -EALREADY;
-		goto out_put;
+		goto out_unlock;
+	}
+	trackers = kcalloc(s->nr_devs, sizeof(*trackers), GFP_KERNEL);
+	if (!trackers) {
+		ret = -ENOMEM;
+		goto out_unlock;
 	}
 	for (i = 0; i < s->nr_devs; i++) {
 		struct diff_area *da = diff_area_new(s->devs[i].tracker, s->ds);
@@ -268,8 +453,9 @@ int snapshot_take(const uuid_t *id)
 			goto out_untake;
 		}
 		s->devs[i].da = da;
+		trackers[i] = s->devs[i].tracker;
 	}
-	ret = snapshot_take_devices(s);
+	ret = snapshot_switch(s, trackers);
 	if (ret)
 		goto out_untake;
 	for (i = 0; i < s->nr_devs; i++) {
@@ -277,24 +463,28 @@ int snapshot_take(const uuid_t *id)
 
 		if (IS_ERR(si)) {
 			ret = PTR_ERR(si);
+			snapshot_stop_cow(s);
 			goto out_untake;
 		}
 		s->devs[i].image = si;
 	}
-	s->taken = true;
+	/* The status lines show the images from now on. */
+	smp_store_release(&s->state, SNAPSHOT_TAKEN);
 	diff_storage_check_low(s->ds);
 	pr_info("snapshot %pUb taken\n", &s->id);
-	snapshot_put(s);
+	kfree(trackers);
+	snapshot_unlock(s);
 	return 0;
 
 out_untake:
-	snapshot_untake(s);
-out_put:
-	snapshot_put(s);
+	snapshot_put_areas(s);
+	kfree(trackers);
+out_unlock:
+	snapshot_unlock(s);
 	return ret;
 }
 
-/* Outside the control lock: waits with a reference on the snapshot. */
+/* Outside every lock: waits with a reference on the snapshot. */
 int snapshot_wait_event(const uuid_t *id, unsigned int timeout_ms,
 			struct event *ev)
 {
@@ -349,14 +539,15 @@ static void snapshot_dev_info(struct snapshot_dev *d,
 int snapshot_info(const uuid_t *id, struct snapkeep_snapshot_info *info,
 		  struct snapkeep_snapshot_dev *devs, unsigned int capacity)
 {
-	struct snapshot *s = snapshot_find(id);
+	struct snapshot *s = snapshot_lock(id);
 	struct diff_storage *ds;
 	unsigned int i;
 
 	if (!s)
 		return -ENOENT;
 	ds = s->ds;
-	info->flags = (s->taken ? SNAPKEEP_SNAPSHOT_TAKEN : 0) |
+	info->flags = (s->state == SNAPSHOT_TAKEN ?
+		       SNAPKEEP_SNAPSHOT_TAKEN : 0) |
 		      (READ_ONCE(ds->error) ? SNAPKEEP_SNAPSHOT_CORRUPTED : 0);
 	info->error = READ_ONCE(ds->error);
 	spin_lock(&ds->lock);
@@ -366,11 +557,11 @@ int snapshot_info(const uuid_t *id, struct snapkeep_snapshot_info *info,
 	info->count = s->nr_devs;
 	for (i = 0; i < s->nr_devs && i < capacity; i++)
 		snapshot_dev_info(&s->devs[i], &devs[i]);
-	snapshot_put(s);
+	snapshot_unlock(s);
 	return 0;
 }
 
-/* sysfs "snapshots": one line per snapshot. */
+/* sysfs "snapshots": one line per snapshot (control lock held). */
 int snapshot_show_all(char *buf, size_t size)
 {
 	struct snapshot *s;
@@ -378,6 +569,8 @@ int snapshot_show_all(char *buf, size_t size)
 
 	lockdep_assert_held(&ctl_lock);
 	list_for_each_entry(s, &snapshots, link) {
+		/* Pairs with the releases in take and destroy. */
+		bool taken = smp_load_acquire(&s->state) == SNAPSHOT_TAKEN;
 		struct diff_storage *ds = s->ds;
 		sector_t cap, used;
 		unsigned int i;
@@ -390,7 +583,7 @@ int snapshot_show_all(char *buf, size_t size)
 				 "%pUb %s error=%d storage_bytes=%llu used_bytes=%llu free_bytes=%llu devices=",
 				 &s->id,
 				 READ_ONCE(ds->error) ? "corrupted" :
-				 s->taken ? "taken" : "created",
+				 taken ? "taken" : "created",
 				 READ_ONCE(ds->error),
 				 (u64)cap << SECTOR_SHIFT,
 				 (u64)used << SECTOR_SHIFT,
@@ -402,7 +595,7 @@ int snapshot_show_all(char *buf, size_t size)
 					 i ? "," : "",
 					 MAJOR(d->tracker->dev),
 					 MINOR(d->tracker->dev));
-			if (d->image)
+			if (taken && d->image)
 				len += scnprintf(buf + len, size - len, "=%s",
 						 d->image->name);
 		}

@@ -7,6 +7,7 @@
 
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/uuid.h>
 
@@ -15,49 +16,71 @@
 struct diff_area;
 struct diff_storage;
 struct event;
+struct file;
+struct holder_set;
 struct snapimage;
 struct tracker;
 
 /**
  * struct snapshot_dev - one device of a snapshot.
  * @tracker: its tracker (a reference; tracker->snapshot points back).
+ * @attached: the tracker was attached by this snapshot's create; a create
+ *	undone (rollback) detaches it again.
  * @da: its diff area, from the take on.
  * @image: its image, from the take on.
  */
 struct snapshot_dev {
 	struct tracker *tracker;
+	bool attached;
 	struct diff_area *da;
 	struct snapimage *image;
 };
 
 /**
+ * enum snapshot_state - the life of a snapshot; only moves forward.
+ * @SNAPSHOT_CREATED: devices attached, storage may be appended.
+ * @SNAPSHOT_TAKEN: copy-on-write runs, images exist.
+ * @SNAPSHOT_DEAD: destroyed: every command on it answers -ENOENT.
+ */
+enum snapshot_state {
+	SNAPSHOT_CREATED,
+	SNAPSHOT_TAKEN,
+	SNAPSHOT_DEAD,
+};
+
+/**
  * struct snapshot - a snapshot of one or more devices.
- * @link: in the list of snapshots (control lock).
- * @kref: held by the list and by ioctls in progress (wait-event).
+ * @link: in the list of snapshots (control lock); unlinked when it dies.
+ * @kref: held by the list and by every command using it.
+ * @lock: serialises the commands changing it (append, take, destroy) and
+ *	the queries of its devices; held while file systems are frozen, never
+ *	taken on the I/O path. Nests outside the control lock.
  * @id: its UUID.
- * @taken: the take succeeded (control lock).
+ * @state: enum snapshot_state, under @lock; read without it (acquire) by
+ *	the status lines, which show the images only once TAKEN.
  * @ds: difference storage, corruption state and events.
  * @nr_devs: devices.
- * @devs: the devices.
+ * @devs: the devices; @da and @image set by the take (@lock).
  *
- * Created by SNAPKEEP_IOCTL_CREATE, destroyed by SNAPKEEP_IOCTL_DESTROY or
- * at module unload... which cannot happen while one exists: it holds a
- * reference on the module. All state changes happen under the control
- * lock; the copy path never takes it.
+ * Created by SNAPKEEP_IOCTL_CREATE, destroyed by SNAPKEEP_IOCTL_DESTROY; it
+ * holds a reference on the module, so unloading waits for the destroy.
+ * The copy path never takes any of these locks.
  */
 struct snapshot {
 	struct list_head link;
 	struct kref kref;
+	struct mutex lock;
 	uuid_t id;
-	bool taken;
+	enum snapshot_state state;
 	struct diff_storage *ds;
 	unsigned int nr_devs;
 	struct snapshot_dev devs[];
 };
 
+int snapshot_attach_tracker(dev_t dev);
 int snapshot_create(const dev_t *devs, unsigned int count, uuid_t *id);
-int snapshot_destroy(const uuid_t *id);
-int snapshot_append_storage(const uuid_t *id, dev_t dev,
+int snapshot_destroy(const uuid_t *id, bool rollback);
+int snapshot_append_storage(const uuid_t *id, dev_t dev, struct file *file,
 			    struct snapkeep_sectors *ranges,
 			    unsigned int count);
 int snapshot_take(const uuid_t *id);
@@ -66,8 +89,7 @@ int snapshot_wait_event(const uuid_t *id, unsigned int timeout_ms,
 int snapshot_list(uuid_t *ids, unsigned int capacity, unsigned int *count);
 int snapshot_info(const uuid_t *id, struct snapkeep_snapshot_info *info,
 		  struct snapkeep_snapshot_dev *devs, unsigned int capacity);
-struct snapshot *snapshot_find(const uuid_t *id);
-void snapshot_put(struct snapshot *s);
+bool snapshot_storage_above(struct holder_set *stack);
 
 /* For sysfs: one line per snapshot (control lock held). */
 int snapshot_show_all(char *buf, size_t size);

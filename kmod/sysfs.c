@@ -32,16 +32,19 @@ struct sysfs_buf {
 static int sysfs_tracker_line(struct tracker *t, void *arg)
 {
 	struct sysfs_buf *b = arg;
-	struct cbt_map *map = rcu_dereference_protected(t->map,
-						lockdep_is_held(&ctl_lock));
+	struct cbt_map *map;
 
+	/* A take of its snapshot may switch the map meanwhile. */
+	rcu_read_lock();
+	map = rcu_dereference(t->map);
 	b->len += scnprintf(b->buf + b->len, PAGE_SIZE - b->len,
 			    "%u:%u %s size=%llu block=%u number=%u generation=%pUb snapshot=",
 			    MAJOR(t->dev), MINOR(t->dev),
 			    t->whole ? "whole" : "part",
 			    (u64)map->capacity << SECTOR_SHIFT,
-			    1U << map->block_shift, map->number,
+			    1U << map->block_shift, READ_ONCE(map->number),
 			    &map->generation);
+	rcu_read_unlock();
 	if (t->snapshot)
 		b->len += scnprintf(b->buf + b->len, PAGE_SIZE - b->len,
 				    "%pUb\n", &t->snapshot->id);

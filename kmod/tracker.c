@@ -22,6 +22,7 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -47,6 +48,15 @@ struct tracker *tracker_new(dev_t dev)
 		ret = -EINVAL;
 		goto out_close;
 	}
+	/*
+	 * Zone appends land where the device puts them and zone resets carry
+	 * no sectors; DAX writes bypass bios. None can be copied first.
+	 */
+	if (bdev_is_zoned(t->orig.bdev) ||
+	    blk_queue_dax(bdev_get_queue(t->orig.bdev))) {
+		ret = -EOPNOTSUPP;
+		goto out_close;
+	}
 	map = cbt_map_new(bdev_nr_sectors(t->orig.bdev));
 	if (IS_ERR(map)) {
 		ret = PTR_ERR(map);
@@ -54,9 +64,10 @@ struct tracker *tracker_new(dev_t dev)
 	}
 	RCU_INIT_POINTER(t->map, map);
 	kref_init(&t->kref);
-	INIT_HLIST_NODE(&t->hash);
+	INIT_LIST_HEAD(&t->disk_link);
 	t->dev = dev;
 	t->whole = !bdev_is_partition(t->orig.bdev);
+	t->start = t->whole ? 0 : t->orig.bdev->bd_start_sect;
 	__module_get(THIS_MODULE);
 	return t;
 
@@ -116,9 +127,24 @@ struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
 }
 
 /*
+ * The diff area of a taken snapshot holding @t (a reference), or NULL;
+ * under rcu_read_lock(). For a write counted and marked before, whose copy
+ * is made by a worker.
+ */
+struct diff_area *tracker_cow(struct tracker *t)
+{
+	/* Acquire: pairs with the release in tracker_take_begin(). */
+	struct diff_area *da = smp_load_acquire(&t->cow);
+
+	if (da && !diff_area_tryget(da))
+		da = NULL;
+	return da;
+}
+
+/*
  * Marks a range in both copies with the current number: the backup of the
- * current take and the next one both read it. For writes to an image and
- * the MARK_DIRTY ioctl.
+ * current take and the next one both read it. For writes to an image (a
+ * bio, so a bounded range).
  */
 void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count)
 {
@@ -136,8 +162,39 @@ void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count)
 }
 
 /*
+ * The MARK_DIRTY ioctl: like tracker_mark_both() for a range of any size,
+ * in pieces, each in its own RCU section, rescheduling in between: a
+ * whole-device range of a big disk must not stall RCU. The caller keeps
+ * the tracker alive (control lock). -EINTR on a fatal signal.
+ */
+int tracker_mark_dirty(struct tracker *t, sector_t sector, sector_t count)
+{
+	/* 64 Ki cells at a time at most. */
+	while (count) {
+		struct cbt_map *map;
+		sector_t piece;
+
+		rcu_read_lock();
+		map = rcu_dereference(t->map);
+		piece = min_t(sector_t, count,
+			      (sector_t)65536 << (map->block_shift -
+						  SECTOR_SHIFT));
+		rcu_read_unlock();
+		tracker_mark_both(t, sector, piece);
+		sector += piece;
+		count -= piece;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
  * Before freezing: a device resized since its map was made gets a new map
- * (and generation), allocated here where sleeping is fine.
+ * (and generation), allocated here where sleeping is fine. A map retired
+ * by an earlier prepare whose take failed is freed now (its readers left
+ * long ago: synchronize_rcu() below).
  */
 int tracker_take_prepare(struct tracker *t)
 {
@@ -153,6 +210,8 @@ int tracker_take_prepare(struct tracker *t)
 	pr_info("%u:%u was resized: change map restarts\n", MAJOR(t->dev),
 		MINOR(t->dev));
 	rcu_assign_pointer(t->map, fresh);
+	synchronize_rcu();
+	cbt_map_free(t->retired);
 	t->retired = map;
 	return 0;
 }
@@ -190,6 +249,7 @@ void tracker_take_end(struct tracker *t)
 		memset(map->frozen, 0, map->block_count);
 	else
 		memcpy(map->frozen, map->active, map->block_count);
+	/* Writers switched to the new map before the gate closed. */
 	cbt_map_free(t->retired);
 	t->retired = NULL;
 }

@@ -16,40 +16,50 @@
 
 struct cbt_map;
 struct diff_area;
+struct filter_disk;
 struct snapshot;
 
 /**
  * struct tracker - one tracked device.
- * @hash: entry in the filter's table, RCU-protected (filter.c).
+ * @disk_link: in its filter_disk's list of trackers, RCU (filter.c).
+ * @fd: that filter_disk, while attached.
  * @kref: references: the filter table holds one while attached; every
  *	diff area of the device holds one.
  * @rcu: frees the tracker after the filter stopped seeing it.
  * @dev: device number.
- * @orig: the device, opened for reading while the tracker lives; its
- *	struct block_device is what the filter compares bio->bi_bdev with.
+ * @orig: the device, opened for reading while the tracker lives; its disk
+ *	is what the filter groups trackers by.
+ * @start: first sector of the device on its disk (0 for a whole disk).
  * @whole: true for a whole disk (bios to its partitions reach it too).
+ * @gated: writes to it wait: a take is switching its map (filter.c).
  * @map: the change map, RCU-published; replaced only by a take that finds
  *	the device resized.
  * @cow: the diff area of the taken snapshot holding the device, NULL
  *	otherwise. Published with release semantics after @map's number is
  *	raised (tracker_take_begin()), cleared at destroy, each followed by
  *	synchronize_rcu().
- * @retired: a map replaced during a take, freed once readers are gone.
+ * @retired: a map replaced by tracker_take_prepare(), freed by
+ *	tracker_take_end() or by the next prepare once readers are gone.
  * @snapshot: the snapshot the device is in (taken or not), NULL when none.
- *	Protected by the control lock, like attach and detach themselves.
+ *	Written under the control lock, like attach and detach themselves.
  *
- * Lifetime: created by attach (or snapshot create), put in the filter
- * table; detach removes it from the table, waits for RCU readers and drops
- * the table's reference. It holds a reference on the module, so the module
- * cannot be unloaded while anything is attached.
+ * Lifetime: created by attach (or snapshot create), added to the filter;
+ * detach removes it, waits for RCU readers and drops the table's
+ * reference. It holds a reference on the module, so the module cannot be
+ * unloaded while anything is attached. @map, @retired and the take
+ * protocol are used by the one snapshot holding the tracker, under that
+ * snapshot's lock.
  */
 struct tracker {
-	struct hlist_node hash;
+	struct list_head disk_link;
+	struct filter_disk *fd;
 	struct kref kref;
 	struct rcu_head rcu;
 	dev_t dev;
 	struct compat_bdev orig;
+	sector_t start;
 	bool whole;
+	bool gated;
 	struct cbt_map __rcu *map;
 	struct diff_area *cow;
 	struct cbt_map *retired;
@@ -73,7 +83,9 @@ static inline void tracker_put(struct tracker *t)
 
 struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
 				      sector_t count);
+struct diff_area *tracker_cow(struct tracker *t);
 void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count);
+int tracker_mark_dirty(struct tracker *t, sector_t sector, sector_t count);
 
 int tracker_take_prepare(struct tracker *t);
 void tracker_take_begin(struct tracker *t, struct diff_area *da);

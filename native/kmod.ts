@@ -122,6 +122,7 @@ interface KmodAddon {
     create(devices: string[]): Promise<string>;
     destroy(id: string): Promise<void>;
     appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void>;
+    appendStorageFile(id: string, file: string, ranges: SectorRange[]): Promise<void>;
     take(id: string): Promise<void>;
     waitEvent(id: string, timeoutMs: number): Promise<RawEvent | null>;
     listSnapshots(): Promise<string[]>;
@@ -230,6 +231,18 @@ export const kmod = {
   /** Adds difference storage: sector ranges of `device` (before or after the take). */
   appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void> {
     return addon().kmod.appendStorage(checkId(id), checkDevice(device), checkRanges(ranges));
+  },
+
+  /**
+   * Adds difference storage given as a file: its extents (`ranges`,
+   * sectors of the device its file system is on, from FIEMAP), and the
+   * module pins the file until the snapshot is destroyed: deleting it
+   * fails with EPERM, truncating, writing or moving its blocks with
+   * ETXTBSY (ABI 1.2; ETXTBSY too when another snapshot pins it).
+   */
+  appendStorageFile(id: string, file: string, ranges: SectorRange[]): Promise<void> {
+    if (typeof file !== 'string' || !file.startsWith('/') || file.includes('\0')) throw new TypeError('file must be an absolute path');
+    return addon().kmod.appendStorageFile(checkId(id), file, checkRanges(ranges));
   },
 
   /** Freezes, switches the maps, thaws, creates the images (EALREADY when taken). */

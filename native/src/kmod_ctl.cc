@@ -132,14 +132,16 @@ Napi::Value Undefined(Napi::Env env, const Unit&) { return env.Undefined(); }
 
 // ---- argument checks (JS thread) ----
 
-std::string DeviceArg(const Napi::CallbackInfo& info, size_t i) {
+std::string PathArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsString())
-    throw Napi::TypeError::New(info.Env(), "device must be a string");
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
   std::string p = info[i].As<Napi::String>().Utf8Value();
   if (p.empty() || p[0] != '/' || p.find('\0') != std::string::npos)
-    throw Napi::TypeError::New(info.Env(), "device must be an absolute path");
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be an absolute path");
   return p;
 }
+
+std::string DeviceArg(const Napi::CallbackInfo& info, size_t i) { return PathArg(info, i, "device"); }
 
 std::string IdArg(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsString())
@@ -297,6 +299,16 @@ Napi::Value AppendStorage(const Napi::CallbackInfo& info) {
       Undefined);
 }
 
+Napi::Value AppendStorageFile(const Napi::CallbackInfo& info) {
+  std::string id = IdArg(info, 0);
+  std::string file = PathArg(info, 1, "file");
+  std::vector<kmod::Range> ranges = RangesArg(info, 2);
+  return KmodWorker<Unit>::Start(
+      info.Env(),
+      [id, file, ranges] { return kmod::AppendStorageFile(id, file, ranges), Unit{}; },
+      Undefined);
+}
+
 Napi::Value Take(const Napi::CallbackInfo& info) {
   std::string id = IdArg(info, 0);
   return KmodWorker<Unit>::Start(info.Env(), [id] { return kmod::Take(id), Unit{}; }, Undefined);
@@ -389,6 +401,7 @@ void InitKmodCtl(Napi::Env env, Napi::Object exports) {
   k.Set("create", Napi::Function::New(env, Create));
   k.Set("destroy", Napi::Function::New(env, Destroy));
   k.Set("appendStorage", Napi::Function::New(env, AppendStorage));
+  k.Set("appendStorageFile", Napi::Function::New(env, AppendStorageFile));
   k.Set("take", Napi::Function::New(env, Take));
   k.Set("waitEvent", Napi::Function::New(env, WaitEvent));
   k.Set("listSnapshots", Napi::Function::New(env, ListSnapshots));

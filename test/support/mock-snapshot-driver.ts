@@ -19,6 +19,8 @@ export class MockSnapshotDriver implements SnapshotDriver {
   calls: string[] = [];
   snapshots = new Map<string, { devices: string[]; storage: Array<{ device: string; ranges: SectorRange[] }>; taken: boolean }>();
   events: SnapshotEvent[] = [];
+  /** Snapshot ids whose destroy fails (a device stuck, say). */
+  failDestroy = new Set<string>();
   private trackers = new Map<string, Tracker>();
   private next = 1;
 
@@ -36,8 +38,8 @@ export class MockSnapshotDriver implements SnapshotDriver {
     return id;
   }
 
-  async appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void> {
-    this.calls.push(`append ${id} ${device} ${ranges.reduce((n, r) => n + r.count, 0)}`);
+  async appendStorage(id: string, device: string, ranges: SectorRange[], file?: string): Promise<void> {
+    this.calls.push(`append ${id} ${device} ${ranges.reduce((n, r) => n + r.count, 0)}${file !== undefined ? ' file' : ''}`);
     this.get(id).storage.push({ device, ranges });
   }
 
@@ -67,6 +69,7 @@ export class MockSnapshotDriver implements SnapshotDriver {
 
   async destroy(id: string): Promise<void> {
     this.calls.push(`destroy ${id}`);
+    if (this.failDestroy.has(id)) throw new AppError('DEVICE_BUSY', `snapshot ${id} could not be destroyed`);
     if (!this.snapshots.delete(id)) throw new AppError('NOT_FOUND', `no snapshot ${id}`);
   }
 

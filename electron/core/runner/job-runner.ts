@@ -274,10 +274,11 @@ export class JobRunner {
     record.snapshot = { devices };
     await records.write(record);
     const id = await driver.create(devices);
+    storage.hold(); // its files are deleted only after a successful destroy
     record.snapshot.id = id;
-    cleanup.push(`destroy snapshot ${id}`, () => driver.destroy(id));
+    cleanup.push(`destroy snapshot ${id}`, async () => (await driver.destroy(id), storage.release()));
     await records.write(record);
-    await driver.appendStorage(id, first.device, first.ranges);
+    await driver.appendStorage(id, first.device, first.ranges, first.file);
     await driver.take(id);
     ctx.log.info(`snapshot ${id} taken of ${devices.join(', ')} (storage ${storage.allocatedBytes} bytes in ${settings.directory})`);
     this.watchSnapshot(id, storage, ctx, stop, cleanup, warn, bus);
@@ -323,7 +324,7 @@ export class JobRunner {
           bus.emit('snapshot.event', { taskId: ctx.id, kind: 'low-space', requestedSectors: ev.requestedSectors });
           const chunk = await storage.grow(ev.requestedSectors * 512);
           if (chunk) {
-            await driver.appendStorage(id, chunk.device, chunk.ranges);
+            await driver.appendStorage(id, chunk.device, chunk.ranges, chunk.file);
             ctx.log.info(`snapshot ${id}: storage grown to ${storage.allocatedBytes} bytes`);
           } else {
             warn(`snapshot storage reached its maximum (${storage.allocatedBytes} bytes): the snapshot may overflow if writes continue`);

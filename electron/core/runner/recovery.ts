@@ -51,6 +51,9 @@ export async function recoverLeftovers(o: RecoveryOptions): Promise<RecoveryRepo
       continue;
     }
     const problems: string[] = [];
+    // The module may still write copies into storage files until their
+    // snapshot is destroyed: then they are kept.
+    let snapshotAlive = false;
     if (rec.snapshot) {
       const devices = rec.snapshot.devices;
       // The id is written right after create; a crash in between leaves
@@ -65,11 +68,13 @@ export async function recoverLeftovers(o: RecoveryOptions): Promise<RecoveryRepo
           report.snapshots.push(id);
           o.log.warn(`recovery: destroyed snapshot ${id} of ${devices.join(', ')} left by run ${rec.runId} of job ${rec.jobId}`);
         } catch (e) {
+          snapshotAlive = true;
           problems.push(`snapshot ${id}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     }
-    for (const f of rec.storageFiles) {
+    if (snapshotAlive && rec.storageFiles.length > 0) problems.push(`storage files kept until the snapshot is destroyed: ${rec.storageFiles.join(', ')}`);
+    for (const f of snapshotAlive ? [] : rec.storageFiles) {
       try {
         await fs.rm(f);
         report.storageFiles.push(f);
@@ -91,12 +96,15 @@ export async function recoverLeftovers(o: RecoveryOptions): Promise<RecoveryRepo
   // Snapshots no record of ours names may belong to another tool driving
   // the module (a CLI run): reported, not touched.
   const claimed = new Set(report.snapshots);
-  for (const s of snapshots)
-    if (!claimed.has(s.id)) o.log.warn(`recovery: snapshot ${s.id} of ${s.devices.join(', ')} is not from a run of this service; left alone`);
+  const alive = snapshots.filter((s) => !claimed.has(s.id));
+  for (const s of alive) o.log.warn(`recovery: snapshot ${s.id} of ${s.devices.join(', ')} is not from a run of this service; left alone`);
 
   // Storage files no record mentions (a record lost with its disk state):
-  // their names carry the run id; only live runs keep theirs.
-  for (const dir of new Set(o.storageDirs)) {
+  // their names carry the run id; only live runs keep theirs. Not while a
+  // snapshot lives that may be writing into one of them.
+  if (alive.length > 0 && o.storageDirs.length > 0)
+    o.log.warn(`recovery: orphaned snapshot storage files are kept while ${alive.length} snapshot(s) still exist`);
+  for (const dir of alive.length > 0 ? [] : new Set(o.storageDirs)) {
     const names = await fs.readdir(dir).catch(() => [] as string[]);
     for (const n of names.filter((n) => n.startsWith(STORAGE_PREFIX))) {
       const runId = /^snapkeep-diff-(.+)-\d+$/.exec(n)?.[1];

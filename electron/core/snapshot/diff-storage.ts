@@ -46,6 +46,8 @@ export function stepBytes(maxBytes: number): number {
 export class DiffStorage {
   readonly files: string[] = [];
   private allocated = 0;
+  /** Snapshots given this storage and not destroyed yet. */
+  private users = 0;
 
   private constructor(private readonly options: DiffStorageOptions) {}
 
@@ -97,8 +99,26 @@ export class DiffStorage {
     return chunk;
   }
 
-  /** Deletes every file this storage allocated. */
+  /**
+   * A snapshot is about to use the storage: until release(), remove()
+   * refuses, since the module may still write copies into the files'
+   * blocks (which would then belong to other files).
+   */
+  hold(): void {
+    this.users++;
+  }
+
+  /** The snapshot holding the storage was destroyed. */
+  release(): void {
+    if (this.users > 0) this.users--;
+  }
+
+  /** Deletes every file this storage allocated; refused while a snapshot holds it. */
   async remove(): Promise<void> {
+    if (this.users > 0)
+      throw new AppError('DEVICE_BUSY', `snapshot storage kept (${this.files.join(', ')}): its snapshot was not destroyed; the next service start cleans it up`, {
+        files: this.files,
+      });
     await Promise.all(this.files.map((f) => fs.rm(f, { force: true })));
   }
 

@@ -37,8 +37,12 @@ export interface SnapshotDriver {
   check(): Promise<void>;
   /** A snapshot of all `devices` together (not taken yet); returns its id. */
   create(devices: string[]): Promise<string>;
-  /** Adds storage ranges on `device` (before or after take). */
-  appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void>;
+  /**
+   * Adds storage ranges on `device` (before or after take). With `file`
+   * (the file whose extents they are), the module pins the file until the
+   * snapshot is destroyed, so nothing can delete or move its blocks.
+   */
+  appendStorage(id: string, device: string, ranges: SectorRange[], file?: string): Promise<void>;
   /** Freezes, switches the change maps, thaws: one instant for every device. */
   take(id: string): Promise<void>;
   /** The snapshot image of one of the snapshot's devices, e.g. /dev/snapkeep-img0. */

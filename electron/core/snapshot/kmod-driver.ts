@@ -9,6 +9,8 @@ import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, Track
 
 /** The first ABI with trackers and snapshots. */
 const SNAPSHOT_ABI = { major: 1, minor: 1 };
+/** The first ABI that pins storage files (APPEND_STORAGE_FILE). */
+const PIN_ABI_MINOR = 2;
 /** SNAPKEEP_MAX_RANGES: ranges per append call. */
 const MAX_RANGES = 65536;
 
@@ -47,10 +49,24 @@ export class KmodSnapshotDriver implements SnapshotDriver {
     return guard(`snapshot of ${devices.join(', ')}`, { devices }, () => kmod.create(devices));
   }
 
-  async appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void> {
+  async appendStorage(id: string, device: string, ranges: SectorRange[], file?: string): Promise<void> {
+    // A module that can pin the file gets it: then nothing can delete or
+    // move the blocks it writes copies into while the snapshot lives.
+    const pin = file !== undefined && this.moduleAbiMinor() >= PIN_ABI_MINOR;
     for (let i = 0; i < ranges.length; i += MAX_RANGES) {
       const batch = ranges.slice(i, i + MAX_RANGES);
-      await guard(`snapshot ${id}: storage on ${device}`, { snapshotId: id, device }, () => kmod.appendStorage(id, device, batch));
+      await guard(`snapshot ${id}: storage on ${device}`, { snapshotId: id, device, ...(pin && { file }) }, () =>
+        pin ? kmod.appendStorageFile(id, file, batch) : kmod.appendStorage(id, device, batch),
+      );
+    }
+  }
+
+  /** The loaded module's ABI minor (0 when unknown: the plain calls only). */
+  private moduleAbiMinor(): number {
+    try {
+      return headerAbi().minor >= PIN_ABI_MINOR ? moduleVersion().abiMinor : 0;
+    } catch {
+      return 0;
     }
   }
 

@@ -9,7 +9,8 @@
  *  - every structure has a fixed size and layout on 32- and 64-bit user
  *    space: only __u8..__u64 members, explicit padding, no pointers (user
  *    pointers travel as __u64);
- *  - all ioctls go through the control device /dev/snapkeep;
+ *  - all ioctls go through the control device /dev/snapkeep, and need
+ *    CAP_SYS_ADMIN (-EPERM), like opening it;
  *  - SNAPKEEP_ABI_MAJOR changes when an existing command changes meaning;
  *    SNAPKEEP_ABI_MINOR when commands are added;
  *  - reserved fields must be zero on input (-EINVAL otherwise) and are
@@ -50,7 +51,7 @@
 #define SNAPKEEP_CTL_NAME	"snapkeep"
 
 #define SNAPKEEP_ABI_MAJOR	1
-#define SNAPKEEP_ABI_MINOR	1
+#define SNAPKEEP_ABI_MINOR	2
 
 #define SNAPKEEP_IOCTL_MAGIC	'K'
 
@@ -112,7 +113,9 @@ struct snapkeep_sectors {
  * SNAPKEEP_IOCTL_ATTACH - start tracking a device.
  * -EEXIST when it is tracked already, -EBUSY when its whole disk or one of
  * its partitions is tracked, -ENODEV/-ENXIO when no such device exists,
- * -EINVAL for an image device (its I/O is the module's own).
+ * -EINVAL for an image device (its I/O is the module's own), -EOPNOTSUPP
+ * for a zoned or DAX device (their writes cannot be copied first), -ELOOP
+ * when a snapshot's storage is on a device stacked on it.
  * Creating a snapshot attaches its devices as well; trackers outlive
  * snapshots, so changes are followed from one backup to the next.
  */
@@ -261,7 +264,12 @@ struct snapkeep_snapshot_create {
  *
  * Typically the extents of a preallocated file (fallocate + FIEMAP), which
  * may live on a device of the snapshot itself: the module's own writes are
- * never tracked. Allowed before and after the take.
+ * never tracked. Allowed before and after the take. -ELOOP when the device
+ * is stacked on a tracked device (LVM, LUKS, md above it: the storage's
+ * writes would reach the tracked device as foreign writes) or is a loop
+ * device; -EINVAL when its logical blocks are larger than those of a
+ * device of the snapshot. SNAPKEEP_IOCTL_APPEND_STORAGE_FILE also pins
+ * the file.
  */
 struct snapkeep_snapshot_storage {
 	struct snapkeep_uuid id;
@@ -274,10 +282,47 @@ struct snapkeep_snapshot_storage {
 #define SNAPKEEP_IOCTL_APPEND_STORAGE \
 	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x12, struct snapkeep_snapshot_storage)
 
+/**
+ * struct snapkeep_snapshot_storage_file - argument of
+ *	SNAPKEEP_IOCTL_APPEND_STORAGE_FILE (ABI 1.2).
+ * @id: in: the snapshot.
+ * @dev: in: the block device the file's file system is on (its st_dev).
+ * @count: in: number of ranges, 1..SNAPKEEP_MAX_RANGES.
+ * @fd: in: an open descriptor of the file (any access mode).
+ * @ranges: in: user pointer to @count struct snapkeep_sectors: the file's
+ *	extents (FIEMAP) as sectors of @dev, under the rules of
+ *	SNAPKEEP_IOCTL_APPEND_STORAGE.
+ * @flags: in: zero.
+ * @reserved: zero.
+ *
+ * Like SNAPKEEP_IOCTL_APPEND_STORAGE, and the file is pinned until the
+ * snapshot is destroyed, as an active swap file is: it cannot be deleted
+ * (EPERM), truncated, written, fallocated, reflinked or defragmented
+ * (ETXTBSY), so its blocks stay where the ranges say. Appending ranges of
+ * a file the snapshot pins already is fine. -ETXTBSY when the file is a
+ * swap file or pinned by another snapshot, -EINVAL when it is not a
+ * regular file of a file system on @dev, -EBADF for a bad descriptor.
+ */
+struct snapkeep_snapshot_storage_file {
+	struct snapkeep_uuid id;
+	struct snapkeep_dev dev;
+	__u32 count;
+	__s32 fd;
+	__u64 ranges;
+	__u32 flags;
+	__u32 reserved;
+};
+
+#define SNAPKEEP_IOCTL_APPEND_STORAGE_FILE \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x17, struct snapkeep_snapshot_storage_file)
+
 /*
  * SNAPKEEP_IOCTL_TAKE - take the snapshot: freeze the file systems of all
- * its devices, switch their maps and start copy-on-write, thaw, create the
- * images. -EALREADY when taken before.
+ * its devices and of everything stacked on them (partitions of a whole
+ * disk, LVM, LUKS, md), top-down; wait for the writes in flight to the
+ * devices; switch their maps and start copy-on-write; thaw; create the
+ * images. -EALREADY when taken before, -ETIMEDOUT when writes in flight
+ * did not complete within 30 s (a device that stopped answering).
  */
 #define SNAPKEEP_IOCTL_TAKE \
 	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x13, struct snapkeep_uuid)

@@ -237,6 +237,41 @@ void AppendStorage(const Uuid& id, Dev dev, const std::vector<Range>& ranges) {
   ctl.Call(SNAPKEEP_IOCTL_APPEND_STORAGE, &arg, "append storage");
 }
 
+void AppendStorageFile(const Uuid& id, const std::string& path, const std::vector<Range>& ranges) {
+  struct snapkeep_snapshot_storage_file arg {};
+  ParseUuid(id, arg.id.b);
+  // O_NOFOLLOW: the file the caller mapped, not what a link points to now.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    int e = errno;
+    Fail(e, "open", path + ": " + strerror(e));
+  }
+  struct stat st {};
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    Fail(e, "fstat", path + ": " + strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    Fail(EINVAL, "", path + " is not a regular file");
+  }
+  std::vector<struct snapkeep_sectors> abi = ToAbi(ranges);
+  arg.dev = ToAbi(Dev{major(st.st_dev), minor(st.st_dev)});
+  arg.count = static_cast<uint32_t>(abi.size());
+  arg.fd = fd;
+  arg.ranges = Ptr(abi.data());
+  try {
+    CtlFd ctl;
+    ctl.Call(SNAPKEEP_IOCTL_APPEND_STORAGE_FILE, &arg, "append storage file");
+  } catch (...) {
+    close(fd);
+    throw;
+  }
+  // The module holds its own reference: ours can go.
+  close(fd);
+}
+
 void Take(const Uuid& id) {
   struct snapkeep_uuid arg {};
   ParseUuid(id, arg.b);

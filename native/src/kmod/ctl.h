@@ -87,6 +87,10 @@ std::vector<Dev> ListTrackers();
 Uuid Create(const std::vector<Dev>& devs);
 void Destroy(const Uuid& id);
 void AppendStorage(const Uuid& id, Dev dev, const std::vector<Range>& ranges);
+// Like AppendStorage for the extents of a regular file, on the device its
+// file system is on, and the module pins the file until the snapshot is
+// destroyed (ABI 1.2): it cannot be deleted, truncated or moved meanwhile.
+void AppendStorageFile(const Uuid& id, const std::string& path, const std::vector<Range>& ranges);
 void Take(const Uuid& id);
 // std::nullopt when no event came within timeout_ms.
 std::optional<Event> WaitEvent(const Uuid& id, uint32_t timeout_ms);

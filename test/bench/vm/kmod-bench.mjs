@@ -13,8 +13,8 @@
 // percent within a boot, so the benchmark runs in ROUNDS rounds, and each
 // round measures everything once, in this order:
 //
-//   none      module loaded, nothing attached (the ftrace hook is off):
-//             writes of A and B (each twice), reads of A and B
+//   none      module not loaded (it hooks submit_bio_noacct from load to
+//             unload): writes of A and B (each twice), reads of A and B
 //   filter    the disk attached and tracked, no snapshot
 //   snap      a new snapshot (all chunks new): first writes of A, of B
 //             (copies settled in between), image reads of A (stored in
@@ -28,12 +28,12 @@
 // per-round ratios. Each timed run lasts about a second or more (a 1 GiB
 // first write at ~1 GB/s, 5000 random writes at ~1000-6000 IOPS).
 // A host thread per vCPU, as the copies run beside the writer on real
-// hardware; the module is attached only while no I/O runs, so the TCG bug
-// with live code patching (lib/test-file.mjs) does not apply.
+// hardware; the module is loaded and unloaded only while no I/O runs, so
+// the TCG bug with live code patching (lib/test-file.mjs) does not apply.
 // vm: disks=2G,2G timeout=900 smp=2 tcg=multi memory=1024 modules=dm-snapshot
 import { writeFileSync } from 'node:fs';
 
-import { disks, insmod, kmod, log, runHelper, sh, sleep, wholeDevice } from '../../vm/helpers/kmodlib.mjs';
+import { disks, insmod, kmod, log, rmmod, runHelper, sh, sleep, wholeDevice } from '../../vm/helpers/kmodlib.mjs';
 
 const [orig, store] = disks;
 const MiB = 1 << 20;
@@ -94,6 +94,7 @@ async function round(seed) {
   record('raw.seq_read', readA(orig));
   record('raw.read_b', readB(orig));
 
+  insmod();
   await kmod.attach(orig);
   record('filter.seq_write', seqWrite(orig, 2));
   record('filter.rand_write', randWrite(orig, seed, 2));
@@ -120,6 +121,7 @@ async function round(seed) {
   current.snap_storage_used_mib = info.storageUsedSectors / 2048;
   await kmod.destroy(id);
   await kmod.detach(orig);
+  rmmod();
 
   // dm-snapshot, 64 KiB chunks like ours, persistent exceptions as LVM
   // does (a new exception store starts with a zeroed header).
@@ -144,8 +146,9 @@ async function round(seed) {
 bench('write', orig, 0, 2 * GiB, MiB);
 bench('write', store, 0, 2 * GiB, MiB);
 const load = sh('cat', '/proc/loadavg');
-insmod();
 // Warm-up: the first passes of a boot are slower.
+insmod();
+rmmod();
 seqWrite(orig);
 randWrite(orig, 100);
 

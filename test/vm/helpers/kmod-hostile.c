@@ -6,7 +6,8 @@
  *   kmod-hostile DISK PART STORAGE LOOP4K
  *
  * DISK: a whole disk with a partition PART; STORAGE: a spare device;
- * LOOP4K: a device with 4096-byte logical blocks. Nothing may be tracked
+ * LOOP4K: a device with 4096-byte logical blocks (refused as storage of
+ * DISK, which has 512-byte blocks). Nothing may be tracked
  * when it starts; nothing is when it ends. Prints one line per check.
  */
 #define _GNU_SOURCE
@@ -16,10 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "snapkeep.h"
@@ -82,6 +86,40 @@ static uint64_t sectors_of(const char *path)
 static int io(unsigned long cmd, void *arg)
 {
 	return ioctl(ctl, cmd, arg);
+}
+
+/*
+ * Root without CAP_SYS_ADMIN (a container, or a descriptor passed on):
+ * opening the device and every command on a descriptor opened before
+ * fail with EPERM. Checked in a child that drops all its capabilities.
+ */
+static void without_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	struct snapkeep_version ver;
+	int status, fd;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		if (syscall(SYS_capset, &hdr, data))
+			_exit(2);
+		fd = open("/dev/snapkeep", O_RDWR);
+		expect("open without CAP_SYS_ADMIN", fd, EPERM);
+		expect("version on an inherited descriptor without CAP_SYS_ADMIN",
+		       io(SNAPKEEP_IOCTL_VERSION, &ver), EPERM);
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		printf("FAIL the checks without CAP_SYS_ADMIN\n");
+		failures++;
+	}
 }
 
 int main(int argc, char **argv)
@@ -150,6 +188,13 @@ int main(int argc, char **argv)
 	expect("attach it again", io(SNAPKEEP_IOCTL_ATTACH, &disk), EEXIST);
 	expect("attach its partition", io(SNAPKEEP_IOCTL_ATTACH, &part), EBUSY);
 	expect("tracker info", io(SNAPKEEP_IOCTL_TRACKER_INFO, &info), 0);
+	info.reserved = 1;
+	expect("tracker info: reserved field set", io(SNAPKEEP_IOCTL_TRACKER_INFO, &info), EINVAL);
+	info.reserved = 0;
+	info.reserved0[2] = 1;
+	expect("tracker info: reserved0 set", io(SNAPKEEP_IOCTL_TRACKER_INFO, &info), EINVAL);
+	info.reserved0[2] = 0;
+	without_cap_sys_admin();
 
 	/* Reading the map. */
 	mapbuf = malloc(info.block_count + 1);
@@ -311,7 +356,37 @@ int main(int argc, char **argv)
 	expect("append: unaligned length", io(SNAPKEEP_IOCTL_APPEND_STORAGE, &st), EINVAL);
 	r[0].start = 0;
 	r[0].count = 8192;
-	expect("append: aligned on the 4K device", io(SNAPKEEP_IOCTL_APPEND_STORAGE, &st), 0);
+	expect("append: 4096-byte blocks for a 512-byte origin",
+	       io(SNAPKEEP_IOCTL_APPEND_STORAGE, &st), EINVAL);
+
+	/* Storage given as a file (pinned). */
+	{
+		struct snapkeep_snapshot_storage_file sf = { 0 };
+		int tmp = open("/tmp", O_RDONLY | O_DIRECTORY);
+		int null = open("/dev/null", O_RDONLY);
+
+		sf.id = id;
+		sf.dev = store;
+		sf.count = 1;
+		sf.ranges = P(r);
+		r[0].start = 4096;
+		r[0].count = 8;
+		sf.fd = -1;
+		expect("append file: bad descriptor",
+		       io(SNAPKEEP_IOCTL_APPEND_STORAGE_FILE, &sf), EBADF);
+		sf.fd = null;
+		sf.flags = 1;
+		expect("append file: flags set",
+		       io(SNAPKEEP_IOCTL_APPEND_STORAGE_FILE, &sf), EINVAL);
+		sf.flags = 0;
+		expect("append file: not a regular file",
+		       io(SNAPKEEP_IOCTL_APPEND_STORAGE_FILE, &sf), EINVAL);
+		sf.fd = tmp;
+		expect("append file: a directory",
+		       io(SNAPKEEP_IOCTL_APPEND_STORAGE_FILE, &sf), EINVAL);
+		close(tmp);
+		close(null);
+	}
 
 	/* Take, events, info. */
 	expect("take", io(SNAPKEEP_IOCTL_TAKE, &id), 0);
@@ -322,6 +397,9 @@ int main(int argc, char **argv)
 	while (io(SNAPKEEP_IOCTL_WAIT_EVENT, &ev) == 0)
 		;
 	expect("wait event, nothing queued", -1, errno == ETIMEDOUT ? ETIMEDOUT : -1);
+	ev.reserved = 1;
+	expect("wait event: reserved field set", io(SNAPKEEP_IOCTL_WAIT_EVENT, &ev), EINVAL);
+	ev.reserved = 0;
 	si.id = id;
 	si.count = 1;
 	si.devs = 0;

@@ -66,12 +66,12 @@ export function sectors(dev) {
 }
 
 /**
- * MD5 of a device (or of its first `bytes`): a fingerprint to compare
+ * MD5 of a device (or of `bytes` of it from `offset`): a fingerprint to compare
  * images with, not a security measure (it is 3x faster than sha256 under
  * TCG). The device's page cache is dropped first, so pages cached before
  * file systems wrote around it cannot be served stale.
  */
-export function devsum(dev, bytes = Infinity) {
+export function devsum(dev, bytes = Infinity, offset = 0) {
   sh('blockdev', '--flushbufs', dev);
   const fd = openSync(dev, 'r');
   const hash = createHash('md5');
@@ -79,7 +79,7 @@ export function devsum(dev, bytes = Infinity) {
   let done = 0;
   try {
     while (done < bytes) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - done), done);
+      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - done), offset + done);
       if (n <= 0) break;
       hash.update(buf.subarray(0, n));
       done += n;
@@ -95,11 +95,38 @@ export function wholeDevice(dev) {
   return [{ start: 0, count: sectors(dev) }];
 }
 
-/** Runs a helper from test/vm/helpers in the background; resolves to its exit code. */
-export function startHelper(name, args) {
-  const child = spawn(`${HELPERS}/${name}`, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+/** Runs a command in the background, output to the test's; `done` resolves to its exit code. */
+export function spawnLogged(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const done = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
   return { child, done };
+}
+
+/** Runs a helper from test/vm/helpers in the background; resolves to its exit code. */
+export function startHelper(name, args) {
+  return spawnLogged(`${HELPERS}/${name}`, args);
+}
+
+/**
+ * Runs a command in the background and fails the test when it does not
+ * exit 0 within `seconds` (a task stuck in the kernel cannot be killed:
+ * this reports the hang instead of waiting for the test's timeout).
+ */
+export async function finishes(what, cmd, args, seconds = 90) {
+  const started = Date.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const done = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+  const timer = new Promise((resolve) => setTimeout(() => resolve('hung'), seconds * 1000).unref());
+  const code = await Promise.race([done, timer]);
+  if (code === 'hung') {
+    // Where it hangs, for the report: the blocked tasks' stacks.
+    bash('echo w > /proc/sysrq-trigger');
+    check(false, `${what} did not finish within ${seconds} s`);
+  }
+  check(code === 0, `${what} exited with ${code}`);
+  const took = (Date.now() - started) / 1000;
+  log(`${what}: ${took.toFixed(1)} s`);
+  return took;
 }
 
 export function runHelper(name, ...args) {

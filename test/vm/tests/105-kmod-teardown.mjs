@@ -9,7 +9,9 @@
 //    while snapshots are created, taken and destroyed, devices detached,
 //    the module unloaded (refused while in use) and loaded again. The
 //    writers never see an error.
-// vm: disks=128M,128M,128M modules=xfs timeout=420 smp=2
+// Unloading and loading the module under load patches kernel text while
+// the writers run: tcg=single, whatever the kernel's default.
+// vm: disks=128M,128M,128M modules=xfs timeout=420 smp=2 tcg=single
 // vm-allow-log: XFS \(snapkeep-img\d+\)
 import { bash, check, disks, errnoOf, insmod, kmod, log, MiB, sh, sleep, startHelper, wholeDevice } from '../helpers/kmodlib.mjs';
 

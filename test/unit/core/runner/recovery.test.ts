@@ -102,13 +102,49 @@ describe('recovery after a killed run', () => {
     try {
       expect(driver.calls.sort()).toEqual([`destroy ${idKnown}`, `destroy ${idUnrecorded}`].sort());
       expect([...driver.snapshots.keys()]).toEqual([notOurs]);
-      expect(readdirSync(storage).sort()).toEqual(['unrelated.txt']);
+      // The snapshot not ours may write into any storage file: the orphan stays.
+      expect(readdirSync(storage).sort()).toEqual(['snapkeep-diff-run-lost-0', 'unrelated.txt']);
       expect(readdirSync(runs)).toEqual(['job-j3.json']);
       expect(readdirSync(tmp.dirs.state).filter((n) => n.startsWith('.snapkeep-tmp'))).toEqual([]);
       const log = s.listLogs(100, 'helper').map((e) => e.message);
       expect(log).toContainEqual(expect.stringMatching(`destroyed snapshot ${idKnown} of /dev/vdb, /dev/vdc left by run run-dead`));
       expect(log).toContainEqual(expect.stringMatching(`snapshot ${notOurs} of /dev/vde is not from a run of this service; left alone`));
-      expect(log).toContainEqual(expect.stringMatching('deleted orphaned snapshot storage'));
+      expect(log).toContainEqual(expect.stringMatching('orphaned snapshot storage files are kept while 1 snapshot'));
+    } finally {
+      await s.close();
+    }
+    // Once it is gone, the next start deletes the orphan.
+    await driver.destroy(notOurs);
+    const again = await Service.open({ kind: 'helper', dirs: tmp.dirs, recover: true, driver });
+    try {
+      expect(readdirSync(storage).sort()).toEqual(['unrelated.txt']);
+      expect(again.listLogs(100, 'helper').map((e) => e.message)).toContainEqual(expect.stringMatching('deleted orphaned snapshot storage'));
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('keeps the storage files of a run whose snapshot could not be destroyed (driver mocked)', async () => {
+    const storage = path.join(tmp.dirs.state, 'diff');
+    mkdirSync(storage, { recursive: true });
+    const file = path.join(storage, 'snapkeep-diff-run-stuck-0');
+    writeFileSync(file, 'x');
+    const driver = new MockSnapshotDriver();
+    const id = await driver.create(['/dev/vdb']);
+    driver.failDestroy.add(id);
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.once('exit', r));
+    const runs = path.join(tmp.dirs.state, 'runs');
+    mkdirSync(runs, { recursive: true });
+    writeFileSync(
+      path.join(runs, 'job-j1.json'),
+      JSON.stringify({ version: 1, runId: 'run-stuck', jobId: 'j1', pid: dead.pid, startedAt: new Date().toISOString(), snapshot: { devices: ['/dev/vdb'], id }, storageFiles: [file] }),
+    );
+    const s = await Service.open({ kind: 'helper', dirs: tmp.dirs, recover: true, driver });
+    try {
+      expect(existsSync(file)).toBe(true);
+      expect(readdirSync(runs)).toEqual(['job-j1.json']); // kept for the next start
+      expect(s.recovered?.failures.join('\n')).toMatch(/storage files kept until the snapshot is destroyed/);
     } finally {
       await s.close();
     }

@@ -45,6 +45,22 @@ describe('DiffStorage', () => {
     for (const f of files) expect(() => statSync(f)).toThrow();
   });
 
+  it('keeps its files while a snapshot holds it (the module may still write into their blocks)', async () => {
+    const { storage, first } = await DiffStorage.create({
+      directory: path.join(tmp.dir, 'diff'),
+      maxBytes: 16 * MiB,
+      allowOnSnapshotted: false,
+      snapshotDevices: ['loop-not-here'],
+      runId: 'run-held',
+    });
+    storage.hold();
+    await expect(storage.remove()).rejects.toMatchObject({ code: 'DEVICE_BUSY' });
+    expect(statSync(first.file).size).toBe(16 * MiB);
+    storage.release();
+    await storage.remove();
+    expect(() => statSync(first.file)).toThrow();
+  });
+
   it('refuses a directory on a device that is being snapshotted unless the job allows it', async () => {
     const opts = { directory: tmp.dir, maxBytes: 16 * MiB, snapshotDevices: [hostDev], runId: 'r' };
     await expect(DiffStorage.create({ ...opts, allowOnSnapshotted: false })).rejects.toMatchObject({
