@@ -5,6 +5,7 @@
 #include "engine_error.h"
 #include "envelope.h"
 #include "file_io.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -59,13 +60,11 @@ std::string WriteIndexFile(const std::string& repo, const RepoKeys& keys,
   if (!DecodeIndex(keys, data, back) || back.size() != packs.size())
     throw Corrupt("index does not decode after encoding");
   std::string name = RandomHex(16);
-  WriteFileAtomic(repo + "/index", name, data);
+  RepoDir(repo).WriteFileAtomic("index", name, data);
   return name;
 }
 
 }  // namespace snapkeep::engine
-
-#include <dirent.h>
 
 #include "chunk_index.h"
 
@@ -73,22 +72,19 @@ namespace snapkeep::engine {
 
 IndexLoad LoadIndexDir(const std::string& repo, const RepoKeys& keys, ChunkIndex& index) {
   IndexLoad res;
-  std::string dir = repo + "/index";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) {
-    if (errno == ENOENT) return res;
-    throw SysFail(errno, "opendir", dir);
-  }
+  RepoDir root(repo);
   std::vector<std::string> names;
-  while (struct dirent* ent = ::readdir(d))
-    if (ent->d_name[0] != '.') names.push_back(ent->d_name);
-  ::closedir(d);
+  for (const DirEntry& e : root.List("index")) {
+    if (e.name[0] == '.') continue;
+    if (e.type != EntryType::kFile) throw root.Unsafe("index/" + e.name, e.what);
+    names.push_back(e.name);
+  }
   ChunkIndex fresh;
   for (const std::string& name : names) {
     std::vector<PackInfo> packs;
     Bytes file;
     try {
-      file = ReadWholeFile(dir + "/" + name);
+      file = root.ReadFile("index/" + name, kMaxIndexFileBytes);
     } catch (const EngineError& e) {
       // Deleted by a prune between readdir and open: not damage.
       if (e.errnum == ENOENT) continue;

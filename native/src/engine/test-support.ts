@@ -12,6 +12,8 @@ export function scratchDir(): string {
 }
 
 export function newRepo(dir: string, encrypted: boolean): NativeRepo {
+  // The repository's root exists before the engine writes below it, as after init.
+  fs.mkdirSync(path.join(dir, 'repo'), { recursive: true });
   return openNativeRepo({ path: path.join(dir, 'repo'), idKey: randomBytes(32), ...(encrypted && { encKey: randomBytes(32) }) });
 }
 

@@ -9,6 +9,7 @@
 
 #include "compress.h"
 #include "file_io.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -16,14 +17,15 @@ namespace {
 // Structure of one pack: exists, size, trailer == index.
 bool CheckStructure(const VerifyRequest& req, PackReader& reader, const PackInfo& pack,
                     std::vector<VerifyProblem>& out) {
-  std::string path = PackPath(req.repo, pack.id);
-  struct stat st;
-  if (::stat(path.c_str(), &st) < 0) {
+  RepoDir root(req.repo);
+  std::optional<struct stat> st = root.Lstat(PackRel(pack.id));
+  if (!st) {
     out.push_back({"missing-pack", "pack " + pack.id + " is missing", pack.id, ""});
     return false;
   }
-  if (static_cast<uint64_t>(st.st_size) != pack.size) {
-    out.push_back({"bad-index", "pack " + pack.id + " has " + std::to_string(st.st_size) +
+  if (!S_ISREG(st->st_mode)) throw root.Unsafe(PackRel(pack.id), DescribeMode(st->st_mode));
+  if (static_cast<uint64_t>(st->st_size) != pack.size) {
+    out.push_back({"bad-index", "pack " + pack.id + " has " + std::to_string(st->st_size) +
                                     " bytes, the index says " + std::to_string(pack.size),
                    pack.id, ""});
     return false;
@@ -58,7 +60,7 @@ void CheckData(PackReader& reader, const PackInfo& pack, std::vector<VerifyProbl
     raw.resize(e.rawLen);
     try {
       reader.ReadStored(pack.id, e.offset, e.storedLen, stored);
-      reader.Decode(pack.id, e, stored, scratch, dz, raw.data());
+      reader.Decode(pack.id, e, stored, scratch, dz, raw.data(), e.rawLen);
     } catch (const EngineError& err) {
       out.push_back({"bad-chunk", err.what(), pack.id, Hex(e.id)});
     }
