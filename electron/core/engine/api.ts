@@ -7,11 +7,14 @@
 // meet is an AppError with a code from contract/errors.ts and the ids
 // involved in `details` (pack, chunk, point ids, paths).
 import type { Progress, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import type { RepoPin } from './config-pin';
 
 export interface OpenOptions {
   path: string;
   /** Required for encrypted repositories (WRONG_PASSPHRASE / PASSPHRASE_REQUIRED). */
   passphrase?: string;
+  /** What this computer pinned about the repository (config-pin.ts); a config that differs is REPO_CONFIG_CHANGED. */
+  pin?: RepoPin;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -96,6 +99,8 @@ export interface PointReader {
 
 export interface RepositoryHandle {
   readonly path: string;
+  /** The pin to remember for this repository: the one given to open, tightened by what was seen. */
+  readonly pin: RepoPin;
   info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>>;
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;
@@ -109,6 +114,8 @@ export interface RepositoryHandle {
 export interface Engine {
   init(opts: InitOptions): Promise<RepositoryHandle>;
   open(opts: OpenOptions): Promise<RepositoryHandle>;
+  /** The pin of a repository's config without unlocking it (no key fingerprint). */
+  readPin(path: string): Promise<RepoPin>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */
   changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]>;
 }

@@ -1,15 +1,13 @@
 // Restore point manifests: points/<id>, one envelope (type 3) around JSON.
 // A manifest is the last thing a backup writes; whatever it names
 // (chunk-list segments, chunks in indexed packs) already exists.
-import * as fs from 'node:fs/promises';
-
 import { z } from 'zod';
 
 import { AppError, PartitionInfo, type RestorePoint } from '../../common/contract';
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
-import { listDir, writeFileAtomic } from './atomic-file';
 import { corrupt } from './errors';
-import { dirs } from './format';
+import { MAX_FILE_BYTES, rel } from './format';
+import { isMissing, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
 
 export const DeviceLayout = z.object({
   fsType: z.string().optional(),
@@ -75,22 +73,22 @@ export function decodeManifest(native: NativeRepo, data: Buffer, id: string): Ma
 }
 
 export async function writeManifest(repo: string, native: NativeRepo, m: Manifest): Promise<void> {
-  await writeFileAtomic(dirs.point(repo, m.id), encodeManifest(native, m));
+  await writeRepoFile(repo, rel.point(m.id), encodeManifest(native, m));
 }
 
 export async function readManifest(repo: string, native: NativeRepo, id: string): Promise<Manifest> {
   let data: Buffer;
   try {
-    data = await fs.readFile(dirs.point(repo, id));
+    data = await readRepoFile(repo, rel.point(id), MAX_FILE_BYTES.manifest);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AppError('NOT_FOUND', `no restore point ${id}`, { pointId: id });
+    if (isMissing(e)) throw new AppError('NOT_FOUND', `no restore point ${id}`, { pointId: id });
     throw e;
   }
   return decodeManifest(native, data, id);
 }
 
 export async function listPointIds(repo: string): Promise<string[]> {
-  return (await listDir(dirs.points(repo))).sort();
+  return (await listRepoFiles(repo, rel.points)).sort();
 }
 
 export function toRestorePoint(m: Manifest): RestorePoint {

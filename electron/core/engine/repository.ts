@@ -10,6 +10,7 @@ import type { NativeRepo } from '../../../native/engine';
 import type { BackupRequest, PointReader, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
 import { runBackup } from './backup';
 import type { RepoConfig } from './config';
+import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { FORMAT_VERSION } from './format';
@@ -27,6 +28,7 @@ export class Repository implements RepositoryHandle, RepoContext {
     readonly path: string,
     readonly config: RepoConfig,
     readonly native: NativeRepo,
+    readonly pin: RepoPin,
   ) {}
 
   /** Runs operations of this handle one at a time; errors become AppErrors. */
