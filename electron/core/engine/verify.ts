@@ -35,6 +35,8 @@ export async function runVerify(
     } catch (e) {
       const err = toAppError(e);
       if (err.code === 'NOT_FOUND' && opts.pointId !== undefined) throw err;
+      // A link or special file is not damage to report but a refusal.
+      if (err.code === 'REPO_UNSAFE') throw err;
       problems.push({ kind: 'bad-manifest', message: err.message, pointIds: [id] });
     }
   }

@@ -26,8 +26,14 @@ export interface Canary {
 export function makeCanary(base: string): Canary {
   const dir = path.join(base, 'canary');
   fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
-  for (const name of ['a', 'b.json', '0123456789abcdef0123456789abcdef', 'sub/c'])
-    fs.writeFileSync(path.join(dir, name), name === 'b.json' ? '{"kind":"shared","host":"h","pid":1,"startedAt":"x","operation":"o"}' : `canary ${name}\n`);
+  for (const name of ['a', 'b.json', '0123456789abcdef0123456789abcdef', 'sub/c']) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, name === 'b.json' ? '{"kind":"shared","host":"h","pid":1,"startedAt":"x","operation":"o"}' : `canary ${name}\n`);
+    // Old: a lock-shaped file this old looks stale, which is what made the
+    // lock sweep delete through a linked locks/ (security review #2).
+    const old = new Date('2001-01-01T00:00:00Z');
+    fs.utimesSync(file, old, old);
+  }
   const snapshot = () => {
     const out: Record<string, string> = {};
     const walk = (d: string) => {
@@ -167,6 +173,57 @@ export function plantPack(repo: Repository, packId: string, pack: { bytes: Buffe
   const indexDir = path.join(repo.path, 'index');
   for (const f of fs.readdirSync(indexDir)) fs.rmSync(path.join(indexDir, f));
   fs.writeFileSync(path.join(indexDir, 'ab'.repeat(16)), craftIndex(repo.native, [{ id: packId, size: pack.bytes.length, entries: pack.entries }]));
+}
+
+export type Op = 'list' | 'verify' | 'restore' | 'backup' | 'prune';
+export const OPS: Op[] = ['list', 'verify', 'restore', 'backup', 'prune'];
+
+let opCount = 0;
+
+/**
+ * One user-level operation on a fresh handle, as the CLI and the helper run
+ * them (open, operate, close). A backup first changes the image so it has
+ * new chunks to store; a restore writes the newest point to a new file.
+ */
+export async function runOp(v: Victim, op: Op, passphrase?: string): Promise<void> {
+  const n = opCount++;
+  const repo = await engine.open({ path: v.repo.path, ...(passphrase !== undefined && { passphrase }) });
+  try {
+    if (op === 'list') await repo.listPoints();
+    else if (op === 'verify') {
+      const r = await repo.verify({ data: true });
+      if (!r.ok) throw new AppError('REPO_CORRUPT', `verify: ${r.problems.map((p) => p.message).join('; ')}`);
+    } else if (op === 'restore')
+      await repo.restore({ pointId: v.pointIds[v.pointIds.length - 1] ?? '', source: v.image, target: path.join(v.base, `out-${n}.img`), skipIdentical: false });
+    else if (op === 'backup') {
+      const fd = fs.openSync(v.image, 'r+');
+      fs.writeSync(fd, Buffer.from(`new data of operation ${n} `.repeat(2000)), 0, 40000, (n * 65536) % (1 << 20));
+      fs.closeSync(fd);
+      await repo.backup({ sources: [{ source: v.image, readFrom: v.image }], compressionLevel: 1 });
+    } else await repo.prune({ retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false });
+  } finally {
+    await repo.close();
+  }
+}
+
+/** Rejects when `p` takes longer than `ms`: a planted FIFO must not block an operation forever. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} hung for ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** The code of what `p` rejected with, or 'ok'. */
+export async function outcome(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+    return { code: 'ok', message: '' };
+  } catch (e) {
+    if (e instanceof AppError) return { code: e.code, message: e.message };
+    return { code: 'not an AppError', message: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export function cleanup(dirs: string[]): void {
