@@ -46,12 +46,12 @@ export async function readChunkList(repo: string, native: NativeRepo, segments: 
     try {
       data = await readRepoFile(repo, rel.segment(id), MAX_FILE_BYTES.segment);
     } catch (e) {
-      if (isMissing(e)) throw corrupt(`chunk-list segment ${id} is missing`, { segment: id, pointId });
+      if (isMissing(e)) throw corrupt(`chunk-list segment ${id}${pointId !== undefined ? ` of restore point ${pointId}` : ''} is missing`, { segment: id, pointId });
       throw e;
     }
     const plain = native.openEnvelope(EnvelopeType.listSegment, data);
     if (!plain || plain.length === 0 || plain.length > SEGMENT_BYTES || plain.length % ID_BYTES !== 0 || native.chunkId(plain).toString('hex') !== id)
-      throw corrupt(`chunk-list segment ${id} is damaged`, { segment: id, pointId });
+      throw corrupt(`chunk-list segment ${id}${pointId !== undefined ? ` of restore point ${pointId}` : ''} is damaged`, { segment: id, pointId });
     parts.push(plain);
   }
   return Buffer.concat(parts);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { AppError, PartitionInfo, type RestorePoint } from '../../common/contract';
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
 import { corrupt } from './errors';
-import { MAX_FILE_BYTES, rel } from './format';
+import { MAX_CHUNK_SIZE, MAX_FILE_BYTES, MIN_CHUNK_SIZE, SEGMENT_ENTRIES, rel } from './format';
 import { isMissing, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
 
 export const DeviceLayout = z.object({
@@ -21,8 +21,14 @@ export type DeviceLayout = z.infer<typeof DeviceLayout>;
 export const ManifestDevice = z.object({
   source: z.string(),
   readFrom: z.string(),
-  sizeBytes: z.number().int().nonnegative(),
-  chunkSize: z.number().int().positive(),
+  sizeBytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  // Bounded like the config's: it sizes the restore's buffers.
+  chunkSize: z
+    .number()
+    .int()
+    .min(MIN_CHUNK_SIZE)
+    .max(MAX_CHUNK_SIZE)
+    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
   /** Chunk-list segment ids (hex), SEGMENT_ENTRIES ids each, the last shorter. */
   segments: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
   layout: DeviceLayout,
@@ -34,6 +40,12 @@ export const ManifestDevice = z.object({
   /** Raw bytes of the chunks this point stored first. */
   newChunkBytes: z.number().int().nonnegative(),
   zeroChunks: z.number().int().nonnegative(),
+}).superRefine((d, ctx) => {
+  // The list must cover the device exactly: one id per chunk, SEGMENT_ENTRIES per segment.
+  const segments = Math.ceil(Math.ceil(d.sizeBytes / d.chunkSize) / SEGMENT_ENTRIES);
+  if (d.segments.length !== segments) ctx.addIssue({ code: 'custom', path: ['segments'], message: `${d.segments.length} segments for ${segments} needed` });
+  for (const p of d.layout.partitions)
+    if (p.startBytes + p.sizeBytes > d.sizeBytes) ctx.addIssue({ code: 'custom', path: ['layout', 'partitions'], message: `partition ${p.number} ends beyond the device` });
 });
 export type ManifestDevice = z.infer<typeof ManifestDevice>;
 

@@ -100,6 +100,7 @@ export async function runPrune(
 
   // 2. mark
   const live: Buffer[] = [];
+  const liveOwner: string[] = []; // the point of each list in `live`
   const liveSegments = new Set<string>();
   for (const id of keptPoints) {
     const m = manifests.get(id);
@@ -107,6 +108,7 @@ export async function runPrune(
     for (const d of m.devices) {
       d.segments.forEach((s) => liveSegments.add(s));
       live.push(await readChunkList(ctx.path, ctx.native, d.segments, id));
+      liveOwner.push(id);
     }
   }
 
@@ -120,8 +122,10 @@ export async function runPrune(
     if (rebuilt.badPacks.length)
       throw new AppError('REPO_CORRUPT', `prune stopped: packs ${rebuilt.badPacks.join(', ')} are damaged (run verify)`, { packs: rebuilt.badPacks });
   }
-  const missing = live.reduce((n, l) => n + ctx.native.missingChunks(l).length, 0);
-  if (missing) throw new AppError('REPO_CORRUPT', 'prune stopped: restore points reference chunks that are in no pack (run verify)');
+  // Named: a manifest replayed from before an earlier prune shows up here.
+  const missing = [...new Set(live.flatMap((l, i) => (ctx.native.missingChunks(l).length ? [liveOwner[i] ?? ''] : [])))];
+  if (missing.length)
+    throw new AppError('REPO_CORRUPT', `prune stopped: restore points ${missing.join(', ')} reference chunks that are in no pack (run verify)`, { pointIds: missing });
   check();
 
   // 3. compact

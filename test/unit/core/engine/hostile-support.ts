@@ -14,7 +14,7 @@ import { readChunkList } from '../../../../electron/core/engine/chunk-lists';
 import { readManifest } from '../../../../electron/core/engine/manifest';
 import type { Repository } from '../../../../electron/core/engine/repository';
 import { EnvelopeType, type NativeRepo } from '../../../../native/engine';
-import { makeImage, scratch } from './fixtures';
+import { makeImage, scratch, sha256 } from './fixtures';
 
 /** A directory tree outside the repository that no repository operation may touch. */
 export interface Canary {
@@ -230,4 +230,4 @@ export function cleanup(dirs: string[]): void {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
-export { makeImage, scratch };
+export { makeImage, scratch, sha256 };
