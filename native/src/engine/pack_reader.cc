@@ -53,7 +53,7 @@ void PackReader::Decode(const std::string& packId, const PackEntry& e, const Byt
   // Before anything is written to `out`: a forged raw length would make the
   // decoder write past it (engine review finding 4), a short one would leave
   // stale bytes of an earlier chunk in it.
-  if (e.rawLen != expectLen)
+  if (e.rawLen != expectLen || e.rawLen == 0)
     throw Corrupt("chunk " + chunk + " in pack " + packId + " has a raw length of " +
                       std::to_string(e.rawLen) + " bytes where its place holds " +
                       std::to_string(expectLen),
