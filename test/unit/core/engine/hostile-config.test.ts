@@ -5,6 +5,7 @@
 // what this computer pinned (registry) is enforced before any key
 // derivation; numbers that size memory or work are bounded.
 import { spawnSync } from 'node:child_process';
+import { createHmac, hkdfSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -13,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { engine } from '../../../../electron/core/engine';
 import { type RepoConfig, readConfig } from '../../../../electron/core/engine/config';
 import { checkPin } from '../../../../electron/core/engine/config-pin';
+import { unlockKeys } from '../../../../electron/core/engine/keys';
 import { JsonFile } from '../../../../electron/core/persist/json-file';
 import { RememberedKeys } from '../../../../electron/core/repos/remembered-keys';
 import { RepoRegistry, RepositoriesFile } from '../../../../electron/core/repos/registry';
@@ -103,6 +105,17 @@ describe('plain config swapped into an encrypted repository', () => {
 });
 
 describe('encrypted config changed by someone without the passphrase', () => {
+  it('carries the MAC docs/repository-format.md describes', async () => {
+    const { enc } = await plainAndEncrypted('hostile-mac-doc');
+    const c = configOf(enc);
+    const keys = await unlockKeys(await readConfig(enc), 'right', enc);
+    // As documented: HMAC-SHA256("snapkeep-config\0" || canonical JSON), key HKDF-SHA256(enc || id, "", "snapkeep config mac v1").
+    const { mac, ...rest } = c;
+    const canonical = JSON.stringify(rest, Object.keys({ ...rest, ...(rest['kdf'] as object) }).sort());
+    const key = Buffer.from(hkdfSync('sha256', Buffer.concat([keys.encKey ?? Buffer.alloc(0), keys.idKey]), Buffer.alloc(0), 'snapkeep config mac v1', 32));
+    expect(createHmac('sha256', key).update('snapkeep-config\0').update(canonical).digest('base64')).toBe(mac);
+  });
+
   it.each([
     { field: 'chunkSize', value: 128 * 1024 },
     { field: 'packSize', value: 8 * 1024 * 1024 },
