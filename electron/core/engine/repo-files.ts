@@ -111,3 +111,20 @@ export function mkdirRepo(repo: string, rel: string): Promise<void> {
 export function touchRepoFile(repo: string, rel: string): Promise<void> {
   return call(`touch ${repo}/${rel}`, () => nativeTouch(repo, rel));
 }
+
+/**
+ * Walks the repository's directories (the top level, each of its
+ * directories, and the buckets of packs/ and lists/) and refuses the first
+ * link or special file with REPO_UNSAFE: verify's way to find what the
+ * operations that never look there would not meet.
+ */
+export async function scanRepository(repo: string): Promise<void> {
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const e of await listRepoEntries(repo, dir)) {
+      const p = dir ? `${dir}/${e.name}` : e.name;
+      if (e.type === 'other') throw unsafe(repo, p, e.what);
+      if (e.type === 'dir' && depth > 0) await walk(p, depth - 1);
+    }
+  };
+  await walk('', 2);
+}

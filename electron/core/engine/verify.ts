@@ -12,6 +12,7 @@ import { toAppError } from './errors';
 import { ID_BYTES } from './format';
 import { listPointIds, readManifest } from './manifest';
 import { progressReporter } from './progress';
+import { scanRepository } from './repo-files';
 
 type Problem = VerifyReport['problems'][number];
 
@@ -19,6 +20,8 @@ export async function runVerify(
   ctx: RepoContext,
   opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal },
 ): Promise<VerifyReport> {
+  // Links and special files anywhere in the repository first: refused, not reported.
+  await scanRepository(ctx.path);
   const load = await ctx.native.loadIndex();
   const problems: Problem[] = [];
   for (const f of load.badFiles) problems.push({ kind: 'bad-index', message: `index file ${f} is damaged`, pointIds: [] });

@@ -82,8 +82,8 @@ const cases: Case[] = [
   { name: 'a pack', kind: 'char device', where: neededPack, refuse: ['verify', 'restore', 'prune'] },
   { name: 'a pack', kind: 'block device', where: neededPack, refuse: ['verify', 'restore', 'prune'] },
   { name: 'a lock', kind: 'fifo', where: () => 'locks/0123456789abcdef.json', refuse: ['verify', 'restore', 'backup', 'prune'] },
-  // A planted "temp file" is neither read nor swept: nothing refuses, nothing hangs.
-  { name: 'a temp pack', kind: 'fifo', where: () => 'tmp/0123456789abcdef0123456789abcdef.pack', refuse: [] },
+  // A planted "temp file" is neither read nor swept; verify's scan names it.
+  { name: 'a temp pack', kind: 'fifo', where: () => 'tmp/0123456789abcdef0123456789abcdef.pack', refuse: ['verify'] },
 ];
 
 describe('hostile repository: special files', () => {

@@ -78,7 +78,7 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'packs/zz -> canary dir', plant: (v, c) => (plantLink(v, 'packs/zz', c.dir), 'packs/zz'), refuse: ['prune'] },
+  { name: 'packs/zz -> canary dir', plant: (v, c) => (plantLink(v, 'packs/zz', c.dir), 'packs/zz'), refuse: ['verify', 'prune'] },
   {
     name: 'a pack file -> canary file',
     plant: async (v, c) => {
@@ -89,7 +89,7 @@ const cases: Case[] = [
     refuse: ['verify', 'restore', 'prune'],
   },
   { name: 'packs -> canary dir', plant: (v, c) => (plantLink(v, 'packs', c.dir), 'packs'), refuse: ['verify', 'restore', 'backup', 'prune'] },
-  { name: 'lists/zz -> canary dir', plant: (v, c) => (plantLink(v, 'lists/zz', c.dir), 'lists/zz'), refuse: ['prune'] },
+  { name: 'lists/zz -> canary dir', plant: (v, c) => (plantLink(v, 'lists/zz', c.dir), 'lists/zz'), refuse: ['verify', 'prune'] },
   {
     name: 'a chunk-list segment -> canary file',
     plant: async (v, c) => {
@@ -126,7 +126,7 @@ const cases: Case[] = [
     plant: (v, c) => (plantLink(v, 'locks/0123456789abcdef.json', path.join(c.dir, 'b.json')), 'locks/0123456789abcdef.json'),
     refuse: ['verify', 'restore', 'backup', 'prune'],
   },
-  { name: 'tmp -> canary dir', plant: (v, c) => (plantLink(v, 'tmp', c.dir), 'tmp'), refuse: ['backup'] },
+  { name: 'tmp -> canary dir', plant: (v, c) => (plantLink(v, 'tmp', c.dir), 'tmp'), refuse: ['verify', 'backup'] },
   { name: 'config -> canary file', plant: (v, c) => (plantLink(v, 'config', path.join(c.dir, 'a')), 'config'), refuse: OPS },
 ];
 
