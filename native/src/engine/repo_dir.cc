@@ -34,16 +34,12 @@ bool UseOpenat2() {
   return m == 1;
 }
 
-// Names inside a repository are ids, fixed names and our temp files: no
-// "..", no empty component, nothing a shell or a path could misread.
+// One name of a path: never empty, "." or "..", and free of NUL (the split
+// removed '/'). Any other name is fine, including odd ones a listing
+// returned, since each is resolved beneath the root without following
+// links anyway.
 bool ValidComponent(const std::string& c) {
-  if (c.empty() || c == "." || c == ".." || c.size() > 255) return false;
-  for (char ch : c) {
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return !c.empty() && c != "." && c != ".." && c.size() <= 255 && c.find('\0') == std::string::npos;
 }
 
 std::vector<std::string> Components(const std::string& rel) {
