@@ -79,6 +79,7 @@ async function buildAsan() {
     '-Wall',
     '-Wextra',
     ...SANITIZE,
+    '-O0',
     ...defines.map((d) => `-D${d}`),
     ...nodeInclude,
     ...includes.map((i) => `-I${i}`),

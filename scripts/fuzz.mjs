@@ -70,7 +70,7 @@ function newer(a, b) {
 async function build(harnesses) {
   if (spawnSync('clang++', ['--version']).status !== 0) fail('clang++ is missing: apt-get install clang libclang-rt-14-dev');
   const pkg = (kind) => execFileSync('pkg-config', [kind, 'libzstd', 'libsodium'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
-  const cflags = ['-std=c++17', ...SANITIZE, `-I${engineSrc}`, ...pkg('--cflags')];
+  const cflags = ['-std=c++17', ...SANITIZE, '-O1', `-I${engineSrc}`, ...pkg('--cflags')];
   const objDir = join(out, 'obj');
   mkdirSync(objDir, { recursive: true });
   mkdirSync(join(out, 'bin'), { recursive: true });
