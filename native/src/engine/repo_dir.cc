@@ -314,8 +314,13 @@ std::vector<DirEntry> RepoDir::List(const std::string& relDir) const {
     throw;
   }
   // fdopendir takes the descriptor over; keep `d` for fstatat.
-  DIR* dir = ::fdopendir(DupCloexec(d.get()));
-  if (!dir) throw SysFail(errno, "opendir", Abs(relDir));
+  int dup = DupCloexec(d.get());
+  DIR* dir = ::fdopendir(dup);
+  if (!dir) {
+    int err = errno;
+    ::close(dup);
+    throw SysFail(err, "opendir", Abs(relDir));
+  }
   std::vector<DirEntry> out;
   errno = 0;
   while (struct dirent* ent = ::readdir(dir)) {
