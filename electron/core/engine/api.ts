@@ -12,6 +12,8 @@ export interface OpenOptions {
   path: string;
   /** Required for encrypted repositories (WRONG_PASSPHRASE / PASSPHRASE_REQUIRED). */
   passphrase?: string;
+  /** Root of the local index cache (index-cache.ts); default per user, null: keep the index in memory. */
+  cacheDir?: string | null;
 }
 
 export interface InitOptions extends OpenOptions {

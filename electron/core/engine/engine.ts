@@ -9,6 +9,7 @@ import { changedRanges } from './changed-ranges';
 import { type RepoConfig, readConfig, writeConfig } from './config';
 import { toAppError } from './errors';
 import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, dirs } from './format';
+import { indexCacheDir } from './index-cache';
 import { createKeys, unlockKeys } from './keys';
 import { Repository } from './repository';
 
@@ -16,9 +17,10 @@ function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-async function openWith(path: string, config: RepoConfig, passphrase: string | undefined): Promise<RepositoryHandle> {
+async function openWith(path: string, config: RepoConfig, passphrase: string | undefined, cacheRoot?: string | null): Promise<RepositoryHandle> {
   const keys = await unlockKeys(config, passphrase, path);
-  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }) });
+  const cacheDir = await indexCacheDir(config.id, cacheRoot);
+  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }), version: config.version, ...(cacheDir !== undefined && { cacheDir }) });
   await native.loadIndex();
   return new Repository(path, config, native);
 }
@@ -52,7 +54,7 @@ export class SnapkeepEngine implements Engine {
       };
       // The config is written last: a killed init leaves no repository.
       await writeConfig(opts.path, config);
-      return await openWith(opts.path, config, opts.passphrase);
+      return await openWith(opts.path, config, opts.passphrase, opts.cacheDir);
     } catch (e) {
       throw toAppError(e, `init ${opts.path}`);
     }
@@ -61,7 +63,7 @@ export class SnapkeepEngine implements Engine {
   async open(opts: OpenOptions): Promise<RepositoryHandle> {
     try {
       const config = await readConfig(opts.path);
-      return await openWith(opts.path, config, opts.passphrase);
+      return await openWith(opts.path, config, opts.passphrase, opts.cacheDir);
     } catch (e) {
       throw toAppError(e, `open ${opts.path}`);
     }

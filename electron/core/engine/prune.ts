@@ -15,18 +15,19 @@ import * as path from 'node:path';
 
 import type { Progress, Retention } from '../../common/contract';
 import { AppError } from '../../common/contract';
-import { createCancelToken } from '../../../native/engine';
 import type { PruneReport } from './api';
 import { isTempFile, listDir, removeDurably } from './atomic-file';
-import { readChunkList } from './chunk-lists';
+import { collect, markLive, planCollection } from './collect';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { REPACK_BELOW, dirs } from './format';
+import { dirs } from './format';
 import { type Manifest, listPointIds, readManifest } from './manifest';
-import { progressReporter } from './progress';
 import { selectKept } from './retention';
 
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+/** Index files beyond which prune merges them even when no pack goes. */
+const MAX_INDEX_FILES = 8;
 
 async function packsOnDisk(repo: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -96,60 +97,36 @@ export async function runPrune(
   check();
 
   // 2. mark
-  const live: Buffer[] = [];
-  const liveSegments = new Set<string>();
-  for (const id of keptPoints) {
-    const m = manifests.get(id);
-    if (!m) continue;
-    for (const d of m.devices) {
-      d.segments.forEach((s) => liveSegments.add(s));
-      live.push(await readChunkList(ctx.path, ctx.native, d.segments, id));
-    }
-  }
-
-  const load = await ctx.native.loadIndex();
+  const indexFiles = await listDir(dirs.index(ctx.path));
+  let load = await ctx.native.loadIndex();
   const onDisk = await packsOnDisk(ctx.path);
   if (load.badFiles.length) {
     // A damaged index may be the only record of live packs: rebuild it from
     // the pack trailers before anything is deleted.
     const rebuilt = await ctx.native.rebuildIndex([...onDisk.keys()]);
     await removeDurably(load.badFiles.map((f) => path.join(dirs.index(ctx.path), f)));
-    await ctx.native.loadIndex();
+    load = await ctx.native.loadIndex();
+    indexFiles.splice(0, indexFiles.length, ...load.files);
     if (rebuilt.badPacks.length)
       throw new AppError('REPO_CORRUPT', `prune stopped: packs ${rebuilt.badPacks.join(', ')} are damaged (run verify)`, { packs: rebuilt.badPacks });
   }
-  const missing = live.reduce((n, l) => n + ctx.native.missingChunks(l).length, 0);
-  if (missing) throw new AppError('REPO_CORRUPT', 'prune stopped: restore points reference chunks that are in no pack (run verify)');
+  const kept = keptPoints.map((id) => manifests.get(id)).filter((m): m is Manifest => m !== undefined);
+  const live = await markLive(ctx, kept, opts);
+  if (live.missing) throw new AppError('REPO_CORRUPT', 'prune stopped: restore points reference chunks that are in no pack (run verify)');
   check();
 
   // 3. compact
-  const usage = ctx.native.gcPlan(live);
-  const drop = usage.filter((u) => u.liveChunks === 0).map((u) => u.id);
-  const rewrite = usage.filter((u) => u.liveChunks > 0 && u.liveBytes < u.storedBytes * REPACK_BELOW).map((u) => u.id);
-  const indexed = new Set(usage.map((u) => u.id));
-  const orphans = [...onDisk.keys()].filter((id) => !indexed.has(id));
+  const plan = await planCollection(live);
+  const drop = plan.drop.map((u) => u.id);
+  const rewrite = plan.rewrite.map((u) => u.id);
+  const orphans = ctx.native.unindexedPacks([...onDisk.keys()]);
   let removedPacks = 0;
   let freedBytes = 0;
-  if (drop.length || rewrite.length) {
-    const token = createCancelToken();
-    const onAbort = () => token.cancel();
-    opts.signal?.addEventListener('abort', onAbort);
-    let res;
-    try {
-      res = await ctx.native.compact({ live, rewrite, drop, packSize: ctx.config.packSize }, progressReporter('pruning', opts.onProgress), token);
-    } catch (e) {
-      throw toAppError(e, 'prune');
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-    }
-    // 4. the new index is the only one from here on
-    const others = (await listDir(dirs.index(ctx.path))).filter((f) => f !== res.indexFile);
-    await removeDurably(others.map((f) => path.join(dirs.index(ctx.path), f)));
-    const gone = [...drop, ...rewrite];
-    for (const id of gone) freedBytes += usage.find((u) => u.id === id)?.size ?? 0;
-    for (const id of res.newPacks) freedBytes -= (await fs.stat(dirs.pack(ctx.path, id))).size;
-    await removeDurably(gone.map((id) => dirs.pack(ctx.path, id)));
-    removedPacks += gone.length;
+  // Many index files make every lookup search each: merge them too.
+  if (drop.length || rewrite.length || indexFiles.length > MAX_INDEX_FILES) {
+    const r = await collect(ctx, live, plan, drop, rewrite, indexFiles, opts);
+    removedPacks += r.removedPacks;
+    freedBytes += r.freedBytes;
   }
 
   // 5. sweep what nothing names
@@ -161,7 +138,7 @@ export async function runPrune(
   }
   await removeDurably(orphans.map((id) => onDisk.get(id) ?? ''));
   const segs = await segmentsOnDisk(ctx.path);
-  await removeDurably([...segs].filter(([id]) => !liveSegments.has(id)).map(([, p]) => p));
+  await removeDurably([...segs].filter(([id]) => !live.objects.has(id)).map(([, p]) => p));
   await removeDurably(await staleTemps(ctx.path, Date.now()));
   await ctx.native.loadIndex();
   return { removedPoints: remove, keptPoints, removedPacks, freedBytes: Math.max(0, freedBytes) };

@@ -12,7 +12,6 @@ import { runBackup } from './backup';
 import type { RepoConfig } from './config';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { FORMAT_VERSION } from './format';
 import { acquireLock, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
@@ -43,7 +42,7 @@ export class Repository implements RepositoryHandle, RepoContext {
     const out: Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'> = {
       path: this.path,
       encrypted: this.config.encryption !== 'none',
-      formatVersion: FORMAT_VERSION,
+      formatVersion: this.config.version,
       chunkSize: this.config.chunkSize,
       storedBytes: stats.packBytes,
     };
