@@ -183,8 +183,8 @@ export interface NativeRepo {
   ): Promise<{ indexFile: string; newPacks: Array<{ id: string; size: number }>; copiedBytes: number; copiedChunks: number }>;
   /** Format 2: an index file saying these packs are gone. */
   writeRemovalRecord(packs: string[]): Promise<string>;
-  /** One index file for everything indexed but the excluded packs. */
-  writeConsolidatedIndex(opts: { exclude: string[] }): Promise<string>;
+  /** One index file for everything indexed but the excluded packs and entries (chunk id hex + pack id hex). */
+  writeConsolidatedIndex(opts: { exclude: string[]; excludeEntries?: string[] }): Promise<string>;
   rebuildIndex(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }>;
   /** Of these pack ids, those no index entry names. */
   unindexedPacks(ids: string[]): string[];

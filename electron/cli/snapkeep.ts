@@ -10,6 +10,7 @@ import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
 import { mountCommand } from './commands/mount';
 import { pruneCommand } from './commands/prune';
+import { repairIndexCommand } from './commands/repair-index';
 import { restoreCommand } from './commands/restore';
 import { serveCommand } from './commands/serve';
 import { umountCommand } from './commands/umount';
@@ -26,6 +27,7 @@ const commands: Command[] = [
   restoreCommand,
   verifyCommand,
   pruneCommand,
+  repairIndexCommand,
   mountCommand,
   umountCommand,
   jobsCommand,

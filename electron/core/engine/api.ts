@@ -89,6 +89,8 @@ export interface PruneReport {
   freedBytes: number;
 }
 
+export type { RepairReport } from './repair';
+
 /** Random access to one device of a restore point (NBD export, file restore). */
 export interface PointReader {
   readonly sizeBytes: number;
@@ -105,6 +107,8 @@ export interface RepositoryHandle {
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport>;
   prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport>;
   openReader(pointId: string, source: string): Promise<PointReader>;
+  /** Drops index entries of missing or damaged packs and blobs (with `data`: every blob is read). */
+  repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<import('./repair').RepairReport>;
   close(): Promise<void>;
 }
 

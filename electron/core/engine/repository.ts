@@ -16,6 +16,7 @@ import { acquireLock, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
+import { type RepairReport, runRepairIndex } from './repair';
 import { runRestore } from './restore';
 import { runVerify } from './verify';
 
@@ -96,6 +97,18 @@ export class Repository implements RepositoryHandle, RepoContext {
           return await runPrune(this, opts);
         } finally {
           // Packs it deleted free their space only once no descriptor holds them.
+          this.native.closeFiles();
+        }
+      }),
+    );
+  }
+
+  repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<RepairReport> {
+    return this.serial('repair index', () =>
+      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'repair', async () => {
+        try {
+          return await runRepairIndex(this, opts);
+        } finally {
           this.native.closeFiles();
         }
       }),

@@ -763,12 +763,24 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         env.Undefined(), nullptr);
   }
 
-  // writeConsolidatedIndex({ exclude }): one index file for everything the
-  // index holds but the excluded packs.
+  // writeConsolidatedIndex({ exclude, excludeEntries }): one index file for
+  // everything the index holds but the excluded packs and entries (each
+  // entry: chunk id hex + pack id hex, 96 hex digits).
   Napi::Value Consolidate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::vector<std::string> exclude;
-    if (info[0].IsObject()) exclude = Strings(env, info[0].As<Napi::Object>().Get("exclude"));
+    std::vector<std::string> exclude, entries;
+    if (info[0].IsObject()) {
+      exclude = Strings(env, info[0].As<Napi::Object>().Get("exclude"));
+      entries = Strings(env, info[0].As<Napi::Object>().Get("excludeEntries"));
+    }
+    EntrySet dropEntries;
+    for (const std::string& e : entries) {
+      ChunkId id;
+      PackKey pack;
+      if (e.size() != 96 || !FromHex(e.substr(0, 64), id.data(), kIdSize) || !FromHex(e.substr(64), pack.data(), kPackIdBytes))
+        throw Napi::TypeError::New(env, "excludeEntries holds chunk id + pack id, 96 hex digits each");
+      dropEntries.insert({id, pack});
+    }
     std::vector<bool> gone(index_->PackCount(), false);
     for (const std::string& p : exclude) {
       uint32_t no;
@@ -780,8 +792,8 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     auto index = index_;
     return EngineWorker<std::string>::Start(
         env,
-        [repo, keys, version, index, gone](OpControl&) {
-          return WriteConsolidatedIndex(repo, keys, version, *index, gone, {});
+        [repo, keys, version, index, gone, dropEntries](OpControl&) {
+          return WriteConsolidatedIndex(repo, keys, version, *index, gone, dropEntries);
         },
         [](Napi::Env e, std::string& name) -> Napi::Value { return Napi::String::New(e, name); },
         env.Undefined(), nullptr);

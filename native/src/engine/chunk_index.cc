@@ -13,8 +13,7 @@ uint32_t ChunkIndex::PackNoLocked(const PackKey& id, uint64_t size) {
 void ChunkIndex::SetTables(std::vector<std::shared_ptr<IndexTable>> tables) {
   std::unique_lock lock(mu_);
   // The pack table is rebuilt: numbers are only valid between reloads.
-  std::vector<PackSlot> oldPacks;
-  oldPacks.swap(packs_);
+  packs_.clear();
   packNo_.Clear();
   std::vector<TableRef> refs;
   uint64_t base = 0;
@@ -37,17 +36,10 @@ void ChunkIndex::SetTables(std::vector<std::shared_ptr<IndexTable>> tables) {
       PackKey k = r.table->Removed(i);
       if (const uint32_t* no = packNo_.Get(k)) packs_[*no].removed = true;
     }
-  // The overlay keeps what the tables do not know yet (a backup's packs
-  // whose index file is not written); its pack numbers are renumbered.
-  FlatMap<kIdSize, ChunkLocation> overlay;
-  overlay_.ForEach([&](const ChunkId& id, const ChunkLocation& loc) {
-    const PackSlot& p = oldPacks[loc.pack];
-    if (packNo_.Get(p.id)) return;
-    ChunkLocation l = loc;
-    l.pack = PackNoLocked(p.id, p.size);
-    overlay.Insert(id, l);
-  });
-  overlay_ = std::move(overlay);
+  // The files are the truth: what the overlay held (a backup's packs) is
+  // in an index file now, or unknown (its index was never written, or its
+  // packs are gone), and then stored again by the next backup.
+  overlay_.Clear();
   tables_ = std::move(refs);
   positions_ = base;
   claimed_.Clear();

@@ -45,8 +45,7 @@ class ChunkIndex {
  public:
   static constexpr uint64_t kNoPos = ~uint64_t(0);
 
-  // Makes `tables` the index (in this order). The overlay keeps only packs
-  // no table names.
+  // Makes `tables` the index (in this order) and empties the overlay.
   void SetTables(std::vector<std::shared_ptr<IndexTable>> tables);
   std::vector<std::shared_ptr<IndexTable>> Tables() const;
   // Changes with every SetTables: pack numbers and positions of one

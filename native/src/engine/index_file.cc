@@ -101,9 +101,14 @@ std::string WriteRemovalRecord(const std::string& repo, const RepoKeys& keys,
 
 std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys, int version,
                                    const ChunkIndex& index, const std::vector<bool>& gone,
-                                   const std::vector<PackInfo>& extra) {
+                                   const EntrySet& dropEntries) {
   const uint32_t nPacks = index.PackCount();
   auto keep = [&](uint32_t no) { return no < gone.size() ? !gone[no] : true; };
+  std::vector<PackKey> keyOf(nPacks);
+  for (uint32_t no = 0; no < nPacks; no++) keyOf[no] = KeyOf(index.PackAt(no).id);
+  auto dropped = [&](const ChunkId& id, uint32_t no) {
+    return !dropEntries.empty() && dropEntries.count({id, keyOf[no]}) != 0;
+  };
   if (version < 2) {
     // Format 1 is one envelope: built in memory (a reason to upgrade).
     std::vector<PackInfo> packs;
@@ -115,13 +120,14 @@ std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys
       packs.push_back(PackInfo{r.id, r.size, {}});
     }
     index.ScanTables([&](uint64_t, uint32_t no, const IndexRecord& r, uint32_t) {
-      if (slot[no] != ~0u) packs[slot[no]].entries.push_back(PackEntry{r.id, r.offset, r.storedLen, r.rawLen, r.flags});
+      if (slot[no] != ~0u && !dropped(r.id, no))
+        packs[slot[no]].entries.push_back(PackEntry{r.id, r.offset, r.storedLen, r.rawLen, r.flags});
       return true;
     });
     index.ScanOverlay([&](uint32_t no, const ChunkLocation& l, const ChunkId& id) {
-      if (slot[no] != ~0u) packs[slot[no]].entries.push_back(PackEntry{id, l.offset, l.storedLen, l.rawLen, l.flags});
+      if (slot[no] != ~0u && !dropped(id, no))
+        packs[slot[no]].entries.push_back(PackEntry{id, l.offset, l.storedLen, l.rawLen, l.flags});
     });
-    for (const PackInfo& p : extra) packs.push_back(p);
     // A pack the tables and the overlay both name: one copy of each entry.
     for (PackInfo& p : packs) {
       std::sort(p.entries.begin(), p.entries.end(), [](const PackEntry& a, const PackEntry& b) {
@@ -142,15 +148,10 @@ std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys
     out[no] = next++;
   }
   std::vector<IndexRecord> more;
-  // Overlay entries (a backup's packs not yet in a file) and the new packs.
+  // Overlay entries: a backup's packs, or those compaction just wrote.
   index.ScanOverlay([&](uint32_t no, const ChunkLocation& l, const ChunkId& id) {
-    if (out[no] != ~0u) more.push_back(IndexRecord{id, out[no], l.offset, l.storedLen, l.rawLen, l.flags});
+    if (out[no] != ~0u && !dropped(id, no)) more.push_back(IndexRecord{id, out[no], l.offset, l.storedLen, l.rawLen, l.flags});
   });
-  for (const PackInfo& p : extra) {
-    w.AddPack(IndexPack{KeyOf(p.id), p.size});
-    for (const PackEntry& e : p.entries) more.push_back(IndexRecord{e.id, next, e.offset, e.storedLen, e.rawLen, e.flags});
-    next++;
-  }
   std::sort(more.begin(), more.end(), [](const IndexRecord& a, const IndexRecord& b) {
     return CompareIds(a.id.data(), b.id.data()) < 0;
   });
@@ -170,13 +171,15 @@ std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys
   for (size_t s = 0; s < tables.size(); s++)
     if (tables[s]->Count()) heap.push(Cursor{s, 0});
   if (!more.empty()) heap.push(Cursor{tables.size(), 0});
-  // Table pack numbers -> ours, per table.
-  std::vector<std::vector<uint32_t>> map(tables.size());
+  // Table pack numbers -> ours (and the index's), per table.
+  std::vector<std::vector<uint32_t>> map(tables.size()), global(tables.size());
   for (size_t s = 0; s < tables.size(); s++) {
     for (uint32_t i = 0; i < tables[s]->PackCount(); i++) {
       uint32_t no;
       std::string id = Hex(tables[s]->Pack(i).id.data(), kPackIdBytes);
-      map[s].push_back(index.PackNumber(id, &no) ? out[no] : ~0u);
+      bool known = index.PackNumber(id, &no);
+      map[s].push_back(known ? out[no] : ~0u);
+      global[s].push_back(known ? no : ~0u);
     }
   }
   IndexRecord last;
@@ -189,7 +192,9 @@ std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys
     uint64_t count;
     if (c.src < tables.size()) {
       r = GetRecord(tables[c.src]->Entry(c.row));
-      r.pack = r.pack < map[c.src].size() ? map[c.src][r.pack] : ~0u;
+      bool inRange = r.pack < map[c.src].size();
+      if (inRange && global[c.src][r.pack] != ~0u && dropped(r.id, global[c.src][r.pack])) inRange = false;
+      r.pack = inRange ? map[c.src][r.pack] : ~0u;
       count = tables[c.src]->Count();
     } else {
       r = more[c.row];

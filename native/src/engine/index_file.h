@@ -9,7 +9,9 @@
 // Format 2: index_format.h (streamed frames, sorted fixed-width entries).
 #pragma once
 
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chunk_index.h"
@@ -31,13 +33,16 @@ std::string WriteIndexFile(const std::string& repo, const RepoKeys& keys, int ve
 std::string WriteRemovalRecord(const std::string& repo, const RepoKeys& keys,
                                const std::vector<std::string>& packs);
 
+// Entries to leave out of a consolidated index: (chunk id, pack id).
+using EntrySet = std::set<std::pair<ChunkId, PackKey>>;
+
 // One index file naming every counting entry of `index` except those in
-// packs numbered in `gone`, plus the packs of `extra`. Format 2 streams
-// (a k-way merge of the tables: memory independent of the index size);
-// format 1 builds the file in memory.
+// packs numbered in `gone` and the entries in `dropEntries` (repair: a
+// damaged blob). Format 2 streams (a k-way merge of the tables: memory
+// independent of the index size); format 1 builds the file in memory.
 std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys, int version,
                                    const ChunkIndex& index, const std::vector<bool>& gone,
-                                   const std::vector<PackInfo>& extra);
+                                   const EntrySet& dropEntries);
 
 struct IndexLoad {
   std::vector<std::string> files;
