@@ -14,6 +14,7 @@ import { repairIndexCommand } from './commands/repair-index';
 import { restoreCommand } from './commands/restore';
 import { serveCommand } from './commands/serve';
 import { umountCommand } from './commands/umount';
+import { upgradeCommand } from './commands/upgrade';
 import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
 import { EXIT, exitCodeFor } from './exit-codes';
@@ -28,6 +29,7 @@ const commands: Command[] = [
   verifyCommand,
   pruneCommand,
   repairIndexCommand,
+  upgradeCommand,
   mountCommand,
   umountCommand,
   jobsCommand,

@@ -112,9 +112,13 @@ export interface RepositoryHandle {
   close(): Promise<void>;
 }
 
+export type { UpgradeReport } from './upgrade';
+
 export interface Engine {
   init(opts: InitOptions): Promise<RepositoryHandle>;
   open(opts: OpenOptions): Promise<RepositoryHandle>;
+  /** Converts a repository to the current format (only when asked); `dryRun` says what it would do. */
+  upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<import('./upgrade').UpgradeReport>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */
   changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]>;
 }

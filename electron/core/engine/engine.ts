@@ -12,6 +12,7 @@ import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CH
 import { indexCacheDir } from './index-cache';
 import { createKeys, unlockKeys } from './keys';
 import { Repository } from './repository';
+import { type UpgradeReport, upgradeRepository } from './upgrade';
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -67,6 +68,10 @@ export class SnapkeepEngine implements Engine {
     } catch (e) {
       throw toAppError(e, `open ${opts.path}`);
     }
+  }
+
+  upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<UpgradeReport> {
+    return upgradeRepository(opts);
   }
 
   changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]> {

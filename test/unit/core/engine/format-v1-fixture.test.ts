@@ -111,4 +111,63 @@ describe.each(FIXTURES)('format 1 fixture ($name)', (f) => {
     const index = native.openEnvelope(EnvelopeType.index, fs.readFileSync(path.join(repoPath, 'index', added[0] ?? '')));
     expect(index?.subarray(0, 5).toString('latin1')).toBe('SKIX\x01');
   });
+
+  it('is upgraded only when asked: the dry run changes nothing, the upgrade keeps every point, a second one does nothing', async () => {
+    const repoPath = copyFixture(f.name);
+    const before = snapshotTree(repoPath);
+    const pass = f.passphrase !== undefined ? { passphrase: f.passphrase } : {};
+    const dry = await engine.upgrade({ path: repoPath, dryRun: true, ...pass });
+    expect(dry).toMatchObject({ from: 1, to: 2, indexFiles: 2, manifests: 2, dryRun: true });
+    expect(dry.steps.length).toBe(3);
+    // Only the lock it took came and went.
+    expect(new Map([...snapshotTree(repoPath)].filter(([k]) => !k.startsWith('locks/')))).toEqual(before);
+
+    const done = await engine.upgrade({ path: repoPath, dryRun: false, ...pass });
+    expect(done).toMatchObject({ from: 1, to: 2, indexFiles: 2, manifests: 2, dryRun: false });
+    expect(JSON.parse(fs.readFileSync(path.join(repoPath, 'config'), 'utf8')).version).toBe(2);
+    expect(fs.readdirSync(path.join(repoPath, 'index')).length).toBe(1);
+    const { openNativeRepo, EnvelopeType } = await import('../../../../native/engine');
+    const { unlockKeys } = await import('../../../../electron/core/engine/keys');
+    const { readConfig } = await import('../../../../electron/core/engine/config');
+    const keys = await unlockKeys(await readConfig(repoPath), f.passphrase, repoPath);
+    const native = openNativeRepo({ path: repoPath, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }) });
+    for (const id of fs.readdirSync(path.join(repoPath, 'points'))) {
+      const m = JSON.parse(native.openEnvelope(EnvelopeType.manifest, fs.readFileSync(path.join(repoPath, 'points', id)))?.toString() ?? '{}');
+      expect(m.version).toBe(2);
+      expect(m.devices[0].segments).toBeUndefined();
+      expect(m.devices[0].root).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const index = fs.readFileSync(path.join(repoPath, 'index', fs.readdirSync(path.join(repoPath, 'index'))[0] ?? ''));
+    expect(index.subarray(0, 5).toString('latin1')).toBe('SKIX\x02');
+
+    const repo = await open(repoPath);
+    const points = await repo.listPoints();
+    expect(points.map((p) => p.kind)).toEqual(['full', 'incremental']);
+    expect((await repo.verify({ data: true })).ok).toBe(true);
+    const expected = [baseImage(f.seed), changedImage(f.seed).image];
+    for (const [i, p] of points.entries()) {
+      const target = path.join(path.dirname(repoPath), `upgraded-${i}.img`);
+      await repo.restore({ pointId: p.id, source, target, skipIdentical: false });
+      expect(fs.readFileSync(target).equals(expected[i] ?? Buffer.alloc(0))).toBe(true);
+    }
+    // Life goes on in format 2: an incremental from the upgraded point, a prune.
+    const image = path.join(path.dirname(repoPath), 'next.img');
+    const next = changedImage(f.seed).image;
+    next.fill(1, 0, CHUNK_SIZE);
+    fs.writeFileSync(image, next);
+    const cbt = { generation: 'fixture-gen', number: 3, blockSize: CHUNK_SIZE };
+    const p3 = await repo.backup({
+      sources: [{ source, readFrom: image, cbt, changes: { generation: 'fixture-gen', sinceNumber: 2, ranges: [[0, CHUNK_SIZE]] } }],
+      compressionLevel: 3,
+      ...(f.jobId !== undefined && { jobId: f.jobId }),
+    });
+    expect(p3.devices[0]?.readBytes).toBe(CHUNK_SIZE);
+    await repo.prune({ retention: { keepLast: 1 }, dryRun: false });
+    const target = path.join(path.dirname(repoPath), 'p3.img');
+    await repo.restore({ pointId: p3.id, source, target, skipIdentical: false });
+    expect(fs.readFileSync(target).equals(next)).toBe(true);
+    expect((await repo.verify({ data: true })).ok).toBe(true);
+    await repo.close();
+    expect((await engine.upgrade({ path: repoPath, dryRun: false, ...pass })).steps).toEqual(['the repository is already format 2: nothing to do']);
+  });
 });
