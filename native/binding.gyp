@@ -27,6 +27,8 @@
         "src/engine/pack_writer.cc",
         "src/engine/pipeline_backup.cc",
         "src/engine/pipeline_restore.cc",
+        "src/engine/repo_dir.cc",
+        "src/engine/repo_dir_binding.cc",
         "src/engine/source_reader.cc",
         "src/engine/verifier.cc"
       ],

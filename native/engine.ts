@@ -59,8 +59,8 @@ export interface BackupDeviceRequest {
 }
 
 export interface BackupDeviceResult {
-  /** 32-byte chunk ids in device order; all-zero id = zero chunk. Only without writeSegments. */
-  list?: Buffer;
+  /** 32-byte chunk ids in device order; all-zero id = zero chunk. Empty with writeSegments. */
+  list: Buffer;
   /** Segment ids in order (32 bytes each). */
   segments: Buffer;
   /** The list root's id (hex), with writeRoot. */

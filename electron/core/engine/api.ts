@@ -7,6 +7,7 @@
 // meet is an AppError with a code from contract/errors.ts and the ids
 // involved in `details` (pack, chunk, point ids, paths).
 import type { Progress, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import type { RepoPin } from './config-pin';
 
 export interface OpenOptions {
   path: string;
@@ -14,6 +15,8 @@ export interface OpenOptions {
   passphrase?: string;
   /** Root of the local index cache (index-cache.ts); default per user, null: keep the index in memory. */
   cacheDir?: string | null;
+  /** What this computer pinned about the repository (config-pin.ts); a config that differs is REPO_CONFIG_CHANGED. */
+  pin?: RepoPin;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -100,6 +103,8 @@ export interface PointReader {
 
 export interface RepositoryHandle {
   readonly path: string;
+  /** The pin to remember for this repository: the one given to open, tightened by what was seen. */
+  readonly pin: RepoPin;
   info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>>;
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;
@@ -119,6 +124,8 @@ export interface Engine {
   open(opts: OpenOptions): Promise<RepositoryHandle>;
   /** Converts a repository to the current format (only when asked); `dryRun` says what it would do. */
   upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<import('./upgrade').UpgradeReport>;
+  /** The pin of a repository's config without unlocking it (no key fingerprint). */
+  readPin(path: string): Promise<RepoPin>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */
   changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]>;
 }

@@ -5,14 +5,12 @@
 // only those; unchanged segments are shared with the parent. Format 2 adds
 // a list root per device (native/src/engine/chunk_list.h). The native
 // engine reads and writes lists itself, a segment at a time; what is here
-// serves whole-list callers (upgrade, tests) and opens a device's list.
-import * as fs from 'node:fs/promises';
-
+// serves whole-list callers (tests) and opens a device's list.
 import { EnvelopeType, type NativeList, type NativeRepo } from '../../../native/engine';
-import { writeFileAtomic } from './atomic-file';
 import { corrupt, toAppError } from './errors';
 import type { ManifestDevice } from './manifest';
-import { ID_BYTES, SEGMENT_ENTRIES, dirs } from './format';
+import { ID_BYTES, MAX_FILE_BYTES, SEGMENT_ENTRIES, rel } from './format';
+import { isMissing, readRepoFile, repoFileExists, writeRepoFile } from './repo-files';
 
 const SEGMENT_BYTES = SEGMENT_ENTRIES * ID_BYTES;
 
@@ -34,14 +32,10 @@ export async function writeChunkList(repo: string, native: NativeRepo, list: Buf
   let next = 0;
   const worker = async () => {
     for (let job = pending[next++]; job; job = pending[next++]) {
-      const file = dirs.segment(repo, job.id);
+      const file = rel.segment(job.id);
       // Content-addressed: already there means the same bytes.
-      const exists = await fs.access(file).then(
-        () => true,
-        () => false,
-      );
-      if (exists) continue;
-      await writeFileAtomic(file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
+      if (await repoFileExists(repo, file)) continue;
+      await writeRepoFile(repo, file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
       written++;
     }
   };
@@ -54,14 +48,14 @@ export async function readChunkList(repo: string, native: NativeRepo, segments: 
   for (const id of segments) {
     let data: Buffer;
     try {
-      data = await fs.readFile(dirs.segment(repo, id));
+      data = await readRepoFile(repo, rel.segment(id), MAX_FILE_BYTES.segment);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(`chunk-list segment ${id} is missing`, { segment: id, pointId });
+      if (isMissing(e)) throw corrupt(`chunk-list segment ${id}${pointId !== undefined ? ` of restore point ${pointId}` : ''} is missing`, { segment: id, pointId });
       throw e;
     }
     const plain = native.openEnvelope(EnvelopeType.listSegment, data);
-    if (!plain || plain.length % ID_BYTES !== 0 || native.chunkId(plain).toString('hex') !== id)
-      throw corrupt(`chunk-list segment ${id} is damaged`, { segment: id, pointId });
+    if (!plain || plain.length === 0 || plain.length > SEGMENT_BYTES || plain.length % ID_BYTES !== 0 || native.chunkId(plain).toString('hex') !== id)
+      throw corrupt(`chunk-list segment ${id}${pointId !== undefined ? ` of restore point ${pointId}` : ''} is damaged`, { segment: id, pointId });
     parts.push(plain);
   }
   return Buffer.concat(parts);

@@ -18,18 +18,16 @@
 // A kill between any two steps leaves index files that name every live
 // chunk in a pack that exists. Format 1 has no removal records: it writes
 // the consolidated index first, as before, then deletes.
-import * as path from 'node:path';
-
 import type { Progress } from '../../common/contract';
 import { AppError } from '../../common/contract';
 import { type GcPlan, type NativeList, type NativeMark, createCancelToken } from '../../../native/engine';
-import { removeDurably } from './atomic-file';
 import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { ID_BYTES, REPACK_BELOW, dirs } from './format';
+import { ID_BYTES, REPACK_BELOW, rel } from './format';
 import type { Manifest } from './manifest';
 import { progressReporter } from './progress';
+import { removeRepoFiles } from './repo-files';
 
 export interface LiveSet {
   mark: NativeMark;
@@ -73,6 +71,18 @@ export async function markLive(ctx: RepoContext, kept: Manifest[], run: Run & { 
   return { mark, objects, missing: r.missing.length / ID_BYTES, lists };
 }
 
+/** The kept points that reference chunks no index entry holds (prune's error names them). */
+export async function pointsMissingChunks(ctx: RepoContext, kept: Manifest[]): Promise<string[]> {
+  const checker = ctx.native.createListChecker({});
+  const out: string[] = [];
+  for (const m of kept)
+    for (const d of m.devices) {
+      const v = await checker.check(await openDeviceList(ctx.native, d, m.id));
+      if (v.missing.length && !out.includes(m.id)) out.push(m.id);
+    }
+  return out;
+}
+
 /** Packs with nothing live (drop) and mostly dead (rewrite, emptiest first, at most maxRepackBytes of live data). */
 export function planCollection(live: LiveSet, opts: { maxRepackBytes?: number } = {}): Promise<GcPlan> {
   return live.mark.plan({ repackBelow: REPACK_BELOW, ...(opts.maxRepackBytes !== undefined && { maxRepackBytes: opts.maxRepackBytes }) });
@@ -109,7 +119,7 @@ export async function collect(
 ): Promise<CollectResult> {
   const size = new Map([...plan.drop, ...plan.rewrite].map((u) => [u.id, u.size]));
   const beforeDelete = run.beforeDelete ?? (async () => undefined);
-  const packFiles = (ids: string[]) => ids.map((id) => dirs.pack(ctx.path, id));
+  const packFiles = (ids: string[]) => ids.map((id) => rel.pack(id));
   const v2 = ctx.config.version >= 2;
   const res: CollectResult = { removedPacks: 0, freedBytes: 0, copiedBytes: 0, consolidated: false };
   const written: string[] = [];
@@ -121,7 +131,7 @@ export async function collect(
   if (v2 && drop.length) {
     written.push(await ctx.native.writeRemovalRecord(drop));
     await beforeDelete();
-    await removeDurably(packFiles(drop));
+    await removeRepoFiles(ctx.path, packFiles(drop));
     dropped(drop);
   }
   let newPacks: Array<{ id: string; size: number }> = [];
@@ -136,7 +146,7 @@ export async function collect(
     if (v2) {
       written.push(await ctx.native.writeRemovalRecord(rewrite));
       await beforeDelete();
-      await removeDurably(packFiles(rewrite));
+      await removeRepoFiles(ctx.path, packFiles(rewrite));
       dropped(rewrite);
     }
   }
@@ -154,11 +164,11 @@ export async function collect(
     res.consolidated = true;
     await beforeDelete();
     const old = [...indexFiles, ...written].filter((f) => f !== consolidated);
-    await removeDurably(old.map((f) => path.join(dirs.index(ctx.path), f)));
+    await removeRepoFiles(ctx.path, old.map((f) => rel.indexFile(f)));
   }
   if (!v2 && gone.length) {
     await beforeDelete();
-    await removeDurably(packFiles(gone));
+    await removeRepoFiles(ctx.path, packFiles(gone));
     dropped(gone);
   }
   return res;

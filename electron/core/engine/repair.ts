@@ -10,16 +10,14 @@
 // Restore points that reference what was dropped stay damaged (verify
 // names them); the next backup of their device stores those chunks anew
 // and an incremental reads them again from the source.
-import * as path from 'node:path';
-
 import type { Progress } from '../../common/contract';
 import { AppError } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
-import { listDir, removeDurably } from './atomic-file';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { dirs } from './format';
+import { rel } from './format';
 import { progressReporter } from './progress';
+import { listRepoDirs, listRepoFiles, removeRepoFiles } from './repo-files';
 
 export interface RepairReport {
   /** Packs the index no longer names: missing, or their trailer or size is wrong. */
@@ -35,7 +33,7 @@ export interface RepairReport {
 
 async function packsOnDisk(repo: string): Promise<string[]> {
   const out: string[] = [];
-  for (const sub of await listDir(dirs.packs(repo))) for (const name of await listDir(path.join(dirs.packs(repo), sub))) out.push(name);
+  for (const sub of await listRepoDirs(repo, rel.packs)) for (const name of await listRepoFiles(repo, `${rel.packs}/${sub}`)) out.push(name);
   return out;
 }
 
@@ -52,7 +50,7 @@ export async function runRepairIndex(
   if (!opts.dryRun && (unindexed.length || load.badFiles.length)) {
     const rebuilt = await ctx.native.rebuildIndex(unindexed);
     report.reindexedPacks = unindexed.filter((p) => !rebuilt.badPacks.includes(p));
-    await removeDurably(load.badFiles.map((f) => path.join(dirs.index(ctx.path), f)));
+    await removeRepoFiles(ctx.path, load.badFiles.map((f) => rel.indexFile(f)));
     load = await ctx.native.loadIndex();
   } else {
     report.reindexedPacks = unindexed;
@@ -85,7 +83,7 @@ export async function runRepairIndex(
 
   const before = load.files;
   const fresh = await ctx.native.writeConsolidatedIndex({ exclude: report.droppedPacks, excludeEntries: report.droppedChunks.map((e) => e.chunkId + e.pack) });
-  await removeDurably(before.filter((f) => f !== fresh).map((f) => path.join(dirs.index(ctx.path), f)));
+  await removeRepoFiles(ctx.path, before.filter((f) => f !== fresh).map((f) => rel.indexFile(f)));
   await ctx.native.loadIndex();
   return report;
 }

@@ -6,10 +6,12 @@
 import * as fs from 'node:fs/promises';
 
 import type { Progress, Repository as RepositoryInfo, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import { isAppError } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
 import type { BackupRequest, PointReader, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
 import { runBackup } from './backup';
 import type { RepoConfig } from './config';
+import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { acquireLock, withLock } from './locks';
@@ -27,6 +29,7 @@ export class Repository implements RepositoryHandle, RepoContext {
     readonly path: string,
     readonly config: RepoConfig,
     readonly native: NativeRepo,
+    readonly pin: RepoPin,
   ) {}
 
   /** Runs operations of this handle one at a time; errors become AppErrors. */
@@ -61,8 +64,10 @@ export class Repository implements RepositoryHandle, RepoContext {
     for (const id of await listPointIds(this.path)) {
       try {
         points.push(toRestorePoint(await readManifest(this.path, this.native, id)));
-      } catch {
-        // Damaged manifests are listed by verify, not here.
+      } catch (e) {
+        // Damaged manifests are listed by verify, not here; a link or
+        // special file among them is refused loudly.
+        if (isAppError(e) && e.code === 'REPO_UNSAFE') throw e;
       }
     }
     return points.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));

@@ -10,20 +10,17 @@
 //     of the segment ids);
 //  3. the config, last, says version 2.
 // Data, packs and chunk-list segments are not touched.
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-
 import { AppError } from '../../common/contract';
 import { openNativeRepo } from '../../../native/engine';
-import { removeDurably } from './atomic-file';
 import { chunkCount } from './chunk-lists';
-import { readConfig, writeConfig } from './config';
+import { readConfig, sealConfig, writeConfig } from './config';
 import { toAppError } from './errors';
-import { FORMAT_VERSION, ID_BYTES, dirs } from './format';
+import { FORMAT_VERSION, ID_BYTES, rel } from './format';
 import { indexCacheDir } from './index-cache';
 import { unlockKeys } from './keys';
 import { withLock } from './locks';
 import { type Manifest, listPointIds, readManifest, writeManifest } from './manifest';
+import { removeRepoFiles } from './repo-files';
 
 export interface UpgradeReport {
   from: number;
@@ -59,24 +56,20 @@ export async function upgradeRepository(opts: { path: string; passphrase?: strin
         const m = await readManifest(opts.path, native, id);
         if (m.version === 1) manifests.push(m);
       }
-      // Format 1 index files (format 2 ones from an interrupted run stay).
-      const v1Index: string[] = [];
-      for (const f of load.files) {
-        const head = await readHead(path.join(dirs.index(opts.path), f));
-        if (!head.startsWith('SKIX')) v1Index.push(f);
-      }
-      report.indexFiles = v1Index.length;
+      // All of them: one of format 2 (from an interrupted run) is merged too.
+      const oldIndex = load.files;
+      report.indexFiles = oldIndex.length;
       report.manifests = manifests.length;
       report.steps.push(
-        `write one index file of format 2 naming the ${load.chunks} chunks in ${load.packs} packs, then delete the ${v1Index.length} index files of format 1`,
+        `write one index file of format 2 naming the ${load.chunks} chunks in ${load.packs} packs, then delete the ${oldIndex.length} index files it replaces`,
         `write a list root for each device of ${manifests.length} restore points and rewrite their manifests as version 2`,
         `write the config as format ${FORMAT_VERSION}`,
       );
       if (opts.dryRun) return report;
 
-      if (v1Index.length) {
+      if (oldIndex.length) {
         const fresh = await native.writeConsolidatedIndex({ exclude: [] });
-        await removeDurably(v1Index.filter((f) => f !== fresh).map((f) => path.join(dirs.index(opts.path), f)));
+        await removeRepoFiles(opts.path, oldIndex.filter((f) => f !== fresh).map((f) => rel.indexFile(f)));
       }
       for (const m of manifests) {
         const devices = [];
@@ -91,23 +84,12 @@ export async function upgradeRepository(opts: { path: string; passphrase?: strin
         for (const d of devices) await native.openList({ root: d.root }, chunkCount(d));
         await writeManifest(opts.path, native, { ...m, version: 2, devices });
       }
-      await writeConfig(opts.path, { ...config, version: FORMAT_VERSION });
+      // The config, authenticated for format 2 (an encrypted one gets its MAC).
+      await writeConfig(opts.path, sealConfig({ ...config, version: FORMAT_VERSION }, keys));
       native.closeFiles();
       return report;
     });
   } catch (e) {
     throw toAppError(e, `upgrade ${opts.path}`);
-  }
-}
-
-/** The first bytes of a file, as latin1 (format 2 index files start with "SKIX", format 1 with "SKEN"). */
-async function readHead(file: string): Promise<string> {
-  const h = await fs.open(file, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    await h.read(b, 0, 4, 0);
-    return b.toString('latin1');
-  } finally {
-    await h.close();
   }
 }

@@ -45,6 +45,8 @@ export async function runVerify(
       } catch (e) {
         const err = toAppError(e);
         if (err.code === 'NOT_FOUND' && opts.pointId !== undefined) throw err;
+        // A link or special file is not damage to report but a refusal.
+        if (err.code === 'REPO_UNSAFE') throw err;
         problems.push({ kind: 'bad-manifest', message: err.message, pointIds: [id] });
       }
     }
@@ -81,7 +83,9 @@ export async function runVerify(
         }
       } catch (e) {
         if (opts.signal?.aborted) throw new AppError('CANCELLED', 'verify cancelled');
-        problems.push({ kind: 'bad-manifest', message: toAppError(e).message, pointIds: [m.id] });
+        const err = toAppError(e);
+        if (err.code === 'REPO_UNSAFE') throw err;
+        problems.push({ kind: 'bad-manifest', message: err.message, pointIds: [m.id] });
         continue;
       }
       for (const chunk of missing)

@@ -15,6 +15,7 @@
 #include "pack_reader.h"
 #include "pipeline_backup.h"
 #include "pipeline_restore.h"
+#include "repo_dir_binding.h"
 #include "verifier.h"
 #include "worker.h"
 #include "../errors.h"
@@ -465,6 +466,11 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->chunkSize = static_cast<uint32_t>(Num(o, "chunkSize"));
     req->level = static_cast<int>(Num(o, "level", 3));
     req->packSize = static_cast<uint64_t>(Num(o, "packSize", 16 << 20));
+    if (req->chunkSize < kMinChunkSize || req->chunkSize > kMaxChunkSize || (req->chunkSize & (req->chunkSize - 1)))
+      throw Napi::TypeError::New(env, "chunkSize must be a power of two from 4 KiB to 16 MiB");
+    // Pack offsets are u32: a pack must end before 4 GiB.
+    if (req->packSize < kMinPackSize || req->packSize > kMaxPackSize)
+      throw Napi::TypeError::New(env, "packSize must be from 64 KiB to 1 GiB");
     req->source = Str(o, "source");
     req->expectedSize = static_cast<uint64_t>(Num(o, "expectedSize", 0));
     req->threads = static_cast<int>(Num(o, "threads", 0));
@@ -495,7 +501,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         env, [req](OpControl& ctl) { return RunBackup(*req, ctl); },
         [req](Napi::Env e, BackupResult& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
-          if (!req->writeSegments) o.Set("list", ToBuffer(e, r.list));
+          o.Set("list", ToBuffer(e, r.list));  // empty with writeSegments
           o.Set("segments", IdsBuffer(e, r.segments));
           if (r.hasRoot) o.Set("root", Hex(r.root));
           o.Set("segmentsWritten", Napi::Number::New(e, double(r.segmentsWritten)));
@@ -528,8 +534,9 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->threads = static_cast<int>(Num(o, "threads", 0));
     req->index = index_;
     req->packs = packs_;
-    if (req->chunkSize == 0 || (req->chunkSize & (req->chunkSize - 1)))
-      throw Napi::TypeError::New(env, "chunkSize must be a power of two");
+    // The chunk size comes from a manifest: bounded before it sizes buffers.
+    if (req->chunkSize < kMinChunkSize || req->chunkSize > kMaxChunkSize || (req->chunkSize & (req->chunkSize - 1)))
+      throw Napi::TypeError::New(env, "chunkSize must be a power of two from 4 KiB to 16 MiB");
     return req;
   }
 
@@ -721,6 +728,8 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->keys = keys_;
     req->version = version_;
     req->packSize = static_cast<uint64_t>(Num(o, "packSize", 16 << 20));
+    if (req->packSize < kMinPackSize || req->packSize > kMaxPackSize)
+      throw Napi::TypeError::New(env, "packSize must be from 64 KiB to 1 GiB");
     req->mark = NativeMark::Unwrap(m.As<Napi::Object>())->mark;
     if (req->mark->index != index_) throw Napi::TypeError::New(env, "the mark belongs to another repository");
     req->rewrite = Strings(env, o.Get("rewrite"));
@@ -897,6 +906,7 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   engine.Set("aeadSeal", Napi::Function::New(env, AeadSealJs));
   engine.Set("aeadOpen", Napi::Function::New(env, AeadOpenJs));
   engine.Set("saltBytes", Napi::Number::New(env, crypto_pwhash_SALTBYTES));
+  InitRepoFs(env, engine);
   exports.Set("engine", engine);
 }
 

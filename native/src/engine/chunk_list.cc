@@ -8,6 +8,7 @@
 #include "engine_error.h"
 #include "envelope.h"
 #include "file_io.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -22,10 +23,15 @@ EngineError Damaged(const std::string& what, const std::string& hex) {
   return e;
 }
 
-Bytes ReadObject(const std::string& repo, const std::string& hex, const char* kind) {
-  std::string path = ListObjectPath(repo, hex);
+// Segments are 32 KiB of ids; roots 32 bytes per segment.
+constexpr uint64_t kMaxSegmentFile = 64 << 10;
+constexpr uint64_t kMaxRootFile = 256ull << 20;
+
+std::string ListRel(const std::string& hex) { return "lists/" + hex.substr(0, 2) + "/" + hex; }
+
+Bytes ReadObject(const std::string& repo, const std::string& hex, const char* kind, uint64_t max) {
   try {
-    return ReadWholeFile(path);
+    return RepoDir(repo).ReadFile(ListRel(hex), max);
   } catch (const EngineError& e) {
     if (e.errnum == ENOENT) throw Damaged(std::string(kind) + " " + hex + " is missing", hex);
     throw;
@@ -40,7 +46,7 @@ std::string ListObjectPath(const std::string& repo, const std::string& hexId) {
 
 Bytes ReadSegment(const std::string& repo, const RepoKeys& keys, const ChunkId& id) {
   std::string hex = Hex(id);
-  Bytes file = ReadObject(repo, hex, "chunk-list segment");
+  Bytes file = ReadObject(repo, hex, "chunk-list segment", kMaxSegmentFile);
   Bytes ids;
   if (!OpenEnvelope(keys, EnvelopeType::kListSegment, file.data(), file.size(), ids) ||
       ids.empty() || ids.size() % kIdSize != 0 || ids.size() > kSegmentEntries * kIdSize ||
@@ -53,13 +59,12 @@ ChunkId WriteSegment(const std::string& repo, const RepoKeys& keys, const uint8_
                      bool* written) {
   ChunkId id = KeyedHash(keys, ids, n * kIdSize);
   std::string hex = Hex(id);
-  std::string path = ListObjectPath(repo, hex);
-  struct stat st;
+  RepoDir root(repo);
   *written = false;
   // Content-addressed: already there means the same bytes.
-  if (::stat(path.c_str(), &st) == 0) return id;
+  if (root.Lstat(ListRel(hex))) return id;
   Bytes env = SealEnvelope(keys, EnvelopeType::kListSegment, ids, n * kIdSize);
-  WriteFileAtomic(repo + "/lists/" + hex.substr(0, 2), hex, env);
+  root.WriteFileAtomic("lists/" + hex.substr(0, 2), hex, env);
   *written = true;
   return id;
 }
@@ -89,17 +94,17 @@ ChunkId WriteListRoot(const std::string& repo, const RepoKeys& keys, uint64_t ch
   Bytes payload = EncodeListRoot(chunks, segments);
   ChunkId id = KeyedHash(keys, payload.data(), payload.size());
   std::string hex = Hex(id);
-  struct stat st;
-  if (::stat(ListObjectPath(repo, hex).c_str(), &st) == 0) return id;
+  RepoDir root(repo);
+  if (root.Lstat(ListRel(hex))) return id;
   Bytes env = SealEnvelope(keys, EnvelopeType::kListRoot, payload.data(), payload.size());
-  WriteFileAtomic(repo + "/lists/" + hex.substr(0, 2), hex, env);
+  root.WriteFileAtomic("lists/" + hex.substr(0, 2), hex, env);
   return id;
 }
 
 void ReadListRoot(const std::string& repo, const RepoKeys& keys, const ChunkId& id, uint64_t* chunks,
                   std::vector<ChunkId>& segments) {
   std::string hex = Hex(id);
-  Bytes file = ReadObject(repo, hex, "list root");
+  Bytes file = ReadObject(repo, hex, "list root", kMaxRootFile);
   Bytes payload;
   if (!OpenEnvelope(keys, EnvelopeType::kListRoot, file.data(), file.size(), payload) ||
       KeyedHash(keys, payload.data(), payload.size()) != id ||

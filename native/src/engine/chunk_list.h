@@ -27,7 +27,7 @@
 namespace snapkeep::engine {
 
 constexpr uint32_t kSegmentEntries = 1024;
-constexpr uint64_t kMaxListChunks = uint64_t(1) << 36;  // 16 EiB at 256 KiB chunks
+constexpr uint64_t kMaxListChunks = uint64_t(1) << 32;  // 1 PiB at 256 KiB chunks; a root of 128 MiB
 
 std::string ListObjectPath(const std::string& repo, const std::string& hexId);
 

@@ -173,7 +173,7 @@ CompactResult RunCompact(const CompactRequest& req, OpControl& ctl) {
     raw.resize(loc.rawLen);
     PackEntry e{id, loc.offset, loc.storedLen, loc.rawLen, loc.flags};
     // Throws REPO_CORRUPT naming the pack and chunk: the source pack stays.
-    req.packs->Decode(pack.id, e, stored, scratch, dz, raw.data());
+    req.packs->Decode(pack.id, e, stored, scratch, dz, raw.data(), loc.rawLen);
     // Blobs move as stored: the AEAD binds them to their chunk id, not to
     // a pack or an offset.
     if (auto info = writer.Add(id, stored.data(), stored.size(), loc.rawLen, loc.flags))

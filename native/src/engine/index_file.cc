@@ -1,7 +1,5 @@
 #include "index_file.h"
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -11,6 +9,7 @@
 #include "envelope.h"
 #include "file_io.h"
 #include "index_format.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -88,7 +87,7 @@ std::string WriteIndexFile(const std::string& repo, const RepoKeys& keys, int ve
   if (!DecodeIndex(keys, data, back) || back.size() != packs.size())
     throw Corrupt("index does not decode after encoding");
   std::string name = RandomHex(16);
-  WriteFileAtomic(repo + "/index", name, data);
+  RepoDir(repo).WriteFileAtomic("index", name, data);
   return name;
 }
 
@@ -215,15 +214,12 @@ std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys
 IndexLoad LoadIndexDir(const std::string& repo, const RepoKeys& keys, const std::string& cacheDir,
                        ChunkIndex& index) {
   IndexLoad res;
-  std::string dir = repo + "/index";
+  RepoDir root(repo);
   std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) {
-    if (errno != ENOENT) throw SysFail(errno, "opendir", dir);
-  } else {
-    while (struct dirent* ent = ::readdir(d))
-      if (ent->d_name[0] != '.') names.push_back(ent->d_name);
-    ::closedir(d);
+  for (const DirEntry& e : root.List("index")) {
+    if (e.name[0] == '.') continue;
+    if (e.type != EntryType::kFile) throw root.Unsafe("index/" + e.name, e.what);
+    names.push_back(e.name);
   }
   std::sort(names.begin(), names.end());
   std::map<std::string, std::shared_ptr<IndexTable>> held;

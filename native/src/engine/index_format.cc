@@ -168,12 +168,12 @@ void ReadIndexV2(const RepoKeys& keys, int fd, const std::string& path, const st
 }
 
 IndexV2Writer::IndexV2Writer(const std::string& repo, const RepoKeys& keys)
-    : dir_(repo + "/index"), keys_(keys) {
+    : root_(repo), keys_(keys) {
   randombytes_buf(fileId_.data(), fileId_.size());
   name_ = Hex(fileId_.data(), fileId_.size());
-  MkdirP(dir_);
-  tmp_ = dir_ + "/." + name_ + ".tmp-" + RandomHex(6);
-  fd_ = OpenOrThrow(tmp_, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  tmpRel_ = std::string("index/") + kTempPrefix + name_ + "-" + RandomHex(6);
+  fd_ = root_.CreateExcl(tmpRel_, O_RDWR);
+  tmp_ = root_.Abs(tmpRel_);
   crypto_generichash_init(&hash_, nullptr, 0, kIdSize);
   PwriteFull(fd_.get(), kFileHeader, sizeof kFileHeader, 0, tmp_);
   at_ = sizeof kFileHeader;
@@ -181,7 +181,13 @@ IndexV2Writer::IndexV2Writer(const std::string& repo, const RepoKeys& keys)
 
 IndexV2Writer::~IndexV2Writer() {
   fd_.Reset();
-  if (!finished_) ::unlink(tmp_.c_str());
+  if (!finished_) {
+    try {
+      root_.Unlink(tmpRel_);
+    } catch (const EngineError&) {
+      // A temp file left behind is swept by prune.
+    }
+  }
 }
 
 void IndexV2Writer::Flush() {
@@ -251,7 +257,7 @@ std::string IndexV2Writer::Finish() {
 
   // Nothing may name an index that does not read back.
   {
-    Fd r = OpenOrThrow(tmp_, O_RDONLY);
+    Fd r = root_.OpenRead(tmpRel_);
     crypto_generichash_state st;
     crypto_generichash_init(&st, nullptr, 0, kIdSize);
     ReadIndexV2(keys_, r.get(), tmp_, name_, [&](FrameKind kind, const uint8_t* body, uint32_t count) {
@@ -260,10 +266,10 @@ std::string IndexV2Writer::Finish() {
     crypto_generichash_final(&st, got, kIdSize);
   }
   if (sodium_memcmp(want, got, kIdSize) != 0) throw Corrupt("index " + name_ + " does not read back as written");
-  std::string dst = dir_ + "/" + name_;
-  if (::rename(tmp_.c_str(), dst.c_str()) < 0) throw SysFail(errno, "rename", dst);
+  fd_.Reset();
+  root_.Rename(tmpRel_, "index/" + name_);
   finished_ = true;
-  FsyncDir(dir_);
+  root_.FsyncDir("index");
   return name_;
 }
 

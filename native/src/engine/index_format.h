@@ -31,6 +31,7 @@
 #include "crypto.h"
 #include "file_io.h"
 #include "pack_format.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 
@@ -117,7 +118,8 @@ class IndexV2Writer {
   void Emit(FrameKind kind);
   void Flush();
 
-  std::string dir_, name_, tmp_;
+  RepoDir root_;
+  std::string name_, tmpRel_, tmp_;  // tmp_: for messages
   RepoKeys keys_;
   PackKey fileId_{};
   Fd fd_;

@@ -14,6 +14,7 @@
 #include "engine_error.h"
 #include "file_io.h"
 #include "index_file.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -57,8 +58,8 @@ struct TableOut {
 };
 
 // Decodes index/<name> (format 1 or 2) into `out`; returns the header.
-Bytes Build(const RepoKeys& keys, int fd, const std::string& path, const std::string& name,
-            uint64_t sourceSize, TableOut& out) {
+Bytes Build(const RepoDir& root, const RepoKeys& keys, int fd, const std::string& path,
+            const std::string& name, uint64_t sourceSize, TableOut& out) {
   uint32_t packs = 0, removed = 0;
   uint64_t entries = 0;
   uint8_t head[8] = {};
@@ -79,7 +80,7 @@ Bytes Build(const RepoKeys& keys, int fd, const std::string& path, const std::st
   } else {
     // Format 1: one envelope; small files written by backups, or one per
     // repository after a prune. Decoded whole, then sorted.
-    Bytes file = ReadWholeFile(path);
+    Bytes file = root.ReadFile("index/" + name, kMaxIndexFileBytes);
     std::vector<PackInfo> infos;
     if (!DecodeIndex(keys, file, infos)) {
       EngineError e = Corrupt("index file " + name + " is damaged");
@@ -152,7 +153,8 @@ bool IndexTable::Attach(const uint8_t* base, size_t len, const uint8_t tag[kIdSi
 std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const RepoKeys& keys,
                                              const std::string& cacheDir, const std::string& name) {
   std::string path = IndexPath(repo, name);
-  Fd src = OpenOrThrow(path, O_RDONLY);
+  RepoDir root(repo);
+  Fd src = root.OpenRead("index/" + name);
   uint64_t sourceSize = FileSize(src.get(), path);
   ChunkId tag = CacheTag(keys, name);
   std::shared_ptr<IndexTable> t(new IndexTable());
@@ -190,7 +192,7 @@ std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const Repo
       out.path = tmp;
       bool ok = false;
       try {
-        Bytes h = Build(keys, src.get(), path, name, sourceSize, out);
+        Bytes h = Build(root, keys, src.get(), path, name, sourceSize, out);
         out.Header(h.data());
         ok = ::fsync(fd) == 0 && ::rename(tmp.c_str(), file.c_str()) == 0;
       } catch (const EngineError& e) {
@@ -207,7 +209,7 @@ std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const Repo
   TableOut out;
   t->own_.assign(kCacheHeader, 0);
   out.mem = &t->own_;
-  Bytes h = Build(keys, src.get(), path, name, sourceSize, out);
+  Bytes h = Build(root, keys, src.get(), path, name, sourceSize, out);
   out.Header(h.data());
   t->own_.shrink_to_fit();
   if (!t->Attach(t->own_.data(), t->own_.size(), tag.data(), sourceSize))

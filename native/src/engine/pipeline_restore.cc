@@ -13,9 +13,10 @@
 namespace snapkeep::engine {
 namespace {
 
-// Stage: fetch and decode one chunk into `out` (checks the id).
+// Stage: fetch and decode the `len`-byte chunk `id` into `out` (checks the
+// length before writing, the id after).
 void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Bytes& scratch,
-                Decompressor& dz, uint8_t* out) {
+                Decompressor& dz, uint8_t* out, uint64_t len) {
   ChunkLocation loc;
   PackRecord pack;
   if (!req.index->Lookup(id, &loc, &pack)) {
@@ -24,7 +25,7 @@ void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Byt
   }
   req.packs->ReadStored(pack.id, loc.offset, loc.storedLen, stored);
   PackEntry e{id, loc.offset, loc.storedLen, loc.rawLen, loc.flags};
-  req.packs->Decode(pack.id, e, stored, scratch, dz, out);
+  req.packs->Decode(pack.id, e, stored, scratch, dz, out, len);
 }
 
 // Opens the target: an image file is created or cut to size (a fresh file
@@ -102,7 +103,7 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
       if (zero) {
         std::memset(chunk.data(), 0, cLen);
       } else {
-        FetchStage(req, id, stored, scratch, dz, chunk.data());
+        FetchStage(req, id, stored, scratch, dz, chunk.data(), cLen);
       }
       src = chunk.data() + (from - cStart);
       bool skip = false;
@@ -145,7 +146,7 @@ void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* o
     if (IsZeroId(id)) {
       std::memset(out + (pos - off), 0, n);
     } else {
-      FetchStage(req, id, stored, scratch, dz, chunk.data());
+      FetchStage(req, id, stored, scratch, dz, chunk.data(), std::min<uint64_t>(cs, req.deviceSize - cStart));
       std::memcpy(out + (pos - off), chunk.data() + (pos - cStart), n);
     }
     pos += n;

@@ -13,6 +13,8 @@ export function scratchDir(): string {
 
 export function newRepo(dir: string, encrypted: boolean, opts: { version?: number; cacheDir?: string; idKey?: Buffer; encKey?: Buffer } = {}): NativeRepo {
   const encKey = opts.encKey ?? (encrypted ? randomBytes(32) : undefined);
+  // The repository's root exists before the engine writes below it, as after init.
+  fs.mkdirSync(path.join(dir, 'repo'), { recursive: true });
   return openNativeRepo({ path: path.join(dir, 'repo'), idKey: opts.idKey ?? randomBytes(32), ...(encKey && { encKey }), version: opts.version ?? 1, ...(opts.cacheDir !== undefined && { cacheDir: opts.cacheDir }) });
 }
 

@@ -10,6 +10,8 @@
 
 #include "compress.h"
 #include "file_io.h"
+#include "repo_dir.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -25,14 +27,15 @@ struct PackJob {
 bool CheckStructure(const VerifyRequest& req, PackReader& reader, const PackJob& job,
                     std::vector<PackEntry>& named, std::vector<VerifyProblem>& out) {
   const std::string& id = job.rec.id;
-  std::string path = PackPath(req.repo, id);
-  struct stat st;
-  if (::stat(path.c_str(), &st) < 0) {
+  RepoDir root(req.repo);
+  std::optional<struct stat> st = root.Lstat(PackRel(id));
+  if (!st) {
     out.push_back({"missing-pack", "pack " + id + " is missing", id, ""});
     return false;
   }
-  if (static_cast<uint64_t>(st.st_size) != job.rec.size) {
-    out.push_back({"bad-index", "pack " + id + " has " + std::to_string(st.st_size) +
+  if (!S_ISREG(st->st_mode)) throw root.Unsafe(PackRel(id), DescribeMode(st->st_mode));
+  if (static_cast<uint64_t>(st->st_size) != job.rec.size) {
+    out.push_back({"bad-index", "pack " + id + " has " + std::to_string(st->st_size) +
                                     " bytes, the index says " + std::to_string(job.rec.size),
                    id, ""});
     return false;
@@ -73,7 +76,7 @@ void CheckData(PackReader& reader, const std::string& id, const std::vector<Pack
     raw.resize(e.rawLen);
     try {
       reader.ReadStored(id, e.offset, e.storedLen, stored);
-      reader.Decode(id, e, stored, scratch, dz, raw.data());
+      reader.Decode(id, e, stored, scratch, dz, raw.data(), e.rawLen);
     } catch (const EngineError& err) {
       out.push_back({"bad-chunk", err.what(), id, Hex(e.id)});
     }

@@ -162,7 +162,7 @@ describe.each(FIXTURES)('format 1 fixture ($name)', (f) => {
       ...(f.jobId !== undefined && { jobId: f.jobId }),
     });
     expect(p3.devices[0]?.readBytes).toBe(CHUNK_SIZE);
-    await repo.prune({ retention: { keepLast: 1 }, dryRun: false });
+    await repo.prune({ retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false });
     const target = path.join(path.dirname(repoPath), 'p3.img');
     await repo.restore({ pointId: p3.id, source, target, skipIdentical: false });
     expect(fs.readFileSync(target).equals(next)).toBe(true);
