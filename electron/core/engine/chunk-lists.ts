@@ -2,9 +2,13 @@
 // content-addressed segments of SEGMENT_ENTRIES ids: lists/<xx>/<id>, each
 // an envelope (type 4) around the raw ids, its name the keyed BLAKE2b of
 // those ids. An incremental backup whose changes touch few segments writes
-// only those; unchanged segments are shared with the parent.
-import { EnvelopeType, type NativeRepo } from '../../../native/engine';
-import { corrupt } from './errors';
+// only those; unchanged segments are shared with the parent. Format 2 adds
+// a list root per device (native/src/engine/chunk_list.h). The native
+// engine reads and writes lists itself, a segment at a time; what is here
+// serves whole-list callers (tests) and opens a device's list.
+import { EnvelopeType, type NativeList, type NativeRepo } from '../../../native/engine';
+import { corrupt, toAppError } from './errors';
+import type { ManifestDevice } from './manifest';
 import { ID_BYTES, MAX_FILE_BYTES, SEGMENT_ENTRIES, rel } from './format';
 import { isMissing, readRepoFile, repoFileExists, writeRepoFile } from './repo-files';
 
@@ -55,4 +59,24 @@ export async function readChunkList(repo: string, native: NativeRepo, segments: 
     parts.push(plain);
   }
   return Buffer.concat(parts);
+}
+
+/** Chunks in a device's list. */
+export function chunkCount(dev: Pick<ManifestDevice, 'sizeBytes' | 'chunkSize'>): number {
+  return Math.ceil(dev.sizeBytes / dev.chunkSize);
+}
+
+/** A device's list, held natively (format 2: through its root; format 1: its segments). */
+export async function openDeviceList(native: NativeRepo, dev: ManifestDevice, pointId: string): Promise<NativeList> {
+  try {
+    return await native.openList(dev.root !== undefined ? { root: dev.root } : { segments: dev.segments ?? [] }, chunkCount(dev));
+  } catch (e) {
+    const err = toAppError(e, `chunk list of restore point ${pointId}`);
+    throw err.code === 'REPO_CORRUPT' ? corrupt(err.message, { ...err.details, pointId }) : err;
+  }
+}
+
+/** A device's whole list (32 bytes per chunk), for small devices and tests. */
+export async function readDeviceList(native: NativeRepo, dev: ManifestDevice, pointId: string): Promise<Buffer> {
+  return native.readWholeList(await openDeviceList(native, dev, pointId));
 }

@@ -10,21 +10,24 @@ import { type RepoConfig, readConfig, sealConfig, verifyConfig, writeConfig } fr
 import { type RepoPin, checkPin, checkPinnedKeys, mergePin, pinOf } from './config-pin';
 import { toAppError } from './errors';
 import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, rel } from './format';
+import { indexCacheDir } from './index-cache';
 import { createKeys, unlockKeys } from './keys';
 import { mkdirRepo } from './repo-files';
 import { Repository } from './repository';
+import { type UpgradeReport, upgradeRepository } from './upgrade';
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-async function openWith(path: string, config: RepoConfig, passphrase: string | undefined, pin: RepoPin | undefined): Promise<RepositoryHandle> {
+async function openWith(path: string, config: RepoConfig, passphrase: string | undefined, pin: RepoPin | undefined, cacheRoot?: string | null): Promise<RepositoryHandle> {
   // Identity and encryption first: a swapped config costs no key derivation.
   checkPin(config, pin, path);
   const keys = await unlockKeys(config, passphrase, path);
   verifyConfig(config, keys, path);
   checkPinnedKeys(keys, pin, path);
-  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }) });
+  const cacheDir = await indexCacheDir(config.id, cacheRoot);
+  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }), version: config.version, ...(cacheDir !== undefined && { cacheDir }) });
   await native.loadIndex();
   return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)));
 }
@@ -63,7 +66,7 @@ export class SnapkeepEngine implements Engine {
       const sealed = sealConfig(config, keys);
       // The config is written last: a killed init leaves no repository.
       await writeConfig(opts.path, sealed);
-      return await openWith(opts.path, sealed, opts.passphrase, undefined);
+      return await openWith(opts.path, sealed, opts.passphrase, undefined, opts.cacheDir);
     } catch (e) {
       throw toAppError(e, `init ${opts.path}`);
     }
@@ -72,10 +75,14 @@ export class SnapkeepEngine implements Engine {
   async open(opts: OpenOptions): Promise<RepositoryHandle> {
     try {
       const config = await readConfig(opts.path);
-      return await openWith(opts.path, config, opts.passphrase, opts.pin);
+      return await openWith(opts.path, config, opts.passphrase, opts.pin, opts.cacheDir);
     } catch (e) {
       throw toAppError(e, `open ${opts.path}`);
     }
+  }
+
+  upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<UpgradeReport> {
+    return upgradeRepository(opts);
   }
 
   async readPin(path: string): Promise<RepoPin> {

@@ -3,7 +3,12 @@
 import * as path from 'node:path';
 
 export const FORMAT_NAME = 'snapkeep-repository';
-export const FORMAT_VERSION = 1;
+/**
+ * 2: index files of sorted fixed-width entries in frames, removal records,
+ * list roots in manifests (docs/repository-format.md, "Versions").
+ * Repositories of format 1 are read and written in format 1 until upgraded.
+ */
+export const FORMAT_VERSION = 2;
 
 /**
  * 256 KiB chunks: a power of two that the tracker block (64 KiB .. 1 MiB in

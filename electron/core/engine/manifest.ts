@@ -1,6 +1,9 @@
 // Restore point manifests: points/<id>, one envelope (type 3) around JSON.
 // A manifest is the last thing a backup writes; whatever it names
-// (chunk-list segments, chunks in indexed packs) already exists.
+// (chunk-list segments or list roots, chunks in indexed packs) already
+// exists. Version 1 names each device's segments inline (2.7 MB per 10 TiB
+// device); version 2 names one list root per device, so a manifest stays
+// small whatever the device size and listing points reads little.
 import { z } from 'zod';
 
 import { AppError, PartitionInfo, type RestorePoint } from '../../common/contract';
@@ -29,8 +32,13 @@ export const ManifestDevice = z.object({
     .min(MIN_CHUNK_SIZE)
     .max(MAX_CHUNK_SIZE)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
-  /** Chunk-list segment ids (hex), SEGMENT_ENTRIES ids each, the last shorter. */
-  segments: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+  /** Version 1: chunk-list segment ids (hex), SEGMENT_ENTRIES ids each, the last shorter. */
+  segments: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+  /** Version 2: the id (hex) of the list root naming the segments. */
+  root: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   layout: DeviceLayout,
   cbt: z.object({ generation: z.string(), number: z.number().int(), blockSize: z.number().int().positive() }).optional(),
   readMode: z.enum(['full', 'changed']),
@@ -41,25 +49,32 @@ export const ManifestDevice = z.object({
   newChunkBytes: z.number().int().nonnegative(),
   zeroChunks: z.number().int().nonnegative(),
 }).superRefine((d, ctx) => {
-  // The list must cover the device exactly: one id per chunk, SEGMENT_ENTRIES per segment.
+  // The list must cover the device exactly: one id per chunk, SEGMENT_ENTRIES per segment
+  // (a list root says how many chunks it holds; the engine checks that when it opens it).
   const segments = Math.ceil(Math.ceil(d.sizeBytes / d.chunkSize) / SEGMENT_ENTRIES);
-  if (d.segments.length !== segments) ctx.addIssue({ code: 'custom', path: ['segments'], message: `${d.segments.length} segments for ${segments} needed` });
+  if (d.segments !== undefined && d.segments.length !== segments)
+    ctx.addIssue({ code: 'custom', path: ['segments'], message: `${d.segments.length} segments for ${segments} needed` });
   for (const p of d.layout.partitions)
     if (p.startBytes + p.sizeBytes > d.sizeBytes) ctx.addIssue({ code: 'custom', path: ['layout', 'partitions'], message: `partition ${p.number} ends beyond the device` });
 });
 export type ManifestDevice = z.infer<typeof ManifestDevice>;
 
-export const Manifest = z.object({
-  version: z.literal(1),
-  id: z.string(),
-  repositoryId: z.string(),
-  createdAt: z.string(),
-  kind: z.enum(['full', 'incremental']),
-  parentId: z.string().optional(),
-  jobId: z.string().optional(),
-  jobName: z.string().optional(),
-  devices: z.array(ManifestDevice),
-});
+export const Manifest = z
+  .object({
+    version: z.union([z.literal(1), z.literal(2)]),
+    id: z.string(),
+    repositoryId: z.string(),
+    createdAt: z.string(),
+    kind: z.enum(['full', 'incremental']),
+    parentId: z.string().optional(),
+    jobId: z.string().optional(),
+    jobName: z.string().optional(),
+    devices: z.array(ManifestDevice),
+  })
+  // Each version names a device's list its own way, and only that way.
+  .refine((m) => m.devices.every((d) => (m.version === 1 ? d.segments !== undefined && d.root === undefined : d.root !== undefined && d.segments === undefined)), {
+    message: 'a version 1 manifest names segments, a version 2 manifest a list root',
+  });
 export type Manifest = z.infer<typeof Manifest>;
 
 export function encodeManifest(native: NativeRepo, m: Manifest): Buffer {

@@ -12,19 +12,20 @@
 //     killed backup), unreferenced segments and stale temp files.
 import type { Progress, Retention } from '../../common/contract';
 import { AppError } from '../../common/contract';
-import { createCancelToken } from '../../../native/engine';
 import type { PruneReport } from './api';
 import { isTempFile } from '../persist/atomic-file';
-import { readChunkList } from './chunk-lists';
+import { collect, markLive, planCollection, pointsMissingChunks } from './collect';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { REPACK_BELOW, rel } from './format';
+import { rel } from './format';
 import { type Manifest, listPointIds, readManifest } from './manifest';
-import { progressReporter } from './progress';
 import { type RepoEntry, isMissing, listRepoDirs, listRepoEntries, listRepoFiles, removeRepoFiles, statRepoFile } from './repo-files';
 import { selectKept } from './retention';
 
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+/** Index files beyond which prune merges them even when no pack goes. */
+const MAX_INDEX_FILES = 8;
 
 /** Files of packs/<xx>/ or lists/<xx>/ by name, with their paths (relative to the repository). */
 async function filesInBuckets(repo: string, top: string): Promise<Map<string, string>> {
@@ -98,64 +99,40 @@ export async function runPrune(
   await removeRepoFiles(ctx.path, remove.map((id) => rel.point(id)));
   check();
 
-  // 2. mark
-  const live: Buffer[] = [];
-  const liveOwner: string[] = []; // the point of each list in `live`
-  const liveSegments = new Set<string>();
-  for (const id of keptPoints) {
-    const m = manifests.get(id);
-    if (!m) continue;
-    for (const d of m.devices) {
-      d.segments.forEach((s) => liveSegments.add(s));
-      live.push(await readChunkList(ctx.path, ctx.native, d.segments, id));
-      liveOwner.push(id);
-    }
-  }
-
-  const load = await ctx.native.loadIndex();
+  // 2. mark (the index files this prune replaces are listed first)
+  const indexFiles = await listRepoFiles(ctx.path, rel.index);
+  let load = await ctx.native.loadIndex();
   if (load.badFiles.length) {
     // A damaged index may be the only record of live packs: rebuild it from
     // the pack trailers before anything is deleted.
     const rebuilt = await ctx.native.rebuildIndex([...onDisk.keys()]);
     await removeRepoFiles(ctx.path, load.badFiles.map((f) => rel.indexFile(f)));
-    await ctx.native.loadIndex();
+    load = await ctx.native.loadIndex();
+    indexFiles.splice(0, indexFiles.length, ...load.files);
     if (rebuilt.badPacks.length)
       throw new AppError('REPO_CORRUPT', `prune stopped: packs ${rebuilt.badPacks.join(', ')} are damaged (run verify)`, { packs: rebuilt.badPacks });
   }
-  // Named: a manifest replayed from before an earlier prune shows up here.
-  const missing = [...new Set(live.flatMap((l, i) => (ctx.native.missingChunks(l).length ? [liveOwner[i] ?? ''] : [])))];
-  if (missing.length)
+  const kept = keptPoints.map((id) => manifests.get(id)).filter((m): m is Manifest => m !== undefined);
+  const live = await markLive(ctx, kept, opts);
+  if (live.missing) {
+    // Named: a manifest replayed from before an earlier prune shows up here.
+    const missing = await pointsMissingChunks(ctx, kept);
     throw new AppError('REPO_CORRUPT', `prune stopped: restore points ${missing.join(', ')} reference chunks that are in no pack (run verify)`, { pointIds: missing });
+  }
   check();
 
-  // 3. compact
-  const usage = ctx.native.gcPlan(live);
-  const drop = usage.filter((u) => u.liveChunks === 0).map((u) => u.id);
-  const rewrite = usage.filter((u) => u.liveChunks > 0 && u.liveBytes < u.storedBytes * REPACK_BELOW).map((u) => u.id);
-  const indexed = new Set(usage.map((u) => u.id));
-  const orphans = [...onDisk.keys()].filter((id) => !indexed.has(id));
+  // 3. compact (4. the consolidated index replaces the ones listed above)
+  const plan = await planCollection(live);
+  const drop = plan.drop.map((u) => u.id);
+  const rewrite = plan.rewrite.map((u) => u.id);
+  const orphans = ctx.native.unindexedPacks([...onDisk.keys()]);
   let removedPacks = 0;
   let freedBytes = 0;
-  if (drop.length || rewrite.length) {
-    const token = createCancelToken();
-    const onAbort = () => token.cancel();
-    opts.signal?.addEventListener('abort', onAbort);
-    let res;
-    try {
-      res = await ctx.native.compact({ live, rewrite, drop, packSize: ctx.config.packSize }, progressReporter('pruning', opts.onProgress), token);
-    } catch (e) {
-      throw toAppError(e, 'prune');
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-    }
-    // 4. the new index is the only one from here on
-    const others = (await listRepoFiles(ctx.path, rel.index)).filter((f) => f !== res.indexFile);
-    await removeRepoFiles(ctx.path, others.map((f) => rel.indexFile(f)));
-    const gone = [...drop, ...rewrite];
-    for (const id of gone) freedBytes += usage.find((u) => u.id === id)?.size ?? 0;
-    for (const id of res.newPacks) freedBytes -= (await statRepoFile(ctx.path, rel.pack(id)))?.size ?? 0;
-    await removeRepoFiles(ctx.path, gone.map((id) => rel.pack(id)));
-    removedPacks += gone.length;
+  // Many index files make every lookup search each: merge them too.
+  if (drop.length || rewrite.length || indexFiles.length > MAX_INDEX_FILES) {
+    const r = await collect(ctx, live, plan, drop, rewrite, indexFiles, opts);
+    removedPacks += r.removedPacks;
+    freedBytes += r.freedBytes;
   }
 
   // 5. sweep what nothing names
@@ -167,7 +144,7 @@ export async function runPrune(
   }
   await removeRepoFiles(ctx.path, orphans.flatMap((id) => onDisk.get(id) ?? []));
   const segs = await segmentsOnDisk(ctx.path);
-  await removeRepoFiles(ctx.path, [...segs].filter(([id]) => !liveSegments.has(id)).map(([, p]) => p));
+  await removeRepoFiles(ctx.path, [...segs].filter(([id]) => !live.objects.has(id)).map(([, p]) => p));
   await removeRepoFiles(ctx.path, await staleTemps(ctx.path, Date.now()));
   await ctx.native.loadIndex();
   return { removedPoints: remove, keptPoints, removedPacks, freedBytes: Math.max(0, freedBytes) };

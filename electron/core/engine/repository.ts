@@ -14,11 +14,11 @@ import type { RepoConfig } from './config';
 import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { FORMAT_VERSION } from './format';
 import { acquireLock, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
+import { type RepairReport, runRepairIndex } from './repair';
 import { runRestore } from './restore';
 import { runVerify } from './verify';
 
@@ -46,7 +46,7 @@ export class Repository implements RepositoryHandle, RepoContext {
     const out: Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'> = {
       path: this.path,
       encrypted: this.config.encryption !== 'none',
-      formatVersion: FORMAT_VERSION,
+      formatVersion: this.config.version,
       chunkSize: this.config.chunkSize,
       storedBytes: stats.packBytes,
     };
@@ -102,6 +102,18 @@ export class Repository implements RepositoryHandle, RepoContext {
           return await runPrune(this, opts);
         } finally {
           // Packs it deleted free their space only once no descriptor holds them.
+          this.native.closeFiles();
+        }
+      }),
+    );
+  }
+
+  repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<RepairReport> {
+    return this.serial('repair index', () =>
+      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'repair', async () => {
+        try {
+          return await runRepairIndex(this, opts);
+        } finally {
           this.native.closeFiles();
         }
       }),

@@ -195,7 +195,7 @@ describe('huge or malformed config parameters', () => {
     tmp.push(v.base);
     await v.repo.close();
     const config: RepoConfig = await readConfig(v.repo.path);
-    expect(() => checkPin(config, { encryption: 'none', minVersion: config.version + 1 }, v.repo.path)).toThrow(/claims format 1, older than the 2/);
+    expect(() => checkPin(config, { encryption: 'none', minVersion: config.version + 1 }, v.repo.path)).toThrow(new RegExp(`claims format ${config.version}, older than the ${config.version + 1}`));
     expect(() => checkPin(config, { encryption: 'none', minVersion: config.version }, v.repo.path)).not.toThrow();
   });
 });

@@ -59,9 +59,12 @@ function firstIn(v: Victim, dir: string): string {
 
 function newestSegment(v: Victim): string {
   const m = JSON.parse(v.repo.native.openEnvelope(3, fs.readFileSync(path.join(v.repo.path, 'points', v.pointIds[1] ?? '')))?.toString() ?? '{}') as {
-    devices: Array<{ segments: string[] }>;
+    devices: Array<{ segments?: string[]; root?: string }>;
   };
-  const seg = m.devices[0]?.segments[0] ?? '';
+  // Format 2 names the segments in a list root (envelope type 6; ids from byte 20).
+  const dev = m.devices[0];
+  const root = dev?.root !== undefined ? v.repo.native.openEnvelope(6, fs.readFileSync(path.join(v.repo.path, 'lists', dev.root.slice(0, 2), dev.root))) : null;
+  const seg = root ? root.subarray(20, 52).toString('hex') : (dev?.segments?.[0] ?? '');
   return `lists/${seg.slice(0, 2)}/${seg}`;
 }
 

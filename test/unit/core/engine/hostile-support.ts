@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 
 import { AppError } from '../../../../electron/common/contract';
 import { engine } from '../../../../electron/core/engine';
-import { readChunkList } from '../../../../electron/core/engine/chunk-lists';
+import { readDeviceList } from '../../../../electron/core/engine/chunk-lists';
 import { readManifest } from '../../../../electron/core/engine/manifest';
 import type { Repository } from '../../../../electron/core/engine/repository';
 import { EnvelopeType, type NativeRepo } from '../../../../native/engine';
@@ -83,7 +83,28 @@ export async function makeVictim(prefix: string, opts: { passphrase?: string; si
 /** The chunk list of a point's first device. */
 export async function pointList(repo: Repository, pointId: string): Promise<Buffer> {
   const m = await readManifest(repo.path, repo.native, pointId);
-  return readChunkList(repo.path, repo.native, m.devices[0]?.segments ?? [], pointId);
+  const dev = m.devices[0];
+  return dev ? readDeviceList(repo.native, dev, pointId) : Buffer.alloc(0);
+}
+
+/**
+ * The chunk-list files of a point's first device, relative to the
+ * repository: the list root (format 2: envelope type 6, payload magic(8) |
+ * chunks u64 | count u32 | segment ids) and the segments it names, or the
+ * manifest's own segment ids (format 1).
+ */
+export function listFilesOf(repoPath: string, native: NativeRepo, pointId: string): { root?: string; segments: string[] } {
+  const m = JSON.parse(native.openEnvelope(EnvelopeType.manifest, fs.readFileSync(path.join(repoPath, 'points', pointId)))?.toString() ?? '{}') as {
+    devices: Array<{ segments?: string[]; root?: string }>;
+  };
+  const dev = m.devices[0];
+  const at = (id: string) => `lists/${id.slice(0, 2)}/${id}`;
+  if (dev?.root === undefined) return { segments: (dev?.segments ?? []).map(at) };
+  const payload = native.openEnvelope(6 as EnvelopeType, fs.readFileSync(path.join(repoPath, at(dev.root))));
+  if (!payload) throw new Error(`list root of ${pointId} does not open`);
+  const segments: string[] = [];
+  for (let o = 20; o + 32 <= payload.length; o += 32) segments.push(at(payload.subarray(o, o + 32).toString('hex')));
+  return { root: at(dev.root), segments };
 }
 
 /** Asserts that `p` rejects with an AppError of `code` whose message matches `words`; returns it. */
@@ -185,9 +206,9 @@ let opCount = 0;
  * them (open, operate, close). A backup first changes the image so it has
  * new chunks to store; a restore writes the newest point to a new file.
  */
-export async function runOp(v: Victim, op: Op, passphrase?: string): Promise<void> {
+export async function runOp(v: Victim, op: Op, passphrase?: string, opts: { cacheDir?: null } = {}): Promise<void> {
   const n = opCount++;
-  const repo = await engine.open({ path: v.repo.path, ...(passphrase !== undefined && { passphrase }) });
+  const repo = await engine.open({ path: v.repo.path, ...(passphrase !== undefined && { passphrase }), ...opts });
   try {
     if (op === 'list') await repo.listPoints();
     else if (op === 'verify') {
