@@ -38,6 +38,8 @@ export const APT_PACKAGES = [
   ['fdisk', 'partition tables in tests'],
   ['nbd-client', 'file-level restore over NBD'],
   ['chromium', 'renderer end-to-end tests'],
+  ['clang', 'libFuzzer harnesses over the repository decoders (scripts/fuzz.mjs)'],
+  ['libclang-rt-14-dev', 'the libFuzzer and sanitizer runtimes clang links the harnesses with'],
 ];
 
 function installed(pkg) {

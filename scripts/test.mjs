@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { asanEnv } from './asan-env.mjs';
 import { ensureAll } from './deps.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,6 +70,34 @@ const steps = [
   { name: 'typecheck', needsBuild: false, run: async () => single(await sh('npm', ['run', '--silent', 'typecheck'])) },
   { name: 'lint', needsBuild: false, run: async () => single(await sh('npm', ['run', '--silent', 'lint'])) },
   { name: 'unit', needsBuild: true, run: vitest('test/vitest.config.mts', 'unit') },
+  {
+    // The hostile-repository corpus and the engine's own tests again, against
+    // the addon built with AddressSanitizer + UndefinedBehaviorSanitizer.
+    name: 'asan',
+    needsBuild: true,
+    run: async () => {
+      if ((await sh(process.execPath, ['scripts/build-native.mjs', '--asan'])) !== 0) return { passed: 0, failed: 1, skipped: 0, note: 'ASan build failed' };
+      const out = join(results, 'asan.json');
+      rmSync(out, { force: true });
+      await sh(
+        'vitest',
+        ['run', '--config', 'test/vitest.config.mts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, 'test/unit/core/engine/hostile-', 'native/src/engine/'],
+        asanEnv(),
+      );
+      return vitestCounts(out);
+    },
+  },
+  {
+    // libFuzzer over the native decoders, 60 s in all (npm run fuzz: longer).
+    name: 'fuzz',
+    needsBuild: true,
+    run: async () => {
+      const out = join(results, 'fuzz.json');
+      rmSync(out, { force: true });
+      await sh(process.execPath, ['scripts/fuzz.mjs', '--seconds', '60']);
+      return jsonCounts(out);
+    },
+  },
   {
     name: 'vm',
     needsBuild: true,

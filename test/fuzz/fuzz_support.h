@@ -1,0 +1,37 @@
+// Shared by the libFuzzer harnesses: the fixed keys the seed corpus is made
+// with (test/fuzz/make-seeds.mjs uses the same bytes), and a check that
+// aborts with a message, so an invariant violated on "success" is a crash
+// the fuzzer reports like any other.
+#pragma once
+
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "crypto.h"
+
+namespace snapkeep::fuzz {
+
+// libsodium picks its implementations here; the addon does it at load.
+[[maybe_unused]] static const int kSodiumReady = sodium_init();
+
+inline engine::RepoKeys Keys(bool encrypted) {
+  engine::RepoKeys k;
+  k.encrypted = encrypted;
+  for (int i = 0; i < 32; i++) {
+    k.id[i] = static_cast<uint8_t>(i);
+    k.enc[i] = static_cast<uint8_t>(32 + i);
+  }
+  return k;
+}
+
+#define FUZZ_CHECK(cond)                                                    \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                         \
+    }                                                                       \
+  } while (0)
+
+}  // namespace snapkeep::fuzz
