@@ -3,6 +3,7 @@
 // names, on one image with realistic content, in one run.
 //
 //   node test/bench/engine.mjs [--size 2G] [--dir DIR] [--keep]
+//                              [--no-scale | --scale-only] [--scale-chunks N]
 //
 // Image: 1 MiB extents, each zeros (30 %), text (25 %), slices of the
 // system's binaries (25 %) or fresh random bytes standing in for
@@ -14,6 +15,8 @@
 // every timed read; the engine reads with O_DIRECT; cat, zstd and restic
 // read through the (cold) page cache. Each engine step runs in its own
 // Node process so its peak RSS is its own.
+// Then the scale section (engine-scale.mjs): a synthetic repository the size
+// of a 10 TiB device; open, incremental, prune and list at that size.
 // Prints a table, then one line of JSON with the figures and ratios.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +40,12 @@ function parseSize(s) {
   return Number(m[1]) * { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2].toUpperCase()];
 }
 
-// ---- child mode: one engine step, reports time and peak RSS ----
+// ---- child modes: one engine step, reports time and peak RSS ----
+if (process.argv[2] === '--scale-child') {
+  const { scaleChild } = await import('./engine-scale.mjs');
+  console.log(JSON.stringify(await scaleChild(process.argv[3], process.argv.slice(4))));
+  process.exit(0);
+}
 if (process.argv[2] === '--child') {
   const [op, repoPath, a, b, c] = process.argv.slice(3);
   const { engine } = await import(ENGINE);
@@ -188,13 +196,21 @@ if (!fs.existsSync(ENGINE)) throw new Error('build first: npm run build');
 const { engine } = await import(ENGINE);
 const chunkSize = 256 * 1024;
 
-console.log(`bench:engine: ${size / MiB} MiB image in ${dir} (${os.cpus().length} cores${isRoot ? '' : ', not root: caches NOT dropped'})`);
-const mix = makeImage(image, size);
-const rows = [];
 const row = (what, seconds, bytes, note = '') => {
   rows.push({ what, seconds, bytes, note });
   console.log(`  ${what.padEnd(38)} ${seconds.toFixed(2).padStart(8)} s ${bytes !== undefined ? ((bytes / MiB / seconds).toFixed(0) + ' MiB/s').padStart(12) : ''.padStart(12)}  ${note}`);
 };
+const rows = [];
+const scaleOpts = { script: fileURLToPath(import.meta.url), base, chunks: Number(arg('scale-chunks', String(10 * 4 * 1024 * 1024))), points: 20, row };
+if (process.argv.includes('--scale-only')) {
+  const { runScale } = await import('./engine-scale.mjs');
+  const scale = await runScale(scaleOpts);
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({ scale }));
+  process.exit(0);
+}
+console.log(`bench:engine: ${size / MiB} MiB image in ${dir} (${os.cpus().length} cores${isRoot ? '' : ', not root: caches NOT dropped'})`);
+const mix = makeImage(image, size);
 
 const cat = timeShell('cat', [image]);
 row('raw read (cat > /dev/null)', cat.seconds, size);
@@ -285,4 +301,8 @@ const figures = {
   },
 };
 if (!process.argv.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });
+if (!process.argv.includes('--no-scale')) {
+  const { runScale } = await import('./engine-scale.mjs');
+  figures.scale = await runScale(scaleOpts);
+}
 console.log(JSON.stringify(figures));

@@ -22,6 +22,9 @@ import { type RepairReport, runRepairIndex } from './repair';
 import { runRestore } from './restore';
 import { runVerify } from './verify';
 
+/** Manifests read at once by listPoints. */
+const LIST_READS = 8;
+
 export class Repository implements RepositoryHandle, RepoContext {
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -61,15 +64,21 @@ export class Repository implements RepositoryHandle, RepoContext {
 
   async listPoints(): Promise<RestorePoint[]> {
     const points: RestorePoint[] = [];
-    for (const id of await listPointIds(this.path)) {
-      try {
-        points.push(toRestorePoint(await readManifest(this.path, this.native, id)));
-      } catch (e) {
-        // Damaged manifests are listed by verify, not here; a link or
-        // special file among them is refused loudly.
-        if (isAppError(e) && e.code === 'REPO_UNSAFE') throw e;
+    const ids = await listPointIds(this.path);
+    let next = 0;
+    // A few reads at a time: a NAS answers each with a round trip.
+    const reader = async () => {
+      for (let id = ids[next++]; id !== undefined; id = ids[next++]) {
+        try {
+          points.push(toRestorePoint(await readManifest(this.path, this.native, id)));
+        } catch (e) {
+          // Damaged manifests are listed by verify, not here; a link or
+          // special file among them is refused loudly.
+          if (isAppError(e) && e.code === 'REPO_UNSAFE') throw e;
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_READS, ids.length) }, reader));
     return points.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 

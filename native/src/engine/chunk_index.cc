@@ -198,6 +198,10 @@ void ChunkIndex::MatchEntries(const PackEntry& e, uint32_t no, uint64_t* named, 
   }
 }
 
+void ChunkIndex::MaybeDropPages() const {
+  if (MappedOverBudget()) DropPages();
+}
+
 void ChunkIndex::DropPages() const {
   std::shared_lock lock(mu_);
   for (const TableRef& t : tables_) t.table->DropPages();

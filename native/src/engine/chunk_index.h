@@ -86,6 +86,9 @@ class ChunkIndex {
   template <typename F>
   void ScanOverlay(F fn) const;
   void DropPages() const;
+  // DropPages when the mapped pages exceed the budget (index_table.h):
+  // long loops call it every thousand lookups or so.
+  void MaybeDropPages() const;
   // How many table entries name chunk `e.id` in pack `no`, and how many of
   // those agree with `e` field by field (verify: index vs pack trailer).
   void MatchEntries(const PackEntry& e, uint32_t no, uint64_t* named, uint64_t* equal) const;
@@ -126,9 +129,8 @@ void ChunkIndex::ScanTables(F fn) const {
       if (r.pack >= t.packNo.size()) continue;  // a damaged cache file
       uint32_t no = t.packNo[r.pack];
       if (!packs_[no].removed && !fn(t.base + i, no, r, ti)) return;
-      if ((i & 0xfffff) == 0xfffff) tab.DropPages();
+      if ((i & 0xffff) == 0xffff && MappedOverBudget()) tab.DropPages();
     }
-    tab.DropPages();
   }
 }
 

@@ -1,7 +1,6 @@
 // Open-addressing hash tables keyed by fixed-size random byte strings
 // (chunk ids, pack ids): one flat array, linear probing, no allocation per
-// entry. The keys are keyed hashes or random, so their first 8 bytes are
-// the hash. An all-zero key marks an empty slot: the zero chunk id is never
+// entry. An all-zero key marks an empty slot: the zero chunk id is never
 // stored and pack ids are random. Not thread-safe; callers lock.
 #pragma once
 
@@ -53,9 +52,16 @@ class FlatMap {
       if (b) return false;
     return true;
   }
+  // The first 8 bytes, mixed (murmur3's finalizer): ids are random, but a
+  // table must not degrade when some are not (crafted or synthetic ones).
   static uint64_t Hash(const Key& k) {
     uint64_t v;
     std::memcpy(&v, k.data(), sizeof v);
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdULL;
+    v ^= v >> 33;
+    v *= 0xc4ceb9fe1a85ec53ULL;
+    v ^= v >> 33;
     return v;
   }
   // The slot holding k, or the empty slot where it would go.

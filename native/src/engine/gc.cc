@@ -47,7 +47,7 @@ void GcMark::Add(const std::vector<std::shared_ptr<ChunkListSource>>& lists, OpC
   ctl.total += jobs.size();
   std::mutex mu;  // guards missing, and bits_ words (set with atomics below)
   std::atomic<size_t> next{0};
-  std::atomic<uint64_t> marked{0}, lookups{0};
+  std::atomic<uint64_t> marked{0};
   auto* words = reinterpret_cast<std::atomic<uint64_t>*>(bits_.data());
   static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t), "bitset words");
   ctl.RunWorkers(DefaultThreads(), [&] {
@@ -73,10 +73,7 @@ void GcMark::Add(const std::vector<std::shared_ptr<ChunkListSource>>& lists, OpC
         uint64_t bit = uint64_t(1) << (loc.pos & 63);
         if (!(words[loc.pos >> 6].fetch_or(bit) & bit)) marked++;
       }
-      if ((lookups += ids.size()) > 65536) {
-        lookups = 0;
-        index->DropPages();
-      }
+      index->MaybeDropPages();
       ctl.done++;
     }
   });
@@ -84,7 +81,6 @@ void GcMark::Add(const std::vector<std::shared_ptr<ChunkListSource>>& lists, OpC
   ctl.CheckCancel();
   this->marked += marked;
   segmentsRead += jobs.size();
-  index->DropPages();
 }
 
 GcPlanResult PlanGc(const GcMark& mark, const GcPlanOptions& opts) {
@@ -181,7 +177,7 @@ CompactResult RunCompact(const CompactRequest& req, OpControl& ctl) {
     res.copiedBytes += loc.storedLen;
     res.copiedChunks++;
     ctl.done += loc.storedLen;
-    if ((++steps & 0xffff) == 0) index.DropPages();
+    if ((++steps & 0x3ff) == 0) index.MaybeDropPages();
   };
   auto wanted = [&](const ChunkLocation& loc) {
     return loc.pos != ChunkIndex::kNoPos && rewrite[loc.pack] && mark.Live(loc.pos) &&
@@ -212,7 +208,6 @@ CompactResult RunCompact(const CompactRequest& req, OpControl& ctl) {
   });
   for (const auto& [id, loc] : rest) copy(id, loc);
   if (auto info = writer.Flush()) res.newPacks.push_back(std::move(*info));
-  index.DropPages();
 
   // The new packs are indexed before anything else changes.
   if (!res.newPacks.empty()) {

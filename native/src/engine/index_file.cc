@@ -205,9 +205,8 @@ std::string WriteConsolidatedIndex(const std::string& repo, const RepoKeys& keys
       any = true;
     }
     if (++c.row < count) heap.push(c);
-    if ((++steps & 0xfffff) == 0) index.DropPages();
+    if ((++steps & 0xffff) == 0) index.MaybeDropPages();
   }
-  index.DropPages();
   return w.Finish();
 }
 

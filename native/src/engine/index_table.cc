@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <atomic>
+#include <cstdio>
 #include <ctime>
 
 #include "engine_error.h"
@@ -19,7 +21,7 @@
 namespace snapkeep::engine {
 namespace {
 
-constexpr uint8_t kCacheMagic[8] = {'S', 'K', 'I', 'C', 1, 0, 0, 0};
+constexpr uint8_t kCacheMagic[8] = {'S', 'K', 'I', 'C', 2, 0, 0, 0};
 constexpr size_t kCacheHeader = 64;
 constexpr const char* kTagContext = "snapkeep-index-cache-1";
 constexpr time_t kTempMaxAge = 3600;
@@ -62,6 +64,10 @@ Bytes Build(const RepoDir& root, const RepoKeys& keys, int fd, const std::string
             const std::string& name, uint64_t sourceSize, TableOut& out) {
   uint32_t packs = 0, removed = 0;
   uint64_t entries = 0;
+  Bytes summary;
+  auto summarize = [&](const uint8_t* e, uint64_t at) {
+    if (at % IndexTable::kSummaryStride == 0) PutU64(summary, Key8(e));
+  };
   uint8_t head[8] = {};
   size_t got = PreadFull(fd, head, sizeof head, 0, path);
   if (IsIndexV2(head, got)) {
@@ -74,6 +80,7 @@ Bytes Build(const RepoDir& root, const RepoKeys& keys, int fd, const std::string
         removed += count;
       } else if (kind == FrameKind::kEntries) {
         out.Append(body, size_t(count) * kIndexEntryBytes);
+        for (uint32_t i = 0; i < count; i++) summarize(body + size_t(i) * kIndexEntryBytes, entries + i);
         entries += count;
       }
     });
@@ -107,9 +114,10 @@ Bytes Build(const RepoDir& root, const RepoKeys& keys, int fd, const std::string
     for (const IndexRecord& r : recs) {
       PutRecord(rec, r);
       out.Append(rec, sizeof rec);
+      summarize(rec, entries++);
     }
-    entries = recs.size();
   }
+  out.Append(summary.data(), summary.size());
   Bytes h(kCacheHeader, 0);
   std::memcpy(h.data(), kCacheMagic, 8);
   for (int i = 0; i < 4; i++) h[8 + i] = static_cast<uint8_t>(packs >> (8 * i));
@@ -143,10 +151,14 @@ bool IndexTable::Attach(const uint8_t* base, size_t len, const uint8_t tag[kIdSi
   uint64_t want = kCacheHeader + uint64_t(packCount_) * kIndexPackBytes +
                   uint64_t(removedCount_) * kPackIdBytes;
   if (count_ > (len - std::min<uint64_t>(len, want)) / kIndexEntryBytes) return false;
-  if (want + count_ * kIndexEntryBytes != len) return false;
+  const uint64_t blocks = (count_ + kSummaryStride - 1) / kSummaryStride;
+  if (want + count_ * kIndexEntryBytes + blocks * 8 != len) return false;
   packs_ = base + kCacheHeader;
   removed_ = packs_ + size_t(packCount_) * kIndexPackBytes;
   entries_ = removed_ + size_t(removedCount_) * kPackIdBytes;
+  const uint8_t* sum = entries_ + count_ * kIndexEntryBytes;
+  summary_.resize(blocks);
+  for (uint64_t b = 0; b < blocks; b++) summary_[b] = GetU64(sum + b * 8);
   return true;
 }
 
@@ -218,12 +230,26 @@ std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const Repo
 }
 
 uint64_t IndexTable::LowerBound(const uint8_t* id) const {
-  uint64_t lo = 0, hi = count_;  // answer in [lo, hi]
+  // The answer lies in [lo, hi]. The summary narrows it to the blocks that
+  // can hold it: from the one before the first block starting at or above
+  // the id's key to the first block starting above it.
   const uint64_t k = Key8(id);
-  uint64_t kl = 0, kh = ~uint64_t(0);  // key bounds of the range [lo, hi)
-  // Interpolation while the range is big; ids are uniform, so a few steps
-  // land within a page of the answer.
-  for (int step = 0; step < 6 && hi - lo > 32; step++) {
+  uint64_t lo = 0, hi = count_;
+  uint64_t kl = 0, kh = ~uint64_t(0);  // keys bounding [lo, hi)
+  if (!summary_.empty()) {
+    uint64_t first = std::lower_bound(summary_.begin(), summary_.end(), k) - summary_.begin();
+    uint64_t last = std::upper_bound(summary_.begin() + first, summary_.end(), k) - summary_.begin();
+    if (first > 0) {
+      lo = (first - 1) * kSummaryStride;
+      kl = summary_[first - 1];
+    }
+    if (last < summary_.size()) {
+      hi = std::min(count_, last * kSummaryStride);
+      kh = summary_[last];
+    }
+  }
+  // Ids are uniform keyed hashes: interpolation lands next to the answer.
+  for (int step = 0; step < 4 && hi - lo > 8; step++) {
     if (k < kl || k > kh) break;
     long double frac = (static_cast<long double>(k) - kl) / (static_cast<long double>(kh) - kl + 1);
     uint64_t g = lo + static_cast<uint64_t>(frac * (hi - lo));
@@ -249,6 +275,26 @@ uint64_t IndexTable::LowerBound(const uint8_t* id) const {
 
 void IndexTable::DropPages() const {
   if (map_) ::madvise(map_, mapLen_, MADV_DONTNEED);
+}
+
+bool MappedOverBudget() {
+  // statm: size resident shared ... in pages; "shared" counts file-backed
+  // resident pages, the mapped index among them.
+  static std::atomic<uint64_t> base{0};
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return false;
+  unsigned long size = 0, resident = 0, shared = 0;
+  int n = std::fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
+  std::fclose(f);
+  if (n != 3) return false;
+  uint64_t bytes = uint64_t(shared) * uint64_t(::sysconf(_SC_PAGESIZE));
+  uint64_t b = base.load();
+  if (b == 0 || bytes < b) {
+    base = bytes;
+    return false;
+  }
+  if (bytes - b <= kMappedBudgetBytes) return false;
+  return true;
 }
 
 void SweepIndexCache(const std::string& cacheDir, const std::vector<std::string>& live) {

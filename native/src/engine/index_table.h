@@ -5,11 +5,19 @@
 // from the destination once per machine, not once per job. Without a cache
 // directory the table lives in anonymous memory instead.
 //
-//   cache file  "SKIC" | version u8 = 1 | reserved u8[3]
+//   cache file  "SKIC" | version u8 = 2 | reserved u8[3]
 //               packs u32 | removed u32 | entries u64 | index file size u64
 //               tag[32] = BLAKE2b(id key, "snapkeep-index-cache-1" | name)
-//               packs x (id[16] | size u64) | removed x id[16] | pad to 8
+//               packs x (id[16] | size u64) | removed x id[16]
 //               entries x 48 bytes (the index format 2 entry)
+//               summary: the first 8 id bytes (big-endian u64, stored LE)
+//               of every 64th entry
+//
+// A lookup searches the summary (held on the heap: 1/384 of the entries'
+// size) and then one block of 64 entries (3 KiB): about one page of the
+// mapped file per lookup. Long scans give mapped pages back when they
+// exceed a budget (MaybeDropPages), so a pass over a 2 GiB index does not
+// hold 2 GiB of page cache mapped.
 //
 // The tag binds a cache file to the repository's key and the index file's
 // name; index files are immutable, so a name always means the same bytes.
@@ -52,6 +60,7 @@ class IndexTable {
   // call it now and then so the process does not hold the whole file.
   void DropPages() const;
   bool Mapped() const { return map_ != nullptr; }
+  static constexpr uint64_t kSummaryStride = 64;
 
  private:
   IndexTable() = default;
@@ -66,7 +75,15 @@ class IndexTable {
   const uint8_t* packs_ = nullptr;
   const uint8_t* removed_ = nullptr;
   const uint8_t* entries_ = nullptr;
+  std::vector<uint64_t> summary_;
 };
+
+// Mapped index pages this process may hold during a scan before they are
+// given back (the pages stay in the page cache).
+constexpr uint64_t kMappedBudgetBytes = 128ull << 20;
+// True when the process's file-backed resident memory grew by more than
+// kMappedBudgetBytes since the last call that returned true.
+bool MappedOverBudget();
 
 // Removes cache files of index files that no longer exist (and temp files).
 void SweepIndexCache(const std::string& cacheDir, const std::vector<std::string>& live);

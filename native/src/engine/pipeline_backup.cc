@@ -200,7 +200,6 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
   };
 
   std::atomic<size_t> next{0};
-  std::atomic<uint64_t> checked{0};
   const size_t runBuf = AlignUp(std::min<uint64_t>(std::max<uint64_t>(kRunBytes, cs), ~0u));
   // Changed-block runs are short and scattered: reads, not the CPU, are
   // the limit, so keep more of them in flight.
@@ -252,11 +251,8 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
           repaired++;
           repairBytes += clen;
         }
-        // Lookups all over a big index: give the pages back now and then.
-        if ((checked += n) >= 65536) {
-          checked = 0;
-          req.index->DropPages();
-        }
+        // Lookups all over a big index: give mapped pages back past a budget.
+        req.index->MaybeDropPages();
       }
       if (req.writeSegments) {
         bool written = false;

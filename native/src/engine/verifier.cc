@@ -116,12 +116,11 @@ VerifyResult RunVerify(const VerifyRequest& req, OpControl& ctl) {
       std::vector<PackEntry> named;
       if (CheckStructure(req, reader, packs[i], named, found) && req.data)
         CheckData(reader, packs[i].rec.id, named, found, ctl);
-      if ((i & 1023) == 1023) req.index->DropPages();
+      req.index->MaybeDropPages();
       std::lock_guard lock(mu);
       res.problems.insert(res.problems.end(), found.begin(), found.end());
     }
   });
-  req.index->DropPages();
   ctl.RethrowFirst();
   ctl.CheckCancel();
   ctl.ReportFinal();
@@ -199,12 +198,11 @@ ListChecker::Verdict ListChecker::Check(ChunkListSource& list, OpControl& ctl) {
       if (shared) seen_.Insert(list.Segments()[k], no);
       verdictOf[k] = no;
       ctl.done++;
-      if ((i & 63) == 63) index_->DropPages();
+      index_->MaybeDropPages();
     }
   });
   ctl.RethrowFirst();
   ctl.CheckCancel();
-  index_->DropPages();
 
   Verdict out;
   FlatSet<kIdSize> missing, bad;
