@@ -2,11 +2,18 @@
 // pipeline, store the chunk list, and write the manifest last. Runs under
 // a shared lock; prune (exclusive) waits for it.
 //
+// Nothing that names chunks is written unless the lock is still provably
+// held (lock-monitor.ts), the packs this run sealed still exist, and every
+// chunk the new point names is in the index as it is on disk now: a point
+// must never inherit a chunk that another process (or a damaged disk) lost.
+//
 // Changed-only needs proof that the parent saw the same device state the
 // tracker counts from: same source, same tracker generation, the change
 // list starting at the parent's snapshot number, and the same size. Anything
 // else reads the whole source (and stores only chunks the repository lacks).
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 
 import { AppError, type RestorePoint } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
@@ -14,8 +21,10 @@ import type { BackupRequest, BackupSource } from './api';
 import { readChunkList, writeChunkList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
+import { dirs } from './format';
 import { probeLayout } from './layout-probe';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
+import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
 
 export function newPointId(now: Date): string {
@@ -45,17 +54,65 @@ function canUseChanges(src: BackupSource, parent: ManifestDevice | undefined, ch
   return !!(ch && parent?.cbt && parent.chunkSize === chunkSize && ch.generation === parent.cbt.generation && ch.sinceNumber === parent.cbt.number);
 }
 
-export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<RestorePoint> {
+/**
+ * The packs a run sealed must still exist before anything names them. When
+ * one is gone (another process pruned the repository under this backup),
+ * the index this run wrote is replaced by one naming only the survivors, so
+ * no later backup dedups against chunks that do not exist.
+ */
+export async function checkSealedPacks(ctx: RepoContext, packs: string[], indexFile: string): Promise<void> {
+  const gone: string[] = [];
+  for (const id of packs) {
+    const st = await fs.stat(dirs.pack(ctx.path, id)).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+    if (st === null) gone.push(id);
+  }
+  if (gone.length === 0) return;
+  const kept = packs.filter((p) => !gone.includes(p));
+  if (kept.length > 0) await ctx.native.rebuildIndex(kept);
+  if (indexFile) await fs.rm(path.join(dirs.index(ctx.path), indexFile), { force: true });
+  await ctx.native.loadIndex();
+  throw new AppError('REPO_CORRUPT', `the backup stopped: ${gone.length} pack(s) it wrote are gone (${gone.slice(0, 3).join(', ')}); was the repository pruned by another process?`, {
+    packs: gone,
+  });
+}
+
+/**
+ * Every chunk a point names is in the index as it is on disk now (a fresh
+ * load, not this process's memory): an incremental copies its parent's ids
+ * for unchanged chunks, and those may have been lost since.
+ */
+export async function ensureIndexed(ctx: RepoContext, lists: Array<{ source: string; list: Buffer }>): Promise<void> {
+  await ctx.native.loadIndex();
+  for (const { source, list } of lists) {
+    const missing = ctx.native.missingChunks(list);
+    if (missing.length === 0) continue;
+    const n = missing.length / 32;
+    throw new AppError('REPO_CORRUPT', `the backup of ${source} names ${n} chunk(s) that are in no pack of the repository; no restore point was written (run verify)`, {
+      source,
+      chunks: n,
+      chunk: missing.subarray(0, 32).toString('hex'),
+    });
+  }
+}
+
+export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: HeldLock): Promise<RestorePoint> {
   if (req.sources.length === 0) throw new AppError('INVALID_ARGUMENT', 'a backup needs at least one source');
   if (!Number.isInteger(req.compressionLevel) || req.compressionLevel < 1 || req.compressionLevel > 19)
     throw new AppError('INVALID_ARGUMENT', 'compressionLevel must be 1-19');
-  if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
+  // A lost lock stops the backup with its own reason, not as "cancelled".
+  const stopped = () => {
+    if (lock?.signal.aborted) throw lock.signal.reason;
+    if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
+  };
+  stopped();
   const now = new Date();
   const parent = await findParent(ctx, req);
   const devices: ManifestDevice[] = [];
+  const lists: Array<{ source: string; list: Buffer }> = [];
   const token = createCancelToken();
   const onAbort = () => token.cancel();
   req.signal?.addEventListener('abort', onAbort);
+  lock?.signal.addEventListener('abort', onAbort);
   try {
     for (const src of req.sources) {
       const parentDev = parent?.devices.find((d) => d.source === src.source);
@@ -79,9 +136,13 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
           token,
         );
       } catch (e) {
+        stopped();
         throw toAppError(e, `backup of ${src.source}`);
       }
+      await checkSealedPacks(ctx, res.packs, res.indexFile);
+      await lock?.assertHeld();
       const { segments } = await writeChunkList(ctx.path, ctx.native, res.list);
+      lists.push({ source: src.source, list: res.list });
       devices.push({
         source: src.source,
         readFrom: src.readFrom,
@@ -99,8 +160,11 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
     }
   } finally {
     req.signal?.removeEventListener('abort', onAbort);
+    lock?.signal.removeEventListener('abort', onAbort);
   }
-  if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
+  stopped();
+  await ensureIndexed(ctx, lists);
+  await lock?.assertHeld();
   const manifest: Manifest = {
     version: 1,
     id: newPointId(now),

@@ -5,15 +5,15 @@
 // one after the other (the native chunk index serves one backup at a time).
 import * as fs from 'node:fs/promises';
 
-import type { Progress, Repository as RepositoryInfo, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import type { Progress, Repository as RepositoryInfo, RestorePoint, VerifyReport } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
-import type { BackupRequest, PointReader, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
+import type { BackupRequest, PointReader, PruneOptions, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
 import { runBackup } from './backup';
 import type { RepoConfig } from './config';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { FORMAT_VERSION } from './format';
-import { acquireLock, withLock } from './locks';
+import { acquireLock, lockedSignal, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
@@ -70,31 +70,31 @@ export class Repository implements RepositoryHandle, RepoContext {
 
   backup(req: BackupRequest): Promise<RestorePoint> {
     return this.serial('backup', () =>
-      withLock(this.path, 'shared', 'backup', async () => {
+      withLock(this.path, 'shared', 'backup', async (lock) => {
         await this.native.loadIndex();
-        return runBackup(this, req);
+        return runBackup(this, req, lock);
       }),
     );
   }
 
   restore(req: RestoreRequest): Promise<RestoreResult> {
     return this.serial('restore', () =>
-      withLock(this.path, 'shared', 'restore', async () => {
+      withLock(this.path, 'shared', 'restore', async (lock) => {
         await this.native.loadIndex();
-        return runRestore(this, req);
+        return runRestore(this, req, lock);
       }),
     );
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {
-    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', () => runVerify(this, opts)));
+    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', (lock) => runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) })));
   }
 
-  prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport> {
+  prune(opts: PruneOptions): Promise<PruneReport> {
     return this.serial('prune', () =>
-      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', async () => {
+      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', async (lock) => {
         try {
-          return await runPrune(this, opts);
+          return await runPrune(this, opts, lock);
         } finally {
           // Packs it deleted free their space only once no descriptor holds them.
           this.native.closeFiles();
