@@ -22,6 +22,8 @@ import { runVerify } from './verify';
 
 export class Repository implements RepositoryHandle, RepoContext {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Readers still open: close() closes them, so no lock outlives the handle. */
+  private readonly readers = new Set<PointReader>();
 
   constructor(
     readonly path: string,
@@ -109,7 +111,12 @@ export class Repository implements RepositoryHandle, RepoContext {
       const lock = await acquireLock(this.path, 'shared', 'mount');
       try {
         await this.native.loadIndex();
-        return await openPointReader(this, pointId, source, () => lock.release());
+        const reader: PointReader = await openPointReader(this, pointId, source, async () => {
+          this.readers.delete(reader);
+          await lock.release();
+        });
+        this.readers.add(reader);
+        return reader;
       } catch (e) {
         await lock.release();
         throw e;
@@ -117,9 +124,10 @@ export class Repository implements RepositoryHandle, RepoContext {
     });
   }
 
-  /** Waits for the running operation, then lets go of the pack files, so the destination can be unmounted. */
+  /** Waits for the running operation, closes readers left open (their locks), then lets go of the pack files, so the destination can be unmounted. */
   async close(): Promise<void> {
     await this.queue;
+    for (const r of [...this.readers]) await r.close();
     this.native.closeFiles();
   }
 }
