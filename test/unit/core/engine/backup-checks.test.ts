@@ -96,3 +96,40 @@ it('fails when a pack it wrote is gone before its point, and leaves no index nam
   expect(load.packs).toBe(packs.length - 1);
   expect(fs.readdirSync(path.join(repoPath, 'index'))).not.toContain(indexFile);
 });
+
+it.each([
+  ['runs on', false],
+  ['is then cancelled (as when its lock is lost)', true],
+])('a pack deleted while the backup runs: the backup %s, fails, and no index names that pack', async (_what, cancel) => {
+  const dir = scratch('backup-checks');
+  tmp.push(dir);
+  const repoPath = path.join(dir, 'repo');
+  const image = path.join(dir, 'disk.img');
+  makeImage(image, 64 << 20, 24);
+  const repo = await engine.init({ path: repoPath });
+  let deleted = '';
+  const abort = new AbortController();
+  // Another process (a prune that took the repository) deletes the first
+  // pack this backup sealed, while it still runs.
+  const onProgress = () => {
+    if (deleted) return;
+    const sealed = files(path.join(repoPath, 'packs'));
+    if (sealed.length === 0) return;
+    deleted = path.basename(sealed[0] ?? '');
+    fs.rmSync(sealed[0] ?? '');
+    if (cancel) abort.abort();
+  };
+  const e = (await repo
+    .backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1, onProgress, signal: abort.signal })
+    .catch((x: unknown) => x)) as AppError;
+  expect(deleted).not.toBe('');
+  expect(e).toBeInstanceOf(AppError);
+  expect(cancel ? ['CANCELLED', 'REPO_CORRUPT'] : ['REPO_CORRUPT']).toContain(e.code);
+  expect(fs.readdirSync(path.join(repoPath, 'points'))).toEqual([]);
+  // Nothing indexed is missing: the next backup can trust the index.
+  const v = await repo.verify({ data: true });
+  expect(v.problems).toEqual([]);
+  const next = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+  await repo.restore({ pointId: next.id, source: image, target: path.join(dir, 'out.img'), skipIdentical: false });
+  expect(sha256(path.join(dir, 'out.img'))).toBe(sha256(image));
+});
