@@ -89,7 +89,12 @@ export class Repository implements RepositoryHandle, RepoContext {
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {
-    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', (lock) => runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) })));
+    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', async (lock) => {
+        const report = await runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) });
+        // A report made while a prune ran (the lock lost) would show its deletions as damage.
+        await lock.assertHeld();
+        return report;
+      }));
   }
 
   prune(opts: PruneOptions): Promise<PruneReport> {

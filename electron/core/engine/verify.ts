@@ -19,11 +19,15 @@ export async function runVerify(
   ctx: RepoContext,
   opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal },
 ): Promise<VerifyReport> {
+  // Points first, index second: a backup running beside this verify writes
+  // its index before its manifest, so every listed point's chunks are in
+  // the index loaded after the listing (the other order reports a new
+  // point's chunks as missing).
+  const ids = opts.pointId !== undefined ? [opts.pointId] : await listPointIds(ctx.path);
   const load = await ctx.native.loadIndex();
   const problems: Problem[] = [];
   for (const f of load.badFiles) problems.push({ kind: 'bad-index', message: `index file ${f} is damaged`, pointIds: [] });
 
-  const ids = opts.pointId !== undefined ? [opts.pointId] : await listPointIds(ctx.path);
   // chunk id (hex) -> points that reference it, only for what we check.
   const lists = new Map<string, Buffer>();
   for (const id of ids) {
