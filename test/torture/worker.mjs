@@ -80,7 +80,8 @@ async function pruneLoop(h) {
     } catch (e) {
       event('prune', false, failure(e));
     }
-    await sleep(100 + Math.random() * 400);
+    // Retries soon: a busy repository has few moments without a backup or verify.
+    await sleep(50 + Math.random() * 200);
   }
 }
 

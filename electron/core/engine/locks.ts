@@ -253,7 +253,16 @@ export async function acquireLock(repo: string, kind: LockKind, operation: strin
       await write();
       await sleep(timing.settleMs);
       await stillOurs();
-      const taken = (await otherLocks(repo, name, timing)).find((o) => conflicts(kind, o));
+      let taken = (await otherLocks(repo, name, timing)).find((o) => conflicts(kind, o));
+      if (taken) {
+        // A process taking the lock right now writes first and withdraws
+        // when it sees ours: only a conflict that stays means it holds the
+        // repository (it judged our lock stale).
+        await sleep(2 * timing.settleMs);
+        await stillOurs();
+        const again = await otherLocks(repo, name, timing);
+        taken = again.find((o) => o.name === taken?.name && conflicts(kind, o));
+      }
       if (taken) throw lost(`could not be proven after a pause: ${describe(taken)} holds the repository now`);
       await indexIntact();
     },
