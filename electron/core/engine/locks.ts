@@ -325,3 +325,25 @@ export async function listLocks(repo: string): Promise<Array<{ name: string; sta
 export function lockedSignal(signal: AbortSignal | undefined, lock: HeldLock): AbortSignal {
   return signal ? AbortSignal.any([signal, lock.signal]) : lock.signal;
 }
+
+/**
+ * Removes the named lock files: a stale one always; a live or unreadable
+ * one only with `force` (the user says nothing else uses the repository).
+ * Returns what was removed; refuses (REPO_LOCKED) what is held otherwise.
+ */
+export async function removeLocks(repo: string, names: string[], force: boolean): Promise<string[]> {
+  const known = new Map((await listLocks(repo)).map((l) => [l.name, l]));
+  const remove: string[] = [];
+  for (const n of names) {
+    const l = known.get(n);
+    if (!l) throw new AppError('NOT_FOUND', `no lock ${n} in ${repo}`, { path: repo, lock: n });
+    if (!l.stale && !force)
+      throw new AppError('REPO_LOCKED', `lock ${n} is held (${l.unreadable ? `unreadable: ${l.unreadable}` : `${String(l.holder?.['operation'])} pid ${String(l.holder?.['pid'])} on ${String(l.holder?.['host'])}`}); remove it only when nothing uses the repository (--force)`, {
+        path: repo,
+        lock: n,
+      });
+    remove.push(path.join(dirs.locks(repo), n));
+  }
+  await removeDurably(remove);
+  return names;
+}
