@@ -4,8 +4,9 @@
 // mistaken for the holder). A host name is not an identity: cloned VMs and
 // default installs share "debian".
 //
-// Tests simulate other machines and boots through SNAPKEEP_TEST_MACHINE_ID
-// and SNAPKEEP_TEST_BOOT_ID; nothing else sets them.
+// Tests simulate other machines and boots through SNAPKEEP_TEST_MACHINE_ID,
+// SNAPKEEP_TEST_BOOT_ID and SNAPKEEP_TEST_BOOT_TIME (ms since the epoch: the
+// power-loss test "reboots" this way); nothing else sets them.
 import { readFileSync, readlinkSync } from 'node:fs';
 import * as os from 'node:os';
 
@@ -33,7 +34,8 @@ let cached: { key: string; id: MachineIdentity } | undefined;
 export function machineIdentity(): MachineIdentity {
   const fakeMachine = process.env['SNAPKEEP_TEST_MACHINE_ID'];
   const fakeBoot = process.env['SNAPKEEP_TEST_BOOT_ID'];
-  const key = `${fakeMachine ?? ''}\n${fakeBoot ?? ''}`;
+  const fakeBootTime = Number(process.env['SNAPKEEP_TEST_BOOT_TIME'] ?? NaN);
+  const key = `${fakeMachine ?? ''}\n${fakeBoot ?? ''}\n${fakeBootTime}`;
   if (cached?.key === key) return cached.id;
   const host = os.hostname();
   // Without a machine id (some containers) the host name is the best left;
@@ -46,7 +48,7 @@ export function machineIdentity(): MachineIdentity {
   } catch {
     /* no /proc: pids are never judged (see processGone) */
   }
-  const id = { machineId, bootId, pidNs, bootTimeMs: Date.now() - os.uptime() * 1000, host };
+  const id = { machineId, bootId, pidNs, bootTimeMs: Number.isFinite(fakeBootTime) ? fakeBootTime : Date.now() - os.uptime() * 1000, host };
   cached = { key, id };
   return id;
 }
