@@ -99,6 +99,16 @@ const steps = [
     },
   },
   {
+    // Concurrency torture of one repository, one and two "machines" (npm run torture runs it longer).
+    name: 'torture',
+    needsBuild: true,
+    run: async () => {
+      const one = single(await sh(process.execPath, ['test/torture/torture.mjs', '--seconds', '60', '--machines', '1']));
+      const two = single(await sh(process.execPath, ['test/torture/torture.mjs', '--seconds', '60', '--machines', '2']));
+      return { passed: one.passed + two.passed, failed: one.failed + two.failed, skipped: 0 };
+    },
+  },
+  {
     name: 'vm',
     needsBuild: true,
     run: async () => {

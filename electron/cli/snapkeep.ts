@@ -8,6 +8,7 @@ import { initCommand } from './commands/init';
 import { jobsCommand } from './commands/jobs';
 import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
+import { locksCommand } from './commands/locks';
 import { mountCommand } from './commands/mount';
 import { pruneCommand } from './commands/prune';
 import { repairIndexCommand } from './commands/repair-index';
@@ -25,6 +26,7 @@ const commands: Command[] = [
   initCommand,
   backupCommand,
   listCommand,
+  locksCommand,
   restoreCommand,
   verifyCommand,
   pruneCommand,

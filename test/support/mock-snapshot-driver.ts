@@ -92,6 +92,19 @@ export class MockSnapshotDriver implements SnapshotDriver {
     for (let b = Math.floor(offset / t.blockSize); b * t.blockSize < offset + length; b++) t.active[b] = t.number;
   }
 
+  /**
+   * The tracker of `device` starts over, as after a reboot or a module
+   * reload: a new generation, number 0, an empty map. Writes made while
+   * nothing tracked are in no map.
+   */
+  resetTracker(device: string, generation: string): void {
+    const t = this.tracker(device);
+    t.generation = generation;
+    t.number = 0;
+    t.active.fill(0);
+    t.frozen.fill(0);
+  }
+
   private tracker(device: string): Tracker {
     let t = this.trackers.get(device);
     if (!t) {

@@ -90,6 +90,27 @@ export interface PruneReport {
   keptPoints: string[];
   removedPacks: number;
   freedBytes: number;
+  /** Unreferenced data kept because it is younger than prune's safety margins (prune.ts). */
+  heldBackBytes: number;
+  /** When the youngest of it is old enough for a prune to free it. */
+  heldBackUntil?: string;
+}
+
+/** What prune removes and keeps (prune.ts). */
+export interface PruneOptions {
+  /** The policy; without it only `forget` removes points. */
+  retention?: Retention;
+  dryRun: boolean;
+  /** The clock the age margins are measured with (tests move it forward). */
+  now?: Date;
+  /** Apply retention only to this job's points (scheduled retention); others are kept. */
+  jobId?: string;
+  /** Points kept whatever the policy says; they do not count toward it. */
+  pinned?: string[];
+  /** Points removed whatever the policy says (pins win). */
+  forget?: string[];
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
 }
 
 export type { RepairReport } from './repair';
@@ -110,7 +131,7 @@ export interface RepositoryHandle {
   backup(req: BackupRequest): Promise<RestorePoint>;
   restore(req: RestoreRequest): Promise<RestoreResult>;
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport>;
-  prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport>;
+  prune(opts: PruneOptions): Promise<PruneReport>;
   openReader(pointId: string, source: string): Promise<PointReader>;
   /** Drops index entries of missing or damaged packs and blobs (with `data`: every blob is read). */
   repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<import('./repair').RepairReport>;

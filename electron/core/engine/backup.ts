@@ -2,6 +2,11 @@
 // pipeline, store the chunk list, and write the manifest last. Runs under
 // a shared lock; prune (exclusive) waits for it.
 //
+// Nothing that names chunks is written unless the lock is still provably
+// held (lock-monitor.ts), the packs this run sealed still exist, and every
+// chunk the new point names is in the index as it is on disk now: a point
+// must never inherit a chunk that another process (or a damaged disk) lost.
+//
 // Changed-only needs proof that the parent saw the same device state the
 // tracker counts from: same source, same tracker generation, the change
 // list starting at the parent's snapshot number, and the same size. Anything
@@ -14,10 +19,12 @@ import type { BackupRequest, BackupSource } from './api';
 import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { ID_BYTES } from './format';
+import { ID_BYTES, rel } from './format';
 import { probeLayout } from './layout-probe';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
+import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
+import { removeRepoFiles, statRepoFile } from './repo-files';
 
 export function newPointId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:.]/g, '');
@@ -46,12 +53,59 @@ function canUseChanges(src: BackupSource, parent: ManifestDevice | undefined, ch
   return !!(ch && parent?.cbt && parent.chunkSize === chunkSize && ch.generation === parent.cbt.generation && ch.sinceNumber === parent.cbt.number);
 }
 
-export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<RestorePoint> {
+/**
+ * The packs a run sealed must still exist before anything names them. When
+ * one is gone (another process pruned the repository under this backup),
+ * the index this run wrote is replaced by one naming only the survivors, so
+ * no later backup dedups against chunks that do not exist.
+ */
+export async function checkSealedPacks(ctx: RepoContext, packs: string[], indexFile: string): Promise<void> {
+  const gone: string[] = [];
+  for (const id of packs) {
+    if ((await statRepoFile(ctx.path, rel.pack(id))) === undefined) gone.push(id);
+  }
+  if (gone.length === 0) return;
+  const kept = packs.filter((p) => !gone.includes(p));
+  if (kept.length > 0) await ctx.native.rebuildIndex(kept);
+  if (indexFile) await removeRepoFiles(ctx.path, [rel.indexFile(indexFile)]);
+  await ctx.native.loadIndex();
+  throw new AppError('REPO_CORRUPT', `the backup stopped: ${gone.length} pack(s) it wrote are gone (${gone.slice(0, 3).join(', ')}); was the repository pruned by another process?`, {
+    packs: gone,
+  });
+}
+
+/**
+ * Every chunk a point names is in the index as it is on disk now (a fresh
+ * load, not this process's memory): an incremental copies its parent's ids
+ * for unchanged chunks, and those may have been lost since.
+ */
+export async function ensureIndexed(ctx: RepoContext, devices: ManifestDevice[], pointId: string): Promise<void> {
+  await ctx.native.loadIndex();
+  const checker = ctx.native.createListChecker({});
+  for (const dev of devices) {
+    const { missing } = await checker.check(await openDeviceList(ctx.native, dev, pointId));
+    if (missing.length === 0) continue;
+    const n = missing.length / ID_BYTES;
+    throw new AppError('REPO_CORRUPT', `the backup of ${dev.source} names ${n} chunk(s) that are in no pack of the repository; no restore point was written (run verify)`, {
+      source: dev.source,
+      chunks: n,
+      chunk: missing.subarray(0, ID_BYTES).toString('hex'),
+    });
+  }
+}
+
+export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: HeldLock): Promise<RestorePoint> {
   if (req.sources.length === 0) throw new AppError('INVALID_ARGUMENT', 'a backup needs at least one source');
   if (!Number.isInteger(req.compressionLevel) || req.compressionLevel < 1 || req.compressionLevel > 19)
     throw new AppError('INVALID_ARGUMENT', 'compressionLevel must be 1-19');
-  if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
+  // A lost lock stops the backup with its own reason, not as "cancelled".
+  const stopped = () => {
+    if (lock?.signal.aborted) throw lock.signal.reason;
+    if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
+  };
+  stopped();
   const now = new Date();
+  const pointId = newPointId(now);
   // Format 1 repositories are written in format 1 until upgraded.
   const v2 = ctx.config.version >= 2;
   const parent = await findParent(ctx, req);
@@ -59,6 +113,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
   const token = createCancelToken();
   const onAbort = () => token.cancel();
   req.signal?.addEventListener('abort', onAbort);
+  lock?.signal.addEventListener('abort', onAbort);
   try {
     for (const src of req.sources) {
       const parentDev = parent?.devices.find((d) => d.source === src.source);
@@ -86,8 +141,11 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
           token,
         );
       } catch (e) {
+        stopped();
         throw toAppError(e, `backup of ${src.source}`);
       }
+      await checkSealedPacks(ctx, res.packs, res.indexFile);
+      await lock?.assertHeld();
       const segments: string[] = [];
       for (let at = 0; at < res.segments.length; at += ID_BYTES) segments.push(res.segments.subarray(at, at + ID_BYTES).toString('hex'));
       devices.push({
@@ -107,11 +165,14 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
     }
   } finally {
     req.signal?.removeEventListener('abort', onAbort);
+    lock?.signal.removeEventListener('abort', onAbort);
   }
-  if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
+  stopped();
+  await ensureIndexed(ctx, devices, pointId);
+  await lock?.assertHeld();
   const manifest: Manifest = {
     version: v2 ? 2 : 1,
-    id: newPointId(now),
+    id: pointId,
     repositoryId: ctx.config.id,
     createdAt: now.toISOString(),
     kind: parent ? 'incremental' : 'full',

@@ -5,16 +5,16 @@
 // one after the other (the native chunk index serves one backup at a time).
 import * as fs from 'node:fs/promises';
 
-import type { Progress, Repository as RepositoryInfo, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import type { Progress, Repository as RepositoryInfo, RestorePoint, VerifyReport } from '../../common/contract';
 import { isAppError } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
-import type { BackupRequest, PointReader, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
+import type { BackupRequest, PointReader, PruneOptions, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
 import { runBackup } from './backup';
 import type { RepoConfig } from './config';
 import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { acquireLock, withLock } from './locks';
+import { acquireLock, lockedSignal, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
@@ -27,6 +27,8 @@ const LIST_READS = 8;
 
 export class Repository implements RepositoryHandle, RepoContext {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Readers still open: close() closes them, so no lock outlives the handle. */
+  private readonly readers = new Set<PointReader>();
 
   constructor(
     readonly path: string,
@@ -84,31 +86,36 @@ export class Repository implements RepositoryHandle, RepoContext {
 
   backup(req: BackupRequest): Promise<RestorePoint> {
     return this.serial('backup', () =>
-      withLock(this.path, 'shared', 'backup', async () => {
+      withLock(this.path, 'shared', 'backup', async (lock) => {
         await this.native.loadIndex();
-        return runBackup(this, req);
+        return runBackup(this, req, lock);
       }),
     );
   }
 
   restore(req: RestoreRequest): Promise<RestoreResult> {
     return this.serial('restore', () =>
-      withLock(this.path, 'shared', 'restore', async () => {
+      withLock(this.path, 'shared', 'restore', async (lock) => {
         await this.native.loadIndex();
-        return runRestore(this, req);
+        return runRestore(this, req, lock);
       }),
     );
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {
-    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', () => runVerify(this, opts)));
+    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', async (lock) => {
+        const report = await runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) });
+        // A report made while a prune ran (the lock lost) would show its deletions as damage.
+        await lock.assertHeld();
+        return report;
+      }));
   }
 
-  prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport> {
+  prune(opts: PruneOptions): Promise<PruneReport> {
     return this.serial('prune', () =>
-      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', async () => {
+      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', async (lock) => {
         try {
-          return await runPrune(this, opts);
+          return await runPrune(this, opts, lock);
         } finally {
           // Packs it deleted free their space only once no descriptor holds them.
           this.native.closeFiles();
@@ -135,7 +142,12 @@ export class Repository implements RepositoryHandle, RepoContext {
       const lock = await acquireLock(this.path, 'shared', 'mount');
       try {
         await this.native.loadIndex();
-        return await openPointReader(this, pointId, source, () => lock.release());
+        const reader: PointReader = await openPointReader(this, pointId, source, async () => {
+          this.readers.delete(reader);
+          await lock.release();
+        });
+        this.readers.add(reader);
+        return reader;
       } catch (e) {
         await lock.release();
         throw e;
@@ -143,9 +155,10 @@ export class Repository implements RepositoryHandle, RepoContext {
     });
   }
 
-  /** Waits for the running operation, then lets go of the pack files, so the destination can be unmounted. */
+  /** Waits for the running operation, closes readers left open (their locks), then lets go of the pack files, so the destination can be unmounted. */
   async close(): Promise<void> {
     await this.queue;
+    for (const r of [...this.readers]) await r.close();
     this.native.closeFiles();
   }
 }

@@ -7,11 +7,14 @@ import type { RestoreRequest, RestoreResult } from './api';
 import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
+import { type HeldLock, lockedSignal } from './locks';
 import { readManifest } from './manifest';
 import { progressReporter } from './progress';
 import { checkRestoreTarget } from './target-check';
 
-export async function runRestore(ctx: RepoContext, req: RestoreRequest): Promise<RestoreResult> {
+export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock?: HeldLock): Promise<RestoreResult> {
+  // A lost lock (a prune may be deleting packs) stops the restore like a cancel.
+  const req = lock ? { ...request, signal: lockedSignal(request.signal, lock) } : request;
   if (req.signal?.aborted) throw new AppError('CANCELLED', 'restore cancelled');
   const m = await readManifest(ctx.path, ctx.native, req.pointId);
   const dev = m.devices.find((d) => d.source === req.source);

@@ -32,6 +32,11 @@ export async function runVerify(
 ): Promise<VerifyReport> {
   // Links and special files anywhere in the repository first: refused, not reported.
   await scanRepository(ctx.path);
+  // Points first, index second: a backup running beside this verify writes
+  // its index before its manifest, so every listed point's chunks are in
+  // the index loaded after the listing (the other order reports a new
+  // point's chunks as missing).
+  const pointIds = opts.pointId !== undefined ? [opts.pointId] : await listPointIds(ctx.path);
   const load = await ctx.native.loadIndex();
   const problems: Problem[] = [];
   for (const f of load.badFiles) problems.push({ kind: 'bad-index', message: `index file ${f} is damaged`, pointIds: [] });
@@ -40,7 +45,6 @@ export async function runVerify(
   const onAbort = () => token.cancel();
   opts.signal?.addEventListener('abort', onAbort);
   try {
-    const pointIds = opts.pointId !== undefined ? [opts.pointId] : await listPointIds(ctx.path);
     const manifests: Manifest[] = [];
     for (const id of pointIds) {
       try {

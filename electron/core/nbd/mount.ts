@@ -40,23 +40,34 @@ export async function mountPoint(
   opts: { pointId: string; source: string; device?: string; baseDir?: string; mountFilesystems?: boolean },
 ): Promise<ActiveMount> {
   const reader = await repo.openReader(opts.pointId, opts.source);
-  const device = opts.device ?? (await findFreeNbd());
-  await fs.mkdir(path.join(RUN_DIR, 'mounts'), { recursive: true, mode: 0o700 });
-  const socketPath = path.join(RUN_DIR, `nbd-${path.basename(device)}-${randomBytes(4).toString('hex')}.sock`);
-  const server = await startNbdServer({ reader, socketPath, exportName: opts.pointId });
-  const baseDir = opts.baseDir ?? path.join(RUN_DIR, 'mnt', path.basename(device));
+  // From here on every failure undoes what was done, in reverse order, and
+  // always closes the reader: it holds the repository's lock (issue 19: a
+  // failed open left it held, and every later prune said "busy").
+  const undo: Array<() => Promise<unknown>> = [() => reader.close()];
+  let device = '';
+  let server: Awaited<ReturnType<typeof startNbdServer>>;
+  let baseDir = '';
+  let socketPath = '';
   let filesystems: MountedFs[] = [];
+  let state: MountState;
   try {
+    device = opts.device ?? (await findFreeNbd());
+    await fs.mkdir(path.join(RUN_DIR, 'mounts'), { recursive: true, mode: 0o700 });
+    socketPath = path.join(RUN_DIR, `nbd-${path.basename(device)}-${randomBytes(4).toString('hex')}.sock`);
+    server = await startNbdServer({ reader, socketPath, exportName: opts.pointId });
+    const started = server;
+    undo.push(() => started.close());
+    baseDir = opts.baseDir ?? path.join(RUN_DIR, 'mnt', path.basename(device));
     await attachNbd(device, socketPath, opts.pointId);
+    undo.push(() => detachNbd(device));
     if (opts.mountFilesystems !== false) filesystems = await mountAll(device, baseDir);
+    undo.push(() => unmountAll(filesystems));
+    state = { device, pid: process.pid, pointId: opts.pointId, source: opts.source, socketPath, baseDir, filesystems };
+    await fs.writeFile(stateFile(device), JSON.stringify(state));
   } catch (e) {
-    await detachNbd(device);
-    await server.close();
-    await reader.close();
+    for (const u of undo.reverse()) await u().catch(() => undefined);
     throw e;
   }
-  const state: MountState = { device, pid: process.pid, pointId: opts.pointId, source: opts.source, socketPath, baseDir, filesystems };
-  await fs.writeFile(stateFile(device), JSON.stringify(state));
   let done = false;
   const cleanup = async () => {
     if (done) return;

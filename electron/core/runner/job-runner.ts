@@ -389,7 +389,9 @@ export class JobRunner {
     ctx.progress({ phase: 'retention' });
     try {
       await this.options.repos.with(job.repositoryId, async (h: RepositoryHandle) => {
-        const report = await h.prune({ retention: job.retention, dryRun: false, signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+        // The job's rules for the job's points only (docs/helper.md): other
+        // jobs' and CLI-made points follow their own rules.
+        const report = await h.prune({ retention: job.retention, jobId: job.id, dryRun: false, signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
         if (report.removedPoints.length > 0)
           ctx.log.info(`retention removed ${report.removedPoints.length} restore point(s), freed ${report.freedBytes} bytes`);
       });

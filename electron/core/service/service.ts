@@ -367,16 +367,19 @@ export class Service {
   prune(repositoryId: string, retention: Retention | undefined, dryRun: boolean): Result<'points.prune'> {
     const repo = this.repos.get(repositoryId);
     let rules = retention;
+    let jobId: string | undefined;
     if (rules === undefined) {
       const users = this.jobs.usingRepository(repositoryId);
       if (users.length !== 1 || !users[0])
         throw new AppError('INVALID_ARGUMENT', `say which retention to apply: ${users.length} jobs use repository ${repo.name}`, { repositoryId });
+      // The job's rules reach the job's points only, as in its scheduled runs.
       rules = users[0].retention;
+      jobId = users[0].id;
     }
     const chosen = rules;
     const task = this.tasks.start({ kind: 'prune', title: `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, repositoryId }, async (ctx) => {
       const report = await this.repos.with(repositoryId, (h) =>
-        h.prune({ retention: chosen, dryRun, now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
+        h.prune({ retention: chosen, ...(jobId !== undefined && { jobId }), dryRun, now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
       );
       return { ...report };
     });

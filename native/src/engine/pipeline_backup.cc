@@ -1,6 +1,9 @@
 #include "pipeline_backup.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -10,6 +13,7 @@
 #include "compress.h"
 #include "file_io.h"
 #include "index_file.h"
+#include "pack_format.h"
 #include "pack_writer.h"
 #include "source_reader.h"
 
@@ -297,6 +301,21 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
 
   // Index what was sealed even when the backup failed or was cancelled:
   // the next backup then reuses those chunks instead of storing them again.
+  // But only packs that still exist: a prune that took the repository from
+  // under this run (its lock judged stale) may have deleted them, and an
+  // index naming them would make every later backup dedup against nothing.
+  std::string gonePack;
+  for (auto it = sealed.begin(); it != sealed.end();) {
+    struct stat st;
+    if (::stat(PackPath(req.repo, it->id).c_str(), &st) < 0 && errno == ENOENT) {
+      gonePack = it->id;
+      it = sealed.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!gonePack.empty())
+    ctl.Fail(std::make_exception_ptr(Corrupt("pack " + gonePack + " written by this backup is gone (pruned by another process?)", gonePack)));
   if (!sealed.empty()) {
     try {
       res.indexFile = WriteIndexFile(req.repo, req.keys, req.version, sealed);

@@ -8,7 +8,7 @@
 // vm: disks=64M,64M modules=nbd timeout=180 smp=2
 // vm-allow-log: (nbd0|nbd\d+).*(I/O error|Receive control failed|Send control failed|shutting down|Dead connection|Attempted send on invalid socket)
 // vm-allow-log: Buffer I/O error on dev nbd0
-import { bash, check, disks, errnoOf, HELPERS, insmod, kmod, log, MiB, rmmod, sh, sleep, spawnLogged, wholeDevice } from '../helpers/kmodlib.mjs';
+import { bash, check, disks, HELPERS, insmod, kmod, log, MiB, rmmod, sh, sleep, spawnLogged, wholeDevice } from '../helpers/kmodlib.mjs';
 
 const [disk, store] = disks;
 /** Resolves to what `promise` gives within `seconds`, or to 'hung'. */

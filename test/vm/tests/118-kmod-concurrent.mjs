@@ -7,7 +7,7 @@
 // its image is exact. Then both are taken, appended to and destroyed at
 // once, five times.
 // vm: disks=128M,256M,256M modules=ext4,dm-mod,dm-delay timeout=300 smp=2
-import { bash, check, devsum, disks, insmod, kmod, log, MiB, rmmod, sh, sleep } from '../helpers/kmodlib.mjs';
+import { bash, check, devsum, disks, insmod, kmod, log, rmmod, sh, sleep } from '../helpers/kmodlib.mjs';
 
 const [raw, slowDisk, store] = disks;
 const range = (fromMiB, mib) => [{ start: fromMiB * 2048, count: mib * 2048 }];

@@ -51,3 +51,31 @@ it('removes the lock of a process that died', async () => {
   expect(fs.existsSync(path.join(repo, 'locks', 'remote.json'))).toBe(false);
   await m.release();
 });
+
+it('`snapkeep locks` shows the holders, removes stale ones, and a held or unreadable one only with --force', async () => {
+  const { spawnSync: run } = await import('node:child_process');
+  const CLI = path.resolve(__dirname, '../../../../out/js/electron/cli/snapkeep.js');
+  const cli = (...args: string[]) => {
+    const r = run(process.execPath, [CLI, 'locks', ...args, '--json'], { encoding: 'utf8' });
+    return { code: r.status, out: r.stdout ? (JSON.parse(r.stdout) as { locks: Array<{ name: string; stale: boolean }>; removed: string[]; error?: { code: string } }) : undefined };
+  };
+  const repo = tempDir('lockcli');
+  dirs.push(repo);
+  const held = await acquireLock(repo, 'shared', 'backup');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const v1 = { kind: 'exclusive', host: os.hostname(), pid: Number(dead.stdout), startedAt: new Date().toISOString(), operation: 'prune' };
+  fs.writeFileSync(path.join(repo, 'locks', 'dead.json'), JSON.stringify(v1));
+  fs.writeFileSync(path.join(repo, 'locks', 'torn.json'), '{"kin');
+  const listed = cli(repo).out;
+  expect(listed?.locks.map((l) => [l.name, l.stale]).sort()).toEqual(
+    [[fs.readdirSync(path.join(repo, 'locks')).find((n) => n !== 'dead.json' && n !== 'torn.json' && !n.startsWith('.')), false], ['dead.json', true], ['torn.json', false]].sort(),
+  );
+  expect(cli(repo, '--remove-stale').out?.removed).toEqual(['dead.json']);
+  const refused = cli(repo, '--remove', 'torn.json');
+  expect(refused.code).toBe(5);
+  expect(refused.out?.error?.code).toBe('REPO_LOCKED');
+  expect(cli(repo, '--remove', 'torn.json', '--force').out?.removed).toEqual(['torn.json']);
+  expect(fs.readdirSync(path.join(repo, 'locks')).filter((n) => !n.startsWith('.'))).toHaveLength(1);
+  await held.release();
+  expect(cli(repo).out?.locks).toEqual([]);
+});

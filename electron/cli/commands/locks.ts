@@ -1,0 +1,36 @@
+import { parseArgs } from 'node:util';
+
+import type { Command } from '../command';
+import { listLocks, removeLocks } from '../../core/engine/locks';
+import { EXIT } from '../exit-codes';
+import { repoPath } from './engine-common';
+
+// Locks need no passphrase: they are plain files naming their holders.
+export const locksCommand: Command = {
+  name: 'locks',
+  summary: "show who holds a repository's locks; remove stale ones, or with --force one that is held",
+  usage: 'snapkeep locks <repository> [--remove-stale] [--remove NAME ... [--force]] [--json]',
+  async run({ args, json, out }) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { 'remove-stale': { type: 'boolean' }, remove: { type: 'string', multiple: true }, force: { type: 'boolean' } },
+      allowPositionals: true,
+    });
+    const repo = repoPath(positionals[0]);
+    const before = await listLocks(repo);
+    const names = [...(values['remove-stale'] ? before.filter((l) => l.stale).map((l) => l.name) : []), ...(values.remove ?? [])];
+    const removed = names.length ? await removeLocks(repo, [...new Set(names)], values.force === true) : [];
+    const left = removed.length ? await listLocks(repo) : before;
+    if (json) out(JSON.stringify({ locks: left, removed }));
+    else {
+      for (const n of removed) out(`removed ${n}`);
+      if (left.length === 0) out('no locks: nothing uses the repository');
+      for (const l of left) {
+        const h = l.holder;
+        const who = h ? `${String(h['kind'])} ${String(h['operation'])}, pid ${String(h['pid'])} on ${String(h['host'])}, since ${String(h['startedAt'])}` : `unreadable (${l.unreadable ?? '?'})`;
+        out(`${l.name}: ${who}${l.stale ? ' [stale]' : ''}`);
+      }
+    }
+    return EXIT.OK;
+  },
+};
