@@ -10,7 +10,7 @@ import { AppError, PartitionInfo, type RestorePoint } from '../../common/contrac
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
 import { corrupt } from './errors';
 import { MAX_CHUNK_SIZE, MAX_FILE_BYTES, MIN_CHUNK_SIZE, SEGMENT_ENTRIES, rel } from './format';
-import { isMissing, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
+import { isMissing, listRepoDirs, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
 
 export const DeviceLayout = z.object({
   fsType: z.string().optional(),
@@ -115,7 +115,9 @@ export async function readManifest(repo: string, native: NativeRepo, id: string)
 }
 
 export async function listPointIds(repo: string): Promise<string[]> {
-  return (await listRepoFiles(repo, rel.points)).sort();
+  // A directory where a manifest belongs is listed too: reading it fails,
+  // and prune stops instead of collecting that point's chunks.
+  return [...(await listRepoFiles(repo, rel.points)), ...(await listRepoDirs(repo, rel.points))].sort();
 }
 
 export function toRestorePoint(m: Manifest): RestorePoint {

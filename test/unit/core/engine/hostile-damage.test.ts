@@ -142,7 +142,8 @@ describe('hostile repository: a replayed manifest', () => {
     });
     makeImage(image, 2 << 20, 12); // all new content: a's chunks die with it
     const b = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
-    await repo.prune({ retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false });
+    // A day later: prune's age margins let it collect a's data.
+    await repo.prune({ retention: { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false, now: new Date(Date.now() + 25 * 3600_000) });
     fs.writeFileSync(path.join(repo.path, 'points', a.id), saved); // the replay
     await repo.close();
 

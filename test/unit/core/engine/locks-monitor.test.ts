@@ -91,7 +91,7 @@ it('does not swallow refresh errors: a lock it cannot rewrite stops the work wit
   execFileSync('mount', ['-o', 'remount,bind,ro', locks]);
   expect(l.signal.aborted).toBe(false);
   const e = await lostReason(l.signal, 3000);
-  expect(e.message).toMatch(/could not be refreshed \(.*(EROFS|read-only).*\)/);
+  expect(e.message).toMatch(/could not be refreshed \(.*(EROFS|read-only).*\)/i);
   await expect(l.assertHeld()).rejects.toBe(e);
   await l.release().catch(() => undefined);
 });

@@ -29,7 +29,8 @@ it.each([
     fs.writeFileSync(f, b);
   }],
   ['cut short', 'REPO_CORRUPT', (f: string) => fs.truncateSync(f, 10)],
-  ['replaced by a directory', 'IO_ERROR', (f: string) => {
+  // RepoDir refuses anything but a regular file where a manifest belongs.
+  ['replaced by a directory', 'REPO_UNSAFE', (f: string) => {
     fs.rmSync(f);
     fs.mkdirSync(f);
   }],
