@@ -27,6 +27,10 @@ export const APT_PACKAGES = [
   ['fdisk', 'partition tables in tests'],
   ['nbd-client', 'file-level restore over NBD'],
   ['chromium', 'renderer end-to-end tests'],
+  ['polkitd', 'pkcheck and polkitd: member authorization in the helper and the VM test 303'],
+  ['dbus-daemon', 'the system bus polkitd answers on, in the VM test 303'],
+  ['udev', 'udevadm test checks the udev rules for restore-point devices (VM test 303)'],
+  ['systemd', 'systemd-analyze verify and security on the helper unit'],
 ];
 
 function installed(pkg) {
