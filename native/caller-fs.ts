@@ -29,6 +29,7 @@ interface CallerFsAddon {
   callerSymlink(who: Identity | null, target: string, dirfd: number | null, path: string): Promise<void>;
   callerAccess(who: Identity | null, dirfd: number | null, path: string, amode: number): Promise<void>;
   userIdentity(uid: number): UserIdentity | null;
+  copyUserXattrs(srcFd: number, dstFd: number): Promise<number>;
   O_PATH: number;
 }
 
@@ -62,6 +63,15 @@ export function symlinkAs(who: Identity | null, target: string, path: string, di
 /** faccessat(2) with AT_EACCESS as `who` (R_OK | W_OK | X_OK). */
 export function accessAs(who: Identity | null, path: string, amode: number, dirfd?: number): Promise<void> {
   return addon().callerAccess(who, dirfd ?? null, path, amode);
+}
+
+/**
+ * Copies the user.* extended attributes from one open file to another (never
+ * security.*, trusted.* or system.*); resolves to how many. A file system
+ * without xattrs on either side copies none.
+ */
+export function copyUserXattrs(srcFd: number, dstFd: number): Promise<number> {
+  return addon().copyUserXattrs(srcFd, dstFd);
 }
 
 /** A user's uid, primary gid and groups from the user database now, or null when there is no such user. */

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -291,6 +292,74 @@ Napi::Value CallerAccess(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
+// Copies the user.* extended attributes of one open file to another, through
+// the descriptors (no path looked up again). Only user.*: security.*
+// (file capabilities, SELinux labels), trusted.* and system.* (ACLs) from a
+// backup are never put on a file a user owns. A destination file system
+// without xattrs is not an error.
+class CopyXattrsWorker : public Napi::AsyncWorker {
+ public:
+  CopyXattrsWorker(Napi::Env env, int src, int dst)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), src_(src), dst_(dst) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  static constexpr size_t kMaxValue = 64 * 1024;
+  static constexpr size_t kMaxList = 64 * 1024;
+
+  void Execute() override {
+    std::vector<char> names(kMaxList);
+    ssize_t n = flistxattr(src_, names.data(), names.size());
+    if (n < 0) {
+      if (errno == ENOTSUP) return;
+      return Fail(errno, "flistxattr");
+    }
+    std::vector<char> value(kMaxValue);
+    for (ssize_t off = 0; off < n;) {
+      std::string name(names.data() + off);
+      off += static_cast<ssize_t>(name.size()) + 1;
+      if (name.rfind("user.", 0) != 0) continue;
+      ssize_t len = fgetxattr(src_, name.c_str(), value.data(), value.size());
+      if (len < 0) {
+        if (errno == ENODATA) continue;  // removed meanwhile
+        return Fail(errno, "fgetxattr");
+      }
+      if (fsetxattr(dst_, name.c_str(), value.data(), static_cast<size_t>(len), 0) < 0) {
+        if (errno == ENOTSUP) return;  // the destination keeps none
+        return Fail(errno, "fsetxattr");
+      }
+      copied_++;
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), copied_)); }
+  void OnError(const Napi::Error&) override {
+    deferred_.Reject(MakeSysError(Env(), SysError{errnum_, syscall_, std::string(syscall_) + ": " + strerror(errnum_)}).Value());
+  }
+
+ private:
+  void Fail(int e, const char* call) {
+    errnum_ = e;
+    syscall_ = call;
+    SetError(strerror(e));
+  }
+  Napi::Promise::Deferred deferred_;
+  int src_, dst_;
+  int copied_ = 0;
+  int errnum_ = 0;
+  const char* syscall_ = "";
+};
+
+// copyUserXattrs(srcFd, dstFd) -> Promise<number copied>
+Napi::Value CopyUserXattrs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Expect(info, 2);
+  int src = IntArg(env, info[0], "srcFd", 0, 1 << 30);
+  int dst = IntArg(env, info[1], "dstFd", 0, 1 << 30);
+  auto* w = new CopyXattrsWorker(env, src, dst);
+  w->Queue();
+  return w->Promise();
+}
+
 // userIdentity(uid) -> {uid, gid, name, groups} | null: the user database's
 // view now (NSS: files, LDAP, ...), so a user removed from a group loses
 // what the group gave at the next run.
@@ -340,6 +409,7 @@ void InitCallerFs(Napi::Env env, Napi::Object exports) {
   exports.Set("callerSymlink", Napi::Function::New(env, CallerSymlink));
   exports.Set("callerAccess", Napi::Function::New(env, CallerAccess));
   exports.Set("userIdentity", Napi::Function::New(env, UserIdentity));
+  exports.Set("copyUserXattrs", Napi::Function::New(env, CopyUserXattrs));
   // Node's fs.constants has no O_PATH.
   exports.Set("O_PATH", Napi::Number::New(env, O_PATH));
 }

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { accessAs, FileType, mkdirAs, O, openAs, symlinkAs, userIdentity } from '../index';
+import { accessAs, copyUserXattrs, FileType, mkdirAs, O, openAs, symlinkAs, userIdentity } from '../index';
 
 const NOBODY = { uid: 65534, gid: 65534, groups: [65534] };
 const USERS_GID = 100;
@@ -104,6 +104,27 @@ describe('openAs', () => {
     expect(() => openAs({ uid: -1, gid: 0, groups: [] }, '/x', { flags: 0 })).toThrow(TypeError);
     expect(() => openAs(NOBODY, '', { flags: 0 })).toThrow(TypeError);
     expect(() => openAs(NOBODY, '/x', { flags: 0o100000000 /* O_TMPFILE-ish bit */ })).toThrow(/unsupported open flags/);
+  });
+});
+
+describe('copyUserXattrs', () => {
+  it('copies user.* attributes through the descriptors and nothing of the other namespaces', async () => {
+    const src = file('xsrc', 'x', 0o644);
+    execFileSync('setfattr', ['-n', 'user.a', '-v', 'one', src]);
+    execFileSync('setfattr', ['-n', 'user.b', '-v', 'two', src]);
+    execFileSync('setfattr', ['-n', 'trusted.c', '-v', 'three', src]);
+    const dst = file('xdst', '', 0o644);
+    const [s, d] = [await openAs(null, src, { flags: O.RDONLY }), await openAs(null, dst, { flags: O.WRONLY })];
+    try {
+      expect(await copyUserXattrs(s, d)).toBe(2);
+    } finally {
+      closeSync(s);
+      closeSync(d);
+    }
+    const got = execFileSync('getfattr', ['-d', '-m', '-', dst]).toString();
+    expect(got).toContain('user.a="one"');
+    expect(got).toContain('user.b="two"');
+    expect(got).not.toContain('trusted.c');
   });
 });
 

@@ -41,11 +41,15 @@ export async function mountPoint(
   repo: RepositoryHandle,
   opts: { pointId: string; source: string; device?: string; baseDir?: string; mountFilesystems?: boolean },
 ): Promise<ActiveMount> {
-  const reader = await repo.openReader(opts.pointId, opts.source);
+  // The device first: a point reader opened before a failure here would stay open.
   const device = opts.device ?? (await findFreeNbd());
   await fs.mkdir(path.join(RUN_DIR, 'mounts'), { recursive: true, mode: 0o700 });
+  const reader = await repo.openReader(opts.pointId, opts.source);
   const socketPath = path.join(RUN_DIR, `nbd-${path.basename(device)}-${randomBytes(4).toString('hex')}.sock`);
-  const server = await startNbdServer({ reader, socketPath, exportName: opts.pointId });
+  const server = await startNbdServer({ reader, socketPath, exportName: opts.pointId }).catch(async (e: unknown) => {
+    await reader.close();
+    throw e;
+  });
   const baseDir = opts.baseDir ?? path.join(RUN_DIR, 'mnt', path.basename(device));
   let filesystems: MountedFs[] = [];
   try {

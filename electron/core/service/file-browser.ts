@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 import { AppError, isAppError, type FileEntry } from '../../common/contract';
-import { FileType, isNativeSysError, mkdirAs, O, openAs, symlinkAs, type Identity } from '../../../native';
+import { copyUserXattrs, FileType, isNativeSysError, mkdirAs, O, openAs, symlinkAs, type Identity } from '../../../native';
 import { accessError, openDir, type OpenedFile } from '../access/caller-files';
 
 const fchmod = promisify(fchmodCb);
@@ -145,9 +145,10 @@ const CHUNK = 1 << 20;
  *
  * Everything is made relative to descriptors of folders opened as the user
  * (openat/mkdirat/symlinkat, O_EXCL, O_NOFOLLOW): a name swapped for a
- * symlink meanwhile is never followed. Only content is copied, then the mode
- * without setuid, setgid and sticky bits, then the times; folders get theirs
- * after their contents.
+ * symlink meanwhile is never followed. Only content is copied, then user.*
+ * extended attributes (never security.* such as file capabilities), the
+ * mode without setuid, setgid and sticky bits, then the times; folders get
+ * theirs after their contents.
  */
 export async function copyFiles(paths: string[], roots: string[], destination: string, o: CopyOptions = {}): Promise<{ files: number; bytes: number }> {
   const who = o.as ?? null;
@@ -192,6 +193,12 @@ async function copyInto(src: string, dirFd: number, dirName: string, who: Identi
     });
     try {
       for (const c of await fs.readdir(src)) await copyInto(path.join(src, c), sub, path.join(dirName, name), who, state, o);
+      const from = await fs.open(src, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+      try {
+        await copyUserXattrs(from.fd, sub);
+      } finally {
+        await from.close();
+      }
       await fchmod(sub, st.mode & 0o777);
       await futimes(sub, st.atime, st.mtime);
     } finally {
@@ -220,7 +227,9 @@ async function copyInto(src: string, dirFd: number, dirName: string, who: Identi
           state.bytes += bytesRead;
           o.onProgress?.({ bytesDone: state.bytes, bytesTotal: state.total, file: src });
         }
-        // Last, on the handle: the mode without setuid/setgid/sticky, then the times.
+        // Last, on the handle: user.* attributes (only those), the mode
+        // without setuid/setgid/sticky, then the times.
+        await copyUserXattrs(input.fd, fd);
         await fchmod(fd, st.mode & 0o777);
         await futimes(fd, st.atime, st.mtime);
       } finally {

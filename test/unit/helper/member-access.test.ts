@@ -8,7 +8,7 @@
 // was asked. Mounting is mocked too (no nbd module on the host): the mount
 // is a folder the test fills.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -44,6 +44,9 @@ const folderMount: MountBackend = {
     mkdirSync(path.join(fsRoot, 'usr/bin'), { recursive: true });
     writeFileSync(path.join(fsRoot, 'usr/bin/tool'), 'ELF-ish');
     chmodSync(path.join(fsRoot, 'usr/bin/tool'), 0o4755);
+    execFileSync('setfattr', ['-n', 'user.origin', '-v', 'backup', path.join(fsRoot, 'usr/bin/tool')]);
+    execFileSync('setfattr', ['-n', 'trusted.origin', '-v', 'root-only', path.join(fsRoot, 'usr/bin/tool')]);
+    utimesSync(path.join(fsRoot, 'usr/bin'), new Date('2020-01-02T03:04:05Z'), new Date('2020-01-02T03:04:05Z'));
     writeFileSync(path.join(fsRoot, 'ld.so.preload'), '/home/m/evil.so\n');
     return { device: '/dev/nbd0', filesystems: [{ device: '/dev/nbd0p1', fsType: 'ext4', mountpoint: fsRoot }], finished: new Promise(() => undefined), unmount: async () => undefined };
   },
@@ -228,6 +231,14 @@ describe('a member of the helper group is not root', () => {
       expect(readlinkSync(path.join(dest, 'tool'))).toBe(victim);
       const copy = lstatSync(path.join(dest, 'tool (restored)'));
       expect([copy.uid, copy.gid, copy.mode & 0o7777]).toEqual([MEMBER.uid, MEMBER.gid, 0o755]);
+      // user.* attributes come along, trusted.* (like security.*) never.
+      const attrs = execFileSync('getfattr', ['-d', '-m', '-', path.join(dest, 'tool (restored)')]).toString();
+      expect(attrs).toContain('user.origin="backup"');
+      expect(attrs).not.toContain('trusted.origin');
+      // A folder gets its times after its contents are in.
+      const t3 = await m.waitTask((await m.client.call('files.copy', { mountId: mnt.id, paths: [path.join(root, 'usr/bin')], destination: dest })).taskId);
+      expect(t3.error).toBeUndefined();
+      expect(lstatSync(path.join(dest, 'bin')).mtime.toISOString()).toBe('2020-01-02T03:04:05.000Z');
     } finally {
       await m.client.call('mounts.unmount', { id: mnt.id });
     }
