@@ -55,10 +55,13 @@ check(install.includes('restoring over a disk or partition and browsing a backup
 
 step('system bus and polkitd');
 mkdirSync('/run/dbus', { recursive: true });
-const bus = spawn('dbus-daemon', ['--system', '--nofork', '--nopidfile'], { stdio: 'ignore' });
+const bus = spawn('dbus-daemon', ['--system', '--nofork', '--nopidfile'], { stdio: ['ignore', 'ignore', 'pipe'] });
+bus.stderr.on('data', (d) => console.log(`dbus-daemon: ${String(d).trim()}`));
 for (let i = 0; i < 100 && !existsSync('/run/dbus/system_bus_socket'); i++) await sleep(100);
-const polkitd = spawn('setpriv', ['--reuid=polkitd', '--regid=polkitd', '--init-groups', '/usr/lib/polkit-1/polkitd', '--no-debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+// Started as root, polkitd changes to its own user by itself.
+const polkitd = spawn('/usr/lib/polkit-1/polkitd', [], { stdio: ['ignore', 'pipe', 'pipe'] });
 let polkitLog = '';
+polkitd.stdout.on('data', (d) => (polkitLog += d));
 polkitd.stderr.on('data', (d) => (polkitLog += d));
 let busUp = false;
 for (let i = 0; i < 150 && !busUp; i++) {
