@@ -32,7 +32,13 @@ export class AccessPolicy {
   async repository(caller: Caller | undefined, repo: { name: string; path: string }, write: boolean): Promise<void> {
     if (!isMember(caller)) return;
     const who = fileIdentity(caller);
-    await requireDirAccess(who, repo.path, write);
+    try {
+      await requireDirAccess(who, repo.path, write);
+    } catch (e) {
+      if (isAppError(e) && e.code === 'NOT_FOUND')
+        throw new AppError('REPO_NOT_FOUND', `repository ${repo.name} is not reachable at ${repo.path} (disk unplugged or path removed?)`, { path: repo.path });
+      throw e;
+    }
     const config = path.join(repo.path, 'config');
     try {
       closeSync(await openAs(who, config, { flags: O.RDONLY, types: FileType.file }));
