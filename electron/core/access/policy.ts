@@ -9,13 +9,11 @@
 //   write it, to back up into it or prune it).
 // - Restoring over a block device, mounting a restore point and keeping
 //   snapshot data outside the default folder need polkit (polkit.ts).
-import { closeSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError, isAppError, type JobInput } from '../../common/contract';
-import { FileType, O, openAs } from '../../../native';
 import { fileIdentity, isMember, type Caller } from './caller';
-import { accessError, mkdirpAs, openSource, requireDirAccess } from './caller-files';
+import { mkdirpAs, openSource, requireDirAccess } from './caller-files';
 import { ACTIONS, type Authorizer } from './polkit';
 import { requireTrustedDir } from './trusted-path';
 
@@ -28,22 +26,19 @@ export interface AccessPolicyOptions {
 export class AccessPolicy {
   constructor(private readonly o: AccessPolicyOptions) {}
 
-  /** Throws unless the caller may use the repository at `repoPath` (read it; with `write`, also change it). */
+  /**
+   * Throws unless the caller may use the repository: read its folder (and,
+   * with `write`, create and delete in it). The folder decides, not the files
+   * root wrote inside it (those are root's, 0600 under the service's umask).
+   */
   async repository(caller: Caller | undefined, repo: { name: string; path: string }, write: boolean): Promise<void> {
     if (!isMember(caller)) return;
-    const who = fileIdentity(caller);
     try {
-      await requireDirAccess(who, repo.path, write);
+      await requireDirAccess(fileIdentity(caller), repo.path, write);
     } catch (e) {
       if (isAppError(e) && e.code === 'NOT_FOUND')
         throw new AppError('REPO_NOT_FOUND', `repository ${repo.name} is not reachable at ${repo.path} (disk unplugged or path removed?)`, { path: repo.path });
       throw e;
-    }
-    const config = path.join(repo.path, 'config');
-    try {
-      closeSync(await openAs(who, config, { flags: O.RDONLY, types: FileType.file }));
-    } catch (e) {
-      throw accessError(e, config, 'read');
     }
   }
 
