@@ -96,11 +96,16 @@ async function connectAs(user) {
   const closes = [];
   const raw = [];
   const lines = createInterface({ input: child.stdout });
-  const first = await new Promise((resolve) => lines.once('line', resolve));
+  let gotFirst;
+  const firstLine = new Promise((resolve) => (gotFirst = resolve));
+  let n = 0;
+  // One listener from the start: lines that come in the same chunk as the first are not lost.
   lines.on('line', (l) => {
+    if (n++ === 0) return gotFirst(l);
     raw.push(l);
     frames.forEach((f) => f(l));
   });
+  const first = await firstLine;
   child.once('exit', () => closes.forEach((c) => c(new Error('relay exited'))));
   const c = new RpcClient({ send: (f) => child.stdin.write(f + '\n'), onFrame: (l) => frames.push(l), onClose: (l) => closes.push(l), close: () => child.stdin.end() });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -123,13 +128,12 @@ async function expectRefused(what, p, code, pattern) {
 
 try {
   step('a non-member cannot connect');
-  // The helper answers a refused peer with one error frame and closes.
+  // The socket is 0660 root:snapkeep: the kernel refuses bob's connect (the
+  // credential check behind it is tested on the host with a socket open to all).
   const bob = await connectAs('bob');
   await bob.exited;
-  const bobSays = bob.raw.join('\n');
-  check(bob.raw.length === 1 && /"code":"PERMISSION_DENIED"/.test(bobSays) && /uid 1501 is not in the \\"snapkeep\\" group/.test(bobSays), `bob (not in the group): ${bobSays}`);
-  check(/refused a connection from uid 1501/.test(helperLog), 'the refusal is logged');
-  console.log('bob refused');
+  check(/"relay":"error","code":"EACCES"/.test(bob.first), `bob (not in the group) connected: ${bob.first} ${bob.raw.join(' ')}`);
+  console.log(`bob refused: ${bob.first}`);
 
   const alice = await connectAs('alice');
   const c = alice.c;
