@@ -86,8 +86,12 @@ export async function openRestoreFile(who: Identity | null, p: string): Promise<
   } catch (e) {
     if (!(isNativeSysError(e) && e.code === 'ENOENT')) throw accessError(e, p, 'write');
   }
-  const f = await open(who, p, O.RDWR | O.CREAT | O.EXCL | O.NOFOLLOW, FileType.file, 'create', 0o600);
-  return { ...f, created: true };
+  try {
+    return { ...opened(await openAs(who, p, { flags: O.RDWR | O.CREAT | O.EXCL | O.NOFOLLOW, types: FileType.file, mode: 0o600 })), created: true };
+  } catch (e) {
+    if (isNativeSysError(e) && e.code === 'ENOENT') throw new AppError('NOT_FOUND', `the folder ${path.dirname(p)} does not exist`, { path: p });
+    throw accessError(e, p, 'create');
+  }
 }
 
 /** A folder to create things in, as `who`. */

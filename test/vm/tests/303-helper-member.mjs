@@ -41,6 +41,8 @@ for (const dir of ['/etc', '/usr/local', '/usr/share/polkit-1/actions']) {
   mkdirSync(`/tmp/ov${tag}/work`, { recursive: true });
   sh('mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${dir},upperdir=/tmp/ov${tag}/up,workdir=/tmp/ov${tag}/work`, dir);
 }
+// As on a machine with sudo installed (the host may not have it).
+mkdirSync('/etc/sudoers.d', { recursive: true, mode: 0o750 });
 sh('useradd', '-M', '-N', '-u', '1500', '-s', '/bin/sh', 'alice');
 sh('useradd', '-M', '-N', '-u', '1501', '-s', '/bin/sh', 'bob');
 
