@@ -40,6 +40,10 @@ export const APT_PACKAGES = [
   ['chromium', 'renderer end-to-end tests'],
   ['clang', 'libFuzzer harnesses over the repository decoders (scripts/fuzz.mjs)'],
   ['libclang-rt-14-dev', 'the libFuzzer and sanitizer runtimes clang links the harnesses with'],
+  ['polkitd', 'pkcheck and polkitd: member authorization in the helper and the VM test 303'],
+  ['dbus-daemon', 'the system bus polkitd answers on, in the VM test 303'],
+  ['udev', 'udevadm test checks the udev rules for restore-point devices (VM test 303)'],
+  ['systemd', 'systemd-analyze verify and security on the helper unit'],
 ];
 
 function installed(pkg) {

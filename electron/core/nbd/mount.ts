@@ -14,6 +14,8 @@ import { type MountedFs, attachNbd, detachNbd, findFreeNbd, mountAll, unmountAll
 import { startNbdServer } from './server';
 
 export const RUN_DIR = process.env['SNAPKEEP_RUN_DIR'] ?? '/run/snapkeep';
+/** NBD devices in use by Snapkeep, for udev (10-snapkeep.rules names /run/snapkeep/claims). */
+const CLAIMS_DIR = path.join(RUN_DIR, 'claims');
 
 const MountState = z.object({
   device: z.string(),
@@ -58,8 +60,8 @@ export async function mountPoint(
     const started = server;
     undo.push(() => started.close());
     baseDir = opts.baseDir ?? path.join(RUN_DIR, 'mnt', path.basename(device));
-    await attachNbd(device, socketPath, opts.pointId);
-    undo.push(() => detachNbd(device));
+    await attachNbd(device, socketPath, opts.pointId, CLAIMS_DIR);
+    undo.push(() => detachNbd(device, CLAIMS_DIR));
     if (opts.mountFilesystems !== false) filesystems = await mountAll(device, baseDir);
     undo.push(() => unmountAll(filesystems));
     state = { device, pid: process.pid, pointId: opts.pointId, source: opts.source, socketPath, baseDir, filesystems };
@@ -82,7 +84,7 @@ export async function mountPoint(
     finished,
     async unmount() {
       await unmountAll(filesystems);
-      await detachNbd(device);
+      await detachNbd(device, CLAIMS_DIR);
       await cleanup();
     },
   };
@@ -105,7 +107,7 @@ export async function unmountDevice(deviceOrMountpoint: string): Promise<MountSt
   if (text === undefined) throw new AppError('NOT_FOUND', `no Snapkeep mount on ${deviceOrMountpoint}`);
   const state = MountState.parse(JSON.parse(text));
   await unmountAll(state.filesystems);
-  await detachNbd(state.device);
+  await detachNbd(state.device, CLAIMS_DIR);
   await fs.rm(file, { force: true });
   return state;
 }
