@@ -4,6 +4,7 @@
 import { z } from 'zod';
 
 import { ErrorInfo } from './errors';
+import { RunProblem, RunResult } from './results';
 
 /** Absolute path without NUL or "..": the only form paths cross edges in. */
 export const AbsPath = z
@@ -135,7 +136,14 @@ export const Job = JobInput.extend({
   id: Id,
   createdAt: IsoTime,
   lastRun: z
-    .object({ at: IsoTime, status: z.enum(['succeeded', 'failed', 'cancelled']) })
+    .object({
+      at: IsoTime,
+      status: z.enum(['succeeded', 'failed', 'cancelled']),
+      /** The level (results.ts): succeeded, with warnings, failed, cancelled. */
+      result: RunResult.optional(),
+      /** Why it failed, or the first problem of a run that succeeded with warnings. */
+      error: ErrorInfo.optional(),
+    })
     .optional(),
   nextRun: IsoTime.optional(),
   running: z.boolean(),
@@ -213,6 +221,8 @@ export const Task = z.object({
   error: ErrorInfo.optional(),
   /** Warnings that did not fail the task (e.g. low difference storage). */
   warnings: z.array(z.string()),
+  /** The warnings that have an error behind them, by step, for words (results.ts). */
+  problems: z.array(RunProblem).optional(),
   /** What the task produced: restore point id, verify report, ... */
   result: z.record(z.string(), z.unknown()).optional(),
 });
@@ -232,6 +242,13 @@ export const HistoryEntry = z.object({
   bytesPerSecond: z.number().nonnegative(),
   error: ErrorInfo.optional(),
   warnings: z.array(z.string()),
+  /** The warnings that have an error behind them, by step (results.ts). */
+  problems: z.array(RunProblem).optional(),
+  /**
+   * Bytes the run added to the repository, failed and cancelled runs
+   * included: their packs stay until a clean-up removes them.
+   */
+  storedBytes: z.number().int().nonnegative().optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
