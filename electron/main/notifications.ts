@@ -5,7 +5,7 @@
 import type { AppSettings } from '../common/contract/app';
 import type { Task, TaskKind } from '../common/contract/domain';
 import { describeError } from '../../renderer/src/errors/words';
-import { formatBytes, formatDuration } from '../../renderer/src/util/format';
+import { formatBytes, formatDuration } from '../common/format';
 
 export interface DesktopNotification {
   /** The task it is about: a click opens the app there. */

@@ -3,7 +3,7 @@
 // Electron glue (tray.ts) only renders it, so all of this is tested
 // without Electron.
 import type { Job, Task } from '../common/contract/domain';
-import { formatPercent, formatRate, formatWhen } from '../../renderer/src/util/format';
+import { formatPercent, formatRate, formatWhen } from '../common/format';
 
 export type TrayStatus = 'idle' | 'running' | 'attention' | 'error';
 

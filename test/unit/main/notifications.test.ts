@@ -20,7 +20,7 @@ describe('notification decisions', () => {
       taskId: 't1',
       severity: 'success',
       title: 'Backup finished: Laptop disk',
-      body: '12.3 GB processed in 4 min 12 s.',
+      body: '11.5 GiB processed in 4 min 12 s.',
     });
     expect(d.decide(t)).toBeNull();
   });

@@ -136,18 +136,18 @@ describe('restore wizard rules', () => {
     expect(canLeave('target', sel)).toEqual({ ok: false, reason: 'Checking the target…' });
 
     const small = onDevice(sel, device({ sizeBytes: 8_000_000 }));
-    expect(checkTarget(small).problems).toEqual(['/dev/sdb is too small: it holds 8.00 MB, the restore needs 500 MB.']);
+    expect(checkTarget(small).problems).toEqual(['/dev/sdb is too small: it holds 7.63 MiB, the restore needs 477 MiB.']);
     expect(canLeave('target', small).ok).toBe(false);
 
     const mounted = onDevice(sel, device({ fsType: 'ext4', fsLabel: 'photos' }), true);
     expect(checkTarget(mounted).problems[0]).toMatch(/is in use: a file system on it is mounted/);
 
     const fine = onDevice(sel, device({ fsType: 'ext4', fsLabel: 'photos' }));
-    expect(checkTarget(fine)).toEqual({ problems: [], warnings: ['Everything on /dev/sdb (USB Stick, 1.00 GB) will be overwritten.', 'It holds ext4 "photos" now.'] });
+    expect(checkTarget(fine)).toEqual({ problems: [], warnings: ['Everything on /dev/sdb (USB Stick, 954 MiB) will be overwritten.', 'It holds ext4 "photos" now.'] });
     expect(canLeave('target', fine).ok).toBe(true);
 
     const file: RestoreSelection = { ...sel, target: '/srv/x.img', inspected: { target: '/srv/x.img', kind: 'file', sizeBytes: 1000, mounted: false } };
-    expect(checkTarget(file).warnings).toEqual(['The file /srv/x.img (1.00 kB) will be replaced by the restored image.']);
+    expect(checkTarget(file).warnings).toEqual(['The file /srv/x.img (1000 B) will be replaced by the restored image.']);
     // a stale inspection (of another target) counts for nothing
     expect(checkTarget({ ...file, target: '/srv/y.img' })).toEqual({ problems: [], warnings: [] });
   });
