@@ -143,6 +143,9 @@ export const Job = JobInput.extend({
       result: RunResult.optional(),
       /** Why it failed, or the first problem of a run that succeeded with warnings. */
       error: ErrorInfo.optional(),
+      /** What did not work in a run that succeeded with warnings (results.ts). */
+      warnings: z.array(z.string()).optional(),
+      problems: z.array(RunProblem).optional(),
     })
     .optional(),
   nextRun: IsoTime.optional(),
@@ -312,5 +315,21 @@ export const SystemInfo = z.object({
   /** Who answers: the root helper service, or in-process core (no root). */
   backend: z.enum(['helper', 'local']),
   module: ModuleStatus,
+  /** What the answering service is, so web mode and the CLI can say it truthfully. */
+  service: z
+    .object({
+      /** The user the service runs as. */
+      uid: z.number().int().nonnegative(),
+      root: z.boolean(),
+      /**
+       * always: the helper runs schedules whether anyone is logged in;
+       * while-running: schedules run in this process (snapkeep serve, the
+       * app without the helper) and stop with it; off: this process runs none.
+       */
+      schedules: z.enum(['always', 'while-running', 'off']),
+      /** The command that installs the helper on this installation (its real path). */
+      installCommand: z.string(),
+    })
+    .optional(),
 });
 export type SystemInfo = z.infer<typeof SystemInfo>;

@@ -17,6 +17,7 @@ import {
   type RestorePoint,
   type Result,
   type Retention,
+  runResult,
   type SystemInfo,
   type Task,
 } from '../../common/contract';
@@ -26,6 +27,7 @@ import type { SystemRoots } from '../devices/roots';
 import type { ModuleState } from '../devices/snapshot-support';
 import type { Engine } from '../engine/api';
 import { HistoryFile, HistoryStore } from '../history/history-store';
+import { treeBytes } from '../history/space';
 import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
 import { validateJob } from '../jobs/validate';
 import { Logger } from '../logs/logger';
@@ -207,7 +209,7 @@ export class Service {
   // --- system -------------------------------------------------------------
 
   systemInfo(): Promise<SystemInfo> {
-    return systemInfo(this.o.kind);
+    return systemInfo(this.o.kind, { schedules: this.o.schedule ?? false });
   }
 
   moduleStatus(): Promise<ModuleStatus> {
@@ -234,8 +236,16 @@ export class Service {
 
   // --- repositories -------------------------------------------------------
 
-  listRepos(): Promise<Repository[]> {
-    return this.repos.list();
+  /** The repositories, with their size as du counts it (packs of failed runs included until a clean-up). */
+  async listRepos(): Promise<Repository[]> {
+    const list = await this.repos.list();
+    return Promise.all(
+      list.map(async (r) => {
+        if (!r.online) return r;
+        const bytes = await treeBytes(r.path).catch(() => undefined);
+        return bytes === undefined ? r : { ...r, storedBytes: bytes };
+      }),
+    );
   }
 
   // --- jobs ---------------------------------------------------------------
@@ -282,9 +292,11 @@ export class Service {
     let task: Task;
     try {
       task = this.tasks.start({ kind: 'backup', title: `Back up ${job.name}`, jobId: id, repositoryId: job.repositoryId }, async (ctx) => {
+        const before = await this.repoBytes(job.repositoryId);
         try {
           return await this.runner.run(job, ctx);
         } finally {
+          await this.recordLeftBytes(id, job.repositoryId, before);
           this.runner.release(id);
           this.publishById(id);
         }
@@ -296,6 +308,27 @@ export class Service {
     this.runner.attach(id, task.id);
     this.publishById(id);
     return { taskId: task.id };
+  }
+
+  /** The repository's size as du counts it; undefined while it is not reachable. */
+  private async repoBytes(repositoryId: string): Promise<number | undefined> {
+    try {
+      return await treeBytes(this.repos.get(repositoryId).path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A failed or cancelled run has no restore point, but the packs it wrote
+   * stay until a clean-up: record what the repository grew by (measured
+   * around the run), so the history does not say it stored nothing.
+   */
+  private async recordLeftBytes(jobId: string, repositoryId: string, before: number | undefined): Promise<void> {
+    const entry = this.history.last(jobId);
+    if (!entry || entry.status === 'succeeded' || before === undefined) return;
+    const after = await this.repoBytes(repositoryId);
+    if (after !== undefined) await this.history.amend(entry.id, { storedBytes: Math.max(0, after - before) });
   }
 
   private validation() {
@@ -317,7 +350,7 @@ export class Service {
     return {
       ...j,
       running: this.runner.isRunning(j.id),
-      ...(last && { lastRun: { at: last.finishedAt, status: last.status } }),
+      ...(last && { lastRun: lastRunOf(last) }),
       ...(next && { nextRun: next.toISOString() }),
     };
   }
@@ -462,4 +495,18 @@ export class Service {
   listLogs(limit: number, source?: string): LogEntry[] {
     return this.logger.list(limit, source);
   }
+}
+
+/** A job's last run for the dashboard: its level and the reason behind it, in one place (contract/results.ts). */
+function lastRunOf(e: HistoryEntry): NonNullable<Job['lastRun']> {
+  const result = runResult(e);
+  const reason = e.error ?? e.problems?.[0]?.error;
+  return {
+    at: e.finishedAt,
+    status: e.status,
+    ...(result !== 'running' && { result }),
+    ...(reason && { error: reason }),
+    ...(e.warnings.length > 0 && { warnings: e.warnings.slice(0, 5) }),
+    ...(e.problems?.length && { problems: e.problems.slice(0, 5) }),
+  };
 }
