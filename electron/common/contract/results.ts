@@ -38,6 +38,7 @@ const PREFIXES: ReadonlyArray<[string, RunStep]> = [
   ['post-script:', 'post-script'],
   ['pre-script:', 'pre-script'],
   ['snapshot storage', 'snapshot'],
+  ['difference storage', 'snapshot'],
   ['verification', 'verify'],
 ];
 

@@ -467,13 +467,17 @@ export interface DescribedProblem {
 export function describeProblem(p: RunProblem | string): DescribedProblem {
   if (typeof p === 'string') {
     const step = warningStep(p);
-    if (!step) return { title: 'Warning', message: p.endsWith('.') ? p : `${p}.`, technical: p };
+    if (!step) return { title: 'Something did not go as planned', message: upperFirst(p.endsWith('.') ? p : `${p}.`), technical: p };
     const w = STEP_WORDS[step];
     return { title: w.title, message: w.message, ...(w.hint && { hint: w.hint }), technical: p };
   }
   const step = STEP_WORDS[p.step];
   const cause = describeError(p.error);
   return { title: step.title, message: `${cause.title}: ${lowerFirst(cause.message)}`, ...((cause.hint ?? step.hint) && { hint: cause.hint ?? step.hint }), technical: p.error.message };
+}
+
+function upperFirst(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 function lowerFirst(s: string): string {
