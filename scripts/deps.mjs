@@ -26,6 +26,11 @@ export const APT_PACKAGES = [
   ['dmsetup', 'stacked device-mapper tests'],
   ['fdisk', 'partition tables in tests'],
   ['nbd-client', 'file-level restore over NBD'],
+  ['libnbd-bin', 'nbdfuse: file restore without the nbd module (the point\'s disk as a FUSE file)'],
+  ['fuse3', 'fusermount3 for nbdfuse and fuse2fs when the service is not root'],
+  ['fuse2fs', 'file restore from ext2/3/4 points in user space'],
+  ['mtools', 'file restore from FAT points in user space; FAT test images'],
+  ['attr', 'getfattr/setfattr: xattrs in file-restore tests'],
   ['chromium', 'renderer end-to-end tests'],
 ];
 

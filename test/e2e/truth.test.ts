@@ -207,6 +207,7 @@ describe('the app tells the truth', () => {
       await shelf.waitFor();
       expect(await shelf.textContent()).toContain(formatBytes(du(r1)));
       await open(page, '/points');
+      await page.getByTestId('points-table').getByText('Photos').first().waitFor();
       const text = (await page.getByTestId('points-table').textContent()) ?? '';
       expect(text).toMatch(/\d (KiB|MiB|GiB)/);
       expect(text).not.toMatch(/\d (kB|MB|GB)\b/);
@@ -276,6 +277,7 @@ describe('the app tells the truth', () => {
     await forBothSizes(async (page, size) => {
       await open(page, '/jobs/new');
       const steps = page.getByTestId('wizard-step');
+      await steps.first().waitFor();
       expect(await steps.count()).toBe(6);
       for (const s of await steps.all()) {
         const box = (await s.boundingBox())!;

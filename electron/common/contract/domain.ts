@@ -177,6 +177,7 @@ export const PointDevice = z.object({
   /** Bytes of new chunk data this point added to the repository. */
   addedBytes: z.number().int().nonnegative(),
 });
+export type PointDevice = z.infer<typeof PointDevice>;
 
 export const RestorePoint = z.object({
   id: Id,
@@ -277,14 +278,26 @@ export const Mount = z.object({
   repositoryId: Id,
   pointId: Id,
   source: z.string(),
-  /** The NBD device serving the point, e.g. /dev/nbd0. */
-  device: DevicePath,
+  /**
+   * What serves the point's disk: the NBD device (/dev/nbd0), or, without
+   * the nbd module, the file that exports it (see access).
+   */
+  device: AbsPath,
+  /**
+   * How the point was opened: nbd (the kernel's nbd client), or export (a
+   * FUSE file of the disk, its file systems read by the kernel through a
+   * loop device or in user space; see filesystems[].reader).
+   */
+  access: z.enum(['nbd', 'export']).optional(),
   filesystems: z.array(
     z.object({
-      device: DevicePath,
+      /** The block device mounted (/dev/nbd0p1, /dev/loop3) or the exported disk file. */
+      device: AbsPath,
       fsType: z.string().optional(),
       label: z.string().optional(),
       mountpoint: AbsPath.optional(),
+      /** Who reads it: the kernel (mounted), fuse2fs (ext2/3/4 in user space) or mtools (FAT). */
+      reader: z.enum(['kernel', 'fuse2fs', 'mtools']).optional(),
       error: z.string().optional(),
     }),
   ),

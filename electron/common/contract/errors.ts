@@ -48,6 +48,8 @@ export const ErrorReason = z.enum([
   'being-backed-up', // a restore target that a running job reads
   'no-space-estimate', // a backup that will not fit (estimate before the run)
   'fs-unsupported', // a file system no reader here can open
+  'lock-lost', // a run's repository lock could not be kept (suspend, removed by another machine)
+  'lock-unreadable', // a lock file in the repository cannot be read (details.lock names it)
 ]);
 export type ErrorReason = z.infer<typeof ErrorReason>;
 

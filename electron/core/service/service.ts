@@ -49,7 +49,6 @@ import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
 import { defaultEngine, defaultMountBackend } from './engine-source';
-import { copyFiles, listFiles, searchFiles } from './file-browser';
 import { MountManager, type MountBackend } from './mount-manager';
 import { inspectTarget, refuseBusyTarget } from './restore-target';
 
@@ -463,20 +462,20 @@ export class Service {
   }
 
   listFiles(mountId: string, p: string) {
-    return listFiles(p, this.mounts.roots(mountId));
+    return this.mounts.files(mountId).list(p);
   }
 
   searchFiles(mountId: string, query: string, limit: number) {
-    return searchFiles(this.mounts.roots(mountId), query, limit);
+    return this.mounts.files(mountId).search(query, limit);
   }
 
   copyFiles(mountId: string, paths: string[], destination: string, caller?: Caller): Result<'files.copy'> {
     const m = this.mounts.get(mountId);
-    const roots = this.mounts.roots(mountId);
+    const files = this.mounts.files(mountId);
     // Files restored for a user belong to that user, not to root.
     const owner = caller && caller.uid !== 0 && process.getuid?.() === 0 ? caller : undefined;
     const task = this.tasks.start({ kind: 'copy-files', title: `Copy ${paths.length} item(s) to ${destination}`, repositoryId: m.repositoryId }, async (ctx) => {
-      const r = await copyFiles(paths, roots, destination, {
+      const r = await files.copy(paths, destination, {
         ...(owner && { owner }),
         signal: ctx.signal,
         onProgress: (pr) => ctx.progress({ phase: 'copying', bytesDone: pr.bytesDone, bytesTotal: pr.bytesTotal, message: pr.file }),

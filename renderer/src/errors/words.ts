@@ -315,6 +315,24 @@ export const ERROR_VARIANTS: readonly Variant[] = [
     },
   },
   {
+    code: 'REPO_LOCKED',
+    reason: 'lock-lost',
+    words: {
+      title: "The repository's lock could not be kept",
+      message: 'While this ran, the lock that keeps other programs out of the repository was lost (the computer slept for long, or another computer removed it), so Snapkeep stopped rather than risk the backup.',
+      hint: 'Run it again; nothing of the old restore points was changed.',
+    },
+  },
+  {
+    code: 'REPO_LOCKED',
+    reason: 'lock-unreadable',
+    words: {
+      title: 'A lock file in the repository cannot be read',
+      message: 'Snapkeep treats the repository as in use, because it cannot tell who holds this lock.',
+      hint: 'If nothing else uses the repository, remove the lock file named in the details, then try again.',
+    },
+  },
+  {
     code: 'DISK_FULL',
     reason: 'no-space-estimate',
     words: {
@@ -337,6 +355,8 @@ const REASONS = new Set<string>([
   'being-backed-up',
   'no-space-estimate',
   'fs-unsupported',
+  'lock-lost',
+  'lock-unreadable',
 ] satisfies ErrorReason[]);
 
 /** Anything thrown, as the contract's error shape (unknown failures are INTERNAL). */
