@@ -34,13 +34,18 @@ export const APT_PACKAGES = [
   ['chromium', 'renderer end-to-end tests'],
 ];
 
+/** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */
+export const START_PACKAGES = ['build-essential', 'pkg-config', 'libzstd-dev', 'libsodium-dev', 'libnbd-bin', 'fuse3', 'fuse2fs', 'mtools'];
+
 function installed(pkg) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('install ok installed');
 }
 
-export function missingAptPackages() {
-  return APT_PACKAGES.map(([p]) => p).filter((p) => !installed(p));
+export function missingAptPackages(only = null) {
+  return APT_PACKAGES.map(([p]) => p)
+    .filter((p) => only === null || only.includes(p))
+    .filter((p) => !installed(p));
 }
 
 function run(cmd, args, env = {}) {
@@ -49,8 +54,8 @@ function run(cmd, args, env = {}) {
 }
 
 /** Installs missing Debian packages when root; otherwise says exactly what to run. */
-export function ensureAptPackages() {
-  const missing = missingAptPackages();
+export function ensureAptPackages(only = null) {
+  const missing = missingAptPackages(only);
   if (missing.length === 0) return;
   const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
