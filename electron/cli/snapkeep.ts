@@ -60,6 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`snapkeep: unknown command "${name}"\n\n${usage()}`);
     return EXIT.USAGE;
   }
+  // `snapkeep <command> --help` works for every command, whatever options it parses.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${command.summary}\n\nusage: ${command.usage}\n\nExit codes are listed in docs/cli.md.`);
+    return EXIT.OK;
+  }
   const json = rest.includes('--json');
   const args = rest.filter((a) => a !== '--json');
   try {
