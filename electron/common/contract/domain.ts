@@ -196,7 +196,7 @@ export const RestorePoint = z.object({
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 
-export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files']);
+export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points']);
 export type TaskKind = z.infer<typeof TaskKind>;
 
 export const Progress = z.object({
@@ -312,6 +312,39 @@ export const FileEntry = z.object({
   modifiedAt: IsoTime,
 });
 export type FileEntry = z.infer<typeof FileEntry>;
+
+/** A file of a restore point, named independently of where it is opened: the file system (its partition name, e.g. "p1", or "disk") and the path inside it. */
+export const PointFile = z.object({
+  filesystem: z.string(),
+  /** Path inside the file system, starting with "/". */
+  path: z.string(),
+  type: z.enum(['file', 'dir', 'symlink', 'other']),
+  sizeBytes: z.number().int().nonnegative(),
+  modifiedAt: IsoTime,
+});
+export type PointFile = z.infer<typeof PointFile>;
+
+/** What files.searchPoints found: per restore point, newest first (Task.result). */
+export const PointSearchResult = z.object({
+  query: z.string(),
+  points: z.array(z.object({ pointId: Id, createdAt: IsoTime, files: z.array(PointFile), error: ErrorInfo.optional() })),
+  /** Matches beyond the limit were not listed. */
+  truncated: z.boolean(),
+});
+export type PointSearchResult = z.infer<typeof PointSearchResult>;
+
+/** What changed from one restore point to another (Task.result of files.compare). */
+export const PointComparison = z.object({
+  basePointId: Id,
+  pointId: Id,
+  added: z.array(PointFile),
+  removed: z.array(PointFile),
+  /** Files whose size, time or type differ; `before` is the base point's. */
+  changed: z.array(PointFile.extend({ before: PointFile })),
+  /** Counts, including what is beyond the lists' limit. */
+  counts: z.object({ added: z.number().int(), removed: z.number().int(), changed: z.number().int(), unchanged: z.number().int() }),
+});
+export type PointComparison = z.infer<typeof PointComparison>;
 
 export const LogEntry = z.object({
   time: IsoTime,

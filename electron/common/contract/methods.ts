@@ -142,6 +142,27 @@ export const methods = {
     TaskRef,
   ),
 
+  /**
+   * Files whose name contains `query` (case-insensitive) in every restore
+   * point of a repository (or of a job, or the given points): each point is
+   * opened read-only in turn. Long: a task whose result is a PointSearchResult.
+   */
+  'files.searchPoints': method(
+    z
+      .object({
+        repositoryId: Id,
+        query: z.string().min(1).max(256),
+        jobId: Id.optional(),
+        pointIds: z.array(Id).min(1).max(1000).optional(),
+        source: z.string().min(1).optional(),
+        limit: z.number().int().min(1).max(5000),
+      })
+      .strict(),
+    TaskRef,
+  ),
+  /** What changed between two restore points of one source: a task whose result is a PointComparison. */
+  'files.compare': method(z.object({ repositoryId: Id, basePointId: Id, pointId: Id, source: z.string().min(1), limit: z.number().int().min(1).max(20000) }).strict(), TaskRef),
+
   'history.list': method(
     z.object({ jobId: Id.optional(), limit: z.number().int().min(1).max(1000) }).strict(),
     z.array(HistoryEntry),

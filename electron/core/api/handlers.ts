@@ -62,6 +62,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'files.list': ({ mountId, path }) => s.listFiles(mountId, path),
     'files.search': ({ mountId, query, limit }) => s.searchFiles(mountId, query, limit),
     'files.copy': ({ mountId, paths, destination }, ctx) => s.copyFiles(mountId, paths, destination, ctx.caller),
+    'files.searchPoints': (p) => s.searchPoints(p),
+    'files.compare': (p) => s.comparePoints(p),
 
     'history.list': ({ jobId, limit }) => s.listHistory(limit, jobId),
     'logs.list': ({ limit, source }) => s.listLogs(limit, source),

@@ -26,6 +26,7 @@ import { DeviceDiscovery } from '../devices/discovery';
 import type { SystemRoots } from '../devices/roots';
 import type { ModuleState } from '../devices/snapshot-support';
 import type { Engine } from '../engine/api';
+import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
 import { treeBytes } from '../history/space';
 import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
@@ -479,6 +480,40 @@ export class Service {
         ...(owner && { owner }),
         signal: ctx.signal,
         onProgress: (pr) => ctx.progress({ phase: 'copying', bytesDone: pr.bytesDone, bytesTotal: pr.bytesTotal, message: pr.file }),
+      });
+      return { ...r };
+    });
+    return { taskId: task.id };
+  }
+
+  /** Files by name in many restore points, each opened in turn (electron/core/files/across-points.ts). */
+  searchPoints(p: { repositoryId: string; query: string; jobId?: string; pointIds?: string[]; source?: string; limit: number }): Result<'files.searchPoints'> {
+    const repo = this.repos.get(p.repositoryId);
+    const task = this.tasks.start({ kind: 'search-points', title: `Search “${p.query}” in ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
+      const all = await this.listPoints(p.repositoryId, p.jobId);
+      const points = p.pointIds ? all.filter((x) => p.pointIds!.includes(x.id)) : all;
+      const r = await searchPoints(this.mounts, {
+        repositoryId: p.repositoryId,
+        points,
+        query: p.query,
+        limit: p.limit,
+        ...(p.source !== undefined && { source: p.source }),
+        signal: ctx.signal,
+        onProgress: (pr) => ctx.progress({ phase: 'searching', bytesDone: pr.done, bytesTotal: pr.total, ...(pr.message && { message: pr.message }) }),
+      });
+      return { ...r };
+    });
+    return { taskId: task.id };
+  }
+
+  /** What changed between two restore points of one source. */
+  comparePoints(p: { repositoryId: string; basePointId: string; pointId: string; source: string; limit: number }): Result<'files.compare'> {
+    const repo = this.repos.get(p.repositoryId);
+    const task = this.tasks.start({ kind: 'compare-points', title: `Compare two restore points of ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
+      const r = await comparePoints(this.mounts, {
+        ...p,
+        signal: ctx.signal,
+        onProgress: (pr) => ctx.progress({ phase: 'comparing', bytesDone: pr.done, bytesTotal: pr.total }),
       });
       return { ...r };
     });
