@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // snapkeep: the command-line interface over electron/core.
+import '../core/files/threadpool';
 import { isAppError } from '../common/contract';
 import { APP_VERSION } from '../common/version';
 import type { Command } from './command';

@@ -2,6 +2,7 @@
 // and the desktop-only methods. Kept thin: the decisions live in plain
 // modules tested without Electron (agent, tray-model, notifications,
 // autostart, installer, app-settings, shell-backend).
+import '../core/files/threadpool';
 import { app } from 'electron';
 import * as sudo from 'sudo-prompt';
 
