@@ -267,10 +267,14 @@ describe('the app tells the truth', () => {
     expect((await nav.boundingBox())!.width).toBeGreaterThan(150);
     await screenshot(page, 'truth-sidebar-open-small');
     await page.getByTestId('sidebar-toggle').click();
+    await open(page, '/jobs');
+    await page.getByTestId('job-row').first().waitFor();
+    await screenshot(page, 'truth-jobs-small');
     const large = pages.get('large')!;
     await open(large, '/jobs');
     expect((await large.getByRole('navigation', { name: 'Main' }).boundingBox())!.width).toBeGreaterThan(150);
-    await screenshot(page, 'truth-jobs-small');
+    await large.getByTestId('job-row').first().waitFor();
+    await screenshot(large, 'truth-jobs-large');
   });
 
   it('wraps the wizard steps on a small screen and lets visited steps be clicked', async () => {

@@ -51,7 +51,6 @@ const names = (js: readonly Job[]) => js.map((j) => `“${j.name}”`).join(', '
 export function attentionItems(input: AttentionInput): AttentionItem[] {
   const { jobs, repositories, history, now } = input;
   const items: AttentionItem[] = [];
-  const repo = (id: string) => repositories.find((r) => r.id === id);
 
   for (const j of jobs) {
     const last = j.lastRun;
