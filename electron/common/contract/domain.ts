@@ -193,6 +193,10 @@ export const RestorePoint = z.object({
   verified: z
     .object({ at: IsoTime, ok: z.boolean(), data: z.boolean() })
     .optional(),
+  /** Kept by retention whatever its rules say (this computer's decision). */
+  pinned: z.boolean().optional(),
+  /** What the user wrote about it. */
+  note: z.string().max(500).optional(),
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 

@@ -93,6 +93,12 @@ export const methods = {
     TaskRef,
   ),
 
+  /** Pin a point (retention keeps it) or write a note on it; returns the point as listed. */
+  'points.annotate': method(
+    z.object({ repositoryId: Id, pointId: Id, pinned: z.boolean().optional(), note: z.string().max(500).optional() }).strict(),
+    RestorePoint,
+  ),
+
   /** Restore one device of a point to a block device or image file. */
   'restore.start': method(
     z

@@ -49,6 +49,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'points.list': ({ repositoryId, jobId }) => s.listPoints(repositoryId, jobId),
     'points.verify': ({ repositoryId, pointId, data }) => s.verify(repositoryId, pointId, data),
     'points.prune': ({ repositoryId, retention, dryRun }) => s.prune(repositoryId, retention, dryRun),
+    'points.annotate': ({ repositoryId, pointId, pinned, note }) =>
+      s.annotatePoint(repositoryId, pointId, { ...(pinned !== undefined && { pinned }), ...(note !== undefined && { note }) }),
 
     'restore.start': (p) => s.restore(p),
     'restore.inspectTarget': ({ target }) => s.inspectTarget(target),

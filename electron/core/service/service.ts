@@ -28,6 +28,7 @@ import type { ModuleState } from '../devices/snapshot-support';
 import type { Engine } from '../engine/api';
 import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
+import { PointNotes, PointNotesFile } from '../history/point-notes';
 import { treeBytes } from '../history/space';
 import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
 import { validateJob } from '../jobs/validate';
@@ -96,6 +97,7 @@ export class Service {
   private readonly records: RunRecords;
   private readonly cbt: CbtState;
   private readonly verifications: VerificationStore;
+  readonly notes: PointNotes;
   private readonly clock: Clock;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
@@ -127,6 +129,7 @@ export class Service {
     this.records = new RunRecords(path.join(dirs.state, 'runs'));
     this.cbt = new CbtState(new JsonFile(path.join(dirs.state, 'cbt.json'), CbtFile));
     this.verifications = new VerificationStore(new JsonFile(path.join(dirs.state, 'verifications.json'), VerificationsFile));
+    this.notes = new PointNotes(new JsonFile(path.join(dirs.state, 'point-notes.json'), PointNotesFile));
     this.discovery = new DeviceDiscovery({ module: () => this.moduleState(), ...(o.roots && { roots: o.roots }) });
     this.runner = new JobRunner({
       engine: this.engine,
@@ -177,7 +180,7 @@ export class Service {
   private async start(): Promise<void> {
     const o = this.o;
     await this.logger.open();
-    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load()]);
+    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load(), this.notes.load()]);
     if (o.recover) {
       await this.mounts.recover();
       this.recovery = await recoverLeftovers({
@@ -372,13 +375,23 @@ export class Service {
   // --- restore points -----------------------------------------------------
 
   async listPoints(repositoryId: string, jobId?: string): Promise<RestorePoint[]> {
-    const points = this.verifications.annotate(repositoryId, await this.repos.with(repositoryId, (h) => h.listPoints()));
+    const points = this.notes.annotate(repositoryId, this.verifications.annotate(repositoryId, await this.repos.with(repositoryId, (h) => h.listPoints())));
     return jobId === undefined ? points : points.filter((p) => p.jobId === jobId);
+  }
+
+  /** Pins a point or writes its note (kept on this computer: history/point-notes.ts). */
+  async annotatePoint(repositoryId: string, pointId: string, change: { pinned?: boolean; note?: string }): Promise<RestorePoint> {
+    const before = (await this.listPoints(repositoryId)).find((p) => p.id === pointId);
+    if (!before) throw new AppError('NOT_FOUND', `no restore point ${pointId}`, { pointId, repositoryId });
+    await this.notes.set(repositoryId, pointId, change);
+    const { pinned: _p, note: _n, ...plain } = before;
+    return this.notes.annotate(repositoryId, [plain])[0] as RestorePoint;
   }
 
   async removeRepository(id: string): Promise<void> {
     await this.repos.remove(id);
     await this.verifications.forget(id);
+    await this.notes.forget(id);
   }
 
   verify(repositoryId: string, pointId: string | undefined, data: boolean): Result<'points.verify'> {
