@@ -317,6 +317,26 @@ export const FileEntry = z.object({
 });
 export type FileEntry = z.infer<typeof FileEntry>;
 
+/** What a backup run is expected to need, said before it starts. */
+export const RunEstimate = z.object({
+  /** Size of the sources together. */
+  sizeBytes: z.number().int().nonnegative(),
+  /** What the run is expected to read: the last run's figure, or everything. */
+  readBytes: z.number().int().nonnegative(),
+  /** New data it is expected to add to the repository. */
+  newBytes: z.number().int().nonnegative(),
+  /**
+   * recent-runs: the largest of the last runs' stored data (failed ones
+   * included); first-run: no run yet, so at most the sources' size.
+   */
+  basis: z.enum(['recent-runs', 'first-run']),
+  /** Free space at the destination, when it is reachable. */
+  freeBytes: z.number().int().nonnegative().optional(),
+  /** Whether the expected new data fits in the free space (with a margin). */
+  fits: z.boolean(),
+});
+export type RunEstimate = z.infer<typeof RunEstimate>;
+
 /** A file of a restore point, named independently of where it is opened: the file system (its partition name, e.g. "p1", or "disk") and the path inside it. */
 export const PointFile = z.object({
   filesystem: z.string(),

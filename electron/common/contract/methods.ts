@@ -20,6 +20,7 @@ import {
   Repository,
   RestorePoint,
   Retention,
+  RunEstimate,
   SystemInfo,
   Task,
 } from './domain';
@@ -77,6 +78,8 @@ export const methods = {
   'jobs.update': method(z.object({ id: Id, job: JobInput }).strict(), Job),
   'jobs.delete': method(z.object({ id: Id }).strict(), Ok),
   'jobs.run': method(z.object({ id: Id }).strict(), TaskRef),
+  /** What a run of the job is expected to read and add, and whether it fits at the destination. */
+  'jobs.estimate': method(z.object({ id: Id }).strict(), RunEstimate),
 
   'tasks.list': method(Empty, z.array(Task)),
   'tasks.get': method(z.object({ taskId: Id }).strict(), Task),

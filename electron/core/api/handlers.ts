@@ -38,6 +38,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
       return ok;
     },
     'jobs.run': ({ id }) => s.runJob(id),
+    'jobs.estimate': ({ id }) => s.estimate(id),
 
     'tasks.list': () => s.tasks.list(),
     'tasks.get': ({ taskId }) => s.tasks.get(taskId),

@@ -2,6 +2,7 @@
 // the parts in electron/core. The root helper serves it on its socket; the
 // in-process backend serves it to the CLI, web mode and tests with per-user
 // directories. Nothing here knows which transport asked.
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import {
@@ -16,6 +17,7 @@ import {
   type Repository,
   type RestorePoint,
   type Result,
+  type RunEstimate,
   type Retention,
   runResult,
   type SystemInfo,
@@ -29,6 +31,7 @@ import type { Engine } from '../engine/api';
 import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
 import { PointNotes, PointNotesFile } from '../history/point-notes';
+import { estimateRun } from '../history/estimate';
 import { treeBytes } from '../history/space';
 import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
 import { validateJob } from '../jobs/validate';
@@ -332,6 +335,21 @@ export class Service {
     if (!entry || entry.status === 'succeeded' || before === undefined) return;
     const after = await this.repoBytes(repositoryId);
     if (after !== undefined) await this.history.amend(entry.id, { storedBytes: Math.max(0, after - before) });
+  }
+
+  /** What a run is expected to need, before it starts (history/estimate.ts). */
+  async estimate(id: string): Promise<RunEstimate> {
+    // Only saved jobs: their sources passed the job's validation (and the caller's rights) already.
+    const job = this.jobs.get(id);
+    const sizes = await Promise.all(
+      job.sources.map(async (src) => {
+        if (src.startsWith('/dev/')) return (await this.discovery.inspect(src).catch(() => undefined))?.sizeBytes ?? 0;
+        return (await fs.stat(src).catch(() => undefined))?.size ?? 0;
+      }),
+    );
+    const repo = (await this.listRepos()).find((r) => r.id === job.repositoryId);
+    const runs = this.history.list(10, id);
+    return estimateRun({ sizes, runs, ...(repo?.freeBytes !== undefined && { freeBytes: repo.freeBytes }) });
   }
 
   private validation() {
