@@ -116,6 +116,19 @@ export const SnapshotStorage = z.object({
 });
 export type SnapshotStorage = z.infer<typeof SnapshotStorage>;
 
+/**
+ * Automatic verification after backups: after every N-th successful run,
+ * or after the first successful run a week after the last check. What it
+ * reads: the structure only (fast), also every chunk of the point just
+ * made (its data, read back and hash-checked), or every chunk of the
+ * repository.
+ */
+export const VerifyPolicy = z.object({
+  every: z.discriminatedUnion('kind', [z.object({ kind: z.literal('runs'), runs: z.number().int().min(1).max(1000) }), z.object({ kind: z.literal('weekly') })]),
+  data: z.enum(['structure', 'newest', 'all']),
+});
+export type VerifyPolicy = z.infer<typeof VerifyPolicy>;
+
 export const JobInput = z.object({
   name: z.string().min(1).max(200),
   /** Block devices (live, through snapshots) or image files. */
@@ -129,6 +142,8 @@ export const JobInput = z.object({
   preScript: AbsPath.optional(),
   postScript: AbsPath.optional(),
   enabled: z.boolean(),
+  /** Check the repository automatically after backups (absent: only by hand). */
+  verify: VerifyPolicy.optional(),
 });
 export type JobInput = z.infer<typeof JobInput>;
 

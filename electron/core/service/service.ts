@@ -31,6 +31,7 @@ import type { Engine } from '../engine/api';
 import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
 import { PointNotes, PointNotesFile } from '../history/point-notes';
+import { AutoVerify, AutoVerifyFile } from '../history/auto-verify';
 import { estimateRun } from '../history/estimate';
 import { treeBytes } from '../history/space';
 import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
@@ -101,6 +102,7 @@ export class Service {
   private readonly cbt: CbtState;
   private readonly verifications: VerificationStore;
   readonly notes: PointNotes;
+  private readonly autoVerify: AutoVerify;
   private readonly clock: Clock;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
@@ -133,6 +135,7 @@ export class Service {
     this.cbt = new CbtState(new JsonFile(path.join(dirs.state, 'cbt.json'), CbtFile));
     this.verifications = new VerificationStore(new JsonFile(path.join(dirs.state, 'verifications.json'), VerificationsFile));
     this.notes = new PointNotes(new JsonFile(path.join(dirs.state, 'point-notes.json'), PointNotesFile));
+    this.autoVerify = new AutoVerify(new JsonFile(path.join(dirs.state, 'auto-verify.json'), AutoVerifyFile));
     this.discovery = new DeviceDiscovery({ module: () => this.moduleState(), ...(o.roots && { roots: o.roots }) });
     this.runner = new JobRunner({
       engine: this.engine,
@@ -183,7 +186,7 @@ export class Service {
   private async start(): Promise<void> {
     const o = this.o;
     await this.logger.open();
-    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load(), this.notes.load()]);
+    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load(), this.notes.load(), this.autoVerify.load()]);
     if (o.recover) {
       await this.mounts.recover();
       this.recovery = await recoverLeftovers({
@@ -287,6 +290,7 @@ export class Service {
     await this.jobs.delete(id);
     await this.scheduler.forget(id);
     await this.cbtForget(id);
+    await this.autoVerify.forget(id);
     this.logger.for(`job:${id}`).info(`job ${job.name} deleted`);
     this.bus.emit('job.deleted', { id });
   }
@@ -300,7 +304,9 @@ export class Service {
       task = this.tasks.start({ kind: 'backup', title: `Back up ${job.name}`, jobId: id, repositoryId: job.repositoryId }, async (ctx) => {
         const before = await this.repoBytes(job.repositoryId);
         try {
-          return await this.runner.run(job, ctx);
+          const outcome = await this.runner.run(job, ctx);
+          await this.verifyAfterRun(job, outcome.pointId);
+          return outcome;
         } finally {
           await this.recordLeftBytes(id, job.repositoryId, before);
           this.runner.release(id);
@@ -314,6 +320,23 @@ export class Service {
     this.runner.attach(id, task.id);
     this.publishById(id);
     return { taskId: task.id };
+  }
+
+  /**
+   * The job's automatic verification (VerifyPolicy), when due after this
+   * run: a verify task of its own, started as the backup ends, so the
+   * backup's outcome is not held up by the check.
+   */
+  private async verifyAfterRun(job: StoredJob, pointId: string): Promise<void> {
+    try {
+      if (!(await this.autoVerify.afterRun(job.id, job.verify, this.clock.now()))) return;
+      const data = job.verify?.data ?? 'structure';
+      this.verify(job.repositoryId, data === 'newest' ? pointId : undefined, data !== 'structure');
+      this.logger.for(`job:${job.id}`).info(`automatic verification started (${data})`);
+    } catch (e) {
+      // The backup stands; a check that could not start is said in the log.
+      this.logger.for(`job:${job.id}`).warn(`automatic verification could not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /** The repository's size as du counts it; undefined while it is not reachable. */

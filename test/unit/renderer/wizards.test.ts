@@ -30,9 +30,9 @@ describe('job wizard model', () => {
   const good = () => ({ ...emptyDraft(), name: 'Laptop', sources: ['/srv/vm.img'], repositoryId: 'r1' });
 
   it('turns a complete draft into a JobInput the contract accepts, and back', () => {
-    const input = toJobInput({ ...good(), customStorage: true, storageDirectory: '/var/tmp/diff', storageMaxGB: 2.5, preScript: ' /etc/pre ' });
+    const input = toJobInput({ ...good(), customStorage: true, storageDirectory: '/var/tmp/diff', storageMaxGiB: 2.5, preScript: ' /etc/pre ' });
     expect(JobInput.parse(input)).toEqual(input);
-    expect(input.snapshotStorage).toEqual({ directory: '/var/tmp/diff', maxBytes: 2_500_000_000, allowOnSnapshotted: false });
+    expect(input.snapshotStorage).toEqual({ directory: '/var/tmp/diff', maxBytes: 2.5 * 2 ** 30, allowOnSnapshotted: false });
     expect(input.preScript).toBe('/etc/pre');
     expect(validateDraft(good())).toEqual({});
     const job = { ...input, id: 'j1', createdAt: '2026-03-02T10:00:00.000Z', running: false };
@@ -61,9 +61,9 @@ describe('job wizard model', () => {
     expect(validateDraft({ ...good(), sources: ['/a.img', '/a.img'] }).sources).toBe('/a.img is listed twice.');
     expect(validateDraft({ ...good(), scheduleKind: 'cron', expression: 'every day at two' }).schedule).toMatch(/five fields/);
     expect(validateDraft({ ...good(), scheduleKind: 'cron', expression: '0 2 * * *' })).toEqual({});
-    expect(validateDraft({ ...good(), customStorage: true, storageDirectory: 'diff', storageMaxGB: 0 })).toEqual({
+    expect(validateDraft({ ...good(), customStorage: true, storageDirectory: 'diff', storageMaxGiB: 0 })).toEqual({
       storageDirectory: 'The folder must be an absolute path starting with "/", without "..".',
-      storageMaxGB: 'Give the largest size the snapshot storage may grow to, above 0.',
+      storageMaxGiB: 'Give the largest size the snapshot storage may grow to, above 0.',
     });
   });
 
