@@ -144,6 +144,8 @@ export const JobInput = z.object({
   enabled: z.boolean(),
   /** Check the repository automatically after backups (absent: only by hand). */
   verify: VerifyPolicy.optional(),
+  /** Back up when the repository becomes reachable (its USB disk plugged in), besides the schedule. */
+  runOnConnect: z.boolean().optional(),
 });
 export type JobInput = z.infer<typeof JobInput>;
 

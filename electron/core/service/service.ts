@@ -51,6 +51,7 @@ import { systemClock, type Clock } from '../scheduler/clock';
 import { Scheduler, SchedulerFile } from '../scheduler/scheduler';
 import type { SnapshotDriver } from '../snapshot/driver';
 import { defaultSnapshotDriver } from '../snapshot/select-driver';
+import { PlugInTrigger } from '../triggers/plug-in';
 import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
@@ -67,8 +68,12 @@ export interface ServiceOptions {
   clock?: Clock;
   /** IANA zone of schedules (default: the system's). */
   timezone?: string;
-  /** Run schedules in this process (the helper, `snapkeep serve`). */
+  /** Run schedules in this process (the helper, `snapkeep serve`), and backups when a destination is plugged in. */
   schedule?: boolean;
+  /** Where udev's disk links appear (default /dev/disk/by-uuid); tests use a folder of their own. */
+  plugInWatchDir?: string;
+  /** How often reachability of runOnConnect destinations is checked (default 60 s; 2 s after a udev event). */
+  plugInIntervalMs?: number;
   /** Clean up what an earlier, killed run of the service left (the helper at start). */
   recover?: boolean;
   roots?: SystemRoots;
@@ -103,6 +108,7 @@ export class Service {
   private readonly verifications: VerificationStore;
   readonly notes: PointNotes;
   private readonly autoVerify: AutoVerify;
+  private readonly plugIn: PlugInTrigger;
   private readonly clock: Clock;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
@@ -136,6 +142,20 @@ export class Service {
     this.verifications = new VerificationStore(new JsonFile(path.join(dirs.state, 'verifications.json'), VerificationsFile));
     this.notes = new PointNotes(new JsonFile(path.join(dirs.state, 'point-notes.json'), PointNotesFile));
     this.autoVerify = new AutoVerify(new JsonFile(path.join(dirs.state, 'auto-verify.json'), AutoVerifyFile));
+    this.plugIn = new PlugInTrigger({
+      jobs: () => this.jobs.list(),
+      online: async (rid) => (await this.repos.list()).find((r) => r.id === rid)?.online ?? false,
+      isRunning: (id) => this.runner.isRunning(id),
+      lastSuccess: (id) => {
+        const e = this.history.list(50, id).find((h) => h.status === 'succeeded');
+        return e ? new Date(e.finishedAt) : undefined;
+      },
+      start: (id) => void this.runJobQuietly(id),
+      log: this.logger.for('scheduler'),
+      now,
+      ...(o.plugInWatchDir !== undefined && { watchDir: o.plugInWatchDir }),
+      ...(o.plugInIntervalMs !== undefined && { intervalMs: o.plugInIntervalMs, burstEveryMs: o.plugInIntervalMs }),
+    });
     this.discovery = new DeviceDiscovery({ module: () => this.moduleState(), ...(o.roots && { roots: o.roots }) });
     this.runner = new JobRunner({
       engine: this.engine,
@@ -197,7 +217,10 @@ export class Service {
         storageDirs: [path.join(o.dirs.state, 'diff'), ...this.jobs.list().flatMap((j) => (j.snapshotStorage ? [j.snapshotStorage.directory] : []))],
       });
     }
-    if (o.schedule) await this.scheduler.start();
+    if (o.schedule) {
+      await this.scheduler.start();
+      await this.plugIn.start();
+    }
   }
 
   /** What recovery found at start (null when it did not run). */
@@ -208,6 +231,7 @@ export class Service {
   /** Stops schedules, cancels running tasks (they clean up), unmounts restore points. */
   async close(): Promise<void> {
     this.scheduler.stop();
+    this.plugIn.stop();
     await this.tasks.cancelAll();
     await this.mounts.unmountAll();
     await this.logger.flush();
@@ -373,6 +397,15 @@ export class Service {
     const repo = (await this.listRepos()).find((r) => r.id === job.repositoryId);
     const runs = this.history.list(10, id);
     return estimateRun({ sizes, runs, ...(repo?.freeBytes !== undefined && { freeBytes: repo.freeBytes }) });
+  }
+
+  /** A run started by the service itself (plug-in): a conflict or a failure to start is logged, not thrown. */
+  private runJobQuietly(id: string): void {
+    try {
+      this.runJob(id);
+    } catch (e) {
+      this.logger.for(`job:${id}`).warn(`could not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   private validation() {

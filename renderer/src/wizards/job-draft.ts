@@ -44,6 +44,8 @@ export interface JobDraft {
   verifyKind: 'off' | 'runs' | 'weekly';
   verifyRuns: number;
   verifyData: VerifyPolicy['data'];
+  /** Also back up when the destination becomes reachable (USB disk plugged in). */
+  runOnConnect: boolean;
 }
 
 export function emptyDraft(): JobDraft {
@@ -68,6 +70,7 @@ export function emptyDraft(): JobDraft {
     verifyKind: 'weekly',
     verifyRuns: 7,
     verifyData: 'newest',
+    runOnConnect: false,
   };
 }
 
@@ -96,6 +99,7 @@ export function draftFromJob(job: Job): JobDraft {
     verifyKind: job.verify ? job.verify.every.kind : 'off',
     verifyRuns: job.verify?.every.kind === 'runs' ? job.verify.every.runs : d.verifyRuns,
     verifyData: job.verify?.data ?? d.verifyData,
+    runOnConnect: job.runOnConnect ?? false,
   };
 }
 
@@ -134,6 +138,7 @@ export function toJobInput(d: JobDraft): JobInput {
   }
   if (d.preScript.trim()) input.preScript = d.preScript.trim();
   if (d.postScript.trim()) input.postScript = d.postScript.trim();
+  if (d.runOnConnect) input.runOnConnect = true;
   if (d.verifyKind !== 'off')
     input.verify = { every: d.verifyKind === 'runs' ? { kind: 'runs', runs: d.verifyRuns } : { kind: 'weekly' }, data: d.verifyData };
   return input;
