@@ -345,6 +345,31 @@ describe('the app tells the truth', () => {
     expect(execFileSync('getfattr', ['--only-values', '-n', 'user.rating', beach], { encoding: 'utf8' })).toBe('five stars');
   });
 
+  it('shows every view at both sizes (screenshots saved as artifacts)', async () => {
+    const views: Array<[string, string, string]> = [
+      ['dashboard', '/', 'attention'],
+      ['devices', '/devices', 'devices-table'],
+      ['jobs', '/jobs', 'jobs-table'],
+      ['job-new', '/jobs/new', 'wizard-step'],
+      ['job-edit', `/jobs/${jobs['Scripted']!.id}/edit`, 'wizard-step'],
+      ['points', '/points', 'points-table'],
+      ['restore', '/restore', 'wizard-step'],
+      ['files', '/files', 'find-everywhere'],
+      ['logs', '/logs', 'history-table'],
+      ['settings', '/settings', 'web-mode-note'],
+      ['setup', '/setup', 'setup-command'],
+    ];
+    await forBothSizes(async (page, size) => {
+      for (const [name, route, ready] of views) {
+        await open(page, route);
+        await page.getByTestId(ready).first().waitFor();
+        await page.waitForLoadState('networkidle');
+        await screenshot(page, `view-${name}-${size.name}`);
+      }
+    });
+    expect(errors).toEqual([]);
+  });
+
   it('previews a clean-up with the figure the clean-up then frees', async () => {
     const page = pages.get('large')!;
     await open(page, '/points');
