@@ -4,6 +4,7 @@
       "target_name": "snapkeep",
       "sources": [
         "src/addon.cc",
+        "src/caller_fs.cc",
         "src/errors.cc",
         "src/fs_extents.cc",
         "src/kmod_ctl.cc",

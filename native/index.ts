@@ -2,6 +2,7 @@
 // here.
 export { isNativeSysError, type NativeSysError } from './addon';
 export * from './engine';
+export * from './caller-fs';
 export * from './fs-extents';
 export * from './kmod';
 export * from './libraries';

@@ -32,6 +32,10 @@ export const APT_PACKAGES = [
   ['mtools', 'file restore from FAT points in user space; FAT test images'],
   ['attr', 'getfattr/setfattr: xattrs in file-restore tests'],
   ['chromium', 'renderer end-to-end tests'],
+  ['polkitd', 'pkcheck and polkitd: member authorization in the helper and the VM test 303'],
+  ['dbus-daemon', 'the system bus polkitd answers on, in the VM test 303'],
+  ['udev', 'udevadm test checks the udev rules for restore-point devices (VM test 303)'],
+  ['systemd', 'systemd-analyze verify and security on the helper unit'],
 ];
 
 /** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */

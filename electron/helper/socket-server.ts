@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { AppError } from '../common/contract';
 import type { Dispatcher } from '../common/rpc/dispatcher';
 import { RPC_APP_ERROR } from '../common/rpc/jsonrpc';
+import { processStartTime } from '../core/access/polkit';
 import { openDispatchSession } from '../core/api/dispatch-session';
 import type { EventBus } from '../core/api/event-bus';
 import type { SessionContext } from '../core/api/session-context';
@@ -98,7 +99,15 @@ export async function startSocketServer(o: SocketServerOptions): Promise<SocketS
       }
       sock.write(frame + '\n');
     };
-    const session = openDispatchSession(o.dispatcher, o.bus, send, { uid: cred.uid, gid: cred.gid, pid: cred.pid });
+    // The start time, read now, pins the pid to this process for polkit.
+    const startTime = processStartTime(cred.pid);
+    const session = openDispatchSession(o.dispatcher, o.bus, send, {
+      uid: cred.uid,
+      gid: cred.gid,
+      groups: cred.groups,
+      pid: cred.pid,
+      ...(startTime !== undefined && { startTime }),
+    });
     const decoder = new LineDecoder(
       (frame) => {
         session.handleText(frame).then(

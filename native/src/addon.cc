@@ -2,6 +2,7 @@
 // in Node and in Electron. Each concern registers its own functions.
 #include <napi.h>
 
+#include "caller_fs.h"
 #include "fs_extents.h"
 #include "engine/binding.h"
 #include "kmod_ctl.h"
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   engine::InitEngine(env, exports);
   InitFsExtents(env, exports);
   InitPeercred(env, exports);
+  InitCallerFs(env, exports);
   return exports;
 }
 

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -26,6 +27,10 @@ export const restoreCommand: Command = {
       const source = values.source ?? (point.devices.length === 1 ? point.devices[0]?.source : undefined);
       if (source === undefined) throw new AppError('INVALID_ARGUMENT', `point ${pointId} has several devices: choose one with --source`);
       const partition = values.partition !== undefined ? intArg(values.partition, 'partition', 1, 1) : undefined;
+      // A new image file is made 0600 here, whatever the umask (sudo keeps 0022): a disk's image is its owner's alone.
+      await fs.writeFile(path.resolve(target), '', { flag: 'wx', mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
       const r = await withInterrupt((signal) =>
         repo.restore({
           pointId,

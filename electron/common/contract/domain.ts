@@ -152,6 +152,8 @@ export type JobInput = z.infer<typeof JobInput>;
 export const Job = JobInput.extend({
   id: Id,
   createdAt: IsoTime,
+  /** Who created or last saved the job: its image-file sources are read with this user's file access. */
+  ownerUid: z.number().int().nonnegative().optional(),
   lastRun: z
     .object({
       at: IsoTime,

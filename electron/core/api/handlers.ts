@@ -21,18 +21,20 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'devices.inspect': ({ path }) => s.inspectDevice(path),
 
     'repos.list': () => s.listRepos(),
-    'repos.add': ({ name, path }) => s.repos.add(name, path),
-    'repos.init': ({ name, path, passphrase, chunkSize, remember }) => s.repos.init(name, path, passphrase, chunkSize, remember ?? false),
-    'repos.unlock': ({ id, passphrase, remember }) => s.repos.unlock(id, passphrase, remember ?? false),
+    // Every method that names a path, a repository or a mount passes the
+    // caller: a member of the helper's group acts with their own file access.
+    'repos.add': ({ name, path }, ctx) => s.addRepository(name, path, ctx.caller),
+    'repos.init': ({ name, path, passphrase, chunkSize, remember }, ctx) => s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller),
+    'repos.unlock': ({ id, passphrase, remember }, ctx) => s.unlockRepository(id, passphrase, remember ?? false, ctx.caller),
     'repos.lock': ({ id }) => s.repos.lock(id),
-    'repos.remove': async ({ id }) => {
-      await s.removeRepository(id);
+    'repos.remove': async ({ id }, ctx) => {
+      await s.removeRepository(id, ctx.caller);
       return ok;
     },
 
     'jobs.list': () => s.listJobs(),
-    'jobs.create': ({ job }) => s.createJob(job),
-    'jobs.update': ({ id, job }) => s.updateJob(id, job),
+    'jobs.create': ({ job }, ctx) => s.createJob(job, ctx.caller),
+    'jobs.update': ({ id, job }, ctx) => s.updateJob(id, job, ctx.caller),
     'jobs.delete': async ({ id }) => {
       await s.deleteJob(id);
       return ok;
@@ -47,26 +49,26 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
       return ok;
     },
 
-    'points.list': ({ repositoryId, jobId }) => s.listPoints(repositoryId, jobId),
-    'points.verify': ({ repositoryId, pointId, data }) => s.verify(repositoryId, pointId, data),
-    'points.prune': ({ repositoryId, retention, dryRun }) => s.prune(repositoryId, retention, dryRun),
-    'points.annotate': ({ repositoryId, pointId, pinned, note }) =>
-      s.annotatePoint(repositoryId, pointId, { ...(pinned !== undefined && { pinned }), ...(note !== undefined && { note }) }),
+    'points.list': ({ repositoryId, jobId }, ctx) => s.listPoints(repositoryId, jobId, ctx.caller),
+    'points.verify': ({ repositoryId, pointId, data }, ctx) => s.verify(repositoryId, pointId, data, ctx.caller),
+    'points.prune': ({ repositoryId, retention, dryRun }, ctx) => s.prune(repositoryId, retention, dryRun, ctx.caller),
+    'points.annotate': ({ repositoryId, pointId, pinned, note }, ctx) =>
+      s.annotatePoint(repositoryId, pointId, { ...(pinned !== undefined && { pinned }), ...(note !== undefined && { note }) }, ctx.caller),
 
-    'restore.start': (p) => s.restore(p),
-    'restore.inspectTarget': ({ target }) => s.inspectTarget(target),
+    'restore.start': (p, ctx) => s.restore(p, ctx.caller),
+    'restore.inspectTarget': ({ target }, ctx) => s.inspectTarget(target, ctx.caller),
 
     'mounts.list': () => s.mounts.list(),
-    'mounts.mount': ({ repositoryId, pointId, source }) => s.mount(repositoryId, pointId, source),
-    'mounts.unmount': async ({ id }) => {
-      await s.mounts.unmount(id);
+    'mounts.mount': ({ repositoryId, pointId, source }, ctx) => s.mount(repositoryId, pointId, source, ctx.caller),
+    'mounts.unmount': async ({ id }, ctx) => {
+      await s.unmount(id, ctx.caller);
       return ok;
     },
-    'files.list': ({ mountId, path }) => s.listFiles(mountId, path),
-    'files.search': ({ mountId, query, limit }) => s.searchFiles(mountId, query, limit),
+    'files.list': ({ mountId, path }, ctx) => s.listFiles(mountId, path, ctx.caller),
+    'files.search': ({ mountId, query, limit }, ctx) => s.searchFiles(mountId, query, limit, ctx.caller),
     'files.copy': ({ mountId, paths, destination }, ctx) => s.copyFiles(mountId, paths, destination, ctx.caller),
-    'files.searchPoints': (p) => s.searchPoints(p),
-    'files.compare': (p) => s.comparePoints(p),
+    'files.searchPoints': (p, ctx) => s.searchPoints(p, ctx.caller),
+    'files.compare': (p, ctx) => s.comparePoints(p, ctx.caller),
 
     'history.list': ({ jobId, limit }) => s.listHistory(limit, jobId),
     'logs.list': ({ limit, source }) => s.listLogs(limit, source),

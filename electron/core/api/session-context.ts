@@ -1,8 +1,9 @@
 // What a handler knows about the session that called it.
 import type { EventName } from '../../common/contract';
+import type { Caller } from '../access/caller';
 
 export interface SessionContext {
   subscribe(names: EventName[]): void;
   /** The peer of the helper's socket; absent for in-process sessions. */
-  caller?: { uid: number; gid: number; pid: number };
+  caller?: Caller;
 }

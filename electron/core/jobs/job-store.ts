@@ -8,7 +8,8 @@ import { AppError, Id, IsoTime, JobInput } from '../../common/contract';
 import { newId } from '../persist/ids';
 import type { JsonFile } from '../persist/json-file';
 
-export const StoredJob = JobInput.extend({ id: Id, createdAt: IsoTime });
+/** ownerUid: who created or last saved the job; its file sources are opened as this user. */
+export const StoredJob = JobInput.extend({ id: Id, createdAt: IsoTime, ownerUid: z.number().int().nonnegative().optional() });
 export type StoredJob = z.infer<typeof StoredJob>;
 
 export const JobsFile = z.object({ version: z.literal(1), jobs: z.array(StoredJob) });
@@ -39,16 +40,16 @@ export class JobStore {
     return this.jobs.filter((j) => j.repositoryId === repositoryId);
   }
 
-  async create(input: JobInput): Promise<StoredJob> {
-    const job: StoredJob = { ...structuredClone(input), id: newId('j', this.now()), createdAt: this.now().toISOString() };
+  async create(input: JobInput, ownerUid: number): Promise<StoredJob> {
+    const job: StoredJob = { ...structuredClone(input), id: newId('j', this.now()), createdAt: this.now().toISOString(), ownerUid };
     this.jobs.push(job);
     await this.save();
     return structuredClone(job);
   }
 
-  async update(id: string, input: JobInput): Promise<StoredJob> {
+  async update(id: string, input: JobInput, ownerUid: number): Promise<StoredJob> {
     const old = this.get(id);
-    const job: StoredJob = { ...structuredClone(input), id, createdAt: old.createdAt };
+    const job: StoredJob = { ...structuredClone(input), id, createdAt: old.createdAt, ownerUid };
     this.jobs = this.jobs.map((j) => (j.id === id ? job : j));
     await this.save();
     return structuredClone(job);

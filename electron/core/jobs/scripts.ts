@@ -26,8 +26,11 @@ export async function checkScript(file: string, trusted: number[] = trustedUids(
   if (!trusted.includes(st.uid) || (st.mode & 0o022) !== 0)
     throw new AppError('PERMISSION_DENIED', `script ${file} must be owned by root and writable only by its owner`, { path: file, uid: st.uid, mode: st.mode & 0o7777 });
   if ((st.mode & 0o100) === 0) throw new AppError('INVALID_ARGUMENT', `script ${file} is not executable`, { path: file });
-  // Whoever can write a parent directory can swap the file.
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+  // Whoever can write a parent directory can swap the file: every folder the
+  // path really goes through, after links (a link in a root folder may lead
+  // into a user's tree).
+  const real = await fs.realpath(file);
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
     const d = await fs.stat(dir);
     const sticky = (d.mode & 0o1000) !== 0;
     if (!trusted.includes(d.uid) || ((d.mode & 0o022) !== 0 && !sticky))

@@ -10,6 +10,8 @@ import { checkScript } from './scripts';
 export interface ValidateJobOptions {
   hasRepository: (id: string) => boolean;
   timezone?: string;
+  /** Opens an image-file source as whoever asked; throws when they may not read it. */
+  readFileSource?: (source: string) => Promise<void>;
 }
 
 export async function validateJob(job: JobInput, o: ValidateJobOptions): Promise<void> {
@@ -20,6 +22,12 @@ export async function validateJob(job: JobInput, o: ValidateJobOptions): Promise
     if (seen.has(source)) throw new AppError('INVALID_ARGUMENT', `source ${source} is listed twice`, { source });
     seen.add(source);
     const st = await fs.stat(source).catch(() => null);
+    if (st?.isBlockDevice()) continue;
+    // Not a device: what it is, and whether it exists, as the one who asked sees it.
+    if (o.readFileSource) {
+      await o.readFileSource(source);
+      continue;
+    }
     if (!st) throw new AppError('DEVICE_NOT_FOUND', `source ${source} does not exist`, { source });
     if (!st.isFile() && !st.isBlockDevice())
       throw new AppError('INVALID_ARGUMENT', `source ${source} is neither an image file nor a block device`, { source });

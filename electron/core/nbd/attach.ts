@@ -3,6 +3,13 @@
 // socket read-only; the partitions the kernel finds are mounted read-only
 // (ext3/4 with noload: the journal of a crash-consistent snapshot must not
 // be replayed onto a read-only device). Fixed argv, never a shell.
+//
+// A restore point is someone's old disk, maybe a hostile one: only file
+// system types from a short list reach the kernel's parsers, always
+// ro,nosuid,nodev,noexec, under folders only root may enter. While a device
+// is attached, a claim file (<claims>/nbdN) tells udev (10-snapkeep.rules)
+// to leave it alone: no LVM or md activation, no by-uuid links pointing at
+// a copy of this host's own disks, nothing offered by the desktop.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -37,10 +44,32 @@ export async function findFreeNbd(): Promise<string> {
     const pid = await readSys(`/sys/block/${n}/pid`);
     if (size === '0' && !pid) return `/dev/${n}`;
   }
-  throw new AppError('DEVICE_BUSY', names.length ? 'every /dev/nbd device is in use' : 'the nbd kernel module is not available (modprobe nbd failed)');
+  throw new AppError('DEVICE_BUSY', names.length ? 'every /dev/nbd device is in use' : 'the nbd kernel module is not available (modprobe nbd failed)', {
+    reason: names.length ? 'nbd-all-busy' : 'nbd-unavailable',
+  });
 }
 
-export async function attachNbd(device: string, socketPath: string, exportName: string): Promise<void> {
+/** File system types a restore point's partitions are mounted as (blkid's name -> mount's). */
+export const MOUNTABLE: ReadonlyMap<string, string> = new Map([
+  ['ext2', 'ext2'],
+  ['ext3', 'ext3'],
+  ['ext4', 'ext4'],
+  ['xfs', 'xfs'],
+  ['btrfs', 'btrfs'],
+  ['vfat', 'vfat'],
+  ['exfat', 'exfat'],
+  ['ntfs', 'ntfs3'],
+  ['ntfs3', 'ntfs3'],
+]);
+
+const claimFile = (claims: string, device: string) => path.join(claims, path.basename(device));
+
+export async function attachNbd(device: string, socketPath: string, exportName: string, claims?: string): Promise<void> {
+  if (claims !== undefined) {
+    // Before the kernel announces the device, so udev's first look already sees the claim.
+    await fs.mkdir(claims, { recursive: true, mode: 0o755 });
+    await fs.writeFile(claimFile(claims, device), `${process.pid}\n`, { mode: 0o644 });
+  }
   // 512-byte sectors (nbd-client's default), as the partition tables of
   // ordinary disks assume; a 4 KiB-sector source would need -block-size.
   const r = await run('nbd-client', ['-N', exportName, '-unix', socketPath, device, '-readonly', '-timeout', '120']);
@@ -50,8 +79,9 @@ export async function attachNbd(device: string, socketPath: string, exportName: 
   await run('blockdev', ['--rereadpt', device]);
 }
 
-export async function detachNbd(device: string): Promise<void> {
+export async function detachNbd(device: string, claims?: string): Promise<void> {
   await run('nbd-client', ['-d', device]);
+  if (claims !== undefined) await fs.rm(claimFile(claims, device), { force: true });
 }
 
 export interface MountedFs {
@@ -93,6 +123,9 @@ async function candidates(device: string): Promise<string[]> {
 
 export async function mountAll(device: string, baseDir: string): Promise<MountedFs[]> {
   const out: MountedFs[] = [];
+  // Only root may enter, whatever the umask (sudo snapkeep mount): the files keep the backup's owners and modes.
+  await fs.mkdir(baseDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(baseDir, 0o700);
   for (const dev of await candidates(device)) {
     const probe = await run('blkid', ['-p', '-o', 'export', dev]);
     const kv = new Map(probe.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
@@ -101,11 +134,16 @@ export async function mountAll(device: string, baseDir: string): Promise<Mounted
     const entry: MountedFs = { device: dev, ...(fsType && { fsType }), ...(label && { label }) };
     out.push(entry);
     if (!fsType || fsType === 'swap' || kv.get('USAGE') !== 'filesystem') continue;
+    const mountType = MOUNTABLE.get(fsType);
+    if (mountType === undefined) {
+      entry.error = `${fsType} is not mounted: Snapkeep mounts only ${[...new Set(MOUNTABLE.keys())].join(', ')}`;
+      continue;
+    }
     const mp = path.join(baseDir, path.basename(dev));
-    await fs.mkdir(mp, { recursive: true });
+    await fs.mkdir(mp, { recursive: true, mode: 0o700 });
     // A restore point is someone's old disk: never run or trust what is on it.
     const options = ['ro', 'nosuid', 'nodev', 'noexec', ...(fsType === 'ext3' || fsType === 'ext4' ? ['noload'] : []), ...(fsType === 'xfs' ? ['norecovery'] : [])];
-    const r = await run('mount', ['-t', fsType, '-o', options.join(','), dev, mp]);
+    const r = await run('mount', ['-t', mountType, '-o', options.join(','), '--', dev, mp]);
     if (r.ok) entry.mountpoint = mp;
     else {
       entry.error = r.stderr.trim();

@@ -14,6 +14,8 @@ import { type MountedFs, attachNbd, detachNbd, findFreeNbd, mountAll, unmountAll
 import { startNbdServer } from './server';
 
 export const RUN_DIR = process.env['SNAPKEEP_RUN_DIR'] ?? '/run/snapkeep';
+/** NBD devices in use by Snapkeep, for udev (10-snapkeep.rules names /run/snapkeep/claims). */
+const CLAIMS_DIR = path.join(RUN_DIR, 'claims');
 
 const MountState = z.object({
   device: z.string(),
@@ -39,18 +41,22 @@ export async function mountPoint(
   repo: RepositoryHandle,
   opts: { pointId: string; source: string; device?: string; baseDir?: string; mountFilesystems?: boolean },
 ): Promise<ActiveMount> {
-  const reader = await repo.openReader(opts.pointId, opts.source);
+  // The device first: a point reader opened before a failure here would stay open.
   const device = opts.device ?? (await findFreeNbd());
   await fs.mkdir(path.join(RUN_DIR, 'mounts'), { recursive: true, mode: 0o700 });
+  const reader = await repo.openReader(opts.pointId, opts.source);
   const socketPath = path.join(RUN_DIR, `nbd-${path.basename(device)}-${randomBytes(4).toString('hex')}.sock`);
-  const server = await startNbdServer({ reader, socketPath, exportName: opts.pointId });
+  const server = await startNbdServer({ reader, socketPath, exportName: opts.pointId }).catch(async (e: unknown) => {
+    await reader.close();
+    throw e;
+  });
   const baseDir = opts.baseDir ?? path.join(RUN_DIR, 'mnt', path.basename(device));
   let filesystems: MountedFs[] = [];
   try {
-    await attachNbd(device, socketPath, opts.pointId);
+    await attachNbd(device, socketPath, opts.pointId, CLAIMS_DIR);
     if (opts.mountFilesystems !== false) filesystems = await mountAll(device, baseDir);
   } catch (e) {
-    await detachNbd(device);
+    await detachNbd(device, CLAIMS_DIR);
     await server.close();
     await reader.close();
     throw e;
@@ -71,7 +77,7 @@ export async function mountPoint(
     finished,
     async unmount() {
       await unmountAll(filesystems);
-      await detachNbd(device);
+      await detachNbd(device, CLAIMS_DIR);
       await cleanup();
     },
   };
@@ -94,7 +100,7 @@ export async function unmountDevice(deviceOrMountpoint: string): Promise<MountSt
   if (text === undefined) throw new AppError('NOT_FOUND', `no Snapkeep mount on ${deviceOrMountpoint}`);
   const state = MountState.parse(JSON.parse(text));
   await unmountAll(state.filesystems);
-  await detachNbd(state.device);
+  await detachNbd(state.device, CLAIMS_DIR);
   await fs.rm(file, { force: true });
   return state;
 }

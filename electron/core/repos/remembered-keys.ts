@@ -47,8 +47,11 @@ export class RememberedKeys {
     const file = this.fileOf(repositoryId);
     let text: string;
     try {
-      const st = await fs.stat(file);
+      // lstat: a link in place of the file is not followed to whatever it names.
+      const st = await fs.lstat(file);
       if (!st.isFile()) return { kind: 'unusable', problem: `${file} is not a regular file` };
+      const me = process.getuid?.();
+      if (me !== undefined && st.uid !== me) return { kind: 'unusable', problem: `${file} belongs to uid ${st.uid}, not to this service's user, so it is not used` };
       if ((st.mode & 0o077) !== 0)
         return { kind: 'unusable', problem: `${file} may be read by other users (mode ${(st.mode & 0o777).toString(8)}), so it is not used` };
       text = await fs.readFile(file, 'utf8');

@@ -16,6 +16,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError, isAppError, type HistoryEntry, type RestorePoint, type SnapshotStorage } from '../../common/contract';
+import { ownerIdentity } from '../access/caller';
+import { openSource } from '../access/caller-files';
 import type { EventBus } from '../api/event-bus';
 import type { DeviceDiscovery } from '../devices/discovery';
 import type { BackupSource, Engine, RepositoryHandle } from '../engine/api';
@@ -31,7 +33,7 @@ import type { TaskContext } from '../tasks/task-manager';
 import type { CbtMark, CbtState } from './cbt-state';
 import { CleanupStack } from './cleanup-stack';
 import { RunRecords, processAlive, type RunRecord } from './run-records';
-import { planSources, type SourcePlan } from './sources';
+import { closePlans, planSources, type SourcePlan } from './sources';
 
 export interface JobRunnerOptions {
   engine: Engine;
@@ -187,7 +189,9 @@ export class JobRunner {
         discovery: this.options.discovery,
         snapshotProblem,
         ...(this.options.sysRoot !== undefined && { sysRoot: this.options.sysRoot }),
+        openFile: (source) => openSource(ownerIdentity(job.ownerUid, job.name), source),
       });
+      cleanup.push('close the image files', async () => closePlans(plans));
       ctx.throwIfCancelled();
 
       // Overflow of the snapshot or loss of the destination stop the backup
@@ -245,7 +249,7 @@ export class JobRunner {
   ): Promise<{ backup: BackupSource[]; marks: Record<string, Omit<CbtMark, 'pointId'>>; parentId?: string }> {
     const { driver, records, bus } = this.options;
     const live = plans.filter((p): p is Extract<SourcePlan, { kind: 'live' }> => p.kind === 'live');
-    const backup: BackupSource[] = plans.map((p) => ({ source: p.source, readFrom: p.kind === 'direct' ? p.devicePath : p.source }));
+    const backup: BackupSource[] = plans.map((p) => ({ source: p.source, readFrom: p.kind === 'direct' ? p.devicePath : p.kind === 'file' ? p.readFrom : p.source }));
     const marks: Record<string, Omit<CbtMark, 'pointId'>> = {};
     if (live.length === 0) return { backup, marks };
 

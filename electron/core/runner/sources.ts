@@ -2,14 +2,18 @@
 // as it is; a block device through a snapshot when the module can take one;
 // an unused block device directly when it cannot. A device in use without
 // the module is refused with the reason, never read while it changes.
+// Image files are opened with the file access of the job's owner
+// (access/caller.ts): the engine reads them through /proc/self/fd/N, the
+// very file the owner was allowed to open.
 import { promises as fs } from 'node:fs';
 
 import { AppError, isAppError } from '../../common/contract';
 import type { DeviceDiscovery } from '../devices/discovery';
+import type { OpenedFile } from '../access/caller-files';
 import type { BlockDevice } from '../devices/sysfs';
 
 export type SourcePlan =
-  | { source: string; kind: 'file'; sizeBytes: number }
+  | { source: string; kind: 'file'; sizeBytes: number; readFrom: string; close(): void }
   | { source: string; kind: 'direct'; device: BlockDevice; devicePath: string }
   | { source: string; kind: 'live'; device: BlockDevice; devicePath: string };
 
@@ -18,10 +22,27 @@ export interface PlanOptions {
   /** Null when snapshots can be taken; otherwise why not (an AppError). */
   snapshotProblem: AppError | null;
   sysRoot?: string;
+  /** Opens an image file as the job's owner; absent: by path as this process. */
+  openFile?: (source: string) => Promise<OpenedFile>;
+}
+
+/** Closes the image files planSources opened. */
+export function closePlans(plans: SourcePlan[]): void {
+  for (const p of plans) if (p.kind === 'file') p.close();
 }
 
 export async function planSources(sources: string[], options: PlanOptions): Promise<SourcePlan[]> {
   const plans: SourcePlan[] = [];
+  try {
+    await planEach(sources, options, plans);
+  } catch (e) {
+    closePlans(plans);
+    throw e;
+  }
+  return plans;
+}
+
+async function planEach(sources: string[], options: PlanOptions, plans: SourcePlan[]): Promise<void> {
   const devices = await options.discovery.list();
   for (const source of sources) {
     let st;
@@ -31,7 +52,14 @@ export async function planSources(sources: string[], options: PlanOptions): Prom
       throw new AppError('DEVICE_NOT_FOUND', `source ${source} does not exist (disk unplugged?)`, { source });
     }
     if (st.isFile()) {
-      plans.push({ source, kind: 'file', sizeBytes: st.size });
+      if (options.openFile) {
+        const f = await options.openFile(source);
+        if (!f.stat.isFile()) {
+          f.close();
+          throw new AppError('INVALID_ARGUMENT', `source ${source} is no longer an image file`, { source });
+        }
+        plans.push({ source, kind: 'file', sizeBytes: f.stat.size, readFrom: f.procPath, close: f.close });
+      } else plans.push({ source, kind: 'file', sizeBytes: st.size, readFrom: source, close: () => undefined });
       continue;
     }
     if (!st.isBlockDevice()) throw new AppError('INVALID_ARGUMENT', `source ${source} is neither an image file nor a block device`, { source });
@@ -55,7 +83,6 @@ export async function planSources(sources: string[], options: PlanOptions): Prom
     if (seen.has(key)) throw new AppError('INVALID_ARGUMENT', `source ${p.source} is listed twice`, { source: p.source });
     seen.add(key);
   }
-  return plans;
 }
 
 /** Why a device is in use (mounted here or through a partition, held by dm/md), or null. */

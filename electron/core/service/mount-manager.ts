@@ -43,6 +43,8 @@ const MountRecord = z.object({ id: z.string(), device: z.string(), baseDir: z.st
 
 interface Active {
   mount: Mount;
+  /** Who mounted it: its files are theirs to browse (and root's). */
+  ownerUid: number | undefined;
   point: PointMount;
   handle: RepositoryHandle;
 }
@@ -84,7 +86,13 @@ export class MountManager {
     return a.point.files ?? new HostTree(this.roots(id));
   }
 
-  async mount(repositoryId: string, pointId: string, source: string): Promise<Mount> {
+  ownerOf(id: string): number | undefined {
+    const a = this.active.get(id);
+    if (!a) throw new AppError('NOT_FOUND', `no mounted restore point ${id}`, { mountId: id });
+    return a.ownerUid;
+  }
+
+  async mount(repositoryId: string, pointId: string, source: string, ownerUid?: number): Promise<Mount> {
     const id = newId('m');
     const baseDir = path.join(this.o.dir, id);
     await fs.mkdir(this.o.dir, { recursive: true, mode: 0o700 });
@@ -99,7 +107,7 @@ export class MountManager {
     }
     await writeFileAtomic(path.join(this.o.dir, `${id}.json`), JSON.stringify({ id, device: point.device, baseDir, pid: process.pid }) + '\n');
     const mount: Mount = { id, repositoryId, pointId, source, device: point.device, ...(point.access && { access: point.access }), filesystems: point.filesystems };
-    this.active.set(id, { mount, point, handle });
+    this.active.set(id, { mount, ownerUid, point, handle });
     // Unmounted behind our back (snapkeep umount, nbd-client -d): forget it.
     void point.finished.then(() => this.forget(id));
     this.o.log.info(

@@ -23,6 +23,9 @@ import {
   type SystemInfo,
   type Task,
 } from '../../common/contract';
+import { fileIdentity, type Caller } from '../access/caller';
+import { AccessPolicy } from '../access/policy';
+import { pkcheckAuthorizer, type Authorizer } from '../access/polkit';
 import { EventBus } from '../api/event-bus';
 import { DeviceDiscovery } from '../devices/discovery';
 import type { SystemRoots } from '../devices/roots';
@@ -57,7 +60,9 @@ import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
 import { defaultEngine, defaultMountBackend } from './engine-source';
 import { MountManager, type MountBackend } from './mount-manager';
-import { inspectTarget, refuseBusyTarget } from './restore-target';
+import { inspectTarget, prepareRestoreTarget } from './restore-target';
+
+export type { Caller } from '../access/caller';
 
 export interface ServiceOptions {
   kind: SystemInfo['backend'];
@@ -82,12 +87,8 @@ export interface ServiceOptions {
   /** Each log line is also written here (the helper: stderr, for the journal). */
   logEcho?: (line: string) => void;
   moduleStatus?: () => Promise<ModuleStatus>;
-}
-
-/** Who asked: the helper passes the socket peer; in-process callers are the process's user. */
-export interface Caller {
-  uid: number;
-  gid: number;
+  /** Asks polkit for what members may not do alone (default: pkcheck). */
+  authorizer?: Authorizer;
 }
 
 export class Service {
@@ -110,6 +111,7 @@ export class Service {
   private readonly autoVerify: AutoVerify;
   private readonly plugIn: PlugInTrigger;
   private readonly clock: Clock;
+  private readonly policy: AccessPolicy;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
 
@@ -180,6 +182,7 @@ export class Service {
       start: (id) => void this.runJob(id),
       ...(o.timezone !== undefined && { timezone: o.timezone }),
     });
+    this.policy = new AccessPolicy({ authorizer: o.authorizer ?? pkcheckAuthorizer(), defaultStorageDir: path.join(dirs.state, 'diff') });
     this.mounts = new MountManager({
       repos: this.repos,
       backend: o.mountBackend ?? defaultMountBackend(),
@@ -281,6 +284,24 @@ export class Service {
     );
   }
 
+  // A member registers and uses only repositories they may read (and write,
+  // to create one or back up into it): checked as them (access/policy.ts).
+
+  async addRepository(name: string, repoPath: string, caller?: Caller): Promise<Repository> {
+    await this.policy.repository(caller, { name, path: repoPath }, false);
+    return this.repos.add(name, repoPath);
+  }
+
+  async initRepository(name: string, repoPath: string, passphrase: string | undefined, chunkSize: number | undefined, remember: boolean, caller?: Caller): Promise<Repository> {
+    await this.policy.newRepository(caller, repoPath);
+    return this.repos.init(name, repoPath, passphrase, chunkSize, remember);
+  }
+
+  async unlockRepository(id: string, passphrase: string, remember: boolean, caller?: Caller): Promise<Repository> {
+    await this.policy.repository(caller, this.repos.get(id), false);
+    return this.repos.unlock(id, passphrase, remember);
+  }
+
   // --- jobs ---------------------------------------------------------------
 
   listJobs(): Job[] {
@@ -291,18 +312,19 @@ export class Service {
     return this.toJob(this.jobs.get(id));
   }
 
-  async createJob(input: JobInput): Promise<Job> {
-    await validateJob(input, this.validation());
-    const stored = await this.jobs.create(input);
+  async createJob(input: JobInput, caller?: Caller): Promise<Job> {
+    await this.checkJob(input, caller);
+    const stored = await this.jobs.create(input, ownerOf(caller));
     await this.scheduler.reset(stored.id);
     this.logger.for(`job:${stored.id}`).info(`job ${stored.name} created`);
     return this.publish(stored);
   }
 
-  async updateJob(id: string, input: JobInput): Promise<Job> {
+  async updateJob(id: string, input: JobInput, caller?: Caller): Promise<Job> {
     this.jobs.get(id);
-    await validateJob(input, this.validation());
-    const stored = await this.jobs.update(id, input);
+    await this.checkJob(input, caller);
+    // Whoever saves the job names its sources now: it runs with their file access.
+    const stored = await this.jobs.update(id, input, ownerOf(caller));
     await this.scheduler.reset(id);
     this.logger.for(`job:${id}`).info(`job ${stored.name} changed`);
     return this.publish(stored);
@@ -355,7 +377,7 @@ export class Service {
     try {
       if (!(await this.autoVerify.afterRun(job.id, job.verify, this.clock.now()))) return;
       const data = job.verify?.data ?? 'structure';
-      this.verify(job.repositoryId, data === 'newest' ? pointId : undefined, data !== 'structure');
+      await this.verify(job.repositoryId, data === 'newest' ? pointId : undefined, data !== 'structure');
       this.logger.for(`job:${job.id}`).info(`automatic verification started (${data})`);
     } catch (e) {
       // The backup stands; a check that could not start is said in the log.
@@ -412,6 +434,12 @@ export class Service {
     return { hasRepository: (rid: string) => this.repos.has(rid), ...(this.o.timezone !== undefined && { timezone: this.o.timezone }) };
   }
 
+  private async checkJob(input: JobInput, caller: Caller | undefined): Promise<void> {
+    await validateJob(input, { ...this.validation(), readFileSource: (source) => this.policy.fileSource(caller, source) });
+    await this.policy.repository(caller, this.repos.get(input.repositoryId), true);
+    await this.policy.snapshotStorage(caller, input);
+  }
+
   private async cbtForget(id: string): Promise<void> {
     await this.cbt.forget(id);
   }
@@ -448,13 +476,15 @@ export class Service {
 
   // --- restore points -----------------------------------------------------
 
-  async listPoints(repositoryId: string, jobId?: string): Promise<RestorePoint[]> {
+  async listPoints(repositoryId: string, jobId?: string, caller?: Caller): Promise<RestorePoint[]> {
+    await this.policy.repository(caller, this.repos.get(repositoryId), false);
     const points = this.notes.annotate(repositoryId, this.verifications.annotate(repositoryId, await this.repos.with(repositoryId, (h) => h.listPoints())));
     return jobId === undefined ? points : points.filter((p) => p.jobId === jobId);
   }
 
-  /** Pins a point or writes its note (kept on this computer: history/point-notes.ts). */
-  async annotatePoint(repositoryId: string, pointId: string, change: { pinned?: boolean; note?: string }): Promise<RestorePoint> {
+  /** Pins a point or writes its note (kept on this computer: history/point-notes.ts). A pin changes what retention removes: write access. */
+  async annotatePoint(repositoryId: string, pointId: string, change: { pinned?: boolean; note?: string }, caller?: Caller): Promise<RestorePoint> {
+    await this.policy.repository(caller, this.repos.get(repositoryId), true);
     const before = (await this.listPoints(repositoryId)).find((p) => p.id === pointId);
     if (!before) throw new AppError('NOT_FOUND', `no restore point ${pointId}`, { pointId, repositoryId });
     await this.notes.set(repositoryId, pointId, change);
@@ -462,14 +492,16 @@ export class Service {
     return this.notes.annotate(repositoryId, [plain])[0] as RestorePoint;
   }
 
-  async removeRepository(id: string): Promise<void> {
+  async removeRepository(id: string, caller?: Caller): Promise<void> {
+    await this.policy.repository(caller, this.repos.get(id), true);
     await this.repos.remove(id);
     await this.verifications.forget(id);
     await this.notes.forget(id);
   }
 
-  verify(repositoryId: string, pointId: string | undefined, data: boolean): Result<'points.verify'> {
+  async verify(repositoryId: string, pointId: string | undefined, data: boolean, caller?: Caller): Promise<Result<'points.verify'>> {
     const repo = this.repos.get(repositoryId);
+    await this.policy.repository(caller, repo, false);
     const task = this.tasks.start({ kind: 'verify', title: `Verify ${repo.name}`, repositoryId }, async (ctx) => {
       const { report, checked } = await this.repos.with(repositoryId, async (h) => {
         // The points as the verify saw them, for the record kept afterwards.
@@ -484,8 +516,9 @@ export class Service {
     return { taskId: task.id };
   }
 
-  prune(repositoryId: string, retention: Retention | undefined, dryRun: boolean): Result<'points.prune'> {
+  async prune(repositoryId: string, retention: Retention | undefined, dryRun: boolean, caller?: Caller): Promise<Result<'points.prune'>> {
     const repo = this.repos.get(repositoryId);
+    await this.policy.repository(caller, repo, !dryRun);
     let rules = retention;
     if (rules === undefined) {
       const users = this.jobs.usingRepository(repositoryId);
@@ -505,8 +538,8 @@ export class Service {
 
   // --- restore ------------------------------------------------------------
 
-  inspectTarget(target: string): Promise<Result<'restore.inspectTarget'>> {
-    return inspectTarget(target, this.discovery);
+  inspectTarget(target: string, caller?: Caller): Promise<Result<'restore.inspectTarget'>> {
+    return inspectTarget(target, this.discovery, fileIdentity(caller));
   }
 
   async restore(p: {
@@ -517,54 +550,77 @@ export class Service {
     partition?: number;
     skipIdentical: boolean;
     confirm: string;
-  }): Promise<Result<'restore.start'>> {
+  }, caller?: Caller): Promise<Result<'restore.start'>> {
     if (p.confirm !== p.target)
       throw new AppError('INVALID_ARGUMENT', `to confirm, type the target path exactly: ${p.target}`, { target: p.target });
     const repo = this.repos.get(p.repositoryId);
-    await refuseBusyTarget(p.target, {
+    await this.policy.repository(caller, repo, false);
+    // A device: checked, then authorized for members; a file: opened as the caller, used through that descriptor.
+    const target = await prepareRestoreTarget(p.target, {
       discovery: this.discovery,
       repositoryPath: repo.path,
       liveSources: this.jobs.list().filter((j) => this.runner.isRunning(j.id)).flatMap((j) => j.sources),
+      who: fileIdentity(caller),
+      authorizeDevice: (device) => this.policy.restoreDevice(caller, device),
     });
-    const task = this.tasks.start({ kind: 'restore', title: `Restore ${p.source} to ${p.target}`, repositoryId: p.repositoryId }, async (ctx) => {
-      const result = await this.repos.with(p.repositoryId, (h) =>
-        h.restore({
-          pointId: p.pointId,
-          source: p.source,
-          target: p.target,
-          ...(p.partition !== undefined && { partition: p.partition }),
-          skipIdentical: p.skipIdentical,
-          onProgress: (pr) => ctx.progress(pr),
-          signal: ctx.signal,
-        }),
-      );
-      return { ...result };
-    });
+    let task: Task;
+    try {
+      task = this.tasks.start({ kind: 'restore', title: `Restore ${p.source} to ${p.target}`, repositoryId: p.repositoryId }, async (ctx) => {
+        try {
+          const result = await this.repos.with(p.repositoryId, (h) =>
+            h.restore({
+              pointId: p.pointId,
+              source: p.source,
+              target: target.path,
+              ...(p.partition !== undefined && { partition: p.partition }),
+              skipIdentical: p.skipIdentical,
+              onProgress: (pr) => ctx.progress(pr),
+              signal: ctx.signal,
+            }),
+          );
+          return { ...result };
+        } finally {
+          target.close();
+        }
+      });
+    } catch (e) {
+      target.close();
+      throw e;
+    }
     return { taskId: task.id };
   }
 
   // --- file restore -------------------------------------------------------
 
-  mount(repositoryId: string, pointId: string, source: string): Promise<Mount> {
-    return this.mounts.mount(repositoryId, pointId, source);
+  async mount(repositoryId: string, pointId: string, source: string, caller?: Caller): Promise<Mount> {
+    await this.policy.mountPoint(caller, this.repos.get(repositoryId), source);
+    return this.mounts.mount(repositoryId, pointId, source, caller?.uid);
   }
 
-  listFiles(mountId: string, p: string) {
+  async unmount(id: string, caller?: Caller): Promise<void> {
+    this.policy.mountOwner(caller, this.mounts.ownerOf(id));
+    await this.mounts.unmount(id);
+  }
+
+  listFiles(mountId: string, p: string, caller?: Caller) {
+    this.policy.mountOwner(caller, this.mounts.ownerOf(mountId));
     return this.mounts.files(mountId).list(p);
   }
 
-  searchFiles(mountId: string, query: string, limit: number) {
+  searchFiles(mountId: string, query: string, limit: number, caller?: Caller) {
+    this.policy.mountOwner(caller, this.mounts.ownerOf(mountId));
     return this.mounts.files(mountId).search(query, limit);
   }
 
   copyFiles(mountId: string, paths: string[], destination: string, caller?: Caller): Result<'files.copy'> {
     const m = this.mounts.get(mountId);
+    this.policy.mountOwner(caller, this.mounts.ownerOf(mountId));
     const files = this.mounts.files(mountId);
-    // Files restored for a user belong to that user, not to root.
-    const owner = caller && caller.uid !== 0 && process.getuid?.() === 0 ? caller : undefined;
+    // Made as the user who asked: only where they may write, and theirs.
+    const as = fileIdentity(caller);
     const task = this.tasks.start({ kind: 'copy-files', title: `Copy ${paths.length} item(s) to ${destination}`, repositoryId: m.repositoryId }, async (ctx) => {
       const r = await files.copy(paths, destination, {
-        ...(owner && { owner }),
+        as,
         signal: ctx.signal,
         onProgress: (pr) => ctx.progress({ phase: 'copying', bytesDone: pr.bytesDone, bytesTotal: pr.bytesTotal, message: pr.file }),
       });
@@ -574,8 +630,13 @@ export class Service {
   }
 
   /** Files by name in many restore points, each opened in turn (electron/core/files/across-points.ts). */
-  searchPoints(p: { repositoryId: string; query: string; jobId?: string; pointIds?: string[]; source?: string; limit: number }): Result<'files.searchPoints'> {
+  async searchPoints(
+    p: { repositoryId: string; query: string; jobId?: string; pointIds?: string[]; source?: string; limit: number },
+    caller?: Caller,
+  ): Promise<Result<'files.searchPoints'>> {
     const repo = this.repos.get(p.repositoryId);
+    // Each point is opened as File restore opens one: the same authorization.
+    await this.policy.mountPoint(caller, repo, p.source ?? 'every restore point');
     const task = this.tasks.start({ kind: 'search-points', title: `Search “${p.query}” in ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
       const all = await this.listPoints(p.repositoryId, p.jobId);
       const points = p.pointIds ? all.filter((x) => p.pointIds!.includes(x.id)) : all;
@@ -594,8 +655,9 @@ export class Service {
   }
 
   /** What changed between two restore points of one source. */
-  comparePoints(p: { repositoryId: string; basePointId: string; pointId: string; source: string; limit: number }): Result<'files.compare'> {
+  async comparePoints(p: { repositoryId: string; basePointId: string; pointId: string; source: string; limit: number }, caller?: Caller): Promise<Result<'files.compare'>> {
     const repo = this.repos.get(p.repositoryId);
+    await this.policy.mountPoint(caller, repo, p.source);
     const task = this.tasks.start({ kind: 'compare-points', title: `Compare two restore points of ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
       const r = await comparePoints(this.mounts, {
         ...p,
@@ -630,4 +692,9 @@ function lastRunOf(e: HistoryEntry): NonNullable<Job['lastRun']> {
     ...(e.warnings.length > 0 && { warnings: e.warnings.slice(0, 5) }),
     ...(e.problems?.length && { problems: e.problems.slice(0, 5) }),
   };
+}
+
+/** The uid a job runs its file access as: who saved it (this process's user in-process). */
+function ownerOf(caller: Caller | undefined): number {
+  return caller?.uid ?? process.getuid?.() ?? 0;
 }

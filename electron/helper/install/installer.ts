@@ -11,6 +11,7 @@ import { HELPER_GROUP } from '../peer-auth';
 import type { Exec } from './exec';
 import type { InstallLayout } from './layout';
 import { readRecord, recordFile, type InstallRecord } from './record';
+import { mirrorRuntime, rootOwnedProblem, runtimeFiles, type RuntimeFile } from './runtime';
 import { dkmsKey, enrolmentGuide, isSignatureRefusal, secureBootState } from './secure-boot';
 import { renderTemplate } from './templates';
 
@@ -20,6 +21,19 @@ export const EXIT_SECURE_BOOT = 3;
 export const EXIT_NOT_ROOT = 4;
 
 const UNIT = 'snapkeep-helper.service';
+const UDEV_RULES = '10-snapkeep.rules';
+const POLICY = 'org.snapkeep.policy';
+
+/** What a member of the group may do, in one sentence (docs/helper.md says it in full). */
+export const MEMBERS_CAN =
+  'Members of the snapkeep group can back up disks and restore into files and folders they may write; ' +
+  "restoring over a disk or partition and browsing a backup's files ask for an administrator's password.";
+
+interface Runtime {
+  node: string;
+  helperMain: string;
+  docs: string;
+}
 const MODULE = 'snapkeep';
 /** Kernel release strings and user names are checked before they reach an argument vector. */
 const SAFE_WORD = /^[A-Za-z0-9._+~-]{1,128}$/;
@@ -75,6 +89,9 @@ export class Installer {
     const previous = await readRecord(this.recordPath);
     const files = new Set(previous?.files ?? []);
     let moduleVersion: string | undefined;
+    // First: a refusal here leaves the system as it was.
+    const runtime = await this.placeRuntime(files);
+    if (runtime === null) return EXIT_FAILED;
 
     if (o.module === undefined) {
       const ok = await this.prerequisites(o.apt);
@@ -82,14 +99,16 @@ export class Installer {
       const version = await this.dkmsInstall(files);
       if (version === null) return EXIT_FAILED;
       moduleVersion = version;
-      await this.writeFile(path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'), '# Installed by snapkeep-helper: load at boot\nsnapkeep\n', files);
+      // nbd too: the service may not load modules itself (ProtectKernelModules), and file restore needs it.
+      await this.writeFile(path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'), '# Installed by snapkeep-helper: load at boot\nsnapkeep\nnbd\n', files);
     }
     const loadResult = await this.load(o.module);
 
     const groupCreated = await this.ensureGroup();
     const usersAdded = await this.addUsers(o.users);
     await this.installUdevRules(files);
-    await this.installUnit(files);
+    await this.installPolicy(files);
+    await this.installUnit(files, runtime);
 
     const record: InstallRecord = {
       version: 1,
@@ -117,6 +136,7 @@ export class Installer {
     }
     if (loadResult !== 'loaded') return EXIT_FAILED;
     this.say('Snapkeep is installed: the module is loaded and the helper service is set up.');
+    this.say(MEMBERS_CAN);
     return EXIT_OK;
   }
 
@@ -265,9 +285,17 @@ export class Installer {
   }
 
   private async installUdevRules(files: Set<string>): Promise<void> {
-    const text = await renderTemplate(this.layout.templates, '60-snapkeep.rules', {});
-    const file = path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules');
-    const changed = await this.writeFile(file, text, files);
+    const text = await renderTemplate(this.layout.templates, UDEV_RULES, {});
+    const file = path.join(this.layout.etc, 'udev', 'rules.d', UDEV_RULES);
+    // Earlier installs wrote 60-snapkeep.rules: too late to keep by-uuid links off the devices.
+    const legacy = path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules');
+    const hadLegacy = await exists(legacy);
+    if (hadLegacy) {
+      await fs.rm(legacy, { force: true });
+      files.delete(legacy);
+      this.say(`done: removed the old ${legacy}`);
+    }
+    const changed = (await this.writeFile(file, text, files)) || hadLegacy;
     this.say(changed ? `done: udev rules in ${file}` : `ok: udev rules in ${file}`);
     if (changed && (await exists(path.join(this.layout.run, 'udev', 'control')))) {
       await this.exec.run('udevadm', ['control', '--reload']);
@@ -275,17 +303,66 @@ export class Installer {
     }
   }
 
-  private async installUnit(files: Set<string>): Promise<void> {
+  /** polkit's actions for what members of the group may do only with an administrator's password. */
+  private async installPolicy(files: Set<string>): Promise<void> {
+    const text = await renderTemplate(this.layout.templates, POLICY, {});
+    const file = path.join(this.layout.polkitActions, POLICY);
+    const changed = await this.writeFile(file, text, files);
+    this.say(changed ? `done: polkit actions in ${file}` : `ok: polkit actions in ${file}`);
+  }
+
+  /**
+   * The runtime and code the service will run, all root's: a source
+   * checkout is copied into the install root first (and node, if it is not
+   * root's); a packaged app must already be. Null (after saying why) when
+   * the service would run code someone else can change.
+   */
+  private async placeRuntime(files: Set<string>): Promise<Runtime | null> {
+    const L = this.layout;
+    let runtime: Runtime = { node: L.node, helperMain: L.helperMain, docs: L.docs };
+    if (L.sourceRoot !== null && path.resolve(L.sourceRoot) !== path.resolve(L.installRoot)) {
+      const list: RuntimeFile[] = (await runtimeFiles(L.sourceRoot)).map((rel) => ({ rel, from: path.join(L.sourceRoot as string, rel) }));
+      const nodeProblem = await rootOwnedProblem(L.node);
+      if (nodeProblem) list.push({ rel: 'bin/node', from: await fs.realpath(L.node), executable: true });
+      const missing = [];
+      for (const f of list) if (!(await exists(f.from))) missing.push(f.rel);
+      if (missing.length > 0) {
+        this.fail(`the checkout at ${L.sourceRoot} is not built (missing ${missing.slice(0, 3).join(', ')}): run npm run build first`);
+        return null;
+      }
+      const changed = await mirrorRuntime(L.installRoot, list);
+      files.add(L.installRoot);
+      this.say(changed ? `done: the helper copied to ${L.installRoot} (root's; the service runs this copy)` : `ok: the helper in ${L.installRoot}`);
+      runtime = {
+        node: nodeProblem ? path.join(L.installRoot, 'bin/node') : L.node,
+        helperMain: path.join(L.installRoot, path.relative(L.sourceRoot, L.helperMain)),
+        docs: path.join(L.installRoot, 'docs/helper.md'),
+      };
+    }
+    for (const p of [runtime.node, runtime.helperMain]) {
+      const problem = await rootOwnedProblem(p);
+      if (problem) {
+        this.fail(
+          `the service would run ${p}, but ${problem.path} ${problem.problem}: whoever can change it would become root. ` +
+            'Install Snapkeep from its package (or copy it somewhere only root can change) and run the installer from there.',
+        );
+        return null;
+      }
+    }
+    return runtime;
+  }
+
+  private async installUnit(files: Set<string>, runtime: Runtime): Promise<void> {
     const text = await renderTemplate(this.layout.templates, UNIT, {
-      NODE: this.layout.node,
-      HELPER: this.layout.helperMain,
-      DOCS: this.layout.docs,
+      NODE: runtime.node,
+      HELPER: runtime.helperMain,
+      DOCS: runtime.docs,
     });
     const file = path.join(this.layout.etc, 'systemd', 'system', UNIT);
     const changed = await this.writeFile(file, text, files);
     this.say(changed ? `done: service unit ${file}` : `ok: service unit ${file}`);
     if (!(await this.systemdRunning())) {
-      this.say(`note: systemd is not running here; start the service yourself: ${this.layout.node} ${this.layout.helperMain} serve`);
+      this.say(`note: systemd is not running here; start the service yourself: ${runtime.node} ${runtime.helperMain} serve`);
       return;
     }
     if (changed) await this.exec.run('systemctl', ['daemon-reload']);
@@ -350,7 +427,10 @@ export class Installer {
     const known = [
       path.join(this.layout.etc, 'systemd', 'system', UNIT),
       path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules'),
+      path.join(this.layout.etc, 'udev', 'rules.d', UDEV_RULES),
       path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'),
+      path.join(this.layout.polkitActions, POLICY),
+      this.layout.installRoot,
     ];
     const srcDirs = (await fs.readdir(this.layout.usrSrc).catch(() => [] as string[])).filter((n) => n.startsWith(`${MODULE}-`)).map((n) => path.join(this.layout.usrSrc, n));
     for (const f of new Set([...(record?.files ?? []), ...known, ...srcDirs])) {

@@ -21,6 +21,12 @@ export interface InstallLayout {
   helperMain: string;
   node: string;
   docs: string;
+  /** polkit's action files (/usr/share/polkit-1/actions). */
+  polkitActions: string;
+  /** Where a source checkout's helper is copied for the service (/usr/local/lib/snapkeep). */
+  installRoot: string;
+  /** The source checkout the installer runs from; null for a packaged app (its code is in app.asar). */
+  sourceRoot: string | null;
 }
 
 function firstExisting(candidates: Array<string | undefined>): string {
@@ -48,5 +54,8 @@ export function defaultLayout(env: NodeJS.ProcessEnv = process.env): InstallLayo
     helperMain: path.resolve(__dirname, '../main.js'),
     node: process.execPath,
     docs: firstExisting([path.join(repo, 'docs/helper.md'), resources && path.join(resources, 'docs/helper.md')]),
+    polkitActions: '/usr/share/polkit-1/actions',
+    installRoot: '/usr/local/lib/snapkeep',
+    sourceRoot: __dirname.includes('.asar') ? null : repo,
   };
 }

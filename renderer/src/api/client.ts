@@ -9,7 +9,7 @@ import { reactive, readonly } from 'vue';
 
 import { CONNECTION_ERROR } from '@/errors/words';
 
-import { preloadTransport, webSocketTransport, webToken } from './transports';
+import { preloadTransport, webSocketTransport } from './transports';
 
 type ConnectionState = 'idle' | 'connecting' | 'open' | 'lost';
 
@@ -37,9 +37,7 @@ async function open(): Promise<RpcClient> {
   if (window.snapkeep) {
     transport = preloadTransport(window.snapkeep);
   } else {
-    const token = webToken();
-    if (!token) throw connectionError('Open Snapkeep with the link that `snapkeep serve` printed: it carries the access token.');
-    transport = await webSocketTransport(token).catch((e: unknown) => {
+    transport = await webSocketTransport().catch((e: unknown) => {
       throw connectionError(e instanceof Error ? e.message : String(e));
     });
   }

@@ -21,20 +21,13 @@ export function preloadTransport(bridge: PreloadApi): Transport {
   };
 }
 
-/** The web-mode token: from the URL the server printed, kept for reloads. */
-export function webToken(): string | null {
-  const fromUrl = new URLSearchParams(window.location.search).get('token');
-  if (fromUrl) {
-    sessionStorage.setItem('snapkeep-token', fromUrl);
-    // Keep the token out of the address bar, history and screenshots.
-    window.history.replaceState(null, '', window.location.pathname + window.location.hash);
-    return fromUrl;
-  }
-  return sessionStorage.getItem('snapkeep-token');
-}
-
-export function webSocketTransport(token: string): Promise<Transport> {
-  const url = `ws://${window.location.host}/api?token=${encodeURIComponent(token)}`;
+/**
+ * Web mode: the browser logged in through the link `snapkeep serve` printed
+ * or opened (a single-use code traded for an HttpOnly session cookie); the
+ * WebSocket carries that cookie by itself, so no secret is in the page.
+ */
+export function webSocketTransport(): Promise<Transport> {
+  const url = `ws://${window.location.host}/api`;
   const ws = new WebSocket(url);
   const frameListeners: ((frame: string) => void)[] = [];
   const closeListeners: ((reason: Error) => void)[] = [];
@@ -50,7 +43,7 @@ export function webSocketTransport(token: string): Promise<Transport> {
   };
   return new Promise((resolve, reject) => {
     ws.addEventListener('open', () => resolve(transport), { once: true });
-    ws.addEventListener('error', () => reject(new Error('cannot connect to Snapkeep (wrong or expired link?)')), {
+    ws.addEventListener('error', () => reject(new Error('Open Snapkeep with the link that `snapkeep serve` printed or opened: each link works once.')), {
       once: true,
     });
   });

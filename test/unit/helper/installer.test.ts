@@ -2,13 +2,13 @@
 // stand-in (a mock: installing for real would change this host's kernel
 // modules, groups and services; the real install runs in the VM test
 // 300-helper-install). Files go to a scratch layout.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { Exec, ExecResult } from '../../../electron/helper/install/exec';
-import { EXIT_FAILED, EXIT_OK, EXIT_SECURE_BOOT, Installer } from '../../../electron/helper/install/installer';
+import { EXIT_FAILED, EXIT_OK, EXIT_SECURE_BOOT, Installer, MEMBERS_CAN } from '../../../electron/helper/install/installer';
 import type { InstallLayout } from '../../../electron/helper/install/layout';
 import { tempDir } from '../../support/temp-dirs';
 
@@ -79,9 +79,19 @@ class MockSystem implements Exec {
 
 let tmp: ReturnType<typeof tempDir>;
 let layout: InstallLayout;
+/** Root's folder outside the sticky /tmp, so code placed here passes the ownership check (/run is root's, 0755). */
+let rootsDir: string;
+const file = (p: string, text = '') => {
+  mkdirSync(path.dirname(p), { recursive: true });
+  writeFileSync(p, text);
+};
 beforeEach(() => {
   tmp = tempDir('snapkeep-install-');
+  rootsDir = mkdtempSync('/run/snapkeep-installer-test-');
+  chmodSync(rootsDir, 0o755);
   const d = (p: string) => path.join(tmp.dir, p);
+  // A packaged app: its code lies in root's folders.
+  file(path.join(rootsDir, 'opt/snapkeep/helper/main.js'), '// helper');
   layout = {
     etc: d('etc'),
     usrSrc: d('usr/src'),
@@ -91,15 +101,21 @@ beforeEach(() => {
     dkmsLib: d('var/lib/dkms'),
     kmodSource: path.resolve('kmod'),
     templates: path.resolve('electron/helper/templates'),
-    helperMain: '/opt/snapkeep/helper/main.js',
+    helperMain: path.join(rootsDir, 'opt/snapkeep/helper/main.js'),
     node: '/usr/bin/node',
-    docs: '/opt/snapkeep/docs/helper.md',
+    docs: path.join(rootsDir, 'opt/snapkeep/docs/helper.md'),
+    polkitActions: d('usr/share/polkit-1/actions'),
+    installRoot: path.join(rootsDir, 'usr/local/lib/snapkeep'),
+    sourceRoot: null,
   };
   mkdirSync(path.join(layout.modulesDir, KERNEL, 'build'), { recursive: true });
   mkdirSync(path.join(layout.modulesDir, KERNEL, 'kernel'), { recursive: true });
   mkdirSync(path.join(layout.run, 'systemd', 'system'), { recursive: true });
 });
-afterEach(() => tmp.remove());
+afterEach(() => {
+  tmp.remove();
+  rmSync(rootsDir, { recursive: true, force: true });
+});
 
 function run(sys: MockSystem) {
   const out: string[] = [];
@@ -135,9 +151,11 @@ describe('installer (system tools mocked)', () => {
       ]),
     );
     const unit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-helper.service'), 'utf8');
-    expect(unit).toContain('ExecStart="/usr/bin/node" "/opt/snapkeep/helper/main.js" serve');
+    expect(unit).toContain(`ExecStart="/usr/bin/node" "${layout.helperMain}" serve`);
     expect(unit).not.toMatch(/@[A-Z_]+@/);
-    expect(existsSync(path.join(layout.etc, 'udev/rules.d/60-snapkeep.rules'))).toBe(true);
+    expect(existsSync(path.join(layout.etc, 'udev/rules.d/10-snapkeep.rules'))).toBe(true);
+    expect(readFileSync(path.join(layout.polkitActions, 'org.snapkeep.policy'), 'utf8')).toContain('<action id="org.snapkeep.restore-device">');
+    expect(first.out).toContain(MEMBERS_CAN);
     expect(readFileSync(path.join(layout.usrSrc, 'snapkeep-0.1.0/dkms.conf'), 'utf8')).toContain('AUTOINSTALL="yes"');
     expect(readFileSync(path.join(layout.etc, 'modules-load.d/snapkeep.conf'), 'utf8')).toContain('snapkeep');
 
@@ -186,10 +204,86 @@ describe('installer (system tools mocked)', () => {
     writeFileSync(path.join(layout.etc, 'snapkeep/jobs.json'), '{}');
     sys.calls = [];
     expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
-    for (const f of ['systemd/system/snapkeep-helper.service', 'udev/rules.d/60-snapkeep.rules', 'modules-load.d/snapkeep.conf', 'snapkeep/install.json'])
+    for (const f of ['systemd/system/snapkeep-helper.service', 'udev/rules.d/10-snapkeep.rules', 'modules-load.d/snapkeep.conf', 'snapkeep/install.json'])
       expect(existsSync(path.join(layout.etc, f)), f).toBe(false);
+    expect(existsSync(path.join(layout.polkitActions, 'org.snapkeep.policy'))).toBe(false);
     expect(existsSync(path.join(layout.usrSrc, 'snapkeep-0.1.0'))).toBe(false);
     expect(existsSync(path.join(layout.etc, 'snapkeep/jobs.json'))).toBe(true);
     expect(sys.calls).toEqual(expect.arrayContaining(['systemctl disable --now snapkeep-helper.service', 'rmmod snapkeep', 'groupdel snapkeep']));
+  });
+
+  it('replaces the udev rules of earlier installs (60-snapkeep.rules ran after by-uuid links were made)', async () => {
+    file(path.join(layout.etc, 'udev/rules.d/60-snapkeep.rules'), '# old');
+    const sys = new MockSystem(layout);
+    expect(await run(sys).installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(existsSync(path.join(layout.etc, 'udev/rules.d/60-snapkeep.rules'))).toBe(false);
+    expect(readFileSync(path.join(layout.etc, 'udev/rules.d/10-snapkeep.rules'), 'utf8')).toContain('TEST=="/run/snapkeep/claims/%k"');
+  });
+});
+
+describe('installer: the service runs only root-owned code (system tools mocked)', () => {
+  it('refuses to install the service when its code is in a user-owned folder, and says why', async () => {
+    chownSync(path.join(rootsDir, 'opt/snapkeep'), 65534, 65534);
+    const { installer, out } = run(new MockSystem(layout));
+    expect(await installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_FAILED);
+    expect(out.join('\n')).toContain(`the service would run ${layout.helperMain}, but ${path.join(rootsDir, 'opt/snapkeep')} is owned by uid 65534, not root`);
+    expect(existsSync(path.join(layout.etc, 'systemd/system/snapkeep-helper.service'))).toBe(false);
+  });
+
+  it('refuses code in a folder others may write (an AppImage extracted under the sticky /tmp)', async () => {
+    file(path.join(tmp.dir, 'appimage_extracted_1/resources/app.asar'), 'asar');
+    layout.helperMain = path.join(tmp.dir, 'appimage_extracted_1/resources/app.asar/out/js/electron/helper/main.js');
+    chmodSync(tmp.dir, 0o755);
+    const sys = new MockSystem(layout);
+    const { installer, out } = run(sys);
+    expect(await installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_FAILED);
+    expect(out.join('\n')).toMatch(/but \/tmp is writable by others \(mode 1777\)/);
+    expect(sys.calls).toEqual([]);
+  });
+
+  it('refuses a runtime whose folder its group may write', async () => {
+    const bin = path.join(rootsDir, 'opt/node/bin');
+    file(path.join(bin, 'node'), 'ELF');
+    chmodSync(path.join(rootsDir, 'opt/node'), 0o775);
+    layout.node = path.join(bin, 'node');
+    const { installer, out } = run(new MockSystem(layout));
+    expect(await installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_FAILED);
+    expect(out.join('\n')).toContain(`${path.join(rootsDir, 'opt/node')} is writable by its group (mode 775)`);
+  });
+
+  it('copies a source checkout (and a node the user owns) into the install root, runs that copy, and a second run changes nothing', async () => {
+    // A checkout owned by a user, with a node from a user's home (nvm).
+    const src = path.join(tmp.dir, 'checkout');
+    file(path.join(src, 'package.json'), JSON.stringify({ dependencies: { tiny: '1.0.0' } }));
+    file(path.join(src, 'node_modules/tiny/package.json'), JSON.stringify({ name: 'tiny', dependencies: {} }));
+    file(path.join(src, 'node_modules/tiny/index.js'), 'module.exports = 1;');
+    file(path.join(src, 'node_modules/devonly/index.js'), 'not shipped');
+    file(path.join(src, 'out/js/electron/helper/main.js'), '// helper');
+    file(path.join(src, 'native/build/Release/snapkeep.node'), 'addon');
+    file(path.join(src, 'docs/helper.md'), '# helper');
+    const nvm = path.join(tmp.dir, 'home/u/.nvm/bin/node');
+    file(nvm, 'node binary');
+    chownSync(path.dirname(nvm), 65534, 65534);
+    Object.assign(layout, { sourceRoot: src, helperMain: path.join(src, 'out/js/electron/helper/main.js'), node: nvm, docs: path.join(src, 'docs/helper.md') });
+
+    const sys = new MockSystem(layout);
+    const first = run(sys);
+    expect(await first.installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    const root = layout.installRoot;
+    const unit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-helper.service'), 'utf8');
+    expect(unit).toContain(`ExecStart="${root}/bin/node" "${root}/out/js/electron/helper/main.js" serve`);
+    for (const [rel, mode] of [['out/js/electron/helper/main.js', 0o644], ['node_modules/tiny/index.js', 0o644], ['native/build/Release/snapkeep.node', 0o755], ['bin/node', 0o755]] as const) {
+      const st = lstatSync(path.join(root, rel));
+      expect([rel, st.uid, st.mode & 0o7777]).toEqual([rel, 0, mode]);
+    }
+    expect(existsSync(path.join(root, 'node_modules/devonly'))).toBe(false);
+    expect(existsSync(path.join(root, 'electron/helper/templates/snapkeep-helper.service'))).toBe(false);
+
+    const second = run(sys);
+    expect(await second.installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(second.out.filter((l) => l.startsWith('done:'))).toEqual([]);
+
+    expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
+    expect(existsSync(root)).toBe(false);
   });
 });

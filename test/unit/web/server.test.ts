@@ -1,5 +1,12 @@
+// Web mode's doors, for real: the server on 127.0.0.1 with the in-process
+// backend, requests from this process (root, the serving user) and from
+// another uid (nobody, through setpriv). The login code is single-use and
+// becomes an HttpOnly, SameSite=Strict session cookie; Host and Origin name
+// this server; another user's TCP connection is closed unread.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import * as http from 'node:http';
 import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,66 +17,132 @@ import { startWebServer, type WebServer } from '../../../electron/web/server';
 
 let server: WebServer;
 let rendererDir: string;
+const refusals: string[] = [];
 
 beforeAll(async () => {
   rendererDir = mkdtempSync(path.join(tmpdir(), 'snapkeep-web-'));
   mkdirSync(path.join(rendererDir, 'assets'));
   writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>Snapkeep</title>');
   writeFileSync(path.join(rendererDir, 'assets', 'app.js'), 'console.log(1)');
-  server = await startWebServer({ backend: new LocalBackend(), rendererDir });
+  server = await startWebServer({ backend: new LocalBackend(), rendererDir, onRefused: (why) => refusals.push(why) });
 });
 afterAll(() => server.close());
 
-function wsUrl(token: string | null): string {
-  return `ws://127.0.0.1:${server.port}/api` + (token === null ? '' : `?token=${encodeURIComponent(token)}`);
+/** A GET with exactly these headers (fetch would not let a test set Host). */
+function get(p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: server.port, path: p, headers: { Host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+  });
 }
 
-function connect(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+/** Logs in with a fresh code; returns the cookie header a browser would send. */
+async function login(): Promise<string> {
+  const url = new URL(server.loginUrl());
+  const res = await get(url.pathname + url.search);
+  expect(res.status).toBe(303);
+  const set = res.headers['set-cookie']?.[0] ?? '';
+  return set.split(';')[0] ?? '';
+}
+
+function connect(headers: Record<string, string>): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api`, { headers });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.once('error', reject);
   });
 }
 
+const ORIGIN = () => `http://127.0.0.1:${server.port}`;
+
 describe('snapkeep serve', () => {
-  it('listens on loopback only and prints a URL with the token', () => {
-    expect(server.url).toBe(`http://127.0.0.1:${server.port}/?token=${server.token}`);
-    expect(server.token.length).toBeGreaterThanOrEqual(32);
+  it('listens on loopback only; its address carries no secret, each login URL its own code', () => {
+    expect(server.origin).toBe(`http://127.0.0.1:${server.port}/`);
+    const a = new URL(server.loginUrl());
+    const b = new URL(server.loginUrl());
+    expect(a.pathname).toBe('/login');
+    expect(a.searchParams.get('code')?.length).toBeGreaterThanOrEqual(32);
+    expect(a.searchParams.get('code')).not.toBe(b.searchParams.get('code'));
   });
 
   it('serves the renderer with a content security policy', async () => {
-    const res = await fetch(`http://127.0.0.1:${server.port}/`);
+    const res = await get('/');
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('<title>Snapkeep</title>');
-    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
-    const js = await fetch(`http://127.0.0.1:${server.port}/assets/app.js`);
-    expect(js.headers.get('content-type')).toContain('text/javascript');
+    expect(res.body).toContain('<title>Snapkeep</title>');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect((await get('/assets/app.js')).headers['content-type']).toContain('text/javascript');
   });
 
   it('never serves files outside the renderer directory', async () => {
-    for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/assets/../../secret']) {
-      const res = await fetch(`http://127.0.0.1:${server.port}${p}`);
-      expect(await res.text()).not.toContain('root:');
+    for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/assets/../../secret']) expect((await get(p)).body).not.toContain('root:');
+  });
+
+  it('exchanges a login code once for an HttpOnly, SameSite=Strict session cookie', async () => {
+    const url = new URL(server.loginUrl());
+    const first = await get(url.pathname + url.search);
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    expect(first.headers['set-cookie']?.[0]).toMatch(new RegExp(`^snapkeep-${server.port}=[A-Za-z0-9_-]{32,}; HttpOnly; SameSite=Strict; Path=/$`));
+    const again = await get(url.pathname + url.search);
+    expect(again.status).toBe(403);
+    expect(again.body).toContain('This link has been used or has expired');
+    expect(again.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('refuses an expired code', async () => {
+    const quick = await startWebServer({ backend: new LocalBackend(), rendererDir, codeLifetimeMs: 1 });
+    try {
+      const url = quick.loginUrl();
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await fetch(url, { redirect: 'manual' })).status).toBe(403);
+    } finally {
+      await quick.close();
     }
   });
 
-  it('refuses the API without the token, with a wrong token, or from another origin', async () => {
-    await expect(connect(wsUrl(null))).rejects.toThrow('HTTP 403');
-    await expect(connect(wsUrl('x'.repeat(server.token.length)))).rejects.toThrow('HTTP 403');
-    await expect(connect(wsUrl(server.token), { Origin: 'http://evil.example' })).rejects.toThrow('HTTP 403');
+  it('refuses a request for another host (DNS rebinding)', async () => {
+    const res = await get('/', { Host: `evil.example:${server.port}` });
+    expect(res.status).toBe(421);
+    expect(res.body).not.toContain('Snapkeep</title>');
+    const url = new URL(server.loginUrl());
+    expect((await get(url.pathname + url.search, { Host: `evil.example:${server.port}` })).status).toBe(421);
   });
 
-  it('answers JSON-RPC over the WebSocket with the token', async () => {
-    const ws = await connect(wsUrl(server.token), { Origin: `http://127.0.0.1:${server.port}` });
+  it('refuses the API without a session, with a made-up one, from another origin, without an origin, or for another host', async () => {
+    const cookie = await login();
+    const fake = `snapkeep-${server.port}=${'A'.repeat(32)}`;
+    await expect(connect({ Origin: ORIGIN() })).rejects.toThrow('HTTP 403');
+    await expect(connect({ Origin: ORIGIN(), Cookie: fake })).rejects.toThrow('HTTP 403');
+    await expect(connect({ Origin: 'http://evil.example', Cookie: cookie })).rejects.toThrow('HTTP 403');
+    await expect(connect({ Cookie: cookie })).rejects.toThrow('HTTP 403');
+    await expect(connect({ Origin: ORIGIN(), Cookie: cookie, Host: `evil.example:${server.port}` })).rejects.toThrow('HTTP 403');
+  });
+
+  it('answers JSON-RPC over the WebSocket with the session cookie and our origin', async () => {
+    const ws = await connect({ Origin: ORIGIN(), Cookie: await login() });
     const reply = await new Promise<string>((resolve) => {
       ws.once('message', (d) => resolve(String(d)));
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'system.info', params: {} }));
     });
     ws.close();
-    const msg = JSON.parse(reply) as { id: number; result: { backend: string } };
-    expect(msg.id).toBe(7);
-    expect(msg.result.backend).toBe('local');
+    expect(JSON.parse(reply)).toMatchObject({ id: 7, result: { backend: 'local' } });
+  });
+
+  it('closes a connection from another local user unread, even one holding a valid code', async () => {
+    const url = server.loginUrl();
+    refusals.length = 0;
+    const script = `fetch(process.argv[1], { redirect: 'manual' }).then((r) => console.log('HTTP', r.status), (e) => console.log('failed', e.cause?.code ?? e.message))`;
+    const out = await new Promise<string>((resolve) =>
+      execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script, url], { cwd: '/' }, (_e, stdout, stderr) => resolve(stdout.trim() || stderr.trim())),
+    );
+    expect(out).toMatch(/^failed (ECONNRESET|UND_ERR_SOCKET|other side closed)/);
+    expect(refusals.some((r) => r.startsWith('a connection from uid 65534'))).toBe(true);
+    // The code was not spent: the user it belongs to still logs in with it.
+    expect((await fetch(url, { redirect: 'manual' })).status).toBe(303);
   });
 });

@@ -2,9 +2,11 @@
 # snapkeep-helper install / serve / uninstall on a real kernel. The direct
 # build replaces DKMS here (install --module loads the .ko the harness built
 # for this kernel with insmod; DKMS needs a writable /usr/src and
-# /var/lib/dkms, and builds the same Kbuild tree). /etc is an overlay on
-# tmpfs so the installer can add the group, users, the unit and the udev
-# rules. Checks: install loads the module and sets everything up, a second
+# /var/lib/dkms, and builds the same Kbuild tree). /etc, /usr/local and
+# polkit's actions folder are overlays on tmpfs so the installer can add
+# the group, users, the unit, the udev rules, polkit's actions and its copy
+# of the helper (a source checkout is copied to /usr/local/lib/snapkeep,
+# which the unit runs). Checks: install loads the module and sets everything up, a second
 # install changes nothing, the service starts and answers a member of the
 # snapkeep group, refuses another uid, and uninstall removes it all.
 # vm: disks=1x32M modules=overlay timeout=150
@@ -19,8 +21,11 @@ R=$SNAPKEEP_REPO
 HELPER="node $R/out/js/electron/helper/main.js"
 [ -f "$R/out/js/electron/helper/main.js" ] || fail "not built: run npm run build"
 
-mkdir -p /tmp/etc-up /tmp/etc-work
-mount -t overlay overlay -o lowerdir=/etc,upperdir=/tmp/etc-up,workdir=/tmp/etc-work /etc
+for d in /etc /usr/local /usr/share/polkit-1/actions; do
+	t=/tmp/ov$(echo "$d" | tr / _)
+	mkdir -p "$t/up" "$t/work"
+	mount -t overlay overlay -o "lowerdir=$d,upperdir=$t/up,workdir=$t/work" "$d"
+done
 useradd -M -N -u 1500 -s /bin/sh alice
 useradd -M -N -u 1501 -s /bin/sh bob
 
@@ -29,10 +34,13 @@ $HELPER install --module "$SNAPKEEP_KO" --user alice --no-apt | tee /tmp/install
 [ -c /dev/snapkeep ] || fail "/dev/snapkeep missing after install"
 getent group snapkeep > /dev/null || fail "no snapkeep group"
 id -nG alice | tr ' ' '\n' | grep -qx snapkeep || fail "alice not in snapkeep"
-grep -qF "\"$R/out/js/electron/helper/main.js\" serve" \
+grep -qF '"/usr/local/lib/snapkeep/out/js/electron/helper/main.js" serve' \
 	/etc/systemd/system/snapkeep-helper.service || fail "unit ExecStart"
-grep -q 'KERNEL=="snapkeep-img\*"' /etc/udev/rules.d/60-snapkeep.rules ||
+[ "$(stat -c %u /usr/local/lib/snapkeep/out/js/electron/helper/main.js)" = 0 ] ||
+	fail "the helper's copy is not root's"
+grep -q 'KERNEL=="snapkeep-img\*"' /etc/udev/rules.d/10-snapkeep.rules ||
 	fail "udev rules"
+[ -f /usr/share/polkit-1/actions/org.snapkeep.policy ] || fail "polkit actions"
 grep -q '"mode": "direct"' /etc/snapkeep/install.json || fail "install record"
 
 echo "--- install again (idempotent)"
@@ -44,7 +52,8 @@ $HELPER check || fail "check reports problems after install"
 
 echo "--- serve"
 mkdir -p /tmp/state
-$HELPER serve --state /tmp/state --config /etc/snapkeep 2> /tmp/helper.log &
+# As the unit runs it: the installed copy.
+node /usr/local/lib/snapkeep/out/js/electron/helper/main.js serve --state /tmp/state --config /etc/snapkeep 2> /tmp/helper.log &
 pid=$!
 for _ in $(seq 100); do
 	[ -S /run/snapkeep/helper.sock ] && break
@@ -87,7 +96,8 @@ $HELPER uninstall | tee /tmp/uninstall.log
 [ ! -e /sys/module/snapkeep ] || fail "module still loaded"
 ! getent group snapkeep > /dev/null || fail "group still exists"
 for f in /etc/systemd/system/snapkeep-helper.service \
-	/etc/udev/rules.d/60-snapkeep.rules /etc/snapkeep/install.json; do
+	/etc/udev/rules.d/10-snapkeep.rules /etc/snapkeep/install.json \
+	/usr/share/polkit-1/actions/org.snapkeep.policy /usr/local/lib/snapkeep; do
 	[ ! -e "$f" ] || fail "$f left after uninstall"
 done
 echo "install, serve, uninstall ok"

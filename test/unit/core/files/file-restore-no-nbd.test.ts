@@ -101,6 +101,9 @@ describe('file restore without the nbd module', () => {
         expect(readFileSync(beach, 'utf8')).toBe(BEACH);
         expect(statSync(beach).mtime.getTime()).toBe(OLD.getTime());
         expect(readFileSync(path.join(dest, 'albums/cover.txt'), 'utf8')).toBe('cover\n');
+        // a folder keeps its time (set after its contents), a file its user.* xattrs
+        expect(statSync(path.join(dest, 'albums/2024')).mtime.getTime()).toBe(OLD.getTime());
+        expect(execFileSync('getfattr', ['--only-values', '-n', 'user.rating', beach], { encoding: 'utf8' })).toBe('five stars');
         // setuid is never restored
         expect(statSync(path.join(dest, 'tool')).mode & 0o7777).toBe(0o755);
       } finally {

@@ -1,7 +1,7 @@
 // The key files of remembered passphrases: modes 0600 in a 0700 directory,
 // written atomically (no temporary file left), and every kind of bad file
 // reported as unusable with its reason instead of thrown.
-import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -53,11 +53,20 @@ describe('remembered keys', () => {
     write('r-shape', JSON.stringify({ version: 2, passphrase: 'p' }));
     write('r-empty', JSON.stringify({ version: 1, passphrase: '' }));
     write('r-loose', JSON.stringify({ version: 1, passphrase: 'p' }), 0o644);
+    write('r-group', JSON.stringify({ version: 1, passphrase: 'p' }), 0o640);
+    write('r-other', JSON.stringify({ version: 1, passphrase: 'p' }), 0o604);
     mkdirSync(keys.fileOf('r-dir'));
+    symlinkSync(keys.fileOf('r-ok'), keys.fileOf('r-link'));
+    write('r-theirs', JSON.stringify({ version: 1, passphrase: 'p' }));
+    chownSync(keys.fileOf('r-theirs'), 65534, 65534);
     expect(await keys.read('r-json')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-json')} is damaged (not JSON)` });
     expect(await keys.read('r-shape')).toMatchObject({ kind: 'unusable', problem: expect.stringContaining('is damaged (version:') });
     expect(await keys.read('r-empty')).toMatchObject({ kind: 'unusable', problem: expect.stringContaining('is damaged (passphrase:') });
     expect(await keys.read('r-loose')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-loose')} may be read by other users (mode 644), so it is not used` });
+    expect(await keys.read('r-group')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-group')} may be read by other users (mode 640), so it is not used` });
+    expect(await keys.read('r-other')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-other')} may be read by other users (mode 604), so it is not used` });
+    expect(await keys.read('r-link')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-link')} is not a regular file` });
+    expect(await keys.read('r-theirs')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-theirs')} belongs to uid 65534, not to this service's user, so it is not used` });
     expect(await keys.read('r-dir')).toEqual({ kind: 'unusable', problem: `${keys.fileOf('r-dir')} is not a regular file` });
     expect(await keys.read('r-ok')).toEqual({ kind: 'key', passphrase: 'p' });
   });

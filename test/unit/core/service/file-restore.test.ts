@@ -6,7 +6,7 @@
 // never overwrite and belong to the user who asked, and release of mounts a
 // killed service left.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -99,10 +99,11 @@ describe('file restore', () => {
     expect(readlinkSync(path.join(dest, 'shadow-link'))).toBe('../../../etc/shadow');
   });
 
-  it('gives the copies to the user who asked', async () => {
+  it('makes the copies as the user who asked, so they are theirs', async () => {
     const dest = tempDir('snapkeep-copy-');
     try {
-      await copyFiles([path.join(root(), 'home/alice/Documents')], [root()], dest.dir, { owner: { uid: 65534, gid: 65534 } });
+      chownSync(dest.dir, 65534, 65534);
+      await copyFiles([path.join(root(), 'home/alice/Documents')], [root()], dest.dir, { as: { uid: 65534, gid: 65534, groups: [65534] } });
       for (const p of ['Documents', 'Documents/Report.txt']) expect(lstatSync(path.join(dest.dir, p))).toMatchObject({ uid: 65534, gid: 65534 });
     } finally {
       dest.remove();

@@ -1,0 +1,95 @@
+// What a member of the snapkeep group may do through the root helper, rule
+// by rule (docs/helper.md, "What a member can do"). Requests from root and
+// everything in an in-process service pass: those already act as themselves.
+//
+// - Paths a member names are opened, created and checked as the member
+//   (caller-files.ts), never as root: image files to back up, files to
+//   restore into, folders to copy into, repositories.
+// - A repository is used by a member only if the member may read it (and
+//   write it, to back up into it or prune it).
+// - Restoring over a block device, mounting a restore point and keeping
+//   snapshot data outside the default folder need polkit (polkit.ts).
+import { closeSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { AppError, isAppError, type JobInput } from '../../common/contract';
+import { FileType, O, openAs } from '../../../native';
+import { fileIdentity, isMember, type Caller } from './caller';
+import { accessError, mkdirpAs, openSource, requireDirAccess } from './caller-files';
+import { ACTIONS, type Authorizer } from './polkit';
+import { requireTrustedDir } from './trusted-path';
+
+export interface AccessPolicyOptions {
+  authorizer: Authorizer;
+  /** <state>/diff: snapshot storage that needs no authorization. */
+  defaultStorageDir: string;
+}
+
+export class AccessPolicy {
+  constructor(private readonly o: AccessPolicyOptions) {}
+
+  /** Throws unless the caller may use the repository at `repoPath` (read it; with `write`, also change it). */
+  async repository(caller: Caller | undefined, repo: { name: string; path: string }, write: boolean): Promise<void> {
+    if (!isMember(caller)) return;
+    const who = fileIdentity(caller);
+    await requireDirAccess(who, repo.path, write);
+    const config = path.join(repo.path, 'config');
+    try {
+      closeSync(await openAs(who, config, { flags: O.RDONLY, types: FileType.file }));
+    } catch (e) {
+      throw accessError(e, config, 'read');
+    }
+  }
+
+  /** For repos.init: the member creates the folder (or may write the empty one that is there). */
+  async newRepository(caller: Caller | undefined, repoPath: string): Promise<void> {
+    if (!isMember(caller)) return;
+    const who = fileIdentity(caller);
+    await mkdirpAs(who, repoPath);
+    await requireDirAccess(who, repoPath, true);
+  }
+
+  /** An image-file source of a job: the caller must be able to read it. */
+  async fileSource(caller: Caller | undefined, source: string): Promise<void> {
+    try {
+      (await openSource(fileIdentity(caller), source)).close();
+    } catch (e) {
+      if (isAppError(e) && e.code === 'NOT_FOUND') throw new AppError('DEVICE_NOT_FOUND', `source ${source} does not exist`, { source });
+      if (isAppError(e) && e.details?.['errno'] === 'EMEDIUMTYPE')
+        throw new AppError('INVALID_ARGUMENT', `source ${source} is neither an image file nor a block device`, { source });
+      throw e;
+    }
+  }
+
+  /** Snapshot storage: a root-controlled folder, and outside the default only with authorization. */
+  async snapshotStorage(caller: Caller | undefined, job: JobInput): Promise<void> {
+    const storage = job.snapshotStorage?.directory;
+    if (storage === undefined || path.resolve(storage) === path.resolve(this.o.defaultStorageDir)) return;
+    if ((process.getuid?.() ?? 0) === 0) await requireTrustedDir(storage, 'snapshot storage folder');
+    if (isMember(caller))
+      await this.o.authorizer.authorize(ACTIONS.storageDirectory, caller, `keeping snapshot data in ${storage}`, { directory: storage });
+  }
+
+  /** Restoring over a block device (whatever it holds). */
+  async restoreDevice(caller: Caller | undefined, device: string): Promise<void> {
+    if (isMember(caller)) await this.o.authorizer.authorize(ACTIONS.restoreDevice, caller, `restoring over ${device}`, { device });
+  }
+
+  /** Mounting a restore point's file systems (browsing a backup's files). */
+  async mountPoint(caller: Caller | undefined, repo: { name: string; path: string }, source: string): Promise<void> {
+    if (!isMember(caller)) return;
+    await this.repository(caller, repo, false);
+    await this.o.authorizer.authorize(ACTIONS.mountPoint, caller, `browsing the files of ${source} in ${repo.name}`, { repository: repo.path, source });
+  }
+
+  /** A mount's files are for who mounted it (and root). */
+  mountOwner(caller: Caller | undefined, ownerUid: number | undefined): void {
+    if (!isMember(caller) || caller.uid === ownerUid) return;
+    throw new AppError('PERMISSION_DENIED', 'this restore point was mounted by another user: mount it yourself', { uid: caller.uid, owner: ownerUid });
+  }
+
+  /** Authorization is not needed for this caller (root, in-process). */
+  static trusted(caller: Caller | undefined): boolean {
+    return !isMember(caller);
+  }
+}
