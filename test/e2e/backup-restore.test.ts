@@ -243,7 +243,7 @@ describe('backup and restore in the browser', () => {
   });
 
   it('can be used with the keyboard and names every control for screen readers', async () => {
-    await page.goto(served.url.replace(/\/\?token=.*/, '/') + '#/');
+    await page.goto(`${served.origin}/#/`);
     await page.reload(); // a fresh page: the focus starts at the top
     await page.getByTestId('system-card').waitFor();
     // the first Tab reaches the skip link, which moves the focus to the content
@@ -266,7 +266,7 @@ describe('backup and restore in the browser', () => {
 
     const unnamed: string[] = [];
     for (const route of ['/', '/devices', '/jobs', '/jobs/new', '/points', '/restore', '/files', '/logs', '/settings', '/setup']) {
-      await page.goto(served.url.replace(/\/\?token=.*/, '/') + '#' + route);
+      await page.goto(`${served.origin}/#${route}`);
       await page.locator('h1[data-page-title]').waitFor();
       await page.waitForLoadState('networkidle');
       unnamed.push(...(await unnamedControls(page)).map((c) => `${route} ${c}`));

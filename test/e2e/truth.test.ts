@@ -82,7 +82,7 @@ async function run(name: string): Promise<string> {
 }
 
 async function open(page: Page, route: string): Promise<void> {
-  await page.goto(served.url.replace(/\/\?token=.*/, '/') + '#' + route);
+  await page.goto(`${served.origin}/#${route}`);
   await page.locator('h1[data-page-title]').waitFor();
 }
 
@@ -142,7 +142,7 @@ beforeAll(async () => {
     const page = await browser.newPage({ viewport: { width: size.width, height: size.height } });
     page.setDefaultTimeout(15_000);
     errors.push(...watchErrors(page));
-    await page.goto(served.url);
+    await page.goto(await served.loginUrl()); // each page is its own browser context: its own login
     await page.locator('h1[data-page-title]').waitFor();
     pages.set(size.name, page);
   }

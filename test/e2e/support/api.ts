@@ -1,15 +1,32 @@
-// The served API from the test process, as the page reaches it (same
-// WebSocket, same token, same validated contract): to set up what a test
-// needs (repositories, jobs, runs) quickly instead of through the UI.
+// The served API from the test process, as the page reaches it (a login
+// link for the session cookie, the same WebSocket with our origin, the same
+// validated contract): to set up what a test needs (repositories, jobs,
+// runs) quickly instead of through the UI.
+import * as http from 'node:http';
+
 import WebSocket from 'ws';
 
 import type { Task } from '../../../electron/common/contract';
 import { RpcClient, type Transport } from '../../../electron/common/rpc/client';
 import type { Served } from './serve';
 
+/** Logs in with a fresh link; resolves to the session cookie serve sets. */
+function login(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        res.resume();
+        const cookie = res.headers['set-cookie']?.[0]?.split(';')[0];
+        if (res.statusCode === 303 && cookie) resolve(cookie);
+        else reject(new Error(`login refused: HTTP ${res.statusCode}`));
+      })
+      .on('error', reject);
+  });
+}
+
 export async function apiClient(served: Served): Promise<RpcClient> {
-  const token = new URL(served.url).searchParams.get('token') ?? '';
-  const ws = new WebSocket(`ws://127.0.0.1:${served.port}/api?token=${encodeURIComponent(token)}`);
+  const cookie = await login(await served.loginUrl());
+  const ws = new WebSocket(`ws://127.0.0.1:${served.port}/api`, { headers: { Cookie: cookie, Origin: served.origin } });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);

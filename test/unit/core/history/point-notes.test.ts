@@ -34,9 +34,10 @@ describe('point notes', () => {
     await s.backend.close();
     const again = await LocalBackend.open({ dirs: s.dirs.dirs });
     try {
-      const [listed] = await again.service.listPoints(repo.id);
+      const svc = again.service!;
+      const [listed] = await svc.listPoints(repo.id);
       expect(listed).toMatchObject({ pinned: true, note: 'before the upgrade' });
-      const cleared = await again.service.annotatePoint(repo.id, p!.id, { pinned: false, note: '' });
+      const cleared = await svc.annotatePoint(repo.id, p!.id, { pinned: false, note: '' });
       expect(cleared.pinned).toBeUndefined();
       expect(cleared.note).toBeUndefined();
     } finally {
