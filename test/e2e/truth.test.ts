@@ -363,6 +363,8 @@ describe('the app tells the truth', () => {
       for (const [name, route, ready] of views) {
         await open(page, route);
         await page.getByTestId(ready).first().waitFor();
+        // the API is a WebSocket: networkidle does not wait for it, the job's fields do
+        if (name === 'job-edit') await expect.poll(() => page.getByTestId('job-name').inputValue()).toBe('Scripted');
         await page.waitForLoadState('networkidle');
         await screenshot(page, `view-${name}-${size.name}`);
       }
