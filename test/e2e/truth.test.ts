@@ -310,6 +310,8 @@ describe('the app tells the truth', () => {
       expect(note).toMatch(/in the served process|in this process/);
       expect(note).toMatch(/only while .*snapkeep serve/);
       expect(note).not.toMatch(/either way/);
+      const servedBy = (await page.getByTestId('served-by').textContent()) ?? '';
+      expect(servedBy).toContain(process.getuid?.() === 0 ? 'as root' : 'without root');
       await open(page, '/setup');
       const command = (await page.getByTestId('setup-command').textContent()) ?? '';
       const argv = command.replace(/^sudo /, '').split(' ');
