@@ -13,6 +13,8 @@ export const EnvelopeType = {
   manifest: 3,
   listSegment: 4,
   other: 5,
+  /** Format 2: a device's list of segment ids. */
+  listRoot: 6,
 } as const;
 export type EnvelopeType = (typeof EnvelopeType)[keyof typeof EnvelopeType];
 
@@ -46,14 +48,26 @@ export interface BackupDeviceRequest {
   /** Fail with SOURCE_CHANGED unless the source has exactly this size. */
   expectedSize?: number;
   /** Incremental: the parent's chunk list and the changed byte ranges. */
+  parent?: NativeList;
   parentList?: Buffer;
   ranges?: Array<[number, number]>;
   threads?: number;
+  /** Store the list's segments as they are built (the list is then not returned). */
+  writeSegments?: boolean;
+  /** Format 2: also store the list root naming them. */
+  writeRoot?: boolean;
 }
 
 export interface BackupDeviceResult {
-  /** 32-byte chunk ids in device order; all-zero id = zero chunk. */
+  /** 32-byte chunk ids in device order; all-zero id = zero chunk. Empty with writeSegments. */
   list: Buffer;
+  /** Segment ids in order (32 bytes each). */
+  segments: Buffer;
+  /** The list root's id (hex), with writeRoot. */
+  root?: string;
+  segmentsWritten: number;
+  /** Chunks the parent's list named that the index no longer holds, read again from the source. */
+  chunksRepaired: number;
   size: number;
   bytesRead: number;
   bytesNew: number;
@@ -69,7 +83,7 @@ export interface BackupDeviceResult {
 }
 
 export interface RestoreDeviceRequest {
-  list: Buffer;
+  list: NativeList | Buffer;
   chunkSize: number;
   deviceSize: number;
   /** Part of the device to restore (a partition); default all. */
@@ -96,42 +110,93 @@ export interface PackUsage {
   liveBytes: number;
 }
 
+/** A device's chunk list held natively: read a segment at a time, never copied per call. */
+export interface NativeList {
+  readonly chunks: number;
+  readonly segments: number;
+  /** The segment ids, 32 bytes each (empty for a list given whole). */
+  segmentIds(): Buffer;
+}
+
+/** Prune's live set: one bit per index position. */
+export interface NativeMark {
+  /** Marks every chunk of the lists (each distinct segment read once). */
+  add(
+    lists: Array<NativeList | Buffer>,
+    onProgress?: ProgressCallback,
+    cancel?: CancelToken,
+  ): Promise<{ missing: Buffer; objects: Buffer; marked: number; segmentsRead: number }>;
+  plan(opts: { repackBelow: number; maxRepackBytes?: number }): Promise<GcPlan>;
+}
+
+export interface GcPlan {
+  drop: PackUsage[];
+  rewrite: PackUsage[];
+  /** Packs that would be rewritten but for maxRepackBytes. */
+  deferredPacks: number;
+  packs: number;
+  storedBytes: number;
+  liveBytes: number;
+}
+
+export interface ListVerdict {
+  missing: Buffer;
+  badChunks: Buffer;
+  badPacks: string[];
+  error?: string;
+  errorSegment?: string;
+}
+
 export interface NativeRepo {
   sealEnvelope(type: EnvelopeType, data: Buffer): Buffer;
   /** null when the envelope does not authenticate. */
   openEnvelope(type: EnvelopeType, data: Buffer): Buffer | null;
   chunkId(data: Buffer): Buffer;
-  loadIndex(): Promise<{ files: string[]; badFiles: string[]; chunks: number; packs: number }>;
+  loadIndex(): Promise<{ files: string[]; badFiles: string[]; loaded: number; chunks: number; packs: number }>;
   backup(req: BackupDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<BackupDeviceResult>;
   restore(
     req: RestoreDeviceRequest,
     onProgress?: ProgressCallback,
     cancel?: CancelToken,
   ): Promise<{ bytesWritten: number; bytesSkipped: number; blockDevice: boolean }>;
-  readRange(req: { list: Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer>;
+  readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer>;
+  /** A device's list from its root (format 2) or its segment ids (format 1). */
+  openList(ref: { root: string } | { segments: string[] | Buffer }, chunks: number): Promise<NativeList>;
+  writeListRoot(segments: Buffer, chunks: number): Promise<string>;
+  /** Every id of a list (at most 32 Mi chunks): small lists and tests. */
+  readWholeList(list: NativeList | Buffer): Promise<Buffer>;
   verify(
     opts: { data: boolean },
     onProgress?: ProgressCallback,
     cancel?: CancelToken,
   ): Promise<{ problems: VerifyProblemNative[]; packs: number; chunks: number }>;
+  createListChecker(opts: { badChunks?: Buffer; badPacks?: string[] }): {
+    check(list: NativeList | Buffer, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<ListVerdict>;
+  };
   /** Ids (32 bytes each) of `list` that no indexed pack holds. */
   missingChunks(list: Buffer): Buffer;
-  gcPlan(live: Buffer[]): PackUsage[];
+  createMark(): NativeMark;
   compact(
-    req: { live: Buffer[]; rewrite: string[]; drop: string[]; packSize?: number },
+    req: { mark: NativeMark; rewrite: string[]; order?: Array<NativeList | Buffer>; packSize?: number },
     onProgress?: ProgressCallback,
     cancel?: CancelToken,
-  ): Promise<{ indexFile: string; newPacks: string[]; copiedBytes: number }>;
+  ): Promise<{ indexFile: string; newPacks: Array<{ id: string; size: number }>; copiedBytes: number; copiedChunks: number }>;
+  /** Format 2: an index file saying these packs are gone. */
+  writeRemovalRecord(packs: string[]): Promise<string>;
+  /** One index file for everything indexed but the excluded packs and entries (chunk id hex + pack id hex). */
+  writeConsolidatedIndex(opts: { exclude: string[]; excludeEntries?: string[] }): Promise<string>;
   rebuildIndex(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }>;
+  /** Of these pack ids, those no index entry names. */
+  unindexedPacks(ids: string[]): string[];
   locate(chunkIdHex: string): { pack: string; offset: number; storedLength: number; rawLength: number; compressed: boolean } | null;
-  stats(): { chunks: number; packs: number; packBytes: number; packIds: string[] };
+  stats(): { chunks: number; packs: number; packBytes: number; indexFiles: number; mappedIndexFiles: number };
   /** Closes the pack files kept open for reading (they reopen when needed). */
   closeFiles(): void;
 }
 
 interface EngineAddon {
   engine: {
-    NativeRepo: new (opts: { path: string; idKey: Buffer; encKey?: Buffer }) => NativeRepo;
+    NativeRepo: new (opts: NativeRepoOptions) => NativeRepo;
     CancelToken: new () => CancelToken;
     deriveKey(passphrase: string, salt: Buffer, opsLimit: number, memLimit: number): Promise<Buffer>;
     aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer;
@@ -142,7 +207,17 @@ interface EngineAddon {
 
 const addon = () => loadAddon<EngineAddon>().engine;
 
-export function openNativeRepo(opts: { path: string; idKey: Buffer; encKey?: Buffer }): NativeRepo {
+export interface NativeRepoOptions {
+  path: string;
+  idKey: Buffer;
+  encKey?: Buffer;
+  /** Repository format: which index files and lists to write (default 1). */
+  version?: number;
+  /** Where decoded index files are cached and mapped (none: in memory). */
+  cacheDir?: string;
+}
+
+export function openNativeRepo(opts: NativeRepoOptions): NativeRepo {
   return new (addon().NativeRepo)(opts);
 }
 

@@ -17,6 +17,7 @@ export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts', 'native/**/*.test.ts'],
     environment: 'node',
+    globalSetup: ['test/support/index-cache-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],

@@ -13,6 +13,7 @@ export const EXIT = {
   TARGET_REFUSED: 7, // restore target mounted or too small
   NO_SPACE: 8, // destination full or read-only
   MODULE: 9, // kernel module missing or wrong ABI
+  REPO_TAMPERED: 10, // a link or special file inside the repository, or its config changed
   CANCELLED: 130, // interrupted (Ctrl-C)
 } as const;
 
@@ -31,6 +32,9 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.REPO_LOCKED;
     case 'REPO_CORRUPT':
       return EXIT.REPO_CORRUPT;
+    case 'REPO_UNSAFE':
+    case 'REPO_CONFIG_CHANGED':
+      return EXIT.REPO_TAMPERED;
     case 'TARGET_MOUNTED':
     case 'TARGET_TOO_SMALL':
       return EXIT.TARGET_REFUSED;

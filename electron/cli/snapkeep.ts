@@ -11,9 +11,11 @@ import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
 import { mountCommand } from './commands/mount';
 import { pruneCommand } from './commands/prune';
+import { repairIndexCommand } from './commands/repair-index';
 import { restoreCommand } from './commands/restore';
 import { serveCommand } from './commands/serve';
 import { umountCommand } from './commands/umount';
+import { upgradeCommand } from './commands/upgrade';
 import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
 import { EXIT, exitCodeFor } from './exit-codes';
@@ -27,6 +29,8 @@ const commands: Command[] = [
   restoreCommand,
   verifyCommand,
   pruneCommand,
+  repairIndexCommand,
+  upgradeCommand,
   mountCommand,
   umountCommand,
   jobsCommand,

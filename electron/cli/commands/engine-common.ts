@@ -67,8 +67,17 @@ export function repoPath(p: string | undefined): string {
   return path.resolve(p);
 }
 
-/** Opens, asking for the passphrase only when the repository is encrypted. */
+/**
+ * Opens, asking for the passphrase only when the repository is encrypted.
+ * A passphrase given up front (SNAPKEEP_PASSWORD, --password-file) means
+ * the caller expects an encrypted repository: the engine then refuses an
+ * unencrypted config (REPO_CONFIG_CHANGED) instead of opening it without
+ * one, which is what a config swapped in by whoever can write the
+ * repository would want.
+ */
 export async function openRepo(p: string, passwordFile: string | undefined): Promise<RepositoryHandle> {
+  const env = process.env['SNAPKEEP_PASSWORD'];
+  if ((env !== undefined && env !== '') || passwordFile !== undefined) return engine.open({ path: p, passphrase: await passphrase(passwordFile) });
   try {
     return await engine.open({ path: p });
   } catch (e) {

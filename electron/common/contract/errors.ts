@@ -19,6 +19,8 @@ export const ErrorCode = z.enum([
   'REPO_EXISTS',
   'REPO_LOCKED', // held by another process (exclusive lock)
   'REPO_CORRUPT', // damaged pack, index or manifest; details name them
+  'REPO_UNSAFE', // a symbolic link or special file inside a repository: refused, never followed
+  'REPO_CONFIG_CHANGED', // the config no longer matches what this computer pinned (id, encryption, ...)
   'WRONG_PASSPHRASE',
   'PASSPHRASE_REQUIRED',
   'DISK_FULL', // ENOSPC on the destination

@@ -7,11 +7,16 @@
 // meet is an AppError with a code from contract/errors.ts and the ids
 // involved in `details` (pack, chunk, point ids, paths).
 import type { Progress, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import type { RepoPin } from './config-pin';
 
 export interface OpenOptions {
   path: string;
   /** Required for encrypted repositories (WRONG_PASSPHRASE / PASSPHRASE_REQUIRED). */
   passphrase?: string;
+  /** Root of the local index cache (index-cache.ts); default per user, null: keep the index in memory. */
+  cacheDir?: string | null;
+  /** What this computer pinned about the repository (config-pin.ts); a config that differs is REPO_CONFIG_CHANGED. */
+  pin?: RepoPin;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -87,6 +92,8 @@ export interface PruneReport {
   freedBytes: number;
 }
 
+export type { RepairReport } from './repair';
+
 /** Random access to one device of a restore point (NBD export, file restore). */
 export interface PointReader {
   readonly sizeBytes: number;
@@ -96,6 +103,8 @@ export interface PointReader {
 
 export interface RepositoryHandle {
   readonly path: string;
+  /** The pin to remember for this repository: the one given to open, tightened by what was seen. */
+  readonly pin: RepoPin;
   info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>>;
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;
@@ -103,12 +112,20 @@ export interface RepositoryHandle {
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport>;
   prune(opts: { retention: Retention; dryRun: boolean; now?: Date; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<PruneReport>;
   openReader(pointId: string, source: string): Promise<PointReader>;
+  /** Drops index entries of missing or damaged packs and blobs (with `data`: every blob is read). */
+  repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<import('./repair').RepairReport>;
   close(): Promise<void>;
 }
+
+export type { UpgradeReport } from './upgrade';
 
 export interface Engine {
   init(opts: InitOptions): Promise<RepositoryHandle>;
   open(opts: OpenOptions): Promise<RepositoryHandle>;
+  /** Converts a repository to the current format (only when asked); `dryRun` says what it would do. */
+  upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<import('./upgrade').UpgradeReport>;
+  /** The pin of a repository's config without unlocking it (no key fingerprint). */
+  readPin(path: string): Promise<RepoPin>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */
   changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]>;
 }

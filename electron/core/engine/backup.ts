@@ -11,9 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { AppError, type RestorePoint } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
 import type { BackupRequest, BackupSource } from './api';
-import { readChunkList, writeChunkList } from './chunk-lists';
+import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
+import { ID_BYTES } from './format';
 import { probeLayout } from './layout-probe';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
 import { progressReporter } from './progress';
@@ -51,6 +52,8 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
     throw new AppError('INVALID_ARGUMENT', 'compressionLevel must be 1-19');
   if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
   const now = new Date();
+  // Format 1 repositories are written in format 1 until upgraded.
+  const v2 = ctx.config.version >= 2;
   const parent = await findParent(ctx, req);
   const devices: ManifestDevice[] = [];
   const token = createCancelToken();
@@ -61,7 +64,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
       const parentDev = parent?.devices.find((d) => d.source === src.source);
       const layout = await probeLayout(src.readFrom);
       const useChanges = canUseChanges(src, parentDev, ctx.config.chunkSize) && parentDev !== undefined;
-      const parentList = useChanges && parentDev ? await readChunkList(ctx.path, ctx.native, parentDev.segments, parent?.id) : undefined;
+      const parentList = useChanges && parentDev && parent ? await openDeviceList(ctx.native, parentDev, parent.id) : undefined;
       const report = progressReporter('reading', req.onProgress, src.source);
       let res;
       try {
@@ -71,8 +74,12 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
             chunkSize: ctx.config.chunkSize,
             level: req.compressionLevel,
             packSize: ctx.config.packSize,
+            // The list is stored a segment at a time as it is built, every
+            // inherited chunk checked against the index first.
+            writeSegments: true,
+            writeRoot: v2,
             ...(useChanges && parentDev && parentList && src.changes
-              ? { parentList, ranges: src.changes.ranges, expectedSize: parentDev.sizeBytes }
+              ? { parent: parentList, ranges: src.changes.ranges, expectedSize: parentDev.sizeBytes }
               : {}),
           },
           report,
@@ -81,13 +88,14 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
       } catch (e) {
         throw toAppError(e, `backup of ${src.source}`);
       }
-      const { segments } = await writeChunkList(ctx.path, ctx.native, res.list);
+      const segments: string[] = [];
+      for (let at = 0; at < res.segments.length; at += ID_BYTES) segments.push(res.segments.subarray(at, at + ID_BYTES).toString('hex'));
       devices.push({
         source: src.source,
         readFrom: src.readFrom,
         sizeBytes: res.size,
         chunkSize: ctx.config.chunkSize,
-        segments,
+        ...(v2 ? { root: res.root ?? '' } : { segments }),
         layout,
         ...(src.cbt && { cbt: { ...src.cbt } }),
         readMode: useChanges ? 'changed' : 'full',
@@ -102,7 +110,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest): Promise<R
   }
   if (req.signal?.aborted) throw new AppError('CANCELLED', 'backup cancelled');
   const manifest: Manifest = {
-    version: 1,
+    version: v2 ? 2 : 1,
     id: newPointId(now),
     repositoryId: ctx.config.id,
     createdAt: now.toISOString(),

@@ -2,13 +2,15 @@
 // content-addressed segments of SEGMENT_ENTRIES ids: lists/<xx>/<id>, each
 // an envelope (type 4) around the raw ids, its name the keyed BLAKE2b of
 // those ids. An incremental backup whose changes touch few segments writes
-// only those; unchanged segments are shared with the parent.
-import * as fs from 'node:fs/promises';
-
-import { EnvelopeType, type NativeRepo } from '../../../native/engine';
-import { writeFileAtomic } from './atomic-file';
-import { corrupt } from './errors';
-import { ID_BYTES, SEGMENT_ENTRIES, dirs } from './format';
+// only those; unchanged segments are shared with the parent. Format 2 adds
+// a list root per device (native/src/engine/chunk_list.h). The native
+// engine reads and writes lists itself, a segment at a time; what is here
+// serves whole-list callers (tests) and opens a device's list.
+import { EnvelopeType, type NativeList, type NativeRepo } from '../../../native/engine';
+import { corrupt, toAppError } from './errors';
+import type { ManifestDevice } from './manifest';
+import { ID_BYTES, MAX_FILE_BYTES, SEGMENT_ENTRIES, rel } from './format';
+import { isMissing, readRepoFile, repoFileExists, writeRepoFile } from './repo-files';
 
 const SEGMENT_BYTES = SEGMENT_ENTRIES * ID_BYTES;
 
@@ -30,14 +32,10 @@ export async function writeChunkList(repo: string, native: NativeRepo, list: Buf
   let next = 0;
   const worker = async () => {
     for (let job = pending[next++]; job; job = pending[next++]) {
-      const file = dirs.segment(repo, job.id);
+      const file = rel.segment(job.id);
       // Content-addressed: already there means the same bytes.
-      const exists = await fs.access(file).then(
-        () => true,
-        () => false,
-      );
-      if (exists) continue;
-      await writeFileAtomic(file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
+      if (await repoFileExists(repo, file)) continue;
+      await writeRepoFile(repo, file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
       written++;
     }
   };
@@ -50,15 +48,35 @@ export async function readChunkList(repo: string, native: NativeRepo, segments: 
   for (const id of segments) {
     let data: Buffer;
     try {
-      data = await fs.readFile(dirs.segment(repo, id));
+      data = await readRepoFile(repo, rel.segment(id), MAX_FILE_BYTES.segment);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw corrupt(`chunk-list segment ${id} is missing`, { segment: id, pointId });
+      if (isMissing(e)) throw corrupt(`chunk-list segment ${id}${pointId !== undefined ? ` of restore point ${pointId}` : ''} is missing`, { segment: id, pointId });
       throw e;
     }
     const plain = native.openEnvelope(EnvelopeType.listSegment, data);
-    if (!plain || plain.length % ID_BYTES !== 0 || native.chunkId(plain).toString('hex') !== id)
-      throw corrupt(`chunk-list segment ${id} is damaged`, { segment: id, pointId });
+    if (!plain || plain.length === 0 || plain.length > SEGMENT_BYTES || plain.length % ID_BYTES !== 0 || native.chunkId(plain).toString('hex') !== id)
+      throw corrupt(`chunk-list segment ${id}${pointId !== undefined ? ` of restore point ${pointId}` : ''} is damaged`, { segment: id, pointId });
     parts.push(plain);
   }
   return Buffer.concat(parts);
+}
+
+/** Chunks in a device's list. */
+export function chunkCount(dev: Pick<ManifestDevice, 'sizeBytes' | 'chunkSize'>): number {
+  return Math.ceil(dev.sizeBytes / dev.chunkSize);
+}
+
+/** A device's list, held natively (format 2: through its root; format 1: its segments). */
+export async function openDeviceList(native: NativeRepo, dev: ManifestDevice, pointId: string): Promise<NativeList> {
+  try {
+    return await native.openList(dev.root !== undefined ? { root: dev.root } : { segments: dev.segments ?? [] }, chunkCount(dev));
+  } catch (e) {
+    const err = toAppError(e, `chunk list of restore point ${pointId}`);
+    throw err.code === 'REPO_CORRUPT' ? corrupt(err.message, { ...err.details, pointId }) : err;
+  }
+}
+
+/** A device's whole list (32 bytes per chunk), for small devices and tests. */
+export async function readDeviceList(native: NativeRepo, dev: ManifestDevice, pointId: string): Promise<Buffer> {
+  return native.readWholeList(await openDeviceList(native, dev, pointId));
 }

@@ -2,43 +2,96 @@
 // passphrase unlocks anything), written once at init. It holds the format
 // version, the chunk size, the KDF parameters and the master keys, wrapped
 // by the passphrase's key when the repository is encrypted.
-import * as fs from 'node:fs/promises';
+//
+// Whoever can write the repository can write this file, so:
+//  - every number is bounded before it sizes memory or work (a forged
+//    Argon2id cost must not stall or exhaust the machine);
+//  - an encrypted repository's config carries `mac`, an HMAC of all its other
+//    fields under a key derived from the master keys: only someone holding
+//    the passphrase can change it, and a change is refused loudly
+//    (REPO_CONFIG_CHANGED) after the keys are unlocked;
+//  - what the config says about identity and encryption is pinned on the
+//    computer that uses it (config-pin.ts), so swapping in an unencrypted
+//    config is refused before the passphrase is even asked for.
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 import { z } from 'zod';
 
 import { AppError } from '../../common/contract';
-import { writeFileAtomic } from './atomic-file';
+import { describeIssues } from '../../common/rpc/dispatcher';
 import { corrupt } from './errors';
-import { FORMAT_NAME, FORMAT_VERSION, dirs } from './format';
+import {
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  KDF_MEM_MAX,
+  KDF_MEM_MIN,
+  KDF_OPS_MAX,
+  KDF_OPS_MIN,
+  MAX_CHUNK_SIZE,
+  MAX_FILE_BYTES,
+  MAX_PACK_SIZE,
+  MIN_CHUNK_SIZE,
+  MIN_PACK_SIZE,
+  dirs,
+  rel,
+} from './format';
+import type { RepoKeys } from './keys';
+import { isMissing, readRepoFile, writeRepoFile } from './repo-files';
 
-export const RepoConfig = z.object({
-  format: z.literal(FORMAT_NAME),
-  version: z.number().int().positive(),
-  id: z.string().regex(/^[0-9a-f]{16}$/),
-  createdAt: z.string(),
-  chunkSize: z.number().int().positive(),
-  packSize: z.number().int().positive(),
-  encryption: z.enum(['none', 'xchacha20poly1305']),
-  kdf: z
-    .object({
-      algorithm: z.literal('argon2id13'),
-      opsLimit: z.number().int().positive(),
-      memLimit: z.number().int().positive(),
-      salt: z.string(), // base64, 16 bytes
-    })
-    .optional(),
-  /** base64: the id key (plain repositories) or the sealed key pair. */
-  keys: z.string(),
-});
+const base64 = (bytes: number) =>
+  z
+    .string()
+    .max(Math.ceil(bytes / 3) * 4)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+    .refine((s) => Buffer.from(s, 'base64').length === bytes, `must hold ${bytes} bytes`);
+
+export const RepoConfig = z
+  .object({
+    format: z.literal(FORMAT_NAME),
+    version: z.number().int().positive().max(1000),
+    id: z.string().regex(/^[0-9a-f]{16}$/),
+    createdAt: z.string().max(64),
+    chunkSize: z
+      .number()
+      .int()
+      .min(MIN_CHUNK_SIZE)
+      .max(MAX_CHUNK_SIZE)
+      .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+    packSize: z.number().int().min(MIN_PACK_SIZE).max(MAX_PACK_SIZE),
+    encryption: z.enum(['none', 'xchacha20poly1305']),
+    kdf: z
+      .object({
+        algorithm: z.literal('argon2id13'),
+        opsLimit: z.number().int().min(KDF_OPS_MIN).max(KDF_OPS_MAX),
+        memLimit: z.number().int().min(KDF_MEM_MIN).max(KDF_MEM_MAX),
+        salt: base64(16),
+      })
+      .optional(),
+    /** base64: the id key (plain repositories) or the sealed key pair. */
+    keys: z.string().max(256),
+    /** Encrypted repositories: HMAC-SHA256 (base64) of the canonical config without this field. */
+    mac: base64(32).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.encryption === 'none') !== (c.kdf === undefined))
+      ctx.addIssue({ code: 'custom', path: ['kdf'], message: c.kdf ? 'an unencrypted repository has no key derivation' : 'is missing' });
+    if (c.encryption === 'none' && c.mac !== undefined) ctx.addIssue({ code: 'custom', path: ['mac'], message: 'only encrypted repositories carry one' });
+  });
 export type RepoConfig = z.infer<typeof RepoConfig>;
+
+/**
+ * Configs of this format version on carry a MAC when encrypted; older ones
+ * (written before configs were authenticated) may lack it, and the pin then
+ * stops one from being dropped later.
+ */
+export const CONFIG_MAC_SINCE = 2;
 
 export async function readConfig(repo: string): Promise<RepoConfig> {
   let text: string;
   try {
-    text = await fs.readFile(dirs.config(repo), 'utf8');
+    text = (await readRepoFile(repo, rel.config, MAX_FILE_BYTES.config)).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR')
+    if (isMissing(e) || (e instanceof AppError && e.details?.['errnoName'] === 'ENOTDIR'))
       throw new AppError('REPO_NOT_FOUND', `no Snapkeep repository at ${repo}`, { path: repo });
     throw e;
   }
@@ -48,21 +101,71 @@ export async function readConfig(repo: string): Promise<RepoConfig> {
   } catch {
     throw corrupt(`the config of ${repo} is not valid JSON`, { path: dirs.config(repo) });
   }
+  const format = (parsed as { format?: unknown } | null)?.format;
+  if (format !== FORMAT_NAME) throw new AppError('REPO_NOT_FOUND', `${repo} is not a Snapkeep repository`, { path: repo });
+  const version = (parsed as { version?: unknown }).version;
+  if (typeof version === 'number' && version > FORMAT_VERSION)
+    throw new AppError('REPO_CORRUPT', `repository format ${version} is newer than this Snapkeep (${FORMAT_VERSION})`, { path: repo, version });
   const r = RepoConfig.safeParse(parsed);
-  if (!r.success) {
-    const format = (parsed as { format?: unknown }).format;
-    if (format !== FORMAT_NAME) throw new AppError('REPO_NOT_FOUND', `${repo} is not a Snapkeep repository`, { path: repo });
-    throw corrupt(`the config of ${repo} is damaged: ${r.error.message}`, { path: dirs.config(repo) });
-  }
-  if (r.data.version > FORMAT_VERSION)
-    throw new AppError('REPO_CORRUPT', `repository format ${r.data.version} is newer than this Snapkeep (${FORMAT_VERSION})`, {
-      path: repo,
-      version: r.data.version,
-    });
+  if (!r.success) throw corrupt(`the config of ${repo} is damaged or was tampered with: ${describeIssues(r.error)}`, { path: dirs.config(repo) });
   return r.data;
 }
 
 export async function writeConfig(repo: string, config: RepoConfig): Promise<void> {
   RepoConfig.parse(config);
-  await writeFileAtomic(dirs.config(repo), JSON.stringify(config, null, 2) + '\n');
+  if (config.encryption !== 'none' && config.mac === undefined) throw new AppError('INTERNAL', 'an encrypted config must be sealed (sealConfig) before it is written');
+  await writeRepoFile(repo, rel.config, JSON.stringify(config, null, 2) + '\n');
+}
+
+/** JSON with object keys sorted at every level: the bytes the MAC covers. */
+export function canonicalConfig(config: RepoConfig): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
+    return v;
+  };
+  const { mac: _mac, ...rest } = config;
+  return JSON.stringify(sort(rest));
+}
+
+function configMac(config: RepoConfig, keys: RepoKeys): Buffer {
+  if (!keys.encKey) throw new AppError('INTERNAL', 'only encrypted configs carry a MAC');
+  // Its own key, derived from both master keys, so the MAC shares no key
+  // with the AEAD or the chunk ids.
+  const key = Buffer.from(hkdfSync('sha256', Buffer.concat([keys.encKey, keys.idKey]), Buffer.alloc(0), 'snapkeep config mac v1', 32));
+  const mac = createHmac('sha256', key).update('snapkeep-config\0').update(canonicalConfig(config)).digest();
+  key.fill(0);
+  return mac;
+}
+
+/** The config with its MAC (encrypted repositories); plain configs are returned as they are. */
+export function sealConfig(config: RepoConfig, keys: RepoKeys): RepoConfig {
+  if (config.encryption === 'none') return config;
+  return { ...config, mac: configMac(config, keys).toString('base64') };
+}
+
+/**
+ * Checks an encrypted config's MAC with the unlocked keys. A config without
+ * one is accepted only from before CONFIG_MAC_SINCE (and when the pin does
+ * not say it had one: config-pin.ts).
+ */
+export function verifyConfig(config: RepoConfig, keys: RepoKeys, repo: string): void {
+  if (config.encryption === 'none') return;
+  if (config.mac === undefined) {
+    if (config.version >= CONFIG_MAC_SINCE) throw configChanged(repo, 'it lacks the MAC every encrypted config of this format carries');
+    return;
+  }
+  const want = configMac(config, keys);
+  const got = Buffer.from(config.mac, 'base64');
+  if (got.length !== want.length || !timingSafeEqual(got, want))
+    throw configChanged(repo, 'its MAC does not match its contents, so it was changed by someone without the passphrase');
+}
+
+export function configChanged(repo: string, why: string, details: Record<string, unknown> = {}): AppError {
+  return new AppError('REPO_CONFIG_CHANGED', `refusing the repository at ${repo}: its config was changed: ${why}`, { path: dirs.config(repo), ...details });
 }

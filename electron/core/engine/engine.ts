@@ -6,21 +6,30 @@ import { AppError } from '../../common/contract';
 import { openNativeRepo } from '../../../native/engine';
 import type { Engine, InitOptions, OpenOptions, RepositoryHandle } from './api';
 import { changedRanges } from './changed-ranges';
-import { type RepoConfig, readConfig, writeConfig } from './config';
+import { type RepoConfig, readConfig, sealConfig, verifyConfig, writeConfig } from './config';
+import { type RepoPin, checkPin, checkPinnedKeys, mergePin, pinOf } from './config-pin';
 import { toAppError } from './errors';
-import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, dirs } from './format';
+import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, rel } from './format';
+import { indexCacheDir } from './index-cache';
 import { createKeys, unlockKeys } from './keys';
+import { mkdirRepo } from './repo-files';
 import { Repository } from './repository';
+import { type UpgradeReport, upgradeRepository } from './upgrade';
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-async function openWith(path: string, config: RepoConfig, passphrase: string | undefined): Promise<RepositoryHandle> {
+async function openWith(path: string, config: RepoConfig, passphrase: string | undefined, pin: RepoPin | undefined, cacheRoot?: string | null): Promise<RepositoryHandle> {
+  // Identity and encryption first: a swapped config costs no key derivation.
+  checkPin(config, pin, path);
   const keys = await unlockKeys(config, passphrase, path);
-  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }) });
+  verifyConfig(config, keys, path);
+  checkPinnedKeys(keys, pin, path);
+  const cacheDir = await indexCacheDir(config.id, cacheRoot);
+  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }), version: config.version, ...(cacheDir !== undefined && { cacheDir }) });
   await native.loadIndex();
-  return new Repository(path, config, native);
+  return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)));
 }
 
 export class SnapkeepEngine implements Engine {
@@ -38,9 +47,13 @@ export class SnapkeepEngine implements Engine {
       // What a killed init leaves (our empty folders, no config) may be reused.
       const ours = new Set(['points', 'lists', 'index', 'packs', 'locks', 'tmp']);
       if (entries.some((e) => !ours.has(e))) throw new AppError('INVALID_ARGUMENT', `${opts.path} is not empty`, { path: opts.path });
-      await fs.mkdir(opts.path, { recursive: true });
-      for (const d of [dirs.points, dirs.lists, dirs.index, dirs.packs, dirs.locks, dirs.tmp]) await fs.mkdir(d(opts.path), { recursive: true });
-      const { fields } = await createKeys(opts.passphrase);
+      // The root is the user's path; a new one is private, as is everything
+      // below it (repo-files.ts: 0700 directories, 0600 files), whatever the
+      // umask: an unencrypted repository holds whole disks (security #8).
+      const created = await fs.mkdir(opts.path, { recursive: true, mode: 0o700 });
+      if (created !== undefined) await fs.chmod(opts.path, 0o700);
+      for (const d of [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp]) await mkdirRepo(opts.path, d);
+      const { keys, fields } = await createKeys(opts.passphrase);
       const config: RepoConfig = {
         format: FORMAT_NAME,
         version: FORMAT_VERSION,
@@ -50,9 +63,10 @@ export class SnapkeepEngine implements Engine {
         packSize: PACK_SIZE,
         ...fields,
       };
+      const sealed = sealConfig(config, keys);
       // The config is written last: a killed init leaves no repository.
-      await writeConfig(opts.path, config);
-      return await openWith(opts.path, config, opts.passphrase);
+      await writeConfig(opts.path, sealed);
+      return await openWith(opts.path, sealed, opts.passphrase, undefined, opts.cacheDir);
     } catch (e) {
       throw toAppError(e, `init ${opts.path}`);
     }
@@ -61,9 +75,21 @@ export class SnapkeepEngine implements Engine {
   async open(opts: OpenOptions): Promise<RepositoryHandle> {
     try {
       const config = await readConfig(opts.path);
-      return await openWith(opts.path, config, opts.passphrase);
+      return await openWith(opts.path, config, opts.passphrase, opts.pin, opts.cacheDir);
     } catch (e) {
       throw toAppError(e, `open ${opts.path}`);
+    }
+  }
+
+  upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<UpgradeReport> {
+    return upgradeRepository(opts);
+  }
+
+  async readPin(path: string): Promise<RepoPin> {
+    try {
+      return pinOf(await readConfig(path));
+    } catch (e) {
+      throw toAppError(e, `open ${path}`);
     }
   }
 

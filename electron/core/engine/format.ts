@@ -3,7 +3,12 @@
 import * as path from 'node:path';
 
 export const FORMAT_NAME = 'snapkeep-repository';
-export const FORMAT_VERSION = 1;
+/**
+ * 2: index files of sorted fixed-width entries in frames, removal records,
+ * list roots in manifests (docs/repository-format.md, "Versions").
+ * Repositories of format 1 are read and written in format 1 until upgraded.
+ */
+export const FORMAT_VERSION = 2;
 
 /**
  * 256 KiB chunks: a power of two that the tracker block (64 KiB .. 1 MiB in
@@ -38,6 +43,47 @@ export const REPACK_BELOW = 0.5;
 export const LOCK_STALE_MS = 30 * 60 * 1000;
 export const LOCK_REFRESH_MS = 5 * 60 * 1000;
 
+/**
+ * Bounds of the numbers a config may hold. The config is read from an
+ * untrusted place before anything can be authenticated, so each number that
+ * sizes memory or work is checked first: pack offsets are u32 (packs end
+ * before 4 GiB), and Argon2id costs beyond these would stall or exhaust the
+ * machine (libsodium's own limits are far higher).
+ */
+export const MIN_PACK_SIZE = 64 * 1024;
+export const MAX_PACK_SIZE = 1024 * 1024 * 1024;
+export const KDF_OPS_MIN = 1;
+export const KDF_OPS_MAX = 16;
+export const KDF_MEM_MIN = 8 * 1024 * 1024;
+export const KDF_MEM_MAX = 1024 * 1024 * 1024;
+
+/** The most bytes read from each kind of file; a longer one is damage or an attack. */
+export const MAX_FILE_BYTES = {
+  config: 64 * 1024,
+  lock: 64 * 1024,
+  /** V8 cannot hold a longer string anyway. */
+  manifest: 512 * 1024 * 1024,
+  /** A segment: SEGMENT_ENTRIES ids in an envelope (header, nonce, tag or MAC). */
+  segment: SEGMENT_ENTRIES * ID_BYTES + 64,
+};
+
+/** Paths inside a repository, relative to its root: what repo-files.ts takes. */
+export const rel = {
+  config: 'config',
+  points: 'points',
+  point: (id: string) => `points/${id}`,
+  lists: 'lists',
+  segment: (id: string) => `lists/${id.slice(0, 2)}/${id}`,
+  index: 'index',
+  indexFile: (name: string) => `index/${name}`,
+  packs: 'packs',
+  pack: (id: string) => `packs/${id.slice(0, 2)}/${id}`,
+  locks: 'locks',
+  lock: (name: string) => `locks/${name}`,
+  tmp: 'tmp',
+};
+
+/** The same as absolute paths, for messages and tests. */
 export const dirs = {
   config: (repo: string) => path.join(repo, 'config'),
   points: (repo: string) => path.join(repo, 'points'),

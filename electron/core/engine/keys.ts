@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 
 import { AppError } from '../../common/contract';
 import { aeadOpen, aeadSeal, deriveKey, kdfSaltBytes } from '../../../native/engine';
-import type { RepoConfig } from './config';
+import { type RepoConfig, configChanged } from './config';
 import { corrupt } from './errors';
 import { KDF_MEM_LIMIT, KDF_OPS_LIMIT } from './format';
 
@@ -42,6 +42,11 @@ export async function createKeys(passphrase: string | undefined): Promise<{ keys
 export async function unlockKeys(config: RepoConfig, passphrase: string | undefined, repo: string): Promise<RepoKeys> {
   const stored = Buffer.from(config.keys, 'base64');
   if (config.encryption === 'none') {
+    // Whoever gives a passphrase expects an encrypted repository: an
+    // unencrypted config here is most likely one swapped in to make the
+    // next backups readable (security review #3), never "no key needed".
+    if (passphrase !== undefined)
+      throw configChanged(repo, 'a passphrase was given, but the config says the repository is not encrypted (was it replaced?)', { encryption: 'none' });
     if (stored.length !== 32) throw corrupt(`the key in ${repo}/config is damaged`, { path: repo });
     return { idKey: stored };
   }

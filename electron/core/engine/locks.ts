@@ -7,15 +7,13 @@
 // LOCK_STALE_MS (a holder on another host that died). Stale locks are
 // removed by whoever meets them.
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
-import * as path from 'node:path';
 
 import { z } from 'zod';
 
-import { AppError } from '../../common/contract';
-import { listDir, removeDurably, writeFileAtomic } from './atomic-file';
-import { LOCK_REFRESH_MS, LOCK_STALE_MS, dirs } from './format';
+import { AppError, isAppError } from '../../common/contract';
+import { LOCK_REFRESH_MS, LOCK_STALE_MS, MAX_FILE_BYTES, rel } from './format';
+import { listRepoFiles, readRepoFile, removeRepoFiles, statRepoFile, touchRepoFile, writeRepoFile } from './repo-files';
 
 const LockInfo = z.object({
   kind: z.enum(['shared', 'exclusive']),
@@ -39,12 +37,15 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function readLock(file: string): Promise<{ info: LockInfo | undefined; mtimeMs: number } | undefined> {
+async function readLock(repo: string, file: string): Promise<{ info: LockInfo | undefined; mtimeMs: number } | undefined> {
   try {
-    const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
-    const r = LockInfo.safeParse(JSON.parse(text));
+    const [data, st] = await Promise.all([readRepoFile(repo, file, MAX_FILE_BYTES.lock), statRepoFile(repo, file)]);
+    if (!st) return undefined;
+    const r = LockInfo.safeParse(JSON.parse(data.toString('utf8')));
     return { info: r.success ? r.data : undefined, mtimeMs: st.mtimeMs };
-  } catch {
+  } catch (e) {
+    // A link or special file among the locks is never treated as a lock.
+    if (isAppError(e) && e.code === 'REPO_UNSAFE') throw e;
     return undefined; // removed meanwhile, or torn: treated as absent
   }
 }
@@ -57,31 +58,30 @@ function isStale(l: { info: LockInfo | undefined; mtimeMs: number }, now: number
 
 /** The live locks other than `own`; removes stale ones on the way. */
 async function liveLocks(repo: string, own?: string): Promise<Array<{ name: string; info: LockInfo | undefined }>> {
-  const dir = dirs.locks(repo);
   const out: Array<{ name: string; info: LockInfo | undefined }> = [];
   const stale: string[] = [];
   const now = Date.now();
-  for (const name of await listDir(dir)) {
+  for (const name of await listRepoFiles(repo, rel.locks)) {
     if (name === own) continue;
-    const l = await readLock(path.join(dir, name));
+    const l = await readLock(repo, rel.lock(name));
     if (!l) continue;
-    if (isStale(l, now)) stale.push(path.join(dir, name));
+    if (isStale(l, now)) stale.push(rel.lock(name));
     else out.push({ name, info: l.info });
   }
-  if (stale.length) await removeDurably(stale);
+  if (stale.length) await removeRepoFiles(repo, stale);
   return out;
 }
 
 export async function acquireLock(repo: string, kind: 'shared' | 'exclusive', operation: string): Promise<HeldLock> {
   const name = `${randomBytes(8).toString('hex')}.json`;
-  const file = path.join(dirs.locks(repo), name);
+  const file = rel.lock(name);
   const info: LockInfo = { kind, host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString(), operation };
   try {
-    await writeFileAtomic(file, JSON.stringify(info));
+    await writeRepoFile(repo, file, JSON.stringify(info));
   } catch (e) {
     // A repository on read-only media (a write-protected disk, a ro NAS
     // export) can still be read: nobody can prune it meanwhile either.
-    if (kind === 'shared' && (e as NodeJS.ErrnoException).code === 'EROFS') return { release: async () => undefined };
+    if (kind === 'shared' && isAppError(e) && e.code === 'READ_ONLY') return { release: async () => undefined };
     throw e;
   }
   // Written first, checked second: of two processes racing, at least one
@@ -89,7 +89,7 @@ export async function acquireLock(repo: string, kind: 'shared' | 'exclusive', op
   const others = await liveLocks(repo, name);
   const conflict = others.find((o) => kind === 'exclusive' || o.info?.kind !== 'shared');
   if (conflict) {
-    await removeDurably([file]);
+    await removeRepoFiles(repo, [file]);
     const who = conflict.info ? `${conflict.info.operation} (pid ${conflict.info.pid} on ${conflict.info.host})` : 'another process';
     throw new AppError('REPO_LOCKED', `the repository at ${repo} is in use by ${who}`, {
       path: repo,
@@ -98,8 +98,7 @@ export async function acquireLock(repo: string, kind: 'shared' | 'exclusive', op
     });
   }
   const timer = setInterval(() => {
-    const t = new Date();
-    fs.utimes(file, t, t).catch(() => undefined);
+    touchRepoFile(repo, file).catch(() => undefined);
   }, LOCK_REFRESH_MS);
   timer.unref();
   let released = false;
@@ -108,7 +107,7 @@ export async function acquireLock(repo: string, kind: 'shared' | 'exclusive', op
       if (released) return;
       released = true;
       clearInterval(timer);
-      await removeDurably([file]);
+      await removeRepoFiles(repo, [file]);
     },
   };
 }

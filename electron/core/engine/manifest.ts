@@ -1,15 +1,16 @@
 // Restore point manifests: points/<id>, one envelope (type 3) around JSON.
 // A manifest is the last thing a backup writes; whatever it names
-// (chunk-list segments, chunks in indexed packs) already exists.
-import * as fs from 'node:fs/promises';
-
+// (chunk-list segments or list roots, chunks in indexed packs) already
+// exists. Version 1 names each device's segments inline (2.7 MB per 10 TiB
+// device); version 2 names one list root per device, so a manifest stays
+// small whatever the device size and listing points reads little.
 import { z } from 'zod';
 
 import { AppError, PartitionInfo, type RestorePoint } from '../../common/contract';
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
-import { listDir, writeFileAtomic } from './atomic-file';
 import { corrupt } from './errors';
-import { dirs } from './format';
+import { MAX_CHUNK_SIZE, MAX_FILE_BYTES, MIN_CHUNK_SIZE, SEGMENT_ENTRIES, rel } from './format';
+import { isMissing, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
 
 export const DeviceLayout = z.object({
   fsType: z.string().optional(),
@@ -23,10 +24,21 @@ export type DeviceLayout = z.infer<typeof DeviceLayout>;
 export const ManifestDevice = z.object({
   source: z.string(),
   readFrom: z.string(),
-  sizeBytes: z.number().int().nonnegative(),
-  chunkSize: z.number().int().positive(),
-  /** Chunk-list segment ids (hex), SEGMENT_ENTRIES ids each, the last shorter. */
-  segments: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+  sizeBytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  // Bounded like the config's: it sizes the restore's buffers.
+  chunkSize: z
+    .number()
+    .int()
+    .min(MIN_CHUNK_SIZE)
+    .max(MAX_CHUNK_SIZE)
+    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+  /** Version 1: chunk-list segment ids (hex), SEGMENT_ENTRIES ids each, the last shorter. */
+  segments: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+  /** Version 2: the id (hex) of the list root naming the segments. */
+  root: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   layout: DeviceLayout,
   cbt: z.object({ generation: z.string(), number: z.number().int(), blockSize: z.number().int().positive() }).optional(),
   readMode: z.enum(['full', 'changed']),
@@ -36,20 +48,33 @@ export const ManifestDevice = z.object({
   /** Raw bytes of the chunks this point stored first. */
   newChunkBytes: z.number().int().nonnegative(),
   zeroChunks: z.number().int().nonnegative(),
+}).superRefine((d, ctx) => {
+  // The list must cover the device exactly: one id per chunk, SEGMENT_ENTRIES per segment
+  // (a list root says how many chunks it holds; the engine checks that when it opens it).
+  const segments = Math.ceil(Math.ceil(d.sizeBytes / d.chunkSize) / SEGMENT_ENTRIES);
+  if (d.segments !== undefined && d.segments.length !== segments)
+    ctx.addIssue({ code: 'custom', path: ['segments'], message: `${d.segments.length} segments for ${segments} needed` });
+  for (const p of d.layout.partitions)
+    if (p.startBytes + p.sizeBytes > d.sizeBytes) ctx.addIssue({ code: 'custom', path: ['layout', 'partitions'], message: `partition ${p.number} ends beyond the device` });
 });
 export type ManifestDevice = z.infer<typeof ManifestDevice>;
 
-export const Manifest = z.object({
-  version: z.literal(1),
-  id: z.string(),
-  repositoryId: z.string(),
-  createdAt: z.string(),
-  kind: z.enum(['full', 'incremental']),
-  parentId: z.string().optional(),
-  jobId: z.string().optional(),
-  jobName: z.string().optional(),
-  devices: z.array(ManifestDevice),
-});
+export const Manifest = z
+  .object({
+    version: z.union([z.literal(1), z.literal(2)]),
+    id: z.string(),
+    repositoryId: z.string(),
+    createdAt: z.string(),
+    kind: z.enum(['full', 'incremental']),
+    parentId: z.string().optional(),
+    jobId: z.string().optional(),
+    jobName: z.string().optional(),
+    devices: z.array(ManifestDevice),
+  })
+  // Each version names a device's list its own way, and only that way.
+  .refine((m) => m.devices.every((d) => (m.version === 1 ? d.segments !== undefined && d.root === undefined : d.root !== undefined && d.segments === undefined)), {
+    message: 'a version 1 manifest names segments, a version 2 manifest a list root',
+  });
 export type Manifest = z.infer<typeof Manifest>;
 
 export function encodeManifest(native: NativeRepo, m: Manifest): Buffer {
@@ -75,22 +100,22 @@ export function decodeManifest(native: NativeRepo, data: Buffer, id: string): Ma
 }
 
 export async function writeManifest(repo: string, native: NativeRepo, m: Manifest): Promise<void> {
-  await writeFileAtomic(dirs.point(repo, m.id), encodeManifest(native, m));
+  await writeRepoFile(repo, rel.point(m.id), encodeManifest(native, m));
 }
 
 export async function readManifest(repo: string, native: NativeRepo, id: string): Promise<Manifest> {
   let data: Buffer;
   try {
-    data = await fs.readFile(dirs.point(repo, id));
+    data = await readRepoFile(repo, rel.point(id), MAX_FILE_BYTES.manifest);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AppError('NOT_FOUND', `no restore point ${id}`, { pointId: id });
+    if (isMissing(e)) throw new AppError('NOT_FOUND', `no restore point ${id}`, { pointId: id });
     throw e;
   }
   return decodeManifest(native, data, id);
 }
 
 export async function listPointIds(repo: string): Promise<string[]> {
-  return (await listDir(dirs.points(repo))).sort();
+  return (await listRepoFiles(repo, rel.points)).sort();
 }
 
 export function toRestorePoint(m: Manifest): RestorePoint {

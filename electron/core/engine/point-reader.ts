@@ -1,10 +1,12 @@
 // Random access to one device of a restore point, for the NBD export and
 // file-level restore. Reads whole chunks through the native engine (each
 // hash-checked) and keeps the last few in an LRU cache, because the kernel
-// asks for 4-128 KiB at a time and a chunk is 256 KiB.
+// asks for 4-128 KiB at a time and a chunk is 256 KiB. The device's chunk
+// list is held natively, once per reader, and read a segment at a time:
+// a read passes a handle, never the list.
 import { AppError } from '../../common/contract';
 import type { PointReader } from './api';
-import { readChunkList } from './chunk-lists';
+import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { readManifest } from './manifest';
@@ -15,7 +17,7 @@ export async function openPointReader(ctx: RepoContext, pointId: string, source:
   const m = await readManifest(ctx.path, ctx.native, pointId);
   const dev = m.devices.find((d) => d.source === source) ?? (m.devices.length === 1 && source === '' ? m.devices[0] : undefined);
   if (!dev) throw new AppError('NOT_FOUND', `restore point ${pointId} has no device ${source}`, { pointId, source });
-  const list = await readChunkList(ctx.path, ctx.native, dev.segments, pointId);
+  const list = await openDeviceList(ctx.native, dev, pointId);
   const cs = dev.chunkSize;
   const size = dev.sizeBytes;
   const cache = new Map<number, Promise<Buffer>>();

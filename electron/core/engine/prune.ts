@@ -10,59 +10,58 @@
 //  4. delete the other index files;
 //  5. delete packs no index names (emptied, repacked, or orphans of a
 //     killed backup), unreferenced segments and stale temp files.
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-
 import type { Progress, Retention } from '../../common/contract';
 import { AppError } from '../../common/contract';
-import { createCancelToken } from '../../../native/engine';
 import type { PruneReport } from './api';
-import { isTempFile, listDir, removeDurably } from './atomic-file';
-import { readChunkList } from './chunk-lists';
+import { isTempFile } from '../persist/atomic-file';
+import { collect, markLive, planCollection, pointsMissingChunks } from './collect';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { REPACK_BELOW, dirs } from './format';
+import { rel } from './format';
 import { type Manifest, listPointIds, readManifest } from './manifest';
-import { progressReporter } from './progress';
+import { type RepoEntry, isMissing, listRepoDirs, listRepoEntries, listRepoFiles, removeRepoFiles, statRepoFile } from './repo-files';
 import { selectKept } from './retention';
 
 const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
-async function packsOnDisk(repo: string): Promise<Map<string, string>> {
+/** Index files beyond which prune merges them even when no pack goes. */
+const MAX_INDEX_FILES = 8;
+
+/** Files of packs/<xx>/ or lists/<xx>/ by name, with their paths (relative to the repository). */
+async function filesInBuckets(repo: string, top: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const sub of await listDir(dirs.packs(repo)))
-    for (const name of await listDir(path.join(dirs.packs(repo), sub))) out.set(name, path.join(dirs.packs(repo), sub, name));
+  // A link planted as a bucket (packs/zz -> /etc) is REPO_UNSAFE here,
+  // before anything is deleted (security review #2).
+  for (const sub of await listRepoDirs(repo, top)) for (const name of await listRepoFiles(repo, `${top}/${sub}`)) out.set(name, `${top}/${sub}/${name}`);
   return out;
 }
 
-async function segmentsOnDisk(repo: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const sub of await listDir(dirs.lists(repo)))
-    for (const name of await listDir(path.join(dirs.lists(repo), sub))) out.set(name, path.join(dirs.lists(repo), sub, name));
-  return out;
-}
+const packsOnDisk = (repo: string) => filesInBuckets(repo, rel.packs);
+const segmentsOnDisk = (repo: string) => filesInBuckets(repo, rel.lists);
 
 /** Temp files a killed writer left: tmp/*, and hidden temp files beside their targets. */
 async function staleTemps(repo: string, now: number): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries;
+    let entries: RepoEntry[];
     try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
+      entries = await listRepoEntries(repo, dir);
+    } catch (e) {
+      if (isMissing(e)) return;
+      throw e;
     }
     for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && depth > 0) await walk(p, depth - 1);
-      else if (e.isFile() && (dir === dirs.tmp(repo) || isTempFile(e.name))) {
-        const st = await fs.stat(p).catch(() => undefined);
+      const p = dir ? `${dir}/${e.name}` : e.name;
+      // Links and special files are neither walked nor swept.
+      if (e.type === 'dir' && depth > 0) await walk(p, depth - 1);
+      else if (e.type === 'file' && (dir === rel.tmp || isTempFile(e.name))) {
+        const st = await statRepoFile(repo, p).catch(() => undefined);
         // Only old ones: a lock being taken writes a temp file too.
-        if (st && (dir === dirs.tmp(repo) || now - st.mtimeMs > TEMP_MAX_AGE_MS)) out.push(p);
+        if (st && (dir === rel.tmp || now - st.mtimeMs > TEMP_MAX_AGE_MS)) out.push(p);
       }
     }
   };
-  await walk(repo, 2);
+  await walk('', 2);
   return out;
 }
 
@@ -91,78 +90,62 @@ export async function runPrune(
     if (opts.signal?.aborted) throw new AppError('CANCELLED', 'prune cancelled');
   };
 
+  // The buckets are listed before anything is deleted, so a link or special
+  // file planted among them stops prune with nothing changed.
+  const onDisk = await packsOnDisk(ctx.path);
+  await segmentsOnDisk(ctx.path);
+
   // 1. forget
-  await removeDurably(remove.map((id) => dirs.point(ctx.path, id)));
+  await removeRepoFiles(ctx.path, remove.map((id) => rel.point(id)));
   check();
 
-  // 2. mark
-  const live: Buffer[] = [];
-  const liveSegments = new Set<string>();
-  for (const id of keptPoints) {
-    const m = manifests.get(id);
-    if (!m) continue;
-    for (const d of m.devices) {
-      d.segments.forEach((s) => liveSegments.add(s));
-      live.push(await readChunkList(ctx.path, ctx.native, d.segments, id));
-    }
-  }
-
-  const load = await ctx.native.loadIndex();
-  const onDisk = await packsOnDisk(ctx.path);
+  // 2. mark (the index files this prune replaces are listed first)
+  const indexFiles = await listRepoFiles(ctx.path, rel.index);
+  let load = await ctx.native.loadIndex();
   if (load.badFiles.length) {
     // A damaged index may be the only record of live packs: rebuild it from
     // the pack trailers before anything is deleted.
     const rebuilt = await ctx.native.rebuildIndex([...onDisk.keys()]);
-    await removeDurably(load.badFiles.map((f) => path.join(dirs.index(ctx.path), f)));
-    await ctx.native.loadIndex();
+    await removeRepoFiles(ctx.path, load.badFiles.map((f) => rel.indexFile(f)));
+    load = await ctx.native.loadIndex();
+    indexFiles.splice(0, indexFiles.length, ...load.files);
     if (rebuilt.badPacks.length)
       throw new AppError('REPO_CORRUPT', `prune stopped: packs ${rebuilt.badPacks.join(', ')} are damaged (run verify)`, { packs: rebuilt.badPacks });
   }
-  const missing = live.reduce((n, l) => n + ctx.native.missingChunks(l).length, 0);
-  if (missing) throw new AppError('REPO_CORRUPT', 'prune stopped: restore points reference chunks that are in no pack (run verify)');
+  const kept = keptPoints.map((id) => manifests.get(id)).filter((m): m is Manifest => m !== undefined);
+  const live = await markLive(ctx, kept, opts);
+  if (live.missing) {
+    // Named: a manifest replayed from before an earlier prune shows up here.
+    const missing = await pointsMissingChunks(ctx, kept);
+    throw new AppError('REPO_CORRUPT', `prune stopped: restore points ${missing.join(', ')} reference chunks that are in no pack (run verify)`, { pointIds: missing });
+  }
   check();
 
-  // 3. compact
-  const usage = ctx.native.gcPlan(live);
-  const drop = usage.filter((u) => u.liveChunks === 0).map((u) => u.id);
-  const rewrite = usage.filter((u) => u.liveChunks > 0 && u.liveBytes < u.storedBytes * REPACK_BELOW).map((u) => u.id);
-  const indexed = new Set(usage.map((u) => u.id));
-  const orphans = [...onDisk.keys()].filter((id) => !indexed.has(id));
+  // 3. compact (4. the consolidated index replaces the ones listed above)
+  const plan = await planCollection(live);
+  const drop = plan.drop.map((u) => u.id);
+  const rewrite = plan.rewrite.map((u) => u.id);
+  const orphans = ctx.native.unindexedPacks([...onDisk.keys()]);
   let removedPacks = 0;
   let freedBytes = 0;
-  if (drop.length || rewrite.length) {
-    const token = createCancelToken();
-    const onAbort = () => token.cancel();
-    opts.signal?.addEventListener('abort', onAbort);
-    let res;
-    try {
-      res = await ctx.native.compact({ live, rewrite, drop, packSize: ctx.config.packSize }, progressReporter('pruning', opts.onProgress), token);
-    } catch (e) {
-      throw toAppError(e, 'prune');
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-    }
-    // 4. the new index is the only one from here on
-    const others = (await listDir(dirs.index(ctx.path))).filter((f) => f !== res.indexFile);
-    await removeDurably(others.map((f) => path.join(dirs.index(ctx.path), f)));
-    const gone = [...drop, ...rewrite];
-    for (const id of gone) freedBytes += usage.find((u) => u.id === id)?.size ?? 0;
-    for (const id of res.newPacks) freedBytes -= (await fs.stat(dirs.pack(ctx.path, id))).size;
-    await removeDurably(gone.map((id) => dirs.pack(ctx.path, id)));
-    removedPacks += gone.length;
+  // Many index files make every lookup search each: merge them too.
+  if (drop.length || rewrite.length || indexFiles.length > MAX_INDEX_FILES) {
+    const r = await collect(ctx, live, plan, drop, rewrite, indexFiles, opts);
+    removedPacks += r.removedPacks;
+    freedBytes += r.freedBytes;
   }
 
   // 5. sweep what nothing names
   for (const id of orphans) {
     const p = onDisk.get(id);
     if (!p) continue;
-    freedBytes += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
+    freedBytes += (await statRepoFile(ctx.path, p).catch(() => undefined))?.size ?? 0;
     removedPacks++;
   }
-  await removeDurably(orphans.map((id) => onDisk.get(id) ?? ''));
+  await removeRepoFiles(ctx.path, orphans.flatMap((id) => onDisk.get(id) ?? []));
   const segs = await segmentsOnDisk(ctx.path);
-  await removeDurably([...segs].filter(([id]) => !liveSegments.has(id)).map(([, p]) => p));
-  await removeDurably(await staleTemps(ctx.path, Date.now()));
+  await removeRepoFiles(ctx.path, [...segs].filter(([id]) => !live.objects.has(id)).map(([, p]) => p));
+  await removeRepoFiles(ctx.path, await staleTemps(ctx.path, Date.now()));
   await ctx.native.loadIndex();
   return { removedPoints: remove, keptPoints, removedPacks, freedBytes: Math.max(0, freedBytes) };
 }

@@ -6,17 +6,19 @@
 import * as fs from 'node:fs/promises';
 
 import type { Progress, Repository as RepositoryInfo, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import { isAppError } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
 import type { BackupRequest, PointReader, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
 import { runBackup } from './backup';
 import type { RepoConfig } from './config';
+import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { FORMAT_VERSION } from './format';
 import { acquireLock, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
+import { type RepairReport, runRepairIndex } from './repair';
 import { runRestore } from './restore';
 import { runVerify } from './verify';
 
@@ -27,6 +29,7 @@ export class Repository implements RepositoryHandle, RepoContext {
     readonly path: string,
     readonly config: RepoConfig,
     readonly native: NativeRepo,
+    readonly pin: RepoPin,
   ) {}
 
   /** Runs operations of this handle one at a time; errors become AppErrors. */
@@ -43,7 +46,7 @@ export class Repository implements RepositoryHandle, RepoContext {
     const out: Omit<RepositoryInfo, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'> = {
       path: this.path,
       encrypted: this.config.encryption !== 'none',
-      formatVersion: FORMAT_VERSION,
+      formatVersion: this.config.version,
       chunkSize: this.config.chunkSize,
       storedBytes: stats.packBytes,
     };
@@ -61,8 +64,10 @@ export class Repository implements RepositoryHandle, RepoContext {
     for (const id of await listPointIds(this.path)) {
       try {
         points.push(toRestorePoint(await readManifest(this.path, this.native, id)));
-      } catch {
-        // Damaged manifests are listed by verify, not here.
+      } catch (e) {
+        // Damaged manifests are listed by verify, not here; a link or
+        // special file among them is refused loudly.
+        if (isAppError(e) && e.code === 'REPO_UNSAFE') throw e;
       }
     }
     return points.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
@@ -97,6 +102,18 @@ export class Repository implements RepositoryHandle, RepoContext {
           return await runPrune(this, opts);
         } finally {
           // Packs it deleted free their space only once no descriptor holds them.
+          this.native.closeFiles();
+        }
+      }),
+    );
+  }
+
+  repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<RepairReport> {
+    return this.serial('repair index', () =>
+      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'repair', async () => {
+        try {
+          return await runRepairIndex(this, opts);
+        } finally {
           this.native.closeFiles();
         }
       }),

@@ -4,7 +4,7 @@
 import { AppError } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
 import type { RestoreRequest, RestoreResult } from './api';
-import { readChunkList } from './chunk-lists';
+import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { readManifest } from './manifest';
@@ -29,7 +29,7 @@ export async function runRestore(ctx: RepoContext, req: RestoreRequest): Promise
     rangeLength = p.sizeBytes;
   }
   await checkRestoreTarget(req.target);
-  const list = await readChunkList(ctx.path, ctx.native, dev.segments, m.id);
+  const list = await openDeviceList(ctx.native, dev, m.id);
   const token = createCancelToken();
   const onAbort = () => token.cancel();
   req.signal?.addEventListener('abort', onAbort);

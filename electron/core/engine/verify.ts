@@ -3,17 +3,27 @@
 // pack, every indexed pack exists and its trailer agrees with the index)
 // and, with `data`, every stored chunk is read, decrypted, decompressed and
 // hashed. Each problem names the restore points it damages.
+//
+// Points are checked one at a time through one native checker that reads
+// each distinct chunk-list segment once (most are shared between points),
+// so memory does not grow with the number of points or their size.
 import type { Progress, VerifyReport } from '../../common/contract';
-import { createCancelToken } from '../../../native/engine';
 import { AppError } from '../../common/contract';
-import { readChunkList } from './chunk-lists';
+import { createCancelToken } from '../../../native/engine';
+import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { ID_BYTES } from './format';
-import { listPointIds, readManifest } from './manifest';
+import { type Manifest, listPointIds, readManifest } from './manifest';
 import { progressReporter } from './progress';
 
 type Problem = VerifyReport['problems'][number];
+
+function ids(buf: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < buf.length; at += ID_BYTES) out.push(buf.subarray(at, at + ID_BYTES).toString('hex'));
+  return out;
+}
 
 export async function runVerify(
   ctx: RepoContext,
@@ -23,84 +33,91 @@ export async function runVerify(
   const problems: Problem[] = [];
   for (const f of load.badFiles) problems.push({ kind: 'bad-index', message: `index file ${f} is damaged`, pointIds: [] });
 
-  const ids = opts.pointId !== undefined ? [opts.pointId] : await listPointIds(ctx.path);
-  // chunk id (hex) -> points that reference it, only for what we check.
-  const lists = new Map<string, Buffer>();
-  for (const id of ids) {
-    try {
-      const m = await readManifest(ctx.path, ctx.native, id);
-      const parts: Buffer[] = [];
-      for (const d of m.devices) parts.push(await readChunkList(ctx.path, ctx.native, d.segments, id));
-      lists.set(id, Buffer.concat(parts));
-    } catch (e) {
-      const err = toAppError(e);
-      if (err.code === 'NOT_FOUND' && opts.pointId !== undefined) throw err;
-      problems.push({ kind: 'bad-manifest', message: err.message, pointIds: [id] });
-    }
-  }
-
-  for (const [id, list] of lists) {
-    const missing = ctx.native.missingChunks(list);
-    for (let at = 0; at < missing.length; at += ID_BYTES) {
-      const chunk = missing.subarray(at, at + ID_BYTES).toString('hex');
-      problems.push({ kind: 'missing-chunk', message: `chunk ${chunk} of restore point ${id} is in no pack`, pointIds: [id], chunkId: chunk });
-    }
-  }
-
   const token = createCancelToken();
   const onAbort = () => token.cancel();
   opts.signal?.addEventListener('abort', onAbort);
-  let native;
   try {
-    native = await ctx.native.verify({ data: opts.data }, progressReporter('verifying', opts.onProgress), token);
-  } catch (e) {
-    throw toAppError(e, 'verify');
+    const pointIds = opts.pointId !== undefined ? [opts.pointId] : await listPointIds(ctx.path);
+    const manifests: Manifest[] = [];
+    for (const id of pointIds) {
+      try {
+        manifests.push(await readManifest(ctx.path, ctx.native, id));
+      } catch (e) {
+        const err = toAppError(e);
+        if (err.code === 'NOT_FOUND' && opts.pointId !== undefined) throw err;
+        // A link or special file is not damage to report but a refusal.
+        if (err.code === 'REPO_UNSAFE') throw err;
+        problems.push({ kind: 'bad-manifest', message: err.message, pointIds: [id] });
+      }
+    }
+
+    let native;
+    try {
+      native = await ctx.native.verify({ data: opts.data }, progressReporter('verifying', opts.onProgress), token);
+    } catch (e) {
+      throw toAppError(e, 'verify');
+    }
+    if (opts.signal?.aborted) throw new AppError('CANCELLED', 'verify cancelled');
+
+    // Which points hold the missing or damaged chunks, or chunks of damaged packs.
+    const badChunks = [...new Set(native.problems.filter((p) => p.chunk !== undefined).map((p) => p.chunk as string))];
+    const badPacks = [...new Set(native.problems.filter((p) => p.chunk === undefined && p.pack !== undefined).map((p) => p.pack as string))];
+    const checker = ctx.native.createListChecker({ badChunks: Buffer.from(badChunks.join(''), 'hex'), badPacks });
+    const pointsOfChunk = new Map<string, string[]>();
+    const pointsOfPack = new Map<string, string[]>();
+    const add = (map: Map<string, string[]>, key: string, id: string) => {
+      const l = map.get(key) ?? [];
+      if (!l.includes(id)) l.push(id);
+      map.set(key, l);
+    };
+    for (const m of manifests) {
+      const missing = new Set<string>();
+      try {
+        for (const d of m.devices) {
+          const list = await openDeviceList(ctx.native, d, m.id);
+          const v = await checker.check(list, undefined, token);
+          if (v.error !== undefined) throw new AppError('REPO_CORRUPT', v.error, { pointId: m.id, ...(v.errorSegment !== undefined && { segment: v.errorSegment }) });
+          for (const c of ids(v.missing)) missing.add(c);
+          for (const c of ids(v.badChunks)) add(pointsOfChunk, c, m.id);
+          for (const p of v.badPacks) add(pointsOfPack, p, m.id);
+        }
+      } catch (e) {
+        if (opts.signal?.aborted) throw new AppError('CANCELLED', 'verify cancelled');
+        const err = toAppError(e);
+        if (err.code === 'REPO_UNSAFE') throw err;
+        problems.push({ kind: 'bad-manifest', message: err.message, pointIds: [m.id] });
+        continue;
+      }
+      for (const chunk of missing)
+        problems.push({ kind: 'missing-chunk', message: `chunk ${chunk} of restore point ${m.id} is in no pack`, pointIds: [m.id], chunkId: chunk });
+    }
+    if (opts.signal?.aborted) throw new AppError('CANCELLED', 'verify cancelled');
+
+    for (const p of native.problems) {
+      const pointIds = p.chunk !== undefined ? (pointsOfChunk.get(p.chunk) ?? []) : p.pack !== undefined ? (pointsOfPack.get(p.pack) ?? []) : [];
+      problems.push({
+        kind: p.kind,
+        message: p.message,
+        pointIds,
+        ...(p.chunk !== undefined && { chunkId: p.chunk }),
+        ...(p.pack !== undefined && { pack: p.pack }),
+      });
+    }
+    // Asked about one point: damage elsewhere is not its problem.
+    if (opts.pointId !== undefined) {
+      const mine = problems.filter((p) => p.pointIds.length > 0);
+      problems.length = 0;
+      problems.push(...mine);
+    }
+    const damaged = new Set(problems.flatMap((p) => p.pointIds));
+    return {
+      ok: problems.length === 0,
+      checkedPoints: pointIds.length,
+      checkedChunks: native.chunks,
+      damagedPoints: [...damaged].sort(),
+      problems,
+    };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  if (opts.signal?.aborted) throw new AppError('CANCELLED', 'verify cancelled');
-
-  // Which points hold the damaged chunks, or chunks of damaged packs.
-  const badChunks = new Set(native.problems.filter((p) => p.chunk !== undefined).map((p) => p.chunk as string));
-  const badPacks = new Set(native.problems.filter((p) => p.chunk === undefined && p.pack !== undefined).map((p) => p.pack as string));
-  const pointsOfChunk = new Map<string, string[]>();
-  const pointsOfPack = new Map<string, Set<string>>();
-  if (badChunks.size || badPacks.size)
-    for (const [id, list] of lists)
-      for (let at = 0; at < list.length; at += ID_BYTES) {
-        const chunk = list.subarray(at, at + ID_BYTES).toString('hex');
-        if (badChunks.has(chunk)) {
-          const l = pointsOfChunk.get(chunk) ?? [];
-          if (!l.includes(id)) l.push(id);
-          pointsOfChunk.set(chunk, l);
-        }
-        if (badPacks.size) {
-          const loc = ctx.native.locate(chunk);
-          if (loc && badPacks.has(loc.pack)) pointsOfPack.set(loc.pack, (pointsOfPack.get(loc.pack) ?? new Set()).add(id));
-        }
-      }
-  for (const p of native.problems) {
-    const pointIds = p.chunk !== undefined ? (pointsOfChunk.get(p.chunk) ?? []) : p.pack !== undefined ? [...(pointsOfPack.get(p.pack) ?? [])] : [];
-    problems.push({
-      kind: p.kind,
-      message: p.message,
-      pointIds,
-      ...(p.chunk !== undefined && { chunkId: p.chunk }),
-      ...(p.pack !== undefined && { pack: p.pack }),
-    });
-  }
-  // Asked about one point: damage elsewhere is not its problem.
-  if (opts.pointId !== undefined) {
-    const mine = problems.filter((p) => p.pointIds.length > 0);
-    problems.length = 0;
-    problems.push(...mine);
-  }
-  const damaged = new Set(problems.flatMap((p) => p.pointIds));
-  return {
-    ok: problems.length === 0,
-    checkedPoints: ids.length,
-    checkedChunks: native.chunks,
-    damagedPoints: [...damaged].sort(),
-    problems,
-  };
 }

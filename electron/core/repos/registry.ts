@@ -10,6 +10,7 @@ import { z } from 'zod';
 
 import { AbsPath, AppError, Id, isAppError, type Repository } from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
+import { RepoPin } from '../engine/config-pin';
 import type { SourceLogger } from '../logs/logger';
 import { newId } from '../persist/ids';
 import type { JsonFile } from '../persist/json-file';
@@ -21,6 +22,13 @@ export const StoredRepository = z.object({
   path: AbsPath,
   encrypted: z.boolean(),
   addedAt: z.string(),
+  /**
+   * What this computer knows of the repository's config (id, encryption,
+   * ...): every open refuses a config that differs (REPO_CONFIG_CHANGED).
+   * Entries stored before pins existed get one on their next open, from
+   * `encrypted` and what that open sees.
+   */
+  pin: RepoPin.optional(),
 });
 export type StoredRepository = z.infer<typeof StoredRepository>;
 
@@ -112,16 +120,15 @@ export class RepoRegistry {
   /** Registers an existing repository; an encrypted one stays locked until unlocked. */
   async add(name: string, path: string): Promise<Repository> {
     this.refuseDuplicate(path);
-    let encrypted: boolean;
+    // The config as found now is what later opens are held to.
+    let pin = await this.options.engine.readPin(path);
+    const encrypted = pin.encryption !== 'none';
     let handle: RepositoryHandle | null = null;
-    try {
-      handle = await this.options.engine.open({ path });
-      encrypted = false;
-    } catch (e) {
-      if (!isAppError(e) || e.code !== 'PASSPHRASE_REQUIRED') throw e;
-      encrypted = true;
+    if (!encrypted) {
+      handle = await this.options.engine.open({ path, pin });
+      pin = handle.pin;
     }
-    const repo = await this.register(name, path, encrypted);
+    const repo = await this.register(name, path, encrypted, pin);
     if (handle) await this.remember(repo.id, handle);
     return this.describe(repo);
   }
@@ -138,7 +145,7 @@ export class RepoRegistry {
       ...(passphrase !== undefined && { passphrase }),
       ...(chunkSize !== undefined && { chunkSize }),
     });
-    const repo = await this.register(name, path, passphrase !== undefined);
+    const repo = await this.register(name, path, passphrase !== undefined, handle.pin);
     if (passphrase !== undefined) this.passphrases.set(repo.id, passphrase);
     await this.remember(repo.id, handle);
     if (passphrase !== undefined && remember) await this.storeKey(repo, passphrase);
@@ -155,7 +162,8 @@ export class RepoRegistry {
     await this.ensureOnline(repo);
     // WRONG_PASSPHRASE comes from the engine, which checks the key; nothing
     // below runs for a wrong one, so it is never stored.
-    const handle = await this.options.engine.open({ path: repo.path, passphrase });
+    const handle = await this.options.engine.open({ path: repo.path, passphrase, pin: this.pinOf(repo) });
+    await this.updatePin(repo, handle);
     this.passphrases.set(id, passphrase);
     this.staleKeys.delete(id);
     await this.remember(id, handle);
@@ -195,8 +203,11 @@ export class RepoRegistry {
     if (repo.encrypted && passphrase === undefined)
       throw new AppError('PASSPHRASE_REQUIRED', this.staleKeys.get(id) ?? `repository ${repo.name} is encrypted and locked: unlock it first`, { repositoryId: id });
     try {
-      return await this.options.engine.open({ path: repo.path, ...(passphrase !== undefined && { passphrase }) });
+      const handle = await this.options.engine.open({ path: repo.path, pin: this.pinOf(repo), ...(passphrase !== undefined && { passphrase }) });
+      await this.updatePin(repo, handle);
+      return handle;
     } catch (e) {
+      if (isAppError(e) && e.code === 'REPO_CONFIG_CHANGED') this.options.log.error(`repository ${repo.name} (${repo.path}): ${e.message}`);
       // A remembered passphrase is only checked here, on first use after a
       // restart: a refusal means the passphrase changed (or another
       // repository now sits at the path). The file stays, in case the old
@@ -266,8 +277,20 @@ export class RepoRegistry {
     if (same) throw new AppError('REPO_EXISTS', `${path} is already registered as "${same.name}"`, { repositoryId: same.id, path });
   }
 
-  private async register(name: string, path: string, encrypted: boolean): Promise<StoredRepository> {
-    const repo: StoredRepository = { id: newId('r'), name, path, encrypted, addedAt: new Date().toISOString() };
+  /** The stored pin; entries from before pins existed are held at least to their encryption. */
+  private pinOf(repo: StoredRepository): RepoPin {
+    return repo.pin ?? { encryption: repo.encrypted ? 'xchacha20poly1305' : 'none' };
+  }
+
+  /** Stores what an open learned (a first pin, the key fingerprint, a newer version); saves only on change. */
+  private async updatePin(repo: StoredRepository, handle: RepositoryHandle): Promise<void> {
+    if (JSON.stringify(repo.pin) === JSON.stringify(handle.pin)) return;
+    repo.pin = handle.pin;
+    await this.save();
+  }
+
+  private async register(name: string, path: string, encrypted: boolean, pin: RepoPin): Promise<StoredRepository> {
+    const repo: StoredRepository = { id: newId('r'), name, path, encrypted, addedAt: new Date().toISOString(), pin };
     this.repos.push(repo);
     await this.save();
     this.options.log.info(`repository ${name} registered at ${path}${encrypted ? ' (encrypted)' : ''}`);

@@ -2,9 +2,12 @@
 
 #include <sodium.h>
 
+#include <cstring>
 #include <memory>
 
 #include "chunk_index.h"
+#include "chunk_list.h"
+#include "flat_map.h"
 #include "crypto.h"
 #include "envelope.h"
 #include "gc.h"
@@ -12,6 +15,7 @@
 #include "pack_reader.h"
 #include "pipeline_backup.h"
 #include "pipeline_restore.h"
+#include "repo_dir_binding.h"
 #include "verifier.h"
 #include "worker.h"
 #include "../errors.h"
@@ -145,6 +149,215 @@ Napi::Value AeadOpenJs(const Napi::CallbackInfo& info) {
   return ToBuffer(env, out);
 }
 
+// ---- chunk lists held natively (point readers, restore, prune, verify) ----
+
+class NativeList : public Napi::ObjectWrap<NativeList> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeList",
+                       {InstanceAccessor("chunks", &NativeList::ChunksJs, nullptr),
+                        InstanceAccessor("segments", &NativeList::SegmentsJs, nullptr),
+                        InstanceMethod("segmentIds", &NativeList::SegmentIdsJs)});
+  }
+  explicit NativeList(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeList>(info) {}
+  std::shared_ptr<ChunkListSource> source;
+
+ private:
+  Napi::Value ChunksJs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), source ? double(source->Chunks()) : 0);
+  }
+  Napi::Value SegmentsJs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), source ? double(source->Segments().size()) : 0);
+  }
+  Napi::Value SegmentIdsJs(const Napi::CallbackInfo& info) {
+    Bytes out;
+    if (source)
+      for (const ChunkId& s : source->Segments()) out.insert(out.end(), s.begin(), s.end());
+    return ToBuffer(info.Env(), out);
+  }
+};
+
+Napi::FunctionReference* gListCtor = nullptr;
+
+Napi::Object WrapList(Napi::Env env, std::shared_ptr<ChunkListSource> src) {
+  Napi::Object o = gListCtor->New({});
+  NativeList::Unwrap(o)->source = std::move(src);
+  return o;
+}
+
+// A NativeList, or a Buffer of ids (the whole list, small callers).
+std::shared_ptr<ChunkListSource> ListOf(Napi::Env env, Napi::Value v, const char* what) {
+  if (v.IsBuffer()) return std::make_shared<ChunkListSource>(Buf(env, v, what));
+  if (v.IsObject() && gListCtor && v.As<Napi::Object>().InstanceOf(gListCtor->Value())) {
+    auto src = NativeList::Unwrap(v.As<Napi::Object>())->source;
+    if (src) return src;
+  }
+  throw Napi::TypeError::New(env, std::string(what) + " must be a chunk list (NativeList or Buffer)");
+}
+
+std::vector<std::shared_ptr<ChunkListSource>> Lists(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be an array of chunk lists");
+  std::vector<std::shared_ptr<ChunkListSource>> out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(ListOf(env, a.Get(i), what));
+  return out;
+}
+
+std::vector<ChunkId> IdsOf(Napi::Env env, Napi::Value v, const char* what) {
+  std::vector<ChunkId> out;
+  if (v.IsBuffer()) {
+    auto b = v.As<Napi::Buffer<uint8_t>>();
+    if (b.Length() % kIdSize) throw Napi::TypeError::New(env, std::string(what) + " must be whole 32-byte ids");
+    out.resize(b.Length() / kIdSize);
+    for (size_t i = 0; i < out.size(); i++) std::memcpy(out[i].data(), b.Data() + i * kIdSize, kIdSize);
+    return out;
+  }
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(what) + " must be ids (Buffer or hex strings)");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value s = a.Get(i);
+    if (!s.IsString()) throw Napi::TypeError::New(env, std::string(what) + " must be hex strings");
+    out.push_back(IdFromHex(env, s.As<Napi::String>().Utf8Value()));
+  }
+  return out;
+}
+
+Napi::Buffer<uint8_t> IdsBuffer(Napi::Env env, const std::vector<ChunkId>& ids) {
+  Bytes out;
+  out.reserve(ids.size() * kIdSize);
+  for (const ChunkId& s : ids) out.insert(out.end(), s.begin(), s.end());
+  return ToBuffer(env, out);
+}
+
+Napi::Array StrArray(Napi::Env env, const std::vector<std::string>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(uint32_t(i), v[i]);
+  return a;
+}
+
+std::vector<std::string> Strings(Napi::Env env, Napi::Value v) {
+  std::vector<std::string> out;
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "expected an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value s = a.Get(i);
+    if (!s.IsString()) throw Napi::TypeError::New(env, "expected an array of strings");
+    out.push_back(s.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Object UsageJs(Napi::Env env, const PackUsage& u) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", u.id);
+  o.Set("size", Napi::Number::New(env, double(u.size)));
+  o.Set("chunks", Napi::Number::New(env, double(u.chunks)));
+  o.Set("liveChunks", Napi::Number::New(env, double(u.liveChunks)));
+  o.Set("storedBytes", Napi::Number::New(env, double(u.storedBytes)));
+  o.Set("liveBytes", Napi::Number::New(env, double(u.liveBytes)));
+  return o;
+}
+
+// ---- prune's live set ----
+
+class NativeMark : public Napi::ObjectWrap<NativeMark> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeMark",
+                       {InstanceMethod("add", &NativeMark::AddJs), InstanceMethod("plan", &NativeMark::PlanJs)});
+  }
+  explicit NativeMark(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeMark>(info) {}
+  std::shared_ptr<GcMark> mark;
+
+ private:
+  Napi::Value AddJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto lists = Lists(env, info[0], "lists");
+    auto mark = this->mark;
+    struct Out {
+      Bytes missing, objects;
+      uint64_t marked, segmentsRead;
+    };
+    return EngineWorker<Out>::Start(
+        env,
+        [mark, lists](OpControl& ctl) {
+          mark->Add(lists, ctl);
+          return Out{mark->missing, mark->objects, mark->marked, mark->segmentsRead};
+        },
+        [](Napi::Env e, Out& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("missing", ToBuffer(e, r.missing));
+          o.Set("objects", ToBuffer(e, r.objects));
+          o.Set("marked", Napi::Number::New(e, double(r.marked)));
+          o.Set("segmentsRead", Napi::Number::New(e, double(r.segmentsRead)));
+          return o;
+        },
+        info[1], CancelOf(info[2]));
+  }
+  Napi::Value PlanJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    GcPlanOptions opts;
+    if (info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      opts.repackBelow = Num(o, "repackBelow", 0.5);
+      opts.maxRepackBytes = static_cast<uint64_t>(Num(o, "maxRepackBytes", 0));
+    }
+    auto mark = this->mark;
+    return EngineWorker<GcPlanResult>::Start(
+        env, [mark, opts](OpControl&) { return PlanGc(*mark, opts); },
+        [](Napi::Env e, GcPlanResult& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(e);
+          Napi::Array drop = Napi::Array::New(e, r.drop.size());
+          for (size_t i = 0; i < r.drop.size(); i++) drop.Set(uint32_t(i), UsageJs(e, r.drop[i]));
+          Napi::Array rewrite = Napi::Array::New(e, r.rewrite.size());
+          for (size_t i = 0; i < r.rewrite.size(); i++) rewrite.Set(uint32_t(i), UsageJs(e, r.rewrite[i]));
+          o.Set("drop", drop);
+          o.Set("rewrite", rewrite);
+          o.Set("deferredPacks", Napi::Number::New(e, double(r.deferredPacks)));
+          o.Set("packs", Napi::Number::New(e, double(r.packs)));
+          o.Set("storedBytes", Napi::Number::New(e, double(r.storedBytes)));
+          o.Set("liveBytes", Napi::Number::New(e, double(r.liveBytes)));
+          return o;
+        },
+        env.Undefined(), nullptr);
+  }
+};
+
+Napi::FunctionReference* gMarkCtor = nullptr;
+
+// ---- verify's side of the points ----
+
+class NativeListChecker : public Napi::ObjectWrap<NativeListChecker> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeListChecker", {InstanceMethod("check", &NativeListChecker::CheckJs)});
+  }
+  explicit NativeListChecker(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeListChecker>(info) {}
+  std::shared_ptr<ListChecker> checker;
+
+ private:
+  Napi::Value CheckJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto list = ListOf(env, info[0], "list");
+    auto checker = this->checker;
+    return EngineWorker<ListChecker::Verdict>::Start(
+        env, [checker, list](OpControl& ctl) { return checker->Check(*list, ctl); },
+        [](Napi::Env e, ListChecker::Verdict& v) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("missing", ToBuffer(e, v.missing));
+          o.Set("badChunks", ToBuffer(e, v.badChunks));
+          o.Set("badPacks", StrArray(e, v.badPacks));
+          if (!v.error.empty()) o.Set("error", v.error);
+          if (!v.errorSegment.empty()) o.Set("errorSegment", v.errorSegment);
+          return o;
+        },
+        info[1], CancelOf(info[2]));
+  }
+};
+
+Napi::FunctionReference* gCheckerCtor = nullptr;
+
 // ---- the repository object ----
 
 class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
@@ -159,11 +372,18 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
                            InstanceMethod("backup", &NativeRepo::Backup),
                            InstanceMethod("restore", &NativeRepo::Restore),
                            InstanceMethod("readRange", &NativeRepo::ReadRangeJs),
+                           InstanceMethod("openList", &NativeRepo::OpenList),
+                           InstanceMethod("writeListRoot", &NativeRepo::WriteRoot),
+                           InstanceMethod("readWholeList", &NativeRepo::ReadWholeList),
                            InstanceMethod("verify", &NativeRepo::Verify),
+                           InstanceMethod("createListChecker", &NativeRepo::CreateChecker),
                            InstanceMethod("missingChunks", &NativeRepo::MissingChunks),
-                           InstanceMethod("gcPlan", &NativeRepo::GcPlan),
+                           InstanceMethod("createMark", &NativeRepo::CreateMark),
                            InstanceMethod("compact", &NativeRepo::Compact),
+                           InstanceMethod("writeRemovalRecord", &NativeRepo::RemovalRecord),
+                           InstanceMethod("writeConsolidatedIndex", &NativeRepo::Consolidate),
                            InstanceMethod("rebuildIndex", &NativeRepo::Rebuild),
+                           InstanceMethod("unindexedPacks", &NativeRepo::Unindexed),
                            InstanceMethod("locate", &NativeRepo::Locate),
                            InstanceMethod("stats", &NativeRepo::Stats),
                            InstanceMethod("closeFiles", &NativeRepo::CloseFiles),
@@ -172,7 +392,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
 
   explicit NativeRepo(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRepo>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "NativeRepo({ path, idKey, encKey? })");
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "NativeRepo({ path, idKey, encKey?, version?, cacheDir? })");
     Napi::Object o = info[0].As<Napi::Object>();
     path_ = Str(o, "path");
     Bytes id = Buf(env, o.Get("idKey"), "idKey");
@@ -185,6 +405,10 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
       std::copy(k.begin(), k.end(), keys_.enc);
       keys_.encrypted = true;
     }
+    version_ = static_cast<int>(Num(o, "version", 1));
+    if (version_ < 1 || version_ > 2) throw Napi::TypeError::New(env, "version must be 1 or 2");
+    Napi::Value cache = o.Get("cacheDir");
+    if (cache.IsString()) cacheDir_ = cache.As<Napi::String>().Utf8Value();
     index_ = std::make_shared<ChunkIndex>();
     packs_ = std::make_shared<PackReader>(path_, keys_);
   }
@@ -214,15 +438,16 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
   }
 
   Napi::Value LoadIndex(const Napi::CallbackInfo& info) {
-    std::string repo = path_;
+    std::string repo = path_, cacheDir = cacheDir_;
     RepoKeys keys = keys_;
     auto index = index_;
     return EngineWorker<IndexLoad>::Start(
-        info.Env(), [repo, keys, index](OpControl&) { return LoadIndexDir(repo, keys, *index); },
+        info.Env(), [repo, keys, cacheDir, index](OpControl&) { return LoadIndexDir(repo, keys, cacheDir, *index); },
         [index](Napi::Env env, IndexLoad& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
           o.Set("files", StrArray(env, r.files));
           o.Set("badFiles", StrArray(env, r.badFiles));
+          o.Set("loaded", Napi::Number::New(env, double(r.loaded)));
           o.Set("chunks", Napi::Number::New(env, double(index->ChunkCount())));
           o.Set("packs", Napi::Number::New(env, double(index->Packs().size())));
           return o;
@@ -237,32 +462,50 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     auto req = std::make_shared<BackupRequest>();
     req->repo = path_;
     req->keys = keys_;
+    req->version = version_;
     req->chunkSize = static_cast<uint32_t>(Num(o, "chunkSize"));
     req->level = static_cast<int>(Num(o, "level", 3));
     req->packSize = static_cast<uint64_t>(Num(o, "packSize", 16 << 20));
+    if (req->chunkSize < kMinChunkSize || req->chunkSize > kMaxChunkSize || (req->chunkSize & (req->chunkSize - 1)))
+      throw Napi::TypeError::New(env, "chunkSize must be a power of two from 4 KiB to 16 MiB");
+    // Pack offsets are u32: a pack must end before 4 GiB.
+    if (req->packSize < kMinPackSize || req->packSize > kMaxPackSize)
+      throw Napi::TypeError::New(env, "packSize must be from 64 KiB to 1 GiB");
     req->source = Str(o, "source");
     req->expectedSize = static_cast<uint64_t>(Num(o, "expectedSize", 0));
     req->threads = static_cast<int>(Num(o, "threads", 0));
+    req->writeSegments = Bool(o, "writeSegments");
+    req->writeRoot = Bool(o, "writeRoot");
+    if (req->writeRoot && !req->writeSegments) throw Napi::TypeError::New(env, "writeRoot needs writeSegments");
     Napi::Value ranges = o.Get("ranges");
     if (ranges.IsArray()) {
       req->useRanges = true;
-      req->parentList = Buf(env, o.Get("parentList"), "parentList");
+      Napi::Value parent = o.Get("parent");
+      req->parent = ListOf(env, parent.IsUndefined() ? o.Get("parentList") : parent, "parent");
       Napi::Array a = ranges.As<Napi::Array>();
       for (uint32_t i = 0; i < a.Length(); i++) {
         Napi::Value r = a.Get(i);
         if (!r.IsArray() || r.As<Napi::Array>().Length() != 2)
           throw Napi::TypeError::New(env, "ranges must be [offset, length] pairs");
         Napi::Array p = r.As<Napi::Array>();
-        req->ranges.emplace_back(static_cast<uint64_t>(p.Get(0u).As<Napi::Number>().DoubleValue()),
-                                 static_cast<uint64_t>(p.Get(1u).As<Napi::Number>().DoubleValue()));
+        Napi::Value off = p.Get(0u), len = p.Get(1u);
+        if (!off.IsNumber() || !len.IsNumber() || off.As<Napi::Number>().DoubleValue() < 0 ||
+            len.As<Napi::Number>().DoubleValue() < 0)
+          throw Napi::TypeError::New(env, "ranges must be non-negative numbers");
+        req->ranges.emplace_back(static_cast<uint64_t>(off.As<Napi::Number>().DoubleValue()),
+                                 static_cast<uint64_t>(len.As<Napi::Number>().DoubleValue()));
       }
     }
     req->index = index_;
     return EngineWorker<BackupResult>::Start(
         env, [req](OpControl& ctl) { return RunBackup(*req, ctl); },
-        [](Napi::Env e, BackupResult& r) -> Napi::Value {
+        [req](Napi::Env e, BackupResult& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
-          o.Set("list", ToBuffer(e, r.list));
+          o.Set("list", ToBuffer(e, r.list));  // empty with writeSegments
+          o.Set("segments", IdsBuffer(e, r.segments));
+          if (r.hasRoot) o.Set("root", Hex(r.root));
+          o.Set("segmentsWritten", Napi::Number::New(e, double(r.segmentsWritten)));
+          o.Set("chunksRepaired", Napi::Number::New(e, double(r.chunksRepaired)));
           o.Set("size", Napi::Number::New(e, double(r.size)));
           o.Set("bytesRead", Napi::Number::New(e, double(r.bytesRead)));
           o.Set("bytesNew", Napi::Number::New(e, double(r.bytesNew)));
@@ -283,15 +526,17 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     auto req = std::make_shared<RestoreRequest>();
     req->keys = keys_;
     req->chunkSize = static_cast<uint32_t>(Num(o, "chunkSize"));
-    req->list = Buf(env, o.Get("list"), "list");
+    req->list = ListOf(env, o.Get("list"), "list");
     req->deviceSize = static_cast<uint64_t>(Num(o, "deviceSize"));
     req->rangeStart = static_cast<uint64_t>(Num(o, "rangeStart", 0));
+    if (req->rangeStart > req->deviceSize) throw Napi::TypeError::New(env, "rangeStart is beyond the device");
     req->rangeLen = static_cast<uint64_t>(Num(o, "rangeLength", double(req->deviceSize - req->rangeStart)));
     req->threads = static_cast<int>(Num(o, "threads", 0));
     req->index = index_;
     req->packs = packs_;
-    if (req->chunkSize == 0 || (req->chunkSize & (req->chunkSize - 1)))
-      throw Napi::TypeError::New(env, "chunkSize must be a power of two");
+    // The chunk size comes from a manifest: bounded before it sizes buffers.
+    if (req->chunkSize < kMinChunkSize || req->chunkSize > kMaxChunkSize || (req->chunkSize & (req->chunkSize - 1)))
+      throw Napi::TypeError::New(env, "chunkSize must be a power of two from 4 KiB to 16 MiB");
     return req;
   }
 
@@ -314,6 +559,8 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         info[1], CancelOf(info[2]));
   }
 
+  // Random access for the NBD export and file restore. `list` is held
+  // natively (a NativeList): nothing is copied per read.
   Napi::Value ReadRangeJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "readRange(request)");
@@ -331,6 +578,79 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         },
         [](Napi::Env e, Bytes& b) -> Napi::Value { return ToBuffer(e, b); }, env.Undefined(),
         nullptr);
+  }
+
+  // openList({ root } | { segments }, chunks): a device's list, read lazily.
+  Napi::Value OpenList(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "openList({ root } | { segments }, chunks)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    double n = info[1].As<Napi::Number>().DoubleValue();
+    if (n < 0 || n > double(kMaxListChunks)) throw Napi::TypeError::New(env, "chunks out of range");
+    uint64_t chunks = static_cast<uint64_t>(n);
+    std::string repo = path_;
+    RepoKeys keys = keys_;
+    Napi::Value root = o.Get("root");
+    bool hasRoot = root.IsString();
+    ChunkId rootId{};
+    std::vector<ChunkId> segments;
+    if (hasRoot)
+      rootId = IdFromHex(env, root.As<Napi::String>().Utf8Value());
+    else
+      segments = IdsOf(env, o.Get("segments"), "segments");
+    return EngineWorker<std::shared_ptr<ChunkListSource>>::Start(
+        env,
+        [repo, keys, hasRoot, rootId, segments, chunks](OpControl&) {
+          std::vector<ChunkId> segs = segments;
+          if (hasRoot) {
+            uint64_t inRoot = 0;
+            ReadListRoot(repo, keys, rootId, &inRoot, segs);
+            if (inRoot != chunks) {
+              EngineError e = Corrupt("list root " + Hex(rootId) + " has " + std::to_string(inRoot) +
+                                      " chunks, the manifest says " + std::to_string(chunks));
+              e.path = Hex(rootId);
+              throw e;
+            }
+          }
+          return std::make_shared<ChunkListSource>(repo, keys, std::move(segs), chunks, hasRoot ? &rootId : nullptr);
+        },
+        [](Napi::Env e, std::shared_ptr<ChunkListSource>& src) -> Napi::Value { return WrapList(e, src); },
+        env.Undefined(), nullptr);
+  }
+
+  Napi::Value WriteRoot(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ChunkId> segments = IdsOf(env, info[0], "segments");
+    if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "writeListRoot(segments, chunks)");
+    uint64_t chunks = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+    if (segments.size() != (chunks + kSegmentEntries - 1) / kSegmentEntries)
+      throw Napi::TypeError::New(env, "segment count does not match the chunk count");
+    std::string repo = path_;
+    RepoKeys keys = keys_;
+    return EngineWorker<ChunkId>::Start(
+        env, [repo, keys, segments, chunks](OpControl&) { return WriteListRoot(repo, keys, chunks, segments); },
+        [](Napi::Env e, ChunkId& id) -> Napi::Value { return Napi::String::New(e, Hex(id)); }, env.Undefined(),
+        nullptr);
+  }
+
+  // Every id of a list in one Buffer (32 bytes per chunk): for small lists
+  // and tests; large lists are read a segment at a time.
+  Napi::Value ReadWholeList(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto list = ListOf(env, info[0], "list");
+    if (list->Chunks() > (uint64_t(1) << 25)) throw Napi::TypeError::New(env, "the list is too long to read whole");
+    return EngineWorker<Bytes>::Start(
+        env,
+        [list](OpControl&) {
+          Bytes out;
+          out.reserve(list->Chunks() * kIdSize);
+          for (uint64_t k = 0; k * kSegmentEntries < list->Chunks(); k++) {
+            auto seg = list->Segment(k);
+            out.insert(out.end(), seg->begin(), seg->end());
+          }
+          return out;
+        },
+        [](Napi::Env e, Bytes& b) -> Napi::Value { return ToBuffer(e, b); }, env.Undefined(), nullptr);
   }
 
   Napi::Value Verify(const Napi::CallbackInfo& info) {
@@ -361,78 +681,131 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         info[1], CancelOf(info[2]));
   }
 
+  Napi::Value CreateChecker(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Bytes bad;
+    std::vector<std::string> badPacks;
+    if (info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      if (o.Get("badChunks").IsBuffer()) bad = Buf(env, o.Get("badChunks"), "badChunks");
+      badPacks = Strings(env, o.Get("badPacks"));
+    }
+    Napi::Object obj = gCheckerCtor->New({});
+    NativeListChecker::Unwrap(obj)->checker = std::make_shared<ListChecker>(index_, bad, badPacks);
+    return obj;
+  }
+
   // Ids of `list` (32 bytes each, zero ids ignored) the index does not
   // know, deduplicated.
   Napi::Value MissingChunks(const Napi::CallbackInfo& info) {
     Bytes list = Buf(info.Env(), info[0], "list");
-    IdSet seen;
+    FlatSet<kIdSize> seen;
     Bytes out;
     for (size_t at = 0; at + kIdSize <= list.size(); at += kIdSize) {
       ChunkId id;
       std::memcpy(id.data(), list.data() + at, kIdSize);
-      if (IsZeroId(id) || index_->Contains(id) || !seen.insert(id).second) continue;
+      if (IsZeroId(id) || index_->Contains(id) || !seen.Insert(id, Unit{}).second) continue;
       out.insert(out.end(), id.begin(), id.end());
     }
     return ToBuffer(info.Env(), out);
   }
 
-  static IdSet LiveSet(Napi::Env env, Napi::Value v) {
-    if (!v.IsArray()) throw Napi::TypeError::New(env, "live must be an array of chunk lists");
-    IdSet live;
-    Napi::Array a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      Napi::Value b = a.Get(i);
-      if (!b.IsBuffer()) throw Napi::TypeError::New(env, "live must hold Buffers");
-      auto buf = b.As<Napi::Buffer<uint8_t>>();
-      for (size_t at = 0; at + kIdSize <= buf.Length(); at += kIdSize) {
-        ChunkId id;
-        std::memcpy(id.data(), buf.Data() + at, kIdSize);
-        if (!IsZeroId(id)) live.insert(id);
-      }
-    }
-    return live;
-  }
-
-  Napi::Value GcPlan(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    IdSet live = LiveSet(env, info[0]);
-    std::vector<PackUsage> usage = PlanGc(*index_, live);
-    Napi::Array out = Napi::Array::New(env, usage.size());
-    for (size_t i = 0; i < usage.size(); i++) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("id", usage[i].id);
-      o.Set("size", Napi::Number::New(env, double(usage[i].size)));
-      o.Set("chunks", Napi::Number::New(env, double(usage[i].chunks)));
-      o.Set("liveChunks", Napi::Number::New(env, double(usage[i].liveChunks)));
-      o.Set("storedBytes", Napi::Number::New(env, double(usage[i].storedBytes)));
-      o.Set("liveBytes", Napi::Number::New(env, double(usage[i].liveBytes)));
-      out.Set(uint32_t(i), o);
-    }
-    return out;
+  Napi::Value CreateMark(const Napi::CallbackInfo& info) {
+    Napi::Object obj = gMarkCtor->New({});
+    NativeMark::Unwrap(obj)->mark = std::make_shared<GcMark>(index_);
+    return obj;
   }
 
   Napi::Value Compact(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "compact(request, onProgress?, cancel?)");
     Napi::Object o = info[0].As<Napi::Object>();
+    Napi::Value m = o.Get("mark");
+    if (!m.IsObject() || !m.As<Napi::Object>().InstanceOf(gMarkCtor->Value()))
+      throw Napi::TypeError::New(env, "compact needs the mark of this prune");
     auto req = std::make_shared<CompactRequest>();
     req->repo = path_;
     req->keys = keys_;
+    req->version = version_;
     req->packSize = static_cast<uint64_t>(Num(o, "packSize", 16 << 20));
-    req->live = LiveSet(env, o.Get("live"));
+    if (req->packSize < kMinPackSize || req->packSize > kMaxPackSize)
+      throw Napi::TypeError::New(env, "packSize must be from 64 KiB to 1 GiB");
+    req->mark = NativeMark::Unwrap(m.As<Napi::Object>())->mark;
+    if (req->mark->index != index_) throw Napi::TypeError::New(env, "the mark belongs to another repository");
     req->rewrite = Strings(env, o.Get("rewrite"));
-    req->drop = Strings(env, o.Get("drop"));
-    req->index = index_;
+    Napi::Value order = o.Get("order");
+    if (!order.IsUndefined()) req->order = Lists(env, order, "order");
+    req->packs = packs_;
     return EngineWorker<CompactResult>::Start(
         env, [req](OpControl& ctl) { return RunCompact(*req, ctl); },
         [](Napi::Env e, CompactResult& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           o.Set("indexFile", r.indexFile);
-          o.Set("newPacks", StrArray(e, r.newPacks));
+          Napi::Array packs = Napi::Array::New(e, r.newPacks.size());
+          for (size_t i = 0; i < r.newPacks.size(); i++) {
+            Napi::Object p = Napi::Object::New(e);
+            p.Set("id", r.newPacks[i].id);
+            p.Set("size", Napi::Number::New(e, double(r.newPacks[i].size)));
+            packs.Set(uint32_t(i), p);
+          }
+          o.Set("newPacks", packs);
           o.Set("copiedBytes", Napi::Number::New(e, double(r.copiedBytes)));
+          o.Set("copiedChunks", Napi::Number::New(e, double(r.copiedChunks)));
           return o;
         },
         info[1], CancelOf(info[2]));
+  }
+
+  Napi::Value RemovalRecord(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (version_ < 2) throw Napi::TypeError::New(env, "removal records need format 2");
+    std::vector<std::string> packs = Strings(env, info[0]);
+    for (const std::string& p : packs) {
+      uint8_t k[kPackIdBytes];
+      if (!FromHex(p, k, kPackIdBytes)) throw Napi::TypeError::New(env, "bad pack id " + p);
+    }
+    std::string repo = path_;
+    RepoKeys keys = keys_;
+    return EngineWorker<std::string>::Start(
+        env, [repo, keys, packs](OpControl&) { return WriteRemovalRecord(repo, keys, packs); },
+        [](Napi::Env e, std::string& name) -> Napi::Value { return Napi::String::New(e, name); },
+        env.Undefined(), nullptr);
+  }
+
+  // writeConsolidatedIndex({ exclude, excludeEntries }): one index file for
+  // everything the index holds but the excluded packs and entries (each
+  // entry: chunk id hex + pack id hex, 96 hex digits).
+  Napi::Value Consolidate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<std::string> exclude, entries;
+    if (info[0].IsObject()) {
+      exclude = Strings(env, info[0].As<Napi::Object>().Get("exclude"));
+      entries = Strings(env, info[0].As<Napi::Object>().Get("excludeEntries"));
+    }
+    EntrySet dropEntries;
+    for (const std::string& e : entries) {
+      ChunkId id;
+      PackKey pack;
+      if (e.size() != 96 || !FromHex(e.substr(0, 64), id.data(), kIdSize) || !FromHex(e.substr(64), pack.data(), kPackIdBytes))
+        throw Napi::TypeError::New(env, "excludeEntries holds chunk id + pack id, 96 hex digits each");
+      dropEntries.insert({id, pack});
+    }
+    std::vector<bool> gone(index_->PackCount(), false);
+    for (const std::string& p : exclude) {
+      uint32_t no;
+      if (index_->PackNumber(p, &no)) gone[no] = true;
+    }
+    std::string repo = path_;
+    RepoKeys keys = keys_;
+    int version = version_;
+    auto index = index_;
+    return EngineWorker<std::string>::Start(
+        env,
+        [repo, keys, version, index, gone, dropEntries](OpControl&) {
+          return WriteConsolidatedIndex(repo, keys, version, *index, gone, dropEntries);
+        },
+        [](Napi::Env e, std::string& name) -> Napi::Value { return Napi::String::New(e, name); },
+        env.Undefined(), nullptr);
   }
 
   Napi::Value Rebuild(const Napi::CallbackInfo& info) {
@@ -440,12 +813,13 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     std::vector<std::string> packs = Strings(env, info[0]);
     std::string repo = path_;
     RepoKeys keys = keys_;
+    int version = version_;
     using Out = std::pair<std::string, std::vector<std::string>>;
     return EngineWorker<Out>::Start(
         env,
-        [repo, keys, packs](OpControl&) {
+        [repo, keys, version, packs](OpControl&) {
           Out out;
-          out.first = RebuildIndex(repo, keys, packs, out.second);
+          out.first = RebuildIndex(repo, keys, version, packs, out.second);
           return out;
         },
         [](Napi::Env e, Out& r) -> Napi::Value {
@@ -455,6 +829,18 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
           return o;
         },
         env.Undefined(), nullptr);
+  }
+
+  // Of these pack ids, those no counting index entry names.
+  Napi::Value Unindexed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<std::string> ids = Strings(env, info[0]);
+    std::vector<std::string> out;
+    for (const std::string& id : ids) {
+      uint32_t no;
+      if (!index_->PackNumber(id, &no) || index_->PackRemoved(no)) out.push_back(id);
+    }
+    return StrArray(env, out);
   }
 
   Napi::Value Locate(const Napi::CallbackInfo& info) {
@@ -482,9 +868,10 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     o.Set("chunks", Napi::Number::New(env, double(index_->ChunkCount())));
     o.Set("packs", Napi::Number::New(env, double(packs.size())));
     o.Set("packBytes", Napi::Number::New(env, bytes));
-    Napi::Array ids = Napi::Array::New(env, packs.size());
-    for (size_t i = 0; i < packs.size(); i++) ids.Set(uint32_t(i), packs[i].id);
-    o.Set("packIds", ids);
+    o.Set("indexFiles", Napi::Number::New(env, double(index_->Tables().size())));
+    size_t mapped = 0;
+    for (auto& t : index_->Tables()) mapped += t->Mapped() ? 1 : 0;
+    o.Set("mappedIndexFiles", Napi::Number::New(env, double(mapped)));
     return o;
   }
 
@@ -493,26 +880,9 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     return info.Env().Undefined();
   }
 
-  static Napi::Array StrArray(Napi::Env env, const std::vector<std::string>& v) {
-    Napi::Array a = Napi::Array::New(env, v.size());
-    for (size_t i = 0; i < v.size(); i++) a.Set(uint32_t(i), v[i]);
-    return a;
-  }
-
-  static std::vector<std::string> Strings(Napi::Env env, Napi::Value v) {
-    std::vector<std::string> out;
-    if (v.IsUndefined()) return out;
-    if (!v.IsArray()) throw Napi::TypeError::New(env, "expected an array of strings");
-    Napi::Array a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      Napi::Value s = a.Get(i);
-      if (!s.IsString()) throw Napi::TypeError::New(env, "expected an array of strings");
-      out.push_back(s.As<Napi::String>().Utf8Value());
-    }
-    return out;
-  }
-
   std::string path_;
+  std::string cacheDir_;
+  int version_ = 1;
   RepoKeys keys_;
   std::shared_ptr<ChunkIndex> index_;
   std::shared_ptr<PackReader> packs_;
@@ -526,10 +896,17 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   gCancelCtor = new Napi::FunctionReference(Napi::Persistent(cancel));
   engine.Set("CancelToken", cancel);
   engine.Set("NativeRepo", NativeRepo::Define(env));
+  Napi::Function list = NativeList::Define(env);
+  gListCtor = new Napi::FunctionReference(Napi::Persistent(list));
+  Napi::Function mark = NativeMark::Define(env);
+  gMarkCtor = new Napi::FunctionReference(Napi::Persistent(mark));
+  Napi::Function checker = NativeListChecker::Define(env);
+  gCheckerCtor = new Napi::FunctionReference(Napi::Persistent(checker));
   engine.Set("deriveKey", Napi::Function::New(env, DeriveKeyJs));
   engine.Set("aeadSeal", Napi::Function::New(env, AeadSealJs));
   engine.Set("aeadOpen", Napi::Function::New(env, AeadOpenJs));
   engine.Set("saltBytes", Napi::Number::New(env, crypto_pwhash_SALTBYTES));
+  InitRepoFs(env, engine);
   exports.Set("engine", engine);
 }
 

@@ -22,6 +22,7 @@ enum class EnvelopeType : uint8_t {
   kManifest = 3,
   kListSegment = 4,
   kOther = 5,
+  kListRoot = 6,  // format 2: a device's segment ids (chunk_list.h)
 };
 
 constexpr size_t kEnvelopeHeader = 8;

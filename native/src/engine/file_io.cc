@@ -55,51 +55,6 @@ void FsyncOrThrow(int fd, const std::string& path) {
   if (::fsync(fd) < 0) throw SysFail(errno, "fsync", path);
 }
 
-void FsyncDir(const std::string& dir) {
-  Fd d = OpenOrThrow(dir, O_RDONLY | O_DIRECTORY);
-  FsyncOrThrow(d.get(), dir);
-}
-
-void MkdirP(const std::string& dir) {
-  if (dir.empty()) return;
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) return;
-  auto slash = dir.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) MkdirP(dir.substr(0, slash));
-  if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw SysFail(errno, "mkdir", dir);
-}
-
-void WriteFileAtomic(const std::string& dir, const std::string& name, const Bytes& data) {
-  MkdirP(dir);
-  std::string tmp = dir + "/." + name + ".tmp-" + RandomHex(6);
-  std::string dst = dir + "/" + name;
-  {
-    Fd f = OpenOrThrow(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    try {
-      PwriteFull(f.get(), data.data(), data.size(), 0, tmp);
-      FsyncOrThrow(f.get(), tmp);
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
-  }
-  if (::rename(tmp.c_str(), dst.c_str()) < 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw SysFail(e, "rename", dst);
-  }
-  FsyncDir(dir);
-}
-
-Bytes ReadWholeFile(const std::string& path) {
-  Fd f = OpenOrThrow(path, O_RDONLY);
-  uint64_t size = FileSize(f.get(), path);
-  Bytes out(size);
-  size_t n = PreadFull(f.get(), out.data(), out.size(), 0, path);
-  out.resize(n);
-  return out;
-}
-
 uint64_t FileSize(int fd, const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) < 0) throw SysFail(errno, "fstat", path);

@@ -1,8 +1,7 @@
 // RAII file descriptors and the few file operations every engine stage
-// needs: full preads/pwrites that retry short transfers, aligned buffers
-// for O_DIRECT, and the atomic-replace dance (temp file, fsync, rename,
-// fsync of the directory) that keeps a killed process from leaving a torn
-// file under its final name.
+// needs: full preads/pwrites that retry short transfers and aligned buffers
+// for O_DIRECT. Files inside a repository are reached only through RepoDir
+// (repo_dir.h), never by joined paths.
 #pragma once
 
 #include <cstdint>
@@ -45,11 +44,6 @@ Fd OpenOrThrow(const std::string& path, int flags, int mode = 0644);
 size_t PreadFull(int fd, uint8_t* buf, size_t len, uint64_t off, const std::string& path);
 void PwriteFull(int fd, const uint8_t* buf, size_t len, uint64_t off, const std::string& path);
 void FsyncOrThrow(int fd, const std::string& path);
-void FsyncDir(const std::string& dir);
-void MkdirP(const std::string& dir);
-// Writes `data` to dir/name atomically (tmp file in the same directory).
-void WriteFileAtomic(const std::string& dir, const std::string& name, const Bytes& data);
-Bytes ReadWholeFile(const std::string& path);
 uint64_t FileSize(int fd, const std::string& path);  // regular file or block device
 
 std::string RandomHex(size_t bytes);

@@ -1,5 +1,7 @@
 #include "pack_format.h"
 
+#include <zstd.h>
+
 #include <cstring>
 
 #include "envelope.h"
@@ -30,9 +32,13 @@ Bytes EncodeEntries(const std::vector<PackEntry>& entries) {
   return out;
 }
 
+uint64_t MaxStoredLen(uint32_t rawLen) { return uint64_t(ZSTD_COMPRESSBOUND(rawLen)) + kBlobOverhead; }
+
 bool DecodeEntries(const uint8_t* p, size_t len, std::vector<PackEntry>& out) {
   if (len < 4) return false;
   uint32_t count = GetU32(p);
+  // The count is bounded by the bytes that hold the entries, so a forged
+  // count never drives an allocation.
   if (len != 4 + uint64_t(count) * kPackEntrySize) return false;
   out.clear();
   out.reserve(count);
@@ -45,6 +51,12 @@ bool DecodeEntries(const uint8_t* p, size_t len, std::vector<PackEntry>& out) {
     e.rawLen = GetU32(q + 40);
     e.flags = q[44];
     if (e.flags & ~kFlagCompressed) return false;
+    if (IsZeroId(e.id)) return false;  // zero chunks are never stored
+    if (e.rawLen == 0 || e.rawLen > kMaxChunkSize) return false;
+    if (e.storedLen == 0 || e.storedLen > MaxStoredLen(e.rawLen)) return false;
+    // A raw blob is the chunk itself (plus the AEAD overhead when encrypted).
+    if (!(e.flags & kFlagCompressed) && e.storedLen != e.rawLen && e.storedLen != e.rawLen + kBlobOverhead)
+      return false;
     out.push_back(e);
   }
   return true;
@@ -66,7 +78,7 @@ bool DecodeTrailer(const RepoKeys& keys, const uint8_t* tail, size_t tailLen, ui
   const uint8_t* footer = tail + tailLen - kPackFooterSize;
   if (std::memcmp(footer + 4, kFooterMagic, 4) != 0) return false;
   uint32_t tlen = GetU32(footer);
-  if (uint64_t(tlen) + kPackFooterSize + kPackHeaderSize > packSize) return false;
+  if (uint64_t(tlen) + kPackFooterSize + kPackHeaderSize > packSize || tlen > kMaxTrailerSize) return false;
   if (tlen + kPackFooterSize > tailLen) {
     *needTail = tlen + kPackFooterSize;
     return false;
@@ -80,8 +92,17 @@ bool DecodeTrailer(const RepoKeys& keys, const uint8_t* tail, size_t tailLen, ui
   return true;
 }
 
+std::string PackRel(const std::string& packId) {
+  return "packs/" + packId.substr(0, 2) + "/" + packId;
+}
+
 std::string PackPath(const std::string& repo, const std::string& packId) {
-  return repo + "/packs/" + packId.substr(0, 2) + "/" + packId;
+  return repo + "/" + PackRel(packId);
+}
+
+bool ValidPackId(const std::string& packId) {
+  uint8_t raw[kPackIdBytes];
+  return FromHex(packId, raw, kPackIdBytes);
 }
 
 }  // namespace snapkeep::engine

@@ -31,6 +31,21 @@ constexpr size_t kPackEntrySize = kIdSize + 4 + 4 + 4 + 1;
 constexpr uint8_t kFlagCompressed = 1;
 constexpr size_t kPackIdBytes = 16;  // pack ids are 32 hex digits
 
+// Chunk sizes a repository may have (electron/core/engine/format.ts).
+constexpr uint32_t kMinChunkSize = 4096;
+constexpr uint32_t kMaxChunkSize = 16u << 20;
+// Packs are sealed once they reach the config's pack size; offsets are u32.
+constexpr uint64_t kMinPackSize = 64u << 10;
+constexpr uint64_t kMaxPackSize = 1u << 30;
+// What encryption adds to a stored blob: nonce and tag.
+constexpr uint32_t kBlobOverhead = kNonceSize + kMacSize;
+// The most a blob of rawLen bytes may take stored: zstd's worst case plus
+// the AEAD overhead. Anything longer is damage or an attack.
+uint64_t MaxStoredLen(uint32_t rawLen);
+// A trailer longer than this (a 1 GiB pack of 4 KiB chunks needs 12 MiB)
+// is not read: its length field is damaged or forged.
+constexpr uint32_t kMaxTrailerSize = 64u << 20;
+
 struct PackEntry {
   ChunkId id{};
   uint32_t offset = 0;
@@ -53,7 +68,9 @@ void PackHeader(uint8_t out[kPackHeaderSize]);
 bool CheckPackHeader(const uint8_t* p);
 
 Bytes EncodeEntries(const std::vector<PackEntry>& entries);
-// False on a malformed payload.
+// False on a malformed payload: a count that does not fit the length, a
+// zero id, unknown flags, a raw length of 0 or above kMaxChunkSize, a
+// stored length that cannot belong to that raw length.
 bool DecodeEntries(const uint8_t* p, size_t len, std::vector<PackEntry>& out);
 
 // Sealed trailer followed by the footer.
@@ -64,6 +81,11 @@ Bytes EncodeTrailer(const RepoKeys& keys, const std::vector<PackEntry>& entries)
 bool DecodeTrailer(const RepoKeys& keys, const uint8_t* tail, size_t tailLen, uint64_t packSize,
                    std::vector<PackEntry>& out, size_t* needTail);
 
+// packs/<xx>/<id>, relative to the repository (for RepoDir).
+std::string PackRel(const std::string& packId);
+// The same below `repo`, for messages.
 std::string PackPath(const std::string& repo, const std::string& packId);
+// 32 lowercase hex digits.
+bool ValidPackId(const std::string& packId);
 
 }  // namespace snapkeep::engine

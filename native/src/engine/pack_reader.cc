@@ -6,6 +6,7 @@
 
 #include "compress.h"
 #include "engine_error.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 
@@ -19,16 +20,16 @@ std::shared_ptr<Fd> PackReader::Get(const std::string& packId) {
   if (it != fds_.end()) return it->second;
   if (fds_.size() >= kMaxOpenPacks) fds_.erase(fds_.begin());
   std::string path = PackPath(repo_, packId);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      EngineError e = Corrupt("pack " + packId + " is missing", packId);
-      e.path = path;
-      throw e;
-    }
-    throw SysFail(errno, "open", path);
+  if (!ValidPackId(packId)) throw Corrupt("bad pack id \"" + packId + "\"", packId);
+  std::shared_ptr<Fd> p;
+  try {
+    p = std::make_shared<Fd>(RepoDir(repo_).OpenRead(PackRel(packId)));
+  } catch (EngineError& e) {
+    if (e.errnum != ENOENT) throw;
+    EngineError missing = Corrupt("pack " + packId + " is missing", packId);
+    missing.path = path;
+    throw missing;
   }
-  auto p = std::make_shared<Fd>(fd);
   fds_[packId] = p;
   return p;
 }
@@ -47,8 +48,19 @@ void PackReader::ReadStored(const std::string& packId, uint32_t offset, uint32_t
 }
 
 void PackReader::Decode(const std::string& packId, const PackEntry& e, const Bytes& stored,
-                        Bytes& scratch, Decompressor& dz, uint8_t* out) const {
+                        Bytes& scratch, Decompressor& dz, uint8_t* out, size_t expectLen) const {
   const std::string chunk = Hex(e.id);
+  // Before anything is written to `out`: a forged raw length would make the
+  // decoder write past it (engine review finding 4), a short one would leave
+  // stale bytes of an earlier chunk in it.
+  if (e.rawLen != expectLen)
+    throw Corrupt("chunk " + chunk + " in pack " + packId + " has a raw length of " +
+                      std::to_string(e.rawLen) + " bytes where its place holds " +
+                      std::to_string(expectLen),
+                  packId, chunk);
+  if (stored.size() > MaxStoredLen(e.rawLen))
+    throw Corrupt("chunk " + chunk + " in pack " + packId + " has a stored length too long for its raw length",
+                  packId, chunk);
   const uint8_t* payload = stored.data();
   size_t plen = stored.size();
   if (keys_.encrypted) {

@@ -23,11 +23,13 @@ class PackReader {
 
   // The stored bytes of one blob.
   void ReadStored(const std::string& packId, uint32_t offset, uint32_t len, Bytes& out);
-  // Decrypts and decompresses stored bytes into `out` (rawLen bytes) and
-  // checks that the content hashes to `id`. Throws REPO_CORRUPT naming the
-  // pack and chunk otherwise.
+  // Decrypts and decompresses stored bytes into `out`, which holds
+  // `expectLen` bytes: the length of the chunk at its place in the device.
+  // The entry's raw length must be exactly that (checked before a byte is
+  // written), and the content must hash to `id`. Throws REPO_CORRUPT naming
+  // the pack and chunk otherwise.
   void Decode(const std::string& packId, const PackEntry& e, const Bytes& stored, Bytes& scratch,
-              Decompressor& dz, uint8_t* out) const;
+              Decompressor& dz, uint8_t* out, size_t expectLen) const;
   // Trailer entries of a pack file (index rebuild, verify).
   std::vector<PackEntry> ReadTrailer(const std::string& packId, uint64_t* size);
   // Closes the cached descriptors, so the repository's file system can be

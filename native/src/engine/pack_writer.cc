@@ -11,7 +11,11 @@ PackWriter::PackWriter(std::string repo, const RepoKeys& keys, uint64_t targetSi
 PackWriter::~PackWriter() {
   if (fd_.ok()) {
     fd_.Reset();
-    ::unlink(tmpPath_.c_str());
+    try {
+      dir_->Unlink(tmpRel_);
+    } catch (const EngineError&) {
+      // A leftover temp file is swept by prune.
+    }
   }
 }
 
@@ -22,9 +26,10 @@ void PackWriter::Check() const {
 void PackWriter::Open() {
   current_ = PackInfo{};
   current_.id = RandomHex(kPackIdBytes);
-  MkdirP(repo_ + "/tmp");
-  tmpPath_ = repo_ + "/tmp/" + current_.id + ".pack";
-  fd_ = OpenOrThrow(tmpPath_, O_RDWR | O_CREAT | O_EXCL, 0644);
+  if (!dir_) dir_.emplace(repo_);
+  tmpRel_ = "tmp/" + current_.id + ".pack";
+  tmpPath_ = dir_->Abs(tmpRel_);
+  fd_ = dir_->CreateExcl(tmpRel_, O_RDWR);
   uint8_t header[kPackHeaderSize];
   PackHeader(header);
   PwriteFull(fd_.get(), header, sizeof header, 0, tmpPath_);
@@ -81,11 +86,9 @@ PackInfo PackWriter::Seal() {
     throw Corrupt("pack trailer does not read back after writing", current_.id);
   fd_.Reset();
 
-  std::string dst = PackPath(repo_, current_.id);
-  std::string dir = dst.substr(0, dst.find_last_of('/'));
-  MkdirP(dir);
-  if (::rename(tmpPath_.c_str(), dst.c_str()) < 0) throw SysFail(errno, "rename", dst);
-  FsyncDir(dir);
+  std::string dst = PackRel(current_.id);
+  dir_->Rename(tmpRel_, dst);
+  dir_->FsyncDir(dst.substr(0, dst.find_last_of('/')));
   PackInfo done = std::move(current_);
   current_ = PackInfo{};
   return done;

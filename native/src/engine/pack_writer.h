@@ -15,6 +15,7 @@
 #include "engine_error.h"
 #include "file_io.h"
 #include "pack_format.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 
@@ -39,8 +40,10 @@ class PackWriter {
   std::string repo_;
   RepoKeys keys_;
   uint64_t target_;
+  std::optional<RepoDir> dir_;  // opened with the first pack
   Fd fd_;
-  std::string tmpPath_;
+  std::string tmpRel_;   // tmp/<id>.pack
+  std::string tmpPath_;  // the same, for messages
   PackInfo current_;
   std::unique_ptr<EngineError> failed_;
 };

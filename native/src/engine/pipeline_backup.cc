@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "bounded_queue.h"
 #include "compress.h"
@@ -20,9 +21,12 @@ namespace {
 constexpr uint64_t kRunBytes = 4 << 20;
 constexpr size_t kQueueBlobs = 16;
 
-struct Run {
+// A work item: a run of adjacent chunks inside one segment, or (count 0)
+// just the check of a segment this backup reads nothing of.
+struct Item {
   uint64_t first;  // chunk number
   uint64_t count;
+  uint64_t seg;
 };
 
 struct Blob {
@@ -32,8 +36,19 @@ struct Blob {
   uint8_t flags = 0;
 };
 
-// Which chunks to read, as runs of adjacent chunks.
-std::vector<Run> PlanRuns(const BackupRequest& req, uint64_t size, uint64_t nChunks) {
+// A segment being built: its ids (from the parent, then overwritten by
+// what is read), which were read, and how many items are still out.
+struct SegState {
+  std::mutex mu;
+  bool ready = false;
+  Bytes ids;
+  std::vector<uint8_t> read;
+  std::atomic<uint64_t> pending{0};
+};
+
+// Which chunks to read, as runs of adjacent chunks cut at segment ends.
+std::vector<Item> PlanItems(const BackupRequest& req, uint64_t size, uint64_t nChunks,
+                            std::vector<uint64_t>& perSeg) {
   const uint64_t cs = req.chunkSize;
   const uint64_t maxRun = std::max<uint64_t>(1, kRunBytes / cs);
   std::vector<bool> want(nChunks, !req.useRanges);
@@ -43,15 +58,24 @@ std::vector<Run> PlanRuns(const BackupRequest& req, uint64_t size, uint64_t nChu
       uint64_t end = std::min(size, off + len);
       for (uint64_t c = off / cs; c <= (end - 1) / cs; c++) want[c] = true;
     }
-  std::vector<Run> runs;
-  for (uint64_t c = 0; c < nChunks; c++) {
-    if (!want[c]) continue;
-    if (!runs.empty() && runs.back().first + runs.back().count == c && runs.back().count < maxRun)
-      runs.back().count++;
-    else
-      runs.push_back(Run{c, 1});
+  const uint64_t nSeg = (nChunks + kSegmentEntries - 1) / kSegmentEntries;
+  perSeg.assign(nSeg, 0);
+  std::vector<Item> items;
+  for (uint64_t k = 0; k < nSeg; k++) {
+    uint64_t from = k * kSegmentEntries, to = std::min(nChunks, from + kSegmentEntries);
+    size_t before = items.size();
+    for (uint64_t c = from; c < to; c++) {
+      if (!want[c]) continue;
+      Item& last = items.back();
+      if (items.size() > before && last.first + last.count == c && last.count < maxRun)
+        last.count++;
+      else
+        items.push_back(Item{c, 1, k});
+    }
+    if (items.size() == before) items.push_back(Item{from, 0, k});
+    perSeg[k] = items.size() - before;
   }
-  return runs;
+  return items;
 }
 
 bool AllZero(const uint8_t* p, size_t len) {
@@ -131,25 +155,52 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
   }
   const uint64_t cs = req.chunkSize;
   res.chunks = (res.size + cs - 1) / cs;
-  if (req.useRanges) {
-    if (req.parentList.size() != res.chunks * kIdSize)
-      throw EngineError("INVALID_ARGUMENT", "parent chunk list does not match the source size");
-    res.list = req.parentList;
-  } else {
-    res.list.assign(res.chunks * kIdSize, 0);
-  }
-  std::vector<Run> runs = PlanRuns(req, res.size, res.chunks);
-  for (const Run& r : runs) {
-    uint64_t end = std::min(res.size, (r.first + r.count) * cs);
-    ctl.total += end - r.first * cs;
+  if (req.useRanges && (!req.parent || req.parent->Chunks() != res.chunks))
+    throw EngineError("INVALID_ARGUMENT", "parent chunk list does not match the source size");
+  if (!req.writeSegments) res.list.assign(res.chunks * kIdSize, 0);
+  std::vector<uint64_t> perSeg;
+  std::vector<Item> items = PlanItems(req, res.size, res.chunks, perSeg);
+  const uint64_t nSeg = perSeg.size();
+  res.segments.resize(nSeg);
+  for (const Item& it : items) {
+    uint64_t end = std::min(res.size, (it.first + it.count) * cs);
+    if (it.count) ctl.total += end - it.first * cs;
   }
 
   BoundedQueue<Blob> queue(kQueueBlobs);
   std::vector<PackInfo> sealed;
-  std::atomic<uint64_t> storedBytes{0}, bytesNew{0}, chunksNew{0}, chunksZero{0}, chunksRead{0};
+  std::atomic<uint64_t> storedBytes{0}, bytesNew{0}, chunksNew{0}, chunksZero{0}, chunksRead{0},
+      repaired{0}, segsWritten{0}, repairBytes{0};
   std::thread packer([&] { PackStage(req, queue, ctl, sealed, storedBytes); });
 
+  std::mutex segMu;
+  std::unordered_map<uint64_t, std::shared_ptr<SegState>> segs;
+  auto segState = [&](uint64_t k) {
+    std::shared_ptr<SegState> st;
+    {
+      std::lock_guard lock(segMu);
+      auto& slot = segs[k];
+      if (!slot) {
+        slot = std::make_shared<SegState>();
+        slot->pending = perSeg[k];
+      }
+      st = slot;
+    }
+    std::lock_guard lock(st->mu);
+    if (!st->ready) {
+      uint64_t n = std::min<uint64_t>(kSegmentEntries, res.chunks - k * kSegmentEntries);
+      if (req.useRanges)
+        st->ids = *req.parent->Segment(k);
+      else
+        st->ids.assign(n * kIdSize, 0);
+      st->read.assign(n, 0);
+      st->ready = true;
+    }
+    return st;
+  };
+
   std::atomic<size_t> next{0};
+  std::atomic<uint64_t> checked{0};
   const size_t runBuf = AlignUp(std::min<uint64_t>(std::max<uint64_t>(kRunBytes, cs), ~0u));
   // Changed-block runs are short and scattered: reads, not the CPU, are
   // the limit, so keep more of them in flight.
@@ -158,38 +209,89 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
     AlignedBuf buf = AllocAligned(runBuf);
     Compressor z(req.level);
     Bytes packed;
+    // Stages for one chunk already in `data`: hash, then (unless zero or
+    // known) compress, encrypt and queue. Returns false when stopping.
+    auto process = [&](const uint8_t* data, size_t clen, ChunkId* out) {
+      bool zero = false;
+      ChunkId id = HashStage(req.keys, data, clen, &zero);
+      *out = id;
+      if (zero) {
+        chunksZero++;
+      } else if (req.index->Claim(id)) {
+        Blob b;
+        b.id = id;
+        b.rawLen = static_cast<uint32_t>(clen);
+        b.flags = CompressStage(z, data, clen, packed);
+        if (b.flags)
+          EncryptStage(req.keys, id, packed.data(), packed.size(), b.stored);
+        else
+          EncryptStage(req.keys, id, data, clen, b.stored);
+        bytesNew += clen;
+        chunksNew++;
+        if (!queue.Push(std::move(b))) return false;
+      }
+      return true;
+    };
+    // A segment whose items are all done: check what it inherits, then
+    // store it (or copy it into the whole list).
+    auto finalize = [&](uint64_t k, SegState& st) {
+      const uint64_t n = st.read.size();
+      const uint64_t base = k * kSegmentEntries;
+      if (req.useRanges) {
+        for (uint64_t j = 0; j < n; j++) {
+          if (st.read[j]) continue;
+          ChunkId id;
+          std::memcpy(id.data(), st.ids.data() + j * kIdSize, kIdSize);
+          if (IsZeroId(id) || req.index->Contains(id)) continue;
+          // The parent's chunk is gone from the index: read it again.
+          uint64_t off = (base + j) * cs;
+          size_t clen = static_cast<size_t>(std::min<uint64_t>(cs, res.size - off));
+          reader.Read(off, clen, buf.get());
+          if (!process(buf.get(), clen, &id)) return;
+          std::memcpy(st.ids.data() + j * kIdSize, id.data(), kIdSize);
+          repaired++;
+          repairBytes += clen;
+        }
+        // Lookups all over a big index: give the pages back now and then.
+        if ((checked += n) >= 65536) {
+          checked = 0;
+          req.index->DropPages();
+        }
+      }
+      if (req.writeSegments) {
+        bool written = false;
+        res.segments[k] = WriteSegment(req.repo, req.keys, st.ids.data(), n, &written);
+        if (written) segsWritten++;
+      } else {
+        std::memcpy(res.list.data() + base * kIdSize, st.ids.data(), st.ids.size());
+      }
+      std::lock_guard lock(segMu);
+      segs.erase(k);
+    };
     for (;;) {
       if (ctl.Stopping()) return;
       size_t i = next++;
-      if (i >= runs.size()) return;
-      const Run& r = runs[i];
-      uint64_t off = r.first * cs;
-      size_t len = static_cast<size_t>(std::min(res.size, (r.first + r.count) * cs) - off);
-      reader.Read(off, len, buf.get());  // stage: read
-      for (uint64_t k = 0; k < r.count; k++) {
-        const uint8_t* data = buf.get() + k * cs;
-        size_t clen = static_cast<size_t>(std::min<uint64_t>(cs, len - k * cs));
-        bool zero = false;
-        ChunkId id = HashStage(req.keys, data, clen, &zero);
-        std::memcpy(res.list.data() + (r.first + k) * kIdSize, id.data(), kIdSize);
-        chunksRead++;
-        if (zero) {
-          chunksZero++;
-        } else if (req.index->Claim(id)) {
-          Blob b;
-          b.id = id;
-          b.rawLen = static_cast<uint32_t>(clen);
-          b.flags = CompressStage(z, data, clen, packed);
-          if (b.flags)
-            EncryptStage(req.keys, id, packed.data(), packed.size(), b.stored);
-          else
-            EncryptStage(req.keys, id, data, clen, b.stored);
-          bytesNew += clen;
-          chunksNew++;
-          if (!queue.Push(std::move(b))) return;
+      if (i >= items.size()) return;
+      const Item& it = items[i];
+      auto st = segState(it.seg);
+      const uint64_t base = it.seg * kSegmentEntries;
+      if (it.count) {
+        uint64_t off = it.first * cs;
+        size_t len = static_cast<size_t>(std::min(res.size, (it.first + it.count) * cs) - off);
+        reader.Read(off, len, buf.get());  // stage: read
+        for (uint64_t k = 0; k < it.count; k++) {
+          const uint8_t* data = buf.get() + k * cs;
+          size_t clen = static_cast<size_t>(std::min<uint64_t>(cs, len - k * cs));
+          ChunkId id;
+          if (!process(data, clen, &id)) return;
+          uint64_t j = it.first + k - base;
+          std::memcpy(st->ids.data() + j * kIdSize, id.data(), kIdSize);
+          st->read[j] = 1;
+          chunksRead++;
+          ctl.done += clen;
         }
-        ctl.done += clen;
       }
+      if (--st->pending == 0) finalize(it.seg, *st);
     }
   });
   queue.Close();
@@ -201,20 +303,26 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
   // the next backup then reuses those chunks instead of storing them again.
   if (!sealed.empty()) {
     try {
-      res.indexFile = WriteIndexFile(req.repo, req.keys, sealed);
+      res.indexFile = WriteIndexFile(req.repo, req.keys, req.version, sealed);
     } catch (...) {
       ctl.Fail(std::current_exception());
     }
   }
   ctl.RethrowFirst();
   ctl.CheckCancel();
+  if (req.writeRoot) {
+    res.root = WriteListRoot(req.repo, req.keys, res.chunks, res.segments);
+    res.hasRoot = true;
+  }
   for (const PackInfo& p : sealed) res.packs.push_back(p.id);
-  res.bytesRead = ctl.total;
+  res.bytesRead = ctl.total + repairBytes;
   res.bytesNew = bytesNew;
   res.bytesStored = storedBytes;
   res.chunksNew = chunksNew;
   res.chunksZero = chunksZero;
-  res.chunksRead = chunksRead;
+  res.chunksRead = chunksRead + repaired;
+  res.chunksRepaired = repaired;
+  res.segmentsWritten = segsWritten;
   return res;
 }
 

@@ -7,6 +7,13 @@
 // list is copied and only chunks that overlap `ranges` are read. Either
 // way a chunk whose id the repository already has is not stored again, and
 // an all-zero chunk is recorded as the zero id and never stored.
+//
+// With `writeSegments` the list is never held whole: it is built and
+// stored a segment (1024 chunks) at a time, the parent's segments read as
+// needed. Before a segment is stored, every id it inherits from the parent
+// is looked up in the index; a chunk the index lost (a damaged pack that
+// `repair index` dropped, say) is read again from the source, so an
+// incremental never inherits a missing chunk (review finding 5).
 #pragma once
 
 #include <memory>
@@ -16,6 +23,7 @@
 
 #include "bytes.h"
 #include "chunk_index.h"
+#include "chunk_list.h"
 #include "crypto.h"
 #include "op_control.h"
 
@@ -29,15 +37,23 @@ struct BackupRequest {
   uint64_t packSize = 0;
   std::string source;
   uint64_t expectedSize = 0;  // 0: whatever the source's size is
-  Bytes parentList;           // ids, 32 bytes per chunk; used with ranges
+  std::shared_ptr<ChunkListSource> parent;  // used with ranges
   bool useRanges = false;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length
   int threads = 0;
   std::shared_ptr<ChunkIndex> index;
+  int version = 1;             // index file format to write
+  bool writeSegments = false;  // store the list's segments (else return the list)
+  bool writeRoot = false;      // format 2: and its list root
 };
 
 struct BackupResult {
-  Bytes list;
+  Bytes list;  // without writeSegments
+  std::vector<ChunkId> segments;
+  bool hasRoot = false;
+  ChunkId root{};
+  uint64_t segmentsWritten = 0;
+  uint64_t chunksRepaired = 0;  // inherited ids the index lacked, read again
   uint64_t size = 0;
   uint64_t bytesRead = 0;
   uint64_t bytesNew = 0;     // raw bytes of chunks stored by this backup

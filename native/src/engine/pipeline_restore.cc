@@ -13,15 +13,10 @@
 namespace snapkeep::engine {
 namespace {
 
-ChunkId IdAt(const Bytes& list, uint64_t c) {
-  ChunkId id;
-  std::memcpy(id.data(), list.data() + c * kIdSize, kIdSize);
-  return id;
-}
-
-// Stage: fetch and decode one chunk into `out` (checks the id).
+// Stage: fetch and decode the `len`-byte chunk `id` into `out` (checks the
+// length before writing, the id after).
 void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Bytes& scratch,
-                Decompressor& dz, uint8_t* out) {
+                Decompressor& dz, uint8_t* out, uint64_t len) {
   ChunkLocation loc;
   PackRecord pack;
   if (!req.index->Lookup(id, &loc, &pack)) {
@@ -30,7 +25,7 @@ void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Byt
   }
   req.packs->ReadStored(pack.id, loc.offset, loc.storedLen, stored);
   PackEntry e{id, loc.offset, loc.storedLen, loc.rawLen, loc.flags};
-  req.packs->Decode(pack.id, e, stored, scratch, dz, out);
+  req.packs->Decode(pack.id, e, stored, scratch, dz, out, len);
 }
 
 // Opens the target: an image file is created or cut to size (a fresh file
@@ -76,7 +71,7 @@ Fd OpenTarget(const RestoreRequest& req, bool* fresh, bool* blockDev) {
 RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   const uint64_t cs = req.chunkSize;
   const uint64_t nChunks = (req.deviceSize + cs - 1) / cs;
-  if (req.list.size() != nChunks * kIdSize || req.rangeStart + req.rangeLen > req.deviceSize)
+  if (!req.list || req.list->Chunks() != nChunks || req.rangeStart + req.rangeLen > req.deviceSize)
     throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
   RestoreResult res;
   bool fresh = false;
@@ -103,12 +98,12 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
       uint64_t n = to - from;
       uint64_t dst = from - req.rangeStart;
       const uint8_t* src;
-      ChunkId id = IdAt(req.list, c);
+      ChunkId id = req.list->IdAt(c);
       bool zero = IsZeroId(id);
       if (zero) {
         std::memset(chunk.data(), 0, cLen);
       } else {
-        FetchStage(req, id, stored, scratch, dz, chunk.data());
+        FetchStage(req, id, stored, scratch, dz, chunk.data(), cLen);
       }
       src = chunk.data() + (from - cStart);
       bool skip = false;
@@ -138,7 +133,7 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
 
 void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* out) {
   const uint64_t cs = req.chunkSize;
-  if (off + len > req.deviceSize || req.list.size() != ((req.deviceSize + cs - 1) / cs) * kIdSize)
+  if (off + len > req.deviceSize || !req.list || req.list->Chunks() != (req.deviceSize + cs - 1) / cs)
     throw EngineError("INVALID_ARGUMENT", "read beyond the end of the device");
   Bytes chunk(cs), stored, scratch;
   Decompressor dz;
@@ -147,11 +142,11 @@ void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* o
     uint64_t c = pos / cs;
     uint64_t cStart = c * cs;
     uint64_t n = std::min(off + len, cStart + cs) - pos;
-    ChunkId id = IdAt(req.list, c);
+    ChunkId id = req.list->IdAt(c);
     if (IsZeroId(id)) {
       std::memset(out + (pos - off), 0, n);
     } else {
-      FetchStage(req, id, stored, scratch, dz, chunk.data());
+      FetchStage(req, id, stored, scratch, dz, chunk.data(), std::min<uint64_t>(cs, req.deviceSize - cStart));
       std::memcpy(out + (pos - off), chunk.data() + (pos - cStart), n);
     }
     pos += n;

@@ -12,6 +12,7 @@
 
 #include "bytes.h"
 #include "chunk_index.h"
+#include "chunk_list.h"
 #include "crypto.h"
 #include "op_control.h"
 #include "pack_reader.h"
@@ -21,7 +22,7 @@ namespace snapkeep::engine {
 struct RestoreRequest {
   RepoKeys keys;
   uint32_t chunkSize = 0;
-  Bytes list;
+  std::shared_ptr<ChunkListSource> list;  // read a segment at a time
   uint64_t deviceSize = 0;
   uint64_t rangeStart = 0;
   uint64_t rangeLen = 0;

@@ -5,62 +5,80 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
+#include <cstring>
+#include <mutex>
 
 #include "compress.h"
 #include "file_io.h"
+#include "repo_dir.h"
+#include "repo_dir.h"
 
 namespace snapkeep::engine {
 namespace {
 
-// Structure of one pack: exists, size, trailer == index.
-bool CheckStructure(const VerifyRequest& req, PackReader& reader, const PackInfo& pack,
-                    std::vector<VerifyProblem>& out) {
-  std::string path = PackPath(req.repo, pack.id);
-  struct stat st;
-  if (::stat(path.c_str(), &st) < 0) {
-    out.push_back({"missing-pack", "pack " + pack.id + " is missing", pack.id, ""});
+struct PackJob {
+  uint32_t no;
+  PackRecord rec;
+  uint64_t indexed;  // table entries naming it
+};
+
+// Structure of one pack: exists, size, every index entry naming it is an
+// entry of its trailer. Returns the trailer entries the index names.
+bool CheckStructure(const VerifyRequest& req, PackReader& reader, const PackJob& job,
+                    std::vector<PackEntry>& named, std::vector<VerifyProblem>& out) {
+  const std::string& id = job.rec.id;
+  RepoDir root(req.repo);
+  std::optional<struct stat> st = root.Lstat(PackRel(id));
+  if (!st) {
+    out.push_back({"missing-pack", "pack " + id + " is missing", id, ""});
     return false;
   }
-  if (static_cast<uint64_t>(st.st_size) != pack.size) {
-    out.push_back({"bad-index", "pack " + pack.id + " has " + std::to_string(st.st_size) +
-                                    " bytes, the index says " + std::to_string(pack.size),
-                   pack.id, ""});
+  if (!S_ISREG(st->st_mode)) throw root.Unsafe(PackRel(id), DescribeMode(st->st_mode));
+  if (static_cast<uint64_t>(st->st_size) != job.rec.size) {
+    out.push_back({"bad-index", "pack " + id + " has " + std::to_string(st->st_size) +
+                                    " bytes, the index says " + std::to_string(job.rec.size),
+                   id, ""});
     return false;
   }
   std::vector<PackEntry> trailer;
   uint64_t size = 0;
   try {
-    trailer = reader.ReadTrailer(pack.id, &size);
+    trailer = reader.ReadTrailer(id, &size);
   } catch (const EngineError& e) {
-    out.push_back({"bad-index", e.what(), pack.id, ""});
+    out.push_back({"bad-index", e.what(), id, ""});
     return false;
   }
-  std::map<ChunkId, PackEntry> byId;
-  for (const PackEntry& e : trailer) byId[e.id] = e;
-  for (const PackEntry& e : pack.entries) {
-    auto it = byId.find(e.id);
-    if (it == byId.end() || !(it->second == e))
-      out.push_back({"bad-index", "index entry of chunk " + Hex(e.id) + " disagrees with pack " +
-                                      pack.id + "'s trailer",
-                     pack.id, Hex(e.id)});
+  uint64_t matched = 0;
+  for (const PackEntry& e : trailer) {
+    uint64_t n = 0, eq = 0;
+    req.index->MatchEntries(e, job.no, &n, &eq);
+    if (n != eq)
+      out.push_back({"bad-index", "index entry of chunk " + Hex(e.id) + " disagrees with pack " + id +
+                                      "'s trailer",
+                     id, Hex(e.id)});
+    if (eq) named.push_back(e);
+    matched += eq;
   }
+  if (matched != job.indexed)
+    out.push_back({"bad-index", "the index names " + std::to_string(job.indexed - std::min(job.indexed, matched)) +
+                                    " chunks in pack " + id + " that its trailer does not hold",
+                   id, ""});
   return true;
 }
 
 // Data of one pack: every indexed blob decodes to its id.
-void CheckData(PackReader& reader, const PackInfo& pack, std::vector<VerifyProblem>& out,
-               OpControl& ctl) {
+void CheckData(PackReader& reader, const std::string& id, const std::vector<PackEntry>& entries,
+               std::vector<VerifyProblem>& out, OpControl& ctl) {
   Decompressor dz;
   Bytes stored, scratch, raw;
-  for (const PackEntry& e : pack.entries) {
+  for (const PackEntry& e : entries) {
     if (ctl.Stopping()) return;
     raw.resize(e.rawLen);
     try {
-      reader.ReadStored(pack.id, e.offset, e.storedLen, stored);
-      reader.Decode(pack.id, e, stored, scratch, dz, raw.data());
+      reader.ReadStored(id, e.offset, e.storedLen, stored);
+      reader.Decode(id, e, stored, scratch, dz, raw.data(), e.rawLen);
     } catch (const EngineError& err) {
-      out.push_back({"bad-chunk", err.what(), pack.id, Hex(e.id)});
+      out.push_back({"bad-chunk", err.what(), id, Hex(e.id)});
     }
     ctl.done += e.storedLen;
   }
@@ -69,14 +87,22 @@ void CheckData(PackReader& reader, const PackInfo& pack, std::vector<VerifyProbl
 }  // namespace
 
 VerifyResult RunVerify(const VerifyRequest& req, OpControl& ctl) {
-  std::vector<PackInfo> packs = req.index->Snapshot();
+  const ChunkIndex& index = *req.index;
+  std::vector<uint64_t> count(index.PackCount(), 0), stored(index.PackCount(), 0);
   VerifyResult res;
-  res.packs = packs.size();
-  for (const PackInfo& p : packs) {
-    res.chunks += p.entries.size();
-    if (req.data)
-      for (const PackEntry& e : p.entries) ctl.total += e.storedLen;
+  index.ScanTables([&](uint64_t, uint32_t no, const IndexRecord& r, uint32_t) {
+    count[no]++;
+    stored[no] += r.storedLen;
+    res.chunks++;
+    return true;
+  });
+  std::vector<PackJob> packs;
+  for (uint32_t no = 0; no < count.size(); no++) {
+    if (index.PackRemoved(no) || index.FirstTable(no) == ~0u) continue;
+    packs.push_back(PackJob{no, index.PackAt(no), count[no]});
+    if (req.data) ctl.total += stored[no];
   }
+  res.packs = packs.size();
   PackReader reader(req.repo, req.keys);
   std::atomic<size_t> next{0};
   std::mutex mu;
@@ -87,16 +113,124 @@ VerifyResult RunVerify(const VerifyRequest& req, OpControl& ctl) {
       size_t i = next++;
       if (i >= packs.size()) return;
       std::vector<VerifyProblem> found;
-      if (CheckStructure(req, reader, packs[i], found) && req.data)
-        CheckData(reader, packs[i], found, ctl);
+      std::vector<PackEntry> named;
+      if (CheckStructure(req, reader, packs[i], named, found) && req.data)
+        CheckData(reader, packs[i].rec.id, named, found, ctl);
+      if ((i & 1023) == 1023) req.index->DropPages();
       std::lock_guard lock(mu);
       res.problems.insert(res.problems.end(), found.begin(), found.end());
     }
   });
+  req.index->DropPages();
   ctl.RethrowFirst();
   ctl.CheckCancel();
   ctl.ReportFinal();
   return res;
+}
+
+ListChecker::ListChecker(std::shared_ptr<ChunkIndex> index, const Bytes& badChunks,
+                         const std::vector<std::string>& badPacks)
+    : index_(std::move(index)) {
+  for (size_t at = 0; at + kIdSize <= badChunks.size(); at += kIdSize) {
+    ChunkId id;
+    std::memcpy(id.data(), badChunks.data() + at, kIdSize);
+    badChunks_.Insert(id, Unit{});
+  }
+  badPacks_.assign(index_->PackCount(), false);
+  for (const std::string& p : badPacks) {
+    uint32_t no;
+    if (index_->PackNumber(p, &no)) badPacks_[no] = true;
+  }
+}
+
+ListChecker::SegVerdict ListChecker::CheckSegment(ChunkListSource& list, uint64_t k) {
+  SegVerdict v;
+  std::shared_ptr<const Bytes> seg;
+  try {
+    seg = list.Segment(k);
+  } catch (const EngineError& e) {
+    if (e.code != "REPO_CORRUPT") throw;
+    v.error = e.what();
+    return v;
+  }
+  FlatSet<kIdSize> seen;
+  for (size_t at = 0; at + kIdSize <= seg->size(); at += kIdSize) {
+    ChunkId id;
+    std::memcpy(id.data(), seg->data() + at, kIdSize);
+    if (IsZeroId(id) || !seen.Insert(id, Unit{}).second) continue;
+    ChunkLocation loc;
+    if (!index_->Find(id, &loc)) {
+      v.missing.insert(v.missing.end(), id.begin(), id.end());
+      continue;
+    }
+    if (badChunks_.Get(id)) v.bad.insert(v.bad.end(), id.begin(), id.end());
+    if (loc.pack < badPacks_.size() && badPacks_[loc.pack] &&
+        std::find(v.packs.begin(), v.packs.end(), loc.pack) == v.packs.end())
+      v.packs.push_back(loc.pack);
+  }
+  return v;
+}
+
+ListChecker::Verdict ListChecker::Check(ChunkListSource& list, OpControl& ctl) {
+  const uint64_t nSeg = (list.Chunks() + kSegmentEntries - 1) / kSegmentEntries;
+  const bool shared = !list.Segments().empty();
+  std::vector<uint32_t> verdictOf(nSeg, ~0u);
+  std::vector<uint64_t> todo;
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t k = 0; k < nSeg; k++) {
+      const uint32_t* v = shared ? seen_.Get(list.Segments()[k]) : nullptr;
+      if (v) verdictOf[k] = *v;
+      else todo.push_back(k);
+    }
+  }
+  ctl.total += todo.size();
+  std::atomic<size_t> next{0};
+  ctl.RunWorkers(DefaultThreads(), [&] {
+    for (;;) {
+      if (ctl.Stopping()) return;
+      size_t i = next++;
+      if (i >= todo.size()) return;
+      uint64_t k = todo[i];
+      SegVerdict v = CheckSegment(list, k);
+      std::lock_guard lock(mu_);
+      uint32_t no = static_cast<uint32_t>(verdicts_.size());
+      verdicts_.push_back(std::move(v));
+      if (shared) seen_.Insert(list.Segments()[k], no);
+      verdictOf[k] = no;
+      ctl.done++;
+      if ((i & 63) == 63) index_->DropPages();
+    }
+  });
+  ctl.RethrowFirst();
+  ctl.CheckCancel();
+  index_->DropPages();
+
+  Verdict out;
+  FlatSet<kIdSize> missing, bad;
+  std::vector<uint32_t> packs;
+  std::lock_guard lock(mu_);
+  for (uint64_t k = 0; k < nSeg; k++) {
+    const SegVerdict& v = verdicts_[verdictOf[k]];
+    if (!v.error.empty() && out.error.empty()) {
+      out.error = v.error;
+      if (shared) out.errorSegment = Hex(list.Segments()[k]);
+    }
+    for (size_t at = 0; at < v.missing.size(); at += kIdSize) {
+      ChunkId id;
+      std::memcpy(id.data(), v.missing.data() + at, kIdSize);
+      if (missing.Insert(id, Unit{}).second) out.missing.insert(out.missing.end(), id.begin(), id.end());
+    }
+    for (size_t at = 0; at < v.bad.size(); at += kIdSize) {
+      ChunkId id;
+      std::memcpy(id.data(), v.bad.data() + at, kIdSize);
+      if (bad.Insert(id, Unit{}).second) out.badChunks.insert(out.badChunks.end(), id.begin(), id.end());
+    }
+    for (uint32_t p : v.packs)
+      if (std::find(packs.begin(), packs.end(), p) == packs.end()) packs.push_back(p);
+  }
+  for (uint32_t p : packs) out.badPacks.push_back(index_->PackAt(p).id);
+  return out;
 }
 
 }  // namespace snapkeep::engine

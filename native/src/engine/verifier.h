@@ -7,10 +7,13 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "chunk_index.h"
+#include "chunk_list.h"
+#include "flat_map.h"
 #include "crypto.h"
 #include "op_control.h"
 #include "pack_reader.h"
@@ -39,5 +42,38 @@ struct VerifyResult {
 };
 
 VerifyResult RunVerify(const VerifyRequest& req, OpControl& ctl);
+
+// The points' side of verify: which chunks of a list no index entry holds,
+// and which of the known-damaged chunks and packs it references. Reads
+// each distinct segment once across all lists checked with one checker,
+// so verify of many points sharing most segments reads them once.
+class ListChecker {
+ public:
+  ListChecker(std::shared_ptr<ChunkIndex> index, const Bytes& badChunks,
+              const std::vector<std::string>& badPacks);
+  struct Verdict {
+    Bytes missing;                     // distinct ids, 32 bytes each
+    Bytes badChunks;                   // distinct damaged ids it references
+    std::vector<std::string> badPacks; // damaged packs it references
+    std::string error;                 // a segment that is missing or damaged
+    std::string errorSegment;
+  };
+  Verdict Check(ChunkListSource& list, OpControl& ctl);
+
+ private:
+  struct SegVerdict {
+    Bytes missing, bad;
+    std::vector<uint32_t> packs;
+    std::string error;
+  };
+  SegVerdict CheckSegment(ChunkListSource& list, uint64_t k);
+
+  std::shared_ptr<ChunkIndex> index_;
+  FlatSet<kIdSize> badChunks_;
+  std::vector<bool> badPacks_;
+  std::mutex mu_;
+  FlatMap<kIdSize, uint32_t> seen_;  // segment -> verdict
+  std::vector<SegVerdict> verdicts_;
+};
 
 }  // namespace snapkeep::engine

@@ -99,6 +99,16 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
     message: 'Some of its data is missing or failed its checksum.',
     hint: 'Run "Verify" on the Restore points page to see which restore points are affected.',
   },
+  REPO_UNSAFE: {
+    title: 'The repository holds something it never should',
+    message: 'A symbolic link or a special file was found inside the repository folder. Snapkeep did not follow it and changed nothing outside the repository.',
+    hint: 'Someone with access to the backup disk or share may have tampered with it. The details name the path; remove it, then run "Verify".',
+  },
+  REPO_CONFIG_CHANGED: {
+    title: 'The repository was changed',
+    message: "Its settings file no longer matches the repository this computer knows (for example, an encrypted repository now claims to be unencrypted). Snapkeep refuses to use it.",
+    hint: 'Someone with access to the backup disk or share may have replaced it. Restore the original config file, or add the repository again if it really was re-created.',
+  },
   WRONG_PASSPHRASE: {
     title: 'Wrong passphrase',
     message: 'This passphrase does not unlock the repository.',

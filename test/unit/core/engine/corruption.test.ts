@@ -8,7 +8,7 @@ import { afterAll, expect, it } from 'vitest';
 
 import { AppError } from '../../../../electron/common/contract';
 import { engine } from '../../../../electron/core/engine';
-import { readChunkList } from '../../../../electron/core/engine/chunk-lists';
+import { readDeviceList } from '../../../../electron/core/engine/chunk-lists';
 import { dirs } from '../../../../electron/core/engine/format';
 import { readManifest } from '../../../../electron/core/engine/manifest';
 import type { Repository } from '../../../../electron/core/engine/repository';
@@ -19,7 +19,8 @@ afterAll(() => tmp.forEach((d) => fs.rmSync(d, { recursive: true, force: true })
 
 async function ids(repo: Repository, pointId: string): Promise<Set<string>> {
   const m = await readManifest(repo.path, repo.native, pointId);
-  const list = await readChunkList(repo.path, repo.native, m.devices[0]?.segments ?? []);
+  const dev = m.devices[0];
+  const list = dev ? await readDeviceList(repo.native, dev, pointId) : Buffer.alloc(0);
   const out = new Set<string>();
   for (let at = 0; at < list.length; at += 32) out.add(list.subarray(at, at + 32).toString('hex'));
   return out;

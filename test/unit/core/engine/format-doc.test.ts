@@ -51,6 +51,7 @@ describe('docs/repository-format.md', () => {
     const source = path.join(dir, 'source.img');
     fs.writeFileSync(source, Buffer.concat([Buffer.alloc(4096), Buffer.from('Snapkeep format!')]));
     const idKey = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+    fs.mkdirSync(path.join(dir, 'repo'));
     const repo = openNativeRepo({ path: path.join(dir, 'repo'), idKey });
     const r = await repo.backup({ source, chunkSize: 4096, level: 3, threads: 1 });
     const pack = fs.readFileSync(path.join(dir, 'repo', 'packs', r.packs[0]?.slice(0, 2) ?? '', r.packs[0] ?? ''));

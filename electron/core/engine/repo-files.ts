@@ -1,0 +1,113 @@
+// The one way the engine's TypeScript side reaches the files of a
+// repository: list, read, write atomically, remove, stat. A repository is
+// untrusted input (a NAS share, a disk someone else had): every call goes
+// through the native RepoDir, which resolves paths only below the root,
+// follows no symbolic link and never opens a FIFO or device planted there.
+// Such things are refused with REPO_UNSAFE naming the path, and nothing
+// outside the repository is touched. Paths are relative to the root, as in
+// `rel` of format.ts. No fs.* call in engine/ may take a path inside a
+// repository.
+import { AppError, isAppError } from '../../common/contract';
+import { type RepoEntry, nativeList, nativeMkdir, nativeRead, nativeRemove, nativeStat, nativeTouch, nativeWrite } from '../../../native/repo-fs';
+import { toAppError } from './errors';
+
+export type { RepoEntry };
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toAppError(e, what);
+  }
+}
+
+/** Whether an error says "no such file" (the file, or a directory on its way). */
+export function isMissing(e: unknown): boolean {
+  return isAppError(e) && e.details?.['errnoName'] === 'ENOENT';
+}
+
+function unsafe(repo: string, rel: string, what: string): AppError {
+  const p = `${repo}/${rel}`;
+  return new AppError(
+    'REPO_UNSAFE',
+    `refusing ${p}: it is a ${what}, and a Snapkeep repository holds only regular files and directories (was the repository tampered with?)`,
+    { path: p, found: what },
+  );
+}
+
+/** The whole file; REPO_CORRUPT when it is longer than `maxBytes`, NOT_FOUND (isMissing) when absent. */
+export function readRepoFile(repo: string, rel: string, maxBytes: number): Promise<Buffer> {
+  return call(`read ${repo}/${rel}`, () => nativeRead(repo, rel, maxBytes));
+}
+
+/** Like readRepoFile, undefined when the file does not exist. */
+export async function readRepoFileIfExists(repo: string, rel: string, maxBytes: number): Promise<Buffer | undefined> {
+  try {
+    return await readRepoFile(repo, rel, maxBytes);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Written whole or not at all (temp file, fsync, rename, fsync of the directory); 0600, new directories 0700. */
+export function writeRepoFile(repo: string, rel: string, data: Buffer | string): Promise<void> {
+  return call(`write ${repo}/${rel}`, () => nativeWrite(repo, rel, typeof data === 'string' ? Buffer.from(data) : data));
+}
+
+/** Every entry of a directory, links and special files included ([] when the directory does not exist). */
+export function listRepoEntries(repo: string, rel: string): Promise<RepoEntry[]> {
+  return call(`list ${repo}/${rel}`, () => nativeList(repo, rel));
+}
+
+async function listOf(repo: string, rel: string, type: 'file' | 'dir', hidden: boolean): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await listRepoEntries(repo, rel)) {
+    if (!hidden && e.name.startsWith('.')) continue;
+    if (e.type === 'other') throw unsafe(repo, `${rel}/${e.name}`, e.what);
+    if (e.type === type) out.push(e.name);
+  }
+  return out;
+}
+
+/**
+ * Names of the regular files of a directory ([] when it does not exist);
+ * REPO_UNSAFE when it holds a link or special file. Hidden names (temp
+ * files) only with `hidden`.
+ */
+export function listRepoFiles(repo: string, rel: string, opts: { hidden?: boolean } = {}): Promise<string[]> {
+  return listOf(repo, rel, 'file', opts.hidden ?? false);
+}
+
+/** Names of the subdirectories of a directory; REPO_UNSAFE for links and special files. */
+export function listRepoDirs(repo: string, rel: string): Promise<string[]> {
+  return listOf(repo, rel, 'dir', false);
+}
+
+/** Unlinks the files (a planted link is removed itself, never followed) and fsyncs their directories; returns how many existed. */
+export function removeRepoFiles(repo: string, rels: string[]): Promise<number> {
+  if (rels.length === 0) return Promise.resolve(0);
+  return call(`remove from ${repo}`, () => nativeRemove(repo, rels));
+}
+
+/** Size and mtime of a regular file; undefined when absent; REPO_UNSAFE when it is anything else. */
+export async function statRepoFile(repo: string, rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+  const st = await call(`stat ${repo}/${rel}`, () => nativeStat(repo, rel));
+  if (!st) return undefined;
+  if (st.type !== 'file') throw unsafe(repo, rel, st.what);
+  return { size: st.size, mtimeMs: st.mtimeMs };
+}
+
+export async function repoFileExists(repo: string, rel: string): Promise<boolean> {
+  return (await statRepoFile(repo, rel)) !== undefined;
+}
+
+/** Creates the directory and its missing parents (0700). */
+export function mkdirRepo(repo: string, rel: string): Promise<void> {
+  return call(`mkdir ${repo}/${rel}`, () => nativeMkdir(repo, rel));
+}
+
+/** Sets a regular file's mtime to now. */
+export function touchRepoFile(repo: string, rel: string): Promise<void> {
+  return call(`touch ${repo}/${rel}`, () => nativeTouch(repo, rel));
+}

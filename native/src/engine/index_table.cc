@@ -1,0 +1,276 @@
+#include "index_table.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+
+#include "engine_error.h"
+#include "file_io.h"
+#include "index_file.h"
+#include "repo_dir.h"
+
+namespace snapkeep::engine {
+namespace {
+
+constexpr uint8_t kCacheMagic[8] = {'S', 'K', 'I', 'C', 1, 0, 0, 0};
+constexpr size_t kCacheHeader = 64;
+constexpr const char* kTagContext = "snapkeep-index-cache-1";
+constexpr time_t kTempMaxAge = 3600;
+
+ChunkId CacheTag(const RepoKeys& keys, const std::string& name) {
+  std::string s = std::string(kTagContext) + name;
+  return KeyedHash(keys, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+uint64_t Key8(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+// Where a table is built: a cache file (pwrite) or memory.
+struct TableOut {
+  int fd = -1;
+  std::string path;
+  Bytes* mem = nullptr;
+  uint64_t at = kCacheHeader;
+  void Append(const uint8_t* p, size_t n) {
+    if (mem) {
+      mem->insert(mem->end(), p, p + n);
+    } else {
+      PwriteFull(fd, p, n, at, path);
+    }
+    at += n;
+  }
+  void Header(const uint8_t* h) {
+    if (mem)
+      std::memcpy(mem->data(), h, kCacheHeader);
+    else
+      PwriteFull(fd, h, kCacheHeader, 0, path);
+  }
+};
+
+// Decodes index/<name> (format 1 or 2) into `out`; returns the header.
+Bytes Build(const RepoDir& root, const RepoKeys& keys, int fd, const std::string& path,
+            const std::string& name, uint64_t sourceSize, TableOut& out) {
+  uint32_t packs = 0, removed = 0;
+  uint64_t entries = 0;
+  uint8_t head[8] = {};
+  size_t got = PreadFull(fd, head, sizeof head, 0, path);
+  if (IsIndexV2(head, got)) {
+    ReadIndexV2(keys, fd, path, name, [&](FrameKind kind, const uint8_t* body, uint32_t count) {
+      if (kind == FrameKind::kPacks) {
+        out.Append(body, size_t(count) * kIndexPackBytes);
+        packs += count;
+      } else if (kind == FrameKind::kRemoved) {
+        out.Append(body, size_t(count) * kPackIdBytes);
+        removed += count;
+      } else if (kind == FrameKind::kEntries) {
+        out.Append(body, size_t(count) * kIndexEntryBytes);
+        entries += count;
+      }
+    });
+  } else {
+    // Format 1: one envelope; small files written by backups, or one per
+    // repository after a prune. Decoded whole, then sorted.
+    Bytes file = root.ReadFile("index/" + name, kMaxIndexFileBytes);
+    std::vector<PackInfo> infos;
+    if (!DecodeIndex(keys, file, infos)) {
+      EngineError e = Corrupt("index file " + name + " is damaged");
+      e.path = path;
+      throw e;
+    }
+    Bytes().swap(file);
+    std::vector<IndexRecord> recs;
+    for (uint32_t p = 0; p < infos.size(); p++) {
+      uint8_t rec[kIndexPackBytes];
+      if (!FromHex(infos[p].id, rec, kPackIdBytes)) throw Corrupt("index file " + name + " names a bad pack id");
+      for (int i = 0; i < 8; i++) rec[16 + i] = static_cast<uint8_t>(infos[p].size >> (8 * i));
+      out.Append(rec, sizeof rec);
+      for (const PackEntry& e : infos[p].entries)
+        recs.push_back(IndexRecord{e.id, p, e.offset, e.storedLen, e.rawLen, e.flags});
+      std::vector<PackEntry>().swap(infos[p].entries);
+    }
+    packs = static_cast<uint32_t>(infos.size());
+    std::sort(recs.begin(), recs.end(), [](const IndexRecord& a, const IndexRecord& b) {
+      int c = CompareIds(a.id.data(), b.id.data());
+      return c < 0 || (c == 0 && a.pack < b.pack);
+    });
+    uint8_t rec[kIndexEntryBytes];
+    for (const IndexRecord& r : recs) {
+      PutRecord(rec, r);
+      out.Append(rec, sizeof rec);
+    }
+    entries = recs.size();
+  }
+  Bytes h(kCacheHeader, 0);
+  std::memcpy(h.data(), kCacheMagic, 8);
+  for (int i = 0; i < 4; i++) h[8 + i] = static_cast<uint8_t>(packs >> (8 * i));
+  for (int i = 0; i < 4; i++) h[12 + i] = static_cast<uint8_t>(removed >> (8 * i));
+  for (int i = 0; i < 8; i++) h[16 + i] = static_cast<uint8_t>(entries >> (8 * i));
+  for (int i = 0; i < 8; i++) h[24 + i] = static_cast<uint8_t>(sourceSize >> (8 * i));
+  ChunkId tag = CacheTag(keys, name);
+  std::memcpy(h.data() + 32, tag.data(), kIdSize);
+  return h;
+}
+
+}  // namespace
+
+IndexTable::~IndexTable() {
+  if (map_) ::munmap(map_, mapLen_);
+}
+
+PackKey IndexTable::Removed(uint32_t i) const {
+  PackKey k;
+  std::memcpy(k.data(), removed_ + size_t(i) * kPackIdBytes, kPackIdBytes);
+  return k;
+}
+
+bool IndexTable::Attach(const uint8_t* base, size_t len, const uint8_t tag[kIdSize],
+                        uint64_t sourceSize) {
+  if (len < kCacheHeader || std::memcmp(base, kCacheMagic, 8) != 0) return false;
+  if (sodium_memcmp(base + 32, tag, kIdSize) != 0 || GetU64(base + 24) != sourceSize) return false;
+  packCount_ = GetU32(base + 8);
+  removedCount_ = GetU32(base + 12);
+  count_ = GetU64(base + 16);
+  uint64_t want = kCacheHeader + uint64_t(packCount_) * kIndexPackBytes +
+                  uint64_t(removedCount_) * kPackIdBytes;
+  if (count_ > (len - std::min<uint64_t>(len, want)) / kIndexEntryBytes) return false;
+  if (want + count_ * kIndexEntryBytes != len) return false;
+  packs_ = base + kCacheHeader;
+  removed_ = packs_ + size_t(packCount_) * kIndexPackBytes;
+  entries_ = removed_ + size_t(removedCount_) * kPackIdBytes;
+  return true;
+}
+
+std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const RepoKeys& keys,
+                                             const std::string& cacheDir, const std::string& name) {
+  std::string path = IndexPath(repo, name);
+  RepoDir root(repo);
+  Fd src = root.OpenRead("index/" + name);
+  uint64_t sourceSize = FileSize(src.get(), path);
+  ChunkId tag = CacheTag(keys, name);
+  std::shared_ptr<IndexTable> t(new IndexTable());
+  t->name_ = name;
+
+  auto mapFile = [&](const std::string& file) -> bool {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return false;
+    Fd f(fd);
+    struct stat st;
+    if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < off_t(kCacheHeader)) return false;
+    void* m = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) return false;
+    // Lookups jump around: no read-ahead, no fault-around.
+    ::madvise(m, size_t(st.st_size), MADV_RANDOM);
+    t->map_ = m;
+    t->mapLen_ = size_t(st.st_size);
+    if (t->Attach(static_cast<const uint8_t*>(m), t->mapLen_, tag.data(), sourceSize)) return true;
+    ::munmap(m, t->mapLen_);
+    t->map_ = nullptr;
+    return false;
+  };
+
+  if (!cacheDir.empty()) {
+    std::string file = cacheDir + "/" + name;
+    if (mapFile(file)) return t;
+    // Build the cache file; any failure to write it (no space, read-only
+    // cache) falls back to memory.
+    std::string tmp = cacheDir + "/." + name + ".tmp-" + RandomHex(6);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      Fd f(fd);
+      TableOut out;
+      out.fd = fd;
+      out.path = tmp;
+      bool ok = false;
+      try {
+        Bytes h = Build(root, keys, src.get(), path, name, sourceSize, out);
+        out.Header(h.data());
+        ok = ::fsync(fd) == 0 && ::rename(tmp.c_str(), file.c_str()) == 0;
+      } catch (const EngineError& e) {
+        ::unlink(tmp.c_str());
+        // Damage in the index file is the caller's business; trouble with
+        // the cache is not.
+        if (e.code == "REPO_CORRUPT") throw;
+      }
+      if (!ok) ::unlink(tmp.c_str());
+      f.Reset();
+      if (ok && mapFile(file)) return t;
+    }
+  }
+  TableOut out;
+  t->own_.assign(kCacheHeader, 0);
+  out.mem = &t->own_;
+  Bytes h = Build(root, keys, src.get(), path, name, sourceSize, out);
+  out.Header(h.data());
+  t->own_.shrink_to_fit();
+  if (!t->Attach(t->own_.data(), t->own_.size(), tag.data(), sourceSize))
+    throw EngineError("INTERNAL", "index table of " + name + " does not attach");
+  return t;
+}
+
+uint64_t IndexTable::LowerBound(const uint8_t* id) const {
+  uint64_t lo = 0, hi = count_;  // answer in [lo, hi]
+  const uint64_t k = Key8(id);
+  uint64_t kl = 0, kh = ~uint64_t(0);  // key bounds of the range [lo, hi)
+  // Interpolation while the range is big; ids are uniform, so a few steps
+  // land within a page of the answer.
+  for (int step = 0; step < 6 && hi - lo > 32; step++) {
+    if (k < kl || k > kh) break;
+    long double frac = (static_cast<long double>(k) - kl) / (static_cast<long double>(kh) - kl + 1);
+    uint64_t g = lo + static_cast<uint64_t>(frac * (hi - lo));
+    if (g >= hi) g = hi - 1;
+    const uint8_t* e = Entry(g);
+    if (CompareIds(e, id) < 0) {
+      lo = g + 1;
+      kl = Key8(e);
+    } else {
+      hi = g;
+      kh = Key8(e);
+    }
+  }
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (CompareIds(Entry(mid), id) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void IndexTable::DropPages() const {
+  if (map_) ::madvise(map_, mapLen_, MADV_DONTNEED);
+}
+
+void SweepIndexCache(const std::string& cacheDir, const std::vector<std::string>& live) {
+  if (cacheDir.empty()) return;
+  DIR* d = ::opendir(cacheDir.c_str());
+  if (!d) return;
+  std::vector<std::string> gone;
+  time_t now = ::time(nullptr);
+  while (struct dirent* ent = ::readdir(d)) {
+    std::string n = ent->d_name;
+    if (n == "." || n == "..") continue;
+    if (n[0] == '.') {
+      struct stat st;
+      std::string p = cacheDir + "/" + n;
+      // Another process may be writing it right now.
+      if (::lstat(p.c_str(), &st) == 0 && now - st.st_mtime > kTempMaxAge) gone.push_back(n);
+      continue;
+    }
+    if (std::find(live.begin(), live.end(), n) == live.end()) gone.push_back(n);
+  }
+  ::closedir(d);
+  for (const std::string& n : gone) ::unlink((cacheDir + "/" + n).c_str());
+}
+
+}  // namespace snapkeep::engine
