@@ -37,6 +37,11 @@ export const APT_PACKAGES = [
   ['dmsetup', 'stacked device-mapper tests'],
   ['fdisk', 'partition tables in tests'],
   ['nbd-client', 'file-level restore over NBD'],
+  ['libnbd-bin', 'nbdfuse: file restore without the nbd module (the point\'s disk as a FUSE file)'],
+  ['fuse3', 'fusermount3 for nbdfuse and fuse2fs when the service is not root'],
+  ['fuse2fs', 'file restore from ext2/3/4 points in user space'],
+  ['mtools', 'file restore from FAT points in user space; FAT test images'],
+  ['attr', 'getfattr/setfattr: xattrs in file-restore tests'],
   ['chromium', 'renderer end-to-end tests'],
   ['clang', 'libFuzzer harnesses over the repository decoders (scripts/fuzz.mjs)'],
   ['libclang-rt-14-dev', 'the libFuzzer and sanitizer runtimes clang links the harnesses with'],
@@ -46,13 +51,18 @@ export const APT_PACKAGES = [
   ['systemd', 'systemd-analyze verify and security on the helper unit'],
 ];
 
+/** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */
+export const START_PACKAGES = ['build-essential', 'pkg-config', 'libzstd-dev', 'libsodium-dev', 'libnbd-bin', 'fuse3', 'fuse2fs', 'mtools'];
+
 function installed(pkg) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('install ok installed');
 }
 
-export function missingAptPackages() {
-  return APT_PACKAGES.map(([p]) => p).filter((p) => !installed(p));
+export function missingAptPackages(only = null) {
+  return APT_PACKAGES.map(([p]) => p)
+    .filter((p) => only === null || only.includes(p))
+    .filter((p) => !installed(p));
 }
 
 function run(cmd, args, env = {}) {
@@ -61,8 +71,8 @@ function run(cmd, args, env = {}) {
 }
 
 /** Installs missing Debian packages when root; otherwise says exactly what to run. */
-export function ensureAptPackages() {
-  const missing = missingAptPackages();
+export function ensureAptPackages(only = null) {
+  const missing = missingAptPackages(only);
   if (missing.length === 0) return;
   const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // snapkeep: the command-line interface over electron/core.
+import '../core/files/threadpool';
 import { isAppError } from '../common/contract';
 import { APP_VERSION } from '../common/version';
 import type { Command } from './command';
@@ -65,6 +66,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     console.error(`snapkeep: unknown command "${name}"\n\n${usage()}`);
     return EXIT.USAGE;
+  }
+  // `snapkeep <command> --help` works for every command, whatever options it parses.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${command.summary}\n\nusage: ${command.usage}\n\nExit codes are listed in docs/cli.md.`);
+    return EXIT.OK;
   }
   const json = rest.includes('--json');
   const args = rest.filter((a) => a !== '--json');

@@ -82,9 +82,20 @@ export class TrayAgent {
     this.emit();
   }
 
-  async backupNow(jobId: string): Promise<void> {
+  /**
+   * "Back up now" from the tray. Into an encrypted repository that is
+   * locked, the run would only fail: nothing starts, and the caller opens
+   * the window, which asks for the passphrase and then runs it.
+   */
+  async backupNow(jobId: string): Promise<'started' | 'needs-passphrase'> {
     if (!this.client) throw new Error('the tray agent is not started');
+    const job = this.jobs.find((j) => j.id === jobId);
+    if (job) {
+      const repo = (await this.client.call('repos.list', {}).catch(() => [])).find((r) => r.id === job.repositoryId);
+      if (repo?.encrypted && !repo.unlocked) return 'needs-passphrase';
+    }
     await this.client.call('jobs.run', { id: jobId });
+    return 'started';
   }
 
   stop(): void {

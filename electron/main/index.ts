@@ -2,6 +2,7 @@
 // and the desktop-only methods. Kept thin: the decisions live in plain
 // modules tested without Electron (agent, tray-model, notifications,
 // autostart, installer, app-settings, shell-backend).
+import '../core/files/threadpool';
 import { app } from 'electron';
 import * as sudo from 'sudo-prompt';
 
@@ -19,7 +20,7 @@ import { hardenSessions } from './security';
 import { ShellBackend } from './shell-backend';
 import { AppTray } from './tray';
 import type { TrayAction } from './tray-model';
-import { createMainWindow, isAppUrl, type MainWindow } from './window';
+import { createMainWindow, isAppUrl, type MainWindow, RENDERER_INDEX } from './window';
 import type { InstallResult } from '../common/contract/app';
 
 function sudoExec(command: string): Promise<ExecOutcome> {
@@ -86,20 +87,23 @@ function main(): void {
   let quitting = false;
   let mainWindow: MainWindow | null = null;
   let opening: Promise<MainWindow> | null = null;
-  const showWindow = async (): Promise<void> => {
+  /** Shows the window; `route` opens that page (the tray's "Back up now" into a locked repository: /jobs?run=<id>). */
+  const showWindow = async (route?: string): Promise<void> => {
     if (!mainWindow) {
       opening ??= createMainWindow(backend, () => quitting);
       mainWindow = await opening;
       opening = null;
       mainWindow.win.on('closed', () => (mainWindow = null));
+      if (route) await mainWindow.win.loadFile(RENDERER_INDEX, { hash: route });
       return; // shown on ready-to-show
     }
     const { win } = mainWindow;
+    if (route) await win.loadFile(RENDERER_INDEX, { hash: route });
     if (win.isMinimized()) win.restore();
     win.show();
     win.focus();
   };
-  const open = () => void showWindow().catch((e: unknown) => log.error('cannot open the window', e));
+  const open = () => void showWindow(undefined).catch((e: unknown) => log.error('cannot open the window', e));
 
   let tray: AppTray | null = null;
   let agent: TrayAgent | null = null;
@@ -132,7 +136,11 @@ function main(): void {
   const onAction = (action: TrayAction): void => {
     if (action.type === 'open') open();
     else if (action.type === 'quit') app.quit();
-    else agent?.backupNow(action.jobId).catch((e: unknown) => log.error('back up now failed', e));
+    else
+      agent
+        ?.backupNow(action.jobId)
+        .then((r) => (r === 'needs-passphrase' ? showWindow(`/jobs?run=${encodeURIComponent(action.jobId)}`) : undefined))
+        .catch((e: unknown) => log.error('back up now failed', e));
   };
 
   app.on('second-instance', open);

@@ -4,8 +4,8 @@
 // the user cancelled them.
 import type { AppSettings } from '../common/contract/app';
 import type { Task, TaskKind } from '../common/contract/domain';
-import { describeError } from '../../renderer/src/errors/words';
-import { formatBytes, formatDuration } from '../../renderer/src/util/format';
+import { describeError, describeProblem } from '../../renderer/src/errors/words';
+import { formatBytes, formatDuration } from '../common/format';
 
 export interface DesktopNotification {
   /** The task it is about: a click opens the app there. */
@@ -47,16 +47,25 @@ export class NotificationDecider {
 
     if (task.state === 'failed') {
       const words = describeError(task.error ?? { code: 'INTERNAL', message: 'no reason given' });
+      // What happened (title), why and what to do (body), as the window says it.
       return {
         taskId: task.id,
         severity: 'error',
         title: `${noun} failed: ${task.title}`,
-        body: [words.title, words.hint].filter(Boolean).join('. '),
+        body: sentences([words.title, words.message, words.hint]),
       };
     }
-    if (task.warnings.length > 0) {
-      const more = task.warnings.length > 1 ? ` (and ${task.warnings.length - 1} more)` : '';
-      return { taskId: task.id, severity: 'warning', title: `${noun} finished with warnings: ${task.title}`, body: task.warnings[0] + more };
+    const problems = task.problems ?? [];
+    if (task.warnings.length > 0 || problems.length > 0) {
+      const first = describeProblem(problems[0] ?? (task.warnings[0] as string));
+      const count = Math.max(task.warnings.length, problems.length);
+      const more = count > 1 ? ` (and ${count - 1} more)` : '';
+      return {
+        taskId: task.id,
+        severity: 'warning',
+        title: `${noun} succeeded with warnings: ${task.title}`,
+        body: sentences([first.title + more, first.message, first.hint]),
+      };
     }
     if (level !== 'all') return null;
     return { taskId: task.id, severity: 'success', title: `${noun} finished: ${task.title}`, body: summary(task) };
@@ -66,6 +75,13 @@ export class NotificationDecider {
     this.decided.add(id);
     if (this.decided.size > REMEMBER) this.decided.delete(this.decided.values().next().value as string);
   }
+}
+
+function sentences(parts: Array<string | undefined>): string {
+  return parts
+    .filter((p): p is string => !!p)
+    .map((p) => (/[.!?]$/.test(p) ? p : `${p}.`))
+    .join(' ');
 }
 
 function summary(task: Task): string {

@@ -3,7 +3,7 @@
 // Electron glue (tray.ts) only renders it, so all of this is tested
 // without Electron.
 import type { Job, Task } from '../common/contract/domain';
-import { formatPercent, formatRate, formatWhen } from '../../renderer/src/util/format';
+import { formatPercent, formatRate, formatWhen } from '../common/format';
 
 export type TrayStatus = 'idle' | 'running' | 'attention' | 'error';
 
@@ -46,6 +46,8 @@ function statusLine(input: TrayInput, running: Task[], lastFailed: Job | undefin
   return ['idle', 'Backups are up to date'];
 }
 
+const RESULT_WORDS = { succeeded: 'succeeded', warnings: 'succeeded with warnings', failed: 'failed', cancelled: 'cancelled' } as const;
+
 export function trayModel(input: TrayInput): TrayModel {
   const running = input.tasks.filter((t) => t.state === 'running' || t.state === 'queued');
   const lastFailed = input.jobs.find((j) => j.enabled && j.lastRun?.status === 'failed' && !j.running);
@@ -58,7 +60,7 @@ export function trayModel(input: TrayInput): TrayModel {
     .filter((j) => j.enabled && j.nextRun)
     .sort((a, b) => Date.parse(a.nextRun!) - Date.parse(b.nextRun!))[0];
   const lastLine = last
-    ? `Last backup: ${formatWhen(last.lastRun!.at, input.now)}, ${last.lastRun!.status} (${last.name})`
+    ? `Last backup: ${formatWhen(last.lastRun!.at, input.now)}, ${RESULT_WORDS[last.lastRun!.result ?? last.lastRun!.status]} (${last.name})`
     : 'Last backup: never';
   const nextLine = next ? `Next backup: ${formatWhen(next.nextRun!, input.now)} (${next.name})` : 'Next backup: none scheduled';
 

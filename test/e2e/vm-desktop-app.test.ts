@@ -140,7 +140,7 @@ describe('the app against the real helper and module in a VM (6.12)', () => {
     expect(states.at(-1), (await task.textContent()) ?? '').toBe('succeeded');
     expect(await task.getByTestId('task-bar').getAttribute('aria-valuenow')).toBe('100');
     // the repository's size follows the run
-    await page.getByTestId('repos-table').getByText(/^[\d.]+ MB,/).waitFor({ timeout: 15_000 });
+    await page.getByTestId('repos-table').getByText(/^[\d.]+ (KiB|MiB|GiB),/).waitFor({ timeout: 15_000 });
     await screenshot(page, 'vm-job-done');
 
     await nav('Restore points');

@@ -21,9 +21,9 @@ describe('web mode', () => {
     const page = await browser.newPage();
     const errors = watchErrors(page);
     await page.goto(served.url);
-    // the token leaves the address bar once the page has it
+    // the single-use login code leaves the address bar: the session is a cookie
     await page.locator('h1[data-page-title]').waitFor();
-    expect(page.url()).not.toContain('token=');
+    expect(page.url()).not.toContain('code=');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
     await page.getByTestId('system-card').waitFor();
     expect(await page.getByTestId('module-state').textContent()).toMatch(/Not loaded|Loaded/);
@@ -31,9 +31,9 @@ describe('web mode', () => {
     await page.close();
   });
 
-  it('explains what to do when opened without the token', async () => {
+  it('explains what to do when opened without logging in', async () => {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${served.port}/`);
+    await page.goto(`${served.origin}/`);
     await page.getByTestId('connection-lost').waitFor();
     expect(await page.getByTestId('connection-lost').textContent()).toContain('snapkeep serve');
     // said once, by the banner, not again in every card

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 
 import { AppError, type Progress } from '../../common/contract';
 import { engine, type RepositoryHandle } from '../../core/engine';
+import { formatBytes, formatEta } from '../../common/format';
 
 export const passwordOption = { 'password-file': { type: 'string' } } as const;
 
@@ -85,15 +86,8 @@ export async function openRepo(p: string, passwordFile: string | undefined): Pro
   return engine.open({ path: p, passphrase: await passphrase(passwordFile) });
 }
 
-function human(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
+// The app's own formatting (IEC units), so the CLI and the window agree.
+const human = formatBytes;
 export { human as humanBytes };
 
 /** Progress on stderr, one updating line, only on a terminal and without --json. */
@@ -101,7 +95,7 @@ export function progressPrinter(json: boolean): ((p: Progress) => void) | undefi
   if (json || !process.stderr.isTTY) return undefined;
   return (p) => {
     const pct = p.bytesTotal ? ((100 * p.bytesDone) / p.bytesTotal).toFixed(1) : '0.0';
-    const eta = p.etaSeconds !== undefined ? `, ${Math.ceil(p.etaSeconds)} s left` : '';
+    const eta = p.etaSeconds !== undefined ? `, ${formatEta(p.etaSeconds)}` : '';
     process.stderr.write(`\r${p.phase} ${pct}% ${human(p.bytesDone)}/${human(p.bytesTotal)} at ${human(p.bytesPerSecond)}/s${eta}    `);
     if (p.bytesDone >= p.bytesTotal) process.stderr.write('\n');
   };

@@ -3,7 +3,8 @@
 // in this process with the user's own directories.
 import { parseArgs } from 'node:util';
 
-import { AppError, type Job } from '../../common/contract';
+import { AppError, type Job, runResult } from '../../common/contract';
+import { formatBytes, formatDuration, formatTimestamp } from '../../common/format';
 import { openClient } from '../../helper/client';
 import { selectBackend } from '../../helper/select-backend';
 import type { Command } from '../command';
@@ -49,7 +50,7 @@ export const jobsCommand: Command = {
         else
           for (const j of jobs)
             out(
-              `${j.id}  ${j.name}  ${schedule(j)}${j.enabled ? '' : ' (disabled)'}  next: ${j.nextRun ?? '-'}  last: ${j.lastRun ? `${j.lastRun.status} ${j.lastRun.at}` : '-'}${j.running ? '  RUNNING' : ''}`,
+              `${j.id}  ${j.name}  ${schedule(j)}${j.enabled ? '' : ' (disabled)'}  next: ${j.nextRun ? formatTimestamp(j.nextRun) : '-'}  last: ${j.lastRun ? `${j.lastRun.result ?? j.lastRun.status} ${formatTimestamp(j.lastRun.at)}` : '-'}${j.running ? '  RUNNING' : ''}`,
             );
         return EXIT.OK;
       }
@@ -60,7 +61,7 @@ export const jobsCommand: Command = {
         if (json) out(JSON.stringify(entries));
         else
           for (const e of entries)
-            out(`${e.finishedAt}  ${e.jobName}  ${e.status}  read ${e.bytesRead} B, wrote ${e.bytesWritten} B in ${(e.durationMs / 1000).toFixed(1)} s${e.error ? `  ${e.error.code}: ${e.error.message}` : ''}`);
+            out(`${formatTimestamp(e.finishedAt)}  ${e.jobName}  ${runResult(e)}  read ${formatBytes(e.bytesRead)}, stored ${formatBytes(e.storedBytes ?? e.bytesWritten)} in ${formatDuration(e.durationMs / 1000)}${e.error ? `  ${e.error.code}: ${e.error.message}` : ''}`);
         return EXIT.OK;
       }
       if (id === undefined) throw new AppError('INVALID_ARGUMENT', 'snapkeep jobs run <job-id>');

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
 import { humanBytes, openRepo, passwordOption, repoPath } from './engine-common';
+import { formatTimestamp } from '../../common/format';
 
 export const listCommand: Command = {
   name: 'list',
@@ -17,7 +18,7 @@ export const listCommand: Command = {
       else if (!points.length) out('no restore points');
       else
         for (const p of points)
-          out(`${p.id}  ${p.createdAt}  ${p.kind.padEnd(11)}  ${humanBytes(p.totalBytes).padStart(10)}  +${humanBytes(p.addedBytes)}  ${p.devices.map((d) => d.source).join(', ')}${p.jobName ? `  (${p.jobName})` : ''}`);
+          out(`${p.id}  ${formatTimestamp(p.createdAt)}  ${p.kind.padEnd(11)}  ${humanBytes(p.totalBytes).padStart(10)}  +${humanBytes(p.addedBytes)}  ${p.devices.map((d) => d.source).join(', ')}${p.jobName ? `  (${p.jobName})` : ''}`);
       return EXIT.OK;
     } finally {
       await repo.close();

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 
 import { ErrorInfo } from './errors';
+import { RunProblem, RunResult } from './results';
 
 /** Absolute path without NUL or "..": the only form paths cross edges in. */
 export const AbsPath = z
@@ -115,6 +116,19 @@ export const SnapshotStorage = z.object({
 });
 export type SnapshotStorage = z.infer<typeof SnapshotStorage>;
 
+/**
+ * Automatic verification after backups: after every N-th successful run,
+ * or after the first successful run a week after the last check. What it
+ * reads: the structure only (fast), also every chunk of the point just
+ * made (its data, read back and hash-checked), or every chunk of the
+ * repository.
+ */
+export const VerifyPolicy = z.object({
+  every: z.discriminatedUnion('kind', [z.object({ kind: z.literal('runs'), runs: z.number().int().min(1).max(1000) }), z.object({ kind: z.literal('weekly') })]),
+  data: z.enum(['structure', 'newest', 'all']),
+});
+export type VerifyPolicy = z.infer<typeof VerifyPolicy>;
+
 export const JobInput = z.object({
   name: z.string().min(1).max(200),
   /** Block devices (live, through snapshots) or image files. */
@@ -128,6 +142,10 @@ export const JobInput = z.object({
   preScript: AbsPath.optional(),
   postScript: AbsPath.optional(),
   enabled: z.boolean(),
+  /** Check the repository automatically after backups (absent: only by hand). */
+  verify: VerifyPolicy.optional(),
+  /** Back up when the repository becomes reachable (its USB disk plugged in), besides the schedule. */
+  runOnConnect: z.boolean().optional(),
 });
 export type JobInput = z.infer<typeof JobInput>;
 
@@ -137,7 +155,17 @@ export const Job = JobInput.extend({
   /** Who created or last saved the job: its image-file sources are read with this user's file access. */
   ownerUid: z.number().int().nonnegative().optional(),
   lastRun: z
-    .object({ at: IsoTime, status: z.enum(['succeeded', 'failed', 'cancelled']) })
+    .object({
+      at: IsoTime,
+      status: z.enum(['succeeded', 'failed', 'cancelled']),
+      /** The level (results.ts): succeeded, with warnings, failed, cancelled. */
+      result: RunResult.optional(),
+      /** Why it failed, or the first problem of a run that succeeded with warnings. */
+      error: ErrorInfo.optional(),
+      /** What did not work in a run that succeeded with warnings (results.ts). */
+      warnings: z.array(z.string()).optional(),
+      problems: z.array(RunProblem).optional(),
+    })
     .optional(),
   nextRun: IsoTime.optional(),
   running: z.boolean(),
@@ -168,6 +196,7 @@ export const PointDevice = z.object({
   /** Bytes of new chunk data this point added to the repository. */
   addedBytes: z.number().int().nonnegative(),
 });
+export type PointDevice = z.infer<typeof PointDevice>;
 
 export const RestorePoint = z.object({
   id: Id,
@@ -183,10 +212,14 @@ export const RestorePoint = z.object({
   verified: z
     .object({ at: IsoTime, ok: z.boolean(), data: z.boolean() })
     .optional(),
+  /** Kept by retention whatever its rules say (this computer's decision). */
+  pinned: z.boolean().optional(),
+  /** What the user wrote about it. */
+  note: z.string().max(500).optional(),
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 
-export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files']);
+export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points']);
 export type TaskKind = z.infer<typeof TaskKind>;
 
 export const Progress = z.object({
@@ -215,6 +248,8 @@ export const Task = z.object({
   error: ErrorInfo.optional(),
   /** Warnings that did not fail the task (e.g. low difference storage). */
   warnings: z.array(z.string()),
+  /** The warnings that have an error behind them, by step, for words (results.ts). */
+  problems: z.array(RunProblem).optional(),
   /** What the task produced: restore point id, verify report, ... */
   result: z.record(z.string(), z.unknown()).optional(),
 });
@@ -234,6 +269,13 @@ export const HistoryEntry = z.object({
   bytesPerSecond: z.number().nonnegative(),
   error: ErrorInfo.optional(),
   warnings: z.array(z.string()),
+  /** The warnings that have an error behind them, by step (results.ts). */
+  problems: z.array(RunProblem).optional(),
+  /**
+   * Bytes the run added to the repository, failed and cancelled runs
+   * included: their packs stay until a clean-up removes them.
+   */
+  storedBytes: z.number().int().nonnegative().optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
@@ -259,14 +301,26 @@ export const Mount = z.object({
   repositoryId: Id,
   pointId: Id,
   source: z.string(),
-  /** The NBD device serving the point, e.g. /dev/nbd0. */
-  device: DevicePath,
+  /**
+   * What serves the point's disk: the NBD device (/dev/nbd0), or, without
+   * the nbd module, the file that exports it (see access).
+   */
+  device: AbsPath,
+  /**
+   * How the point was opened: nbd (the kernel's nbd client), or export (a
+   * FUSE file of the disk, its file systems read by the kernel through a
+   * loop device or in user space; see filesystems[].reader).
+   */
+  access: z.enum(['nbd', 'export']).optional(),
   filesystems: z.array(
     z.object({
-      device: DevicePath,
+      /** The block device mounted (/dev/nbd0p1, /dev/loop3) or the exported disk file. */
+      device: AbsPath,
       fsType: z.string().optional(),
       label: z.string().optional(),
       mountpoint: AbsPath.optional(),
+      /** Who reads it: the kernel (mounted), fuse2fs (ext2/3/4 in user space) or mtools (FAT). */
+      reader: z.enum(['kernel', 'fuse2fs', 'mtools']).optional(),
       error: z.string().optional(),
     }),
   ),
@@ -281,6 +335,59 @@ export const FileEntry = z.object({
   modifiedAt: IsoTime,
 });
 export type FileEntry = z.infer<typeof FileEntry>;
+
+/** What a backup run is expected to need, said before it starts. */
+export const RunEstimate = z.object({
+  /** Size of the sources together. */
+  sizeBytes: z.number().int().nonnegative(),
+  /** What the run is expected to read: the last run's figure, or everything. */
+  readBytes: z.number().int().nonnegative(),
+  /** New data it is expected to add to the repository. */
+  newBytes: z.number().int().nonnegative(),
+  /**
+   * recent-runs: the largest of the last runs' stored data (failed ones
+   * included); first-run: no run yet, so at most the sources' size.
+   */
+  basis: z.enum(['recent-runs', 'first-run']),
+  /** Free space at the destination, when it is reachable. */
+  freeBytes: z.number().int().nonnegative().optional(),
+  /** Whether the expected new data fits in the free space (with a margin). */
+  fits: z.boolean(),
+});
+export type RunEstimate = z.infer<typeof RunEstimate>;
+
+/** A file of a restore point, named independently of where it is opened: the file system (its partition name, e.g. "p1", or "disk") and the path inside it. */
+export const PointFile = z.object({
+  filesystem: z.string(),
+  /** Path inside the file system, starting with "/". */
+  path: z.string(),
+  type: z.enum(['file', 'dir', 'symlink', 'other']),
+  sizeBytes: z.number().int().nonnegative(),
+  modifiedAt: IsoTime,
+});
+export type PointFile = z.infer<typeof PointFile>;
+
+/** What files.searchPoints found: per restore point, newest first (Task.result). */
+export const PointSearchResult = z.object({
+  query: z.string(),
+  points: z.array(z.object({ pointId: Id, createdAt: IsoTime, files: z.array(PointFile), error: ErrorInfo.optional() })),
+  /** Matches beyond the limit were not listed. */
+  truncated: z.boolean(),
+});
+export type PointSearchResult = z.infer<typeof PointSearchResult>;
+
+/** What changed from one restore point to another (Task.result of files.compare). */
+export const PointComparison = z.object({
+  basePointId: Id,
+  pointId: Id,
+  added: z.array(PointFile),
+  removed: z.array(PointFile),
+  /** Files whose size, time or type differ; `before` is the base point's. */
+  changed: z.array(PointFile.extend({ before: PointFile })),
+  /** Counts, including what is beyond the lists' limit. */
+  counts: z.object({ added: z.number().int(), removed: z.number().int(), changed: z.number().int(), unchanged: z.number().int() }),
+});
+export type PointComparison = z.infer<typeof PointComparison>;
 
 export const LogEntry = z.object({
   time: IsoTime,
@@ -297,5 +404,21 @@ export const SystemInfo = z.object({
   /** Who answers: the root helper service, or in-process core (no root). */
   backend: z.enum(['helper', 'local']),
   module: ModuleStatus,
+  /** What the answering service is, so web mode and the CLI can say it truthfully. */
+  service: z
+    .object({
+      /** The user the service runs as. */
+      uid: z.number().int().nonnegative(),
+      root: z.boolean(),
+      /**
+       * always: the helper runs schedules whether anyone is logged in;
+       * while-running: schedules run in this process (snapkeep serve, the
+       * app without the helper) and stop with it; off: this process runs none.
+       */
+      schedules: z.enum(['always', 'while-running', 'off']),
+      /** The command that installs the helper on this installation (its real path). */
+      installCommand: z.string(),
+    })
+    .optional(),
 });
 export type SystemInfo = z.infer<typeof SystemInfo>;

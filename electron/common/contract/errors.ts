@@ -34,6 +34,27 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
+/**
+ * Known values of `details.reason`: the cause behind a code when one code
+ * covers causes a user must tell apart (renderer/src/errors/words.ts words
+ * each). Layers set it where they know; the words fall back to the message.
+ */
+export const ErrorReason = z.enum([
+  'nbd-unavailable', // the nbd kernel module cannot be loaded
+  'nbd-all-busy', // every /dev/nbdN is in use
+  'parent-missing', // the folder a file should be written into does not exist
+  'not-block-device', // a path that exists but is not a disk or partition
+  'not-a-repository', // a folder that is not a Snapkeep repository
+  'unreachable', // a repository or device that is not there right now
+  'holds-repository', // a restore target that holds the repository read from
+  'being-backed-up', // a restore target that a running job reads
+  'no-space-estimate', // a backup that will not fit (estimate before the run)
+  'fs-unsupported', // a file system no reader here can open
+  'lock-lost', // a run's repository lock could not be kept (suspend, removed by another machine)
+  'lock-unreadable', // a lock file in the repository cannot be read (details.lock names it)
+]);
+export type ErrorReason = z.infer<typeof ErrorReason>;
+
 /** The error shape every process edge transports. */
 export const ErrorInfo = z.object({
   code: ErrorCode,

@@ -20,6 +20,7 @@ import {
   Repository,
   RestorePoint,
   Retention,
+  RunEstimate,
   SystemInfo,
   Task,
 } from './domain';
@@ -77,6 +78,8 @@ export const methods = {
   'jobs.update': method(z.object({ id: Id, job: JobInput }).strict(), Job),
   'jobs.delete': method(z.object({ id: Id }).strict(), Ok),
   'jobs.run': method(z.object({ id: Id }).strict(), TaskRef),
+  /** What a run of the job is expected to read and add, and whether it fits at the destination. */
+  'jobs.estimate': method(z.object({ id: Id }).strict(), RunEstimate),
 
   'tasks.list': method(Empty, z.array(Task)),
   'tasks.get': method(z.object({ taskId: Id }).strict(), Task),
@@ -91,6 +94,12 @@ export const methods = {
   'points.prune': method(
     z.object({ repositoryId: Id, retention: Retention.optional(), dryRun: z.boolean() }).strict(),
     TaskRef,
+  ),
+
+  /** Pin a point (retention keeps it) or write a note on it; returns the point as listed. */
+  'points.annotate': method(
+    z.object({ repositoryId: Id, pointId: Id, pinned: z.boolean().optional(), note: z.string().max(500).optional() }).strict(),
+    RestorePoint,
   ),
 
   /** Restore one device of a point to a block device or image file. */
@@ -141,6 +150,27 @@ export const methods = {
     z.object({ mountId: Id, paths: z.array(AbsPath).min(1).max(10000), destination: AbsPath }).strict(),
     TaskRef,
   ),
+
+  /**
+   * Files whose name contains `query` (case-insensitive) in every restore
+   * point of a repository (or of a job, or the given points): each point is
+   * opened read-only in turn. Long: a task whose result is a PointSearchResult.
+   */
+  'files.searchPoints': method(
+    z
+      .object({
+        repositoryId: Id,
+        query: z.string().min(1).max(256),
+        jobId: Id.optional(),
+        pointIds: z.array(Id).min(1).max(1000).optional(),
+        source: z.string().min(1).optional(),
+        limit: z.number().int().min(1).max(5000),
+      })
+      .strict(),
+    TaskRef,
+  ),
+  /** What changed between two restore points of one source: a task whose result is a PointComparison. */
+  'files.compare': method(z.object({ repositoryId: Id, basePointId: Id, pointId: Id, source: z.string().min(1), limit: z.number().int().min(1).max(20000) }).strict(), TaskRef),
 
   'history.list': method(
     z.object({ jobId: Id.optional(), limit: z.number().int().min(1).max(1000) }).strict(),

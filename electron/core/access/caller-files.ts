@@ -14,7 +14,11 @@ export { FileType } from '../../../native';
 
 export interface OpenedFile {
   fd: number;
-  /** /proc/self/fd/<fd>: this file for code that opens by path. */
+  /**
+   * /proc/<this pid>/fd/<fd>: this file for code that opens by path, child
+   * processes included (the layout probe runs sfdisk and blkid on it; their
+   * own /proc/self would name something else).
+   */
   procPath: string;
   stat: Stats;
   close(): void;
@@ -24,7 +28,7 @@ function opened(fd: number): OpenedFile {
   let open = true;
   return {
     fd,
-    procPath: `/proc/self/fd/${fd}`,
+    procPath: `/proc/${process.pid}/fd/${fd}`,
     stat: fstatSync(fd),
     close: () => {
       if (open) closeSync(fd);

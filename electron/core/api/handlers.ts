@@ -40,6 +40,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
       return ok;
     },
     'jobs.run': ({ id }) => s.runJob(id),
+    'jobs.estimate': ({ id }) => s.estimate(id),
 
     'tasks.list': () => s.tasks.list(),
     'tasks.get': ({ taskId }) => s.tasks.get(taskId),
@@ -51,6 +52,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'points.list': ({ repositoryId, jobId }, ctx) => s.listPoints(repositoryId, jobId, ctx.caller),
     'points.verify': ({ repositoryId, pointId, data }, ctx) => s.verify(repositoryId, pointId, data, ctx.caller),
     'points.prune': ({ repositoryId, retention, dryRun }, ctx) => s.prune(repositoryId, retention, dryRun, ctx.caller),
+    'points.annotate': ({ repositoryId, pointId, pinned, note }, ctx) =>
+      s.annotatePoint(repositoryId, pointId, { ...(pinned !== undefined && { pinned }), ...(note !== undefined && { note }) }, ctx.caller),
 
     'restore.start': (p, ctx) => s.restore(p, ctx.caller),
     'restore.inspectTarget': ({ target }, ctx) => s.inspectTarget(target, ctx.caller),
@@ -64,6 +67,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'files.list': ({ mountId, path }, ctx) => s.listFiles(mountId, path, ctx.caller),
     'files.search': ({ mountId, query, limit }, ctx) => s.searchFiles(mountId, query, limit, ctx.caller),
     'files.copy': ({ mountId, paths, destination }, ctx) => s.copyFiles(mountId, paths, destination, ctx.caller),
+    'files.searchPoints': (p, ctx) => s.searchPoints(p, ctx.caller),
+    'files.compare': (p, ctx) => s.comparePoints(p, ctx.caller),
 
     'history.list': ({ jobId, limit }) => s.listHistory(limit, jobId),
     'logs.list': ({ limit, source }) => s.listLogs(limit, source),

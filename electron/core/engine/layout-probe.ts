@@ -4,6 +4,7 @@
 // device. Fixed argv through execFile, never a shell. A source without a
 // table or a recognisable file system simply records less.
 import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 
 import type { DeviceLayout } from './manifest';
 
@@ -76,6 +77,18 @@ export function parseSfdisk(text: string): { label?: 'gpt' | 'dos'; parts: Array
   return { ...(label && { label }), parts };
 }
 
+/** Bytes of an image file or block device; undefined when it cannot be told. */
+async function sizeOf(path: string): Promise<number | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isFile()) return st.size;
+  if (st?.isBlockDevice()) {
+    const out = await run('blockdev', ['--getsize64', path]);
+    const n = out === undefined ? NaN : Number(out.trim());
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  return undefined;
+}
+
 export async function probeLayout(path: string): Promise<DeviceLayout> {
   const layout: DeviceLayout = { partitions: [] };
   const table = await run('sfdisk', ['--json', path]);
@@ -86,6 +99,15 @@ export async function probeLayout(path: string): Promise<DeviceLayout> {
     } catch {
       /* not JSON: no table */
     }
+  }
+  // A FAT "superfloppy" (a USB stick formatted without partitions) has a
+  // boot sector sfdisk reads as an MBR with one entry running past the
+  // end: partitions that do not fit the device are not partitions, and
+  // with none left the device is probed as one file system.
+  const size = await sizeOf(path);
+  if (size !== undefined) {
+    parsed = { ...parsed, parts: parsed.parts.filter((p) => p.startBytes > 0 && p.sizeBytes > 0 && p.startBytes + p.sizeBytes <= size) };
+    if (parsed.parts.length === 0) delete parsed.label;
   }
   if (parsed.label) layout.partTableType = parsed.label;
   for (const p of parsed.parts) {

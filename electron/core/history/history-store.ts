@@ -26,6 +26,14 @@ export class HistoryStore {
     await this.file.save({ version: 1, entries: this.entries });
   }
 
+  /** Adds what is known only after the runner wrote the entry (the bytes a failed run left). */
+  async amend(id: string, patch: Pick<Partial<HistoryEntry>, 'storedBytes'>): Promise<void> {
+    const e = this.entries.find((x) => x.id === id);
+    if (!e) return;
+    Object.assign(e, patch);
+    await this.file.save({ version: 1, entries: this.entries });
+  }
+
   /** Newest first. */
   list(limit: number, jobId?: string): HistoryEntry[] {
     return this.entries.filter((e) => jobId === undefined || e.jobId === jobId).slice(0, limit);

@@ -3,21 +3,14 @@
 // Injected through ServiceOptions so tests can choose.
 import type { Engine } from '../engine/api';
 import { engine } from '../engine';
-import { mountPoint, unmountDevice } from '../nbd/mount';
+import { fileRestoreBackend } from '../files/backend';
 import type { MountBackend } from './mount-manager';
 
 export function defaultEngine(): Engine {
   return engine;
 }
 
+/** File restore: the kernel's nbd client when it can, else an exported disk file (electron/core/files). */
 export function defaultMountBackend(): MountBackend {
-  return {
-    async mount(repo, o) {
-      const m = await mountPoint(repo, { pointId: o.pointId, source: o.source, baseDir: o.baseDir, mountFilesystems: true });
-      return { device: m.state.device, filesystems: m.state.filesystems, finished: m.finished, unmount: () => m.unmount() };
-    },
-    async release(device) {
-      await unmountDevice(device);
-    },
-  };
+  return fileRestoreBackend({ ...(process.env['SNAPKEEP_FILE_READERS'] === 'user-space' && { nbd: false, prefer: 'user-space' as const }) });
 }

@@ -18,10 +18,16 @@ import type { SourceLogger } from '../logs/logger';
 import { writeFileAtomic } from '../persist/atomic-file';
 import { newId } from '../persist/ids';
 import type { RepoRegistry } from '../repos/registry';
+import { HostTree } from '../files/host-tree';
+import type { PointFiles } from '../files/point-files';
 
 export interface PointMount {
   device: string;
+  /** How it was opened (nbd, or an exported disk file: electron/core/files). */
+  access?: Mount['access'];
   filesystems: Mount['filesystems'];
+  /** Browsing and copying; host folders of the mount points when absent. */
+  files?: PointFiles;
   /** Resolves when the device went away (unmounted here or by another process). */
   finished: Promise<void>;
   unmount(): Promise<void>;
@@ -73,6 +79,13 @@ export class MountManager {
       .filter((m): m is string => m !== undefined);
   }
 
+  /** The files of a mounted point, whichever way it was opened. */
+  files(id: string): PointFiles {
+    const a = this.active.get(id);
+    if (!a) throw new AppError('NOT_FOUND', `no mounted restore point ${id}`, { mountId: id });
+    return a.point.files ?? new HostTree(this.roots(id));
+  }
+
   ownerOf(id: string): number | undefined {
     const a = this.active.get(id);
     if (!a) throw new AppError('NOT_FOUND', `no mounted restore point ${id}`, { mountId: id });
@@ -93,7 +106,7 @@ export class MountManager {
       throw e;
     }
     await writeFileAtomic(path.join(this.o.dir, `${id}.json`), JSON.stringify({ id, device: point.device, baseDir, pid: process.pid }) + '\n');
-    const mount: Mount = { id, repositoryId, pointId, source, device: point.device, filesystems: point.filesystems };
+    const mount: Mount = { id, repositoryId, pointId, source, device: point.device, ...(point.access && { access: point.access }), filesystems: point.filesystems };
     this.active.set(id, { mount, ownerUid, point, handle });
     // Unmounted behind our back (snapkeep umount, nbd-client -d): forget it.
     void point.finished.then(() => this.forget(id));

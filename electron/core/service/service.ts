@@ -2,6 +2,7 @@
 // the parts in electron/core. The root helper serves it on its socket; the
 // in-process backend serves it to the CLI, web mode and tests with per-user
 // directories. Nothing here knows which transport asked.
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import {
@@ -16,7 +17,9 @@ import {
   type Repository,
   type RestorePoint,
   type Result,
+  type RunEstimate,
   type Retention,
+  runResult,
   type SystemInfo,
   type Task,
 } from '../../common/contract';
@@ -28,7 +31,12 @@ import { DeviceDiscovery } from '../devices/discovery';
 import type { SystemRoots } from '../devices/roots';
 import type { ModuleState } from '../devices/snapshot-support';
 import type { Engine } from '../engine/api';
+import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
+import { PointNotes, PointNotesFile } from '../history/point-notes';
+import { AutoVerify, AutoVerifyFile } from '../history/auto-verify';
+import { estimateRun } from '../history/estimate';
+import { treeBytes } from '../history/space';
 import { JobsFile, JobStore, type StoredJob } from '../jobs/job-store';
 import { validateJob } from '../jobs/validate';
 import { Logger } from '../logs/logger';
@@ -46,11 +54,11 @@ import { systemClock, type Clock } from '../scheduler/clock';
 import { Scheduler, SchedulerFile } from '../scheduler/scheduler';
 import type { SnapshotDriver } from '../snapshot/driver';
 import { defaultSnapshotDriver } from '../snapshot/select-driver';
+import { PlugInTrigger } from '../triggers/plug-in';
 import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
 import { defaultEngine, defaultMountBackend } from './engine-source';
-import { copyFiles, listFiles, searchFiles } from './file-browser';
 import { MountManager, type MountBackend } from './mount-manager';
 import { inspectTarget, prepareRestoreTarget } from './restore-target';
 
@@ -65,8 +73,12 @@ export interface ServiceOptions {
   clock?: Clock;
   /** IANA zone of schedules (default: the system's). */
   timezone?: string;
-  /** Run schedules in this process (the helper, `snapkeep serve`). */
+  /** Run schedules in this process (the helper, `snapkeep serve`), and backups when a destination is plugged in. */
   schedule?: boolean;
+  /** Where udev's disk links appear (default /dev/disk/by-uuid); tests use a folder of their own. */
+  plugInWatchDir?: string;
+  /** How often reachability of runOnConnect destinations is checked (default 60 s; 2 s after a udev event). */
+  plugInIntervalMs?: number;
   /** Clean up what an earlier, killed run of the service left (the helper at start). */
   recover?: boolean;
   roots?: SystemRoots;
@@ -95,6 +107,9 @@ export class Service {
   private readonly records: RunRecords;
   private readonly cbt: CbtState;
   private readonly verifications: VerificationStore;
+  readonly notes: PointNotes;
+  private readonly autoVerify: AutoVerify;
+  private readonly plugIn: PlugInTrigger;
   private readonly clock: Clock;
   private readonly policy: AccessPolicy;
   private recovery: RecoveryReport | null = null;
@@ -127,6 +142,22 @@ export class Service {
     this.records = new RunRecords(path.join(dirs.state, 'runs'));
     this.cbt = new CbtState(new JsonFile(path.join(dirs.state, 'cbt.json'), CbtFile));
     this.verifications = new VerificationStore(new JsonFile(path.join(dirs.state, 'verifications.json'), VerificationsFile));
+    this.notes = new PointNotes(new JsonFile(path.join(dirs.state, 'point-notes.json'), PointNotesFile));
+    this.autoVerify = new AutoVerify(new JsonFile(path.join(dirs.state, 'auto-verify.json'), AutoVerifyFile));
+    this.plugIn = new PlugInTrigger({
+      jobs: () => this.jobs.list(),
+      online: async (rid) => (await this.repos.list()).find((r) => r.id === rid)?.online ?? false,
+      isRunning: (id) => this.runner.isRunning(id),
+      lastSuccess: (id) => {
+        const e = this.history.list(50, id).find((h) => h.status === 'succeeded');
+        return e ? new Date(e.finishedAt) : undefined;
+      },
+      start: (id) => void this.runJobQuietly(id),
+      log: this.logger.for('scheduler'),
+      now,
+      ...(o.plugInWatchDir !== undefined && { watchDir: o.plugInWatchDir }),
+      ...(o.plugInIntervalMs !== undefined && { intervalMs: o.plugInIntervalMs, burstEveryMs: o.plugInIntervalMs }),
+    });
     this.discovery = new DeviceDiscovery({ module: () => this.moduleState(), ...(o.roots && { roots: o.roots }) });
     this.runner = new JobRunner({
       engine: this.engine,
@@ -178,7 +209,7 @@ export class Service {
   private async start(): Promise<void> {
     const o = this.o;
     await this.logger.open();
-    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load()]);
+    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load(), this.notes.load(), this.autoVerify.load()]);
     if (o.recover) {
       await this.mounts.recover();
       this.recovery = await recoverLeftovers({
@@ -189,7 +220,10 @@ export class Service {
         storageDirs: [path.join(o.dirs.state, 'diff'), ...this.jobs.list().flatMap((j) => (j.snapshotStorage ? [j.snapshotStorage.directory] : []))],
       });
     }
-    if (o.schedule) await this.scheduler.start();
+    if (o.schedule) {
+      await this.scheduler.start();
+      await this.plugIn.start();
+    }
   }
 
   /** What recovery found at start (null when it did not run). */
@@ -200,6 +234,7 @@ export class Service {
   /** Stops schedules, cancels running tasks (they clean up), unmounts restore points. */
   async close(): Promise<void> {
     this.scheduler.stop();
+    this.plugIn.stop();
     await this.tasks.cancelAll();
     await this.mounts.unmountAll();
     await this.logger.flush();
@@ -210,7 +245,7 @@ export class Service {
   // --- system -------------------------------------------------------------
 
   systemInfo(): Promise<SystemInfo> {
-    return systemInfo(this.o.kind);
+    return systemInfo(this.o.kind, { schedules: this.o.schedule ?? false });
   }
 
   moduleStatus(): Promise<ModuleStatus> {
@@ -237,8 +272,16 @@ export class Service {
 
   // --- repositories -------------------------------------------------------
 
-  listRepos(): Promise<Repository[]> {
-    return this.repos.list();
+  /** The repositories, with their size as du counts it (packs of failed runs included until a clean-up). */
+  async listRepos(): Promise<Repository[]> {
+    const list = await this.repos.list();
+    return Promise.all(
+      list.map(async (r) => {
+        if (!r.online) return r;
+        const bytes = await treeBytes(r.path).catch(() => undefined);
+        return bytes === undefined ? r : { ...r, storedBytes: bytes };
+      }),
+    );
   }
 
   // A member registers and uses only repositories they may read (and write,
@@ -293,6 +336,7 @@ export class Service {
     await this.jobs.delete(id);
     await this.scheduler.forget(id);
     await this.cbtForget(id);
+    await this.autoVerify.forget(id);
     this.logger.for(`job:${id}`).info(`job ${job.name} deleted`);
     this.bus.emit('job.deleted', { id });
   }
@@ -304,9 +348,13 @@ export class Service {
     let task: Task;
     try {
       task = this.tasks.start({ kind: 'backup', title: `Back up ${job.name}`, jobId: id, repositoryId: job.repositoryId }, async (ctx) => {
+        const before = await this.repoBytes(job.repositoryId);
         try {
-          return await this.runner.run(job, ctx);
+          const outcome = await this.runner.run(job, ctx);
+          await this.verifyAfterRun(job, outcome.pointId);
+          return outcome;
         } finally {
+          await this.recordLeftBytes(id, job.repositoryId, before);
           this.runner.release(id);
           this.publishById(id);
         }
@@ -318,6 +366,68 @@ export class Service {
     this.runner.attach(id, task.id);
     this.publishById(id);
     return { taskId: task.id };
+  }
+
+  /**
+   * The job's automatic verification (VerifyPolicy), when due after this
+   * run: a verify task of its own, started as the backup ends, so the
+   * backup's outcome is not held up by the check.
+   */
+  private async verifyAfterRun(job: StoredJob, pointId: string): Promise<void> {
+    try {
+      if (!(await this.autoVerify.afterRun(job.id, job.verify, this.clock.now()))) return;
+      const data = job.verify?.data ?? 'structure';
+      await this.verify(job.repositoryId, data === 'newest' ? pointId : undefined, data !== 'structure');
+      this.logger.for(`job:${job.id}`).info(`automatic verification started (${data})`);
+    } catch (e) {
+      // The backup stands; a check that could not start is said in the log.
+      this.logger.for(`job:${job.id}`).warn(`automatic verification could not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The repository's size as du counts it; undefined while it is not reachable. */
+  private async repoBytes(repositoryId: string): Promise<number | undefined> {
+    try {
+      return await treeBytes(this.repos.get(repositoryId).path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A failed or cancelled run has no restore point, but the packs it wrote
+   * stay until a clean-up: record what the repository grew by (measured
+   * around the run), so the history does not say it stored nothing.
+   */
+  private async recordLeftBytes(jobId: string, repositoryId: string, before: number | undefined): Promise<void> {
+    const entry = this.history.last(jobId);
+    if (!entry || entry.status === 'succeeded' || before === undefined) return;
+    const after = await this.repoBytes(repositoryId);
+    if (after !== undefined) await this.history.amend(entry.id, { storedBytes: Math.max(0, after - before) });
+  }
+
+  /** What a run is expected to need, before it starts (history/estimate.ts). */
+  async estimate(id: string): Promise<RunEstimate> {
+    // Only saved jobs: their sources passed the job's validation (and the caller's rights) already.
+    const job = this.jobs.get(id);
+    const sizes = await Promise.all(
+      job.sources.map(async (src) => {
+        if (src.startsWith('/dev/')) return (await this.discovery.inspect(src).catch(() => undefined))?.sizeBytes ?? 0;
+        return (await fs.stat(src).catch(() => undefined))?.size ?? 0;
+      }),
+    );
+    const repo = (await this.listRepos()).find((r) => r.id === job.repositoryId);
+    const runs = this.history.list(10, id);
+    return estimateRun({ sizes, runs, ...(repo?.freeBytes !== undefined && { freeBytes: repo.freeBytes }) });
+  }
+
+  /** A run started by the service itself (plug-in): a conflict or a failure to start is logged, not thrown. */
+  private runJobQuietly(id: string): void {
+    try {
+      this.runJob(id);
+    } catch (e) {
+      this.logger.for(`job:${id}`).warn(`could not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   private validation() {
@@ -345,7 +455,7 @@ export class Service {
     return {
       ...j,
       running: this.runner.isRunning(j.id),
-      ...(last && { lastRun: { at: last.finishedAt, status: last.status } }),
+      ...(last && { lastRun: lastRunOf(last) }),
       ...(next && { nextRun: next.toISOString() }),
     };
   }
@@ -368,14 +478,25 @@ export class Service {
 
   async listPoints(repositoryId: string, jobId?: string, caller?: Caller): Promise<RestorePoint[]> {
     await this.policy.repository(caller, this.repos.get(repositoryId), false);
-    const points = this.verifications.annotate(repositoryId, await this.repos.with(repositoryId, (h) => h.listPoints()));
+    const points = this.notes.annotate(repositoryId, this.verifications.annotate(repositoryId, await this.repos.with(repositoryId, (h) => h.listPoints())));
     return jobId === undefined ? points : points.filter((p) => p.jobId === jobId);
+  }
+
+  /** Pins a point or writes its note (kept on this computer: history/point-notes.ts). A pin changes what retention removes: write access. */
+  async annotatePoint(repositoryId: string, pointId: string, change: { pinned?: boolean; note?: string }, caller?: Caller): Promise<RestorePoint> {
+    await this.policy.repository(caller, this.repos.get(repositoryId), true);
+    const before = (await this.listPoints(repositoryId)).find((p) => p.id === pointId);
+    if (!before) throw new AppError('NOT_FOUND', `no restore point ${pointId}`, { pointId, repositoryId });
+    await this.notes.set(repositoryId, pointId, change);
+    const { pinned: _p, note: _n, ...plain } = before;
+    return this.notes.annotate(repositoryId, [plain])[0] as RestorePoint;
   }
 
   async removeRepository(id: string, caller?: Caller): Promise<void> {
     await this.policy.repository(caller, this.repos.get(id), true);
     await this.repos.remove(id);
     await this.verifications.forget(id);
+    await this.notes.forget(id);
   }
 
   async verify(repositoryId: string, pointId: string | undefined, data: boolean, caller?: Caller): Promise<Result<'points.verify'>> {
@@ -486,25 +607,65 @@ export class Service {
 
   listFiles(mountId: string, p: string, caller?: Caller) {
     this.policy.mountOwner(caller, this.mounts.ownerOf(mountId));
-    return listFiles(p, this.mounts.roots(mountId));
+    return this.mounts.files(mountId).list(p);
   }
 
   searchFiles(mountId: string, query: string, limit: number, caller?: Caller) {
     this.policy.mountOwner(caller, this.mounts.ownerOf(mountId));
-    return searchFiles(this.mounts.roots(mountId), query, limit);
+    return this.mounts.files(mountId).search(query, limit);
   }
 
   copyFiles(mountId: string, paths: string[], destination: string, caller?: Caller): Result<'files.copy'> {
     const m = this.mounts.get(mountId);
     this.policy.mountOwner(caller, this.mounts.ownerOf(mountId));
-    const roots = this.mounts.roots(mountId);
+    const files = this.mounts.files(mountId);
     // Made as the user who asked: only where they may write, and theirs.
     const as = fileIdentity(caller);
     const task = this.tasks.start({ kind: 'copy-files', title: `Copy ${paths.length} item(s) to ${destination}`, repositoryId: m.repositoryId }, async (ctx) => {
-      const r = await copyFiles(paths, roots, destination, {
+      const r = await files.copy(paths, destination, {
         as,
         signal: ctx.signal,
         onProgress: (pr) => ctx.progress({ phase: 'copying', bytesDone: pr.bytesDone, bytesTotal: pr.bytesTotal, message: pr.file }),
+      });
+      return { ...r };
+    });
+    return { taskId: task.id };
+  }
+
+  /** Files by name in many restore points, each opened in turn (electron/core/files/across-points.ts). */
+  async searchPoints(
+    p: { repositoryId: string; query: string; jobId?: string; pointIds?: string[]; source?: string; limit: number },
+    caller?: Caller,
+  ): Promise<Result<'files.searchPoints'>> {
+    const repo = this.repos.get(p.repositoryId);
+    // Each point is opened as File restore opens one: the same authorization.
+    await this.policy.mountPoint(caller, repo, p.source ?? 'every restore point');
+    const task = this.tasks.start({ kind: 'search-points', title: `Search “${p.query}” in ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
+      const all = await this.listPoints(p.repositoryId, p.jobId);
+      const points = p.pointIds ? all.filter((x) => p.pointIds!.includes(x.id)) : all;
+      const r = await searchPoints(this.mounts, {
+        repositoryId: p.repositoryId,
+        points,
+        query: p.query,
+        limit: p.limit,
+        ...(p.source !== undefined && { source: p.source }),
+        signal: ctx.signal,
+        onProgress: (pr) => ctx.progress({ phase: 'searching', bytesDone: pr.done, bytesTotal: pr.total, ...(pr.message && { message: pr.message }) }),
+      });
+      return { ...r };
+    });
+    return { taskId: task.id };
+  }
+
+  /** What changed between two restore points of one source. */
+  async comparePoints(p: { repositoryId: string; basePointId: string; pointId: string; source: string; limit: number }, caller?: Caller): Promise<Result<'files.compare'>> {
+    const repo = this.repos.get(p.repositoryId);
+    await this.policy.mountPoint(caller, repo, p.source);
+    const task = this.tasks.start({ kind: 'compare-points', title: `Compare two restore points of ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
+      const r = await comparePoints(this.mounts, {
+        ...p,
+        signal: ctx.signal,
+        onProgress: (pr) => ctx.progress({ phase: 'comparing', bytesDone: pr.done, bytesTotal: pr.total }),
       });
       return { ...r };
     });
@@ -520,6 +681,20 @@ export class Service {
   listLogs(limit: number, source?: string): LogEntry[] {
     return this.logger.list(limit, source);
   }
+}
+
+/** A job's last run for the dashboard: its level and the reason behind it, in one place (contract/results.ts). */
+function lastRunOf(e: HistoryEntry): NonNullable<Job['lastRun']> {
+  const result = runResult(e);
+  const reason = e.error ?? e.problems?.[0]?.error;
+  return {
+    at: e.finishedAt,
+    status: e.status,
+    ...(result !== 'running' && { result }),
+    ...(reason && { error: reason }),
+    ...(e.warnings.length > 0 && { warnings: e.warnings.slice(0, 5) }),
+    ...(e.problems?.length && { problems: e.problems.slice(0, 5) }),
+  };
 }
 
 /** The uid a job runs its file access as: who saved it (this process's user in-process). */

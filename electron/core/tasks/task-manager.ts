@@ -6,7 +6,7 @@ import { AppError, isAppError, type Progress, type Task, type TaskKind } from '.
 import type { EventBus } from '../api/event-bus';
 import type { Logger, SourceLogger } from '../logs/logger';
 import { newId } from '../persist/ids';
-import { etaSeconds, RateMeter } from './rate';
+import { RateMeter } from './rate';
 
 export interface TaskSpec {
   kind: TaskKind;
@@ -96,7 +96,7 @@ export class TaskManager {
         const bytesDone = p.bytesDone ?? 0;
         const bytesTotal = p.bytesTotal ?? 0;
         const rate = p.bytesPerSecond ?? entry.meter.sample(at, bytesDone);
-        const eta = p.etaSeconds ?? etaSeconds(bytesDone, bytesTotal, rate);
+        const eta = p.etaSeconds ?? entry.meter.eta(bytesDone, bytesTotal);
         entry.task.progress = {
           phase: p.phase,
           bytesDone,

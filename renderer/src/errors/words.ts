@@ -3,9 +3,16 @@
 // (electron/common/contract/errors.ts); stores keep or rethrow it untouched,
 // and the views, the toasts and the desktop notifications (Electron main
 // imports this file too, so it stays free of Vue and of the DOM) show what
-// `describeError` makes of it. The lower layer's message and details stay
-// available as "details" for those who want them.
-import type { ErrorCode, ErrorInfo } from '../../../electron/common/contract/errors';
+// `describeError` makes of it. One code can have several causes a user must
+// tell apart (a mistyped file is not an unplugged disk; a missing nbd module
+// is not a busy device), so the words come from the code plus its context:
+// the reason the lower layer gave (details.reason), what the error is about
+// (a file, a device, a folder ...: from the caller or from the details), and
+// as a last resort the lower layer's message. Words follow the GNOME HIG:
+// what happened (title), why (message), what to do (hint). The lower layer's
+// message and details stay available as "details".
+import type { ErrorCode, ErrorInfo, ErrorReason } from '../../../electron/common/contract/errors';
+import { type RunProblem, type RunStep, warningStep } from '../../../electron/common/contract/results';
 
 export interface ErrorWords {
   /** Short headline: what went wrong. */
@@ -153,7 +160,214 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
   },
 };
 
+/** What an error can be about; the caller says so when it knows better than the details. */
+export const ERROR_SUBJECTS = ['file', 'device', 'folder', 'repository', 'point'] as const;
+export type ErrorSubject = (typeof ERROR_SUBJECTS)[number];
+
+export interface ErrorContext {
+  subject?: ErrorSubject;
+  reason?: ErrorReason;
+}
+
+interface Variant {
+  code: ErrorCode;
+  /** Matches when the error's reason is this one (outranks the subject). */
+  reason?: ErrorReason;
+  /** Matches when the error is about this kind of thing. */
+  subject?: ErrorSubject;
+  words: ErrorWords;
+}
+
+/** The causes one code covers, each with its own words; the first match wins. */
+export const ERROR_VARIANTS: readonly Variant[] = [
+  {
+    code: 'DEVICE_BUSY',
+    reason: 'nbd-unavailable',
+    words: {
+      title: 'The nbd kernel module is not available',
+      message: 'Opening a restore point as a disk through the kernel needs the nbd module, and it could not be loaded on this computer.',
+      hint: 'Snapkeep reads ext2/3/4 and FAT restore points without it; for other file systems, run "sudo modprobe nbd" (Debian package nbd-client) and open the point again.',
+    },
+  },
+  {
+    code: 'DEVICE_BUSY',
+    reason: 'nbd-all-busy',
+    words: {
+      title: 'All network block devices are in use',
+      message: 'Every /dev/nbd device of this computer already serves something, so the restore point cannot be opened as a disk.',
+      hint: 'Close restore points you no longer browse (File restore, Close), then try again.',
+    },
+  },
+  {
+    code: 'DEVICE_BUSY',
+    reason: 'holds-repository',
+    words: {
+      title: 'The target holds the repository',
+      message: 'The disk chosen as restore target holds the repository the restore reads from; writing to it would destroy the backup while it is read.',
+      hint: 'Choose another target disk.',
+    },
+  },
+  {
+    code: 'DEVICE_BUSY',
+    reason: 'being-backed-up',
+    words: {
+      title: 'The target is being backed up',
+      message: 'A backup job is reading this disk right now.',
+      hint: 'Wait for the backup to finish, or choose another target.',
+    },
+  },
+  {
+    code: 'DEVICE_NOT_FOUND',
+    reason: 'not-block-device',
+    words: {
+      title: 'This is not a disk',
+      message: 'The path exists, but it is neither a disk nor a partition.',
+      hint: 'Choose a disk from the list, or add the path as an image file.',
+    },
+  },
+  {
+    code: 'DEVICE_NOT_FOUND',
+    subject: 'file',
+    words: {
+      title: 'The file was not found',
+      message: 'There is no file at this path.',
+      hint: 'Check the path for typing mistakes; if the file lives on a removable disk, make sure it is mounted.',
+    },
+  },
+  {
+    code: 'NOT_FOUND',
+    reason: 'parent-missing',
+    words: {
+      title: 'The folder does not exist',
+      message: 'The folder where this should be written is not there.',
+      hint: 'Create the folder first, or choose another place.',
+    },
+  },
+  {
+    code: 'NOT_FOUND',
+    subject: 'folder',
+    words: {
+      title: 'The folder does not exist',
+      message: 'There is no folder at this path.',
+      hint: 'Check the path, or create the folder first.',
+    },
+  },
+  {
+    code: 'NOT_FOUND',
+    subject: 'file',
+    words: {
+      title: 'The file was not found',
+      message: 'There is no file at this path.',
+      hint: 'Check the path for typing mistakes.',
+    },
+  },
+  {
+    code: 'NOT_FOUND',
+    subject: 'point',
+    words: {
+      title: 'The restore point no longer exists',
+      message: 'It may have been removed by a clean-up in the meantime.',
+      hint: 'Reload the restore points and choose another one.',
+    },
+  },
+  {
+    code: 'NOT_FOUND',
+    subject: 'device',
+    words: {
+      title: 'The disk was not found',
+      message: 'The disk or partition is not there any more; it may have been unplugged or renamed.',
+      hint: 'Plug it in and reload the device list.',
+    },
+  },
+  {
+    code: 'REPO_NOT_FOUND',
+    reason: 'not-a-repository',
+    words: {
+      title: 'This folder is not a Snapkeep repository',
+      message: 'The folder exists, but it holds no Snapkeep repository.',
+      hint: 'Choose the folder that holds the repository, or create a new repository there.',
+    },
+  },
+  {
+    code: 'PERMISSION_DENIED',
+    subject: 'file',
+    words: {
+      title: 'Permission denied',
+      message: 'The file or folder exists, but its permissions do not allow this.',
+      hint: 'Choose a place you may write to, or change the permissions of the folder.',
+    },
+  },
+  {
+    code: 'PERMISSION_DENIED',
+    subject: 'device',
+    words: {
+      title: 'Permission denied',
+      message: 'Reading or writing disks needs the Snapkeep service, which runs as administrator.',
+      hint: 'Install the service from Setup, and add your user to the "snapkeep" group (then log out and in again).',
+    },
+  },
+  {
+    code: 'IO_ERROR',
+    subject: 'file',
+    words: {
+      title: 'Read or write error',
+      message: 'The disk holding this file reported an input/output error.',
+      hint: 'Check that disk and its cable; the details name the file.',
+    },
+  },
+  {
+    code: 'INVALID_ARGUMENT',
+    reason: 'fs-unsupported',
+    words: {
+      title: 'This file system cannot be opened here',
+      message: 'None of the ways Snapkeep reads files works for this file system on this computer.',
+      hint: 'Restore the whole partition to an image file or a disk instead; the details say which ways were tried.',
+    },
+  },
+  {
+    code: 'REPO_LOCKED',
+    reason: 'lock-lost',
+    words: {
+      title: "The repository's lock could not be kept",
+      message: 'While this ran, the lock that keeps other programs out of the repository was lost (the computer slept for long, or another computer removed it), so Snapkeep stopped rather than risk the backup.',
+      hint: 'Run it again; nothing of the old restore points was changed.',
+    },
+  },
+  {
+    code: 'REPO_LOCKED',
+    reason: 'lock-unreadable',
+    words: {
+      title: 'A lock file in the repository cannot be read',
+      message: 'Snapkeep treats the repository as in use, because it cannot tell who holds this lock.',
+      hint: 'If nothing else uses the repository, remove the lock file named in the details, then try again.',
+    },
+  },
+  {
+    code: 'DISK_FULL',
+    reason: 'no-space-estimate',
+    words: {
+      title: 'The backup will not fit',
+      message: 'The destination has less free space than this backup is expected to add.',
+      hint: 'Free some space (Restore points, Clean up now), or choose another destination.',
+    },
+  },
+];
+
 const CODES = new Set<string>(Object.keys(ERROR_WORDS));
+const REASONS = new Set<string>([
+  'nbd-unavailable',
+  'nbd-all-busy',
+  'parent-missing',
+  'not-block-device',
+  'not-a-repository',
+  'unreachable',
+  'holds-repository',
+  'being-backed-up',
+  'no-space-estimate',
+  'fs-unsupported',
+  'lock-lost',
+  'lock-unreadable',
+] satisfies ErrorReason[]);
 
 /** Anything thrown, as the contract's error shape (unknown failures are INTERNAL). */
 export function toErrorInfo(e: unknown): ErrorInfo {
@@ -163,6 +377,47 @@ export function toErrorInfo(e: unknown): ErrorInfo {
     return details ? { code: e.code as ErrorCode, message, details } : { code: e.code as ErrorCode, message };
   }
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Lower layers that predate details.reason: the cause as their messages say it. */
+const MESSAGE_REASONS: ReadonlyArray<[RegExp, ErrorReason]> = [
+  [/modprobe nbd failed|nbd kernel module is not available/i, 'nbd-unavailable'],
+  [/every \/dev\/nbd device is in use/i, 'nbd-all-busy'],
+  [/\bthe folder .* does not exist|\bdirectory of .* does not exist|is not an existing directory/i, 'parent-missing'],
+  [/is not a block device/i, 'not-block-device'],
+  [/is not a Snapkeep repository|no Snapkeep repository at/i, 'not-a-repository'],
+  [/holds the repository/i, 'holds-repository'],
+  [/is being backed up right now/i, 'being-backed-up'],
+  [/not reachable|disappeared/i, 'unreachable'],
+];
+
+function subjectOfPath(p: unknown): ErrorSubject | undefined {
+  if (typeof p !== 'string' || !p.startsWith('/')) return undefined;
+  return p.startsWith('/dev/') ? 'device' : 'file';
+}
+
+/** The context of an error: what the caller says, else what its details and message show. */
+export function errorContext(info: ErrorInfo, given: ErrorContext = {}): ErrorContext {
+  const d = info.details ?? {};
+  const fromDetails = typeof d['reason'] === 'string' && REASONS.has(d['reason']) ? (d['reason'] as ErrorReason) : undefined;
+  const reason = given.reason ?? fromDetails ?? MESSAGE_REASONS.find(([re]) => re.test(info.message))?.[1];
+  const subject =
+    given.subject ??
+    subjectOfPath(d['source']) ??
+    subjectOfPath(d['target']) ??
+    subjectOfPath(d['path']) ??
+    subjectOfPath(d['device']) ??
+    (typeof d['pointId'] === 'string' ? 'point' : undefined);
+  return { ...(reason && { reason }), ...(subject && { subject }) };
+}
+
+/** The words for a code in a context, and which row gave them (for tests and logs). */
+export function wordsFor(code: ErrorCode, ctx: ErrorContext): { words: ErrorWords; variant: string } {
+  const byReason = ctx.reason && ERROR_VARIANTS.find((v) => v.code === code && v.reason === ctx.reason);
+  if (byReason) return { words: byReason.words, variant: `${code}/${ctx.reason}` };
+  const bySubject = ctx.subject && ERROR_VARIANTS.find((v) => v.code === code && v.reason === undefined && v.subject === ctx.subject);
+  if (bySubject) return { words: bySubject.words, variant: `${code}/${ctx.subject}` };
+  return { words: ERROR_WORDS[code], variant: code };
 }
 
 export interface DescribedError extends ErrorWords {
@@ -175,7 +430,7 @@ export interface DescribedError extends ErrorWords {
 /** Thrown by the renderer's connection code; its message is already in the user's words. */
 export const CONNECTION_ERROR = 'ConnectionError';
 
-export function describeError(e: unknown): DescribedError {
+export function describeError(e: unknown, context?: ErrorContext): DescribedError {
   const info = toErrorInfo(e);
   if (e instanceof Error && e.name === CONNECTION_ERROR) {
     return {
@@ -186,5 +441,75 @@ export function describeError(e: unknown): DescribedError {
       technical: e.message,
     };
   }
-  return { code: info.code, ...ERROR_WORDS[info.code], technical: info.message, ...(info.details && { details: info.details }) };
+  const { words } = wordsFor(info.code, errorContext(info, context));
+  return { code: info.code, ...words, technical: info.message, ...(info.details && { details: info.details }) };
+}
+
+/** What a step that went wrong without failing the run means for the user. */
+export const STEP_WORDS: Record<RunStep, ErrorWords> = {
+  snapshot: {
+    title: 'The snapshot had a problem',
+    message: 'The restore point was written, but the snapshot reported trouble while it was read.',
+    hint: 'Give the job more snapshot storage if this happens again (Jobs, Edit, Snapshot storage).',
+  },
+  backup: {
+    title: 'Part of the backup had a problem',
+    message: 'The restore point was written, but not everything went as planned.',
+  },
+  retention: {
+    title: 'Old restore points were not removed',
+    message: 'The new restore point is safe, but the clean-up of points beyond the retention did not run.',
+    hint: 'It is tried again after the next run; "Clean up now" on Restore points tries at once.',
+  },
+  cleanup: {
+    title: 'Temporary snapshot files were not removed completely',
+    message: 'The restore point is safe; some of the space the snapshot used is still taken.',
+    hint: 'Snapkeep removes them when the service starts next; the details name what is left.',
+  },
+  'pre-script': {
+    title: 'The script before the backup reported a problem',
+    message: 'The backup ran, but the script that prepares it ended with an error.',
+    hint: 'Check the script (Jobs, Edit, Snapshot storage and scripts).',
+  },
+  'post-script': {
+    title: 'The script after the backup failed',
+    message: 'The restore point is safe, but the script run after it ended with an error.',
+    hint: 'Check the script (Jobs, Edit, Snapshot storage and scripts); the details show its output.',
+  },
+  verify: {
+    title: 'The automatic verification found a problem',
+    message: 'The check after the backup did not pass.',
+    hint: 'Open Restore points and run "Verify repository" to see which restore points are affected.',
+  },
+};
+
+export interface DescribedProblem {
+  /** What did not work (the step). */
+  title: string;
+  /** Why, in words: the cause from the error's words, or the step's own words. */
+  message: string;
+  hint?: string;
+  /** The lower layer's text, for "show details". */
+  technical: string;
+}
+
+/** A problem of a run that succeeded with warnings, in words: the step, then the cause. */
+export function describeProblem(p: RunProblem | string): DescribedProblem {
+  if (typeof p === 'string') {
+    const step = warningStep(p);
+    if (!step) return { title: 'Something did not go as planned', message: upperFirst(p.endsWith('.') ? p : `${p}.`), technical: p };
+    const w = STEP_WORDS[step];
+    return { title: w.title, message: w.message, ...(w.hint && { hint: w.hint }), technical: p };
+  }
+  const step = STEP_WORDS[p.step];
+  const cause = describeError(p.error);
+  return { title: step.title, message: `${cause.title}: ${lowerFirst(cause.message)}`, ...((cause.hint ?? step.hint) && { hint: cause.hint ?? step.hint }), technical: p.error.message };
+}
+
+function upperFirst(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function lowerFirst(s: string): string {
+  return /^[A-Z][a-z]/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s;
 }

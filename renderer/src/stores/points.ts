@@ -41,5 +41,14 @@ export const usePointsStore = defineStore('points', () => {
     return taskId;
   }
 
-  return { byRepository: ro(byRepository), loading: ro(loading), error: ro(error), load, find, verify, prune };
+  /** Pins a point (retention keeps it) or sets its note; the list shows the change at once. */
+  async function annotate(repositoryId: string, pointId: string, change: { pinned?: boolean; note?: string }): Promise<RestorePoint> {
+    const point = await call('points.annotate', { repositoryId, pointId, ...change });
+    const list = byRepository.value[repositoryId];
+    const i = list?.findIndex((p) => p.id === pointId) ?? -1;
+    if (list && i >= 0) list.splice(i, 1, point);
+    return point;
+  }
+
+  return { byRepository: ro(byRepository), loading: ro(loading), error: ro(error), load, find, verify, prune, annotate };
 });

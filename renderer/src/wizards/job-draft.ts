@@ -2,7 +2,7 @@
 // from the contract's JobInput, and validation by the contract's own zod
 // schema, with each problem worded for the field and step it belongs to.
 // Plain TypeScript: tested without a DOM.
-import { JobInput, type Job, type Retention, type Schedule } from '@common/contract';
+import { JobInput, type Job, type Retention, type Schedule, type VerifyPolicy } from '@common/contract';
 import { Cron } from 'croner';
 import { cronPattern } from '@common/schedule-pattern';
 
@@ -35,11 +35,17 @@ export interface JobDraft {
   /** false: the service's default folder and size. */
   customStorage: boolean;
   storageDirectory: string;
-  storageMaxGB: number;
+  storageMaxGiB: number;
   allowOnSnapshotted: boolean;
   preScript: string;
   postScript: string;
   enabled: boolean;
+  /** Automatic verification after backups: off, every N runs, or weekly. */
+  verifyKind: 'off' | 'runs' | 'weekly';
+  verifyRuns: number;
+  verifyData: VerifyPolicy['data'];
+  /** Also back up when the destination becomes reachable (USB disk plugged in). */
+  runOnConnect: boolean;
 }
 
 export function emptyDraft(): JobDraft {
@@ -56,11 +62,15 @@ export function emptyDraft(): JobDraft {
     compressionLevel: 3,
     customStorage: false,
     storageDirectory: '',
-    storageMaxGB: 10,
+    storageMaxGiB: 10,
     allowOnSnapshotted: false,
     preScript: '',
     postScript: '',
     enabled: true,
+    verifyKind: 'weekly',
+    verifyRuns: 7,
+    verifyData: 'newest',
+    runOnConnect: false,
   };
 }
 
@@ -81,11 +91,15 @@ export function draftFromJob(job: Job): JobDraft {
     compressionLevel: job.compressionLevel,
     customStorage: job.snapshotStorage !== undefined,
     storageDirectory: job.snapshotStorage?.directory ?? '',
-    storageMaxGB: job.snapshotStorage ? job.snapshotStorage.maxBytes / 1e9 : d.storageMaxGB,
+    storageMaxGiB: job.snapshotStorage ? job.snapshotStorage.maxBytes / 2 ** 30 : d.storageMaxGiB,
     allowOnSnapshotted: job.snapshotStorage?.allowOnSnapshotted ?? false,
     preScript: job.preScript ?? '',
     postScript: job.postScript ?? '',
     enabled: job.enabled,
+    verifyKind: job.verify ? job.verify.every.kind : 'off',
+    verifyRuns: job.verify?.every.kind === 'runs' ? job.verify.every.runs : d.verifyRuns,
+    verifyData: job.verify?.data ?? d.verifyData,
+    runOnConnect: job.runOnConnect ?? false,
   };
 }
 
@@ -118,12 +132,15 @@ export function toJobInput(d: JobDraft): JobInput {
   if (d.customStorage) {
     input.snapshotStorage = {
       directory: d.storageDirectory.trim(),
-      maxBytes: Math.round(d.storageMaxGB * 1e9),
+      maxBytes: Math.round(d.storageMaxGiB * 2 ** 30),
       allowOnSnapshotted: d.allowOnSnapshotted,
     };
   }
   if (d.preScript.trim()) input.preScript = d.preScript.trim();
   if (d.postScript.trim()) input.postScript = d.postScript.trim();
+  if (d.runOnConnect) input.runOnConnect = true;
+  if (d.verifyKind !== 'off')
+    input.verify = { every: d.verifyKind === 'runs' ? { kind: 'runs', runs: d.verifyRuns } : { kind: 'weekly' }, data: d.verifyData };
   return input;
 }
 
@@ -136,7 +153,7 @@ export type DraftField =
   | 'retention'
   | 'compressionLevel'
   | 'storageDirectory'
-  | 'storageMaxGB'
+  | 'storageMaxGiB'
   | 'preScript'
   | 'postScript';
 
@@ -148,7 +165,7 @@ export const FIELD_STEP: Record<DraftField, JobStep> = {
   retention: 'retention',
   compressionLevel: 'retention',
   storageDirectory: 'storage',
-  storageMaxGB: 'storage',
+  storageMaxGiB: 'storage',
   preScript: 'storage',
   postScript: 'storage',
 };
@@ -177,7 +194,7 @@ function wordsFor(field: DraftField, d: JobDraft, path: PropertyKey[]): string {
       return 'The compression level goes from 1 (fastest) to 19 (smallest).';
     case 'storageDirectory':
       return `The folder ${ABS_PATH}.`;
-    case 'storageMaxGB':
+    case 'storageMaxGiB':
       return 'Give the largest size the snapshot storage may grow to, above 0.';
     case 'preScript':
     case 'postScript':
@@ -187,7 +204,7 @@ function wordsFor(field: DraftField, d: JobDraft, path: PropertyKey[]): string {
 
 function fieldOf(path: PropertyKey[]): DraftField {
   const [top, sub] = path;
-  if (top === 'snapshotStorage') return sub === 'maxBytes' ? 'storageMaxGB' : 'storageDirectory';
+  if (top === 'snapshotStorage') return sub === 'maxBytes' ? 'storageMaxGiB' : 'storageDirectory';
   if (top === 'schedule') return 'schedule';
   if (top === 'retention') return 'retention';
   return top as DraftField;

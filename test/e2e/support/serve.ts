@@ -1,9 +1,10 @@
 // Starts the real `snapkeep serve` (the built CLI) as a child process and
-// returns the URL it prints. Each instance gets its own home, so the
+// returns the login link it prints. Each instance gets its own home, so the
 // service's jobs, repositories and history start empty and stay out of
-// the user's.
+// the user's. Login links work once: every browser context (and the API
+// client of the tests) takes a fresh one from serve's login file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,8 +12,15 @@ import { createInterface } from 'node:readline';
 export const CLI = path.resolve('out/js/electron/cli/snapkeep.js');
 
 export interface Served {
+  /** The first login link (single use). */
   url: string;
   port: number;
+  /** http://127.0.0.1:P: the app's own address, without a login. */
+  origin: string;
+  /** The 0600 file where serve keeps a fresh login link. */
+  loginFile: string;
+  /** A login link not used yet, for a new browser context. */
+  loginUrl(): Promise<string>;
   /** The served process's home (its XDG directories are below it). */
   home: string;
   process: ChildProcess;
@@ -45,10 +53,27 @@ export async function serve(env: Record<string, string> = {}): Promise<Served> {
     rl.once('line', resolve);
     child.once('exit', (code) => reject(new Error(`snapkeep serve exited with ${code}: ${stderr}`)));
   });
-  const { url, port } = JSON.parse(first) as { url: string; port: number };
+  const { url, port, loginFile } = JSON.parse(first) as { url: string; port: number; loginFile: string };
+  const used = new Set<string>([url]);
+  // serve rewrites the file with a fresh code after each login: wait for one not used yet.
+  const loginUrl = async (): Promise<string> => {
+    for (let i = 0; i < 100; i++) {
+      const text = existsSync(loginFile) ? readFileSync(loginFile, 'utf8') : '';
+      const href = /id="login" href="([^"]+)"/.exec(text)?.[1]?.replace(/&amp;/g, '&');
+      if (href && !used.has(href)) {
+        used.add(href);
+        return href;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no fresh login link in ${loginFile}`);
+  };
   return {
     url,
     port,
+    origin: `http://127.0.0.1:${port}`,
+    loginFile,
+    loginUrl,
     home,
     process: child,
     stop: () =>

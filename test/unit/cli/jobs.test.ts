@@ -63,7 +63,7 @@ describe('snapkeep jobs', () => {
     const r = await cli('jobs');
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('the snapkeep helper is not running');
-    expect(r.stdout).toMatch(new RegExp(`^${jobId}  cli job  daily at 03:00  next: \\S+  last: -\\n$`));
+    expect(r.stdout).toMatch(new RegExp(`^${jobId}  cli job  daily at 03:00  next: \\w{3} \\d+ \\w{3} \\d{4} 03:00:00  last: -\\n$`));
   });
 
   it('runs a job to the end with --wait and shows it in the history; unknown jobs exit 3', async () => {

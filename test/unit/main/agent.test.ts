@@ -16,13 +16,14 @@ const info = (loaded: boolean): SystemInfo => ({
 });
 
 /** Hand-written jobs/tasks handlers until the service serves them in process. */
-function stubBackend(jobs: Job[], opts: { loaded?: boolean } = {}) {
+function stubBackend(jobs: Job[], opts: { loaded?: boolean; locked?: boolean } = {}) {
   const bus = new EventBus();
   const runs: string[] = [];
   const backend = new LocalBackend(bus, {
     ...coreHandlers(),
     'system.info': () => info(opts.loaded ?? true),
     'jobs.list': () => jobs,
+    'repos.list': () => [{ id: 'r1', name: 'Vault', path: '/media/usb/vault', encrypted: true, unlocked: !opts.locked, remembered: false, online: true }],
     'tasks.list': () => [task({ id: 'old', state: 'failed', finishedAt: '2026-03-02T09:00:00.000Z' })],
     'jobs.run': ({ id }) => {
       runs.push(id);
@@ -59,8 +60,17 @@ describe('tray agent (stub backend)', () => {
     expect(notes.map((n) => n.title)).toEqual(['Backup finished: Laptop disk']);
     expect(models.at(-1)?.menu[1]).toMatchObject({ label: expect.stringContaining('succeeded (Laptop disk)') });
 
-    await agent.backupNow('j1');
+    expect(await agent.backupNow('j1')).toBe('started');
     expect(runs).toEqual(['j1']);
+    agent.stop();
+  });
+
+  it('does not start "Back up now" into a locked repository: the window asks for the passphrase', async () => {
+    const { backend, runs } = stubBackend([job()], { locked: true });
+    const agent = new TrayAgent({ backend, settings: () => DEFAULT_APP_SETTINGS, onModel: () => undefined, onNotify: () => undefined, refreshMs: 0 });
+    await agent.start();
+    expect(await agent.backupNow('j1')).toBe('needs-passphrase');
+    expect(runs).toEqual([]);
     agent.stop();
   });
 

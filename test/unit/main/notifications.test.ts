@@ -20,7 +20,7 @@ describe('notification decisions', () => {
       taskId: 't1',
       severity: 'success',
       title: 'Backup finished: Laptop disk',
-      body: '12.3 GB processed in 4 min 12 s.',
+      body: '11.5 GiB processed in 4 min 12 s.',
     });
     expect(d.decide(t)).toBeNull();
   });
@@ -29,12 +29,20 @@ describe('notification decisions', () => {
     const n = decider('problems').decide(task({ state: 'failed', ...done, error: { code: 'DISK_FULL', message: 'ENOSPC: /media/usb/repo' } }));
     expect(n?.severity).toBe('error');
     expect(n?.title).toBe('Backup failed: Laptop disk');
-    expect(n?.body).toBe('The destination is full. Free some space, remove old restore points, or choose another destination.');
+    // what happened, why, what to do: the words the window uses
+    expect(n?.body).toBe('The destination is full. There is no space left where the data is being written. Free some space, remove old restore points, or choose another destination.');
   });
 
   it('announces warnings even when only problems are wanted', () => {
     const n = decider('problems').decide(task({ state: 'succeeded', ...done, warnings: ['difference storage ran low on /dev/sda', 'second'] }));
-    expect(n).toMatchObject({ severity: 'warning', title: 'Backup finished with warnings: Laptop disk', body: 'difference storage ran low on /dev/sda (and 1 more)' });
+    expect(n).toMatchObject({ severity: 'warning', title: 'Backup succeeded with warnings: Laptop disk', body: 'The snapshot had a problem (and 1 more). The restore point was written, but the snapshot reported trouble while it was read. Give the job more snapshot storage if this happens again (Jobs, Edit, Snapshot storage).' });
+    // a warning with its step and error: the step in words, then the cause
+    const r = decider('problems').decide(
+      task({ state: 'succeeded', ...done, warnings: ['retention: repository locked'], problems: [{ step: 'retention', error: { code: 'REPO_LOCKED', message: 'locked by pid 42' } }] }),
+    );
+    expect(r?.body).toBe(
+      'Old restore points were not removed. The repository is busy: another backup, restore or check is using this repository right now. Wait for it to finish and try again.',
+    );
     expect(decider('problems').decide(task({ state: 'succeeded', ...done }))).toBeNull();
   });
 

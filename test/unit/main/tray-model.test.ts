@@ -38,7 +38,7 @@ describe('tray model', () => {
       now,
     });
     expect(m.status).toBe('running');
-    expect(m.menu[0]).toEqual({ kind: 'label', label: 'Laptop disk: 42%, 85.0 MB/s' });
+    expect(m.menu[0]).toEqual({ kind: 'label', label: 'Laptop disk: 42%, 81.1 MiB/s' });
     const sub = m.menu[4];
     expect(sub?.kind === 'submenu' && sub.items).toEqual([
       { kind: 'action', label: 'Laptop disk (running)', enabled: false, action: { type: 'backup-now', jobId: 'j1' } },

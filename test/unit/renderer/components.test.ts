@@ -46,7 +46,7 @@ describe('TaskProgress (stub backend: a task that stays running until the test e
     await flushPromises();
     expect(w.get('[data-testid="task-progress"]').attributes('data-state')).toBe('running');
     expect(w.get('[role="progressbar"]').attributes('aria-valuenow')).toBe('25');
-    expect(w.get('[data-testid="task-figures"]').text()).toBe('250 MB of 1.00 GB · 50.0 MB/s · 15 s left');
+    expect(w.get('[data-testid="task-figures"]').text()).toBe('238 MiB of 954 MiB · 47.7 MiB/s · 15 s left');
     expect(w.text()).toContain('Restoring');
 
     await w.get('[data-testid="task-cancel"]').trigger('click');
@@ -101,6 +101,6 @@ describe('DeviceLabel', () => {
       global,
     });
     const parts = w.findAll('.main > *, .sub > span').map((e) => e.text().replace(/\s+/g, ' ').trim());
-    expect(parts).toEqual(['Partition', '64.0 GB', '/dev/sdb1', 'removable', 'ext4 “photos”', 'mounted at /media/photos', '12.0 GB used']);
+    expect(parts).toEqual(['Partition', '59.6 GiB', '/dev/sdb1', 'removable', 'ext4 “photos”', 'mounted at /media/photos', '11.2 GiB used']);
   });
 });

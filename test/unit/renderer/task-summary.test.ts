@@ -17,14 +17,14 @@ const base: Task = {
 describe('task summary', () => {
   it('says what each kind of task did, from its result', () => {
     expect(taskSummary({ ...base, result: { pointId: 'p', bytesRead: 67_100_000, bytesWritten: 25_200_000, durationMs: 65_000 } })).toBe(
-      'Read 67.1 MB, stored 25.2 MB of new data in 1 min 5 s',
+      'Read 64.0 MiB, stored 24.0 MiB of new data in 1 min 5 s',
     );
-    expect(taskSummary({ ...base, kind: 'restore', result: { bytesWritten: 1e9, bytesSkipped: 0, verified: true } })).toBe('Wrote 1.00 GB in 1 min 5 s, every chunk verified');
+    expect(taskSummary({ ...base, kind: 'restore', result: { bytesWritten: 1e9, bytesSkipped: 0, verified: true } })).toBe('Wrote 954 MiB in 1 min 5 s, every chunk verified');
     expect(taskSummary({ ...base, kind: 'copy-files', finishedAt: '2026-03-02T10:00:00.300Z', result: { files: 2, bytes: 33 } })).toBe('Copied 2 item(s), 33 B in less than a second');
     expect(taskSummary({ ...base, kind: 'verify', result: { ok: false, checkedPoints: 3, checkedChunks: 120, damagedPoints: ['p'], problems: [{}] } })).toBe(
       '3 restore point(s), 120 chunks checked: 1 problem(s) in 1 min 5 s',
     );
-    expect(taskSummary({ ...base, kind: 'prune', result: { removedPoints: ['a', 'b'], keptPoints: [], removedPacks: 1, freedBytes: 5e6 } })).toBe('2 restore point(s) beyond the retention, 5.00 MB in 1 min 5 s');
+    expect(taskSummary({ ...base, kind: 'prune', result: { removedPoints: ['a', 'b'], keptPoints: [], removedPacks: 1, freedBytes: 5e6 } })).toBe('2 restore point(s) beyond the retention, 4.77 MiB in 1 min 5 s');
     expect(taskSummary({ ...base, kind: 'mount' })).toBe('Done in 1 min 5 s');
     expect(taskSummary({ ...base, state: 'failed' })).toBe('after 1 min 5 s');
   });

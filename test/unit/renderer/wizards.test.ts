@@ -30,9 +30,9 @@ describe('job wizard model', () => {
   const good = () => ({ ...emptyDraft(), name: 'Laptop', sources: ['/srv/vm.img'], repositoryId: 'r1' });
 
   it('turns a complete draft into a JobInput the contract accepts, and back', () => {
-    const input = toJobInput({ ...good(), customStorage: true, storageDirectory: '/var/tmp/diff', storageMaxGB: 2.5, preScript: ' /etc/pre ' });
+    const input = toJobInput({ ...good(), customStorage: true, storageDirectory: '/var/tmp/diff', storageMaxGiB: 2.5, preScript: ' /etc/pre ' });
     expect(JobInput.parse(input)).toEqual(input);
-    expect(input.snapshotStorage).toEqual({ directory: '/var/tmp/diff', maxBytes: 2_500_000_000, allowOnSnapshotted: false });
+    expect(input.snapshotStorage).toEqual({ directory: '/var/tmp/diff', maxBytes: 2.5 * 2 ** 30, allowOnSnapshotted: false });
     expect(input.preScript).toBe('/etc/pre');
     expect(validateDraft(good())).toEqual({});
     const job = { ...input, id: 'j1', createdAt: '2026-03-02T10:00:00.000Z', running: false };
@@ -61,9 +61,9 @@ describe('job wizard model', () => {
     expect(validateDraft({ ...good(), sources: ['/a.img', '/a.img'] }).sources).toBe('/a.img is listed twice.');
     expect(validateDraft({ ...good(), scheduleKind: 'cron', expression: 'every day at two' }).schedule).toMatch(/five fields/);
     expect(validateDraft({ ...good(), scheduleKind: 'cron', expression: '0 2 * * *' })).toEqual({});
-    expect(validateDraft({ ...good(), customStorage: true, storageDirectory: 'diff', storageMaxGB: 0 })).toEqual({
+    expect(validateDraft({ ...good(), customStorage: true, storageDirectory: 'diff', storageMaxGiB: 0 })).toEqual({
       storageDirectory: 'The folder must be an absolute path starting with "/", without "..".',
-      storageMaxGB: 'Give the largest size the snapshot storage may grow to, above 0.',
+      storageMaxGiB: 'Give the largest size the snapshot storage may grow to, above 0.',
     });
   });
 
@@ -136,18 +136,18 @@ describe('restore wizard rules', () => {
     expect(canLeave('target', sel)).toEqual({ ok: false, reason: 'Checking the target…' });
 
     const small = onDevice(sel, device({ sizeBytes: 8_000_000 }));
-    expect(checkTarget(small).problems).toEqual(['/dev/sdb is too small: it holds 8.00 MB, the restore needs 500 MB.']);
+    expect(checkTarget(small).problems).toEqual(['/dev/sdb is too small: it holds 7.63 MiB, the restore needs 477 MiB.']);
     expect(canLeave('target', small).ok).toBe(false);
 
     const mounted = onDevice(sel, device({ fsType: 'ext4', fsLabel: 'photos' }), true);
     expect(checkTarget(mounted).problems[0]).toMatch(/is in use: a file system on it is mounted/);
 
     const fine = onDevice(sel, device({ fsType: 'ext4', fsLabel: 'photos' }));
-    expect(checkTarget(fine)).toEqual({ problems: [], warnings: ['Everything on /dev/sdb (USB Stick, 1.00 GB) will be overwritten.', 'It holds ext4 "photos" now.'] });
+    expect(checkTarget(fine)).toEqual({ problems: [], warnings: ['Everything on /dev/sdb (USB Stick, 954 MiB) will be overwritten.', 'It holds ext4 "photos" now.'] });
     expect(canLeave('target', fine).ok).toBe(true);
 
     const file: RestoreSelection = { ...sel, target: '/srv/x.img', inspected: { target: '/srv/x.img', kind: 'file', sizeBytes: 1000, mounted: false } };
-    expect(checkTarget(file).warnings).toEqual(['The file /srv/x.img (1.00 kB) will be replaced by the restored image.']);
+    expect(checkTarget(file).warnings).toEqual(['The file /srv/x.img (1000 B) will be replaced by the restored image.']);
     // a stale inspection (of another target) counts for nothing
     expect(checkTarget({ ...file, target: '/srv/y.img' })).toEqual({ problems: [], warnings: [] });
   });

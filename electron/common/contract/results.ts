@@ -1,0 +1,52 @@
+// How a run or task ended, in three levels a user can tell apart at a
+// glance: succeeded; succeeded with warnings (the point is safe, something
+// around it did not work: old points not removed, a script failed, the
+// snapshot storage was cleaned up late); failed (no point, with the reason).
+// Cancelled is its own outcome. The level is derived here, in one place, so
+// the dashboard, the history, the tray and the notifications agree.
+import { z } from 'zod';
+
+import { ErrorInfo } from './errors';
+
+/** The steps of a backup run a problem can belong to. */
+export const RunStep = z.enum(['snapshot', 'backup', 'retention', 'cleanup', 'pre-script', 'post-script', 'verify']);
+export type RunStep = z.infer<typeof RunStep>;
+
+/** A step that went wrong without failing the run, with the error as the lower layer raised it. */
+export const RunProblem = z.object({ step: RunStep, error: ErrorInfo });
+export type RunProblem = z.infer<typeof RunProblem>;
+
+export const RunResult = z.enum(['succeeded', 'warnings', 'failed', 'cancelled']);
+export type RunResult = z.infer<typeof RunResult>;
+
+export interface RunOutcomeLike {
+  status: 'succeeded' | 'failed' | 'cancelled' | 'running' | 'queued';
+  warnings?: readonly string[];
+  problems?: readonly RunProblem[];
+}
+
+/** The level of a finished run (or task): warnings count only when it succeeded. */
+export function runResult(o: RunOutcomeLike): RunResult | 'running' {
+  if (o.status === 'running' || o.status === 'queued') return 'running';
+  if (o.status !== 'succeeded') return o.status;
+  return (o.warnings?.length ?? 0) > 0 || (o.problems?.length ?? 0) > 0 ? 'warnings' : 'succeeded';
+}
+
+const PREFIXES: ReadonlyArray<[string, RunStep]> = [
+  ['retention:', 'retention'],
+  ['cleanup:', 'cleanup'],
+  ['post-script:', 'post-script'],
+  ['pre-script:', 'pre-script'],
+  ['snapshot storage', 'snapshot'],
+  ['difference storage', 'snapshot'],
+  ['verification', 'verify'],
+];
+
+/**
+ * The step a plain warning text belongs to (records written before
+ * RunProblem existed carry only the text, prefixed by the runner).
+ */
+export function warningStep(text: string): RunStep | undefined {
+  const t = text.trimStart().toLowerCase();
+  return PREFIXES.find(([p]) => t.startsWith(p))?.[1];
+}

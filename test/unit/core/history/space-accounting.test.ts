@@ -1,0 +1,76 @@
+// Space that adds up (issue 19): after a cancelled run and a failed run,
+// what the history says each left in the repository, and what the
+// repository list says it takes, equal what `du -sb` says. Real engine,
+// real service, image files.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import type { JobInput, Repository } from '../../../../electron/common/contract';
+import { openServiceClient, type ServiceClient } from '../../../support/service-client';
+
+const MiB = 1 << 20;
+let s: ServiceClient;
+let repo: Repository;
+const du = (p: string) => Number(execFileSync('du', ['-sb', p], { encoding: 'utf8' }).split('\t')[0]);
+
+function randomImage(file: string, mib: number): void {
+  const fd = openSync(file, 'w');
+  for (let i = 0; i < mib; i++) writeSync(fd, randomBytes(MiB));
+  closeSync(fd);
+}
+function job(name: string, source: string): { job: JobInput } {
+  return {
+    job: {
+      name,
+      sources: [source],
+      repositoryId: repo.id,
+      schedule: { kind: 'manual' },
+      retention: { keepLast: 5, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 },
+      compressionLevel: 1,
+      enabled: true,
+    },
+  };
+}
+
+beforeEach(async () => {
+  s = await openServiceClient();
+  repo = await s.client.call('repos.init', { name: 'r', path: path.join(s.dirs.root, 'repo') });
+});
+afterEach(() => s.close());
+
+describe('space accounting', () => {
+  it('counts the packs of a cancelled run and a failed run as du does, in the history and the repository size', async () => {
+    const big = path.join(s.dirs.root, 'big.img');
+    randomImage(big, 96);
+    const cancelJob = await s.client.call('jobs.create', job('cancelled', big));
+    const before = du(repo.path);
+    const { taskId } = await s.client.call('jobs.run', { id: cancelJob.id });
+    await s.waitFor(taskId, (t) => t.state !== 'running' || (t.progress.bytesTotal > 0 && t.progress.bytesDone > t.progress.bytesTotal / 3));
+    await s.client.call('tasks.cancel', { taskId });
+    expect((await s.waitTask(taskId)).state).toBe('cancelled');
+    const afterCancel = du(repo.path);
+    expect(afterCancel).toBeGreaterThan(before);
+    const [cancelled] = await s.client.call('history.list', { jobId: cancelJob.id, limit: 1 });
+    expect(cancelled).toMatchObject({ status: 'cancelled', storedBytes: afterCancel - before });
+
+    // A source that vanishes during the run: the run fails after writing some packs.
+    const vanishing = path.join(s.dirs.root, 'vanishing.img');
+    randomImage(vanishing, 96);
+    const failJob = await s.client.call('jobs.create', job('failed', vanishing));
+    const run = await s.client.call('jobs.run', { id: failJob.id });
+    await s.waitFor(run.taskId, (t) => t.state !== 'running' || (t.progress.bytesTotal > 0 && t.progress.bytesDone > t.progress.bytesTotal / 3));
+    execFileSync('truncate', ['-s', '1M', vanishing]); // the file shrinks under the reader
+    const failed = await s.waitTask(run.taskId);
+    expect(failed.state).toBe('failed');
+    const afterFail = du(repo.path);
+    const [entry] = await s.client.call('history.list', { jobId: failJob.id, limit: 1 });
+    expect(entry).toMatchObject({ status: 'failed', storedBytes: afterFail - afterCancel });
+
+    const [listed] = await s.client.call('repos.list', {});
+    expect(listed?.storedBytes).toBe(du(repo.path));
+  });
+});

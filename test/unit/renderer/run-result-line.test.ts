@@ -1,0 +1,58 @@
+// @vitest-environment happy-dom
+// One finished run as the history and the dashboard show it: the level,
+// the reason or the problems in words, and what it read and stored (a
+// failed or cancelled run's packs, not "0 B").
+import { mount } from '@vue/test-utils';
+import PrimeVue from 'primevue/config';
+import { describe, expect, it } from 'vitest';
+
+import type { HistoryEntry } from '../../../electron/common/contract';
+import RunResultLine from '../../../renderer/src/components/RunResultLine.vue';
+
+const global = { plugins: [[PrimeVue, { theme: 'none' }] as never] };
+
+function entry(over: Partial<HistoryEntry>): HistoryEntry {
+  return {
+    id: 'h1',
+    jobId: 'j1',
+    jobName: 'Laptop',
+    startedAt: '2026-03-02T10:00:00.000Z',
+    finishedAt: '2026-03-02T10:01:05.000Z',
+    status: 'succeeded',
+    bytesRead: 64 * 2 ** 20,
+    bytesWritten: 3 * 2 ** 20,
+    durationMs: 65_000,
+    bytesPerSecond: 0,
+    warnings: [],
+    ...over,
+  };
+}
+
+describe('RunResultLine', () => {
+  it('a run that succeeded: level and figures', () => {
+    const w = mount(RunResultLine, { props: { entry: entry({}) }, global });
+    expect(w.get('[data-testid="run-status"]').text()).toBe('Succeeded');
+    expect(w.get('[data-testid="history-stored"]').text()).toBe('Read 64.0 MiB, stored 3.00 MiB, 1 min 5 s');
+  });
+
+  it('a run with a warning: "Succeeded with warnings" and the step in words', () => {
+    const w = mount(RunResultLine, {
+      props: { entry: entry({ warnings: ['retention: locked'], problems: [{ step: 'retention', error: { code: 'REPO_LOCKED', message: 'locked by pid 42' } }] }) },
+      global,
+    });
+    expect(w.get('[data-testid="run-status"]').text()).toBe('Succeeded with warnings');
+    // said once: the plain text of the same problem is not repeated
+    expect(w.findAll('[data-testid="history-problem"]')).toHaveLength(1);
+    expect(w.get('[data-testid="history-problem"]').text()).toContain('Old restore points were not removed. The repository is busy');
+  });
+
+  it('a failed run: the reason in words and the space its packs take until a clean-up', () => {
+    const w = mount(RunResultLine, {
+      props: { entry: entry({ status: 'failed', bytesRead: 0, bytesWritten: 0, storedBytes: 80 * 2 ** 20, error: { code: 'DISK_FULL', message: 'ENOSPC' } }) },
+      global,
+    });
+    expect(w.get('[data-testid="run-status"]').text()).toBe('Failed');
+    expect(w.get('[data-testid="history-reason"]').text()).toContain('The destination is full.');
+    expect(w.get('[data-testid="history-stored"]').text()).toBe('Left 80.0 MiB in the repository until the next clean-up, 1 min 5 s');
+  });
+});
