@@ -157,8 +157,11 @@ function vitest(files) {
 
 /** The first failing test vitest names, as evidence of what killed a mutant. */
 function firstFailure(out) {
-  const line = out.split('\n').find((l) => /^\s*(×|FAIL)\s/.test(l));
-  return line ? line.trim().slice(0, 200) : tail(out, 3);
+  const lines = out.split('\n');
+  const test = lines.find((l) => /^\s*(×|FAIL)\s/.test(l));
+  const why = lines.find((l) => /(AssertionError|Error):/.test(l));
+  if (!test) return tail(out, 3);
+  return why ? `${test.trim().slice(0, 200)}\n${why.trim().slice(0, 300)}` : test.trim().slice(0, 200);
 }
 
 // --- one mutant -------------------------------------------------------------
