@@ -25,7 +25,7 @@ const out = join(root, 'out/fuzz');
 const engineSrc = join(root, 'native/src/engine');
 
 /** The engine sources the harnesses link: the decoders and what they call. */
-const ENGINE = ['bytes', 'chunk_index', 'compress', 'crypto', 'engine_error', 'envelope', 'file_io', 'index_file', 'pack_format', 'pack_reader', 'repo_dir'];
+const ENGINE = ['bytes', 'chunk_index', 'compress', 'crypto', 'engine_error', 'envelope', 'file_io', 'index_file', 'index_format', 'index_table', 'pack_format', 'pack_reader', 'repo_dir'];
 
 const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const seconds = Number(arg('--seconds') ?? 60);

@@ -50,6 +50,8 @@ export interface JobRunnerOptions {
   now?: () => Date;
   /** How often the destination is checked during a run. */
   destinationCheckMs?: number;
+  /** Points the user pinned in a repository: retention keeps them (history/point-notes.ts). */
+  pinned?: (repositoryId: string) => string[];
 }
 
 export interface RunOutcome extends Record<string, unknown> {
@@ -199,7 +201,7 @@ export class JobRunner {
       const stop = new AbortController();
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const sources = await this.prepareSources(job, runId, plans, record, cleanup, ctx, stop, warn);
-      await this.watchDestination(repo.path, stop, cleanup);
+      const checkDestination = await this.watchDestination(repo.path, stop, cleanup);
 
       ctx.progress({ phase: 'reading' });
       let point: RestorePoint;
@@ -214,6 +216,9 @@ export class JobRunner {
           signal,
         });
       } catch (e) {
+        // The engine may meet the missing destination before the watch's
+        // next look: look now, so an unplugged disk is named as such.
+        await checkDestination();
         if (stop.signal.aborted && isAppError(stop.signal.reason)) throw stop.signal.reason;
         throw e;
       }
@@ -360,7 +365,7 @@ export class JobRunner {
    * USB disk disappears from /sys/dev/block at once, long before the engine
    * next writes and meets EIO).
    */
-  private async watchDestination(repoPath: string, stop: AbortController, cleanup: CleanupStack): Promise<void> {
+  private async watchDestination(repoPath: string, stop: AbortController, cleanup: CleanupStack): Promise<() => Promise<void>> {
     const sysRoot = this.options.sysRoot ?? '/sys';
     const st = await fs.stat(repoPath).catch(() => null);
     const devno = st ? majorMinor(st.dev) : null;
@@ -377,16 +382,16 @@ export class JobRunner {
         }),
       );
     };
-    const timer = setInterval(() => {
-      void (async () => {
-        if (watched !== null && (await fs.stat(watched).catch(() => null)) === null) return gone('its disk was removed or unplugged');
-        const now = await fs.stat(repoPath).catch((e: NodeJS.ErrnoException) => e);
-        if (now instanceof Error) return gone('path removed or disk unplugged', now.code);
-        if (!now.isDirectory()) return gone('no longer a directory');
-      })();
-    }, this.options.destinationCheckMs ?? 2000);
+    const check = async () => {
+      if (watched !== null && (await fs.stat(watched).catch(() => null)) === null) return gone('its disk was removed or unplugged');
+      const now = await fs.stat(repoPath).catch((e: NodeJS.ErrnoException) => e);
+      if (now instanceof Error) return gone('path removed or disk unplugged', now.code);
+      if (!now.isDirectory()) return gone('no longer a directory');
+    };
+    const timer = setInterval(() => void check(), this.options.destinationCheckMs ?? 2000);
     timer.unref();
     cleanup.push('stop watching the destination', async () => clearInterval(timer));
+    return check;
   }
 
   private async retention(job: StoredJob, ctx: TaskContext, warn: (m: string) => void): Promise<void> {
@@ -395,7 +400,8 @@ export class JobRunner {
       await this.options.repos.with(job.repositoryId, async (h: RepositoryHandle) => {
         // The job's rules for the job's points only (docs/helper.md): other
         // jobs' and CLI-made points follow their own rules.
-        const report = await h.prune({ retention: job.retention, jobId: job.id, dryRun: false, signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
+        const pinned = this.options.pinned?.(job.repositoryId) ?? [];
+        const report = await h.prune({ retention: job.retention, jobId: job.id, pinned, dryRun: false, signal: ctx.signal, onProgress: (p) => ctx.progress(p) });
         if (report.removedPoints.length > 0)
           ctx.log.info(`retention removed ${report.removedPoints.length} restore point(s), freed ${report.freedBytes} bytes`);
       });

@@ -172,6 +172,7 @@ export class Service {
       now,
       ...(o.destinationCheckMs !== undefined && { destinationCheckMs: o.destinationCheckMs }),
       ...(o.roots && { sysRoot: o.roots.sys }),
+      pinned: (repositoryId) => this.notes.pinned(repositoryId),
     });
     this.scheduler = new Scheduler({
       clock: this.clock,
@@ -532,7 +533,15 @@ export class Service {
     const chosen = rules;
     const task = this.tasks.start({ kind: 'prune', title: `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, repositoryId }, async (ctx) => {
       const report = await this.repos.with(repositoryId, (h) =>
-        h.prune({ retention: chosen, ...(jobId !== undefined && { jobId }), dryRun, now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
+        h.prune({
+          retention: chosen,
+          ...(jobId !== undefined && { jobId }),
+          pinned: this.notes.pinned(repositoryId),
+          dryRun,
+          now: this.clock.now(),
+          onProgress: (p) => ctx.progress(p),
+          signal: ctx.signal,
+        }),
       );
       return { ...report };
     });

@@ -70,11 +70,16 @@ std::vector<Item> PlanItems(const BackupRequest& req, uint64_t size, uint64_t nC
     size_t before = items.size();
     for (uint64_t c = from; c < to; c++) {
       if (!want[c]) continue;
-      Item& last = items.back();
-      if (items.size() > before && last.first + last.count == c && last.count < maxRun)
-        last.count++;
-      else
-        items.push_back(Item{c, 1, k});
+      // back() of an empty vector is undefined: look only when this
+      // segment already has a run.
+      if (items.size() > before) {
+        Item& last = items.back();
+        if (last.first + last.count == c && last.count < maxRun) {
+          last.count++;
+          continue;
+        }
+      }
+      items.push_back(Item{c, 1, k});
     }
     if (items.size() == before) items.push_back(Item{from, 0, k});
     perSeg[k] = items.size() - before;
