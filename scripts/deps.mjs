@@ -43,6 +43,7 @@ export const APT_PACKAGES = [
   ['mtools', 'file restore from FAT points in user space; FAT test images'],
   ['attr', 'getfattr/setfattr: xattrs in file-restore tests'],
   ['chromium', 'renderer end-to-end tests'],
+  ['strace', 'the fsync order of atomic writes, seen by atomic-file-durable.test.ts'],
   ['clang', 'libFuzzer harnesses over the repository decoders (scripts/fuzz.mjs)'],
   ['libclang-rt-14-dev', 'the libFuzzer and sanitizer runtimes clang links the harnesses with'],
   ['polkitd', 'pkcheck and polkitd: member authorization in the helper and the VM test 303'],
