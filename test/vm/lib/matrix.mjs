@@ -14,14 +14,14 @@
 /** @type {readonly MatrixRow[]} */
 // What `npm test` runs, sized to its hour on 2 cores under TCG: every test
 // on 6.12; the harness and kernel-module tests on 6.1 (engine and helper
-// code above the module is the same on both); on the debug and RT kernels
-// the module tests where their checkers and locking differ most (whole
-// images, teardown and references, concurrent snapshots; discards and
-// coherence under sleeping spinlocks). `--kernel` runs anything anywhere.
+// code above the module is the same on both); on the RT kernel the module
+// tests where sleeping spinlocks change the most (whole images, coherence,
+// discards). The debug kernel is not in it yet: its first build takes
+// longer than the whole budget on 2 cores (docs/testing-vm.md); run
+// `npm run test:vm -- --kernel debug`. `--kernel` runs anything anywhere.
 export const MATRIX = Object.freeze([
 	{ kernel: '6.1', tests: /^[01]\d\d-/ },
 	{ kernel: '6.12', tests: /^/ },
-	{ kernel: 'debug', tests: /^(101|105|118)-/ },
 	{ kernel: '6.1-rt', tests: /^(101|103|109)-/ },
 ]);
 
