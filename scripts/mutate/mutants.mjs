@@ -96,7 +96,7 @@ export const mutants = [
     find: 'if (!req.skipIdentical && ::ftruncate(f.get(), 0) < 0)',
     replace: 'if (false && ::ftruncate(f.get(), 0) < 0)',
     description: 'an existing image file is not emptied first, so its old data stays where the point has zero chunks',
-    tests: [T.roundtrip, T.pipelineRestore, T.skipIdentical],
+    tests: ['test/unit/core/engine/restore-over-existing-image.test.ts'],
     build: 'native',
   },
   {
@@ -257,8 +257,7 @@ export const mutants = [
     find: 'if (!l.stale && !force)',
     replace: 'if (l.unreadable !== undefined && !force)',
     description: '`snapkeep locks --remove` removes a live lock without --force',
-    tests: [T.locks],
-    build: 'electron',
+    tests: ['test/unit/core/engine/locks-remove-held.test.ts'],
   },
   // Not kept: dropping the token comparison from the lock's "still ours"
   // check (stillOurs). Lock file names are 8 random bytes, so another
