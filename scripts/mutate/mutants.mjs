@@ -173,7 +173,7 @@ export const mutants = [
     find: "return (e as NodeJS.ErrnoException).code !== 'ESRCH';",
     replace: "return (e as NodeJS.ErrnoException).code !== 'ESRCH' && (e as NodeJS.ErrnoException).code !== 'EPERM';",
     description: "a live process of another user (kill -0 says EPERM) is taken for dead and its lock removed",
-    tests: [T.locksOtherUser, T.locksStaleness],
+    tests: [T.locksOtherUser, T.locksStaleness, 'test/unit/core/engine/locks-readable-other-user.test.ts'],
     build: 'electron',
   },
   {
@@ -325,8 +325,8 @@ export const mutants = [
     file: 'electron/core/engine/prune.ts',
     find: 'if (load.badFiles.length && !opts.dryRun) {',
     replace: 'if (load.badFiles.length < 0 && !opts.dryRun) {',
-    description: 'prune goes on with a damaged index file instead of rebuilding it from the pack trailers first',
-    tests: [T.hostileDamage],
+    description: 'prune does not rebuild a damaged index file from the pack trailers first (it stops where it could repair)',
+    tests: [T.hostileDamage, 'test/unit/core/engine/prune-rebuilds-index.test.ts'],
   },
   {
     id: 'collect-v1-swallows-disk-full',
