@@ -96,7 +96,7 @@ export const mutants = [
     find: 'if (!req.skipIdentical && ::ftruncate(f.get(), 0) < 0)',
     replace: 'if (false && ::ftruncate(f.get(), 0) < 0)',
     description: 'an existing image file is not emptied first, so its old data stays where the point has zero chunks',
-    tests: [T.roundtrip, T.pipelineRestore, T.skipIdentical],
+    tests: ['test/unit/core/engine/restore-over-existing-image.test.ts'],
     build: 'native',
   },
   {
@@ -173,7 +173,7 @@ export const mutants = [
     find: "return (e as NodeJS.ErrnoException).code !== 'ESRCH';",
     replace: "return (e as NodeJS.ErrnoException).code !== 'ESRCH' && (e as NodeJS.ErrnoException).code !== 'EPERM';",
     description: "a live process of another user (kill -0 says EPERM) is taken for dead and its lock removed",
-    tests: [T.locksOtherUser, T.locksStaleness],
+    tests: [T.locksOtherUser, T.locksStaleness, 'test/unit/core/engine/locks-readable-other-user.test.ts'],
     build: 'electron',
   },
   {
@@ -257,8 +257,7 @@ export const mutants = [
     find: 'if (!l.stale && !force)',
     replace: 'if (l.unreadable !== undefined && !force)',
     description: '`snapkeep locks --remove` removes a live lock without --force',
-    tests: [T.locks],
-    build: 'electron',
+    tests: ['test/unit/core/engine/locks-remove-held.test.ts'],
   },
   // Not kept: dropping the token comparison from the lock's "still ours"
   // check (stillOurs). Lock file names are 8 random bytes, so another
@@ -326,8 +325,8 @@ export const mutants = [
     file: 'electron/core/engine/prune.ts',
     find: 'if (load.badFiles.length && !opts.dryRun) {',
     replace: 'if (load.badFiles.length < 0 && !opts.dryRun) {',
-    description: 'prune goes on with a damaged index file instead of rebuilding it from the pack trailers first',
-    tests: [T.hostileDamage],
+    description: 'prune does not rebuild a damaged index file from the pack trailers first (it stops where it could repair)',
+    tests: [T.hostileDamage, 'test/unit/core/engine/prune-rebuilds-index.test.ts'],
   },
   {
     id: 'collect-v1-swallows-disk-full',
