@@ -603,7 +603,7 @@ export const mutants = [
     find: 'keepLast: z.number().int().min(1).max(10000),',
     replace: 'keepLast: z.number().int().min(0).max(10000),',
     description: 'a retention policy may keep no last point (a prune could remove every point of a job)',
-    tests: [T.pathArguments, T.dispatcher, T.socketServer],
+    tests: [T.pathArguments, T.dispatcher, T.socketServer, 'test/unit/common/retention-bounds.test.ts'],
   },
   {
     id: 'restore-target-any-string',
