@@ -116,7 +116,18 @@ static struct diff_buffer *diff_buffer_fill(unsigned int size,
 	struct diff_buffer *buf;
 	unsigned int i = 0;
 
-	buf = kmalloc(struct_size(buf, pages, nr), GFP_NOIO | __GFP_NOFAIL);
+	/*
+	 * Not __GFP_NOFAIL: a 4 MiB chunk's page array is an order-2
+	 * allocation, and 6.1 warns on NOFAIL above order 1. Retry as
+	 * diff_buffer_page() does.
+	 */
+	for (;;) {
+		buf = kmalloc(struct_size(buf, pages, nr),
+			      GFP_NOIO | __GFP_NOWARN);
+		if (buf)
+			break;
+		msleep(20);
+	}
 	buf->size = size;
 	buf->nr_pages = nr;
 	/* Cached pages first, in one go. */

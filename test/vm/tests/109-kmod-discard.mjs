@@ -6,7 +6,7 @@
 // undefined, so dropping them is correct) while zeroing copies what it
 // overwrites.
 // vm: disks=320M:discard,320M modules=ext4 timeout=300
-import { bash, check, devsum, disks, finishes, insmod, kmod, kname, log, MiB, rmmod, sh, wholeDevice } from '../helpers/kmodlib.mjs';
+import { bash, check, devsum, disks, finishes, insmod, kmod, kname, log, MiB, rmmod, sh, sleep, wholeDevice } from '../helpers/kmodlib.mjs';
 
 const [disk, store] = disks;
 const queue = (f) => Number(sh('cat', `/sys/block/${kname(disk)}/queue/${f}`));
@@ -31,6 +31,14 @@ check(devsum(image) === ref, 'the image did not change with the discard');
 
 await finishes('blkdiscard -z -o 32M -l 256M (BLKZEROOUT)', 'blkdiscard', ['-z', '-o', `${32 * MiB}`, '-l', `${256 * MiB}`, disk]);
 info = await kmod.info(id);
+// A chunk counts as copied once its copy is stored; the write it held went
+// on as soon as the old data was read. The last batch may still be on its
+// way to the storage when blkdiscard returns (seen on 6.1: 8 MiB, one copy
+// budget, short): wait for it, a few seconds at most.
+for (let i = 0; i < 100 && info.devices[0].chunksCopied * info.devices[0].chunkSize < 256 * MiB; i++) {
+  await sleep(100);
+  info = await kmod.info(id);
+}
 log(`after the zeroout: ${info.devices[0].chunksCopied} chunk(s) of ${info.devices[0].chunkSize / 1024} KiB copied`);
 check(!info.corrupted, 'the snapshot is intact');
 check(info.devices[0].chunksCopied * info.devices[0].chunkSize >= 256 * MiB, 'zeroing copied what it overwrote');
