@@ -294,15 +294,19 @@ function readOnlyLock(): HeldLock {
 /** Runs `fn` under a lock of `kind`; the lock is released whatever happens. */
 export async function withLock<T>(repo: string, kind: LockKind, operation: string, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
   const lock = await acquireLock(repo, kind, operation);
+  let result: T;
   try {
-    return await fn(lock);
+    result = await fn(lock);
   } catch (e) {
+    // A lock file that cannot be removed (the disk just went away) must
+    // not hide why the work failed.
+    await lock.release().catch(() => undefined);
     // Whatever the work failed with after the lock was lost, the loss is the reason.
     if (lock.signal.aborted) throw lock.signal.reason;
     throw e;
-  } finally {
-    await lock.release();
   }
+  await lock.release();
+  return result;
 }
 
 /** What `snapkeep unlock` and the UI show: every lock with its holder and whether it is stale. */

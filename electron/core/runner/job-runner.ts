@@ -217,8 +217,13 @@ export class JobRunner {
         });
       } catch (e) {
         // The engine may meet the missing destination before the watch's
-        // next look: look now, so an unplugged disk is named as such.
-        await checkDestination();
+        // next look: look now (and again shortly: a disk being removed
+        // leaves sysfs a moment after its I/O fails), so an unplugged disk
+        // is named as such.
+        for (let i = 0; i < 5 && !stop.signal.aborted; i++) {
+          await checkDestination();
+          if (!stop.signal.aborted && i < 4) await new Promise((r) => setTimeout(r, 100));
+        }
         if (stop.signal.aborted && isAppError(stop.signal.reason)) throw stop.signal.reason;
         throw e;
       }
