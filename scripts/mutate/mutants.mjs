@@ -115,7 +115,7 @@ export const mutants = [
     find: 'if (prev && prev.generation === info.generation && prev.blockSize === info.blockSize) {',
     replace: 'if (prev && prev.blockSize === info.blockSize) {',
     description: 'the job runner passes changes since the last run although the tracker was reset (new generation)',
-    tests: [T.trackerReset, 'test/unit/core/runner/tracker-reset-log.test.ts'],
+    tests: [T.trackerReset],
   },
   {
     id: 'repo-write-no-fsync',

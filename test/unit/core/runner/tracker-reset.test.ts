@@ -12,10 +12,10 @@ import * as path from 'node:path';
 
 import { afterEach, beforeEach, expect, it } from 'vitest';
 
-import type { JobInput } from '../../../../electron/common/contract';
+import type { JobInput, Repository } from '../../../../electron/common/contract';
 import { engine } from '../../../../electron/core/engine';
 import { MockSnapshotDriver } from '../../../support/mock-snapshot-driver';
-import { openServiceClient } from '../../../support/service-client';
+import { openServiceClient, type ServiceClient } from '../../../support/service-client';
 import { tempDir } from '../../../support/temp-dirs';
 
 const MiB = 1 << 20;
@@ -47,6 +47,23 @@ function scribble(img: string, offset: number, length: number): void {
   closeSync(fd);
 }
 
+/** A repository and a manual live job of one device, through the service. */
+async function liveJob(s: ServiceClient, dev: string): Promise<{ repo: Repository; id: string }> {
+  const repo = await s.client.call('repos.init', { name: 'r', path: path.join(s.dirs.root, 'repo') });
+  const job: JobInput = {
+    name: 'live',
+    sources: [dev],
+    repositoryId: repo.id,
+    schedule: { kind: 'manual' },
+    retention: { keepLast: 10, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 },
+    compressionLevel: 1,
+    snapshotStorage: { directory: path.join(s.dirs.root, 'diff'), maxBytes: 64 * MiB, allowOnSnapshotted: false },
+    enabled: true,
+  };
+  const { id } = await s.client.call('jobs.create', { job });
+  return { repo, id };
+}
+
 it('after a tracker reset the next run reads the whole device, and its point restores to what the device holds (snapshot driver mocked)', async () => {
   const img = image('a.img', 8 * MiB);
   const dev = execFileSync('losetup', ['--find', '--show', img], { encoding: 'utf8' }).trim();
@@ -54,18 +71,7 @@ it('after a tracker reset the next run reads the whole device, and its point res
   const driver = new MockSnapshotDriver({ [dev]: 8 * MiB });
   const s = await openServiceClient({ driver });
   try {
-    const repo = await s.client.call('repos.init', { name: 'r', path: path.join(s.dirs.root, 'repo') });
-    const job: JobInput = {
-      name: 'live',
-      sources: [dev],
-      repositoryId: repo.id,
-      schedule: { kind: 'manual' },
-      retention: { keepLast: 10, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 },
-      compressionLevel: 1,
-      snapshotStorage: { directory: path.join(s.dirs.root, 'diff'), maxBytes: 64 * MiB, allowOnSnapshotted: false },
-      enabled: true,
-    };
-    const { id } = await s.client.call('jobs.create', { job });
+    const { repo, id } = await liveJob(s, dev);
     const run = async () => {
       const t = await s.waitTask((await s.client.call('jobs.run', { id })).taskId);
       expect(t.error).toBeUndefined();
@@ -121,4 +127,36 @@ it('the engine reads everything when the changes come from another tracker gener
   await h.restore({ pointId: p.id, source: img, target: out, skipIdentical: false });
   expect(execFileSync('cmp', [out, img]).length).toBe(0);
   await h.close();
+});
+
+// The runner's own half of the check (the engine's refusal above would hide
+// a runner that skipped it): it says in the log why the run reads the whole
+// device, and only after a reset.
+it('after a tracker reset the runner logs that it reads everything, and only then (snapshot driver mocked)', async () => {
+  const img = image('a.img', 4 * MiB);
+  const dev = execFileSync('losetup', ['--find', '--show', img], { encoding: 'utf8' }).trim();
+  loops.push(dev);
+  const driver = new MockSnapshotDriver({ [dev]: 4 * MiB });
+  const s = await openServiceClient({ driver });
+  try {
+    const { id } = await liveJob(s, dev);
+    const run = async () => {
+      const t = await s.waitTask((await s.client.call('jobs.run', { id })).taskId);
+      expect(t.error).toBeUndefined();
+    };
+    const resetSaid = async () =>
+      (await s.client.call('logs.list', { limit: 5000 })).filter((l) => l.message.includes(`${dev}: the change tracker was reset since the last backup`)).length;
+
+    await run();
+    driver.wrote(dev, MiB, 4096);
+    await run();
+    expect(await resetSaid()).toBe(0);
+
+    driver.resetTracker(dev, '3f0c8a4e-0000-4000-8000-000000000009');
+    driver.wrote(dev, 2 * MiB, 4096);
+    await run();
+    expect(await resetSaid()).toBe(1);
+  } finally {
+    await s.close();
+  }
 });
