@@ -167,6 +167,16 @@ export const mutants = [
     build: 'electron',
   },
   {
+    id: 'ensure-indexed-trusts-changed-index',
+    layer: 'engine',
+    file: 'electron/core/engine/backup.ts',
+    find: 'if (relied.every((f) => present.has(f))) return;',
+    replace: 'return;',
+    description: 'the last check before a manifest trusts the pipeline even after a prune rewrote the index under it',
+    tests: ['test/unit/core/engine/backup-checks.test.ts'],
+    build: 'electron',
+  },
+  {
     id: 'lock-eperm-means-dead',
     layer: 'engine',
     file: 'electron/core/engine/lock-identity.ts',

@@ -24,7 +24,7 @@ import { probeLayout } from './layout-probe';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
 import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
-import { removeRepoFiles, statRepoFile } from './repo-files';
+import { listRepoFiles, removeRepoFiles, statRepoFile } from './repo-files';
 
 export function newPointId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:.]/g, '');
@@ -78,8 +78,18 @@ export async function checkSealedPacks(ctx: RepoContext, packs: string[], indexF
  * Every chunk a point names is in the index as it is on disk now (a fresh
  * load, not this process's memory): an incremental copies its parent's ids
  * for unchanged chunks, and those may have been lost since.
+ *
+ * `relied` names the index files the pipeline's own check used (those loaded
+ * at the start, and the ones this backup wrote). Index files are immutable
+ * and a prune removes packs only after removing the index files that named
+ * them, so while all of them are still there nothing the pipeline found can
+ * be gone: the whole-list pass (1.3 GB of list at 10 TiB) is skipped.
  */
-export async function ensureIndexed(ctx: RepoContext, devices: ManifestDevice[], pointId: string): Promise<void> {
+export async function ensureIndexed(ctx: RepoContext, devices: ManifestDevice[], pointId: string, relied?: readonly string[]): Promise<void> {
+  if (relied !== undefined) {
+    const present = new Set(await listRepoFiles(ctx.path, rel.index));
+    if (relied.every((f) => present.has(f))) return;
+  }
   await ctx.native.loadIndex();
   const checker = ctx.native.createListChecker({});
   for (const dev of devices) {
@@ -94,7 +104,8 @@ export async function ensureIndexed(ctx: RepoContext, devices: ManifestDevice[],
   }
 }
 
-export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: HeldLock): Promise<RestorePoint> {
+/** indexAtStart: the index files loaded before the pipeline ran (its dedup and inherited-id checks used them). */
+export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: HeldLock, indexAtStart?: readonly string[]): Promise<RestorePoint> {
   if (req.sources.length === 0) throw new AppError('INVALID_ARGUMENT', 'a backup needs at least one source');
   if (!Number.isInteger(req.compressionLevel) || req.compressionLevel < 1 || req.compressionLevel > 19)
     throw new AppError('INVALID_ARGUMENT', 'compressionLevel must be 1-19');
@@ -110,6 +121,8 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
   const v2 = ctx.config.version >= 2;
   const parent = await findParent(ctx, req);
   const devices: ManifestDevice[] = [];
+  // Index files this backup wrote: its new chunks are found through them.
+  const written: string[] = [];
   const token = createCancelToken();
   const onAbort = () => token.cancel();
   req.signal?.addEventListener('abort', onAbort);
@@ -145,6 +158,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
         throw toAppError(e, `backup of ${src.source}`);
       }
       await checkSealedPacks(ctx, res.packs, res.indexFile);
+      if (res.indexFile) written.push(res.indexFile);
       await lock?.assertHeld();
       const segments: string[] = [];
       for (let at = 0; at < res.segments.length; at += ID_BYTES) segments.push(res.segments.subarray(at, at + ID_BYTES).toString('hex'));
@@ -168,7 +182,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
     lock?.signal.removeEventListener('abort', onAbort);
   }
   stopped();
-  await ensureIndexed(ctx, devices, pointId);
+  await ensureIndexed(ctx, devices, pointId, indexAtStart && [...indexAtStart, ...written]);
   await lock?.assertHeld();
   const manifest: Manifest = {
     version: v2 ? 2 : 1,

@@ -87,8 +87,8 @@ export class Repository implements RepositoryHandle, RepoContext {
   backup(req: BackupRequest): Promise<RestorePoint> {
     return this.serial('backup', () =>
       withLock(this.path, 'shared', 'backup', async (lock) => {
-        await this.native.loadIndex();
-        return runBackup(this, req, lock);
+        const { files } = await this.native.loadIndex();
+        return runBackup(this, req, lock, files);
       }),
     );
   }

@@ -12,7 +12,8 @@ import { afterAll, expect, it } from 'vitest';
 
 import { AppError } from '../../../../electron/common/contract';
 import { engine } from '../../../../electron/core/engine';
-import { checkSealedPacks } from '../../../../electron/core/engine/backup';
+import { checkSealedPacks, ensureIndexed } from '../../../../electron/core/engine/backup';
+import { readManifest } from '../../../../electron/core/engine/manifest';
 import type { RepoContext } from '../../../../electron/core/engine/context';
 import { makeImage, mutate, scratch, sha256 } from './fixtures';
 
@@ -128,4 +129,36 @@ it.each([
   const next = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
   await repo.restore({ pointId: next.id, source: image, target: path.join(dir, 'out.img'), skipIdentical: false });
   expect(sha256(path.join(dir, 'out.img'))).toBe(sha256(image));
+});
+
+it('the last check before a manifest skips the whole-list pass only while every index file it relied on is still there', async () => {
+  const dir = scratch('backup-checks');
+  tmp.push(dir);
+  const repoPath = path.join(dir, 'repo');
+  const image = path.join(dir, 'disk.img');
+  makeImage(image, 4 << 20, 25);
+  const repo = await engine.init({ path: repoPath });
+  const ctx = repo as unknown as RepoContext;
+  const p1 = await repo.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+  const { devices } = await readManifest(repoPath, ctx.native, p1.id);
+  const relied = fs.readdirSync(path.join(repoPath, 'index'));
+  expect(relied.length).toBeGreaterThan(0);
+  // Nothing changed: the check passes.
+  await ensureIndexed(ctx, devices, p1.id, relied);
+  // A prune (another process) collects P1's chunks and rewrites the index;
+  // P1's list is put back, as if a backup still named those chunks.
+  const saved = files(path.join(repoPath, 'lists')).map((f) => [f, fs.readFileSync(f)] as const);
+  const other = path.join(dir, 'other.img');
+  makeImage(other, 1 << 20, 98);
+  await repo.backup({ sources: [{ source: other, readFrom: other }], compressionLevel: 1 });
+  await repo.prune({ forget: [p1.id], dryRun: false, now: new Date(Date.now() + 25 * 3600_000) });
+  for (const [f, data] of saved) {
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, data);
+  }
+  expect(fs.readdirSync(path.join(repoPath, 'index'))).not.toEqual(relied);
+  const e = (await ensureIndexed(ctx, devices, p1.id, relied).catch((x: unknown) => x)) as AppError;
+  expect(e).toBeInstanceOf(AppError);
+  expect(e.code).toBe('REPO_CORRUPT');
+  expect(e.message).toMatch(/names \d+ chunk\(s\) that are in no pack/);
 });
