@@ -91,6 +91,17 @@ const cases: Case[] = [
     },
     refuse: ['verify', 'restore', 'prune'],
   },
+  {
+    // Stays inside the repository: only RESOLVE_NO_SYMLINKS (not BENEATH) refuses it.
+    name: "a pack's bucket -> a folder inside the repository",
+    plant: async (v) => {
+      const bucket = path.dirname(await neededPack(v));
+      fs.renameSync(path.join(v.repo.path, bucket), path.join(v.repo.path, 'moved'));
+      fs.symlinkSync('../moved', path.join(v.repo.path, bucket));
+      return bucket;
+    },
+    refuse: ['verify', 'restore', 'prune'],
+  },
   { name: 'packs -> canary dir', plant: (v, c) => (plantLink(v, 'packs', c.dir), 'packs'), refuse: ['verify', 'restore', 'backup', 'prune'] },
   { name: 'lists/zz -> canary dir', plant: (v, c) => (plantLink(v, 'lists/zz', c.dir), 'lists/zz'), refuse: ['verify', 'prune'] },
   {
