@@ -49,6 +49,9 @@ export const BAD_PATTERNS = [
 export const BENIGN = [
 	// CPU vulnerability reports name the word WARNING (mitigations=off).
 	/(RETBleed|Spectre|MDS|MMIO Stale Data|TAA|SRBDS|GDS|ITS|Transient Scheduler Attacks): WARNING/,
+	// The debug kernel's boot banners say which checkers are on.
+	/^(\[[ \d.]+\] )?rcu: \tRCU lockdep checking is enabled\.$/,
+	/^(\[[ \d.]+\] )?rcu: \tRCU callback double-\/use-after-free debug is enabled\.$/,
 ];
 
 /**
