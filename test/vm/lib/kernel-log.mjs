@@ -50,8 +50,8 @@ export const BENIGN = [
 	// CPU vulnerability reports name the word WARNING (mitigations=off).
 	/(RETBleed|Spectre|MDS|MMIO Stale Data|TAA|SRBDS|GDS|ITS|Transient Scheduler Attacks): WARNING/,
 	// The debug kernel's boot banners say which checkers are on.
-	/^(\[[ \d.]+\] )?rcu: \tRCU lockdep checking is enabled\.$/,
-	/^(\[[ \d.]+\] )?rcu: \tRCU callback double-\/use-after-free debug is enabled\.$/,
+	/^(\[[ \d.]+\] )?rcu: \tRCU lockdep checking is enabled\.\r?$/,
+	/^(\[[ \d.]+\] )?rcu: \tRCU callback double-\/use-after-free debug is enabled\.\r?$/,
 ];
 
 /**
