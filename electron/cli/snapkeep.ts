@@ -11,6 +11,7 @@ import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
 import { locksCommand } from './commands/locks';
 import { mountCommand } from './commands/mount';
+import { forgetCommand } from './commands/forget';
 import { pruneCommand } from './commands/prune';
 import { repairIndexCommand } from './commands/repair-index';
 import { restoreCommand } from './commands/restore';
@@ -31,6 +32,7 @@ const commands: Command[] = [
   restoreCommand,
   verifyCommand,
   pruneCommand,
+  forgetCommand,
   repairIndexCommand,
   upgradeCommand,
   mountCommand,

@@ -367,6 +367,7 @@ describe('the app tells the truth', () => {
         await page.getByTestId(ready).first().waitFor();
         // the API is a WebSocket: networkidle does not wait for it, the job's fields do
         if (name === 'job-edit') await expect.poll(() => page.getByTestId('job-name').inputValue()).toBe('Scripted');
+        if (name === 'restore') await expect.poll(() => page.getByTestId('restore-repo').textContent()).toContain('Shelf');
         await page.waitForLoadState('networkidle');
         await screenshot(page, `view-${name}-${size.name}`);
       }
@@ -412,6 +413,38 @@ describe('the app tells the truth', () => {
     // what du says was freed, within the rounding of the three digits shown (and the index rewritten)
     const freed = before - du(r1);
     expect(Math.abs(freed - parseBytes(promised!))).toBeLessThanOrEqual(parseBytes(promised!) * 0.01 + 65536);
+    expect(errors).toEqual([]);
+  });
+
+  it('deletes one restore point after saying what it frees; a pinned point must be unpinned first', async () => {
+    const page = pages.get('small')!;
+    const repositoryId = jobs['Photos']!.repositoryId;
+    const pointsOf = async (name: string) => api.call('points.list', { repositoryId, jobId: jobs[name]!.id });
+    const [photos] = await pointsOf('Photos');
+    const [scripted] = await pointsOf('Scripted');
+    expect(photos && scripted).toBeTruthy();
+    await api.call('points.annotate', { repositoryId, pointId: photos!.id, pinned: true });
+
+    await open(page, '/points');
+    await choose(page, 'points-job', 'Photos');
+    await expect.poll(() => page.getByTestId('point-delete').count()).toBe(1);
+    expect(await page.getByTestId('point-delete').isDisabled()).toBe(true);
+
+    await choose(page, 'points-job', 'Scripted');
+    await expect.poll(() => page.getByTestId('point-delete').count()).toBe(1);
+    await page.getByTestId('point-delete').click();
+    // The dialog says what goes and what it frees before anything is deleted.
+    const frees = page.getByTestId('delete-frees');
+    await frees.waitFor({ timeout: 60_000 });
+    expect(await frees.textContent()).toMatch(/Frees [\d.]+ [KMG]?i?B now/);
+    await screenshot(page, 'points-delete-preview-small');
+    expect((await pointsOf('Scripted')).map((p) => p.id)).toEqual([scripted!.id]);
+    await page.getByTestId('delete-confirm').click();
+    const deletion = page.locator('[data-testid="task-progress"][aria-label^="Delete the restore point"]');
+    await expect.poll(async () => deletion.getAttribute('data-state'), { timeout: 60_000 }).toBe('succeeded');
+    expect(await pointsOf('Scripted')).toEqual([]);
+    expect((await pointsOf('Photos')).map((p) => p.id)).toEqual([photos!.id]);
+    await expect.poll(() => page.getByTestId('point-delete').count()).toBe(0);
     expect(errors).toEqual([]);
   });
 });

@@ -71,7 +71,8 @@ export async function requestAs(
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => child.on('exit', r));
+  // 'close', not 'exit': stdout may still hold the reply when the process has exited.
+  await new Promise((r) => child.on('close', r));
   return out
     .split('\n')
     .filter((l) => l.trim())

@@ -96,6 +96,13 @@ export const methods = {
     TaskRef,
   ),
 
+  /**
+   * Delete one restore point and free the space only it used (the same
+   * clean-up as prune, with its safety margins). dryRun: what it would free,
+   * nothing changes. A pinned point is refused: unpin it first.
+   */
+  'points.delete': method(z.object({ repositoryId: Id, pointId: Id, dryRun: z.boolean() }).strict(), TaskRef),
+
   /** Pin a point (retention keeps it) or write a note on it; returns the point as listed. */
   'points.annotate': method(
     z.object({ repositoryId: Id, pointId: Id, pinned: z.boolean().optional(), note: z.string().max(500).optional() }).strict(),

@@ -111,8 +111,10 @@ export class JobRunner {
       warnings.push(m);
       ctx.warn(m);
     };
+    // How far the reading got per source, for a run that ends without a point.
+    const readSoFar = new Map<string, number>();
     try {
-      point = await this.backup(job, runId, ctx, warn);
+      point = await this.backup(job, runId, ctx, warn, readSoFar);
     } catch (e) {
       failure = isAppError(e) ? e : new AppError('INTERNAL', e instanceof Error ? e.message : String(e));
       if (ctx.signal.aborted && failure.code !== 'CANCELLED') failure = new AppError('CANCELLED', 'cancelled');
@@ -130,7 +132,7 @@ export class JobRunner {
 
     const finished = now();
     const durationMs = Math.max(0, finished.getTime() - started.getTime());
-    const bytesRead = point ? point.devices.reduce((n, d) => n + d.readBytes, 0) : 0;
+    const bytesRead = point ? point.devices.reduce((n, d) => n + d.readBytes, 0) : [...readSoFar.values()].reduce((n, v) => n + v, 0);
     const bytesWritten = point ? point.addedBytes : 0;
     const entry: HistoryEntry = {
       id: newId('h', finished),
@@ -153,7 +155,7 @@ export class JobRunner {
     return { pointId: point.id, bytesRead, bytesWritten, durationMs };
   }
 
-  private async backup(job: StoredJob, runId: string, ctx: TaskContext, warn: (m: string) => void): Promise<RestorePoint> {
+  private async backup(job: StoredJob, runId: string, ctx: TaskContext, warn: (m: string) => void, readSoFar: Map<string, number>): Promise<RestorePoint> {
     const { records, driver, repos } = this.options;
     const cleanup = new CleanupStack();
     const repo = repos.get(job.repositoryId);
@@ -212,7 +214,10 @@ export class JobRunner {
           jobName: job.name,
           ...(sources.parentId !== undefined && { parentId: sources.parentId }),
           compressionLevel: job.compressionLevel,
-          onProgress: (p) => ctx.progress(p),
+          onProgress: (p) => {
+            if (p.phase === 'reading' && p.bytesDone !== undefined) readSoFar.set(p.message ?? '', Math.max(readSoFar.get(p.message ?? '') ?? 0, p.bytesDone));
+            ctx.progress(p);
+          },
           signal,
         });
       } catch (e) {

@@ -543,6 +543,32 @@ export class Service {
           signal: ctx.signal,
         }),
       );
+      if (!dryRun) await this.notes.forget(repositoryId, report.removedPoints);
+      return { ...report };
+    });
+    return { taskId: task.id };
+  }
+
+  /** Deletes one point (forget + collect, as prune does); a pinned point is refused, not silently kept. */
+  async deletePoint(repositoryId: string, pointId: string, dryRun: boolean, caller?: Caller): Promise<Result<'points.delete'>> {
+    const repo = this.repos.get(repositoryId);
+    await this.policy.repository(caller, repo, !dryRun);
+    const point = (await this.listPoints(repositoryId, undefined, caller)).find((p) => p.id === pointId);
+    if (!point) throw new AppError('NOT_FOUND', `no restore point ${pointId} in ${repo.name}`, { pointId, repositoryId });
+    if (point.pinned) throw new AppError('CONFLICT', `the restore point of ${point.createdAt} is pinned: unpin it before deleting it`, { pointId, repositoryId });
+    const task = this.tasks.start({ kind: 'prune', title: `${dryRun ? 'Preview deleting' : 'Delete'} the restore point of ${point.createdAt}`, repositoryId }, async (ctx) => {
+      const report = await this.repos.with(repositoryId, (h) =>
+        h.prune({
+          forget: [pointId],
+          // Pinned since the check above: prune keeps it (pins win) and the report says so.
+          pinned: this.notes.pinned(repositoryId),
+          dryRun,
+          now: this.clock.now(),
+          onProgress: (p) => ctx.progress(p),
+          signal: ctx.signal,
+        }),
+      );
+      if (!dryRun) await this.notes.forget(repositoryId, report.removedPoints);
       return { ...report };
     });
     return { taskId: task.id };

@@ -1,4 +1,4 @@
-// Restore points per repository (optionally per job), verify and prune.
+// Restore points per repository (optionally per job), verify, prune and delete.
 import type { RestorePoint, Retention } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
@@ -41,6 +41,12 @@ export const usePointsStore = defineStore('points', () => {
     return taskId;
   }
 
+  /** Deletes one point (dryRun: only says what it would free); resolves to the task id. */
+  async function remove(repositoryId: string, pointId: string, dryRun: boolean): Promise<string> {
+    const { taskId } = await call('points.delete', { repositoryId, pointId, dryRun });
+    return taskId;
+  }
+
   /** Pins a point (retention keeps it) or sets its note; the list shows the change at once. */
   async function annotate(repositoryId: string, pointId: string, change: { pinned?: boolean; note?: string }): Promise<RestorePoint> {
     const point = await call('points.annotate', { repositoryId, pointId, ...change });
@@ -50,5 +56,5 @@ export const usePointsStore = defineStore('points', () => {
     return point;
   }
 
-  return { byRepository: ro(byRepository), loading: ro(loading), error: ro(error), load, find, verify, prune, annotate };
+  return { byRepository: ro(byRepository), loading: ro(loading), error: ro(error), load, find, verify, prune, remove, annotate };
 });

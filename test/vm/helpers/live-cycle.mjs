@@ -125,7 +125,7 @@ function startWriter(dir) {
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const done = new Promise((resolve, reject) =>
-    child.on('exit', (code, sig) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the writer failed (${code ?? sig})`)))),
+    child.on('close', (code, sig) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the writer failed (${code ?? sig})`)))),
   );
   return {
     running: () => child.exitCode === null && child.signalCode === null,

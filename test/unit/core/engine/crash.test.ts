@@ -26,7 +26,7 @@ function finish(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err })));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out, err })));
 }
 
 /** Runs to completion; throws on failure. */

@@ -56,6 +56,9 @@ describe('space accounting', () => {
     expect(afterCancel).toBeGreaterThan(before);
     const [cancelled] = await s.client.call('history.list', { jobId: cancelJob.id, limit: 1 });
     expect(cancelled).toMatchObject({ status: 'cancelled', storedBytes: afterCancel - before });
+    // It read a third of the image or more before the cancel: the history says so, not "Read 0 B".
+    expect(cancelled!.bytesRead).toBeGreaterThanOrEqual((96 << 20) / 3);
+    expect(cancelled!.bytesRead).toBeLessThanOrEqual(96 << 20);
 
     // A source that vanishes during the run: the run fails after writing some packs.
     const vanishing = path.join(s.dirs.root, 'vanishing.img');
@@ -69,6 +72,7 @@ describe('space accounting', () => {
     const afterFail = du(repo.path);
     const [entry] = await s.client.call('history.list', { jobId: failJob.id, limit: 1 });
     expect(entry).toMatchObject({ status: 'failed', storedBytes: afterFail - afterCancel });
+    expect(entry!.bytesRead).toBeGreaterThan(0);
 
     const [listed] = await s.client.call('repos.list', {});
     expect(listed?.storedBytes).toBe(du(repo.path));

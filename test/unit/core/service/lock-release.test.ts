@@ -208,6 +208,16 @@ describe('a prune that fails at each step releases its lock', () => {
   });
 });
 
+describe('deleting a point that fails releases its lock', () => {
+  it('its manifest cannot be deleted', async () => {
+    touchImage();
+    const t = await run(jobId);
+    expect(t.state).toBe('succeeded');
+    immutable(path.join(repo.path, 'points'));
+    expectFailed(await task(s.client.call('points.delete', { repositoryId: repo.id, pointId: t.result?.['pointId'] as string, dryRun: false })));
+  });
+});
+
 describe('opening a restore point that fails at each step releases its lock', () => {
   it('the point does not exist', async () => {
     await expect(s.client.call('mounts.mount', { repositoryId: repo.id, pointId: '20200101T000000000Z-abcdef', source: image })).rejects.toMatchObject({ code: 'NOT_FOUND' });
