@@ -154,7 +154,14 @@ export class Guest {
 			timeoutMs: QEMU_LIMIT_MS,
 			signal: this.abort.signal,
 		});
-		this.agent = await Agent.connect(this.socket);
+		try {
+			this.agent = await Agent.connect(this.socket);
+		} catch (e) {
+			// qemu refused its arguments or died at once: say why.
+			const log = join(this.opts.dir, 'qemu.log');
+			throw new HarnessError(`${/** @type {Error} */ (e).message}; ` +
+				`qemu: ${existsSync(log) ? readFileSync(log, 'utf8').trim() : ''}`);
+		}
 		await this.waitBoot(t0, undefined, 'boot');
 	}
 
