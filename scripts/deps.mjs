@@ -50,6 +50,8 @@ export const APT_PACKAGES = [
   ['dbus-daemon', 'the system bus polkitd answers on, in the VM test 303'],
   ['udev', 'udevadm test checks the udev rules for restore-point devices (VM test 303)'],
   ['systemd', 'systemd-analyze verify and security on the helper unit'],
+  ['debootstrap', 'builds the Debian system image of the full-boot VM tests (scripts/guest-image.mjs)'],
+  ['qemu-utils', 'qemu-img: the full-boot guests\' qcow2 base image and per-test overlays'],
 ];
 
 /** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */
