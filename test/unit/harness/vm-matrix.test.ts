@@ -9,11 +9,13 @@ import { missingOptions } from '../../../scripts/debug-kernel.mjs';
 import { aptPackages, KERNEL_NAMES, nameOf } from '../../../scripts/kernels.mjs';
 
 describe('kernel matrix', () => {
-  it('runs everything on 6.12, the module tests on 6.1, chosen module tests on 6.1-rt', () => {
+  it('runs everything on 6.12, the module tests on 6.1, chosen module tests on 6.1-rt and the debug kernel', () => {
     expect(matrixKernels('000-harness-selfcheck')).toEqual(['6.1', '6.12']);
     expect(matrixKernels('105-kmod-teardown')).toEqual(['6.1', '6.12']);
-    expect(matrixKernels('109-kmod-discard')).toEqual(['6.1', '6.12', '6.1-rt']);
-    expect(matrixKernels('101-kmod-image-exact')).toEqual(['6.1', '6.12', '6.1-rt']);
+    expect(matrixKernels('109-kmod-discard')).toEqual(['6.1', '6.12', '6.1-rt', 'debug']);
+    expect(matrixKernels('101-kmod-image-exact')).toEqual(['6.1', '6.12', '6.1-rt', 'debug']);
+    expect(matrixKernels('118-kmod-concurrent')).toEqual(['6.1', '6.12', 'debug']);
+    expect(matrixKernels('103-kmod-coherent')).toEqual(['6.1', '6.12', '6.1-rt']);
     expect(matrixKernels('202-engine-live')).toEqual(['6.12']);
     expect(matrixKernels('301-helper-runs')).toEqual(['6.12']);
     expect(matrixKernels('kmod-bench')).toEqual(['6.12']);

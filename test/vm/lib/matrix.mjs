@@ -23,6 +23,9 @@ export const MATRIX = Object.freeze([
 	{ kernel: '6.1', tests: /^[01]\d\d-/ },
 	{ kernel: '6.12', tests: /^/ },
 	{ kernel: '6.1-rt', tests: /^(101|103|109)-/ },
+	// lockdep, KASAN, KFENCE and the hang detectors over copy-on-write,
+	// tracking, discards and two snapshots at once: about 7 min of the hour.
+	{ kernel: 'debug', tests: /^(101|102|109|118)-/ },
 ]);
 
 /**
