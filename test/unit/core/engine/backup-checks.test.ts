@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, it, vi } from 'vitest';
 
 import { AppError } from '../../../../electron/common/contract';
 import { engine } from '../../../../electron/core/engine';
@@ -143,8 +143,10 @@ it('the last check before a manifest skips the whole-list pass only while every 
   const { devices } = await readManifest(repoPath, ctx.native, p1.id);
   const relied = fs.readdirSync(path.join(repoPath, 'index'));
   expect(relied.length).toBeGreaterThan(0);
-  // Nothing changed: the check passes.
+  // Nothing changed: the check passes without reading the point's list again.
+  const checker = vi.spyOn(ctx.native, 'createListChecker');
   await ensureIndexed(ctx, devices, p1.id, relied);
+  expect(checker).not.toHaveBeenCalled();
   // A prune (another process) collects P1's chunks and rewrites the index;
   // P1's list is put back, as if a backup still named those chunks.
   const saved = files(path.join(repoPath, 'lists')).map((f) => [f, fs.readFileSync(f)] as const);
@@ -161,4 +163,6 @@ it('the last check before a manifest skips the whole-list pass only while every 
   expect(e).toBeInstanceOf(AppError);
   expect(e.code).toBe('REPO_CORRUPT');
   expect(e.message).toMatch(/names \d+ chunk\(s\) that are in no pack/);
+  expect(checker).toHaveBeenCalledTimes(1);
+  checker.mockRestore();
 });
