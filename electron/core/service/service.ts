@@ -30,7 +30,7 @@ import { EventBus } from '../api/event-bus';
 import { DeviceDiscovery } from '../devices/discovery';
 import type { SystemRoots } from '../devices/roots';
 import type { ModuleState } from '../devices/snapshot-support';
-import type { Engine } from '../engine/api';
+import type { Engine, PruneOptions } from '../engine/api';
 import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
 import { PointNotes, PointNotesFile } from '../history/point-notes';
@@ -530,23 +530,7 @@ export class Service {
       rules = users[0].retention;
       jobId = users[0].id;
     }
-    const chosen = rules;
-    const task = this.tasks.start({ kind: 'prune', title: `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, repositoryId }, async (ctx) => {
-      const report = await this.repos.with(repositoryId, (h) =>
-        h.prune({
-          retention: chosen,
-          ...(jobId !== undefined && { jobId }),
-          pinned: this.notes.pinned(repositoryId),
-          dryRun,
-          now: this.clock.now(),
-          onProgress: (p) => ctx.progress(p),
-          signal: ctx.signal,
-        }),
-      );
-      if (!dryRun) await this.notes.forget(repositoryId, report.removedPoints);
-      return { ...report };
-    });
-    return { taskId: task.id };
+    return this.startPrune(repositoryId, `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, { retention: rules, ...(jobId !== undefined && { jobId }), dryRun });
   }
 
   /** Deletes one point (forget + collect, as prune does); a pinned point is refused, not silently kept. */
@@ -556,19 +540,17 @@ export class Service {
     const point = (await this.listPoints(repositoryId, undefined, caller)).find((p) => p.id === pointId);
     if (!point) throw new AppError('NOT_FOUND', `no restore point ${pointId} in ${repo.name}`, { pointId, repositoryId });
     if (point.pinned) throw new AppError('CONFLICT', `the restore point of ${point.createdAt} is pinned: unpin it before deleting it`, { pointId, repositoryId });
-    const task = this.tasks.start({ kind: 'prune', title: `${dryRun ? 'Preview deleting' : 'Delete'} the restore point of ${point.createdAt}`, repositoryId }, async (ctx) => {
+    // Pinned since the check above: prune keeps it (pins win) and the report says so.
+    return this.startPrune(repositoryId, `${dryRun ? 'Preview deleting' : 'Delete'} the restore point of ${point.createdAt}`, { forget: [pointId], dryRun });
+  }
+
+  /** A prune task with this computer's pins and clock; a real one drops the notes of the points it removed. */
+  private startPrune(repositoryId: string, title: string, opts: Pick<PruneOptions, 'retention' | 'jobId' | 'forget' | 'dryRun'>): Result<'points.prune'> {
+    const task = this.tasks.start({ kind: 'prune', title, repositoryId }, async (ctx) => {
       const report = await this.repos.with(repositoryId, (h) =>
-        h.prune({
-          forget: [pointId],
-          // Pinned since the check above: prune keeps it (pins win) and the report says so.
-          pinned: this.notes.pinned(repositoryId),
-          dryRun,
-          now: this.clock.now(),
-          onProgress: (p) => ctx.progress(p),
-          signal: ctx.signal,
-        }),
+        h.prune({ ...opts, pinned: this.notes.pinned(repositoryId), now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
       );
-      if (!dryRun) await this.notes.forget(repositoryId, report.removedPoints);
+      if (!opts.dryRun) await this.notes.forget(repositoryId, report.removedPoints);
       return { ...report };
     });
     return { taskId: task.id };
