@@ -7,6 +7,8 @@
         "src/caller_fs.cc",
         "src/errors.cc",
         "src/fs_extents.cc",
+        "src/fs/ext4_used_blocks.cc",
+        "src/fs/used_blocks_binding.cc",
         "src/kmod_ctl.cc",
         "src/kmod/ctl.cc",
         "src/libraries.cc",
@@ -49,9 +51,9 @@
         "-Wall",
         "-Wextra",
         "-Werror=return-type",
-        "<!@(pkg-config --cflags libzstd libsodium)"
+        "<!@(pkg-config --cflags libzstd libsodium ext2fs)"
       ],
-      "libraries": ["<!@(pkg-config --libs libzstd libsodium)"]
+      "libraries": ["<!@(pkg-config --libs libzstd libsodium ext2fs)"]
     }
   ]
 }

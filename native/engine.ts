@@ -51,6 +51,12 @@ export interface BackupDeviceRequest {
   parent?: NativeList;
   parentList?: Buffer;
   ranges?: Array<[number, number]>;
+  /**
+   * Full backup (no `ranges`): the byte ranges the source's file systems use.
+   * Chunks touching one are read whole; the others are recorded as zero
+   * chunks without being read. Absent: every chunk is read.
+   */
+  usedRanges?: Array<[number, number]>;
   threads?: number;
   /** Store the list's segments as they are built (the list is then not returned). */
   writeSegments?: boolean;
@@ -70,6 +76,8 @@ export interface BackupDeviceResult {
   chunksRepaired: number;
   size: number;
   bytesRead: number;
+  /** With usedRanges: bytes of the chunks not read because no file system uses them. */
+  bytesUnused: number;
   bytesNew: number;
   bytesStored: number;
   chunks: number;
