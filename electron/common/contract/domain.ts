@@ -146,6 +146,11 @@ export const JobInput = z.object({
   verify: VerifyPolicy.optional(),
   /** Back up when the repository becomes reachable (its USB disk plugged in), besides the schedule. */
   runOnConnect: z.boolean().optional(),
+  /**
+   * Full backups read every sector. Absent or false: they read only the
+   * blocks ext2/3/4 file systems use, and free blocks restore as zeros.
+   */
+  readAllSectors: z.boolean().optional(),
 });
 export type JobInput = z.infer<typeof JobInput>;
 
@@ -182,6 +187,18 @@ export const PartitionInfo = z.object({
   fsLabel: z.string().optional(),
 });
 
+/** How a full backup read one file system of a device: its used blocks only, or (reason) all of it. */
+export const UsedBlocksNote = z.object({
+  /** 1-based partition; absent when the device is one file system. */
+  partition: z.number().int().positive().optional(),
+  fsType: z.string().optional(),
+  /** Bytes the file system uses (its bitmaps were read and only those blocks were). */
+  usedBytes: z.number().int().nonnegative().optional(),
+  /** Why it was read whole (unknown, damaged, not ext2/3/4, ...). */
+  reason: z.string().optional(),
+});
+export type UsedBlocksNote = z.infer<typeof UsedBlocksNote>;
+
 export const PointDevice = z.object({
   /** Source as given in the job: device path or image file. */
   source: z.string(),
@@ -195,6 +212,10 @@ export const PointDevice = z.object({
   readBytes: z.number().int().nonnegative(),
   /** Bytes of new chunk data this point added to the repository. */
   addedBytes: z.number().int().nonnegative(),
+  /** Full backup: bytes not read because no file system uses them (they restore as zeros). */
+  unusedBytes: z.number().int().nonnegative().optional(),
+  /** Full backup: per file system, used blocks only or why it was read whole. */
+  usedBlocks: z.array(UsedBlocksNote).optional(),
 });
 export type PointDevice = z.infer<typeof PointDevice>;
 

@@ -60,6 +60,8 @@ export interface BackupRequest {
   /** The point to build on; the engine uses the newest point of the job when omitted. */
   parentId?: string;
   compressionLevel: number;
+  /** Full backups read every sector, not only the blocks ext2/3/4 file systems use. */
+  readAllSectors?: boolean;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }

@@ -21,6 +21,7 @@ import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { ID_BYTES, rel } from './format';
 import { probeLayout } from './layout-probe';
+import { type UsedRangesPlan, planUsedRanges } from './used-ranges';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
 import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
@@ -133,6 +134,8 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
       const layout = await probeLayout(src.readFrom);
       const useChanges = canUseChanges(src, parentDev, ctx.config.chunkSize) && parentDev !== undefined;
       const parentList = useChanges && parentDev && parent ? await openDeviceList(ctx.native, parentDev, parent.id) : undefined;
+      // A full backup reads only what the file systems use, unless told not to.
+      const used: UsedRangesPlan | undefined = useChanges || req.readAllSectors === true ? undefined : await planUsedRanges(src.readFrom, layout, ctx.config.chunkSize);
       const report = progressReporter('reading', req.onProgress, src.source);
       let res;
       try {
@@ -149,6 +152,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
             ...(useChanges && parentDev && parentList && src.changes
               ? { parent: parentList, ranges: src.changes.ranges, expectedSize: parentDev.sizeBytes }
               : {}),
+            ...(used?.ranges && { usedRanges: used.ranges }),
           },
           report,
           token,
@@ -175,6 +179,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
         addedBytes: res.bytesStored,
         newChunkBytes: res.bytesNew,
         zeroChunks: res.chunksZero,
+        ...(used && { unusedBytes: res.bytesUnused, usedBlocks: used.fileSystems }),
       });
     }
   } finally {

@@ -214,6 +214,7 @@ export class JobRunner {
           jobName: job.name,
           ...(sources.parentId !== undefined && { parentId: sources.parentId }),
           compressionLevel: job.compressionLevel,
+          ...(job.readAllSectors === true && { readAllSectors: true }),
           onProgress: (p) => {
             if (p.phase === 'reading' && p.bytesDone !== undefined) readSoFar.set(p.message ?? '', Math.max(readSoFar.get(p.message ?? '') ?? 0, p.bytesDone));
             ctx.progress(p);
