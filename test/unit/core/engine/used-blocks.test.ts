@@ -12,12 +12,12 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { JobInput } from '../../../../electron/common/contract';
-import { type Repo, engine } from '../../../../electron/core/engine';
+import { type RepositoryHandle, engine } from '../../../../electron/core/engine';
 
 const CHUNK = 256 * 1024;
 const MIB = 1 << 20;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sk-used-'));
-let repo: Repo;
+let repo: RepositoryHandle;
 beforeAll(async () => {
   repo = await engine.init({ path: path.join(dir, 'repo'), passphrase: 'used blocks', chunkSize: CHUNK });
 });
