@@ -134,6 +134,7 @@ export function toRestorePoint(m: Manifest): RestorePoint {
     partitions: d.layout.partitions,
     readBytes: d.readBytes,
     addedBytes: d.addedBytes,
+    readMode: d.readMode,
     ...(d.unusedBytes !== undefined && { unusedBytes: d.unusedBytes }),
     ...(d.usedBlocks !== undefined && { usedBlocks: d.usedBlocks }),
   }));
