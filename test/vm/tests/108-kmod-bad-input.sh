@@ -50,11 +50,11 @@ losetup -d "$loop"
 dmesg > /tmp/dmesg.txt
 complaints=$(grep -c 'snapkeep-ctl: .*(from kmod-hostile' /tmp/dmesg.txt || true)
 echo "kernel log: $complaints ratelimited complaint(s)"
-# pr_info_ratelimited() lets 10 through per 5 s window: a slow kernel (the
-# debug one) spreads the hostile calls over more windows than one.
-windows=$(awk -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; n = int(d / 5); if (n * 5 < d) n++; print n + 1 }')
+# pr_info_ratelimited() lets 10 through per 5 s window, the first opened by
+# the first complaint: a slow kernel (the debug one) spreads the hostile
+# calls over more windows than one.
+windows=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print int((b - a) / 5) + 1 }')
 [ "$complaints" -le $((10 * windows)) ] || fail "$complaints complaints in $windows window(s) of 5 s: not ratelimited"
-grep -q 'ctl_bad: [0-9]* callbacks suppressed' /tmp/dmesg.txt || fail "no complaint was suppressed: not ratelimited"
 unexpected=$(grep snapkeep /tmp/dmesg.txt | grep -v \
 	-e 'snapkeep-ctl: .*(from kmod-hostile' -e 'callbacks suppressed' \
 	-e 'snapkeep-ctl: \(stopped \)\?tracking' -e 'snapkeep-snapshot: snapshot' \
