@@ -551,6 +551,7 @@ u64 cbt_store_sequence(struct cbt_store *s)
 static int cbt_store_load(struct cbt_store *s, struct cbt_map *map)
 {
 	const struct cbt_store_meta *best = NULL, *m;
+	struct cbt_store_meta meta;
 	enum cbt_store_slot slot[2];
 	struct cbt_store_io io;
 	bool seen = false;
@@ -604,7 +605,9 @@ static int cbt_store_load(struct cbt_store *s, struct cbt_map *map)
 	if (reason)
 		goto restart;
 
-	/* The map, into the durable mirror first. */
+	/* The map, into the durable mirror first (through the buffers). */
+	meta = *best;
+	best = &meta;
 	ret = cbt_store_read_pages(s, s->durable);
 	if (ret)
 		return ret;
