@@ -248,11 +248,8 @@ static int cbt_store_write_pages(struct cbt_store *s, bool all)
 			idx = find_next_bit(s->dirty, s->nr_pages, idx);
 			if (idx >= s->nr_pages)
 				break;
-			/*
-			 * Clear, then copy (pairs with the barrier in
-			 * cbt_store_dirty()): a later mark sets it again.
-			 */
 			clear_bit(idx, s->dirty);
+			/* Clear, then copy: a later mark sets it again. */
 			smp_mb__after_atomic();
 			buf = page_address(s->bufs[n]);
 			memset(buf, 0, CBT_STORE_PAGE);
