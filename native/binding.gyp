@@ -28,6 +28,7 @@
         "src/engine/pack_writer.cc",
         "src/engine/pipeline_backup.cc",
         "src/engine/pipeline_restore.cc",
+        "src/engine/restore_resume.cc",
         "src/engine/repo_dir.cc",
         "src/engine/repo_dir_binding.cc",
         "src/engine/source_reader.cc",

@@ -91,6 +91,15 @@ export interface RestoreDeviceRequest {
   rangeLength?: number;
   target: string;
   skipIdentical: boolean;
+  /**
+   * Resumable restore: the file that records which chunks are on the target
+   * for sure (outside the repository), and the key tying it to this point,
+   * range and target. A file with another key is ignored.
+   */
+  resumeFile?: string;
+  resumeKey?: string;
+  /** Progress is made durable after this many bytes (or 2 s); default 256 MiB. */
+  resumeEveryBytes?: number;
   threads?: number;
 }
 
@@ -158,7 +167,7 @@ export interface NativeRepo {
     req: RestoreDeviceRequest,
     onProgress?: ProgressCallback,
     cancel?: CancelToken,
-  ): Promise<{ bytesWritten: number; bytesSkipped: number; blockDevice: boolean }>;
+  ): Promise<{ bytesWritten: number; bytesSkipped: number; bytesResumed: number; resumeIgnored?: string; blockDevice: boolean }>;
   readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer>;
   /** A device's list from its root (format 2) or its segment ids (format 1). */
   openList(ref: { root: string } | { segments: string[] | Buffer }, chunks: number): Promise<NativeList>;

@@ -195,6 +195,8 @@ export const PointDevice = z.object({
   readBytes: z.number().int().nonnegative(),
   /** Bytes of new chunk data this point added to the repository. */
   addedBytes: z.number().int().nonnegative(),
+  /** changed: only the blocks the change tracker recorded since the parent; full: every block. */
+  readMode: z.enum(['changed', 'full']).optional(),
 });
 export type PointDevice = z.infer<typeof PointDevice>;
 
@@ -255,6 +257,27 @@ export const Task = z.object({
 });
 export type Task = z.infer<typeof Task>;
 
+/**
+ * Why a backup read a source in full rather than only its changes:
+ * first-backup (nothing to build on yet), tracker-restarted (the change
+ * tracker started a new generation since the last backup: a reboot, a
+ * module reload, a resize), not-tracked (a file or an unmounted device read
+ * directly: every run reads it all), parent-missing (changes were recorded,
+ * but the point they were counted from is gone or no longer matches).
+ */
+export const FullReadReason = z.enum(['first-backup', 'tracker-restarted', 'not-tracked', 'parent-missing']);
+export type FullReadReason = z.infer<typeof FullReadReason>;
+
+/** How one run read one source. */
+export const SourceRead = z.object({
+  source: z.string(),
+  mode: z.enum(['changed', 'full']),
+  /** Set when mode is full. */
+  reason: FullReadReason.optional(),
+  bytes: z.number().int().nonnegative(),
+});
+export type SourceRead = z.infer<typeof SourceRead>;
+
 export const HistoryEntry = z.object({
   id: Id,
   jobId: Id,
@@ -276,6 +299,8 @@ export const HistoryEntry = z.object({
    * included: their packs stay until a clean-up removes them.
    */
   storedBytes: z.number().int().nonnegative().optional(),
+  /** Per source of a run that made a point: only its changes or all of it, and why. */
+  reads: z.array(SourceRead).optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 

@@ -13,7 +13,7 @@
 // else reads the whole source (and stores only chunks the repository lacks).
 import { randomBytes } from 'node:crypto';
 
-import { AppError, type RestorePoint } from '../../common/contract';
+import { AppError, isAppError, type RestorePoint } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
 import type { BackupRequest, BackupSource } from './api';
 import { openDeviceList } from './chunk-lists';
@@ -32,7 +32,17 @@ export function newPointId(now: Date): string {
 }
 
 async function findParent(ctx: RepoContext, req: BackupRequest): Promise<Manifest | undefined> {
-  if (req.parentId !== undefined) return readManifest(ctx.path, ctx.native, req.parentId);
+  if (req.parentId !== undefined) {
+    // The point the changes were counted from may have been deleted since
+    // (forget, a prune by another machine): then they cannot be used, and
+    // the backup reads everything instead of failing.
+    try {
+      return await readManifest(ctx.path, ctx.native, req.parentId);
+    } catch (e) {
+      if (isAppError(e) && e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
   const sources = req.sources.map((s) => s.source).sort().join('\n');
   const ids = (await listPointIds(ctx.path)).reverse();
   for (const id of ids) {

@@ -131,6 +131,7 @@ export function toRestorePoint(m: Manifest): RestorePoint {
     partitions: d.layout.partitions,
     readBytes: d.readBytes,
     addedBytes: d.addedBytes,
+    readMode: d.readMode,
   }));
   return {
     id: m.id,

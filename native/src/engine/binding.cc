@@ -547,12 +547,21 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     auto req = RestoreReq(env, o);
     req->target = Str(o, "target");
     req->skipIdentical = Bool(o, "skipIdentical");
+    if (o.Has("resumeFile")) {
+      req->resumeFile = Str(o, "resumeFile");
+      req->resumeKey = Str(o, "resumeKey");
+      req->resumeEveryBytes = static_cast<uint64_t>(Num(o, "resumeEveryBytes", 0));
+      if (req->resumeFile.empty() || req->resumeFile[0] != '/')
+        throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
+    }
     return EngineWorker<RestoreResult>::Start(
         env, [req](OpControl& ctl) { return RunRestore(*req, ctl); },
         [](Napi::Env e, RestoreResult& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           o.Set("bytesWritten", Napi::Number::New(e, double(r.bytesWritten)));
           o.Set("bytesSkipped", Napi::Number::New(e, double(r.bytesSkipped)));
+          o.Set("bytesResumed", Napi::Number::New(e, double(r.bytesResumed)));
+          if (!r.resumeIgnored.empty()) o.Set("resumeIgnored", Napi::String::New(e, r.resumeIgnored));
           o.Set("blockDevice", Napi::Boolean::New(e, r.blockDevice));
           return o;
         },
