@@ -14,6 +14,7 @@
 
 #include <linux/version.h>
 #include <linux/blkdev.h>
+#include <linux/crc32.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/sched.h>
@@ -155,6 +156,19 @@ static inline struct gendisk *compat_alloc_disk(unsigned int logical,
 	blk_queue_logical_block_size(disk->queue, logical);
 	blk_queue_physical_block_size(disk->queue, physical);
 	return disk;
+#endif
+}
+
+/*
+ * CRC32C without a module dependency: lib/crc32.c is built in (CRC32=y);
+ * its CRC32C entry was renamed crc32c() in 6.14.
+ */
+static inline u32 compat_crc32c(u32 seed, const void *p, size_t len)
+{
+#if COMPAT_KERNEL_AT_LEAST(6, 14, 0)
+	return crc32c(seed, p, len);
+#else
+	return __crc32c_le(seed, p, len);
 #endif
 }
 

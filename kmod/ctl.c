@@ -41,6 +41,7 @@
 
 #include "snapkeep.h"
 #include "cbt_map.h"
+#include "cbt_store.h"
 #include "compat.h"
 #include "ctl.h"
 #include "event_queue.h"
@@ -133,8 +134,8 @@ static int ctl_ioctl_detach(struct snapkeep_dev __user *uarg)
 	} else if (t->snapshot) {
 		ret = -EBUSY;
 	} else {
-		filter_del(t);
-		tracker_put(t);
+		/* A store is sealed first: see cbt_store_close(). */
+		tracker_detach(t);
 		pr_info("stopped tracking %u:%u\n", arg.major, arg.minor);
 	}
 	mutex_unlock(&ctl_lock);
@@ -157,10 +158,33 @@ static struct tracker *ctl_tracker(const struct snapkeep_dev *d,
 	return t;
 }
 
+/* Fills @arg for the tracker @t; control lock held. */
+static void ctl_tracker_fill(struct tracker *t,
+			     struct snapkeep_tracker_info *arg)
+{
+	struct cbt_map *map;
+
+	memset(arg, 0, sizeof(*arg));
+	arg->dev.major = MAJOR(t->dev);
+	arg->dev.minor = MINOR(t->dev);
+	/* A take of its snapshot may switch the map meanwhile. */
+	rcu_read_lock();
+	map = rcu_dereference(t->map);
+	arg->device_size = (u64)map->capacity << SECTOR_SHIFT;
+	arg->block_size = 1U << map->block_shift;
+	arg->block_count = map->block_count;
+	arg->number = READ_ONCE(map->number);
+	export_uuid(arg->generation.b, &map->generation);
+	rcu_read_unlock();
+	if (t->snapshot) {
+		arg->flags |= SNAPKEEP_TRACKER_IN_SNAPSHOT;
+		export_uuid(arg->snapshot.b, &t->snapshot->id);
+	}
+}
+
 static int ctl_ioctl_tracker_info(struct snapkeep_tracker_info __user *uarg)
 {
 	struct snapkeep_tracker_info arg;
-	struct cbt_map *map;
 	struct tracker *t;
 	int ret;
 
@@ -171,29 +195,53 @@ static int ctl_ioctl_tracker_info(struct snapkeep_tracker_info __user *uarg)
 
 	mutex_lock(&ctl_lock);
 	t = ctl_tracker(&arg.dev, "tracker info", &ret);
+	if (t)
+		ctl_tracker_fill(t, &arg);
+	mutex_unlock(&ctl_lock);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return ctl_bad("tracker info", "bad pointer", -EFAULT);
+	return 0;
+}
+
+/*
+ * TRACKER_INFO and what the store says: continued or restarted and why,
+ * the metadata found at attach, the sequence written last.
+ */
+static int ctl_ioctl_tracker_info2(struct snapkeep_tracker_info2 __user *uarg)
+{
+	struct snapkeep_tracker_info2 arg;
+	struct cbt_store *s;
+	struct tracker *t;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("tracker info2", "bad pointer", -EFAULT);
+	if (arg.info.reserved ||
+	    memchr_inv(arg.info.reserved0, 0, sizeof(arg.info.reserved0)) ||
+	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
+		return ctl_bad("tracker info2", "reserved field set", -EINVAL);
+
+	mutex_lock(&ctl_lock);
+	t = ctl_tracker(&arg.info.dev, "tracker info2", &ret);
 	if (t) {
 		memset(&arg, 0, sizeof(arg));
-		arg.dev.major = MAJOR(t->dev);
-		arg.dev.minor = MINOR(t->dev);
-		/* A take of its snapshot may switch the map meanwhile. */
-		rcu_read_lock();
-		map = rcu_dereference(t->map);
-		arg.device_size = (u64)map->capacity << SECTOR_SHIFT;
-		arg.block_size = 1U << map->block_shift;
-		arg.block_count = map->block_count;
-		arg.number = READ_ONCE(map->number);
-		export_uuid(arg.generation.b, &map->generation);
-		rcu_read_unlock();
-		if (t->snapshot) {
-			arg.flags |= SNAPKEEP_TRACKER_IN_SNAPSHOT;
-			export_uuid(arg.snapshot.b, &t->snapshot->id);
+		ctl_tracker_fill(t, &arg.info);
+		s = t->store;
+		if (s) {
+			arg.persist_flags = cbt_store_state(s);
+			arg.persist_reason = s->reason;
+			arg.found_sequence = s->found_sequence;
+			arg.found_time = s->found_time;
+			arg.sequence = cbt_store_sequence(s);
 		}
 	}
 	mutex_unlock(&ctl_lock);
 	if (ret)
 		return ret;
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
-		return ctl_bad("tracker info", "bad pointer", -EFAULT);
+		return ctl_bad("tracker info2", "bad pointer", -EFAULT);
 	return 0;
 }
 
@@ -340,6 +388,62 @@ static int ctl_ioctl_mark_dirty(struct snapkeep_tracker_dirty __user *uarg)
 	tracker_put(t);
 out:
 	kvfree(ranges);
+	return ret;
+}
+
+static int
+ctl_ioctl_attach_persistent(struct snapkeep_attach_persistent __user *uarg)
+{
+	struct snapkeep_attach_persistent arg;
+	struct snapkeep_sectors *ranges;
+	struct cbt_store_args args = {};
+	struct file *file = NULL;
+	dev_t dev;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("attach persistent", "bad pointer", -EFAULT);
+	if (arg.reserved || (arg.flags & ~SNAPKEEP_PERSIST_NO_INTENT))
+		return ctl_bad("attach persistent", "reserved field or flag set",
+			       -EINVAL);
+	ret = ctl_dev(&arg.dev, &dev, "attach persistent");
+	if (!ret)
+		ret = ctl_dev(&arg.store_dev, &args.store_dev,
+			      "attach persistent");
+	if (ret)
+		return ret;
+	if (arg.fd != -1) {
+		file = fget(arg.fd);
+		if (!file)
+			return ctl_bad("attach persistent", "bad descriptor",
+				       -EBADF);
+	}
+	ranges = ctl_copy_array(arg.ranges, arg.count, SNAPKEEP_MAX_RANGES,
+				sizeof(*ranges), "attach persistent");
+	if (IS_ERR(ranges)) {
+		ret = PTR_ERR(ranges);
+		goto out_fput;
+	}
+	args.file = file;
+	args.ranges = ranges;
+	args.count = arg.count;
+	args.identity = arg.identity;
+	args.flags = arg.flags;
+
+	mutex_lock(&ctl_lock);
+	ret = snapshot_attach_persistent(dev, &args);
+	mutex_unlock(&ctl_lock);
+	if (ret == -EINVAL)
+		ctl_bad("attach persistent",
+			"unaligned, overlapping or out-of-device range, an image device, or not a regular file on the store device",
+			ret);
+	if (!ret)
+		pr_info("tracking %u:%u with a persistent map\n", arg.dev.major,
+			arg.dev.minor);
+	kvfree(ranges);
+out_fput:
+	if (file)
+		fput(file);
 	return ret;
 }
 
@@ -655,6 +759,10 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 		return ctl_ioctl_mark_dirty(argp);
 	case SNAPKEEP_IOCTL_LIST_TRACKERS:
 		return ctl_ioctl_list_trackers(argp);
+	case SNAPKEEP_IOCTL_ATTACH_PERSISTENT:
+		return ctl_ioctl_attach_persistent(argp);
+	case SNAPKEEP_IOCTL_TRACKER_INFO2:
+		return ctl_ioctl_tracker_info2(argp);
 	case SNAPKEEP_IOCTL_CREATE:
 		return ctl_ioctl_create(argp);
 	case SNAPKEEP_IOCTL_DESTROY:

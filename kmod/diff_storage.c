@@ -54,8 +54,8 @@ static void diff_storage_free_ranges(struct list_head *list)
 	}
 }
 
-/* Ends the pin of diff_storage_pin(): the file is an ordinary file again. */
-static void diff_storage_unpin(struct storage_file *sf)
+/* Ends the pin of storage_file_pin(): the file is an ordinary file again. */
+void storage_file_unpin(struct storage_file *sf)
 {
 	struct inode *inode = file_inode(sf->file);
 
@@ -75,7 +75,7 @@ void diff_storage_free(struct kref *kref)
 
 	/* No copy writes to the storage any more (kill, or never taken). */
 	list_for_each_entry_safe(sf, tmp, &ds->files, link)
-		diff_storage_unpin(sf);
+		storage_file_unpin(sf);
 	diff_storage_free_ranges(&ds->ranges);
 	diff_storage_free_ranges(&ds->full);
 	for (i = 0; i < ds->nr_devs; i++) {
@@ -164,23 +164,20 @@ static void diff_storage_insert(struct storage_dev *sd,
 }
 
 /*
- * Pins @file, whose blocks on @dev are being given as storage: a file
- * reference keeps its blocks allocated, S_SWAPFILE refuses what would move
- * or free them (unlink, truncate, write, fallocate, reflink, dedupe,
- * defragmentation), as for an active swap file. Returns the pin, NULL when
- * the storage pins it already, or an ERR_PTR: -EINVAL (not a regular file,
- * or not on @dev), -ETXTBSY (a swap file, or pinned by another snapshot).
+ * Pins @file, whose blocks on @dev are being given to the module (a
+ * snapshot's storage, a persistent change map's store): a file reference
+ * keeps its blocks allocated, S_SWAPFILE refuses what would move or free
+ * them (unlink, truncate, write, fallocate, reflink, dedupe,
+ * defragmentation), as for an active swap file. Returns the pin or an
+ * ERR_PTR: -EINVAL (not a regular file, or not on @dev), -ETXTBSY (a swap
+ * file, or pinned already).
  */
-static struct storage_file *diff_storage_pin(struct diff_storage *ds,
-					     struct file *file, dev_t dev)
+struct storage_file *storage_file_pin(struct file *file, dev_t dev)
 {
 	struct inode *inode = file_inode(file);
 	struct storage_file *sf;
 	int ret;
 
-	list_for_each_entry(sf, &ds->files, link)
-		if (file_inode(sf->file) == inode)
-			return NULL;
 	if (!S_ISREG(inode->i_mode) || !inode->i_sb->s_bdev ||
 	    inode->i_sb->s_bdev->bd_dev != dev)
 		return ERR_PTR(-EINVAL);
@@ -207,6 +204,46 @@ out_unlock:
 	inode_unlock(inode);
 	kfree(sf);
 	return ERR_PTR(ret);
+}
+
+/* Pins @file for @ds; NULL when @ds pins it already. */
+static struct storage_file *diff_storage_pin(struct diff_storage *ds,
+					     struct file *file, dev_t dev)
+{
+	struct storage_file *sf;
+
+	list_for_each_entry(sf, &ds->files, link)
+		if (file_inode(sf->file) == file_inode(file))
+			return NULL;
+	return storage_file_pin(file, dev);
+}
+
+/*
+ * Checks ranges sorted by start: each non-empty, inside a device of @size
+ * sectors, @align-sector aligned, not overlapping the one before.
+ */
+bool storage_ranges_valid(const struct snapkeep_sectors *ranges,
+			  unsigned int count, sector_t size, unsigned int align)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		const struct snapkeep_sectors *r = &ranges[i];
+
+		if (!r->count || r->start >= size || r->count > size - r->start)
+			return false;
+		if (r->start % align || r->count % align)
+			return false;
+		if (i && ranges[i - 1].start + ranges[i - 1].count > r->start)
+			return false;
+	}
+	return true;
+}
+
+/* Sorts ranges by start sector (for storage_ranges_valid()). */
+void storage_ranges_sort(struct snapkeep_sectors *ranges, unsigned int count)
+{
+	sort(ranges, count, sizeof(*ranges), diff_storage_cmp_range, NULL);
 }
 
 /*
@@ -289,20 +326,13 @@ int diff_storage_append_prepare(struct diff_storage *ds,
 	sd = a->sd ? a->sd : ds->devs[a->index];
 	size = bdev_nr_sectors(sd->bdev.bdev);
 
-	sort(ranges, count, sizeof(*ranges), diff_storage_cmp_range, NULL);
+	storage_ranges_sort(ranges, count);
 	ret = -EINVAL;
-	for (i = 0; i < count; i++) {
-		struct snapkeep_sectors *r = &ranges[i];
-
-		if (!r->count || r->start >= size || r->count > size - r->start)
+	if (!storage_ranges_valid(ranges, count, size, sd->lbs))
+		goto out_abort;
+	for (i = 0; i < count; i++)
+		if (diff_storage_overlaps(sd, ranges[i].start, ranges[i].count))
 			goto out_abort;
-		if (r->start % sd->lbs || r->count % sd->lbs)
-			goto out_abort;
-		if (i && ranges[i - 1].start + ranges[i - 1].count > r->start)
-			goto out_abort;
-		if (diff_storage_overlaps(sd, r->start, r->count))
-			goto out_abort;
-	}
 	if (file) {
 		a->pin = diff_storage_pin(ds, file, dev);
 		if (IS_ERR(a->pin)) {
@@ -372,7 +402,7 @@ void diff_storage_append_abort(struct storage_append *a)
 		kfree(a->ranges[i]);
 	kvfree(a->ranges);
 	if (a->pin)
-		diff_storage_unpin(a->pin);
+		storage_file_unpin(a->pin);
 	if (a->sd) {
 		compat_bdev_close(&a->sd->bdev);
 		kfree(a->sd);

@@ -154,6 +154,14 @@ void diff_storage_append_commit(struct diff_storage *ds,
 				struct storage_append *a);
 void diff_storage_append_abort(struct storage_append *a);
 bool diff_storage_on(struct diff_storage *ds, struct holder_set *stack);
+
+/* Shared with the persistent change maps' stores (cbt_store.c). */
+struct storage_file *storage_file_pin(struct file *file, dev_t dev);
+void storage_file_unpin(struct storage_file *sf);
+void storage_ranges_sort(struct snapkeep_sectors *ranges, unsigned int count);
+bool storage_ranges_valid(const struct snapkeep_sectors *ranges,
+			  unsigned int count, sector_t size,
+			  unsigned int align);
 int diff_storage_alloc(struct diff_storage *ds, sector_t sectors, u64 *where);
 struct block_device *diff_storage_locate(struct diff_storage *ds, u64 where,
 					 sector_t *sector);

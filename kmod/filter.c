@@ -69,6 +69,7 @@
 #include <linux/srcu.h>
 #include <linux/workqueue.h>
 
+#include "cbt_store.h"
 #include "compat.h"
 #include "ctl.h"
 #include "diff_area.h"
@@ -151,12 +152,15 @@ struct filter_write {
  * struct filter_match - the part of a bio one tracker sees.
  * @t: the tracker (valid inside the RCU section of the lookup).
  * @da: its diff area when a taken snapshot holds it (a reference), else NULL.
+ * @store: the store of its map when the write must wait for it (a
+ *	reference, counted as entering: cbt_store_enter()), else NULL.
  * @sector: first sector, relative to the tracked device.
  * @count: sectors.
  */
 struct filter_match {
 	struct tracker *t;
 	struct diff_area *da;
+	struct cbt_store *store;
 	sector_t sector;
 	sector_t count;
 };
@@ -299,6 +303,7 @@ static unsigned int filter_match(struct filter_disk *fd, struct bio *bio,
 		}
 		m[n].t = t;
 		m[n].da = NULL;
+		m[n].store = NULL;
 		m[n].sector = max(from, start) - start;
 		m[n].count = min(to, end) - max(from, start);
 		n++;
@@ -320,8 +325,31 @@ static void filter_put_matches(struct filter_match *m, unsigned int n)
 {
 	unsigned int i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		diff_area_put(m[i].da);
+		if (m[i].store)
+			cbt_store_leave(m[i].store);
+	}
+}
+
+/*
+ * Write intent: a counted write (@clone) whose cells a store must make
+ * durable first is held by that store, which releases it to the counted
+ * writes (filter_release_held()), where the other trackers' stores are
+ * asked again. True when held.
+ */
+static bool filter_hold(struct bio *clone, struct filter_match *m,
+			unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (m[i].store) {
+			cbt_store_hold(m[i].store, clone);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Queues @bio for a worker of @fd (any context); takes an @fd reference. */
@@ -492,7 +520,8 @@ retry:
 		goto retry;
 	}
 	for (i = 0; i < n; i++)
-		m[i].da = tracker_track_write(m[i].t, m[i].sector, m[i].count);
+		m[i].da = tracker_track_write(m[i].t, m[i].sector, m[i].count,
+					      &m[i].store);
 	/* Counted inside the section the gate waits for (filter_drain()). */
 	epoch = rcu_dereference(fd->epoch);
 	percpu_ref_get(&epoch->writes);
@@ -510,7 +539,8 @@ retry:
 		filter_defer_bio(bio, false);
 		goto out;
 	}
-	filter_cow(clone, m, n, can_sleep);
+	if (!filter_hold(clone, m, n))
+		filter_cow(clone, m, n, can_sleep);
 out:
 	filter_put_matches(m, n);
 	return true;
@@ -536,7 +566,8 @@ static void filter_fresh_work(struct work_struct *work)
 
 /*
  * Counted writes that need copies and came from where the filter could not
- * wait: the copies are made here. The diff areas are looked up again (the
+ * wait, and writes a store held until their cells were durable: the
+ * copies are made here. The diff areas and stores are looked up again (the
  * write was marked already); the gate is not looked at, since a take may
  * be waiting for exactly these writes.
  */
@@ -556,13 +587,27 @@ static void filter_counted_work(struct work_struct *work)
 	while ((clone = bio_list_pop(&list))) {
 		rcu_read_lock();
 		n = filter_match(fd, clone, m);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			m[i].da = tracker_cow(m[i].t);
+			m[i].store = tracker_intent(m[i].t, m[i].sector,
+						    m[i].count);
+		}
 		rcu_read_unlock();
-		filter_cow(clone, m, n, true);
+		if (!filter_hold(clone, m, n))
+			filter_cow(clone, m, n, true);
 		filter_put_matches(m, n);
 	}
 	filter_disk_put(fd);
+}
+
+/*
+ * A write a store held (cbt_store_hold()) goes on: its copies are made
+ * and it is submitted by the counted writes' worker, in the order
+ * released. Any context.
+ */
+void filter_release_held(struct bio *clone)
+{
+	filter_defer_bio(clone, true);
 }
 
 /* Where submit_bio_noacct() calls from outside the module end up. */

@@ -13,6 +13,7 @@
 #include <linux/workqueue.h>
 
 #include "snapkeep.h"
+#include "cbt_store.h"
 #include "chunk.h"
 #include "compat.h"
 #include "ctl.h"
@@ -152,6 +153,9 @@ static int __init snapkeep_init(void)
 	int ret;
 
 	ret = snapkeep_check_params();
+	if (ret)
+		return ret;
+	ret = cbt_store_format_check();
 	if (ret)
 		return ret;
 	ret = diff_buffer_init();

@@ -39,6 +39,8 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
+#include "cbt_map.h"
+#include "cbt_store.h"
 #include "ctl.h"
 #include "diff_area.h"
 #include "diff_storage.h"
@@ -119,6 +121,14 @@ static void snapshot_unlock(struct snapshot *s)
  * (control lock held): a tracker attached at the base would see the
  * storage writes come back as foreign writes.
  */
+static int snapshot_store_on(struct tracker *t, void *arg)
+{
+	struct holder_set *stack = arg;
+
+	return t->store && t->store->bdev.bdev &&
+	       holders_above(stack, t->store->bdev.bdev->bd_dev);
+}
+
 bool snapshot_storage_above(struct holder_set *stack)
 {
 	struct snapshot *s;
@@ -127,30 +137,73 @@ bool snapshot_storage_above(struct holder_set *stack)
 	list_for_each_entry(s, &snapshots, link)
 		if (diff_storage_on(s->ds, stack))
 			return true;
-	return false;
+	/* The stores of persistent maps, likewise. */
+	return filter_for_each(snapshot_store_on, stack);
 }
 
-/* A new tracker for @dev, refused below some snapshot's storage. */
-static struct tracker *snapshot_attach(dev_t dev)
+static int snapshot_storage_check(struct block_device *bdev);
+
+/*
+ * A new tracker for @dev, refused below some snapshot's storage or store;
+ * with @args, its map kept in a store (refused when the store would come
+ * back to a tracked device, this one included, as foreign writes).
+ */
+static struct tracker *snapshot_attach(dev_t dev,
+				       const struct cbt_store_args *args)
 {
 	struct holder_set stack = {};
+	struct cbt_store *store = NULL;
 	struct tracker *t;
 	int ret;
 
 	t = tracker_new(dev);
 	if (IS_ERR(t))
 		return t;
+	if (args) {
+		store = cbt_store_new(args, t->orig.bdev,
+				      rcu_dereference_protected(t->map, 1));
+		if (IS_ERR(store)) {
+			ret = PTR_ERR(store);
+			store = NULL;
+			goto out_put;
+		}
+	}
 	ret = holders_collect(&stack, t->orig.bdev);
 	if (!ret && snapshot_storage_above(&stack))
 		ret = -ELOOP;
+	if (!ret && store && holders_above(&stack, args->store_dev))
+		ret = -ELOOP;
 	holders_free(&stack);
-	if (!ret)
-		ret = filter_add(t);
-	if (ret) {
-		tracker_put(t);
-		return ERR_PTR(ret);
+	if (!ret && store)
+		ret = snapshot_storage_check(store->bdev.bdev);
+	if (ret)
+		goto out_discard;
+	if (store) {
+		ret = cbt_store_attach(store,
+				       rcu_dereference_protected(t->map, 1));
+		if (ret)
+			goto out_put_store;
+		t->store = store;
 	}
+	ret = filter_add(t);
+	if (ret)
+		goto out_close;
 	return t;
+
+out_close:
+	/* Written "in use": sealed again, nothing was tracked. */
+	if (t->store)
+		cbt_store_close(t->store);
+	goto out_put;
+out_discard:
+	if (store)
+		cbt_store_discard(store);
+	goto out_put;
+out_put_store:
+	cbt_store_put(store);
+out_put:
+	tracker_put(t);
+	return ERR_PTR(ret);
 }
 
 /*
@@ -165,7 +218,24 @@ int snapshot_attach_tracker(dev_t dev)
 	lockdep_assert_held(&ctl_lock);
 	if (filter_find(dev))
 		return -EEXIST;
-	t = snapshot_attach(dev);
+	t = snapshot_attach(dev, NULL);
+	return PTR_ERR_OR_ZERO(t);
+}
+
+/*
+ * Attaches a tracker to @dev with its map kept in a store
+ * (SNAPKEEP_IOCTL_ATTACH_PERSISTENT), control lock held: errors as
+ * snapshot_attach_tracker(), and the store's (cbt_store_new(),
+ * cbt_store_attach()). The store is read and written meanwhile.
+ */
+int snapshot_attach_persistent(dev_t dev, const struct cbt_store_args *args)
+{
+	struct tracker *t;
+
+	lockdep_assert_held(&ctl_lock);
+	if (filter_find(dev))
+		return -EEXIST;
+	t = snapshot_attach(dev, args);
 	return PTR_ERR_OR_ZERO(t);
 }
 
@@ -204,7 +274,7 @@ int snapshot_create(const dev_t *devs, unsigned int count, uuid_t *id)
 		if (t) {
 			tracker_get(t);
 		} else {
-			t = snapshot_attach(devs[i]);
+			t = snapshot_attach(devs[i], NULL);
 			if (IS_ERR(t)) {
 				ret = PTR_ERR(t);
 				goto out_detach;
@@ -458,6 +528,8 @@ int snapshot_take(const uuid_t *id)
 	ret = snapshot_switch(s, trackers);
 	if (ret)
 		goto out_untake;
+	for (i = 0; i < s->nr_devs; i++)
+		tracker_take_done(trackers[i]);
 	for (i = 0; i < s->nr_devs; i++) {
 		struct snapimage *si = snapimage_create(s->devs[i].da);
 

@@ -13,6 +13,7 @@
 
 #include "snapkeep.h"
 
+struct cbt_store_args;
 struct diff_area;
 struct diff_storage;
 struct event;
@@ -78,6 +79,7 @@ struct snapshot {
 };
 
 int snapshot_attach_tracker(dev_t dev);
+int snapshot_attach_persistent(dev_t dev, const struct cbt_store_args *args);
 int snapshot_create(const dev_t *devs, unsigned int count, uuid_t *id);
 int snapshot_destroy(const uuid_t *id, bool rollback);
 int snapshot_append_storage(const uuid_t *id, dev_t dev, struct file *file,

@@ -27,7 +27,9 @@
 #include <linux/string.h>
 
 #include "cbt_map.h"
+#include "cbt_store.h"
 #include "diff_area.h"
+#include "filter.h"
 #include "snapimage.h"
 #include "tracker.h"
 
@@ -91,6 +93,7 @@ void tracker_free(struct kref *kref)
 {
 	struct tracker *t = container_of(kref, struct tracker, kref);
 
+	cbt_store_put(t->store);
 	cbt_map_free(rcu_dereference_protected(t->map, 1));
 	cbt_map_free(t->retired);
 	compat_bdev_close(&t->orig);
@@ -102,10 +105,12 @@ void tracker_free(struct kref *kref)
  * The write path of a tracked device, under rcu_read_lock() (filter.c
  * calls it for every write with data): marks the map, and returns the diff
  * area (a reference) when a taken snapshot holds the device, else NULL.
- * @sector is relative to the tracked device.
+ * @sector is relative to the tracked device. When the map's store must
+ * make the cells durable before the write may go, *@hold is the store
+ * (cbt_store_enter()), else NULL.
  */
 struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
-				      sector_t count)
+				      sector_t count, struct cbt_store **hold)
 {
 	struct cbt_map *map = rcu_dereference(t->map);
 	struct diff_area *da;
@@ -121,9 +126,53 @@ struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
 	cells = smp_load_acquire(&map->active);
 	number = READ_ONCE(map->number);
 	cbt_map_mark(cells, map, sector, count, number);
+	*hold = NULL;
+	if (t->store && cbt_store_enter(t->store, sector, count, number))
+		*hold = t->store;
 	if (da && !diff_area_tryget(da))
 		da = NULL;
 	return da;
+}
+
+/*
+ * For a write marked before and held or deferred since, under
+ * rcu_read_lock(): the store that must still make its cells durable (as
+ * cbt_store_enter()), or NULL. The number cannot have moved meanwhile: a
+ * take waits for the write (it is counted).
+ */
+struct cbt_store *tracker_intent(struct tracker *t, sector_t sector,
+				 sector_t count)
+{
+	struct cbt_map *map = rcu_dereference(t->map);
+
+	if (t->store && cbt_store_enter(t->store, sector, count,
+					READ_ONCE(map->number)))
+		return t->store;
+	return NULL;
+}
+
+/*
+ * DETACH (control lock held): out of the filter, then the store sealed,
+ * then the table's reference dropped.
+ */
+void tracker_detach(struct tracker *t)
+{
+	filter_del(t);
+	if (t->store)
+		cbt_store_close(t->store);
+	tracker_put(t);
+}
+
+/*
+ * After a successful take, before it returns: the store records the new
+ * number, so user space never keeps a number the store could forget.
+ */
+void tracker_take_done(struct tracker *t)
+{
+	if (t->store && cbt_store_sync(t->store))
+		pr_warn("%u:%u: the store did not record number %u\n",
+			MAJOR(t->dev), MINOR(t->dev),
+			READ_ONCE(rcu_dereference_protected(t->map, 1)->number));
 }
 
 /*
@@ -158,6 +207,8 @@ void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count)
 	cbt_map_mark(smp_load_acquire(&map->active), map, sector, count,
 		     number);
 	cbt_map_mark(READ_ONCE(map->frozen), map, sector, count, number);
+	if (t->store)
+		cbt_store_note(t->store, sector, count, number);
 	rcu_read_unlock();
 }
 
@@ -187,6 +238,9 @@ int tracker_mark_dirty(struct tracker *t, sector_t sector, sector_t count)
 			return -EINTR;
 		cond_resched();
 	}
+	/* Durable before the caller is told. */
+	if (t->store)
+		return cbt_store_sync(t->store);
 	return 0;
 }
 
@@ -209,6 +263,9 @@ int tracker_take_prepare(struct tracker *t)
 		return PTR_ERR(fresh);
 	pr_info("%u:%u was resized: change map restarts\n", MAJOR(t->dev),
 		MINOR(t->dev));
+	/* Its store was made for the old geometry. */
+	if (t->store)
+		cbt_store_disable(t->store);
 	rcu_assign_pointer(t->map, fresh);
 	synchronize_rcu();
 	cbt_map_free(t->retired);
@@ -228,6 +285,8 @@ void tracker_take_begin(struct tracker *t, struct diff_area *da)
 		memset(cleared, 0, map->block_count);
 		uuid_gen(&map->generation);
 		WRITE_ONCE(map->number, 1);
+		if (t->store)
+			cbt_store_restart(t->store);
 		map->frozen = map->active;
 		/* Writers that see the new copy see number 1. */
 		smp_store_release(&map->active, cleared);

@@ -15,6 +15,7 @@
 #include "compat.h"
 
 struct cbt_map;
+struct cbt_store;
 struct diff_area;
 struct filter_disk;
 struct snapshot;
@@ -42,6 +43,9 @@ struct snapshot;
  *	tracker_take_end() or by the next prepare once readers are gone.
  * @snapshot: the snapshot the device is in (taken or not), NULL when none.
  *	Written under the control lock, like attach and detach themselves.
+ * @store: the persistent store of the map (a reference), NULL for a map
+ *	kept in memory only; set before the tracker is in the filter, sealed
+ *	by tracker_detach(), put with the tracker.
  *
  * Lifetime: created by attach (or snapshot create), added to the filter;
  * detach removes it, waits for RCU readers and drops the table's
@@ -64,6 +68,7 @@ struct tracker {
 	struct diff_area *cow;
 	struct cbt_map *retired;
 	struct snapshot *snapshot;
+	struct cbt_store *store;
 };
 
 struct tracker *tracker_new(dev_t dev);
@@ -82,8 +87,12 @@ static inline void tracker_put(struct tracker *t)
 }
 
 struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
-				      sector_t count);
+				      sector_t count, struct cbt_store **hold);
 struct diff_area *tracker_cow(struct tracker *t);
+struct cbt_store *tracker_intent(struct tracker *t, sector_t sector,
+				 sector_t count);
+void tracker_detach(struct tracker *t);
+void tracker_take_done(struct tracker *t);
 void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count);
 int tracker_mark_dirty(struct tracker *t, sector_t sector, sector_t count);
 

@@ -58,6 +58,49 @@ export interface TrackerInfo {
   snapshot: string | null;
 }
 
+/** Why a persistent map restarted at attach (SNAPKEEP_PERSIST_REASON_*). */
+export type PersistReason = 'none' | 'new' | 'corrupt' | 'identity' | 'size' | 'unclean' | 'version' | 'geometry' | 'unknown';
+const PERSIST_REASONS: PersistReason[] = ['none', 'new', 'corrupt', 'identity', 'size', 'unclean', 'version', 'geometry'];
+
+/** The persistent store of a tracker's map (ABI 1.3), from trackerInfo2(). */
+export interface PersistInfo {
+  /** The tracker has a store. */
+  attached: boolean;
+  /** The map found in the store was continued (same generation, number, cells). */
+  continued: boolean;
+  /** ... from a store that was not sealed but covered by write intent (a crash). */
+  unclean: boolean;
+  /** Writes wait until their cells are durable in the store. */
+  intent: boolean;
+  /** Store I/O failed (or the device was resized): the map is no longer kept. */
+  failed: boolean;
+  /** Why the map restarted at attach ('none' when continued). */
+  reason: PersistReason;
+  /** Sequence and time (s since the epoch) of the metadata found at attach; 0 when none. */
+  foundSequence: number;
+  foundTime: number;
+  /** Sequence of the metadata written last. */
+  sequence: number;
+}
+
+export interface TrackerInfo2 extends TrackerInfo {
+  persist: PersistInfo;
+}
+
+/** Where a persistent map lives: a preallocated, written file, or raw ranges of a device. */
+export interface PersistentStore {
+  /** The store file (its extents in `ranges`, in file order); pinned while attached. */
+  file?: string;
+  /** Or: the block device the raw `ranges` are on. */
+  device?: string;
+  /** Sectors of the store's device, in store order, 4096-byte aligned. */
+  ranges: SectorRange[];
+  /** Who the device is (a WWN, serial, partition UUID), at most 64 bytes. */
+  identity: string | Buffer;
+  /** Do not hold writes for the store: only a clean detach (seal) counts. */
+  noIntent?: boolean;
+}
+
 export type KmodEvent =
   | { kind: 'low-space'; code: number; timeNs: number; requestedSectors: number }
   | {
@@ -119,6 +162,8 @@ interface KmodAddon {
     readMap(device: string, offset?: number, length?: number): Promise<Buffer>;
     markDirty(device: string, ranges: SectorRange[]): Promise<void>;
     listTrackers(): Promise<DevNumber[]>;
+    attachPersistent(device: string, store: { file?: string; device?: string; ranges: SectorRange[]; identity: string | Buffer; flags: number }): Promise<void>;
+    trackerInfo2(device: string): Promise<TrackerInfo & { persist: { flags: number; reason: number; foundSequence: number; foundTime: number; sequence: number } }>;
     create(devices: string[]): Promise<string>;
     destroy(id: string): Promise<void>;
     appendStorage(id: string, device: string, ranges: SectorRange[]): Promise<void>;
@@ -185,6 +230,48 @@ export const kmod = {
   /** Starts tracking changes of a device (EEXIST when tracked already). */
   attach(device: string): Promise<void> {
     return addon().kmod.attach(checkDevice(device));
+  },
+
+  /**
+   * Starts tracking a device with its map kept in a store (ABI 1.3): the
+   * map found there is continued when it is provably exact, else restarted
+   * (trackerInfo2().persist says which and why). ENOSPC when the store is
+   * too small, ETXTBSY when the file is pinned already, ELOOP when the
+   * store is stacked on a tracked device.
+   */
+  attachPersistent(device: string, store: PersistentStore): Promise<void> {
+    const hasFile = typeof store?.file === 'string';
+    const path = hasFile ? store.file : store?.device;
+    if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0')) throw new TypeError('store.file or store.device must be an absolute path');
+    const identity = store.identity;
+    if (!(typeof identity === 'string' || Buffer.isBuffer(identity))) throw new TypeError('store.identity must be a string or a Buffer');
+    if (Buffer.byteLength(identity) > 64) throw new RangeError('store.identity is longer than 64 bytes');
+    return addon().kmod.attachPersistent(checkDevice(device), {
+      ...(hasFile ? { file: path } : { device: path }),
+      ranges: checkRanges(store.ranges),
+      identity,
+      flags: store.noIntent ? 1 : 0,
+    });
+  },
+
+  /** Tracker of a device with the state of its persistent store (ABI 1.3). */
+  async trackerInfo2(device: string): Promise<TrackerInfo2> {
+    const raw = await addon().kmod.trackerInfo2(checkDevice(device));
+    const f = raw.persist.flags;
+    return {
+      ...raw,
+      persist: {
+        attached: (f & 1) !== 0,
+        continued: (f & 2) !== 0,
+        unclean: (f & 4) !== 0,
+        intent: (f & 8) !== 0,
+        failed: (f & 16) !== 0,
+        reason: PERSIST_REASONS[raw.persist.reason] ?? 'unknown',
+        foundSequence: raw.persist.foundSequence,
+        foundTime: raw.persist.foundTime,
+        sequence: raw.persist.sequence,
+      },
+    };
   },
 
   /** Stops tracking and forgets the map (EBUSY while in a snapshot, ENOENT when not tracked). */

@@ -216,6 +216,64 @@ Napi::Value TrackerInfo(const Napi::CallbackInfo& info) {
       info.Env(), [dev] { return kmod::GetTrackerInfo(kmod::DevOfPath(dev)); }, TrackerInfoValue);
 }
 
+Napi::Value TrackerInfo2(const Napi::CallbackInfo& info) {
+  std::string dev = DeviceArg(info, 0);
+  return KmodWorker<kmod::TrackerInfo2>::Start(
+      info.Env(), [dev] { return kmod::GetTrackerInfo2(kmod::DevOfPath(dev)); },
+      [](Napi::Env e, const kmod::TrackerInfo2& t) -> Napi::Value {
+        Napi::Object o = TrackerInfoValue(e, t.info).As<Napi::Object>();
+        Napi::Object p = Napi::Object::New(e);
+        p.Set("flags", Napi::Number::New(e, t.persist.flags));
+        p.Set("reason", Napi::Number::New(e, t.persist.reason));
+        p.Set("foundSequence", Num(e, t.persist.found_sequence));
+        p.Set("foundTime", Num(e, t.persist.found_time));
+        p.Set("sequence", Num(e, t.persist.sequence));
+        o.Set("persist", p);
+        return o;
+      });
+}
+
+// attachPersistent(device, { file?, device?, ranges, identity, flags }).
+Napi::Value AttachPersistent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dev = DeviceArg(info, 0);
+  if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "store must be an object");
+  Napi::Object o = info[1].As<Napi::Object>();
+  kmod::PersistentStore store;
+  Napi::Value file = o.Get("file");
+  Napi::Value device = o.Get("device");
+  if (file.IsString()) store.file = file.As<Napi::String>().Utf8Value();
+  else if (device.IsString()) store.device = device.As<Napi::String>().Utf8Value();
+  else throw Napi::TypeError::New(env, "store.file or store.device must be a path");
+  const std::string& path = store.file.empty() ? store.device : store.file;
+  if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos)
+    throw Napi::TypeError::New(env, "store path must be absolute");
+  Napi::Value identity = o.Get("identity");
+  if (identity.IsBuffer()) {
+    Napi::Buffer<uint8_t> b = identity.As<Napi::Buffer<uint8_t>>();
+    store.identity.assign(reinterpret_cast<const char*>(b.Data()), b.Length());
+  } else if (identity.IsString()) {
+    store.identity = identity.As<Napi::String>().Utf8Value();
+  } else {
+    throw Napi::TypeError::New(env, "store.identity must be a string or a Buffer");
+  }
+  if (store.identity.size() > SNAPKEEP_PERSIST_IDENTITY_LEN)
+    throw Napi::RangeError::New(env, "store.identity is longer than 64 bytes");
+  Napi::Value flags = o.Get("flags");
+  store.flags = flags.IsUndefined() ? 0 : static_cast<uint32_t>(U64(env, flags, "store.flags"));
+  Napi::Value ranges = o.Get("ranges");
+  if (!ranges.IsArray()) throw Napi::TypeError::New(env, "store.ranges must be an array of {start, count}");
+  Napi::Array arr = ranges.As<Napi::Array>();
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "store.ranges must be an array of {start, count}");
+    Napi::Object r = v.As<Napi::Object>();
+    store.ranges.push_back({U64(env, r.Get("start"), "range start"), U64(env, r.Get("count"), "range count")});
+  }
+  return KmodWorker<Unit>::Start(
+      env, [dev, store] { return kmod::AttachPersistent(kmod::DevOfPath(dev), store), Unit{}; }, Undefined);
+}
+
 // readMap(device, offset, length | undefined): undefined reads to the end.
 Napi::Value ReadMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -398,6 +456,8 @@ void InitKmodCtl(Napi::Env env, Napi::Object exports) {
   k.Set("readMap", Napi::Function::New(env, ReadMap));
   k.Set("markDirty", Napi::Function::New(env, MarkDirty));
   k.Set("listTrackers", Napi::Function::New(env, ListTrackers));
+  k.Set("attachPersistent", Napi::Function::New(env, AttachPersistent));
+  k.Set("trackerInfo2", Napi::Function::New(env, TrackerInfo2));
   k.Set("create", Napi::Function::New(env, Create));
   k.Set("destroy", Napi::Function::New(env, Destroy));
   k.Set("appendStorage", Napi::Function::New(env, AppendStorage));

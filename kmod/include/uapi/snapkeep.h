@@ -51,7 +51,7 @@
 #define SNAPKEEP_CTL_NAME	"snapkeep"
 
 #define SNAPKEEP_ABI_MAJOR	1
-#define SNAPKEEP_ABI_MINOR	2
+#define SNAPKEEP_ABI_MINOR	3
 
 #define SNAPKEEP_IOCTL_MAGIC	'K'
 
@@ -223,6 +223,103 @@ struct snapkeep_list {
 /* SNAPKEEP_IOCTL_LIST_TRACKERS - the tracked devices (struct snapkeep_dev). */
 #define SNAPKEEP_IOCTL_LIST_TRACKERS \
 	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x06, struct snapkeep_list)
+
+/*
+ * Persistent change maps (ABI 1.3). A tracker attached with
+ * SNAPKEEP_IOCTL_ATTACH_PERSISTENT keeps its map in a store: a
+ * preallocated, written file (or raw sector ranges) that only the module
+ * writes, with its own I/O, which is never marked nor copied. At attach the
+ * module continues the map found in the store (same generation, number and
+ * cells) when it can prove it exact, else it starts a new generation and
+ * says why. DETACH seals the store. docs/kernel-module.md, "Persistent
+ * change map", has the format and the rules.
+ */
+#define SNAPKEEP_PERSIST_IDENTITY_LEN	64
+
+/* snapkeep_attach_persistent.flags */
+/* Do not hold writes for the store (no crash coverage: only a seal counts). */
+#define SNAPKEEP_PERSIST_NO_INTENT	(1U << 0)
+
+/**
+ * struct snapkeep_attach_persistent - argument of
+ *	SNAPKEEP_IOCTL_ATTACH_PERSISTENT (ABI 1.3).
+ * @dev: in: the device to track.
+ * @store_dev: in: the block device the store's ranges are on (for a file:
+ *	the device its file system is on, its st_dev).
+ * @fd: in: an open descriptor of the store file, pinned while attached as
+ *	by SNAPKEEP_IOCTL_APPEND_STORAGE_FILE; -1 for raw ranges of
+ *	@store_dev.
+ * @count: in: number of ranges, 1..SNAPKEEP_MAX_RANGES.
+ * @ranges: in: user pointer to @count struct snapkeep_sectors: the store
+ *	in its own order (a file's FIEMAP extents in file order), each
+ *	4096-byte aligned, inside @store_dev, not overlapping.
+ * @identity: in: who the device is, as user space knows it (a WWN or
+ *	serial, a partition UUID); compared byte for byte with the store's.
+ * @flags: in: SNAPKEEP_PERSIST_*.
+ * @reserved: zero.
+ *
+ * Errors as SNAPKEEP_IOCTL_ATTACH, and -ENOSPC when the store is too small
+ * for the map, -EINVAL for bad ranges or a file not on @store_dev,
+ * -ETXTBSY for a file pinned already (a swap file, another store or a
+ * snapshot's storage), -ELOOP for a store stacked on a tracked device or
+ * on a loop device, -EIO when the store cannot be read or written.
+ */
+struct snapkeep_attach_persistent {
+	struct snapkeep_dev dev;
+	struct snapkeep_dev store_dev;
+	__s32 fd;
+	__u32 count;
+	__u64 ranges;
+	__u8 identity[SNAPKEEP_PERSIST_IDENTITY_LEN];
+	__u32 flags;
+	__u32 reserved;
+};
+
+#define SNAPKEEP_IOCTL_ATTACH_PERSISTENT \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x07, struct snapkeep_attach_persistent)
+
+/* snapkeep_tracker_info2.persist_flags */
+#define SNAPKEEP_PERSIST_ATTACHED	(1U << 0)	/* has a store */
+#define SNAPKEEP_PERSIST_CONTINUED	(1U << 1)	/* map continued */
+#define SNAPKEEP_PERSIST_UNCLEAN	(1U << 2)	/* ... from an unsealed store covered by write intent */
+#define SNAPKEEP_PERSIST_INTENT		(1U << 3)	/* writes wait for the store */
+#define SNAPKEEP_PERSIST_FAILED		(1U << 4)	/* store I/O failed: no longer kept */
+
+/* snapkeep_tracker_info2.persist_reason: why the map restarted at attach. */
+#define SNAPKEEP_PERSIST_REASON_NONE		0	/* continued */
+#define SNAPKEEP_PERSIST_REASON_NEW		1	/* no store yet */
+#define SNAPKEEP_PERSIST_REASON_CORRUPT		2	/* no valid metadata copy, or the map's CRC */
+#define SNAPKEEP_PERSIST_REASON_IDENTITY	3	/* another device's store */
+#define SNAPKEEP_PERSIST_REASON_SIZE		4	/* size or logical block size changed */
+#define SNAPKEEP_PERSIST_REASON_UNCLEAN		5	/* not sealed, no write-intent coverage */
+#define SNAPKEEP_PERSIST_REASON_VERSION		6	/* a format this module cannot read */
+#define SNAPKEEP_PERSIST_REASON_GEOMETRY	7	/* another tracking block size */
+
+/**
+ * struct snapkeep_tracker_info2 - argument of SNAPKEEP_IOCTL_TRACKER_INFO2
+ *	(ABI 1.3).
+ * @info: as SNAPKEEP_IOCTL_TRACKER_INFO (dev in, the rest out).
+ * @persist_flags: out: SNAPKEEP_PERSIST_* flags; 0 without a store.
+ * @persist_reason: out: SNAPKEEP_PERSIST_REASON_*.
+ * @found_sequence: out: sequence of the newest valid metadata copy found at
+ *	attach, 0 when none.
+ * @found_time: out: when that copy was written (seconds since the epoch);
+ *	for a sealed store, the time of the seal.
+ * @sequence: out: sequence of the metadata last written.
+ * @reserved: zero.
+ */
+struct snapkeep_tracker_info2 {
+	struct snapkeep_tracker_info info;
+	__u32 persist_flags;
+	__u32 persist_reason;
+	__u64 found_sequence;
+	__u64 found_time;
+	__u64 sequence;
+	__u64 reserved[4];
+};
+
+#define SNAPKEEP_IOCTL_TRACKER_INFO2 \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x08, struct snapkeep_tracker_info2)
 
 /**
  * struct snapkeep_snapshot_create - argument of SNAPKEEP_IOCTL_CREATE.

@@ -160,6 +160,67 @@ TrackerInfo GetTrackerInfo(Dev dev) {
   return out;
 }
 
+TrackerInfo2 GetTrackerInfo2(Dev dev) {
+  CtlFd ctl;
+  struct snapkeep_tracker_info2 arg {};
+  arg.info.dev = ToAbi(dev);
+  ctl.Call(SNAPKEEP_IOCTL_TRACKER_INFO2, &arg, "tracker info2");
+  TrackerInfo2 out;
+  out.info.dev = dev;
+  out.info.device_size = arg.info.device_size;
+  out.info.block_size = arg.info.block_size;
+  out.info.block_count = arg.info.block_count;
+  out.info.number = arg.info.number;
+  out.info.generation = FormatUuid(arg.info.generation.b);
+  if (arg.info.flags & SNAPKEEP_TRACKER_IN_SNAPSHOT) out.info.snapshot = FormatUuid(arg.info.snapshot.b);
+  out.persist.flags = arg.persist_flags;
+  out.persist.reason = arg.persist_reason;
+  out.persist.found_sequence = arg.found_sequence;
+  out.persist.found_time = arg.found_time;
+  out.persist.sequence = arg.sequence;
+  return out;
+}
+
+void AttachPersistent(Dev dev, const PersistentStore& store) {
+  struct snapkeep_attach_persistent arg {};
+  if (store.identity.size() > sizeof(arg.identity)) Fail(EINVAL, "", "identity is longer than 64 bytes");
+  std::memcpy(arg.identity, store.identity.data(), store.identity.size());
+  arg.dev = ToAbi(dev);
+  arg.flags = store.flags;
+  arg.fd = -1;
+  int fd = -1;
+  if (!store.file.empty()) {
+    // O_NOFOLLOW: the file the caller mapped, not what a link points to now.
+    fd = open(store.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      int e = errno;
+      Fail(e, "open", store.file + ": " + strerror(e));
+    }
+    struct stat st {};
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+      int e = errno;
+      close(fd);
+      Fail(e ? e : EINVAL, "fstat", store.file + " is not a regular file");
+    }
+    arg.store_dev = ToAbi(Dev{major(st.st_dev), minor(st.st_dev)});
+    arg.fd = fd;
+  } else {
+    arg.store_dev = ToAbi(DevOfPath(store.device));
+  }
+  std::vector<struct snapkeep_sectors> abi = ToAbi(store.ranges);
+  arg.count = static_cast<uint32_t>(abi.size());
+  arg.ranges = Ptr(abi.data());
+  try {
+    CtlFd ctl;
+    ctl.Call(SNAPKEEP_IOCTL_ATTACH_PERSISTENT, &arg, "attach persistent");
+  } catch (...) {
+    if (fd >= 0) close(fd);
+    throw;
+  }
+  // The module holds its own reference: ours can go.
+  if (fd >= 0) close(fd);
+}
+
 std::vector<uint8_t> ReadMap(Dev dev, uint64_t offset, uint64_t length) {
   CtlFd ctl;
   std::vector<uint8_t> buf(length);

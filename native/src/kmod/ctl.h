@@ -37,6 +37,30 @@ struct TrackerInfo {
   std::optional<Uuid> snapshot;
 };
 
+// What TRACKER_INFO2 adds: the persistent store's state (ABI 1.3).
+struct PersistInfo {
+  uint32_t flags = 0;   // SNAPKEEP_PERSIST_*
+  uint32_t reason = 0;  // SNAPKEEP_PERSIST_REASON_*
+  uint64_t found_sequence = 0;
+  uint64_t found_time = 0;
+  uint64_t sequence = 0;
+};
+
+struct TrackerInfo2 {
+  TrackerInfo info;
+  PersistInfo persist;
+};
+
+// A store for ATTACH_PERSISTENT: a file (its extents on the device its file
+// system is on) or raw ranges of a device.
+struct PersistentStore {
+  std::string file;    // absolute path, or empty for raw ranges
+  std::string device;  // with raw ranges: the block device
+  std::vector<Range> ranges;
+  std::string identity;  // at most SNAPKEEP_PERSIST_IDENTITY_LEN bytes
+  uint32_t flags = 0;
+};
+
 struct Event {
   enum class Kind { kLowSpace, kOverflow, kUnknown } kind = Kind::kUnknown;
   uint32_t code = 0;
@@ -83,6 +107,8 @@ TrackerInfo GetTrackerInfo(Dev dev);
 std::vector<uint8_t> ReadMap(Dev dev, uint64_t offset, uint64_t length);
 void MarkDirty(Dev dev, const std::vector<Range>& ranges);
 std::vector<Dev> ListTrackers();
+void AttachPersistent(Dev dev, const PersistentStore& store);
+TrackerInfo2 GetTrackerInfo2(Dev dev);
 
 Uuid Create(const std::vector<Dev>& devs);
 void Destroy(const Uuid& id);
