@@ -14,8 +14,10 @@
 //               of every 64th entry
 //
 // A lookup (Match) searches the summary (held on the heap: 1/384 of the
-// entries' size) and then reads one block of 64 entries (3 KiB) with
-// pread: lookups land all over a big index, and through the mapping each
+// entries' size, with a jump table by key prefix in front) and then reads
+// 16 entries of the block (64 entries) it names, where interpolation
+// places the id (ids are uniform keyed hashes), with pread; the whole block
+// when the id is not among them: lookups land all over a big index, and through the mapping each
 // would cost a page fault (and the pages, given back to stay small, a
 // fault again next time): several times one small read, measured 10 TiB
 // (docs/repository-format.md, "Scale"). Scans walk the mapping in order and
@@ -93,6 +95,10 @@ class IndexTable {
   const uint8_t* removed_ = nullptr;
   const uint8_t* entries_ = nullptr;
   std::vector<uint64_t> summary_;
+  // jump_[p]: the first summary block whose key's top jumpBits_ bits are
+  // >= p (p = 0 .. 2^jumpBits_): Bracket searches a few blocks, not all.
+  std::vector<uint32_t> jump_;
+  int jumpBits_ = 0;
 };
 
 // Mapped index pages this process may hold during a scan before they are
