@@ -7,6 +7,8 @@
         "src/caller_fs.cc",
         "src/errors.cc",
         "src/fs_extents.cc",
+        "src/fs/ext4_used_blocks.cc",
+        "src/fs/used_blocks_binding.cc",
         "src/kmod_ctl.cc",
         "src/kmod/ctl.cc",
         "src/libraries.cc",
@@ -28,6 +30,7 @@
         "src/engine/pack_writer.cc",
         "src/engine/pipeline_backup.cc",
         "src/engine/pipeline_restore.cc",
+        "src/engine/restore_resume.cc",
         "src/engine/repo_dir.cc",
         "src/engine/repo_dir_binding.cc",
         "src/engine/source_reader.cc",
@@ -49,9 +52,9 @@
         "-Wall",
         "-Wextra",
         "-Werror=return-type",
-        "<!@(pkg-config --cflags libzstd libsodium)"
+        "<!@(pkg-config --cflags libzstd libsodium ext2fs)"
       ],
-      "libraries": ["<!@(pkg-config --libs libzstd libsodium)"]
+      "libraries": ["<!@(pkg-config --libs libzstd libsodium ext2fs)"]
     }
   ]
 }

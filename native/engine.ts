@@ -51,6 +51,12 @@ export interface BackupDeviceRequest {
   parent?: NativeList;
   parentList?: Buffer;
   ranges?: Array<[number, number]>;
+  /**
+   * Full backup (no `ranges`): the byte ranges the source's file systems use.
+   * Chunks touching one are read whole; the others are recorded as zero
+   * chunks without being read. Absent: every chunk is read.
+   */
+  usedRanges?: Array<[number, number]>;
   threads?: number;
   /** Store the list's segments as they are built (the list is then not returned). */
   writeSegments?: boolean;
@@ -70,6 +76,8 @@ export interface BackupDeviceResult {
   chunksRepaired: number;
   size: number;
   bytesRead: number;
+  /** With usedRanges: bytes of the chunks not read because no file system uses them. */
+  bytesUnused: number;
   bytesNew: number;
   bytesStored: number;
   chunks: number;
@@ -91,6 +99,15 @@ export interface RestoreDeviceRequest {
   rangeLength?: number;
   target: string;
   skipIdentical: boolean;
+  /**
+   * Resumable restore: the file that records which chunks are on the target
+   * for sure (outside the repository), and the key tying it to this point,
+   * range and target. A file with another key is ignored.
+   */
+  resumeFile?: string;
+  resumeKey?: string;
+  /** Progress is made durable after this many bytes (or 2 s); default 256 MiB. */
+  resumeEveryBytes?: number;
   threads?: number;
 }
 
@@ -158,7 +175,7 @@ export interface NativeRepo {
     req: RestoreDeviceRequest,
     onProgress?: ProgressCallback,
     cancel?: CancelToken,
-  ): Promise<{ bytesWritten: number; bytesSkipped: number; blockDevice: boolean }>;
+  ): Promise<{ bytesWritten: number; bytesSkipped: number; bytesResumed: number; resumeIgnored?: string; blockDevice: boolean }>;
   readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer>;
   /** A device's list from its root (format 2) or its segment ids (format 1). */
   openList(ref: { root: string } | { segments: string[] | Buffer }, chunks: number): Promise<NativeList>;

@@ -7,3 +7,4 @@ export * from './fs-extents';
 export * from './kmod';
 export * from './libraries';
 export * from './peercred';
+export * from './used-blocks';

@@ -26,9 +26,10 @@ function need(cond, msg) {
   }
 }
 
-for (const lib of ['libzstd', 'libsodium']) {
+for (const lib of ['libzstd', 'libsodium', 'ext2fs']) {
   const r = spawnSync('pkg-config', ['--exists', lib]);
-  need(r.status === 0, `${lib} development files are missing: apt-get install ${lib}-dev pkg-config`);
+  const pkg = lib === 'ext2fs' ? 'libext2fs' : lib;
+  need(r.status === 0, `${lib} development files are missing: apt-get install ${pkg}-dev pkg-config`);
 }
 
 if (process.argv.includes('--asan')) await buildAsan();
@@ -57,7 +58,7 @@ function gypTarget() {
 }
 
 function pkgFlags(kind) {
-  return execFileSync('pkg-config', [kind, 'libzstd', 'libsodium'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+  return execFileSync('pkg-config', [kind, 'libzstd', 'libsodium', 'ext2fs'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
 }
 
 function run(cmd, args) {

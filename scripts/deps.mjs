@@ -13,6 +13,7 @@ export const APT_PACKAGES = [
   ['pkg-config', 'finds libzstd and libsodium for the addon'],
   ['libzstd-dev', 'compression in the backup engine'],
   ['libsodium-dev', 'hashing, encryption and key derivation'],
+  ['libext2fs-dev', 'ext2/3/4 block bitmaps: full backups read only the blocks the file system uses'],
   ['qemu-system-x86', 'boots the test kernels'],
   ['busybox-static', 'the test VM initramfs'],
   ['kmod', 'resolves kernel module dependencies for the test VM'],
@@ -55,7 +56,7 @@ export const APT_PACKAGES = [
 ];
 
 /** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */
-export const START_PACKAGES = ['build-essential', 'pkg-config', 'libzstd-dev', 'libsodium-dev', 'libnbd-bin', 'fuse3', 'fuse2fs', 'mtools'];
+export const START_PACKAGES = ['build-essential', 'pkg-config', 'libzstd-dev', 'libsodium-dev', 'libext2fs-dev', 'libnbd-bin', 'fuse3', 'fuse2fs', 'mtools'];
 
 function installed(pkg) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });

@@ -71,7 +71,8 @@ const steps = [
   { name: 'lint', needsBuild: false, run: async () => single(await sh('npm', ['run', '--silent', 'lint'])) },
   { name: 'unit', needsBuild: true, run: vitest('test/vitest.config.mts', 'unit') },
   {
-    // The hostile-repository corpus and the engine's own tests again, against
+    // The hostile-repository corpus, the engine's own tests and the file-system
+    // bitmap reader's (hostile images, fuzz loop) again, against
     // the addon built with AddressSanitizer + UndefinedBehaviorSanitizer.
     name: 'asan',
     needsBuild: true,
@@ -81,7 +82,7 @@ const steps = [
       rmSync(out, { force: true });
       await sh(
         'vitest',
-        ['run', '--config', 'test/vitest.config.mts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, 'test/unit/core/engine/hostile-', 'native/src/engine/'],
+        ['run', '--config', 'test/vitest.config.mts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, 'test/unit/core/engine/hostile-', 'native/src/engine/', 'native/src/fs/'],
         asanEnv(),
       );
       return vitestCounts(out);

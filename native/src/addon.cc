@@ -5,6 +5,7 @@
 #include "caller_fs.h"
 #include "fs_extents.h"
 #include "engine/binding.h"
+#include "fs/used_blocks_binding.h"
 #include "kmod_ctl.h"
 #include "libraries.h"
 #include "peercred.h"
@@ -18,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFsExtents(env, exports);
   InitPeercred(env, exports);
   InitCallerFs(env, exports);
+  fs::InitUsedBlocks(env, exports);
   return exports;
 }
 

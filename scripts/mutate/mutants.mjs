@@ -93,7 +93,7 @@ export const mutants = [
     id: 'restore-image-not-truncated',
     layer: 'native',
     file: 'native/src/engine/pipeline_restore.cc',
-    find: 'if (!req.skipIdentical && ::ftruncate(f.get(), 0) < 0)',
+    find: 'if (!keep && ::ftruncate(f.get(), 0) < 0)',
     replace: 'if (false && ::ftruncate(f.get(), 0) < 0)',
     description: 'an existing image file is not emptied first, so its old data stays where the point has zero chunks',
     tests: ['test/unit/core/engine/restore-over-existing-image.test.ts'],

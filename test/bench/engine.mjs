@@ -4,6 +4,7 @@
 //
 //   node test/bench/engine.mjs [--size 2G] [--dir DIR] [--keep]
 //                              [--no-scale | --scale-only] [--scale-chunks N]
+//                              [--no-used | --used-only] [--used-size 4G]
 //
 // Image: 1 MiB extents, each zeros (30 %), text (25 %), slices of the
 // system's binaries (25 %) or fresh random bytes standing in for
@@ -17,6 +18,8 @@
 // Node process so its peak RSS is its own.
 // Then the scale section (engine-scale.mjs): a synthetic repository the size
 // of a 10 TiB device; open, incremental, prune and list at that size.
+// Then the used-blocks section (engine-used.mjs): an ext4 image 30 % full,
+// full backup of its used blocks vs every sector vs raw read vs partclone.
 // Prints a table, then one line of JSON with the figures and ratios.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -209,6 +212,13 @@ if (process.argv.includes('--scale-only')) {
   console.log(JSON.stringify({ scale }));
   process.exit(0);
 }
+if (process.argv.includes('--used-only')) {
+  const { runUsed } = await import('./engine-used.mjs');
+  const usedBlocks = await runUsed({ size: parseSize(arg('used-size', '4G')), base, row });
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({ usedBlocks }));
+  process.exit(0);
+}
 console.log(`bench:engine: ${size / MiB} MiB image in ${dir} (${os.cpus().length} cores${isRoot ? '' : ', not root: caches NOT dropped'})`);
 const mix = makeImage(image, size);
 
@@ -304,5 +314,9 @@ if (!process.argv.includes('--keep')) fs.rmSync(dir, { recursive: true, force: t
 if (!process.argv.includes('--no-scale')) {
   const { runScale } = await import('./engine-scale.mjs');
   figures.scale = await runScale(scaleOpts);
+}
+if (!process.argv.includes('--no-used')) {
+  const { runUsed } = await import('./engine-used.mjs');
+  figures.usedBlocks = await runUsed({ size: parseSize(arg('used-size', '4G')), base, row });
 }
 console.log(JSON.stringify(figures));

@@ -13,7 +13,8 @@ export const backupCommand: Command = {
   summary: 'back up image files or unmounted block devices into a repository',
   usage:
     'snapkeep backup <repository> <source>... [--job ID] [--name NAME] [--parent POINT] [--level 1-19]\n' +
-    '                [--changes FILE.json] [--password-file FILE] [--json]\n' +
+    '                [--changes FILE.json] [--all-sectors] [--password-file FILE] [--json]\n' +
+    '  --all-sectors: a full backup reads every sector, not only the blocks ext2/3/4 file systems use\n' +
     '  --changes: {"source", "generation", "number", "blockSize", "sinceNumber", "ranges": [[offset, length], ...]}',
   async run({ args, json, out }) {
     const { values, positionals } = parseArgs({
@@ -25,6 +26,7 @@ export const backupCommand: Command = {
         parent: { type: 'string' },
         level: { type: 'string' },
         changes: { type: 'string' },
+        'all-sectors': { type: 'boolean' },
       },
       allowPositionals: true,
     });
@@ -55,6 +57,7 @@ export const backupCommand: Command = {
         repo.backup({
           sources,
           compressionLevel: level,
+          ...(values['all-sectors'] === true && { readAllSectors: true }),
           ...(values.job !== undefined && { jobId: values.job }),
           ...(values.name !== undefined && { jobName: values.name }),
           ...(values.parent !== undefined && { parentId: values.parent }),
@@ -66,7 +69,11 @@ export const backupCommand: Command = {
       else {
         const secs = (Date.now() - started) / 1000;
         out(`restore point ${point.id} (${point.kind}) in ${secs.toFixed(1)} s`);
-        for (const d of point.devices) out(`  ${d.source}: ${humanBytes(d.sizeBytes)}, read ${humanBytes(d.readBytes)}, added ${humanBytes(d.addedBytes)}`);
+        for (const d of point.devices) {
+          const unused = d.unusedBytes ? `, ${humanBytes(d.unusedBytes)} unused (not read, restores as zeros)` : '';
+          out(`  ${d.source}: ${humanBytes(d.sizeBytes)}, read ${humanBytes(d.readBytes)}${unused}, added ${humanBytes(d.addedBytes)}`);
+          for (const f of d.usedBlocks ?? []) if (f.reason) out(`    ${f.partition !== undefined ? `partition ${f.partition}` : 'file system'}${f.fsType ? ` (${f.fsType})` : ''} read whole: ${f.reason}`);
+        }
       }
       return EXIT.OK;
     } finally {

@@ -3,7 +3,7 @@
 // in this process with the user's own directories.
 import { parseArgs } from 'node:util';
 
-import { AppError, type Job, runResult } from '../../common/contract';
+import { AppError, FULL_READ_WORDS, type Job, runResult } from '../../common/contract';
 import { formatBytes, formatDuration, formatTimestamp } from '../../common/format';
 import { openClient } from '../../helper/client';
 import { selectBackend } from '../../helper/select-backend';
@@ -60,8 +60,10 @@ export const jobsCommand: Command = {
         const entries = await client.call('history.list', { limit, ...(id !== undefined && { jobId: id }) });
         if (json) out(JSON.stringify(entries));
         else
-          for (const e of entries)
+          for (const e of entries) {
             out(`${formatTimestamp(e.finishedAt)}  ${e.jobName}  ${runResult(e)}  read ${formatBytes(e.bytesRead)}, stored ${formatBytes(e.storedBytes ?? e.bytesWritten)} in ${formatDuration(e.durationMs / 1000)}${e.error ? `  ${e.error.code}: ${e.error.message}` : ''}`);
+            for (const r of e.reads ?? []) if (r.reason) out(`    ${r.source}: ${FULL_READ_WORDS[r.reason]}`);
+          }
         return EXIT.OK;
       }
       if (id === undefined) throw new AppError('INVALID_ARGUMENT', 'snapkeep jobs run <job-id>');

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -37,12 +38,14 @@ export const restoreCommand: Command = {
           source,
           target: path.resolve(target),
           skipIdentical: values['skip-identical'] === true,
+          // Run again after an interruption, the restore picks up where it stopped.
+          resumeDir: path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local/state'), 'snapkeep/restores'),
           ...(partition !== undefined && { partition }),
           ...(progressPrinter(json) && { onProgress: progressPrinter(json) }),
           signal,
         }),
       );
-      out(json ? JSON.stringify({ pointId, source, target, ...r }) : `restored ${pointId} to ${target}: wrote ${humanBytes(r.bytesWritten)}, skipped ${humanBytes(r.bytesSkipped)}, every chunk verified`);
+      out(json ? JSON.stringify({ pointId, source, target, ...r }) : `restored ${pointId} to ${target}: ${r.bytesResumed ? `resumed after ${humanBytes(r.bytesResumed)} an interrupted run had restored, ` : ''}wrote ${humanBytes(r.bytesWritten)}, skipped ${humanBytes(r.bytesSkipped)}, every chunk verified`);
       return EXIT.OK;
     } finally {
       await repo.close();

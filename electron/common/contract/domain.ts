@@ -146,6 +146,11 @@ export const JobInput = z.object({
   verify: VerifyPolicy.optional(),
   /** Back up when the repository becomes reachable (its USB disk plugged in), besides the schedule. */
   runOnConnect: z.boolean().optional(),
+  /**
+   * Full backups read every sector. Absent or false: they read only the
+   * blocks ext2/3/4 file systems use, and free blocks restore as zeros.
+   */
+  readAllSectors: z.boolean().optional(),
 });
 export type JobInput = z.infer<typeof JobInput>;
 
@@ -182,6 +187,18 @@ export const PartitionInfo = z.object({
   fsLabel: z.string().optional(),
 });
 
+/** How a full backup read one file system of a device: its used blocks only, or (reason) all of it. */
+export const UsedBlocksNote = z.object({
+  /** 1-based partition; absent when the device is one file system. */
+  partition: z.number().int().positive().optional(),
+  fsType: z.string().optional(),
+  /** Bytes the file system uses (its bitmaps were read and only those blocks were). */
+  usedBytes: z.number().int().nonnegative().optional(),
+  /** Why it was read whole (unknown, damaged, not ext2/3/4, ...). */
+  reason: z.string().optional(),
+});
+export type UsedBlocksNote = z.infer<typeof UsedBlocksNote>;
+
 export const PointDevice = z.object({
   /** Source as given in the job: device path or image file. */
   source: z.string(),
@@ -195,6 +212,12 @@ export const PointDevice = z.object({
   readBytes: z.number().int().nonnegative(),
   /** Bytes of new chunk data this point added to the repository. */
   addedBytes: z.number().int().nonnegative(),
+  /** changed: only the blocks the change tracker recorded since the parent; full: every block (or every used one: unusedBytes). */
+  readMode: z.enum(['changed', 'full']).optional(),
+  /** Full backup: bytes not read because no file system uses them (they restore as zeros). */
+  unusedBytes: z.number().int().nonnegative().optional(),
+  /** Full backup: per file system, used blocks only or why it was read whole. */
+  usedBlocks: z.array(UsedBlocksNote).optional(),
 });
 export type PointDevice = z.infer<typeof PointDevice>;
 
@@ -255,6 +278,27 @@ export const Task = z.object({
 });
 export type Task = z.infer<typeof Task>;
 
+/**
+ * Why a backup read a source in full rather than only its changes:
+ * first-backup (nothing to build on yet), tracker-restarted (the change
+ * tracker started a new generation since the last backup: a reboot, a
+ * module reload, a resize), not-tracked (a file or an unmounted device read
+ * directly: every run reads it all), parent-missing (changes were recorded,
+ * but the point they were counted from is gone or no longer matches).
+ */
+export const FullReadReason = z.enum(['first-backup', 'tracker-restarted', 'not-tracked', 'parent-missing']);
+export type FullReadReason = z.infer<typeof FullReadReason>;
+
+/** How one run read one source. */
+export const SourceRead = z.object({
+  source: z.string(),
+  mode: z.enum(['changed', 'full']),
+  /** Set when mode is full. */
+  reason: FullReadReason.optional(),
+  bytes: z.number().int().nonnegative(),
+});
+export type SourceRead = z.infer<typeof SourceRead>;
+
 export const HistoryEntry = z.object({
   id: Id,
   jobId: Id,
@@ -276,6 +320,8 @@ export const HistoryEntry = z.object({
    * included: their packs stay until a clean-up removes them.
    */
   storedBytes: z.number().int().nonnegative().optional(),
+  /** Per source of a run that made a point: only its changes or all of it, and why. */
+  reads: z.array(SourceRead).optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 

@@ -6,6 +6,7 @@
 // the dashboard, the history, the tray and the notifications agree.
 import { z } from 'zod';
 
+import type { FullReadReason } from './domain';
 import { ErrorInfo } from './errors';
 
 /** The steps of a backup run a problem can belong to. */
@@ -50,3 +51,15 @@ export function warningStep(text: string): RunStep | undefined {
   const t = text.trimStart().toLowerCase();
   return PREFIXES.find(([p]) => t.startsWith(p))?.[1];
 }
+
+/**
+ * Why a run read a whole source, in words for the history (app and CLI
+ * alike): a long backup after a short one needs its reason next to it.
+ */
+export const FULL_READ_WORDS: Readonly<Record<FullReadReason, string>> = {
+  'first-backup': 'first backup of this source: read in full',
+  'tracker-restarted':
+    'read in full: the change tracker started over since the last backup (the computer restarted, the module was reloaded or the device was resized); the next backup reads only changes again',
+  'not-tracked': 'read in full: not followed by the change tracker (an image file or a device backed up without a snapshot)',
+  'parent-missing': 'read in full: the restore point its changes were counted from is gone or no longer matches',
+};

@@ -60,6 +60,8 @@ export interface BackupRequest {
   /** The point to build on; the engine uses the newest point of the job when omitted. */
   parentId?: string;
   compressionLevel: number;
+  /** Full backups read every sector, not only the blocks ext2/3/4 file systems use. */
+  readAllSectors?: boolean;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -74,6 +76,14 @@ export interface RestoreRequest {
   partition?: number;
   /** Read the target first and skip chunks that are already identical. */
   skipIdentical: boolean;
+  /**
+   * Makes the restore resumable: a directory outside the repository where
+   * its progress is kept (the service's state). A restore of the same point
+   * and range to the same target resumes from there.
+   */
+  resumeDir?: string;
+  /** How often progress is made durable: after this many bytes or 2 s (default 256 MiB). */
+  resumeEveryBytes?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -81,6 +91,10 @@ export interface RestoreRequest {
 export interface RestoreResult {
   bytesWritten: number;
   bytesSkipped: number;
+  /** Bytes an earlier, interrupted run of this restore had written for sure (not read or written again). */
+  bytesResumed?: number;
+  /** Why the progress of an earlier run was not used (another restore's, damaged). */
+  resumeIgnored?: string;
   /** Every chunk was hashed after decryption and matched its id. */
   verified: true;
 }

@@ -13,7 +13,7 @@
 // else reads the whole source (and stores only chunks the repository lacks).
 import { randomBytes } from 'node:crypto';
 
-import { AppError, type RestorePoint } from '../../common/contract';
+import { AppError, isAppError, type RestorePoint } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
 import type { BackupRequest, BackupSource } from './api';
 import { openDeviceList } from './chunk-lists';
@@ -21,6 +21,7 @@ import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { ID_BYTES, rel } from './format';
 import { probeLayout } from './layout-probe';
+import { type UsedRangesPlan, planUsedRanges } from './used-ranges';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
 import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
@@ -32,7 +33,17 @@ export function newPointId(now: Date): string {
 }
 
 async function findParent(ctx: RepoContext, req: BackupRequest): Promise<Manifest | undefined> {
-  if (req.parentId !== undefined) return readManifest(ctx.path, ctx.native, req.parentId);
+  if (req.parentId !== undefined) {
+    // The point the changes were counted from may have been deleted since
+    // (forget, a prune by another machine): then they cannot be used, and
+    // the backup reads everything instead of failing.
+    try {
+      return await readManifest(ctx.path, ctx.native, req.parentId);
+    } catch (e) {
+      if (isAppError(e) && e.code === 'NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
   const sources = req.sources.map((s) => s.source).sort().join('\n');
   const ids = (await listPointIds(ctx.path)).reverse();
   for (const id of ids) {
@@ -133,6 +144,8 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
       const layout = await probeLayout(src.readFrom);
       const useChanges = canUseChanges(src, parentDev, ctx.config.chunkSize) && parentDev !== undefined;
       const parentList = useChanges && parentDev && parent ? await openDeviceList(ctx.native, parentDev, parent.id) : undefined;
+      // A full backup reads only what the file systems use, unless told not to.
+      const used: UsedRangesPlan | undefined = useChanges || req.readAllSectors === true ? undefined : await planUsedRanges(src.readFrom, layout, ctx.config.chunkSize);
       const report = progressReporter('reading', req.onProgress, src.source);
       let res;
       try {
@@ -149,6 +162,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
             ...(useChanges && parentDev && parentList && src.changes
               ? { parent: parentList, ranges: src.changes.ranges, expectedSize: parentDev.sizeBytes }
               : {}),
+            ...(used?.ranges && { usedRanges: used.ranges }),
           },
           report,
           token,
@@ -175,6 +189,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
         addedBytes: res.bytesStored,
         newChunkBytes: res.bytesNew,
         zeroChunks: res.chunksZero,
+        ...(used && { unusedBytes: res.bytesUnused, usedBlocks: used.fileSystems }),
       });
     }
   } finally {

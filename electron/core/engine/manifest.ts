@@ -6,7 +6,7 @@
 // small whatever the device size and listing points reads little.
 import { z } from 'zod';
 
-import { AppError, PartitionInfo, type RestorePoint } from '../../common/contract';
+import { AppError, PartitionInfo, type RestorePoint, UsedBlocksNote } from '../../common/contract';
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
 import { corrupt } from './errors';
 import { MAX_CHUNK_SIZE, MAX_FILE_BYTES, MIN_CHUNK_SIZE, SEGMENT_ENTRIES, rel } from './format';
@@ -48,6 +48,9 @@ export const ManifestDevice = z.object({
   /** Raw bytes of the chunks this point stored first. */
   newChunkBytes: z.number().int().nonnegative(),
   zeroChunks: z.number().int().nonnegative(),
+  /** Full backups from used blocks: bytes not read (recorded as zero chunks). */
+  unusedBytes: z.number().int().nonnegative().optional(),
+  usedBlocks: z.array(UsedBlocksNote).optional(),
 }).superRefine((d, ctx) => {
   // The list must cover the device exactly: one id per chunk, SEGMENT_ENTRIES per segment
   // (a list root says how many chunks it holds; the engine checks that when it opens it).
@@ -131,6 +134,9 @@ export function toRestorePoint(m: Manifest): RestorePoint {
     partitions: d.layout.partitions,
     readBytes: d.readBytes,
     addedBytes: d.addedBytes,
+    readMode: d.readMode,
+    ...(d.unusedBytes !== undefined && { unusedBytes: d.unusedBytes }),
+    ...(d.usedBlocks !== undefined && { usedBlocks: d.usedBlocks }),
   }));
   return {
     id: m.id,

@@ -1,6 +1,12 @@
 // Restore one device (or one partition of it) of a restore point to a
 // block device or an image file. Every chunk is hashed after decryption
 // and must match its id before it is written (native pipeline_restore).
+// Given a resume directory, the restore records what is durably on the
+// target as it goes, and a later run to the same target picks up there
+// (restore-resume.ts, native restore_resume.h).
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
 import { AppError } from '../../common/contract';
 import { createCancelToken } from '../../../native/engine';
 import type { RestoreRequest, RestoreResult } from './api';
@@ -10,6 +16,7 @@ import { toAppError } from './errors';
 import { type HeldLock, lockedSignal } from './locks';
 import { readManifest } from './manifest';
 import { progressReporter } from './progress';
+import { resumeRecord, targetIdentity } from './restore-resume';
 import { checkRestoreTarget } from './target-check';
 
 export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock?: HeldLock): Promise<RestoreResult> {
@@ -32,17 +39,48 @@ export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock
     rangeLength = p.sizeBytes;
   }
   await checkRestoreTarget(req.target);
+  const resume =
+    req.resumeDir !== undefined
+      ? resumeRecord(req.resumeDir, {
+          repositoryId: ctx.config.id,
+          pointId: m.id,
+          source: dev.source,
+          rangeStart,
+          rangeLength,
+          chunkSize: dev.chunkSize,
+          target: await targetIdentity(req.target),
+        })
+      : undefined;
+  if (resume) await fs.mkdir(path.dirname(resume.file), { recursive: true, mode: 0o700 });
   const list = await openDeviceList(ctx.native, dev, m.id);
   const token = createCancelToken();
   const onAbort = () => token.cancel();
   req.signal?.addEventListener('abort', onAbort);
   try {
     const r = await ctx.native.restore(
-      { list, chunkSize: dev.chunkSize, deviceSize: dev.sizeBytes, rangeStart, rangeLength, target: req.target, skipIdentical: req.skipIdentical },
+      {
+        list,
+        chunkSize: dev.chunkSize,
+        deviceSize: dev.sizeBytes,
+        rangeStart,
+        rangeLength,
+        target: req.target,
+        skipIdentical: req.skipIdentical,
+        ...(resume && { resumeFile: resume.file, resumeKey: resume.key }),
+        ...(req.resumeEveryBytes !== undefined && { resumeEveryBytes: req.resumeEveryBytes }),
+      },
       progressReporter('restoring', req.onProgress, req.target),
       token,
     );
-    return { bytesWritten: r.bytesWritten, bytesSkipped: r.bytesSkipped, verified: true };
+    // Done and synced: nothing is left to resume.
+    if (resume) await fs.rm(resume.file, { force: true });
+    return {
+      bytesWritten: r.bytesWritten,
+      bytesSkipped: r.bytesSkipped,
+      ...(r.bytesResumed > 0 && { bytesResumed: r.bytesResumed }),
+      ...(r.resumeIgnored !== undefined && { resumeIgnored: r.resumeIgnored }),
+      verified: true,
+    };
   } catch (e) {
     const err = toAppError(e, `restore of ${m.id} to ${req.target}`);
     if (err.code === 'REPO_CORRUPT') throw new AppError(err.code, err.message, { ...err.details, pointId: m.id });

@@ -15,7 +15,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { AppError, isAppError, type HistoryEntry, type RestorePoint, type SnapshotStorage } from '../../common/contract';
+import { AppError, isAppError, type FullReadReason, type HistoryEntry, type RestorePoint, type SnapshotStorage, type SourceRead } from '../../common/contract';
 import { ownerIdentity } from '../access/caller';
 import { openSource } from '../access/caller-files';
 import type { EventBus } from '../api/event-bus';
@@ -105,6 +105,7 @@ export class JobRunner {
     const started = now();
     const runId = newId('run', started);
     let point: RestorePoint | null = null;
+    let reads: SourceRead[] | undefined;
     let failure: AppError | null = null;
     const warnings: string[] = [];
     const warn = (m: string) => {
@@ -114,7 +115,7 @@ export class JobRunner {
     // How far the reading got per source, for a run that ends without a point.
     const readSoFar = new Map<string, number>();
     try {
-      point = await this.backup(job, runId, ctx, warn, readSoFar);
+      ({ point, reads } = await this.backup(job, runId, ctx, warn, readSoFar));
     } catch (e) {
       failure = isAppError(e) ? e : new AppError('INTERNAL', e instanceof Error ? e.message : String(e));
       if (ctx.signal.aborted && failure.code !== 'CANCELLED') failure = new AppError('CANCELLED', 'cancelled');
@@ -148,6 +149,7 @@ export class JobRunner {
       bytesPerSecond: durationMs > 0 ? Math.round((bytesRead * 1000) / durationMs) : 0,
       ...(failure && { error: failure.toInfo() }),
       warnings,
+      ...(reads && { reads }),
     };
     await this.options.history.append(entry);
     if (failure) throw failure;
@@ -155,7 +157,13 @@ export class JobRunner {
     return { pointId: point.id, bytesRead, bytesWritten, durationMs };
   }
 
-  private async backup(job: StoredJob, runId: string, ctx: TaskContext, warn: (m: string) => void, readSoFar: Map<string, number>): Promise<RestorePoint> {
+  private async backup(
+    job: StoredJob,
+    runId: string,
+    ctx: TaskContext,
+    warn: (m: string) => void,
+    readSoFar: Map<string, number>,
+  ): Promise<{ point: RestorePoint; reads: SourceRead[] }> {
     const { records, driver, repos } = this.options;
     const cleanup = new CleanupStack();
     const repo = repos.get(job.repositoryId);
@@ -214,6 +222,7 @@ export class JobRunner {
           jobName: job.name,
           ...(sources.parentId !== undefined && { parentId: sources.parentId }),
           compressionLevel: job.compressionLevel,
+          ...(job.readAllSectors === true && { readAllSectors: true }),
           onProgress: (p) => {
             if (p.phase === 'reading' && p.bytesDone !== undefined) readSoFar.set(p.message ?? '', Math.max(readSoFar.get(p.message ?? '') ?? 0, p.bytesDone));
             ctx.progress(p);
@@ -242,7 +251,7 @@ export class JobRunner {
         await this.options.cbt.set(job.id, Object.fromEntries(Object.entries(sources.marks).map(([s, m]) => [s, { ...m, pointId: point.id }])));
 
       await this.retention(job, ctx, warn);
-      return point;
+      return { point, reads: sourceReads(point, sources.expected) };
     } finally {
       cleanFailures = cleanFailures.concat(await cleanup.run());
       // The record stays when something could not be released, so the next
@@ -261,12 +270,16 @@ export class JobRunner {
     ctx: TaskContext,
     stop: AbortController,
     warn: (m: string) => void,
-  ): Promise<{ backup: BackupSource[]; marks: Record<string, Omit<CbtMark, 'pointId'>>; parentId?: string }> {
+  ): Promise<PreparedSources> {
     const { driver, records, bus } = this.options;
     const live = plans.filter((p): p is Extract<SourcePlan, { kind: 'live' }> => p.kind === 'live');
     const backup: BackupSource[] = plans.map((p) => ({ source: p.source, readFrom: p.kind === 'direct' ? p.devicePath : p.kind === 'file' ? p.readFrom : p.source }));
     const marks: Record<string, Omit<CbtMark, 'pointId'>> = {};
-    if (live.length === 0) return { backup, marks };
+    // What a full read of each source would be owed to, decided before the
+    // engine says how it read it: a source left here with changes is
+    // expected to be read by its changes.
+    const expected = new Map<string, FullReadReason | 'changes'>(plans.map((p) => [p.source, p.kind === 'live' ? 'first-backup' : 'not-tracked']));
+    if (live.length === 0) return { backup, marks, expected };
 
     ctx.progress({ phase: 'snapshot', message: 'allocating snapshot storage' });
     const liveBytes = live.reduce((n, p) => n + p.device.sizeBytes, 0);
@@ -319,16 +332,18 @@ export class JobRunner {
           sinceNumber: prev.number,
           ranges: this.options.engine.changedRanges(map, info.blockSize, prev.number, info.deviceSizeBytes),
         };
+        expected.set(p.source, 'changes');
         if (parentId === undefined || parentId === prev.pointId) {
           parentId = prev.pointId;
           parents++;
         }
       } else if (prev) {
+        expected.set(p.source, 'tracker-restarted');
         ctx.log.info(`${p.source}: the change tracker was reset since the last backup (new generation): reading everything, storing only new chunks`);
       }
     }
     // One parent for the whole point: only when every live source agrees.
-    return parents === live.length && parentId !== undefined ? { backup, marks, parentId } : { backup, marks };
+    return parents === live.length && parentId !== undefined ? { backup, marks, expected, parentId } : { backup, marks, expected };
   }
 
   /** Answers low-space events by growing the storage; stops the backup on overflow. */
@@ -421,4 +436,25 @@ export class JobRunner {
       warn(`retention: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+}
+
+interface PreparedSources {
+  backup: BackupSource[];
+  marks: Record<string, Omit<CbtMark, 'pointId'>>;
+  /** Per source: 'changes' when it was handed over with its changes, else why it is read in full. */
+  expected: Map<string, FullReadReason | 'changes'>;
+  parentId?: string;
+}
+
+/**
+ * How the point read each source, with the reason for every full read: the
+ * engine has the last word (it reads in full when the parent the changes
+ * were counted from is gone), the runner knows why it had no changes.
+ */
+export function sourceReads(point: RestorePoint, expected: ReadonlyMap<string, FullReadReason | 'changes'>): SourceRead[] {
+  return point.devices.map((d) => {
+    if (d.readMode === 'changed') return { source: d.source, mode: 'changed', bytes: d.readBytes };
+    const why = expected.get(d.source) ?? 'not-tracked';
+    return { source: d.source, mode: 'full', reason: why === 'changes' ? 'parent-missing' : why, bytes: d.readBytes };
+  });
 }

@@ -594,6 +594,8 @@ export class Service {
               target: target.path,
               ...(p.partition !== undefined && { partition: p.partition }),
               skipIdentical: p.skipIdentical,
+              // An interrupted restore to the same target resumes (engine/restore-resume.ts).
+              resumeDir: path.join(this.o.dirs.state, 'restores'),
               onProgress: (pr) => ctx.progress(pr),
               signal: ctx.signal,
             }),

@@ -455,6 +455,25 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         info.Env().Undefined(), nullptr);
   }
 
+  // [[offset, length], ...] of non-negative numbers.
+  static std::vector<std::pair<uint64_t, uint64_t>> RangePairs(Napi::Env env, Napi::Value v, const char* what) {
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value r = a.Get(i);
+      if (!r.IsArray() || r.As<Napi::Array>().Length() != 2)
+        throw Napi::TypeError::New(env, std::string(what) + " must be [offset, length] pairs");
+      Napi::Array p = r.As<Napi::Array>();
+      Napi::Value off = p.Get(0u), len = p.Get(1u);
+      if (!off.IsNumber() || !len.IsNumber() || !(off.As<Napi::Number>().DoubleValue() >= 0) ||
+          !(len.As<Napi::Number>().DoubleValue() >= 0))
+        throw Napi::TypeError::New(env, std::string(what) + " must be non-negative numbers");
+      out.emplace_back(static_cast<uint64_t>(off.As<Napi::Number>().DoubleValue()),
+                       static_cast<uint64_t>(len.As<Napi::Number>().DoubleValue()));
+    }
+    return out;
+  }
+
   Napi::Value Backup(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "backup(request, onProgress?, cancel?)");
@@ -482,19 +501,13 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
       req->useRanges = true;
       Napi::Value parent = o.Get("parent");
       req->parent = ListOf(env, parent.IsUndefined() ? o.Get("parentList") : parent, "parent");
-      Napi::Array a = ranges.As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) {
-        Napi::Value r = a.Get(i);
-        if (!r.IsArray() || r.As<Napi::Array>().Length() != 2)
-          throw Napi::TypeError::New(env, "ranges must be [offset, length] pairs");
-        Napi::Array p = r.As<Napi::Array>();
-        Napi::Value off = p.Get(0u), len = p.Get(1u);
-        if (!off.IsNumber() || !len.IsNumber() || off.As<Napi::Number>().DoubleValue() < 0 ||
-            len.As<Napi::Number>().DoubleValue() < 0)
-          throw Napi::TypeError::New(env, "ranges must be non-negative numbers");
-        req->ranges.emplace_back(static_cast<uint64_t>(off.As<Napi::Number>().DoubleValue()),
-                                 static_cast<uint64_t>(len.As<Napi::Number>().DoubleValue()));
-      }
+      req->ranges = RangePairs(env, ranges, "ranges");
+    }
+    Napi::Value used = o.Get("usedRanges");
+    if (used.IsArray()) {
+      if (req->useRanges) throw Napi::TypeError::New(env, "usedRanges is for full backups (not with ranges)");
+      req->useUsed = true;
+      req->used = RangePairs(env, used, "usedRanges");
     }
     req->index = index_;
     return EngineWorker<BackupResult>::Start(
@@ -508,6 +521,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
           o.Set("chunksRepaired", Napi::Number::New(e, double(r.chunksRepaired)));
           o.Set("size", Napi::Number::New(e, double(r.size)));
           o.Set("bytesRead", Napi::Number::New(e, double(r.bytesRead)));
+          o.Set("bytesUnused", Napi::Number::New(e, double(r.bytesUnused)));
           o.Set("bytesNew", Napi::Number::New(e, double(r.bytesNew)));
           o.Set("bytesStored", Napi::Number::New(e, double(r.bytesStored)));
           o.Set("chunks", Napi::Number::New(e, double(r.chunks)));
@@ -547,12 +561,21 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     auto req = RestoreReq(env, o);
     req->target = Str(o, "target");
     req->skipIdentical = Bool(o, "skipIdentical");
+    if (o.Has("resumeFile")) {
+      req->resumeFile = Str(o, "resumeFile");
+      req->resumeKey = Str(o, "resumeKey");
+      req->resumeEveryBytes = static_cast<uint64_t>(Num(o, "resumeEveryBytes", 0));
+      if (req->resumeFile.empty() || req->resumeFile[0] != '/')
+        throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
+    }
     return EngineWorker<RestoreResult>::Start(
         env, [req](OpControl& ctl) { return RunRestore(*req, ctl); },
         [](Napi::Env e, RestoreResult& r) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           o.Set("bytesWritten", Napi::Number::New(e, double(r.bytesWritten)));
           o.Set("bytesSkipped", Napi::Number::New(e, double(r.bytesSkipped)));
+          o.Set("bytesResumed", Napi::Number::New(e, double(r.bytesResumed)));
+          if (!r.resumeIgnored.empty()) o.Set("resumeIgnored", Napi::String::New(e, r.resumeIgnored));
           o.Set("blockDevice", Napi::Boolean::New(e, r.blockDevice));
           return o;
         },

@@ -15,8 +15,10 @@ namespace snapkeep::engine {
 class Compressor {
  public:
   explicit Compressor(int level);
-  // Compresses into `out` (resized); false when the result would not be
-  // smaller than the input, in which case the chunk is stored raw.
+  // Compresses into `out` (resized); false when the chunk is to be stored
+  // raw: compressing saved less than 1/32 of it (restore then skips the
+  // decompression too), or recent chunks did not compress and this one is
+  // not a probe (see compress.cc).
   bool Compress(const uint8_t* data, size_t len, Bytes& out);
 
  private:
@@ -25,6 +27,8 @@ class Compressor {
   };
   std::unique_ptr<ZSTD_CCtx, Free> ctx_;
   int level_;
+  unsigned poorInARow_ = 0;
+  unsigned skipLeft_ = 0;
 };
 
 class Decompressor {

@@ -55,13 +55,16 @@ std::vector<Item> PlanItems(const BackupRequest& req, uint64_t size, uint64_t nC
                             std::vector<uint64_t>& perSeg) {
   const uint64_t cs = req.chunkSize;
   const uint64_t maxRun = std::max<uint64_t>(1, kRunBytes / cs);
-  std::vector<bool> want(nChunks, !req.useRanges);
-  if (req.useRanges)
-    for (auto [off, len] : req.ranges) {
+  std::vector<bool> want(nChunks, !req.useRanges && !req.useUsed);
+  auto mark = [&](const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+    for (auto [off, len] : ranges) {
       if (len == 0 || off >= size) continue;
-      uint64_t end = std::min(size, off + len);
+      uint64_t end = std::min(size, off + std::min(len, size - off));
       for (uint64_t c = off / cs; c <= (end - 1) / cs; c++) want[c] = true;
     }
+  };
+  if (req.useRanges) mark(req.ranges);
+  else if (req.useUsed) mark(req.used);
   const uint64_t nSeg = (nChunks + kSegmentEntries - 1) / kSegmentEntries;
   perSeg.assign(nSeg, 0);
   std::vector<Item> items;
@@ -175,6 +178,7 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
     uint64_t end = std::min(res.size, (it.first + it.count) * cs);
     if (it.count) ctl.total += end - it.first * cs;
   }
+  if (req.useUsed && !req.useRanges) res.bytesUnused = res.size - ctl.total;
 
   BoundedQueue<Blob> queue(kQueueBlobs);
   std::vector<PackInfo> sealed;

@@ -3,7 +3,8 @@
 // queue. Each stage is its own function below; memory is the workers'
 // fixed buffers plus the queue, whatever the device size.
 //
-// Full: every chunk of the device is read. Incremental: the parent's chunk
+// Full: every chunk of the device is read (or, given the file system's
+// used ranges, every chunk that touches one). Incremental: the parent's chunk
 // list is copied and only chunks that overlap `ranges` are read. Either
 // way a chunk whose id the repository already has is not stored again, and
 // an all-zero chunk is recorded as the zero id and never stored.
@@ -40,6 +41,11 @@ struct BackupRequest {
   std::shared_ptr<ChunkListSource> parent;  // used with ranges
   bool useRanges = false;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, length
+  // Full backup of a file system's used blocks only: chunks that touch a
+  // used range are read whole; the others are recorded as the zero id
+  // without being read (a restore writes zeros there).
+  bool useUsed = false;
+  std::vector<std::pair<uint64_t, uint64_t>> used;  // offset, length
   int threads = 0;
   std::shared_ptr<ChunkIndex> index;
   int version = 1;             // index file format to write
@@ -56,6 +62,7 @@ struct BackupResult {
   uint64_t chunksRepaired = 0;  // inherited ids the index lacked, read again
   uint64_t size = 0;
   uint64_t bytesRead = 0;
+  uint64_t bytesUnused = 0;  // with useUsed: bytes of chunks skipped as unused
   uint64_t bytesNew = 0;     // raw bytes of chunks stored by this backup
   uint64_t bytesStored = 0;  // what they take in packs
   uint64_t chunks = 0, chunksRead = 0, chunksNew = 0, chunksZero = 0;

@@ -9,6 +9,7 @@
 
 #include "compress.h"
 #include "file_io.h"
+#include "restore_resume.h"
 
 namespace snapkeep::engine {
 namespace {
@@ -29,9 +30,10 @@ void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Byt
 }
 
 // Opens the target: an image file is created or cut to size (a fresh file
-// lets zero chunks stay holes); a block device is opened exclusively, so a
-// mounted one fails with EBUSY, and must be big enough.
-Fd OpenTarget(const RestoreRequest& req, bool* fresh, bool* blockDev) {
+// lets zero chunks stay holes; a resumed one keeps what it holds); a block
+// device is opened exclusively, so a mounted one fails with EBUSY, and
+// must be big enough.
+Fd OpenTarget(const RestoreRequest& req, bool resuming, bool* fresh, bool* blockDev) {
   struct stat st;
   bool exists = ::stat(req.target.c_str(), &st) == 0;
   *blockDev = exists && S_ISBLK(st.st_mode);
@@ -59,10 +61,11 @@ Fd OpenTarget(const RestoreRequest& req, bool* fresh, bool* blockDev) {
     return f;
   }
   Fd f = OpenOrThrow(req.target, (req.skipIdentical ? O_RDWR : O_WRONLY) | O_CREAT, 0644);
-  if (!req.skipIdentical && ::ftruncate(f.get(), 0) < 0) throw SysFail(errno, "ftruncate", req.target);
+  bool keep = req.skipIdentical || resuming;
+  if (!keep && ::ftruncate(f.get(), 0) < 0) throw SysFail(errno, "ftruncate", req.target);
   if (::ftruncate(f.get(), static_cast<off_t>(req.rangeLen)) < 0)
     throw SysFail(errno, "ftruncate", req.target);
-  *fresh = !req.skipIdentical;
+  *fresh = !keep;
   return f;
 }
 
@@ -74,13 +77,16 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   if (!req.list || req.list->Chunks() != nChunks || req.rangeStart + req.rangeLen > req.deviceSize)
     throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
   RestoreResult res;
+  const uint64_t first = req.rangeStart / cs;
+  const uint64_t last = req.rangeLen == 0 ? first : (req.rangeStart + req.rangeLen - 1) / cs;
+  RestoreResume resume(req.resumeFile, req.resumeKey, first, req.rangeLen == 0 ? 0 : last - first + 1,
+                       req.resumeEveryBytes);
+  res.resumeIgnored = resume.IgnoredReason();
   bool fresh = false;
-  Fd target = OpenTarget(req, &fresh, &res.blockDevice);
+  Fd target = OpenTarget(req, resume.LoadedChunks() > 0, &fresh, &res.blockDevice);
   ctl.total = req.rangeLen;
   if (req.rangeLen == 0) return res;
-  const uint64_t first = req.rangeStart / cs;
-  const uint64_t last = (req.rangeStart + req.rangeLen - 1) / cs;
-  std::atomic<uint64_t> next{first}, written{0}, skipped{0};
+  std::atomic<uint64_t> next{first}, written{0}, skipped{0}, resumed{0};
   int threads = req.threads > 0 ? req.threads : DefaultThreads();
 
   ctl.RunWorkers(threads, [&] {
@@ -97,6 +103,11 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
       uint64_t to = std::min(cStart + cLen, req.rangeStart + req.rangeLen);
       uint64_t n = to - from;
       uint64_t dst = from - req.rangeStart;
+      if (resume.Done(c)) {
+        resumed += n;
+        ctl.done += n;
+        continue;
+      }
       const uint8_t* src;
       ChunkId id = req.list->IdAt(c);
       bool zero = IsZeroId(id);
@@ -120,14 +131,25 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
         written += n;
       }
       ctl.done += n;
+      resume.Mark(c);
+      resume.MaybeCheckpoint(target.get(), req.target, n);
     }
   });
+  if (ctl.Stopping() && resume.Enabled()) {
+    // Stopped (cancel, an error, the target gone): keep what is durable for
+    // the next run, as far as the target still takes a sync.
+    try {
+      resume.Checkpoint(target.get(), req.target);
+    } catch (const EngineError&) {
+    }
+  }
   ctl.RethrowFirst();
   ctl.CheckCancel();
   if (::fsync(target.get()) < 0) throw SysFail(errno, "fsync", req.target);
   ctl.ReportFinal();
   res.bytesWritten = written;
   res.bytesSkipped = skipped;
+  res.bytesResumed = resumed;
   return res;
 }
 

@@ -28,6 +28,11 @@ struct RestoreRequest {
   uint64_t rangeLen = 0;
   std::string target;
   bool skipIdentical = false;
+  // Resumable restore (restore_resume.h): the file, and the key that ties
+  // it to this point, range and target. Empty: not resumable.
+  std::string resumeFile;
+  std::string resumeKey;
+  uint64_t resumeEveryBytes = 0;  // 0: the default (restore_resume.cc)
   int threads = 0;
   std::shared_ptr<ChunkIndex> index;
   std::shared_ptr<PackReader> packs;
@@ -36,6 +41,10 @@ struct RestoreRequest {
 struct RestoreResult {
   uint64_t bytesWritten = 0;
   uint64_t bytesSkipped = 0;
+  // Bytes a resume file named as restored by an earlier, interrupted run.
+  uint64_t bytesResumed = 0;
+  // Why a resume file that existed was not used ("" when used or none).
+  std::string resumeIgnored;
   bool blockDevice = false;
 };
 

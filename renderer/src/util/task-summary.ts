@@ -22,7 +22,8 @@ export function taskSummary(task: Task): string {
       const written = num(r, 'bytesWritten');
       if (written === undefined) break;
       const skipped = num(r, 'bytesSkipped') ?? 0;
-      return `Wrote ${formatBytes(written)}${skipped ? `, skipped ${formatBytes(skipped)} (empty or identical)` : ''}${inTime}, every chunk verified`;
+      const resumed = num(r, 'bytesResumed') ?? 0;
+      return `${resumed ? `Resumed after ${formatBytes(resumed)} an interrupted run had restored; w` : 'W'}rote ${formatBytes(written)}${skipped ? `, skipped ${formatBytes(skipped)} (empty or identical)` : ''}${inTime}, every chunk verified`;
     }
     case 'copy-files': {
       const files = num(r, 'files');

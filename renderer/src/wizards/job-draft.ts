@@ -46,6 +46,8 @@ export interface JobDraft {
   verifyData: VerifyPolicy['data'];
   /** Also back up when the destination becomes reachable (USB disk plugged in). */
   runOnConnect: boolean;
+  /** Full backups read every sector instead of the blocks ext2/3/4 file systems use. */
+  readAllSectors: boolean;
 }
 
 export function emptyDraft(): JobDraft {
@@ -71,6 +73,7 @@ export function emptyDraft(): JobDraft {
     verifyRuns: 7,
     verifyData: 'newest',
     runOnConnect: false,
+    readAllSectors: false,
   };
 }
 
@@ -100,6 +103,7 @@ export function draftFromJob(job: Job): JobDraft {
     verifyRuns: job.verify?.every.kind === 'runs' ? job.verify.every.runs : d.verifyRuns,
     verifyData: job.verify?.data ?? d.verifyData,
     runOnConnect: job.runOnConnect ?? false,
+    readAllSectors: job.readAllSectors ?? false,
   };
 }
 
@@ -139,6 +143,7 @@ export function toJobInput(d: JobDraft): JobInput {
   if (d.preScript.trim()) input.preScript = d.preScript.trim();
   if (d.postScript.trim()) input.postScript = d.postScript.trim();
   if (d.runOnConnect) input.runOnConnect = true;
+  if (d.readAllSectors) input.readAllSectors = true;
   if (d.verifyKind !== 'off')
     input.verify = { every: d.verifyKind === 'runs' ? { kind: 'runs', runs: d.verifyRuns } : { kind: 'weekly' }, data: d.verifyData };
   return input;

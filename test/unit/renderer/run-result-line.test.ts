@@ -55,4 +55,18 @@ describe('RunResultLine', () => {
     expect(w.get('[data-testid="history-reason"]').text()).toContain('The destination is full.');
     expect(w.get('[data-testid="history-stored"]').text()).toBe('Left 80.0 MiB in the repository until the next clean-up, 1 min 5 s');
   });
+
+  it('says why a run read a whole source; the compact line only when it is a surprise', () => {
+    const reads: HistoryEntry['reads'] = [
+      { source: '/dev/sda2', mode: 'full', reason: 'tracker-restarted', bytes: 64 * 2 ** 20 },
+      { source: '/srv/vm.img', mode: 'full', reason: 'not-tracked', bytes: 8 * 2 ** 20 },
+      { source: '/dev/sda1', mode: 'changed', bytes: 2 ** 20 },
+    ];
+    const full = mount(RunResultLine, { props: { entry: entry({ reads }) }, global });
+    const lines = full.findAll('[data-testid="history-full-read"]');
+    expect(lines.map((l) => l.attributes('data-reason'))).toEqual(['tracker-restarted', 'not-tracked']);
+    expect(lines[0]?.text()).toContain('/dev/sda2: read in full: the change tracker started over');
+    const compact = mount(RunResultLine, { props: { entry: entry({ reads }), compact: true }, global });
+    expect(compact.findAll('[data-testid="history-full-read"]').map((l) => l.attributes('data-reason'))).toEqual(['tracker-restarted']);
+  });
 });

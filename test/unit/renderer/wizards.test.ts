@@ -39,6 +39,13 @@ describe('job wizard model', () => {
     expect(toJobInput(draftFromJob(job))).toEqual(input);
   });
 
+  it('keeps "read every sector" off unless asked, and carries it through the contract', () => {
+    expect(toJobInput(good()).readAllSectors).toBeUndefined();
+    const input = toJobInput({ ...good(), readAllSectors: true });
+    expect(JobInput.parse(input).readAllSectors).toBe(true);
+    expect(draftFromJob({ ...input, id: 'j1', createdAt: '2026-03-02T10:00:00.000Z', running: false }).readAllSectors).toBe(true);
+  });
+
   it('words every problem for its field and says which step it is on', () => {
     const d = { ...emptyDraft(), scheduleKind: 'daily' as const, at: '25:00', retention: { keepLast: 0, keepDaily: 1, keepWeekly: 1, keepMonthly: 1 }, compressionLevel: 22 };
     const p = validateDraft(d);

@@ -255,6 +255,15 @@ pid=$!
 		echo "$TEST_TIMEOUT" > $R/timed-out
 		# Stacks of blocked (D state) tasks into the kernel log.
 		echo w > /proc/sysrq-trigger
+		# Where a lost I/O sits: still in a device's queue (its
+		# inflight count), or above it (device-mapper status).
+		{
+			for d in /sys/block/*; do
+				echo "${d##*/} inflight $(cat "$d/inflight" 2>/dev/null)"
+			done
+			dmsetup table 2>/dev/null
+			dmsetup status 2>/dev/null
+		} > $R/io-at-timeout 2>&1
 		kill -KILL -$pid
 	fi
 ) &

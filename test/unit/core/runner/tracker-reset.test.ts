@@ -4,7 +4,9 @@
 // through the service with the real engine and a real loop device; the
 // snapshot driver is mocked (no kernel module on the host; the VM tests run
 // the real one). Also at the engine: changes of another generation than
-// the parent's are never used.
+// the parent's are never used. The history says, per run, whether a source
+// was read by its changes or in full and why; a deleted parent point makes
+// the next run read in full, not fail.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, truncateSync, writeSync } from 'node:fs';
@@ -80,11 +82,18 @@ it('after a tracker reset the next run reads the whole device, and its point res
       if (!p) throw new Error('no point');
       return p;
     };
+    /** How the history says the latest run read the device. */
+    const lastRead = async () => {
+      const [h] = await s.client.call('history.list', { jobId: id, limit: 1 });
+      return h?.reads?.map((r) => ({ mode: r.mode, reason: r.reason }));
+    };
     await run();
+    expect(await lastRead()).toEqual([{ mode: 'full', reason: 'first-backup' }]);
     scribble(img, MiB, 64 * 1024);
     driver.wrote(dev, MiB, 64 * 1024);
     const second = await run();
     expect(second.devices[0]?.readBytes).toBeLessThan(MiB);
+    expect(await lastRead()).toEqual([{ mode: 'changed', reason: undefined }]);
 
     // The machine rebooted: writes while nothing tracked, then a new tracker.
     scribble(img, 5 * MiB, 64 * 1024);
@@ -93,6 +102,8 @@ it('after a tracker reset the next run reads the whole device, and its point res
     driver.wrote(dev, 6 * MiB, 4096);
     const third = await run();
     expect(third.devices[0]?.readBytes).toBe(8 * MiB);
+    // The history says why this one read everything.
+    expect(await lastRead()).toEqual([{ mode: 'full', reason: 'tracker-restarted' }]);
     const target = path.join(work.dir, 'restored.img');
     const r = await s.client.call('restore.start', { repositoryId: repo.id, pointId: third.id, source: dev, target, skipIdentical: false, confirm: target });
     expect((await s.waitTask(r.taskId)).state).toBe('succeeded');
@@ -103,8 +114,21 @@ it('after a tracker reset the next run reads the whole device, and its point res
     driver.wrote(dev, 2 * MiB, 4096);
     const fourth = await run();
     expect(fourth.devices[0]?.readBytes).toBeLessThan(MiB);
+    expect(await lastRead()).toEqual([{ mode: 'changed', reason: undefined }]);
     const r4 = await s.client.call('restore.start', { repositoryId: repo.id, pointId: fourth.id, source: dev, target, skipIdentical: false, confirm: target });
     expect((await s.waitTask(r4.taskId)).state).toBe('succeeded');
+    expect(execFileSync('cmp', [target, img]).length).toBe(0);
+
+    // The point the next changes count from is deleted: the tracker has
+    // them, the engine cannot use them, and the history says so.
+    await s.waitTask((await s.client.call('points.delete', { repositoryId: repo.id, pointId: fourth.id, dryRun: false })).taskId);
+    scribble(img, 3 * MiB, 4096);
+    driver.wrote(dev, 3 * MiB, 4096);
+    const fifth = await run();
+    expect(fifth.devices[0]?.readBytes).toBe(8 * MiB);
+    expect(await lastRead()).toEqual([{ mode: 'full', reason: 'parent-missing' }]);
+    const r5 = await s.client.call('restore.start', { repositoryId: repo.id, pointId: fifth.id, source: dev, target, skipIdentical: false, confirm: target });
+    expect((await s.waitTask(r5.taskId)).state).toBe('succeeded');
     expect(execFileSync('cmp', [target, img]).length).toBe(0);
   } finally {
     await s.close();

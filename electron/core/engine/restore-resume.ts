@@ -1,0 +1,57 @@
+// Where a resumable restore keeps its progress, and what ties that record
+// to one restore: the point, the range and the target's identity. A file
+// target is known by its inode, a block device by its number, size and the
+// disk's serial, so a different disk that took the same name (another USB
+// stick of the same model) never inherits another restore's progress.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/** Reads a sysfs attribute, or undefined when the device has none. */
+async function attr(file: string): Promise<string | undefined> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The identity of a restore target. A missing image file is created first
+ * (empty: the restore would create it anyway), so the first run and a
+ * resumed one see the same inode.
+ */
+export async function targetIdentity(target: string, sysRoot = '/sys'): Promise<string> {
+  const fh = await fs.open(target, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NONBLOCK, 0o644);
+  try {
+    const st = await fh.stat({ bigint: true });
+    if (!st.isBlockDevice()) return `file:${st.dev}:${st.ino}`;
+    const major = Number(st.rdev >> 8n) & 0xfff;
+    const minor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & 0xfff00n));
+    const dir = await fs.realpath(path.join(sysRoot, 'dev/block', `${major}:${minor}`)).catch(() => undefined);
+    if (!dir) return `block:${major}:${minor}`;
+    const disk = (await attr(path.join(dir, 'partition'))) !== undefined ? path.dirname(dir) : dir;
+    const size = await attr(path.join(dir, 'size'));
+    const serial =
+      (await attr(path.join(disk, 'device/wwid'))) ?? (await attr(path.join(disk, 'wwid'))) ?? (await attr(path.join(disk, 'device/serial'))) ?? (await attr(path.join(disk, 'serial')));
+    return `block:${major}:${minor}:${size ?? '?'}:${serial ?? '?'}`;
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface ResumeKeyParts {
+  repositoryId: string;
+  pointId: string;
+  source: string;
+  rangeStart: number;
+  rangeLength: number;
+  chunkSize: number;
+  target: string;
+}
+
+/** The resume file of a target (one per target: a new restore to it replaces an old one's) and the key inside it. */
+export function resumeRecord(dir: string, p: ResumeKeyParts): { file: string; key: string } {
+  const name = createHash('sha256').update(p.target).digest('hex').slice(0, 32);
+  return { file: path.join(dir, `${name}.resume`), key: JSON.stringify({ v: 1, ...p }) };
+}
