@@ -116,7 +116,7 @@ function makeEntryOf(n) {
   return { clusterSegs, changedBy, entry: (k, c) => (c * P + k * 7919) % n };
 }
 
-async function buildScaleRepo(dir, n, points) {
+export async function buildScaleRepo(dir, n, points) {
   const { engine } = await engineMod();
   const { writeManifest } = await import(path.join(OUT, 'electron/core/engine/manifest.js'));
   const repoPath = path.join(dir, 'repo10t');
@@ -194,7 +194,7 @@ async function buildScaleRepo(dir, n, points) {
   return { repoPath, image, segFiles, indexSeconds: (tIndex - t0) / 1000, listsSeconds: (tLists - tIndex) / 1000 };
 }
 
-async function buildListRepo(dir, n, points) {
+export async function buildListRepo(dir, n, points) {
   const { engine } = await engineMod();
   const { writeManifest } = await import(path.join(OUT, 'electron/core/engine/manifest.js'));
   const repoPath = path.join(dir, 'list365');

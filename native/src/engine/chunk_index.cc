@@ -82,17 +82,15 @@ void ChunkIndex::AddPack(const PackInfo& info) {
 
 bool ChunkIndex::FindLocked(const ChunkId& id, ChunkLocation* loc) const {
   for (const TableRef& t : tables_) {
-    const IndexTable& tab = *t.table;
-    for (uint64_t i = tab.LowerBound(id.data()); i < tab.Count(); i++) {
-      const uint8_t* e = tab.Entry(i);
-      if (CompareIds(e, id.data()) != 0) break;
+    bool found = t.table->Match(id.data(), [&](uint64_t i, const uint8_t* e) {
       IndexRecord r = GetRecord(e);
-      if (r.pack >= t.packNo.size()) continue;
+      if (r.pack >= t.packNo.size()) return false;
       uint32_t no = t.packNo[r.pack];
-      if (packs_[no].removed) continue;
+      if (packs_[no].removed) return false;
       if (loc) *loc = ChunkLocation{no, r.offset, r.storedLen, r.rawLen, r.flags, t.base + i};
       return true;
-    }
+    });
+    if (found) return true;
   }
   if (const ChunkLocation* l = overlay_.Get(id)) {
     if (loc) *loc = *l;
@@ -185,16 +183,14 @@ void ChunkIndex::MatchEntries(const PackEntry& e, uint32_t no, uint64_t* named, 
   std::shared_lock lock(mu_);
   *named = *equal = 0;
   for (const TableRef& t : tables_) {
-    const IndexTable& tab = *t.table;
-    for (uint64_t i = tab.LowerBound(e.id.data()); i < tab.Count(); i++) {
-      const uint8_t* p = tab.Entry(i);
-      if (CompareIds(p, e.id.data()) != 0) break;
+    t.table->Match(e.id.data(), [&](uint64_t, const uint8_t* p) {
       IndexRecord r = GetRecord(p);
-      if (r.pack >= t.packNo.size() || t.packNo[r.pack] != no) continue;
+      if (r.pack >= t.packNo.size() || t.packNo[r.pack] != no) return false;
       (*named)++;
       if (r.offset == e.offset && r.storedLen == e.storedLen && r.rawLen == e.rawLen && r.flags == e.flags)
         (*equal)++;
-    }
+      return false;
+    });
   }
 }
 

@@ -159,6 +159,20 @@ bool IndexTable::Attach(const uint8_t* base, size_t len, const uint8_t tag[kIdSi
   const uint8_t* sum = entries_ + count_ * kIndexEntryBytes;
   summary_.resize(blocks);
   for (uint64_t b = 0; b < blocks; b++) summary_[b] = GetU64(sum + b * 8);
+  // About one jump entry per block, at most 2^16 + 1 of them.
+  jumpBits_ = 0;
+  while (jumpBits_ < 16 && (uint64_t(2) << jumpBits_) <= blocks) jumpBits_++;
+  jump_.assign((size_t(1) << jumpBits_) + 1, 0);
+  if (blocks < (uint64_t(1) << 32)) {
+    uint64_t b = 0;
+    for (uint64_t p = 0; p < jump_.size(); p++) {
+      // Monotone and within [0, blocks] even if the summary were unsorted.
+      while (b < blocks && (jumpBits_ == 0 ? 0 : summary_[b] >> (64 - jumpBits_)) < p) b++;
+      jump_[p] = static_cast<uint32_t>(b);
+    }
+  } else {
+    jump_.clear();
+  }
   return true;
 }
 
@@ -184,7 +198,11 @@ std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const Repo
     ::madvise(m, size_t(st.st_size), MADV_RANDOM);
     t->map_ = m;
     t->mapLen_ = size_t(st.st_size);
-    if (t->Attach(static_cast<const uint8_t*>(m), t->mapLen_, tag.data(), sourceSize)) return true;
+    if (t->Attach(static_cast<const uint8_t*>(m), t->mapLen_, tag.data(), sourceSize)) {
+      t->fd_ = std::move(f);
+      t->file_ = file;
+      return true;
+    }
     ::munmap(m, t->mapLen_);
     t->map_ = nullptr;
     return false;
@@ -229,25 +247,125 @@ std::shared_ptr<IndexTable> IndexTable::Load(const std::string& repo, const Repo
   return t;
 }
 
-uint64_t IndexTable::LowerBound(const uint8_t* id) const {
+void IndexTable::Bracket(uint64_t k, uint64_t* lo, uint64_t* hi, uint64_t* kl, uint64_t* kh) const {
   // The answer lies in [lo, hi]. The summary narrows it to the blocks that
   // can hold it: from the one before the first block starting at or above
   // the id's key to the first block starting above it.
-  const uint64_t k = Key8(id);
-  uint64_t lo = 0, hi = count_;
-  uint64_t kl = 0, kh = ~uint64_t(0);  // keys bounding [lo, hi)
-  if (!summary_.empty()) {
-    uint64_t first = std::lower_bound(summary_.begin(), summary_.end(), k) - summary_.begin();
-    uint64_t last = std::upper_bound(summary_.begin() + first, summary_.end(), k) - summary_.begin();
-    if (first > 0) {
-      lo = (first - 1) * kSummaryStride;
-      kl = summary_[first - 1];
-    }
-    if (last < summary_.size()) {
-      hi = std::min(count_, last * kSummaryStride);
-      kh = summary_[last];
-    }
+  *lo = 0;
+  *hi = count_;
+  *kl = 0;
+  *kh = ~uint64_t(0);
+  if (summary_.empty()) return;
+  auto from = summary_.begin(), to = summary_.end();
+  if (!jump_.empty()) {
+    // Blocks before jump_[p] have smaller keys, those from jump_[p + 1] larger.
+    const uint64_t p = jumpBits_ == 0 ? 0 : k >> (64 - jumpBits_);
+    from = summary_.begin() + jump_[p];
+    to = summary_.begin() + jump_[p + 1];
   }
+  uint64_t first = std::lower_bound(from, to, k) - summary_.begin();
+  uint64_t last = std::upper_bound(summary_.begin() + first, to, k) - summary_.begin();
+  if (first > 0) {
+    *lo = (first - 1) * kSummaryStride;
+    *kl = summary_[first - 1];
+  }
+  if (last < summary_.size()) {
+    *hi = std::min(count_, last * kSummaryStride);
+    *kh = summary_[last];
+  }
+}
+
+void IndexTable::ReadRows(uint64_t row, uint64_t n, uint8_t* buf) const {
+  const uint64_t off = uint64_t(entries_ - static_cast<const uint8_t*>(map_)) + row * kIndexEntryBytes;
+  const size_t len = size_t(n * kIndexEntryBytes);
+  if (PreadFull(fd_.get(), buf, len, off, file_) != len)
+    throw EngineError("IO_ERROR", "index cache file " + file_ + " is shorter than when it was opened");
+}
+
+bool IndexTable::Match(const uint8_t* id, const MatchFn& fn) const {
+  if (!map_) {
+    for (uint64_t i = LowerBound(id); i < count_; i++) {
+      const uint8_t* e = Entry(i);
+      if (CompareIds(e, id) != 0) return false;
+      if (fn(i, e)) return true;
+    }
+    return false;
+  }
+  // Windows of two summary blocks and a row: the bracket is one block and
+  // a row (two blocks when the id's key starts a block) unless several
+  // blocks share the id's 8-byte key, which only ids made to collide do;
+  // those are narrowed a row at a time.
+  constexpr uint64_t kWindow = 2 * kSummaryStride + 1;
+  // Rows read first, where interpolation puts the id: 16 of them hold it
+  // about 19 times in 20 (the rest read the whole bracket).
+  constexpr uint64_t kGuessRows = 16;
+  const uint64_t k = Key8(id);
+  uint64_t lo, hi, kl, kh;
+  Bracket(k, &lo, &hi, &kl, &kh);
+  uint8_t buf[kWindow * kIndexEntryBytes];
+  bool narrowed = false;
+  while (hi - lo >= kWindow) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    ReadRows(mid, 1, buf);
+    if (CompareIds(buf, id) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+    narrowed = true;
+  }
+  // The lower bound is in [lo, hi], hi - lo < kWindow; rows [lo, end) hold
+  // it unless it is Count().
+  const uint64_t end = std::min(hi + 1, count_);
+  if (lo >= end) return false;
+  auto lowerBound = [&](uint64_t n) {
+    uint64_t a = 0, b = n;
+    while (a < b) {
+      uint64_t mid = a + (b - a) / 2;
+      if (CompareIds(buf + mid * kIndexEntryBytes, id) < 0)
+        a = mid + 1;
+      else
+        b = mid;
+    }
+    return a;
+  };
+  uint64_t s = lo, e = end;
+  if (!narrowed && e - s > kGuessRows && k >= kl && k <= kh) {
+    long double frac = (static_cast<long double>(k) - kl) / (static_cast<long double>(kh) - kl + 1);
+    uint64_t g = lo + static_cast<uint64_t>(frac * (hi - lo));
+    s = g > lo + kGuessRows / 2 ? g - kGuessRows / 2 : lo;
+    if (s + kGuessRows > end) s = end - kGuessRows;
+    e = s + kGuessRows;
+  }
+  uint64_t n = e - s;
+  ReadRows(s, n, buf);
+  uint64_t a = lowerBound(n);
+  if ((a == 0 && s > lo) || (a == n && e < end)) {
+    // The lower bound is outside the guessed rows: read the bracket.
+    s = lo;
+    n = end - lo;
+    ReadRows(s, n, buf);
+    a = lowerBound(n);
+  }
+  lo = s;
+  // Equal ids may run past the window (one chunk in many packs).
+  for (;;) {
+    for (; a < n; a++) {
+      const uint8_t* row = buf + a * kIndexEntryBytes;
+      if (CompareIds(row, id) != 0) return false;
+      if (fn(lo + a, row)) return true;
+    }
+    lo += n;
+    n = std::min(kWindow, count_ - lo);
+    if (n == 0) return false;
+    ReadRows(lo, n, buf);
+    a = 0;
+  }
+}
+
+uint64_t IndexTable::LowerBound(const uint8_t* id) const {
+  const uint64_t k = Key8(id);
+  uint64_t lo, hi, kl, kh;  // keys bounding [lo, hi)
+  Bracket(k, &lo, &hi, &kl, &kh);
   // Ids are uniform keyed hashes: interpolation lands next to the answer.
   for (int step = 0; step < 4 && hi - lo > 8; step++) {
     if (k < kl || k > kh) break;
