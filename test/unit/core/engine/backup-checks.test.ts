@@ -102,14 +102,17 @@ it.each([
   tmp.push(dir);
   const repoPath = path.join(dir, 'repo');
   const image = path.join(dir, 'disk.img');
-  makeImage(image, 64 << 20, 24);
+  makeImage(image, 128 << 20, 24);
   const repo = await engine.init({ path: repoPath });
   let deleted = '';
   const abort = new AbortController();
   // Another process (a prune that took the repository) deletes the first
-  // pack this backup sealed, while it still runs.
-  const onProgress = () => {
-    if (deleted) return;
+  // pack this backup sealed, while it still runs: not at the final report,
+  // which reaches this callback while the engine already takes its last
+  // look at its packs (a deletion then is one after the backup, for the
+  // next run to find).
+  const onProgress = (p: { bytesDone: number; bytesTotal: number }) => {
+    if (deleted || p.bytesDone >= p.bytesTotal) return;
     const sealed = files(path.join(repoPath, 'packs'));
     if (sealed.length === 0) return;
     deleted = path.basename(sealed[0] ?? '');
