@@ -35,6 +35,15 @@ export async function makeStore(path, bytes) {
   return storeOf(path);
 }
 
+/** A fresh 4 KiB-block ext4 on `dev` mounted at /tmp/other, holding a 64-page store file. */
+export async function storeOnFreshExt4(dev) {
+  sh('mkfs.ext4', '-q', '-F', '-b', '4096', dev);
+  sh('mkdir', '-p', '/tmp/other');
+  sh('mount', dev, '/tmp/other');
+  const storePath = '/tmp/other/map.store';
+  return { storePath, store: await makeStore(storePath, 64 * PAGE) };
+}
+
 /** The store argument for a file: its extents in file order, as sectors. */
 export async function storeOf(path, identity = 'test-disk') {
   const fx = await native.fileExtents(path);

@@ -7,16 +7,12 @@
 // for a few seconds, tracking only vs. tracking with write intent.
 // vm: disks=256M,64M modules=ext4 timeout=300
 import { check, disks, HELPERS, insmod, kmod, log, rmmod, sectors, sh } from '../helpers/kmodlib.mjs';
-import { INTENT, makeStore, PAGE, readStore } from '../helpers/persist.mjs';
+import { INTENT, readStore, storeOnFreshExt4 } from '../helpers/persist.mjs';
 
 const [disk, other] = disks;
-sh('mkfs.ext4', '-q', '-F', '-b', '4096', other);
-sh('mkdir', '-p', '/tmp/other');
-sh('mount', other, '/tmp/other');
 insmod();
 
-const storePath = '/tmp/other/map.store';
-const store = await makeStore(storePath, 64 * PAGE);
+const { storePath, store } = await storeOnFreshExt4(other);
 await kmod.attachPersistent(disk, store);
 const info = await kmod.trackerInfo2(disk);
 check(info.persist.intent, 'write intent is on');

@@ -10,16 +10,12 @@
 // a new generation, reason "unclean".
 // vm: disks=256M,128M,64M modules=ext4 timeout=300
 import { check, disks, insmod, kmod, log, rmmod, sh } from '../helpers/kmodlib.mjs';
-import { makeStore, PAGE, readDirect, readStore, resign, SEALED, writeDirect } from '../helpers/persist.mjs';
+import { PAGE, readDirect, readStore, resign, SEALED, storeOnFreshExt4, writeDirect } from '../helpers/persist.mjs';
 
 const [disk, disk2, other] = disks;
-sh('mkfs.ext4', '-q', '-F', '-b', '4096', other);
-sh('mkdir', '-p', '/tmp/other');
-sh('mount', other, '/tmp/other');
 insmod();
 
-const storePath = '/tmp/other/map.store';
-const store = await makeStore(storePath, 64 * PAGE);
+const { storePath, store } = await storeOnFreshExt4(other);
 const write = (dev, block) => sh('dd', 'if=/dev/urandom', `of=${dev}`, 'bs=64K', 'count=1', `seek=${block}`, 'oflag=direct', 'status=none');
 async function take(dev = disk) {
   const id = await kmod.create([dev]);

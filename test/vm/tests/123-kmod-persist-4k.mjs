@@ -5,18 +5,14 @@
 // for a 512-byte disk of the same size restarts with reason "size".
 // vm: disks=256M:4k,64M:4k,256M modules=ext4 timeout=240
 import { check, disks, insmod, kmod, log, rmmod, sectors, sh } from '../helpers/kmodlib.mjs';
-import { makeStore, PAGE, readStore, SEALED } from '../helpers/persist.mjs';
+import { readStore, SEALED, storeOnFreshExt4 } from '../helpers/persist.mjs';
 
 const [disk, other, disk512] = disks;
 check(Number(sh('blockdev', '--getss', disk)) === 4096 && Number(sh('blockdev', '--getss', other)) === 4096, 'the disks are 4Kn');
 check(sectors(disk) === sectors(disk512), 'the 512-byte disk has the same size');
-sh('mkfs.ext4', '-q', '-F', '-b', '4096', other);
-sh('mkdir', '-p', '/tmp/other');
-sh('mount', other, '/tmp/other');
 insmod();
 
-const storePath = '/tmp/other/map.store';
-const store = await makeStore(storePath, 64 * PAGE);
+const { storePath, store } = await storeOnFreshExt4(other);
 const a = await (async () => { await kmod.attachPersistent(disk, store); return kmod.trackerInfo2(disk); })();
 check(a.persist.reason === 'new' && a.persist.intent, 'a new map with write intent');
 const bs = a.blockSize / 512;
