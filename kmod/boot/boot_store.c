@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * boot_store.c - make a store file and check a store's sectors.
+ *
+ * At boot the module writes the store as raw sectors of a device whose
+ * file system is not mounted yet. Those sectors are the FIEMAP extents of
+ * a file taken once, when tracking was enabled; the file is written (not
+ * only fallocated: unwritten extents would read back as zeros through the
+ * file system and their sectors may be shared by nothing else, but written
+ * ones are plainly the file's) and immutable, so the file system neither
+ * moves nor frees them while the file exists. Should the file still go
+ * (root clears the flag and deletes it), its sectors no longer start with
+ * a store: boot_store_probe() sees that and the module never writes
+ * there.
+ */
+/* O_DIRECT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot_log.h"
+#include "boot_store.h"
+
+#define BOOT_SECTOR		512ULL
+#define BOOT_FIEMAP_BATCH	256
+
+/* Bytes of the store in store order -> byte offset on its device. */
+static int boot_store_offset(const struct boot_entry *e,
+			     unsigned long long pos, unsigned long long *out)
+{
+	__u32 i;
+
+	for (i = 0; i < e->count; i++) {
+		unsigned long long len = e->ranges[i].count * BOOT_SECTOR;
+
+		if (pos < len) {
+			*out = e->ranges[i].start * BOOT_SECTOR + pos;
+			return 0;
+		}
+		pos -= len;
+	}
+	return -ENOSPC;
+}
+
+int boot_store_probe(const struct boot_entry *e, dev_t store_dev)
+{
+	static const char magic[4] = { 'S', 'K', 'C', 'B' };
+	unsigned long long off[2];
+	struct stat st;
+	void *buf;
+	int fd, i, ret;
+
+	for (i = 0; i < 2; i++)
+		if (boot_store_offset(e, (unsigned long long)i *
+				      BOOT_STORE_PAGE, &off[i]))
+			return -ENOSPC;
+	/* O_DIRECT: what is on the disk, not what a cache kept. */
+	fd = open(e->store, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) ||
+	    st.st_rdev != store_dev) {
+		close(fd);
+		return -ENODEV;
+	}
+	if (posix_memalign(&buf, BOOT_STORE_PAGE, 2 * BOOT_STORE_PAGE)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ret = 0;
+	for (i = 0; i < 2 && !ret; i++) {
+		ssize_t n = pread(fd, (char *)buf + i * BOOT_STORE_PAGE,
+				  BOOT_STORE_PAGE, (off_t)off[i]);
+
+		if (n < 0)
+			ret = -errno;
+		else if (n != BOOT_STORE_PAGE)
+			ret = -EIO;
+	}
+	if (!ret) {
+		if (!memcmp(buf, magic, 4) ||
+		    !memcmp((char *)buf + BOOT_STORE_PAGE, magic, 4))
+			ret = BOOT_STORE_USED;
+		else if (!memcmp(buf, BOOT_STORE_FRESH,
+				 sizeof(BOOT_STORE_FRESH) - 1))
+			ret = BOOT_STORE_FRESH_OK;
+		else
+			ret = BOOT_STORE_FOREIGN;
+	}
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static unsigned int boot_store_param(const char *name, unsigned int def)
+{
+	char path[128], text[32];
+	unsigned long v;
+	char *end;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/snapkeep/parameters/%s",
+		 name);
+	f = fopen(path, "re");
+	if (!f)
+		return def;
+	if (!fgets(text, sizeof(text), f)) {
+		fclose(f);
+		return def;
+	}
+	fclose(f);
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || v == 0 || v > 1UL << 31)
+		return def;
+	return (unsigned int)v;
+}
+
+/* The module's sizing (cbt_map_new()), with the parameters it loaded with. */
+unsigned long long boot_store_pages(unsigned long long bytes)
+{
+	unsigned int shift = boot_store_param("tracking_block_minimum_shift", 16);
+	unsigned int max_shift = boot_store_param("tracking_block_maximum_shift", 26);
+	unsigned int max_count = boot_store_param("tracking_block_maximum_count",
+						  2097152);
+	unsigned long long count;
+
+	if (shift > 30 || max_shift > 30)
+		shift = max_shift = 30;
+	count = (bytes + (1ULL << shift) - 1) >> shift;
+	while (count > max_count && shift < max_shift) {
+		shift++;
+		count = (bytes + (1ULL << shift) - 1) >> shift;
+	}
+	if (!count)
+		count = 1;
+	return 2 + (count + BOOT_STORE_PAGE - 1) / BOOT_STORE_PAGE;
+}
+
+static int boot_store_write(int fd, unsigned long long pages,
+			    const struct boot_entry *e)
+{
+	char page[BOOT_STORE_PAGE];
+	unsigned long long i;
+
+	for (i = 0; i < pages; i++) {
+		size_t done = 0;
+
+		memset(page, 0, sizeof(page));
+		if (i == 0)
+			snprintf(page, sizeof(page), "%sidentity=%.*s\n",
+				 BOOT_STORE_FRESH, (int)e->identity_len,
+				 e->identity);
+		while (done < sizeof(page)) {
+			ssize_t n = write(fd, page + done, sizeof(page) - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			done += (size_t)n;
+		}
+	}
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Extent flags whose sectors are not plainly this file's, at rest. */
+#define BOOT_FIEMAP_BAD (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | \
+			 FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_DATA_ENCRYPTED | \
+			 FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_DATA_INLINE | \
+			 FIEMAP_EXTENT_DATA_TAIL | FIEMAP_EXTENT_UNWRITTEN | \
+			 FIEMAP_EXTENT_SHARED)
+
+/* The file's extents, in file order, as sectors; merged when adjacent. */
+static int boot_store_extents(int fd, unsigned long long bytes,
+			      struct boot_entry *e)
+{
+	size_t size = sizeof(struct fiemap) +
+		BOOT_FIEMAP_BATCH * sizeof(struct fiemap_extent);
+	unsigned long long logical = 0;
+	struct fiemap *fm;
+	size_t cap = 16;
+	int last = 0, ret = 0;
+
+	fm = calloc(1, size);
+	e->ranges = calloc(cap, sizeof(*e->ranges));
+	e->count = 0;
+	if (!fm || !e->ranges) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (!last && logical < bytes) {
+		__u32 i;
+
+		memset(fm, 0, size);
+		fm->fm_start = logical;
+		fm->fm_length = bytes - logical;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = BOOT_FIEMAP_BATCH;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (!fm->fm_mapped_extents) {
+			ret = -ENODATA;
+			goto out;
+		}
+		for (i = 0; i < fm->fm_mapped_extents; i++) {
+			struct fiemap_extent *x = &fm->fm_extents[i];
+			struct snapkeep_sectors *r;
+
+			/* A hole or a reordering: not one store. */
+			if (x->fe_logical != logical ||
+			    (x->fe_flags & BOOT_FIEMAP_BAD) ||
+			    x->fe_physical % BOOT_STORE_PAGE ||
+			    x->fe_length % BOOT_STORE_PAGE || !x->fe_length) {
+				ret = -EINVAL;
+				goto out;
+			}
+			r = e->count ? &e->ranges[e->count - 1] : NULL;
+			if (r && (r->start + r->count) * BOOT_SECTOR ==
+			    x->fe_physical) {
+				r->count += x->fe_length / BOOT_SECTOR;
+			} else {
+				if (e->count == cap) {
+					struct snapkeep_sectors *more;
+
+					if (cap >= SNAPKEEP_MAX_RANGES) {
+						ret = -E2BIG;
+						goto out;
+					}
+					more = realloc(e->ranges, 2 * cap *
+						       sizeof(*more));
+					if (!more) {
+						ret = -ENOMEM;
+						goto out;
+					}
+					e->ranges = more;
+					cap *= 2;
+				}
+				r = &e->ranges[e->count++];
+				r->start = x->fe_physical / BOOT_SECTOR;
+				r->count = x->fe_length / BOOT_SECTOR;
+			}
+			logical += x->fe_length;
+			if (x->fe_flags & FIEMAP_EXTENT_LAST)
+				last = 1;
+		}
+	}
+	if (logical < bytes)
+		ret = -ENODATA;
+out:
+	free(fm);
+	return ret;
+}
+
+int boot_store_create(const char *path, unsigned long long pages,
+		      dev_t store_dev, struct boot_entry *e)
+{
+	struct stat st;
+	int fd, ret, flags;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	/* FIEMAP's sectors are of the file system's device, and only that. */
+	if (st.st_dev != store_dev) {
+		boot_log(BOOT_LOG_ERR, "%s is not on the store device %s",
+			 path, e->store);
+		ret = -EXDEV;
+		goto out_unlink;
+	}
+	ret = boot_store_write(fd, pages, e);
+	if (ret)
+		goto out_unlink;
+	ret = boot_store_extents(fd, pages * BOOT_STORE_PAGE, e);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR,
+			 "%s: its extents cannot hold a store (holes, shared, inline or unwritten blocks, or file system blocks under 4 KiB): %s",
+			 path, strerror(-ret));
+		goto out_unlink;
+	}
+	/*
+	 * Immutable: no write, truncate, hole punch, move or delete by the
+	 * file system while the flag is set, so the sectors stay the file's.
+	 */
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	flags |= FS_IMMUTABLE_FL;
+	if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	close(fd);
+	return 0;
+
+out_unlink:
+	unlink(path);
+	close(fd);
+	return ret;
+}

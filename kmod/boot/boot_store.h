@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * boot_store.h - the store of a persistent change map, seen from user
+ * space: making one when tracking is enabled, and telling at boot whether
+ * the sectors the config names still hold it.
+ */
+#ifndef __SNAPKEEP_BOOT_STORE_H
+#define __SNAPKEEP_BOOT_STORE_H
+
+#include <sys/types.h>
+
+#include "boot_config.h"
+
+#define BOOT_STORE_PAGE		4096
+/*
+ * Page 0 of a store file the module never used. The module's own pages
+ * start with its magic ("SKCB", docs/kernel-module.md); anything else in
+ * both metadata pages means the ranges point at somebody else's data.
+ */
+#define BOOT_STORE_FRESH	"snapkeep-store fresh\n"
+
+enum boot_store_state {
+	BOOT_STORE_USED,	/* a metadata page carries the module's magic */
+	BOOT_STORE_FRESH_OK,	/* made by mkstore, never attached */
+	BOOT_STORE_FOREIGN,	/* neither: do not let the module write there */
+};
+
+/* Reads the store's two metadata pages from its device; state or -errno. */
+int boot_store_probe(const struct boot_entry *e, dev_t store_dev);
+
+/* Pages a store needs for a device of @bytes with the loaded (or default) parameters. */
+unsigned long long boot_store_pages(unsigned long long bytes);
+
+/*
+ * Creates @path (must not exist) on the file system of @store_dev: @pages
+ * written pages, page 0 the fresh mark, synced, its extents read with
+ * FIEMAP into @e (ranges, count) and the file made immutable.
+ */
+int boot_store_create(const char *path, unsigned long long pages,
+		      dev_t store_dev, struct boot_entry *e);
+
+#endif /* __SNAPKEEP_BOOT_STORE_H */

@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * snapkeep-boot - attach and seal persistent change maps around a boot.
+ *
+ * Runs where there is no node and no service: in the initramfs, before any
+ * file system is mounted (attach), and in systemd-shutdown, after every
+ * file system is unmounted or read-only (seal). docs/kernel-module.md,
+ * "Boot integration", tells the whole story.
+ *
+ *	snapkeep-boot [--config PATH] attach [--wait SECONDS]
+ *	snapkeep-boot seal
+ *	snapkeep-boot [--config PATH] status
+ *	snapkeep-boot [--config PATH] check
+ *	snapkeep-boot [--config PATH] mkstore --device DEV --identity ID
+ *		--store-device DEV --file PATH [--pages N] [--nointent]
+ *
+ * Exit status: 0 when everything listed was done, 1 when something was not
+ * (each reported on its own line), 2 for a usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot_config.h"
+#include "boot_log.h"
+#include "boot_store.h"
+
+#define BOOT_CTL_PATH	"/dev/" SNAPKEEP_CTL_NAME
+
+static const char *boot_config_path = BOOT_CONFIG_PATH;
+
+static const char *const boot_reason_names[] = {
+	[SNAPKEEP_PERSIST_REASON_NONE] = "none",
+	[SNAPKEEP_PERSIST_REASON_NEW] = "new",
+	[SNAPKEEP_PERSIST_REASON_CORRUPT] = "corrupt",
+	[SNAPKEEP_PERSIST_REASON_IDENTITY] = "identity",
+	[SNAPKEEP_PERSIST_REASON_SIZE] = "size",
+	[SNAPKEEP_PERSIST_REASON_UNCLEAN] = "unclean",
+	[SNAPKEEP_PERSIST_REASON_VERSION] = "version",
+	[SNAPKEEP_PERSIST_REASON_GEOMETRY] = "geometry",
+};
+
+static const char *const boot_reason_texts[] = {
+	[SNAPKEEP_PERSIST_REASON_NONE] = "continued",
+	[SNAPKEEP_PERSIST_REASON_NEW] = "the store was never used",
+	[SNAPKEEP_PERSIST_REASON_CORRUPT] = "no valid metadata copy, or the map does not match its checksum",
+	[SNAPKEEP_PERSIST_REASON_IDENTITY] = "the store belongs to another device",
+	[SNAPKEEP_PERSIST_REASON_SIZE] = "the device's size or logical block size changed",
+	[SNAPKEEP_PERSIST_REASON_UNCLEAN] = "not sealed and not covered by write intent",
+	[SNAPKEEP_PERSIST_REASON_VERSION] = "a store format this module cannot read",
+	[SNAPKEEP_PERSIST_REASON_GEOMETRY] = "another tracking block size",
+};
+
+static const char *boot_reason(__u32 r, int text)
+{
+	if (r >= sizeof(boot_reason_names) / sizeof(boot_reason_names[0]))
+		return "unknown";
+	return text ? boot_reason_texts[r] : boot_reason_names[r];
+}
+
+static void boot_uuid(const struct snapkeep_uuid *u, char out[37])
+{
+	const __u8 *b = u->b;
+
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void boot_time(__u64 secs, char out[32])
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (!secs || !gmtime_r(&t, &tm) ||
+	    !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "(unknown time)");
+}
+
+/* The kernel's name of a device number ("vdb"), for messages. */
+static void boot_dev_name(__u32 major, __u32 minor, char *out, size_t len)
+{
+	char link[64], target[256];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major, minor);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0) {
+		snprintf(out, len, "%u:%u", major, minor);
+		return;
+	}
+	target[n] = '\0';
+	snprintf(out, len, "%s", basename(target));
+}
+
+static int boot_ctl_open(void)
+{
+	int fd = open(BOOT_CTL_PATH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return fd;
+}
+
+static int boot_info2(int ctl, __u32 major, __u32 minor,
+		      struct snapkeep_tracker_info2 *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->info.dev.major = major;
+	info->info.dev.minor = minor;
+	return ioctl(ctl, SNAPKEEP_IOCTL_TRACKER_INFO2, info) < 0 ? -errno : 0;
+}
+
+/* The line a boot leaves in the kernel log for each tracked device. */
+static void boot_report(const char *name, const struct snapkeep_tracker_info2 *i)
+{
+	const struct snapkeep_dev *d = &i->info.dev;
+	char gen[37], when[32];
+
+	boot_uuid(&i->info.generation, gen);
+	boot_time(i->found_time, when);
+	if (!(i->persist_flags & SNAPKEEP_PERSIST_ATTACHED)) {
+		boot_log(BOOT_LOG_WARN,
+			 "%s (%u:%u): tracked without a store: its map will not outlive this boot",
+			 name, d->major, d->minor);
+	} else if (!(i->persist_flags & SNAPKEEP_PERSIST_CONTINUED)) {
+		boot_log(BOOT_LOG_WARN,
+			 "%s (%u:%u): NEW generation %s, reason %s (%s): the next backup reads the whole device",
+			 name, d->major, d->minor, gen,
+			 boot_reason(i->persist_reason, 0),
+			 boot_reason(i->persist_reason, 1));
+	} else if (i->persist_flags & SNAPKEEP_PERSIST_UNCLEAN) {
+		boot_log(BOOT_LOG_NOTICE,
+			 "%s (%u:%u): map continued, unclean: not sealed, covered by write intent (last written %s, sequence %llu): generation %s, number %u",
+			 name, d->major, d->minor, when,
+			 (unsigned long long)i->found_sequence, gen,
+			 i->info.number);
+	} else {
+		boot_log(BOOT_LOG_NOTICE,
+			 "%s (%u:%u): map continued, sealed %s (sequence %llu): generation %s, number %u",
+			 name, d->major, d->minor, when,
+			 (unsigned long long)i->found_sequence, gen,
+			 i->info.number);
+	}
+}
+
+static int boot_attach_one(int ctl, const struct boot_entry *e)
+{
+	struct snapkeep_attach_persistent arg;
+	struct snapkeep_tracker_info2 info;
+	struct stat dst, sst;
+	int state, ret;
+
+	if (stat(e->device, &dst) < 0) {
+		ret = -errno;
+		boot_log(BOOT_LOG_ERR,
+			 "%s: %s: not tracked on this boot (its map starts a new generation when it is attached again)",
+			 e->device, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISBLK(dst.st_mode)) {
+		boot_log(BOOT_LOG_ERR, "%s: not a block device: not tracked",
+			 e->device);
+		return -ENOTBLK;
+	}
+	if (stat(e->store, &sst) < 0 || !S_ISBLK(sst.st_mode)) {
+		ret = errno ? -errno : -ENOTBLK;
+		boot_log(BOOT_LOG_ERR,
+			 "%s: its store device %s is missing or not a block device: not tracked",
+			 e->device, e->store);
+		return ret;
+	}
+	/*
+	 * The module would write every page of a store it cannot continue:
+	 * make sure the sectors are still a store before it may.
+	 */
+	state = boot_store_probe(e, sst.st_rdev);
+	if (state < 0) {
+		boot_log(BOOT_LOG_ERR,
+			 "%s: cannot read its store on %s: %s: not tracked",
+			 e->device, e->store, strerror(-state));
+		return state;
+	}
+	if (state == BOOT_STORE_FOREIGN) {
+		boot_log(BOOT_LOG_ERR,
+			 "%s: the sectors named as its store on %s do not hold a snapkeep store (was the store file deleted or moved?): not tracked, nothing written; make a new store with mkstore",
+			 e->device, e->store);
+		return -EUCLEAN;
+	}
+	memset(&arg, 0, sizeof(arg));
+	arg.dev.major = major(dst.st_rdev);
+	arg.dev.minor = minor(dst.st_rdev);
+	arg.store_dev.major = major(sst.st_rdev);
+	arg.store_dev.minor = minor(sst.st_rdev);
+	arg.fd = -1;
+	arg.count = e->count;
+	arg.ranges = (__u64)(uintptr_t)e->ranges;
+	memcpy(arg.identity, e->identity, e->identity_len);
+	arg.flags = e->flags;
+	if (ioctl(ctl, SNAPKEEP_IOCTL_ATTACH_PERSISTENT, &arg) < 0) {
+		ret = -errno;
+		if (ret != -EEXIST) {
+			boot_log(BOOT_LOG_ERR, "%s: attach failed: %s",
+				 e->device, strerror(-ret));
+			return ret;
+		}
+		boot_log(BOOT_LOG_INFO, "%s: tracked already", e->device);
+	}
+	ret = boot_info2(ctl, arg.dev.major, arg.dev.minor, &info);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: attached, but no tracker info: %s",
+			 e->device, strerror(-ret));
+		return ret;
+	}
+	boot_report(e->device, &info);
+	return 0;
+}
+
+static int boot_wait_devices(const struct boot_config *cfg, int seconds)
+{
+	int left = seconds * 10;
+
+	while (left-- > 0) {
+		unsigned int i, missing = 0;
+		struct stat st;
+
+		for (i = 0; i < cfg->count; i++)
+			if (stat(cfg->entries[i].device, &st) < 0 ||
+			    stat(cfg->entries[i].store, &st) < 0)
+				missing++;
+		if (!missing)
+			return 0;
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int boot_cmd_attach(int argc, char **argv)
+{
+	struct boot_config cfg;
+	unsigned int i, failed = 0;
+	int ctl, ret, wait = 0;
+
+	if (argc == 3 && !strcmp(argv[1], "--wait")) {
+		wait = atoi(argv[2]);
+		if (wait < 0 || wait > 300)
+			return 2;
+	} else if (argc != 1) {
+		return 2;
+	}
+	ret = boot_config_load(boot_config_path, 1, &cfg);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: %s: nothing attached",
+			 boot_config_path, strerror(-ret));
+		return 1;
+	}
+	ctl = boot_ctl_open();
+	if (ctl < 0) {
+		boot_log(BOOT_LOG_ERR,
+			 "%s: %s (is the snapkeep module loaded?): nothing attached",
+			 BOOT_CTL_PATH, strerror(-ctl));
+		boot_config_free(&cfg);
+		return 1;
+	}
+	if (wait)
+		boot_wait_devices(&cfg, wait);
+	/* One device missing or refused never keeps the others untracked. */
+	for (i = 0; i < cfg.count; i++)
+		if (boot_attach_one(ctl, &cfg.entries[i]))
+			failed++;
+	boot_log(failed || cfg.errors ? BOOT_LOG_WARN : BOOT_LOG_INFO,
+		 "attach: %u of %u device(s) tracked, %u config line(s) left out",
+		 cfg.count - failed, cfg.count, cfg.errors);
+	close(ctl);
+	boot_config_free(&cfg);
+	return failed || cfg.errors ? 1 : 0;
+}
+
+/* The devices the module tracks now (malloc'd); count in *n. */
+static struct snapkeep_dev *boot_list_trackers(int ctl, __u32 *n)
+{
+	struct snapkeep_list l;
+	struct snapkeep_dev *devs = NULL;
+	int tries;
+
+	/* Trackers may come between the two calls: ask until it fits. */
+	for (tries = 0; tries < 8; tries++) {
+		__u32 cap = devs ? l.count : 0;
+
+		memset(&l, 0, sizeof(l));
+		l.count = cap;
+		l.items = (__u64)(uintptr_t)devs;
+		if (ioctl(ctl, SNAPKEEP_IOCTL_LIST_TRACKERS, &l) < 0) {
+			free(devs);
+			return NULL;
+		}
+		if (devs && l.count <= cap) {
+			*n = l.count;
+			return devs;
+		}
+		free(devs);
+		devs = calloc(l.count + 1, sizeof(*devs));
+		if (!devs)
+			return NULL;
+	}
+	free(devs);
+	errno = EAGAIN;
+	return NULL;
+}
+
+static int boot_seal_one(int ctl, const struct snapkeep_dev *d)
+{
+	struct snapkeep_tracker_info2 info;
+	char name[64], gen[37];
+	int ret;
+
+	boot_dev_name(d->major, d->minor, name, sizeof(name));
+	ret = boot_info2(ctl, d->major, d->minor, &info);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if (!(info.persist_flags & SNAPKEEP_PERSIST_ATTACHED))
+		return 0;
+	if (ioctl(ctl, SNAPKEEP_IOCTL_DETACH, d) < 0 && errno == EBUSY) {
+		/*
+		 * A backup's snapshot still holds the device: it cannot
+		 * outlive this shutdown anyway, and a seal must be last.
+		 */
+		boot_uuid(&info.info.snapshot, gen);
+		boot_log(BOOT_LOG_WARN,
+			 "%s: destroying snapshot %s to seal its map",
+			 name, gen);
+		if (ioctl(ctl, SNAPKEEP_IOCTL_DESTROY, &info.info.snapshot) < 0 &&
+		    errno != ENOENT)
+			boot_log(BOOT_LOG_ERR, "%s: destroy: %s", name,
+				 strerror(errno));
+		errno = 0;
+		ioctl(ctl, SNAPKEEP_IOCTL_DETACH, d);
+	}
+	if (errno && errno != ENOENT) {
+		ret = -errno;
+		boot_log(BOOT_LOG_ERR,
+			 "%s: detach failed: %s: not sealed (the next boot continues only with write intent)",
+			 name, strerror(-ret));
+		return ret;
+	}
+	boot_uuid(&info.info.generation, gen);
+	boot_log(BOOT_LOG_NOTICE, "%s (%u:%u): sealed: generation %s, number %u",
+		 name, d->major, d->minor, gen, info.info.number);
+	return 0;
+}
+
+static int boot_cmd_seal(int argc, char **argv)
+{
+	struct snapkeep_dev *devs;
+	__u32 i, n = 0;
+	int ctl, failed = 0;
+
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	ctl = boot_ctl_open();
+	if (ctl < 0) {
+		/* Not loaded: no tracker, nothing to seal. */
+		if (ctl == -ENOENT || ctl == -ENODEV || ctl == -ENXIO)
+			return 0;
+		boot_log(BOOT_LOG_ERR, "%s: %s: nothing sealed", BOOT_CTL_PATH,
+			 strerror(-ctl));
+		return 1;
+	}
+	devs = boot_list_trackers(ctl, &n);
+	if (!devs) {
+		boot_log(BOOT_LOG_ERR, "cannot list trackers: %s: nothing sealed",
+			 strerror(errno));
+		close(ctl);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		if (boot_seal_one(ctl, &devs[i]))
+			failed++;
+	}
+	free(devs);
+	close(ctl);
+	return failed ? 1 : 0;
+}
+
+static int boot_cmd_status(int argc, char **argv)
+{
+	struct snapkeep_dev *devs = NULL;
+	struct boot_config cfg;
+	__u32 i, n = 0;
+	unsigned int k;
+	int ctl, ret;
+
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	ctl = boot_ctl_open();
+	if (ctl >= 0)
+		devs = boot_list_trackers(ctl, &n);
+	else
+		printf("module: not loaded (%s)\n", strerror(-ctl));
+	for (i = 0; devs && i < n; i++) {
+		struct snapkeep_tracker_info2 info;
+		char name[64], gen[37], when[32];
+
+		boot_dev_name(devs[i].major, devs[i].minor, name, sizeof(name));
+		if (boot_info2(ctl, devs[i].major, devs[i].minor, &info))
+			continue;
+		boot_uuid(&info.info.generation, gen);
+		boot_time(info.found_time, when);
+		printf("tracker %s %u:%u generation=%s number=%u persistent=%s",
+		       name, devs[i].major, devs[i].minor, gen, info.info.number,
+		       info.persist_flags & SNAPKEEP_PERSIST_ATTACHED ? "yes" : "no");
+		if (info.persist_flags & SNAPKEEP_PERSIST_ATTACHED)
+			printf(" continued=%s unclean=%s intent=%s failed=%s reason=%s found=%s sequence=%llu",
+			       info.persist_flags & SNAPKEEP_PERSIST_CONTINUED ? "yes" : "no",
+			       info.persist_flags & SNAPKEEP_PERSIST_UNCLEAN ? "yes" : "no",
+			       info.persist_flags & SNAPKEEP_PERSIST_INTENT ? "yes" : "no",
+			       info.persist_flags & SNAPKEEP_PERSIST_FAILED ? "yes" : "no",
+			       boot_reason(info.persist_reason, 0), when,
+			       (unsigned long long)info.sequence);
+		printf("\n");
+	}
+	ret = boot_config_load(boot_config_path, 0, &cfg);
+	if (ret) {
+		printf("config %s: %s\n", boot_config_path, strerror(-ret));
+	} else {
+		for (k = 0; k < cfg.count; k++) {
+			const struct boot_entry *e = &cfg.entries[k];
+			struct stat st;
+			int on = 0;
+
+			if (stat(e->device, &st) == 0 && S_ISBLK(st.st_mode))
+				for (i = 0; devs && i < n; i++)
+					if (devs[i].major == major(st.st_rdev) &&
+					    devs[i].minor == minor(st.st_rdev))
+						on = 1;
+			printf("config %s identity=%.*s attached=%s\n", e->device,
+			       (int)e->identity_len, e->identity, on ? "yes" : "no");
+		}
+		boot_config_free(&cfg);
+	}
+	free(devs);
+	if (ctl >= 0)
+		close(ctl);
+	return 0;
+}
+
+static int boot_cmd_check(int argc, char **argv)
+{
+	struct boot_config cfg;
+	int ret;
+
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	ret = boot_config_load(boot_config_path, 0, &cfg);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: %s", boot_config_path,
+			 strerror(-ret));
+		return 1;
+	}
+	printf("%s: %u device(s), %u line(s) left out\n", boot_config_path,
+	       cfg.count, cfg.errors);
+	ret = cfg.errors ? 1 : 0;
+	boot_config_free(&cfg);
+	return ret;
+}
+
+/* Writes @text plus @line to the config through a renamed temporary file. */
+static int boot_config_append(const char *text, size_t len, const char *line)
+{
+	char tmp[BOOT_PATH_MAX + 8], dir[BOOT_PATH_MAX];
+	int fd, dfd, ret = 0;
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", boot_config_path) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%s", boot_config_path);
+	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (!len)
+		fputs("# snapkeep-boot: devices whose change maps outlive reboots.\n"
+		      "# Made by snapkeep-boot mkstore; after a change run update-initramfs -u.\n",
+		      f);
+	fwrite(text, 1, len, f);
+	if (len && text[len - 1] != '\n')
+		fputc('\n', f);
+	fputs(line, f);
+	if (fflush(f) || fsync(fd) < 0)
+		ret = -errno;
+	if (fclose(f) && !ret)
+		ret = -EIO;
+	if (!ret && rename(tmp, boot_config_path) < 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return ret;
+	}
+	snprintf(dir, sizeof(dir), "%s", boot_config_path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* The config's current bytes (empty when it does not exist yet). */
+static int boot_config_text(char **text, size_t *len)
+{
+	struct stat st;
+	int fd;
+	ssize_t n;
+
+	*text = NULL;
+	*len = 0;
+	fd = open(boot_config_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > BOOT_CONFIG_MAX_BYTES) {
+		close(fd);
+		return -EINVAL;
+	}
+	*text = malloc((size_t)st.st_size + 1);
+	if (!*text) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, *text, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(*text);
+		*text = NULL;
+		return -EIO;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+static int boot_cmd_mkstore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "device", required_argument, NULL, 'd' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "store-device", required_argument, NULL, 's' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "pages", required_argument, NULL, 'p' },
+		{ "nointent", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *device = NULL, *identity = NULL, *store = NULL, *file = NULL;
+	unsigned long long pages = 0, bytes = 0;
+	struct boot_config cfg, one;
+	struct boot_entry e;
+	struct stat dst, sst;
+	char *text = NULL, *line = NULL;
+	size_t len = 0, line_len = 0;
+	int c, fd, ret, nointent = 0;
+	FILE *mem;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': device = optarg; break;
+		case 'i': identity = optarg; break;
+		case 's': store = optarg; break;
+		case 'f': file = optarg; break;
+		case 'p': pages = strtoull(optarg, NULL, 10); break;
+		case 'n': nointent = 1; break;
+		default: return 2;
+		}
+	}
+	if (!device || !identity || !store || !file || optind != argc)
+		return 2;
+	if (stat(device, &dst) < 0 || !S_ISBLK(dst.st_mode) ||
+	    stat(store, &sst) < 0 || !S_ISBLK(sst.st_mode)) {
+		boot_log(BOOT_LOG_ERR, "%s and %s must be block devices",
+			 device, store);
+		return 1;
+	}
+	fd = open(device, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+		boot_log(BOOT_LOG_ERR, "%s: cannot read its size: %s", device,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	if (!pages)
+		pages = boot_store_pages(bytes);
+	if (pages < 3 || pages > (1ULL << 20)) {
+		boot_log(BOOT_LOG_ERR, "--pages: 3..1048576");
+		return 2;
+	}
+
+	/*
+	 * Validate the entry as the boot will read it, with a one-page
+	 * placeholder range, before anything is created.
+	 */
+	memset(&e, 0, sizeof(e));
+	snprintf(e.device, sizeof(e.device), "%s", device);
+	snprintf(e.store, sizeof(e.store), "%s", store);
+	e.identity_len = strnlen(identity, SNAPKEEP_PERSIST_IDENTITY_LEN + 1);
+	if (e.identity_len > SNAPKEEP_PERSIST_IDENTITY_LEN ||
+	    strlen(device) >= BOOT_PATH_MAX || strlen(store) >= BOOT_PATH_MAX) {
+		boot_log(BOOT_LOG_ERR, "identity over 64 bytes or path too long");
+		return 2;
+	}
+	memcpy(e.identity, identity, e.identity_len);
+	e.flags = nointent ? SNAPKEEP_PERSIST_NO_INTENT : 0;
+	e.count = 1;
+	e.ranges = &(struct snapkeep_sectors){ .start = 0, .count = 8 };
+	mem = open_memstream(&line, &line_len);
+	if (!mem || boot_config_write_entry(&e, mem) || fclose(mem))
+		return 1;
+	ret = boot_config_parse(line, line_len, "new entry", &one);
+	free(line);
+	line = NULL;
+	if (ret || one.errors) {
+		boot_config_free(&one);
+		return 2;
+	}
+	boot_config_free(&one);
+	ret = boot_config_text(&text, &len);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: %s", boot_config_path, strerror(-ret));
+		return 1;
+	}
+	if (len) {
+		ret = boot_config_parse(text, len, boot_config_path, &cfg);
+		for (c = 0; !ret && c < (int)cfg.count; c++) {
+			if (!strcmp(cfg.entries[c].device, device)) {
+				boot_log(BOOT_LOG_ERR,
+					 "%s: listed already (line %u): remove that line and its store first",
+					 device, cfg.entries[c].line);
+				ret = -EEXIST;
+			}
+		}
+		boot_config_free(&cfg);
+		if (ret) {
+			free(text);
+			return 1;
+		}
+	}
+
+	e.ranges = NULL;
+	ret = boot_store_create(file, pages, sst.st_rdev, &e);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: cannot make the store: %s", file,
+			 strerror(-ret));
+		goto out;
+	}
+	/* Read back through the device: the ranges must show the file. */
+	ret = boot_store_probe(&e, sst.st_rdev);
+	if (ret != BOOT_STORE_FRESH_OK) {
+		boot_log(BOOT_LOG_ERR,
+			 "%s: its sectors on %s do not read back as the file (%d): not added",
+			 file, store, ret);
+		ret = -EIO;
+		goto out;
+	}
+	mem = open_memstream(&line, &line_len);
+	if (!mem || boot_config_write_entry(&e, mem) || fclose(mem)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = boot_config_append(text, len, line);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: %s", boot_config_path, strerror(-ret));
+		goto out;
+	}
+	printf("%s", line);
+	boot_log(BOOT_LOG_INFO,
+		 "%s: store %s (%llu pages, %u range(s)) added to %s; run update-initramfs -u",
+		 device, file, pages, e.count, boot_config_path);
+out:
+	free(line);
+	free(text);
+	free(e.ranges);
+	return ret ? 1 : 0;
+}
+
+static void boot_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: snapkeep-boot [--config PATH] COMMAND\n"
+		"  attach [--wait SECONDS]  attach every device of the config (at boot)\n"
+		"  seal                     seal every persistent map (at shutdown)\n"
+		"  status                   trackers and config entries\n"
+		"  check                    parse the config, report bad lines\n"
+		"  mkstore --device DEV --identity ID --store-device DEV --file PATH\n"
+		"          [--pages N] [--nointent]\n"
+		"                           make a store file and add it to the config\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+	int ret;
+
+	boot_log_open();
+	if (argc >= 3 && !strcmp(argv[1], "--config")) {
+		boot_config_path = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 2) {
+		boot_usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	argc--;
+	argv++;
+	if (!strcmp(cmd, "attach"))
+		ret = boot_cmd_attach(argc, argv);
+	else if (!strcmp(cmd, "seal"))
+		ret = boot_cmd_seal(argc, argv);
+	else if (!strcmp(cmd, "status"))
+		ret = boot_cmd_status(argc, argv);
+	else if (!strcmp(cmd, "check"))
+		ret = boot_cmd_check(argc, argv);
+	else if (!strcmp(cmd, "mkstore"))
+		ret = boot_cmd_mkstore(argc, argv);
+	else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
+		ret = (boot_usage(stdout), 0);
+	else
+		ret = 2;
+	if (ret == 2)
+		boot_usage(stderr);
+	return ret;
+}
