@@ -153,7 +153,7 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 	unsigned int tok = 0, i;
 
 	while (at < len && !err) {
-		size_t start, end;
+		size_t start, end, klen, vlen;
 		const char *t, *eq;
 
 		while (at < len && boot_is_space(s[at]))
@@ -174,39 +174,39 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 		}
 		snprintf(detail, sizeof(detail), "%.*s",
 			 (int)(end - start < 40 ? end - start : 40), t);
+		/* key=value: the key's and the value's length. */
+		eq = memchr(t, '=', end - start);
+		klen = eq ? (size_t)(eq - t) : end - start;
+		vlen = eq ? end - start - klen - 1 : 0;
 		if (tok == 0) {
-			if (end - start != 5 || strncmp(t, "track", 5))
+			if (klen != 5 || eq || strncmp(t, "track", 5))
 				err = "unknown keyword (want \"track\")";
 		} else if (tok == 1) {
 			err = boot_parse_path(t, end - start, e.device);
 			have_device = 1;
-		} else if (end - start == 8 && !strncmp(t, "nointent", 8)) {
+		} else if (!eq && klen == 8 && !strncmp(t, "nointent", 8)) {
 			e.flags |= SNAPKEEP_PERSIST_NO_INTENT;
-		} else if (!(eq = memchr(t, '=', end - start))) {
+		} else if (!eq) {
 			err = "unknown word";
-		} else if (eq - t == 8 && !strncmp(t, "identity", 8)) {
-			size_t n = (size_t)(t + (end - start) - eq - 1);
-
-			if (have_id++)
+		} else if (klen == 8 && !strncmp(t, "identity", 8)) {
+			if (have_id++) {
 				err = "identity given twice";
-			else if (!n || n > SNAPKEEP_PERSIST_IDENTITY_LEN)
+			} else if (!vlen || vlen > SNAPKEEP_PERSIST_IDENTITY_LEN) {
 				err = "identity must be 1..64 characters";
-			else
-				memcpy(e.identity, eq + 1, e.identity_len = n);
-		} else if (eq - t == 5 && !strncmp(t, "store", 5)) {
+			} else {
+				memcpy(e.identity, eq + 1, vlen);
+				e.identity_len = vlen;
+			}
+		} else if (klen == 5 && !strncmp(t, "store", 5)) {
 			if (have_store++)
 				err = "store given twice";
 			else
-				err = boot_parse_path(eq + 1,
-						      (size_t)(t + (end - start) - eq - 1),
-						      e.store);
-		} else if (eq - t == 6 && !strncmp(t, "ranges", 6)) {
+				err = boot_parse_path(eq + 1, vlen, e.store);
+		} else if (klen == 6 && !strncmp(t, "ranges", 6)) {
 			if (have_ranges++)
 				err = "ranges given twice";
 			else
-				err = boot_parse_ranges(eq + 1,
-							(size_t)(t + (end - start) - eq - 1),
-							&e);
+				err = boot_parse_ranges(eq + 1, vlen, &e);
 		} else {
 			err = "unknown key";
 		}

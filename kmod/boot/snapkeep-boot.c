@@ -7,6 +7,10 @@
  * file system is unmounted or read-only (seal). docs/kernel-module.md,
  * "Boot integration", tells the whole story.
  *
+ * Global options, before the command: --config PATH (default
+ * /etc/snapkeep/boot.conf), --no-kmsg (messages to stderr only; attach,
+ * seal and mkstore also write them to the kernel log).
+ *
  *	snapkeep-boot [--config PATH] attach [--wait SECONDS]
  *	snapkeep-boot seal
  *	snapkeep-boot [--config PATH] status
@@ -37,6 +41,7 @@
 #include "boot_store.h"
 
 #define BOOT_CTL_PATH	"/dev/" SNAPKEEP_CTL_NAME
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const char *boot_config_path = BOOT_CONFIG_PATH;
 
@@ -64,7 +69,7 @@ static const char *const boot_reason_texts[] = {
 
 static const char *boot_reason(__u32 r, int text)
 {
-	if (r >= sizeof(boot_reason_names) / sizeof(boot_reason_names[0]))
+	if (r >= ARRAY_SIZE(boot_reason_names))
 		return "unknown";
 	return text ? boot_reason_texts[r] : boot_reason_names[r];
 }
@@ -320,6 +325,11 @@ static struct snapkeep_dev *boot_list_trackers(int ctl, __u32 *n)
 	return NULL;
 }
 
+static int boot_detach(int ctl, const struct snapkeep_dev *d)
+{
+	return ioctl(ctl, SNAPKEEP_IOCTL_DETACH, d) < 0 ? -errno : 0;
+}
+
 static int boot_seal_one(int ctl, const struct snapkeep_dev *d)
 {
 	struct snapkeep_tracker_info2 info;
@@ -332,32 +342,35 @@ static int boot_seal_one(int ctl, const struct snapkeep_dev *d)
 		return ret == -ENOENT ? 0 : ret;
 	if (!(info.persist_flags & SNAPKEEP_PERSIST_ATTACHED))
 		return 0;
-	if (ioctl(ctl, SNAPKEEP_IOCTL_DETACH, d) < 0 && errno == EBUSY) {
+	ret = boot_detach(ctl, d);
+	if (ret == -EBUSY) {
 		/*
 		 * A backup's snapshot still holds the device: it cannot
-		 * outlive this shutdown anyway, and a seal must be last.
+		 * outlive this shutdown anyway, and the seal must be last.
 		 */
 		boot_uuid(&info.info.snapshot, gen);
-		boot_log(BOOT_LOG_WARN,
-			 "%s: destroying snapshot %s to seal its map",
+		boot_log(BOOT_LOG_WARN, "%s: destroying snapshot %s to seal its map",
 			 name, gen);
 		if (ioctl(ctl, SNAPKEEP_IOCTL_DESTROY, &info.info.snapshot) < 0 &&
 		    errno != ENOENT)
 			boot_log(BOOT_LOG_ERR, "%s: destroy: %s", name,
 				 strerror(errno));
-		errno = 0;
-		ioctl(ctl, SNAPKEEP_IOCTL_DETACH, d);
+		ret = boot_detach(ctl, d);
 	}
-	if (errno && errno != ENOENT) {
-		ret = -errno;
+	/* Detached meanwhile by somebody else: sealed by that detach. */
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
 		boot_log(BOOT_LOG_ERR,
-			 "%s: detach failed: %s: not sealed (the next boot continues only with write intent)",
+			 "%s: detach failed: %s: not sealed (the next boot continues only under write intent)",
 			 name, strerror(-ret));
 		return ret;
 	}
 	boot_uuid(&info.info.generation, gen);
-	boot_log(BOOT_LOG_NOTICE, "%s (%u:%u): sealed: generation %s, number %u",
-		 name, d->major, d->minor, gen, info.info.number);
+	boot_log(BOOT_LOG_NOTICE, "%s (%u:%u): sealed: generation %s, number %u%s",
+		 name, d->major, d->minor, gen, info.info.number,
+		 info.persist_flags & SNAPKEEP_PERSIST_FAILED ?
+		 " (its store had failed: the next attach restarts)" : "");
 	return 0;
 }
 
@@ -386,11 +399,9 @@ static int boot_cmd_seal(int argc, char **argv)
 		close(ctl);
 		return 1;
 	}
-	for (i = 0; i < n; i++) {
-		errno = 0;
+	for (i = 0; i < n; i++)
 		if (boot_seal_one(ctl, &devs[i]))
 			failed++;
-	}
 	free(devs);
 	close(ctl);
 	return failed ? 1 : 0;
@@ -578,7 +589,7 @@ static int boot_cmd_mkstore(int argc, char **argv)
 	struct boot_config cfg, one;
 	struct boot_entry e;
 	struct stat dst, sst;
-	char *text = NULL, *line = NULL;
+	char *text = NULL, *line = NULL, *end;
 	size_t len = 0, line_len = 0;
 	int c, fd, ret, nointent = 0;
 	FILE *mem;
@@ -586,13 +597,28 @@ static int boot_cmd_mkstore(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': device = optarg; break;
-		case 'i': identity = optarg; break;
-		case 's': store = optarg; break;
-		case 'f': file = optarg; break;
-		case 'p': pages = strtoull(optarg, NULL, 10); break;
-		case 'n': nointent = 1; break;
-		default: return 2;
+		case 'd':
+			device = optarg;
+			break;
+		case 'i':
+			identity = optarg;
+			break;
+		case 's':
+			store = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'p':
+			pages = strtoull(optarg, &end, 10);
+			if (end == optarg || *end)
+				return 2;
+			break;
+		case 'n':
+			nointent = 1;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!device || !identity || !store || !file || optind != argc)
@@ -709,7 +735,7 @@ out:
 static void boot_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: snapkeep-boot [--config PATH] COMMAND\n"
+		"usage: snapkeep-boot [--config PATH] [--no-kmsg] COMMAND\n"
 		"  attach [--wait SECONDS]  attach every device of the config (at boot)\n"
 		"  seal                     seal every persistent map (at shutdown)\n"
 		"  status                   trackers and config entries\n"
@@ -722,13 +748,20 @@ static void boot_usage(FILE *out)
 int main(int argc, char **argv)
 {
 	const char *cmd;
-	int ret;
+	int ret, no_kmsg = 0;
 
-	boot_log_open();
-	if (argc >= 3 && !strcmp(argv[1], "--config")) {
-		boot_config_path = argv[2];
-		argc -= 2;
-		argv += 2;
+	for (;;) {
+		if (argc >= 3 && !strcmp(argv[1], "--config")) {
+			boot_config_path = argv[2];
+			argc -= 2;
+			argv += 2;
+		} else if (argc >= 2 && !strcmp(argv[1], "--no-kmsg")) {
+			no_kmsg = 1;
+			argc--;
+			argv++;
+		} else {
+			break;
+		}
 	}
 	if (argc < 2) {
 		boot_usage(stderr);
@@ -737,6 +770,13 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	argc--;
 	argv++;
+	/*
+	 * The boot and shutdown commands log to the kernel log too; the
+	 * others answer a person at a terminal.
+	 */
+	if (!no_kmsg && (!strcmp(cmd, "attach") || !strcmp(cmd, "seal") ||
+			 !strcmp(cmd, "mkstore")))
+		boot_log_open();
 	if (!strcmp(cmd, "attach"))
 		ret = boot_cmd_attach(argc, argv);
 	else if (!strcmp(cmd, "seal"))
