@@ -218,6 +218,7 @@ interface EngineAddon {
     deriveKey(passphrase: string, salt: Buffer, opsLimit: number, memLimit: number): Promise<Buffer>;
     aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer;
     aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null;
+    probeRestoreResume(req: ResumeProbeRequest): ResumeProbe;
     saltBytes: number;
   };
 }
@@ -255,6 +256,29 @@ export function aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer {
 /** null when the tag does not verify. */
 export function aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null {
   return addon().aeadOpen(key, sealed, ad);
+}
+
+export interface ResumeProbeRequest {
+  resumeFile: string;
+  resumeKey: string;
+  chunkSize: number;
+  deviceSize: number;
+  rangeStart?: number;
+  rangeLength?: number;
+}
+
+/** Bytes of the range an interrupted restore left durable, or why its record would be ignored. */
+export interface ResumeProbe {
+  bytes: number;
+  ignored?: string;
+}
+
+/**
+ * What restore() with the same record, key and range would resume. Reads
+ * only the record: safe to ask before the user confirms a restore.
+ */
+export function probeRestoreResume(req: ResumeProbeRequest): ResumeProbe {
+  return addon().probeRestoreResume(req);
 }
 
 export function kdfSaltBytes(): number {

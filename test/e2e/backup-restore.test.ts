@@ -15,6 +15,7 @@ import { unnamedControls } from './support/a11y';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { canUseLoop, loopDevice, makeExt4Image, sha256 } from './support/images';
 import { serve, type Served } from './support/serve';
+import { resumeRecord, targetIdentity } from '../../electron/core/engine/restore-resume';
 import { choose, followTask, restoreNewestToTargetStep } from './support/ui';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -185,6 +186,28 @@ describe('backup and restore in the browser', () => {
     await screenshot(page, 'restore-result');
     expect(await unnamedControls(page)).toEqual([]);
     expect(sha256(target)).toBe(sha256(image));
+  });
+
+  it('says on the confirmation, before anything is written, that progress recorded for the target is not used and why', async () => {
+    const target = path.join(work, 'out', 'restored.img');
+    const before = sha256(target);
+    // Where the served service keeps this target's progress record: something that is not this restore's.
+    const restores = path.join(served.home, '.local/state/snapkeep/restores');
+    mkdirSync(restores, { recursive: true });
+    const { file } = resumeRecord(restores, { repositoryId: '-', pointId: '-', source: '-', rangeStart: 0, rangeLength: 0, chunkSize: 0, target: await targetIdentity(target, { create: false }) ?? '-' });
+    writeFileSync(file, 'not the progress of this restore');
+
+    await nav('Restore points');
+    await restoreNewestToTargetStep(page);
+    await page.getByTestId('target-image').fill(target);
+    await page.getByTestId('target-image-use').click();
+    await page.getByTestId('target-card').getByText('An existing image file of 256 MiB.').waitFor();
+    await page.getByTestId('wizard-next').click();
+    const note = page.getByTestId('restore-resume');
+    await note.waitFor();
+    expect(await note.textContent()).toMatch(/Progress of an earlier restore to this target is not used \(the resume file belongs to another restore\): this restore starts from the beginning/);
+    await screenshot(page, 'restore-confirm-resume-ignored');
+    expect(sha256(target)).toBe(before);
   });
 
   it('says "Wrong passphrase" when unlocking with the wrong one', async () => {

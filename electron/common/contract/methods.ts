@@ -139,6 +139,25 @@ export const methods = {
     }),
   ),
 
+  /**
+   * Whether a restore with these choices would continue an interrupted one
+   * to the same target (its progress is kept by the helper), shown before
+   * the confirmation. `bytes` 0: it starts from the beginning; `ignored`:
+   * progress recorded for this target that would not be used, and why.
+   */
+  'restore.resumable': method(
+    z
+      .object({
+        repositoryId: Id,
+        pointId: Id,
+        source: z.string().min(1),
+        target: AbsPath,
+        partition: z.number().int().positive().optional(),
+      })
+      .strict(),
+    z.object({ bytes: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative(), ignored: z.string().optional() }),
+  ),
+
   'mounts.list': method(Empty, z.array(Mount)),
   'mounts.mount': method(z.object({ repositoryId: Id, pointId: Id, source: z.string().min(1) }).strict(), Mount),
   'mounts.unmount': method(z.object({ id: Id }).strict(), Ok),

@@ -88,6 +88,24 @@ export interface RestoreRequest {
   signal?: AbortSignal;
 }
 
+/** The choices of a restore, asked before it starts: would it resume? */
+export interface ResumeQuery {
+  pointId: string;
+  source: string;
+  partition?: number;
+  target: string;
+  resumeDir: string;
+}
+
+export interface ResumeInfo {
+  /** Bytes an interrupted restore of the same point, range and target left durable (0: it starts from the beginning). */
+  bytes: number;
+  /** Bytes the restore covers. */
+  totalBytes: number;
+  /** Why progress recorded for this target would not be used (another restore's, damaged). */
+  ignored?: string;
+}
+
 export interface RestoreResult {
   bytesWritten: number;
   bytesSkipped: number;
@@ -144,6 +162,8 @@ export interface RepositoryHandle {
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;
   restore(req: RestoreRequest): Promise<RestoreResult>;
+  /** What restore() with these choices would resume; reads nothing but the progress record. */
+  resumable(q: ResumeQuery): Promise<ResumeInfo>;
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport>;
   prune(opts: PruneOptions): Promise<PruneReport>;
   openReader(pointId: string, source: string): Promise<PointReader>;

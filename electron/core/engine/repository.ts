@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import type { Progress, Repository as RepositoryInfo, RestorePoint, VerifyReport } from '../../common/contract';
 import { isAppError } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
-import type { BackupRequest, PointReader, PruneOptions, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult } from './api';
+import type { BackupRequest, PointReader, PruneOptions, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult, ResumeInfo, ResumeQuery } from './api';
 import { runBackup } from './backup';
 import type { RepoConfig } from './config';
 import type { RepoPin } from './config-pin';
@@ -19,7 +19,7 @@ import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
 import { type RepairReport, runRepairIndex } from './repair';
-import { runRestore } from './restore';
+import { probeResume, runRestore } from './restore';
 import { runVerify } from './verify';
 
 /** Manifests read at once by listPoints. */
@@ -100,6 +100,10 @@ export class Repository implements RepositoryHandle, RepoContext {
         return runRestore(this, req, lock);
       }),
     );
+  }
+
+  resumable(q: ResumeQuery): Promise<ResumeInfo> {
+    return probeResume(this, q);
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {

@@ -19,10 +19,21 @@ async function attr(file: string): Promise<string | undefined> {
 /**
  * The identity of a restore target. A missing image file is created first
  * (empty: the restore would create it anyway), so the first run and a
- * resumed one see the same inode.
+ * resumed one see the same inode; with `create: false` a missing target
+ * has none (undefined).
  */
-export async function targetIdentity(target: string, sysRoot = '/sys'): Promise<string> {
-  const fh = await fs.open(target, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NONBLOCK, 0o644);
+export async function targetIdentity(target: string, opts?: { sysRoot?: string; create?: true }): Promise<string>;
+export async function targetIdentity(target: string, opts: { sysRoot?: string; create: false }): Promise<string | undefined>;
+export async function targetIdentity(target: string, opts: { sysRoot?: string; create?: boolean } = {}): Promise<string | undefined> {
+  const sysRoot = opts.sysRoot ?? '/sys';
+  const create = opts.create ?? true;
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(target, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (create ? fs.constants.O_CREAT : 0), 0o644);
+  } catch (e) {
+    if (!create && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
   try {
     const st = await fh.stat({ bigint: true });
     if (!st.isBlockDevice()) return `file:${st.dev}:${st.ino}`;

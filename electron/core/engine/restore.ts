@@ -8,21 +8,19 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError } from '../../common/contract';
-import { createCancelToken } from '../../../native/engine';
-import type { RestoreRequest, RestoreResult } from './api';
+import { createCancelToken, probeRestoreResume } from '../../../native/engine';
+import type { RestoreRequest, RestoreResult, ResumeInfo, ResumeQuery } from './api';
 import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import { type HeldLock, lockedSignal } from './locks';
 import { readManifest } from './manifest';
 import { progressReporter } from './progress';
-import { resumeRecord, targetIdentity } from './restore-resume';
+import { type ResumeKeyParts, resumeRecord, targetIdentity } from './restore-resume';
 import { checkRestoreTarget } from './target-check';
 
-export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock?: HeldLock): Promise<RestoreResult> {
-  // A lost lock (a prune may be deleting packs) stops the restore like a cancel.
-  const req = lock ? { ...request, signal: lockedSignal(request.signal, lock) } : request;
-  if (req.signal?.aborted) throw new AppError('CANCELLED', 'restore cancelled');
+/** The device of the point a restore reads, and the byte range of it (a partition, or all of it). */
+async function planRestore(ctx: RepoContext, req: Pick<RestoreRequest, 'pointId' | 'source' | 'partition'>) {
   const m = await readManifest(ctx.path, ctx.native, req.pointId);
   const dev = m.devices.find((d) => d.source === req.source);
   if (!dev)
@@ -38,19 +36,52 @@ export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock
     rangeStart = p.startBytes;
     rangeLength = p.sizeBytes;
   }
+  return { m, dev, rangeStart, rangeLength };
+}
+
+type Plan = Awaited<ReturnType<typeof planRestore>>;
+
+function resumeKeyParts(ctx: RepoContext, plan: Plan, target: string): ResumeKeyParts {
+  return {
+    repositoryId: ctx.config.id,
+    pointId: plan.m.id,
+    source: plan.dev.source,
+    rangeStart: plan.rangeStart,
+    rangeLength: plan.rangeLength,
+    chunkSize: plan.dev.chunkSize,
+    target,
+  };
+}
+
+/**
+ * What a restore with these choices would resume from an earlier,
+ * interrupted run to the same target, before anything is written: only the
+ * progress record is read (a missing image file is not created).
+ */
+export async function probeResume(ctx: RepoContext, req: ResumeQuery): Promise<ResumeInfo> {
+  const plan = await planRestore(ctx, req);
+  const identity = await targetIdentity(req.target, { create: false });
+  if (identity === undefined) return { bytes: 0, totalBytes: plan.rangeLength };
+  const record = resumeRecord(req.resumeDir, resumeKeyParts(ctx, plan, identity));
+  const probe = probeRestoreResume({
+    resumeFile: record.file,
+    resumeKey: record.key,
+    chunkSize: plan.dev.chunkSize,
+    deviceSize: plan.dev.sizeBytes,
+    rangeStart: plan.rangeStart,
+    rangeLength: plan.rangeLength,
+  });
+  return { bytes: probe.bytes, totalBytes: plan.rangeLength, ...(probe.ignored !== undefined && { ignored: probe.ignored }) };
+}
+
+export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock?: HeldLock): Promise<RestoreResult> {
+  // A lost lock (a prune may be deleting packs) stops the restore like a cancel.
+  const req = lock ? { ...request, signal: lockedSignal(request.signal, lock) } : request;
+  if (req.signal?.aborted) throw new AppError('CANCELLED', 'restore cancelled');
+  const plan = await planRestore(ctx, req);
+  const { m, dev, rangeStart, rangeLength } = plan;
   await checkRestoreTarget(req.target);
-  const resume =
-    req.resumeDir !== undefined
-      ? resumeRecord(req.resumeDir, {
-          repositoryId: ctx.config.id,
-          pointId: m.id,
-          source: dev.source,
-          rangeStart,
-          rangeLength,
-          chunkSize: dev.chunkSize,
-          target: await targetIdentity(req.target),
-        })
-      : undefined;
+  const resume = req.resumeDir !== undefined ? resumeRecord(req.resumeDir, resumeKeyParts(ctx, plan, await targetIdentity(req.target))) : undefined;
   if (resume) await fs.mkdir(path.dirname(resume.file), { recursive: true, mode: 0o700 });
   const list = await openDeviceList(ctx.native, dev, m.id);
   const token = createCancelToken();

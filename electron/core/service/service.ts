@@ -24,6 +24,7 @@ import {
   type Task,
 } from '../../common/contract';
 import { fileIdentity, type Caller } from '../access/caller';
+import { statAs } from '../access/caller-files';
 import { AccessPolicy } from '../access/policy';
 import { pkcheckAuthorizer, type Authorizer } from '../access/polkit';
 import { EventBus } from '../api/event-bus';
@@ -560,6 +561,27 @@ export class Service {
 
   inspectTarget(target: string, caller?: Caller): Promise<Result<'restore.inspectTarget'>> {
     return inspectTarget(target, this.discovery, fileIdentity(caller));
+  }
+
+  /** Would this restore continue an interrupted one? Reads only the progress record. */
+  async resumable(
+    p: { repositoryId: string; pointId: string; source: string; target: string; partition?: number },
+    caller?: Caller,
+  ): Promise<Result<'restore.resumable'>> {
+    const repo = this.repos.get(p.repositoryId);
+    await this.policy.repository(caller, repo, false);
+    // A file the caller cannot see has no progress to show them.
+    const st = await fs.stat(p.target).catch(() => null);
+    if (st && !st.isBlockDevice() && !(await statAs(fileIdentity(caller), p.target, false))) return { bytes: 0, totalBytes: 0 };
+    return this.repos.with(p.repositoryId, (h) =>
+      h.resumable({
+        pointId: p.pointId,
+        source: p.source,
+        target: p.target,
+        ...(p.partition !== undefined && { partition: p.partition }),
+        resumeDir: path.join(this.o.dirs.state, 'restores'),
+      }),
+    );
   }
 
   async restore(p: {

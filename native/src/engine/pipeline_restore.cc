@@ -69,7 +69,43 @@ Fd OpenTarget(const RestoreRequest& req, bool resuming, bool* fresh, bool* block
   return f;
 }
 
+// The chunks a range of the device touches: [first, last], none when empty.
+struct ChunkSpan {
+  uint64_t first, last, count;
+};
+
+ChunkSpan SpanOf(const RestoreRequest& req) {
+  const uint64_t cs = req.chunkSize;
+  const uint64_t first = req.rangeStart / cs;
+  if (req.rangeLen == 0) return {first, first, 0};
+  const uint64_t last = (req.rangeStart + req.rangeLen - 1) / cs;
+  return {first, last, last - first + 1};
+}
+
+// The bytes of chunk `c` inside the restored range.
+uint64_t InRange(const RestoreRequest& req, uint64_t c) {
+  const uint64_t cs = req.chunkSize;
+  uint64_t cStart = c * cs;
+  uint64_t cEnd = std::min<uint64_t>(cStart + cs, req.deviceSize);
+  uint64_t from = std::max(cStart, req.rangeStart);
+  uint64_t to = std::min(cEnd, req.rangeStart + req.rangeLen);
+  return to > from ? to - from : 0;
+}
+
 }  // namespace
+
+ResumeProbe ProbeResume(const RestoreRequest& req) {
+  if (req.chunkSize == 0 || req.rangeStart + req.rangeLen > req.deviceSize)
+    throw EngineError("INVALID_ARGUMENT", "range beyond the end of the device");
+  const ChunkSpan span = SpanOf(req);
+  RestoreResume resume(req.resumeFile, req.resumeKey, span.first, span.count);
+  ResumeProbe out;
+  out.ignored = resume.IgnoredReason();
+  if (resume.LoadedChunks() == 0) return out;
+  for (uint64_t c = span.first; c < span.first + span.count; c++)
+    if (resume.Done(c)) out.bytes += InRange(req, c);
+  return out;
+}
 
 RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   const uint64_t cs = req.chunkSize;
@@ -77,10 +113,9 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   if (!req.list || req.list->Chunks() != nChunks || req.rangeStart + req.rangeLen > req.deviceSize)
     throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
   RestoreResult res;
-  const uint64_t first = req.rangeStart / cs;
-  const uint64_t last = req.rangeLen == 0 ? first : (req.rangeStart + req.rangeLen - 1) / cs;
-  RestoreResume resume(req.resumeFile, req.resumeKey, first, req.rangeLen == 0 ? 0 : last - first + 1,
-                       req.resumeEveryBytes);
+  const ChunkSpan span = SpanOf(req);
+  const uint64_t first = span.first, last = span.last;
+  RestoreResume resume(req.resumeFile, req.resumeKey, first, span.count, req.resumeEveryBytes);
   res.resumeIgnored = resume.IgnoredReason();
   bool fresh = false;
   Fd target = OpenTarget(req, resume.LoadedChunks() > 0, &fresh, &res.blockDevice);

@@ -50,6 +50,16 @@ struct RestoreResult {
 
 RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl);
 
+// What RunRestore with this request would resume: the bytes of the range an
+// earlier, interrupted run left durable on the target, or why its record
+// would be ignored. Reads only the record (resumeFile): neither the target
+// nor the repository, so it can be shown before the user confirms.
+struct ResumeProbe {
+  uint64_t bytes = 0;
+  std::string ignored;  // "" when there is no record or it is used
+};
+ResumeProbe ProbeResume(const RestoreRequest& req);
+
 // Reads [off, off+len) of a device described by `list` into `out`
 // (random access for the NBD export). Single-threaded: requests are small.
 void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* out);

@@ -9,6 +9,7 @@ import { call } from '@/api/client';
 import { ro } from './readonly';
 
 export type TargetInfo = Result<'restore.inspectTarget'>;
+export type ResumeInfo = Result<'restore.resumable'>;
 
 export const useRestoreStore = defineStore('restore', () => {
   const inspecting = ref(false);
@@ -24,6 +25,11 @@ export const useRestoreStore = defineStore('restore', () => {
     }
   }
 
+  /** Whether this restore would continue an interrupted one to the same target, and from where. */
+  function resumable(params: Params<'restore.resumable'>): Promise<ResumeInfo> {
+    return call('restore.resumable', params);
+  }
+
   /** Starts the restore (the confirmation must equal the target); resolves to the task id. */
   async function start(params: Params<'restore.start'>): Promise<string> {
     starting.value = true;
@@ -35,5 +41,5 @@ export const useRestoreStore = defineStore('restore', () => {
     }
   }
 
-  return { inspecting: ro(inspecting), starting: ro(starting), inspectTarget, start };
+  return { inspecting: ro(inspecting), starting: ro(starting), inspectTarget, resumable, start };
 });

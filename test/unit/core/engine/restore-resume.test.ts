@@ -155,4 +155,27 @@ describe('resumable restore', () => {
     expect(onB.resumeIgnored).toMatch(/another restore/);
     expect(sha256(target)).toBe(sha256(img));
   });
+
+  it('says before the restore what it will resume: the same bytes the restore then skips, nothing for a fresh or missing target', async () => {
+    const target = path.join(dir, 'probe.img');
+    // A missing image file: nothing to resume, and asking does not create it.
+    expect(await repo.resumable({ pointId: pointA, source: img, target, resumeDir })).toEqual({ bytes: 0, totalBytes: SIZE });
+    expect(fs.existsSync(target)).toBe(false);
+
+    const killed = await runAndKill(pointA, target, SIZE / 2);
+    expect(killed.killed).toBe(true);
+    const before = await repo.resumable({ pointId: pointA, source: img, target, resumeDir });
+    expect(before.ignored).toBeUndefined();
+    expect(before.bytes).toBeGreaterThan(0);
+    expect(before.bytes).toBeLessThan(SIZE);
+    expect(before.totalBytes).toBe(SIZE);
+    // Another point to the same target would not use it, and says why.
+    const forB = await repo.resumable({ pointId: pointB, source: img, target, resumeDir });
+    expect(forB).toMatchObject({ bytes: 0, ignored: expect.stringMatching(/another restore/) });
+    // Asking changed nothing: the restore resumes exactly what was announced.
+    const done = await repo.restore({ pointId: pointA, source: img, target, skipIdentical: false, resumeDir });
+    expect(done.bytesResumed).toBe(before.bytes);
+    expect(sha256(target)).toBe(shaA);
+    expect(await repo.resumable({ pointId: pointA, source: img, target, resumeDir })).toEqual({ bytes: 0, totalBytes: SIZE });
+  });
 });
