@@ -126,10 +126,10 @@ describe('snapkeep-boot config', () => {
     for (let i = 0; i < 60; i++) {
       let text: string;
       if (i % 2) {
-        text = Array.from({ length: rand(400) }, () => alphabet[rand(alphabet.length)]).join('');
+        text = Array.from({ length: rand(400) }, () => alphabet.charAt(rand(alphabet.length))).join('');
       } else {
         const chars = [...`${good}\n${good.replace('data0', 'data1')}\n`];
-        for (let k = 0; k < 1 + rand(6); k++) chars[rand(chars.length)] = alphabet[rand(alphabet.length)];
+        for (let k = 0; k < 1 + rand(6); k++) chars[rand(chars.length)] = alphabet.charAt(rand(alphabet.length));
         text = chars.join('');
       }
       const r = run(text);
