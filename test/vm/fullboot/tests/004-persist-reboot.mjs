@@ -91,6 +91,9 @@ const cell = (hex, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16);
  * @param {string} want
  */
 async function checkBootLog(g, dataName, want) {
+	// The agent starts before systemd mounts the fstab entries.
+	await g.sh('timeout 150 sh -c "until findmnt /mnt/data >/dev/null; do sleep 1; done"',
+		{ timeoutMs: 160_000 });
 	const lines = (await g.sh('dmesg')).split('\n');
 	const at = lines.findIndex((l) => l.includes(`snapkeep-boot: ${DATA} `));
 	if (at < 0) {
