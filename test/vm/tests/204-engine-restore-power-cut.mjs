@@ -11,7 +11,7 @@
 // would make the resumed restore skip a chunk the cut lost: other bytes.
 // kill -9 (test/unit/core/engine/restore-resume.test.ts) cannot show this:
 // the page cache survives a killed process.
-// vm: disks=512M,96M,96M,128M modules=dm-log-writes,dm-snapshot,ext4 memory=1536 timeout=1500 kernels=6.12
+// vm: disks=192M,64M,64M,64M modules=dm-log-writes,dm-snapshot,ext4 memory=1024 timeout=900 kernels=6.12
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -33,8 +33,8 @@ function fail(m) {
 }
 
 const MiB = 1 << 20;
-const IMAGE = 48 * MiB;
-const EVERY = 2 * MiB; // a checkpoint every 2 MiB: many records in the log
+const IMAGE = 16 * MiB;
+const EVERY = 2 * MiB; // a checkpoint every 2 MiB: 8 records, each a few flushes
 const TARGET_SECTORS = IMAGE / 512;
 // The restore target's identity includes its device number (restore-resume.ts):
 // the slice is made with the same minor in the workload and at every cut, as
@@ -158,7 +158,7 @@ for (const e of logEntries(logDev)) {
   }
   if (!ready || !isDurabilityPoint(e)) continue;
   await resumeAtCut(e);
-  if (cuts % 20 === 0) log(`${cuts} cuts resumed (log entry ${e.index} of ${e.count}); ms spent ${JSON.stringify(spent)}`);
+  if (cuts % 25 === 0) log(`${cuts} cuts resumed (log entry ${e.index} of ${e.count}); ms spent ${JSON.stringify(spent)}`);
 }
 fs.closeSync(replay);
 await repo.close();
