@@ -1,6 +1,8 @@
 #include "pipeline_restore.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,20 @@ void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Byt
   req.packs->ReadStored(pack.id, loc.offset, loc.storedLen, stored);
   PackEntry e{id, loc.offset, loc.storedLen, loc.rawLen, loc.flags};
   req.packs->Decode(pack.id, e, stored, scratch, dz, out, len);
+}
+
+// Zeroes [off, off+len) of a block device without sending zeros from
+// here: the device zeroes it (WRITE_ZEROES, an unmap that reads back as
+// zeros) or the kernel writes its own zero page. Most of a used-blocks
+// point is zero chunks, so this is most of such a restore. False when the
+// device or the range does not allow it (the caller writes zeros instead);
+// an I/O error is an error.
+bool ZeroDeviceRange(int fd, uint64_t off, uint64_t len, const std::string& target) {
+  if ((off | len) & 511) return false;
+  uint64_t range[2] = {off, len};
+  if (::ioctl(fd, BLKZEROOUT, range) == 0) return true;
+  if (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOTTY) return false;
+  throw SysFail(errno, "BLKZEROOUT", target);
 }
 
 // Opens the target: an image file is created or cut to size (a fresh file
@@ -122,6 +138,8 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   ctl.total = req.rangeLen;
   if (req.rangeLen == 0) return res;
   std::atomic<uint64_t> next{first}, written{0}, skipped{0}, resumed{0};
+  // Off after the first refusal: the device does not zero on request.
+  std::atomic<bool> deviceZeroes{res.blockDevice && !req.skipIdentical};
   int threads = req.threads > 0 ? req.threads : DefaultThreads();
 
   ctl.RunWorkers(threads, [&] {
@@ -146,6 +164,16 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
       const uint8_t* src;
       ChunkId id = req.list->IdAt(c);
       bool zero = IsZeroId(id);
+      if (zero && deviceZeroes.load(std::memory_order_relaxed)) {
+        if (ZeroDeviceRange(target.get(), dst, n, req.target)) {
+          written += n;
+          ctl.done += n;
+          resume.Mark(c);
+          resume.MaybeCheckpoint(target.get(), req.target, n);
+          continue;
+        }
+        if (((dst | n) & 511) == 0) deviceZeroes = false;
+      }
       if (zero) {
         std::memset(chunk.data(), 0, cLen);
       } else {
