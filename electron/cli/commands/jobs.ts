@@ -3,7 +3,7 @@
 // in this process with the user's own directories.
 import { parseArgs } from 'node:util';
 
-import { AppError, FULL_READ_WORDS, type Job, runResult } from '../../common/contract';
+import { AppError, fullReadWords, type Job, runResult } from '../../common/contract';
 import { formatBytes, formatDuration, formatTimestamp } from '../../common/format';
 import { openClient } from '../../helper/client';
 import { selectBackend } from '../../helper/select-backend';
@@ -62,7 +62,7 @@ export const jobsCommand: Command = {
         else
           for (const e of entries) {
             out(`${formatTimestamp(e.finishedAt)}  ${e.jobName}  ${runResult(e)}  read ${formatBytes(e.bytesRead)}, stored ${formatBytes(e.storedBytes ?? e.bytesWritten)} in ${formatDuration(e.durationMs / 1000)}${e.error ? `  ${e.error.code}: ${e.error.message}` : ''}`);
-            for (const r of e.reads ?? []) if (r.reason) out(`    ${r.source}: ${FULL_READ_WORDS[r.reason]}`);
+            for (const r of e.reads ?? []) if (r.reason) out(`    ${r.source}: ${fullReadWords(r)}`);
           }
         return EXIT.OK;
       }

@@ -296,6 +296,8 @@ export const SourceRead = z.object({
   /** Set when mode is full. */
   reason: FullReadReason.optional(),
   bytes: z.number().int().nonnegative(),
+  /** A full read of used blocks only: the free space it did not read (restored as zeros). */
+  unusedBytes: z.number().int().nonnegative().optional(),
 });
 export type SourceRead = z.infer<typeof SourceRead>;
 

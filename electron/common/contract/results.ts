@@ -6,7 +6,8 @@
 // the dashboard, the history, the tray and the notifications agree.
 import { z } from 'zod';
 
-import type { FullReadReason } from './domain';
+import { formatBytes } from '../format';
+import type { FullReadReason, SourceRead } from './domain';
 import { ErrorInfo } from './errors';
 
 /** The steps of a backup run a problem can belong to. */
@@ -63,3 +64,10 @@ export const FULL_READ_WORDS: Readonly<Record<FullReadReason, string>> = {
   'not-tracked': 'read in full: not followed by the change tracker (an image file or a device backed up without a snapshot)',
   'parent-missing': 'read in full: the restore point its changes were counted from is gone or no longer matches',
 };
+
+/** A whole-source read in words: why, and what reading used blocks only left out. */
+export function fullReadWords(r: SourceRead): string {
+  const why = r.reason ? FULL_READ_WORDS[r.reason] : 'read in full';
+  if (!r.unusedBytes) return why;
+  return `${why}; used blocks only: ${formatBytes(r.bytes)} read, ${formatBytes(r.unusedBytes)} of free space skipped (restored as zeros)`;
+}

@@ -1,8 +1,11 @@
 // Where a resumable restore keeps its progress, and what ties that record
 // to one restore: the point, the range and the target's identity. A file
-// target is known by its inode, a block device by its number, size and the
-// disk's serial, so a different disk that took the same name (another USB
-// stick of the same model) never inherits another restore's progress.
+// target is known by its inode; a block device by its disk's WWID or serial
+// and sizes (and, for a partition, its number and start), or by its device
+// number when the disk has neither. So a different disk that took the same
+// name (another USB stick of the same model) never inherits another
+// restore's progress, and the same disk plugged in again under another
+// name keeps its own.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -41,11 +44,17 @@ export async function targetIdentity(target: string, opts: { sysRoot?: string; c
     const minor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & 0xfff00n));
     const dir = await fs.realpath(path.join(sysRoot, 'dev/block', `${major}:${minor}`)).catch(() => undefined);
     if (!dir) return `block:${major}:${minor}`;
-    const disk = (await attr(path.join(dir, 'partition'))) !== undefined ? path.dirname(dir) : dir;
+    const partition = await attr(path.join(dir, 'partition'));
+    const disk = partition !== undefined ? path.dirname(dir) : dir;
     const size = await attr(path.join(dir, 'size'));
     const serial =
       (await attr(path.join(disk, 'device/wwid'))) ?? (await attr(path.join(disk, 'wwid'))) ?? (await attr(path.join(disk, 'device/serial'))) ?? (await attr(path.join(disk, 'serial')));
-    return `block:${major}:${minor}:${size ?? '?'}:${serial ?? '?'}`;
+    // A disk that says who it is keeps its progress when it comes back under
+    // another name (unplugged and plugged in again, another boot); one that
+    // does not is known by its device number.
+    if (serial === undefined) return `block:${major}:${minor}:${size ?? '?'}:?`;
+    const where = partition !== undefined ? `:part${partition}@${(await attr(path.join(dir, 'start'))) ?? '?'}` : '';
+    return `disk:${serial}:${(await attr(path.join(disk, 'size'))) ?? '?'}${where}:${size ?? '?'}`;
   } finally {
     await fh.close();
   }

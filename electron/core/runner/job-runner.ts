@@ -455,6 +455,12 @@ export function sourceReads(point: RestorePoint, expected: ReadonlyMap<string, F
   return point.devices.map((d) => {
     if (d.readMode === 'changed') return { source: d.source, mode: 'changed', bytes: d.readBytes };
     const why = expected.get(d.source) ?? 'not-tracked';
-    return { source: d.source, mode: 'full', reason: why === 'changes' ? 'parent-missing' : why, bytes: d.readBytes };
+    return {
+      source: d.source,
+      mode: 'full',
+      reason: why === 'changes' ? 'parent-missing' : why,
+      bytes: d.readBytes,
+      ...(d.unusedBytes ? { unusedBytes: d.unusedBytes } : {}),
+    };
   });
 }

@@ -1,13 +1,17 @@
 #include "pipeline_restore.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
 #include "compress.h"
+#include "crypto.h"
 #include "file_io.h"
 #include "restore_resume.h"
 
@@ -29,6 +33,20 @@ void FetchStage(const RestoreRequest& req, const ChunkId& id, Bytes& stored, Byt
   req.packs->Decode(pack.id, e, stored, scratch, dz, out, len);
 }
 
+// Zeroes [off, off+len) of a block device without sending zeros from
+// here: the device zeroes it (WRITE_ZEROES, an unmap that reads back as
+// zeros) or the kernel writes its own zero page. Most of a used-blocks
+// point is zero chunks, so this is most of such a restore. False when the
+// device or the range does not allow it (the caller writes zeros instead);
+// an I/O error is an error.
+bool ZeroDeviceRange(int fd, uint64_t off, uint64_t len, const std::string& target) {
+  if ((off | len) & 511) return false;
+  uint64_t range[2] = {off, len};
+  if (::ioctl(fd, BLKZEROOUT, range) == 0) return true;
+  if (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOTTY) return false;
+  throw SysFail(errno, "BLKZEROOUT", target);
+}
+
 // Opens the target: an image file is created or cut to size (a fresh file
 // lets zero chunks stay holes; a resumed one keeps what it holds); a block
 // device is opened exclusively, so a mounted one fails with EBUSY, and
@@ -38,7 +56,8 @@ Fd OpenTarget(const RestoreRequest& req, bool resuming, bool* fresh, bool* block
   bool exists = ::stat(req.target.c_str(), &st) == 0;
   *blockDev = exists && S_ISBLK(st.st_mode);
   if (*blockDev) {
-    int fd = ::open(req.target.c_str(), (req.skipIdentical ? O_RDWR : O_WRONLY) | O_EXCL | O_CLOEXEC);
+    // Read as well when resuming (the sample check) or comparing.
+    int fd = ::open(req.target.c_str(), (req.skipIdentical || resuming ? O_RDWR : O_WRONLY) | O_EXCL | O_CLOEXEC);
     if (fd < 0) {
       EngineError e = SysFail(errno, "open", req.target);
       if (errno == EBUSY) {
@@ -60,7 +79,7 @@ Fd OpenTarget(const RestoreRequest& req, bool resuming, bool* fresh, bool* block
     *fresh = false;
     return f;
   }
-  Fd f = OpenOrThrow(req.target, (req.skipIdentical ? O_RDWR : O_WRONLY) | O_CREAT, 0644);
+  Fd f = OpenOrThrow(req.target, (req.skipIdentical || resuming ? O_RDWR : O_WRONLY) | O_CREAT, 0644);
   bool keep = req.skipIdentical || resuming;
   if (!keep && ::ftruncate(f.get(), 0) < 0) throw SysFail(errno, "ftruncate", req.target);
   if (::ftruncate(f.get(), static_cast<off_t>(req.rangeLen)) < 0)
@@ -92,6 +111,32 @@ uint64_t InRange(const RestoreRequest& req, uint64_t c) {
   return to > from ? to - from : 0;
 }
 
+// The progress record is tied to the target by its identity, which a
+// second disk can share (two USB sticks of one model with one serial), and
+// the target may have been written since. Before the record is trusted, a
+// sample of the chunks it names is read back and must hash to the point's
+// ids; the first mismatch makes the restore start over. Returns why, or "".
+std::string CheckResumedSample(const RestoreRequest& req, const RestoreResume& resume, int fd) {
+  const uint64_t cs = req.chunkSize;
+  Bytes buf(cs);
+  for (uint64_t c : resume.Sample(16)) {
+    uint64_t cStart = c * cs;
+    uint64_t cLen = std::min<uint64_t>(cs, req.deviceSize - cStart);
+    // Only chunks wholly inside the range can be hashed.
+    if (cStart < req.rangeStart || cStart + cLen > req.rangeStart + req.rangeLen) continue;
+    if (PreadFull(fd, buf.data(), cLen, cStart - req.rangeStart, req.target) != cLen)
+      return "the target is shorter than the progress record says";
+    ChunkId want = req.list->IdAt(c);
+    ChunkId got = IsZeroId(want) ? ChunkId{} : KeyedHash(req.keys, buf.data(), cLen);
+    bool ok = IsZeroId(want) ? std::all_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(cLen), [](uint8_t b) { return b == 0; })
+                             : got == want;
+    if (!ok)
+      return "the target does not hold what the progress record says was restored (chunk " + std::to_string(c) +
+             "): another disk, or written since";
+  }
+  return "";
+}
+
 }  // namespace
 
 ResumeProbe ProbeResume(const RestoreRequest& req) {
@@ -116,12 +161,18 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   const ChunkSpan span = SpanOf(req);
   const uint64_t first = span.first, last = span.last;
   RestoreResume resume(req.resumeFile, req.resumeKey, first, span.count, req.resumeEveryBytes);
-  res.resumeIgnored = resume.IgnoredReason();
   bool fresh = false;
   Fd target = OpenTarget(req, resume.LoadedChunks() > 0, &fresh, &res.blockDevice);
+  if (resume.LoadedChunks() > 0) {
+    std::string wrong = CheckResumedSample(req, resume, target.get());
+    if (!wrong.empty()) resume.Forget(wrong);
+  }
+  res.resumeIgnored = resume.IgnoredReason();
   ctl.total = req.rangeLen;
   if (req.rangeLen == 0) return res;
   std::atomic<uint64_t> next{first}, written{0}, skipped{0}, resumed{0};
+  // Off after the first refusal: the device does not zero on request.
+  std::atomic<bool> deviceZeroes{res.blockDevice && !req.skipIdentical};
   int threads = req.threads > 0 ? req.threads : DefaultThreads();
 
   ctl.RunWorkers(threads, [&] {
@@ -146,6 +197,16 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
       const uint8_t* src;
       ChunkId id = req.list->IdAt(c);
       bool zero = IsZeroId(id);
+      if (zero && deviceZeroes.load(std::memory_order_relaxed)) {
+        if (ZeroDeviceRange(target.get(), dst, n, req.target)) {
+          written += n;
+          ctl.done += n;
+          resume.Mark(c);
+          resume.MaybeCheckpoint(target.get(), req.target, n);
+          continue;
+        }
+        if (((dst | n) & 511) == 0) deviceZeroes = false;
+      }
       if (zero) {
         std::memset(chunk.data(), 0, cLen);
       } else {

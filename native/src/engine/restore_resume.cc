@@ -103,6 +103,28 @@ void RestoreResume::Load() {
   }
 }
 
+std::vector<uint64_t> RestoreResume::Sample(size_t n) const {
+  std::vector<uint64_t> out;
+  if (loaded_ == 0 || n == 0) return out;
+  // Every (loaded_/n)-th chunk named, counted in order, then the last.
+  const uint64_t step = loaded_ > n ? loaded_ / n : 1;
+  uint64_t seen = 0, last = 0;
+  for (uint64_t i = 0; i < count_; i++) {
+    if (!((words_[i / 64].load(std::memory_order_relaxed) >> (i % 64)) & 1)) continue;
+    if (seen % step == 0 && out.size() + 1 < n) out.push_back(first_ + i);
+    last = first_ + i;
+    seen++;
+  }
+  if (out.empty() || out.back() != last) out.push_back(last);
+  return out;
+}
+
+void RestoreResume::Forget(std::string why) {
+  for (uint64_t w = 0; w < nWords_; w++) words_[w].store(0, std::memory_order_relaxed);
+  loaded_ = 0;
+  ignored_ = std::move(why);
+}
+
 bool RestoreResume::Done(uint64_t chunk) const {
   if (!Enabled()) return false;
   uint64_t i = chunk - first_;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace snapkeep::engine {
 
@@ -32,6 +33,11 @@ class RestoreResume {
   const std::string& IgnoredReason() const { return ignored_; }
 
   bool Done(uint64_t chunk) const;
+  // Up to `n` chunks the loaded file names, spread over them, the highest
+  // always among them (what a wrong target is most likely to lack).
+  std::vector<uint64_t> Sample(size_t n) const;
+  // Drops what was loaded (a fresh restore) and says why.
+  void Forget(std::string why);
   void Mark(uint64_t chunk);
   // A checkpoint when enough time or bytes passed since the last; one
   // thread at a time, the others go on.

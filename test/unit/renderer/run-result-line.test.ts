@@ -58,7 +58,7 @@ describe('RunResultLine', () => {
 
   it('says why a run read a whole source; the compact line only when it is a surprise', () => {
     const reads: HistoryEntry['reads'] = [
-      { source: '/dev/sda2', mode: 'full', reason: 'tracker-restarted', bytes: 64 * 2 ** 20 },
+      { source: '/dev/sda2', mode: 'full', reason: 'tracker-restarted', bytes: 64 * 2 ** 20, unusedBytes: 192 * 2 ** 20 },
       { source: '/srv/vm.img', mode: 'full', reason: 'not-tracked', bytes: 8 * 2 ** 20 },
       { source: '/dev/sda1', mode: 'changed', bytes: 2 ** 20 },
     ];
@@ -66,6 +66,9 @@ describe('RunResultLine', () => {
     const lines = full.findAll('[data-testid="history-full-read"]');
     expect(lines.map((l) => l.attributes('data-reason'))).toEqual(['tracker-restarted', 'not-tracked']);
     expect(lines[0]?.text()).toContain('/dev/sda2: read in full: the change tracker started over');
+    // Used blocks only: what was read and what was left out as free space.
+    expect(lines[0]?.text()).toContain('used blocks only: 64.0 MiB read, 192 MiB of free space skipped (restored as zeros)');
+    expect(lines[1]?.text()).not.toContain('used blocks only');
     const compact = mount(RunResultLine, { props: { entry: entry({ reads }), compact: true }, global });
     expect(compact.findAll('[data-testid="history-full-read"]').map((l) => l.attributes('data-reason'))).toEqual(['tracker-restarted']);
   });

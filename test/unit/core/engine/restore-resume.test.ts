@@ -178,4 +178,19 @@ describe('resumable restore', () => {
     expect(sha256(target)).toBe(shaA);
     expect(await repo.resumable({ pointId: pointA, source: img, target, resumeDir })).toEqual({ bytes: 0, totalBytes: SIZE });
   });
+
+  it('does not trust a record whose target no longer holds what it names (written since, or another disk with the same identity)', async () => {
+    const target = path.join(dir, 'rewritten.img');
+    const killed = await runAndKill(pointA, target, SIZE / 2);
+    expect(killed.killed).toBe(true);
+    expect((await repo.resumable({ pointId: pointA, source: img, target, resumeDir })).bytes).toBeGreaterThan(0);
+    // The same file (same inode, so the same identity) written over where the restore had been.
+    const fd = fs.openSync(target, 'r+');
+    fs.writeSync(fd, Buffer.alloc(killed.lastDone, 0x5a), 0, killed.lastDone, 0);
+    fs.closeSync(fd);
+    const r = await repo.restore({ pointId: pointA, source: img, target, skipIdentical: false, resumeDir });
+    expect(r.resumeIgnored).toMatch(/does not hold what the progress record says/);
+    expect(r.bytesResumed).toBeUndefined();
+    expect(sha256(target)).toBe(shaA);
+  });
 });

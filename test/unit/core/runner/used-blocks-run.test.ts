@@ -66,6 +66,11 @@ describe('job runs on an ext4 device', () => {
       expect(d1.readBytes + d1.unusedBytes!).toBe(32 * MiB);
       expect(d2).toMatchObject({ readBytes: 32 * MiB });
       expect(d2.unusedBytes).toBeUndefined();
+      // The run history says the full read left free space out, and how much.
+      const history = await s.client.call('history.list', { limit: 10 });
+      const reads = (id: string) => history.find((e) => e.jobId === id)?.reads;
+      expect(reads(used.id)).toEqual([{ source: loop, mode: 'full', reason: 'not-tracked', bytes: d1.readBytes, unusedBytes: d1.unusedBytes }]);
+      expect(reads(all.id)).toEqual([{ source: loop, mode: 'full', reason: 'not-tracked', bytes: 32 * MiB }]);
 
       for (const p of [p1!, p2!]) {
         const target = path.join(s.dirs.root, `restored-${p.id}.img`);
