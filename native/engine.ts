@@ -171,6 +171,12 @@ export interface NativeRepo {
   chunkId(data: Buffer): Buffer;
   loadIndex(): Promise<{ files: string[]; badFiles: string[]; loaded: number; chunks: number; packs: number }>;
   backup(req: BackupDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<BackupDeviceResult>;
+  /**
+   * What restore() with the same list, range, target and record would
+   * resume: reads the record and a sample of the target (the check the
+   * restore makes first), writes nothing.
+   */
+  probeResume(req: Omit<RestoreDeviceRequest, 'skipIdentical' | 'resumeEveryBytes' | 'threads'> & { resumeFile: string; resumeKey: string }): Promise<ResumeProbe>;
   restore(
     req: RestoreDeviceRequest,
     onProgress?: ProgressCallback,
@@ -218,7 +224,6 @@ interface EngineAddon {
     deriveKey(passphrase: string, salt: Buffer, opsLimit: number, memLimit: number): Promise<Buffer>;
     aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer;
     aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null;
-    probeRestoreResume(req: ResumeProbeRequest): ResumeProbe;
     saltBytes: number;
   };
 }
@@ -258,27 +263,10 @@ export function aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null
   return addon().aeadOpen(key, sealed, ad);
 }
 
-export interface ResumeProbeRequest {
-  resumeFile: string;
-  resumeKey: string;
-  chunkSize: number;
-  deviceSize: number;
-  rangeStart?: number;
-  rangeLength?: number;
-}
-
 /** Bytes of the range an interrupted restore left durable, or why its record would be ignored. */
 export interface ResumeProbe {
   bytes: number;
   ignored?: string;
-}
-
-/**
- * What restore() with the same record, key and range would resume. Reads
- * only the record: safe to ask before the user confirms a restore.
- */
-export function probeRestoreResume(req: ResumeProbeRequest): ResumeProbe {
-  return addon().probeRestoreResume(req);
 }
 
 export function kdfSaltBytes(): number {

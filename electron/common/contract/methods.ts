@@ -141,8 +141,9 @@ export const methods = {
 
   /**
    * Whether a restore with these choices would continue an interrupted one
-   * to the same target (its progress is kept by the helper), shown before
-   * the confirmation. `bytes` 0: it starts from the beginning; `ignored`:
+   * to the same target (its progress is kept by the helper; a sample of
+   * the target is read back as the restore will), shown before the
+   * confirmation. `bytes` 0: it starts from the beginning; `ignored`:
    * progress recorded for this target that would not be used, and why.
    */
   'restore.resumable': method(

@@ -162,7 +162,7 @@ export interface RepositoryHandle {
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;
   restore(req: RestoreRequest): Promise<RestoreResult>;
-  /** What restore() with these choices would resume; reads nothing but the progress record. */
+  /** What restore() with these choices would resume; reads the progress record and a sample of the target, writes nothing. */
   resumable(q: ResumeQuery): Promise<ResumeInfo>;
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport>;
   prune(opts: PruneOptions): Promise<PruneReport>;

@@ -103,7 +103,8 @@ export class Repository implements RepositoryHandle, RepoContext {
   }
 
   resumable(q: ResumeQuery): Promise<ResumeInfo> {
-    return probeResume(this, q);
+    // Reads chunk lists: under the shared lock, like any reader.
+    return withLock(this.path, 'shared', 'restore', () => probeResume(this, q));
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError } from '../../common/contract';
-import { createCancelToken, probeRestoreResume } from '../../../native/engine';
+import { createCancelToken } from '../../../native/engine';
 import type { RestoreRequest, RestoreResult, ResumeInfo, ResumeQuery } from './api';
 import { openDeviceList } from './chunk-lists';
 import type { RepoContext } from './context';
@@ -55,21 +55,25 @@ function resumeKeyParts(ctx: RepoContext, plan: Plan, target: string): ResumeKey
 
 /**
  * What a restore with these choices would resume from an earlier,
- * interrupted run to the same target, before anything is written: only the
- * progress record is read (a missing image file is not created).
+ * interrupted run to the same target, before anything is written: the
+ * progress record and the sample of the target the restore checks first
+ * are read (a missing image file is not created).
  */
 export async function probeResume(ctx: RepoContext, req: ResumeQuery): Promise<ResumeInfo> {
   const plan = await planRestore(ctx, req);
   const identity = await targetIdentity(req.target, { create: false });
   if (identity === undefined) return { bytes: 0, totalBytes: plan.rangeLength };
   const record = resumeRecord(req.resumeDir, resumeKeyParts(ctx, plan, identity));
-  const probe = probeRestoreResume({
-    resumeFile: record.file,
-    resumeKey: record.key,
+  const list = await openDeviceList(ctx.native, plan.dev, plan.m.id);
+  const probe = await ctx.native.probeResume({
+    list,
     chunkSize: plan.dev.chunkSize,
     deviceSize: plan.dev.sizeBytes,
     rangeStart: plan.rangeStart,
     rangeLength: plan.rangeLength,
+    target: req.target,
+    resumeFile: record.file,
+    resumeKey: record.key,
   });
   return { bytes: probe.bytes, totalBytes: plan.rangeLength, ...(probe.ignored !== undefined && { ignored: probe.ignored }) };
 }

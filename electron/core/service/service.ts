@@ -563,7 +563,7 @@ export class Service {
     return inspectTarget(target, this.discovery, fileIdentity(caller));
   }
 
-  /** Would this restore continue an interrupted one? Reads only the progress record. */
+  /** Would this restore continue an interrupted one? Reads the progress record and a sample of the target; writes nothing. */
   async resumable(
     p: { repositoryId: string; pointId: string; source: string; target: string; partition?: number },
     caller?: Caller,

@@ -149,36 +149,6 @@ Napi::Value AeadOpenJs(const Napi::CallbackInfo& info) {
   return ToBuffer(env, out);
 }
 
-// What a restore would resume (pipeline_restore.h ProbeResume): read
-// before the user confirms, so the wizard can say it. Only the record file
-// is read; its size is bounded by the device's chunk count.
-Napi::Value ProbeRestoreResumeJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "probeRestoreResume(request)");
-  Napi::Object o = info[0].As<Napi::Object>();
-  RestoreRequest req;
-  req.resumeFile = Str(o, "resumeFile");
-  req.resumeKey = Str(o, "resumeKey");
-  if (req.resumeFile.empty() || req.resumeFile[0] != '/')
-    throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
-  req.chunkSize = static_cast<uint32_t>(Num(o, "chunkSize"));
-  if (req.chunkSize < kMinChunkSize || req.chunkSize > kMaxChunkSize || (req.chunkSize & (req.chunkSize - 1)))
-    throw Napi::TypeError::New(env, "chunkSize must be a power of two from 4 KiB to 16 MiB");
-  req.deviceSize = static_cast<uint64_t>(Num(o, "deviceSize"));
-  req.rangeStart = static_cast<uint64_t>(Num(o, "rangeStart", 0));
-  if (req.rangeStart > req.deviceSize) throw Napi::TypeError::New(env, "rangeStart is beyond the device");
-  req.rangeLen = static_cast<uint64_t>(Num(o, "rangeLength", double(req.deviceSize - req.rangeStart)));
-  try {
-    ResumeProbe p = ProbeResume(req);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("bytes", Napi::Number::New(env, double(p.bytes)));
-    if (!p.ignored.empty()) out.Set("ignored", Napi::String::New(env, p.ignored));
-    return out;
-  } catch (const EngineError& e) {
-    throw ToJsError(env, e);
-  }
-}
-
 // ---- chunk lists held natively (point readers, restore, prune, verify) ----
 
 class NativeList : public Napi::ObjectWrap<NativeList> {
@@ -401,6 +371,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
                            InstanceMethod("loadIndex", &NativeRepo::LoadIndex),
                            InstanceMethod("backup", &NativeRepo::Backup),
                            InstanceMethod("restore", &NativeRepo::Restore),
+                           InstanceMethod("probeResume", &NativeRepo::ProbeResumeJs),
                            InstanceMethod("readRange", &NativeRepo::ReadRangeJs),
                            InstanceMethod("openList", &NativeRepo::OpenList),
                            InstanceMethod("writeListRoot", &NativeRepo::WriteRoot),
@@ -610,6 +581,29 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
           return o;
         },
         info[1], CancelOf(info[2]));
+  }
+
+  // What a restore would resume (pipeline_restore.h ProbeResume): asked
+  // before the user confirms, so the wizard can say it.
+  Napi::Value ProbeResumeJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "probeResume(request)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto req = RestoreReq(env, o);
+    req->target = Str(o, "target");
+    req->resumeFile = Str(o, "resumeFile");
+    req->resumeKey = Str(o, "resumeKey");
+    if (req->resumeFile.empty() || req->resumeFile[0] != '/')
+      throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
+    return EngineWorker<ResumeProbe>::Start(
+        env, [req](OpControl&) { return ProbeResume(*req); },
+        [](Napi::Env e, ResumeProbe& p) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(e);
+          out.Set("bytes", Napi::Number::New(e, double(p.bytes)));
+          if (!p.ignored.empty()) out.Set("ignored", Napi::String::New(e, p.ignored));
+          return out;
+        },
+        env.Undefined(), nullptr);
   }
 
   // Random access for the NBD export and file restore. `list` is held
@@ -958,7 +952,6 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   engine.Set("deriveKey", Napi::Function::New(env, DeriveKeyJs));
   engine.Set("aeadSeal", Napi::Function::New(env, AeadSealJs));
   engine.Set("aeadOpen", Napi::Function::New(env, AeadOpenJs));
-  engine.Set("probeRestoreResume", Napi::Function::New(env, ProbeRestoreResumeJs));
   engine.Set("saltBytes", Napi::Number::New(env, crypto_pwhash_SALTBYTES));
   InitRepoFs(env, engine);
   exports.Set("engine", engine);

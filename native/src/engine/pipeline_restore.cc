@@ -140,13 +140,27 @@ std::string CheckResumedSample(const RestoreRequest& req, const RestoreResume& r
 }  // namespace
 
 ResumeProbe ProbeResume(const RestoreRequest& req) {
-  if (req.chunkSize == 0 || req.rangeStart + req.rangeLen > req.deviceSize)
-    throw EngineError("INVALID_ARGUMENT", "range beyond the end of the device");
+  const uint64_t nChunks = req.chunkSize ? (req.deviceSize + req.chunkSize - 1) / req.chunkSize : 0;
+  if (req.chunkSize == 0 || !req.list || req.list->Chunks() != nChunks || req.rangeStart + req.rangeLen > req.deviceSize)
+    throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
   const ChunkSpan span = SpanOf(req);
   RestoreResume resume(req.resumeFile, req.resumeKey, span.first, span.count);
   ResumeProbe out;
   out.ignored = resume.IgnoredReason();
   if (resume.LoadedChunks() == 0) return out;
+  // The same read-back sample the restore checks first, so what is said
+  // before the start is what the restore will do.
+  int fd = ::open(req.target.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    out.ignored = std::string("cannot read the target: ") + std::strerror(errno);
+    return out;
+  }
+  Fd target(fd);
+  std::string wrong = CheckResumedSample(req, resume, target.get());
+  if (!wrong.empty()) {
+    out.ignored = wrong;
+    return out;
+  }
   for (uint64_t c = span.first; c < span.first + span.count; c++)
     if (resume.Done(c)) out.bytes += InRange(req, c);
   return out;

@@ -52,8 +52,9 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl);
 
 // What RunRestore with this request would resume: the bytes of the range an
 // earlier, interrupted run left durable on the target, or why its record
-// would be ignored. Reads only the record (resumeFile): neither the target
-// nor the repository, so it can be shown before the user confirms.
+// would be ignored. Reads the record, the chunk list and a sample of the
+// target (the check the restore makes first); writes nothing, so it can be
+// shown before the user confirms.
 struct ResumeProbe {
   uint64_t bytes = 0;
   std::string ignored;  // "" when there is no record or it is used
