@@ -555,6 +555,14 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     return req;
   }
 
+  // The progress record of a resumable restore and the key tying it to one.
+  static void ResumeArgs(Napi::Env env, const Napi::Object& o, RestoreRequest& req) {
+    req.resumeFile = Str(o, "resumeFile");
+    req.resumeKey = Str(o, "resumeKey");
+    if (req.resumeFile.empty() || req.resumeFile[0] != '/')
+      throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
+  }
+
   Napi::Value Restore(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "restore(request, onProgress?, cancel?)");
@@ -563,11 +571,8 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->target = Str(o, "target");
     req->skipIdentical = Bool(o, "skipIdentical");
     if (o.Has("resumeFile")) {
-      req->resumeFile = Str(o, "resumeFile");
-      req->resumeKey = Str(o, "resumeKey");
+      ResumeArgs(env, o, *req);
       req->resumeEveryBytes = static_cast<uint64_t>(Num(o, "resumeEveryBytes", 0));
-      if (req->resumeFile.empty() || req->resumeFile[0] != '/')
-        throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
     }
     return EngineWorker<RestoreResult>::Start(
         env, [req](OpControl& ctl) { return RunRestore(*req, ctl); },
@@ -591,10 +596,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     Napi::Object o = info[0].As<Napi::Object>();
     auto req = RestoreReq(env, o);
     req->target = Str(o, "target");
-    req->resumeFile = Str(o, "resumeFile");
-    req->resumeKey = Str(o, "resumeKey");
-    if (req->resumeFile.empty() || req->resumeFile[0] != '/')
-      throw Napi::TypeError::New(env, "resumeFile must be an absolute path");
+    ResumeArgs(env, o, *req);
     return EngineWorker<ResumeProbe>::Start(
         env, [req](OpControl&) { return ProbeResume(*req); },
         [](Napi::Env e, ResumeProbe& p) -> Napi::Value {

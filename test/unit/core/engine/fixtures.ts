@@ -33,6 +33,14 @@ function fillBlock(buf: Buffer, kind: number, r: () => number): void {
 }
 
 /** Writes `size` bytes in 64 KiB blocks of mixed kinds. */
+/** `n` bytes from rng(seed): the same bytes for the same seed. */
+export function seededBytes(n: number, seed: number): Buffer {
+  const r = rng(seed);
+  const b = Buffer.alloc(Math.ceil(n / 4) * 4);
+  for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((r() * 0x100000000) >>> 0, i);
+  return b.subarray(0, n);
+}
+
 export function makeImage(file: string, size: number, seed: number): void {
   const r = rng(seed);
   const fd = fs.openSync(file, 'w');

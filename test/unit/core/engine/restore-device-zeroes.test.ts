@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { engine } from '../../../../electron/core/engine';
-import { rng, scratch } from './fixtures';
+import { scratch, seededBytes } from './fixtures';
 
 const CHUNK = 64 * 1024;
 const CHUNKS = 40;
@@ -24,18 +24,11 @@ afterAll(() => {
   dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
 });
 
-function randomBytesSeeded(n: number, seed: number): Buffer {
-  const r = rng(seed);
-  const b = Buffer.alloc(Math.ceil(n / 4) * 4);
-  for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((r() * 0x100000000) >>> 0, i);
-  return b.subarray(0, n);
-}
-
 const ZERO_CHUNKS = [0, 1, 2, 7, 15, 16, 17, 18, 19, 30, 39];
 
 /** Random data with zero chunks at ZERO_CHUNKS; `cut` bytes short of whole chunks. */
 function pointImage(cut: number): Buffer {
-  const img = randomBytesSeeded(CHUNKS * CHUNK - cut, 31);
+  const img = seededBytes(CHUNKS * CHUNK - cut, 31);
   for (const c of ZERO_CHUNKS) img.fill(0, c * CHUNK, Math.min((c + 1) * CHUNK, img.length));
   return img;
 }
@@ -56,7 +49,7 @@ describe.each([
 
     const file = path.join(dir, 'target.img');
     const tail = 4 * CHUNK;
-    const before = randomBytesSeeded(CHUNKS * CHUNK + tail, 77);
+    const before = seededBytes(CHUNKS * CHUNK + tail, 77);
     fs.writeFileSync(file, before);
     const target = execFileSync('losetup', ['--find', '--show', '--sector-size', String(sectorSize), file], { encoding: 'utf8' }).trim();
     loops.push(target);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { engine } from '../../../../electron/core/engine';
-import { rng, scratch } from './fixtures';
+import { scratch, seededBytes } from './fixtures';
 
 const CHUNK = 64 * 1024;
 const CHUNKS = 24;
@@ -22,16 +22,9 @@ afterAll(() => {
   dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
 });
 
-function randomBytesSeeded(n: number, seed: number): Buffer {
-  const r = rng(seed);
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE((r() * 0x100000000) >>> 0, i);
-  return b;
-}
-
 /** The point's image: random chunks, text chunks, and zero chunks 5, 11 and 17. */
 function pointImage(): Buffer {
-  const img = randomBytesSeeded(CHUNKS * CHUNK, 21);
+  const img = seededBytes(CHUNKS * CHUNK, 21);
   for (const c of [2, 3, 8]) img.fill(`chunk ${c} text `, c * CHUNK, (c + 1) * CHUNK);
   for (const c of [5, 11, 17]) img.fill(0, c * CHUNK, (c + 1) * CHUNK);
   return img;
@@ -45,7 +38,7 @@ function targetImage(img: Buffer): { target: Buffer; kinds: Kind[] } {
   const kinds: Kind[] = Array.from({ length: CHUNKS }, () => 'identical');
   const set = (c: number, k: Kind) => (kinds[c] = k);
   for (const c of [1, 8, 20]) {
-    randomBytesSeeded(CHUNK, 100 + c).copy(target, c * CHUNK);
+    seededBytes(CHUNK, 100 + c).copy(target, c * CHUNK);
     set(c, 'different');
   }
   // Same first 32 bytes (and more), different from byte 32, 4096 or the last byte on.
@@ -58,7 +51,7 @@ function targetImage(img: Buffer): { target: Buffer; kinds: Kind[] } {
     set(c, 'late-difference');
   }
   // The point has zeros here; the target has data (past the first 32 bytes only in 11).
-  randomBytesSeeded(CHUNK, 7).copy(target, 5 * CHUNK);
+  seededBytes(CHUNK, 7).copy(target, 5 * CHUNK);
   set(5, 'data-over-zero');
   target[11 * CHUNK + 40000] = 1;
   set(11, 'data-over-zero');
