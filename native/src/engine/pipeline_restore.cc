@@ -88,6 +88,14 @@ Fd OpenTarget(const RestoreRequest& req, bool resuming, bool* fresh, bool* block
   return f;
 }
 
+// The list must describe the device and the range lie inside it.
+void CheckGeometry(const RestoreRequest& req) {
+  const uint64_t cs = req.chunkSize;
+  if (cs == 0 || !req.list || req.list->Chunks() != (req.deviceSize + cs - 1) / cs ||
+      req.rangeStart + req.rangeLen > req.deviceSize)
+    throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
+}
+
 // The chunks a range of the device touches: [first, last], none when empty.
 struct ChunkSpan {
   uint64_t first, last, count;
@@ -127,9 +135,9 @@ std::string CheckResumedSample(const RestoreRequest& req, const RestoreResume& r
     if (PreadFull(fd, buf.data(), cLen, cStart - req.rangeStart, req.target) != cLen)
       return "the target is shorter than the progress record says";
     ChunkId want = req.list->IdAt(c);
-    ChunkId got = IsZeroId(want) ? ChunkId{} : KeyedHash(req.keys, buf.data(), cLen);
-    bool ok = IsZeroId(want) ? std::all_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(cLen), [](uint8_t b) { return b == 0; })
-                             : got == want;
+    const auto end = buf.begin() + static_cast<std::ptrdiff_t>(cLen);
+    bool ok = IsZeroId(want) ? std::all_of(buf.begin(), end, [](uint8_t b) { return b == 0; })
+                             : KeyedHash(req.keys, buf.data(), cLen) == want;
     if (!ok)
       return "the target does not hold what the progress record says was restored (chunk " + std::to_string(c) +
              "): another disk, or written since";
@@ -140,9 +148,7 @@ std::string CheckResumedSample(const RestoreRequest& req, const RestoreResume& r
 }  // namespace
 
 ResumeProbe ProbeResume(const RestoreRequest& req) {
-  const uint64_t nChunks = req.chunkSize ? (req.deviceSize + req.chunkSize - 1) / req.chunkSize : 0;
-  if (req.chunkSize == 0 || !req.list || req.list->Chunks() != nChunks || req.rangeStart + req.rangeLen > req.deviceSize)
-    throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
+  CheckGeometry(req);
   const ChunkSpan span = SpanOf(req);
   RestoreResume resume(req.resumeFile, req.resumeKey, span.first, span.count);
   ResumeProbe out;
@@ -167,10 +173,8 @@ ResumeProbe ProbeResume(const RestoreRequest& req) {
 }
 
 RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
+  CheckGeometry(req);
   const uint64_t cs = req.chunkSize;
-  const uint64_t nChunks = (req.deviceSize + cs - 1) / cs;
-  if (!req.list || req.list->Chunks() != nChunks || req.rangeStart + req.rangeLen > req.deviceSize)
-    throw EngineError("INVALID_ARGUMENT", "chunk list or range does not match the device size");
   RestoreResult res;
   const ChunkSpan span = SpanOf(req);
   const uint64_t first = span.first, last = span.last;
