@@ -15,7 +15,7 @@ import { unnamedControls } from './support/a11y';
 import { launchBrowser, screenshot, watchErrors } from './support/browser';
 import { canUseLoop, loopDevice, makeExt4Image, sha256 } from './support/images';
 import { serve, type Served } from './support/serve';
-import { resumeRecord, targetIdentity } from '../../electron/core/engine/restore-resume';
+import { resumeFile, targetIdentity } from '../../electron/core/engine/restore-resume';
 import { choose, followTask, restoreNewestToTargetStep } from './support/ui';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -194,7 +194,7 @@ describe('backup and restore in the browser', () => {
     // Where the served service keeps this target's progress record: something that is not this restore's.
     const restores = path.join(served.home, '.local/state/snapkeep/restores');
     mkdirSync(restores, { recursive: true });
-    const { file } = resumeRecord(restores, { repositoryId: '-', pointId: '-', source: '-', rangeStart: 0, rangeLength: 0, chunkSize: 0, target: await targetIdentity(target, { create: false }) ?? '-' });
+    const file = resumeFile(restores, (await targetIdentity(target, { create: false })) ?? '-');
     writeFileSync(file, 'not the progress of this restore');
 
     await nav('Restore points');

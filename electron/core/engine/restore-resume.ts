@@ -72,6 +72,10 @@ export interface ResumeKeyParts {
 
 /** The resume file of a target (one per target: a new restore to it replaces an old one's) and the key inside it. */
 export function resumeRecord(dir: string, p: ResumeKeyParts): { file: string; key: string } {
-  const name = createHash('sha256').update(p.target).digest('hex').slice(0, 32);
-  return { file: path.join(dir, `${name}.resume`), key: JSON.stringify({ v: 1, ...p }) };
+  return { file: resumeFile(dir, p.target), key: JSON.stringify({ v: 1, ...p }) };
+}
+
+/** Where the progress of restores to the target of this identity is kept. */
+export function resumeFile(dir: string, targetIdentity: string): string {
+  return path.join(dir, `${createHash('sha256').update(targetIdentity).digest('hex').slice(0, 32)}.resume`);
 }

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { engine } from '../../../../electron/core/engine';
 import type { RepositoryHandle } from '../../../../electron/core/engine/api';
-import { resumeRecord, targetIdentity } from '../../../../electron/core/engine/restore-resume';
+import { resumeFile, targetIdentity } from '../../../../electron/core/engine/restore-resume';
 import { makeImage, mutate, rng, scratch, sha256 } from './fixtures';
 
 const ENGINE = path.resolve(__dirname, '../../../../out/js/electron/core/engine/index.js');
@@ -100,8 +100,7 @@ function runAndKill(pointId: string, target: string, killAt: number): Promise<{ 
 async function interruptedWithRecord(pointId: string, target: string, killAt: number): Promise<{ lastDone: number }> {
   for (let attempt = 0; attempt < 6; attempt++) {
     const res = await runAndKill(pointId, target, killAt);
-    const record = resumeRecord(resumeDir, { repositoryId: '', pointId: '', source: '', rangeStart: 0, rangeLength: 0, chunkSize: 0, target: await targetIdentity(target) }).file;
-    if (res.killed && fs.existsSync(record)) return res;
+    if (res.killed && fs.existsSync(resumeFile(resumeDir, await targetIdentity(target)))) return res;
   }
   throw new Error(`no restore of ${target} was killed with its progress on disk in 6 attempts`);
 }
