@@ -1,0 +1,181 @@
+// Persistent change map, "written while the module was absent" (issue 14):
+// the boot tool's stamp. A store made with `snapkeep-boot mkstore` (its
+// extra stamp page), attached and sealed with `snapkeep-boot attach` and
+// `seal`; between the seal and the next attach, with the module loaded but
+// no tracker (as if the module were absent):
+//  - ext4 mounted ro,noload and read: nothing written, the map continues;
+//  - ext4 mounted read-write and unmounted, no file written: a new
+//    generation, reason "absent", the log says the mount count moved;
+//  - a file written: again "absent";
+//  - the stamp page's bytes flipped: "absent" (never a silent continue),
+//    and a zeroed stamp page: "absent", and the next seal refuses to write
+//    over it (it is not provably the store's page);
+//  - the stamp of an earlier seal put back: "absent";
+//  - xfs: mounted ro,norecovery: continued; mounted read-write and
+//    unmounted, nothing written: "absent" (the unmount logs the superblock,
+//    whose log sequence number moves); a file written: "absent";
+//  - no known file system: continued, flagged unverified.
+// vm: disks=512M,64M modules=ext4,xfs timeout=420
+import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { check, disks, insmod, kmod, log, R, rmmod, sh } from '../helpers/kmodlib.mjs';
+import { PAGE, readDirect, writeDirect } from '../helpers/persist.mjs';
+
+const [disk, other] = disks;
+const TOOL = `${R}/out/boot/snapkeep-boot`;
+const CONF = '/tmp/snapkeep-boot.conf';
+insmod();
+
+/** Runs the boot tool; its exit status and stderr (its log lines). */
+function tool(...args) {
+  const r = spawnSync(TOOL, ['--config', CONF, '--no-kmsg', ...args], { encoding: 'utf8' });
+  const out = `${r.stdout}${r.stderr}`.trim();
+  for (const line of out.split('\n')) if (line) log(`  | ${line}`);
+  return { status: r.status, out };
+}
+
+// The store on another disk's ext4, made by the tool.
+sh('mkfs.ext4', '-q', '-F', '-b', '4096', other);
+sh('mkdir', '-p', '/tmp/other', '/tmp/t');
+sh('mount', other, '/tmp/other');
+sh('mkfs.ext4', '-q', '-F', disk);
+let r = tool('mkstore', '--device', disk, '--identity', 'test-disk', '--store-device', other, '--file', '/tmp/other/map.store');
+check(r.status === 0, `mkstore: ${r.out}`);
+const stampSector = Number(/ stamp=(\d+)/.exec(readFileSync(CONF, 'utf8'))?.[1]);
+check(Number.isSafeInteger(stampSector), 'the config line has stamp=');
+const stampAt = stampSector * 512;
+log(`stamp page at sector ${stampSector} of ${other}`);
+
+let gen = null;
+async function attach(want, what, reason = 'none') {
+  const a = tool('attach');
+  check(a.status === 0, `${what}: attach exited ${a.status}`);
+  const t = await kmod.trackerInfo2(disk);
+  const p = t.persist;
+  if (want === 'continued') {
+    check(p.continued && !p.unclean && !p.unverified && p.reason === 'none' && t.generation === gen,
+      `${what}: the map continues (${JSON.stringify({ ...p, generation: t.generation, was: gen })})`);
+    check(/writes while the module was absent: none, /.test(a.out), `${what}: the log says nothing was written`);
+  } else {
+    check(!p.continued && p.reason === reason && t.generation !== gen && t.number === 0,
+      `${what}: a new generation, reason ${reason} (${JSON.stringify({ ...p, generation: t.generation, was: gen })})`);
+    check(a.out.includes(`NEW generation ${t.generation}, reason ${reason} (`), `${what}: the log line names the reason`);
+  }
+  gen = t.generation;
+  return a.out;
+}
+async function takeAndSeal(what) {
+  const id = await kmod.create([disk]);
+  await kmod.take(id);
+  await kmod.destroy(id);
+  const s = tool('seal');
+  check(s.status === 0 && /stamped/.test(s.out), `${what}: seal and stamp`);
+  check(readDirect(other, PAGE, stampAt).subarray(0, 4).toString() === 'SKST', `${what}: the stamp page holds a stamp`);
+}
+const writeFile = (name) => {
+  sh('mount', disk, '/tmp/t');
+  writeFileSync(`/tmp/t/${name}`, Buffer.alloc(256 * 1024, 7));
+  sh('umount', '/tmp/t');
+};
+
+// First attach: a new store; a file written while tracked; sealed.
+await attach('new', 'first attach', 'new');
+writeFile('a');
+await takeAndSeal('first seal');
+
+// Read-only, no journal replay: nothing written, continued.
+sh('mount', '-o', 'ro,noload', disk, '/tmp/t');
+readFileSync('/tmp/t/a');
+sh('umount', '/tmp/t');
+await attach('continued', 'ext4 mounted ro,noload between seal and attach');
+await takeAndSeal('second seal');
+
+// Mounted read-write and unmounted, no file written: absent.
+sh('mount', disk, '/tmp/t');
+sh('umount', '/tmp/t');
+let out = await attach('absent', 'ext4 mounted rw and unmounted', 'absent');
+check(/ext4 mount count (\d+) -> (\d+) since the seal of /.test(out), 'the reason names the mount count');
+await takeAndSeal('third seal');
+
+// A file written while no tracker was there: absent.
+writeFile('b');
+await attach('absent', 'ext4 file written between seal and attach', 'absent');
+await takeAndSeal('fourth seal');
+
+// Then a clean cycle continues again.
+await attach('continued', 'nothing between seal and attach');
+await takeAndSeal('fifth seal');
+
+// The stamp page corrupted: never a silent continue.
+const good = readDirect(other, PAGE, stampAt);
+const bad = Buffer.from(good);
+bad[200] ^= 0x10;
+writeDirect(other, bad, stampAt);
+out = await attach('absent', 'stamp bytes flipped', 'absent');
+check(/no valid stamp/.test(out), 'the reason says the stamp is not valid');
+// A damaged page is not provably the store's: the seal leaves it alone
+// (the map restarts at every attach) until it is made fresh again.
+const fresh = Buffer.alloc(PAGE);
+fresh.write('snapkeep-stamp fresh\nidentity=test-disk\n');
+let s = tool('seal');
+check(s.status === 1 && /is not this store's stamp page: nothing written there/.test(s.out), `seal over a damaged stamp page: refused (${s.status})`);
+check(readDirect(other, PAGE, stampAt).equals(bad), 'the damaged page is untouched');
+await attach('absent', 'after a seal that could not stamp', 'absent');
+writeDirect(other, fresh, stampAt);
+await takeAndSeal('sixth seal');
+
+// An earlier seal's stamp put back (valid, but not this seal's): absent.
+const earlier = readDirect(other, PAGE, stampAt);
+await attach('continued', 'before the stale stamp');
+await takeAndSeal('seventh seal');
+writeDirect(other, earlier, stampAt);
+out = await attach('absent', 'an earlier seal\'s stamp', 'absent');
+check(/older seal/.test(out), 'the reason says the stamp is of an older seal');
+
+// A zeroed stamp page: absent, and the seal will not write over it.
+await takeAndSeal('eighth seal');
+writeDirect(other, Buffer.alloc(PAGE), stampAt);
+out = await attach('absent', 'stamp page zeroed', 'absent');
+const id = await kmod.create([disk]);
+await kmod.take(id);
+await kmod.destroy(id);
+s = tool('seal');
+check(s.status === 1 && /is not this store's stamp page: nothing written there/.test(s.out), `seal over a foreign stamp page: refused (${s.status})`);
+check(readDirect(other, PAGE, stampAt).equals(Buffer.alloc(PAGE)), 'the foreign page is untouched');
+await attach('absent', 'after a seal that could not stamp', 'absent');
+// Repair: the page made fresh again (as mkstore leaves it) is stamped again.
+writeDirect(other, fresh, stampAt);
+await takeAndSeal('seal over the fresh page');
+await attach('continued', 'after the repaired stamp');
+
+// xfs on the same device (made while tracked).
+sh('mkfs.xfs', '-q', '-f', disk);
+writeFile('x');
+await takeAndSeal('xfs seal');
+sh('mount', '-o', 'ro,norecovery', disk, '/tmp/t');
+readFileSync('/tmp/t/x');
+sh('umount', '/tmp/t');
+await attach('continued', 'xfs mounted ro,norecovery between seal and attach');
+await takeAndSeal('xfs second seal');
+sh('mount', disk, '/tmp/t');
+sh('umount', '/tmp/t');
+out = await attach('absent', 'xfs mounted rw and unmounted, nothing written', 'absent');
+check(/xfs superblock log sequence \d+:\d+ -> \d+:\d+ since the seal of /.test(out), 'the reason names the xfs log sequence');
+await takeAndSeal('xfs third seal');
+writeFile('y');
+out = await attach('absent', 'xfs file written between seal and attach', 'absent');
+check(/xfs superblock/.test(out), 'the reason names the xfs superblock');
+
+// No file system the tool knows (its signatures wiped while tracked):
+// continued, but flagged unverified and said so in the log.
+sh('wipefs', '-a', '-q', disk);
+await takeAndSeal('seal of unknown contents');
+const u = tool('attach');
+const ut = await kmod.trackerInfo2(disk);
+check(ut.persist.continued && ut.persist.unverified && ut.generation === gen, `unknown contents: continued, unverified (${JSON.stringify(ut.persist)})`);
+check(/writes while the module was absent: NOT CHECKED, unknown contents/.test(u.out), 'the log says it was not checked');
+s = tool('seal');
+check(s.status === 0, 'last seal');
+sh('umount', '/tmp/other');
+rmmod();
+log('ok');
