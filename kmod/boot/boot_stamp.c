@@ -30,6 +30,7 @@
 #define BOOT_STAMP_MAGIC	"SKST"
 #define BOOT_STAMP_VERSION	1
 #define BOOT_STAMP_REC		128	/* offset of the record */
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
 enum boot_fs_kind {
 	BOOT_FS_UNKNOWN,
@@ -243,7 +244,7 @@ static void boot_record_diff(const struct boot_record *was,
 		return;
 	}
 	if (was->kind == BOOT_FS_EXT) {
-		for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(ext); i++) {
 			unsigned long long a = le(was->bytes + ext[i].off,
 						  ext[i].size);
 			unsigned long long b = le(now->bytes + ext[i].off,

@@ -18,6 +18,11 @@
  *	snapkeep-boot [--config PATH] mkstore --device DEV --identity ID
  *		--store-device DEV --file PATH [--pages N] [--nointent]
  *
+ * attach compares each sealed store's stamp (boot_stamp.h) with the device
+ * and asks the module for a new generation (reason "absent") when the
+ * device was written after the seal; seal writes the stamps after the
+ * module's seals.
+ *
  * Exit status: 0 when everything listed was done, 1 when something was not
  * (each reported on its own line), 2 for a usage error.
  */
@@ -841,7 +846,8 @@ static void boot_usage(FILE *out)
 		"  check                    parse the config, report bad lines\n"
 		"  mkstore --device DEV --identity ID --store-device DEV --file PATH\n"
 		"          [--pages N] [--nointent]\n"
-		"                           make a store file and add it to the config\n");
+		"                           make a store file (and its stamp page) and add\n"
+		"                           it to the config\n");
 }
 
 int main(int argc, char **argv)

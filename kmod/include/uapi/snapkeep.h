@@ -300,7 +300,8 @@ struct snapkeep_attach_persistent {
 #define SNAPKEEP_PERSIST_UNCLEAN	(1U << 2)	/* ... from an unsealed store covered by write intent */
 #define SNAPKEEP_PERSIST_INTENT		(1U << 3)	/* writes wait for the store */
 #define SNAPKEEP_PERSIST_FAILED		(1U << 4)	/* store I/O failed: no longer kept */
-#define SNAPKEEP_PERSIST_UNVERIFIED	(1U << 5)	/* continued; absent writes not checked (1.4) */
+/* (1.4) continued, but writes while the module was absent were not checked */
+#define SNAPKEEP_PERSIST_UNVERIFIED	(1U << 5)
 
 /* snapkeep_tracker_info2.persist_reason: why the map restarted at attach. */
 #define SNAPKEEP_PERSIST_REASON_NONE		0	/* continued */
@@ -311,7 +312,8 @@ struct snapkeep_attach_persistent {
 #define SNAPKEEP_PERSIST_REASON_UNCLEAN		5	/* not sealed, no write-intent coverage */
 #define SNAPKEEP_PERSIST_REASON_VERSION		6	/* a format this module cannot read */
 #define SNAPKEEP_PERSIST_REASON_GEOMETRY	7	/* another tracking block size */
-#define SNAPKEEP_PERSIST_REASON_ABSENT		8	/* written while the module was absent (1.4) */
+/* (1.4) written after the seal while the module was absent */
+#define SNAPKEEP_PERSIST_REASON_ABSENT		8
 
 /**
  * struct snapkeep_tracker_info2 - argument of SNAPKEEP_IOCTL_TRACKER_INFO2
