@@ -289,12 +289,49 @@ export type Task = z.infer<typeof Task>;
 export const FullReadReason = z.enum(['first-backup', 'tracker-restarted', 'not-tracked', 'parent-missing']);
 export type FullReadReason = z.infer<typeof FullReadReason>;
 
+/**
+ * Why a device's change tracker has another generation than at the last
+ * backup, as far as the module can tell (its persistent map's attach
+ * reason, docs/kernel-module.md "Attach: continue or restart"):
+ * not-persistent (its map lived in RAM only: a restart or module reload
+ * lost it), new-store (tracking across reboots was just set up), unclean
+ * (not shut down cleanly and the map had no write-intent cover), corrupt
+ * (the saved map was damaged), device-changed (another disk, or resized),
+ * settings-changed (the module's tracking settings or map format changed),
+ * absent (written while the module was not loaded, e.g. another system
+ * booted), store-failed (the map's store could not be written), earlier
+ * (the map was continued at this boot, so it started over at an earlier
+ * boot or after 255 backups), unknown.
+ */
+export const TrackerRestartCause = z.enum([
+  'not-persistent',
+  'new-store',
+  'unclean',
+  'corrupt',
+  'device-changed',
+  'settings-changed',
+  'absent',
+  'store-failed',
+  'earlier',
+  'unknown',
+]);
+export type TrackerRestartCause = z.infer<typeof TrackerRestartCause>;
+
+export const TrackerRestart = z.object({
+  cause: TrackerRestartCause,
+  /** When the map was last known good (the seal, or its last save before a crash). */
+  since: IsoTime.optional(),
+});
+export type TrackerRestart = z.infer<typeof TrackerRestart>;
+
 /** How one run read one source. */
 export const SourceRead = z.object({
   source: z.string(),
   mode: z.enum(['changed', 'full']),
   /** Set when mode is full. */
   reason: FullReadReason.optional(),
+  /** With reason tracker-restarted: why the tracker started over, when known. */
+  restart: TrackerRestart.optional(),
   bytes: z.number().int().nonnegative(),
   /** A full read of used blocks only: the free space it did not read (restored as zeros). */
   unusedBytes: z.number().int().nonnegative().optional(),
