@@ -14,11 +14,16 @@
 //  - xfs: mounted ro,norecovery: continued; mounted read-write and
 //    unmounted, nothing written: "absent" (the unmount logs the superblock,
 //    whose log sequence number moves); a file written: "absent";
-//  - no known file system: continued, flagged unverified.
+//  - no known file system: continued, flagged unverified;
+//  - a whole disk with a GPT, ext4 and xfs partitions: nothing done,
+//    continued; partition 1 mounted ro,noload: continued; partition 2
+//    (xfs) mounted rw: "absent"; a file written to partition 1: "absent";
+//    a partition renamed: "absent" (the table changed); partition 1 made
+//    swap: continued, unverified.
 // vm: disks=512M,64M modules=ext4,xfs timeout=420
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { check, disks, insmod, kmod, log, R, rmmod, sh } from '../helpers/kmodlib.mjs';
+import { bash, check, disks, insmod, kmod, log, R, rmmod, sh } from '../helpers/kmodlib.mjs';
 import { PAGE, readDirect, writeDirect } from '../helpers/persist.mjs';
 
 const [disk, other] = disks;
@@ -174,6 +179,40 @@ const u = tool('attach');
 const ut = await kmod.trackerInfo2(disk);
 check(ut.persist.continued && ut.persist.unverified && ut.generation === gen, `unknown contents: continued, unverified (${JSON.stringify(ut.persist)})`);
 check(/writes while the module was absent: NOT CHECKED, unknown contents/.test(u.out), 'the log says it was not checked');
+
+// A whole disk with a GPT: ext4 and xfs partitions (made while tracked).
+bash(`printf 'label: gpt\\n,100M\\n,\\n' | sfdisk -q ${disk}`);
+sh('mkfs.ext4', '-q', '-F', `${disk}1`);
+sh('mkfs.xfs', '-q', '-f', `${disk}2`);
+await takeAndSeal('seal of a partitioned disk');
+const ga = await attach('continued', 'GPT, nothing between seal and attach');
+check(/the partition table and 2 file system\(s\) unchanged/.test(ga), 'the log names the table and both file systems');
+await takeAndSeal('GPT second seal');
+sh('mount', '-o', 'ro,noload', `${disk}1`, '/tmp/t');
+sh('umount', '/tmp/t');
+await attach('continued', 'GPT, partition 1 mounted ro,noload');
+await takeAndSeal('GPT third seal');
+sh('mount', `${disk}2`, '/tmp/t');
+sh('umount', '/tmp/t');
+out = await attach('absent', 'GPT, partition 2 (xfs) mounted rw', 'absent');
+check(/partition 2 \(xfs\) superblock log sequence/.test(out), 'the reason names partition 2');
+await takeAndSeal('GPT fourth seal');
+sh('mount', `${disk}1`, '/tmp/t');
+writeFileSync('/tmp/t/p', Buffer.alloc(4096, 1));
+sh('umount', '/tmp/t');
+out = await attach('absent', 'GPT, a file written to partition 1 (ext4)', 'absent');
+check(/partition 1 \(ext4\) mount count/.test(out), 'the reason names partition 1');
+await takeAndSeal('GPT fifth seal');
+sh('sfdisk', '-q', '--part-label', disk, '1', 'renamed');
+out = await attach('absent', 'GPT, a partition renamed', 'absent');
+check(/the partition table changed/.test(out), 'the reason names the table');
+// A partition without counters (swap): continued, unverified.
+sh('mkswap', '-q', `${disk}1`);
+await takeAndSeal('GPT with swap');
+const sw = tool('attach');
+const st = await kmod.trackerInfo2(disk);
+check(st.persist.continued && st.persist.unverified, `GPT with a swap partition: continued, unverified (${JSON.stringify(st.persist)})`);
+check(/NOT CHECKED, partition 1 holds unknown contents/.test(sw.out), 'the log names the unchecked partition');
 s = tool('seal');
 check(s.status === 0, 'last seal');
 sh('umount', '/tmp/other');
