@@ -106,6 +106,13 @@ export interface PersistentStore {
   identity: string | Buffer;
   /** Do not hold writes for the store: only a clean detach (seal) counts. */
   noIntent?: boolean;
+  /**
+   * The caller found the device written since the seal while the module was
+   * absent: a map that would continue restarts, reason 'absent' (ABI 1.4).
+   */
+  restart?: boolean;
+  /** The caller could not check for such writes: a continued map is flagged unverified (ABI 1.4). */
+  unchecked?: boolean;
 }
 
 export type KmodEvent =
@@ -257,7 +264,7 @@ export const kmod = {
       ...(hasFile ? { file: path } : { device: path }),
       ranges: checkRanges(store.ranges),
       identity,
-      flags: store.noIntent ? 1 : 0,
+      flags: (store.noIntent ? 1 : 0) | (store.restart ? 2 : 0) | (store.unchecked ? 4 : 0),
     });
   },
 

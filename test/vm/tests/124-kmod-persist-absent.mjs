@@ -19,7 +19,8 @@
 //    continued; partition 1 mounted ro,noload: continued; partition 2
 //    (xfs) mounted rw: "absent"; a file written to partition 1: "absent";
 //    a partition renamed: "absent" (the table changed); partition 1 made
-//    swap: continued, unverified.
+//    swap: continued, unverified; a GPT header claiming 2^32-1 entries:
+//    continued, unverified.
 // vm: disks=512M,64M modules=ext4,xfs timeout=420
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -213,8 +214,27 @@ const sw = tool('attach');
 const st = await kmod.trackerInfo2(disk);
 check(st.persist.continued && st.persist.unverified, `GPT with a swap partition: continued, unverified (${JSON.stringify(st.persist)})`);
 check(/NOT CHECKED, partition 1 holds unknown contents/.test(sw.out), 'the log names the unchecked partition');
+// A hostile GPT header (2^32-1 entries): read safely, continued, unverified.
+const lba = readDirect(disk, PAGE, 0);
+lba.writeUInt32LE(0xffffffff, 512 + 80);
+writeDirect(disk, lba, 0);
+await takeAndSeal('seal with a hostile GPT header');
+const h = tool('attach');
+const ht = await kmod.trackerInfo2(disk);
+check(h.status === 0 && ht.persist.continued && ht.persist.unverified, `hostile GPT header: continued, unverified (${h.status}, ${JSON.stringify(ht.persist)})`);
+check(/NOT CHECKED, more partitions than a stamp holds/.test(h.out), 'the log says the table could not be read whole');
 s = tool('seal');
 check(s.status === 0, 'last seal');
+
+// The addon's flags: a sealed store restarts on request, reason 'absent'.
+const ranges = /ranges=(\S+)/.exec(readFileSync(CONF, 'utf8'))[1].split(',').map((r) => {
+  const [start, count] = r.split('+').map(Number);
+  return { start, count };
+});
+await kmod.attachPersistent(disk, { device: other, ranges, identity: 'test-disk', restart: true });
+const rq = await kmod.trackerInfo2(disk);
+check(!rq.persist.continued && rq.persist.reason === 'absent' && rq.generation !== gen, `attachPersistent({restart}): reason ${rq.persist.reason}`);
+await kmod.detach(disk);
 sh('umount', '/tmp/other');
 rmmod();
 log('ok');
