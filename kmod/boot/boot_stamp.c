@@ -522,7 +522,7 @@ static enum boot_stamp_verdict boot_layout_cmp(const struct boot_layout *was,
 				 "unknown contents (no partition table, ext2/3/4 or xfs superblock): writes cannot be checked");
 		else
 			snprintf(why, len,
-				 "more partitions than a stamp holds: writes to the others cannot be checked");
+				 "a partition table not read whole (more partitions than a stamp holds, or a bad table): writes to the rest cannot be checked");
 		return BOOT_STAMP_UNCHECKED;
 	}
 	if (was->r[0].kind == BOOT_FS_TABLE)
