@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError, type TrackedDevice, type TrackerRestart } from '../../common/contract';
-import { headerAbi, isNativeSysError, kmod, moduleVersion } from '../../../native';
+import { headerAbi, isNativeSysError, kmod, moduleVersion, type DevNumber, type TrackerInfo, type TrackerInfo2 } from '../../../native';
 import { majorMinor, nameOfDevno } from '../devices/sysfs';
 import { trackerRestart } from '../runner/tracker-restart';
 import { readBootConfig, removeBootLines, type BootEntry } from './boot-config';
@@ -30,6 +30,8 @@ export interface KeptMapsOptions {
   devRoot: string;
   /** Rebuilds the initramfs so it attaches the maps before any mount; null: not an initramfs-tools system. */
   updateInitramfs: string | null;
+  /** Default: the module (moduleTrackers). */
+  trackers?: TrackerAccess;
 }
 
 /** Says what a long step is doing (the task's progress). */
@@ -54,6 +56,27 @@ function run(file: string, args: string[], timeoutMs: number): Promise<Run> {
   });
 }
 
+/**
+ * The module's trackers as this file uses them (native/kmod.ts); renderer
+ * tests hand in a stand-in, the module cannot load on the host.
+ */
+export interface TrackerAccess {
+  /** Why maps cannot be kept now (no module, an old one), or null. */
+  problem(): string | null;
+  list(): Promise<Array<DevNumber & { device: string | null }>>;
+  info(device: string): Promise<TrackerInfo>;
+  info2(device: string): Promise<TrackerInfo2>;
+  detach(device: string): Promise<void>;
+}
+
+export const moduleTrackers: TrackerAccess = {
+  problem: persistProblem,
+  list: () => kmod.listTrackers(),
+  info: (d) => kmod.trackerInfo(d),
+  info2: (d) => kmod.trackerInfo2(d),
+  detach: (d) => kmod.detach(d),
+};
+
 /** The module is loaded and speaks persistent maps; else why not. */
 function persistProblem(): string | null {
   try {
@@ -72,7 +95,11 @@ async function devnoOf(file: string): Promise<string | null> {
 }
 
 export class KeptMaps {
-  constructor(private readonly o: KeptMapsOptions) {}
+  private readonly k: TrackerAccess;
+
+  constructor(private readonly o: KeptMapsOptions) {
+    this.k = o.trackers ?? moduleTrackers;
+  }
 
   /** Every tracked or configured device with where its map lives and how it started. */
   async list(firstSeen: (generation: string) => string | undefined): Promise<TrackedDevice[]> {
@@ -84,16 +111,16 @@ export class KeptMaps {
     }
     const out: TrackedDevice[] = [];
     const seen = new Set<string>();
-    const canPersist = persistProblem() === null;
-    const trackers = await kmod.listTrackers().catch(() => []);
+    const canPersist = this.k.problem() === null;
+    const trackers = await this.k.list().catch(() => []);
     for (const t of trackers) {
       const devno = `${t.major}:${t.minor}`;
       seen.add(devno);
       const name = (await nameOfDevno(this.o.sysRoot, devno)) ?? devno;
       const device = t.device ?? path.join(this.o.devRoot, name);
       const entry = byDevno.get(devno);
-      const info2 = canPersist ? await kmod.trackerInfo2(device).catch(() => null) : null;
-      const info = info2 ?? (await kmod.trackerInfo(device).catch(() => null));
+      const info2 = canPersist ? await this.k.info2(device).catch(() => null) : null;
+      const info = info2 ?? (await this.k.info(device).catch(() => null));
       if (!info) continue;
       const p = info2?.persist.attached ? info2.persist : null;
       const foundAt = p && p.foundTime > 0 ? new Date(p.foundTime * 1000).toISOString() : undefined;
@@ -131,7 +158,7 @@ export class KeptMaps {
    * initramfs attaches it before anything mounts.
    */
   async keep(device: string, say: Say = () => {}): Promise<{ warnings: string[] }> {
-    const problem = persistProblem();
+    const problem = this.k.problem();
     if (problem) throw new AppError('MODULE_NOT_LOADED', `cannot keep change maps across reboots: ${problem}`);
     const devno = await devnoOf(device);
     if (devno === null) throw new AppError('DEVICE_NOT_FOUND', `${device} is not a block device`, { device });
@@ -141,7 +168,7 @@ export class KeptMaps {
       if ((await devnoOf(e.device)) === devno) return { warnings: [] };
 
     const kernelPath = path.join(this.o.devRoot, name);
-    const tracker = await kmod.trackerInfo(kernelPath).catch((e: unknown) => {
+    const tracker = await this.k.info(kernelPath).catch((e: unknown) => {
       if (isNativeSysError(e) && e.code === 'ENOENT') return null;
       throw e;
     });
@@ -161,13 +188,13 @@ export class KeptMaps {
     // which the next snapshot's attach repairs).
     if (tracker) {
       say(`stopping the change map ${device} kept in memory`);
-      await kmod.detach(kernelPath);
+      await this.k.detach(kernelPath);
     }
     say(`making the store ${file} on ${storeDevice}`);
     const made = await run(this.o.tool, ['--config', this.o.config, 'mkstore', '--device', configName, '--identity', identity, '--store-device', storeDevice, '--file', file], 120_000);
     if (made.code !== 0) throw new AppError('INTERNAL', `the boot tool could not make a store for ${device}: ${made.out}`, { device, file });
     const attached = await run(this.o.tool, ['--config', this.o.config, 'attach'], 60_000);
-    const info = await kmod.trackerInfo2(kernelPath).catch(() => null);
+    const info = await this.k.info2(kernelPath).catch(() => null);
     if (!info?.persist.attached) throw new AppError('INTERNAL', `the store for ${device} was made but could not be attached: ${attached.out}`, { device, file });
 
     const warnings: string[] = [];
@@ -193,11 +220,11 @@ export class KeptMaps {
     if (devno !== null) {
       const name = (await nameOfDevno(this.o.sysRoot, devno)) ?? '';
       const kernelPath = path.join(this.o.devRoot, name);
-      const t = await kmod.trackerInfo(kernelPath).catch(() => null);
+      const t = await this.k.info(kernelPath).catch(() => null);
       if (t?.snapshot) throw new AppError('DEVICE_BUSY', `${device} is in a snapshot now (a backup is running): try again when it has finished`, { device });
       if (t) {
         say(`sealing and releasing the change map of ${device}`);
-        await kmod.detach(kernelPath);
+        await this.k.detach(kernelPath);
       }
     }
     await removeBootLines(this.o.config, new Set(mine.map((e) => e.line)));
@@ -221,7 +248,7 @@ export class KeptMaps {
 
   /** At the helper's start: attach configured maps the initramfs did not (no hook, a dracut system). */
   async attachConfigured(): Promise<string | null> {
-    if ((await readBootConfig(this.o.config)).length === 0 || persistProblem() !== null) return null;
+    if ((await readBootConfig(this.o.config)).length === 0 || this.k.problem() !== null) return null;
     const r = await run(this.o.tool, ['--config', this.o.config, 'attach'], 60_000);
     return r.code === 0 ? null : r.out;
   }
