@@ -65,7 +65,7 @@ function trackers(): TrackerAccess {
 it('shows where each map lives and since when, and asks before keeping one (trackers mocked)', async () => {
   scratch = mkdtempSync(path.join(tmpdir(), 'snapkeep-tracking-ui-'));
   const sys = path.join(scratch, 'sys');
-  for (const [devno, name] of [['8:0', 'sda'], ['8:16', 'sdb']]) {
+  for (const [devno, name] of [['8:0', 'sda'], ['8:16', 'sdb']] as const) {
     mkdirSync(path.join(sys, 'devices', name), { recursive: true });
     mkdirSync(path.join(sys, 'dev/block'), { recursive: true });
     symlinkSync(path.join(sys, 'devices', name), path.join(sys, 'dev/block', devno));
