@@ -12,7 +12,12 @@ export function defaultKeptMapsOptions(over: Partial<KeptMapsOptions> = {}): Kep
   // out/js/electron/core/tracking when built, electron/core/tracking under vitest.
   const repos = [path.resolve(__dirname, '../../../../..'), path.resolve(__dirname, '../../..')];
   const tool = ['/usr/sbin/snapkeep-boot', ...repos.map((r) => path.join(r, 'out/boot/snapkeep-boot'))].find((t) => existsSync(t)) ?? '/usr/sbin/snapkeep-boot';
-  const update = ['/usr/sbin/update-initramfs', '/sbin/update-initramfs'].find((t) => existsSync(t)) ?? null;
+  // The installed helper is sandboxed (/boot read-only): systemd runs the
+  // rebuild in the installer's oneshot unit. Elsewhere (a root shell, a
+  // checkout) update-initramfs itself.
+  const unit = '/etc/systemd/system/snapkeep-initramfs.service';
+  const direct = ['/usr/sbin/update-initramfs', '/sbin/update-initramfs'].find((t) => existsSync(t));
+  const update = existsSync(unit) && existsSync('/run/systemd/system') ? ['systemctl', 'start', 'snapkeep-initramfs.service'] : direct !== undefined ? [direct, '-u'] : null;
   return {
     tool,
     config: process.env['SNAPKEEP_BOOT_CONFIG'] ?? '/etc/snapkeep/boot.conf',

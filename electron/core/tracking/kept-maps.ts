@@ -28,8 +28,12 @@ export interface KeptMapsOptions {
   storeDir: string;
   sysRoot: string;
   devRoot: string;
-  /** Rebuilds the initramfs so it attaches the maps before any mount; null: not an initramfs-tools system. */
-  updateInitramfs: string | null;
+  /**
+   * The command that rebuilds the initramfs so it attaches the maps before
+   * any mount (update-initramfs -u, or the installer's oneshot unit); null:
+   * not an initramfs-tools system.
+   */
+  updateInitramfs: readonly string[] | null;
   /** Default: the module (moduleTrackers). */
   trackers?: TrackerAccess;
 }
@@ -204,7 +208,7 @@ export class KeptMaps {
       );
     } else {
       say('rebuilding the boot image (update-initramfs -u) so the map is attached before anything mounts');
-      const u = await run(this.o.updateInitramfs, ['-u'], 15 * 60_000);
+      const u = await this.rebuild();
       if (u.code !== 0) warnings.push(`${device}: update-initramfs failed (${u.out.split('\n').slice(-3).join(' ')}): the map is kept until the next reboot; run update-initramfs -u by hand`);
     }
     return { warnings };
@@ -240,10 +244,15 @@ export class KeptMaps {
     }
     if (this.o.updateInitramfs !== null) {
       say('rebuilding the boot image (update-initramfs -u) without the map');
-      const u = await run(this.o.updateInitramfs, ['-u'], 15 * 60_000);
+      const u = await this.rebuild();
       if (u.code !== 0) warnings.push(`update-initramfs failed (${u.out.split('\n').slice(-3).join(' ')}): run update-initramfs -u by hand`);
     }
     return { warnings };
+  }
+
+  private rebuild(): Promise<Run> {
+    const [cmd, ...args] = this.o.updateInitramfs ?? [];
+    return cmd === undefined ? Promise.resolve({ code: 127, out: 'no command' }) : run(cmd, args, 15 * 60_000);
   }
 
   /** At the helper's start: attach configured maps the initramfs did not (no hook, a dracut system). */
