@@ -109,6 +109,7 @@ export class RepoRegistry {
     };
     if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
     if (facts?.chunkSize !== undefined) out.chunkSize = facts.chunkSize;
+    if (facts?.algorithms !== undefined) out.algorithms = facts.algorithms;
     if (facts?.storedBytes !== undefined) out.storedBytes = facts.storedBytes;
     if (online) {
       const free = await freeBytes(repo.path);
