@@ -18,6 +18,11 @@ export const RepoPin = z.object({
   /** The config's id. */
   id: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   encryption: z.enum(ENCRYPTIONS),
+  /**
+   * The stand-in pin of a registry entry from before pins existed: it knows
+   * only whether the repository was encrypted, not with which AEAD.
+   */
+  encryptedOnly: z.boolean().optional(),
   /** The chunk-id algorithm (pins from before it was pinned lack it). */
   chunkId: z.enum(CHUNK_ID_ALGORITHMS).optional(),
   kdf: z.literal('argon2id13').optional(),
@@ -50,7 +55,8 @@ export function pinOf(config: RepoConfig, keys?: RepoKeys): RepoPin {
 /** Refuses a config that differs from what was pinned; fields the pin lacks are not checked. */
 export function checkPin(config: RepoConfig, pin: RepoPin | undefined, repo: string): void {
   if (!pin) return;
-  if (pin.encryption !== config.encryption) {
+  const differs = pin.encryptedOnly ? (pin.encryption === 'none') !== (config.encryption === 'none') : pin.encryption !== config.encryption;
+  if (differs) {
     const why =
       pin.encryption === 'none'
         ? 'it was not encrypted when this computer added it, and now claims to be'

@@ -280,7 +280,7 @@ export class RepoRegistry {
 
   /** The stored pin; entries from before pins existed are held at least to their encryption. */
   private pinOf(repo: StoredRepository): RepoPin {
-    return repo.pin ?? { encryption: repo.encrypted ? 'xchacha20poly1305' : 'none' };
+    return repo.pin ?? { encryption: repo.encrypted ? 'xchacha20poly1305' : 'none', encryptedOnly: true };
   }
 
   /** Stores what an open learned (a first pin, the key fingerprint, a newer version); saves only on change. */

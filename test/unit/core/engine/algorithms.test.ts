@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { engine } from '../../../../electron/core/engine';
+import { readConfig } from '../../../../electron/core/engine/config';
+import { checkPin } from '../../../../electron/core/engine/config-pin';
 import { EnvelopeType, fastCryptoAvailable, openNativeRepo } from '../../../../native/engine';
 import { cleanup, expectAppError, makeImage, scratch, sha256 } from './hostile-support';
 import { mutate } from './fixtures';
@@ -212,5 +214,17 @@ describe('hostile configs and the fast set', () => {
     const { chunkId: _dropped, ...withoutField } = configOf(repoPath);
     fs.writeFileSync(path.join(repoPath, 'config'), JSON.stringify(withoutField));
     await expectAppError(engine.open({ path: repoPath, pin }), 'REPO_CONFIG_CHANGED', /chunk ids changed/);
+  });
+
+  it('a pin names the AEAD; the stand-in pin of an entry from before pins knows only "encrypted"', async () => {
+    const dir = scratch('alg-legacy-pin');
+    tmp.push(dir);
+    const repoPath = path.join(dir, 'repo');
+    await (await engine.init({ path: repoPath, algorithms: 'fast', passphrase: 'pw' })).close();
+    const config = await readConfig(repoPath);
+    expect(() => checkPin(config, { encryption: 'xchacha20poly1305' }, repoPath)).toThrow(/encryption changed from xchacha20poly1305 to aes256gcm/);
+    expect(() => checkPin(config, { encryption: 'xchacha20poly1305', encryptedOnly: true }, repoPath)).not.toThrow();
+    expect(() => checkPin({ ...config, encryption: 'none' }, { encryption: 'xchacha20poly1305', encryptedOnly: true }, repoPath)).toThrow(/now claims to be unencrypted/);
+    expect(() => checkPin(config, { encryption: 'none', encryptedOnly: true }, repoPath)).toThrow(/not encrypted when this computer added it/);
   });
 });
