@@ -4,7 +4,7 @@
 // change tracker: the test marks the blocks it writes, a take advances the
 // number, as the uapi header describes.
 import { AppError } from '../../electron/common/contract';
-import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, TrackerInfo } from '../../electron/core/snapshot/driver';
+import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, TrackerInfo, TrackerPersistence } from '../../electron/core/snapshot/driver';
 
 interface Tracker {
   generation: string;
@@ -13,6 +13,7 @@ interface Tracker {
   size: number;
   active: Uint8Array;
   frozen: Uint8Array;
+  persist?: TrackerPersistence;
 }
 
 export class MockSnapshotDriver implements SnapshotDriver {
@@ -79,7 +80,7 @@ export class MockSnapshotDriver implements SnapshotDriver {
 
   async trackerInfo(device: string): Promise<TrackerInfo> {
     const t = this.tracker(device);
-    return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.size };
+    return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.size, ...(t.persist && { persist: { ...t.persist } }) };
   }
 
   async readChangeMap(device: string): Promise<Uint8Array> {
@@ -95,11 +96,14 @@ export class MockSnapshotDriver implements SnapshotDriver {
   /**
    * The tracker of `device` starts over, as after a reboot or a module
    * reload: a new generation, number 0, an empty map. Writes made while
-   * nothing tracked are in no map.
+   * nothing tracked are in no map. With `persist`, the new tracker keeps
+   * its map in a store and reports that attach (why it restarted).
    */
-  resetTracker(device: string, generation: string): void {
+  resetTracker(device: string, generation: string, persist?: TrackerPersistence): void {
     const t = this.tracker(device);
     t.generation = generation;
+    if (persist) t.persist = persist;
+    else delete t.persist;
     t.number = 0;
     t.active.fill(0);
     t.frozen.fill(0);

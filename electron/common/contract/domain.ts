@@ -244,7 +244,7 @@ export const RestorePoint = z.object({
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 
-export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points']);
+export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points', 'tracking']);
 export type TaskKind = z.infer<typeof TaskKind>;
 
 export const Progress = z.object({
@@ -291,12 +291,84 @@ export type Task = z.infer<typeof Task>;
 export const FullReadReason = z.enum(['first-backup', 'tracker-restarted', 'not-tracked', 'parent-missing']);
 export type FullReadReason = z.infer<typeof FullReadReason>;
 
+/**
+ * Why a device's change tracker has another generation than at the last
+ * backup, as far as the module can tell (its persistent map's attach
+ * reason, docs/kernel-module.md "Attach: continue or restart"):
+ * not-persistent (its map lived in RAM only: a restart or module reload
+ * lost it), new-store (tracking across reboots was just set up), unclean
+ * (not shut down cleanly and the map had no write-intent cover), corrupt
+ * (the saved map was damaged), device-changed (another disk, or resized),
+ * settings-changed (the module's tracking settings or map format changed),
+ * absent (written while the module was not loaded, e.g. another system
+ * booted), store-failed (the map's store could not be written), earlier
+ * (the map was continued at this boot, so it started over at an earlier
+ * boot or after 255 backups), unknown.
+ */
+export const TrackerRestartCause = z.enum([
+  'not-persistent',
+  'new-store',
+  'unclean',
+  'corrupt',
+  'device-changed',
+  'settings-changed',
+  'absent',
+  'store-failed',
+  'earlier',
+  'unknown',
+]);
+export type TrackerRestartCause = z.infer<typeof TrackerRestartCause>;
+
+export const TrackerRestart = z.object({
+  cause: TrackerRestartCause,
+  /** When the map was last known good (the seal, or its last save before a crash). */
+  since: IsoTime.optional(),
+});
+export type TrackerRestart = z.infer<typeof TrackerRestart>;
+
+/**
+ * A device the module tracks, or that is set up to be tracked from boot
+ * (docs/kernel-module.md, "Persistent change map"): where its change map
+ * lives, and whether the map goes back to an earlier boot or started over.
+ */
+export const TrackedDevice = z.object({
+  /** /dev/<kernel name>. */
+  device: z.string(),
+  name: z.string(),
+  /** How the boot config names it (a /dev/disk/by-* link), when it is kept across reboots. */
+  configuredAs: z.string().optional(),
+  /** The module tracks it now. */
+  tracked: z.boolean(),
+  /**
+   * ram: lost at every reboot; across-reboots: in a store, sealed at
+   * shutdown; store-failed: the store could not be written, kept in RAM
+   * only until the next attach; not-attached: configured, but not tracked now.
+   */
+  kept: z.enum(['ram', 'across-reboots', 'store-failed', 'not-attached']),
+  generation: z.string().optional(),
+  number: z.number().int().optional(),
+  sizeBytes: z.number().int().nonnegative().optional(),
+  /** This boot continued the map from a clean shutdown (seal) or, under write intent, a crash. */
+  continuedFrom: z.enum(['seal', 'crash']).optional(),
+  /** When the continued map was last saved before this boot. */
+  lastSaved: IsoTime.optional(),
+  /** This boot's attach started the map over: why. */
+  restart: TrackerRestart.optional(),
+  /** When the helper first saw this generation of the map: tracking is continuous since then. */
+  continuousSince: IsoTime.optional(),
+  /** Per job backing it up: whether its next run reads only changes or the whole device. */
+  nextBackups: z.array(z.object({ jobId: Id, jobName: z.string(), reads: z.enum(['changes', 'whole-device']) })).optional(),
+});
+export type TrackedDevice = z.infer<typeof TrackedDevice>;
+
 /** How one run read one source. */
 export const SourceRead = z.object({
   source: z.string(),
   mode: z.enum(['changed', 'full']),
   /** Set when mode is full. */
   reason: FullReadReason.optional(),
+  /** With reason tracker-restarted: why the tracker started over, when known. */
+  restart: TrackerRestart.optional(),
   bytes: z.number().int().nonnegative(),
   /** A full read of used blocks only: the free space it did not read (restored as zeros). */
   unusedBytes: z.number().int().nonnegative().optional(),

@@ -6,8 +6,8 @@
 // the dashboard, the history, the tray and the notifications agree.
 import { z } from 'zod';
 
-import { formatBytes } from '../format';
-import type { FullReadReason, SourceRead } from './domain';
+import { formatBytes, formatTimestamp } from '../format';
+import type { FullReadReason, SourceRead, TrackedDevice, TrackerRestart, TrackerRestartCause } from './domain';
 import { ErrorInfo } from './errors';
 
 /** The steps of a backup run a problem can belong to. */
@@ -65,9 +65,59 @@ export const FULL_READ_WORDS: Readonly<Record<FullReadReason, string>> = {
   'parent-missing': 'read in full: the restore point its changes were counted from is gone or no longer matches',
 };
 
+/** Why the change tracker started over, by cause; `since` is the map's last good save. */
+const RESTART_WORDS: Readonly<Record<TrackerRestartCause, (since: string | undefined) => string>> = {
+  'not-persistent': () => "the computer restarted or the module was reloaded, and this device's change map is not kept across reboots",
+  'new-store': () => 'tracking across reboots was just set up for this device',
+  unclean: (since) => `this computer was not shut down cleanly${since ? ` (its change map was last saved ${since})` : ''} and the map had no write-intent protection`,
+  corrupt: () => 'the saved change map was damaged',
+  'device-changed': () => 'the disk was replaced or resized',
+  'settings-changed': () => "the module's tracking settings or map format changed",
+  absent: (since) => `the disk was written while Snapkeep's module was not loaded${since ? ` after ${since}` : ''} (another system or a rescue disk was booted)`,
+  'store-failed': () => "the change map's store could not be written",
+  earlier: () => 'the change map started over at an earlier boot or after 255 backups',
+  unknown: () => 'the change tracker started over',
+};
+
+/** A tracker restart in words, e.g. for the run line and `snapkeep jobs history`. */
+export function trackerRestartWords(r: TrackerRestart): string {
+  return RESTART_WORDS[r.cause](r.since !== undefined ? formatTimestamp(r.since) : undefined);
+}
+
 /** A whole-source read in words: why, and what reading used blocks only left out. */
 export function fullReadWords(r: SourceRead): string {
-  const why = r.reason ? FULL_READ_WORDS[r.reason] : 'read in full';
+  const why =
+    r.reason === 'tracker-restarted' && r.restart
+      ? `read in full: ${trackerRestartWords(r.restart)}; this backup reads the whole device once, the next reads only changes again`
+      : r.reason
+        ? FULL_READ_WORDS[r.reason]
+        : 'read in full';
   if (!r.unusedBytes) return why;
   return `${why}; used blocks only: ${formatBytes(r.bytes)} read, ${formatBytes(r.unusedBytes)} of free space skipped (restored as zeros)`;
+}
+
+/**
+ * Where a tracked device's change map lives and since when it is
+ * continuous, in words (the Devices view and `snapkeep tracking`).
+ */
+export function trackingWords(d: TrackedDevice): string {
+  const since = d.continuousSince !== undefined ? ` since ${formatTimestamp(d.continuousSince)}` : '';
+  switch (d.kept) {
+    case 'not-attached':
+      return 'set up to be kept across reboots, but not tracked now: the next boot (or the helper\'s start) attaches it, and its first backup reads the device once';
+    case 'store-failed':
+      return `tracked${since}, but its store could not be written: the map is lost at the next reboot`;
+    case 'ram':
+      return `tracked${since}, in memory only: the next reboot loses the map and the backup after it reads the whole device`;
+    case 'across-reboots': {
+      if (d.restart) return `kept across reboots; started over at this boot: ${trackerRestartWords(d.restart)}`;
+      const from =
+        d.continuedFrom === 'crash'
+          ? `, continued after a crash under write intent${d.lastSaved ? ` (last saved ${formatTimestamp(d.lastSaved)})` : ''}`
+          : d.continuedFrom === 'seal'
+            ? `, continued from the clean shutdown of ${d.lastSaved ? formatTimestamp(d.lastSaved) : 'the last boot'}`
+            : '';
+      return `kept across reboots: tracking continuous${since}${from}`;
+    }
+  }
 }

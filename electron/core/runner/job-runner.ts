@@ -15,7 +15,17 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { AppError, isAppError, type FullReadReason, type HistoryEntry, type RestorePoint, type SnapshotStorage, type SourceRead } from '../../common/contract';
+import {
+  AppError,
+  isAppError,
+  trackerRestartWords,
+  type FullReadReason,
+  type HistoryEntry,
+  type RestorePoint,
+  type SnapshotStorage,
+  type SourceRead,
+  type TrackerRestart,
+} from '../../common/contract';
 import { ownerIdentity } from '../access/caller';
 import { openSource } from '../access/caller-files';
 import type { EventBus } from '../api/event-bus';
@@ -34,6 +44,7 @@ import type { CbtMark, CbtState } from './cbt-state';
 import { CleanupStack } from './cleanup-stack';
 import { RunRecords, processAlive, type RunRecord } from './run-records';
 import { closePlans, planSources, type SourcePlan } from './sources';
+import { trackerRestart } from './tracker-restart';
 
 export interface JobRunnerOptions {
   engine: Engine;
@@ -52,6 +63,8 @@ export interface JobRunnerOptions {
   destinationCheckMs?: number;
   /** Points the user pinned in a repository: retention keeps them (history/point-notes.ts). */
   pinned?: (repositoryId: string) => string[];
+  /** Each tracker generation a run meets (tracking/generations.ts: "continuous since"). */
+  sawGeneration?: (generation: string) => Promise<void>;
 }
 
 export interface RunOutcome extends Record<string, unknown> {
@@ -251,7 +264,7 @@ export class JobRunner {
         await this.options.cbt.set(job.id, Object.fromEntries(Object.entries(sources.marks).map(([s, m]) => [s, { ...m, pointId: point.id }])));
 
       await this.retention(job, ctx, warn);
-      return { point, reads: sourceReads(point, sources.expected) };
+      return { point, reads: sourceReads(point, sources.expected, sources.restarts) };
     } finally {
       cleanFailures = cleanFailures.concat(await cleanup.run());
       // The record stays when something could not be released, so the next
@@ -279,7 +292,8 @@ export class JobRunner {
     // engine says how it read it: a source left here with changes is
     // expected to be read by its changes.
     const expected = new Map<string, FullReadReason | 'changes'>(plans.map((p) => [p.source, p.kind === 'live' ? 'first-backup' : 'not-tracked']));
-    if (live.length === 0) return { backup, marks, expected };
+    const restarts = new Map<string, TrackerRestart>();
+    if (live.length === 0) return { backup, marks, expected, restarts };
 
     ctx.progress({ phase: 'snapshot', message: 'allocating snapshot storage' });
     const liveBytes = live.reduce((n, p) => n + p.device.sizeBytes, 0);
@@ -319,6 +333,7 @@ export class JobRunner {
     let parents = 0;
     for (const p of live) {
       const info = await driver.trackerInfo(p.devicePath);
+      await this.options.sawGeneration?.(info.generation);
       const entry = backup.find((b) => b.source === p.source);
       if (!entry) continue;
       entry.readFrom = await driver.imagePath(id, p.devicePath);
@@ -338,12 +353,14 @@ export class JobRunner {
           parents++;
         }
       } else if (prev) {
+        const restart = trackerRestart(info);
         expected.set(p.source, 'tracker-restarted');
-        ctx.log.info(`${p.source}: the change tracker was reset since the last backup (new generation): reading everything, storing only new chunks`);
+        restarts.set(p.source, restart);
+        ctx.log.info(`${p.source}: the change tracker started over since the last backup (${trackerRestartWords(restart)}): reading everything, storing only new chunks`);
       }
     }
     // One parent for the whole point: only when every live source agrees.
-    return parents === live.length && parentId !== undefined ? { backup, marks, expected, parentId } : { backup, marks, expected };
+    return parents === live.length && parentId !== undefined ? { backup, marks, expected, restarts, parentId } : { backup, marks, expected, restarts };
   }
 
   /** Answers low-space events by growing the storage; stops the backup on overflow. */
@@ -443,6 +460,8 @@ interface PreparedSources {
   marks: Record<string, Omit<CbtMark, 'pointId'>>;
   /** Per source: 'changes' when it was handed over with its changes, else why it is read in full. */
   expected: Map<string, FullReadReason | 'changes'>;
+  /** Per source read in full because its tracker started over: why it did. */
+  restarts: Map<string, TrackerRestart>;
   parentId?: string;
 }
 
@@ -451,14 +470,20 @@ interface PreparedSources {
  * engine has the last word (it reads in full when the parent the changes
  * were counted from is gone), the runner knows why it had no changes.
  */
-export function sourceReads(point: RestorePoint, expected: ReadonlyMap<string, FullReadReason | 'changes'>): SourceRead[] {
+export function sourceReads(
+  point: RestorePoint,
+  expected: ReadonlyMap<string, FullReadReason | 'changes'>,
+  restarts: ReadonlyMap<string, TrackerRestart> = new Map(),
+): SourceRead[] {
   return point.devices.map((d) => {
     if (d.readMode === 'changed') return { source: d.source, mode: 'changed', bytes: d.readBytes };
     const why = expected.get(d.source) ?? 'not-tracked';
+    const restart = why === 'tracker-restarted' ? restarts.get(d.source) : undefined;
     return {
       source: d.source,
       mode: 'full',
       reason: why === 'changes' ? 'parent-missing' : why,
+      ...(restart && { restart }),
       bytes: d.readBytes,
       ...(d.unusedBytes ? { unusedBytes: d.unusedBytes } : {}),
     };

@@ -18,6 +18,24 @@ export type SnapshotEvent =
   | { kind: 'low-space'; requestedSectors: number }
   | { kind: 'overflow'; device?: string; errno?: string };
 
+/**
+ * A tracker's persistent map (module ABI 1.3, docs/kernel-module.md
+ * "Persistent change map"): whether the map found in its store at attach
+ * was continued, and if not, why it restarted.
+ */
+export interface TrackerPersistence {
+  /** The map found at attach was continued (same generation, number and cells). */
+  continued: boolean;
+  /** ... from a store left unsealed by a crash, trusted because of write intent. */
+  unclean: boolean;
+  /** The store failed since (I/O error, resize): the map is no longer kept. */
+  failed: boolean;
+  /** The module's reason for a restart at attach ('none' when continued). */
+  reason: string;
+  /** When the metadata found at attach was written (a seal, or the last save before a crash). */
+  foundAt?: string;
+}
+
 /** A device's change tracker (see electron/core/engine/api.ts for the numbering). */
 export interface TrackerInfo {
   generation: string;
@@ -25,6 +43,8 @@ export interface TrackerInfo {
   number: number;
   blockSize: number;
   deviceSizeBytes: number;
+  /** Set when the map is kept in a store across reboots. */
+  persist?: TrackerPersistence;
 }
 
 export interface SnapshotListing {

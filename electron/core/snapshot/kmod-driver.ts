@@ -11,6 +11,8 @@ import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, Track
 const SNAPSHOT_ABI = { major: 1, minor: 1 };
 /** The first ABI that pins storage files (APPEND_STORAGE_FILE). */
 const PIN_ABI_MINOR = 2;
+/** The first ABI with persistent maps (ATTACH_PERSISTENT, TRACKER_INFO2). */
+const PERSIST_ABI_MINOR = 3;
 /** SNAPKEEP_MAX_RANGES: ranges per append call. */
 const MAX_RANGES = 65536;
 
@@ -61,10 +63,10 @@ export class KmodSnapshotDriver implements SnapshotDriver {
     }
   }
 
-  /** The loaded module's ABI minor (0 when unknown: the plain calls only). */
+  /** The ABI minor both the addon and the loaded module speak (0 when unknown: the plain calls only). */
   private moduleAbiMinor(): number {
     try {
-      return headerAbi().minor >= PIN_ABI_MINOR ? moduleVersion().abiMinor : 0;
+      return Math.min(headerAbi().minor, moduleVersion().abiMinor);
     } catch {
       return 0;
     }
@@ -116,8 +118,27 @@ export class KmodSnapshotDriver implements SnapshotDriver {
   }
 
   async trackerInfo(device: string): Promise<TrackerInfo> {
-    const t = await guard(`tracker of ${device}`, { device }, () => kmod.trackerInfo(device));
-    return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.deviceSize };
+    if (this.moduleAbiMinor() < PERSIST_ABI_MINOR) {
+      const t = await guard(`tracker of ${device}`, { device }, () => kmod.trackerInfo(device));
+      return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.deviceSize };
+    }
+    const t = await guard(`tracker of ${device}`, { device }, () => kmod.trackerInfo2(device));
+    const p = t.persist;
+    return {
+      generation: t.generation,
+      number: t.number,
+      blockSize: t.blockSize,
+      deviceSizeBytes: t.deviceSize,
+      ...(p.attached && {
+        persist: {
+          continued: p.continued,
+          unclean: p.unclean,
+          failed: p.failed,
+          reason: p.reason,
+          ...(p.foundTime > 0 && { foundAt: new Date(p.foundTime * 1000).toISOString() }),
+        },
+      }),
+    };
   }
 
   async readChangeMap(device: string): Promise<Uint8Array> {

@@ -85,7 +85,7 @@ it('after a tracker reset the next run reads the whole device, and its point res
     /** How the history says the latest run read the device. */
     const lastRead = async () => {
       const [h] = await s.client.call('history.list', { jobId: id, limit: 1 });
-      return h?.reads?.map((r) => ({ mode: r.mode, reason: r.reason }));
+      return h?.reads?.map((r) => ({ mode: r.mode, reason: r.reason, ...(r.restart && { restart: r.restart }) }));
     };
     await run();
     expect(await lastRead()).toEqual([{ mode: 'full', reason: 'first-backup' }]);
@@ -103,7 +103,7 @@ it('after a tracker reset the next run reads the whole device, and its point res
     const third = await run();
     expect(third.devices[0]?.readBytes).toBe(8 * MiB);
     // The history says why this one read everything.
-    expect(await lastRead()).toEqual([{ mode: 'full', reason: 'tracker-restarted' }]);
+    expect(await lastRead()).toEqual([{ mode: 'full', reason: 'tracker-restarted', restart: { cause: 'not-persistent' } }]);
     const target = path.join(work.dir, 'restored.img');
     const r = await s.client.call('restore.start', { repositoryId: repo.id, pointId: third.id, source: dev, target, skipIdentical: false, confirm: target });
     expect((await s.waitTask(r.taskId)).state).toBe('succeeded');
@@ -129,6 +129,18 @@ it('after a tracker reset the next run reads the whole device, and its point res
     expect(await lastRead()).toEqual([{ mode: 'full', reason: 'parent-missing' }]);
     const r5 = await s.client.call('restore.start', { repositoryId: repo.id, pointId: fifth.id, source: dev, target, skipIdentical: false, confirm: target });
     expect((await s.waitTask(r5.taskId)).state).toBe('succeeded');
+    expect(execFileSync('cmp', [target, img]).length).toBe(0);
+
+    // A power cut without write intent: the kept map restarts at the next
+    // boot, and the history says so with the time of the map's last save.
+    const savedAt = '2026-12-01T10:20:30.000Z';
+    scribble(img, 7 * MiB, 4096);
+    driver.resetTracker(dev, '3f0c8a4e-0000-4000-8000-000000000003', { continued: false, unclean: false, failed: false, reason: 'unclean', foundAt: savedAt });
+    const sixth = await run();
+    expect(sixth.devices[0]?.readBytes).toBe(8 * MiB);
+    expect(await lastRead()).toEqual([{ mode: 'full', reason: 'tracker-restarted', restart: { cause: 'unclean', since: savedAt } }]);
+    const r6 = await s.client.call('restore.start', { repositoryId: repo.id, pointId: sixth.id, source: dev, target, skipIdentical: false, confirm: target });
+    expect((await s.waitTask(r6.taskId)).state).toBe('succeeded');
     expect(execFileSync('cmp', [target, img]).length).toBe(0);
   } finally {
     await s.close();
@@ -169,7 +181,7 @@ it('after a tracker reset the runner logs that it reads everything, and only the
       expect(t.error).toBeUndefined();
     };
     const resetSaid = async () =>
-      (await s.client.call('logs.list', { limit: 5000 })).filter((l) => l.message.includes(`${dev}: the change tracker was reset since the last backup`)).length;
+      (await s.client.call('logs.list', { limit: 5000 })).filter((l) => l.message.includes(`${dev}: the change tracker started over since the last backup`)).length;
 
     await run();
     driver.wrote(dev, MiB, 4096);
