@@ -83,6 +83,8 @@ export const Repository = z.object({
   online: z.boolean(),
   formatVersion: z.number().int().optional(),
   chunkSize: z.number().int().positive().optional(),
+  /** The repository's algorithms (docs/repository-format.md, "Algorithms"): chunk ids and encryption ("none" or the AEAD). */
+  algorithms: z.object({ chunkId: z.string().max(64), encryption: z.string().max(64) }).optional(),
   storedBytes: z.number().int().nonnegative().optional(),
   freeBytes: z.number().int().nonnegative().optional(),
 });
