@@ -18,6 +18,7 @@
         "src/engine/chunk_list.cc",
         "src/engine/compress.cc",
         "src/engine/crypto.cc",
+        "src/engine/crypto_openssl.cc",
         "src/engine/engine_error.cc",
         "src/engine/envelope.cc",
         "src/engine/file_io.cc",
@@ -52,9 +53,9 @@
         "-Wall",
         "-Wextra",
         "-Werror=return-type",
-        "<!@(pkg-config --cflags libzstd libsodium ext2fs)"
+        "<!@(pkg-config --cflags libzstd libsodium libcrypto ext2fs)"
       ],
-      "libraries": ["<!@(pkg-config --libs libzstd libsodium ext2fs)"]
+      "libraries": ["<!@(pkg-config --libs libzstd libsodium libcrypto ext2fs)"]
     }
   ]
 }

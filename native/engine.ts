@@ -224,6 +224,8 @@ interface EngineAddon {
     deriveKey(passphrase: string, salt: Buffer, opsLimit: number, memLimit: number): Promise<Buffer>;
     aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer;
     aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null;
+    fastCryptoAvailable: boolean;
+    benchPrimitive(name: string, bytes: number, rounds: number): number;
     saltBytes: number;
   };
 }
@@ -238,6 +240,25 @@ export interface NativeRepoOptions {
   version?: number;
   /** Where decoded index files are cached and mapped (none: in memory). */
   cacheDir?: string;
+  /** The config's chunk-id algorithm (absent: blake2b-keyed). */
+  chunkIdAlg?: ChunkIdAlgorithm;
+  /** The config's AEAD when encKey is given (absent: xchacha20poly1305). */
+  aead?: AeadAlgorithm;
+}
+
+/** Chunk-id algorithms (docs/repository-format.md, "Algorithms"). */
+export type ChunkIdAlgorithm = 'blake2b-keyed' | 'hmac-sha256';
+/** AEADs of encrypted repositories. */
+export type AeadAlgorithm = 'xchacha20poly1305' | 'aes256gcm';
+
+/** The CPU has SHA-NI, AES-NI and PCLMULQDQ: new repositories get the fast set. */
+export function fastCryptoAvailable(): boolean {
+  return addon().fastCryptoAvailable;
+}
+
+/** Nanoseconds for `rounds` runs of one primitive over `bytes` bytes, one thread (test/bench/crypto.mjs); -1 if unavailable. */
+export function benchPrimitive(name: string, bytes: number, rounds: number): number {
+  return addon().benchPrimitive(name, bytes, rounds);
 }
 
 export function openNativeRepo(opts: NativeRepoOptions): NativeRepo {

@@ -26,9 +26,9 @@ function need(cond, msg) {
   }
 }
 
-for (const lib of ['libzstd', 'libsodium', 'ext2fs']) {
+for (const lib of ['libzstd', 'libsodium', 'libcrypto', 'ext2fs']) {
   const r = spawnSync('pkg-config', ['--exists', lib]);
-  const pkg = lib === 'ext2fs' ? 'libext2fs' : lib;
+  const pkg = { ext2fs: 'libext2fs', libcrypto: 'libssl' }[lib] ?? lib;
   need(r.status === 0, `${lib} development files are missing: apt-get install ${pkg}-dev pkg-config`);
 }
 
@@ -58,7 +58,7 @@ function gypTarget() {
 }
 
 function pkgFlags(kind) {
-  return execFileSync('pkg-config', [kind, 'libzstd', 'libsodium', 'ext2fs'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+  return execFileSync('pkg-config', [kind, 'libzstd', 'libsodium', 'libcrypto', 'ext2fs'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
 }
 
 function run(cmd, args) {

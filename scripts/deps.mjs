@@ -29,7 +29,7 @@ export const APT_PACKAGES = [
   ['bison', 'builds the debug kernel'],
   ['bc', 'builds the debug kernel'],
   ['libelf-dev', 'builds the debug kernel (objtool)'],
-  ['libssl-dev', 'builds the debug kernel (host tools)'],
+  ['libssl-dev', 'builds the debug kernel (host tools); the addon\'s fast crypto set (HMAC-SHA-256 on SHA-NI, AES-256-GCM on AES-NI)'],
   ['lvm2', 'LVM in the VM tests'],
   ['cryptsetup-bin', 'LUKS in the VM tests'],
   ['mdadm', 'md RAID in the VM tests'],
@@ -56,7 +56,7 @@ export const APT_PACKAGES = [
 ];
 
 /** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */
-export const START_PACKAGES = ['build-essential', 'pkg-config', 'libzstd-dev', 'libsodium-dev', 'libext2fs-dev', 'libnbd-bin', 'fuse3', 'fuse2fs', 'mtools'];
+export const START_PACKAGES = ['build-essential', 'pkg-config', 'libzstd-dev', 'libsodium-dev', 'libssl-dev', 'libext2fs-dev', 'libnbd-bin', 'fuse3', 'fuse2fs', 'mtools'];
 
 function installed(pkg) {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });

@@ -25,7 +25,7 @@ const out = join(root, 'out/fuzz');
 const engineSrc = join(root, 'native/src/engine');
 
 /** The engine sources the harnesses link: the decoders and what they call. */
-const ENGINE = ['bytes', 'chunk_index', 'compress', 'crypto', 'engine_error', 'envelope', 'file_io', 'index_file', 'index_format', 'index_table', 'pack_format', 'pack_reader', 'repo_dir'];
+const ENGINE = ['bytes', 'chunk_index', 'compress', 'crypto', 'crypto_openssl', 'engine_error', 'envelope', 'file_io', 'index_file', 'index_format', 'index_table', 'pack_format', 'pack_reader', 'repo_dir'];
 
 const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const seconds = Number(arg('--seconds') ?? 60);
@@ -69,7 +69,7 @@ function newer(a, b) {
 
 async function build(harnesses) {
   if (spawnSync('clang++', ['--version']).status !== 0) fail('clang++ is missing: apt-get install clang libclang-rt-14-dev');
-  const pkg = (kind) => execFileSync('pkg-config', [kind, 'libzstd', 'libsodium'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+  const pkg = (kind) => execFileSync('pkg-config', [kind, 'libzstd', 'libsodium', 'libcrypto'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
   const cflags = ['-std=c++17', ...SANITIZE, '-O1', `-I${engineSrc}`, ...pkg('--cflags')];
   const objDir = join(out, 'obj');
   mkdirSync(objDir, { recursive: true });

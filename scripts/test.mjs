@@ -82,7 +82,7 @@ const steps = [
       rmSync(out, { force: true });
       await sh(
         'vitest',
-        ['run', '--config', 'test/vitest.config.mts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, 'test/unit/core/engine/hostile-', 'native/src/engine/', 'native/src/fs/'],
+        ['run', '--config', 'test/vitest.config.mts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, 'test/unit/core/engine/hostile-', 'test/unit/core/engine/algorithms', 'native/src/engine/', 'native/src/fs/'],
         asanEnv(),
       );
       return vitestCounts(out);

@@ -20,6 +20,7 @@ import { umountCommand } from './commands/umount';
 import { upgradeCommand } from './commands/upgrade';
 import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
+import { trackingCommand } from './commands/tracking';
 import { EXIT, exitCodeFor } from './exit-codes';
 
 const commands: Command[] = [
@@ -39,6 +40,7 @@ const commands: Command[] = [
   umountCommand,
   jobsCommand,
   kmodCommand,
+  trackingCommand,
 ];
 
 function usage(): string {

@@ -5,6 +5,7 @@
 //   node test/bench/engine.mjs [--size 2G] [--dir DIR] [--keep]
 //                              [--no-scale | --scale-only] [--scale-chunks N]
 //                              [--no-used | --used-only] [--used-size 4G]
+//                              [--algorithms fast|classic]
 //
 // Image: 1 MiB extents, each zeros (30 %), text (25 %), slices of the
 // system's binaries (25 %) or fresh random bytes standing in for
@@ -227,7 +228,10 @@ row('raw read (cat > /dev/null)', cat.seconds, size);
 const zstd = timeShell('zstd', ['-1', '-T0', '-c', '-q', image]);
 row('zstd -1 -T0', zstd.seconds, size);
 
-await (await engine.init({ path: repoPath, passphrase: 'bench' })).close();
+const initRepo = await engine.init({ path: repoPath, passphrase: 'bench', ...(arg('algorithms') && { algorithms: arg('algorithms') }) });
+const algorithms = (await initRepo.info()).algorithms;
+console.log(`  algorithms: ${algorithms ? `${algorithms.chunkId} + ${algorithms.encryption}` : 'classic'} (--algorithms fast|classic; default: by CPU)`);
+await initRepo.close();
 const full = child(['backup', repoPath, '-', image, String(chunkSize)]);
 row('snapkeep full (zstd 1, encrypted)', full.seconds, size, `+${full.openSeconds.toFixed(2)} s unlock; stored ${(full.result.addedBytes / MiB).toFixed(0)} MiB, RSS ${(full.maxRssKiB / 1024).toFixed(0)} MiB`);
 
@@ -276,6 +280,7 @@ const figures = {
   sizeBytes: size,
   mix,
   chunkSize,
+  algorithms,
   cachesDropped: isRoot,
   rawReadMiBs: size / MiB / cat.seconds,
   zstdMiBs: size / MiB / zstd.seconds,

@@ -1,6 +1,7 @@
 // libFuzzer: decoding one stored blob into the chunk buffer of a restore
 // (PackReader::Decode: decrypt, decompress, length and id checks). Input:
-// byte 0 = bit 0 encrypted, bit 1 compressed; u32 raw length; u32 length
+// byte 0 = bit 0 encrypted, bit 1 compressed, bit 2 the fast algorithm
+// set; u32 raw length; u32 length
 // of the chunk's place (taken modulo 256 KiB + 1, so buffers stay small);
 // then the stored bytes. The output buffer is exactly the chunk's length
 // and heap-allocated, so a decoder writing past it is an ASan report (engine
@@ -18,7 +19,7 @@ using namespace snapkeep;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 9) return 0;
-  engine::RepoKeys keys = fuzz::Keys(data[0] & 1);
+  engine::RepoKeys keys = fuzz::Keys(data[0] & 1, data[0] & 4);
   engine::PackEntry e;
   e.flags = (data[0] & 2) ? engine::kFlagCompressed : 0;
   e.rawLen = engine::GetU32(data + 1);

@@ -16,9 +16,15 @@ namespace snapkeep::fuzz {
 // libsodium picks its implementations here; the addon does it at load.
 [[maybe_unused]] static const int kSodiumReady = sodium_init();
 
-inline engine::RepoKeys Keys(bool encrypted) {
+// `fast`: the fast algorithm set (HMAC-SHA-256 ids, AES-256-GCM), chosen
+// by a bit of the input that the seeds made before it existed leave 0.
+inline engine::RepoKeys Keys(bool encrypted, bool fast = false) {
   engine::RepoKeys k;
   k.encrypted = encrypted;
+  if (fast) {
+    k.idAlg = engine::IdAlg::kHmacSha256;
+    k.aead = engine::AeadAlg::kAes256Gcm;
+  }
   for (int i = 0; i < 32; i++) {
     k.id[i] = static_cast<uint8_t>(i);
     k.enc[i] = static_cast<uint8_t>(32 + i);

@@ -83,6 +83,8 @@ export const Repository = z.object({
   online: z.boolean(),
   formatVersion: z.number().int().optional(),
   chunkSize: z.number().int().positive().optional(),
+  /** The repository's algorithms (docs/repository-format.md, "Algorithms"): chunk ids and encryption ("none" or the AEAD). */
+  algorithms: z.object({ chunkId: z.string().max(64), encryption: z.string().max(64) }).optional(),
   storedBytes: z.number().int().nonnegative().optional(),
   freeBytes: z.number().int().nonnegative().optional(),
 });
@@ -242,7 +244,7 @@ export const RestorePoint = z.object({
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 
-export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points']);
+export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points', 'tracking']);
 export type TaskKind = z.infer<typeof TaskKind>;
 
 export const Progress = z.object({
@@ -323,6 +325,41 @@ export const TrackerRestart = z.object({
   since: IsoTime.optional(),
 });
 export type TrackerRestart = z.infer<typeof TrackerRestart>;
+
+/**
+ * A device the module tracks, or that is set up to be tracked from boot
+ * (docs/kernel-module.md, "Persistent change map"): where its change map
+ * lives, and whether the map goes back to an earlier boot or started over.
+ */
+export const TrackedDevice = z.object({
+  /** /dev/<kernel name>. */
+  device: z.string(),
+  name: z.string(),
+  /** How the boot config names it (a /dev/disk/by-* link), when it is kept across reboots. */
+  configuredAs: z.string().optional(),
+  /** The module tracks it now. */
+  tracked: z.boolean(),
+  /**
+   * ram: lost at every reboot; across-reboots: in a store, sealed at
+   * shutdown; store-failed: the store could not be written, kept in RAM
+   * only until the next attach; not-attached: configured, but not tracked now.
+   */
+  kept: z.enum(['ram', 'across-reboots', 'store-failed', 'not-attached']),
+  generation: z.string().optional(),
+  number: z.number().int().optional(),
+  sizeBytes: z.number().int().nonnegative().optional(),
+  /** This boot continued the map from a clean shutdown (seal) or, under write intent, a crash. */
+  continuedFrom: z.enum(['seal', 'crash']).optional(),
+  /** When the continued map was last saved before this boot. */
+  lastSaved: IsoTime.optional(),
+  /** This boot's attach started the map over: why. */
+  restart: TrackerRestart.optional(),
+  /** When the helper first saw this generation of the map: tracking is continuous since then. */
+  continuousSince: IsoTime.optional(),
+  /** Per job backing it up: whether its next run reads only changes or the whole device. */
+  nextBackups: z.array(z.object({ jobId: Id, jobName: z.string(), reads: z.enum(['changes', 'whole-device']) })).optional(),
+});
+export type TrackedDevice = z.infer<typeof TrackedDevice>;
 
 /** How one run read one source. */
 export const SourceRead = z.object({

@@ -23,6 +23,7 @@ import {
   RunEstimate,
   SystemInfo,
   Task,
+  TrackedDevice,
 } from './domain';
 
 const Empty = z.object({}).strict();
@@ -41,6 +42,13 @@ export const methods = {
   'module.status': method(Empty, ModuleStatus),
 
   'devices.list': method(Empty, z.array(Device)),
+  /** Devices with a change tracker, or set up to get one at boot, and where their maps live. */
+  'tracking.list': method(Empty, z.array(TrackedDevice)),
+  /**
+   * Keep a device's change map across reboots (keep: true: a store, the boot
+   * image rebuilt) or stop keeping it: a task (update-initramfs takes a while).
+   */
+  'tracking.keep': method(z.object({ device: DevicePath, keep: z.boolean() }).strict(), TaskRef),
 
   'repos.list': method(Empty, z.array(Repository)),
   /** Register an existing repository. */

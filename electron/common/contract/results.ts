@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 import { formatBytes, formatTimestamp } from '../format';
-import type { FullReadReason, SourceRead, TrackerRestart, TrackerRestartCause } from './domain';
+import type { FullReadReason, SourceRead, TrackedDevice, TrackerRestart, TrackerRestartCause } from './domain';
 import { ErrorInfo } from './errors';
 
 /** The steps of a backup run a problem can belong to. */
@@ -94,4 +94,30 @@ export function fullReadWords(r: SourceRead): string {
         : 'read in full';
   if (!r.unusedBytes) return why;
   return `${why}; used blocks only: ${formatBytes(r.bytes)} read, ${formatBytes(r.unusedBytes)} of free space skipped (restored as zeros)`;
+}
+
+/**
+ * Where a tracked device's change map lives and since when it is
+ * continuous, in words (the Devices view and `snapkeep tracking`).
+ */
+export function trackingWords(d: TrackedDevice): string {
+  const since = d.continuousSince !== undefined ? ` since ${formatTimestamp(d.continuousSince)}` : '';
+  switch (d.kept) {
+    case 'not-attached':
+      return 'set up to be kept across reboots, but not tracked now: the next boot (or the helper\'s start) attaches it, and its first backup reads the device once';
+    case 'store-failed':
+      return `tracked${since}, but its store could not be written: the map is lost at the next reboot`;
+    case 'ram':
+      return `tracked${since}, in memory only: the next reboot loses the map and the backup after it reads the whole device`;
+    case 'across-reboots': {
+      if (d.restart) return `kept across reboots; started over at this boot: ${trackerRestartWords(d.restart)}`;
+      const from =
+        d.continuedFrom === 'crash'
+          ? `, continued after a crash under write intent${d.lastSaved ? ` (last saved ${formatTimestamp(d.lastSaved)})` : ''}`
+          : d.continuedFrom === 'seal'
+            ? `, continued from the clean shutdown of ${d.lastSaved ? formatTimestamp(d.lastSaved) : 'the last boot'}`
+            : '';
+      return `kept across reboots: tracking continuous${since}${from}`;
+    }
+  }
 }

@@ -71,6 +71,14 @@ export class AccessPolicy {
       await this.o.authorizer.authorize(ACTIONS.storageDirectory, caller, `keeping snapshot data in ${storage}`, { directory: storage });
   }
 
+  /** Keeping a device's change map across reboots, or stopping: it rebuilds the boot image. */
+  async keepChangeMap(caller: Caller | undefined, device: string, keep: boolean): Promise<void> {
+    if (isMember(caller))
+      await this.o.authorizer.authorize(ACTIONS.keepChangeMap, caller, keep ? `keeping the change map of ${device} across reboots` : `no longer keeping the change map of ${device}`, {
+        device,
+      });
+  }
+
   /** Restoring over a block device (whatever it holds). */
   async restoreDevice(caller: Caller | undefined, device: string): Promise<void> {
     if (isMember(caller)) await this.o.authorizer.authorize(ACTIONS.restoreDevice, caller, `restoring over ${device}`, { device });

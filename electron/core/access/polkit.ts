@@ -19,6 +19,7 @@ export const ACTIONS = {
   restoreDevice: 'org.snapkeep.restore-device',
   mountPoint: 'org.snapkeep.mount-point',
   storageDirectory: 'org.snapkeep.storage-directory',
+  keepChangeMap: 'org.snapkeep.keep-change-map',
 } as const;
 export type PolkitAction = (typeof ACTIONS)[keyof typeof ACTIONS];
 

@@ -19,6 +19,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
 
     'devices.list': () => s.listDevices(),
     'devices.inspect': ({ path }) => s.inspectDevice(path),
+    'tracking.list': () => s.listTracking(),
+    'tracking.keep': ({ device, keep }, ctx) => s.keepTracking(device, keep, ctx.caller),
 
     'repos.list': () => s.listRepos(),
     // Every method that names a path, a repository or a mount passes the

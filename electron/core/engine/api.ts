@@ -22,6 +22,11 @@ export interface OpenOptions {
 export interface InitOptions extends OpenOptions {
   /** Fixed chunk size in bytes (power of two); the engine picks a default. */
   chunkSize?: number;
+  /**
+   * The algorithm set (config.ts ALGORITHM_SETS); the engine picks `fast`
+   * when the CPU has SHA-NI and AES-NI, else `classic`.
+   */
+  algorithms?: 'fast' | 'classic';
 }
 
 /**

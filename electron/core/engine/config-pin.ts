@@ -1,6 +1,7 @@
 // What a computer remembers about a repository it uses, so that a config
 // swapped on the storage side is refused (security review #3): its id, its
-// encryption and key derivation algorithm, the lowest format version seen,
+// encryption (the AEAD), chunk-id algorithm and key derivation algorithm,
+// the lowest format version seen,
 // whether its config carried a MAC, and a fingerprint of its id key. The
 // registry stores the pin when a repository is added or created and passes
 // it to every open; any difference is REPO_CONFIG_CHANGED, checked before
@@ -10,13 +11,20 @@ import { createHash } from 'node:crypto';
 
 import { z } from 'zod';
 
-import { type RepoConfig, configChanged } from './config';
+import { CHUNK_ID_ALGORITHMS, ENCRYPTIONS, type RepoConfig, configAlgorithms, configChanged } from './config';
 import type { RepoKeys } from './keys';
 
 export const RepoPin = z.object({
   /** The config's id. */
   id: z.string().regex(/^[0-9a-f]{16}$/).optional(),
-  encryption: z.enum(['none', 'xchacha20poly1305']),
+  encryption: z.enum(ENCRYPTIONS),
+  /**
+   * The stand-in pin of a registry entry from before pins existed: it knows
+   * only whether the repository was encrypted, not with which AEAD.
+   */
+  encryptedOnly: z.boolean().optional(),
+  /** The chunk-id algorithm (pins from before it was pinned lack it). */
+  chunkId: z.enum(CHUNK_ID_ALGORITHMS).optional(),
   kdf: z.literal('argon2id13').optional(),
   /** The lowest format version this repository may claim: versions never go down. */
   minVersion: z.number().int().positive().optional(),
@@ -36,6 +44,7 @@ export function pinOf(config: RepoConfig, keys?: RepoKeys): RepoPin {
   return {
     id: config.id,
     encryption: config.encryption,
+    chunkId: configAlgorithms(config).chunkId,
     ...(config.kdf && { kdf: config.kdf.algorithm }),
     minVersion: config.version,
     mac: config.mac !== undefined,
@@ -46,13 +55,19 @@ export function pinOf(config: RepoConfig, keys?: RepoKeys): RepoPin {
 /** Refuses a config that differs from what was pinned; fields the pin lacks are not checked. */
 export function checkPin(config: RepoConfig, pin: RepoPin | undefined, repo: string): void {
   if (!pin) return;
-  if (pin.encryption !== config.encryption) {
+  const differs = pin.encryptedOnly ? (pin.encryption === 'none') !== (config.encryption === 'none') : pin.encryption !== config.encryption;
+  if (differs) {
     const why =
       pin.encryption === 'none'
         ? 'it was not encrypted when this computer added it, and now claims to be'
-        : 'it was encrypted when this computer added it, and now claims to be unencrypted (was its config replaced?)';
+        : config.encryption === 'none'
+          ? 'it was encrypted when this computer added it, and now claims to be unencrypted (was its config replaced?)'
+          : `its encryption changed from ${pin.encryption} to ${config.encryption} (was its config replaced?)`;
     throw configChanged(repo, why, { pinned: pin.encryption, found: config.encryption });
   }
+  const chunkId = configAlgorithms(config).chunkId;
+  if (pin.chunkId !== undefined && pin.chunkId !== chunkId)
+    throw configChanged(repo, `its chunk ids changed from ${pin.chunkId} to ${chunkId} (was its config replaced?)`, { pinned: pin.chunkId, found: chunkId });
   if (pin.id !== undefined && pin.id !== config.id)
     throw configChanged(repo, `its id is ${config.id}, but this computer knows it as ${pin.id} (another repository at the same path?)`, {
       pinned: pin.id,

@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
 import { AppError } from '../../common/contract';
-import { openNativeRepo } from '../../../native/engine';
+import { fastCryptoAvailable, openNativeRepo } from '../../../native/engine';
 import type { Engine, InitOptions, OpenOptions, RepositoryHandle } from './api';
 import { changedRanges } from './changed-ranges';
 import { type RepoConfig, readConfig, sealConfig, verifyConfig, writeConfig } from './config';
@@ -11,7 +11,7 @@ import { type RepoPin, checkPin, checkPinnedKeys, mergePin, pinOf } from './conf
 import { toAppError } from './errors';
 import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, rel } from './format';
 import { indexCacheDir } from './index-cache';
-import { createKeys, unlockKeys } from './keys';
+import { createKeys, nativeCrypto, unlockKeys } from './keys';
 import { mkdirRepo } from './repo-files';
 import { Repository } from './repository';
 import { type UpgradeReport, upgradeRepository } from './upgrade';
@@ -27,7 +27,7 @@ async function openWith(path: string, config: RepoConfig, passphrase: string | u
   verifyConfig(config, keys, path);
   checkPinnedKeys(keys, pin, path);
   const cacheDir = await indexCacheDir(config.id, cacheRoot);
-  const native = openNativeRepo({ path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }), version: config.version, ...(cacheDir !== undefined && { cacheDir }) });
+  const native = openNativeRepo({ path, idKey: keys.idKey, ...nativeCrypto(config, keys), version: config.version, ...(cacheDir !== undefined && { cacheDir }) });
   await native.loadIndex();
   return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)));
 }
@@ -53,7 +53,8 @@ export class SnapkeepEngine implements Engine {
       const created = await fs.mkdir(opts.path, { recursive: true, mode: 0o700 });
       if (created !== undefined) await fs.chmod(opts.path, 0o700);
       for (const d of [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp]) await mkdirRepo(opts.path, d);
-      const { keys, fields } = await createKeys(opts.passphrase);
+      // Chosen once, here: a repository keeps its algorithms for life.
+      const { keys, fields } = await createKeys(opts.passphrase, opts.algorithms ?? (fastCryptoAvailable() ? 'fast' : 'classic'));
       const config: RepoConfig = {
         format: FORMAT_NAME,
         version: FORMAT_VERSION,

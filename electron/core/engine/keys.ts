@@ -1,14 +1,16 @@
-// Master keys. Every repository has a random 32-byte id key (BLAKE2b key of
-// chunk ids and of the plain-mode MACs); an encrypted one also has a random
-// 32-byte encryption key. With a passphrase, both are sealed with
+// Master keys. Every repository has a random 32-byte id key (key of the
+// chunk ids, BLAKE2b or HMAC-SHA-256 as the config says, and of the
+// plain-mode MACs); an encrypted one also has a random 32-byte encryption
+// key. With a passphrase, both are sealed with
 // XChaCha20-Poly1305 under a key-encryption key derived by Argon2id, so
 // changing the passphrase never re-encrypts data, and a wrong passphrase
-// shows as a tag that does not verify.
+// shows as a tag that does not verify. The key wrapping is XChaCha20-Poly1305
+// in every repository, whatever AEAD its data uses: it runs once per open.
 import { randomBytes } from 'node:crypto';
 
 import { AppError } from '../../common/contract';
-import { aeadOpen, aeadSeal, deriveKey, kdfSaltBytes } from '../../../native/engine';
-import { type RepoConfig, configChanged } from './config';
+import { type NativeRepoOptions, aeadOpen, aeadSeal, deriveKey, kdfSaltBytes } from '../../../native/engine';
+import { ALGORITHM_SETS, type AlgorithmSet, type RepoConfig, configAlgorithms, configChanged } from './config';
 import { corrupt } from './errors';
 import { KDF_MEM_LIMIT, KDF_OPS_LIMIT } from './format';
 
@@ -20,9 +22,13 @@ export interface RepoKeys {
 const KEYS_AD = Buffer.from('snapkeep-keys-v1');
 
 /** Fresh keys and the config fields that store them. */
-export async function createKeys(passphrase: string | undefined): Promise<{ keys: RepoKeys; fields: Pick<RepoConfig, 'encryption' | 'kdf' | 'keys'> }> {
+export async function createKeys(
+  passphrase: string | undefined,
+  set: AlgorithmSet = 'classic',
+): Promise<{ keys: RepoKeys; fields: Pick<RepoConfig, 'encryption' | 'chunkId' | 'kdf' | 'keys'> }> {
   const idKey = randomBytes(32);
-  if (passphrase === undefined) return { keys: { idKey }, fields: { encryption: 'none', keys: idKey.toString('base64') } };
+  const { chunkId, aead } = ALGORITHM_SETS[set];
+  if (passphrase === undefined) return { keys: { idKey }, fields: { encryption: 'none', chunkId, keys: idKey.toString('base64') } };
   if (passphrase.length === 0) throw new AppError('INVALID_ARGUMENT', 'the passphrase must not be empty');
   const encKey = randomBytes(32);
   const salt = randomBytes(kdfSaltBytes());
@@ -32,7 +38,8 @@ export async function createKeys(passphrase: string | undefined): Promise<{ keys
   return {
     keys: { idKey, encKey },
     fields: {
-      encryption: 'xchacha20poly1305',
+      encryption: aead,
+      chunkId,
       kdf: { algorithm: 'argon2id13', opsLimit: KDF_OPS_LIMIT, memLimit: KDF_MEM_LIMIT, salt: salt.toString('base64') },
       keys: sealed.toString('base64'),
     },
@@ -57,4 +64,13 @@ export async function unlockKeys(config: RepoConfig, passphrase: string | undefi
   kek.fill(0);
   if (!opened || opened.length !== 64) throw new AppError('WRONG_PASSPHRASE', `wrong passphrase for the repository at ${repo}`, { path: repo });
   return { encKey: opened.subarray(0, 32), idKey: opened.subarray(32, 64) };
+}
+
+/** The keys and algorithms of openNativeRepo's options, as the config names them. */
+export function nativeCrypto(config: RepoConfig, keys: RepoKeys): Pick<NativeRepoOptions, 'encKey' | 'chunkIdAlg' | 'aead'> {
+  const { chunkId, encryption } = configAlgorithms(config);
+  return {
+    chunkIdAlg: chunkId,
+    ...(keys.encKey && encryption !== 'none' && { encKey: keys.encKey, aead: encryption }),
+  };
 }

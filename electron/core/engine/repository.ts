@@ -10,7 +10,7 @@ import { isAppError } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
 import type { BackupRequest, PointReader, PruneOptions, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult, ResumeInfo, ResumeQuery } from './api';
 import { runBackup } from './backup';
-import type { RepoConfig } from './config';
+import { type RepoConfig, configAlgorithms } from './config';
 import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
@@ -53,6 +53,7 @@ export class Repository implements RepositoryHandle, RepoContext {
       encrypted: this.config.encryption !== 'none',
       formatVersion: this.config.version,
       chunkSize: this.config.chunkSize,
+      algorithms: configAlgorithms(this.config),
       storedBytes: stats.packBytes,
     };
     try {

@@ -17,7 +17,7 @@ import { readConfig, sealConfig, writeConfig } from './config';
 import { toAppError } from './errors';
 import { FORMAT_VERSION, ID_BYTES, rel } from './format';
 import { indexCacheDir } from './index-cache';
-import { unlockKeys } from './keys';
+import { nativeCrypto, unlockKeys } from './keys';
 import { withLock } from './locks';
 import { type Manifest, listPointIds, readManifest, writeManifest } from './manifest';
 import { removeRepoFiles } from './repo-files';
@@ -46,7 +46,7 @@ export async function upgradeRepository(opts: { path: string; passphrase?: strin
     return await withLock(opts.path, opts.dryRun ? 'shared' : 'exclusive', 'upgrade', async () => {
       const cacheDir = await indexCacheDir(config.id, opts.cacheDir);
       // Writes in format 2; reads both.
-      const native = openNativeRepo({ path: opts.path, idKey: keys.idKey, ...(keys.encKey && { encKey: keys.encKey }), version: 2, ...(cacheDir !== undefined && { cacheDir }) });
+      const native = openNativeRepo({ path: opts.path, idKey: keys.idKey, ...nativeCrypto(config, keys), version: 2, ...(cacheDir !== undefined && { cacheDir }) });
       const load = await native.loadIndex();
       if (load.badFiles.length)
         throw new AppError('REPO_CORRUPT', `index files ${load.badFiles.join(', ')} are damaged: run repair-index before upgrading`, { files: load.badFiles });

@@ -109,6 +109,7 @@ export class RepoRegistry {
     };
     if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
     if (facts?.chunkSize !== undefined) out.chunkSize = facts.chunkSize;
+    if (facts?.algorithms !== undefined) out.algorithms = facts.algorithms;
     if (facts?.storedBytes !== undefined) out.storedBytes = facts.storedBytes;
     if (online) {
       const free = await freeBytes(repo.path);
@@ -279,7 +280,7 @@ export class RepoRegistry {
 
   /** The stored pin; entries from before pins existed are held at least to their encryption. */
   private pinOf(repo: StoredRepository): RepoPin {
-    return repo.pin ?? { encryption: repo.encrypted ? 'xchacha20poly1305' : 'none' };
+    return repo.pin ?? { encryption: repo.encrypted ? 'xchacha20poly1305' : 'none', encryptedOnly: true };
   }
 
   /** Stores what an open learned (a first pin, the key fingerprint, a newer version); saves only on change. */

@@ -63,6 +63,8 @@ export interface JobRunnerOptions {
   destinationCheckMs?: number;
   /** Points the user pinned in a repository: retention keeps them (history/point-notes.ts). */
   pinned?: (repositoryId: string) => string[];
+  /** Each tracker generation a run meets (tracking/generations.ts: "continuous since"). */
+  sawGeneration?: (generation: string) => Promise<void>;
 }
 
 export interface RunOutcome extends Record<string, unknown> {
@@ -331,6 +333,7 @@ export class JobRunner {
     let parents = 0;
     for (const p of live) {
       const info = await driver.trackerInfo(p.devicePath);
+      await this.options.sawGeneration?.(info.generation);
       const entry = backup.find((b) => b.source === p.source);
       if (!entry) continue;
       entry.readFrom = await driver.imagePath(id, p.devicePath);

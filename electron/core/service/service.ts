@@ -22,6 +22,7 @@ import {
   runResult,
   type SystemInfo,
   type Task,
+  type TrackedDevice,
 } from '../../common/contract';
 import { fileIdentity, type Caller } from '../access/caller';
 import { statAs } from '../access/caller-files';
@@ -59,6 +60,9 @@ import { PlugInTrigger } from '../triggers/plug-in';
 import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
+import { defaultKeptMapsOptions } from '../tracking/defaults';
+import { GenerationsFile, GenerationsSeen } from '../tracking/generations';
+import { KeptMaps, type KeptMapsOptions } from '../tracking/kept-maps';
 import { defaultEngine, defaultMountBackend } from './engine-source';
 import { MountManager, type MountBackend } from './mount-manager';
 import { inspectTarget, prepareRestoreTarget } from './restore-target';
@@ -90,6 +94,8 @@ export interface ServiceOptions {
   moduleStatus?: () => Promise<ModuleStatus>;
   /** Asks polkit for what members may not do alone (default: pkcheck). */
   authorizer?: Authorizer;
+  /** Change maps kept across reboots: the boot tool, its config, the store folder (defaults: tracking/defaults.ts). */
+  tracking?: Partial<KeptMapsOptions>;
 }
 
 export class Service {
@@ -113,6 +119,8 @@ export class Service {
   private readonly plugIn: PlugInTrigger;
   private readonly clock: Clock;
   private readonly policy: AccessPolicy;
+  private readonly kept: KeptMaps;
+  private readonly generations: GenerationsSeen;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
 
@@ -145,6 +153,8 @@ export class Service {
     this.verifications = new VerificationStore(new JsonFile(path.join(dirs.state, 'verifications.json'), VerificationsFile));
     this.notes = new PointNotes(new JsonFile(path.join(dirs.state, 'point-notes.json'), PointNotesFile));
     this.autoVerify = new AutoVerify(new JsonFile(path.join(dirs.state, 'auto-verify.json'), AutoVerifyFile));
+    this.generations = new GenerationsSeen(new JsonFile(path.join(dirs.state, 'generations.json'), GenerationsFile), now);
+    this.kept = new KeptMaps(defaultKeptMapsOptions({ ...(o.roots && { sysRoot: o.roots.sys }), ...o.tracking }));
     this.plugIn = new PlugInTrigger({
       jobs: () => this.jobs.list(),
       online: async (rid) => (await this.repos.list()).find((r) => r.id === rid)?.online ?? false,
@@ -174,6 +184,7 @@ export class Service {
       ...(o.destinationCheckMs !== undefined && { destinationCheckMs: o.destinationCheckMs }),
       ...(o.roots && { sysRoot: o.roots.sys }),
       pinned: (repositoryId) => this.notes.pinned(repositoryId),
+      sawGeneration: (g) => this.generations.note(g),
     });
     this.scheduler = new Scheduler({
       clock: this.clock,
@@ -211,8 +222,21 @@ export class Service {
   private async start(): Promise<void> {
     const o = this.o;
     await this.logger.open();
-    await Promise.all([this.jobs.load(), this.repos.load(), this.history.load(), this.cbt.load(), this.verifications.load(), this.notes.load(), this.autoVerify.load()]);
+    await Promise.all([
+      this.jobs.load(),
+      this.repos.load(),
+      this.history.load(),
+      this.cbt.load(),
+      this.verifications.load(),
+      this.notes.load(),
+      this.autoVerify.load(),
+      this.generations.load(),
+    ]);
     if (o.recover) {
+      // Maps the initramfs did not attach (no hook, or dracut): from now on
+      // at least; the module says at attach whether they still hold.
+      const notAttached = await this.kept.attachConfigured().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+      if (notAttached !== null) this.logger.for('helper').warn(`kept change maps: ${notAttached}`);
       await this.mounts.recover();
       this.recovery = await recoverLeftovers({
         records: this.records,
@@ -266,6 +290,40 @@ export class Service {
 
   listDevices(): Promise<Device[]> {
     return this.discovery.list();
+  }
+
+  /** Tracked devices, where their maps live, and what each job's next run will read of them. */
+  async listTracking(): Promise<TrackedDevice[]> {
+    const list = await this.kept.list((g) => this.generations.firstSeen(g));
+    for (const d of list) if (d.generation !== undefined) await this.generations.note(d.generation);
+    const jobs = this.jobs.list();
+    return list.map((d) => {
+      const since = d.generation !== undefined ? this.generations.firstSeen(d.generation) : undefined;
+      const nextBackups = jobs
+        .filter((j) => j.sources.includes(d.device) || (d.configuredAs !== undefined && j.sources.includes(d.configuredAs)))
+        .map((j) => {
+          const mark = j.sources.map((s) => this.cbtMark(j.id, s)).find((m) => m !== undefined);
+          const reads: 'changes' | 'whole-device' = mark !== undefined && d.generation === mark.generation ? 'changes' : 'whole-device';
+          return { jobId: j.id, jobName: j.name, reads };
+        });
+      return { ...d, ...(since && { continuousSince: since }), ...(nextBackups.length > 0 && { nextBackups }) };
+    });
+  }
+
+  private cbtMark(jobId: string, source: string) {
+    return this.cbt.get(jobId, source);
+  }
+
+  /** Keeps a device's change map across reboots, or stops: root, or a member polkit allows. */
+  async keepTracking(device: string, keep: boolean, caller?: Caller): Promise<{ taskId: string }> {
+    await this.policy.keepChangeMap(caller, device, keep);
+    const task = this.tasks.start({ kind: 'tracking', title: keep ? `Keep the change map of ${device} across reboots` : `Stop keeping the change map of ${device}` }, async (ctx) => {
+      const say = (message: string) => ctx.progress({ phase: 'tracking', message });
+      const { warnings } = keep ? await this.kept.keep(device, say) : await this.kept.forget(device, say);
+      for (const w of warnings) ctx.warn(w);
+      return { device, keep };
+    });
+    return { taskId: task.id };
   }
 
   inspectDevice(p: string): Promise<Device> {

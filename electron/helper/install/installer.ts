@@ -21,8 +21,12 @@ export const EXIT_SECURE_BOOT = 3;
 export const EXIT_NOT_ROOT = 4;
 
 const UNIT = 'snapkeep-helper.service';
+/** Rebuilds the boot image for the sandboxed helper (templates/snapkeep-initramfs.service). */
+export const INITRAMFS_UNIT = 'snapkeep-initramfs.service';
 const UDEV_RULES = '10-snapkeep.rules';
 const POLICY = 'org.snapkeep.policy';
+/** Store files of kept change maps (tracking/defaults.ts). */
+const MAPS_DIR = '/var/lib/snapkeep/maps';
 
 /** What a member of the group may do, in one sentence (docs/helper.md says it in full). */
 export const MEMBERS_CAN =
@@ -108,6 +112,7 @@ export class Installer {
     const usersAdded = await this.addUsers(o.users);
     await this.installUdevRules(files);
     await this.installPolicy(files);
+    await this.installBootIntegration(files);
     await this.installUnit(files, runtime);
 
     const record: InstallRecord = {
@@ -311,6 +316,58 @@ export class Installer {
     this.say(changed ? `done: polkit actions in ${file}` : `ok: polkit actions in ${file}`);
   }
 
+  /** Where each boot integration file comes from and goes (docs/kernel-module.md, "Boot integration"). */
+  private bootFiles(): Array<{ from: string; to: string }> {
+    const L = this.layout;
+    const boot = path.join(L.kmodSource, 'boot');
+    return [
+      { from: L.bootTool, to: path.join(L.sbin, 'snapkeep-boot') },
+      { from: path.join(boot, 'initramfs-tools/hooks/snapkeep'), to: path.join(L.initramfsTools, 'hooks/snapkeep') },
+      { from: path.join(boot, 'initramfs-tools/scripts/local-top/snapkeep'), to: path.join(L.initramfsTools, 'scripts/local-top/snapkeep') },
+      { from: path.join(boot, 'system-shutdown/snapkeep.shutdown'), to: path.join(L.systemdShutdown, 'snapkeep.shutdown') },
+    ];
+  }
+
+  /**
+   * The boot tool and its hooks, so change maps can be kept across reboots
+   * (the Devices page's "Keep across reboots"). They act only for devices
+   * in /etc/snapkeep/boot.conf; when it has some and a file changed, the
+   * boot image is rebuilt so the new hooks run at the next boot.
+   */
+  private async installBootIntegration(files: Set<string>): Promise<void> {
+    const list = this.bootFiles();
+    const missing = [];
+    for (const f of list) if (!(await exists(f.from))) missing.push(f.from);
+    if (missing.length > 0) {
+      this.say(`warning: ${missing.join(', ')} missing (npm run build:boot): change maps cannot be kept across reboots`);
+      return;
+    }
+    let changed = false;
+    for (const f of list) {
+      files.add(f.to);
+      const data = await fs.readFile(f.from);
+      const old = await fs.readFile(f.to).catch(() => null);
+      if (old !== null && old.equals(data)) continue;
+      await fs.mkdir(path.dirname(f.to), { recursive: true, mode: 0o755 });
+      // Through a new file and a rename: the shutdown hook may be running.
+      await fs.writeFile(`${f.to}.new`, data, { mode: 0o755 });
+      await fs.chmod(`${f.to}.new`, 0o755);
+      await fs.rename(`${f.to}.new`, f.to);
+      changed = true;
+    }
+    this.say(changed ? `done: boot tool and hooks (${list.map((f) => f.to).join(', ')})` : 'ok: boot tool and hooks');
+    if (changed && (await exists(path.join(this.layout.etc, 'snapkeep', 'boot.conf')))) await this.rebuildBootImage();
+  }
+
+  private async rebuildBootImage(): Promise<void> {
+    if (!this.exec.which('update-initramfs')) {
+      this.say('warning: no update-initramfs: the boot image does not attach kept change maps (their next backups read the whole device once)');
+      return;
+    }
+    const r = await this.exec.run('update-initramfs', ['-u']);
+    this.say(r.code === 0 ? 'done: boot image rebuilt (update-initramfs -u)' : `warning: update-initramfs -u failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
+  }
+
   /**
    * The runtime and code the service will run, all root's: a source
    * checkout is copied into the install root first (and node, if it is not
@@ -359,7 +416,11 @@ export class Installer {
       DOCS: runtime.docs,
     });
     const file = path.join(this.layout.etc, 'systemd', 'system', UNIT);
-    const changed = await this.writeFile(file, text, files);
+    const initramfsUnit = path.join(this.layout.etc, 'systemd', 'system', INITRAMFS_UNIT);
+    const initramfsText = await renderTemplate(this.layout.templates, INITRAMFS_UNIT, { DOCS: runtime.docs });
+    const helperChanged = await this.writeFile(file, text, files);
+    const initramfsChanged = await this.writeFile(initramfsUnit, initramfsText, files);
+    const changed = helperChanged || initramfsChanged;
     this.say(changed ? `done: service unit ${file}` : `ok: service unit ${file}`);
     if (!(await this.systemdRunning())) {
       this.say(`note: systemd is not running here; start the service yourself: ${runtime.node} ${runtime.helperMain} serve`);
@@ -411,6 +472,13 @@ export class Installer {
       await this.exec.run('systemctl', ['disable', '--now', UNIT]);
       this.say(`done: ${UNIT} stopped and disabled`);
     }
+    // Kept change maps pin the module: seal and release them first (the
+    // boot tool is the one that knows them).
+    const tool = path.join(this.layout.sbin, 'snapkeep-boot');
+    if ((await this.loaded()) && (await exists(tool))) {
+      const r = await this.exec.run(tool, ['seal']);
+      if (r.code !== 0) this.say(`warning: ${tool} seal: ${(r.stderr || r.stdout).trim()}`);
+    }
     if (await this.loaded()) {
       const r = await this.exec.run('rmmod', [MODULE]);
       if (r.code === 0) this.say('done: module unloaded');
@@ -426,10 +494,12 @@ export class Installer {
     }
     const known = [
       path.join(this.layout.etc, 'systemd', 'system', UNIT),
+      path.join(this.layout.etc, 'systemd', 'system', INITRAMFS_UNIT),
       path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules'),
       path.join(this.layout.etc, 'udev', 'rules.d', UDEV_RULES),
       path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'),
       path.join(this.layout.polkitActions, POLICY),
+      ...this.bootFiles().map((f) => f.to),
       this.layout.installRoot,
     ];
     const srcDirs = (await fs.readdir(this.layout.usrSrc).catch(() => [] as string[])).filter((n) => n.startsWith(`${MODULE}-`)).map((n) => path.join(this.layout.usrSrc, n));
@@ -440,6 +510,8 @@ export class Installer {
     }
     if (await this.systemdRunning()) await this.exec.run('systemctl', ['daemon-reload']);
     if (await exists(path.join(this.layout.run, 'udev', 'control'))) await this.exec.run('udevadm', ['control', '--reload']);
+    // Without the hook the boot image must not keep the old one's copy.
+    if (await exists(path.join(this.layout.etc, 'snapkeep', 'boot.conf'))) await this.rebuildBootImage();
     if ((await this.exec.run('getent', ['group', HELPER_GROUP])).code === 0) {
       const r = await this.exec.run('groupdel', [HELPER_GROUP]);
       if (r.code === 0) this.say(`done: removed group ${HELPER_GROUP}`);
@@ -450,6 +522,8 @@ export class Installer {
     }
     await fs.rm(this.recordPath, { force: true });
     if (o.purge) {
+      // Store files of kept change maps are immutable: only root can clear that.
+      for (const f of await fs.readdir(MAPS_DIR).catch(() => [] as string[])) await this.exec.run('chattr', ['-i', path.join(MAPS_DIR, f)]);
       for (const d of [path.join(this.layout.etc, 'snapkeep'), '/var/lib/snapkeep']) {
         await fs.rm(d, { recursive: true, force: true });
         this.say(`done: removed ${d}`);

@@ -14,8 +14,16 @@ export interface InstallLayout {
   sysModule: string;
   /** /var/lib/dkms: DKMS's signing key for Secure Boot. */
   dkmsLib: string;
-  /** The module sources to install (kmod/). */
+  /** The module sources to install (kmod/); the boot scripts are in its boot/. */
   kmodSource: string;
+  /** The boot tool to install (out/boot/snapkeep-boot, `npm run build:boot`). */
+  bootTool: string;
+  /** Where the boot tool goes (/usr/sbin). */
+  sbin: string;
+  /** initramfs-tools' hooks and scripts (/usr/share/initramfs-tools). */
+  initramfsTools: string;
+  /** systemd-shutdown's hooks (/usr/lib/systemd/system-shutdown). */
+  systemdShutdown: string;
   templates: string;
   /** The helper's entry point and the runtime that runs it (for the unit). */
   helperMain: string;
@@ -46,6 +54,10 @@ export function defaultLayout(env: NodeJS.ProcessEnv = process.env): InstallLayo
     sysModule: '/sys/module',
     dkmsLib: '/var/lib/dkms',
     kmodSource: firstExisting([env['SNAPKEEP_KMOD_SOURCE'], path.join(repo, 'kmod'), resources && path.join(resources, 'kmod')]),
+    bootTool: firstExisting([path.join(repo, 'out/boot/snapkeep-boot'), resources && path.join(resources, 'boot/snapkeep-boot')]),
+    sbin: '/usr/sbin',
+    initramfsTools: '/usr/share/initramfs-tools',
+    systemdShutdown: '/usr/lib/systemd/system-shutdown',
     templates: firstExisting([
       env['SNAPKEEP_TEMPLATES_DIR'],
       path.join(repo, 'electron/helper/templates'),

@@ -149,6 +149,19 @@ Napi::Value AeadOpenJs(const Napi::CallbackInfo& info) {
   return ToBuffer(env, out);
 }
 
+Napi::Value BenchPrimitiveJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "benchPrimitive(name, bytes, rounds)");
+  int64_t len = info[1].As<Napi::Number>().Int64Value();
+  int64_t rounds = info[2].As<Napi::Number>().Int64Value();
+  if (len < 1 || len > (int64_t{64} << 20) || rounds < 1 || rounds > 1000000)
+    throw Napi::RangeError::New(env, "bytes must be 1..64 MiB and rounds 1..1e6");
+  int64_t ns = BenchPrimitive(info[0].As<Napi::String>().Utf8Value(), static_cast<size_t>(len),
+                              static_cast<uint32_t>(rounds));
+  return Napi::Number::New(env, static_cast<double>(ns));
+}
+
 // ---- chunk lists held natively (point readers, restore, prune, verify) ----
 
 class NativeList : public Napi::ObjectWrap<NativeList> {
@@ -406,6 +419,16 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
       std::copy(k.begin(), k.end(), keys_.enc);
       keys_.encrypted = true;
     }
+    // The config's algorithm names (config.ts has checked them already;
+    // checked again here, as every argument is): absent = the classic set.
+    Napi::Value idAlg = o.Get("chunkIdAlg");
+    if (!idAlg.IsUndefined() &&
+        (!idAlg.IsString() || !ParseIdAlg(idAlg.As<Napi::String>().Utf8Value(), &keys_.idAlg)))
+      throw Napi::TypeError::New(env, "chunkIdAlg must be \"blake2b-keyed\" or \"hmac-sha256\"");
+    Napi::Value aead = o.Get("aead");
+    if (!aead.IsUndefined() &&
+        (!aead.IsString() || !ParseAeadAlg(aead.As<Napi::String>().Utf8Value(), &keys_.aead)))
+      throw Napi::TypeError::New(env, "aead must be \"xchacha20poly1305\" or \"aes256gcm\"");
     version_ = static_cast<int>(Num(o, "version", 1));
     if (version_ < 1 || version_ > 2) throw Napi::TypeError::New(env, "version must be 1 or 2");
     Napi::Value cache = o.Get("cacheDir");
@@ -954,6 +977,8 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   engine.Set("deriveKey", Napi::Function::New(env, DeriveKeyJs));
   engine.Set("aeadSeal", Napi::Function::New(env, AeadSealJs));
   engine.Set("aeadOpen", Napi::Function::New(env, AeadOpenJs));
+  engine.Set("fastCryptoAvailable", Napi::Boolean::New(env, FastCryptoAvailable()));
+  engine.Set("benchPrimitive", Napi::Function::New(env, BenchPrimitiveJs));
   engine.Set("saltBytes", Napi::Number::New(env, crypto_pwhash_SALTBYTES));
   InitRepoFs(env, engine);
   exports.Set("engine", engine);

@@ -1,10 +1,24 @@
-// The repository's cryptography, all from libsodium:
-//  - chunk ids: BLAKE2b-256 keyed with the repository's id key, also in
-//    unencrypted repositories, so ids reveal nothing about content to
-//    someone without the key and cannot be forged to collide;
-//  - AEAD: XChaCha20-Poly1305 (IETF) with a random 192-bit nonce per
-//    message, so nonces never need coordination between threads or runs;
-//  - key derivation: Argon2id (crypto_pwhash).
+// The repository's cryptography (docs/repository-format.md, "Algorithms").
+// Two sets, chosen per repository when it is created and named in its
+// config; a repository keeps its set for life:
+//
+//  - classic (format 1, and CPUs without SHA-NI / AES-NI), libsodium:
+//      chunk ids   BLAKE2b-256 keyed with the id key      ("blake2b-keyed")
+//      AEAD        XChaCha20-Poly1305 (IETF)              ("xchacha20poly1305")
+//  - fast (CPUs with SHA-NI and AES-NI + PCLMULQDQ), OpenSSL:
+//      chunk ids   HMAC-SHA-256 keyed with the id key     ("hmac-sha256")
+//      AEAD        AES-256-GCM under a per-message subkey ("aes256gcm")
+//
+// Chunk ids are keyed also in unencrypted repositories, so ids reveal
+// nothing about content to someone without the key and cannot be forged to
+// collide. Both AEADs take a random 192-bit nonce per message, so nonces
+// never need coordination between threads, runs or computers. AES-GCM's
+// own nonce is 96 bits, safe at random only up to ~2^32 messages per key;
+// so the first 96 bits of ours pick a subkey, HMAC-SHA-256(enc key,
+// "snapkeep aes256gcm subkey v1" || nonce[0..12]), and the last 96 are the
+// GCM nonce under it (the XAES-256-GCM construction, with HMAC as the KDF).
+// Metadata MACs of plain repositories and key derivation (Argon2id) are
+// the same in both sets: they are not on the hot path.
 #pragma once
 
 #include <cstdint>
@@ -15,23 +29,40 @@
 namespace snapkeep::engine {
 
 constexpr size_t kKeySize = 32;
-constexpr size_t kNonceSize = 24;  // crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-constexpr size_t kMacSize = 16;    // crypto_aead_xchacha20poly1305_ietf_ABYTES
+constexpr size_t kNonceSize = 24;  // both AEADs: random per message
+constexpr size_t kMacSize = 16;    // both AEADs' tags
+
+enum class IdAlg : uint8_t { kBlake2bKeyed = 0, kHmacSha256 = 1 };
+enum class AeadAlg : uint8_t { kXChaCha20Poly1305 = 0, kAes256Gcm = 1 };
+
+// Config names (electron/core/engine/config.ts); false for unknown ones.
+bool ParseIdAlg(const std::string& name, IdAlg* out);
+bool ParseAeadAlg(const std::string& name, AeadAlg* out);
 
 // The keys of an open repository. Plain data, copied into every request.
 struct RepoKeys {
   bool encrypted = false;
+  IdAlg idAlg = IdAlg::kBlake2bKeyed;
+  AeadAlg aead = AeadAlg::kXChaCha20Poly1305;
   uint8_t enc[kKeySize] = {};  // AEAD key (unused when not encrypted)
-  uint8_t id[kKeySize] = {};   // BLAKE2b key for chunk ids and MACs
+  uint8_t id[kKeySize] = {};   // chunk-id key, also of the plain-mode MACs
 };
 
 ChunkId KeyedHash(const RepoKeys& keys, const uint8_t* data, size_t len);
 
-// nonce || ciphertext || tag, with `ad` authenticated but not stored.
+// nonce || ciphertext || tag with the repository's AEAD, `ad` authenticated
+// but not stored.
+void Seal(const RepoKeys& keys, const uint8_t* plain, size_t len, const uint8_t* ad, size_t adLen,
+          Bytes& out);
+// Appends the plaintext of nonce||ciphertext||tag to `out`; false when the
+// tag does not verify (wrong key, wrong algorithm or damaged bytes).
+bool Open(const RepoKeys& keys, const uint8_t* sealed, size_t len, const uint8_t* ad, size_t adLen,
+          Bytes& out);
+
+// XChaCha20-Poly1305 with an explicit key: the master keys wrapped under the
+// passphrase's key, the same in every repository.
 void Seal(const uint8_t key[kKeySize], const uint8_t* plain, size_t len, const uint8_t* ad,
           size_t adLen, Bytes& out);
-// Appends the plaintext of nonce||ciphertext||tag to `out`; false when the
-// tag does not verify (wrong key or damaged bytes).
 bool Open(const uint8_t key[kKeySize], const uint8_t* sealed, size_t len, const uint8_t* ad,
           size_t adLen, Bytes& out);
 
@@ -39,5 +70,16 @@ bool Open(const uint8_t key[kKeySize], const uint8_t* sealed, size_t len, const 
 // memory cannot be had.
 bool DeriveKey(const std::string& passphrase, const uint8_t* salt, uint64_t opsLimit,
                uint64_t memLimit, uint8_t out[kKeySize]);
+
+// The CPU has the instructions the fast set needs (SHA-NI for SHA-256,
+// AES-NI and PCLMULQDQ for AES-GCM). Read once with CPUID.
+bool FastCryptoAvailable();
+
+// Micro-benchmark (test/bench/crypto.mjs): runs `primitive` over `len`
+// bytes `rounds` times on the calling thread, returns nanoseconds. Names:
+// blake2b-keyed, hmac-sha256, sha256, xchacha20poly1305, aes256gcm (ours,
+// subkey per message), aes256gcm-raw (OpenSSL, one key),
+// aes256gcm-sodium (libsodium). -1 for an unknown or unavailable one.
+int64_t BenchPrimitive(const std::string& primitive, size_t len, uint32_t rounds);
 
 }  // namespace snapkeep::engine

@@ -13,7 +13,9 @@ constexpr uint8_t kVersion = 1;
 void Header(const RepoKeys& keys, EnvelopeType type, uint8_t out[kEnvelopeHeader]) {
   std::memcpy(out, kMagic, 4);
   out[4] = kVersion;
-  out[5] = keys.encrypted ? 1 : 0;
+  // The mode names the AEAD, and the header is its associated data: an
+  // envelope opens only under the algorithm it was sealed with.
+  out[5] = !keys.encrypted ? 0 : keys.aead == AeadAlg::kAes256Gcm ? 2 : 1;
   out[6] = static_cast<uint8_t>(type);
   out[7] = 0;
 }
@@ -35,7 +37,7 @@ Bytes SealEnvelope(const RepoKeys& keys, EnvelopeType type, const uint8_t* paylo
   Bytes out(kEnvelopeHeader);
   std::memcpy(out.data(), header, kEnvelopeHeader);
   if (keys.encrypted) {
-    Seal(keys.enc, payload, len, header, kEnvelopeHeader, out);
+    Seal(keys, payload, len, header, kEnvelopeHeader, out);
   } else {
     out.resize(kEnvelopeHeader + len);
     if (len) std::memcpy(out.data() + kEnvelopeHeader, payload, len);
@@ -54,7 +56,7 @@ bool OpenEnvelope(const RepoKeys& keys, EnvelopeType type, const uint8_t* data, 
   if (len < kEnvelopeHeader || std::memcmp(data, expect, kEnvelopeHeader) != 0) return false;
   payload.clear();
   if (keys.encrypted)
-    return Open(keys.enc, data + kEnvelopeHeader, len - kEnvelopeHeader, data, kEnvelopeHeader,
+    return Open(keys, data + kEnvelopeHeader, len - kEnvelopeHeader, data, kEnvelopeHeader,
                 payload);
   if (len < kEnvelopeHeader + kIdSize) return false;
   size_t plen = len - kEnvelopeHeader - kIdSize;

@@ -4,6 +4,8 @@
 //   magic "SKEN" | version u8 = 1 | mode u8 | type u8 | reserved u8 = 0
 //   mode 0 (plain):     payload | BLAKE2b-256(id key, header || payload)
 //   mode 1 (encrypted): nonce[24] | XChaCha20-Poly1305(payload, ad = header)
+//   mode 2 (encrypted): nonce[24] | AES-256-GCM(subkey, payload, ad = header)
+//                       (crypto.h: the subkey and GCM nonce come from the nonce)
 //
 // Plain repositories still get a keyed MAC, so a flipped bit in a manifest
 // or an index is detected the same way in both modes.

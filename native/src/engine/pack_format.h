@@ -8,9 +8,10 @@
 //   entry    id[32] | offset u32 | stored length u32 | raw length u32 | flags u8
 //   flags    bit 0: zstd-compressed
 //
-// A stored blob is nonce | XChaCha20-Poly1305(payload, ad = chunk id) in
+// A stored blob is nonce[24] | AEAD(payload, ad = chunk id) in
 // encrypted repositories and the payload itself otherwise; the payload is
-// the chunk, zstd-compressed when that made it smaller.
+// the chunk, zstd-compressed when that made it smaller. The AEAD is the
+// repository's (crypto.h); both take 24 bytes of nonce and 16 of tag.
 #pragma once
 
 #include <cstdint>

@@ -65,7 +65,7 @@ void PackReader::Decode(const std::string& packId, const PackEntry& e, const Byt
   size_t plen = stored.size();
   if (keys_.encrypted) {
     scratch.clear();
-    if (!Open(keys_.enc, stored.data(), stored.size(), e.id.data(), kIdSize, scratch))
+    if (!Open(keys_, stored.data(), stored.size(), e.id.data(), kIdSize, scratch))
       throw Corrupt("chunk " + chunk + " in pack " + packId + " fails authentication", packId, chunk);
     payload = scratch.data();
     plen = scratch.size();

@@ -120,7 +120,7 @@ void EncryptStage(const RepoKeys& keys, const ChunkId& id, const uint8_t* payloa
                   Bytes& stored) {
   stored.clear();
   if (keys.encrypted)
-    Seal(keys.enc, payload, len, id.data(), kIdSize, stored);
+    Seal(keys, payload, len, id.data(), kIdSize, stored);
   else
     stored.assign(payload, payload + len);
 }

@@ -21,6 +21,7 @@ export const PHASE_WORDS: Record<string, string> = {
   opening: 'Opening the restore point',
   searching: 'Searching',
   comparing: 'Comparing',
+  tracking: 'Changing how the disk is tracked',
   done: 'Done',
 };
 

@@ -2,7 +2,7 @@
 // stand-in (a mock: installing for real would change this host's kernel
 // modules, groups and services; the real install runs in the VM test
 // 300-helper-install). Files go to a scratch layout.
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -100,6 +100,10 @@ beforeEach(() => {
     sysModule: d('sys/module'),
     dkmsLib: d('var/lib/dkms'),
     kmodSource: path.resolve('kmod'),
+    bootTool: path.resolve('out/boot/snapkeep-boot'),
+    sbin: d('usr/sbin'),
+    initramfsTools: d('usr/share/initramfs-tools'),
+    systemdShutdown: d('usr/lib/systemd/system-shutdown'),
     templates: path.resolve('electron/helper/templates'),
     helperMain: path.join(rootsDir, 'opt/snapkeep/helper/main.js'),
     node: '/usr/bin/node',
@@ -153,11 +157,28 @@ describe('installer (system tools mocked)', () => {
     const unit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-helper.service'), 'utf8');
     expect(unit).toContain(`ExecStart="/usr/bin/node" "${layout.helperMain}" serve`);
     expect(unit).not.toMatch(/@[A-Z_]+@/);
+    // The sandboxed helper has /boot read-only: systemd rebuilds the boot image in a fixed oneshot unit.
+    const initramfsUnit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-initramfs.service'), 'utf8');
+    expect(initramfsUnit).toMatch(/^Type=oneshot$/m);
+    expect(initramfsUnit).toMatch(/^ExecStart=\/usr\/sbin\/update-initramfs -u$/m);
+    expect(initramfsUnit).not.toMatch(/@[A-Z_]+@/);
     expect(existsSync(path.join(layout.etc, 'udev/rules.d/10-snapkeep.rules'))).toBe(true);
     expect(readFileSync(path.join(layout.polkitActions, 'org.snapkeep.policy'), 'utf8')).toContain('<action id="org.snapkeep.restore-device">');
     expect(first.out).toContain(MEMBERS_CAN);
     expect(readFileSync(path.join(layout.usrSrc, 'snapkeep-0.1.0/dkms.conf'), 'utf8')).toContain('AUTOINSTALL="yes"');
     expect(readFileSync(path.join(layout.etc, 'modules-load.d/snapkeep.conf'), 'utf8')).toContain('snapkeep');
+    // The boot integration, executable, byte for byte what the checkout has.
+    for (const [to, from] of [
+      [path.join(layout.sbin, 'snapkeep-boot'), layout.bootTool],
+      [path.join(layout.initramfsTools, 'hooks/snapkeep'), 'kmod/boot/initramfs-tools/hooks/snapkeep'],
+      [path.join(layout.initramfsTools, 'scripts/local-top/snapkeep'), 'kmod/boot/initramfs-tools/scripts/local-top/snapkeep'],
+      [path.join(layout.systemdShutdown, 'snapkeep.shutdown'), 'kmod/boot/system-shutdown/snapkeep.shutdown'],
+    ] as const) {
+      expect(readFileSync(to).equals(readFileSync(from)), to).toBe(true);
+      expect(statSync(to).mode & 0o777, to).toBe(0o755);
+    }
+    // No kept maps yet: the boot image is left alone.
+    expect(sys.calls.filter((c) => c.startsWith('update-initramfs'))).toEqual([]);
 
     sys.calls = [];
     const second = run(sys);
@@ -204,12 +225,34 @@ describe('installer (system tools mocked)', () => {
     writeFileSync(path.join(layout.etc, 'snapkeep/jobs.json'), '{}');
     sys.calls = [];
     expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
-    for (const f of ['systemd/system/snapkeep-helper.service', 'udev/rules.d/10-snapkeep.rules', 'modules-load.d/snapkeep.conf', 'snapkeep/install.json'])
+    for (const f of ['systemd/system/snapkeep-helper.service', 'systemd/system/snapkeep-initramfs.service', 'udev/rules.d/10-snapkeep.rules', 'modules-load.d/snapkeep.conf', 'snapkeep/install.json'])
       expect(existsSync(path.join(layout.etc, f)), f).toBe(false);
     expect(existsSync(path.join(layout.polkitActions, 'org.snapkeep.policy'))).toBe(false);
+    for (const f of [path.join(layout.sbin, 'snapkeep-boot'), path.join(layout.initramfsTools, 'hooks/snapkeep'), path.join(layout.systemdShutdown, 'snapkeep.shutdown')])
+      expect(existsSync(f), f).toBe(false);
     expect(existsSync(path.join(layout.usrSrc, 'snapkeep-0.1.0'))).toBe(false);
     expect(existsSync(path.join(layout.etc, 'snapkeep/jobs.json'))).toBe(true);
     expect(sys.calls).toEqual(expect.arrayContaining(['systemctl disable --now snapkeep-helper.service', 'rmmod snapkeep', 'groupdel snapkeep']));
+  });
+
+  it('with kept change maps: rebuilds the boot image when the hooks change, and seals the maps before unloading the module at uninstall', async () => {
+    const sys = new MockSystem(layout);
+    sys.tools.add('update-initramfs');
+    mkdirSync(path.join(layout.etc, 'snapkeep'), { recursive: true });
+    writeFileSync(path.join(layout.etc, 'snapkeep/boot.conf'), 'track /dev/vdb identity=x store=/dev/vdc ranges=8+16\n');
+    expect(await run(sys).installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(sys.calls).toContain('update-initramfs -u');
+    // Unchanged hooks: no second rebuild.
+    sys.calls = [];
+    expect(await run(sys).installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(sys.calls).not.toContain('update-initramfs -u');
+    sys.calls = [];
+    expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
+    const tool = path.join(layout.sbin, 'snapkeep-boot');
+    expect(sys.calls.indexOf(`${tool} seal`)).toBeGreaterThanOrEqual(0);
+    expect(sys.calls.indexOf(`${tool} seal`)).toBeLessThan(sys.calls.indexOf('rmmod snapkeep'));
+    // Without the hook, the boot image is rebuilt so it no longer attaches them.
+    expect(sys.calls.filter((c) => c === 'update-initramfs -u')).toHaveLength(1);
   });
 
   it('replaces the udev rules of earlier installs (60-snapkeep.rules ran after by-uuid links were made)', async () => {

@@ -27,6 +27,7 @@ const tmp = tempServiceDirs();
 const home = path.join(tmp.root, 'home'); // the member's
 const etc = path.join(tmp.root, 'etc-like'); // root's, 0700 like /etc/sudoers.d
 const shadow = path.join(etc, 'shadow');
+const bootConf = path.join(etc, 'snapkeep', 'boot.conf'); // stands in for /etc/snapkeep/boot.conf
 
 const asked: Array<{ action: string; uid: number; details: Record<string, string> }> = [];
 let grant = false;
@@ -78,7 +79,7 @@ beforeAll(async () => {
     socketPath: path.join(tmp.root, 'helper.sock'),
     socketMode: 0o666,
     group: GROUP,
-    service: { authorizer: mockPolkit, mountBackend: folderMount },
+    service: { authorizer: mockPolkit, mountBackend: folderMount, tracking: { config: bootConf, storeDir: path.join(etc, 'maps') } },
   });
   m = await connectAs(path.join(tmp.root, 'helper.sock'), MEMBER);
   writeFileSync(image, CONTENT);
@@ -199,6 +200,17 @@ describe('a member of the helper group is not root', () => {
     } finally {
       execFileSync('losetup', ['-d', loop]);
     }
+  });
+
+  it('changes which disks are tracked from boot only with authorization (polkit mocked); nothing reaches the boot config without a module', async () => {
+    const keep = () => m.client.call('tracking.keep', { device: '/dev/loop0', keep: true });
+    expect(await keep().catch((x: AppError) => x)).toMatchObject({ code: 'PERMISSION_DENIED', details: { action: 'org.snapkeep.keep-change-map' } });
+    expect(asked).toEqual([{ action: 'org.snapkeep.keep-change-map', uid: MEMBER.uid, details: { device: '/dev/loop0' } }]);
+    grant = true;
+    // Allowed, it still needs the module (not loadable on the host): the task says so, and writes nothing.
+    const t = await m.waitTask((await keep()).taskId);
+    expect(t.error?.code).toBe('MODULE_NOT_LOADED');
+    expect(existsSync(bootConf)).toBe(false);
   });
 
   it('mounts a restore point only with authorization (polkit mocked), and only it browses that mount', async () => {

@@ -21,7 +21,7 @@ R=$SNAPKEEP_REPO
 HELPER="node $R/out/js/electron/helper/main.js"
 [ -f "$R/out/js/electron/helper/main.js" ] || fail "not built: run npm run build"
 
-for d in /etc /usr/local /usr/share/polkit-1/actions; do
+for d in /etc /usr/local /usr/share/polkit-1/actions /usr/sbin /usr/share/initramfs-tools /usr/lib/systemd/system-shutdown; do
 	t=/tmp/ov$(echo "$d" | tr / _)
 	mkdir -p "$t/up" "$t/work"
 	mount -t overlay overlay -o "lowerdir=$d,upperdir=$t/up,workdir=$t/work" "$d"
@@ -41,6 +41,16 @@ grep -qF '"/usr/local/lib/snapkeep/out/js/electron/helper/main.js" serve' \
 grep -q 'KERNEL=="snapkeep-img\*"' /etc/udev/rules.d/10-snapkeep.rules ||
 	fail "udev rules"
 [ -f /usr/share/polkit-1/actions/org.snapkeep.policy ] || fail "polkit actions"
+# The boot integration (kept change maps), executable and the checkout's own.
+for f in /usr/sbin/snapkeep-boot /usr/share/initramfs-tools/hooks/snapkeep \
+	/usr/share/initramfs-tools/scripts/local-top/snapkeep /usr/lib/systemd/system-shutdown/snapkeep.shutdown; do
+	[ -x "$f" ] || fail "$f not installed"
+done
+cmp /usr/sbin/snapkeep-boot "$R/out/boot/snapkeep-boot" || fail "boot tool differs"
+# No config yet: check says so (exit 1); 2 would be a usage error, 126/127 not runnable.
+rc=0
+/usr/sbin/snapkeep-boot --config /etc/snapkeep/boot.conf check > /tmp/boot-check.log 2>&1 || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 1 ] || fail "the installed boot tool does not run (exit $rc): $(cat /tmp/boot-check.log)"
 grep -q '"mode": "direct"' /etc/snapkeep/install.json || fail "install record"
 
 echo "--- install again (idempotent)"
@@ -97,7 +107,9 @@ $HELPER uninstall | tee /tmp/uninstall.log
 ! getent group snapkeep > /dev/null || fail "group still exists"
 for f in /etc/systemd/system/snapkeep-helper.service \
 	/etc/udev/rules.d/10-snapkeep.rules /etc/snapkeep/install.json \
-	/usr/share/polkit-1/actions/org.snapkeep.policy /usr/local/lib/snapkeep; do
+	/usr/share/polkit-1/actions/org.snapkeep.policy /usr/local/lib/snapkeep \
+	/usr/sbin/snapkeep-boot /usr/share/initramfs-tools/hooks/snapkeep \
+	/usr/share/initramfs-tools/scripts/local-top/snapkeep /usr/lib/systemd/system-shutdown/snapkeep.shutdown; do
 	[ ! -e "$f" ] || fail "$f left after uninstall"
 done
 echo "install, serve, uninstall ok"

@@ -97,7 +97,7 @@ describe('plain config swapped into an encrypted repository', () => {
     await reg.load();
     await reg.unlock(legacy.id, 'right');
     const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { repositories: Array<{ pin?: Record<string, unknown> }> };
-    expect(stored.repositories[0]?.pin).toMatchObject({ encryption: 'xchacha20poly1305', id: configOf(enc)['id'], mac: true });
+    expect(stored.repositories[0]?.pin).toMatchObject({ encryption: configOf(enc)['encryption'], id: configOf(enc)['id'], mac: true });
     expect(stored.repositories[0]?.pin?.['keyCheck']).toMatch(/^[0-9a-f]{32}$/);
     fs.copyFileSync(path.join(plain, 'config'), path.join(enc, 'config'));
     await expectAppError(reg.open(legacy.id), 'REPO_CONFIG_CHANGED', /now claims to be unencrypted/);

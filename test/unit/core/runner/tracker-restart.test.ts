@@ -3,7 +3,7 @@
 // another generation restarted earlier; a RAM-only map is "not persistent".
 import { describe, expect, it } from 'vitest';
 
-import { fullReadWords, trackerRestartWords, TrackerRestartCause } from '../../../../electron/common/contract';
+import { fullReadWords, trackerRestartWords, TrackerRestartCause, trackingWords, type TrackedDevice } from '../../../../electron/common/contract';
 import { trackerRestart } from '../../../../electron/core/runner/tracker-restart';
 import type { TrackerInfo, TrackerPersistence } from '../../../../electron/core/snapshot/driver';
 
@@ -56,5 +56,19 @@ describe('words', () => {
     expect(line).toContain('reads the whole device once');
     // Without a cause (records from before), the general words stay.
     expect(fullReadWords({ source: '/dev/sda', mode: 'full', reason: 'tracker-restarted', bytes: 1 })).toContain('the change tracker started over since the last backup');
+  });
+});
+
+describe('tracked devices in words', () => {
+  const d = (o: Partial<TrackedDevice>): TrackedDevice => ({ device: '/dev/sda', name: 'sda', tracked: true, kept: 'ram', ...o });
+  it('says whether the map survives a reboot, since when it is continuous, and why it started over', () => {
+    expect(trackingWords(d({ continuousSince: at }))).toMatch(/^tracked since .*2026.*, in memory only: the next reboot loses the map/);
+    expect(trackingWords(d({ kept: 'across-reboots', continuedFrom: 'seal', lastSaved: at, continuousSince: at }))).toMatch(
+      /^kept across reboots: tracking continuous since .*, continued from the clean shutdown of .*2026/,
+    );
+    expect(trackingWords(d({ kept: 'across-reboots', continuedFrom: 'crash', lastSaved: at }))).toContain('continued after a crash under write intent');
+    expect(trackingWords(d({ kept: 'across-reboots', restart: { cause: 'absent', since: at } }))).toMatch(/started over at this boot: the disk was written while Snapkeep's module was not loaded after/);
+    expect(trackingWords(d({ kept: 'not-attached', tracked: false }))).toContain('not tracked now');
+    expect(trackingWords(d({ kept: 'store-failed' }))).toContain('could not be written');
   });
 });
