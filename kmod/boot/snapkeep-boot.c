@@ -242,6 +242,15 @@ static int boot_attach_one(int ctl, unsigned int abi_minor,
 		return -EUCLEAN;
 	}
 	/*
+	 * Tracked already (the initramfs attached it, and the helper asks
+	 * again at its start): nothing to check, its map is live.
+	 */
+	if (!boot_info2(ctl, major(dst.st_rdev), minor(dst.st_rdev), &info)) {
+		boot_log(BOOT_LOG_INFO, "%s: tracked already", e->device);
+		boot_report(e->device, &info, "");
+		return 0;
+	}
+	/*
 	 * A store the module used: was the device written since its seal,
 	 * while no module watched? A fresh store restarts anyway.
 	 */

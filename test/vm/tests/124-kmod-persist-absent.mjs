@@ -110,6 +110,13 @@ await takeAndSeal('fourth seal');
 
 // Then a clean cycle continues again.
 await attach('continued', 'nothing between seal and attach');
+// Attach again while tracked (the helper does at its start): the live map
+// is left alone, whatever the file system did meanwhile (tracked writes).
+writeFile('c');
+const again = tool('attach');
+const at = await kmod.trackerInfo2(disk);
+check(again.status === 0 && /tracked already/.test(again.out) && !/absent/.test(again.out) && at.generation === gen,
+  `attach while tracked: left alone (${again.status}, ${at.generation} vs ${gen})`);
 await takeAndSeal('fifth seal');
 
 // The stamp page corrupted: never a silent continue.
