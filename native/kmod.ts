@@ -78,9 +78,10 @@ export interface PersistInfo {
   /**
    * Continued, but whoever attached could not check the device for writes
    * made while the module was absent (contents without counters to compare,
-   * or a store without a stamp page; ABI 1.4).
+   * or a store without a stamp page; ABI 1.4). trackerInfo2() always sets
+   * it; optional so that PersistInfo values made before 1.4 still type.
    */
-  unverified: boolean;
+  unverified?: boolean;
   /** Why the map restarted at attach ('none' when continued). */
   reason: PersistReason;
   /** Sequence and time (s since the epoch) of the metadata found at attach; 0 when none. */
