@@ -19,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +72,7 @@ struct boot_region {
 struct boot_layout {
 	unsigned int count;
 	int truncated;		/* more partitions than a stamp holds */
+	int in_use;		/* mounted read-write at the seal */
 	struct boot_region r[BOOT_STAMP_MAX];
 };
 
@@ -202,6 +205,62 @@ static int boot_meta_read(const struct boot_entry *e, int fd, void *page,
 		m->sealed = le(p + 12, 4) & 1;
 	}
 	return found ? 0 : -ENOENT;
+}
+
+/* ---- mounted read-write? ---- */
+
+/* The sysfs directory of a block device number, resolved; 0 or -1. */
+static int boot_sysfs_dir(unsigned int maj, unsigned int min, char *out,
+			  size_t len)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", maj, min);
+	if (!realpath(link, out))
+		return -1;
+	out[len - 1] = '\0';
+	return 0;
+}
+
+/*
+ * 1 when the device or one of its partitions is mounted read-write now
+ * (/proc/self/mountinfo). At the seal that means the file system goes on
+ * writing after it. Stacked devices (LVM, LUKS) are not followed.
+ */
+static int boot_mounted_rw(const char *device)
+{
+	char dev_dir[PATH_MAX], dir[PATH_MAX], line[4096], opts[256];
+	unsigned int maj, min;
+	struct stat st;
+	int found = 0;
+	size_t n;
+	FILE *f;
+
+	if (stat(device, &st) < 0 || !S_ISBLK(st.st_mode) ||
+	    boot_sysfs_dir(major(st.st_rdev), minor(st.st_rdev), dev_dir,
+			   sizeof(dev_dir)))
+		return 0;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return 0;
+	n = strlen(dev_dir);
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint options ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %*s %255s", &maj, &min,
+			   opts) != 3)
+			continue;
+		if (strncmp(opts, "rw", 2) || (opts[2] && opts[2] != ','))
+			continue;
+		if (boot_sysfs_dir(maj, min, dir, sizeof(dir)))
+			continue;
+		/* The device itself, or a partition (a subdirectory of it). */
+		if (!strcmp(dir, dev_dir) ||
+		    (!strncmp(dir, dev_dir, n) && dir[n] == '/' &&
+		     !strchr(dir + n + 1, '/')))
+			found = 1;
+	}
+	fclose(f);
+	return found;
 }
 
 /* ---- the device's layout ---- */
@@ -463,6 +522,27 @@ static enum boot_stamp_verdict boot_layout_cmp(const struct boot_layout *was,
 	char name[64], name2[64];
 	unsigned int i, k;
 
+	/*
+	 * In use at the seal: its writes after the seal need not reach any
+	 * superblock before a crash, so equal counters prove nothing.
+	 */
+	if (was->in_use) {
+		snprintf(why, len,
+			 "the device was mounted read-write at the seal of %s: writes after it cannot be ruled out",
+			 when);
+		return BOOT_STAMP_WRITTEN;
+	}
+	for (i = 0; i < was->count; i++) {
+		if (was->r[i].kind != BOOT_FS_EXT ||
+		    !((was->r[i].v[4] >> 16) & 0x4))	/* INCOMPAT_RECOVER */
+			continue;
+		boot_region_name(&was->r[i], name, sizeof(name));
+		snprintf(why, len,
+			 "%s was in use (its journal needed recovery) at the seal of %s: writes after it cannot be ruled out",
+			 name, when);
+		return BOOT_STAMP_WRITTEN;
+	}
+
 	if (was->count != now->count || was->r[0].kind != now->r[0].kind ||
 	    (was->r[0].kind == BOOT_FS_TABLE && was->r[0].crc != now->r[0].crc)) {
 		boot_region_name(&was->r[0], name, sizeof(name));
@@ -559,7 +639,7 @@ static int boot_stamp_valid(const struct boot_entry *e,
 	       le(p + 8, 4) == boot_page_crc(p) &&
 	       !memcmp(p + 48, id, sizeof(id)) &&
 	       le(p + 12, 4) >= 1 && le(p + 12, 4) <= BOOT_STAMP_MAX &&
-	       le(p + 112, 4) <= 1;
+	       le(p + 112, 4) <= 1 && le(p + 116, 4) <= 1;
 }
 
 static void boot_stamp_encode(unsigned char *p, const struct boot_layout *l)
@@ -568,6 +648,7 @@ static void boot_stamp_encode(unsigned char *p, const struct boot_layout *l)
 
 	put_le(p + 12, l->count, 4);
 	put_le(p + 112, (unsigned int)l->truncated, 4);
+	put_le(p + 116, (unsigned int)l->in_use, 4);
 	for (i = 0; i < l->count; i++) {
 		unsigned char *q = p + BOOT_STAMP_REC + 64 * i;
 		const struct boot_region *r = &l->r[i];
@@ -588,6 +669,7 @@ static void boot_stamp_decode(const unsigned char *p, struct boot_layout *l)
 	memset(l, 0, sizeof(*l));
 	l->count = (unsigned int)le(p + 12, 4);
 	l->truncated = (int)le(p + 112, 4);
+	l->in_use = (int)le(p + 116, 4);
 	for (i = 0; i < l->count; i++) {
 		const unsigned char *q = p + BOOT_STAMP_REC + 64 * i;
 		struct boot_region *r = &l->r[i];
@@ -709,6 +791,11 @@ int boot_stamp_write(const struct boot_entry *e)
 	ret = boot_layout_read(e->device, page, l);
 	if (ret)
 		goto out_free;
+	l->in_use = boot_mounted_rw(e->device);
+	if (l->in_use)
+		boot_log(BOOT_LOG_WARN,
+			 "%s: mounted read-write at the seal: the next attach restarts its map",
+			 e->device);
 	fd = boot_open_dev(e->store, O_RDWR, 0);
 	if (fd < 0) {
 		ret = fd;

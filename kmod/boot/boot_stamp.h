@@ -15,7 +15,9 @@
  * write and mount times, kbytes written, state; xfs: the 512-byte
  * superblock, whose v5 log sequence number moves whenever it is written
  * back; a table: its sectors). Attach compares: all the same, the map
- * continues; anything else, it restarts with reason "absent". A region of
+ * continues; anything else, it restarts with reason "absent", as it does
+ * when the device was mounted read-write at the seal or an ext superblock
+ * then said its journal needed recovery (in use). A region of
  * unknown contents (swap, LVM, LUKS, vfat, ...) cannot be checked: the
  * map continues, flagged unverified.
  *
@@ -29,7 +31,10 @@
  *	40  time of the stamp (seconds since the epoch)
  *	48  identity (64 bytes, NUL-padded, as in the store)
  *	112 1 when the device had more partitions than fit (unchecked)
- *	116 zero (12 bytes)
+ *	116 1 when the device or a partition was mounted read-write at the
+ *	    seal (the next attach restarts: its later writes need not reach
+ *	    a superblock before a crash)
+ *	120 zero (8 bytes)
  *	128 the regions, 64 bytes each:
  *	    0 byte offset on the device   8 kind: 0 unknown, 1 ext2/3/4,
  *	    2 xfs, 3 partition table      12 CRC32C of the kind's bytes

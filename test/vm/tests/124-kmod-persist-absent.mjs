@@ -11,6 +11,9 @@
 //    and a zeroed stamp page: "absent", and the next seal refuses to write
 //    over it (it is not provably the store's page);
 //  - the stamp of an earlier seal put back: "absent";
+//  - sealed while mounted read-write, a file written after the seal:
+//    "absent"; a superblock whose journal needed recovery at the seal:
+//    "absent";
 //  - xfs: mounted ro,norecovery: continued; mounted read-write and
 //    unmounted, nothing written: "absent" (the unmount logs the superblock,
 //    whose log sequence number moves); a file written: "absent";
@@ -118,6 +121,36 @@ const at = await kmod.trackerInfo2(disk);
 check(again.status === 0 && /tracked already/.test(again.out) && !/absent/.test(again.out) && at.generation === gen,
   `attach while tracked: left alone (${again.status}, ${at.generation} vs ${gen})`);
 await takeAndSeal('fifth seal');
+
+// Sealed while mounted read-write (a seal by hand, or at uninstall): its
+// writes after the seal need not reach the superblock before a crash.
+await attach('continued', 'before the seal while mounted');
+sh('mount', disk, '/tmp/t');
+const iu = tool('seal');
+check(iu.status === 0 && /mounted read-write at the seal: the next attach restarts its map/.test(iu.out), 'the seal says the device is in use');
+writeFileSync('/tmp/t/after-seal', Buffer.alloc(64 * 1024, 3));
+sh('sync');
+out = await attach('absent', 'sealed while mounted read-write, attached while still mounted', 'absent');
+check(/the device was mounted read-write at the seal of /.test(out), 'the reason says mounted at the seal');
+sh('umount', '/tmp/t');
+await takeAndSeal('after the seal while mounted');
+
+// A superblock whose journal needs recovery at the seal (a file system in
+// use elsewhere, as through a stacked device): absent.
+await attach('continued', 'before the superblock needing recovery');
+sh('mount', disk, '/tmp/t');
+const dirty = readDirect(disk, PAGE, 0);
+sh('umount', '/tmp/t');
+check((dirty.readUInt32LE(1024 + 0x60) & 4) !== 0, 'a mounted ext4 has needs_recovery in its superblock');
+writeDirect(disk, dirty, 0);
+await takeAndSeal('seal of a superblock needing recovery');
+out = await attach('absent', 'journal needed recovery at the seal', 'absent');
+check(/ext4 was in use \(its journal needed recovery\) at the seal of /.test(out), 'the reason says the journal needed recovery');
+sh('mount', disk, '/tmp/t');
+sh('umount', '/tmp/t');
+await takeAndSeal('after the recovery case');
+await attach('continued', 'clean again');
+await takeAndSeal('sealed clean again');
 
 // The stamp page corrupted: never a silent continue.
 const good = readDirect(other, PAGE, stampAt);
