@@ -21,7 +21,7 @@ export const initCommand: Command = {
     const repo = await engine.init({ path: p, ...(pass !== undefined && { passphrase: pass }), ...(chunkSize ? { chunkSize } : {}) });
     const info = await repo.info();
     await repo.close();
-    out(json ? JSON.stringify(info) : `created ${info.encrypted ? 'an encrypted' : 'an unencrypted'} repository at ${p} (chunk size ${info.chunkSize} bytes)`);
+    out(json ? JSON.stringify(info) : `created ${info.encrypted ? 'an encrypted' : 'an unencrypted'} repository at ${p} (chunk size ${info.chunkSize} bytes${info.algorithms ? `, chunk ids ${info.algorithms.chunkId}, encryption ${info.algorithms.encryption}` : ''})`);
     return EXIT.OK;
   },
 };
