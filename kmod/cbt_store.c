@@ -597,6 +597,8 @@ static int cbt_store_load(struct cbt_store *s, struct cbt_map *map)
 	else if (!(le32_to_cpu(best->flags) &
 		   (CBT_STORE_SEALED | CBT_STORE_INTENT)))
 		reason = SNAPKEEP_PERSIST_REASON_UNCLEAN;
+	else if (s->flags & SNAPKEEP_PERSIST_RESTART)
+		reason = SNAPKEEP_PERSIST_REASON_ABSENT;
 	else
 		reason = SNAPKEEP_PERSIST_REASON_NONE;
 	if (reason)
@@ -622,6 +624,8 @@ static int cbt_store_load(struct cbt_store *s, struct cbt_map *map)
 	s->state = SNAPKEEP_PERSIST_ATTACHED | SNAPKEEP_PERSIST_CONTINUED;
 	if (!(le32_to_cpu(best->flags) & CBT_STORE_SEALED))
 		s->state |= SNAPKEEP_PERSIST_UNCLEAN;
+	if (s->flags & SNAPKEEP_PERSIST_UNCHECKED)
+		s->state |= SNAPKEEP_PERSIST_UNVERIFIED;
 	s->reason = SNAPKEEP_PERSIST_REASON_NONE;
 	return 0;
 
@@ -733,6 +737,7 @@ struct cbt_store *cbt_store_new(const struct cbt_store_args *args,
 	s->orig = orig;
 	s->capacity = map->capacity;
 	s->lbs = bdev_logical_block_size(orig);
+	s->flags = args->flags;
 	s->intent = !(args->flags & SNAPKEEP_PERSIST_NO_INTENT);
 	s->block_shift = map->block_shift;
 	s->block_count = map->block_count;

@@ -109,6 +109,7 @@ struct cbt_store_extent {
  * @identity: the device's identity given at attach.
  * @capacity: the device's size in sectors at attach.
  * @lbs: the device's logical block size.
+ * @flags: SNAPKEEP_PERSIST_* attach flags user space gave.
  * @intent: writes wait until their cells are durable.
  * @closed: sealed at detach: nothing is written any more.
  * @block_shift: the map's, when the store was attached.
@@ -147,6 +148,7 @@ struct cbt_store {
 	u8 identity[SNAPKEEP_PERSIST_IDENTITY_LEN];
 	sector_t capacity;
 	unsigned int lbs;
+	u32 flags;
 	bool intent;
 	bool closed;
 	unsigned int block_shift;

@@ -403,7 +403,9 @@ ctl_ioctl_attach_persistent(struct snapkeep_attach_persistent __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return ctl_bad("attach persistent", "bad pointer", -EFAULT);
-	if (arg.reserved || (arg.flags & ~SNAPKEEP_PERSIST_NO_INTENT))
+	if (arg.reserved || (arg.flags & ~(SNAPKEEP_PERSIST_NO_INTENT |
+					   SNAPKEEP_PERSIST_RESTART |
+					   SNAPKEEP_PERSIST_UNCHECKED)))
 		return ctl_bad("attach persistent", "reserved field or flag set",
 			       -EINVAL);
 	ret = ctl_dev(&arg.dev, &dev, "attach persistent");

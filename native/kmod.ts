@@ -59,8 +59,9 @@ export interface TrackerInfo {
 }
 
 /** Why a persistent map restarted at attach (SNAPKEEP_PERSIST_REASON_*). */
-export type PersistReason = 'none' | 'new' | 'corrupt' | 'identity' | 'size' | 'unclean' | 'version' | 'geometry' | 'unknown';
-const PERSIST_REASONS: PersistReason[] = ['none', 'new', 'corrupt', 'identity', 'size', 'unclean', 'version', 'geometry'];
+/** 'absent' (ABI 1.4): the device was written after the seal while the module was not loaded. */
+export type PersistReason = 'none' | 'new' | 'corrupt' | 'identity' | 'size' | 'unclean' | 'version' | 'geometry' | 'absent' | 'unknown';
+const PERSIST_REASONS: PersistReason[] = ['none', 'new', 'corrupt', 'identity', 'size', 'unclean', 'version', 'geometry', 'absent'];
 
 /** The persistent store of a tracker's map (ABI 1.3), from trackerInfo2(). */
 export interface PersistInfo {
@@ -74,6 +75,13 @@ export interface PersistInfo {
   intent: boolean;
   /** Store I/O failed (or the device was resized): the map is no longer kept. */
   failed: boolean;
+  /**
+   * Continued, but whoever attached could not check the device for writes
+   * made while the module was absent (contents without counters to compare,
+   * or a store without a stamp page; ABI 1.4). trackerInfo2() always sets
+   * it; optional so that PersistInfo values made before 1.4 still type.
+   */
+  unverified?: boolean;
   /** Why the map restarted at attach ('none' when continued). */
   reason: PersistReason;
   /** Sequence and time (s since the epoch) of the metadata found at attach; 0 when none. */
@@ -99,6 +107,13 @@ export interface PersistentStore {
   identity: string | Buffer;
   /** Do not hold writes for the store: only a clean detach (seal) counts. */
   noIntent?: boolean;
+  /**
+   * The caller found the device written since the seal while the module was
+   * absent: a map that would continue restarts, reason 'absent' (ABI 1.4).
+   */
+  restart?: boolean;
+  /** The caller could not check for such writes: a continued map is flagged unverified (ABI 1.4). */
+  unchecked?: boolean;
 }
 
 export type KmodEvent =
@@ -250,7 +265,7 @@ export const kmod = {
       ...(hasFile ? { file: path } : { device: path }),
       ranges: checkRanges(store.ranges),
       identity,
-      flags: store.noIntent ? 1 : 0,
+      flags: (store.noIntent ? 1 : 0) | (store.restart ? 2 : 0) | (store.unchecked ? 4 : 0),
     });
   },
 
@@ -266,6 +281,7 @@ export const kmod = {
         unclean: (f & 4) !== 0,
         intent: (f & 8) !== 0,
         failed: (f & 16) !== 0,
+        unverified: (f & 32) !== 0,
         reason: PERSIST_REASONS[raw.persist.reason] ?? 'unknown',
         foundSequence: raw.persist.foundSequence,
         foundTime: raw.persist.foundTime,

@@ -202,6 +202,15 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 				err = "store given twice";
 			else
 				err = boot_parse_path(eq + 1, vlen, e.store);
+		} else if (klen == 5 && !strncmp(t, "stamp", 5)) {
+			if (e.has_stamp++)
+				err = "stamp given twice";
+			else if (boot_parse_u64(eq + 1, vlen, &e.stamp))
+				err = "stamp is not a decimal number";
+			else if (e.stamp % BOOT_PAGE_SECTORS)
+				err = "stamp is not 4096-byte aligned";
+			else if (e.stamp > (INT64_MAX >> 9) - BOOT_PAGE_SECTORS)
+				err = "stamp lies beyond any device";
 		} else if (klen == 6 && !strncmp(t, "ranges", 6)) {
 			if (have_ranges++)
 				err = "ranges given twice";
@@ -224,6 +233,12 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 			err = "no store=";
 		else if (!have_ranges)
 			err = "no ranges=";
+	}
+	/* The seal writes the stamp page: never a page of the map's. */
+	for (i = 0; !err && e.has_stamp && i < e.count; i++) {
+		if (e.stamp < e.ranges[i].start + e.ranges[i].count &&
+		    e.ranges[i].start < e.stamp + BOOT_PAGE_SECTORS)
+			err = "stamp overlaps the ranges";
 	}
 	for (i = 0; !err && i < cfg->count; i++) {
 		if (!strcmp(cfg->entries[i].device, e.device)) {
@@ -356,6 +371,8 @@ int boot_config_write_entry(const struct boot_entry *e, FILE *out)
 		fprintf(out, "%s%llu+%llu", i ? "," : "",
 			(unsigned long long)e->ranges[i].start,
 			(unsigned long long)e->ranges[i].count);
+	if (e->has_stamp)
+		fprintf(out, " stamp=%llu", (unsigned long long)e->stamp);
 	fprintf(out, "%s\n",
 		e->flags & SNAPKEEP_PERSIST_NO_INTENT ? " nointent" : "");
 	return ferror(out) ? -EIO : 0;

@@ -5,7 +5,7 @@
  * /etc/snapkeep/boot.conf, one tracked device per line:
  *
  *	# comment
- *	track <device> identity=<id> store=<store device> ranges=<s>+<n>[,<s>+<n>]... [nointent]
+ *	track <device> identity=<id> store=<store device> ranges=<s>+<n>[,<s>+<n>]... [stamp=<s>] [nointent]
  *
  * <device> and <store device> are paths under /dev/, best the stable
  * names udev makes (/dev/disk/by-id/..., /dev/disk/by-partuuid/...): at
@@ -15,7 +15,11 @@
  * device, in store order, each 4096-byte aligned: the extents of a written,
  * immutable file taken when tracking was enabled, so they are right
  * without mounting its file system. nointent attaches without write intent
- * (only a seal then lets the map continue).
+ * (only a seal then lets the map continue). stamp= is the first sector of
+ * one more 4096-byte page of the store file, outside its ranges, where
+ * the seal records the device's file system counters (boot_stamp.h); a
+ * line without it is attached unchecked for writes while the module was
+ * absent (stores made before the stamp existed).
  *
  * The parser trusts nothing: every number is range-checked, every line
  * length and count capped; a bad line is reported with its number and left
@@ -43,6 +47,8 @@
  * @identity: identity bytes, NUL-padded.
  * @identity_len: bytes of @identity used.
  * @flags: SNAPKEEP_PERSIST_* for the ioctl.
+ * @has_stamp: @stamp was given.
+ * @stamp: first sector of the stamp page on the store device.
  * @count: number of @ranges.
  * @ranges: the store's sectors in store order (malloc'd, owned).
  */
@@ -53,6 +59,8 @@ struct boot_entry {
 	char identity[SNAPKEEP_PERSIST_IDENTITY_LEN];
 	size_t identity_len;
 	__u32 flags;
+	int has_stamp;
+	__u64 stamp;
 	__u32 count;
 	struct snapkeep_sectors *ranges;
 };

@@ -27,13 +27,13 @@
 #include <unistd.h>
 
 #include "boot_log.h"
+#include "boot_stamp.h"
 #include "boot_store.h"
 
 #define BOOT_SECTOR		512ULL
 #define BOOT_FIEMAP_BATCH	256
 
-/* Bytes of the store in store order -> byte offset on its device. */
-static int boot_store_offset(const struct boot_entry *e,
+int boot_store_offset(const struct boot_entry *e,
 			     unsigned long long pos, unsigned long long *out)
 {
 	__u32 i;
@@ -48,6 +48,40 @@ static int boot_store_offset(const struct boot_entry *e,
 		pos -= len;
 	}
 	return -ENOSPC;
+}
+
+/*
+ * mkstore's read-back of the stamp page through the device: it must show
+ * the fresh mark the file was written with.
+ */
+int boot_store_probe_stamp(const struct boot_entry *e, dev_t store_dev)
+{
+	struct stat st;
+	void *buf;
+	int fd, ret;
+
+	fd = open(e->store, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) ||
+	    st.st_rdev != store_dev) {
+		close(fd);
+		return -ENODEV;
+	}
+	if (posix_memalign(&buf, BOOT_STORE_PAGE, BOOT_STORE_PAGE)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (pread(fd, buf, BOOT_STORE_PAGE, (off_t)(e->stamp * BOOT_SECTOR)) !=
+	    BOOT_STORE_PAGE)
+		ret = -EIO;
+	else if (memcmp(buf, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1))
+		ret = -EUCLEAN;
+	else
+		ret = 0;
+	free(buf);
+	close(fd);
+	return ret;
 }
 
 int boot_store_probe(const struct boot_entry *e, dev_t store_dev)
@@ -155,10 +189,10 @@ static int boot_store_write(int fd, unsigned long long pages,
 		size_t done = 0;
 
 		memset(page, 0, sizeof(page));
-		if (i == 0)
+		if (i == 0 || i == pages - 1)
 			snprintf(page, sizeof(page), "%sidentity=%.*s\n",
-				 BOOT_STORE_FRESH, (int)e->identity_len,
-				 e->identity);
+				 i ? BOOT_STAMP_FRESH : BOOT_STORE_FRESH,
+				 (int)e->identity_len, e->identity);
 		while (done < sizeof(page)) {
 			ssize_t n = write(fd, page + done, sizeof(page) - done);
 
@@ -262,12 +296,32 @@ out:
 	return ret;
 }
 
+/* The file's last page becomes the stamp page, out of the module's ranges. */
+static int boot_store_split_stamp(struct boot_entry *e)
+{
+	struct snapkeep_sectors *last;
+
+	if (!e->count)
+		return -EINVAL;
+	last = &e->ranges[e->count - 1];
+	if (last->count < BOOT_STORE_PAGE / BOOT_SECTOR)
+		return -EINVAL;
+	last->count -= BOOT_STORE_PAGE / BOOT_SECTOR;
+	e->stamp = last->start + last->count;
+	e->has_stamp = 1;
+	if (!last->count)
+		e->count--;
+	return e->count ? 0 : -EINVAL;
+}
+
 int boot_store_create(const char *path, unsigned long long pages,
 		      dev_t store_dev, struct boot_entry *e)
 {
 	struct stat st;
 	int fd, ret, flags;
 
+	/* One page more: the stamp page (boot_stamp.h). */
+	pages++;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0)
@@ -293,6 +347,9 @@ int boot_store_create(const char *path, unsigned long long pages,
 			 path, strerror(-ret));
 		goto out_unlink;
 	}
+	ret = boot_store_split_stamp(e);
+	if (ret)
+		goto out_unlink;
 	/*
 	 * Immutable: no write, truncate, hole punch, move or delete by the
 	 * file system while the flag is set, so the sectors stay the file's.

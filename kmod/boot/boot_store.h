@@ -25,16 +25,24 @@ enum boot_store_state {
 	BOOT_STORE_FOREIGN,	/* neither: do not let the module write there */
 };
 
+/* Byte @pos of the store, in store order -> byte offset on its device. */
+int boot_store_offset(const struct boot_entry *e, unsigned long long pos,
+		      unsigned long long *out);
+
 /* Reads the store's two metadata pages from its device; state or -errno. */
 int boot_store_probe(const struct boot_entry *e, dev_t store_dev);
+
+/* mkstore's check that the stamp page reads back fresh; 0 or -errno. */
+int boot_store_probe_stamp(const struct boot_entry *e, dev_t store_dev);
 
 /* Pages a store needs for a device of @bytes with the loaded (or default) parameters. */
 unsigned long long boot_store_pages(unsigned long long bytes);
 
 /*
  * Creates @path (must not exist) on the file system of @store_dev: @pages
- * written pages, page 0 the fresh mark, synced, its extents read with
- * FIEMAP into @e (ranges, count) and the file made immutable.
+ * written pages, page 0 the fresh mark, and one more, the stamp page with
+ * its fresh mark; synced, its extents read with FIEMAP into @e (ranges and
+ * count for the @pages, stamp for the last) and the file made immutable.
  */
 int boot_store_create(const char *path, unsigned long long pages,
 		      dev_t store_dev, struct boot_entry *e);

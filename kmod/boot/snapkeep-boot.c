@@ -18,6 +18,11 @@
  *	snapkeep-boot [--config PATH] mkstore --device DEV --identity ID
  *		--store-device DEV --file PATH [--pages N] [--nointent]
  *
+ * attach compares each sealed store's stamp (boot_stamp.h) with the device
+ * and asks the module for a new generation (reason "absent") when the
+ * device was written after the seal; seal writes the stamps after the
+ * module's seals.
+ *
  * Exit status: 0 when everything listed was done, 1 when something was not
  * (each reported on its own line), 2 for a usage error.
  */
@@ -38,6 +43,7 @@
 
 #include "boot_config.h"
 #include "boot_log.h"
+#include "boot_stamp.h"
 #include "boot_store.h"
 
 #define BOOT_CTL_PATH	"/dev/" SNAPKEEP_CTL_NAME
@@ -54,6 +60,7 @@ static const char *const boot_reason_names[] = {
 	[SNAPKEEP_PERSIST_REASON_UNCLEAN] = "unclean",
 	[SNAPKEEP_PERSIST_REASON_VERSION] = "version",
 	[SNAPKEEP_PERSIST_REASON_GEOMETRY] = "geometry",
+	[SNAPKEEP_PERSIST_REASON_ABSENT] = "absent",
 };
 
 static const char *const boot_reason_texts[] = {
@@ -65,6 +72,7 @@ static const char *const boot_reason_texts[] = {
 	[SNAPKEEP_PERSIST_REASON_UNCLEAN] = "not sealed and not covered by write intent",
 	[SNAPKEEP_PERSIST_REASON_VERSION] = "a store format this module cannot read",
 	[SNAPKEEP_PERSIST_REASON_GEOMETRY] = "another tracking block size",
+	[SNAPKEEP_PERSIST_REASON_ABSENT] = "written while the module was absent",
 };
 
 static const char *boot_reason(__u32 r, int text)
@@ -128,8 +136,12 @@ static int boot_info2(int ctl, __u32 major, __u32 minor,
 	return ioctl(ctl, SNAPKEEP_IOCTL_TRACKER_INFO2, info) < 0 ? -errno : 0;
 }
 
-/* The line a boot leaves in the kernel log for each tracked device. */
-static void boot_report(const char *name, const struct snapkeep_tracker_info2 *i)
+/*
+ * The line a boot leaves in the kernel log for each tracked device. @why:
+ * what the stamp check found (for reason absent and unverified maps).
+ */
+static void boot_report(const char *name, const struct snapkeep_tracker_info2 *i,
+			const char *why)
 {
 	const struct snapkeep_dev *d = &i->info.dev;
 	char gen[37], when[32];
@@ -145,7 +157,8 @@ static void boot_report(const char *name, const struct snapkeep_tracker_info2 *i
 			 "%s (%u:%u): NEW generation %s, reason %s (%s): the next backup reads the whole device",
 			 name, d->major, d->minor, gen,
 			 boot_reason(i->persist_reason, 0),
-			 boot_reason(i->persist_reason, 1));
+			 i->persist_reason == SNAPKEEP_PERSIST_REASON_ABSENT &&
+			 why[0] ? why : boot_reason(i->persist_reason, 1));
 	} else if (i->persist_flags & SNAPKEEP_PERSIST_UNCLEAN) {
 		boot_log(BOOT_LOG_NOTICE,
 			 "%s (%u:%u): map continued, unclean: not sealed, covered by write intent (last written %s, sequence %llu): generation %s, number %u",
@@ -159,13 +172,37 @@ static void boot_report(const char *name, const struct snapkeep_tracker_info2 *i
 			 (unsigned long long)i->found_sequence, gen,
 			 i->info.number);
 	}
+	if ((i->persist_flags & SNAPKEEP_PERSIST_CONTINUED) && why[0])
+		boot_log(i->persist_flags & SNAPKEEP_PERSIST_UNVERIFIED ?
+			 BOOT_LOG_WARN : BOOT_LOG_INFO,
+			 "%s: writes while the module was absent: %s%s", name,
+			 i->persist_flags & SNAPKEEP_PERSIST_UNVERIFIED ?
+			 "NOT CHECKED, " : "none, ", why);
 }
 
-static int boot_attach_one(int ctl, const struct boot_entry *e)
+/*
+ * ABI minor of the loaded module: 1.4 knows SNAPKEEP_PERSIST_RESTART and
+ * SNAPKEEP_PERSIST_UNCHECKED; 1.3 refuses them (-EINVAL).
+ */
+static unsigned int boot_abi_minor(int ctl)
 {
+	struct snapkeep_version v;
+
+	memset(&v, 0, sizeof(v));
+	if (ioctl(ctl, SNAPKEEP_IOCTL_VERSION, &v) < 0 ||
+	    v.abi_major != SNAPKEEP_ABI_MAJOR)
+		return 0;
+	return v.abi_minor;
+}
+
+static int boot_attach_one(int ctl, unsigned int abi_minor,
+			   const struct boot_entry *e)
+{
+	enum boot_stamp_verdict verdict = BOOT_STAMP_UNCHECKED;
 	struct snapkeep_attach_persistent arg;
 	struct snapkeep_tracker_info2 info;
 	struct stat dst, sst;
+	char why[256] = "";
 	int state, ret;
 
 	if (stat(e->device, &dst) < 0) {
@@ -204,6 +241,23 @@ static int boot_attach_one(int ctl, const struct boot_entry *e)
 			 e->device, e->store);
 		return -EUCLEAN;
 	}
+	/*
+	 * Tracked already (the initramfs attached it, and the helper asks
+	 * again at its start): nothing to check, its map is live.
+	 */
+	if (!boot_info2(ctl, major(dst.st_rdev), minor(dst.st_rdev), &info)) {
+		boot_log(BOOT_LOG_INFO, "%s: tracked already", e->device);
+		boot_report(e->device, &info, "");
+		return 0;
+	}
+	/*
+	 * A store the module used: was the device written since its seal,
+	 * while no module watched? A fresh store restarts anyway.
+	 */
+	if (state == BOOT_STORE_USED)
+		verdict = boot_stamp_check(e, why, sizeof(why));
+	else
+		why[0] = '\0';
 	memset(&arg, 0, sizeof(arg));
 	arg.dev.major = major(dst.st_rdev);
 	arg.dev.minor = minor(dst.st_rdev);
@@ -214,6 +268,17 @@ static int boot_attach_one(int ctl, const struct boot_entry *e)
 	arg.ranges = (__u64)(uintptr_t)e->ranges;
 	memcpy(arg.identity, e->identity, e->identity_len);
 	arg.flags = e->flags;
+	if (verdict == BOOT_STAMP_WRITTEN && abi_minor < 4) {
+		/* Continuing would hide the writes: better no tracker at all. */
+		boot_log(BOOT_LOG_ERR,
+			 "%s: %s; the loaded module (ABI 1.%u) cannot restart the map on request: not tracked",
+			 e->device, why, abi_minor);
+		return -EOPNOTSUPP;
+	}
+	if (verdict == BOOT_STAMP_WRITTEN)
+		arg.flags |= SNAPKEEP_PERSIST_RESTART;
+	else if (verdict == BOOT_STAMP_UNCHECKED && abi_minor >= 4 && why[0])
+		arg.flags |= SNAPKEEP_PERSIST_UNCHECKED;
 	if (ioctl(ctl, SNAPKEEP_IOCTL_ATTACH_PERSISTENT, &arg) < 0) {
 		ret = -errno;
 		if (ret != -EEXIST) {
@@ -229,7 +294,7 @@ static int boot_attach_one(int ctl, const struct boot_entry *e)
 			 e->device, strerror(-ret));
 		return ret;
 	}
-	boot_report(e->device, &info);
+	boot_report(e->device, &info, why);
 	return 0;
 }
 
@@ -283,7 +348,7 @@ static int boot_cmd_attach(int argc, char **argv)
 		boot_wait_devices(&cfg, wait);
 	/* One device missing or refused never keeps the others untracked. */
 	for (i = 0; i < cfg.count; i++)
-		if (boot_attach_one(ctl, &cfg.entries[i]))
+		if (boot_attach_one(ctl, boot_abi_minor(ctl), &cfg.entries[i]))
 			failed++;
 	boot_log(failed || cfg.errors ? BOOT_LOG_WARN : BOOT_LOG_INFO,
 		 "attach: %u of %u device(s) tracked, %u config line(s) left out",
@@ -330,8 +395,25 @@ static int boot_detach(int ctl, const struct snapkeep_dev *d)
 	return ioctl(ctl, SNAPKEEP_IOCTL_DETACH, d) < 0 ? -errno : 0;
 }
 
-static int boot_seal_one(int ctl, const struct snapkeep_dev *d)
+/* The config entry of device @d, or NULL. */
+static const struct boot_entry *boot_config_find(const struct boot_config *cfg,
+						 const struct snapkeep_dev *d)
 {
+	unsigned int i;
+	struct stat st;
+
+	for (i = 0; cfg && i < cfg->count; i++)
+		if (stat(cfg->entries[i].device, &st) == 0 &&
+		    S_ISBLK(st.st_mode) && major(st.st_rdev) == d->major &&
+		    minor(st.st_rdev) == d->minor)
+			return &cfg->entries[i];
+	return NULL;
+}
+
+static int boot_seal_one(int ctl, const struct snapkeep_dev *d,
+			 const struct boot_config *cfg)
+{
+	const struct boot_entry *e;
 	struct snapkeep_tracker_info2 info;
 	char name[64], gen[37];
 	int ret;
@@ -371,14 +453,35 @@ static int boot_seal_one(int ctl, const struct snapkeep_dev *d)
 		 name, d->major, d->minor, gen, info.info.number,
 		 info.persist_flags & SNAPKEEP_PERSIST_FAILED ?
 		 " (its store had failed: the next attach restarts)" : "");
+	if (info.persist_flags & SNAPKEEP_PERSIST_FAILED)
+		return 0;
+	/* Then the stamp the next attach compares with. */
+	e = boot_config_find(cfg, d);
+	if (!e) {
+		boot_log(BOOT_LOG_WARN,
+			 "%s: not in %s: no stamp (the next attach cannot check for writes while the module is absent)",
+			 name, boot_config_path);
+		return 0;
+	}
+	if (!e->has_stamp)
+		return 0;
+	ret = boot_stamp_write(e);
+	if (ret) {
+		boot_log(BOOT_LOG_ERR,
+			 "%s: stamp not written: %s (the next attach restarts the map)",
+			 name, strerror(-ret));
+		return ret;
+	}
+	boot_log(BOOT_LOG_INFO, "%s: stamped", name);
 	return 0;
 }
 
 static int boot_cmd_seal(int argc, char **argv)
 {
 	struct snapkeep_dev *devs;
+	struct boot_config cfg;
 	__u32 i, n = 0;
-	int ctl, failed = 0;
+	int ctl, failed = 0, have_cfg;
 
 	(void)argv;
 	if (argc != 1)
@@ -399,9 +502,16 @@ static int boot_cmd_seal(int argc, char **argv)
 		close(ctl);
 		return 1;
 	}
+	/* Without the config every map is still sealed, only not stamped. */
+	have_cfg = !boot_config_load(boot_config_path, 1, &cfg);
+	if (!have_cfg)
+		boot_log(BOOT_LOG_WARN, "%s: cannot be read: no stamps written",
+			 boot_config_path);
 	for (i = 0; i < n; i++)
-		if (boot_seal_one(ctl, &devs[i]))
+		if (boot_seal_one(ctl, &devs[i], have_cfg ? &cfg : NULL))
 			failed++;
+	if (have_cfg)
+		boot_config_free(&cfg);
 	free(devs);
 	close(ctl);
 	return failed ? 1 : 0;
@@ -436,11 +546,12 @@ static int boot_cmd_status(int argc, char **argv)
 		       name, devs[i].major, devs[i].minor, gen, info.info.number,
 		       info.persist_flags & SNAPKEEP_PERSIST_ATTACHED ? "yes" : "no");
 		if (info.persist_flags & SNAPKEEP_PERSIST_ATTACHED)
-			printf(" continued=%s unclean=%s intent=%s failed=%s reason=%s found=%s sequence=%llu",
+			printf(" continued=%s unclean=%s intent=%s failed=%s unverified=%s reason=%s found=%s sequence=%llu",
 			       info.persist_flags & SNAPKEEP_PERSIST_CONTINUED ? "yes" : "no",
 			       info.persist_flags & SNAPKEEP_PERSIST_UNCLEAN ? "yes" : "no",
 			       info.persist_flags & SNAPKEEP_PERSIST_INTENT ? "yes" : "no",
 			       info.persist_flags & SNAPKEEP_PERSIST_FAILED ? "yes" : "no",
+			       info.persist_flags & SNAPKEEP_PERSIST_UNVERIFIED ? "yes" : "no",
 			       boot_reason(info.persist_reason, 0), when,
 			       (unsigned long long)info.sequence);
 		printf("\n");
@@ -704,6 +815,8 @@ static int boot_cmd_mkstore(int argc, char **argv)
 	}
 	/* Read back through the device: the ranges must show the file. */
 	ret = boot_store_probe(&e, sst.st_rdev);
+	if (ret == BOOT_STORE_FRESH_OK && boot_store_probe_stamp(&e, sst.st_rdev))
+		ret = BOOT_STORE_FOREIGN;
 	if (ret != BOOT_STORE_FRESH_OK) {
 		boot_log(BOOT_LOG_ERR,
 			 "%s: its sectors on %s do not read back as the file (%d): not added",
@@ -742,7 +855,8 @@ static void boot_usage(FILE *out)
 		"  check                    parse the config, report bad lines\n"
 		"  mkstore --device DEV --identity ID --store-device DEV --file PATH\n"
 		"          [--pages N] [--nointent]\n"
-		"                           make a store file and add it to the config\n");
+		"                           make a store file (and its stamp page) and add\n"
+		"                           it to the config\n");
 }
 
 int main(int argc, char **argv)

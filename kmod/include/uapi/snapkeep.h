@@ -51,7 +51,7 @@
 #define SNAPKEEP_CTL_NAME	"snapkeep"
 
 #define SNAPKEEP_ABI_MAJOR	1
-#define SNAPKEEP_ABI_MINOR	3
+#define SNAPKEEP_ABI_MINOR	4
 
 #define SNAPKEEP_IOCTL_MAGIC	'K'
 
@@ -239,6 +239,20 @@ struct snapkeep_list {
 /* snapkeep_attach_persistent.flags */
 /* Do not hold writes for the store (no crash coverage: only a seal counts). */
 #define SNAPKEEP_PERSIST_NO_INTENT	(1U << 0)
+/*
+ * (ABI 1.4) User space found that the device was written while the module
+ * was absent (after the seal, before this attach): a store the module
+ * could continue starts a new generation, reason
+ * SNAPKEEP_PERSIST_REASON_ABSENT, instead. A store it restarts anyway
+ * keeps its own reason.
+ */
+#define SNAPKEEP_PERSIST_RESTART	(1U << 1)
+/*
+ * (ABI 1.4) User space could not check the device for writes while the
+ * module was absent (contents it cannot read counters from): the module
+ * only reports it back, as SNAPKEEP_PERSIST_UNVERIFIED, when it continues.
+ */
+#define SNAPKEEP_PERSIST_UNCHECKED	(1U << 2)
 
 /**
  * struct snapkeep_attach_persistent - argument of
@@ -255,7 +269,9 @@ struct snapkeep_list {
  *	4096-byte aligned, inside @store_dev, not overlapping.
  * @identity: in: who the device is, as user space knows it (a WWN or
  *	serial, a partition UUID); compared byte for byte with the store's.
- * @flags: in: SNAPKEEP_PERSIST_*.
+ * @flags: in: SNAPKEEP_PERSIST_NO_INTENT, and from ABI 1.4
+ *	SNAPKEEP_PERSIST_RESTART, SNAPKEEP_PERSIST_UNCHECKED (a 1.3 module
+ *	refuses them with -EINVAL).
  * @reserved: zero.
  *
  * Errors as SNAPKEEP_IOCTL_ATTACH, and -ENOSPC when the store is too small
@@ -284,6 +300,8 @@ struct snapkeep_attach_persistent {
 #define SNAPKEEP_PERSIST_UNCLEAN	(1U << 2)	/* ... from an unsealed store covered by write intent */
 #define SNAPKEEP_PERSIST_INTENT		(1U << 3)	/* writes wait for the store */
 #define SNAPKEEP_PERSIST_FAILED		(1U << 4)	/* store I/O failed: no longer kept */
+/* (1.4) continued, but writes while the module was absent were not checked */
+#define SNAPKEEP_PERSIST_UNVERIFIED	(1U << 5)
 
 /* snapkeep_tracker_info2.persist_reason: why the map restarted at attach. */
 #define SNAPKEEP_PERSIST_REASON_NONE		0	/* continued */
@@ -294,6 +312,8 @@ struct snapkeep_attach_persistent {
 #define SNAPKEEP_PERSIST_REASON_UNCLEAN		5	/* not sealed, no write-intent coverage */
 #define SNAPKEEP_PERSIST_REASON_VERSION		6	/* a format this module cannot read */
 #define SNAPKEEP_PERSIST_REASON_GEOMETRY	7	/* another tracking block size */
+/* (1.4) written after the seal while the module was absent */
+#define SNAPKEEP_PERSIST_REASON_ABSENT		8
 
 /**
  * struct snapkeep_tracker_info2 - argument of SNAPKEEP_IOCTL_TRACKER_INFO2

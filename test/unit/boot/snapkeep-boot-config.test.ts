@@ -35,9 +35,16 @@ function run(text: string | Buffer, ...args: string[]) {
   return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
 
-const good = 'track /dev/disk/by-id/virtio-data0 identity=virtio-data0 store=/dev/disk/by-partuuid/1234-01 ranges=2048+8,4096+16';
+const good = 'track /dev/disk/by-id/virtio-data0 identity=virtio-data0 store=/dev/disk/by-partuuid/1234-01 ranges=2048+8,4096+16 stamp=4112';
 
 describe('snapkeep-boot config', () => {
+  it('accepts a stamp page next to the ranges, and a line without one (an older store)', () => {
+    const r = run('track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=16\ntrack /dev/vdc identity=b store=/dev/vda1 stamp=0 ranges=8+8 nointent\ntrack /dev/vdd identity=c store=/dev/vda1 ranges=24+8\n');
+    expect(r.err).toBe('');
+    expect(r.out).toContain('3 device(s), 0 line(s) left out');
+    expect(r.status).toBe(0);
+  });
+
   it('accepts a valid config with comments, blank lines and nointent', () => {
     const r = run(`# tracked devices\n\n${good}\n  track /dev/vdc identity=wwn-0x5000 store=/dev/vda1 ranges=0+24 nointent\n`);
     expect(r.err).toBe('');
@@ -67,6 +74,15 @@ describe('snapkeep-boot config', () => {
     ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 extra', 'unknown word'],
     ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 size=4', 'unknown key'],
     ['untrack /dev/vdb', 'unknown keyword'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=20', 'stamp is not 4096-byte aligned'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=x', 'stamp is not a decimal number'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=', 'stamp is not a decimal number'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=-8', 'stamp is not a decimal number'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=16 stamp=24', 'stamp given twice'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+16 stamp=16', 'stamp overlaps the ranges'],
+    ['track /dev/vdb identity=a store=/dev/vda1 stamp=8 ranges=0+16', 'stamp overlaps the ranges'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=18446744073709551608', 'stamp lies beyond any device'],
+    ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=99999999999999999999', 'stamp is not a decimal number'],
     ['track /dev/vdb identity=\u00e9 store=/dev/vda1 ranges=8+8', 'control or non-ASCII'],
     ['track /dev/vdb identity=a store=/dev/vda1 ranges=8+8\r', 'control or non-ASCII'],
   ];
@@ -122,7 +138,7 @@ describe('snapkeep-boot config', () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed % n;
     };
-    const alphabet = 'track /dev/=+,#0123456789identitystoreranges\n\t \r\u00ff';
+    const alphabet = 'track /dev/=+,#0123456789identitystorerangesstamp\n\t \r\u00ff';
     for (let i = 0; i < 60; i++) {
       let text: string;
       if (i % 2) {

@@ -12,14 +12,14 @@
 //      and number; a take marks every block of a file written and synced
 //      before the reboot, and far from every block.
 //  (b) power cut after synced writes: "map continued, unclean" (write
-//      intent covered it), same generation and number, and every block
-//      written before the cut is marked with the number it was written
-//      under.
-//
-// A boot without the hook (kernel parameter snapkeep_boot=off, or another
-// system) is not tested here: its writes are not seen, and the next attach
-// would continue the sealed map (docs/kernel-module.md, "Boot
-// integration", says so).
+//      intent covered it, flagged unverified: no seal, so no stamp to check
+//      for writes while the module was absent), same generation and
+//      number, and every block written before the cut is marked with the
+//      number it was written under.
+//  (c) a boot with the kernel parameter snapkeep_boot=off (a one-time GRUB
+//      entry), which mounts the data disk and writes a file untracked; the
+//      next boot's attach finds the stamp of the seal before it outdated:
+//      "NEW generation ..., reason absent (ext4 mount count ...)".
 
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -29,7 +29,7 @@ import { buildKmod } from '../../../../scripts/build-kmod.mjs';
 import { resolveKernel } from '../../../../scripts/kernels.mjs';
 
 export const kernels = ['6.1', '6.12'];
-export const timeout = 900;
+export const timeout = 1500;
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const BOOT = join(REPO, 'kmod', 'boot');
@@ -39,6 +39,8 @@ const ATTACHED = 1;
 const CONTINUED = 2;
 const UNCLEAN = 4;
 const INTENT = 8;
+const UNVERIFIED = 32;
+const REASON_ABSENT = 8;
 
 /** skmap (test/vm/fullboot/helpers/skmap.c) for the guest: no node there. */
 function buildSkmap(/** @type {string} */ dir) {
@@ -205,7 +207,7 @@ export async function run(t) {
 	t.log(`power cut -> agent: ${(Date.now() - t0) / 1000} s`);
 	t.log(`boot 3: ${await checkBootLog(g, dataName, 'map continued, unclean')}`);
 	const i3 = await skmap(g, 'info');
-	if (i3.persist.flags !== (ATTACHED | CONTINUED | UNCLEAN | INTENT) ||
+	if (i3.persist.flags !== (ATTACHED | CONTINUED | UNCLEAN | INTENT | UNVERIFIED) ||
 	    i3.generation !== t1.generation || i3.number !== 2) {
 		throw new Error(`after a power cut the map did not continue under write intent: ` +
 			`${JSON.stringify(i3)} (generation before ${t1.generation})`);
@@ -217,5 +219,36 @@ export async function run(t) {
 	const lostA3 = cellsA.filter((c) => cell(t3.cells, c) < 1);
 	if (lostA3.length)
 		throw new Error(`blocks written before the reboot lost their mark: cells ${lostA3.join(', ')}`);
-	t.log(`power cut: ${cellsB.length} cells of /mnt/data/b marked 2 or more; boots ${g.bootSeconds.map((s) => s.toFixed(0)).join(', ')} s`);
+	t.log(`power cut: ${cellsB.length} cells of /mnt/data/b marked 2 or more`);
+
+	// (c) One boot without the hook: a GRUB entry of this kernel with
+	// snapkeep_boot=off, for the next boot only (grub-reboot).
+	await g.sh(`args=$(sed 's/^BOOT_IMAGE=[^ ]* //' /proc/cmdline) && ` +
+		`printf '%s\\n' "menuentry 'snapkeep off' --id snapkeep-off {" ` +
+		`"	insmod part_msdos" "	insmod ext2" ` +
+		`"	search --no-floppy --file --set=root /boot/vmlinuz-${rel}" ` +
+		`"	linux /boot/vmlinuz-${rel} $args snapkeep_boot=off" ` +
+		`"	initrd /boot/initrd.img-${rel}" "}" >> /boot/grub/custom.cfg && ` +
+		'grub-reboot snapkeep-off');
+	t0 = Date.now();
+	await g.reboot();
+	t.log(`reboot with snapkeep_boot=off: ${(Date.now() - t0) / 1000} s`);
+	const offLog = await g.sh('grep -o "snapkeep_boot=off" /proc/cmdline; dmesg | grep "snapkeep-boot" || true');
+	if (!offLog.includes('skipped (snapkeep_boot=off)') || offLog.includes(`snapkeep-boot: ${DATA} `))
+		throw new Error(`the boot with snapkeep_boot=off attached or did not say it skipped:\n${offLog}`);
+	await g.sh('timeout 150 sh -c "until findmnt /mnt/data >/dev/null; do sleep 1; done"',
+		{ timeoutMs: 160_000 });
+	await g.sh('head -c 1M /dev/urandom > /mnt/data/d && sync');
+	t0 = Date.now();
+	await g.reboot();
+	t.log(`reboot after the untracked boot: ${(Date.now() - t0) / 1000} s`);
+	const absent = await checkBootLog(g, dataName, 'reason absent (ext4 mount count ');
+	t.log(`boot 5: ${absent}`);
+	const i5 = await skmap(g, 'info');
+	if (i5.persist.flags !== (ATTACHED | INTENT) || i5.persist.reason !== REASON_ABSENT ||
+	    i5.generation === t1.generation || i5.number !== 0) {
+		throw new Error(`after a boot without the module the map did not restart, reason absent: ` +
+			`${JSON.stringify(i5)} (generation before ${t1.generation})`);
+	}
+	t.log(`untracked boot detected; boots ${g.bootSeconds.map((s) => s.toFixed(0)).join(', ')} s`);
 }
