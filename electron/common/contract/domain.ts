@@ -352,6 +352,11 @@ export const TrackedDevice = z.object({
   continuedFrom: z.enum(['seal', 'crash']).optional(),
   /** When the continued map was last saved before this boot. */
   lastSaved: IsoTime.optional(),
+  /**
+   * Continued, but writes made while the module was not loaded could not be
+   * ruled out (contents the boot tool has no counters for, or no stamp).
+   */
+  unverified: z.boolean().optional(),
   /** This boot's attach started the map over: why. */
   restart: TrackerRestart.optional(),
   /** When the helper first saw this generation of the map: tracking is continuous since then. */

@@ -117,7 +117,10 @@ export function trackingWords(d: TrackedDevice): string {
           : d.continuedFrom === 'seal'
             ? `, continued from the clean shutdown of ${d.lastSaved ? formatTimestamp(d.lastSaved) : 'the last boot'}`
             : '';
-      return `kept across reboots: tracking continuous${since}${from}`;
+      const doubt = d.unverified
+        ? "; writes made while Snapkeep's module was not loaded (another system booted) cannot be ruled out for what this device holds"
+        : '';
+      return `kept across reboots: tracking continuous${since}${from}${doubt}`;
     }
   }
 }

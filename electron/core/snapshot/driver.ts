@@ -30,6 +30,8 @@ export interface TrackerPersistence {
   unclean: boolean;
   /** The store failed since (I/O error, resize): the map is no longer kept. */
   failed: boolean;
+  /** Continued, but writes while the module was absent could not be ruled out (contents without counters, no stamp; ABI 1.4). */
+  unverified?: boolean;
   /** The module's reason for a restart at attach ('none' when continued). */
   reason: string;
   /** When the metadata found at attach was written (a seal, or the last save before a crash). */

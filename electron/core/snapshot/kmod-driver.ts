@@ -134,6 +134,7 @@ export class KmodSnapshotDriver implements SnapshotDriver {
           continued: p.continued,
           unclean: p.unclean,
           failed: p.failed,
+          ...(p.unverified && { unverified: true }),
           reason: p.reason,
           ...(p.foundTime > 0 && { foundAt: new Date(p.foundTime * 1000).toISOString() }),
         },

@@ -143,6 +143,7 @@ export class KeptMaps {
         sizeBytes: info.deviceSize,
         ...(p?.continued && { continuedFrom: p.unclean ? 'crash' : 'seal' }),
         ...(p?.continued && foundAt && { lastSaved: foundAt }),
+        ...(p?.continued && p.unverified && { unverified: true }),
         ...(restart && { restart }),
         ...(since && { continuousSince: since }),
       });

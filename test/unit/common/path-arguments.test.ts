@@ -45,6 +45,7 @@ const EXPECTED: Record<string, string[]> = {
   'files.list': ['path'],
   'files.copy': ['paths[]', 'destination'],
   'devices.inspect': ['path'],
+  'tracking.keep': ['device'],
 };
 
 /** Valid parameters of each method, into which one bad path is put. */
@@ -71,6 +72,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'files.list': { mountId: 'm-1', path: '/run/snapkeep/restore/m-1/nbd0p1' },
   'files.copy': { mountId: 'm-1', paths: ['/run/snapkeep/restore/m-1/nbd0p1/etc/hosts'], destination: '/home/alice' },
   'devices.inspect': { path: '/dev/sda' },
+  'tracking.keep': { device: '/dev/sda', keep: true },
 };
 
 const BAD: unknown[] = ['', 'relative/path', 'home', './x', '/a/../../etc', '/..', '/tmp/x\0/etc/shadow', '/' + 'a'.repeat(4096), 42, null, ['/x'], { path: '/x' }];
@@ -111,9 +113,9 @@ describe('path arguments at the RPC edge', () => {
 
   for (const [method, args] of Object.entries(EXPECTED))
     for (const where of args)
-      it(`${method}: ${where} refuses what is not an absolute path without ".."${where === 'path' && method === 'devices.inspect' ? ' under /dev' : ''}`, async () => {
+      it(`${method}: ${where} refuses what is not an absolute path without ".."${method === 'devices.inspect' || method === 'tracking.keep' ? ' under /dev' : ''}`, async () => {
         reached.length = 0;
-        const bad = method === 'devices.inspect' ? [...BAD, '/etc/passwd', '/dev/../etc/shadow'] : BAD;
+        const bad = method === 'devices.inspect' || method === 'tracking.keep' ? [...BAD, '/etc/passwd', '/dev/../etc/shadow'] : BAD;
         for (const value of bad) {
           const res = await dispatcher.handle({ jsonrpc: '2.0', id: 1, method, params: withArgument(VALID[method] ?? {}, where, value) }, {});
           expect(res, `${JSON.stringify(value)?.slice(0, 40)}`).toMatchObject({ error: { data: { code: 'INVALID_ARGUMENT' } } });

@@ -21,7 +21,7 @@ describe('packaging', () => {
     expect(config.linux.target).toEqual(['deb', 'AppImage']);
     expect(existsSync(path.join(root, config.linux.icon, '256x256.png'))).toBe(true);
     expect(config.deb.depends).toContain('dkms');
-    expect(config.extraResources.map((r) => r.to)).toEqual(['kmod', 'helper-templates', 'docs/helper.md', 'snapkeep-helper']);
+    expect(config.extraResources.map((r) => r.to)).toEqual(['kmod', 'boot/snapkeep-boot', 'helper-templates', 'docs/helper.md', 'snapkeep-helper']);
     for (const r of config.extraResources) expect(existsSync(path.join(root, r.from)), r.from).toBe(true);
     expect(config.files).toContain('build/resources/tray/*.png');
 

@@ -44,6 +44,7 @@ function trackers(): TrackerAccess {
     unclean: false,
     intent: attached,
     failed: false,
+    unverified: false,
     reason: 'none' as const,
     foundSequence: 9,
     foundTime: attached ? Date.parse('2026-12-04T21:30:00Z') / 1000 : 0,

@@ -124,6 +124,8 @@ await reboot();
 d = await tracked();
 check(d?.kept === 'across-reboots' && d.continuedFrom === 'seal' && d.generation === generation, `continued from the seal: ${JSON.stringify(d)}`);
 check(d.continuousSince === since, `continuous since the same time: ${d.continuousSince} vs ${since}`);
+// ext4 unmounted at the seal and at the attach: the stamp proves nobody wrote it in between.
+check(d.unverified === undefined, `an ext4 sealed unmounted is verified: ${JSON.stringify(d)}`);
 check(d.nextBackups?.[0]?.reads === 'changes', `after the reboot the next run reads changes: ${JSON.stringify(d.nextBackups)}`);
 sh('dd', 'if=/dev/urandom', 'of=/tmp/a/after-reboot.bin', 'bs=1M', 'count=3', 'status=none');
 sh('umount', '/tmp/a'); // still: the device equals the point

@@ -67,6 +67,8 @@ describe('tracked devices in words', () => {
       /^kept across reboots: tracking continuous since .*, continued from the clean shutdown of .*2026/,
     );
     expect(trackingWords(d({ kept: 'across-reboots', continuedFrom: 'crash', lastSaved: at }))).toContain('continued after a crash under write intent');
+    expect(trackingWords(d({ kept: 'across-reboots', continuedFrom: 'seal', lastSaved: at }))).not.toContain('cannot be ruled out');
+    expect(trackingWords(d({ kept: 'across-reboots', continuedFrom: 'crash', unverified: true }))).toContain("writes made while Snapkeep's module was not loaded (another system booted) cannot be ruled out");
     expect(trackingWords(d({ kept: 'across-reboots', restart: { cause: 'absent', since: at } }))).toMatch(/started over at this boot: the disk was written while Snapkeep's module was not loaded after/);
     expect(trackingWords(d({ kept: 'not-attached', tracked: false }))).toContain('not tracked now');
     expect(trackingWords(d({ kept: 'store-failed' }))).toContain('could not be written');
