@@ -343,17 +343,27 @@ export class Installer {
       return;
     }
     let changed = false;
-    for (const f of list) {
-      files.add(f.to);
-      const data = await fs.readFile(f.from);
-      const old = await fs.readFile(f.to).catch(() => null);
-      if (old !== null && old.equals(data)) continue;
-      await fs.mkdir(path.dirname(f.to), { recursive: true, mode: 0o755 });
-      // Through a new file and a rename: the shutdown hook may be running.
-      await fs.writeFile(`${f.to}.new`, data, { mode: 0o755 });
-      await fs.chmod(`${f.to}.new`, 0o755);
-      await fs.rename(`${f.to}.new`, f.to);
-      changed = true;
+    try {
+      for (const f of list) {
+        const data = await fs.readFile(f.from);
+        const old = await fs.readFile(f.to).catch(() => null);
+        if (old !== null && old.equals(data)) {
+          files.add(f.to);
+          continue;
+        }
+        await fs.mkdir(path.dirname(f.to), { recursive: true, mode: 0o755 });
+        // Through a new file and a rename: the shutdown hook may be running.
+        files.add(f.to);
+        await fs.writeFile(`${f.to}.new`, data, { mode: 0o755 });
+        await fs.chmod(`${f.to}.new`, 0o755);
+        await fs.rename(`${f.to}.new`, f.to);
+        changed = true;
+      }
+    } catch (e) {
+      // A read-only /usr (an image-based system) keeps the rest of the
+      // install useful: only keeping maps across reboots is not possible.
+      this.say(`warning: the boot tool and hooks could not be installed (${e instanceof Error ? e.message : String(e)}): change maps cannot be kept across reboots on this system`);
+      return;
     }
     this.say(changed ? `done: boot tool and hooks (${list.map((f) => f.to).join(', ')})` : 'ok: boot tool and hooks');
     if (changed && (await exists(path.join(this.layout.etc, 'snapkeep', 'boot.conf')))) await this.rebuildBootImage();

@@ -255,6 +255,17 @@ describe('installer (system tools mocked)', () => {
     expect(sys.calls.filter((c) => c === 'update-initramfs -u')).toHaveLength(1);
   });
 
+  it('a /usr it cannot write (an image-based system) leaves out the boot integration with a warning, and installs the rest', async () => {
+    // A file where the folder should be: writes into it fail as on a read-only /usr (root ignores modes).
+    mkdirSync(path.dirname(layout.sbin), { recursive: true });
+    writeFileSync(layout.sbin, 'not a folder');
+    const sys = new MockSystem(layout);
+    const { installer, out } = run(sys);
+    expect(await installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(out.find((l) => l.startsWith('warning: the boot tool and hooks could not be installed'))).toMatch(/change maps cannot be kept across reboots/);
+    expect(existsSync(path.join(layout.etc, 'systemd/system/snapkeep-helper.service'))).toBe(true);
+  });
+
   it('replaces the udev rules of earlier installs (60-snapkeep.rules ran after by-uuid links were made)', async () => {
     file(path.join(layout.etc, 'udev/rules.d/60-snapkeep.rules'), '# old');
     const sys = new MockSystem(layout);
