@@ -54,11 +54,15 @@ int boot_store_offset(const struct boot_entry *e,
  * mkstore's read-back of the stamp page through the device: it must show
  * the fresh mark the file was written with.
  */
-int boot_store_probe_stamp(const struct boot_entry *e, dev_t store_dev)
+/*
+ * The store device for reading with O_DIRECT (what is on the disk, not
+ * what a cache kept), only if it is still the block device the entry
+ * was resolved to; the fd, or -errno.
+ */
+static int boot_store_open(const struct boot_entry *e, dev_t store_dev)
 {
 	struct stat st;
-	void *buf;
-	int fd, ret;
+	int fd;
 
 	fd = open(e->store, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
@@ -68,6 +72,17 @@ int boot_store_probe_stamp(const struct boot_entry *e, dev_t store_dev)
 		close(fd);
 		return -ENODEV;
 	}
+	return fd;
+}
+
+int boot_store_probe_stamp(const struct boot_entry *e, dev_t store_dev)
+{
+	void *buf;
+	int fd, ret;
+
+	fd = boot_store_open(e, store_dev);
+	if (fd < 0)
+		return fd;
 	if (posix_memalign(&buf, BOOT_STORE_PAGE, BOOT_STORE_PAGE)) {
 		close(fd);
 		return -ENOMEM;
@@ -88,7 +103,6 @@ int boot_store_probe(const struct boot_entry *e, dev_t store_dev)
 {
 	static const char magic[4] = { 'S', 'K', 'C', 'B' };
 	unsigned long long off[2];
-	struct stat st;
 	void *buf;
 	int fd, i, ret;
 
@@ -96,15 +110,9 @@ int boot_store_probe(const struct boot_entry *e, dev_t store_dev)
 		if (boot_store_offset(e, (unsigned long long)i *
 				      BOOT_STORE_PAGE, &off[i]))
 			return -ENOSPC;
-	/* O_DIRECT: what is on the disk, not what a cache kept. */
-	fd = open(e->store, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	fd = boot_store_open(e, store_dev);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) ||
-	    st.st_rdev != store_dev) {
-		close(fd);
-		return -ENODEV;
-	}
+		return fd;
 	if (posix_memalign(&buf, BOOT_STORE_PAGE, 2 * BOOT_STORE_PAGE)) {
 		close(fd);
 		return -ENOMEM;

@@ -302,16 +302,12 @@ export class Service {
       const nextBackups = jobs
         .filter((j) => j.sources.includes(d.device) || (d.configuredAs !== undefined && j.sources.includes(d.configuredAs)))
         .map((j) => {
-          const mark = j.sources.map((s) => this.cbtMark(j.id, s)).find((m) => m !== undefined);
+          const mark = j.sources.map((s) => this.cbt.get(j.id, s)).find((m) => m !== undefined);
           const reads: 'changes' | 'whole-device' = mark !== undefined && d.generation === mark.generation ? 'changes' : 'whole-device';
           return { jobId: j.id, jobName: j.name, reads };
         });
       return { ...d, ...(since && { continuousSince: since }), ...(nextBackups.length > 0 && { nextBackups }) };
     });
-  }
-
-  private cbtMark(jobId: string, source: string) {
-    return this.cbt.get(jobId, source);
   }
 
   /** Keeps a device's change map across reboots, or stops: root, or a member polkit allows. */

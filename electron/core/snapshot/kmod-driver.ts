@@ -3,9 +3,9 @@
 // reports becomes the AppError a user can act on, with the snapshot id and
 // device in the details.
 import { AppError } from '../../common/contract';
-import { headerAbi, isNativeSysError, kmod, moduleVersion } from '../../../native';
+import { headerAbi, isNativeSysError, kmod, moduleVersion, type PersistInfo } from '../../../native';
 import { kmodError } from './kmod-errors';
-import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, TrackerInfo } from './driver';
+import type { SectorRange, SnapshotDriver, SnapshotEvent, SnapshotListing, TrackerInfo, TrackerPersistence } from './driver';
 
 /** The first ABI with trackers and snapshots. */
 const SNAPSHOT_ABI = { major: 1, minor: 1 };
@@ -22,6 +22,19 @@ async function guard<T>(what: string, details: Record<string, unknown>, f: () =>
   } catch (e) {
     throw kmodError(e, what, details);
   }
+}
+
+/** The module's report on a tracker's store, as the app uses it; undefined without a store. */
+export function trackerPersistence(p: PersistInfo): TrackerPersistence | undefined {
+  if (!p.attached) return undefined;
+  return {
+    continued: p.continued,
+    unclean: p.unclean,
+    failed: p.failed,
+    ...(p.unverified && { unverified: true }),
+    reason: p.reason,
+    ...(p.foundTime > 0 && { foundAt: new Date(p.foundTime * 1000).toISOString() }),
+  };
 }
 
 export class KmodSnapshotDriver implements SnapshotDriver {
@@ -123,23 +136,8 @@ export class KmodSnapshotDriver implements SnapshotDriver {
       return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.deviceSize };
     }
     const t = await guard(`tracker of ${device}`, { device }, () => kmod.trackerInfo2(device));
-    const p = t.persist;
-    return {
-      generation: t.generation,
-      number: t.number,
-      blockSize: t.blockSize,
-      deviceSizeBytes: t.deviceSize,
-      ...(p.attached && {
-        persist: {
-          continued: p.continued,
-          unclean: p.unclean,
-          failed: p.failed,
-          ...(p.unverified && { unverified: true }),
-          reason: p.reason,
-          ...(p.foundTime > 0 && { foundAt: new Date(p.foundTime * 1000).toISOString() }),
-        },
-      }),
-    };
+    const persist = trackerPersistence(t.persist);
+    return { generation: t.generation, number: t.number, blockSize: t.blockSize, deviceSizeBytes: t.deviceSize, ...(persist && { persist }) };
   }
 
   async readChangeMap(device: string): Promise<Uint8Array> {

@@ -9,10 +9,11 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { AppError, type TrackedDevice, type TrackerRestart } from '../../common/contract';
+import { AppError, type TrackedDevice } from '../../common/contract';
 import { headerAbi, isNativeSysError, kmod, moduleVersion, type DevNumber, type TrackerInfo, type TrackerInfo2 } from '../../../native';
 import { majorMinor, nameOfDevno } from '../devices/sysfs';
 import { trackerRestart } from '../runner/tracker-restart';
+import { trackerPersistence } from '../snapshot/kmod-driver';
 import { readBootConfig, removeBootLines, type BootEntry } from './boot-config';
 import { deviceIdentity, stablePath } from './device-names';
 
@@ -126,11 +127,8 @@ export class KeptMaps {
       const info2 = canPersist ? await this.k.info2(device).catch(() => null) : null;
       const info = info2 ?? (await this.k.info(device).catch(() => null));
       if (!info) continue;
-      const p = info2?.persist.attached ? info2.persist : null;
-      const foundAt = p && p.foundTime > 0 ? new Date(p.foundTime * 1000).toISOString() : undefined;
-      let restart: TrackerRestart | undefined;
-      if (p && !p.continued)
-        restart = trackerRestart({ generation: info.generation, number: info.number, blockSize: info.blockSize, deviceSizeBytes: info.deviceSize, persist: { ...p, ...(foundAt && { foundAt }) } });
+      const p = info2 ? trackerPersistence(info2.persist) : undefined;
+      const restart = p && !p.continued ? trackerRestart({ generation: info.generation, number: info.number, blockSize: info.blockSize, deviceSizeBytes: info.deviceSize, persist: p }) : undefined;
       const since = firstSeen(info.generation);
       out.push({
         device,
@@ -142,7 +140,7 @@ export class KeptMaps {
         number: info.number,
         sizeBytes: info.deviceSize,
         ...(p?.continued && { continuedFrom: p.unclean ? 'crash' : 'seal' }),
-        ...(p?.continued && foundAt && { lastSaved: foundAt }),
+        ...(p?.continued && p.foundAt && { lastSaved: p.foundAt }),
         ...(p?.continued && p.unverified && { unverified: true }),
         ...(restart && { restart }),
         ...(since && { continuousSince: since }),
