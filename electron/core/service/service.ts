@@ -63,6 +63,7 @@ import { TaskManager } from '../tasks/task-manager';
 import { defaultKeptMapsOptions } from '../tracking/defaults';
 import { GenerationsFile, GenerationsSeen } from '../tracking/generations';
 import { KeptMaps, type KeptMapsOptions } from '../tracking/kept-maps';
+import { nextBackups } from '../tracking/next-backups';
 import { defaultEngine, defaultMountBackend } from './engine-source';
 import { MountManager, type MountBackend } from './mount-manager';
 import { inspectTarget, prepareRestoreTarget } from './restore-target';
@@ -297,17 +298,13 @@ export class Service {
     const list = await this.kept.list((g) => this.generations.firstSeen(g));
     for (const d of list) if (d.generation !== undefined) await this.generations.note(d.generation);
     const jobs = this.jobs.list();
-    return list.map((d) => {
-      const since = d.generation !== undefined ? this.generations.firstSeen(d.generation) : undefined;
-      const nextBackups = jobs
-        .filter((j) => j.sources.includes(d.device) || (d.configuredAs !== undefined && j.sources.includes(d.configuredAs)))
-        .map((j) => {
-          const mark = j.sources.map((s) => this.cbt.get(j.id, s)).find((m) => m !== undefined);
-          const reads: 'changes' | 'whole-device' = mark !== undefined && d.generation === mark.generation ? 'changes' : 'whole-device';
-          return { jobId: j.id, jobName: j.name, reads };
-        });
-      return { ...d, ...(since && { continuousSince: since }), ...(nextBackups.length > 0 && { nextBackups }) };
-    });
+    return Promise.all(
+      list.map(async (d) => {
+        const since = d.generation !== undefined ? this.generations.firstSeen(d.generation) : undefined;
+        const next = await nextBackups(d, jobs, (jobId, source) => this.cbt.get(jobId, source));
+        return { ...d, ...(since && { continuousSince: since }), ...(next.length > 0 && { nextBackups: next }) };
+      }),
+    );
   }
 
   /** Keeps a device's change map across reboots, or stops: root, or a member polkit allows. */
