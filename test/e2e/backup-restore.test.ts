@@ -155,6 +155,8 @@ describe('backup and restore in the browser', () => {
 
     await nav('Dashboard');
     await page.getByTestId('history-card').getByText('Succeeded').nth(1).waitFor();
+    // the repository says which algorithms protect it (the engine picks them by the CPU)
+    expect(await page.getByTestId('repo-algorithms').textContent()).toMatch(/^chunk ids (HMAC-SHA-256|keyed BLAKE2b), encrypted with (AES-256-GCM|XChaCha20-Poly1305)$/);
     await screenshot(page, 'dashboard');
   });
 

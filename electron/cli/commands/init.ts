@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 
+import { algorithmWords } from '../../common/contract';
 import { engine } from '../../core/engine';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
@@ -21,7 +22,7 @@ export const initCommand: Command = {
     const repo = await engine.init({ path: p, ...(pass !== undefined && { passphrase: pass }), ...(chunkSize ? { chunkSize } : {}) });
     const info = await repo.info();
     await repo.close();
-    out(json ? JSON.stringify(info) : `created ${info.encrypted ? 'an encrypted' : 'an unencrypted'} repository at ${p} (chunk size ${info.chunkSize} bytes${info.algorithms ? `, chunk ids ${info.algorithms.chunkId}, encryption ${info.algorithms.encryption}` : ''})`);
+    out(json ? JSON.stringify(info) : `created ${info.encrypted ? 'an encrypted' : 'an unencrypted'} repository at ${p} (chunk size ${info.chunkSize} bytes${info.algorithms ? `, ${algorithmWords(info.algorithms)}` : ''})`);
     return EXIT.OK;
   },
 };

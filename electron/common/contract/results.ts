@@ -124,3 +124,20 @@ export function trackingWords(d: TrackedDevice): string {
     }
   }
 }
+
+const ALGORITHM_NAMES: Record<string, string> = {
+  'blake2b-keyed': 'keyed BLAKE2b',
+  'hmac-sha256': 'HMAC-SHA-256',
+  xchacha20poly1305: 'XChaCha20-Poly1305',
+  aes256gcm: 'AES-256-GCM',
+};
+
+/**
+ * A repository's algorithms in words (docs/repository-format.md,
+ * "Algorithms"), e.g. "chunk ids HMAC-SHA-256, encrypted with
+ * AES-256-GCM". A name this build does not know is shown as it is.
+ */
+export function algorithmWords(a: { chunkId: string; encryption: string }): string {
+  const name = (n: string): string => ALGORITHM_NAMES[n] ?? n;
+  return `chunk ids ${name(a.chunkId)}, ${a.encryption === 'none' ? 'not encrypted' : `encrypted with ${name(a.encryption)}`}`;
+}
