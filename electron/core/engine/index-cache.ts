@@ -7,10 +7,15 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** The cache root: $SNAPKEEP_CACHE_DIR, /var/cache/snapkeep for root, else the XDG cache. */
+/**
+ * The cache root: $SNAPKEEP_CACHE_DIR (a relative one taken from the
+ * working directory, as a user typing it means), /var/cache/snapkeep for
+ * root, else the XDG cache (a relative XDG_CACHE_HOME is ignored, as the
+ * XDG spec says).
+ */
 export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env['SNAPKEEP_CACHE_DIR'];
-  if (fromEnv && path.isAbsolute(fromEnv)) return fromEnv;
+  if (fromEnv) return path.resolve(fromEnv);
   if (process.getuid?.() === 0) return '/var/cache/snapkeep';
   const xdg = env['XDG_CACHE_HOME'];
   return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(env['HOME'] ?? os.homedir(), '.cache'), 'snapkeep');
