@@ -79,3 +79,26 @@ export function resumeRecord(dir: string, p: ResumeKeyParts): { file: string; ke
 export function resumeFile(dir: string, targetIdentity: string): string {
   return path.join(dir, `${createHash('sha256').update(targetIdentity).digest('hex').slice(0, 32)}.resume`);
 }
+
+/** How long the progress of an interrupted restore is kept for a resume that may never come. */
+export const RESUME_RECORD_DAYS = 30;
+
+/**
+ * Removes progress records of restores interrupted more than `days` ago
+ * (the target was never restored to again): they would only ever resume a
+ * restore nobody retries, and they name a target's chunks. Only this
+ * directory's `*.resume` files are touched; returns how many went.
+ */
+export async function dropStaleResumeRecords(dir: string, days = RESUME_RECORD_DAYS, now = Date.now()): Promise<number> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  let dropped = 0;
+  for (const name of names) {
+    if (!/^[0-9a-f]{32}\.resume$/.test(name)) continue;
+    const file = path.join(dir, name);
+    const st = await fs.lstat(file).catch(() => undefined);
+    if (!st?.isFile() || now - st.mtimeMs < days * 86_400_000) continue;
+    await fs.rm(file, { force: true });
+    dropped++;
+  }
+  return dropped;
+}

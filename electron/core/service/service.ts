@@ -33,6 +33,7 @@ import { DeviceDiscovery } from '../devices/discovery';
 import type { SystemRoots } from '../devices/roots';
 import type { ModuleState } from '../devices/snapshot-support';
 import type { Engine, PruneOptions } from '../engine/api';
+import { dropStaleResumeRecords, RESUME_RECORD_DAYS } from '../engine/restore-resume';
 import { comparePoints, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
 import { PointNotes, PointNotesFile } from '../history/point-notes';
@@ -239,6 +240,8 @@ export class Service {
       const notAttached = await this.kept.attachConfigured().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
       if (notAttached !== null) this.logger.for('helper').warn(`kept change maps: ${notAttached}`);
       await this.mounts.recover();
+      const stale = await dropStaleResumeRecords(path.join(o.dirs.state, 'restores'));
+      if (stale > 0) this.logger.for('helper').info(`dropped the progress of ${stale} restore(s) interrupted more than ${RESUME_RECORD_DAYS} days ago`);
       this.recovery = await recoverLeftovers({
         records: this.records,
         driver: this.driver,
