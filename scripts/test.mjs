@@ -7,11 +7,12 @@
 //
 // Steps that are not suites (build, typecheck, lint) count as one test each.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { asanEnv } from './asan-env.mjs';
+import { DebugKernelError, ensureDebugKernel } from './debug-kernel.mjs';
 import { ensureAll } from './deps.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,6 +123,37 @@ const steps = [
   { name: 'e2e', needsBuild: true, run: vitest('test/e2e/vitest.config.mts', 'e2e') },
 ];
 
+/** Whether the debug kernel of the VM tests is built for its current inputs. */
+function debugKernelReady() {
+  try {
+    ensureDebugKernel({ build: false });
+    return true;
+  } catch (e) {
+    if (e instanceof DebugKernelError) return false;
+    throw e;
+  }
+}
+
+/**
+ * On a machine without the debug kernel (about 38 CPU minutes to build),
+ * starts its build now at the lowest priority, so it uses what the steps
+ * before the VM tests leave idle; the VM harness waits for it (the cache's
+ * lock) or runs the other kernels' tests meanwhile. Its log:
+ * out/results/debug-kernel.log.
+ */
+function startDebugKernelBuild() {
+  if (debugKernelReady()) return;
+  const logFile = join(results, 'debug-kernel.log');
+  const fd = openSync(logFile, 'w');
+  console.log(`npm test: building the debug kernel in the background (log: ${logFile})`);
+  const child = spawn('nice', ['-n', '19', process.execPath, join(root, 'scripts/debug-kernel.mjs')], { cwd: root, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.on('error', () => {});
+  // Not stopped when npm test ends early (a failed build skips the VM
+  // tests): a make killed halfway would only be started again next time.
+  child.unref();
+}
+
 async function main() {
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]?.split(',') : null;
   const started = Date.now();
@@ -133,6 +165,7 @@ async function main() {
     console.log('0 passed, 1 failed');
     process.exit(1);
   }
+  if (!only || only.includes('vm')) startDebugKernelBuild();
 
   const table = [];
   let buildOk = true;

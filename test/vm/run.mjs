@@ -64,10 +64,11 @@
 // out/results/vm.json. Exit status 1 when anything failed.
 // Details and measurements: docs/testing-vm.md.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO } from '../../scripts/build-kmod.mjs';
-import { DebugKernelError } from '../../scripts/debug-kernel.mjs';
+import { DebugKernelError, ensureDebugKernel } from '../../scripts/debug-kernel.mjs';
 import {
 	KERNEL_NAMES, KernelError, resolveKernels, SUPPORTED_KERNELS,
 } from '../../scripts/kernels.mjs';
@@ -190,6 +191,36 @@ function writeDurations(took, results) {
 	}
 }
 
+/** Whether the debug kernel's cache has a build for the current inputs. */
+function debugKernelReady() {
+	try {
+		ensureDebugKernel({ build: false });
+		return true;
+	} catch (e) {
+		if (e instanceof DebugKernelError)
+			return false;
+		throw e;
+	}
+}
+
+/**
+ * Builds the debug kernel in a child process (scripts/debug-kernel.mjs,
+ * which waits for a build under way elsewhere), so the event loop keeps
+ * serving the running guests; resolves whether it is there.
+ * @returns {Promise<boolean>}
+ */
+function buildDebugKernel() {
+	console.log('vm: building the debug kernel while the other kernels\' ' +
+		'tests run');
+	return new Promise((done) => {
+		const child = spawn(process.execPath,
+			[join(REPO, 'scripts/debug-kernel.mjs')],
+			{ stdio: ['ignore', 'inherit', 'inherit'] });
+		child.on('error', () => done(false));
+		child.on('exit', (code) => done(code === 0));
+	});
+}
+
 /** @param {Detailed} r */
 function printResult(r) {
 	const tag = { passed: 'ok  ', failed: 'FAIL', skipped: 'skip' }[r.status];
@@ -256,16 +287,23 @@ async function main() {
 	const names = o.kernels.length ? o.kernels : KERNEL_NAMES.filter((n) =>
 		tests.some((t) => wanted(t).includes(n) &&
 			(!t.kernels.length || t.kernels.includes(n))));
-	const { kernels } = resolveKernels(names,
-		{ log: (s) => console.log(`vm: ${s}`) });
+	// The debug kernel is built the first time a run needs it (about 38
+	// CPU minutes): the other kernels' tests run meanwhile and its own
+	// join the queue when it is ready, instead of every test waiting.
+	const buildDebug = names.includes('debug') && !debugKernelReady();
+	const vmLog = { log: (/** @type {string} */ s) => console.log(`vm: ${s}`) };
+	const now = buildDebug ? names.filter((n) => n !== 'debug') : names;
+	const { kernels } = now.length ? resolveKernels(now, vmLog) :
+		{ kernels: [] };
 	checkQemu();
 	const helpers = buildHelpers(REPO, join(VM_OUT, 'helpers'));
 
 	/** @type {Prepared[]} */
 	const prepared = kernels.map((kernel) => prepareKernel(kernel,
-		o.testsDir, { log: (s) => console.log(`vm: ${s}`) }));
+		o.testsDir, vmLog));
 	console.log(`vm: ${tests.length} test(s) on ` +
 		kernels.map((k) => `${k.name} (${k.version})`).join(', ') +
+		`${buildDebug ? `${kernels.length ? ', ' : ''}debug (once built)` : ''}` +
 		`${useMatrix ? ' (default matrix)' : ''}, ${o.jobs} at a time`);
 
 	const runDir = newRunDir();
@@ -277,42 +315,49 @@ async function main() {
 	const queue = [];
 	/** @type {Result[]} */
 	const results = [];
-	for (const test of tests) {
-		for (let n = 1; n <= o.repeat; n++) {
-			for (const prep of prepared) {
-				const k = prep.kernel;
-				const name = o.repeat > 1 ? `${test.name}.${n}` : test.name;
-				const dir = join(runDir, k.version, name);
-				if (useMatrix && !wanted(test).includes(k.name))
-					continue;
-				// A test for other kernels is out of scope here,
-				// not skipped: it is not counted at all.
-				if (test.kernels.length && !test.kernels.includes(k.name))
-					continue;
-				const smp = o.smp ?? test.smp;
-				const tcg = o.tcg ?? test.tcg ?? kernelRun(k.name).tcg;
-				queue.push({
-					job: () => runOne(prep, test, dir, { ...o, helpers }),
-					// Unknown: a fraction of the time limit.
-					estimate: took[`${k.name}/${test.name}`] ??
-						test.timeout * kernelRun(k.name).timeoutScale / 4,
-					// Host threads that run its vCPUs.
-					threads: tcg === 'multi' ? smp : 1,
-				});
+	/** Queues every selected test of these kernels, longest first. */
+	const enqueue = (/** @type {Prepared[]} */ preps) => {
+		for (const test of tests) {
+			for (let n = 1; n <= o.repeat; n++) {
+				for (const prep of preps) {
+					const k = prep.kernel;
+					const name = o.repeat > 1 ? `${test.name}.${n}` : test.name;
+					const dir = join(runDir, k.version, name);
+					if (useMatrix && !wanted(test).includes(k.name))
+						continue;
+					// A test for other kernels is out of scope here,
+					// not skipped: it is not counted at all.
+					if (test.kernels.length && !test.kernels.includes(k.name))
+						continue;
+					const smp = o.smp ?? test.smp;
+					const tcg = o.tcg ?? test.tcg ?? kernelRun(k.name).tcg;
+					queue.push({
+						job: () => runOne(prep, test, dir, { ...o, helpers }),
+						// Unknown: a fraction of the time limit.
+						estimate: took[`${k.name}/${test.name}`] ??
+							test.timeout * kernelRun(k.name).timeoutScale / 4,
+						// Host threads that run its vCPUs.
+						threads: tcg === 'multi' ? smp : 1,
+					});
+				}
 			}
 		}
-	}
-	// Longest first: with two VMs at a time, a long test started last
-	// would leave one core idle at the end.
-	queue.sort((a, b) => b.estimate - a.estimate);
+		// Longest first: with two VMs at a time, a long test started last
+		// would leave one core idle at the end.
+		queue.sort((a, b) => b.estimate - a.estimate);
+	};
+	enqueue(prepared);
 	// --jobs is a budget of host threads: a guest under tcg=multi takes
 	// one per vCPU, so two of those do not share two cores at once. The
 	// first queued test that fits starts; one larger than the whole
 	// budget runs alone.
 	let free = o.jobs;
+	let building = buildDebug;
+	/** @type {string|undefined} */
+	let buildError;
 	await new Promise((resolve) => {
 		const next = () => {
-			if (!queue.length && free === o.jobs)
+			if (!queue.length && free === o.jobs && !building)
 				return resolve(undefined);
 			for (let i = 0; i < queue.length; i++) {
 				const need = Math.min(queue[i].threads, o.jobs);
@@ -328,10 +373,25 @@ async function main() {
 				});
 			}
 		};
+		if (buildDebug) {
+			buildDebugKernel().then((built) => {
+				building = false;
+				if (built) {
+					const debug = resolveKernels(['debug'], vmLog).kernels;
+					enqueue(debug.map((k) => prepareKernel(k, o.testsDir,
+						vmLog)));
+				} else {
+					buildError = 'the debug kernel did not build ' +
+						'(its log: the lines above); its tests did not run';
+					console.log(`vm: ${buildError}`);
+				}
+				next();
+			});
+		}
 		next();
 	});
 
-	const json = writeResults(results, undefined, o.resultsFile);
+	const json = writeResults(results, buildError, o.resultsFile);
 	writeDurations(took, results);
 	const secs = ((Date.now() - t0) / 1000).toFixed(1);
 	/** @type {Map<string, number>} */
