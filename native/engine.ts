@@ -62,6 +62,13 @@ export interface BackupDeviceRequest {
   writeSegments?: boolean;
   /** Format 2: also store the list root naming them. */
   writeRoot?: boolean;
+  /**
+   * Spool mode (remote repositories): the caller uploads and removes sealed
+   * packs while the backup runs; the pack stage waits while this many of
+   * its sealed packs are still present, and leaves the check that they
+   * exist to the caller. 0 or absent: off.
+   */
+  spoolPacks?: number;
 }
 
 export interface BackupDeviceResult {

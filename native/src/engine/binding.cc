@@ -519,6 +519,9 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->threads = static_cast<int>(Num(o, "threads", 0));
     req->writeSegments = Bool(o, "writeSegments");
     req->writeRoot = Bool(o, "writeRoot");
+    const double spool = Num(o, "spoolPacks", 0);
+    if (spool < 0 || spool > 1024) throw Napi::TypeError::New(env, "spoolPacks must be from 0 to 1024");
+    req->spoolPacks = static_cast<uint32_t>(spool);
     if (req->writeRoot && !req->writeSegments) throw Napi::TypeError::New(env, "writeRoot needs writeSegments");
     Napi::Value ranges = o.Get("ranges");
     if (ranges.IsArray()) {
