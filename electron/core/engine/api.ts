@@ -190,6 +190,8 @@ export interface Engine {
   open(opts: OpenOptions): Promise<RepositoryHandle>;
   /** Converts a repository to the current format (only when asked); `dryRun` says what it would do. */
   upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<import('./upgrade').UpgradeReport>;
+  /** A connection test of a remote location: the server's host key fingerprint (to show and pin), or its error. */
+  remoteHostKey?(path: string, remote: RemoteAccess): Promise<string | undefined>;
   /** The pin of a repository's config without unlocking it (no key fingerprint). */
   readPin(path: string, remote?: RemoteAccess): Promise<RepoPin>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */

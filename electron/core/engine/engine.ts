@@ -129,6 +129,16 @@ export class SnapkeepEngine implements Engine {
     return upgradeRepository(opts);
   }
 
+  async remoteHostKey(path: string, remote: RemoteAccess): Promise<string | undefined> {
+    try {
+      const r = await connectRemote(path, remote, undefined);
+      await r.release();
+      return r.hostKey;
+    } catch (e) {
+      throw toAppError(e, `connect to ${path}`);
+    }
+  }
+
   async readPin(path: string, remote?: RemoteAccess): Promise<RepoPin> {
     try {
       if (isRemoteLocation(path)) {

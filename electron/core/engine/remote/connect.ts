@@ -47,3 +47,13 @@ export async function connectRemote(location: string, access: RemoteAccess | und
     throw e;
   }
 }
+
+/** Runs `fn` with the location's storage open (locks, which need no key); `fn` gets the canonical location. */
+export async function withRemoteLocation<T>(location: string, access: RemoteAccess | undefined, fn: (location: string) => Promise<T>): Promise<T> {
+  const r = await connectRemote(location, access, undefined);
+  try {
+    return await fn(r.location);
+  } finally {
+    await r.release();
+  }
+}
