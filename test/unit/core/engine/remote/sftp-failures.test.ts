@@ -117,7 +117,7 @@ run('an SFTP server that fails or lies', () => {
 
   it('fails clearly when the server dies mid-upload, loses nothing, and the next run resumes', async () => {
     const img = path.join(tmp.dir, 'big.img');
-    // Noise only: ~3 packs of 16 MiB, so the kill lands between uploads.
+    // Noise only: 3 packs of 16 MiB, so the kill lands between uploads.
     fs.writeFileSync(img, randomBytes(48 * 1024 * 1024));
     const url = sshd.url('killed');
     const first = await engine.init({ path: url, cacheDir: cacheDir(), remote: access() });
@@ -150,7 +150,8 @@ run('an SFTP server that fails or lies', () => {
     const total = fs.readdirSync(path.join(sshd.home, 'killed/packs'), { recursive: true }).filter((f) => /\/[0-9a-f]{32}$/.test(String(f))).length;
     console.log(`packs: ${uploadedBefore} on the server after the kill, ${uploadedNow} uploaded by the next run, ${total} in all`);
     // The packs the killed run put on the server are used, not sent again:
-    // 48 MiB of noise fill four packs of 16 MiB, whichever run sent them.
+    // The small image's pack, and the three of 16 MiB that 48 MiB of noise
+    // fill, whichever run sent them.
     expect(uploadedBefore).toBeGreaterThanOrEqual(1);
     expect(total).toBe(uploadedBefore + uploadedNow);
     expect(total).toBe(4);
