@@ -15,6 +15,10 @@ import { engine } from '../../../../../electron/core/engine';
 import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
 import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
+import { JsonFile } from '../../../../../electron/core/persist/json-file';
+import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
+import { RepoRegistry, RepositoriesFile } from '../../../../../electron/core/repos/registry';
+import { RemoteCredentials } from '../../../../../electron/core/repos/remote-credentials';
 import { JAIL_USER, SFTP_USER, type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, sha256 } from '../fixtures';
@@ -160,6 +164,34 @@ run('an SFTP server that fails or lies', () => {
     expect(sha256(out)).toBe(sha256(img));
     expect((await again.verify({ data: true })).problems).toEqual([]);
     await again.close();
+  });
+
+  it('registers remote repositories with their login kept root-only and the host key pinned at first use', async () => {
+    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const state = path.join(tmp.dir, 'state');
+    const remotes = new RemoteCredentials(path.join(state, 'remotes'));
+    const registry = new RepoRegistry({
+      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
+      engine,
+      log: silent,
+      keys: new RememberedKeys(path.join(state, 'keys')),
+      remotes,
+    });
+    await registry.load();
+    const url = sshd.url('reg');
+    const created = await registry.init('office', url, 'pw', undefined, false, { password: sshd.password });
+    expect(created).toMatchObject({ path: url, encrypted: true, hostKey: sshd.hostKey });
+    expect(await remotes.read(url)).toEqual({ kind: 'login', login: { password: sshd.password, hostKey: sshd.hostKey } });
+    // Opened later with what was stored, nothing given again.
+    const points = await registry.with(created.id, (h) => h.listPoints());
+    expect(points).toEqual([]);
+    await registry.remove(created.id);
+    expect(await remotes.read(url)).toEqual({ kind: 'none' });
+    // Added back as an existing repository (encrypted: no key needed to register it).
+    const added = await registry.add('office again', url, { privateKey: sshd.clientKey.toString('utf8') });
+    expect(added).toMatchObject({ encrypted: true, unlocked: false, hostKey: sshd.hostKey });
+    await registry.unlock(added.id, 'pw');
+    expect(await registry.with(added.id, (h) => h.listPoints())).toEqual([]);
   });
 
   it('refuses a changed host key, and accepts the new one only when told', async () => {
