@@ -251,6 +251,12 @@ export interface NativeRepoOptions {
   chunkIdAlg?: ChunkIdAlgorithm;
   /** The config's AEAD when encKey is given (absent: xchacha20poly1305). */
   aead?: AeadAlgorithm;
+  /**
+   * A remote repository's read cache: called (on the JS thread) when a
+   * restore, verify or reader meets a pack missing from `path`; resolves
+   * once it is there. A rejection fails the operation with it.
+   */
+  fetchPack?: (packId: string) => Promise<unknown>;
 }
 
 /** Chunk-id algorithms (docs/repository-format.md, "Algorithms"). */

@@ -37,17 +37,32 @@ async function openWith(
   verifyConfig(config, keys, path);
   checkPinnedKeys(keys, pin, path);
   const cacheDir = await indexCacheDir(config.id, cacheRoot);
-  // A remote repository: the native engine works on the working copy (remote/remote-native.ts).
+  // A remote repository: the native engine works on the working copy, and
+  // asks for packs it lacks through `fetchPack` (remote/remote-native.ts).
+  // The engine holds that function: it reaches the wrapper through `link`,
+  // cut at close, so the two do not keep each other alive.
+  const link: { to?: RemoteNative } = {};
   const inner = openNativeRepo({
     path: remote ? remote.wc.dir : path,
     idKey: keys.idKey,
     ...nativeCrypto(config, keys),
     version: config.version,
     ...(cacheDir !== undefined && { cacheDir }),
+    ...(remote && {
+      fetchPack: (id: string) => link.to?.fetchForEngine(id) ?? Promise.reject(new AppError('INTERNAL', `${path} is closed`)),
+    }),
   });
-  const native = remote ? new RemoteNative(inner, remote.wc) : inner;
+  const native = remote ? (link.to = new RemoteNative(inner, remote.wc, remote.readCachePacks)) : inner;
   await native.loadIndex();
-  return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)), remote && { hostKey: remote.hostKey, close: remote.release });
+  const close = remote && {
+    hostKey: remote.hostKey,
+    close: async () => {
+      await link.to?.close();
+      link.to = undefined;
+      await remote.release();
+    },
+  };
+  return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)), close);
 }
 
 /** Runs `fn` with the remote repository's connection; released when `fn` fails (the handle releases it otherwise). */

@@ -13,11 +13,14 @@ import { WorkingCopy, workingCopyDir } from './working-copy';
 export interface RemoteAccess extends SftpCredentials {
   retry?: RetryPolicy;
   readyTimeoutMs?: number;
+  /** Packs the read cache of restore, verify and readers keeps (16 MiB each; default READ_CACHE_PACKS). */
+  readCachePacks?: number;
 }
 
 export interface RemoteConnection {
   /** The canonical location (sftp://user@host[:port]/path). */
   location: string;
+  readCachePacks: number | undefined;
   storage: RemoteRepoStorage;
   wc: WorkingCopy;
   /** The fingerprint of the server's host key (to pin at first use). */
@@ -41,7 +44,7 @@ export async function connectRemote(location: string, access: RemoteAccess | und
   try {
     const storage = attached.storage as RemoteRepoStorage;
     wc = await WorkingCopy.open(workingCopyDir(cacheRoot ?? defaultCacheRoot(), loc.url), storage);
-    return { location: loc.url, storage, wc, hostKey, release: attached.release };
+    return { location: loc.url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, release: attached.release };
   } catch (e) {
     await attached.release();
     throw e;

@@ -33,8 +33,10 @@ type ProgressCallback = Parameters<NativeRepo['backup']>[1];
 export const SPOOL_PACKS = 8;
 /** Uploads at once. */
 export const PARALLEL_UPLOADS = 3;
-/** Packs kept fetched for random reads (NBD, file restore): 16 MiB each. */
-const READ_CACHE_PACKS = 16;
+/** Packs the read cache keeps (16 MiB each): restore, verify --data, readers. */
+export const READ_CACHE_PACKS = 8;
+/** Packs a restore fetches ahead of the one the engine waits for. */
+export const PREFETCH_PACKS = 3;
 
 const ZERO_ID = '0'.repeat(64);
 
@@ -125,16 +127,23 @@ class SpoolUploader {
 }
 
 export class RemoteNative implements NativeRepo {
-  /** Packs of the read cache (readRange), least recently used first. */
-  private readonly readCache: string[] = [];
+  /** The read cache: packs fetched (or being fetched), least recently used first. */
+  private readonly cache = new Map<string, { settled: boolean; done: Promise<void> }>();
+  /** The order the running restore needs packs in. */
+  private orderList: string[] = [];
+  private order = new Map<string, number>();
   /** Whole lists of open readers, for readRange's pack lookups. */
   private readonly lists = new WeakMap<object, string[]>();
   /** Packs uploaded by the last backup (tests count them). */
   lastUploads = 0;
+  /** Read cache figures: packs fetched whole, and the most held after an eviction. */
+  readonly readStats = { fetched: 0, maxHeld: 0 };
 
   constructor(
     readonly inner: NativeRepo,
     readonly wc: WorkingCopy,
+    /** Packs the read cache keeps (16 MiB each). */
+    private readonly cachePacks = READ_CACHE_PACKS,
   ) {}
 
   sealEnvelope: NativeRepo['sealEnvelope'] = (t, d) => this.inner.sealEnvelope(t, d);
@@ -210,6 +219,7 @@ export class RemoteNative implements NativeRepo {
   async resumeSpool(): Promise<{ uploaded: number; indexed: number }> {
     let uploaded = 0;
     for (const id of await this.wc.localPacks()) {
+      if (this.cache.has(id)) continue; // this process's read cache
       // A pack of the cache (a restore killed before it dropped it) is on
       // the store already: only spooled ones are missing there.
       const st = await this.wc.remote.stat(rel.pack(id));
@@ -325,51 +335,138 @@ export class RemoteNative implements NativeRepo {
 
   probeResume: NativeRepo['probeResume'] = (req) => this.inner.probeResume(req);
 
+  /**
+   * The engine's pack fetcher (NativeRepoOptions.fetchPack): a restore,
+   * verify or reader met a pack that is not in the working copy. Fetched
+   * whole into the read cache (with the next ones of the current restore's
+   * order, PREFETCH_PACKS ahead); resolves once it is there, after packs
+   * were evicted to keep the cache at `cachePacks` (fetches still running
+   * are not evicted, so at most PREFETCH_PACKS more; the engine reads
+   * evicted packs it has open through their descriptors, at most 8).
+   */
+  async fetchForEngine(id: string): Promise<void> {
+    this.startFetch(id);
+    const at = this.order.get(id);
+    if (at !== undefined) for (let k = 1; k <= PREFETCH_PACKS; k++) {
+      const next = this.orderList[at + k];
+      if (next !== undefined) this.startFetch(next);
+    }
+    await this.cache.get(id)?.done;
+    await this.evict(id);
+  }
+
+  private startFetch(id: string): void {
+    const have = this.cache.get(id);
+    if (have) {
+      // Most recently used last.
+      this.cache.delete(id);
+      this.cache.set(id, have);
+      return;
+    }
+    const entry = { settled: false, done: Promise.resolve() };
+    this.readStats.fetched++;
+    // A pack the store lacks is left missing: the engine names it.
+    entry.done = this.wc.fetchPack(id, false).then(
+      () => void (entry.settled = true),
+      (e: unknown) => {
+        this.cache.delete(id);
+        throw e;
+      },
+    );
+    entry.done.catch(() => undefined);
+    this.cache.set(id, entry);
+  }
+
+  private async evict(keep: string): Promise<void> {
+    const dropped: string[] = [];
+    for (const [id, e] of this.cache) {
+      if (this.cache.size - dropped.length <= this.cachePacks) break;
+      if (id === keep || !e.settled) continue;
+      dropped.push(id);
+    }
+    for (const id of dropped) this.cache.delete(id);
+    this.readStats.maxHeld = Math.max(this.readStats.maxHeld, this.cache.size);
+    await this.wc.dropPacks(dropped);
+  }
+
+  /** Empties the read cache (after a restore or verify: the disk space is the user's). */
+  private async dropCache(): Promise<void> {
+    const ids = [...this.cache.keys()];
+    await Promise.all([...this.cache.values()].map((e) => e.done.catch(() => undefined)));
+    this.cache.clear();
+    this.inner.closeFiles();
+    await this.wc.dropPacks(ids);
+  }
+
+  private setOrder(packs: string[]): void {
+    this.orderList = packs;
+    this.order = new Map(packs.map((p, i) => [p, i]));
+  }
+
+  /**
+   * Restore reads through the bounded read cache: the engine asks for each
+   * pack as it reaches it (fetchForEngine), and the packs of the range are
+   * fetched in the order it needs them, a few ahead.
+   */
   async restore(req: RestoreDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['restore']> {
+    await this.settleWorkingCopy();
     const range = { list: req.list, chunkSize: req.chunkSize, rangeStart: req.rangeStart ?? 0, rangeLength: req.rangeLength ?? req.deviceSize };
-    const fetched = await this.fetchAll(await this.rangePacks(range), false);
+    this.setOrder(await this.rangePacks(range));
     try {
       return await this.inner.restore(req, onProgress, cancel);
     } finally {
-      this.inner.closeFiles();
-      await this.wc.dropPacks(fetched);
+      this.setOrder([]);
+      await this.dropCache();
     }
   }
 
-  async readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer> {
-    const packs = await this.rangePacks({ ...req, rangeStart: req.offset, rangeLength: req.length });
-    for (const id of packs) {
-      const at = this.readCache.indexOf(id);
-      if (at >= 0) this.readCache.splice(at, 1);
-      else await this.wc.fetchPack(id, false);
-      this.readCache.push(id);
-    }
-    const evict = this.readCache.length > READ_CACHE_PACKS ? this.readCache.splice(0, this.readCache.length - Math.max(READ_CACHE_PACKS, packs.length)) : [];
-    if (evict.length) {
-      this.inner.closeFiles();
-      await this.wc.dropPacks(evict);
-    }
+  /** Random reads (file restore, NBD): through the read cache, which stays until the handle closes. */
+  readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer> {
     return this.inner.readRange(req);
   }
 
-  /** Every indexed pack the store has: whole with `data`, else hollow (trailers). */
+  /**
+   * With `data`, every indexed pack is read through the bounded read cache;
+   * without, only trailers are read: every indexed pack the store has is
+   * fetched hollow first (header and trailer, a few KiB each).
+   */
   async verify(opts: { data: boolean }, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['verify']> {
-    const onStore: string[] = [];
-    for (const b of await this.wc.remote.list(rel.packs)) {
-      if (b.type !== 'dir') continue;
-      for (const f of await this.wc.remote.list(`${rel.packs}/${b.name}`)) if (f.type === 'file' && PACK_ID.test(f.name)) onStore.push(f.name);
+    await this.settleWorkingCopy();
+    let hollow: string[] = [];
+    if (!opts.data) {
+      const onStore: string[] = [];
+      for (const b of await this.wc.remote.list(rel.packs)) {
+        if (b.type !== 'dir') continue;
+        for (const f of await this.wc.remote.list(`${rel.packs}/${b.name}`)) if (f.type === 'file' && PACK_ID.test(f.name)) onStore.push(f.name);
+      }
+      const unindexed = new Set(this.inner.unindexedPacks(onStore));
+      hollow = await this.fetchAll(
+        onStore.filter((id) => !unindexed.has(id)),
+        true,
+      );
     }
-    const unindexed = new Set(this.inner.unindexedPacks(onStore));
-    const fetched = await this.fetchAll(
-      onStore.filter((id) => !unindexed.has(id)),
-      !opts.data,
-    );
     try {
       return await this.inner.verify(opts, onProgress, cancel);
     } finally {
       this.inner.closeFiles();
-      await this.wc.dropPacks(fetched);
+      await this.wc.dropPacks(hollow);
+      await this.dropCache();
     }
+  }
+
+  /**
+   * Packs in the working copy that no cache entry of this process owns are
+   * what an earlier process left: sealed packs of a killed backup (uploaded
+   * now and journaled), or cached and hollow packs of a killed restore or
+   * verify (dropped: a hollow pack must never be read as a whole one).
+   */
+  private async settleWorkingCopy(): Promise<void> {
+    if ((await this.wc.localPacks()).some((id) => !this.cache.has(id))) await this.resumeSpool();
+  }
+
+  /** Forgets the engine (the fetcher holds this object): called when the handle closes. */
+  async close(): Promise<void> {
+    await this.dropCache();
   }
 
   async compact(

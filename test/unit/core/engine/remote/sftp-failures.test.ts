@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../../../../electron/common/contract';
 import { engine } from '../../../../../electron/core/engine';
 import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
+import { PREFETCH_PACKS, type RemoteNative } from '../../../../../electron/core/engine/remote/remote-native';
 import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
+import type { Repository } from '../../../../../electron/core/engine/repository';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
 import { JsonFile } from '../../../../../electron/core/persist/json-file';
 import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
@@ -142,7 +144,8 @@ run('an SFTP server that fails or lies', () => {
     await first.close().catch(() => undefined);
     await sshd.start();
 
-    const again = await engine.open({ path: url, cacheDir: cacheDir(), remote: access() });
+    // A read cache of two packs: the restore below still reads all three.
+    const again = await engine.open({ path: url, cacheDir: cacheDir(), remote: access({ readCachePacks: 2 }) });
     // No point was written; the one before is whole.
     expect((await again.listPoints()).map((p) => p.id)).toEqual([kept.id]);
     expect((await again.verify({ data: true })).problems).toEqual([]);
@@ -160,8 +163,12 @@ run('an SFTP server that fails or lies', () => {
     expect(total).toBe(uploadedBefore + uploadedNow);
     expect(total).toBe(4);
     const out = path.join(tmp.dir, 'big.out');
+    const reads = ((again as Repository).native as RemoteNative).readStats;
     await again.restore({ pointId: p.id, source: img, target: out, skipIdentical: false });
     expect(sha256(out)).toBe(sha256(img));
+    console.log(`restore through a 2-pack cache: ${reads.fetched} fetches, at most ${reads.maxHeld} packs held`);
+    expect(reads.fetched).toBeGreaterThanOrEqual(3);
+    expect(reads.maxHeld).toBeLessThanOrEqual(2 + PREFETCH_PACKS);
     expect((await again.verify({ data: true })).problems).toEqual([]);
     await again.close();
   });
