@@ -481,10 +481,11 @@ export class RemoteNative implements NativeRepo {
       await mapLimit(
         r.newPacks.map((p) => p.id),
         PARALLEL_UPLOADS,
-        async (id) => void (await this.wc.uploadPack(id)),
+        // Not journaled: the journal is backups' (a killed prune leaves
+        // orphans, which a later prune sweeps after its margin).
+        async (id) => void (await this.wc.uploadPack(id, false)),
       );
       if (r.indexFile) await this.wc.publishIndex(r.indexFile);
-      await this.wc.clearJournal();
       return r;
     } finally {
       this.inner.closeFiles();

@@ -198,11 +198,11 @@ export class WorkingCopy {
     await this.local.remove(ids.filter((id) => PACK_ID.test(id)).map((id) => rel.pack(id)));
   }
 
-  /** Uploads a sealed pack of the spool and removes it here. */
-  async uploadPack(id: string): Promise<number> {
+  /** Uploads a sealed pack of the spool and removes it here; a backup's goes into the journal first. */
+  async uploadPack(id: string, journal = true): Promise<number> {
     const data = await this.local.load(rel.pack(id), { maxBytes: MAX_PACK_BYTES });
     await this.remote.save(rel.pack(id), data);
-    await this.journalAdd(id);
+    if (journal) await this.journalAdd(id);
     await this.local.remove([rel.pack(id)]);
     return data.length;
   }
