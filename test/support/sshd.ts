@@ -7,8 +7,8 @@
 //                  decides what it sees), its repositories under /repos.
 // Needs root (sshd switches to the account) and openssh-server
 // (scripts/deps.mjs). The accounts are system users created on first use,
-// with a new random password each start and no shell; every file of a run
-// is under <base>, which is removed at stop.
+// with random passwords (one per boot, ensureAccounts) and no shell; every
+// file of a run is under <base>, which is removed at stop.
 //
 // sshd runs in its own process group under a watchdog shell that kills
 // the group when this process is gone, so the server stops whatever
@@ -16,7 +16,6 @@
 // hard, as a crash or a power cut would (the tests' "server killed
 // mid-upload"); start() brings it back with the same keys and port.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -40,16 +39,40 @@ function freePort(): Promise<number> {
   });
 }
 
-function ensureUser(name: string): void {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
+const RUN_DIR = '/run/snapkeep-test-sshd';
+
+/**
+ * The two accounts and their passwords, the same for every test file of
+ * a boot (files run in parallel, and a password set by one would lock the
+ * others out): created once under a lock, the passwords random, kept in a
+ * root-only file on /run (gone at reboot, never in the repository).
+ */
+function ensureAccounts(): Record<string, string> {
+  fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
+  const file = path.join(RUN_DIR, 'passwords');
+  const script = [
+    'set -e',
+    `for u in ${SFTP_USER} ${JAIL_USER}; do`,
+    '  /usr/bin/id -u "$u" >/dev/null 2>&1 || /usr/sbin/useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"',
+    'done',
+    `if [ ! -s ${file} ]; then`,
+    '  umask 077',
+    `  for u in ${SFTP_USER} ${JAIL_USER}; do echo "$u:$(/usr/bin/od -An -N12 -tx1 /dev/urandom | /usr/bin/tr -d ' \\n')"; done > ${file}.new`,
+    `  /usr/sbin/chpasswd < ${file}.new`,
+    `  mv ${file}.new ${file}`,
+    'fi',
+  ].join('\n');
+  execFileSync('/usr/bin/flock', [path.join(RUN_DIR, '.lock'), '/bin/sh', '-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const [u, p] = line.split(':');
+    if (u && p) out[u] = p;
   }
+  return out;
 }
 
 function uidOf(name: string): number {
-  return Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  return Number(execFileSync('/usr/bin/id', ['-u', name], { encoding: 'utf8' }).trim());
 }
 
 /** Waits until the port answers with an SSH banner. */
@@ -125,16 +148,13 @@ export interface Sshd {
 }
 
 export async function startSshd(): Promise<Sshd> {
-  ensureUser(SFTP_USER);
-  ensureUser(JAIL_USER);
+  const passwords = ensureAccounts();
+  const password = passwords[SFTP_USER] ?? '';
+  const jailPassword = passwords[JAIL_USER] ?? '';
   // ChrootDirectory needs every component root-owned and not group or
   // world writable, which /tmp is not.
-  fs.mkdirSync('/run/snapkeep-test-sshd', { recursive: true, mode: 0o755 });
-  const base = fs.mkdtempSync('/run/snapkeep-test-sshd/s-');
+  const base = fs.mkdtempSync(`${RUN_DIR}/s-`);
   fs.chmodSync(base, 0o755);
-  const password = randomBytes(12).toString('hex');
-  const jailPassword = randomBytes(12).toString('hex');
-  execFileSync('chpasswd', { input: `${SFTP_USER}:${password}\n${JAIL_USER}:${jailPassword}\n` });
 
   const home = path.join(base, 'home');
   const jail = path.join(base, 'jail');
@@ -145,7 +165,7 @@ export async function startSshd(): Promise<Sshd> {
   fs.chownSync(path.join(jail, 'repos'), uidOf(JAIL_USER), 0);
   const keys = path.join(base, 'keys');
   fs.mkdirSync(keys, { mode: 0o755 });
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(base, 'client'), '-C', 'snapkeep-test'], { stdio: 'ignore' });
+  execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(base, 'client'), '-C', 'snapkeep-test'], { stdio: 'ignore' });
   const pub = fs.readFileSync(path.join(base, 'client.pub'));
   for (const u of [SFTP_USER, JAIL_USER]) fs.writeFileSync(path.join(keys, u), pub, { mode: 0o644 });
   const clientKey = fs.readFileSync(path.join(base, 'client'));
@@ -153,10 +173,10 @@ export async function startSshd(): Promise<Sshd> {
   const makeHostKey = () => {
     fs.rmSync(hostKeyFile, { force: true });
     fs.rmSync(`${hostKeyFile}.pub`, { force: true });
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile], { stdio: 'ignore' });
+    execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile], { stdio: 'ignore' });
   };
   makeHostKey();
-  const fingerprint = () => execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKeyFile}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
+  const fingerprint = () => execFileSync('/usr/bin/ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKeyFile}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '';
   const port = await freePort();
   const config = path.join(base, 'sshd_config');
   fs.writeFileSync(
