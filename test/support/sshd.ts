@@ -58,9 +58,10 @@ function ensureAccounts(): Record<string, string> {
     `if [ ! -s ${file} ]; then`,
     '  umask 077',
     `  for u in ${SFTP_USER} ${JAIL_USER}; do echo "$u:$(/usr/bin/od -An -N12 -tx1 /dev/urandom | /usr/bin/tr -d ' \\n')"; done > ${file}.new`,
-    `  /usr/sbin/chpasswd < ${file}.new`,
     `  mv ${file}.new ${file}`,
     'fi',
+    // Set every time (the same values): whatever changed them meanwhile.
+    `/usr/sbin/chpasswd < ${file}`,
   ].join('\n');
   execFileSync('/usr/bin/flock', [path.join(RUN_DIR, '.lock'), '/bin/sh', '-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
   const out: Record<string, string> = {};

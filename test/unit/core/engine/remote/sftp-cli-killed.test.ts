@@ -94,8 +94,13 @@ run('the CLI on an SFTP repository, killed mid-backup', () => {
     expect((await repo.verify({ data: true })).problems).toEqual([]);
     await repo.close();
 
-    // The CLI lists and verifies through the stored login.
+    // The CLI lists, verifies and shows locks through the stored login.
     const verify = await finish(cli(['verify', url, '--json']));
     expect(verify.code, verify.err).toBe(0);
+    const locks = await finish(cli(['locks', url, '--json']));
+    expect(locks.code, locks.err).toBe(0);
+    expect(JSON.parse(locks.out)).toEqual({ locks: [], removed: [] });
+    // Nothing of the clock probe stays behind.
+    expect(fs.readdirSync(path.join(sshd.home, 'cli', 'locks'))).toEqual([]);
   });
 });
