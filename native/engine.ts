@@ -62,6 +62,13 @@ export interface BackupDeviceRequest {
   writeSegments?: boolean;
   /** Format 2: also store the list root naming them. */
   writeRoot?: boolean;
+  /**
+   * Spool mode (remote repositories): the caller uploads and removes sealed
+   * packs while the backup runs; the pack stage waits while this many of
+   * its sealed packs are still present, and leaves the check that they
+   * exist to the caller. 0 or absent: off.
+   */
+  spoolPacks?: number;
 }
 
 export interface BackupDeviceResult {
@@ -244,6 +251,12 @@ export interface NativeRepoOptions {
   chunkIdAlg?: ChunkIdAlgorithm;
   /** The config's AEAD when encKey is given (absent: xchacha20poly1305). */
   aead?: AeadAlgorithm;
+  /**
+   * A remote repository's read cache: called (on the JS thread) when a
+   * restore, verify or reader meets a pack missing from `path`; resolves
+   * once it is there. A rejection fails the operation with it.
+   */
+  fetchPack?: (packId: string) => Promise<unknown>;
 }
 
 /** Chunk-id algorithms (docs/repository-format.md, "Algorithms"). */

@@ -53,6 +53,7 @@ export const APT_PACKAGES = [
   ['systemd', 'systemd-analyze verify and security on the helper unit'],
   ['debootstrap', 'builds the Debian system image of the full-boot VM tests (scripts/guest-image.mjs)'],
   ['qemu-utils', 'qemu-img: the full-boot guests\' qcow2 base image and per-test overlays'],
+  ['openssh-server', 'a real sshd (internal-sftp) for the remote-repository tests (test/support/sshd.ts)'],
 ];
 
 /** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */

@@ -27,6 +27,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.NOT_FOUND;
     case 'WRONG_PASSPHRASE':
     case 'PASSPHRASE_REQUIRED':
+    case 'REMOTE_AUTH_FAILED':
       return EXIT.WRONG_PASSPHRASE;
     case 'REPO_LOCKED':
       return EXIT.REPO_LOCKED;
@@ -34,6 +35,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.REPO_CORRUPT;
     case 'REPO_UNSAFE':
     case 'REPO_CONFIG_CHANGED':
+    case 'REMOTE_HOST_KEY_CHANGED':
       return EXIT.REPO_TAMPERED;
     case 'TARGET_MOUNTED':
     case 'TARGET_TOO_SMALL':

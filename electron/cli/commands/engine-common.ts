@@ -4,8 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { AppError, type Progress } from '../../common/contract';
+import { AppError, HostKeyFingerprint, type Progress, canonicalLocation, isRemoteLocation } from '../../common/contract';
 import { engine, type RepositoryHandle } from '../../core/engine';
+import { RemoteCredentials, type RemoteLogin } from '../../core/repos/remote-credentials';
 import { formatBytes, formatEta } from '../../common/format';
 
 export const passwordOption = { 'password-file': { type: 'string' } } as const;
@@ -64,7 +65,36 @@ export async function passphrase(passwordFile: string | undefined, confirm = fal
 
 export function repoPath(p: string | undefined): string {
   if (!p) throw new AppError('INVALID_ARGUMENT', 'the repository path is missing');
+  if (isRemoteLocation(p)) return canonicalLocation(p);
   return path.resolve(p);
+}
+
+/**
+ * The login for an sftp:// repository: what this computer stored (root-only,
+ * core/repos/remote-credentials.ts), with the environment on top:
+ * SNAPKEEP_SSH_PASSWORD, SNAPKEEP_SSH_KEY_FILE (a private key, its
+ * passphrase in SNAPKEEP_SSH_KEY_PASSPHRASE), SNAPKEEP_SSH_HOST_KEY (the
+ * fingerprint to accept, e.g. after the server's keys were renewed).
+ * Undefined for local paths.
+ */
+export async function remoteLogin(p: string): Promise<RemoteLogin | undefined> {
+  if (!isRemoteLocation(p)) return undefined;
+  const stored = await new RemoteCredentials().read(p);
+  if (stored.kind === 'unusable') process.stderr.write(`snapkeep: the login stored for ${p} is not used: ${stored.problem}\n`);
+  const login: RemoteLogin = stored.kind === 'login' ? { ...stored.login } : {};
+  const env = process.env;
+  if (env['SNAPKEEP_SSH_PASSWORD']) login.password = env['SNAPKEEP_SSH_PASSWORD'];
+  if (env['SNAPKEEP_SSH_KEY_FILE']) login.privateKey = fs.readFileSync(path.resolve(env['SNAPKEEP_SSH_KEY_FILE']), 'utf8');
+  if (env['SNAPKEEP_SSH_KEY_PASSPHRASE']) login.keyPassphrase = env['SNAPKEEP_SSH_KEY_PASSPHRASE'];
+  if (env['SNAPKEEP_SSH_HOST_KEY']) login.hostKey = HostKeyFingerprint.parse(env['SNAPKEEP_SSH_HOST_KEY']);
+  return login;
+}
+
+/** Keeps the login that worked, and pins the host key at first use (said on stderr). */
+export async function rememberLogin(p: string, login: RemoteLogin | undefined, handle: RepositoryHandle): Promise<void> {
+  if (!login || handle.hostKey === undefined) return;
+  if (login.hostKey === undefined) process.stderr.write(`snapkeep: pinned the host key of ${p}: ${handle.hostKey}\n`);
+  await new RemoteCredentials().store(p, { ...login, hostKey: handle.hostKey });
 }
 
 /**
@@ -76,14 +106,22 @@ export function repoPath(p: string | undefined): string {
  * repository would want.
  */
 export async function openRepo(p: string, passwordFile: string | undefined): Promise<RepositoryHandle> {
+  const login = await remoteLogin(p);
+  const handle = await openWith(p, passwordFile, login);
+  await rememberLogin(p, login, handle);
+  return handle;
+}
+
+async function openWith(p: string, passwordFile: string | undefined, login: RemoteLogin | undefined): Promise<RepositoryHandle> {
+  const remote = login && { remote: login };
   const env = process.env['SNAPKEEP_PASSWORD'];
-  if ((env !== undefined && env !== '') || passwordFile !== undefined) return engine.open({ path: p, passphrase: await passphrase(passwordFile) });
+  if ((env !== undefined && env !== '') || passwordFile !== undefined) return engine.open({ path: p, passphrase: await passphrase(passwordFile), ...remote });
   try {
-    return await engine.open({ path: p });
+    return await engine.open({ path: p, ...remote });
   } catch (e) {
     if (!(e instanceof AppError) || e.code !== 'PASSPHRASE_REQUIRED') throw e;
   }
-  return engine.open({ path: p, passphrase: await passphrase(passwordFile) });
+  return engine.open({ path: p, passphrase: await passphrase(passwordFile), ...remote });
 }
 
 // The app's own formatting (IEC units), so the CLI and the window agree.

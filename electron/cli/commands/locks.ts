@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { listLocks, removeLocks } from '../../core/engine/locks';
 import { EXIT } from '../exit-codes';
-import { repoPath } from './engine-common';
+import { withRemoteLocation } from '../../core/engine/remote/connect';
+import { isRemoteLocation } from '../../common/contract';
+import { remoteLogin, repoPath } from './engine-common';
 
 // Locks need no passphrase: they are plain files naming their holders.
 export const locksCommand: Command = {
@@ -16,21 +18,26 @@ export const locksCommand: Command = {
       options: { 'remove-stale': { type: 'boolean' }, remove: { type: 'string', multiple: true }, force: { type: 'boolean' } },
       allowPositionals: true,
     });
-    const repo = repoPath(positionals[0]);
-    const before = await listLocks(repo);
-    const names = [...(values['remove-stale'] ? before.filter((l) => l.stale).map((l) => l.name) : []), ...(values.remove ?? [])];
-    const removed = names.length ? await removeLocks(repo, [...new Set(names)], values.force === true) : [];
-    const left = removed.length ? await listLocks(repo) : before;
-    if (json) out(JSON.stringify({ locks: left, removed }));
-    else {
-      for (const n of removed) out(`removed ${n}`);
-      if (left.length === 0) out('no locks: nothing uses the repository');
-      for (const l of left) {
-        const h = l.holder;
-        const who = h ? `${String(h['kind'])} ${String(h['operation'])}, pid ${String(h['pid'])} on ${String(h['host'])}, since ${String(h['startedAt'])}` : `unreadable (${l.unreadable ?? '?'})`;
-        out(`${l.name}: ${who}${l.stale ? ' [stale]' : ''}`);
-      }
-    }
-    return EXIT.OK;
+    const where = repoPath(positionals[0]);
+    if (isRemoteLocation(where)) return withRemoteLocation(where, await remoteLogin(where), (repo) => showLocks(repo, values, json, out));
+    return showLocks(where, values, json, out);
   },
 };
+
+async function showLocks(repo: string, values: { 'remove-stale'?: boolean | undefined; remove?: string[] | undefined; force?: boolean | undefined }, json: boolean, out: (s: string) => void): Promise<number> {
+  const before = await listLocks(repo);
+  const names = [...(values['remove-stale'] ? before.filter((l) => l.stale).map((l) => l.name) : []), ...(values.remove ?? [])];
+  const removed = names.length ? await removeLocks(repo, [...new Set(names)], values.force === true) : [];
+  const left = removed.length ? await listLocks(repo) : before;
+  if (json) out(JSON.stringify({ locks: left, removed }));
+  else {
+    for (const n of removed) out(`removed ${n}`);
+    if (left.length === 0) out('no locks: nothing uses the repository');
+    for (const l of left) {
+      const h = l.holder;
+      const who = h ? `${String(h['kind'])} ${String(h['operation'])}, pid ${String(h['pid'])} on ${String(h['host'])}, since ${String(h['startedAt'])}` : `unreadable (${l.unreadable ?? '?'})`;
+      out(`${l.name}: ${who}${l.stale ? ' [stale]' : ''}`);
+    }
+  }
+  return EXIT.OK;
+}

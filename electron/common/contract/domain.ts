@@ -4,6 +4,7 @@
 import { z } from 'zod';
 
 import { ErrorInfo } from './errors';
+import { HostKeyFingerprint, RepoLocation } from './location';
 import { RunProblem, RunResult } from './results';
 
 /** Absolute path without NUL or "..": the only form paths cross edges in. */
@@ -69,7 +70,10 @@ export type ModuleStatus = z.infer<typeof ModuleStatus>;
 export const Repository = z.object({
   id: Id,
   name: z.string().min(1).max(200),
-  path: AbsPath,
+  /** An absolute path, or sftp://user@host[:port]/path. */
+  path: RepoLocation,
+  /** Remote repositories: the server's host key pinned on this computer (show it; a change is refused). */
+  hostKey: HostKeyFingerprint.optional(),
   encrypted: z.boolean(),
   /** Whether the helper holds the key now (encrypted repositories); always true for unencrypted ones. */
   unlocked: z.boolean(),

@@ -25,6 +25,9 @@ export const ErrorCode = z.enum([
   'PASSPHRASE_REQUIRED',
   'DISK_FULL', // ENOSPC on the destination
   'READ_ONLY', // EROFS on the destination
+  'REMOTE_UNAVAILABLE', // a remote repository's server cannot be reached (after the retries)
+  'REMOTE_AUTH_FAILED', // the server refused the user name, password or key
+  'REMOTE_HOST_KEY_CHANGED', // the server's host key is not the one pinned: refused, never accepted silently
   'IO_ERROR', // EIO and friends
   'SNAPSHOT_OVERFLOW', // difference storage ran out during a backup
   'SCRIPT_FAILED', // a job's pre- or post-script exited non-zero

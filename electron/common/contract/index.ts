@@ -4,3 +4,4 @@ export * from './errors';
 export * from './events';
 export * from './methods';
 export * from './results';
+export * from './location';

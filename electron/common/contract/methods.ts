@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
+import { RemoteAccessFields, RepoLocation } from './location';
 import {
   AbsPath,
   Device,
@@ -52,7 +53,8 @@ export const methods = {
 
   'repos.list': method(Empty, z.array(Repository)),
   /** Register an existing repository. */
-  'repos.add': method(z.object({ name: z.string().min(1).max(200), path: AbsPath }).strict(), Repository),
+  /** `path`: an absolute path or sftp://user@host[:port]/path; `remote`: its login (stored root-only) and the host key seen, if any. */
+  'repos.add': method(z.object({ name: z.string().min(1).max(200), path: RepoLocation, remote: RemoteAccessFields.optional() }).strict(), Repository),
   /**
    * Create a repository; no passphrase means unencrypted (ids still keyed).
    * remember: store the passphrase on this computer for scheduled runs (see repos.unlock).
@@ -61,7 +63,8 @@ export const methods = {
     z
       .object({
         name: z.string().min(1).max(200),
-        path: AbsPath,
+        path: RepoLocation,
+        remote: RemoteAccessFields.optional(),
         passphrase: Passphrase.optional(),
         chunkSize: z.number().int().positive().optional(),
         remember: z.boolean().optional(),

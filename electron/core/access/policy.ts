@@ -11,7 +11,7 @@
 //   snapshot data outside the default folder need polkit (polkit.ts).
 import * as path from 'node:path';
 
-import { AppError, isAppError, type JobInput } from '../../common/contract';
+import { AppError, isAppError, isRemoteLocation, type JobInput } from '../../common/contract';
 import { fileIdentity, isMember, type Caller } from './caller';
 import { mkdirpAs, openSource, requireDirAccess } from './caller-files';
 import { ACTIONS, type Authorizer } from './polkit';
@@ -32,7 +32,8 @@ export class AccessPolicy {
    * root wrote inside it (those are root's, 0600 under the service's umask).
    */
   async repository(caller: Caller | undefined, repo: { name: string; path: string }, write: boolean): Promise<void> {
-    if (!isMember(caller)) return;
+    // A remote repository: the server checks the login that was given.
+    if (!isMember(caller) || isRemoteLocation(repo.path)) return;
     try {
       await requireDirAccess(fileIdentity(caller), repo.path, write);
     } catch (e) {
@@ -44,7 +45,7 @@ export class AccessPolicy {
 
   /** For repos.init: the member creates the folder (or may write the empty one that is there). */
   async newRepository(caller: Caller | undefined, repoPath: string): Promise<void> {
-    if (!isMember(caller)) return;
+    if (!isMember(caller) || isRemoteLocation(repoPath)) return;
     const who = fileIdentity(caller);
     await mkdirpAs(who, repoPath);
     await requireDirAccess(who, repoPath, true);

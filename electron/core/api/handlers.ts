@@ -25,8 +25,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'repos.list': () => s.listRepos(),
     // Every method that names a path, a repository or a mount passes the
     // caller: a member of the helper's group acts with their own file access.
-    'repos.add': ({ name, path }, ctx) => s.addRepository(name, path, ctx.caller),
-    'repos.init': ({ name, path, passphrase, chunkSize, remember }, ctx) => s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller),
+    'repos.add': ({ name, path, remote }, ctx) => s.addRepository(name, path, ctx.caller, remote),
+    'repos.init': ({ name, path, passphrase, chunkSize, remember, remote }, ctx) => s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller, remote),
     'repos.unlock': ({ id, passphrase, remember }, ctx) => s.unlockRepository(id, passphrase, remember ?? false, ctx.caller),
     'repos.lock': ({ id }) => s.repos.lock(id),
     'repos.remove': async ({ id }, ctx) => {

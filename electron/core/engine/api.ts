@@ -8,6 +8,7 @@
 // involved in `details` (pack, chunk, point ids, paths).
 import type { Progress, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
 import type { RepoPin } from './config-pin';
+import type { RemoteAccess } from './remote/connect';
 
 export interface OpenOptions {
   path: string;
@@ -17,6 +18,8 @@ export interface OpenOptions {
   cacheDir?: string | null;
   /** What this computer pinned about the repository (config-pin.ts); a config that differs is REPO_CONFIG_CHANGED. */
   pin?: RepoPin;
+  /** `path` is an sftp:// location: how to log in, and the host key seen before (docs/remote-repositories.md). */
+  remote?: RemoteAccess;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -160,7 +163,10 @@ export interface PointReader {
 }
 
 export interface RepositoryHandle {
+  /** The location: a path, or the canonical sftp:// location. */
   readonly path: string;
+  /** Remote repositories: the fingerprint of the server's host key (pin it at first use). */
+  readonly hostKey?: string | undefined;
   /** The pin to remember for this repository: the one given to open, tightened by what was seen. */
   readonly pin: RepoPin;
   info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>>;
@@ -184,8 +190,10 @@ export interface Engine {
   open(opts: OpenOptions): Promise<RepositoryHandle>;
   /** Converts a repository to the current format (only when asked); `dryRun` says what it would do. */
   upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<import('./upgrade').UpgradeReport>;
+  /** A connection test of a remote location: the server's host key fingerprint (to show and pin), or its error. */
+  remoteHostKey?(path: string, remote: RemoteAccess): Promise<string | undefined>;
   /** The pin of a repository's config without unlocking it (no key fingerprint). */
-  readPin(path: string): Promise<RepoPin>;
+  readPin(path: string, remote?: RemoteAccess): Promise<RepoPin>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */
   changedRanges(map: Uint8Array, blockSize: number, sinceNumber: number, deviceSize: number): Array<[number, number]>;
 }

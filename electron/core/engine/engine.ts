@@ -12,24 +12,74 @@ import { toAppError } from './errors';
 import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, rel } from './format';
 import { indexCacheDir } from './index-cache';
 import { createKeys, nativeCrypto, unlockKeys } from './keys';
-import { mkdirRepo } from './repo-files';
+import { listRepoEntries, mkdirRepo } from './repo-files';
+import { type RemoteAccess, type RemoteConnection, connectRemote } from './remote/connect';
+import { RemoteNative } from './remote/remote-native';
 import { Repository } from './repository';
+import { isRemoteLocation, parseLocation } from './storage/location';
 import { type UpgradeReport, upgradeRepository } from './upgrade';
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-async function openWith(path: string, config: RepoConfig, passphrase: string | undefined, pin: RepoPin | undefined, cacheRoot?: string | null): Promise<RepositoryHandle> {
+async function openWith(
+  path: string,
+  config: RepoConfig,
+  passphrase: string | undefined,
+  pin: RepoPin | undefined,
+  cacheRoot?: string | null,
+  remote?: RemoteConnection,
+): Promise<RepositoryHandle> {
   // Identity and encryption first: a swapped config costs no key derivation.
   checkPin(config, pin, path);
   const keys = await unlockKeys(config, passphrase, path);
   verifyConfig(config, keys, path);
   checkPinnedKeys(keys, pin, path);
   const cacheDir = await indexCacheDir(config.id, cacheRoot);
-  const native = openNativeRepo({ path, idKey: keys.idKey, ...nativeCrypto(config, keys), version: config.version, ...(cacheDir !== undefined && { cacheDir }) });
+  // A remote repository: the native engine works on the working copy, and
+  // asks for packs it lacks through `fetchPack` (remote/remote-native.ts).
+  // The engine holds that function: it reaches the wrapper through `link`,
+  // cut at close, so the two do not keep each other alive.
+  const link: { to?: RemoteNative } = {};
+  const inner = openNativeRepo({
+    path: remote ? remote.wc.dir : path,
+    idKey: keys.idKey,
+    ...nativeCrypto(config, keys),
+    version: config.version,
+    ...(cacheDir !== undefined && { cacheDir }),
+    ...(remote && {
+      fetchPack: (id: string) => link.to?.fetchForEngine(id) ?? Promise.reject(new AppError('INTERNAL', `${path} is closed`)),
+    }),
+  });
+  const native = remote ? (link.to = new RemoteNative(inner, remote.wc, remote.readCachePacks)) : inner;
   await native.loadIndex();
-  return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)));
+  const close = remote && {
+    hostKey: remote.hostKey,
+    close: async () => {
+      await link.to?.close();
+      link.to = undefined;
+      await remote.release();
+    },
+  };
+  return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)), close);
+}
+
+/** Runs `fn` with the remote repository's connection; released when `fn` fails (the handle releases it otherwise). */
+async function withRemote<T>(opts: OpenOptions, fn: (path: string, remote: RemoteConnection | undefined) => Promise<T>): Promise<T> {
+  if (!isRemoteLocation(opts.path)) return fn(opts.path, undefined);
+  const remote = await connectRemote(opts.path, opts.remote, opts.cacheDir);
+  try {
+    return await fn(remote.location, remote);
+  } catch (e) {
+    await remote.release();
+    throw e;
+  }
+}
+
+/** What a remote repository's folder holds; [] when it does not exist. */
+async function remoteEntries(path: string): Promise<string[]> {
+  return (await listRepoEntries(path, '')).map((e) => e.name);
 }
 
 export class SnapkeepEngine implements Engine {
@@ -37,22 +87,34 @@ export class SnapkeepEngine implements Engine {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!isPowerOfTwo(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE)
       throw new AppError('INVALID_ARGUMENT', `chunk size must be a power of two between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE}`);
-    if (!opts.path.startsWith('/')) throw new AppError('INVALID_ARGUMENT', 'the repository path must be absolute');
+    parseLocation(opts.path);
     try {
-      const entries = await fs.readdir(opts.path).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return [] as string[];
-        throw e;
-      });
-      if (entries.includes('config')) throw new AppError('REPO_EXISTS', `a repository already exists at ${opts.path}`, { path: opts.path });
+      return await withRemote(opts, (path, remote) => this.initAt(opts, path, chunkSize, remote));
+    } catch (e) {
+      throw toAppError(e, `init ${opts.path}`);
+    }
+  }
+
+  private async initAt(opts: InitOptions, path: string, chunkSize: number, remote: RemoteConnection | undefined): Promise<RepositoryHandle> {
+      const entries = remote
+        ? await remoteEntries(path)
+        : await fs.readdir(path).catch((e: NodeJS.ErrnoException) => {
+            if (e.code === 'ENOENT') return [] as string[];
+            throw e;
+          });
+      if (entries.includes('config')) throw new AppError('REPO_EXISTS', `a repository already exists at ${path}`, { path });
       // What a killed init leaves (our empty folders, no config) may be reused.
       const ours = new Set(['points', 'lists', 'index', 'packs', 'locks', 'tmp']);
-      if (entries.some((e) => !ours.has(e))) throw new AppError('INVALID_ARGUMENT', `${opts.path} is not empty`, { path: opts.path });
+      if (entries.some((e) => !ours.has(e) && !(remote && e.startsWith('.snapkeep-tmp-')))) throw new AppError('INVALID_ARGUMENT', `${path} is not empty`, { path });
       // The root is the user's path; a new one is private, as is everything
       // below it (repo-files.ts: 0700 directories, 0600 files), whatever the
       // umask: an unencrypted repository holds whole disks (security #8).
-      const created = await fs.mkdir(opts.path, { recursive: true, mode: 0o700 });
-      if (created !== undefined) await fs.chmod(opts.path, 0o700);
-      for (const d of [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp]) await mkdirRepo(opts.path, d);
+      if (remote) await mkdirRepo(path, '');
+      else {
+        const created = await fs.mkdir(path, { recursive: true, mode: 0o700 });
+        if (created !== undefined) await fs.chmod(path, 0o700);
+      }
+      for (const d of [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp]) await mkdirRepo(path, d);
       // Chosen once, here: a repository keeps its algorithms for life.
       const { keys, fields } = await createKeys(opts.passphrase, opts.algorithms ?? (fastCryptoAvailable() ? 'fast' : 'classic'));
       const config: RepoConfig = {
@@ -66,17 +128,13 @@ export class SnapkeepEngine implements Engine {
       };
       const sealed = sealConfig(config, keys);
       // The config is written last: a killed init leaves no repository.
-      await writeConfig(opts.path, sealed);
-      return await openWith(opts.path, sealed, opts.passphrase, undefined, opts.cacheDir);
-    } catch (e) {
-      throw toAppError(e, `init ${opts.path}`);
-    }
+      await writeConfig(path, sealed);
+      return await openWith(path, sealed, opts.passphrase, undefined, opts.cacheDir, remote);
   }
 
   async open(opts: OpenOptions): Promise<RepositoryHandle> {
     try {
-      const config = await readConfig(opts.path);
-      return await openWith(opts.path, config, opts.passphrase, opts.pin, opts.cacheDir);
+      return await withRemote(opts, async (path, remote) => openWith(path, await readConfig(path), opts.passphrase, opts.pin, opts.cacheDir, remote));
     } catch (e) {
       throw toAppError(e, `open ${opts.path}`);
     }
@@ -86,8 +144,26 @@ export class SnapkeepEngine implements Engine {
     return upgradeRepository(opts);
   }
 
-  async readPin(path: string): Promise<RepoPin> {
+  async remoteHostKey(path: string, remote: RemoteAccess): Promise<string | undefined> {
     try {
+      const r = await connectRemote(path, remote, undefined);
+      await r.release();
+      return r.hostKey;
+    } catch (e) {
+      throw toAppError(e, `connect to ${path}`);
+    }
+  }
+
+  async readPin(path: string, remote?: RemoteAccess): Promise<RepoPin> {
+    try {
+      if (isRemoteLocation(path)) {
+        const r = await connectRemote(path, remote, undefined);
+        try {
+          return pinOf(await readConfig(r.location));
+        } finally {
+          await r.release();
+        }
+      }
       return pinOf(await readConfig(path));
     } catch (e) {
       throw toAppError(e, `open ${path}`);

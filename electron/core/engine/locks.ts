@@ -22,6 +22,27 @@ import { MAX_FILE_BYTES, rel } from './format';
 import { type MachineIdentity, machineIdentity, processGone, processStartTime } from './lock-identity';
 import { LockMonitor, type LockTiming, lockTiming } from './lock-monitor';
 import { isMissing, listRepoFiles, readRepoFile, removeRepoFiles, statRepoFile, writeRepoFile } from './repo-files';
+import { storageFor } from './storage/registry';
+
+/**
+ * The storage's clock minus ours, in ms. Locks are judged by the time of
+ * the storage where it can tell it (a remote server: the mtime of a file
+ * it just wrote, so a client whose clock is far off judges as the others
+ * do); 0 for local repositories. `probe` is a file just written.
+ */
+async function storageClockOffset(repo: string, probe?: string): Promise<number> {
+  if (!storageFor(repo).remote) return 0;
+  let file = probe;
+  if (file === undefined) {
+    file = `${rel.locks}/.snapkeep-tmp-clock-${randomBytes(6).toString('hex')}`;
+    await writeRepoFile(repo, file, '');
+  }
+  const before = Date.now();
+  const st = await statRepoFile(repo, file);
+  if (probe === undefined) await removeRepoFiles(repo, [file]);
+  // Second resolution on SFTP: the file was written within the last second.
+  return st ? st.mtimeMs + 500 - before : 0;
+}
 
 export type LockKind = 'shared' | 'exclusive';
 
@@ -123,8 +144,8 @@ interface Other {
   unreadable?: string;
 }
 
-/** Every lock but `own`, stale ones removed on the way. */
-async function otherLocks(repo: string, own: string | undefined, timing: LockTiming): Promise<Other[]> {
+/** Every lock but `own`, stale ones removed on the way; `offset`: the storage's clock minus ours. */
+async function otherLocks(repo: string, own: string | undefined, timing: LockTiming, offset: number): Promise<Other[]> {
   const self = machineIdentity();
   const out: Other[] = [];
   const stale: string[] = [];
@@ -133,7 +154,7 @@ async function otherLocks(repo: string, own: string | undefined, timing: LockTim
     const r = await readLock(repo, rel.lock(name));
     if (r.state === 'gone') continue;
     if (r.state === 'unreadable') out.push({ name, unreadable: r.why });
-    else if (isStale(r.holder, r.mtimeMs, self, Date.now(), timing)) stale.push(rel.lock(name));
+    else if (isStale(r.holder, r.mtimeMs, self, Date.now() + offset, timing)) stale.push(rel.lock(name));
     else out.push({ name, holder: r.holder });
   }
   if (stale.length) await removeRepoFiles(repo, stale);
@@ -194,7 +215,12 @@ export async function acquireLock(repo: string, kind: LockKind, operation: strin
     uid: process.getuid?.() ?? -1,
     token: randomBytes(12).toString('hex'),
   };
-  const write = () => writeRepoFile(repo, file, JSON.stringify({ ...base, time: new Date().toISOString() }));
+  let offset = 0;
+  // The lock's own time is the storage's clock too, so every holder judges by one clock.
+  const write = async () => {
+    await writeRepoFile(repo, file, JSON.stringify({ ...base, time: new Date(Date.now() + offset).toISOString() }));
+    offset = await storageClockOffset(repo, file);
+  };
   try {
     await write();
   } catch (e) {
@@ -209,7 +235,7 @@ export async function acquireLock(repo: string, kind: LockKind, operation: strin
   let indexAtStart: string[] = [];
   try {
     await sleep(timing.settleMs);
-    conflict = (await otherLocks(repo, name, timing)).find((o) => conflicts(kind, o));
+    conflict = (await otherLocks(repo, name, timing, offset)).find((o) => conflicts(kind, o));
     // Index files are removed only under an exclusive lock (prune): one
     // missing later proves a prune ran while this holder was not looking.
     if (!conflict && kind === 'shared') indexAtStart = await listRepoFiles(repo, rel.index);
@@ -251,14 +277,14 @@ export async function acquireLock(repo: string, kind: LockKind, operation: strin
       await write();
       await sleep(timing.settleMs);
       await stillOurs();
-      let taken = (await otherLocks(repo, name, timing)).find((o) => conflicts(kind, o));
+      let taken = (await otherLocks(repo, name, timing, offset)).find((o) => conflicts(kind, o));
       if (taken) {
         // A process taking the lock right now writes first and withdraws
         // when it sees ours: only a conflict that stays means it holds the
         // repository (it judged our lock stale).
         await sleep(2 * timing.settleMs);
         await stillOurs();
-        const again = await otherLocks(repo, name, timing);
+        const again = await otherLocks(repo, name, timing, offset);
         taken = again.find((o) => o.name === taken?.name && conflicts(kind, o));
       }
       if (taken) throw lost(`could not be proven after a pause: ${describe(taken)} holds the repository now`);
@@ -314,11 +340,12 @@ export async function listLocks(repo: string): Promise<Array<{ name: string; sta
   const timing = lockTiming();
   const self = machineIdentity();
   const out: Array<{ name: string; stale: boolean; holder?: Record<string, unknown>; unreadable?: string }> = [];
+  const offset = await storageClockOffset(repo);
   for (const name of await listRepoFiles(repo, rel.locks)) {
     const r = await readLock(repo, rel.lock(name));
     if (r.state === 'gone') continue;
     if (r.state === 'unreadable') out.push({ name, stale: false, unreadable: r.why });
-    else out.push({ name, stale: isStale(r.holder, r.mtimeMs, self, Date.now(), timing), holder: { ...r.holder.lock } });
+    else out.push({ name, stale: isStale(r.holder, r.mtimeMs, self, Date.now() + offset, timing), holder: { ...r.holder.lock } });
   }
   return out;
 }

@@ -1,15 +1,19 @@
 // The one way the engine's TypeScript side reaches the files of a
 // repository: list, read, write atomically, remove, stat. A repository is
-// untrusted input (a NAS share, a disk someone else had): every call goes
-// through the native RepoDir, which resolves paths only below the root,
-// follows no symbolic link and never opens a FIFO or device planted there.
-// Such things are refused with REPO_UNSAFE naming the path, and nothing
-// outside the repository is touched. Paths are relative to the root, as in
-// `rel` of format.ts. No fs.* call in engine/ may take a path inside a
-// repository.
+// untrusted input (a NAS share, a disk someone else had, a server): every
+// call goes through the repository's storage (storage/storage.ts). A local
+// one is the native RepoDir, which resolves paths only below the root,
+// follows no symbolic link and never opens a FIFO or device planted there;
+// a remote one (storage/sftp.ts) checks every name and size the server
+// sends. Such things are refused with REPO_UNSAFE naming the path, and
+// nothing outside the repository is touched. Paths are relative to the
+// root, as in `rel` of format.ts; `repo` is the repository's location (a
+// path, or an sftp:// location whose repository is open). No fs.* call in
+// engine/ may take a path inside a repository.
 import { AppError, isAppError } from '../../common/contract';
-import { type RepoEntry, nativeList, nativeMkdir, nativeRead, nativeRemove, nativeStat, nativeTouch, nativeWrite } from '../../../native/repo-fs';
+import { type RepoEntry, nativeTouch } from '../../../native/repo-fs';
 import { toAppError } from './errors';
+import { storageFor } from './storage/registry';
 
 export type { RepoEntry };
 
@@ -37,7 +41,7 @@ function unsafe(repo: string, rel: string, what: string): AppError {
 
 /** The whole file; REPO_CORRUPT when it is longer than `maxBytes`, NOT_FOUND (isMissing) when absent. */
 export function readRepoFile(repo: string, rel: string, maxBytes: number): Promise<Buffer> {
-  return call(`read ${repo}/${rel}`, () => nativeRead(repo, rel, maxBytes));
+  return storageFor(repo).load(rel, { maxBytes });
 }
 
 /** Like readRepoFile, undefined when the file does not exist. */
@@ -52,12 +56,12 @@ export async function readRepoFileIfExists(repo: string, rel: string, maxBytes: 
 
 /** Written whole or not at all (temp file, fsync, rename, fsync of the directory); 0600, new directories 0700. */
 export function writeRepoFile(repo: string, rel: string, data: Buffer | string): Promise<void> {
-  return call(`write ${repo}/${rel}`, () => nativeWrite(repo, rel, typeof data === 'string' ? Buffer.from(data) : data));
+  return storageFor(repo).save(rel, typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 /** Every entry of a directory, links and special files included ([] when the directory does not exist). */
 export function listRepoEntries(repo: string, rel: string): Promise<RepoEntry[]> {
-  return call(`list ${repo}/${rel}`, () => nativeList(repo, rel));
+  return storageFor(repo).list(rel);
 }
 
 async function listOf(repo: string, rel: string, type: 'file' | 'dir', hidden: boolean): Promise<string[]> {
@@ -86,16 +90,12 @@ export function listRepoDirs(repo: string, rel: string): Promise<string[]> {
 
 /** Unlinks the files (a planted link is removed itself, never followed) and fsyncs their directories; returns how many existed. */
 export function removeRepoFiles(repo: string, rels: string[]): Promise<number> {
-  if (rels.length === 0) return Promise.resolve(0);
-  return call(`remove from ${repo}`, () => nativeRemove(repo, rels));
+  return storageFor(repo).remove(rels);
 }
 
 /** Size and mtime of a regular file; undefined when absent; REPO_UNSAFE when it is anything else. */
 export async function statRepoFile(repo: string, rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
-  const st = await call(`stat ${repo}/${rel}`, () => nativeStat(repo, rel));
-  if (!st) return undefined;
-  if (st.type !== 'file') throw unsafe(repo, rel, st.what);
-  return { size: st.size, mtimeMs: st.mtimeMs };
+  return storageFor(repo).stat(rel);
 }
 
 export async function repoFileExists(repo: string, rel: string): Promise<boolean> {
@@ -104,10 +104,10 @@ export async function repoFileExists(repo: string, rel: string): Promise<boolean
 
 /** Creates the directory and its missing parents (0700). */
 export function mkdirRepo(repo: string, rel: string): Promise<void> {
-  return call(`mkdir ${repo}/${rel}`, () => nativeMkdir(repo, rel));
+  return storageFor(repo).mkdir(rel);
 }
 
-/** Sets a regular file's mtime to now. */
+/** Sets a regular file's mtime to now (local repositories: tests age files with it). */
 export function touchRepoFile(repo: string, rel: string): Promise<void> {
   return call(`touch ${repo}/${rel}`, () => nativeTouch(repo, rel));
 }

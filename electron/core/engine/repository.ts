@@ -35,7 +35,13 @@ export class Repository implements RepositoryHandle, RepoContext {
     readonly config: RepoConfig,
     readonly native: NativeRepo,
     readonly pin: RepoPin,
+    /** Remote repositories: the server's host key, and what closes the connection. */
+    private readonly remote?: { hostKey: string | undefined; close: () => Promise<void> },
   ) {}
+
+  get hostKey(): string | undefined {
+    return this.remote?.hostKey;
+  }
 
   /** Runs operations of this handle one at a time; errors become AppErrors. */
   private serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -166,5 +172,6 @@ export class Repository implements RepositoryHandle, RepoContext {
     await this.queue;
     for (const r of [...this.readers]) await r.close();
     this.native.closeFiles();
+    await this.remote?.close();
   }
 }

@@ -10,7 +10,7 @@
 //     of the segment ids);
 //  3. the config, last, says version 2.
 // Data, packs and chunk-list segments are not touched.
-import { AppError } from '../../common/contract';
+import { AppError, isRemoteLocation } from '../../common/contract';
 import { openNativeRepo } from '../../../native/engine';
 import { chunkCount } from './chunk-lists';
 import { readConfig, sealConfig, writeConfig } from './config';
@@ -35,6 +35,8 @@ export interface UpgradeReport {
 }
 
 export async function upgradeRepository(opts: { path: string; passphrase?: string; dryRun: boolean; cacheDir?: string | null }): Promise<UpgradeReport> {
+  // Remote repositories are made in the current format (format 1 was never remote).
+  if (isRemoteLocation(opts.path)) throw new AppError('INVALID_ARGUMENT', `${opts.path} is a remote repository: those are created in format ${FORMAT_VERSION} and need no upgrade`, { path: opts.path });
   try {
     const config = await readConfig(opts.path);
     const report: UpgradeReport = { from: config.version, to: FORMAT_VERSION, indexFiles: 0, manifests: 0, steps: [], dryRun: opts.dryRun };

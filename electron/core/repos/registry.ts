@@ -8,18 +8,19 @@ import { promises as fs } from 'node:fs';
 
 import { z } from 'zod';
 
-import { AbsPath, AppError, Id, isAppError, type Repository } from '../../common/contract';
+import { AppError, Id, isAppError, isRemoteLocation, type RemoteAccessFields, RepoLocation, type Repository } from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
 import { RepoPin } from '../engine/config-pin';
 import type { SourceLogger } from '../logs/logger';
 import { newId } from '../persist/ids';
 import type { JsonFile } from '../persist/json-file';
 import type { RememberedKeys } from './remembered-keys';
+import type { RemoteCredentials, RemoteLogin } from './remote-credentials';
 
 export const StoredRepository = z.object({
   id: Id,
   name: z.string().min(1).max(200),
-  path: AbsPath,
+  path: RepoLocation,
   encrypted: z.boolean(),
   addedAt: z.string(),
   /**
@@ -43,6 +44,8 @@ export interface RepoRegistryOptions {
   log: SourceLogger;
   /** Where passphrases the user asked to remember are stored. */
   keys: RememberedKeys;
+  /** Logins and pinned host keys of remote repositories (root-only, like the passphrases). */
+  remotes?: RemoteCredentials;
   /** Whether a repository may be removed (not used by a job); throws CONFLICT otherwise. */
   checkRemovable?: (id: string) => void;
 }
@@ -107,6 +110,8 @@ export class RepoRegistry {
       remembered: repo.encrypted && this.remembered.has(repo.id),
       online,
     };
+    const hostKey = isRemoteLocation(repo.path) ? (await this.loginOf(repo.path))?.hostKey : undefined;
+    if (hostKey !== undefined) out.hostKey = hostKey;
     if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
     if (facts?.chunkSize !== undefined) out.chunkSize = facts.chunkSize;
     if (facts?.algorithms !== undefined) out.algorithms = facts.algorithms;
@@ -119,16 +124,18 @@ export class RepoRegistry {
   }
 
   /** Registers an existing repository; an encrypted one stays locked until unlocked. */
-  async add(name: string, path: string): Promise<Repository> {
+  async add(name: string, path: string, remote?: RemoteAccessFields): Promise<Repository> {
     this.refuseDuplicate(path);
+    const login = await this.loginOf(path, remote);
     // The config as found now is what later opens are held to.
-    let pin = await this.options.engine.readPin(path);
+    let pin = await this.options.engine.readPin(path, login);
     const encrypted = pin.encryption !== 'none';
     let handle: RepositoryHandle | null = null;
     if (!encrypted) {
-      handle = await this.options.engine.open({ path, pin });
+      handle = await this.options.engine.open({ path, pin, ...(login && { remote: login }) });
       pin = handle.pin;
     }
+    if (login) await this.storeLogin(path, login, handle?.hostKey ?? (await this.options.engine.remoteHostKey?.(path, login)));
     const repo = await this.register(name, path, encrypted, pin);
     if (handle) await this.remember(repo.id, handle);
     return this.describe(repo);
@@ -138,14 +145,17 @@ export class RepoRegistry {
    * Creates a repository; with a passphrase it is encrypted and starts
    * unlocked, and `remember` stores the passphrase on this computer.
    */
-  async init(name: string, path: string, passphrase?: string, chunkSize?: number, remember = false): Promise<Repository> {
+  async init(name: string, path: string, passphrase?: string, chunkSize?: number, remember = false, remote?: RemoteAccessFields): Promise<Repository> {
     if (remember && passphrase === undefined) throw new AppError('INVALID_ARGUMENT', 'only a passphrase can be remembered: this repository would not be encrypted');
     this.refuseDuplicate(path);
+    const login = await this.loginOf(path, remote);
     const handle = await this.options.engine.init({
       path,
       ...(passphrase !== undefined && { passphrase }),
       ...(chunkSize !== undefined && { chunkSize }),
+      ...(login && { remote: login }),
     });
+    if (login) await this.storeLogin(path, login, handle.hostKey);
     const repo = await this.register(name, path, passphrase !== undefined, handle.pin);
     if (passphrase !== undefined) this.passphrases.set(repo.id, passphrase);
     await this.remember(repo.id, handle);
@@ -163,7 +173,8 @@ export class RepoRegistry {
     await this.ensureOnline(repo);
     // WRONG_PASSPHRASE comes from the engine, which checks the key; nothing
     // below runs for a wrong one, so it is never stored.
-    const handle = await this.options.engine.open({ path: repo.path, passphrase, pin: this.pinOf(repo) });
+    const login = await this.loginOf(repo.path);
+    const handle = await this.options.engine.open({ path: repo.path, passphrase, pin: this.pinOf(repo), ...(login && { remote: login }) });
     await this.updatePin(repo, handle);
     this.passphrases.set(id, passphrase);
     this.staleKeys.delete(id);
@@ -190,6 +201,7 @@ export class RepoRegistry {
     this.facts.delete(id);
     await this.save();
     await this.forgetKey(repo);
+    if (isRemoteLocation(repo.path)) await this.options.remotes?.forget(repo.path);
     this.options.log.info(`repository ${repo.name} (${repo.path}) forgotten; its files stay`);
   }
 
@@ -204,7 +216,8 @@ export class RepoRegistry {
     if (repo.encrypted && passphrase === undefined)
       throw new AppError('PASSPHRASE_REQUIRED', this.staleKeys.get(id) ?? `repository ${repo.name} is encrypted and locked: unlock it first`, { repositoryId: id });
     try {
-      const handle = await this.options.engine.open({ path: repo.path, pin: this.pinOf(repo), ...(passphrase !== undefined && { passphrase }) });
+      const login = await this.loginOf(repo.path);
+      const handle = await this.options.engine.open({ path: repo.path, pin: this.pinOf(repo), ...(passphrase !== undefined && { passphrase }), ...(login && { remote: login }) });
       await this.updatePin(repo, handle);
       return handle;
     } catch (e) {
@@ -265,7 +278,28 @@ export class RepoRegistry {
     if (had) this.options.log.info(`remembered passphrase of repository ${repo.name} deleted`);
   }
 
+  /**
+   * A remote repository's login: the one stored on this computer, with
+   * what the caller gives now on top (a new password, a host key the user
+   * accepted). Undefined for local paths.
+   */
+  private async loginOf(path: string, given?: RemoteAccessFields): Promise<RemoteLogin | undefined> {
+    if (!isRemoteLocation(path)) return undefined;
+    const stored = this.options.remotes ? await this.options.remotes.read(path) : { kind: 'none' as const };
+    if (stored.kind === 'unusable') this.options.log.warn(`the login stored for ${path} cannot be used: ${stored.problem}`);
+    return { ...(stored.kind === 'login' ? stored.login : {}), ...given };
+  }
+
+  /** Keeps the login and pins the host key seen at first use. */
+  private async storeLogin(path: string, login: RemoteLogin, hostKey: string | undefined): Promise<void> {
+    if (!this.options.remotes) return;
+    await this.options.remotes.store(path, { ...login, ...(hostKey !== undefined && { hostKey }) });
+    if (hostKey !== undefined && login.hostKey === undefined) this.options.log.info(`host key ${hostKey} of ${path} pinned at first use`);
+  }
+
   private async ensureOnline(repo: StoredRepository): Promise<void> {
+    // A server is reached by opening it: its errors say why not.
+    if (isRemoteLocation(repo.path)) return;
     if (!(await reachable(repo.path)))
       throw new AppError('REPO_NOT_FOUND', `repository ${repo.name} is not reachable at ${repo.path} (disk unplugged or path removed?)`, {
         repositoryId: repo.id,
@@ -304,6 +338,8 @@ export class RepoRegistry {
 }
 
 async function reachable(p: string): Promise<boolean> {
+  // Not probed on every listing: opening says whether the server answers.
+  if (isRemoteLocation(p)) return true;
   try {
     return (await fs.stat(p)).isDirectory();
   } catch {
@@ -312,6 +348,7 @@ async function reachable(p: string): Promise<boolean> {
 }
 
 async function freeBytes(p: string): Promise<number | undefined> {
+  if (isRemoteLocation(p)) return undefined;
   try {
     const s = await fs.statfs(p);
     return s.bavail * s.bsize;

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import {
   AppError,
   isAppError,
+  isRemoteLocation,
   trackerRestartWords,
   type FullReadReason,
   type HistoryEntry,
@@ -408,6 +409,8 @@ export class JobRunner {
    * next writes and meets EIO).
    */
   private async watchDestination(repoPath: string, stop: AbortController, cleanup: CleanupStack): Promise<() => Promise<void>> {
+    // A server is watched by the storage itself: its retries, then REMOTE_UNAVAILABLE.
+    if (isRemoteLocation(repoPath)) return async () => undefined;
     const sysRoot = this.options.sysRoot ?? '/sys';
     const st = await fs.stat(repoPath).catch(() => null);
     const devno = st ? majorMinor(st.dev) : null;

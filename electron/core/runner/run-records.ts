@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { z } from 'zod';
 
-import { AbsPath, Id } from '../../common/contract';
+import { AbsPath, Id, RepoLocation } from '../../common/contract';
 import { writeFileAtomic } from '../persist/atomic-file';
 
 export const RunRecord = z.object({
@@ -18,7 +18,7 @@ export const RunRecord = z.object({
   jobId: Id,
   pid: z.number().int(),
   startedAt: z.string(),
-  repositoryPath: AbsPath.optional(),
+  repositoryPath: RepoLocation.optional(),
   /** Devices of the snapshot being created; `id` once the module returned it. */
   snapshot: z.object({ devices: z.array(z.string()), id: z.string().optional() }).optional(),
   storageFiles: z.array(AbsPath),

@@ -15,6 +15,7 @@ import {
   type ModuleStatus,
   type Mount,
   type Repository,
+  type RemoteAccessFields,
   type RestorePoint,
   type Result,
   type RunEstimate,
@@ -48,6 +49,7 @@ import { InstanceLock } from '../persist/instance-lock';
 import { JsonFile } from '../persist/json-file';
 import { RepoRegistry, RepositoriesFile } from '../repos/registry';
 import { RememberedKeys } from '../repos/remembered-keys';
+import { RemoteCredentials } from '../repos/remote-credentials';
 import { VerificationsFile, VerificationStore } from '../repos/verifications';
 import { CbtFile, CbtState } from '../runner/cbt-state';
 import { JobRunner } from '../runner/job-runner';
@@ -140,6 +142,7 @@ export class Service {
       engine: this.engine,
       log: this.logger.for('repos'),
       keys: new RememberedKeys(path.join(dirs.state, 'keys')),
+      remotes: new RemoteCredentials(path.join(dirs.state, 'remotes')),
       checkRemovable: (id) => {
         const users = this.jobs.usingRepository(id);
         if (users.length > 0)
@@ -343,14 +346,22 @@ export class Service {
   // A member registers and uses only repositories they may read (and write,
   // to create one or back up into it): checked as them (access/policy.ts).
 
-  async addRepository(name: string, repoPath: string, caller?: Caller): Promise<Repository> {
+  async addRepository(name: string, repoPath: string, caller?: Caller, remote?: RemoteAccessFields): Promise<Repository> {
     await this.policy.repository(caller, { name, path: repoPath }, false);
-    return this.repos.add(name, repoPath);
+    return this.repos.add(name, repoPath, remote);
   }
 
-  async initRepository(name: string, repoPath: string, passphrase: string | undefined, chunkSize: number | undefined, remember: boolean, caller?: Caller): Promise<Repository> {
+  async initRepository(
+    name: string,
+    repoPath: string,
+    passphrase: string | undefined,
+    chunkSize: number | undefined,
+    remember: boolean,
+    caller?: Caller,
+    remote?: RemoteAccessFields,
+  ): Promise<Repository> {
     await this.policy.newRepository(caller, repoPath);
-    return this.repos.init(name, repoPath, passphrase, chunkSize, remember);
+    return this.repos.init(name, repoPath, passphrase, chunkSize, remember, remote);
   }
 
   async unlockRepository(id: string, passphrase: string, remember: boolean, caller?: Caller): Promise<Repository> {

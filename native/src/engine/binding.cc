@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <future>
 #include <memory>
 
 #include "chunk_index.h"
@@ -161,6 +162,73 @@ Napi::Value BenchPrimitiveJs(const Napi::CallbackInfo& info) {
                               static_cast<uint32_t>(rounds));
   return Napi::Number::New(env, static_cast<double>(ns));
 }
+
+// ---- packs fetched by JavaScript (a remote repository's read cache) ----
+
+// The PackFetcher of a NativeRepo opened with `fetchPack`: a worker that
+// meets a pack missing from the working copy calls the JS function
+// (id) => Promise<unknown> on the JS thread and waits for it. The promise
+// resolves when the pack is there; a rejection becomes the worker's
+// EngineError (its `code`, or IO_ERROR).
+// Only worker threads call Fetch: on the JS thread it would wait forever.
+class JsPackFetcher : public PackFetcher {
+ public:
+  JsPackFetcher(Napi::Env env, const Napi::Function& fn) {
+    tsfn_ = Napi::ThreadSafeFunction::New(env, fn, "snapkeep-fetch-pack", 0, 1);
+    // Never keeps the process alive by itself: operations hold their own.
+    tsfn_.Unref(env);
+  }
+  ~JsPackFetcher() override { tsfn_.Release(); }
+
+  void Fetch(const std::string& packId) override {
+    auto call = std::make_shared<Call>();
+    call->id = packId;
+    std::future<void> result = call->done.get_future();
+    auto* arg = new std::shared_ptr<Call>(call);
+    if (tsfn_.BlockingCall(arg, &JsPackFetcher::OnJsThread) != napi_ok) {
+      delete arg;
+      throw EngineError("INTERNAL", "pack " + packId + " is not here and can no longer be fetched");
+    }
+    result.get();
+  }
+
+ private:
+  struct Call {
+    std::string id;
+    std::promise<void> done;
+  };
+
+  static void Fail(const std::shared_ptr<Call>& call, const std::string& code, const std::string& message) {
+    EngineError e(code, message);
+    e.pack = call->id;
+    call->done.set_exception(std::make_exception_ptr(e));
+  }
+
+  static void OnJsThread(Napi::Env env, Napi::Function fn, std::shared_ptr<Call>* arg) {
+    std::shared_ptr<Call> call = *arg;
+    delete arg;
+    try {
+      Napi::Value r = fn.Call({Napi::String::New(env, call->id)});
+      if (!r.IsPromise()) return Fail(call, "INTERNAL", "fetchPack must return a Promise");
+      Napi::Object promise = r.As<Napi::Object>();
+      Napi::Function ok = Napi::Function::New(env, [call](const Napi::CallbackInfo&) { call->done.set_value(); });
+      Napi::Function bad = Napi::Function::New(env, [call](const Napi::CallbackInfo& info) {
+        std::string code = "IO_ERROR", message = "pack " + call->id + " could not be fetched";
+        if (info[0].IsObject()) {
+          Napi::Object e = info[0].As<Napi::Object>();
+          if (e.Get("code").IsString()) code = e.Get("code").As<Napi::String>().Utf8Value();
+          if (e.Get("message").IsString()) message = e.Get("message").As<Napi::String>().Utf8Value();
+        }
+        Fail(call, code, message);
+      });
+      promise.Get("then").As<Napi::Function>().Call(promise, {ok, bad});
+    } catch (const Napi::Error& e) {
+      Fail(call, "INTERNAL", e.Message());
+    }
+  }
+
+  Napi::ThreadSafeFunction tsfn_;
+};
 
 // ---- chunk lists held natively (point readers, restore, prune, verify) ----
 
@@ -433,8 +501,13 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     if (version_ < 1 || version_ > 2) throw Napi::TypeError::New(env, "version must be 1 or 2");
     Napi::Value cache = o.Get("cacheDir");
     if (cache.IsString()) cacheDir_ = cache.As<Napi::String>().Utf8Value();
+    Napi::Value fetch = o.Get("fetchPack");
+    if (!fetch.IsUndefined()) {
+      if (!fetch.IsFunction()) throw Napi::TypeError::New(env, "fetchPack must be a function");
+      fetcher_ = std::make_shared<JsPackFetcher>(env, fetch.As<Napi::Function>());
+    }
     index_ = std::make_shared<ChunkIndex>();
-    packs_ = std::make_shared<PackReader>(path_, keys_);
+    packs_ = std::make_shared<PackReader>(path_, keys_, fetcher_);
   }
 
   ~NativeRepo() override { sodium_memzero(&keys_, sizeof keys_); }
@@ -519,6 +592,9 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->threads = static_cast<int>(Num(o, "threads", 0));
     req->writeSegments = Bool(o, "writeSegments");
     req->writeRoot = Bool(o, "writeRoot");
+    const double spool = Num(o, "spoolPacks", 0);
+    if (spool < 0 || spool > 1024) throw Napi::TypeError::New(env, "spoolPacks must be from 0 to 1024");
+    req->spoolPacks = static_cast<uint32_t>(spool);
     if (req->writeRoot && !req->writeSegments) throw Napi::TypeError::New(env, "writeRoot needs writeSegments");
     Napi::Value ranges = o.Get("ranges");
     if (ranges.IsArray()) {
@@ -732,6 +808,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     req->keys = keys_;
     req->data = info[0].IsObject() && Bool(info[0].As<Napi::Object>(), "data");
     req->index = index_;
+    req->fetcher = fetcher_;
     return EngineWorker<VerifyResult>::Start(
         env, [req](OpControl& ctl) { return RunVerify(*req, ctl); },
         [](Napi::Env e, VerifyResult& r) -> Napi::Value {
@@ -957,6 +1034,7 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
   int version_ = 1;
   RepoKeys keys_;
   std::shared_ptr<ChunkIndex> index_;
+  std::shared_ptr<PackFetcher> fetcher_;
   std::shared_ptr<PackReader> packs_;
 };
 

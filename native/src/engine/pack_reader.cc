@@ -12,24 +12,50 @@ namespace snapkeep::engine {
 
 namespace {
 constexpr size_t kMaxOpenPacks = 64;
+// With a fetcher (a remote repository's read cache), open descriptors of
+// packs the cache dropped hold their disk space: fewer are kept.
+constexpr size_t kMaxOpenFetched = 8;
 }
 
 std::shared_ptr<Fd> PackReader::Get(const std::string& packId) {
+  if (!ValidPackId(packId)) throw Corrupt("bad pack id \"" + packId + "\"", packId);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fds_.find(packId);
+    if (it != fds_.end()) return it->second;
+  }
+  std::string path = PackPath(repo_, packId);
+  auto missing = [&] {
+    EngineError e = Corrupt("pack " + packId + " is missing", packId);
+    e.path = path;
+    return e;
+  };
+  // Opened without the lock: a fetch may take seconds, and other workers
+  // read packs they have meanwhile.
+  auto open = [&]() -> std::shared_ptr<Fd> {
+    try {
+      return std::make_shared<Fd>(RepoDir(repo_).OpenRead(PackRel(packId)));
+    } catch (EngineError& e) {
+      if (e.errnum != ENOENT) throw;
+      return nullptr;
+    }
+  };
+  std::shared_ptr<Fd> p = open();
+  // The cache may drop the pack again before this worker opens it (another
+  // worker's fetch made room): fetched again, a few times at most. Packs it
+  // dropped whose descriptors are open here stay readable through them (the
+  // space returns when the descriptor is closed, kMaxOpenPacks at most):
+  // closing them would make a worker in the middle of a pack fetch it again
+  // for every blob.
+  for (int attempt = 0; !p && fetcher_ && attempt < 4; attempt++) {
+    fetcher_->Fetch(packId);
+    p = open();
+  }
+  if (!p) throw missing();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = fds_.find(packId);
-  if (it != fds_.end()) return it->second;
-  if (fds_.size() >= kMaxOpenPacks) fds_.erase(fds_.begin());
-  std::string path = PackPath(repo_, packId);
-  if (!ValidPackId(packId)) throw Corrupt("bad pack id \"" + packId + "\"", packId);
-  std::shared_ptr<Fd> p;
-  try {
-    p = std::make_shared<Fd>(RepoDir(repo_).OpenRead(PackRel(packId)));
-  } catch (EngineError& e) {
-    if (e.errnum != ENOENT) throw;
-    EngineError missing = Corrupt("pack " + packId + " is missing", packId);
-    missing.path = path;
-    throw missing;
-  }
+  if (it != fds_.end()) return it->second;  // another worker opened it meanwhile
+  if (fds_.size() >= (fetcher_ ? kMaxOpenFetched : kMaxOpenPacks)) fds_.erase(fds_.begin());
   fds_[packId] = p;
   return p;
 }
@@ -80,6 +106,11 @@ void PackReader::Decode(const std::string& packId, const PackEntry& e, const Byt
   }
   if (KeyedHash(keys_, out, e.rawLen) != e.id)
     throw Corrupt("chunk " + chunk + " in pack " + packId + " does not match its id", packId, chunk);
+}
+
+uint64_t PackReader::Size(const std::string& packId) {
+  auto fd = Get(packId);
+  return FileSize(fd->get(), PackPath(repo_, packId));
 }
 
 std::vector<PackEntry> PackReader::ReadTrailer(const std::string& packId, uint64_t* size) {

@@ -17,9 +17,21 @@ namespace snapkeep::engine {
 
 class Decompressor;
 
+// Brings a pack that is not in the repository directory into it: the read
+// cache of a remote repository (docs/remote-repositories.md). Fetch blocks
+// the calling worker until the pack is there (or throws the reason, an
+// EngineError). The cache deletes packs to make room; descriptors the
+// reader holds keep those readable until it closes them.
+class PackFetcher {
+ public:
+  virtual ~PackFetcher() = default;
+  virtual void Fetch(const std::string& packId) = 0;
+};
+
 class PackReader {
  public:
-  PackReader(std::string repo, const RepoKeys& keys) : repo_(std::move(repo)), keys_(keys) {}
+  PackReader(std::string repo, const RepoKeys& keys, std::shared_ptr<PackFetcher> fetcher = nullptr)
+      : repo_(std::move(repo)), keys_(keys), fetcher_(std::move(fetcher)) {}
 
   // The stored bytes of one blob.
   void ReadStored(const std::string& packId, uint32_t offset, uint32_t len, Bytes& out);
@@ -30,6 +42,8 @@ class PackReader {
   // the pack and chunk otherwise.
   void Decode(const std::string& packId, const PackEntry& e, const Bytes& stored, Bytes& scratch,
               Decompressor& dz, uint8_t* out, size_t expectLen) const;
+  // Bytes of a pack file (fetched first when it is not here and a fetcher is set).
+  uint64_t Size(const std::string& packId);
   // Trailer entries of a pack file (index rebuild, verify).
   std::vector<PackEntry> ReadTrailer(const std::string& packId, uint64_t* size);
   // Closes the cached descriptors, so the repository's file system can be
@@ -42,6 +56,7 @@ class PackReader {
 
   std::string repo_;
   RepoKeys keys_;
+  std::shared_ptr<PackFetcher> fetcher_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Fd>> fds_;
 };

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -125,16 +126,37 @@ void EncryptStage(const RepoKeys& keys, const ChunkId& id, const uint8_t* payloa
     stored.assign(payload, payload + len);
 }
 
+// Spool mode: blocks while `limit` or more of the sealed packs are still in
+// the spool (not yet uploaded and removed by the caller). Waiting here
+// stops the pack stage, which fills the queue, which stops the workers: the
+// whole pipeline waits for the uploads. Returns early when stopping.
+void WaitForSpool(const BackupRequest& req, OpControl& ctl, std::vector<std::string>& inSpool) {
+  for (;;) {
+    for (auto it = inSpool.begin(); it != inSpool.end();) {
+      struct stat st;
+      if (::stat(PackPath(req.repo, *it).c_str(), &st) < 0 && errno == ENOENT)
+        it = inSpool.erase(it);
+      else
+        ++it;
+    }
+    if (inSpool.size() < req.spoolPacks || ctl.Stopping()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // Stage: append blobs to packs; seal full packs and publish them in the
 // in-memory index so later chunks and concurrent readers see them.
 void PackStage(const BackupRequest& req, BoundedQueue<Blob>& q, OpControl& ctl,
                std::vector<PackInfo>& sealed, std::atomic<uint64_t>& storedBytes) {
   PackWriter writer(req.repo, req.keys, req.packSize);
   Blob b;
+  std::vector<std::string> inSpool;
   auto publish = [&](std::optional<PackInfo> info) {
     if (!info) return;
     req.index->AddPack(*info);
+    if (req.spoolPacks) inSpool.push_back(info->id);
     sealed.push_back(std::move(*info));
+    if (req.spoolPacks) WaitForSpool(req, ctl, inSpool);
   };
   try {
     while (q.Pop(b)) {
@@ -313,8 +335,10 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
   // But only packs that still exist: a prune that took the repository from
   // under this run (its lock judged stale) may have deleted them, and an
   // index naming them would make every later backup dedup against nothing.
+  // In spool mode the caller uploads and removes sealed packs, and checks
+  // them on the remote store.
   std::string gonePack;
-  for (auto it = sealed.begin(); it != sealed.end();) {
+  for (auto it = sealed.begin(); !req.spoolPacks && it != sealed.end();) {
     struct stat st;
     if (::stat(PackPath(req.repo, it->id).c_str(), &st) < 0 && errno == ENOENT) {
       gonePack = it->id;

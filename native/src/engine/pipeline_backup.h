@@ -51,6 +51,13 @@ struct BackupRequest {
   int version = 1;             // index file format to write
   bool writeSegments = false;  // store the list's segments (else return the list)
   bool writeRoot = false;      // format 2: and its list root
+  // Spool mode (a remote repository, docs/remote-repositories.md): the
+  // repository is a local spool that someone else empties. Sealed packs are
+  // uploaded and removed by the caller while the backup runs; the pack
+  // stage waits while this many of the packs it sealed are still present,
+  // so the spool stays bounded, and the end-of-run check that sealed packs
+  // exist is the caller's (on the remote store). 0: off.
+  uint32_t spoolPacks = 0;
 };
 
 struct BackupResult {

@@ -27,15 +27,30 @@ struct PackJob {
 bool CheckStructure(const VerifyRequest& req, PackReader& reader, const PackJob& job,
                     std::vector<PackEntry>& named, std::vector<VerifyProblem>& out) {
   const std::string& id = job.rec.id;
-  RepoDir root(req.repo);
-  std::optional<struct stat> st = root.Lstat(PackRel(id));
-  if (!st) {
-    out.push_back({"missing-pack", "pack " + id + " is missing", id, ""});
-    return false;
+  uint64_t onDisk = 0;
+  if (req.fetcher) {
+    // A remote repository's read cache: the pack is fetched when it is not
+    // here, and may be evicted again, so its size is taken from the
+    // descriptor the reader holds (opened like any pack: regular files only).
+    try {
+      onDisk = reader.Size(id);
+    } catch (const EngineError& e) {
+      if (e.code != "REPO_CORRUPT") throw;
+      out.push_back({"missing-pack", "pack " + id + " is missing", id, ""});
+      return false;
+    }
+  } else {
+    RepoDir root(req.repo);
+    std::optional<struct stat> st = root.Lstat(PackRel(id));
+    if (!st) {
+      out.push_back({"missing-pack", "pack " + id + " is missing", id, ""});
+      return false;
+    }
+    if (!S_ISREG(st->st_mode)) throw root.Unsafe(PackRel(id), DescribeMode(st->st_mode));
+    onDisk = static_cast<uint64_t>(st->st_size);
   }
-  if (!S_ISREG(st->st_mode)) throw root.Unsafe(PackRel(id), DescribeMode(st->st_mode));
-  if (static_cast<uint64_t>(st->st_size) != job.rec.size) {
-    out.push_back({"bad-index", "pack " + id + " has " + std::to_string(st->st_size) +
+  if (onDisk != job.rec.size) {
+    out.push_back({"bad-index", "pack " + id + " has " + std::to_string(onDisk) +
                                     " bytes, the index says " + std::to_string(job.rec.size),
                    id, ""});
     return false;
@@ -103,7 +118,7 @@ VerifyResult RunVerify(const VerifyRequest& req, OpControl& ctl) {
     if (req.data) ctl.total += stored[no];
   }
   res.packs = packs.size();
-  PackReader reader(req.repo, req.keys);
+  PackReader reader(req.repo, req.keys, req.fetcher);
   std::atomic<size_t> next{0};
   std::mutex mu;
   int threads = req.threads > 0 ? req.threads : DefaultThreads();

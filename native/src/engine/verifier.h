@@ -30,6 +30,7 @@ struct VerifyProblem {
 struct VerifyRequest {
   std::string repo;
   RepoKeys keys;
+  std::shared_ptr<PackFetcher> fetcher;  // packs not in `repo` yet (a remote repository)
   bool data = false;
   int threads = 0;
   std::shared_ptr<ChunkIndex> index;

@@ -109,6 +109,21 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
     message: "Its settings file no longer matches the repository this computer knows (for example, an encrypted repository now claims to be unencrypted). Snapkeep refuses to use it.",
     hint: 'Someone with access to the backup disk or share may have replaced it. Restore the original config file, or add the repository again if it really was re-created.',
   },
+  REMOTE_UNAVAILABLE: {
+    title: 'The backup server cannot be reached',
+    message: 'Snapkeep tried several times to reach the server that holds this repository and gave up.',
+    hint: 'Check the network and that the server is running, then try again. Nothing the repository names was lost; the next run continues.',
+  },
+  REMOTE_AUTH_FAILED: {
+    title: 'The server refused the login',
+    message: 'The user name, password or key for this repository was not accepted by the server.',
+    hint: 'Check the user name and the password or key saved for this repository.',
+  },
+  REMOTE_HOST_KEY_CHANGED: {
+    title: "The server's identity changed",
+    message: 'The server answered with a different host key than the one this computer saw before. Snapkeep refused to connect: another machine may be posing as your server.',
+    hint: 'If the server was reinstalled or its keys renewed on purpose, compare the new fingerprint (in the details) with the one the server shows, then accept it in the repository settings.',
+  },
   WRONG_PASSPHRASE: {
     title: 'Wrong passphrase',
     message: 'This passphrase does not unlock the repository.',

@@ -7,14 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 
-import { AbsPath, DevicePath, methods, type MethodName } from '../../../electron/common/contract';
+import { AbsPath, DevicePath, RepoLocation, methods, type MethodName } from '../../../electron/common/contract';
 import { Dispatcher, type Handlers } from '../../../electron/common/rpc/dispatcher';
 
 type Node = z.ZodType & { _zod: { def: Record<string, unknown> & { type: string } } };
 
-/** Where in a method's params the path schemas are ("job.sources[]"). */
+/** Where in a method's params the path schemas are ("job.sources[]"); a repository location (a path or sftp://) counts. */
 function pathArguments(schema: Node, at = ''): string[] {
-  if ((schema as unknown) === AbsPath || (schema as unknown) === DevicePath) return [at];
+  if ((schema as unknown) === AbsPath || (schema as unknown) === DevicePath || (schema as unknown) === RepoLocation) return [at];
   const def = schema._zod.def;
   switch (def.type) {
     case 'object':
@@ -75,7 +75,23 @@ const VALID: Record<string, Record<string, unknown>> = {
   'tracking.keep': { device: '/dev/sda', keep: true },
 };
 
-const BAD: unknown[] = ['', 'relative/path', 'home', './x', '/a/../../etc', '/..', '/tmp/x\0/etc/shadow', '/' + 'a'.repeat(4096), 42, null, ['/x'], { path: '/x' }];
+const BAD: unknown[] = [
+  '',
+  'relative/path',
+  'home',
+  './x',
+  '/a/../../etc',
+  '/..',
+  '/tmp/x\0/etc/shadow',
+  '/' + 'a'.repeat(4096),
+  42,
+  null,
+  ['/x'],
+  { path: '/x' },
+  // Repository locations: an option where a user or host belongs, a path that climbs.
+  'sftp://-oProxyCommand=x@host/r',
+  'sftp://u@host/a/../../etc',
+];
 
 /** Sets the argument at `where` ("job.sources[]") to `value` in a copy of `params`. */
 function withArgument(params: Record<string, unknown>, where: string, value: unknown): Record<string, unknown> {

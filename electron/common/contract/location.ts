@@ -1,0 +1,112 @@
+// Repository locations: an absolute local path, or `sftp://user@host[:port]/path`.
+// Parsed and validated here, once, at every process edge that takes a
+// repository (contract schemas, CLI), so nothing below sees a host or user
+// name that could be read as an option or a path that climbs out of the
+// repository.
+import { z } from 'zod';
+
+import { AppError } from './errors';
+
+export interface SftpLocation {
+  kind: 'sftp';
+  user: string;
+  host: string;
+  port: number;
+  /** Absolute path on the server (inside the account's chroot, if any). */
+  path: string;
+  /** The canonical form: `sftp://user@host[:port]/path`, the port only when not 22. */
+  url: string;
+}
+
+export type ParsedLocation = { kind: 'local'; path: string } | SftpLocation;
+
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+// A DNS name (labels of letters, digits, hyphens), an IPv4 address, or an
+// IPv6 address in brackets. Never starts with '-' (no option injection).
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const HOST_V6 = /^\[[0-9a-f:.]{2,45}\]$/i;
+
+export function isRemoteLocation(s: string): boolean {
+  return s.startsWith('sftp://');
+}
+
+function bad(s: string, why: string): AppError {
+  return new AppError('INVALID_ARGUMENT', `${JSON.stringify(s.slice(0, 200))} is not a repository location: ${why}`, { location: s.slice(0, 200) });
+}
+
+/** A path below the root: absolute, no "." or ".." components, no control characters. */
+function checkPath(s: string, p: string): string {
+  if (!p.startsWith('/')) throw bad(s, 'the path must be absolute');
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f\\]/.test(p) || p.length > 1024) throw bad(s, 'the path holds characters a repository path cannot');
+  const parts = p.split('/').filter((x) => x !== '');
+  if (parts.some((x) => x === '.' || x === '..')) throw bad(s, 'the path must not contain . or ..');
+  return `/${parts.join('/')}`;
+}
+
+export function parseSftpLocation(s: string): SftpLocation {
+  const m = /^sftp:\/\/([^@/]+)@(\[[^\]]+\]|[^:/]+)(?::(\d{1,5}))?(\/.*)?$/.exec(s);
+  if (!m) throw bad(s, 'expected sftp://user@host[:port]/path');
+  const [, user = '', host = '', portText, rawPath] = m;
+  if (!USER.test(user)) throw bad(s, 'the user name is not a valid login name');
+  if (!HOST_NAME.test(host) && !HOST_V6.test(host)) throw bad(s, 'the host is not a host name or address');
+  const port = portText === undefined ? 22 : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(s, 'the port must be 1-65535');
+  if (rawPath === undefined || rawPath === '/') throw bad(s, 'a path on the server is needed (sftp://user@host/path)');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    throw bad(s, 'the path is not valid percent-encoding');
+  }
+  const path = checkPath(s, decoded);
+  const lowerHost = host.toLowerCase();
+  const url = `sftp://${user}@${lowerHost}${port === 22 ? '' : `:${port}`}${path}`;
+  return { kind: 'sftp', user, host: lowerHost, port, path, url };
+}
+
+export function parseLocation(s: string): ParsedLocation {
+  if (isRemoteLocation(s)) return parseSftpLocation(s);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) throw bad(s, 'only local paths and sftp:// are supported');
+  if (!s.startsWith('/')) throw bad(s, 'the path must be absolute');
+  return { kind: 'local', path: s };
+}
+
+/** The canonical string of a location: what registries store and compare. */
+export function canonicalLocation(s: string): string {
+  const l = parseLocation(s);
+  return l.kind === 'local' ? l.path : l.url;
+}
+
+/** A repository location as it crosses a process edge: an absolute path, or sftp://user@host[:port]/path. */
+export const RepoLocation = z
+  .string()
+  .min(1)
+  .max(2100)
+  .superRefine((s, ctx) => {
+    try {
+      parseLocation(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : 'not a repository location' });
+    }
+    // Local paths keep AbsPath's rules (no NUL, no "..").
+    if (!isRemoteLocation(s) && (s.includes('\0') || s.split('/').includes('..'))) ctx.addIssue({ code: 'custom', message: 'must be an absolute path without ".."' });
+  });
+
+/** OpenSSH's fingerprint form: SHA256 and 43 characters of unpadded base64. */
+export const HostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be a SHA256:... host key fingerprint');
+
+/**
+ * How to log in to a remote repository's server, and the host key pinned
+ * for it. Secrets travel only towards the helper (which keeps them
+ * root-only, core/repos/remote-credentials.ts), never back.
+ */
+export const RemoteAccessFields = z.object({
+  password: z.string().min(1).max(1024).optional(),
+  /** An OpenSSH or PEM private key, as text. */
+  privateKey: z.string().min(1).max(64 * 1024).optional(),
+  keyPassphrase: z.string().min(1).max(1024).optional(),
+  /** The host key seen before; absent: pinned at first use (and reported). */
+  hostKey: HostKeyFingerprint.optional(),
+});
+export type RemoteAccessFields = z.infer<typeof RemoteAccessFields>;

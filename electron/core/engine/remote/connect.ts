@@ -1,0 +1,62 @@
+// Opening a remote repository's storage: the connection (with the host key
+// check and the login first, so those errors come before anything else),
+// the storage the engine's files go through, and the working copy the
+// native engine works on.
+import { defaultCacheRoot } from '../index-cache';
+import { parseSftpLocation } from '../storage/location';
+import { attachStorage } from '../storage/registry';
+import { type RetryPolicy, type SftpCredentials, SftpStorage } from '../storage/sftp';
+import { RemoteRepoStorage } from './remote-storage';
+import { WorkingCopy, workingCopyDir } from './working-copy';
+
+/** How to reach a remote repository: credentials, the pinned host key, and the retry policy. */
+export interface RemoteAccess extends SftpCredentials {
+  retry?: RetryPolicy;
+  readyTimeoutMs?: number;
+  /** Packs the read cache of restore, verify and readers keeps (16 MiB each; default READ_CACHE_PACKS). */
+  readCachePacks?: number;
+}
+
+export interface RemoteConnection {
+  /** The canonical location (sftp://user@host[:port]/path). */
+  location: string;
+  readCachePacks: number | undefined;
+  storage: RemoteRepoStorage;
+  wc: WorkingCopy;
+  /** The fingerprint of the server's host key (to pin at first use). */
+  hostKey: string | undefined;
+  release(): Promise<void>;
+}
+
+export async function connectRemote(location: string, access: RemoteAccess | undefined, cacheRoot: string | null | undefined): Promise<RemoteConnection> {
+  const loc = parseSftpLocation(location);
+  const sftp = new SftpStorage(loc, access ?? {}, {
+    ...(access?.retry && { retry: access.retry }),
+    ...(access?.readyTimeoutMs !== undefined && { readyTimeoutMs: access.readyTimeoutMs }),
+  });
+  // Every open logs in itself, also when the location is open already (and
+  // its connection is then shared): a wrong password or a changed host key
+  // is never hidden by another handle's session.
+  await sftp.connectNow();
+  const hostKey = sftp.hostKey;
+  let wc: WorkingCopy | undefined;
+  const attached = attachStorage(new RemoteRepoStorage(sftp, () => wc));
+  try {
+    const storage = attached.storage as RemoteRepoStorage;
+    wc = await WorkingCopy.open(workingCopyDir(cacheRoot ?? defaultCacheRoot(), loc.url), storage);
+    return { location: loc.url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, release: attached.release };
+  } catch (e) {
+    await attached.release();
+    throw e;
+  }
+}
+
+/** Runs `fn` with the location's storage open (locks, which need no key); `fn` gets the canonical location. */
+export async function withRemoteLocation<T>(location: string, access: RemoteAccess | undefined, fn: (location: string) => Promise<T>): Promise<T> {
+  const r = await connectRemote(location, access, undefined);
+  try {
+    return await fn(r.location);
+  } finally {
+    await r.release();
+  }
+}

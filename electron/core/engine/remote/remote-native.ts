@@ -1,0 +1,496 @@
+// The native engine over a remote repository (docs/remote-repositories.md).
+// The native engine works on the working copy (working-copy.ts) exactly as
+// on a local repository; this wrapper moves files around each call:
+//
+// - before the index is loaded: index/ is made equal to the remote one;
+// - before a list is opened: its root and segments are fetched;
+// - a backup runs in spool mode: sealed packs are uploaded a few at a time
+//   while it runs (and removed here; the pack stage waits while the spool
+//   is full), then, in this order, the list objects, the index file and the
+//   list root are published; the manifest comes last (backup.ts). Packs of
+//   a backup that was killed are found in the spool or the journal by the
+//   next backup and indexed from their trailers, not uploaded again;
+// - restore, verify and compaction fetch the packs they read first, and
+//   drop them after; what compaction and the index writers write is
+//   published before the call returns.
+import {
+  type BackupDeviceRequest,
+  type BackupDeviceResult,
+  type CancelToken,
+  type NativeList,
+  type NativeMark,
+  type NativeRepo,
+  type RestoreDeviceRequest,
+  createCancelToken,
+} from '../../../../native/engine';
+import { ID_BYTES, rel } from '../format';
+import { toAppError } from '../errors';
+import { PACK_ID, PARALLEL_FETCHES, type WorkingCopy, mapLimit } from './working-copy';
+
+type ProgressCallback = Parameters<NativeRepo['backup']>[1];
+
+/** Sealed packs waiting in the spool before the backup waits for uploads (16 MiB each). */
+export const SPOOL_PACKS = 8;
+/** Uploads at once. */
+export const PARALLEL_UPLOADS = 3;
+/** Packs the read cache keeps (16 MiB each): restore, verify --data, readers. */
+export const READ_CACHE_PACKS = 8;
+/** Packs a restore fetches ahead of the one the engine waits for. */
+export const PREFETCH_PACKS = 3;
+
+const ZERO_ID = '0'.repeat(64);
+
+function hexIds(buf: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at + ID_BYTES <= buf.length; at += ID_BYTES) out.push(buf.subarray(at, at + ID_BYTES).toString('hex'));
+  return out;
+}
+
+/**
+ * Uploads what a running backup seals: polls the spool, uploads up to
+ * PARALLEL_UPLOADS packs at once, removes each after it is saved (which
+ * lets the waiting pack stage go on). The first failure (after the storage's
+ * retries) cancels the backup and is its reason.
+ */
+class SpoolUploader {
+  private readonly inFlight = new Set<string>();
+  private readonly done = new Set<string>();
+  private error: unknown;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private scanning = false;
+  uploaded = 0;
+
+  constructor(
+    private readonly wc: WorkingCopy,
+    private readonly onFail: () => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.scan(), 100);
+  }
+
+  get failure(): unknown {
+    return this.error;
+  }
+
+  private async scan(): Promise<void> {
+    if (this.scanning || this.error !== undefined) return;
+    this.scanning = true;
+    try {
+      for (const id of await this.wc.localPacks()) {
+        if (this.inFlight.size >= PARALLEL_UPLOADS) break;
+        if (this.inFlight.has(id) || this.done.has(id)) continue;
+        this.inFlight.add(id);
+        const job = this.wc.uploadPack(id).then(
+          () => {
+            this.inFlight.delete(id);
+            this.done.add(id);
+            this.uploaded++;
+          },
+          (e: unknown) => {
+            this.inFlight.delete(id);
+            if (this.error === undefined) {
+              this.error = e;
+              this.onFail();
+            }
+          },
+        );
+        this.running = Promise.all([this.running, job]).then(() => undefined);
+      }
+    } catch (e) {
+      this.error ??= e;
+      this.onFail();
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  /** Uploads everything left in the spool; throws the first failure. */
+  async finish(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    while (this.scanning) await new Promise((r) => setTimeout(r, 10));
+    await this.running;
+    if (this.error !== undefined) throw this.error;
+    const left = (await this.wc.localPacks()).filter((id) => !this.done.has(id));
+    await mapLimit(left, PARALLEL_UPLOADS, async (id) => {
+      await this.wc.uploadPack(id);
+      this.uploaded++;
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    while (this.scanning) await new Promise((r) => setTimeout(r, 10));
+    await this.running;
+  }
+}
+
+export class RemoteNative implements NativeRepo {
+  /** The read cache: packs fetched (or being fetched), least recently used first. */
+  private readonly cache = new Map<string, { settled: boolean; done: Promise<void> }>();
+  /** The order the running restore needs packs in. */
+  private orderList: string[] = [];
+  private order = new Map<string, number>();
+  /** Whole lists of open readers, for readRange's pack lookups. */
+  private readonly lists = new WeakMap<object, string[]>();
+  /** Packs uploaded by the last backup (tests count them). */
+  lastUploads = 0;
+  /** Read cache figures: packs fetched whole, and the most held after an eviction. */
+  readonly readStats = { fetched: 0, maxHeld: 0 };
+
+  constructor(
+    readonly inner: NativeRepo,
+    readonly wc: WorkingCopy,
+    /** Packs the read cache keeps (16 MiB each). */
+    private readonly cachePacks = READ_CACHE_PACKS,
+  ) {}
+
+  sealEnvelope: NativeRepo['sealEnvelope'] = (t, d) => this.inner.sealEnvelope(t, d);
+  openEnvelope: NativeRepo['openEnvelope'] = (t, d) => this.inner.openEnvelope(t, d);
+  chunkId: NativeRepo['chunkId'] = (d) => this.inner.chunkId(d);
+  missingChunks: NativeRepo['missingChunks'] = (l) => this.inner.missingChunks(l);
+  createMark: NativeRepo['createMark'] = () => this.inner.createMark();
+  unindexedPacks: NativeRepo['unindexedPacks'] = (ids) => this.inner.unindexedPacks(ids);
+  locate: NativeRepo['locate'] = (id) => this.inner.locate(id);
+  stats: NativeRepo['stats'] = () => this.inner.stats();
+  createListChecker: NativeRepo['createListChecker'] = (o) => this.inner.createListChecker(o);
+  readWholeList: NativeRepo['readWholeList'] = (l) => this.inner.readWholeList(l);
+
+  closeFiles(): void {
+    this.inner.closeFiles();
+  }
+
+  async loadIndex(): ReturnType<NativeRepo['loadIndex']> {
+    await this.wc.syncIndex();
+    return this.inner.loadIndex();
+  }
+
+  async openList(ref: { root: string } | { segments: string[] | Buffer }, chunks: number): Promise<NativeList> {
+    if ('root' in ref) await this.wc.fetchLists([ref.root]);
+    else await this.wc.fetchLists(Buffer.isBuffer(ref.segments) ? hexIds(ref.segments) : ref.segments);
+    const list = await this.inner.openList(ref, chunks);
+    if ('root' in ref) await this.wc.fetchLists(hexIds(list.segmentIds()));
+    return list;
+  }
+
+  async writeListRoot(segments: Buffer, chunks: number): Promise<string> {
+    const id = await this.inner.writeListRoot(segments, chunks);
+    await this.wc.publishLists([id]);
+    return id;
+  }
+
+  private async published(name: Promise<string>): Promise<string> {
+    const n = await name;
+    if (n) await this.wc.publishIndex(n);
+    return n;
+  }
+
+  writeRemovalRecord(packs: string[]): Promise<string> {
+    return this.published(this.inner.writeRemovalRecord(packs));
+  }
+
+  writeConsolidatedIndex(opts: { exclude: string[]; excludeEntries?: string[] }): Promise<string> {
+    return this.published(this.inner.writeConsolidatedIndex(opts));
+  }
+
+  /** Indexes packs from their trailers: fetched hollow, read here, dropped after. */
+  async rebuildIndex(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }> {
+    const fetched: string[] = [];
+    try {
+      await mapLimit(packs, PARALLEL_FETCHES, async (id) => {
+        if (await this.wc.fetchPack(id, true)) fetched.push(id);
+      });
+      const r = await this.inner.rebuildIndex(packs);
+      if (r.indexFile) await this.wc.publishIndex(r.indexFile);
+      return r;
+    } finally {
+      this.inner.closeFiles();
+      await this.wc.dropPacks(fetched);
+    }
+  }
+
+  /**
+   * What an earlier backup that did not finish left: sealed packs still in
+   * the spool are uploaded, and the packs it uploaded (the journal) that no
+   * index names are indexed from their trailers. Their chunks are then
+   * found by this backup's dedup: nothing is uploaded twice.
+   */
+  async resumeSpool(): Promise<{ uploaded: number; indexed: number }> {
+    let uploaded = 0;
+    for (const id of await this.wc.localPacks()) {
+      if (this.cache.has(id)) continue; // this process's read cache
+      // A pack of the cache (a restore killed before it dropped it) is on
+      // the store already: only spooled ones are missing there.
+      const st = await this.wc.remote.stat(rel.pack(id));
+      if (st === undefined) {
+        await this.wc.uploadPack(id);
+        uploaded++;
+      } else {
+        // Saved, but maybe killed before the journal said so: the journal
+        // decides below (a cached pack is indexed and left alone).
+        await this.wc.journalAdd(id);
+        await this.wc.dropPacks([id]);
+      }
+    }
+    const journal = await this.wc.journal();
+    let indexed = 0;
+    if (journal.length) {
+      await this.loadIndex();
+      const unindexed = this.inner.unindexedPacks(journal);
+      if (unindexed.length) {
+        const r = await this.rebuildIndex(unindexed);
+        indexed = unindexed.length - r.badPacks.length;
+        await this.loadIndex();
+      }
+      await this.wc.clearJournal();
+    }
+    return { uploaded, indexed };
+  }
+
+  async backup(req: BackupDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<BackupDeviceResult> {
+    await this.resumeSpool();
+    const token = cancel ?? createCancelToken();
+    const before = new Set((await this.wc.local.list(rel.index)).map((e) => e.name));
+    const uploader = new SpoolUploader(this.wc, () => token.cancel());
+    uploader.start();
+    let res: BackupDeviceResult;
+    try {
+      res = await this.inner.backup({ ...req, spoolPacks: SPOOL_PACKS }, onProgress, token);
+    } catch (e) {
+      await uploader.stop();
+      // The engine indexed what it sealed even so; publish that index only
+      // when every pack it names is on the store (else the journal lets the
+      // next backup index the uploaded ones).
+      const written = (await this.wc.local.list(rel.index)).map((x) => x.name).filter((n) => !before.has(n));
+      let published = false;
+      if (uploader.failure === undefined) {
+        try {
+          await uploader.finish();
+          for (const n of written) await this.wc.publishIndex(n);
+          published = true;
+          await this.wc.clearJournal();
+        } catch {
+          /* the journal keeps what was uploaded */
+        }
+      }
+      if (!published) await this.wc.local.remove(written.map((n) => rel.indexFile(n)));
+      throw uploader.failure !== undefined ? toAppError(uploader.failure, 'upload of a pack') : e;
+    }
+    this.lastUploads = uploader.uploaded;
+    try {
+      await uploader.finish();
+      this.lastUploads = uploader.uploaded;
+      // Publication order: packs (above), list objects, index, list root.
+      await this.wc.publishLists(hexIds(res.segments));
+      if (res.indexFile) await this.wc.publishIndex(res.indexFile);
+      if (res.root) await this.wc.publishLists([res.root]);
+      await this.wc.clearJournal();
+    } catch (e) {
+      // Not published: the index stays unknown to the store (and is removed
+      // here at the next sync); the journal indexes the uploaded packs later.
+      throw toAppError(e, 'publishing the backup');
+    }
+    return res;
+  }
+
+  /** Packs holding the chunks of `ids`, in the order they are first needed. */
+  private packsOf(ids: string[]): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    for (const id of ids) {
+      if (id === ZERO_ID) continue;
+      const at = this.inner.locate(id);
+      if (!at || seen.has(at.pack)) continue;
+      seen.add(at.pack);
+      out.push(at.pack);
+    }
+    return out;
+  }
+
+  private async fetchAll(packs: string[], hollow: boolean): Promise<string[]> {
+    const fetched: string[] = [];
+    await mapLimit(packs, PARALLEL_FETCHES, async (id) => {
+      if (await this.wc.fetchPack(id, hollow)) fetched.push(id);
+    });
+    return fetched;
+  }
+
+  private async listIds(list: NativeList | Buffer): Promise<string[]> {
+    const key = list as object;
+    let ids = this.lists.get(key);
+    if (!ids) {
+      ids = hexIds(Buffer.isBuffer(list) ? list : await this.inner.readWholeList(list));
+      this.lists.set(key, ids);
+    }
+    return ids;
+  }
+
+  private async rangePacks(req: { list: NativeList | Buffer; chunkSize: number; rangeStart: number; rangeLength: number }): Promise<string[]> {
+    const ids = await this.listIds(req.list);
+    const first = Math.floor(req.rangeStart / req.chunkSize);
+    const end = Math.ceil((req.rangeStart + req.rangeLength) / req.chunkSize);
+    return this.packsOf(ids.slice(first, end));
+  }
+
+  probeResume: NativeRepo['probeResume'] = (req) => this.inner.probeResume(req);
+
+  /**
+   * The engine's pack fetcher (NativeRepoOptions.fetchPack): a restore,
+   * verify or reader met a pack that is not in the working copy. Fetched
+   * whole into the read cache (with the next ones of the current restore's
+   * order, PREFETCH_PACKS ahead); resolves once it is there, after packs
+   * were evicted to keep the cache at `cachePacks` (fetches still running
+   * are not evicted, so at most PREFETCH_PACKS more; the engine reads
+   * evicted packs it has open through their descriptors, at most 8).
+   */
+  async fetchForEngine(id: string): Promise<void> {
+    this.startFetch(id);
+    const at = this.order.get(id);
+    if (at !== undefined) for (let k = 1; k <= PREFETCH_PACKS; k++) {
+      const next = this.orderList[at + k];
+      if (next !== undefined) this.startFetch(next);
+    }
+    await this.cache.get(id)?.done;
+    await this.evict(id);
+  }
+
+  private startFetch(id: string): void {
+    const have = this.cache.get(id);
+    if (have) {
+      // Most recently used last.
+      this.cache.delete(id);
+      this.cache.set(id, have);
+      return;
+    }
+    const entry = { settled: false, done: Promise.resolve() };
+    this.readStats.fetched++;
+    // A pack the store lacks is left missing: the engine names it.
+    entry.done = this.wc.fetchPack(id, false).then(
+      () => void (entry.settled = true),
+      (e: unknown) => {
+        this.cache.delete(id);
+        throw e;
+      },
+    );
+    entry.done.catch(() => undefined);
+    this.cache.set(id, entry);
+  }
+
+  private async evict(keep: string): Promise<void> {
+    const dropped: string[] = [];
+    for (const [id, e] of this.cache) {
+      if (this.cache.size - dropped.length <= this.cachePacks) break;
+      if (id === keep || !e.settled) continue;
+      dropped.push(id);
+    }
+    for (const id of dropped) this.cache.delete(id);
+    this.readStats.maxHeld = Math.max(this.readStats.maxHeld, this.cache.size);
+    await this.wc.dropPacks(dropped);
+  }
+
+  /** Empties the read cache (after a restore or verify: the disk space is the user's). */
+  private async dropCache(): Promise<void> {
+    const ids = [...this.cache.keys()];
+    await Promise.all([...this.cache.values()].map((e) => e.done.catch(() => undefined)));
+    this.cache.clear();
+    this.inner.closeFiles();
+    await this.wc.dropPacks(ids);
+  }
+
+  private setOrder(packs: string[]): void {
+    this.orderList = packs;
+    this.order = new Map(packs.map((p, i) => [p, i]));
+  }
+
+  /**
+   * Restore reads through the bounded read cache: the engine asks for each
+   * pack as it reaches it (fetchForEngine), and the packs of the range are
+   * fetched in the order it needs them, a few ahead.
+   */
+  async restore(req: RestoreDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['restore']> {
+    await this.settleWorkingCopy();
+    const range = { list: req.list, chunkSize: req.chunkSize, rangeStart: req.rangeStart ?? 0, rangeLength: req.rangeLength ?? req.deviceSize };
+    this.setOrder(await this.rangePacks(range));
+    try {
+      return await this.inner.restore(req, onProgress, cancel);
+    } finally {
+      this.setOrder([]);
+      await this.dropCache();
+    }
+  }
+
+  /** Random reads (file restore, NBD): through the read cache, which stays until the handle closes. */
+  readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer> {
+    return this.inner.readRange(req);
+  }
+
+  /**
+   * With `data`, every indexed pack is read through the bounded read cache;
+   * without, only trailers are read: every indexed pack the store has is
+   * fetched hollow first (header and trailer, a few KiB each).
+   */
+  async verify(opts: { data: boolean }, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['verify']> {
+    await this.settleWorkingCopy();
+    let hollow: string[] = [];
+    if (!opts.data) {
+      const onStore: string[] = [];
+      for (const b of await this.wc.remote.list(rel.packs)) {
+        if (b.type !== 'dir') continue;
+        for (const f of await this.wc.remote.list(`${rel.packs}/${b.name}`)) if (f.type === 'file' && PACK_ID.test(f.name)) onStore.push(f.name);
+      }
+      const unindexed = new Set(this.inner.unindexedPacks(onStore));
+      hollow = await this.fetchAll(
+        onStore.filter((id) => !unindexed.has(id)),
+        true,
+      );
+    }
+    try {
+      return await this.inner.verify(opts, onProgress, cancel);
+    } finally {
+      this.inner.closeFiles();
+      await this.wc.dropPacks(hollow);
+      await this.dropCache();
+    }
+  }
+
+  /**
+   * Packs in the working copy that no cache entry of this process owns are
+   * what an earlier process left: sealed packs of a killed backup (uploaded
+   * now and journaled), or cached and hollow packs of a killed restore or
+   * verify (dropped: a hollow pack must never be read as a whole one).
+   */
+  private async settleWorkingCopy(): Promise<void> {
+    if ((await this.wc.localPacks()).some((id) => !this.cache.has(id))) await this.resumeSpool();
+  }
+
+  /** Forgets the engine (the fetcher holds this object): called when the handle closes. */
+  async close(): Promise<void> {
+    await this.dropCache();
+  }
+
+  async compact(
+    req: { mark: NativeMark; rewrite: string[]; order?: Array<NativeList | Buffer>; packSize?: number },
+    onProgress?: ProgressCallback,
+    cancel?: CancelToken,
+  ): ReturnType<NativeRepo['compact']> {
+    const fetched = await this.fetchAll(req.rewrite, false);
+    try {
+      const r = await this.inner.compact(req, onProgress, cancel);
+      // New packs first, then the index naming them.
+      await mapLimit(
+        r.newPacks.map((p) => p.id),
+        PARALLEL_UPLOADS,
+        // Not journaled: the journal is backups' (a killed prune leaves
+        // orphans, which a later prune sweeps after its margin).
+        async (id) => void (await this.wc.uploadPack(id, false)),
+      );
+      if (r.indexFile) await this.wc.publishIndex(r.indexFile);
+      return r;
+    } finally {
+      this.inner.closeFiles();
+      await this.wc.dropPacks(fetched);
+    }
+  }
+}
+

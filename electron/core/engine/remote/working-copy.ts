@@ -1,0 +1,239 @@
+// The local working copy of a remote repository (docs/remote-repositories.md).
+//
+// The native engine reads and writes a repository directory. For a remote
+// repository that directory is a working copy on this machine, in the
+// repository format, holding:
+//   index/, lists/   copies of the remote files, by name (names are ids of
+//                    immutable content: a copy is never stale, only gone);
+//   points/          copies of manifests read (the same reason);
+//   packs/           the spool (packs a backup sealed, until uploaded) and
+//                    the read cache (packs a restore or verify fetched,
+//                    whole, or "hollow": the right size with only the
+//                    header and trailer, for reading trailers);
+//   spool-journal    ids of packs uploaded by a backup that did not
+//                    finish: the next backup indexes them from their
+//                    trailers instead of uploading their chunks again.
+// The remote store holds the truth; the working copy can be deleted at any
+// time (everything in it is fetched again, a spool not yet uploaded is
+// lost and read again from the source by the next backup).
+import { createHash } from 'node:crypto';
+import { promises as fs, constants as fsc } from 'node:fs';
+import * as path from 'node:path';
+
+import { AppError } from '../../../common/contract';
+import { rel } from '../format';
+import { LocalStorage } from '../storage/local';
+import type { RepoStorage } from '../storage/storage';
+
+export const PACK_ID = /^[0-9a-f]{32}$/;
+const INDEX_NAME = /^[0-9a-f]{32}$/;
+const LIST_ID = /^[0-9a-f]{64}$/;
+
+/** Bytes of an index file (native index_file.h) and of a list root (chunk_list.cc). */
+const MAX_INDEX_BYTES = 4 * 1024 * 1024 * 1024 - 1;
+const MAX_ROOT_BYTES = 256 * 1024 * 1024;
+/** Pack framing (docs/repository-format.md, "Pack files"). */
+const PACK_HEADER = 8;
+const PACK_FOOTER = 8;
+const MAX_TRAILER = 64 * 1024 * 1024;
+/** A pack may be at most the config's largest pack size plus one blob. */
+const MAX_PACK_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Downloads at once (each a whole object); uploads of packs at once. */
+export const PARALLEL_FETCHES = 4;
+
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+/** The working copy's directory for a location under the cache root. */
+export function workingCopyDir(cacheRoot: string, location: string): string {
+  return path.join(cacheRoot, 'remote', createHash('sha256').update(location).digest('hex').slice(0, 32));
+}
+
+export class WorkingCopy {
+  readonly local: LocalStorage;
+  /** List objects known to be on the remote store (fetched, or published by us). */
+  private readonly remoteLists = new Set<string>();
+
+  private constructor(
+    readonly dir: string,
+    readonly remote: RepoStorage,
+  ) {
+    this.local = new LocalStorage(dir);
+  }
+
+  static async open(dir: string, remote: RepoStorage): Promise<WorkingCopy> {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await fs.lstat(dir);
+    if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid()))
+      throw new AppError('PERMISSION_DENIED', `the working copy ${dir} is not a directory of this user`, { path: dir });
+    await fs.chmod(dir, 0o700);
+    const wc = new WorkingCopy(dir, remote);
+    for (const d of [rel.points, rel.lists, rel.index, rel.packs, rel.tmp]) await wc.local.mkdir(d);
+    return wc;
+  }
+
+  /** index/ as on the remote store: missing files fetched, files the store no longer has removed. */
+  async syncIndex(): Promise<void> {
+    const remote = (await this.remote.list(rel.index)).filter((e) => e.type === 'file' && INDEX_NAME.test(e.name)).map((e) => e.name);
+    const local = (await this.local.list(rel.index)).filter((e) => e.type === 'file' && INDEX_NAME.test(e.name)).map((e) => e.name);
+    const have = new Set(local);
+    const want = new Set(remote);
+    await mapLimit(
+      remote.filter((n) => !have.has(n)),
+      PARALLEL_FETCHES,
+      async (n) => this.local.save(rel.indexFile(n), await this.remote.load(rel.indexFile(n), { maxBytes: MAX_INDEX_BYTES })),
+    );
+    await this.local.remove(local.filter((n) => !want.has(n)).map((n) => rel.indexFile(n)));
+  }
+
+  /** Copies list objects (segments, roots) the working copy lacks; a missing one is left missing (the engine names it). */
+  async fetchLists(ids: readonly string[]): Promise<void> {
+    const todo: string[] = [];
+    for (const id of new Set(ids)) {
+      if (!LIST_ID.test(id)) continue;
+      if (await this.local.stat(rel.segment(id))) {
+        this.remoteLists.add(id);
+        continue;
+      }
+      todo.push(id);
+    }
+    await mapLimit(todo, PARALLEL_FETCHES * 2, async (id) => {
+      let data: Buffer;
+      try {
+        data = await this.remote.load(rel.segment(id), { maxBytes: MAX_ROOT_BYTES });
+      } catch (e) {
+        if (e instanceof AppError && e.details?.['errnoName'] === 'ENOENT') return;
+        throw e;
+      }
+      await this.local.save(rel.segment(id), data);
+      this.remoteLists.add(id);
+    });
+  }
+
+  /** Publishes list objects written here that the remote store may lack (content-addressed: saving again is harmless). */
+  async publishLists(ids: readonly string[]): Promise<void> {
+    const todo = [...new Set(ids)].filter((id) => LIST_ID.test(id) && !this.remoteLists.has(id));
+    await mapLimit(todo, PARALLEL_FETCHES * 2, async (id) => {
+      const data = await this.local.load(rel.segment(id), { maxBytes: MAX_ROOT_BYTES }).catch((e: unknown) => {
+        if (e instanceof AppError && e.details?.['errnoName'] === 'ENOENT') return undefined;
+        throw e;
+      });
+      if (data === undefined) return; // not written here: the remote store had it
+      await this.remote.save(rel.segment(id), data);
+      this.remoteLists.add(id);
+    });
+  }
+
+  async publishIndex(name: string): Promise<void> {
+    await this.remote.save(rel.indexFile(name), await this.local.load(rel.indexFile(name), { maxBytes: MAX_INDEX_BYTES }));
+  }
+
+  packPath(id: string): string {
+    return path.join(this.dir, rel.pack(id));
+  }
+
+  /** Packs present in the working copy (spool or cache). */
+  async localPacks(): Promise<string[]> {
+    const out: string[] = [];
+    for (const b of await this.local.list(rel.packs)) {
+      if (b.type !== 'dir') continue;
+      for (const f of await this.local.list(`${rel.packs}/${b.name}`)) if (f.type === 'file' && PACK_ID.test(f.name)) out.push(f.name);
+    }
+    return out;
+  }
+
+  /**
+   * Fetches a pack into the cache: whole, or hollow (a sparse file of the
+   * pack's size holding only its header and trailer, enough for reading
+   * trailers). Returns false when the remote store does not have it.
+   */
+  async fetchPack(id: string, hollow: boolean): Promise<boolean> {
+    if (!PACK_ID.test(id)) throw new AppError('INTERNAL', `not a pack id: ${id}`);
+    const name = rel.pack(id);
+    const st = await this.remote.stat(name);
+    if (!st) return false;
+    if (st.size > MAX_PACK_BYTES || st.size < PACK_HEADER + PACK_FOOTER)
+      throw new AppError('REPO_CORRUPT', `pack ${id} on ${this.remote.location} has ${st.size} bytes, which no pack can have`, { pack: id, size: st.size });
+    await this.local.mkdir(`${rel.packs}/${id.slice(0, 2)}`);
+    if (!hollow) {
+      await this.local.save(name, await this.remote.load(name, { maxBytes: MAX_PACK_BYTES }));
+      return true;
+    }
+    const footer = await this.remote.load(name, { maxBytes: PACK_FOOTER, offset: st.size - PACK_FOOTER, length: PACK_FOOTER });
+    // Bounded before it sizes a read; the engine checks the rest.
+    const trailerLen = Math.min(footer.readUInt32LE(0), MAX_TRAILER, st.size - PACK_HEADER - PACK_FOOTER);
+    const tailLen = trailerLen + PACK_FOOTER;
+    const head = await this.remote.load(name, { maxBytes: PACK_HEADER, offset: 0, length: PACK_HEADER });
+    const tail = await this.remote.load(name, { maxBytes: tailLen, offset: st.size - tailLen, length: tailLen });
+    const tmp = path.join(this.dir, rel.tmp, `${id}.hollow`);
+    const fh = await fs.open(tmp, fsc.O_CREAT | fsc.O_TRUNC | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o600);
+    try {
+      await fh.write(head, 0, head.length, 0);
+      await fh.write(tail, 0, tail.length, st.size - tailLen);
+      await fh.truncate(st.size);
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, this.packPath(id));
+    return true;
+  }
+
+  /** Removes packs from the working copy (cache or spool). */
+  async dropPacks(ids: readonly string[]): Promise<void> {
+    await this.local.remove(ids.filter((id) => PACK_ID.test(id)).map((id) => rel.pack(id)));
+  }
+
+  /** Uploads a sealed pack of the spool and removes it here; a backup's goes into the journal first. */
+  async uploadPack(id: string, journal = true): Promise<number> {
+    const data = await this.local.load(rel.pack(id), { maxBytes: MAX_PACK_BYTES });
+    await this.remote.save(rel.pack(id), data);
+    if (journal) await this.journalAdd(id);
+    await this.local.remove([rel.pack(id)]);
+    return data.length;
+  }
+
+  private get journalFile(): string {
+    return path.join(this.dir, 'spool-journal');
+  }
+
+  async journalAdd(id: string): Promise<void> {
+    const fh = await fs.open(this.journalFile, fsc.O_CREAT | fsc.O_APPEND | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o600);
+    try {
+      await fh.write(`${id}\n`);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Packs uploaded by backups that did not finish (their index may be missing). */
+  async journal(): Promise<string[]> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.journalFile, { encoding: 'utf8', flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return [...new Set(text.split('\n').filter((l) => PACK_ID.test(l)))];
+  }
+
+  async clearJournal(): Promise<void> {
+    await fs.rm(this.journalFile, { force: true });
+  }
+}

@@ -1,0 +1,42 @@
+// Which storage serves a repository location. Local paths get a
+// LocalStorage (stateless: the native RepoDir opens the root per call);
+// remote locations get the connection their open repository registered,
+// so every file of the engine (locks, manifests, prune) reaches the remote
+// store through repo-files.ts without carrying a handle around. A remote
+// location that no open repository registered is an internal error: the
+// engine opens the connection (with its credentials) before anything else.
+import { AppError } from '../../../common/contract';
+import { LocalStorage } from './local';
+import { isRemoteLocation } from './location';
+import type { RepoStorage } from './storage';
+
+const remotes = new Map<string, { storage: RepoStorage; refs: number }>();
+
+export function storageFor(location: string): RepoStorage {
+  if (!isRemoteLocation(location)) return new LocalStorage(location);
+  const r = remotes.get(location);
+  if (!r) throw new AppError('INTERNAL', `${location} is not open`, { location });
+  return r.storage;
+}
+
+/** Registers an open remote storage for its location; returns the one to use (an open one is shared) and a release. */
+export function attachStorage(storage: RepoStorage): { storage: RepoStorage; release: () => Promise<void> } {
+  const existing = remotes.get(storage.location);
+  const entry = existing ?? { storage, refs: 0 };
+  entry.refs++;
+  if (!existing) remotes.set(storage.location, entry);
+  else if (existing.storage !== storage) void storage.close();
+  let released = false;
+  return {
+    storage: entry.storage,
+    release: async () => {
+      if (released) return;
+      released = true;
+      entry.refs--;
+      if (entry.refs === 0) {
+        remotes.delete(storage.location);
+        await entry.storage.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,225 @@
+// What goes wrong with a server, against a real sshd (test/support/sshd.ts):
+// a wrong password, a host that does not exist, a changed host key, a
+// path with no repository, the server killed while a backup uploads, and a
+// server whose answers are hostile (an oversized file, names that cannot
+// be file names, links). Each is a clear error, nothing a point references
+// goes missing, and the next run succeeds.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { isAppError } from '../../../../../electron/common/contract';
+import { engine } from '../../../../../electron/core/engine';
+import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
+import { PREFETCH_PACKS, type RemoteNative } from '../../../../../electron/core/engine/remote/remote-native';
+import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
+import type { Repository } from '../../../../../electron/core/engine/repository';
+import { storageFor } from '../../../../../electron/core/engine/storage/registry';
+import { JsonFile } from '../../../../../electron/core/persist/json-file';
+import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
+import { RepoRegistry, RepositoriesFile } from '../../../../../electron/core/repos/registry';
+import { RemoteCredentials } from '../../../../../electron/core/repos/remote-credentials';
+import { JAIL_USER, SFTP_USER, type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
+import { tempDir } from '../../../../support/temp-dirs';
+import { makeImage, sha256 } from '../fixtures';
+
+const run = sshdAvailable() ? describe : describe.skip;
+const FAST = { attempts: 2, baseDelayMs: 100 };
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string; details: Record<string, unknown> | undefined }> {
+  try {
+    await p;
+  } catch (e) {
+    if (isAppError(e)) return { code: e.code, message: e.message, details: e.details };
+    throw e;
+  }
+  throw new Error('expected a failure');
+}
+
+run('an SFTP server that fails or lies', () => {
+  let sshd: Sshd;
+  const tmp = tempDir('snapkeep-sftp-fail-');
+  const cacheDir = () => path.join(tmp.dir, 'cache');
+  const access = (extra: Partial<RemoteAccess> = {}): RemoteAccess => ({ password: sshd.password, hostKey: sshd.hostKey, retry: FAST, readyTimeoutMs: 5000, ...extra });
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    tmp.remove();
+  });
+
+  it('says a wrong password, an unknown host and a missing repository plainly', async () => {
+    const t0 = Date.now();
+    const bad = await codeOf(engine.open({ path: sshd.url('none'), cacheDir: cacheDir(), remote: access({ password: 'wrong' }) }));
+    expect(bad.code).toBe('REMOTE_AUTH_FAILED');
+    expect(bad.message).toContain(SFTP_USER);
+    // Not retried: a refused login does not get better by asking again.
+    expect(Date.now() - t0).toBeLessThan(4000);
+
+    const host = await codeOf(engine.open({ path: `sftp://${SFTP_USER}@no-such-host.invalid/repo`, cacheDir: cacheDir(), remote: access() }));
+    expect(host.code).toBe('REMOTE_UNAVAILABLE');
+    expect(host.message).toMatch(/no-such-host\.invalid.*after 2 attempts/);
+
+    const missing = await codeOf(engine.open({ path: sshd.url('nothing-here'), cacheDir: cacheDir(), remote: access() }));
+    expect(missing.code).toBe('REPO_NOT_FOUND');
+    expect(missing.message).toContain('nothing-here');
+  });
+
+  it('works for the chrooted account, which sees only its own folder', async () => {
+    const img = path.join(tmp.dir, 'jail.img');
+    makeImage(img, 4 * 1024 * 1024, 11);
+    const url = sshd.url('r1', true);
+    expect(url).toContain(`${JAIL_USER}@`);
+    const repo = await engine.init({ path: url, cacheDir: cacheDir(), remote: access({ password: sshd.jailPassword }) });
+    const p = await repo.backup({ sources: [{ source: img, readFrom: img }], compressionLevel: 3 });
+    const out = path.join(tmp.dir, 'jail.out');
+    await repo.restore({ pointId: p.id, source: img, target: out, skipIdentical: false });
+    expect(sha256(out)).toBe(sha256(img));
+    await repo.close();
+    expect(fs.existsSync(path.join(sshd.jail, 'repos/r1/config'))).toBe(true);
+    // A path outside its folder does not exist for it.
+    const outside = await codeOf(engine.init({ path: `sftp://${JAIL_USER}@127.0.0.1:${sshd.port}/etc/r2`, cacheDir: cacheDir(), remote: access({ password: sshd.jailPassword }) }));
+    expect(['PERMISSION_DENIED', 'IO_ERROR', 'NOT_FOUND']).toContain(outside.code);
+  });
+
+  it('refuses an oversized file, names that cannot be file names, and links', async () => {
+    const url = sshd.url('hostile');
+    const repo = await engine.init({ path: url, cacheDir: cacheDir(), remote: access() });
+    await repo.close();
+    const dir = path.join(sshd.home, 'hostile');
+    const uid = fs.statSync(dir).uid;
+
+    // A name with a newline in points/: never a manifest name, refused loudly.
+    const odd = path.join(dir, 'points', 'bad\nname');
+    fs.writeFileSync(odd, 'x');
+    fs.chownSync(odd, uid, 0);
+    let r = await engine.open({ path: url, cacheDir: cacheDir(), remote: access() });
+    const name = await codeOf(r.listPoints());
+    expect(name.code).toBe('REPO_UNSAFE');
+    expect(name.message).toContain('cannot be a file name');
+    await r.close();
+    fs.rmSync(odd);
+
+    // A link among the packs: refused by verify, never followed.
+    fs.mkdirSync(path.join(dir, 'packs', 'ab'), { recursive: true });
+    fs.symlinkSync('/etc/passwd', path.join(dir, 'packs', 'ab', 'ab'.padEnd(32, '0')));
+    r = await engine.open({ path: url, cacheDir: cacheDir(), remote: access() });
+    const link = await codeOf(r.verify({ data: false }));
+    expect(link.code).toBe('REPO_UNSAFE');
+    expect(link.message).toContain('symbolic link');
+    await r.close();
+    fs.rmSync(path.join(dir, 'packs', 'ab'), { recursive: true });
+
+    // A config of 1 MiB: refused by its size before a byte of it is read.
+    const cfg = path.join(dir, 'config');
+    fs.writeFileSync(cfg, Buffer.alloc(1024 * 1024, 0x20));
+    const big = await codeOf(engine.open({ path: url, cacheDir: cacheDir(), remote: access() }));
+    expect(big.code).toBe('REPO_CORRUPT');
+    expect(big.message).toMatch(/1048576 bytes, more than the 65536/);
+  });
+
+  it('fails clearly when the server dies mid-upload, loses nothing, and the next run resumes', async () => {
+    const img = path.join(tmp.dir, 'big.img');
+    // Noise only: 3 packs of 16 MiB, so the kill lands between uploads.
+    fs.writeFileSync(img, randomBytes(48 * 1024 * 1024));
+    const url = sshd.url('killed');
+    const first = await engine.init({ path: url, cacheDir: cacheDir(), remote: access() });
+    const small = path.join(tmp.dir, 'small.img');
+    makeImage(small, 2 * 1024 * 1024, 5);
+    const kept = await first.backup({ sources: [{ source: small, readFrom: small }], compressionLevel: 3 });
+    const stats = (storageFor(url) as RemoteRepoStorage).stats;
+    const packsBefore = stats.saved['packs'] ?? 0;
+    const backup = first.backup({ sources: [{ source: img, readFrom: img }], compressionLevel: 1 });
+    // Kill once the first pack of this backup is on the server.
+    while ((stats.saved['packs'] ?? 0) === packsBefore) await new Promise((r) => setTimeout(r, 5));
+    sshd.kill();
+    const t0 = Date.now();
+    const failed = await codeOf(backup);
+    expect(failed.code).toBe('REMOTE_UNAVAILABLE');
+    expect(failed.message).toMatch(/could not be reached after 2 attempts/);
+    console.log(`the killed server was reported after ${Date.now() - t0} ms`);
+    await first.close().catch(() => undefined);
+    await sshd.start();
+
+    // A read cache of two packs: the restore below still reads all three.
+    const again = await engine.open({ path: url, cacheDir: cacheDir(), remote: access({ readCachePacks: 2 }) });
+    // No point was written; the one before is whole.
+    expect((await again.listPoints()).map((p) => p.id)).toEqual([kept.id]);
+    expect((await again.verify({ data: true })).problems).toEqual([]);
+    const stats2 = (storageFor(url) as RemoteRepoStorage).stats;
+    const uploadedBefore = fs.readdirSync(path.join(sshd.home, 'killed/packs'), { recursive: true }).filter((f) => /\/[0-9a-f]{32}$/.test(String(f))).length;
+    const packs0 = stats2.saved['packs'] ?? 0;
+    const p = await again.backup({ sources: [{ source: img, readFrom: img }], compressionLevel: 1 });
+    const uploadedNow = (stats2.saved['packs'] ?? 0) - packs0;
+    const total = fs.readdirSync(path.join(sshd.home, 'killed/packs'), { recursive: true }).filter((f) => /\/[0-9a-f]{32}$/.test(String(f))).length;
+    console.log(`packs: ${uploadedBefore} on the server after the kill, ${uploadedNow} uploaded by the next run, ${total} in all`);
+    // The packs the killed run put on the server are used, not sent again:
+    // The small image's pack, and the three of 16 MiB that 48 MiB of noise
+    // fill, whichever run sent them.
+    expect(uploadedBefore).toBeGreaterThanOrEqual(1);
+    expect(total).toBe(uploadedBefore + uploadedNow);
+    expect(total).toBe(4);
+    const out = path.join(tmp.dir, 'big.out');
+    const reads = ((again as Repository).native as RemoteNative).readStats;
+    await again.restore({ pointId: p.id, source: img, target: out, skipIdentical: false });
+    expect(sha256(out)).toBe(sha256(img));
+    console.log(`restore through a 2-pack cache: ${reads.fetched} fetches, at most ${reads.maxHeld} packs held`);
+    expect(reads.fetched).toBeGreaterThanOrEqual(3);
+    expect(reads.maxHeld).toBeLessThanOrEqual(2 + PREFETCH_PACKS);
+    expect((await again.verify({ data: true })).problems).toEqual([]);
+    await again.close();
+  });
+
+  it('registers remote repositories with their login kept root-only and the host key pinned at first use', async () => {
+    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const state = path.join(tmp.dir, 'state');
+    const remotes = new RemoteCredentials(path.join(state, 'remotes'));
+    const registry = new RepoRegistry({
+      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
+      engine,
+      log: silent,
+      keys: new RememberedKeys(path.join(state, 'keys')),
+      remotes,
+    });
+    await registry.load();
+    // Unencrypted here: Argon2id on a loaded CI machine costs seconds per open.
+    const url = sshd.url('reg');
+    const created = await registry.init('office', url, undefined, undefined, false, { password: sshd.password });
+    expect(created).toMatchObject({ path: url, encrypted: false, hostKey: sshd.hostKey });
+    expect(await remotes.read(url)).toEqual({ kind: 'login', login: { password: sshd.password, hostKey: sshd.hostKey } });
+    // Opened later with what was stored, nothing given again.
+    const points = await registry.with(created.id, (h) => h.listPoints());
+    expect(points).toEqual([]);
+    await registry.remove(created.id);
+    expect(await remotes.read(url)).toEqual({ kind: 'none' });
+    // Added back as an existing repository, with a key this time.
+    const added = await registry.add('office again', url, { privateKey: sshd.clientKey.toString('utf8') });
+    expect(added).toMatchObject({ encrypted: false, hostKey: sshd.hostKey });
+    expect(await registry.with(added.id, (h) => h.listPoints())).toEqual([]);
+    // An encrypted one is registered without its key: the host key comes from a connection test.
+    const enc = await engine.init({ path: sshd.url('reg-enc'), passphrase: 'pw', cacheDir: cacheDir(), remote: access() });
+    await enc.close();
+    const locked = await registry.add('locked', sshd.url('reg-enc'), { password: sshd.password });
+    expect(locked).toMatchObject({ encrypted: true, unlocked: false, hostKey: sshd.hostKey });
+  });
+
+  it('refuses a changed host key, and accepts the new one only when told', async () => {
+    const url = sshd.url('hk');
+    const old = sshd.hostKey;
+    const repo = await engine.init({ path: url, cacheDir: cacheDir(), remote: access() });
+    await repo.close();
+    sshd.kill();
+    sshd.newHostKey();
+    await sshd.start();
+    const changed = await codeOf(engine.open({ path: url, cacheDir: cacheDir(), remote: access({ hostKey: old }) }));
+    expect(changed.code).toBe('REMOTE_HOST_KEY_CHANGED');
+    expect(changed.details?.['found']).toBe(sshd.hostKey);
+    expect(changed.details?.['expected']).toBe(old);
+    const ok = await engine.open({ path: url, cacheDir: cacheDir(), remote: access({ hostKey: sshd.hostKey }) });
+    expect(ok.hostKey).toBe(sshd.hostKey);
+    await ok.close();
+  });
+});
