@@ -6,7 +6,8 @@
 //   (caller-files.ts), never as root: image files to back up, files to
 //   restore into, folders to copy into, repositories.
 // - A repository is used by a member only if the member may read it (and
-//   write it, to back up into it or prune it).
+//   write it, to back up into it or prune it). A remote one, reached with
+//   the login kept on this computer, needs polkit.
 // - Restoring over a block device, mounting a restore point and keeping
 //   snapshot data outside the default folder need polkit (polkit.ts).
 import * as path from 'node:path';
@@ -32,8 +33,17 @@ export class AccessPolicy {
    * root wrote inside it (those are root's, 0600 under the service's umask).
    */
   async repository(caller: Caller | undefined, repo: { name: string; path: string }, write: boolean): Promise<void> {
-    // A remote repository: the server checks the login that was given.
-    if (!isMember(caller) || isRemoteLocation(repo.path)) return;
+    if (!isMember(caller)) return;
+    // A remote repository is reached with the login kept on this computer
+    // (root-only): whoever saved it, a member using it would act with that
+    // login, and could read or prune an administrator's backups on the
+    // server. The server cannot tell members apart, so polkit decides.
+    if (isRemoteLocation(repo.path)) {
+      await this.o.authorizer.authorize(ACTIONS.remoteRepository, caller, `using the remote repository ${repo.name} (${repo.path}) with the login kept on this computer`, {
+        repository: repo.path,
+      });
+      return;
+    }
     try {
       await requireDirAccess(fileIdentity(caller), repo.path, write);
     } catch (e) {

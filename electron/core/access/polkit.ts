@@ -20,6 +20,7 @@ export const ACTIONS = {
   mountPoint: 'org.snapkeep.mount-point',
   storageDirectory: 'org.snapkeep.storage-directory',
   keepChangeMap: 'org.snapkeep.keep-change-map',
+  remoteRepository: 'org.snapkeep.remote-repository',
 } as const;
 export type PolkitAction = (typeof ACTIONS)[keyof typeof ACTIONS];
 
