@@ -36,6 +36,8 @@ export interface PlanPartitionIn {
   fsBytes?: number;
   /** Bytes the file system uses; undefined when unknown. */
   usedBytes?: number;
+  /** The least the file system can shrink to by its own tool (resize2fs -P), when asked. */
+  fsMinBytes?: number;
   /** GPT: the partition's own UUID, name and attribute bits, kept. */
   uuid?: string;
   name?: string;
@@ -98,13 +100,14 @@ const FAT = new Set(['vfat', 'msdos', 'fat']);
 const EXTENDED = new Set(['5', 'f', '85', '0x5', '0xf', '0x85', '05', '0f']);
 
 /** How a file system shrinks, and the least it needs. Undefined: it cannot (unknown, or its used space is not known). */
-export function shrinkRule(p: Pick<PlanPartitionIn, 'fsType' | 'usedBytes'>): { tier: Tier; minBytes: number; how: string } | undefined {
+export function shrinkRule(p: Pick<PlanPartitionIn, 'fsType' | 'usedBytes' | 'fsMinBytes'>): { tier: Tier; minBytes: number; how: string } | undefined {
   const fs = p.fsType;
   if (fs === 'swap') return { tier: 'c', minBytes: MiB, how: 'a new swap area with the same UUID and label' };
   const used = p.usedBytes;
   if (fs === undefined || used === undefined) return undefined;
   const need = (min: number, slack: number) => alignUp(Math.max(min, used + Math.max(Math.ceil(used * 0.05), slack)), MiB);
-  if (EXT.has(fs)) return { tier: 'b', minBytes: need(8 * MiB, 16 * MiB), how: `${fs} shrunk with resize2fs on a copy of the partition, then written` };
+  // resize2fs's own estimate is what it will refuse below: it wins when it says more.
+  if (EXT.has(fs)) return { tier: 'b', minBytes: Math.max(need(8 * MiB, 16 * MiB), alignUp(p.fsMinBytes ?? 0, MiB)), how: `${fs} shrunk with resize2fs on a copy of the partition, then written` };
   // mkfs.xfs refuses file systems under 300 MB.
   if (fs === 'xfs') return { tier: 'c', minBytes: need(300 * MiB, 32 * MiB), how: 'xfs cannot shrink: a new xfs with the same UUID and label, the files copied from the point' };
   if (FAT.has(fs)) return { tier: 'c', minBytes: need(34 * MiB, 2 * MiB), how: 'a new FAT file system with the same serial and label, the files copied from the point' };

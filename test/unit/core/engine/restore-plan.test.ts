@@ -99,6 +99,16 @@ describe('restore plan: tiers', () => {
     });
   }
 
+  it("resize2fs's own minimum wins over the estimate from the used bytes", () => {
+    const plan = planRestore(gpt([esp(), root({ fsMinBytes: 700 * MiB }), data()], Math.round(1.2 * GiB)));
+    expect(plan.fits, plan.reason).toBe(true);
+    expect(plan.partitions[1]?.minBytes).toBe(700 * MiB);
+    expect(plan.partitions[1]?.newSizeBytes).toBeGreaterThanOrEqual(700 * MiB);
+    expect(plan.partitions.map((p) => p.tier).join('')).toBe('abc');
+    const refused = planRestore(gpt([esp(), root({ fsMinBytes: 1000 * MiB }), data()], Math.round(1.2 * GiB)));
+    expect(refused.fits).toBe(false);
+  });
+
   it('the 1.2 GiB case says why per partition and what it needs', () => {
     const plan = planRestore(gpt([esp(), root(), data()], Math.round(1.2 * GiB)));
     expect(plan.partitions.map((p) => p.why)).toEqual([
