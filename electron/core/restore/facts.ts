@@ -256,8 +256,13 @@ export async function readFsFacts(reader: PointReader, fsType: string | undefine
   }
 }
 
-/** Size and logical sector size of a restore target (an image file: its size, 512-byte sectors). */
-export async function targetFacts(target: string, newFileBytes?: number): Promise<{ bytes: number; sectorSize: number; kind: 'device' | 'file' }> {
+/**
+ * Size and logical sector size of a restore target. An image file that has
+ * a size keeps it (restoring into a smaller image is a restore to a
+ * smaller disk); a new or empty one gets the source's size, as a restore
+ * always made it. Sectors of an image file are 512 bytes.
+ */
+export async function targetFacts(target: string, sourceBytes: number): Promise<{ bytes: number; sectorSize: number; kind: 'device' | 'file' }> {
   const st = await fs.stat(target).catch(() => null);
   if (st?.isBlockDevice()) {
     const size = await sh('blockdev', ['--getsize64', target]);
@@ -268,21 +273,21 @@ export async function targetFacts(target: string, newFileBytes?: number): Promis
       throw new AppError('IO_ERROR', `the size of ${target} cannot be read: ${size.stderr || ss.stderr}`, { path: target });
     return { bytes, sectorSize, kind: 'device' };
   }
-  if (st?.isFile()) return { bytes: st.size, sectorSize: 512, kind: 'file' };
-  if (!st && newFileBytes !== undefined) return { bytes: newFileBytes, sectorSize: 512, kind: 'file' };
+  if (st?.isFile()) return { bytes: st.size > 0 ? st.size : sourceBytes, sectorSize: 512, kind: 'file' };
+  if (!st) return { bytes: sourceBytes, sectorSize: 512, kind: 'file' };
   throw new AppError('INVALID_ARGUMENT', `${target} is neither a block device nor an image file`, { path: target });
 }
 
 /** The plan's input for one device of a point and a target: the table, each file system's facts. */
 export async function planInput(
   h: RepositoryHandle,
-  o: { pointId: string; source: string; target: string; targetBytes?: number; workDir: string },
+  o: { pointId: string; source: string; target: string; workDir: string },
 ): Promise<PlanInput & { fs: Map<number, { fsType?: string; fsUuid?: string; fsLabel?: string }> }> {
   const point = (await h.listPoints()).find((p) => p.id === o.pointId);
   if (!point) throw new AppError('NOT_FOUND', `no restore point ${o.pointId}`, { pointId: o.pointId });
   const dev = point.devices.find((d) => d.source === o.source);
   if (!dev) throw new AppError('NOT_FOUND', `restore point ${o.pointId} has no device ${o.source}`, { pointId: o.pointId, source: o.source });
-  const target = await targetFacts(o.target, o.targetBytes);
+  const target = await targetFacts(o.target, dev.sizeBytes);
   await fs.mkdir(o.workDir, { recursive: true, mode: 0o700 });
   const reader = await h.openReader(o.pointId, o.source);
   try {

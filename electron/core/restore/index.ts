@@ -14,8 +14,6 @@ export interface PlanQuery {
   target: string;
   /** A private folder for the table's copy and tier b's copies. */
   workDir: string;
-  /** Size of a new image file target (a file that does not exist yet). */
-  targetBytes?: number;
 }
 
 export async function previewRestore(h: RepositoryHandle, q: PlanQuery): Promise<RestorePlan> {
@@ -34,7 +32,9 @@ export interface DiskRestoreOptions extends PlanQuery {
 
 export type DiskRestoreResult = { plan: RestorePlan } & ({ kind: 'image'; result: RestoreResult } | { kind: 'tiers'; result: TieredResult });
 
-export async function restoreDisk(h: RepositoryHandle, o: DiskRestoreOptions): Promise<DiskRestoreResult> {
+export async function restoreDisk(h: RepositoryHandle, opts: DiskRestoreOptions): Promise<DiskRestoreResult> {
+  // A file opened as the caller is named /proc/self/fd/N: the tools this runs (sfdisk, losetup) must see this process's N.
+  const o = { ...opts, target: opts.target.replace(/^\/proc\/self\//, `/proc/${process.pid}/`) };
   const input = await planInput(h, o);
   const plan = planRestore(input);
   if (o.digest !== undefined && o.digest !== plan.digest)
