@@ -101,6 +101,39 @@ export interface FsFacts {
   usedBytes?: number;
   /** The least the file system can shrink to, by its own tool (resize2fs -P). */
   minBytes?: number;
+  /** mkfs options that give a new file system the same on-disk features (tier c), so the restored system's kernel can mount it. */
+  mkfsArgs?: string[];
+}
+
+/**
+ * mkfs.xfs options for the features of an xfs superblock: block, inode and
+ * sector sizes, and each feature on or off as it is, not as this
+ * computer's mkfs.xfs defaults them (a newer mkfs turns on features an
+ * older kernel of the restored system cannot mount: bigtime, inobtcount).
+ */
+export function xfsMkfsArgs(sb: Buffer): string[] | undefined {
+  if (sb.length < 0xe0 || sb.toString('latin1', 0, 4) !== 'XFSB') return undefined;
+  const bs = sb.readUInt32BE(4);
+  const sect = sb.readUInt16BE(0x66);
+  const isize = sb.readUInt16BE(0x68);
+  const pow2 = (n: number, lo: number, hi: number) => n >= lo && n <= hi && (n & (n - 1)) === 0;
+  if (!pow2(bs, 512, 65536) || !pow2(sect, 512, 32768) || !pow2(isize, 256, 2048)) return undefined;
+  const v5 = (sb.readUInt16BE(0x64) & 0xf) === 5;
+  const on = (b: boolean) => (b ? 1 : 0);
+  const args = ['-b', `size=${bs}`, '-s', `size=${sect}`];
+  if (!v5) {
+    const f2 = sb.readUInt32BE(0xc8);
+    return [...args, '-i', `size=${isize}`, '-m', 'crc=0', '-n', `ftype=${on((f2 & 0x200) !== 0)}`];
+  }
+  const ro = sb.readUInt32BE(0xd4);
+  const inc = sb.readUInt32BE(0xd8);
+  return [
+    ...args,
+    '-i',
+    `size=${isize},sparse=${on((inc & 0x2) !== 0)},nrext64=${on((inc & 0x20) !== 0)}`,
+    '-m',
+    `crc=1,finobt=${on((ro & 0x1) !== 0)},rmapbt=${on((ro & 0x2) !== 0)},reflink=${on((ro & 0x4) !== 0)},inobtcount=${on((ro & 0x8) !== 0)},bigtime=${on((inc & 0x8) !== 0)}`,
+  ];
 }
 
 const safe = (n: bigint) => (n >= 0n && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined);
@@ -124,7 +157,7 @@ export function extFacts(sb: Buffer): FsFacts {
 export function xfsFacts(sb: Buffer): FsFacts {
   if (sb.length < 512 || sb.toString('latin1', 0, 4) !== 'XFSB') return {};
   const bs = BigInt(sb.readUInt32BE(4));
-  if (bs < 512n || bs > 65536n) return {};
+  if (bs < 512n || bs > 65536n || (bs & (bs - 1n)) !== 0n) return {};
   const dblocks = sb.readBigUInt64BE(8);
   const fdblocks = sb.readBigUInt64BE(0x90);
   if (fdblocks > dblocks) return {};
@@ -241,8 +274,11 @@ export async function readFsFacts(reader: PointReader, fsType: string | undefine
         const minBytes = facts.fsBytes !== undefined ? await extMinBytes(read, size, workDir) : undefined;
         return { ...facts, ...(minBytes !== undefined && { minBytes }) };
       }
-      case 'xfs':
-        return xfsFacts(await read(0, 512));
+      case 'xfs': {
+        const sb = await read(0, 512);
+        const mkfsArgs = xfsMkfsArgs(sb);
+        return { ...xfsFacts(sb), ...(mkfsArgs && { mkfsArgs }) };
+      }
       case 'btrfs':
         return btrfsFacts(await read(0x10000, 0x1000));
       case 'vfat':
@@ -278,11 +314,19 @@ export async function targetFacts(target: string, sourceBytes: number): Promise<
   throw new AppError('INVALID_ARGUMENT', `${target} is neither a block device nor an image file`, { path: target });
 }
 
+/** What the tiered restore needs to know of a partition's file system besides the plan. */
+export interface PartitionFs {
+  fsType?: string;
+  fsUuid?: string;
+  fsLabel?: string;
+  mkfsArgs?: string[];
+}
+
 /** The plan's input for one device of a point and a target: the table, each file system's facts. */
 export async function planInput(
   h: RepositoryHandle,
   o: { pointId: string; source: string; target: string; workDir: string },
-): Promise<PlanInput & { fs: Map<number, { fsType?: string; fsUuid?: string; fsLabel?: string }> }> {
+): Promise<PlanInput & { fs: Map<number, PartitionFs> }> {
   const point = (await h.listPoints()).find((p) => p.id === o.pointId);
   if (!point) throw new AppError('NOT_FOUND', `no restore point ${o.pointId}`, { pointId: o.pointId });
   const dev = point.devices.find((d) => d.source === o.source);
@@ -292,7 +336,7 @@ export async function planInput(
   const reader = await h.openReader(o.pointId, o.source);
   try {
     const table = dev.partTableType ? await readPointTable(reader, o.workDir) : undefined;
-    const fsMap = new Map<number, { fsType?: string; fsUuid?: string; fsLabel?: string }>();
+    const fsMap = new Map<number, PartitionFs>();
     const partitions: PlanPartitionIn[] = [];
     for (const tp of table?.partitions ?? []) {
       // The manifest's probe (blkid) names the file system; sfdisk the table's own fields.
@@ -303,7 +347,12 @@ export async function planInput(
       // A full backup of used blocks counted them from the bitmaps: exact where the superblock's counter may lag.
       const noted = dev.usedBlocks?.find((n) => n.partition === tp.number)?.usedBytes;
       const usedBytes = noted ?? facts.usedBytes;
-      fsMap.set(tp.number, { ...(fsType && { fsType }), ...(m?.fsUuid && { fsUuid: m.fsUuid }), ...(m?.fsLabel && { fsLabel: m.fsLabel }) });
+      fsMap.set(tp.number, {
+        ...(fsType && { fsType }),
+        ...(m?.fsUuid && { fsUuid: m.fsUuid }),
+        ...(m?.fsLabel && { fsLabel: m.fsLabel }),
+        ...(facts.mkfsArgs && { mkfsArgs: facts.mkfsArgs }),
+      });
       partitions.push({
         ...tp,
         ...(fsType !== undefined && { fsType }),

@@ -27,7 +27,7 @@ import { AppError, type Progress } from '../../common/contract';
 import type { RepositoryHandle } from '../engine/api';
 import { MiB, type PlannedPartition, type RestorePlan } from '../engine/restore-plan';
 import { exportPoint, type FuseExport } from '../files/fuse-export';
-import { type TableFacts, sh } from './facts';
+import { type PartitionFs, type TableFacts, sh } from './facts';
 
 export interface TierStep {
   partition: number;
@@ -55,7 +55,7 @@ export interface ExecuteOptions {
   /** The point's table as sfdisk read it (facts.ts), for the fields the plan keeps. */
   table: TableFacts;
   /** File systems of the point's partitions (type, UUID, label) from its manifest. */
-  fs: Map<number, { fsType?: string; fsUuid?: string; fsLabel?: string }>;
+  fs: Map<number, PartitionFs>;
   /** A private folder with room for tier b's copies (the used bytes of the largest ext file system shrunk). */
   workDir: string;
   onProgress?: (p: Progress) => void;
@@ -134,10 +134,12 @@ async function umount(mp: string) {
 }
 
 /** mkfs for tier c, keeping UUID and label. */
-async function makeFs(fsType: string, dev: string, uuid: string | undefined, label: string | undefined): Promise<void> {
+async function makeFs(fsType: string, dev: string, f: PartitionFs): Promise<void> {
+  const { fsUuid: uuid, fsLabel: label } = f;
   switch (fsType) {
     case 'xfs':
-      await must('mkfs.xfs', ['-q', '-f', ...(uuid ? ['-m', `uuid=${uuid}`] : []), ...(label ? ['-L', label.slice(0, 12)] : []), dev], 'a new xfs');
+      // The source's features (facts.ts xfsMkfsArgs), then its UUID: mkfs.xfs takes the last -m of each option.
+      await must('mkfs.xfs', ['-q', '-f', ...(f.mkfsArgs ?? []), ...(uuid ? ['-m', `uuid=${uuid}`] : []), ...(label ? ['-L', label.slice(0, 12)] : []), dev], 'a new xfs');
       return;
     case 'btrfs':
       await must('mkfs.btrfs', ['-q', '-f', ...(uuid ? ['-U', uuid] : []), ...(label ? ['-L', label] : []), dev], 'a new btrfs');
@@ -270,7 +272,7 @@ export async function executePlan(h: RepositoryHandle, o: ExecuteOptions): Promi
         if (!fsType) throw new AppError('INVALID_ARGUMENT', `partition ${p.number} has no known file system to make anew`);
         const dst = await loop(target, p.newStartBytes, p.newSizeBytes, false);
         try {
-          await makeFs(fsType, dst, facts.fsUuid, facts.fsLabel);
+          await makeFs(fsType, dst, facts);
           if (fsType !== 'swap') {
             if (!exp) {
               const r = await h.openReader(o.pointId, o.source);
