@@ -114,15 +114,16 @@ export function checkTarget(sel: RestoreSelection): TargetCheck {
     problems.push(`${info.target} is in use: a file system on it is mounted. Unmount it (and its partitions) first, or choose another target.`);
   }
   const plan = currentPlan(sel);
-  if (plan && plan.fits) {
+  const tooSmall = `${info.target} is too small: it holds ${formatBytes(info.sizeBytes)}, the restore needs ${formatBytes(need ?? 0)}`;
+  if (plan?.fits) {
     warnings.push(`${info.target} is smaller than the disk of the restore point (${formatBytes(info.sizeBytes)} of ${formatBytes(need ?? 0)}): it is restored in tiers, as the plan says.`);
+  } else if (plan?.missingBytes !== undefined) {
+    problems.push(`${tooSmall} byte for byte, and ${formatBytes(plan.neededBytes)} in tiers (its used data and what its file systems need): ${formatBytes(plan.missingBytes)} missing.`);
   } else if (plan) {
-    problems.push(`${info.target} is too small: ${plan.reason}.`);
+    problems.push(`${tooSmall}. It cannot be restored in tiers either: ${plan.reason}.`);
   }
   if (info.kind === 'device') {
-    if (!plan && need !== null && info.sizeBytes < need) {
-      problems.push(`${info.target} is too small: it holds ${formatBytes(info.sizeBytes)}, the restore needs ${formatBytes(need)}.`);
-    }
+    if (!plan && need !== null && info.sizeBytes < need) problems.push(`${tooSmall}.`);
     const dev = info.device;
     const what = [dev?.model, formatBytes(info.sizeBytes)].filter(Boolean).join(', ');
     warnings.push(`Everything on ${info.target} (${what}) will be overwritten.`);

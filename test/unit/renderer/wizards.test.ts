@@ -186,9 +186,14 @@ describe('restore wizard rules', () => {
     // A plan for another target counts for nothing.
     expect(currentPlan({ ...planned, planFor: '/dev/sdc' })).toBeNull();
     expect(restoreParams({ ...planned, planFor: '/dev/sdc' })).not.toHaveProperty('plan');
-    const refused = { ...planned, plan: { ...plan, fits: false, missingBytes: 5, reason: 'the target is 5 B (5 bytes) too small' } };
-    expect(checkTarget(refused).problems).toEqual(['/dev/sdb is too small: the target is 5 B (5 bytes) too small.']);
+    const refused = { ...planned, plan: { ...plan, fits: false, neededBytes: 300_000_005, missingBytes: 5, reason: 'the target is 5 B (5 bytes) too small' } };
+    expect(checkTarget(refused).problems).toEqual([
+      '/dev/sdb is too small: it holds 286 MiB, the restore needs 477 MiB byte for byte, and 286 MiB in tiers (its used data and what its file systems need): 5 B missing.',
+    ]);
     expect(canLeave('target', refused).ok).toBe(false);
+    // A layout that cannot go in tiers: the same first words as before there were tiers (the e2e test reads them).
+    const layout = { ...planned, plan: { ...plan, fits: false, reason: 'the point has no partition table' } };
+    expect(checkTarget(layout).problems).toEqual(['/dev/sdb is too small: it holds 286 MiB, the restore needs 477 MiB. It cannot be restored in tiers either: the point has no partition table.']);
   });
 
   it('asks for the target path typed exactly before building the request', () => {
