@@ -12,7 +12,8 @@ export const TIER_WORDS: Record<RestorePlan['partitions'][number]['tier'], strin
 /** "needs 1.1 GiB of 1.2 GiB" or "2.0 GiB missing": the space needed vs available. */
 export function planSpaceLine(plan: RestorePlan): string {
   if (!plan.fits && plan.missingBytes !== undefined) return `needs ${formatBytes(plan.neededBytes)}, the target has ${formatBytes(plan.targetBytes)}: ${formatBytes(plan.missingBytes)} missing`;
-  return `needs ${formatBytes(plan.neededBytes)} of the target's ${formatBytes(plan.targetBytes)}`;
+  const scratch = plan.scratchBytes > 0 ? `; shrinking on the way needs ${formatBytes(plan.scratchBytes)} free on this computer for a copy` : '';
+  return `needs ${formatBytes(plan.neededBytes)} of the target's ${formatBytes(plan.targetBytes)}${scratch}`;
 }
 
 export function planPartitionLine(p: RestorePlan['partitions'][number]): string {

@@ -481,6 +481,8 @@ export const RestorePlan = z.object({
   /** When it does not fit: how much is missing. */
   missingBytes: z.number().int().positive().optional(),
   reason: z.string(),
+  /** Free room the restoring computer needs for tier b's copies (0 without tier b). */
+  scratchBytes: z.number().int().nonnegative(),
   table: z.object({ label: z.enum(['gpt', 'dos']), id: z.string().optional(), sectorSize: z.number().int().positive() }).optional(),
   partitions: z.array(
     z.object({

@@ -86,6 +86,8 @@ export interface RestorePlan {
   missingBytes?: number;
   /** In words: why this plan, or why no plan. */
   reason: string;
+  /** Room this computer needs for tier b's copy of a partition (the largest used bytes among them), 0 without tier b. */
+  scratchBytes: number;
   table?: { label: 'gpt' | 'dos'; id?: string; sectorSize: number };
   partitions: PlannedPartition[];
   /** Digest of what will be written where: the confirmation names it, and a restore refuses a plan that changed since. */
@@ -138,8 +140,11 @@ function digestOf(p: Omit<RestorePlan, 'digest'>): string {
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
-function done(p: Omit<RestorePlan, 'digest'>): RestorePlan {
-  return { ...p, digest: digestOf(p) };
+function done(p: Omit<RestorePlan, 'digest' | 'scratchBytes'>): RestorePlan {
+  // Tier b restores the partition into a sparse file: about its used bytes land there.
+  const scratchBytes = p.partitions.filter((x) => x.tier === 'b').reduce((m, x) => Math.max(m, alignUp(x.usedBytes ?? x.oldSizeBytes, MiB)), 0);
+  const plan = { ...p, scratchBytes };
+  return { ...plan, digest: digestOf(plan) };
 }
 
 /** Where partitions may lie on a target of `bytes` with this table: [first, end). */

@@ -2,6 +2,8 @@
 // before anything is written; restoreDisk recomputes it, refuses when it is
 // not the one the user confirmed (its digest), and carries it out: today's
 // byte image for a target at least as large, the tiers otherwise.
+import { promises as fs } from 'node:fs';
+
 import { AppError, type Progress } from '../../common/contract';
 import type { RepositoryHandle, RestoreResult } from '../engine/api';
 import { type RestorePlan, planRestore } from '../engine/restore-plan';
@@ -51,6 +53,18 @@ export async function restoreDisk(h: RepositoryHandle, opts: DiskRestoreOptions)
       neededBytes: plan.neededBytes,
       targetBytes: plan.targetBytes,
     });
+  }
+  // Tier b's copies: refused before anything is written when they cannot fit here.
+  if (plan.scratchBytes > 0) {
+    await fs.mkdir(o.workDir, { recursive: true, mode: 0o700 });
+    const st = await fs.statfs(o.workDir);
+    const free = st.bavail * st.bsize;
+    if (free < plan.scratchBytes)
+      throw new AppError('DISK_FULL', `${o.workDir} has ${free} bytes free, shrinking a file system on the way needs ${plan.scratchBytes} there for its copy`, {
+        path: o.workDir,
+        neededBytes: plan.scratchBytes,
+        freeBytes: free,
+      });
   }
   const reader = await h.openReader(o.pointId, o.source);
   let table;

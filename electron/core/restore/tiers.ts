@@ -204,8 +204,9 @@ export async function executePlan(h: RepositoryHandle, o: ExecuteOptions): Promi
     }
   }
   // 2. Before the first partition.
-  const firstOld = Math.min(...plan.partitions.map((p) => p.oldStartBytes));
-  const firstNew = Math.min(...plan.partitions.map((p) => p.newStartBytes));
+  // An empty table: the first MiB, where a partition would start.
+  const firstOld = plan.partitions.length ? Math.min(...plan.partitions.map((p) => p.oldStartBytes)) : Math.min(MiB, plan.sourceBytes);
+  const firstNew = plan.partitions.length ? Math.min(...plan.partitions.map((p) => p.newStartBytes)) : firstOld;
   progress('the disk\'s first sectors');
   await restoreRange(0, Math.min(firstOld, firstNew), 0);
   cancelled();

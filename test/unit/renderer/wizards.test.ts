@@ -174,6 +174,7 @@ describe('restore wizard rules', () => {
       targetBytes: 300_000_000,
       neededBytes: 200_000_000,
       reason: 'partition 2 shrinks to fit',
+      scratchBytes: 0,
       partitions: [],
       digest: 'abcdef0123456789',
     };

@@ -118,6 +118,8 @@ describe('restore plan: tiers', () => {
     ]);
     expect(plan.partitions.map((p) => p.newStartBytes / MiB)).toEqual([1, 65, 665]);
     expect(plan.reason).toMatch(/partitions 2, 3 shrink to fit/);
+    // Tier b's copy of the ext4 partition needs about its used bytes on this computer.
+    expect(plan.scratchBytes).toBe(400 * MiB);
   });
 
   it('the same choices give the same digest; another target another one', () => {

@@ -255,6 +255,7 @@ describe.skipIf(!usable)('restore to a smaller disk (image files, root)', () => 
     expect(plan.partitions[1]?.usedBytes).toBeLessThan(0.5 * P2.size);
     expect(plan.partitions[2]?.usedBytes).toBeLessThan(0.35 * P3.size);
     expect(plan.neededBytes).toBeLessThanOrEqual(plan.targetBytes);
+    expect(plan.scratchBytes).toBe(Math.ceil((plan.partitions[1]?.usedBytes ?? 0) / MiB) * MiB);
 
     t = Date.now();
     const done = await restoreDisk(repo, { pointId, source: src, target, workDir, digest: plan.digest });
@@ -336,6 +337,22 @@ describe.skipIf(!usable)('restore to a smaller disk (image files, root)', () => 
     const err = await restoreDisk(repo, { pointId, source: src, target, workDir }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TARGET_TOO_SMALL', details: { missingBytes: plan.missingBytes } });
     expect(fs.readFileSync(target).subarray(0, 4096).equals(Buffer.alloc(4096, 0xee))).toBe(true);
+  });
+
+  it('refuses before writing when this computer has no room for the copy tier b shrinks', async () => {
+    const target = path.join(dir, 'small2.img');
+    fs.writeFileSync(target, Buffer.alloc(4096, 0xee));
+    fs.truncateSync(target, Math.floor((1.2 * GiB) / 512) * 512);
+    const scratchDir = path.join(dir, 'tiny-tmpfs');
+    fs.mkdirSync(scratchDir);
+    sh('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', scratchDir]);
+    try {
+      const err = await restoreDisk(repo, { pointId, source: src, target, workDir: path.join(scratchDir, 'w') }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'DISK_FULL' });
+      expect(fs.readFileSync(target).subarray(0, 4096).equals(Buffer.alloc(4096, 0xee))).toBe(true);
+    } finally {
+      sh('umount', [scratchDir]);
+    }
   });
 
   it('an equal-size target still gets the byte image', async () => {
