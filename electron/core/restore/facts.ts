@@ -103,6 +103,8 @@ export interface FsFacts {
   minBytes?: number;
   /** mkfs options that give a new file system the same on-disk features (tier c), so the restored system's kernel can mount it. */
   mkfsArgs?: string[];
+  /** FAT: 12, 16 or 32. */
+  fatBits?: 12 | 16 | 32;
 }
 
 /**
@@ -192,7 +194,7 @@ export async function fatFacts(read: (off: number, len: number) => Promise<Buffe
   const meta = rsvd + nfats * fatSz + rootSecs;
   if (meta >= tot) return {};
   const clusters = Math.floor((tot - meta) / spc);
-  const kind = clusters < 4085 ? 12 : clusters < 65525 ? 16 : 32;
+  const kind: 12 | 16 | 32 = clusters < 4085 ? 12 : clusters < 65525 ? 16 : 32;
   const fatBytes = fatSz * bps;
   if (fatBytes > 256 * MiB) return {};
   let used = 0;
@@ -217,7 +219,7 @@ export async function fatFacts(read: (off: number, len: number) => Promise<Buffe
       }
     }
   }
-  return { fsBytes, usedBytes: meta * bps + used * spc * bps };
+  return { fsBytes, usedBytes: meta * bps + used * spc * bps, fatBits: kind };
 }
 
 /**
@@ -320,6 +322,7 @@ export interface PartitionFs {
   fsUuid?: string;
   fsLabel?: string;
   mkfsArgs?: string[];
+  fatBits?: 12 | 16 | 32;
 }
 
 /** The plan's input for one device of a point and a target: the table, each file system's facts. */
@@ -352,6 +355,7 @@ export async function planInput(
         ...(m?.fsUuid && { fsUuid: m.fsUuid }),
         ...(m?.fsLabel && { fsLabel: m.fsLabel }),
         ...(facts.mkfsArgs && { mkfsArgs: facts.mkfsArgs }),
+        ...(facts.fatBits && { fatBits: facts.fatBits }),
       });
       partitions.push({
         ...tp,

@@ -20,6 +20,7 @@
 //   5. each written file system checked (e2fsck -fn, xfs_repair -n).
 // Needs root for tier c (loop devices, mount). Every step is awaited in
 // turn; a cancel stops between steps and inside the engine's.
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -271,19 +272,18 @@ export async function executePlan(h: RepositoryHandle, o: ExecuteOptions): Promi
         }
       } else {
         if (!fsType) throw new AppError('INVALID_ARGUMENT', `partition ${p.number} has no known file system to make anew`);
+        if (FAT.has(fsType)) {
+          // FAT in user space (the kernel may have no vfat): mformat and mcopy at the partition's offsets.
+          if (!exp) exp = await openExport(h, o);
+          await remakeFat(exp.exp.file, target, p, facts, o.workDir);
+          steps.push({ partition: p.number, tier: 'c', done: 'a new FAT with the same serial and label, the files copied', bytesWritten: 0 });
+          continue;
+        }
         const dst = await loop(target, p.newStartBytes, p.newSizeBytes, false);
         try {
           await makeFs(fsType, dst, facts);
           if (fsType !== 'swap') {
-            if (!exp) {
-              const r = await h.openReader(o.pointId, o.source);
-              try {
-                exp = { reader: r, exp: await exportPoint(r, path.join(o.workDir, 'point')) };
-              } catch (e) {
-                await r.close();
-                throw e;
-              }
-            }
+            if (!exp) exp = await openExport(h, o);
             await copyFiles(exp.exp.file, p, fsType, dst, o.workDir);
           }
           steps.push({ partition: p.number, tier: 'c', done: fsType === 'swap' ? 'a new swap area with the same UUID and label' : `a new ${fsType} with the same UUID and label, the files copied`, bytesWritten: 0 });
@@ -314,6 +314,61 @@ export async function executePlan(h: RepositoryHandle, o: ExecuteOptions): Promi
   }
   if (!isFile) await sh('blockdev', ['--rereadpt', target]);
   return { bytesWritten: total, steps, verified: true };
+}
+
+const FAT = new Set(['vfat', 'msdos', 'fat']);
+/** mtools reads no configuration of the user's, and does not stop at a geometry it finds odd. */
+const MTOOLS_ENV = { MTOOLSRC: '/dev/null', MTOOLS_SKIP_CHECK: '1' };
+
+async function openExport(h: RepositoryHandle, o: ExecuteOptions): Promise<{ reader: Awaited<ReturnType<RepositoryHandle['openReader']>>; exp: FuseExport }> {
+  const r = await h.openReader(o.pointId, o.source);
+  try {
+    return { reader: r, exp: await exportPoint(r, path.join(o.workDir, 'point')) };
+  } catch (e) {
+    await r.close();
+    throw e;
+  }
+}
+
+async function mtools(cmd: string, args: string[], what: string): Promise<void> {
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(cmd, args, { timeout: 3_600_000, maxBuffer: 16 << 20, env: { ...process.env, LC_ALL: 'C', ...MTOOLS_ENV } }, (err, _out, stderr) =>
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stderr: String(stderr) }),
+    );
+  });
+  if (r.code !== 0) throw new AppError('IO_ERROR', `${what}: ${cmd} failed (${r.code}): ${r.stderr.trim().slice(-2000)}`, { tool: cmd });
+}
+
+/**
+ * A new FAT in the partition's new place, of the point's FAT size class
+ * (FAT32 stays FAT32), with its serial and label, and the files copied
+ * through a private staging folder (mcopy keeps names and times; FAT has
+ * no owners, modes or links).
+ */
+async function remakeFat(pointFile: string, target: string, p: PlannedPartition, f: PartitionFs, workDir: string): Promise<void> {
+  const serial = f.fsUuid?.replace('-', '');
+  const fat32 = f.fatBits === 32;
+  const at = (file: string, off: number) => `${file}@@${off}`;
+  await mtools(
+    'mformat',
+    ['-i', at(target, p.newStartBytes), '-T', String(Math.floor(p.newSizeBytes / 512)), '-h', '64', '-s', '32', ...(fat32 ? ['-F'] : []), ...(serial && /^[0-9a-fA-F]{8}$/.test(serial) ? ['-N', serial] : []), ...(f.fsLabel ? ['-v', f.fsLabel.slice(0, 11)] : []), '::'],
+    `a new FAT for partition ${p.number}`,
+  );
+  const staging = path.join(workDir, `fat-p${p.number}`);
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.mkdir(staging, { recursive: true, mode: 0o700 });
+  try {
+    await mtools('mcopy', ['-s', '-p', '-m', '-n', '-Q', '-i', at(pointFile, p.oldStartBytes), '::/*', `${staging}/`], `reading the files of partition ${p.number}`).catch(async (e: unknown) => {
+      // An empty FAT has nothing to match "*".
+      const r = await sh('mdir', ['-a', '-b', '-i', at(pointFile, p.oldStartBytes), '::/']);
+      if (r.stdout.trim() !== '') throw e;
+    });
+    const names = await fs.readdir(staging);
+    if (names.length)
+      await mtools('mcopy', ['-s', '-p', '-m', '-n', '-Q', '-i', at(target, p.newStartBytes), ...names.map((n) => path.join(staging, n)), '::/'], `copying the files of partition ${p.number}`);
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
 }
 
 /** Mounts the point's file system read-only and the new one, and copies everything across. */

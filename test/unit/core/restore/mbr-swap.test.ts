@@ -1,7 +1,8 @@
 // A tiered restore of an MBR disk (issue 18): the disk identifier, types
 // and the boot flag kept, the MBR boot code kept, a partition moved byte
-// for byte (tier a) and a swap area that must shrink made anew with its
-// UUID and label (tier c). Root: the swap area is made on a loop device.
+// for byte (tier a), a swap area and a FAT32 that must shrink made anew
+// with their UUIDs (serial) and labels, the FAT's files copied (tier c).
+// Root: the swap area is made on a loop device.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -27,12 +28,19 @@ function slice(file: string, off: number, len: number): Buffer {
 }
 
 describe.skipIf(process.getuid?.() !== 0)('restore an MBR disk to a smaller one', () => {
-  it('keeps the table ids, the boot flag and boot code; moves a partition (a); makes the swap area anew (c)', async () => {
+  it('keeps the table ids, the boot flag and boot code; moves a partition (a); makes the swap area and the FAT anew (c)', async () => {
     const src = path.join(tmp.dir, 'mbr.img');
     fs.writeFileSync(src, '');
-    fs.truncateSync(src, 96 * MiB);
-    // Swap first (large), data second: the data partition must move when the swap area shrinks.
-    sh('sfdisk', ['-q', src], 'label: dos\nlabel-id: 0x5eed1e55\n\nstart=2048, size=122880, type=82\nstart=124928, size=16384, type=83, bootable\n');
+    fs.truncateSync(src, 160 * MiB);
+    // Swap first (large), data second (moves when the swap area shrinks), then a FAT32 of 80 MiB.
+    sh('sfdisk', ['-q', src], 'label: dos\nlabel-id: 0x5eed1e55\n\nstart=2048, size=122880, type=82\nstart=124928, size=16384, type=83, bootable\nstart=141312, size=163840, type=c\n');
+    const fatAt = `${src}@@${141312 * 512}`;
+    const env = { ...process.env, MTOOLSRC: '/dev/null', MTOOLS_SKIP_CHECK: '1' };
+    execFileSync('mformat', ['-i', fatAt, '-T', '163840', '-h', '64', '-s', '32', '-F', '-N', 'c0ffee42', '-v', 'DATA', '::'], { env });
+    const note = randomBytes(300_000);
+    fs.writeFileSync(path.join(tmp.dir, 'NOTE.BIN'), note);
+    execFileSync('mmd', ['-i', fatAt, '::/EFI', '::/EFI/BOOT'], { env });
+    execFileSync('mcopy', ['-i', fatAt, path.join(tmp.dir, 'NOTE.BIN'), '::/EFI/BOOT/'], { env });
     const boot = randomBytes(440);
     const data = randomBytes(8 * MiB);
     const fd = fs.openSync(src, 'r+');
@@ -50,13 +58,14 @@ describe.skipIf(process.getuid?.() !== 0)('restore an MBR disk to a smaller one'
       const pointId = (await repo.backup({ sources: [{ source: src, readFrom: src }], compressionLevel: 1 })).id;
       const target = path.join(tmp.dir, 'small.img');
       fs.writeFileSync(target, Buffer.alloc(MiB, 0xee));
-      fs.truncateSync(target, 40 * MiB);
+      fs.truncateSync(target, 80 * MiB);
       const workDir = path.join(tmp.dir, 'work');
       const plan = await previewRestore(repo, { pointId, source: src, target, workDir });
       expect(plan.fits, plan.reason).toBe(true);
       expect(plan.partitions.map((p) => [p.number, p.tier])).toEqual([
         [1, 'c'],
         [2, 'a'],
+        [3, 'c'],
       ]);
       const done = await restoreDisk(repo, { pointId, source: src, target, workDir, digest: plan.digest });
       expect(done.kind).toBe('tiers');
@@ -65,14 +74,24 @@ describe.skipIf(process.getuid?.() !== 0)('restore an MBR disk to a smaller one'
       expect(t.partitions.map((p: { type: string; bootable?: boolean }) => [p.type, p.bootable ?? false])).toEqual([
         ['82', false],
         ['83', true],
+        ['c', false],
       ]);
-      const [p1, p2] = plan.partitions;
+      const [p1, p2, p3] = plan.partitions;
       expect(slice(target, 0, 440).equals(boot)).toBe(true);
       expect(slice(target, p2?.newStartBytes ?? 0, data.length).equals(data)).toBe(true);
       const swap = sh('blkid', ['-p', '-o', 'export', '-O', String(p1?.newStartBytes), '-S', String(p1?.newSizeBytes), target]);
       expect(swap).toMatch(/TYPE=swap/);
       expect(swap).toMatch(/UUID=0b5e55ed-0000-4000-8000-000000000001/);
       expect(swap).toMatch(/LABEL=swap0/);
+      // The FAT: FAT32 still, its serial and label, its files.
+      const fat = sh('blkid', ['-p', '-o', 'export', '-O', String(p3?.newStartBytes), '-S', String(p3?.newSizeBytes), target]);
+      expect(fat).toMatch(/VERSION=FAT32/);
+      expect(fat).toMatch(/UUID=C0FF-EE42/);
+      expect(fat).toMatch(/LABEL=DATA/);
+      expect(p3?.newSizeBytes).toBeLessThan(80 * MiB);
+      const back = path.join(tmp.dir, 'back.bin');
+      execFileSync('mcopy', ['-n', '-i', `${target}@@${p3?.newStartBytes}`, '::/EFI/BOOT/NOTE.BIN', back], { env });
+      expect(fs.readFileSync(back).equals(note)).toBe(true);
     } finally {
       await repo.close();
     }
