@@ -179,13 +179,15 @@ export async function executePlan(h: RepositoryHandle, o: ExecuteOptions): Promi
   const steps: TierStep[] = [];
   let total = 0;
   const progress = (message: string) => o.onProgress?.({ phase: 'restoring', bytesDone: total, bytesTotal: 0, bytesPerSecond: 0, message });
-  const restoreRange = async (start: number, length: number, at: number, into = target, zeroed = isFile) => {
+  /** [start, start+length) of the point at `at` of the target, by the engine (every chunk checked). */
+  const restoreRange = async (start: number, length: number, at: number) => {
     const r = await h.restore({
       pointId: o.pointId,
       source: o.source,
-      target: into,
+      target,
       range: { start, length },
-      ...(into === target ? { targetOffset: at, targetZeroed: zeroed } : {}),
+      targetOffset: at,
+      targetZeroed: isFile,
       skipIdentical: false,
       ...(o.onProgress && { onProgress: o.onProgress }),
       ...(o.signal && { signal: o.signal }),
@@ -204,8 +206,7 @@ export async function executePlan(h: RepositoryHandle, o: ExecuteOptions): Promi
       await fh.close();
     }
   }
-  // 2. Before the first partition.
-  // An empty table: the first MiB, where a partition would start.
+  // 2. Before the first partition (an empty table: the first MiB, where a partition would start).
   const firstOld = plan.partitions.length ? Math.min(...plan.partitions.map((p) => p.oldStartBytes)) : Math.min(MiB, plan.sourceBytes);
   const firstNew = plan.partitions.length ? Math.min(...plan.partitions.map((p) => p.newStartBytes)) : firstOld;
   progress('the disk\'s first sectors');
