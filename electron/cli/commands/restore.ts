@@ -17,9 +17,10 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a device (or one partition) of a restore point to a block device or image file',
   usage:
-    'snapkeep restore <repository> <point|latest> <target> [--source SOURCE] [--partition N] [--skip-identical] [--confirm TARGET] [--work-dir DIR] [--password-file FILE] [--json]\n' +
+    'snapkeep restore <repository> <point|latest> <target> [--source SOURCE] [--partition N] [--skip-identical] [--confirm TARGET] [--work-dir DIR] [--plan] [--password-file FILE] [--json]\n' +
     '  A whole disk restored to a smaller target goes in tiers (byte image, ext shrunk, new file system and files copied): the plan is printed\n' +
-    '  first and the target path must be typed (or given with --confirm) before anything is written. An existing image file keeps its size.',
+    '  first and the target path must be typed (or given with --confirm) before anything is written. An existing image file keeps its size.\n' +
+    '  --plan prints what a whole-disk restore to the target would do, and writes nothing.',
   async run({ args, json, out }) {
     const { values, positionals } = parseArgs({
       args,
@@ -30,6 +31,7 @@ export const restoreCommand: Command = {
         'skip-identical': { type: 'boolean' },
         confirm: { type: 'string' },
         'work-dir': { type: 'string' },
+        plan: { type: 'boolean' },
       },
       allowPositionals: true,
     });
@@ -43,11 +45,23 @@ export const restoreCommand: Command = {
       const source = values.source ?? (point.devices.length === 1 ? point.devices[0]?.source : undefined);
       if (source === undefined) throw new AppError('INVALID_ARGUMENT', `point ${pointId} has several devices: choose one with --source`);
       const partition = values.partition !== undefined ? intArg(values.partition, 'partition', 1, 1) : undefined;
+      const stateDir = path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local/state'), 'snapkeep');
+      if (values.plan === true && partition === undefined) {
+        // Only the plan: what a restore to this target would do (the byte image when it is large enough), nothing written.
+        const workDir = path.join(values['work-dir'] ? path.resolve(values['work-dir']) : path.join(stateDir, 'restore-work'), `${process.pid}`);
+        try {
+          const plan = await previewRestore(repo, { pointId, source, target: path.resolve(target), workDir });
+          if (json) out(JSON.stringify(plan));
+          else for (const l of planLines(plan)) out(l);
+          return EXIT.OK;
+        } finally {
+          await fs.rm(workDir, { recursive: true, force: true });
+        }
+      }
       // A new image file is made 0600 here, whatever the umask (sudo keeps 0022): a disk's image is its owner's alone.
       await fs.writeFile(path.resolve(target), '', { flag: 'wx', mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST') throw e;
       });
-      const stateDir = path.join(process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local/state'), 'snapkeep');
       // Only a target smaller than the source needs a plan; anything else is today's byte image, untouched.
       const sourceBytes = point.devices.find((d) => d.source === source)?.sizeBytes ?? 0;
       const facts = partition === undefined ? await targetFacts(path.resolve(target), sourceBytes).catch(() => undefined) : undefined;

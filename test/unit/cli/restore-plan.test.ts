@@ -55,6 +55,22 @@ describe('snapkeep restore to a smaller disk', () => {
     expect(readFileSync(target).subarray(MiB, 13 * MiB).equals(a)).toBe(true);
   });
 
+  it('--plan says what a restore would do and writes nothing, not even a new file', () => {
+    const target = path.join(tmp.dir, 'planned.img');
+    writeFileSync(target, Buffer.alloc(4096, 0xee));
+    truncateSync(target, 40 * MiB);
+    const r = cli('restore', 'repo', 'latest', 'planned.img', '--plan', '--json');
+    expect(r.code, r.err).toBe(0);
+    const plan = JSON.parse(r.out) as { kind: string; fits: boolean; partitions: Array<{ tier: string }>; digest: string };
+    expect(plan).toMatchObject({ kind: 'tiers', fits: true });
+    expect(plan.partitions.map((p) => p.tier)).toEqual(['a', 'a']);
+    expect(readFileSync(target).subarray(0, 4096).equals(Buffer.alloc(4096, 0xee))).toBe(true);
+    const none = cli('restore', 'repo', 'latest', 'none.img', '--plan');
+    expect(none.code).toBe(0);
+    expect(none.out).toMatch(/^Byte image of the whole disk/);
+    expect(existsSync(path.join(tmp.dir, 'none.img'))).toBe(false);
+  });
+
   it('refuses a target that cannot hold the partitions, saying what is missing', () => {
     const target = path.join(tmp.dir, 'tiny.img');
     writeFileSync(target, '');
