@@ -79,7 +79,7 @@ describe('restore facts', () => {
       return out;
     };
     const meta = (1 + 2 * 32 + 32) * 512;
-    expect(await fatFacts(read, 40000 * 512)).toEqual({ fsBytes: 40000 * 512, usedBytes: meta + 4 * 4 * 512 });
+    expect(await fatFacts(read, 40000 * 512)).toEqual({ fsBytes: 40000 * 512, usedBytes: meta + 4 * 4 * 512, fatBits: 16 });
     expect(await fatFacts(read, 1000)).toEqual({}); // larger than its partition
   });
 
