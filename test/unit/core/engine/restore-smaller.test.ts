@@ -159,6 +159,15 @@ function withMount<T>(dev: string, fsType: string, mp: string, fn: () => T, opti
   }
 }
 
+/** The first 4 KiB of a file (reading a whole sparse image would take seconds). */
+function head(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  const b = Buffer.alloc(4096);
+  fs.readSync(fd, b, 0, 4096, 0);
+  fs.closeSync(fd);
+  return b;
+}
+
 /** Byte for byte, 16 MiB at a time (cmp takes seconds per GiB here). */
 function sameFiles(a: string, b: string): boolean {
   if (fs.statSync(a).size !== fs.statSync(b).size) return false;
@@ -336,7 +345,7 @@ describe.skipIf(!usable)('restore to a smaller disk (image files, root)', () => 
     expect(plan.reason).toContain(`(${plan.missingBytes} bytes) too small`);
     const err = await restoreDisk(repo, { pointId, source: src, target, workDir }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TARGET_TOO_SMALL', details: { missingBytes: plan.missingBytes } });
-    expect(fs.readFileSync(target).subarray(0, 4096).equals(Buffer.alloc(4096, 0xee))).toBe(true);
+    expect(head(target).equals(Buffer.alloc(4096, 0xee))).toBe(true);
   });
 
   it('refuses before writing when this computer has no room for the copy tier b shrinks', async () => {
@@ -349,7 +358,7 @@ describe.skipIf(!usable)('restore to a smaller disk (image files, root)', () => 
     try {
       const err = await restoreDisk(repo, { pointId, source: src, target, workDir: path.join(scratchDir, 'w') }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'DISK_FULL' });
-      expect(fs.readFileSync(target).subarray(0, 4096).equals(Buffer.alloc(4096, 0xee))).toBe(true);
+      expect(head(target).equals(Buffer.alloc(4096, 0xee))).toBe(true);
     } finally {
       sh('umount', [scratchDir]);
     }
