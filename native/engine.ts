@@ -105,6 +105,14 @@ export interface RestoreDeviceRequest {
   rangeStart?: number;
   rangeLength?: number;
   target: string;
+  /**
+   * Where the range lands in the target (default 0). Given, the target must
+   * exist and hold targetOffset + rangeLength bytes; it is neither created
+   * nor cut (a partition placed on a disk laid out by the caller).
+   */
+  targetOffset?: number;
+  /** With targetOffset: the caller made the target read as zeros (an image file cut to 0 and back), so zero chunks are not written. */
+  targetZeroed?: boolean;
   skipIdentical: boolean;
   /**
    * Resumable restore: the file that records which chunks are on the target

@@ -467,6 +467,49 @@ export const FileEntry = z.object({
 });
 export type FileEntry = z.infer<typeof FileEntry>;
 
+/**
+ * The plan of a whole-disk restore, shown before anything is written
+ * (core/engine/restore-plan.ts computes it): today's byte image for a
+ * target at least as large as the source; for a smaller one, a new
+ * partition table and a tier per partition: a (byte image, moved or cut
+ * after its file system), b (ext2/3/4 shrunk with resize2fs on a copy),
+ * c (a new file system with the same UUID and label, the files copied).
+ */
+export const RestorePlan = z.object({
+  kind: z.enum(['image', 'tiers']),
+  fits: z.boolean(),
+  sourceBytes: z.number().int().nonnegative(),
+  targetBytes: z.number().int().nonnegative(),
+  /** The smallest target this layout needs (space needed vs targetBytes available). */
+  neededBytes: z.number().int().nonnegative(),
+  /** When it does not fit: how much is missing. */
+  missingBytes: z.number().int().positive().optional(),
+  reason: z.string(),
+  /** Free room the restoring computer needs for tier b's copies (0 without tier b). */
+  scratchBytes: z.number().int().nonnegative(),
+  table: z.object({ label: z.enum(['gpt', 'dos']), id: z.string().optional(), sectorSize: z.number().int().positive() }).optional(),
+  partitions: z.array(
+    z.object({
+      number: z.number().int().positive(),
+      tier: z.enum(['a', 'b', 'c']),
+      fsType: z.string().optional(),
+      fsUuid: z.string().optional(),
+      fsLabel: z.string().optional(),
+      oldStartBytes: z.number().int().nonnegative(),
+      oldSizeBytes: z.number().int().nonnegative(),
+      newStartBytes: z.number().int().nonnegative(),
+      newSizeBytes: z.number().int().nonnegative(),
+      usedBytes: z.number().int().nonnegative().optional(),
+      minBytes: z.number().int().nonnegative().optional(),
+      copyBytes: z.number().int().nonnegative(),
+      why: z.string(),
+    }),
+  ),
+  /** restore.start takes it back as `plan`: a plan that changed since is refused. */
+  digest: z.string(),
+});
+export type RestorePlan = z.infer<typeof RestorePlan>;
+
 /** What a backup run is expected to need, said before it starts. */
 export const RunEstimate = z.object({
   /** Size of the sources together. */

@@ -19,6 +19,7 @@ import {
   ModuleStatus,
   Mount,
   Repository,
+  RestorePlan,
   RestorePoint,
   Retention,
   RunEstimate,
@@ -134,9 +135,31 @@ export const methods = {
         skipIdentical: z.boolean(),
         /** The typed confirmation: must equal the target's path. */
         confirm: z.string(),
+        /**
+         * The digest of the restore.plan shown to the user: a whole-disk
+         * restore then follows that plan (to a smaller target: in tiers),
+         * and is refused when the plan is no longer the same.
+         */
+        plan: z.string().min(1).max(64).optional(),
       })
       .strict(),
     TaskRef,
+  ),
+  /**
+   * The plan of a whole-disk restore to this target, before anything is
+   * written: the byte image, or per partition the tier, old and new place,
+   * used bytes and why; with the space needed vs available, or what is missing.
+   */
+  'restore.plan': method(
+    z
+      .object({
+        repositoryId: Id,
+        pointId: Id,
+        source: z.string().min(1),
+        target: AbsPath,
+      })
+      .strict(),
+    RestorePlan,
   ),
   /** What a restore would overwrite, shown before the confirmation. */
   'restore.inspectTarget': method(

@@ -61,6 +61,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'restore.start': (p, ctx) => s.restore(p, ctx.caller),
     'restore.inspectTarget': ({ target }, ctx) => s.inspectTarget(target, ctx.caller),
     'restore.resumable': (p, ctx) => s.resumable(p, ctx.caller),
+    'restore.plan': (p, ctx) => s.restorePlan(p, ctx.caller),
 
     'mounts.list': () => s.mounts.list(),
     'mounts.mount': ({ repositoryId, pointId, source }, ctx) => s.mount(repositoryId, pointId, source, ctx.caller),

@@ -82,6 +82,16 @@ export interface RestoreRequest {
   target: string;
   /** Restore only this partition of the point's disk (1-based). */
   partition?: number;
+  /** Restore only this byte range of the device (a tiered restore's pieces, restore-tiers.ts); not with `partition`. */
+  range?: { start: number; length: number };
+  /**
+   * Where the restored bytes land in the target (default 0). Given, the
+   * target must exist and be large enough; it is neither created nor cut,
+   * and the restore is not resumable (the tiered restore lays out the disk).
+   */
+  targetOffset?: number;
+  /** With targetOffset: the target reads as zeros already (an image file the caller cut), so zero chunks are not written. */
+  targetZeroed?: boolean;
   /** Read the target first and skip chunks that are already identical. */
   skipIdentical: boolean;
   /**

@@ -20,7 +20,7 @@ import { type ResumeKeyParts, resumeRecord, targetIdentity } from './restore-res
 import { checkRestoreTarget } from './target-check';
 
 /** The device of the point a restore reads, and the byte range of it (a partition, or all of it). */
-async function planRestore(ctx: RepoContext, req: Pick<RestoreRequest, 'pointId' | 'source' | 'partition'>) {
+async function planRestore(ctx: RepoContext, req: Pick<RestoreRequest, 'pointId' | 'source' | 'partition' | 'range'>) {
   const m = await readManifest(ctx.path, ctx.native, req.pointId);
   const dev = m.devices.find((d) => d.source === req.source);
   if (!dev)
@@ -35,6 +35,13 @@ async function planRestore(ctx: RepoContext, req: Pick<RestoreRequest, 'pointId'
     if (!p) throw new AppError('NOT_FOUND', `restore point ${m.id} has no partition ${req.partition} on ${req.source}`, { pointId: m.id, partition: req.partition });
     rangeStart = p.startBytes;
     rangeLength = p.sizeBytes;
+  }
+  if (req.range !== undefined) {
+    const { start, length } = req.range;
+    if (req.partition !== undefined || ![start, length].every((n) => Number.isSafeInteger(n) && n >= 0) || start + length > dev.sizeBytes)
+      throw new AppError('INVALID_ARGUMENT', `the range ${start}+${length} is not inside device ${req.source} of ${m.id} (${dev.sizeBytes} bytes)`, { pointId: m.id });
+    rangeStart = start;
+    rangeLength = length;
   }
   return { m, dev, rangeStart, rangeLength };
 }
@@ -85,7 +92,10 @@ export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock
   const plan = await planRestore(ctx, req);
   const { m, dev, rangeStart, rangeLength } = plan;
   await checkRestoreTarget(req.target);
-  const resume = req.resumeDir !== undefined ? resumeRecord(req.resumeDir, resumeKeyParts(ctx, plan, await targetIdentity(req.target))) : undefined;
+  const placed = req.targetOffset !== undefined;
+  if (placed && !(Number.isSafeInteger(req.targetOffset) && (req.targetOffset ?? -1) >= 0))
+    throw new AppError('INVALID_ARGUMENT', `targetOffset must be a whole number of bytes, not ${req.targetOffset}`);
+  const resume = req.resumeDir !== undefined && !placed ? resumeRecord(req.resumeDir, resumeKeyParts(ctx, plan, await targetIdentity(req.target))) : undefined;
   if (resume) await fs.mkdir(path.dirname(resume.file), { recursive: true, mode: 0o700 });
   const list = await openDeviceList(ctx.native, dev, m.id);
   const token = createCancelToken();
@@ -100,6 +110,7 @@ export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock
         rangeStart,
         rangeLength,
         target: req.target,
+        ...(placed && { targetOffset: req.targetOffset, targetZeroed: req.targetZeroed === true }),
         skipIdentical: req.skipIdentical,
         ...(resume && { resumeFile: resume.file, resumeKey: resume.key }),
         ...(req.resumeEveryBytes !== undefined && { resumeEveryBytes: req.resumeEveryBytes }),

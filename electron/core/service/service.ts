@@ -2,6 +2,7 @@
 // the parts in electron/core. The root helper serves it on its socket; the
 // in-process backend serves it to the CLI, web mode and tests with per-user
 // directories. Nothing here knows which transport asked.
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -69,6 +70,7 @@ import { KeptMaps, type KeptMapsOptions } from '../tracking/kept-maps';
 import { nextBackups } from '../tracking/next-backups';
 import { defaultEngine, defaultMountBackend } from './engine-source';
 import { MountManager, type MountBackend } from './mount-manager';
+import { previewRestore, restoreDisk } from '../restore';
 import { inspectTarget, prepareRestoreTarget } from './restore-target';
 
 export type { Caller } from '../access/caller';
@@ -649,6 +651,25 @@ export class Service {
     );
   }
 
+  /** A private folder for one plan or tiered restore (the table's copy, tier b's copies): in the state directory, not /run, which is memory. */
+  private restoreWorkDir(): string {
+    return path.join(this.o.dirs.state, 'restore-work', randomBytes(6).toString('hex'));
+  }
+
+  /** The plan of a whole-disk restore to this target (engine/restore-plan.ts): reads the point and the target, writes nothing. */
+  async restorePlan(p: { repositoryId: string; pointId: string; source: string; target: string }, caller?: Caller): Promise<Result<'restore.plan'>> {
+    const repo = this.repos.get(p.repositoryId);
+    await this.policy.repository(caller, repo, false);
+    // The target as the caller sees it: a file they cannot see is refused here (a new one takes the source's size).
+    await inspectTarget(p.target, this.discovery, fileIdentity(caller));
+    const workDir = this.restoreWorkDir();
+    try {
+      return await this.repos.with(p.repositoryId, (h) => previewRestore(h, { pointId: p.pointId, source: p.source, target: p.target, workDir }));
+    } finally {
+      await fs.rm(workDir, { recursive: true, force: true });
+    }
+  }
+
   async restore(p: {
     repositoryId: string;
     pointId: string;
@@ -657,7 +678,10 @@ export class Service {
     partition?: number;
     skipIdentical: boolean;
     confirm: string;
+    plan?: string;
   }, caller?: Caller): Promise<Result<'restore.start'>> {
+    if (p.plan !== undefined && p.partition !== undefined)
+      throw new AppError('INVALID_ARGUMENT', 'a restore plan is for a whole disk, not one partition', { partition: p.partition });
     if (p.confirm !== p.target)
       throw new AppError('INVALID_ARGUMENT', `to confirm, type the target path exactly: ${p.target}`, { target: p.target });
     const repo = this.repos.get(p.repositoryId);
@@ -674,6 +698,29 @@ export class Service {
     try {
       task = this.tasks.start({ kind: 'restore', title: `Restore ${p.source} to ${p.target}`, repositoryId: p.repositoryId }, async (ctx) => {
         try {
+          const digest = p.plan;
+          if (digest !== undefined) {
+            // The plan the user saw: the byte image, or the tiers to a smaller disk (restore/tiers.ts).
+            const workDir = this.restoreWorkDir();
+            try {
+              const done = await this.repos.with(p.repositoryId, (h) =>
+                restoreDisk(h, {
+                  pointId: p.pointId,
+                  source: p.source,
+                  target: target.path,
+                  workDir,
+                  digest,
+                  skipIdentical: p.skipIdentical,
+                  resumeDir: path.join(this.o.dirs.state, 'restores'),
+                  onProgress: (pr) => ctx.progress(pr),
+                  signal: ctx.signal,
+                }),
+              );
+              return { ...done.result, plan: done.plan.kind };
+            } finally {
+              await fs.rm(workDir, { recursive: true, force: true });
+            }
+          }
           const result = await this.repos.with(p.repositoryId, (h) =>
             h.restore({
               pointId: p.pointId,

@@ -669,6 +669,12 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     auto req = RestoreReq(env, o);
     req->target = Str(o, "target");
     req->skipIdentical = Bool(o, "skipIdentical");
+    if (o.Has("targetOffset")) {
+      req->placed = true;
+      req->targetOffset = static_cast<uint64_t>(Num(o, "targetOffset"));
+      req->targetZeroed = Bool(o, "targetZeroed");
+      if (o.Has("resumeFile")) throw Napi::TypeError::New(env, "targetOffset and resumeFile do not go together");
+    }
     if (o.Has("resumeFile")) {
       ResumeArgs(env, o, *req);
       req->resumeEveryBytes = static_cast<uint64_t>(Num(o, "resumeEveryBytes", 0));

@@ -47,6 +47,15 @@ bool ZeroDeviceRange(int fd, uint64_t off, uint64_t len, const std::string& targ
   throw SysFail(errno, "BLKZEROOUT", target);
 }
 
+void CheckTargetSize(const RestoreRequest& req, uint64_t size) {
+  if (size < req.targetOffset + req.rangeLen) {
+    EngineError e("TARGET_TOO_SMALL", "restore target " + req.target + " has " + std::to_string(size) +
+                                          " bytes, the point needs " + std::to_string(req.targetOffset + req.rangeLen));
+    e.path = req.target;
+    throw e;
+  }
+}
+
 // Opens the target: an image file is created or cut to size (a fresh file
 // lets zero chunks stay holes; a resumed one keeps what it holds); a block
 // device is opened exclusively, so a mounted one fails with EBUSY, and
@@ -68,15 +77,15 @@ Fd OpenTarget(const RestoreRequest& req, bool resuming, bool* fresh, bool* block
       throw e;
     }
     Fd f(fd);
-    uint64_t size = FileSize(f.get(), req.target);
-    if (size < req.rangeLen) {
-      EngineError e("TARGET_TOO_SMALL", "restore target " + req.target + " has " +
-                                            std::to_string(size) + " bytes, the point needs " +
-                                            std::to_string(req.rangeLen));
-      e.path = req.target;
-      throw e;
-    }
+    CheckTargetSize(req, FileSize(f.get(), req.target));
     *fresh = false;
+    return f;
+  }
+  if (req.placed) {
+    // A part of a disk image laid out by the caller: never created or cut.
+    Fd f = OpenOrThrow(req.target, O_RDWR, 0);
+    CheckTargetSize(req, FileSize(f.get(), req.target));
+    *fresh = req.targetZeroed && !req.skipIdentical && !resuming;
     return f;
   }
   Fd f = OpenOrThrow(req.target, (req.skipIdentical || resuming ? O_RDWR : O_WRONLY) | O_CREAT, 0644);
@@ -132,7 +141,7 @@ std::string CheckResumedSample(const RestoreRequest& req, const RestoreResume& r
     uint64_t cLen = std::min<uint64_t>(cs, req.deviceSize - cStart);
     // Only chunks wholly inside the range can be hashed.
     if (cStart < req.rangeStart || cStart + cLen > req.rangeStart + req.rangeLen) continue;
-    if (PreadFull(fd, buf.data(), cLen, cStart - req.rangeStart, req.target) != cLen)
+    if (PreadFull(fd, buf.data(), cLen, cStart - req.rangeStart + req.targetOffset, req.target) != cLen)
       return "the target is shorter than the progress record says";
     ChunkId want = req.list->IdAt(c);
     const auto end = buf.begin() + static_cast<std::ptrdiff_t>(cLen);
@@ -190,7 +199,7 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
   if (req.rangeLen == 0) return res;
   std::atomic<uint64_t> next{first}, written{0}, skipped{0}, resumed{0};
   // Off after the first refusal: the device does not zero on request.
-  std::atomic<bool> deviceZeroes{res.blockDevice && !req.skipIdentical};
+  std::atomic<bool> deviceZeroes{res.blockDevice && !req.skipIdentical && !fresh};
   int threads = req.threads > 0 ? req.threads : DefaultThreads();
 
   ctl.RunWorkers(threads, [&] {
@@ -206,7 +215,7 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
       uint64_t from = std::max(cStart, req.rangeStart);
       uint64_t to = std::min(cStart + cLen, req.rangeStart + req.rangeLen);
       uint64_t n = to - from;
-      uint64_t dst = from - req.rangeStart;
+      uint64_t dst = from - req.rangeStart + req.targetOffset;
       if (resume.Done(c)) {
         resumed += n;
         ctl.done += n;

@@ -4,7 +4,10 @@
 // damaged chunk stops the restore before a wrong byte reaches the target.
 //
 // The byte range [rangeStart, rangeStart + rangeLen) of the device (a
-// partition, or all of it) lands at offset 0 of the target.
+// partition, or all of it) lands at offset 0 of the target, or at
+// targetOffset of it (a partition moved to a new start on a smaller disk,
+// restore-plan.ts): the target must then exist, be large enough, and is
+// neither created nor cut.
 #pragma once
 
 #include <memory>
@@ -27,6 +30,13 @@ struct RestoreRequest {
   uint64_t rangeStart = 0;
   uint64_t rangeLen = 0;
   std::string target;
+  // Where the range lands in the target; with `placed` the target is only
+  // written inside [targetOffset, targetOffset + rangeLen).
+  uint64_t targetOffset = 0;
+  bool placed = false;
+  // The caller made the target read as zeros (a file it cut to 0 and back):
+  // zero chunks are not written.
+  bool targetZeroed = false;
   bool skipIdentical = false;
   // Resumable restore (restore_resume.h): the file, and the key that ties
   // it to this point, range and target. Empty: not resumable.

@@ -25,6 +25,36 @@ describe('restore pipeline', () => {
     expect(got.equals(data.subarray(9 * CS + 7))).toBe(true);
   });
 
+  it('places a range at targetOffset of an existing target, touching nothing outside it (zero chunks written unless the target is zeroed)', async () => {
+    const dir = scratchDir();
+    const repo = newRepo(dir, false);
+    const data = randomBytes(6 * CS);
+    data.fill(0, 2 * CS, 3 * CS);
+    const r = await repo.backup({ source: writeFile(dir, 'a.img', data), chunkSize: CS, level: 1 });
+    const before = Buffer.alloc(10 * CS, 0xaa);
+    const target = writeFile(dir, 'disk.img', before);
+    const req = { list: r.list, chunkSize: CS, deviceSize: data.length, rangeStart: CS + 100, rangeLength: 4 * CS, target, skipIdentical: false };
+    const res = await repo.restore({ ...req, targetOffset: 3 * CS + 7 });
+    const after = fs.readFileSync(target);
+    expect(after.length).toBe(10 * CS);
+    expect(after.subarray(3 * CS + 7, 7 * CS + 7).equals(data.subarray(CS + 100, 5 * CS + 100))).toBe(true);
+    expect(after.subarray(0, 3 * CS + 7).equals(before.subarray(0, 3 * CS + 7))).toBe(true);
+    expect(after.subarray(7 * CS + 7).equals(before.subarray(7 * CS + 7))).toBe(true);
+    expect(res.bytesWritten).toBe(4 * CS);
+    // Zeroed by the caller: the zero chunk is left as it is (here still 0xaa, to see it was not written).
+    expect(after.subarray(4 * CS - 93, 5 * CS - 93).equals(Buffer.alloc(CS))).toBe(true);
+    fs.writeFileSync(target, before);
+    const z = await repo.restore({ ...req, targetOffset: 3 * CS + 7, targetZeroed: true });
+    expect(z.bytesSkipped).toBe(CS);
+    expect(fs.readFileSync(target).subarray(4 * CS - 93, 5 * CS - 93).equals(Buffer.alloc(CS, 0xaa))).toBe(true);
+    const small = await repo.restore({ ...req, targetOffset: 7 * CS }).catch((x: unknown) => x);
+    expect(isNativeEngineError(small) && small.code).toBe('TARGET_TOO_SMALL');
+    expect(fs.statSync(target).size).toBe(10 * CS);
+    const none = await repo.restore({ ...req, target: path.join(dir, 'missing.img'), targetOffset: 0 }).catch((x: unknown) => x);
+    expect(isNativeEngineError(none)).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'missing.img'))).toBe(false);
+  });
+
   it('refuses a chunk list that does not fit the device, and a chunk the index lacks (REPO_CORRUPT naming it)', async () => {
     const dir = scratchDir();
     const repo = newRepo(dir, false);

@@ -30,6 +30,11 @@ export const useRestoreStore = defineStore('restore', () => {
     return call('restore.resumable', params);
   }
 
+  /** The plan of a whole-disk restore to this target: the tier per partition, the space needed vs available. Writes nothing. */
+  function plan(params: Params<'restore.plan'>): Promise<Result<'restore.plan'>> {
+    return call('restore.plan', params);
+  }
+
   /** Starts the restore (the confirmation must equal the target); resolves to the task id. */
   async function start(params: Params<'restore.start'>): Promise<string> {
     starting.value = true;
@@ -41,5 +46,5 @@ export const useRestoreStore = defineStore('restore', () => {
     }
   }
 
-  return { inspecting: ro(inspecting), starting: ro(starting), inspectTarget, resumable, start };
+  return { inspecting: ro(inspecting), starting: ro(starting), inspectTarget, resumable, plan, start };
 });

@@ -3,7 +3,7 @@
 // then the target with what it holds now, then a typed confirmation, then
 // progress and the result. The view only renders and calls these; the
 // rules are tested without a DOM.
-import type { Params, RestorePoint, Result } from '@common/contract';
+import type { Params, RestorePlan, RestorePoint, Result } from '@common/contract';
 
 import { formatBytes } from '@/util/format';
 
@@ -37,10 +37,26 @@ export interface RestoreSelection {
   confirmText: string;
   skipIdentical: boolean;
   taskId: string | null;
+  /** The plan of a whole-disk restore to a smaller target (restore.plan), for exactly `planFor`. */
+  plan: RestorePlan | null;
+  planFor: string;
 }
 
 export function emptySelection(): RestoreSelection {
-  return { repositoryId: null, point: null, source: null, scope: 'disk', partition: null, target: '', inspected: null, confirmText: '', skipIdentical: false, taskId: null };
+  return {
+    repositoryId: null,
+    point: null,
+    source: null,
+    scope: 'disk',
+    partition: null,
+    target: '',
+    inspected: null,
+    confirmText: '',
+    skipIdentical: false,
+    taskId: null,
+    plan: null,
+    planFor: '',
+  };
 }
 
 /** Picks a point; a point with a single device selects it too. */
@@ -65,6 +81,21 @@ export function requiredBytes(sel: RestoreSelection): number | null {
   return dev.sizeBytes;
 }
 
+/**
+ * Whether the restore needs a plan first: a whole disk to a target that
+ * exists and is smaller than the source (an image file that has a size keeps it).
+ */
+export function needsPlan(sel: RestoreSelection): boolean {
+  const info = sel.inspected;
+  const need = requiredBytes(sel);
+  return sel.scope === 'disk' && !!info && info.target === sel.target && info.kind !== 'new-file' && info.sizeBytes > 0 && need !== null && info.sizeBytes < need;
+}
+
+/** The plan for exactly this target, when one was asked for. */
+export function currentPlan(sel: RestoreSelection): RestorePlan | null {
+  return needsPlan(sel) && sel.plan && sel.planFor === sel.target ? sel.plan : null;
+}
+
 export interface TargetCheck {
   /** Reasons the restore cannot go ahead: shown, and "Next" stays off. */
   problems: string[];
@@ -82,10 +113,17 @@ export function checkTarget(sel: RestoreSelection): TargetCheck {
   if (info.mounted) {
     problems.push(`${info.target} is in use: a file system on it is mounted. Unmount it (and its partitions) first, or choose another target.`);
   }
+  const plan = currentPlan(sel);
+  const tooSmall = `${info.target} is too small: it holds ${formatBytes(info.sizeBytes)}, the restore needs ${formatBytes(need ?? 0)}`;
+  if (plan?.fits) {
+    warnings.push(`${info.target} is smaller than the disk of the restore point (${formatBytes(info.sizeBytes)} of ${formatBytes(need ?? 0)}): it is restored in tiers, as the plan says.`);
+  } else if (plan?.missingBytes !== undefined) {
+    problems.push(`${tooSmall} byte for byte, and ${formatBytes(plan.neededBytes)} in tiers (its used data and what its file systems need): ${formatBytes(plan.missingBytes)} missing.`);
+  } else if (plan) {
+    problems.push(`${tooSmall}. It cannot be restored in tiers either: ${plan.reason}.`);
+  }
   if (info.kind === 'device') {
-    if (need !== null && info.sizeBytes < need) {
-      problems.push(`${info.target} is too small: it holds ${formatBytes(info.sizeBytes)}, the restore needs ${formatBytes(need)}.`);
-    }
+    if (!plan && need !== null && info.sizeBytes < need) problems.push(`${tooSmall}.`);
     const dev = info.device;
     const what = [dev?.model, formatBytes(info.sizeBytes)].filter(Boolean).join(', ');
     warnings.push(`Everything on ${info.target} (${what}) will be overwritten.`);
@@ -142,6 +180,7 @@ export function previousStep(step: RestoreStep): RestoreStep | null {
 /** The restore.start request; only valid once every step before 'progress' can be left. */
 export function restoreParams(sel: RestoreSelection): Params<'restore.start'> {
   if (!sel.repositoryId || !sel.point || !sel.source) throw new Error('the restore is not fully chosen');
+  const plan = currentPlan(sel);
   return {
     repositoryId: sel.repositoryId,
     pointId: sel.point.id,
@@ -150,5 +189,7 @@ export function restoreParams(sel: RestoreSelection): Params<'restore.start'> {
     ...(sel.scope === 'partition' && sel.partition !== null && { partition: sel.partition }),
     skipIdentical: sel.skipIdentical,
     confirm: sel.confirmText,
+    // The plan shown: the service follows it, and refuses when it changed since.
+    ...(plan?.kind === 'tiers' && { plan: plan.digest }),
   };
 }

@@ -100,6 +100,7 @@ const SPECIFIC: Partial<Record<MethodName, unknown[]>> = {
     { repositoryId: 'r', pointId: 'p', source: '/dev/sda', target: '/dev/sdb', partition: 0, skipIdentical: false, confirm: '/dev/sdb' },
   ],
   'restore.inspectTarget': [{ target: '' }, { target: '../x' }],
+  'restore.plan': [{ repositoryId: 'r', pointId: 'p', source: '/dev/sda', target: 'sdb' }, { repositoryId: 'r', pointId: 'p', source: '', target: '/dev/sdb' }],
   'mounts.mount': [{ repositoryId: 'r', pointId: 'p' }],
   'mounts.unmount': [{ id: '*' }],
   'files.list': [{ mountId: 'm', path: 'etc' }, { mountId: 'm', path: '/a/../../etc' }],

@@ -12,6 +12,7 @@ import { resetConnection } from '../../../renderer/src/api/client';
 import ConfirmTyped from '../../../renderer/src/components/ConfirmTyped.vue';
 import DeviceLabel from '../../../renderer/src/components/DeviceLabel.vue';
 import ErrorDetails from '../../../renderer/src/components/ErrorDetails.vue';
+import RestorePlanTable from '../../../renderer/src/components/RestorePlanTable.vue';
 import TaskProgress from '../../../renderer/src/components/TaskProgress.vue';
 import { connectRenderer } from './service-fixture';
 
@@ -102,5 +103,38 @@ describe('DeviceLabel', () => {
     });
     const parts = w.findAll('.main > *, .sub > span').map((e) => e.text().replace(/\s+/g, ' ').trim());
     expect(parts).toEqual(['Partition', '59.6 GiB', '/dev/sdb1', 'removable', 'ext4 “photos”', 'mounted at /media/photos', '11.2 GiB used']);
+  });
+});
+
+describe('RestorePlanTable', () => {
+  it('says the tier per partition and the space needed vs available, before anything is written', () => {
+    const MiB = 1 << 20;
+    const w = mount(RestorePlanTable, {
+      global,
+      props: {
+        plan: {
+          kind: 'tiers',
+          fits: true,
+          sourceBytes: 2048 * MiB,
+          targetBytes: 1228 * MiB,
+          neededBytes: 800 * MiB,
+          reason: 'partitions 2, 3 shrink to fit, in proportion to their size; the others keep theirs',
+          scratchBytes: 400 * MiB,
+          partitions: [
+            { number: 1, tier: 'a', fsType: 'vfat', fsLabel: 'ESP', oldStartBytes: MiB, oldSizeBytes: 64 * MiB, newStartBytes: MiB, newSizeBytes: 64 * MiB, copyBytes: 64 * MiB, why: 'keeps its size and place: written byte for byte' },
+            { number: 2, tier: 'b', fsType: 'ext4', oldStartBytes: 65 * MiB, oldSizeBytes: 1024 * MiB, newStartBytes: 65 * MiB, newSizeBytes: 670 * MiB, usedBytes: 400 * MiB, copyBytes: 0, why: 'ext4 shrunk with resize2fs' },
+            { number: 3, tier: 'c', fsType: 'xfs', oldStartBytes: 1089 * MiB, oldSizeBytes: 958 * MiB, newStartBytes: 735 * MiB, newSizeBytes: 490 * MiB, usedBytes: 280 * MiB, copyBytes: 0, why: 'xfs cannot shrink' },
+          ],
+          digest: '0123456789abcdef',
+        },
+      },
+    });
+    expect(w.get('[data-testid="restore-plan-space"]').text()).toBe(
+      "needs 800 MiB of the target's 1.20 GiB; shrinking on the way needs 400 MiB free on this computer for a copy",
+    );
+    const rows = w.findAll('tbody tr').map((r) => r.findAll('td').map((c) => c.text()));
+    expect(rows.map((r) => r[1])).toEqual(['a: byte image', 'b: shrunk (resize2fs)', 'c: new file system, files copied']);
+    expect(rows[1]).toEqual(['2 ext4', 'b: shrunk (resize2fs)', '1.00 GiB → 670 MiB', '400 MiB', 'ext4 shrunk with resize2fs']);
+    expect(w.text()).toContain('Restored in tiers:');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { JobInput, type Device, type InstallResult, type ModuleStatus, type RestorePoint } from '../../../electron/common/contract';
+import { JobInput, type Device, type InstallResult, type ModuleStatus, type RestorePlan, type RestorePoint } from '../../../electron/common/contract';
 import {
   describeRetention,
   describeSchedule,
@@ -16,6 +16,8 @@ import { firstRun, needsSetup, type FirstRunState } from '../../../renderer/src/
 import {
   canLeave,
   checkTarget,
+  currentPlan,
+  needsPlan,
   choosePoint,
   emptySelection,
   nextStep,
@@ -157,6 +159,42 @@ describe('restore wizard rules', () => {
     expect(checkTarget(file).warnings).toEqual(['The file /srv/x.img (1000 B) will be replaced by the restored image.']);
     // a stale inspection (of another target) counts for nothing
     expect(checkTarget({ ...file, target: '/srv/y.img' })).toEqual({ problems: [], warnings: [] });
+  });
+
+  it('a whole disk to a smaller target: plan first, then in tiers when it fits (the plan named in the request), refused with the plan\'s reason when not', () => {
+    const sel = { ...choosePoint(emptySelection(), 'r1', partitioned), target: '/dev/sdb' };
+    const small = onDevice(sel, device({ sizeBytes: 300_000_000 }));
+    expect(needsPlan(small)).toBe(true);
+    expect(needsPlan({ ...small, scope: 'partition', partition: 2 })).toBe(false);
+    expect(checkTarget(small).problems[0]).toMatch(/too small: it holds/); // until the plan is there
+    const plan: RestorePlan = {
+      kind: 'tiers',
+      fits: true,
+      sourceBytes: 500_000_000,
+      targetBytes: 300_000_000,
+      neededBytes: 200_000_000,
+      reason: 'partition 2 shrinks to fit',
+      scratchBytes: 0,
+      partitions: [],
+      digest: 'abcdef0123456789',
+    };
+    const planned = { ...small, plan, planFor: '/dev/sdb' };
+    expect(currentPlan(planned)).toBe(plan);
+    expect(checkTarget(planned).problems).toEqual([]);
+    expect(checkTarget(planned).warnings[0]).toMatch(/restored in tiers, as the plan says/);
+    expect(canLeave('target', planned).ok).toBe(true);
+    expect(restoreParams({ ...planned, confirmText: '/dev/sdb' })).toMatchObject({ plan: 'abcdef0123456789', confirm: '/dev/sdb' });
+    // A plan for another target counts for nothing.
+    expect(currentPlan({ ...planned, planFor: '/dev/sdc' })).toBeNull();
+    expect(restoreParams({ ...planned, planFor: '/dev/sdc' })).not.toHaveProperty('plan');
+    const refused = { ...planned, plan: { ...plan, fits: false, neededBytes: 300_000_005, missingBytes: 5, reason: 'the target is 5 B (5 bytes) too small' } };
+    expect(checkTarget(refused).problems).toEqual([
+      '/dev/sdb is too small: it holds 286 MiB, the restore needs 477 MiB byte for byte, and 286 MiB in tiers (its used data and what its file systems need): 5 B missing.',
+    ]);
+    expect(canLeave('target', refused).ok).toBe(false);
+    // A layout that cannot go in tiers: the same first words as before there were tiers (the e2e test reads them).
+    const layout = { ...planned, plan: { ...plan, fits: false, reason: 'the point has no partition table' } };
+    expect(checkTarget(layout).problems).toEqual(['/dev/sdb is too small: it holds 286 MiB, the restore needs 477 MiB. It cannot be restored in tiers either: the point has no partition table.']);
   });
 
   it('asks for the target path typed exactly before building the request', () => {
