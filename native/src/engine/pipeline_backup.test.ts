@@ -63,7 +63,9 @@ describe('backup pipeline', () => {
     setTimeout(() => token.cancel(), 30);
     const e = await p.catch((x: unknown) => x);
     expect(isNativeEngineError(e) && e.code).toBe('CANCELLED');
-    expect(fs.readdirSync(`${dir}/repo/tmp`)).toEqual([]);
+    // tmp/ appears with the first pack: a cancel before any chunk reached
+    // the packer (ASan on a busy machine) leaves none at all.
+    expect(fs.existsSync(`${dir}/repo/tmp`) ? fs.readdirSync(`${dir}/repo/tmp`) : []).toEqual([]);
     // A later backup stores every chunk the cancelled one did not seal.
     const r = await repo.backup({ source: src, chunkSize: CS, level: 1 }, (d, t) => ticks.push([d, t]));
     expect(repo.missingChunks(r.list).length).toBe(0);
