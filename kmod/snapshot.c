@@ -125,8 +125,8 @@ static int snapshot_store_on(struct tracker *t, void *arg)
 {
 	struct holder_set *stack = arg;
 
-	return t->store && t->store->bdev.bdev &&
-	       holders_above(stack, t->store->bdev.bdev->bd_dev);
+	return t->store && t->store->area.bdev.bdev &&
+	       holders_above(stack, t->store->area.bdev.bdev->bd_dev);
 }
 
 bool snapshot_storage_above(struct holder_set *stack)
@@ -175,7 +175,7 @@ static struct tracker *snapshot_attach(dev_t dev,
 		ret = -ELOOP;
 	holders_free(&stack);
 	if (!ret && store)
-		ret = snapshot_storage_check(store->bdev.bdev);
+		ret = snapshot_storage_check(store->area.bdev.bdev);
 	if (ret)
 		goto out_discard;
 	if (store) {
