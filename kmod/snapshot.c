@@ -223,6 +223,27 @@ int snapshot_attach_tracker(dev_t dev)
 }
 
 /*
+ * The tracker of @dev, attached now if it was not (*@attached then), with
+ * a reference for the caller; control lock held. For a checkpoint's
+ * devices. Errors as snapshot_attach_tracker().
+ */
+struct tracker *snapshot_tracker_get(dev_t dev, bool *attached)
+{
+	struct tracker *t;
+
+	lockdep_assert_held(&ctl_lock);
+	*attached = false;
+	t = filter_find(dev);
+	if (!t) {
+		t = snapshot_attach(dev, NULL);
+		if (IS_ERR(t))
+			return t;
+		*attached = true;
+	}
+	return tracker_get(t);
+}
+
+/*
  * Attaches a tracker to @dev with its map kept in a store
  * (SNAPKEEP_IOCTL_ATTACH_PERSISTENT), control lock held: errors as
  * snapshot_attach_tracker(), and the store's (cbt_store_new(),

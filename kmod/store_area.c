@@ -74,6 +74,15 @@ sector_t store_area_sector(const struct store_area *a, unsigned long pg)
 	return 0;
 }
 
+/* Submits @bio (the module's own, from filter_io_bioset) counted in @io. */
+void store_io_add(struct store_io *io, struct bio *bio)
+{
+	bio->bi_end_io = store_io_endio;
+	bio->bi_private = io;
+	atomic_inc(&io->pending);
+	filter_submit_own(bio);
+}
+
 /* One page of I/O at store page @pg, counted in @io. */
 void store_io_submit(const struct store_area *a, struct store_io *io,
 		     unsigned long pg, struct page *page, blk_opf_t opf)
@@ -84,10 +93,7 @@ void store_io_submit(const struct store_area *a, struct store_io *io,
 			       &filter_io_bioset);
 	bio->bi_iter.bi_sector = store_area_sector(a, pg);
 	__bio_add_page(bio, page, STORE_PAGE, 0);
-	bio->bi_end_io = store_io_endio;
-	bio->bi_private = io;
-	atomic_inc(&io->pending);
-	filter_submit_own(bio);
+	store_io_add(io, bio);
 }
 
 /* Checks the ranges and fills @a->ext (in the caller's order). */

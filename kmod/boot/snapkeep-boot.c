@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot_ckpt.h"
 #include "boot_config.h"
 #include "boot_log.h"
 #include "boot_stamp.h"
@@ -348,8 +349,11 @@ static int boot_cmd_attach(int argc, char **argv)
 		boot_wait_devices(&cfg, wait);
 	/* One device missing or refused never keeps the others untracked. */
 	for (i = 0; i < cfg.count; i++)
-		if (boot_attach_one(ctl, boot_abi_minor(ctl), &cfg.entries[i]))
+		if (cfg.entries[i].kind == BOOT_ENTRY_TRACK &&
+		    boot_attach_one(ctl, boot_abi_minor(ctl), &cfg.entries[i]))
 			failed++;
+	/* Checkpoints: rollbacks cut short finish, active ones re-attach. */
+	failed += boot_ckpt_attach_all(ctl, &cfg);
 	boot_log(failed || cfg.errors ? BOOT_LOG_WARN : BOOT_LOG_INFO,
 		 "attach: %u of %u device(s) tracked, %u config line(s) left out",
 		 cfg.count - failed, cfg.count, cfg.errors);
@@ -403,7 +407,8 @@ static const struct boot_entry *boot_config_find(const struct boot_config *cfg,
 	struct stat st;
 
 	for (i = 0; cfg && i < cfg->count; i++)
-		if (stat(cfg->entries[i].device, &st) == 0 &&
+		if (cfg->entries[i].kind == BOOT_ENTRY_TRACK &&
+		    stat(cfg->entries[i].device, &st) == 0 &&
 		    S_ISBLK(st.st_mode) && major(st.st_rdev) == d->major &&
 		    minor(st.st_rdev) == d->minor)
 			return &cfg->entries[i];
@@ -564,6 +569,9 @@ static int boot_cmd_status(int argc, char **argv)
 			const struct boot_entry *e = &cfg.entries[k];
 			struct stat st;
 			int on = 0;
+
+			if (e->kind != BOOT_ENTRY_TRACK)
+				continue;
 
 			if (stat(e->device, &st) == 0 && S_ISBLK(st.st_mode))
 				for (i = 0; devs && i < n; i++)
@@ -792,7 +800,8 @@ static int boot_cmd_mkstore(int argc, char **argv)
 	if (len) {
 		ret = boot_config_parse(text, len, boot_config_path, &cfg);
 		for (c = 0; !ret && c < (int)cfg.count; c++) {
-			if (!strcmp(cfg.entries[c].device, device)) {
+			if (cfg.entries[c].kind == BOOT_ENTRY_TRACK &&
+			    !strcmp(cfg.entries[c].device, device)) {
 				boot_log(BOOT_LOG_ERR,
 					 "%s: listed already (line %u): remove that line and its store first",
 					 device, cfg.entries[c].line);
@@ -856,7 +865,12 @@ static void boot_usage(FILE *out)
 		"  mkstore --device DEV --identity ID --store-device DEV --file PATH\n"
 		"          [--pages N] [--nointent]\n"
 		"                           make a store file (and its stamp page) and add\n"
-		"                           it to the config\n");
+		"                           it to the config\n"
+		"  rollback [--check] [STORE]\n"
+		"                           validate the whole log of every checkpoint\n"
+		"                           of the config (or the one on STORE, its\n"
+		"                           store= device) and write the old data back\n"
+		"                           (resumable); --check only validates\n");
 }
 
 int main(int argc, char **argv)
@@ -889,7 +903,7 @@ int main(int argc, char **argv)
 	 * others answer a person at a terminal.
 	 */
 	if (!no_kmsg && (!strcmp(cmd, "attach") || !strcmp(cmd, "seal") ||
-			 !strcmp(cmd, "mkstore")))
+			 !strcmp(cmd, "mkstore") || !strcmp(cmd, "rollback")))
 		boot_log_open();
 	if (!strcmp(cmd, "attach"))
 		ret = boot_cmd_attach(argc, argv);
@@ -901,6 +915,8 @@ int main(int argc, char **argv)
 		ret = boot_cmd_check(argc, argv);
 	else if (!strcmp(cmd, "mkstore"))
 		ret = boot_cmd_mkstore(argc, argv);
+	else if (!strcmp(cmd, "rollback"))
+		ret = boot_ckpt_cmd_rollback(boot_config_path, argc, argv);
 	else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
 		ret = (boot_usage(stdout), 0);
 	else
