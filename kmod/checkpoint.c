@@ -609,9 +609,16 @@ int ckpt_create(const struct ckpt_create_args *args, uuid_t *id, u8 *name)
 		memcpy(ck->log.name, args->name, sizeof(ck->log.name));
 		ck->log.chunk_shift = ck->chunk_shift;
 		ret = ckpt_alloc_maps(ck);
+		if (!ret && ck->log.area.pages < SNAPKEEP_CKPT_FIRST_RECORD +
+		    1 + (1U << (ck->chunk_shift - PAGE_SHIFT)))
+			ret = -ENOSPC;
 		if (!ret)
 			ret = ckpt_log_format(&ck->log);
 	}
+	/* Room for one record of one chunk at least. */
+	if (!ret && ck->log.area.pages < SNAPKEEP_CKPT_FIRST_RECORD + 1 +
+	    (1U << (ck->chunk_shift - PAGE_SHIFT)))
+		ret = -ENOSPC;
 	if (!ret)
 		ret = ckpt_alloc_buffers(ck);
 	mutex_unlock(&ck->io_lock);

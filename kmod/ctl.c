@@ -794,18 +794,20 @@ static int ctl_ioctl_ckpt_create(struct snapkeep_ckpt_create __user *uarg)
 		ret = ctl_dev(&udevs[i].dev, &devs[i], cmd);
 		if (ret)
 			goto out_ranges;
-		ret = ctl_bad(cmd, "reserved field set or identity empty or not NUL-padded",
-			      -EINVAL);
 		if (udevs[i].reserved ||
-		    !ctl_padded(udevs[i].identity, sizeof(udevs[i].identity)))
+		    !ctl_padded(udevs[i].identity, sizeof(udevs[i].identity))) {
+			ret = ctl_bad(cmd, "reserved field set or identity empty or not NUL-padded",
+				      -EINVAL);
 			goto out_ranges;
+		}
 		memcpy(identities[i], udevs[i].identity, sizeof(identities[i]));
 	}
 	if (arg.fd != -1) {
 		file = fget(arg.fd);
-		ret = ctl_bad(cmd, "bad descriptor", -EBADF);
-		if (!file)
+		if (!file) {
+			ret = ctl_bad(cmd, "bad descriptor", -EBADF);
 			goto out_ranges;
+		}
 	}
 	args.devs = devs;
 	args.identities = (const u8 (*)[SNAPKEEP_CKPT_IDENTITY_LEN])identities;
@@ -859,13 +861,15 @@ static int ctl_ioctl_ckpt_info(struct snapkeep_ckpt_info __user *uarg)
 	arg = kzalloc(sizeof(*arg), GFP_KERNEL);
 	if (!arg)
 		return -ENOMEM;
-	ret = ctl_bad("checkpoint info", "bad pointer", -EFAULT);
-	if (copy_from_user(arg, uarg, sizeof(*arg)))
+	if (copy_from_user(arg, uarg, sizeof(*arg))) {
+		ret = ctl_bad("checkpoint info", "bad pointer", -EFAULT);
 		goto out;
-	ret = ctl_bad("checkpoint info", "reserved field set", -EINVAL);
+	}
 	if (arg->reserved0 || memchr_inv(arg->reserved, 0,
-					 sizeof(arg->reserved)))
+					 sizeof(arg->reserved))) {
+		ret = ctl_bad("checkpoint info", "reserved field set", -EINVAL);
 		goto out;
+	}
 	import_uuid(&id, arg->id.b);
 	ret = ckpt_info(&id, arg);
 	if (!ret && copy_to_user(uarg, arg, sizeof(*arg)))

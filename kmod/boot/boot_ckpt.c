@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "snapkeep_ckpt.h"
+#include "snapkeep.h"
 #include "boot_ckpt.h"
 #include "boot_log.h"
 #include "boot_stamp.h"
@@ -525,6 +525,25 @@ static int boot_ckpt_apply(struct ck *c, char *why, size_t len)
 	return ret;
 }
 
+/* Whether the running module has this checkpoint attached. */
+static int boot_ckpt_attached(const struct ck *c)
+{
+	struct snapkeep_uuid ids[64];
+	struct snapkeep_list l = { .count = 64, .items = (__u64)(uintptr_t)ids };
+	int fd, found = 0;
+	unsigned int i;
+
+	fd = open("/dev/" SNAPKEEP_CTL_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (ioctl(fd, SNAPKEEP_IOCTL_CKPT_LIST, &l) == 0)
+		for (i = 0; i < l.count && i < 64; i++)
+			if (!memcmp(ids[i].b, c->h.id, 16))
+				found = 1;
+	close(fd);
+	return found;
+}
+
 /*
  * Rolls one checkpoint back (or only validates it): 0 done or nothing to
  * do, 1 refused, -errno failed midway.
@@ -538,6 +557,11 @@ static int boot_ckpt_rollback(struct ck *c, int check_only)
 	ret = boot_ckpt_open(c, !check_only, why, sizeof(why));
 	if (ret)
 		goto refuse;
+	if (boot_ckpt_attached(c)) {
+		snprintf(why, sizeof(why), "the checkpoint is attached in the running kernel (its writes would be saved into the log being rolled back): roll back at boot, before it is re-attached, or from a rescue system");
+		ret = -EBUSY;
+		goto refuse;
+	}
 	state = le32toh(c->m.state);
 	if (state == SNAPKEEP_CKPT_ROLLED_BACK) {
 		boot_log(BOOT_LOG_INFO, "checkpoint %s (%s): rolled back already",

@@ -321,7 +321,7 @@ static int boot_wait_devices(const struct boot_config *cfg, int seconds)
 static int boot_cmd_attach(int argc, char **argv)
 {
 	struct boot_config cfg;
-	unsigned int i, failed = 0;
+	unsigned int i, failed = 0, tracks = 0, ckpt_failed;
 	int ctl, ret, wait = 0;
 
 	if (argc == 3 && !strcmp(argv[1], "--wait")) {
@@ -348,15 +348,20 @@ static int boot_cmd_attach(int argc, char **argv)
 	if (wait)
 		boot_wait_devices(&cfg, wait);
 	/* One device missing or refused never keeps the others untracked. */
-	for (i = 0; i < cfg.count; i++)
-		if (cfg.entries[i].kind == BOOT_ENTRY_TRACK &&
-		    boot_attach_one(ctl, boot_abi_minor(ctl), &cfg.entries[i]))
+	for (i = 0; i < cfg.count; i++) {
+		if (cfg.entries[i].kind != BOOT_ENTRY_TRACK)
+			continue;
+		tracks++;
+		if (boot_attach_one(ctl, boot_abi_minor(ctl), &cfg.entries[i]))
 			failed++;
+	}
 	/* Checkpoints: rollbacks cut short finish, active ones re-attach. */
-	failed += boot_ckpt_attach_all(ctl, &cfg);
-	boot_log(failed || cfg.errors ? BOOT_LOG_WARN : BOOT_LOG_INFO,
-		 "attach: %u of %u device(s) tracked, %u config line(s) left out",
-		 cfg.count - failed, cfg.count, cfg.errors);
+	ckpt_failed = boot_ckpt_attach_all(ctl, &cfg);
+	boot_log(failed || ckpt_failed || cfg.errors ? BOOT_LOG_WARN :
+		 BOOT_LOG_INFO,
+		 "attach: %u of %u device(s) tracked, %u checkpoint(s) not attached, %u config line(s) left out",
+		 tracks - failed, tracks, ckpt_failed, cfg.errors);
+	failed += ckpt_failed;
 	close(ctl);
 	boot_config_free(&cfg);
 	return failed || cfg.errors ? 1 : 0;

@@ -587,8 +587,8 @@ struct snapkeep_ckpt_dev {
  * @reserved: zero.
  *
  * Attaches trackers to the devices not tracked yet. -EBUSY when a device
- * is in another checkpoint, -ENOSPC when the store has fewer than 8
- * pages, -EINVAL for bad ranges, a file not on @store_dev or a device
+ * is in another checkpoint, -ENOSPC when the store cannot hold one
+ * chunk's record (3 + 1 + 16 pages at 64 KiB chunks), -EINVAL for bad ranges, a file not on @store_dev or a device
  * with logical blocks over 4096 bytes, -ETXTBSY for a pinned file, -ELOOP
  * for a store stacked on a device of the checkpoint (its writes would
  * wait for themselves), -EIO when the store cannot be written or read;
