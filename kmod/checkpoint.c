@@ -178,11 +178,13 @@ struct ckpt_batch {
 	unsigned long chunk[SNAPKEEP_CKPT_LOG_ENTRIES];
 };
 
-/* filter_for_each_part() callback, under rcu_read_lock(). */
-static void ckpt_collect(struct tracker *t, sector_t sector, sector_t count,
-			 void *arg)
+/*
+ * The chunks of @t's part of a held write not saved yet join @b (for
+ * filter_ckpt_parts(), under rcu_read_lock()).
+ */
+void ckpt_collect(struct tracker *t, sector_t sector, sector_t count,
+		  struct ckpt_batch *b)
 {
-	struct ckpt_batch *b = arg;
 	struct ckpt_dev *cd = rcu_dereference(t->ckpt);
 	unsigned long first, last, i;
 	unsigned int k;
@@ -307,7 +309,7 @@ static void ckpt_work(struct work_struct *work)
 	b->n = 0;
 	b->max = ck->nr_bufs >> (ck->chunk_shift - PAGE_SHIFT);
 	bio_list_for_each(bio, &list)
-		filter_for_each_part(bio, ckpt_collect, b);
+		filter_ckpt_parts(bio, b);
 	if (!b->n)
 		goto out_unlock;
 	ret = ckpt_read(ck, b, items);

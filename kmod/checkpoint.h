@@ -139,5 +139,7 @@ static inline void ckpt_put(struct checkpoint *ck)
 struct checkpoint *ckpt_enter(struct ckpt_dev *cd, sector_t sector,
 			      sector_t count);
 void ckpt_hold(struct checkpoint *ck, struct bio *clone);
+void ckpt_collect(struct tracker *t, sector_t sector, sector_t count,
+		  struct ckpt_batch *b);
 
 #endif /* __SNAPKEEP_CHECKPOINT_H */

@@ -630,14 +630,11 @@ void filter_release_held(struct bio *clone)
 }
 
 /*
- * Calls @fn for every tracker a counted write (@clone) overlaps, with its
- * part, under rcu_read_lock() (@fn must not sleep). For a checkpoint's
- * worker: which chunks its held writes need.
+ * Shows every part of a counted write (@clone), one per tracker it
+ * overlaps, to a checkpoint's worker collecting the chunks its held
+ * writes need (ckpt_collect(), under rcu_read_lock()).
  */
-void filter_for_each_part(struct bio *clone,
-			  void (*fn)(struct tracker *t, sector_t sector,
-				     sector_t count, void *arg),
-			  void *arg)
+void filter_ckpt_parts(struct bio *clone, struct ckpt_batch *b)
 {
 	struct filter_match m[FILTER_MAX_MATCH];
 	struct filter_disk *fd;
@@ -647,7 +644,7 @@ void filter_for_each_part(struct bio *clone,
 	fd = filter_disk_lookup(clone->bi_bdev->bd_disk);
 	n = fd ? filter_match(fd, clone, m) : 0;
 	for (i = 0; i < n; i++)
-		fn(m[i].t, m[i].sector, m[i].count, arg);
+		ckpt_collect(m[i].t, m[i].sector, m[i].count, b);
 	rcu_read_unlock();
 }
 

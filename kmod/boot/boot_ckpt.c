@@ -46,6 +46,7 @@
 #include "boot_stamp.h"
 #include "boot_store.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PAGE		SNAPKEEP_CKPT_PAGE
 #define SECTOR		512ULL
 /* Entries written back between two persisted cursors. */
@@ -94,8 +95,8 @@ static const char *const boot_ckpt_states[] = {
 
 static const char *boot_ckpt_state(unsigned int s)
 {
-	return s < sizeof(boot_ckpt_states) / sizeof(boot_ckpt_states[0]) ?
-		boot_ckpt_states[s] : "unknown";
+	return s < ARRAY_SIZE(boot_ckpt_states) ? boot_ckpt_states[s] :
+						      "unknown";
 }
 
 static int boot_ckpt_same_store(const struct boot_entry *a,
