@@ -646,18 +646,39 @@ static unsigned int boot_ckpt_group(const struct boot_config *cfg,
 	return n;
 }
 
+/* At boot: the devices of @c may still be appearing (udev). */
+static void boot_ckpt_wait(const struct ck *c, int seconds)
+{
+	int left = seconds * 10;
+	unsigned int i;
+	struct stat st;
+
+	while (left-- > 0) {
+		for (i = 0; i < c->n; i++)
+			if (stat(c->e[i]->device, &st) < 0)
+				break;
+		if (i == c->n && stat(c->e[0]->store, &st) == 0)
+			return;
+		usleep(100000);
+	}
+}
+
 int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv)
 {
 	static struct ck cks[SNAPKEEP_CKPT_MAX_DEVICES];
 	const char *store = NULL;
 	struct boot_config cfg;
 	unsigned int n, i, done = 0, failed = 0;
-	int check = 0, ret;
+	int check = 0, wait = 0, ret;
 
 	for (i = 1; i < (unsigned int)argc; i++) {
-		if (!strcmp(argv[i], "--check"))
+		if (!strcmp(argv[i], "--check")) {
 			check = 1;
-		else if (!store && argv[i][0] != '-')
+		} else if (!strcmp(argv[i], "--wait") && i + 1 < (unsigned int)argc) {
+			wait = atoi(argv[++i]);
+			if (wait < 0 || wait > 300)
+				return 2;
+		} else if (!store && argv[i][0] != '-')
 			store = argv[i];
 		else
 			return 2;
@@ -673,6 +694,8 @@ int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv)
 		if (store && strcmp(cks[i].e[0]->store, store))
 			continue;
 		done++;
+		if (wait)
+			boot_ckpt_wait(&cks[i], wait);
 		if (boot_ckpt_rollback(&cks[i], check))
 			failed++;
 	}

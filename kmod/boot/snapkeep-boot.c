@@ -17,6 +17,11 @@
  *	snapkeep-boot [--config PATH] check
  *	snapkeep-boot [--config PATH] mkstore --device DEV --identity ID
  *		--store-device DEV --file PATH [--pages N] [--nointent]
+ *	snapkeep-boot [--config PATH] rollback [--check] [--wait S] [STORE]
+ *
+ * attach also re-attaches the active checkpoints of the config (and
+ * finishes a rollback a power cut interrupted); rollback writes the old
+ * data of checkpoints back (boot_ckpt.c).
  *
  * attach compares each sealed store's stamp (boot_stamp.h) with the device
  * and asks the module for a new generation (reason "absent") when the
@@ -871,7 +876,7 @@ static void boot_usage(FILE *out)
 		"          [--pages N] [--nointent]\n"
 		"                           make a store file (and its stamp page) and add\n"
 		"                           it to the config\n"
-		"  rollback [--check] [STORE]\n"
+		"  rollback [--check] [--wait SECONDS] [STORE]\n"
 		"                           validate the whole log of every checkpoint\n"
 		"                           of the config (or the one on STORE, its\n"
 		"                           store= device) and write the old data back\n"
