@@ -649,6 +649,8 @@ out_abandon:
 	}
 out_unclaim:
 	ckpt_unclaim(ck);
+	/* Unpinned now: user space may retry with the same file at once. */
+	ckpt_log_close(&ck->log);
 	mutex_unlock(&ckpt_mutex);
 	ckpt_put(ck);
 	return ret;
@@ -666,10 +668,13 @@ static struct checkpoint *ckpt_find(const uuid_t *id)
 }
 
 /*
- * SNAPKEEP_IOCTL_CKPT_COMMIT / _ABANDON: the store records @state first
- * (if it cannot, nothing changes: -EIO, the checkpoint stays); then writes
- * stop waiting, the held ones go, the store is unpinned, and the trackers
- * the checkpoint attached are detached.
+ * SNAPKEEP_IOCTL_CKPT_COMMIT / _ABANDON: the store records @state first;
+ * if it cannot, an active checkpoint stays as it is (-EIO: ending it would
+ * let writes go unsaved while the store still says active), an invalid
+ * one ends anyway (it protects nothing; the boot tool refuses a store whose
+ * log stops short of the writes). Then writes stop waiting, the held ones
+ * go, the store is unpinned, and the trackers the checkpoint attached are
+ * detached.
  */
 int ckpt_end(const uuid_t *id, u32 state)
 {
@@ -684,14 +689,22 @@ int ckpt_end(const uuid_t *id, u32 state)
 	}
 	mutex_lock(&ck->io_lock);
 	ret = ckpt_log_set_state(&ck->log, state, SNAPKEEP_CKPT_REASON_NONE);
+	if (ret) {
+		pr_warn("checkpoint %pUb: cannot record %s in the store (%d)%s\n",
+			id, ckpt_state_name(state), ret,
+			ck->state == SNAPKEEP_CKPT_INVALID ?
+			": ended anyway, it was invalid" : ": it stays");
+		if (ck->state == SNAPKEEP_CKPT_INVALID)
+			ret = 0;
+		else
+			ret = -EIO;
+	}
 	if (!ret)
 		ret = ckpt_set_state(ck, 0);
 	mutex_unlock(&ck->io_lock);
 	if (ret) {
 		mutex_unlock(&ckpt_mutex);
-		pr_warn("checkpoint %pUb: cannot record %s in the store (%d): it stays\n",
-			id, ckpt_state_name(state), ret);
-		return ret == -EINVAL ? ret : -EIO;
+		return ret;
 	}
 	list_del_init(&ck->link);
 	ckpt_unclaim(ck);

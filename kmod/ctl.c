@@ -824,11 +824,13 @@ static int ctl_ioctl_ckpt_create(struct snapkeep_ckpt_create __user *uarg)
 			ret);
 	if (!ret) {
 		export_uuid(arg.id.b, &id);
-		if (copy_to_user(uarg, &arg, sizeof(arg))) {
-			/* Nobody could name it: given up again. */
-			ckpt_end(&id, SNAPKEEP_CKPT_ABANDONED);
-			ret = ctl_bad(cmd, "bad pointer", -EFAULT);
-		}
+		/*
+		 * The checkpoint stays: it protects already, and
+		 * CKPT_LIST names it (ending it here would write the store).
+		 */
+		if (copy_to_user(uarg, &arg, sizeof(arg)))
+			ret = ctl_bad(cmd, "bad pointer (the checkpoint was made: CKPT_LIST names it)",
+				      -EFAULT);
 	}
 	if (file)
 		fput(file);

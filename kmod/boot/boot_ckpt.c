@@ -272,14 +272,21 @@ static int boot_ckpt_devices(struct ck *c, int writable, char *why,
 				 c->e[i]->identity, (const char *)d->identity);
 			return -EXDEV;
 		}
-		c->dfd[i] = open(c->e[i]->device, (writable ? O_RDWR : O_RDONLY) |
+		/*
+		 * O_EXCL for writing: refused while a file system (or
+		 * anything else) holds the device, e.g. mounted in a rescue
+		 * shell: writing under it would corrupt both.
+		 */
+		c->dfd[i] = open(c->e[i]->device, (writable ? O_RDWR | O_EXCL :
+						   O_RDONLY) |
 				 O_DIRECT | O_CLOEXEC);
 		if (c->dfd[i] < 0 || fstat(c->dfd[i], &dst) < 0 ||
 		    !S_ISBLK(dst.st_mode) ||
 		    ioctl(c->dfd[i], BLKGETSIZE64, &bytes) < 0 ||
 		    ioctl(c->dfd[i], BLKSSZGET, &lbs) < 0) {
-			snprintf(why, len, "cannot open %s: %s", c->e[i]->device,
-				 strerror(errno ? errno : ENOTBLK));
+			snprintf(why, len, "cannot open %s: %s%s", c->e[i]->device,
+				 strerror(errno ? errno : ENOTBLK),
+				 errno == EBUSY ? " (mounted or in use: unmount it first)" : "");
 			return -ENODEV;
 		}
 		if (bytes / SECTOR != le64toh(d->capacity) ||
@@ -334,8 +341,11 @@ static int boot_ckpt_validate(struct ck *c, char *why, size_t len)
 		return -EUCLEAN;
 	}
 	c->entries = calloc(entries ? entries : 1, sizeof(*c->entries));
-	if (!c->entries)
+	if (!c->entries) {
+		snprintf(why, len, "no memory for the %llu entries of the log",
+			 entries);
 		return -ENOMEM;
+	}
 	for (rec = 0; rec < records; rec++) {
 		const struct snapkeep_ckpt_entry *e;
 		unsigned int i, count;

@@ -614,7 +614,8 @@ struct snapkeep_ckpt_create {
  * SNAPKEEP_IOCTL_CKPT_COMMIT - keep the new data: the store says
  * committed (durably), writes no longer wait, the store file is unpinned
  * and trackers the checkpoint attached are detached. Also for an invalid
- * checkpoint. -ENOENT for an unknown id.
+ * checkpoint. -ENOENT for an unknown id, -EIO when the store did not take
+ * the state (an active checkpoint then stays; an invalid one ends anyway).
  */
 #define SNAPKEEP_IOCTL_CKPT_COMMIT \
 	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x21, struct snapkeep_uuid)
