@@ -16,16 +16,18 @@
 //    rollback) and resumed: the device equals the reference byte for
 //    byte, fsck is clean; again: "rolled back already";
 //  - xfs, two devices in one checkpoint: rolled back exactly;
+//  - a disk with 4 KiB logical blocks (its store on a 512-byte disk):
+//    rolled back exactly;
 //  - a store too small: the checkpoint becomes invalid (reason full), the
 //    writes all succeed and read back, the rollback is refused;
 //  - hostile ioctl arguments (helpers/ckpt-hostile.c).
-// vm: disks=96M,48M,96M,48M modules=ext4,xfs timeout=420 kernels=6.12,debug
+// vm: disks=96M,48M,96M,48M,32M:4k,32M:4k modules=ext4,xfs timeout=420 kernels=6.12,debug
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { bash, check, devsum, disks, HELPERS, insmod, kmod, log, R, sh } from '../helpers/kmodlib.mjs';
 import { PAGE, readDirect, writeDirect } from '../helpers/persist.mjs';
 
-const [disk, sdisk, copy, scopy] = disks;
+const [disk, sdisk, copy, scopy, k4, k4copy] = disks;
 const TOOL = `${R}/out/boot/snapkeep-boot`;
 const CONF = '/tmp/snapkeep-boot.conf';
 const MNT = '/tmp/ck';
@@ -184,6 +186,22 @@ check(devsum(disk) === refs[0] && devsum(copy) === refs[1], 'xfs + raw device: b
 log('xfs + raw: rolled back');
 sh('xfs_repair', '-n', disk);
 t = lap('xfs + second device', t);
+
+// ---- 4 KiB logical blocks ----
+check(sh('blockdev', '--getss', k4) === '4096', 'a 4Kn disk');
+sh('dd', 'if=/dev/urandom', `of=${k4}`, 'bs=1M', 'count=32', 'oflag=direct', 'status=none');
+const ref4 = devsum(k4);
+const kid = await kmod.checkpointCreate([{ device: k4, identity: 'ck-4k' }], { device: sdisk, ranges: [STORE] }, 'four-k');
+for (const [at, n] of [[0, 1], [5, 3], [1000, 17], [8191, 1], [4000, 300]])
+  sh('dd', 'if=/dev/urandom', `of=${k4}`, 'bs=4k', `seek=${at}`, `count=${n}`, 'oflag=direct', 'status=none');
+info = await kmod.checkpointInfo(kid);
+check(info.entries >= 8, `4Kn: ${info.entries} chunks saved`);
+cut([k4, sdisk], [k4copy, scopy]);
+await kmod.checkpointCommit(kid);
+conf([[k4copy, 'ck-4k']], scopy);
+r = tool(['rollback']);
+check(r.status === 0 && devsum(k4copy) === ref4, '4Kn: rolled back exactly');
+t = lap('4Kn', t);
 
 // ---- a store too small: invalid, writes go on ----
 const SMALL = { start: 2048, count: 64 * 8 };
