@@ -503,24 +503,25 @@ static void ckpt_unclaim(struct checkpoint *ck)
 /*
  * The store must not be stacked on a device of the checkpoint (LVM, LUKS,
  * md above it): its writes would come back as writes to the device and
- * wait for themselves.
+ * wait for themselves. On the same disk (the device itself, a partition
+ * of a checkpointed whole disk, the whole disk of a checkpointed
+ * partition) it is fine: the module's own bios pass the filter, and the
+ * rollback leaves the store's sectors out.
  */
-static int ckpt_store_check(struct checkpoint *ck, dev_t store_dev)
+static int ckpt_store_check(struct checkpoint *ck,
+			    struct block_device *store)
 {
 	struct holder_set stack = {};
 	unsigned int i;
 	int ret = 0;
 
+	for (i = 0; i < ck->nr_devs; i++)
+		if (ck->devs[i].t->orig.bdev->bd_disk == store->bd_disk)
+			return 0;
 	for (i = 0; i < ck->nr_devs && !ret; i++)
 		ret = holders_collect(&stack, ck->devs[i].t->orig.bdev);
-	if (!ret && holders_above(&stack, store_dev)) {
-		/* The device itself is fine: the module's own bios pass. */
-		for (i = 0; i < ck->nr_devs; i++)
-			if (ck->devs[i].t->dev == store_dev)
-				break;
-		if (i == ck->nr_devs)
-			ret = -ELOOP;
-	}
+	if (!ret && holders_above(&stack, store->bd_dev))
+		ret = -ELOOP;
 	holders_free(&stack);
 	return ret;
 }
@@ -579,11 +580,10 @@ int ckpt_create(const struct ckpt_create_args *args, uuid_t *id, u8 *name)
 	ret = ckpt_claim(ck, args);
 	if (ret)
 		goto out_unclaim;
-	ret = ckpt_store_check(ck, args->store_dev);
-	if (ret)
-		goto out_unclaim;
 	ret = ckpt_log_open(&ck->log, args->store_dev, args->file,
 			    args->ranges, args->range_count);
+	if (!ret)
+		ret = ckpt_store_check(ck, ck->log.area.bdev.bdev);
 	if (ret)
 		goto out_unclaim;
 	ck->log.nr_devices = ck->nr_devs;

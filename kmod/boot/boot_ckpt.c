@@ -20,9 +20,11 @@
  * cursor: entries after it are written again, which gives the same bytes.
  * At the end the metadata says "rolled back".
  *
- * A store on a device of the checkpoint itself (a file on its file
- * system) is never written back over: the sectors of the store's ranges
- * are left out of every entry.
+ * A store on the same disk as a device of the checkpoint (a file on its
+ * file system; a partition of a checkpointed whole disk, or the reverse)
+ * is never written back over: the sectors of the store's ranges are left
+ * out of every entry (compared in disk sectors, partition starts from
+ * /sys).
  */
 /* O_DIRECT */
 #define _GNU_SOURCE
@@ -67,7 +69,8 @@ _Static_assert(sizeof(struct snapkeep_ckpt_log) == 64, "log");
  * @m: the newest valid metadata copy.
  * @entries: the whole log, in order.
  * @dfd: the devices, O_DIRECT.
- * @same: device i is the store device (its store sectors are left out).
+ * @same: device i is on the store's disk (its store sectors are left out).
+ * @shift: then, the store's first sector minus device i's, on that disk.
  * @page: a page buffer; @data: a chunk buffer (1 MiB, the largest chunk).
  * @id: the id, printed.
  * @name: the name, printed.
@@ -82,6 +85,7 @@ struct ck {
 	struct snapkeep_ckpt_entry *entries;
 	int dfd[SNAPKEEP_CKPT_MAX_DEVICES];
 	int same[SNAPKEEP_CKPT_MAX_DEVICES];
+	long long shift[SNAPKEEP_CKPT_MAX_DEVICES];
 	unsigned char *page;
 	unsigned char *data;
 	char id[37];
@@ -245,11 +249,49 @@ static int boot_ckpt_open(struct ck *c, int writable, char *why, size_t len)
 	return 0;
 }
 
+/* A number from a /sys file; 0 when it cannot be read. */
+static int boot_ckpt_sys(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	return ok;
+}
+
+/* The disk of a block device and its first sector on it (0: the disk). */
+static void boot_ckpt_disk_of(dev_t rdev, dev_t *disk, unsigned long long *start)
+{
+	char path[96], text[64];
+	unsigned int ma, mi;
+
+	*disk = rdev;
+	*start = 0;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/partition",
+		 major(rdev), minor(rdev));
+	if (!boot_ckpt_sys(path, text, sizeof(text)))
+		return;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/start", major(rdev),
+		 minor(rdev));
+	if (boot_ckpt_sys(path, text, sizeof(text)))
+		*start = strtoull(text, NULL, 10);
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", major(rdev),
+		 minor(rdev));
+	if (boot_ckpt_sys(path, text, sizeof(text)) &&
+	    sscanf(text, "%u:%u", &ma, &mi) == 2)
+		*disk = makedev(ma, mi);
+}
+
 /* The devices: as the checkpoint recorded them, and as the config names. */
 static int boot_ckpt_devices(struct ck *c, int writable, char *why,
 			     size_t len)
 {
+	unsigned long long sstart, dstart;
 	struct stat sst, dst;
+	dev_t sdisk, ddisk;
 	unsigned int i;
 
 	if (le32toh(c->h.nr_devices) != c->n) {
@@ -259,6 +301,7 @@ static int boot_ckpt_devices(struct ck *c, int writable, char *why,
 	}
 	if (fstat(c->sfd, &sst) < 0)
 		return -errno;
+	boot_ckpt_disk_of(sst.st_rdev, &sdisk, &sstart);
 	for (i = 0; i < c->n; i++) {
 		const struct snapkeep_ckpt_device *d = &c->h.devices[i];
 		unsigned long long bytes = 0;
@@ -297,7 +340,9 @@ static int boot_ckpt_devices(struct ck *c, int writable, char *why,
 				 le32toh(d->logical_block_size));
 			return -EXDEV;
 		}
-		c->same[i] = dst.st_rdev == sst.st_rdev;
+		boot_ckpt_disk_of(dst.st_rdev, &ddisk, &dstart);
+		c->same[i] = ddisk == sdisk;
+		c->shift[i] = (long long)sstart - (long long)dstart;
 	}
 	return 0;
 }
@@ -449,9 +494,16 @@ static int boot_ckpt_write_back(struct ck *c, unsigned int i,
 		unsigned int r;
 
 		for (r = 0; c->same[i] && r < c->e[0]->count; r++) {
-			unsigned long long a = c->e[0]->ranges[r].start;
-			unsigned long long b = a + c->e[0]->ranges[r].count;
+			long long a0 = (long long)c->e[0]->ranges[r].start +
+				       c->shift[i];
+			long long b0 = a0 + (long long)c->e[0]->ranges[r].count;
+			unsigned long long a, b;
 
+			/* In the device's sectors; a range before it: none. */
+			if (b0 <= 0)
+				continue;
+			a = a0 < 0 ? 0 : (unsigned long long)a0;
+			b = (unsigned long long)b0;
 			if (s >= a && s < b && b > skip)
 				skip = b < end ? b : end;
 			else if (a > s && a < stop)

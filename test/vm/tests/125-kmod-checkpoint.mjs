@@ -16,8 +16,8 @@
 //    rollback) and resumed: the device equals the reference byte for
 //    byte, fsck is clean; again: "rolled back already";
 //  - xfs, two devices in one checkpoint: rolled back exactly;
-//  - a disk with 4 KiB logical blocks (its store on a 512-byte disk):
-//    rolled back exactly;
+//  - a whole disk with 4 KiB logical blocks, its store in its own second
+//    partition: rolled back exactly, the store's sectors left out;
 //  - a store too small: the checkpoint becomes invalid (reason full), the
 //    writes all succeed and read back, the rollback is refused;
 //  - hostile ioctl arguments (helpers/ckpt-hostile.c).
@@ -187,20 +187,32 @@ log('xfs + raw: rolled back');
 sh('xfs_repair', '-n', disk);
 t = lap('xfs + second device', t);
 
-// ---- 4 KiB logical blocks ----
+// ---- 4 KiB logical blocks, the store in a partition of the disk ----
 check(sh('blockdev', '--getss', k4) === '4096', 'a 4Kn disk');
 sh('dd', 'if=/dev/urandom', `of=${k4}`, 'bs=1M', 'count=32', 'oflag=direct', 'status=none');
-const ref4 = devsum(k4);
-const kid = await kmod.checkpointCreate([{ device: k4, identity: 'ck-4k' }], { device: sdisk, ranges: [STORE] }, 'four-k');
-for (const [at, n] of [[0, 1], [5, 3], [1000, 17], [8191, 1], [4000, 300]])
+bash(`printf 'label: dos\\nstart=256, size=3840\\nstart=4096\\n' | sfdisk -q ${k4}`);
+sh('blockdev', '--rereadpt', k4);
+// p2 starts at 16 MiB (4 KiB sector 4096); in its own 512-byte sectors the
+// store is 1 MiB + 4 KiB in, 8 MiB long: its first chunk (64 KiB) holds
+// one 4 KiB block that is not the store's, written below, so the saved
+// chunk holds old store pages the rollback must leave out.
+const P2 = 4096 * 8;
+const SMALLER = { start: 2056, count: 8 * 2048 };
+const outside = (dev) => `${devsum(dev, (P2 + SMALLER.start) * 512)}:${devsum(dev, Infinity, (P2 + SMALLER.start + SMALLER.count) * 512)}`;
+const ref4 = outside(k4);
+const kid = await kmod.checkpointCreate([{ device: k4, identity: 'ck-4k' }], { device: `${k4}2`, ranges: [SMALLER] }, 'four-k');
+for (const [at, n] of [[1, 1], [5, 3], [1000, 17], [3000, 1], [4096 + 64, 40], [4096 + 256, 1], [8096, 9]])
   sh('dd', 'if=/dev/urandom', `of=${k4}`, 'bs=4k', `seek=${at}`, `count=${n}`, 'oflag=direct', 'status=none');
 info = await kmod.checkpointInfo(kid);
 check(info.entries >= 8, `4Kn: ${info.entries} chunks saved`);
-cut([k4, sdisk], [k4copy, scopy]);
+cut([k4], [k4copy]);
+sh('blockdev', '--rereadpt', k4copy);
 await kmod.checkpointCommit(kid);
-conf([[k4copy, 'ck-4k']], scopy);
-r = tool(['rollback']);
-check(r.status === 0 && devsum(k4copy) === ref4, '4Kn: rolled back exactly');
+conf([[k4copy, 'ck-4k']], `${k4copy}2`, SMALLER);
+r = tool(['rollback', '--wait', '10']);
+check(r.status === 0 && outside(k4copy) === ref4, '4Kn, store in its own partition: rolled back exactly outside the store');
+r = tool(['rollback', '--check']);
+check(/rolled back already/.test(r.out), 'the store (never written back over) says rolled back');
 t = lap('4Kn', t);
 
 // ---- a store too small: invalid, writes go on ----
