@@ -20,10 +20,13 @@
 //    partition: rolled back exactly, the store's sectors left out;
 //  - a store too small: the checkpoint becomes invalid (reason full), the
 //    writes all succeed and read back, the rollback is refused;
+//  - created and committed or abandoned 12 times while a writer runs
+//    (seed 003: a state change under load BUGged, removal hung): every
+//    write succeeds, nothing hangs;
 //  - hostile ioctl arguments (helpers/ckpt-hostile.c).
 // vm: disks=96M,48M,96M,48M,32M:4k,32M:4k modules=ext4,xfs timeout=420 kernels=6.12,debug
 import { readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { bash, check, devsum, disks, HELPERS, insmod, kmod, log, R, sh } from '../helpers/kmodlib.mjs';
 import { PAGE, readDirect, writeDirect } from '../helpers/persist.mjs';
 
@@ -236,6 +239,19 @@ r = tool(['rollback']);
 check(r.status === 1 && /the checkpoint is invalid: its store became full/.test(r.out), 'rollback refused: the store became full');
 check(devsum(disk) === fullBefore, 'nothing was written');
 t = lap('store full', t);
+
+// ---- create / end repeated under a writer ----
+// Random writes, direct and buffered, and discards (dropped or passed).
+const writer = spawn(`${HELPERS}/randwrite`, ['--seconds', '6', '--max-io', '262144', disk], { stdio: 'inherit' });
+const writerDone = new Promise((resolve) => writer.on('exit', resolve));
+for (let i = 0; i < 12; i++) {
+  const rid = await kmod.checkpointCreate([{ device: disk, identity: `rep-${i}` }], { device: sdisk, ranges: [STORE] }, `round-${i}`);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await (i % 2 ? kmod.checkpointAbandon(rid) : kmod.checkpointCommit(rid));
+}
+check(await writerDone === 0, 'the writer under 12 checkpoints created and ended: every write succeeded');
+check((await kmod.listCheckpoints()).length === 0, 'none left');
+t = lap('12 create/end under a writer', t);
 
 // ---- hostile arguments ----
 const h = spawnSync(`${HELPERS}/ckpt-hostile`, [disk, sdisk], { encoding: 'utf8' });
