@@ -481,15 +481,17 @@ export const kmod = {
     return addon().kmod.ckptAbandon(checkId(id));
   },
 
-  async checkpointInfo(id: string): Promise<CheckpointInfo> {
-    const raw = await addon().kmod.ckptInfo(checkId(id));
-    const { flags, ...rest } = raw;
-    return {
-      ...rest,
-      state: CHECKPOINT_STATES[raw.state as keyof typeof CHECKPOINT_STATES] ?? 'unknown',
-      reason: CHECKPOINT_REASONS[raw.reason] ?? 'unknown',
-      resumed: (flags & 1) !== 0,
-    };
+  /** A checkpoint attached in the module (ENOENT when not). */
+  checkpointInfo(id: string): Promise<CheckpointInfo> {
+    return addon().kmod.ckptInfo(checkId(id)).then((raw) => {
+      const { flags, ...rest } = raw;
+      return {
+        ...rest,
+        state: CHECKPOINT_STATES[raw.state as keyof typeof CHECKPOINT_STATES] ?? 'unknown',
+        reason: CHECKPOINT_REASONS[raw.reason] ?? 'unknown',
+        resumed: (flags & 1) !== 0,
+      };
+    });
   },
 
   /** Ids of the checkpoints attached. */
