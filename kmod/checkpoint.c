@@ -276,11 +276,16 @@ static void ckpt_invalidate(struct checkpoint *ck, int error)
 	if (ckpt_set_state(ck, SNAPKEEP_CKPT_INVALID))
 		return;
 	ret = ckpt_log_set_state(&ck->log, SNAPKEEP_CKPT_INVALID, reason);
-	pr_warn("checkpoint %pUb is no longer valid: %s (%d); writes go on unsaved, a rollback will be refused%s\n",
-		&ck->log.id, error == -ENOSPC ? "the store is full" :
-		"store or device I/O failed", error,
-		ret ? " (and the store could not record it: the boot tool will still refuse it, its log does not cover the writes)" :
-		"");
+	/* What INFO reports, also when the store did not take it. */
+	ck->log.reason = reason;
+	if (!ret)
+		pr_warn("checkpoint %pUb is no longer valid: %s (%d); writes go on unsaved, a rollback will be refused\n",
+			&ck->log.id, error == -ENOSPC ? "the store is full" :
+			"store or device I/O failed", error);
+	else
+		pr_err("checkpoint %pUb is no longer valid: %s (%d), and its store did not take the state (%d): it still says active and must not be rolled back; writes go on unsaved\n",
+		       &ck->log.id, error == -ENOSPC ? "the store is full" :
+		       "store or device I/O failed", error, ret);
 }
 
 /*
