@@ -383,7 +383,7 @@ int ckpt_log_append(struct ckpt_log *l, const struct ckpt_log_item *items,
 	struct snapkeep_ckpt_entry *e = (void *)(lp + 1);
 	u64 pg = l->tail + 1, need = 1;
 	struct store_io io;
-	unsigned int i, k;
+	unsigned int i;
 	int ret;
 
 	if (WARN_ON_ONCE(!n || n > SNAPKEEP_CKPT_LOG_ENTRIES))
@@ -408,9 +408,9 @@ int ckpt_log_append(struct ckpt_log *l, const struct ckpt_log_item *items,
 		e->device = cpu_to_le32(items[i].device);
 		e->data_crc = cpu_to_le32(items[i].data_crc);
 		e->crc = cpu_to_le32(ckpt_entry_crc(&l->id, e));
-		for (k = 0; k < items[i].nr_pages; k++)
-			store_io_submit(&l->area, &io, pg++, items[i].pages[k],
-					REQ_OP_WRITE);
+		store_io_submit_run(&l->area, &io, pg, items[i].pages,
+				    items[i].nr_pages, REQ_OP_WRITE);
+		pg += items[i].nr_pages;
 	}
 	ckpt_page_seal(lp);
 	store_io_submit(&l->area, &io, l->tail, l->logp, REQ_OP_WRITE);

@@ -96,6 +96,36 @@ void store_io_submit(const struct store_area *a, struct store_io *io,
 	store_io_add(io, bio);
 }
 
+/*
+ * @n pages from store page @pg on, in as few bios as the extents allow
+ * (one per run of pages that are contiguous on the device), counted in
+ * @io.
+ */
+void store_io_submit_run(const struct store_area *a, struct store_io *io,
+			 unsigned long pg, struct page **pages, unsigned int n,
+			 blk_opf_t opf)
+{
+	while (n) {
+		sector_t sector = store_area_sector(a, pg);
+		unsigned int k = 1, i;
+		struct bio *bio;
+
+		while (k < n && k < BIO_MAX_VECS &&
+		       store_area_sector(a, pg + k) ==
+		       sector + (sector_t)k * STORE_PAGE_SECTORS)
+			k++;
+		bio = bio_alloc_bioset(a->bdev.bdev, k, opf, GFP_NOIO,
+				       &filter_io_bioset);
+		bio->bi_iter.bi_sector = sector;
+		for (i = 0; i < k; i++)
+			__bio_add_page(bio, pages[i], STORE_PAGE, 0);
+		store_io_add(io, bio);
+		pg += k;
+		pages += k;
+		n -= k;
+	}
+}
+
 /* Checks the ranges and fills @a->ext (in the caller's order). */
 static int store_area_extents(struct store_area *a,
 			      const struct snapkeep_sectors *ranges,

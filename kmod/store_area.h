@@ -70,6 +70,9 @@ sector_t store_area_sector(const struct store_area *a, unsigned long pg);
 void store_io_init(struct store_io *io);
 void store_io_submit(const struct store_area *a, struct store_io *io,
 		     unsigned long pg, struct page *page, blk_opf_t opf);
+void store_io_submit_run(const struct store_area *a, struct store_io *io,
+			 unsigned long pg, struct page **pages, unsigned int n,
+			 blk_opf_t opf);
 void store_io_add(struct store_io *io, struct bio *bio);
 int store_io_wait(struct store_io *io);
 
