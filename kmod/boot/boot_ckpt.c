@@ -768,6 +768,35 @@ int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv)
 	return failed || !done ? 1 : 0;
 }
 
+void boot_ckpt_status(const struct boot_config *cfg)
+{
+	static struct ck cks[SNAPKEEP_CKPT_MAX_DEVICES];
+	unsigned int n, i, k;
+	char why[512];
+
+	n = boot_ckpt_group(cfg, cks, SNAPKEEP_CKPT_MAX_DEVICES);
+	for (i = 0; i < n; i++) {
+		struct ck *c = &cks[i];
+
+		printf("checkpoint store=%s devices=", c->e[0]->store);
+		for (k = 0; k < c->n; k++)
+			printf("%s%s", k ? "," : "", c->e[k]->device);
+		why[0] = '\0';
+		if (boot_ckpt_open(c, 0, why, sizeof(why))) {
+			printf(" unreadable: %s\n", why);
+		} else {
+			printf(" name=%s id=%s state=%s entries=%llu records=%llu used=%llu/%llu pages attached=%s\n",
+			       c->name, c->id,
+			       boot_ckpt_state(le32toh(c->m.state)),
+			       (unsigned long long)le64toh(c->m.entries),
+			       (unsigned long long)le64toh(c->m.records),
+			       (unsigned long long)le64toh(c->m.tail), c->pages,
+			       boot_ckpt_attached(c) ? "yes" : "no");
+		}
+		boot_ckpt_close(c);
+	}
+}
+
 /* Re-attaches an active checkpoint (or finishes a rollback cut short). */
 static int boot_ckpt_attach_one(int ctl, struct ck *c)
 {

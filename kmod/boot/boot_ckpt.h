@@ -12,6 +12,9 @@
 /* attach: every checkpoint of @cfg; how many failed. */
 unsigned int boot_ckpt_attach_all(int ctl, const struct boot_config *cfg);
 
+/* status: one line per checkpoint of @cfg, from its store. */
+void boot_ckpt_status(const struct boot_config *cfg);
+
 /* snapkeep-boot rollback [--check] [STORE]; the exit status. */
 int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv);
 

@@ -591,6 +591,7 @@ static int boot_cmd_status(int argc, char **argv)
 			printf("config %s identity=%.*s attached=%s\n", e->device,
 			       (int)e->identity_len, e->identity, on ? "yes" : "no");
 		}
+		boot_ckpt_status(&cfg);
 		boot_config_free(&cfg);
 	}
 	free(devs);
