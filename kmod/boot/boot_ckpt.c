@@ -828,6 +828,12 @@ static int boot_ckpt_attach_one(int ctl, struct ck *c)
 			 c->name, c->id, boot_ckpt_state(state));
 		return 0;
 	}
+	/* The initramfs attached it, and the service asks again. */
+	if (boot_ckpt_attached(c)) {
+		boot_log(BOOT_LOG_INFO, "checkpoint %s (%s): attached already",
+			 c->name, c->id);
+		return 0;
+	}
 	memset(&arg, 0, sizeof(arg));
 	memset(devs, 0, sizeof(devs));
 	for (i = 0; i < c->n; i++) {

@@ -131,6 +131,8 @@ const [cid] = await kmod.listCheckpoints();
 const cinfo = await kmod.checkpointInfo(cid);
 check(cinfo.resumed && cinfo.state === 'active' && cinfo.entries === info.entries && cinfo.name === 'before-upgrade',
   `the same checkpoint, re-attached (${JSON.stringify(cinfo)})`);
+r = tool(['attach']);
+check(r.status === 0 && /attached already/.test(r.out), 'a second attach: attached already');
 r = tool(['status']);
 check(new RegExp(`checkpoint store=${scopy} devices=${copy} name=before-upgrade id=${cid} state=active entries=${cinfo.entries} .* attached=yes`).test(r.out), 'status shows it');
 r = tool(['rollback']);
