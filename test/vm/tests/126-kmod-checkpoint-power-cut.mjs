@@ -69,9 +69,9 @@ const mark = (name) => sh('dmsetup', 'message', 'lw', '0', 'mark', name);
 const dev = '/dev/mapper/lw';
 sh('mkfs.ext4', '-q', '-F', '-b', '4096', '-E', 'lazy_itable_init=0,lazy_journal_init=0', dev);
 sh('mount', dev, MNT);
-for (let i = 0; i < 12; i++) sh('dd', 'if=/dev/urandom', `of=${MNT}/base${i}`, 'bs=64k', 'count=4', 'status=none');
-sh('dd', 'if=/dev/urandom', `of=${MNT}/big`, 'bs=1M', 'count=6', 'status=none');
-const store = await makeStore(`${MNT}/ckpt.store`, 12 * MiB);
+for (let i = 0; i < 12; i++) sh('dd', 'if=/dev/urandom', `of=${MNT}/base${i}`, 'bs=64k', 'count=2', 'status=none');
+sh('dd', 'if=/dev/urandom', `of=${MNT}/big`, 'bs=1M', 'count=4', 'status=none');
+const store = await makeStore(`${MNT}/ckpt.store`, 10 * MiB);
 sh('sync');
 sh('fsfreeze', '-f', MNT);
 const ref = sumMasked(dev, store.ranges);
@@ -81,9 +81,9 @@ sh('fsfreeze', '-u', MNT);
 check(spawnSync('rm', ['-f', store.file]).status !== 0 && fs.existsSync(store.file), 'the store file is pinned: it cannot be deleted');
 // Two writers with fsync, while the main loop overwrites, deletes and syncs.
 const writers = [0, 1].map((w) => spawn('bash', ['-c',
-  `for i in $(seq 1 8); do dd if=/dev/urandom of=${MNT}/w${w}-$i bs=64k count=3 conv=fsync status=none; done`], { stdio: 'inherit' }));
-for (let round = 0; round < 6; round++) {
-  sh('dd', 'if=/dev/urandom', `of=${MNT}/big`, 'bs=64k', `seek=${round * 15}`, 'count=7', 'conv=notrunc,fsync', 'status=none');
+  `for i in $(seq 1 6); do dd if=/dev/urandom of=${MNT}/w${w}-$i bs=64k count=3 conv=fsync status=none; done`], { stdio: 'inherit' }));
+for (let round = 0; round < 5; round++) {
+  sh('dd', 'if=/dev/urandom', `of=${MNT}/big`, 'bs=64k', `seek=${round * 11}`, 'count=6', 'conv=notrunc,fsync', 'status=none');
   sh('rm', '-f', `${MNT}/base${round * 2}`);
   sh('sync');
 }
