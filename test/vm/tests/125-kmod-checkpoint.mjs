@@ -182,6 +182,7 @@ sh('dd', 'if=/dev/urandom', `of=${copy}`, 'bs=64k', 'seek=7', 'count=100', 'ofla
 sh('dd', 'if=/dev/urandom', `of=${copy}`, 'bs=4k', `seek=${half / 8}`, 'count=3', 'oflag=direct', 'status=none');
 info = await kmod.checkpointInfo(xid);
 check(info.devs.length === 2 && info.entries > 100, `both devices saved (${info.entries} entries)`);
+check(spawnSync('rmmod', ['snapkeep']).status !== 0 && (await kmod.listCheckpoints()).includes(xid), 'rmmod refused while a checkpoint is attached');
 log('xfs + raw: written');
 // The devices stay as they are (nothing writes them any more): only the
 // store needs a copy, the live one is committed.
