@@ -65,75 +65,12 @@
 
 static_assert(sizeof(struct cbt_store_meta) == 160);
 
-u32 cbt_store_crc(const void *buf, size_t len)
-{
-	return ~compat_crc32c(~0U, buf, len);
-}
-
-/* ---- I/O ---- */
-
-/* Bios of one batch of store I/O. */
-struct cbt_store_io {
-	atomic_t pending;
-	struct completion done;
-	int error;
-};
-
-static void cbt_store_io_init(struct cbt_store_io *io)
-{
-	atomic_set(&io->pending, 1);
-	init_completion(&io->done);
-	io->error = 0;
-}
-
-static void cbt_store_endio(struct bio *bio)
-{
-	struct cbt_store_io *io = bio->bi_private;
-
-	if (bio->bi_status)
-		WRITE_ONCE(io->error, blk_status_to_errno(bio->bi_status));
-	bio_put(bio);
-	if (atomic_dec_and_test(&io->pending))
-		complete(&io->done);
-}
-
-static int cbt_store_io_wait(struct cbt_store_io *io)
-{
-	if (!atomic_dec_and_test(&io->pending))
-		wait_for_completion_io(&io->done);
-	return READ_ONCE(io->error);
-}
-
-/* The sector of store page @pg (inside the store: checked at open). */
-static sector_t cbt_store_sector(struct cbt_store *s, unsigned long pg)
-{
-	sector_t off = (sector_t)pg * CBT_STORE_PAGE_SECTORS;
-	unsigned int i;
-
-	for (i = 0; i < s->nr_ext; i++) {
-		if (off < s->ext[i].count)
-			return s->ext[i].start + off;
-		off -= s->ext[i].count;
-	}
-	WARN_ON_ONCE(1);
-	return 0;
-}
-
-/* One page of I/O at store page @pg, counted in @io. */
-static void cbt_store_submit(struct cbt_store *s, struct cbt_store_io *io,
+/* Store page @pg: I/O counted in @io. */
+static void cbt_store_submit(struct cbt_store *s, struct store_io *io,
 			     unsigned long pg, struct page *page,
 			     blk_opf_t opf)
 {
-	struct bio *bio;
-
-	bio = bio_alloc_bioset(s->bdev.bdev, 1, opf, GFP_NOIO,
-			       &filter_io_bioset);
-	bio->bi_iter.bi_sector = cbt_store_sector(s, pg);
-	__bio_add_page(bio, page, CBT_STORE_PAGE, 0);
-	bio->bi_end_io = cbt_store_endio;
-	bio->bi_private = io;
-	atomic_inc(&io->pending);
-	filter_submit_own(bio);
+	store_io_submit(&s->area, io, pg, page, opf);
 }
 
 /* ---- metadata ---- */
@@ -197,15 +134,15 @@ static enum cbt_store_slot cbt_store_decode(const void *buf)
  */
 static int cbt_store_write_meta(struct cbt_store *s, u32 flags, u32 map_crc)
 {
-	struct cbt_store_io io;
+	struct store_io io;
 	u64 seq = s->sequence + 1;
 	int ret;
 
 	cbt_store_encode(s, page_address(s->meta), flags, seq, map_crc);
-	cbt_store_io_init(&io);
+	store_io_init(&io);
 	cbt_store_submit(s, &io, seq & 1, s->meta,
 			 REQ_OP_WRITE | REQ_SYNC | REQ_PREFLUSH | REQ_FUA);
-	ret = cbt_store_io_wait(&io);
+	ret = store_io_wait(&io);
 	if (ret)
 		return ret;
 	s->sequence = seq;
@@ -239,9 +176,9 @@ static int cbt_store_write_pages(struct cbt_store *s, bool all)
 	if (all)
 		bitmap_fill(s->dirty, s->nr_pages);
 	while (!ret) {
-		struct cbt_store_io io;
+		struct store_io io;
 
-		cbt_store_io_init(&io);
+		store_io_init(&io);
 		for (n = 0; n < CBT_STORE_BATCH; n++) {
 			u8 *buf;
 
@@ -262,7 +199,7 @@ static int cbt_store_write_pages(struct cbt_store *s, bool all)
 					 REQ_OP_WRITE | REQ_SYNC | REQ_FUA);
 			idx++;
 		}
-		ret = cbt_store_io_wait(&io);
+		ret = store_io_wait(&io);
 		if (!n)
 			break;
 		if (ret)
@@ -283,14 +220,14 @@ static int cbt_store_read_pages(struct cbt_store *s, u8 *cells)
 	int ret = 0;
 
 	while (idx < s->nr_pages && !ret) {
-		struct cbt_store_io io;
+		struct store_io io;
 		unsigned long first = idx;
 
-		cbt_store_io_init(&io);
+		store_io_init(&io);
 		for (n = 0; n < CBT_STORE_BATCH && idx < s->nr_pages; n++)
 			cbt_store_submit(s, &io, CBT_STORE_MAP_PAGE + idx++,
 					 s->bufs[n], REQ_OP_READ);
-		ret = cbt_store_io_wait(&io);
+		ret = store_io_wait(&io);
 		for (k = 0; k < n && !ret; k++)
 			memcpy(cells + (first + k) * CBT_STORE_PAGE,
 			       page_address(s->bufs[k]),
@@ -550,16 +487,16 @@ static int cbt_store_load(struct cbt_store *s, struct cbt_map *map)
 	const struct cbt_store_meta *best = NULL, *m;
 	struct cbt_store_meta meta;
 	enum cbt_store_slot slot[2];
-	struct cbt_store_io io;
+	struct store_io io;
 	bool seen = false;
 	unsigned int i;
 	u32 reason;
 	int ret;
 
-	cbt_store_io_init(&io);
+	store_io_init(&io);
 	for (i = 0; i < 2; i++)
 		cbt_store_submit(s, &io, i, s->bufs[i], REQ_OP_READ);
-	ret = cbt_store_io_wait(&io);
+	ret = store_io_wait(&io);
 	if (ret)
 		return ret;
 	for (i = 0; i < 2; i++) {
@@ -648,10 +585,7 @@ static void cbt_store_release(struct cbt_store *s)
 	if (s->meta)
 		__free_page(s->meta);
 	s->meta = NULL;
-	if (s->pin)
-		storage_file_unpin(s->pin);
-	s->pin = NULL;
-	compat_bdev_close(&s->bdev);
+	store_area_close(&s->area);
 }
 
 static void cbt_store_free_work(struct work_struct *work)
@@ -661,7 +595,6 @@ static void cbt_store_free_work(struct work_struct *work)
 	cancel_work_sync(&s->work);
 	bitmap_free(s->dirty);
 	vfree(s->durable);
-	kfree(s->ext);
 	kfree(s);
 	module_put(THIS_MODULE);
 }
@@ -673,41 +606,6 @@ void cbt_store_free(struct kref *kref)
 
 	INIT_WORK(&s->free_work, cbt_store_free_work);
 	queue_work(snapkeep_io_wq, &s->free_work);
-}
-
-/* Checks the ranges and fills @s->ext (in the caller's order). */
-static int cbt_store_extents(struct cbt_store *s,
-			     const struct cbt_store_args *args)
-{
-	struct snapkeep_sectors *sorted;
-	sector_t total = 0;
-	unsigned int i;
-	bool valid;
-
-	sorted = kmemdup(args->ranges, args->count * sizeof(*sorted),
-			 GFP_KERNEL);
-	if (!sorted)
-		return -ENOMEM;
-	storage_ranges_sort(sorted, args->count);
-	valid = storage_ranges_valid(sorted, args->count,
-				     bdev_nr_sectors(s->bdev.bdev),
-				     CBT_STORE_PAGE_SECTORS);
-	kfree(sorted);
-	if (!valid)
-		return -EINVAL;
-	s->ext = kcalloc(args->count, sizeof(*s->ext), GFP_KERNEL);
-	if (!s->ext)
-		return -ENOMEM;
-	for (i = 0; i < args->count; i++) {
-		s->ext[i].start = args->ranges[i].start;
-		s->ext[i].count = args->ranges[i].count;
-		total += args->ranges[i].count;
-	}
-	s->nr_ext = args->count;
-	if (total < (CBT_STORE_MAP_PAGE + s->nr_pages) *
-		    (sector_t)CBT_STORE_PAGE_SECTORS)
-		return -ENOSPC;
-	return 0;
 }
 
 /*
@@ -744,16 +642,12 @@ struct cbt_store *cbt_store_new(const struct cbt_store_args *args,
 	s->nr_pages = DIV_ROUND_UP(s->block_count, CBT_STORE_PAGE);
 	__module_get(THIS_MODULE);
 
-	ret = compat_bdev_open(args->store_dev, &s->bdev);
+	ret = store_area_open(&s->area, args->store_dev, args->file,
+			      args->ranges, args->count);
 	if (ret)
 		goto out_free;
-	/* The module's own I/O there could not be told apart: refused. */
-	ret = -EINVAL;
-	if (snapimage_is_image(s->bdev.bdev) ||
-	    bdev_logical_block_size(s->bdev.bdev) > CBT_STORE_PAGE)
-		goto out_release;
-	ret = cbt_store_extents(s, args);
-	if (ret)
+	ret = -ENOSPC;
+	if (s->area.pages < CBT_STORE_MAP_PAGE + s->nr_pages)
 		goto out_release;
 	ret = -ENOMEM;
 	s->durable = vzalloc(s->block_count);
@@ -765,14 +659,6 @@ struct cbt_store *cbt_store_new(const struct cbt_store_args *args,
 		s->bufs[i] = alloc_page(GFP_KERNEL);
 		if (!s->bufs[i])
 			goto out_release;
-	}
-	if (args->file) {
-		s->pin = storage_file_pin(args->file, args->store_dev);
-		if (IS_ERR(s->pin)) {
-			ret = PTR_ERR(s->pin);
-			s->pin = NULL;
-			goto out_release;
-		}
 	}
 	return s;
 

@@ -17,6 +17,7 @@
 
 #include "snapkeep.h"
 #include "compat.h"
+#include "store_area.h"
 
 struct cbt_map;
 struct file;
@@ -31,8 +32,8 @@ struct storage_file;
  */
 #define CBT_STORE_MAGIC		0x42434b53	/* "SKCB" */
 #define CBT_STORE_VERSION	1
-#define CBT_STORE_PAGE		4096U
-#define CBT_STORE_PAGE_SECTORS	(CBT_STORE_PAGE >> SECTOR_SHIFT)
+#define CBT_STORE_PAGE		STORE_PAGE
+#define CBT_STORE_PAGE_SECTORS	STORE_PAGE_SECTORS
 #define CBT_STORE_MAP_PAGE	2
 
 /* cbt_store_meta.flags */
@@ -87,25 +88,12 @@ struct cbt_store_meta {
 #define CBT_STORE_BATCH		16
 
 /**
- * struct cbt_store_extent - a piece of the store.
- * @start: first sector on the store device.
- * @count: sectors, a multiple of CBT_STORE_PAGE_SECTORS.
- */
-struct cbt_store_extent {
-	sector_t start;
-	sector_t count;
-};
-
-/**
  * struct cbt_store - the store of one tracker's map.
  * @kref: the tracker's reference, plus one per writer between its mark and
  *	its hold (filter.c).
  * @free_work: frees it in process context.
  * @orig: the tracked device (for messages).
- * @bdev: the store device, opened for reading (written with bios).
- * @pin: the pinned store file, NULL for raw ranges.
- * @ext: the store's extents, in store order.
- * @nr_ext: entries in @ext.
+ * @area: the store device, the pinned file, the extents (store_area.c).
  * @identity: the device's identity given at attach.
  * @capacity: the device's size in sectors at attach.
  * @lbs: the device's logical block size.
@@ -141,10 +129,7 @@ struct cbt_store {
 	struct kref kref;
 	struct work_struct free_work;
 	struct block_device *orig;
-	struct compat_bdev bdev;
-	struct storage_file *pin;
-	struct cbt_store_extent *ext;
-	unsigned int nr_ext;
+	struct store_area area;
 	u8 identity[SNAPKEEP_PERSIST_IDENTITY_LEN];
 	sector_t capacity;
 	unsigned int lbs;
@@ -227,7 +212,7 @@ u32 cbt_store_state(struct cbt_store *s);
 u64 cbt_store_sequence(struct cbt_store *s);
 
 /* Encoding, shared with the format check (cbt_store_format_check()). */
-u32 cbt_store_crc(const void *buf, size_t len);
+#define cbt_store_crc store_crc
 int cbt_store_format_check(void);
 
 #endif /* __SNAPKEEP_CBT_STORE_H */

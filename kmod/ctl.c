@@ -42,6 +42,7 @@
 #include "snapkeep.h"
 #include "cbt_map.h"
 #include "cbt_store.h"
+#include "checkpoint.h"
 #include "compat.h"
 #include "ctl.h"
 #include "event_queue.h"
@@ -131,7 +132,7 @@ static int ctl_ioctl_detach(struct snapkeep_dev __user *uarg)
 	t = filter_find(dev);
 	if (!t) {
 		ret = -ENOENT;
-	} else if (t->snapshot) {
+	} else if (t->snapshot || rcu_access_pointer(t->ckpt)) {
 		ret = -EBUSY;
 	} else {
 		/* A store is sealed first: see cbt_store_close(). */
@@ -739,6 +740,171 @@ out:
 	return ret;
 }
 
+/* A NUL-padded string field: not empty, nothing after its first NUL. */
+static bool ctl_padded(const u8 *s, size_t len)
+{
+	const u8 *nul = memchr(s, 0, len);
+
+	if (!len || !s[0])
+		return false;
+	return !nul || !memchr_inv(nul, 0, s + len - nul);
+}
+
+static int ctl_ioctl_ckpt_create(struct snapkeep_ckpt_create __user *uarg)
+{
+	static const char cmd[] = "checkpoint create";
+	u8 (*identities)[SNAPKEEP_CKPT_IDENTITY_LEN] = NULL;
+	struct ckpt_create_args args = {};
+	struct snapkeep_ckpt_create arg;
+	struct snapkeep_sectors *ranges;
+	struct snapkeep_ckpt_dev *udevs;
+	struct file *file = NULL;
+	dev_t *devs = NULL;
+	unsigned int i;
+	uuid_t id;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad(cmd, "bad pointer", -EFAULT);
+	if (memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
+	    (arg.flags & ~SNAPKEEP_CKPT_RESUME))
+		return ctl_bad(cmd, "reserved field or flag set", -EINVAL);
+	if (!(arg.flags & SNAPKEEP_CKPT_RESUME) &&
+	    !ctl_padded(arg.name, sizeof(arg.name)))
+		return ctl_bad(cmd, "empty or not NUL-padded name", -EINVAL);
+	ret = ctl_dev(&arg.store_dev, &args.store_dev, cmd);
+	if (ret)
+		return ret;
+	udevs = ctl_copy_array(arg.devs, arg.count, SNAPKEEP_CKPT_MAX_DEVICES,
+			       sizeof(*udevs), cmd);
+	if (IS_ERR(udevs))
+		return PTR_ERR(udevs);
+	ranges = ctl_copy_array(arg.ranges, arg.range_count,
+				SNAPKEEP_MAX_RANGES, sizeof(*ranges), cmd);
+	if (IS_ERR(ranges)) {
+		ret = PTR_ERR(ranges);
+		goto out_devs;
+	}
+	devs = kcalloc(arg.count, sizeof(*devs), GFP_KERNEL);
+	identities = kcalloc(arg.count, sizeof(*identities), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!devs || !identities)
+		goto out_ranges;
+	for (i = 0; i < arg.count; i++) {
+		ret = ctl_dev(&udevs[i].dev, &devs[i], cmd);
+		if (ret)
+			goto out_ranges;
+		if (udevs[i].reserved ||
+		    !ctl_padded(udevs[i].identity, sizeof(udevs[i].identity))) {
+			ret = ctl_bad(cmd, "reserved field set or identity empty or not NUL-padded",
+				      -EINVAL);
+			goto out_ranges;
+		}
+		memcpy(identities[i], udevs[i].identity, sizeof(identities[i]));
+	}
+	if (arg.fd != -1) {
+		file = fget(arg.fd);
+		if (!file) {
+			ret = ctl_bad(cmd, "bad descriptor", -EBADF);
+			goto out_ranges;
+		}
+	}
+	args.devs = devs;
+	args.identities = (const u8 (*)[SNAPKEEP_CKPT_IDENTITY_LEN])identities;
+	args.count = arg.count;
+	args.file = file;
+	args.ranges = ranges;
+	args.range_count = arg.range_count;
+	args.name = arg.name;
+	args.resume = arg.flags & SNAPKEEP_CKPT_RESUME;
+
+	ret = ckpt_create(&args, &id, arg.name);
+	if (ret == -EINVAL)
+		ctl_bad(cmd, "duplicate device, unaligned, overlapping or out-of-device range, an image device, logical blocks over 4096 bytes, or not a regular file on the store device",
+			ret);
+	if (!ret) {
+		export_uuid(arg.id.b, &id);
+		/*
+		 * The checkpoint stays: it protects already, and
+		 * CKPT_LIST names it (ending it here would write the store).
+		 */
+		if (copy_to_user(uarg, &arg, sizeof(arg)))
+			ret = ctl_bad(cmd, "bad pointer (the checkpoint was made: CKPT_LIST names it)",
+				      -EFAULT);
+	}
+	if (file)
+		fput(file);
+out_ranges:
+	kfree(identities);
+	kfree(devs);
+	kvfree(ranges);
+out_devs:
+	kvfree(udevs);
+	return ret;
+}
+
+static int ctl_ioctl_ckpt_end(struct snapkeep_uuid __user *uarg, u32 state)
+{
+	uuid_t id;
+	int ret;
+
+	ret = ctl_uuid(uarg, &id, "checkpoint end");
+	if (ret)
+		return ret;
+	return ckpt_end(&id, state);
+}
+
+static int ctl_ioctl_ckpt_info(struct snapkeep_ckpt_info __user *uarg)
+{
+	struct snapkeep_ckpt_info *arg;
+	uuid_t id;
+	int ret;
+
+	arg = kzalloc(sizeof(*arg), GFP_KERNEL);
+	if (!arg)
+		return -ENOMEM;
+	if (copy_from_user(arg, uarg, sizeof(*arg))) {
+		ret = ctl_bad("checkpoint info", "bad pointer", -EFAULT);
+		goto out;
+	}
+	if (arg->reserved0 || memchr_inv(arg->reserved, 0,
+					 sizeof(arg->reserved))) {
+		ret = ctl_bad("checkpoint info", "reserved field set", -EINVAL);
+		goto out;
+	}
+	import_uuid(&id, arg->id.b);
+	ret = ckpt_info(&id, arg);
+	if (!ret && copy_to_user(uarg, arg, sizeof(*arg)))
+		ret = ctl_bad("checkpoint info", "bad pointer", -EFAULT);
+out:
+	kfree(arg);
+	return ret;
+}
+
+static int ctl_ioctl_ckpt_list(struct snapkeep_list __user *uarg)
+{
+	struct snapkeep_list arg;
+	unsigned int count;
+	uuid_t *ids;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("list checkpoints", "bad pointer", -EFAULT);
+	if (arg.reserved)
+		return ctl_bad("list checkpoints", "reserved field set",
+			       -EINVAL);
+	if (arg.count > SNAPKEEP_MAX_RANGES)
+		arg.count = SNAPKEEP_MAX_RANGES;
+	ids = kvcalloc(max(arg.count, 1U), sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	ckpt_list(ids, arg.count, &count);
+	ret = ctl_list_out(uarg, &arg, ids, count, sizeof(*ids),
+			   "list checkpoints");
+	kvfree(ids);
+	return ret;
+}
+
 static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -781,6 +947,16 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 		return ctl_ioctl_list_snapshots(argp);
 	case SNAPKEEP_IOCTL_SNAPSHOT_INFO:
 		return ctl_ioctl_snapshot_info(argp);
+	case SNAPKEEP_IOCTL_CKPT_CREATE:
+		return ctl_ioctl_ckpt_create(argp);
+	case SNAPKEEP_IOCTL_CKPT_COMMIT:
+		return ctl_ioctl_ckpt_end(argp, SNAPKEEP_CKPT_COMMITTED);
+	case SNAPKEEP_IOCTL_CKPT_ABANDON:
+		return ctl_ioctl_ckpt_end(argp, SNAPKEEP_CKPT_ABANDONED);
+	case SNAPKEEP_IOCTL_CKPT_INFO:
+		return ctl_ioctl_ckpt_info(argp);
+	case SNAPKEEP_IOCTL_CKPT_LIST:
+		return ctl_ioctl_ckpt_list(argp);
 	default:
 		return -ENOTTY;
 	}

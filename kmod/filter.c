@@ -70,6 +70,7 @@
 #include <linux/workqueue.h>
 
 #include "cbt_store.h"
+#include "checkpoint.h"
 #include "compat.h"
 #include "ctl.h"
 #include "diff_area.h"
@@ -154,6 +155,8 @@ struct filter_write {
  * @da: its diff area when a taken snapshot holds it (a reference), else NULL.
  * @store: the store of its map when the write must wait for it (a
  *	reference, counted as entering: cbt_store_enter()), else NULL.
+ * @ck: the checkpoint of the device when the write must wait for old data
+ *	to be saved (a reference: ckpt_enter()), else NULL.
  * @sector: first sector, relative to the tracked device.
  * @count: sectors.
  */
@@ -161,6 +164,7 @@ struct filter_match {
 	struct tracker *t;
 	struct diff_area *da;
 	struct cbt_store *store;
+	struct checkpoint *ck;
 	sector_t sector;
 	sector_t count;
 };
@@ -304,6 +308,7 @@ static unsigned int filter_match(struct filter_disk *fd, struct bio *bio,
 		m[n].t = t;
 		m[n].da = NULL;
 		m[n].store = NULL;
+		m[n].ck = NULL;
 		m[n].sector = max(from, start) - start;
 		m[n].count = min(to, end) - max(from, start);
 		n++;
@@ -327,15 +332,17 @@ static void filter_put_matches(struct filter_match *m, unsigned int n)
 
 	for (i = 0; i < n; i++) {
 		diff_area_put(m[i].da);
+		ckpt_put(m[i].ck);
 		if (m[i].store)
 			cbt_store_leave(m[i].store);
 	}
 }
 
 /*
- * Write intent: a counted write (@clone) whose cells a store must make
- * durable first is held by that store, which releases it to the counted
- * writes (filter_release_held()), where the other trackers' stores are
+ * Checkpoints first, then write intent: a counted write (@clone) whose
+ * chunks a checkpoint must save first, or whose cells a store must make
+ * durable first, is held by that checkpoint or store, which releases it
+ * to the counted writes (filter_release_held()), where the others are
  * asked again. True when held.
  */
 static bool filter_hold(struct bio *clone, struct filter_match *m,
@@ -343,6 +350,12 @@ static bool filter_hold(struct bio *clone, struct filter_match *m,
 {
 	unsigned int i;
 
+	for (i = 0; i < n; i++) {
+		if (m[i].ck) {
+			ckpt_hold(m[i].ck, clone);
+			return true;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		if (m[i].store) {
 			cbt_store_hold(m[i].store, clone);
@@ -463,10 +476,11 @@ static void filter_cow(struct bio *clone, struct filter_match *m,
 }
 
 /*
- * Discards to chunks a snapshot has not copied yet are dropped (completed
- * without reaching the device): a discard leaves the data undefined, and
- * unchanged is one way of undefined, while passing it would change what
- * the image reads there, and copying it would copy free space.
+ * Discards to chunks a snapshot has not copied yet, or a checkpoint has
+ * not saved yet, are dropped (completed without reaching the device): a
+ * discard leaves the data undefined, and unchanged is one way of
+ * undefined, while passing it would change what the image reads there (or
+ * what a rollback restores), and copying it would copy free space.
  */
 static bool filter_discard_dropped(struct bio *bio, struct filter_match *m,
 				   unsigned int n)
@@ -476,8 +490,9 @@ static bool filter_discard_dropped(struct bio *bio, struct filter_match *m,
 	if (bio_op(bio) != REQ_OP_DISCARD)
 		return false;
 	for (i = 0; i < n; i++)
-		if (m[i].da && !diff_area_range_copied(m[i].da, m[i].sector,
-						       m[i].count))
+		if (m[i].ck || (m[i].da &&
+				!diff_area_range_copied(m[i].da, m[i].sector,
+							m[i].count)))
 			return true;
 	return false;
 }
@@ -519,9 +534,11 @@ retry:
 		wait_event(filter_gate_wait, !atomic_read(&filter_gates));
 		goto retry;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		m[i].da = tracker_track_write(m[i].t, m[i].sector, m[i].count,
 					      &m[i].store);
+		m[i].ck = tracker_ckpt_enter(m[i].t, m[i].sector, m[i].count);
+	}
 	/* Counted inside the section the gate waits for (filter_drain()). */
 	epoch = rcu_dereference(fd->epoch);
 	percpu_ref_get(&epoch->writes);
@@ -591,6 +608,8 @@ static void filter_counted_work(struct work_struct *work)
 			m[i].da = tracker_cow(m[i].t);
 			m[i].store = tracker_intent(m[i].t, m[i].sector,
 						    m[i].count);
+			m[i].ck = tracker_ckpt_enter(m[i].t, m[i].sector,
+						     m[i].count);
 		}
 		rcu_read_unlock();
 		if (!filter_hold(clone, m, n))
@@ -608,6 +627,25 @@ static void filter_counted_work(struct work_struct *work)
 void filter_release_held(struct bio *clone)
 {
 	filter_defer_bio(clone, true);
+}
+
+/*
+ * Shows every part of a counted write (@clone), one per tracker it
+ * overlaps, to a checkpoint's worker collecting the chunks its held
+ * writes need (ckpt_collect(), under rcu_read_lock()).
+ */
+void filter_ckpt_parts(struct bio *clone, struct ckpt_batch *b)
+{
+	struct filter_match m[FILTER_MAX_MATCH];
+	struct filter_disk *fd;
+	unsigned int n, i;
+
+	rcu_read_lock();
+	fd = filter_disk_lookup(clone->bi_bdev->bd_disk);
+	n = fd ? filter_match(fd, clone, m) : 0;
+	for (i = 0; i < n; i++)
+		ckpt_collect(m[i].t, m[i].sector, m[i].count, b);
+	rcu_read_unlock();
 }
 
 /* Where submit_bio_noacct() calls from outside the module end up. */

@@ -10,6 +10,7 @@
 #include <linux/bio.h>
 #include <linux/types.h>
 
+struct ckpt_batch;
 struct tracker;
 struct filter_epoch;
 
@@ -28,6 +29,7 @@ struct tracker *filter_find(dev_t dev);
 int filter_for_each(int (*fn)(struct tracker *t, void *arg), void *arg);
 
 void filter_submit_own(struct bio *bio);
+void filter_ckpt_parts(struct bio *clone, struct ckpt_batch *b);
 void filter_release_held(struct bio *clone);
 
 /* A take: see "The take" at the top of filter.c. */

@@ -14,6 +14,7 @@
 
 #include "snapkeep.h"
 #include "cbt_store.h"
+#include "ckpt_log.h"
 #include "chunk.h"
 #include "compat.h"
 #include "ctl.h"
@@ -156,6 +157,8 @@ static int __init snapkeep_init(void)
 	if (ret)
 		return ret;
 	ret = cbt_store_format_check();
+	if (!ret)
+		ret = ckpt_log_format_check();
 	if (ret)
 		return ret;
 	ret = diff_buffer_init();

@@ -125,8 +125,8 @@ static int snapshot_store_on(struct tracker *t, void *arg)
 {
 	struct holder_set *stack = arg;
 
-	return t->store && t->store->bdev.bdev &&
-	       holders_above(stack, t->store->bdev.bdev->bd_dev);
+	return t->store && t->store->area.bdev.bdev &&
+	       holders_above(stack, t->store->area.bdev.bdev->bd_dev);
 }
 
 bool snapshot_storage_above(struct holder_set *stack)
@@ -175,7 +175,7 @@ static struct tracker *snapshot_attach(dev_t dev,
 		ret = -ELOOP;
 	holders_free(&stack);
 	if (!ret && store)
-		ret = snapshot_storage_check(store->bdev.bdev);
+		ret = snapshot_storage_check(store->area.bdev.bdev);
 	if (ret)
 		goto out_discard;
 	if (store) {
@@ -220,6 +220,27 @@ int snapshot_attach_tracker(dev_t dev)
 		return -EEXIST;
 	t = snapshot_attach(dev, NULL);
 	return PTR_ERR_OR_ZERO(t);
+}
+
+/*
+ * The tracker of @dev, attached now if it was not (*@attached then), with
+ * a reference for the caller; control lock held. For a checkpoint's
+ * devices. Errors as snapshot_attach_tracker().
+ */
+struct tracker *snapshot_tracker_get(dev_t dev, bool *attached)
+{
+	struct tracker *t;
+
+	lockdep_assert_held(&ctl_lock);
+	*attached = false;
+	t = filter_find(dev);
+	if (!t) {
+		t = snapshot_attach(dev, NULL);
+		if (IS_ERR(t))
+			return t;
+		*attached = true;
+	}
+	return tracker_get(t);
 }
 
 /*

@@ -79,6 +79,7 @@ struct snapshot {
 };
 
 int snapshot_attach_tracker(dev_t dev);
+struct tracker *snapshot_tracker_get(dev_t dev, bool *attached);
 int snapshot_attach_persistent(dev_t dev, const struct cbt_store_args *args);
 int snapshot_create(const dev_t *devs, unsigned int count, uuid_t *id);
 int snapshot_destroy(const uuid_t *id, bool rollback);

@@ -16,6 +16,7 @@
 #include <linux/sysfs.h>
 
 #include "cbt_map.h"
+#include "checkpoint.h"
 #include "ctl.h"
 #include "filter.h"
 #include "snapshot.h"
@@ -76,12 +77,20 @@ static ssize_t snapshots_show(struct kobject *kobj,
 	return len;
 }
 
+static ssize_t checkpoints_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return ckpt_show_all(buf, PAGE_SIZE);
+}
+
 static struct kobj_attribute trackers_attr = __ATTR_RO(trackers);
+static struct kobj_attribute checkpoints_attr = __ATTR_RO(checkpoints);
 static struct kobj_attribute snapshots_attr = __ATTR_RO(snapshots);
 
 static struct attribute *sysfs_attrs[] = {
 	&trackers_attr.attr,
 	&snapshots_attr.attr,
+	&checkpoints_attr.attr,
 	NULL,
 };
 

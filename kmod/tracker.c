@@ -28,6 +28,7 @@
 
 #include "cbt_map.h"
 #include "cbt_store.h"
+#include "checkpoint.h"
 #include "diff_area.h"
 #include "filter.h"
 #include "snapimage.h"
@@ -149,6 +150,19 @@ struct cbt_store *tracker_intent(struct tracker *t, sector_t sector,
 					READ_ONCE(map->number)))
 		return t->store;
 	return NULL;
+}
+
+/*
+ * Under rcu_read_lock(), for a write marked (now or before): the
+ * checkpoint (a reference) when the write must wait until the old data of
+ * its chunks is saved, else NULL (ckpt_enter()).
+ */
+struct checkpoint *tracker_ckpt_enter(struct tracker *t, sector_t sector,
+				      sector_t count)
+{
+	struct ckpt_dev *cd = rcu_dereference(t->ckpt);
+
+	return cd ? ckpt_enter(cd, sector, count) : NULL;
 }
 
 /*

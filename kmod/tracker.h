@@ -16,6 +16,8 @@
 
 struct cbt_map;
 struct cbt_store;
+struct checkpoint;
+struct ckpt_dev;
 struct diff_area;
 struct filter_disk;
 struct snapshot;
@@ -46,6 +48,9 @@ struct snapshot;
  * @store: the persistent store of the map (a reference), NULL for a map
  *	kept in memory only; set before the tracker is in the filter, sealed
  *	by tracker_detach(), put with the tracker.
+ * @ckpt: the checkpoint's part for this device (RCU), NULL when in none;
+ *	written under the control lock by checkpoint.c (claimed at create,
+ *	cleared at the end); DETACH is refused while it is set.
  *
  * Lifetime: created by attach (or snapshot create), added to the filter;
  * detach removes it, waits for RCU readers and drops the table's
@@ -69,6 +74,7 @@ struct tracker {
 	struct cbt_map *retired;
 	struct snapshot *snapshot;
 	struct cbt_store *store;
+	struct ckpt_dev __rcu *ckpt;
 };
 
 struct tracker *tracker_new(dev_t dev);
@@ -91,6 +97,8 @@ struct diff_area *tracker_track_write(struct tracker *t, sector_t sector,
 struct diff_area *tracker_cow(struct tracker *t);
 struct cbt_store *tracker_intent(struct tracker *t, sector_t sector,
 				 sector_t count);
+struct checkpoint *tracker_ckpt_enter(struct tracker *t, sector_t sector,
+				      sector_t count);
 void tracker_detach(struct tracker *t);
 void tracker_take_done(struct tracker *t);
 void tracker_mark_both(struct tracker *t, sector_t sector, sector_t count);

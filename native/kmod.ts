@@ -167,6 +167,48 @@ type RawEvent =
   | { kind: 'overflow'; code: number; timeNs: number; dev: DevNumber; error: number; errno: string }
   | { kind: 'unknown'; code: number; timeNs: number };
 
+/** A device of a checkpoint, as ckptCreate() takes it. */
+export interface CheckpointDevice {
+  device: string;
+  /** Who the device is (a WWN or serial, a partition UUID): 1..64 bytes. */
+  identity: string;
+}
+
+/** A checkpoint's store: a written, immutable file, or raw ranges of a device. */
+export type CheckpointStore =
+  | { file: string; ranges: SectorRange[] }
+  | { device: string; ranges: SectorRange[] };
+
+export const CHECKPOINT_STATES = { 1: 'active', 4: 'invalid' } as const;
+export const CHECKPOINT_REASONS = ['none', 'full', 'io'] as const;
+
+/** A checkpoint attached in the module (ABI 1.5). */
+export interface CheckpointInfo {
+  id: string;
+  name: string;
+  /** Invalid: the store filled up or failed; writes go on unsaved, a rollback is refused. */
+  state: 'active' | 'invalid' | 'unknown';
+  reason: (typeof CHECKPOINT_REASONS)[number] | 'unknown';
+  /** Re-attached from its store (at boot). */
+  resumed: boolean;
+  chunkSize: number;
+  /** Seconds since the epoch. */
+  created: number;
+  storePages: number;
+  usedPages: number;
+  /** Chunks saved. */
+  entries: number;
+  records: number;
+  sequence: number;
+  devs: DevNumber[];
+}
+
+interface RawCheckpointInfo extends Omit<CheckpointInfo, 'state' | 'reason' | 'resumed'> {
+  state: number;
+  reason: number;
+  flags: number;
+}
+
 interface KmodAddon {
   moduleVersion(): ModuleVersion;
   headerAbi: { major: number; minor: number };
@@ -187,6 +229,11 @@ interface KmodAddon {
     waitEvent(id: string, timeoutMs: number): Promise<RawEvent | null>;
     listSnapshots(): Promise<string[]>;
     snapshotInfo(id: string): Promise<RawSnapshotInfo>;
+    ckptCreate(devices: CheckpointDevice[], store: { file?: string; device?: string; ranges: SectorRange[] }, name: string, resume: boolean): Promise<string>;
+    ckptCommit(id: string): Promise<void>;
+    ckptAbandon(id: string): Promise<void>;
+    ckptInfo(id: string): Promise<RawCheckpointInfo>;
+    ckptList(): Promise<string[]>;
   };
 }
 
@@ -396,6 +443,60 @@ export const kmod = {
     const ev = await addon().kmod.waitEvent(checkId(id), timeoutMs);
     if (ev?.kind === 'overflow') return { ...ev, device: devicePath(ev.dev) };
     return ev;
+  },
+
+  /**
+   * A checkpoint of the devices, taken at one instant (ABI 1.5): from now
+   * on the first write to each chunk waits until the chunk's old data is
+   * durable in the store; `snapkeep-boot rollback` writes it back. With
+   * `resume`, the active checkpoint found in the store is re-attached
+   * instead (EXDEV: other devices, ESTALE: not active, EUCLEAN: the log
+   * does not check). EBUSY when a device is in a checkpoint already,
+   * ENOSPC for a store under 8 pages, ELOOP for a store stacked on a
+   * device of the checkpoint. Resolves to the checkpoint's id.
+   */
+  checkpointCreate(devices: CheckpointDevice[], store: CheckpointStore, name: string, opts: { resume?: boolean } = {}): Promise<string> {
+    if (!Array.isArray(devices) || devices.length < 1 || devices.length > 16) throw new RangeError('a checkpoint has 1..16 devices');
+    const devs = devices.map((d) => {
+      if (typeof d?.identity !== 'string' || !d.identity || Buffer.byteLength(d.identity) > 64 || d.identity.includes('\0'))
+        throw new RangeError('identity must be 1..64 bytes without NUL');
+      return { device: checkDevice(d.device), identity: d.identity };
+    });
+    const hasFile = 'file' in store && typeof store.file === 'string';
+    const path = hasFile ? (store as { file: string }).file : (store as { device: string }).device;
+    if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0')) throw new TypeError('store.file or store.device must be an absolute path');
+    const resume = opts.resume === true;
+    if (!resume && (typeof name !== 'string' || !name || Buffer.byteLength(name) > 64 || name.includes('\0')))
+      throw new RangeError('name must be 1..64 bytes without NUL');
+    return addon().kmod.ckptCreate(devs, { ...(hasFile ? { file: path } : { device: path }), ranges: checkRanges(store.ranges) }, resume ? '' : name, resume);
+  },
+
+  /** Keeps the new data: the store says committed, writes stop waiting, the store file is unpinned. */
+  checkpointCommit(id: string): Promise<void> {
+    return addon().kmod.ckptCommit(checkId(id));
+  },
+
+  /** As checkpointCommit(), recorded as abandoned. */
+  checkpointAbandon(id: string): Promise<void> {
+    return addon().kmod.ckptAbandon(checkId(id));
+  },
+
+  /** A checkpoint attached in the module (ENOENT when not). */
+  checkpointInfo(id: string): Promise<CheckpointInfo> {
+    return addon().kmod.ckptInfo(checkId(id)).then((raw) => {
+      const { flags, ...rest } = raw;
+      return {
+        ...rest,
+        state: CHECKPOINT_STATES[raw.state as keyof typeof CHECKPOINT_STATES] ?? 'unknown',
+        reason: CHECKPOINT_REASONS[raw.reason] ?? 'unknown',
+        resumed: (flags & 1) !== 0,
+      };
+    });
+  },
+
+  /** Ids of the checkpoints attached. */
+  listCheckpoints(): Promise<string[]> {
+    return addon().kmod.ckptList();
   },
 };
 

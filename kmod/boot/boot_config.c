@@ -179,8 +179,10 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 		klen = eq ? (size_t)(eq - t) : end - start;
 		vlen = eq ? end - start - klen - 1 : 0;
 		if (tok == 0) {
-			if (klen != 5 || eq || strncmp(t, "track", 5))
-				err = "unknown keyword (want \"track\")";
+			if (!eq && klen == 10 && !strncmp(t, "checkpoint", 10))
+				e.kind = BOOT_ENTRY_CHECKPOINT;
+			else if (klen != 5 || eq || strncmp(t, "track", 5))
+				err = "unknown keyword (want \"track\" or \"checkpoint\")";
 		} else if (tok == 1) {
 			err = boot_parse_path(t, end - start, e.device);
 			have_device = 1;
@@ -234,6 +236,9 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 		else if (!have_ranges)
 			err = "no ranges=";
 	}
+	if (!err && e.kind == BOOT_ENTRY_CHECKPOINT &&
+	    (e.has_stamp || e.flags))
+		err = "stamp= and nointent are for track lines";
 	/* The seal writes the stamp page: never a page of the map's. */
 	for (i = 0; !err && e.has_stamp && i < e.count; i++) {
 		if (e.stamp < e.ranges[i].start + e.ranges[i].count &&
@@ -241,7 +246,8 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 			err = "stamp overlaps the ranges";
 	}
 	for (i = 0; !err && i < cfg->count; i++) {
-		if (!strcmp(cfg->entries[i].device, e.device)) {
+		if (cfg->entries[i].kind == e.kind &&
+		    !strcmp(cfg->entries[i].device, e.device)) {
 			snprintf(detail, sizeof(detail), "line %u",
 				 cfg->entries[i].line);
 			err = "device listed twice";
@@ -365,7 +371,8 @@ int boot_config_write_entry(const struct boot_entry *e, FILE *out)
 {
 	__u32 i;
 
-	fprintf(out, "track %s identity=%.*s store=%s ranges=", e->device,
+	fprintf(out, "%s %s identity=%.*s store=%s ranges=",
+		e->kind == BOOT_ENTRY_CHECKPOINT ? "checkpoint" : "track", e->device,
 		(int)e->identity_len, e->identity, e->store);
 	for (i = 0; i < e->count; i++)
 		fprintf(out, "%s%llu+%llu", i ? "," : "",

@@ -21,6 +21,12 @@
  * line without it is attached unchecked for writes while the module was
  * absent (stores made before the stamp existed).
  *
+ * A checkpoint's devices (docs/kernel-module.md, "Checkpoints"), one line
+ * per device, the lines of one checkpoint naming the same store= and
+ * ranges= (its store), in the checkpoint's device order:
+ *
+ *	checkpoint <device> identity=<id> store=<store device> ranges=...
+ *
  * The parser trusts nothing: every number is range-checked, every line
  * length and count capped; a bad line is reported with its number and left
  * out, the others stay usable.
@@ -39,9 +45,14 @@
 #define BOOT_CONFIG_MAX_ENTRIES	SNAPKEEP_MAX_DEVICES
 #define BOOT_PATH_MAX		256
 
+/* boot_entry.kind */
+#define BOOT_ENTRY_TRACK	0	/* a persistent change map */
+#define BOOT_ENTRY_CHECKPOINT	1	/* a device of a checkpoint */
+
 /**
  * struct boot_entry - one tracked device of the config.
  * @line: line number in the file (for messages).
+ * @kind: BOOT_ENTRY_*.
  * @device: path of the device to track.
  * @store: path of the block device holding the store.
  * @identity: identity bytes, NUL-padded.
@@ -54,6 +65,7 @@
  */
 struct boot_entry {
 	unsigned int line;
+	int kind;
 	char device[BOOT_PATH_MAX];
 	char store[BOOT_PATH_MAX];
 	char identity[SNAPKEEP_PERSIST_IDENTITY_LEN];

@@ -106,6 +106,12 @@ unsigned int boot_crc32c(const void *buf, size_t len)
 	return ~boot_crc32c_update(~0U, buf, len);
 }
 
+/* Continues: boot_crc32c_more(boot_crc32c(a), b) is the CRC of a + b. */
+unsigned int boot_crc32c_more(unsigned int crc, const void *buf, size_t len)
+{
+	return ~boot_crc32c_update(~crc, buf, len);
+}
+
 static unsigned long long le(const unsigned char *p, unsigned int n)
 {
 	unsigned long long v = 0;

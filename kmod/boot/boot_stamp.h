@@ -72,5 +72,6 @@ int boot_stamp_write(const struct boot_entry *e);
 
 /* Standard CRC32C (Castagnoli) of @len bytes, as the module's stores use. */
 unsigned int boot_crc32c(const void *buf, size_t len);
+unsigned int boot_crc32c_more(unsigned int crc, const void *buf, size_t len);
 
 #endif /* __SNAPKEEP_BOOT_STAMP_H */

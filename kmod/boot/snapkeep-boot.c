@@ -17,6 +17,11 @@
  *	snapkeep-boot [--config PATH] check
  *	snapkeep-boot [--config PATH] mkstore --device DEV --identity ID
  *		--store-device DEV --file PATH [--pages N] [--nointent]
+ *	snapkeep-boot [--config PATH] rollback [--check] [--wait S] [STORE]
+ *
+ * attach also re-attaches the active checkpoints of the config (and
+ * finishes a rollback a power cut interrupted); rollback writes the old
+ * data of checkpoints back (boot_ckpt.c).
  *
  * attach compares each sealed store's stamp (boot_stamp.h) with the device
  * and asks the module for a new generation (reason "absent") when the
@@ -41,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot_ckpt.h"
 #include "boot_config.h"
 #include "boot_log.h"
 #include "boot_stamp.h"
@@ -320,7 +326,7 @@ static int boot_wait_devices(const struct boot_config *cfg, int seconds)
 static int boot_cmd_attach(int argc, char **argv)
 {
 	struct boot_config cfg;
-	unsigned int i, failed = 0;
+	unsigned int i, failed = 0, tracks = 0, ckpt_failed;
 	int ctl, ret, wait = 0;
 
 	if (argc == 3 && !strcmp(argv[1], "--wait")) {
@@ -347,12 +353,20 @@ static int boot_cmd_attach(int argc, char **argv)
 	if (wait)
 		boot_wait_devices(&cfg, wait);
 	/* One device missing or refused never keeps the others untracked. */
-	for (i = 0; i < cfg.count; i++)
+	for (i = 0; i < cfg.count; i++) {
+		if (cfg.entries[i].kind != BOOT_ENTRY_TRACK)
+			continue;
+		tracks++;
 		if (boot_attach_one(ctl, boot_abi_minor(ctl), &cfg.entries[i]))
 			failed++;
-	boot_log(failed || cfg.errors ? BOOT_LOG_WARN : BOOT_LOG_INFO,
-		 "attach: %u of %u device(s) tracked, %u config line(s) left out",
-		 cfg.count - failed, cfg.count, cfg.errors);
+	}
+	/* Checkpoints: rollbacks cut short finish, active ones re-attach. */
+	ckpt_failed = boot_ckpt_attach_all(ctl, &cfg);
+	boot_log(failed || ckpt_failed || cfg.errors ? BOOT_LOG_WARN :
+		 BOOT_LOG_INFO,
+		 "attach: %u of %u device(s) tracked, %u checkpoint(s) not attached, %u config line(s) left out",
+		 tracks - failed, tracks, ckpt_failed, cfg.errors);
+	failed += ckpt_failed;
 	close(ctl);
 	boot_config_free(&cfg);
 	return failed || cfg.errors ? 1 : 0;
@@ -403,7 +417,8 @@ static const struct boot_entry *boot_config_find(const struct boot_config *cfg,
 	struct stat st;
 
 	for (i = 0; cfg && i < cfg->count; i++)
-		if (stat(cfg->entries[i].device, &st) == 0 &&
+		if (cfg->entries[i].kind == BOOT_ENTRY_TRACK &&
+		    stat(cfg->entries[i].device, &st) == 0 &&
 		    S_ISBLK(st.st_mode) && major(st.st_rdev) == d->major &&
 		    minor(st.st_rdev) == d->minor)
 			return &cfg->entries[i];
@@ -565,6 +580,9 @@ static int boot_cmd_status(int argc, char **argv)
 			struct stat st;
 			int on = 0;
 
+			if (e->kind != BOOT_ENTRY_TRACK)
+				continue;
+
 			if (stat(e->device, &st) == 0 && S_ISBLK(st.st_mode))
 				for (i = 0; devs && i < n; i++)
 					if (devs[i].major == major(st.st_rdev) &&
@@ -573,6 +591,7 @@ static int boot_cmd_status(int argc, char **argv)
 			printf("config %s identity=%.*s attached=%s\n", e->device,
 			       (int)e->identity_len, e->identity, on ? "yes" : "no");
 		}
+		boot_ckpt_status(&cfg);
 		boot_config_free(&cfg);
 	}
 	free(devs);
@@ -792,7 +811,8 @@ static int boot_cmd_mkstore(int argc, char **argv)
 	if (len) {
 		ret = boot_config_parse(text, len, boot_config_path, &cfg);
 		for (c = 0; !ret && c < (int)cfg.count; c++) {
-			if (!strcmp(cfg.entries[c].device, device)) {
+			if (cfg.entries[c].kind == BOOT_ENTRY_TRACK &&
+			    !strcmp(cfg.entries[c].device, device)) {
 				boot_log(BOOT_LOG_ERR,
 					 "%s: listed already (line %u): remove that line and its store first",
 					 device, cfg.entries[c].line);
@@ -856,7 +876,12 @@ static void boot_usage(FILE *out)
 		"  mkstore --device DEV --identity ID --store-device DEV --file PATH\n"
 		"          [--pages N] [--nointent]\n"
 		"                           make a store file (and its stamp page) and add\n"
-		"                           it to the config\n");
+		"                           it to the config\n"
+		"  rollback [--check] [--wait SECONDS] [STORE]\n"
+		"                           validate the whole log of every checkpoint\n"
+		"                           of the config (or the one on STORE, its\n"
+		"                           store= device) and write the old data back\n"
+		"                           (resumable); --check only validates\n");
 }
 
 int main(int argc, char **argv)
@@ -889,7 +914,7 @@ int main(int argc, char **argv)
 	 * others answer a person at a terminal.
 	 */
 	if (!no_kmsg && (!strcmp(cmd, "attach") || !strcmp(cmd, "seal") ||
-			 !strcmp(cmd, "mkstore")))
+			 !strcmp(cmd, "mkstore") || !strcmp(cmd, "rollback")))
 		boot_log_open();
 	if (!strcmp(cmd, "attach"))
 		ret = boot_cmd_attach(argc, argv);
@@ -901,6 +926,8 @@ int main(int argc, char **argv)
 		ret = boot_cmd_check(argc, argv);
 	else if (!strcmp(cmd, "mkstore"))
 		ret = boot_cmd_mkstore(argc, argv);
+	else if (!strcmp(cmd, "rollback"))
+		ret = boot_ckpt_cmd_rollback(boot_config_path, argc, argv);
 	else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
 		ret = (boot_usage(stdout), 0);
 	else

@@ -440,6 +440,104 @@ Napi::Value SnapshotInfo(const Napi::CallbackInfo& info) {
       });
 }
 
+// ckptCreate([{ device, identity }], { file? | device?, ranges }, name, resume).
+Napi::Value CkptCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsObject() || !info[2].IsString() || !info[3].IsBoolean())
+    throw Napi::TypeError::New(env, "ckptCreate(devices, store, name, resume)");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  if (arr.Length() < 1 || arr.Length() > SNAPKEEP_CKPT_MAX_DEVICES)
+    throw Napi::RangeError::New(env, "a checkpoint has 1..16 devices");
+  std::vector<std::pair<std::string, std::string>> devs;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "devices must be an array of {device, identity}");
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value d = o.Get("device"), id = o.Get("identity");
+    if (!d.IsString() || !id.IsString()) throw Napi::TypeError::New(env, "devices must be an array of {device, identity}");
+    std::string path = d.As<Napi::String>().Utf8Value(), ident = id.As<Napi::String>().Utf8Value();
+    if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos)
+      throw Napi::TypeError::New(env, "device must be an absolute path");
+    if (ident.empty() || ident.size() > SNAPKEEP_CKPT_IDENTITY_LEN || ident.find('\0') != std::string::npos)
+      throw Napi::RangeError::New(env, "identity must be 1..64 bytes without NUL");
+    devs.emplace_back(path, ident);
+  }
+  Napi::Object so = info[1].As<Napi::Object>();
+  kmod::CheckpointStore store;
+  Napi::Value file = so.Get("file"), device = so.Get("device");
+  if (file.IsString()) store.file = file.As<Napi::String>().Utf8Value();
+  else if (device.IsString()) store.device = device.As<Napi::String>().Utf8Value();
+  else throw Napi::TypeError::New(env, "store.file or store.device must be a path");
+  const std::string& path = store.file.empty() ? store.device : store.file;
+  if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos)
+    throw Napi::TypeError::New(env, "store path must be absolute");
+  Napi::Value ranges = so.Get("ranges");
+  if (!ranges.IsArray()) throw Napi::TypeError::New(env, "store.ranges must be an array of {start, count}");
+  Napi::Array ra = ranges.As<Napi::Array>();
+  for (uint32_t k = 0; k < ra.Length(); k++) {
+    Napi::Value v = ra.Get(k);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "store.ranges must be an array of {start, count}");
+    Napi::Object r = v.As<Napi::Object>();
+    store.ranges.push_back({U64(env, r.Get("start"), "range start"), U64(env, r.Get("count"), "range count")});
+  }
+  std::string name = info[2].As<Napi::String>().Utf8Value();
+  bool resume = info[3].As<Napi::Boolean>().Value();
+  if (!resume && (name.empty() || name.size() > SNAPKEEP_CKPT_NAME_LEN || name.find('\0') != std::string::npos))
+    throw Napi::RangeError::New(env, "name must be 1..64 bytes without NUL");
+  return KmodWorker<std::string>::Start(
+      env,
+      [devs, store, name, resume] {
+        std::vector<kmod::CheckpointDevice> cd;
+        for (const auto& [p, ident] : devs) cd.push_back({kmod::DevOfPath(p), ident});
+        return kmod::CheckpointCreate(cd, store, resume ? std::string() : name, resume);
+      },
+      [](Napi::Env e, const std::string& id) -> Napi::Value { return Napi::String::New(e, id); });
+}
+
+Napi::Value CkptEnd(const Napi::CallbackInfo& info, bool commit) {
+  std::string id = IdArg(info, 0);
+  return KmodWorker<Unit>::Start(
+      info.Env(), [id, commit] { return kmod::CheckpointEnd(id, commit), Unit{}; }, Undefined);
+}
+
+Napi::Value CkptCommit(const Napi::CallbackInfo& info) { return CkptEnd(info, true); }
+Napi::Value CkptAbandon(const Napi::CallbackInfo& info) { return CkptEnd(info, false); }
+
+Napi::Value CkptInfo(const Napi::CallbackInfo& info) {
+  std::string id = IdArg(info, 0);
+  return KmodWorker<kmod::CheckpointInfo>::Start(
+      info.Env(), [id] { return kmod::GetCheckpointInfo(id); },
+      [](Napi::Env e, const kmod::CheckpointInfo& c) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(e);
+        o.Set("id", c.id);
+        o.Set("state", Napi::Number::New(e, c.state));
+        o.Set("reason", Napi::Number::New(e, c.reason));
+        o.Set("chunkSize", Napi::Number::New(e, c.chunk_size));
+        o.Set("flags", Napi::Number::New(e, c.flags));
+        o.Set("created", Num(e, c.created));
+        o.Set("storePages", Num(e, c.store_pages));
+        o.Set("usedPages", Num(e, c.used_pages));
+        o.Set("entries", Num(e, c.entries));
+        o.Set("records", Num(e, c.records));
+        o.Set("sequence", Num(e, c.sequence));
+        o.Set("name", c.name);
+        Napi::Array devs = Napi::Array::New(e, c.devices.size());
+        for (size_t i = 0; i < c.devices.size(); i++) devs.Set(static_cast<uint32_t>(i), DevValue(e, c.devices[i]));
+        o.Set("devs", devs);
+        return o;
+      });
+}
+
+Napi::Value CkptList(const Napi::CallbackInfo& info) {
+  return KmodWorker<std::vector<std::string>>::Start(
+      info.Env(), [] { return kmod::ListCheckpoints(); },
+      [](Napi::Env e, const std::vector<std::string>& ids) -> Napi::Value {
+        Napi::Array arr = Napi::Array::New(e, ids.size());
+        for (size_t i = 0; i < ids.size(); i++) arr.Set(static_cast<uint32_t>(i), ids[i]);
+        return arr;
+      });
+}
+
 }  // namespace
 
 void InitKmodCtl(Napi::Env env, Napi::Object exports) {
@@ -466,6 +564,11 @@ void InitKmodCtl(Napi::Env env, Napi::Object exports) {
   k.Set("waitEvent", Napi::Function::New(env, WaitEvent));
   k.Set("listSnapshots", Napi::Function::New(env, ListSnapshots));
   k.Set("snapshotInfo", Napi::Function::New(env, SnapshotInfo));
+  k.Set("ckptCreate", Napi::Function::New(env, CkptCreate));
+  k.Set("ckptCommit", Napi::Function::New(env, CkptCommit));
+  k.Set("ckptAbandon", Napi::Function::New(env, CkptAbandon));
+  k.Set("ckptInfo", Napi::Function::New(env, CkptInfo));
+  k.Set("ckptList", Napi::Function::New(env, CkptList));
   exports.Set("kmod", k);
 }
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { headerAbi, isNativeSysError, moduleVersion } from '../index';
+import { headerAbi, isNativeSysError, kmod, moduleVersion } from '../index';
 
 function headerDefine(name: string): number {
   const text = readFileSync('kmod/include/uapi/snapkeep.h', 'utf8');
@@ -37,5 +37,26 @@ describe('kmod_ctl binding', () => {
     expect(err.errno).toBe(2);
     expect(err.syscall).toBe('open');
     expect(err.message).toContain('module not loaded');
+  });
+
+  it('checks checkpoint arguments before any ioctl (ABI 1.5)', async () => {
+    const store = { device: '/dev/null', ranges: [{ start: 0, count: 8 }] };
+    const dev = { device: '/dev/null', identity: 'x' };
+    expect(() => kmod.checkpointCreate([], store, 'n')).toThrow(RangeError);
+    expect(() => kmod.checkpointCreate(Array(17).fill(dev), store, 'n')).toThrow(RangeError);
+    expect(() => kmod.checkpointCreate([{ ...dev, identity: 'a'.repeat(65) }], store, 'n')).toThrow(RangeError);
+    expect(() => kmod.checkpointCreate([{ ...dev, identity: '' }], store, 'n')).toThrow(RangeError);
+    expect(() => kmod.checkpointCreate([{ ...dev, device: 'vda' }], store, 'n')).toThrow(TypeError);
+    expect(() => kmod.checkpointCreate([dev], { device: 'vdb', ranges: [] }, 'n')).toThrow(TypeError);
+    expect(() => kmod.checkpointCreate([dev], { ...store, ranges: [{ start: -1, count: 8 }] }, 'n')).toThrow(TypeError);
+    expect(() => kmod.checkpointCreate([dev], store, '')).toThrow(RangeError);
+    expect(() => kmod.checkpointCreate([dev], store, 'x'.repeat(65))).toThrow(RangeError);
+    expect(() => kmod.checkpointCommit('not-an-id')).toThrow(TypeError);
+    expect(() => kmod.checkpointAbandon('not-an-id')).toThrow(TypeError);
+    expect(() => kmod.checkpointInfo('not-an-id')).toThrow(TypeError);
+    // Well-formed: the worker answers (a character device is not a disk).
+    const e = await kmod.checkpointCreate([dev], store, 'n', { resume: true }).then(() => null, (x: unknown) => x);
+    expect(isNativeSysError(e)).toBe(true);
+    expect((e as { code: string }).code).toBe('ENOTBLK');
   });
 });

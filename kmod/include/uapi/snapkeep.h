@@ -48,10 +48,12 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
+#include "snapkeep_ckpt.h"
+
 #define SNAPKEEP_CTL_NAME	"snapkeep"
 
 #define SNAPKEEP_ABI_MAJOR	1
-#define SNAPKEEP_ABI_MINOR	4
+#define SNAPKEEP_ABI_MINOR	5
 
 #define SNAPKEEP_IOCTL_MAGIC	'K'
 
@@ -529,5 +531,149 @@ struct snapkeep_snapshot_info {
 
 #define SNAPKEEP_IOCTL_SNAPSHOT_INFO \
 	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x16, struct snapkeep_snapshot_info)
+
+/*
+ * Checkpoints (ABI 1.5). A checkpoint of one or more devices, taken at one
+ * instant (file systems frozen, writes in flight waited for, as a take),
+ * saves the old data of each chunk before its first write: the write waits
+ * until the old data and its log entry are durable in the checkpoint's
+ * store (a preallocated, written, immutable file, pinned while the
+ * checkpoint is attached, or raw ranges). The store survives reboots:
+ * the boot tool re-attaches it (SNAPKEEP_CKPT_RESUME) before anything
+ * writes the devices, or rolls the devices back from it, without the
+ * module. Commit (keep the new data) and abandon end it and free the
+ * store. snapkeep_ckpt.h has the on-disk format; docs/kernel-module.md,
+ * "Checkpoints", the rules.
+ */
+
+/* snapkeep_ckpt_create.flags */
+/*
+ * Re-attach the active checkpoint found in the store (at boot) instead of
+ * starting a new one: the header's devices must be these (identity, size,
+ * logical block size: -EXDEV otherwise), the newest metadata copy must say
+ * active (-ESTALE otherwise: committed, abandoned, invalid, rolled back),
+ * and every log record and entry must check (-EUCLEAN otherwise).
+ */
+#define SNAPKEEP_CKPT_RESUME		(1U << 0)
+
+/**
+ * struct snapkeep_ckpt_dev - a device of SNAPKEEP_IOCTL_CKPT_CREATE.
+ * @dev: in: the device.
+ * @reserved: zero.
+ * @identity: in: who it is, as user space knows it (a WWN or serial, a
+ *	partition UUID), recorded in the store and compared on resume.
+ */
+struct snapkeep_ckpt_dev {
+	struct snapkeep_dev dev;
+	__u64 reserved;
+	__u8 identity[SNAPKEEP_CKPT_IDENTITY_LEN];
+};
+
+/**
+ * struct snapkeep_ckpt_create - argument of SNAPKEEP_IOCTL_CKPT_CREATE.
+ * @count: in: devices, 1..SNAPKEEP_CKPT_MAX_DEVICES, no duplicates.
+ * @flags: in: SNAPKEEP_CKPT_RESUME.
+ * @devs: in: user pointer to @count struct snapkeep_ckpt_dev.
+ * @store_dev: in: the block device the store's ranges are on.
+ * @fd: in: an open descriptor of the store file (pinned while the
+ *	checkpoint is attached), or -1 for raw ranges of @store_dev.
+ * @range_count: in: number of ranges, 1..SNAPKEEP_MAX_RANGES.
+ * @ranges: in: user pointer to struct snapkeep_sectors[@range_count]: the
+ *	store in its own order, each 4096-byte aligned, inside @store_dev,
+ *	not overlapping.
+ * @name: in (create): the checkpoint's name, NUL-padded; out (resume):
+ *	the stored name.
+ * @id: out: the checkpoint's id.
+ * @reserved: zero.
+ *
+ * Attaches trackers to the devices not tracked yet. -EBUSY when a device
+ * is in another checkpoint, -ENOSPC when the store cannot hold one
+ * chunk's record (3 + 1 + 16 pages at 64 KiB chunks), -EINVAL for bad ranges, a file not on @store_dev or a device
+ * with logical blocks over 4096 bytes, -ETXTBSY for a pinned file, -ELOOP
+ * for a store stacked on a device of the checkpoint (its writes would
+ * wait for themselves), -EIO when the store cannot be written or read;
+ * with SNAPKEEP_CKPT_RESUME also -EXDEV, -ESTALE, -EUCLEAN (above).
+ */
+struct snapkeep_ckpt_create {
+	__u32 count;
+	__u32 flags;
+	__u64 devs;
+	struct snapkeep_dev store_dev;
+	__s32 fd;
+	__u32 range_count;
+	__u64 ranges;
+	__u8 name[SNAPKEEP_CKPT_NAME_LEN];
+	struct snapkeep_uuid id;
+	__u64 reserved[2];
+};
+
+#define SNAPKEEP_IOCTL_CKPT_CREATE \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x20, struct snapkeep_ckpt_create)
+
+/*
+ * SNAPKEEP_IOCTL_CKPT_COMMIT - keep the new data: the store says
+ * committed (durably), writes no longer wait, the store file is unpinned
+ * and trackers the checkpoint attached are detached. Also for an invalid
+ * checkpoint. -ENOENT for an unknown id, -EIO when the store did not take
+ * the state (an active checkpoint then stays; an invalid one ends anyway).
+ */
+#define SNAPKEEP_IOCTL_CKPT_COMMIT \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x21, struct snapkeep_uuid)
+
+/*
+ * SNAPKEEP_IOCTL_CKPT_ABANDON - as COMMIT, but the store says abandoned:
+ * the checkpoint was given up, not accepted (for the record; neither can
+ * be rolled back).
+ */
+#define SNAPKEEP_IOCTL_CKPT_ABANDON \
+	_IOW(SNAPKEEP_IOCTL_MAGIC, 0x22, struct snapkeep_uuid)
+
+/**
+ * struct snapkeep_ckpt_info - argument of SNAPKEEP_IOCTL_CKPT_INFO.
+ * @id: in: the checkpoint.
+ * @state: out: SNAPKEEP_CKPT_ACTIVE or SNAPKEEP_CKPT_INVALID.
+ * @reason: out: SNAPKEEP_CKPT_REASON_* when invalid.
+ * @count: out: number of devices.
+ * @chunk_size: out: bytes saved at a chunk's first write.
+ * @created: out: seconds since the epoch.
+ * @store_pages: out: 4096-byte pages of the store.
+ * @used_pages: out: pages used (header, metadata, records).
+ * @entries: out: chunks saved.
+ * @records: out: records committed.
+ * @sequence: out: sequence of the metadata written last.
+ * @flags: out: SNAPKEEP_CKPT_INFO_*.
+ * @reserved0: zero.
+ * @name: out: the name.
+ * @devs: out: the devices, in the store's order.
+ * @reserved: zero.
+ */
+struct snapkeep_ckpt_info {
+	struct snapkeep_uuid id;
+	__u32 state;
+	__u32 reason;
+	__u32 count;
+	__u32 chunk_size;
+	__u64 created;
+	__u64 store_pages;
+	__u64 used_pages;
+	__u64 entries;
+	__u64 records;
+	__u64 sequence;
+	__u32 flags;
+	__u32 reserved0;
+	__u8 name[SNAPKEEP_CKPT_NAME_LEN];
+	struct snapkeep_dev devs[SNAPKEEP_CKPT_MAX_DEVICES];
+	__u64 reserved[4];
+};
+
+/* snapkeep_ckpt_info.flags */
+#define SNAPKEEP_CKPT_INFO_RESUMED	(1U << 0)	/* re-attached from the store */
+
+#define SNAPKEEP_IOCTL_CKPT_INFO \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x23, struct snapkeep_ckpt_info)
+
+/* SNAPKEEP_IOCTL_CKPT_LIST - the checkpoint ids (struct snapkeep_uuid). */
+#define SNAPKEEP_IOCTL_CKPT_LIST \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x24, struct snapkeep_list)
 
 #endif /* _UAPI_LINUX_SNAPKEEP_H */

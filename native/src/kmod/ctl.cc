@@ -181,44 +181,62 @@ TrackerInfo2 GetTrackerInfo2(Dev dev) {
   return out;
 }
 
+namespace {
+
+// A store file opened for the module to pin (its device: the file
+// system's), or a raw device; the descriptor closes with it.
+class StoreFd {
+ public:
+  StoreFd(const std::string& file, const std::string& device) {
+    if (file.empty()) {
+      dev_ = DevOfPath(device);
+      return;
+    }
+    // O_NOFOLLOW: the file the caller mapped, not what a link points to now.
+    fd_ = open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd_ < 0) {
+      int e = errno;
+      Fail(e, "open", file + ": " + strerror(e));
+    }
+    struct stat st {};
+    if (fstat(fd_, &st) < 0 || !S_ISREG(st.st_mode)) {
+      int e = errno;
+      close(fd_);
+      Fail(e ? e : EINVAL, "fstat", file + " is not a regular file");
+    }
+    dev_ = Dev{major(st.st_dev), minor(st.st_dev)};
+  }
+  ~StoreFd() {
+    // The module holds its own reference: ours can go.
+    if (fd_ >= 0) close(fd_);
+  }
+  StoreFd(const StoreFd&) = delete;
+  StoreFd& operator=(const StoreFd&) = delete;
+
+  int fd() const { return fd_; }
+  Dev dev() const { return dev_; }
+
+ private:
+  int fd_ = -1;
+  Dev dev_;
+};
+
+}  // namespace
+
 void AttachPersistent(Dev dev, const PersistentStore& store) {
   struct snapkeep_attach_persistent arg {};
   if (store.identity.size() > sizeof(arg.identity)) Fail(EINVAL, "", "identity is longer than 64 bytes");
   std::memcpy(arg.identity, store.identity.data(), store.identity.size());
   arg.dev = ToAbi(dev);
   arg.flags = store.flags;
-  arg.fd = -1;
-  int fd = -1;
-  if (!store.file.empty()) {
-    // O_NOFOLLOW: the file the caller mapped, not what a link points to now.
-    fd = open(store.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-      int e = errno;
-      Fail(e, "open", store.file + ": " + strerror(e));
-    }
-    struct stat st {};
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-      int e = errno;
-      close(fd);
-      Fail(e ? e : EINVAL, "fstat", store.file + " is not a regular file");
-    }
-    arg.store_dev = ToAbi(Dev{major(st.st_dev), minor(st.st_dev)});
-    arg.fd = fd;
-  } else {
-    arg.store_dev = ToAbi(DevOfPath(store.device));
-  }
+  StoreFd sf(store.file, store.device);
+  arg.store_dev = ToAbi(sf.dev());
+  arg.fd = sf.fd();
   std::vector<struct snapkeep_sectors> abi = ToAbi(store.ranges);
   arg.count = static_cast<uint32_t>(abi.size());
   arg.ranges = Ptr(abi.data());
-  try {
-    CtlFd ctl;
-    ctl.Call(SNAPKEEP_IOCTL_ATTACH_PERSISTENT, &arg, "attach persistent");
-  } catch (...) {
-    if (fd >= 0) close(fd);
-    throw;
-  }
-  // The module holds its own reference: ours can go.
-  if (fd >= 0) close(fd);
+  CtlFd ctl;
+  ctl.Call(SNAPKEEP_IOCTL_ATTACH_PERSISTENT, &arg, "attach persistent");
 }
 
 std::vector<uint8_t> ReadMap(Dev dev, uint64_t offset, uint64_t length) {
@@ -405,6 +423,80 @@ SnapshotInfo GetSnapshotInfo(const Uuid& id) {
     d.chunks_copied = devs[i].chunks_copied;
     out.devices.push_back(d);
   }
+  return out;
+}
+
+Uuid CheckpointCreate(const std::vector<CheckpointDevice>& devs, const CheckpointStore& store,
+                      const std::string& name, bool resume) {
+  struct snapkeep_ckpt_create arg {};
+  if (name.size() > sizeof(arg.name)) Fail(EINVAL, "", "name is longer than 64 bytes");
+  std::memcpy(arg.name, name.data(), name.size());
+  std::vector<struct snapkeep_ckpt_dev> abi(devs.size());
+  for (size_t i = 0; i < devs.size(); i++) {
+    if (devs[i].identity.size() > sizeof(abi[i].identity)) Fail(EINVAL, "", "identity is longer than 64 bytes");
+    abi[i].dev = ToAbi(devs[i].dev);
+    std::memcpy(abi[i].identity, devs[i].identity.data(), devs[i].identity.size());
+  }
+  StoreFd sf(store.file, store.device);
+  std::vector<struct snapkeep_sectors> ranges = ToAbi(store.ranges);
+  arg.count = static_cast<uint32_t>(abi.size());
+  arg.flags = resume ? SNAPKEEP_CKPT_RESUME : 0;
+  arg.devs = Ptr(abi.data());
+  arg.store_dev = ToAbi(sf.dev());
+  arg.fd = sf.fd();
+  arg.range_count = static_cast<uint32_t>(ranges.size());
+  arg.ranges = Ptr(ranges.data());
+  CtlFd ctl;
+  ctl.Call(SNAPKEEP_IOCTL_CKPT_CREATE, &arg, "create checkpoint");
+  return FormatUuid(arg.id.b);
+}
+
+void CheckpointEnd(const Uuid& id, bool commit) {
+  struct snapkeep_uuid arg {};
+  ParseUuid(id, arg.b);
+  CtlFd ctl;
+  ctl.Call(commit ? SNAPKEEP_IOCTL_CKPT_COMMIT : SNAPKEEP_IOCTL_CKPT_ABANDON, &arg,
+           commit ? "commit checkpoint" : "abandon checkpoint");
+}
+
+CheckpointInfo GetCheckpointInfo(const Uuid& id) {
+  struct snapkeep_ckpt_info arg {};
+  ParseUuid(id, arg.id.b);
+  CtlFd ctl;
+  ctl.Call(SNAPKEEP_IOCTL_CKPT_INFO, &arg, "checkpoint info");
+  CheckpointInfo out;
+  out.id = id;
+  out.state = arg.state;
+  out.reason = arg.reason;
+  out.chunk_size = arg.chunk_size;
+  out.flags = arg.flags;
+  out.created = arg.created;
+  out.store_pages = arg.store_pages;
+  out.used_pages = arg.used_pages;
+  out.entries = arg.entries;
+  out.records = arg.records;
+  out.sequence = arg.sequence;
+  out.name.assign(reinterpret_cast<const char*>(arg.name), strnlen(reinterpret_cast<const char*>(arg.name), sizeof(arg.name)));
+  for (uint32_t i = 0; i < arg.count && i < SNAPKEEP_CKPT_MAX_DEVICES; i++) out.devices.push_back(FromAbi(arg.devs[i]));
+  return out;
+}
+
+std::vector<Uuid> ListCheckpoints() {
+  CtlFd ctl;
+  std::vector<struct snapkeep_uuid> items;
+  for (;;) {
+    struct snapkeep_list arg {};
+    arg.count = static_cast<uint32_t>(items.size());
+    arg.items = Ptr(items.data());
+    ctl.Call(SNAPKEEP_IOCTL_CKPT_LIST, &arg, "list checkpoints");
+    if (arg.count <= items.size()) {
+      items.resize(arg.count);
+      break;
+    }
+    items.resize(arg.count + 4);
+  }
+  std::vector<Uuid> out;
+  for (const auto& u : items) out.push_back(FormatUuid(u.b));
   return out;
 }
 

@@ -88,6 +88,35 @@ struct SnapshotInfo {
   std::vector<SnapshotDevice> devices;
 };
 
+// A device of a checkpoint (ABI 1.5).
+struct CheckpointDevice {
+  Dev dev;
+  std::string identity;  // 1..SNAPKEEP_CKPT_IDENTITY_LEN bytes
+};
+
+// A checkpoint's store: a file or raw ranges of a device, as PersistentStore.
+struct CheckpointStore {
+  std::string file;
+  std::string device;
+  std::vector<Range> ranges;
+};
+
+struct CheckpointInfo {
+  Uuid id;
+  uint32_t state = 0;   // SNAPKEEP_CKPT_ACTIVE or _INVALID
+  uint32_t reason = 0;  // SNAPKEEP_CKPT_REASON_*
+  uint32_t chunk_size = 0;
+  uint32_t flags = 0;   // SNAPKEEP_CKPT_INFO_*
+  uint64_t created = 0;
+  uint64_t store_pages = 0;
+  uint64_t used_pages = 0;
+  uint64_t entries = 0;
+  uint64_t records = 0;
+  uint64_t sequence = 0;
+  std::string name;
+  std::vector<Dev> devices;
+};
+
 // Thrown by everything below; the napi layer turns it into a JS error with
 // the errno name as `code`.
 struct Failure {
@@ -122,6 +151,14 @@ void Take(const Uuid& id);
 std::optional<Event> WaitEvent(const Uuid& id, uint32_t timeout_ms);
 std::vector<Uuid> ListSnapshots();
 SnapshotInfo GetSnapshotInfo(const Uuid& id);
+
+// Checkpoints (ABI 1.5): create (or, with resume, re-attach the one in the
+// store), commit or abandon (commit false), info, list.
+Uuid CheckpointCreate(const std::vector<CheckpointDevice>& devs, const CheckpointStore& store,
+                      const std::string& name, bool resume);
+void CheckpointEnd(const Uuid& id, bool commit);
+CheckpointInfo GetCheckpointInfo(const Uuid& id);
+std::vector<Uuid> ListCheckpoints();
 
 }  // namespace kmod
 }  // namespace snapkeep

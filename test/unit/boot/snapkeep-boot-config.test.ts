@@ -96,6 +96,30 @@ describe('snapkeep-boot config', () => {
     });
   }
 
+  it('reads checkpoint lines: a device may be tracked and checkpointed, stamp= and nointent are for track lines', () => {
+    const r = run([
+      'track /dev/vdb identity=a store=/dev/vda1 ranges=8+8 stamp=16',
+      'checkpoint /dev/vdb identity=a store=/dev/vda2 ranges=0+4096',
+      'checkpoint /dev/vdc identity=c store=/dev/vda2 ranges=0+4096',
+      'checkpoint /dev/vdd identity=d store=/dev/vda2 ranges=0+4096 stamp=8192',
+      'checkpoint /dev/vde identity=e store=/dev/vda2 ranges=0+4096 nointent',
+      'checkpoint /dev/vdc identity=c2 store=/dev/vda3 ranges=0+4096',
+      'checkpoint=x /dev/vdf identity=f store=/dev/vda2 ranges=0+4096',
+    ].join('\n'));
+    expect(r.out).toContain('3 device(s), 4 line(s) left out');
+    expect(r.err).toMatch(/\.conf:4: .*stamp= and nointent are for track lines/);
+    expect(r.err).toMatch(/\.conf:5: .*stamp= and nointent are for track lines/);
+    expect(r.err).toMatch(/\.conf:6: .*device listed twice/);
+    expect(r.err).toMatch(/\.conf:7: .*unknown keyword/);
+    expect(r.status).toBe(1);
+  });
+
+  it('rollback refuses a store that holds no checkpoint, and says why', () => {
+    const r = run(`checkpoint /dev/null identity=a store=/dev/null ranges=0+2048\n`, 'rollback', '--check');
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/rollback refused: cannot (open|read) the store|not a block device|no valid checkpoint header/);
+  });
+
   it('leaves out the second line of a device listed twice', () => {
     const r = run(`${good}\n${good}\n`);
     expect(r.err).toContain(':2: device listed twice: line 1');
