@@ -14,8 +14,8 @@ import * as path from 'node:path';
 import { z } from 'zod';
 
 import { AppError, Id } from '../../common/contract';
-import { describeIssues } from '../../common/rpc/dispatcher';
 import { removeDurably, sweepTempFiles, writeFileAtomic } from '../persist/atomic-file';
+import { readPrivateJson } from '../persist/private-json';
 
 const KeyFile = z.object({ version: z.literal(1), passphrase: z.string().min(1).max(1024) }).strict();
 
@@ -44,31 +44,8 @@ export class RememberedKeys {
 
   /** Reads one repository's key; never throws for a missing, damaged or unreadable file. */
   async read(repositoryId: string): Promise<StoredKey> {
-    const file = this.fileOf(repositoryId);
-    let text: string;
-    try {
-      // lstat: a link in place of the file is not followed to whatever it names.
-      const st = await fs.lstat(file);
-      if (!st.isFile()) return { kind: 'unusable', problem: `${file} is not a regular file` };
-      const me = process.getuid?.();
-      if (me !== undefined && st.uid !== me) return { kind: 'unusable', problem: `${file} belongs to uid ${st.uid}, not to this service's user, so it is not used` };
-      if ((st.mode & 0o077) !== 0)
-        return { kind: 'unusable', problem: `${file} may be read by other users (mode ${(st.mode & 0o777).toString(8)}), so it is not used` };
-      text = await fs.readFile(file, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { kind: 'none' };
-      return { kind: 'unusable', problem: `${file} could not be read (${code ?? String(e)})` };
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return { kind: 'unusable', problem: `${file} is damaged (not JSON)` };
-    }
-    const parsed = KeyFile.safeParse(raw);
-    if (!parsed.success) return { kind: 'unusable', problem: `${file} is damaged (${describeIssues(parsed.error)})` };
-    return { kind: 'key', passphrase: parsed.data.passphrase };
+    const r = await readPrivateJson(this.fileOf(repositoryId), KeyFile);
+    return r.kind === 'data' ? { kind: 'key', passphrase: r.data.passphrase } : r;
   }
 
   async forget(repositoryId: string): Promise<void> {

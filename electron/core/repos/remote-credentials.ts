@@ -12,9 +12,9 @@ import * as path from 'node:path';
 import { z } from 'zod';
 
 import { RemoteAccessFields } from '../../common/contract';
-import { describeIssues } from '../../common/rpc/dispatcher';
 import { removeDurably, sweepTempFiles, writeFileAtomic } from '../persist/atomic-file';
 import { systemDirs, userDirs } from '../persist/dirs';
+import { readPrivateJson } from '../persist/private-json';
 import { canonicalLocation } from '../engine/storage/location';
 
 const EntryFile = z.object({ version: z.literal(1), location: z.string().max(2100) }).extend(RemoteAccessFields.shape).strict();
@@ -48,29 +48,10 @@ export class RemoteCredentials {
   /** Never throws for a missing, damaged or unreadable file. */
   async read(location: string): Promise<StoredRemote> {
     const file = this.fileOf(location);
-    let text: string;
-    try {
-      const st = await fs.lstat(file);
-      if (!st.isFile()) return { kind: 'unusable', problem: `${file} is not a regular file` };
-      const me = process.getuid?.();
-      if (me !== undefined && st.uid !== me) return { kind: 'unusable', problem: `${file} belongs to uid ${st.uid}, not to this service's user, so it is not used` };
-      if ((st.mode & 0o077) !== 0) return { kind: 'unusable', problem: `${file} may be read by other users (mode ${(st.mode & 0o777).toString(8)}), so it is not used` };
-      text = await fs.readFile(file, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { kind: 'none' };
-      return { kind: 'unusable', problem: `${file} could not be read (${code ?? String(e)})` };
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return { kind: 'unusable', problem: `${file} is damaged (not JSON)` };
-    }
-    const parsed = EntryFile.safeParse(raw);
-    if (!parsed.success) return { kind: 'unusable', problem: `${file} is damaged (${describeIssues(parsed.error)})` };
-    if (parsed.data.location !== canonicalLocation(location)) return { kind: 'unusable', problem: `${file} is for ${parsed.data.location}` };
-    const { version: _v, location: _l, ...login } = parsed.data;
+    const r = await readPrivateJson(file, EntryFile);
+    if (r.kind !== 'data') return r;
+    if (r.data.location !== canonicalLocation(location)) return { kind: 'unusable', problem: `${file} is for ${r.data.location}` };
+    const { version: _v, location: _l, ...login } = r.data;
     return { kind: 'login', login };
   }
 
