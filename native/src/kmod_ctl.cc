@@ -402,14 +402,17 @@ Napi::Value WaitEvent(const Napi::CallbackInfo& info) {
       });
 }
 
+// A list of ids as a JS array of strings (LIST_SNAPSHOTS, CKPT_LIST).
+Napi::Value IdArray(Napi::Env e, const std::vector<std::string>& ids) {
+  Napi::Array arr = Napi::Array::New(e, ids.size());
+  for (size_t i = 0; i < ids.size(); i++) arr.Set(static_cast<uint32_t>(i), ids[i]);
+  return arr;
+}
+
 Napi::Value ListSnapshots(const Napi::CallbackInfo& info) {
   return KmodWorker<std::vector<std::string>>::Start(
       info.Env(), [] { return kmod::ListSnapshots(); },
-      [](Napi::Env e, const std::vector<std::string>& ids) -> Napi::Value {
-        Napi::Array arr = Napi::Array::New(e, ids.size());
-        for (size_t i = 0; i < ids.size(); i++) arr.Set(static_cast<uint32_t>(i), ids[i]);
-        return arr;
-      });
+      IdArray);
 }
 
 Napi::Value SnapshotInfo(const Napi::CallbackInfo& info) {
@@ -531,11 +534,7 @@ Napi::Value CkptInfo(const Napi::CallbackInfo& info) {
 Napi::Value CkptList(const Napi::CallbackInfo& info) {
   return KmodWorker<std::vector<std::string>>::Start(
       info.Env(), [] { return kmod::ListCheckpoints(); },
-      [](Napi::Env e, const std::vector<std::string>& ids) -> Napi::Value {
-        Napi::Array arr = Napi::Array::New(e, ids.size());
-        for (size_t i = 0; i < ids.size(); i++) arr.Set(static_cast<uint32_t>(i), ids[i]);
-        return arr;
-      });
+      IdArray);
 }
 
 }  // namespace

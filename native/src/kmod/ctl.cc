@@ -379,14 +379,16 @@ std::optional<Event> WaitEvent(const Uuid& id, uint32_t timeout_ms) {
   return ev;
 }
 
-std::vector<Uuid> ListSnapshots() {
+// The ids a LIST ioctl names: asked again with room for what it said it
+// has, since the set may grow between two calls.
+static std::vector<Uuid> ListIds(unsigned long request, const char* what) {
   CtlFd ctl;
   std::vector<struct snapkeep_uuid> items;
   for (;;) {
     struct snapkeep_list arg {};
     arg.count = static_cast<uint32_t>(items.size());
     arg.items = Ptr(items.data());
-    ctl.Call(SNAPKEEP_IOCTL_LIST_SNAPSHOTS, &arg, "list snapshots");
+    ctl.Call(request, &arg, what);
     if (arg.count <= items.size()) {
       items.resize(arg.count);
       break;
@@ -397,6 +399,8 @@ std::vector<Uuid> ListSnapshots() {
   for (const auto& u : items) out.push_back(FormatUuid(u.b));
   return out;
 }
+
+std::vector<Uuid> ListSnapshots() { return ListIds(SNAPKEEP_IOCTL_LIST_SNAPSHOTS, "list snapshots"); }
 
 SnapshotInfo GetSnapshotInfo(const Uuid& id) {
   struct snapkeep_snapshot_info arg {};
@@ -481,24 +485,7 @@ CheckpointInfo GetCheckpointInfo(const Uuid& id) {
   return out;
 }
 
-std::vector<Uuid> ListCheckpoints() {
-  CtlFd ctl;
-  std::vector<struct snapkeep_uuid> items;
-  for (;;) {
-    struct snapkeep_list arg {};
-    arg.count = static_cast<uint32_t>(items.size());
-    arg.items = Ptr(items.data());
-    ctl.Call(SNAPKEEP_IOCTL_CKPT_LIST, &arg, "list checkpoints");
-    if (arg.count <= items.size()) {
-      items.resize(arg.count);
-      break;
-    }
-    items.resize(arg.count + 4);
-  }
-  std::vector<Uuid> out;
-  for (const auto& u : items) out.push_back(FormatUuid(u.b));
-  return out;
-}
+std::vector<Uuid> ListCheckpoints() { return ListIds(SNAPKEEP_IOCTL_CKPT_LIST, "list checkpoints"); }
 
 }  // namespace kmod
 }  // namespace snapkeep
