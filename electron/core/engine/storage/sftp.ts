@@ -20,10 +20,11 @@
 //   MAX_LIST_ENTRIES entries, links and special files are REPO_UNSAFE.
 import { createHash, randomBytes } from 'node:crypto';
 
-import { Client, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
+import { Client, type ConnectConfig, type Stats } from 'ssh2';
 
 import { AppError } from '../../../common/contract';
 import type { SftpLocation } from './location';
+import { SftpChannel } from './sftp-channel';
 import { type LoadOptions, MAX_LIST_ENTRIES, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath } from './storage';
 
 export interface SftpCredentials {
@@ -69,11 +70,6 @@ export function hostKeyFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-interface Conn {
-  client: Client;
-  sftp: SFTPWrapper;
-}
-
 /** An error of the SSH session itself, not of one file: worth a new connection and another try. */
 function isConnectionError(e: unknown): boolean {
   if (e instanceof AppError) return false;
@@ -84,10 +80,6 @@ function isConnectionError(e: unknown): boolean {
 function sftpCode(e: unknown): number | undefined {
   const c = (e as { code?: unknown }).code;
   return typeof c === 'number' ? c : undefined;
-}
-
-function promisify<T>(fn: (cb: (err: Error | undefined | null, v: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -114,7 +106,7 @@ export class SftpStorage implements RepoStorage {
   readonly location: string;
   /** The fingerprint of the key the server showed (after the first connection). */
   hostKey: string | undefined;
-  private conn: Promise<Conn> | undefined;
+  private conn: Promise<SftpChannel> | undefined;
   private readonly madeDirs = new Set<string>();
   private closed = false;
   private readonly retry: RetryPolicy;
@@ -134,8 +126,8 @@ export class SftpStorage implements RepoStorage {
   }
 
   /** Opens the SSH session and its SFTP channel. */
-  private connect(): Promise<Conn> {
-    return new Promise<Conn>((resolve, reject) => {
+  private connect(): Promise<SftpChannel> {
+    return new Promise<SftpChannel>((resolve, reject) => {
       const client = new Client();
       let keyError: AppError | undefined;
       let settled = false;
@@ -149,7 +141,7 @@ export class SftpStorage implements RepoStorage {
         client.sftp((err, sftp) => {
           if (err) return fail(err);
           settled = true;
-          resolve({ client, sftp });
+          resolve(new SftpChannel(client, sftp));
         });
       });
       client.on('error', fail);
@@ -198,7 +190,7 @@ export class SftpStorage implements RepoStorage {
     return err;
   }
 
-  private session(): Promise<Conn> {
+  private session(): Promise<SftpChannel> {
     if (this.closed) return Promise.reject(new AppError('INTERNAL', `the connection to ${this.location} is closed`));
     if (!this.conn) {
       const c = this.connect();
@@ -217,13 +209,13 @@ export class SftpStorage implements RepoStorage {
   }
 
   /** Runs `fn` on the SFTP channel; a broken connection is opened again and `fn` retried with backoff. */
-  private async run<T>(what: string, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  private async run<T>(what: string, fn: (ch: SftpChannel) => Promise<T>): Promise<T> {
     let last: unknown;
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       if (attempt > 0) await sleep(this.retry.baseDelayMs * 2 ** (attempt - 1));
       try {
-        const { sftp } = await this.session();
-        return await fn(sftp);
+        const ch = await this.session();
+        return await fn(ch);
       } catch (e) {
         if (!isConnectionError(e)) throw this.fileError(e, what);
         last = e;
@@ -248,18 +240,18 @@ export class SftpStorage implements RepoStorage {
     return new AppError('IO_ERROR', `${what}: ${msg}`, { location: this.location, ...(code !== undefined && { sftpStatus: code }) });
   }
 
-  private async mkdirs(sftp: SFTPWrapper, dir: string): Promise<void> {
+  private async mkdirs(ch: SftpChannel, dir: string): Promise<void> {
     let at = '';
     for (const part of dir.split('/').filter((x) => x !== '')) {
       at += `/${part}`;
       if (this.madeDirs.has(at)) continue;
       try {
-        await promisify<void>((cb) => sftp.mkdir(at, { mode: 0o700 }, (err) => cb(err, undefined)));
+        await ch.call<void>((cb) => ch.sftp.mkdir(at, { mode: 0o700 }, (err) => cb(err, undefined)));
       } catch (e) {
         // Already there (or made by another process) is what we want; a
         // link or file in its place is refused when it is used.
         if (!isConnectionError(e)) {
-          const st = await promisify<Stats>((cb) => sftp.lstat(at, cb)).catch(() => undefined);
+          const st = await ch.call<Stats>((cb) => ch.sftp.lstat(at, cb)).catch(() => undefined);
           if (!st?.isDirectory()) throw e;
         } else throw e;
       }
@@ -272,48 +264,48 @@ export class SftpStorage implements RepoStorage {
     const slash = path.lastIndexOf('/');
     const dir = path.slice(0, slash);
     const base = path.slice(slash + 1);
-    await this.run(`write ${this.location}/${name}`, async (sftp) => {
+    await this.run(`write ${this.location}/${name}`, async (ch) => {
       const tmp = `${dir}/.snapkeep-tmp-${base}-${randomBytes(6).toString('hex')}`;
       let handle: Buffer;
       try {
-        handle = await promisify<Buffer>((cb) => sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
+        handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
       } catch (e) {
         if (sftpCode(e) !== SFTP_NO_SUCH_FILE) throw e;
-        await this.mkdirs(sftp, dir);
-        handle = await promisify<Buffer>((cb) => sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
+        await this.mkdirs(ch, dir);
+        handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
       }
       try {
-        await this.writeAll(sftp, handle, data);
+        await this.writeAll(ch, handle, data);
         // Durable before it gets its name (where the server offers it).
-        await promisify<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))).catch((e: unknown) => {
+        await ch.call<void>((cb) => ch.sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))).catch((e: unknown) => {
           if (isConnectionError(e)) throw e;
         });
       } catch (e) {
-        await promisify<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
-        await promisify<void>((cb) => sftp.unlink(tmp, (err) => cb(err, undefined))).catch(() => undefined);
+        await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+        await ch.call<void>((cb) => ch.sftp.unlink(tmp, (err) => cb(err, undefined))).catch(() => undefined);
         throw e;
       }
-      await promisify<void>((cb) => sftp.close(handle, (err) => cb(err, undefined)));
+      await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined)));
       try {
-        await promisify<void>((cb) => sftp.ext_openssh_rename(tmp, path, (err) => cb(err, undefined)));
+        await ch.call<void>((cb) => ch.sftp.ext_openssh_rename(tmp, path, (err) => cb(err, undefined)));
       } catch (e) {
         if (isConnectionError(e)) throw e;
         // No posix-rename: plain rename refuses an existing target.
-        await promisify<void>((cb) => sftp.unlink(path, (err) => cb(err, undefined))).catch(() => undefined);
-        await promisify<void>((cb) => sftp.rename(tmp, path, (err) => cb(err, undefined)));
+        await ch.call<void>((cb) => ch.sftp.unlink(path, (err) => cb(err, undefined))).catch(() => undefined);
+        await ch.call<void>((cb) => ch.sftp.rename(tmp, path, (err) => cb(err, undefined)));
       }
     });
     this.opts.onSave?.(name, data.length);
   }
 
-  private async writeAll(sftp: SFTPWrapper, handle: Buffer, data: Buffer): Promise<void> {
+  private async writeAll(ch: SftpChannel, handle: Buffer, data: Buffer): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < data.length) {
         const at = next;
         const len = Math.min(IO_CHUNK, data.length - at);
         next += len;
-        await promisify<void>((cb) => sftp.write(handle, data, at, len, at, (err) => cb(err, undefined)));
+        await ch.call<void>((cb) => ch.sftp.write(handle, data, at, len, at, (err) => cb(err, undefined)));
       }
     };
     await Promise.all(Array.from({ length: Math.min(IO_IN_FLIGHT, Math.ceil(data.length / IO_CHUNK) || 1) }, worker));
@@ -322,12 +314,12 @@ export class SftpStorage implements RepoStorage {
   async load(name: string, opts: LoadOptions): Promise<Buffer> {
     const path = this.abs(name);
     const shown = `${this.location}/${name}`;
-    return this.run(`read ${shown}`, async (sftp) => {
-      const st = await promisify<Stats>((cb) => sftp.lstat(path, cb));
+    return this.run(`read ${shown}`, async (ch) => {
+      const st = await ch.call<Stats>((cb) => ch.sftp.lstat(path, cb));
       this.checkType(name, st);
-      const handle = await promisify<Buffer>((cb) => sftp.open(path, 'r', cb));
+      const handle = await ch.call<Buffer>((cb) => ch.sftp.open(path, 'r', cb));
       try {
-        const fst = await promisify<Stats>((cb) => sftp.fstat(handle, cb));
+        const fst = await ch.call<Stats>((cb) => ch.sftp.fstat(handle, cb));
         this.checkType(name, fst);
         const size = Math.min(st.size, fst.size);
         if (st.size !== fst.size) throw new AppError('REPO_CORRUPT', `${shown} changed while it was read`, { path: shown });
@@ -338,14 +330,14 @@ export class SftpStorage implements RepoStorage {
         if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || length > opts.maxBytes)
           throw new AppError('REPO_CORRUPT', `${shown}: range ${offset}+${length} is beyond ${opts.maxBytes} bytes`, { path: shown });
         if (offset + length > size) throw new AppError('REPO_CORRUPT', `${shown} has ${size} bytes, shorter than the range ${offset}+${length}`, { path: shown, size });
-        return await this.readAll(sftp, handle, offset, length, shown);
+        return await this.readAll(ch, handle, offset, length, shown);
       } finally {
-        await promisify<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+        await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
       }
     });
   }
 
-  private async readAll(sftp: SFTPWrapper, handle: Buffer, offset: number, length: number, shown: string): Promise<Buffer> {
+  private async readAll(ch: SftpChannel, handle: Buffer, offset: number, length: number, shown: string): Promise<Buffer> {
     const out = Buffer.alloc(length);
     let next = 0;
     const worker = async () => {
@@ -356,7 +348,7 @@ export class SftpStorage implements RepoStorage {
         let got = 0;
         // The server may answer a read with fewer bytes than asked: ask again for the rest.
         while (got < len) {
-          const n = await promisify<number>((cb) => sftp.read(handle, out, at + got, len - got, offset + at + got, (err, bytes) => cb(err, bytes))).catch((e: unknown) => {
+          const n = await ch.call<number>((cb) => ch.sftp.read(handle, out, at + got, len - got, offset + at + got, (err, bytes) => cb(err, bytes))).catch((e: unknown) => {
             if (sftpCode(e) === SFTP_EOF) return 0;
             throw e;
           });
@@ -382,8 +374,8 @@ export class SftpStorage implements RepoStorage {
   async stat(name: string): Promise<StorageStat | undefined> {
     const path = this.abs(name);
     try {
-      return await this.run(`stat ${this.location}/${name}`, async (sftp) => {
-        const st = await promisify<Stats>((cb) => sftp.lstat(path, cb));
+      return await this.run(`stat ${this.location}/${name}`, async (ch) => {
+        const st = await ch.call<Stats>((cb) => ch.sftp.lstat(path, cb));
         this.checkType(name, st);
         return { size: st.size, mtimeMs: st.mtime * 1000 };
       });
@@ -396,12 +388,12 @@ export class SftpStorage implements RepoStorage {
   async list(dir: string): Promise<StorageEntry[]> {
     const path = this.abs(dir);
     try {
-      return await this.run(`list ${this.location}/${dir}`, async (sftp) => {
-        const handle = await promisify<Buffer>((cb) => sftp.opendir(path, cb));
+      return await this.run(`list ${this.location}/${dir}`, async (ch) => {
+        const handle = await ch.call<Buffer>((cb) => ch.sftp.opendir(path, cb));
         const out: StorageEntry[] = [];
         try {
           for (;;) {
-            const batch = await promisify<Array<{ filename: string; attrs: Stats }> | false>((cb) => sftp.readdir(handle, (err, list) => cb(err, list))).catch((e: unknown) => {
+            const batch = await ch.call<Array<{ filename: string; attrs: Stats }> | false>((cb) => ch.sftp.readdir(handle, (err, list) => cb(err, list))).catch((e: unknown) => {
               if (sftpCode(e) === SFTP_EOF) return false as const;
               throw e;
             });
@@ -415,7 +407,7 @@ export class SftpStorage implements RepoStorage {
             }
           }
         } finally {
-          await promisify<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+          await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
         }
         return out;
       });
@@ -429,9 +421,9 @@ export class SftpStorage implements RepoStorage {
     let n = 0;
     for (const name of names) {
       const path = this.abs(name);
-      const existed = await this.run(`remove ${this.location}/${name}`, async (sftp) => {
+      const existed = await this.run(`remove ${this.location}/${name}`, async (ch) => {
         try {
-          await promisify<void>((cb) => sftp.unlink(path, (err) => cb(err, undefined)));
+          await ch.call<void>((cb) => ch.sftp.unlink(path, (err) => cb(err, undefined)));
           return true;
         } catch (e) {
           // Gone already (or removed by an earlier attempt whose answer was lost).
@@ -446,7 +438,7 @@ export class SftpStorage implements RepoStorage {
 
   async mkdir(dir: string): Promise<void> {
     const path = this.abs(dir);
-    await this.run(`mkdir ${this.location}/${dir}`, (sftp) => this.mkdirs(sftp, path));
+    await this.run(`mkdir ${this.location}/${dir}`, (ch) => this.mkdirs(ch, path));
   }
 
   /** Connects now (init and open call it first, so a wrong password or host key is said before anything else). */

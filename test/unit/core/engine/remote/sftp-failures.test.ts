@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { isAppError } from '../../../../../electron/common/contract';
 import { engine } from '../../../../../electron/core/engine';
@@ -16,7 +16,9 @@ import type { RemoteAccess } from '../../../../../electron/core/engine/remote/co
 import { PREFETCH_PACKS, type RemoteNative } from '../../../../../electron/core/engine/remote/remote-native';
 import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
 import type { Repository } from '../../../../../electron/core/engine/repository';
+import { parseSftpLocation } from '../../../../../electron/core/engine/storage/location';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
+import { SftpStorage } from '../../../../../electron/core/engine/storage/sftp';
 import { JsonFile } from '../../../../../electron/core/persist/json-file';
 import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
 import { RepoRegistry, RepositoriesFile } from '../../../../../electron/core/repos/registry';
@@ -49,6 +51,13 @@ run('an SFTP server that fails or lies', () => {
   afterAll(async () => {
     await sshd?.stop();
     tmp.remove();
+  });
+  // A test that killed the server and failed before starting it again
+  // must not take the next tests with it (they would all see ECONNREFUSED).
+  let killed = false;
+  afterEach(async () => {
+    if (killed) await sshd.start();
+    killed = false;
   });
 
   it('says a wrong password, an unknown host and a missing repository plainly', async () => {
@@ -121,6 +130,26 @@ run('an SFTP server that fails or lies', () => {
     expect(big.message).toMatch(/1048576 bytes, more than the 65536/);
   });
 
+  it('a save cut by the server dying fails with the reason, not a wait without end', async () => {
+    // ssh2 leaves a request made on a channel whose connection died
+    // without an answer for ever: the save's clean-up after the failed
+    // writes (close, unlink) did that, and the backup above it hung.
+    const storage = new SftpStorage(parseSftpLocation(sshd.url('cut')), { password: sshd.password, hostKey: sshd.hostKey }, { retry: FAST, readyTimeoutMs: 5000 });
+    const dir = path.join(sshd.home, 'cut/packs/aa');
+    const save = storage.save(`packs/aa/${'aa'.padEnd(32, '1')}`, randomBytes(256 * 1024 * 1024));
+    // Kill once the temp file has data: the writes are in flight.
+    const writing = () => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.startsWith('.snapkeep-tmp-') && fs.statSync(path.join(dir, f)).size > 0);
+    while (!writing()) await new Promise((r) => setTimeout(r, 2));
+    sshd.kill();
+    killed = true;
+    const failed = await codeOf(save);
+    expect(failed.code).toBe('REMOTE_UNAVAILABLE');
+    expect(failed.message).toMatch(/could not be reached after 2 attempts/);
+    await storage.close();
+    await sshd.start();
+    killed = false;
+  }, 30_000);
+
   it('fails clearly when the server dies mid-upload, loses nothing, and the next run resumes', async () => {
     const img = path.join(tmp.dir, 'big.img');
     // Noise only: 3 packs of 16 MiB, so the kill lands between uploads.
@@ -136,6 +165,7 @@ run('an SFTP server that fails or lies', () => {
     // Kill once the first pack of this backup is on the server.
     while ((stats.saved['packs'] ?? 0) === packsBefore) await new Promise((r) => setTimeout(r, 5));
     sshd.kill();
+    killed = true;
     const t0 = Date.now();
     const failed = await codeOf(backup);
     expect(failed.code).toBe('REMOTE_UNAVAILABLE');
@@ -143,6 +173,7 @@ run('an SFTP server that fails or lies', () => {
     console.log(`the killed server was reported after ${Date.now() - t0} ms`);
     await first.close().catch(() => undefined);
     await sshd.start();
+    killed = false;
 
     // A read cache of two packs: the restore below still reads all three.
     const again = await engine.open({ path: url, cacheDir: cacheDir(), remote: access({ readCachePacks: 2 }) });
