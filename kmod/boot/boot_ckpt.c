@@ -74,9 +74,11 @@ _Static_assert(sizeof(struct snapkeep_ckpt_log) == 64, "log");
  * @page: a page buffer; @data: a chunk buffer (1 MiB, the largest chunk).
  * @id: the id, printed.
  * @name: the name, printed.
+ * @cfg: the whole config (its change maps restart after a rollback).
  */
 struct ck {
 	const struct boot_entry *e[SNAPKEEP_CKPT_MAX_DEVICES];
+	const struct boot_config *cfg;
 	unsigned int n;
 	int sfd;
 	unsigned long long pages;
@@ -522,6 +524,68 @@ static int boot_ckpt_write_back(struct ck *c, unsigned int i,
 	return 0;
 }
 
+/*
+ * Before the first byte is written back: the rollback writes the devices
+ * while no change map watches them (or one left unsealed would continue
+ * under write intent), so every map of the config on a disk the rollback
+ * writes must restart at its next attach, whatever its seal says. Its
+ * stamp page is voided, durably. A map that cannot be told (a store
+ * without a stamp page, a failed write) refuses the rollback: it would
+ * hide the rolled-back chunks from the next incremental backup. Done
+ * again after the last entry (@again): a store file on a rolled-back
+ * device may have had its stamp page written back to an older one.
+ */
+static int boot_ckpt_void_maps(struct ck *c, int again, char *why,
+			       size_t len)
+{
+	char reason[160];
+	unsigned long long start;
+	dev_t disk, cdisk[SNAPKEEP_CKPT_MAX_DEVICES];
+	unsigned int i, k;
+	struct stat st;
+	int ret;
+
+	for (k = 0; k < c->n; k++) {
+		if (stat(c->e[k]->device, &st) < 0)
+			return -errno;
+		boot_ckpt_disk_of(st.st_rdev, &cdisk[k], &start);
+	}
+	snprintf(reason, sizeof(reason),
+		 "rolled back to checkpoint %s (%s) while no map watched",
+		 c->name, c->id);
+	for (i = 0; c->cfg && i < c->cfg->count; i++) {
+		const struct boot_entry *m = &c->cfg->entries[i];
+
+		if (m->kind != BOOT_ENTRY_TRACK)
+			continue;
+		/* A map whose device is missing restarts anyway. */
+		if (stat(m->device, &st) < 0 || !S_ISBLK(st.st_mode))
+			continue;
+		boot_ckpt_disk_of(st.st_rdev, &disk, &start);
+		for (k = 0; k < c->n; k++)
+			if (cdisk[k] == disk)
+				break;
+		if (k == c->n)
+			continue;
+		ret = boot_stamp_void(m, reason);
+		if (ret == -ENOENT) {
+			snprintf(why, len, "the change map of %.200s (config line %u) has no stamp page, so its next attach could not know the rollback wrote the disk: make its store again with mkstore, or remove its line",
+				 m->device, m->line);
+			return -EUCLEAN;
+		}
+		if (ret) {
+			snprintf(why, len, "cannot tell the change map of %.120s that the rollback writes its disk (stamp page on %.120s: %s)",
+				 m->device, m->store, strerror(-ret));
+			return ret;
+		}
+		if (!again)
+			boot_log(BOOT_LOG_NOTICE,
+				 "%s: its change map restarts at the next attach (the rollback writes its disk)",
+				 m->device);
+	}
+	return 0;
+}
+
 /* After validation: writes the log back, resumable. */
 static int boot_ckpt_apply(struct ck *c, char *why, size_t len)
 {
@@ -580,8 +644,15 @@ static int boot_ckpt_apply(struct ck *c, char *why, size_t len)
 		}
 	}
 	ret = boot_ckpt_sync_devices(c);
-	if (!ret)
-		ret = boot_ckpt_write_meta(c, SNAPKEEP_CKPT_ROLLED_BACK, entries);
+	if (ret) {
+		snprintf(why, len, "cannot flush the devices: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = boot_ckpt_void_maps(c, 1, why, len);
+	if (ret)
+		return ret;
+	ret = boot_ckpt_write_meta(c, SNAPKEEP_CKPT_ROLLED_BACK, entries);
 	if (ret)
 		snprintf(why, len, "cannot record the end of the rollback: %s",
 			 strerror(-ret));
@@ -660,6 +731,9 @@ static int boot_ckpt_rollback(struct ck *c, int check_only)
 		boot_ckpt_close(c);
 		return 0;
 	}
+	ret = boot_ckpt_void_maps(c, 0, why, sizeof(why));
+	if (ret)
+		goto refuse;
 	ret = boot_ckpt_apply(c, why, sizeof(why));
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "checkpoint %s (%s): rollback stopped: %s",
@@ -700,6 +774,7 @@ static unsigned int boot_ckpt_group(const struct boot_config *cfg,
 			if (n == max)
 				continue;
 			memset(&cks[n], 0, sizeof(cks[n]));
+			cks[n].cfg = cfg;
 			n++;
 		}
 		if (cks[k].n < SNAPKEEP_CKPT_MAX_DEVICES)

@@ -633,6 +633,13 @@ static void boot_stamp_when(unsigned long long secs, char out[32])
 
 /* ---- the stamp page ---- */
 
+/* 1 when @p is a void stamp (a rollback's), its reason NUL-terminated. */
+static int boot_stamp_voided(const unsigned char *p)
+{
+	return !memcmp(p, BOOT_STAMP_VOID, sizeof(BOOT_STAMP_VOID) - 1) &&
+	       memchr(p, '\0', BOOT_STORE_PAGE);
+}
+
 /* 1 when @p is a valid stamp of this entry's identity. */
 static int boot_stamp_valid(const struct boot_entry *e,
 			    const unsigned char *p)
@@ -721,6 +728,15 @@ enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
 			 strerror(-fd));
 		goto out;
 	}
+	/* A rollback wrote the device: restart, sealed or not. */
+	off = e->stamp * 512ULL;
+	ret = boot_pread_page(fd, page, off);
+	if (!ret && boot_stamp_voided(p)) {
+		close(fd);
+		snprintf(why, len, "%s",
+			 (const char *)p + sizeof(BOOT_STAMP_VOID) - 1);
+		goto out;
+	}
 	ret = boot_meta_read(e, fd, page, &m);
 	if (ret == -ENOENT || (!ret && !m.sealed)) {
 		/*
@@ -740,7 +756,6 @@ enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
 		goto out;
 	}
 	boot_stamp_when(m.time, when);
-	off = e->stamp * 512ULL;
 	ret = boot_pread_page(fd, page, off);
 	close(fd);
 	if (ret) {
@@ -820,7 +835,7 @@ int boot_stamp_write(const struct boot_entry *e)
 	if (ret)
 		goto out_close;
 	if (memcmp(p, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1) &&
-	    !boot_stamp_valid(e, p)) {
+	    !boot_stamp_voided(p) && !boot_stamp_valid(e, p)) {
 		boot_log(BOOT_LOG_ERR,
 			 "%s: sector %llu of %s is not this store's stamp page: nothing written there (the next boot restarts the map; make the store again with mkstore)",
 			 e->device, (unsigned long long)e->stamp, e->store);
@@ -848,5 +863,47 @@ out_close:
 out_free:
 	free(page);
 	free(l);
+	return ret;
+}
+
+int boot_stamp_void(const struct boot_entry *e, const char *reason)
+{
+	unsigned long long off = e->stamp * 512ULL;
+	unsigned char *p;
+	void *page;
+	int fd, ret;
+
+	if (!e->has_stamp)
+		return -ENOENT;
+	if (posix_memalign(&page, BOOT_STORE_PAGE, BOOT_STORE_PAGE))
+		return -ENOMEM;
+	p = page;
+	fd = boot_open_dev(e->store, O_RDWR, 0);
+	if (fd < 0) {
+		ret = fd;
+		goto out_free;
+	}
+	ret = boot_pread_page(fd, page, off);
+	if (ret)
+		goto out_close;
+	/* Only a page that is provably the store's is written over. */
+	if (memcmp(p, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1) &&
+	    !boot_stamp_voided(p) && !boot_stamp_valid(e, p)) {
+		ret = -EUCLEAN;
+		goto out_close;
+	}
+	memset(p, 0, BOOT_STORE_PAGE);
+	snprintf((char *)p, BOOT_STORE_PAGE, "%s%s", BOOT_STAMP_VOID, reason);
+	if (pwrite(fd, p, BOOT_STORE_PAGE, (off_t)off) != BOOT_STORE_PAGE) {
+		ret = errno ? -errno : -EIO;
+		goto out_close;
+	}
+	/* Durable before the first byte is written back. */
+	if (fsync(fd) < 0)
+		ret = -errno;
+out_close:
+	close(fd);
+out_free:
+	free(page);
 	return ret;
 }

@@ -17,7 +17,8 @@
  * back; a table: its sectors). Attach compares: all the same, the map
  * continues; anything else, it restarts with reason "absent", as it does
  * when the device was mounted read-write at the seal or an ext superblock
- * then said its journal needed recovery (in use). A region of
+ * then said its journal needed recovery (in use), or when a checkpoint
+ * rollback voided the page (BOOT_STAMP_VOID below). A region of
  * unknown contents (swap, LVM, LUKS, vfat, ...) cannot be checked: the
  * map continues, flagged unverified.
  *
@@ -53,6 +54,14 @@
 
 /* The stamp page mkstore leaves: never stamped yet. */
 #define BOOT_STAMP_FRESH	"snapkeep-stamp fresh\n"
+/*
+ * The stamp page a checkpoint rollback leaves, followed by its reason: the
+ * rollback writes the device while no map watches, so the next attach
+ * restarts the map whatever the seal says (also a map left unsealed, which
+ * would otherwise continue under write intent). The next seal writes a
+ * stamp over it.
+ */
+#define BOOT_STAMP_VOID		"snapkeep-stamp void: "
 
 enum boot_stamp_verdict {
 	BOOT_STAMP_SAME,	/* the counters are as at the seal: continue */
@@ -66,6 +75,13 @@ enum boot_stamp_verdict {
  */
 enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
 					 char *why, size_t len);
+
+/*
+ * Before a rollback writes the device: the next attach must restart the
+ * map (@reason says why, for its log line). 0, or -errno: -EUCLEAN when the
+ * sectors are not this store's stamp page (nothing written there).
+ */
+int boot_stamp_void(const struct boot_entry *e, const char *reason);
 
 /* At seal, after DETACH sealed the store: write the stamp; 0 or -errno. */
 int boot_stamp_write(const struct boot_entry *e);
