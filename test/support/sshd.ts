@@ -143,6 +143,8 @@ export interface Sshd {
   start(): Promise<void>;
   /** SIGKILL to sshd and every session it serves. */
   kill(): void;
+  /** The processes serving connections (pid and command line), below the listener. */
+  sessions(): Array<{ pid: number; cmd: string }>;
   /** Replaces the host key (the "changed host key" case); takes effect at the next start. */
   newHostKey(): void;
   stop(): Promise<void>;
@@ -253,6 +255,23 @@ export async function startSshd(): Promise<Sshd> {
         }
       }
       child = undefined;
+    },
+    sessions() {
+      let listener = 0;
+      try {
+        listener = Number(fs.readFileSync(path.join(base, 'sshd.pid'), 'utf8').trim());
+      } catch {
+        return [];
+      }
+      const out: Array<{ pid: number; cmd: string }> = [];
+      for (const pid of descendants(listener)) {
+        try {
+          out.push({ pid, cmd: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ') });
+        } catch {
+          /* gone */
+        }
+      }
+      return out;
     },
     newHostKey() {
       makeHostKey();

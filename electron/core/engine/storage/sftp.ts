@@ -9,7 +9,9 @@
 //   it saw before (`hostKey`); none given, the key is accepted and
 //   `hostKey` says which it was, so the caller can show it and keep it. A
 //   different key is REMOTE_HOST_KEY_CHANGED, never retried or accepted.
-// - Keepalive every 10 s; a connection that drops is opened again and the
+// - Keepalive every 10 s; a server that stops answering requests for
+//   stallTimeoutMs (its storage hangs) counts as a dropped connection
+//   (sftp-channel.ts); a connection that drops is opened again and the
 //   operation retried with backoff (every operation is idempotent: a save
 //   writes a new temp file, a remove of a gone file counts as done), and
 //   after the last attempt the error says where and why
@@ -97,6 +99,8 @@ export interface SftpStorageOptions {
   retry?: RetryPolicy;
   /** Connection (TCP + SSH handshake + login) timeout. */
   readyTimeoutMs?: number;
+  /** No answer to any request in flight for this long ends the connection (default STALL_MS). */
+  stallTimeoutMs?: number;
   /** Counts of what went over the wire, for tests and the progress view. */
   onSave?: (name: string, bytes: number) => void;
 }
@@ -141,7 +145,7 @@ export class SftpStorage implements RepoStorage {
         client.sftp((err, sftp) => {
           if (err) return fail(err);
           settled = true;
-          resolve(new SftpChannel(client, sftp));
+          resolve(new SftpChannel(client, sftp, this.opts.stallTimeoutMs));
         });
       });
       client.on('error', fail);

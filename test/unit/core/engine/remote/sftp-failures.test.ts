@@ -130,6 +130,48 @@ run('an SFTP server that fails or lies', () => {
     expect(big.message).toMatch(/1048576 bytes, more than the 65536/);
   });
 
+  it('a server that stops answering while its connection lives is given up on, and a new connection tried', async () => {
+    // The file server hangs (its storage hangs) while the SSH transport
+    // still answers keepalives: SIGSTOP to the process serving SFTP for
+    // one connection. ssh2 alone would wait for its answers for ever.
+    const stopped: number[] = [];
+    const sftpServers = () => new Set(sshd.sessions().filter((p) => p.cmd.includes('@internal-sftp')).map((p) => p.pid));
+    /** Opens a storage and stops the file server of its connection. */
+    const stalled = async (attempts: number) => {
+      const known = sftpServers();
+      const storage = new SftpStorage(parseSftpLocation(sshd.url('stall')), { password: sshd.password, hostKey: sshd.hostKey }, { retry: { ...FAST, attempts }, readyTimeoutMs: 5000, stallTimeoutMs: 1500 });
+      await storage.save('config', Buffer.from('x'));
+      const mine = [...sftpServers()].filter((pid) => !known.has(pid));
+      expect(mine).toHaveLength(1);
+      for (const pid of mine) process.kill(pid, 'SIGSTOP');
+      stopped.push(...mine);
+      return storage;
+    };
+    const pack = (n: string) => `packs/bb/${'bb'.padEnd(31, '2')}${n}`;
+    try {
+      // One attempt: the error names the stall.
+      const once = await stalled(1);
+      let t0 = Date.now();
+      const failed = await codeOf(once.save(pack('1'), randomBytes(4 * 1024 * 1024)));
+      console.log(`a stalled server was given up on after ${Date.now() - t0} ms`);
+      expect(failed.code).toBe('REMOTE_UNAVAILABLE');
+      expect(failed.message).toMatch(/stopped answering/);
+      await once.close();
+      // Two attempts: the second, on a new connection, saves it.
+      const twice = await stalled(2);
+      t0 = Date.now();
+      const data = randomBytes(4 * 1024 * 1024);
+      await twice.save(pack('2'), data);
+      const took = Date.now() - t0;
+      console.log(`saved on a new connection after ${took} ms`);
+      expect(took).toBeGreaterThanOrEqual(1500);
+      expect(fs.readFileSync(path.join(sshd.home, 'stall', pack('2'))).equals(data)).toBe(true);
+      await twice.close();
+    } finally {
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+    }
+  }, 60_000);
+
   it('a save cut by the server dying fails with the reason, not a wait without end', async () => {
     // ssh2 leaves a request made on a channel whose connection died
     // without an answer for ever: the save's clean-up after the failed
