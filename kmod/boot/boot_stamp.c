@@ -789,6 +789,26 @@ out:
 	return v;
 }
 
+/*
+ * 1 when the page may be written over: the store's own (never stamped, a
+ * stamp of this identity, or voided), never sectors that became something
+ * else.
+ */
+static int boot_stamp_ours(const struct boot_entry *e, const unsigned char *p)
+{
+	return !memcmp(p, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1) ||
+	       boot_stamp_voided(p) || boot_stamp_valid(e, p);
+}
+
+/* Writes the stamp page and flushes it (O_DIRECT alone is not durable). */
+static int boot_stamp_put(int fd, const unsigned char *p,
+			  unsigned long long off)
+{
+	if (pwrite(fd, p, BOOT_STORE_PAGE, (off_t)off) != BOOT_STORE_PAGE)
+		return errno ? -errno : -EIO;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
 int boot_stamp_write(const struct boot_entry *e)
 {
 	unsigned long long off = e->stamp * 512ULL;
@@ -834,8 +854,7 @@ int boot_stamp_write(const struct boot_entry *e)
 	ret = boot_pread_page(fd, page, off);
 	if (ret)
 		goto out_close;
-	if (memcmp(p, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1) &&
-	    !boot_stamp_voided(p) && !boot_stamp_valid(e, p)) {
+	if (!boot_stamp_ours(e, p)) {
 		boot_log(BOOT_LOG_ERR,
 			 "%s: sector %llu of %s is not this store's stamp page: nothing written there (the next boot restarts the map; make the store again with mkstore)",
 			 e->device, (unsigned long long)e->stamp, e->store);
@@ -851,13 +870,7 @@ int boot_stamp_write(const struct boot_entry *e)
 	memcpy(p + 48, e->identity, e->identity_len);
 	boot_stamp_encode(p, l);
 	put_le(p + 8, boot_page_crc(p), 4);
-	if (pwrite(fd, p, BOOT_STORE_PAGE, (off_t)off) != BOOT_STORE_PAGE) {
-		ret = errno ? -errno : -EIO;
-		goto out_close;
-	}
-	/* O_DIRECT is not durable by itself: flush the device's cache. */
-	if (fsync(fd) < 0)
-		ret = -errno;
+	ret = boot_stamp_put(fd, p, off);
 out_close:
 	close(fd);
 out_free:
@@ -887,20 +900,14 @@ int boot_stamp_void(const struct boot_entry *e, const char *reason)
 	if (ret)
 		goto out_close;
 	/* Only a page that is provably the store's is written over. */
-	if (memcmp(p, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1) &&
-	    !boot_stamp_voided(p) && !boot_stamp_valid(e, p)) {
+	if (!boot_stamp_ours(e, p)) {
 		ret = -EUCLEAN;
 		goto out_close;
 	}
 	memset(p, 0, BOOT_STORE_PAGE);
 	snprintf((char *)p, BOOT_STORE_PAGE, "%s%s", BOOT_STAMP_VOID, reason);
-	if (pwrite(fd, p, BOOT_STORE_PAGE, (off_t)off) != BOOT_STORE_PAGE) {
-		ret = errno ? -errno : -EIO;
-		goto out_close;
-	}
 	/* Durable before the first byte is written back. */
-	if (fsync(fd) < 0)
-		ret = -errno;
+	ret = boot_stamp_put(fd, p, off);
 out_close:
 	close(fd);
 out_free:

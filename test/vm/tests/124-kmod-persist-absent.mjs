@@ -26,22 +26,15 @@
 //    continued, unverified.
 // vm: disks=512M,64M modules=ext4,xfs timeout=420
 import { readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { bash, check, disks, insmod, kmod, log, R, rmmod, sh } from '../helpers/kmodlib.mjs';
+import { bash, check, disks, insmod, kmod, log, rmmod, sh } from '../helpers/kmodlib.mjs';
+import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
 import { PAGE, readDirect, writeDirect } from '../helpers/persist.mjs';
 
 const [disk, other] = disks;
-const TOOL = `${R}/out/boot/snapkeep-boot`;
-const CONF = '/tmp/snapkeep-boot.conf';
+const CONF = BOOT_CONF;
 insmod();
 
-/** Runs the boot tool; its exit status and stderr (its log lines). */
-function tool(...args) {
-  const r = spawnSync(TOOL, ['--config', CONF, '--no-kmsg', ...args], { encoding: 'utf8' });
-  const out = `${r.stdout}${r.stderr}`.trim();
-  for (const line of out.split('\n')) if (line) log(`  | ${line}`);
-  return { status: r.status, out };
-}
+const tool = (...args) => bootTool(args);
 
 // The store on another disk's ext4, made by the tool.
 sh('mkfs.ext4', '-q', '-F', '-b', '4096', other);

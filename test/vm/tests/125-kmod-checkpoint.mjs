@@ -27,12 +27,12 @@
 // vm: disks=96M,48M,96M,48M,32M:4k,32M:4k modules=ext4,xfs timeout=420 kernels=6.12,debug
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
-import { bash, check, devsum, disks, HELPERS, insmod, kmod, log, R, sh } from '../helpers/kmodlib.mjs';
+import { bash, check, devsum, disks, HELPERS, insmod, kmod, log, sh } from '../helpers/kmodlib.mjs';
+import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
 import { PAGE, readDirect, writeDirect } from '../helpers/persist.mjs';
 
 const [disk, sdisk, copy, scopy, k4, k4copy] = disks;
-const TOOL = `${R}/out/boot/snapkeep-boot`;
-const CONF = '/tmp/snapkeep-boot.conf';
+const CONF = BOOT_CONF;
 const MNT = '/tmp/ck';
 // The store: raw sectors of the store disk, 1 MiB in, 24 MiB long.
 const STORE = { start: 2048, count: 24 * 2048 };
@@ -45,13 +45,7 @@ const lap = (what, since) => {
 insmod();
 sh('mkdir', '-p', MNT);
 
-/** Runs the boot tool with env additions; status and output. */
-function tool(args, env = {}) {
-  const r = spawnSync(TOOL, ['--config', CONF, '--no-kmsg', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  const out = `${r.stdout}${r.stderr}`.trim();
-  for (const line of out.split('\n')) if (line) log(`  | ${line}`);
-  return { status: r.status, out };
-}
+const tool = (args, env = {}) => bootTool(args, { env });
 /** The config: one checkpoint line per device, all on one store. */
 function conf(devices, store, range = STORE) {
   writeFileSync(CONF, devices.map(([d, id]) => `checkpoint ${d} identity=${id} store=${store} ranges=${range.start}+${range.count}\n`).join(''), { mode: 0o600 });

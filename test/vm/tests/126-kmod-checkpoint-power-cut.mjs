@@ -18,12 +18,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { check, disks, insmod, kmod, log, MiB, R, sh } from '../helpers/kmodlib.mjs';
+import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
 import { makeStore } from '../helpers/persist.mjs';
 
 const { applyEntry, isDurabilityPoint, logEntries } = await import(`${R}/test/torture/dm-log-replay.mjs`);
 const [logDev, dataDev, replayDev, cowDev] = disks;
-const TOOL = `${R}/out/boot/snapkeep-boot`;
-const CONF = '/tmp/snapkeep-boot.conf';
+const CONF = BOOT_CONF;
 const MNT = '/tmp/pc';
 const CUTS = 10;
 const t0 = performance.now();
@@ -35,10 +35,7 @@ function dmCreate(name, table) {
   sh('dmsetup', 'mknodes', name);
 }
 const dmRemove = (name) => sh('dmsetup', 'remove', '--noudevsync', name);
-function tool(args, env = {}) {
-  const r = spawnSync(TOOL, ['--config', CONF, '--no-kmsg', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
-}
+const tool = (args, env = {}) => bootTool(args, { env, quiet: true });
 /** MD5 of a device with the store's sectors read as zeros (cache dropped first). */
 function sumMasked(dev, ranges) {
   sh('blockdev', '--flushbufs', dev);

@@ -16,23 +16,17 @@
 //    attach after it continues the map.
 // vm: disks=64M,64M,32M,32M,64M modules=ext4 timeout=300 kernels=6.12
 import { readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { check, devsum, disks, insmod, kmod, log, R, sh } from '../helpers/kmodlib.mjs';
+import { check, devsum, disks, insmod, kmod, sh } from '../helpers/kmodlib.mjs';
+import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
 import { PAGE, readDirect } from '../helpers/persist.mjs';
 
 const [dev, devCopy, cstore, cstoreCopy, mapDisk] = disks;
-const TOOL = `${R}/out/boot/snapkeep-boot`;
-const CONF = '/tmp/snapkeep-boot.conf';
+const CONF = BOOT_CONF;
 // The checkpoint's store: raw sectors, 1 MiB in, 24 MiB long.
 const STORE = { start: 2048, count: 24 * 2048 };
 insmod();
 
-function tool(...args) {
-  const r = spawnSync(TOOL, ['--config', CONF, '--no-kmsg', ...args], { encoding: 'utf8' });
-  const out = `${r.stdout}${r.stderr}`.trim();
-  for (const line of out.split('\n')) if (line) log(`  | ${line}`);
-  return { status: r.status, out };
-}
+const tool = (...args) => bootTool(args);
 const dd = (of, bs, seek, count) => sh('dd', 'if=/dev/urandom', `of=${of}`, `bs=${bs}`, `seek=${seek}`, `count=${count}`, 'oflag=direct', 'status=none');
 
 // ---- the checkpoint: raw data, written, cut onto the copies ----
