@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/caller_fs.cc",
         "src/errors.cc",
+        "src/file_lock.cc",
         "src/fs_extents.cc",
         "src/fs/ext4_used_blocks.cc",
         "src/fs/used_blocks_binding.cc",

@@ -36,6 +36,8 @@ export type ProgressCallback = (bytesDone: number, bytesTotal: number) => void;
 
 export interface CancelToken {
   cancel(): void;
+  /** Whether cancel() was called (waits on the JS side poll it). */
+  readonly cancelled: boolean;
 }
 
 export interface BackupDeviceRequest {

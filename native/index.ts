@@ -3,6 +3,7 @@
 export { isNativeSysError, type NativeSysError } from './addon';
 export * from './engine';
 export * from './caller-fs';
+export * from './file-lock';
 export * from './fs-extents';
 export * from './kmod';
 export * from './libraries';

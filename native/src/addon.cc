@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "caller_fs.h"
+#include "file_lock.h"
 #include "fs_extents.h"
 #include "engine/binding.h"
 #include "fs/used_blocks_binding.h"
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFsExtents(env, exports);
   InitPeercred(env, exports);
   InitCallerFs(env, exports);
+  InitFileLock(env, exports);
   fs::InitUsedBlocks(env, exports);
   return exports;
 }

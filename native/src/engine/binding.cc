@@ -83,7 +83,10 @@ ChunkId IdFromHex(Napi::Env env, const std::string& hex) {
 class CancelToken : public Napi::ObjectWrap<CancelToken> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "CancelToken", {InstanceMethod("cancel", &CancelToken::Cancel)});
+    return DefineClass(env, "CancelToken",
+                       {InstanceMethod("cancel", &CancelToken::Cancel),
+                        // Read by waits on the JS side (the remote working copy's lock).
+                        InstanceAccessor("cancelled", &CancelToken::Cancelled, nullptr)});
   }
   explicit CancelToken(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<CancelToken>(info), flag_(std::make_shared<std::atomic<bool>>(false)) {}
@@ -94,6 +97,7 @@ class CancelToken : public Napi::ObjectWrap<CancelToken> {
     flag_->store(true);
     return info.Env().Undefined();
   }
+  Napi::Value Cancelled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), flag_->load()); }
   CancelFlag flag_;
 };
 

@@ -12,7 +12,10 @@
 //   next backup and indexed from their trailers, not uploaded again;
 // - restore, verify and compaction fetch the packs they read first, and
 //   drop them after; what compaction and the index writers write is
-//   published before the call returns.
+//   published before the call returns;
+// - every call that touches packs/, the journal or index/ of the working
+//   copy holds its lock (working-copy-lock.ts), so operations of processes
+//   of this machine on one repository run one after another.
 import {
   type BackupDeviceRequest,
   type BackupDeviceResult,
@@ -26,6 +29,7 @@ import {
 import { ID_BYTES, rel } from '../format';
 import { toAppError } from '../errors';
 import { PACK_ID, PARALLEL_FETCHES, type WorkingCopy, mapLimit } from './working-copy';
+import { lockWorkingCopy, tryLockWorkingCopy } from './working-copy-lock';
 
 type ProgressCallback = Parameters<NativeRepo['backup']>[1];
 
@@ -138,6 +142,13 @@ export class RemoteNative implements NativeRepo {
   lastUploads = 0;
   /** Read cache figures: packs fetched whole, and the most held after an eviction. */
   readonly readStats = { fetched: 0, maxHeld: 0 };
+  /**
+   * The index was loaded while another operation held the working copy:
+   * only what the store added was fetched, nothing removed (it may be that
+   * operation's index, not yet published). Synced whole under the lock by
+   * the next backup, restore or verify.
+   */
+  private indexPartial = false;
 
   constructor(
     readonly inner: NativeRepo,
@@ -161,9 +172,48 @@ export class RemoteNative implements NativeRepo {
     this.inner.closeFiles();
   }
 
+  /**
+   * Never waits for the lock (opening a repository while a backup runs
+   * elsewhere must not take as long as that backup): with the lock free,
+   * index/ is synced whole; held, only the store's new files are fetched.
+   */
   async loadIndex(): ReturnType<NativeRepo['loadIndex']> {
-    await this.wc.syncIndex();
+    const lock = tryLockWorkingCopy(this.wc.dir, 'index load');
+    if (!lock) {
+      await this.wc.syncIndex({ remove: false });
+      this.indexPartial = true;
+      return this.inner.loadIndex();
+    }
+    try {
+      return await this.loadIndexLocked();
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async loadIndexLocked(): ReturnType<NativeRepo['loadIndex']> {
+    await this.wc.syncIndex({ remove: true });
+    this.indexPartial = false;
     return this.inner.loadIndex();
+  }
+
+  /**
+   * Runs `fn` holding the working copy's lock, waiting for it (cancelled by
+   * `cancel`). A wait is said on stderr, which the CLI shows and the helper
+   * logs: the progress callback carries numbers only.
+   */
+  private async locked<T>(operation: string, cancel: CancelToken | undefined, fn: () => Promise<T>): Promise<T> {
+    const lock = await lockWorkingCopy(this.wc.dir, { operation, location: this.wc.remote.location, cancel });
+    try {
+      return await fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Under the lock, before an operation that relies on the index: a partial load is made whole. */
+  private async wholeIndex(): Promise<void> {
+    if (this.indexPartial) await this.loadIndexLocked();
   }
 
   async openList(ref: { root: string } | { segments: string[] | Buffer }, chunks: number): Promise<NativeList> {
@@ -180,22 +230,29 @@ export class RemoteNative implements NativeRepo {
     return id;
   }
 
-  private async published(name: Promise<string>): Promise<string> {
-    const n = await name;
-    if (n) await this.wc.publishIndex(n);
-    return n;
+  /** An index file written here is published under the lock: another process's index sync would remove it before. */
+  private published(operation: string, write: () => Promise<string>): Promise<string> {
+    return this.locked(operation, undefined, async () => {
+      const n = await write();
+      if (n) await this.wc.publishIndex(n);
+      return n;
+    });
   }
 
   writeRemovalRecord(packs: string[]): Promise<string> {
-    return this.published(this.inner.writeRemovalRecord(packs));
+    return this.published('prune', () => this.inner.writeRemovalRecord(packs));
   }
 
   writeConsolidatedIndex(opts: { exclude: string[]; excludeEntries?: string[] }): Promise<string> {
-    return this.published(this.inner.writeConsolidatedIndex(opts));
+    return this.published('prune', () => this.inner.writeConsolidatedIndex(opts));
   }
 
   /** Indexes packs from their trailers: fetched hollow, read here, dropped after. */
-  async rebuildIndex(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }> {
+  rebuildIndex(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }> {
+    return this.locked('index rebuild', undefined, () => this.rebuildIndexLocked(packs));
+  }
+
+  private async rebuildIndexLocked(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }> {
     const fetched: string[] = [];
     try {
       await mapLimit(packs, PARALLEL_FETCHES, async (id) => {
@@ -216,7 +273,16 @@ export class RemoteNative implements NativeRepo {
    * index names are indexed from their trailers. Their chunks are then
    * found by this backup's dedup: nothing is uploaded twice.
    */
-  async resumeSpool(): Promise<{ uploaded: number; indexed: number }> {
+  resumeSpool(cancel?: CancelToken): Promise<{ uploaded: number; indexed: number }> {
+    return this.locked('backup', cancel, () => this.resumeSpoolLocked());
+  }
+
+  /**
+   * Under the lock, packs no operation of this handle owns are a dead
+   * process's (or an earlier operation's of another handle, which are on
+   * the store: dropped, and fetched again by it if it reads them again).
+   */
+  private async resumeSpoolLocked(): Promise<{ uploaded: number; indexed: number }> {
     let uploaded = 0;
     for (const id of await this.wc.localPacks()) {
       if (this.cache.has(id)) continue; // this process's read cache
@@ -236,20 +302,28 @@ export class RemoteNative implements NativeRepo {
     const journal = await this.wc.journal();
     let indexed = 0;
     if (journal.length) {
-      await this.loadIndex();
+      await this.loadIndexLocked();
       const unindexed = this.inner.unindexedPacks(journal);
       if (unindexed.length) {
-        const r = await this.rebuildIndex(unindexed);
+        const r = await this.rebuildIndexLocked(unindexed);
         indexed = unindexed.length - r.badPacks.length;
-        await this.loadIndex();
+        await this.loadIndexLocked();
       }
       await this.wc.clearJournal();
     }
     return { uploaded, indexed };
   }
 
-  async backup(req: BackupDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<BackupDeviceResult> {
-    await this.resumeSpool();
+  backup(req: BackupDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<BackupDeviceResult> {
+    return this.locked('backup', cancel, async () => {
+      await this.resumeSpoolLocked();
+      // Its dedup must not find chunks in files the store no longer has.
+      await this.wholeIndex();
+      return this.backupLocked(req, onProgress, cancel);
+    });
+  }
+
+  private async backupLocked(req: BackupDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): Promise<BackupDeviceResult> {
     const token = cancel ?? createCancelToken();
     const before = new Set((await this.wc.local.list(rel.index)).map((e) => e.name));
     const uploader = new SpoolUploader(this.wc, () => token.cancel());
@@ -345,6 +419,11 @@ export class RemoteNative implements NativeRepo {
    * evicted packs it has open through their descriptors, at most 8).
    */
   async fetchForEngine(id: string): Promise<void> {
+    // The engine asks only for a pack it did not find: one held here as
+    // fetched was dropped by another operation meanwhile (a reader holds no
+    // lock, see readRange), and is fetched again.
+    const have = this.cache.get(id);
+    if (have?.settled && !(await this.wc.local.stat(rel.pack(id)))) this.cache.delete(id);
     this.startFetch(id);
     const at = this.order.get(id);
     if (at !== undefined) for (let k = 1; k <= PREFETCH_PACKS; k++) {
@@ -408,8 +487,15 @@ export class RemoteNative implements NativeRepo {
    * pack as it reaches it (fetchForEngine), and the packs of the range are
    * fetched in the order it needs them, a few ahead.
    */
-  async restore(req: RestoreDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['restore']> {
-    await this.settleWorkingCopy();
+  restore(req: RestoreDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['restore']> {
+    return this.locked('restore', cancel, async () => {
+      await this.settleWorkingCopy();
+      await this.wholeIndex();
+      return this.restoreLocked(req, onProgress, cancel);
+    });
+  }
+
+  private async restoreLocked(req: RestoreDeviceRequest, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['restore']> {
     const range = { list: req.list, chunkSize: req.chunkSize, rangeStart: req.rangeStart ?? 0, rangeLength: req.rangeLength ?? req.deviceSize };
     this.setOrder(await this.rangePacks(range));
     try {
@@ -420,7 +506,15 @@ export class RemoteNative implements NativeRepo {
     }
   }
 
-  /** Random reads (file restore, NBD): through the read cache, which stays until the handle closes. */
+  /**
+   * Random reads (file restore, NBD): through the read cache, which stays
+   * until the handle closes. Without the lock: an NBD export must not stall
+   * for as long as a backup runs. What another operation can do meanwhile
+   * is harmless: it may drop cached packs (fetched again, fetchForEngine) or
+   * upload them again (the same bytes under the same name); a pack it holds
+   * hollow (verify, a backup's index rebuild) fails its chunks' hash check
+   * if read here in that window: an error, never wrong data.
+   */
   readRange(req: { list: NativeList | Buffer; chunkSize: number; deviceSize: number; offset: number; length: number }): Promise<Buffer> {
     return this.inner.readRange(req);
   }
@@ -430,8 +524,15 @@ export class RemoteNative implements NativeRepo {
    * without, only trailers are read: every indexed pack the store has is
    * fetched hollow first (header and trailer, a few KiB each).
    */
-  async verify(opts: { data: boolean }, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['verify']> {
-    await this.settleWorkingCopy();
+  verify(opts: { data: boolean }, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['verify']> {
+    return this.locked('verify', cancel, async () => {
+      await this.settleWorkingCopy();
+      await this.wholeIndex();
+      return this.verifyLocked(opts, onProgress, cancel);
+    });
+  }
+
+  private async verifyLocked(opts: { data: boolean }, onProgress?: ProgressCallback, cancel?: CancelToken): ReturnType<NativeRepo['verify']> {
     let hollow: string[] = [];
     if (!opts.data) {
       const onStore: string[] = [];
@@ -461,7 +562,7 @@ export class RemoteNative implements NativeRepo {
    * verify (dropped: a hollow pack must never be read as a whole one).
    */
   private async settleWorkingCopy(): Promise<void> {
-    if ((await this.wc.localPacks()).some((id) => !this.cache.has(id))) await this.resumeSpool();
+    if ((await this.wc.localPacks()).some((id) => !this.cache.has(id))) await this.resumeSpoolLocked();
   }
 
   /** Forgets the engine (the fetcher holds this object): called when the handle closes. */
@@ -469,7 +570,16 @@ export class RemoteNative implements NativeRepo {
     await this.dropCache();
   }
 
-  async compact(
+  /** Under the lock; the index is not reloaded here (the mark counts positions in the loaded one). */
+  compact(
+    req: { mark: NativeMark; rewrite: string[]; order?: Array<NativeList | Buffer>; packSize?: number },
+    onProgress?: ProgressCallback,
+    cancel?: CancelToken,
+  ): ReturnType<NativeRepo['compact']> {
+    return this.locked('prune', cancel, () => this.compactLocked(req, onProgress, cancel));
+  }
+
+  private async compactLocked(
     req: { mark: NativeMark; rewrite: string[]; order?: Array<NativeList | Buffer>; packSize?: number },
     onProgress?: ProgressCallback,
     cancel?: CancelToken,

@@ -13,6 +13,9 @@
 //   spool-journal    ids of packs uploaded by a backup that did not
 //                    finish: the next backup indexes them from their
 //                    trailers instead of uploading their chunks again.
+//   working-copy.lock  its lock (working-copy-lock.ts): the operations
+//                    that touch packs/, the journal or index/ run one
+//                    after another, across the machine's processes.
 // The remote store holds the truth; the working copy can be deleted at any
 // time (everything in it is fetched again, a spool not yet uploaded is
 // lost and read again from the source by the next backup).
@@ -87,8 +90,12 @@ export class WorkingCopy {
     return wc;
   }
 
-  /** index/ as on the remote store: missing files fetched, files the store no longer has removed. */
-  async syncIndex(): Promise<void> {
+  /**
+   * index/ as on the remote store: missing files fetched, and with `remove`
+   * files the store no longer has removed (only under the working copy's
+   * lock: an index file written here and not yet published is one of them).
+   */
+  async syncIndex(opts: { remove: boolean }): Promise<void> {
     const remote = (await this.remote.list(rel.index)).filter((e) => e.type === 'file' && INDEX_NAME.test(e.name)).map((e) => e.name);
     const local = (await this.local.list(rel.index)).filter((e) => e.type === 'file' && INDEX_NAME.test(e.name)).map((e) => e.name);
     const have = new Set(local);
@@ -98,7 +105,7 @@ export class WorkingCopy {
       PARALLEL_FETCHES,
       async (n) => this.local.save(rel.indexFile(n), await this.remote.load(rel.indexFile(n), { maxBytes: MAX_INDEX_BYTES })),
     );
-    await this.local.remove(local.filter((n) => !want.has(n)).map((n) => rel.indexFile(n)));
+    if (opts.remove) await this.local.remove(local.filter((n) => !want.has(n)).map((n) => rel.indexFile(n)));
   }
 
   /** Copies list objects (segments, roots) the working copy lacks; a missing one is left missing (the engine names it). */
