@@ -25,6 +25,7 @@ import { type UsedRangesPlan, planUsedRanges } from './used-ranges';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
 import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
+import { reportingWaits } from './remote/remote-native';
 import { listRepoFiles, removeRepoFiles, statRepoFile } from './repo-files';
 
 export function newPointId(now: Date): string {
@@ -149,7 +150,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
       const report = progressReporter('reading', req.onProgress, src.source);
       let res;
       try {
-        res = await ctx.native.backup(
+        res = await reportingWaits(ctx.native, req.onProgress, () => ctx.native.backup(
           {
             source: src.readFrom,
             chunkSize: ctx.config.chunkSize,
@@ -166,7 +167,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
           },
           report,
           token,
-        );
+        ));
       } catch (e) {
         stopped();
         throw toAppError(e, `backup of ${src.source}`);

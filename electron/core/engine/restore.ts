@@ -16,6 +16,7 @@ import { toAppError } from './errors';
 import { type HeldLock, lockedSignal } from './locks';
 import { readManifest } from './manifest';
 import { progressReporter } from './progress';
+import { reportingWaits } from './remote/remote-native';
 import { type ResumeKeyParts, resumeRecord, targetIdentity } from './restore-resume';
 import { checkRestoreTarget } from './target-check';
 
@@ -102,7 +103,7 @@ export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock
   const onAbort = () => token.cancel();
   req.signal?.addEventListener('abort', onAbort);
   try {
-    const r = await ctx.native.restore(
+    const r = await reportingWaits(ctx.native, req.onProgress, () => ctx.native.restore(
       {
         list,
         chunkSize: dev.chunkSize,
@@ -117,7 +118,7 @@ export async function runRestore(ctx: RepoContext, request: RestoreRequest, lock
       },
       progressReporter('restoring', req.onProgress, req.target),
       token,
-    );
+    ));
     // Done and synced: nothing is left to resume.
     if (resume) await fs.rm(resume.file, { force: true });
     return {

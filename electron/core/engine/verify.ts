@@ -16,6 +16,7 @@ import { toAppError } from './errors';
 import { ID_BYTES } from './format';
 import { type Manifest, listPointIds, readManifest } from './manifest';
 import { progressReporter } from './progress';
+import { reportingWaits } from './remote/remote-native';
 import { scanRepository } from './repo-files';
 
 type Problem = VerifyReport['problems'][number];
@@ -60,7 +61,7 @@ export async function runVerify(
 
     let native;
     try {
-      native = await ctx.native.verify({ data: opts.data }, progressReporter('verifying', opts.onProgress), token);
+      native = await reportingWaits(ctx.native, opts.onProgress, () => ctx.native.verify({ data: opts.data }, progressReporter('verifying', opts.onProgress), token));
     } catch (e) {
       throw toAppError(e, 'verify');
     }

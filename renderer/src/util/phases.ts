@@ -22,12 +22,16 @@ export const PHASE_WORDS: Record<string, string> = {
   searching: 'Searching',
   comparing: 'Comparing',
   tracking: 'Changing how the disk is tracked',
+  // A remote repository's working copy serves one operation at a time.
+  waiting: 'Waiting for another operation on the repository',
   done: 'Done',
 };
 
 /** Phases after which more work of the same task follows. */
 const NOT_LAST: Partial<Record<TaskKind, readonly string[]>> = {
-  backup: ['starting', 'pre-script', 'snapshot', 'reading', 'backup', 'verifying'],
+  backup: ['starting', 'pre-script', 'snapshot', 'waiting', 'reading', 'backup', 'verifying'],
+  restore: ['waiting'],
+  verify: ['waiting'],
 };
 
 export function phaseWords(phase: string): string {

@@ -14,11 +14,16 @@ describe('task phases', () => {
     expect(isLastPhase('restore', 'restoring')).toBe(true);
     expect(isLastPhase('verify', 'verifying')).toBe(true);
     expect(isLastPhase('backup', 'post-script')).toBe(true);
+    // Waiting for a remote repository's working copy: the work is all ahead.
+    expect(isLastPhase('backup', 'waiting')).toBe(false);
+    expect(isLastPhase('restore', 'waiting')).toBe(false);
+    expect(isLastPhase('verify', 'waiting')).toBe(false);
     expect(formatEta(3, { final: isLastPhase('restore', 'restoring') })).toBe('almost done');
   });
 
   it('words every phase the service reports, and capitalises unknown ones', () => {
     expect(phaseWords('retention')).toBe('Removing restore points beyond the retention');
+    expect(phaseWords('waiting')).toBe('Waiting for another operation on the repository');
     expect(phaseWords('weird')).toBe('Weird');
   });
 });

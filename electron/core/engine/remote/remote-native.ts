@@ -26,10 +26,11 @@ import {
   type RestoreDeviceRequest,
   createCancelToken,
 } from '../../../../native/engine';
+import type { Progress } from '../../../common/contract';
 import { ID_BYTES, rel } from '../format';
 import { toAppError } from '../errors';
 import { PACK_ID, PARALLEL_FETCHES, type WorkingCopy, mapLimit } from './working-copy';
-import { lockWorkingCopy, tryLockWorkingCopy } from './working-copy-lock';
+import { holderWords, lockWorkingCopy, tryLockWorkingCopy } from './working-copy-lock';
 
 type ProgressCallback = Parameters<NativeRepo['backup']>[1];
 
@@ -149,6 +150,12 @@ export class RemoteNative implements NativeRepo {
    * the next backup, restore or verify.
    */
   private indexPartial = false;
+  /**
+   * Told when an operation waits for the working copy's lock ("<location>
+   * (pid N, backup)"): set by the repository operation for its duration
+   * (reportingWaits below), so the app's progress says why nothing moves.
+   */
+  onWait: ((holder: string) => void) | undefined;
 
   constructor(
     readonly inner: NativeRepo,
@@ -203,7 +210,17 @@ export class RemoteNative implements NativeRepo {
    * logs: the progress callback carries numbers only.
    */
   private async locked<T>(operation: string, cancel: CancelToken | undefined, fn: () => Promise<T>): Promise<T> {
-    const lock = await lockWorkingCopy(this.wc.dir, { operation, location: this.wc.remote.location, cancel });
+    const report = this.onWait;
+    const lock = await lockWorkingCopy(this.wc.dir, {
+      operation,
+      location: this.wc.remote.location,
+      cancel,
+      // stderr as well: the CLI shows it, the helper's journal keeps it.
+      onWait: (message, holder) => {
+        console.warn(message);
+        report?.(`${this.wc.remote.location} (${holderWords(holder)})`);
+      },
+    });
     try {
       return await fn();
     } finally {
@@ -604,3 +621,19 @@ export class RemoteNative implements NativeRepo {
   }
 }
 
+
+/**
+ * Runs a repository operation's call of `native` with waits for a remote
+ * working copy's lock said as progress (phase "waiting", the holder in the
+ * message): else the app would show a task that does not move, with no
+ * reason. A local repository never waits here.
+ */
+export async function reportingWaits<T>(native: NativeRepo, sink: ((p: Progress) => void) | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!(native instanceof RemoteNative) || !sink) return fn();
+  native.onWait = (holder) => sink({ phase: 'waiting', bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, message: holder });
+  try {
+    return await fn();
+  } finally {
+    native.onWait = undefined;
+  }
+}

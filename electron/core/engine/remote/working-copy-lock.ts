@@ -96,9 +96,13 @@ export function readLockHolder(dir: string): LockHolder | undefined {
   return undefined;
 }
 
+/** Who holds the lock, in words: "pid 123, backup". */
+export function holderWords(holder: LockHolder | undefined): string {
+  return holder ? `pid ${holder.pid}, ${holder.operation}` : 'holder unknown';
+}
+
 export function waitMessage(location: string, holder: LockHolder | undefined): string {
-  const who = holder ? `pid ${holder.pid}, ${holder.operation}` : 'holder unknown';
-  return `waiting for another Snapkeep operation on ${location} (${who})`;
+  return `waiting for another Snapkeep operation on ${location} (${holderWords(holder)})`;
 }
 
 /**

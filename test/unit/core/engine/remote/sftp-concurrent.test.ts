@@ -13,8 +13,10 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { Progress } from '../../../../../electron/common/contract';
 import { engine } from '../../../../../electron/core/engine';
 import { workingCopyDir } from '../../../../../electron/core/engine/remote/working-copy';
+import { lockWorkingCopy } from '../../../../../electron/core/engine/remote/working-copy-lock';
 import { type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { sha256 } from '../fixtures';
@@ -133,6 +135,25 @@ run('two processes on one SFTP repository at once', () => {
       fs.rmSync(out);
     }
     expect((await repo.verify({ data: true })).problems).toEqual([]);
+    await repo.close();
+  });
+
+  it('says in its progress that a verify waits for another operation, and who holds the repository', async () => {
+    const url = sshd.url('waits');
+    const remote = { password: sshd.password, hostKey: sshd.hostKey };
+    const repo = await engine.init({ path: url, passphrase: 'pw', cacheDir: cacheDir(), remote });
+    // Another operation of this process holds the working copy.
+    const held = await lockWorkingCopy(workingCopyDir(cacheDir(), url), { operation: 'backup', location: url });
+    const seen: Progress[] = [];
+    let done = false;
+    const verify = repo.verify({ data: false, onProgress: (p) => seen.push(p) }).finally(() => (done = true));
+    const until = Date.now() + 30_000;
+    while (!seen.some((p) => p.phase === 'waiting') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    const waiting = seen.find((p) => p.phase === 'waiting');
+    expect(waiting?.message).toBe(`${url} (pid ${process.pid}, backup)`);
+    expect(done).toBe(false);
+    held.release();
+    expect((await verify).problems).toEqual([]);
     await repo.close();
   });
 });
