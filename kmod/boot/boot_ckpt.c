@@ -678,6 +678,77 @@ static int boot_ckpt_attached(const struct ck *c)
 	return found;
 }
 
+/* Why an invalid checkpoint is invalid, in words. */
+static const char *boot_ckpt_reason(const struct ck *c)
+{
+	switch (le32toh(c->m.reason)) {
+	case SNAPKEEP_CKPT_REASON_FULL:
+		return "its store became full, later writes were not saved";
+	case SNAPKEEP_CKPT_REASON_ABSENT:
+		return "its devices were written while no module saved them (a boot without the module), so a rollback would mix two states";
+	default:
+		return "store or device I/O failed, later writes were not saved";
+	}
+}
+
+/*
+ * Were the devices written since the last seal while no module saved
+ * their old data (another kernel, snapkeep_boot=off)? Each device line
+ * with a stamp page is compared (ext2/3/4, xfs, partition tables; other
+ * contents cannot be checked). 1 with the reason in @why, else 0.
+ */
+static int boot_ckpt_absent(const struct ck *c, char *why, size_t len)
+{
+	char reason[384];
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct boot_entry *e = c->e[i];
+
+		if (!e->has_stamp)
+			continue;
+		reason[0] = '\0';
+		switch (boot_stamp_check_ckpt(e, c->h.id, reason, sizeof(reason))) {
+		case BOOT_STAMP_WRITTEN:
+			snprintf(why, len, "%.100s was written while no module saved it: %s",
+				 e->device, reason);
+			return 1;
+		case BOOT_STAMP_SAME:
+			boot_log(BOOT_LOG_INFO,
+				 "checkpoint %s: %s: not written since the seal",
+				 c->name, e->device);
+			break;
+		default:
+			boot_log(BOOT_LOG_INFO,
+				 "checkpoint %s: %s: writes while the module was absent NOT CHECKED: %s",
+				 c->name, e->device, reason);
+		}
+	}
+	return 0;
+}
+
+/*
+ * A stamp is compared once: voided after the check, so that after a crash
+ * (no seal, no new stamp) the next attach does not compare with a stamp
+ * the saved writes of this boot have since made stale.
+ */
+static void boot_ckpt_void_stamps(const struct ck *c, const char *reason)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < c->n; i++) {
+		if (!c->e[i]->has_stamp)
+			continue;
+		ret = boot_stamp_void(c->e[i], reason);
+		if (ret)
+			boot_log(BOOT_LOG_WARN,
+				 "checkpoint %s: %s: its stamp page on %s could not be voided: %s",
+				 c->name, c->e[i]->device, c->e[i]->store,
+				 strerror(-ret));
+	}
+}
+
 /*
  * Rolls one checkpoint back (or only validates it): 0 done or nothing to
  * do, 1 refused, -errno failed midway.
@@ -705,9 +776,12 @@ static int boot_ckpt_rollback(struct ck *c, int check_only)
 	}
 	if (state == SNAPKEEP_CKPT_INVALID) {
 		snprintf(why, sizeof(why), "the checkpoint is invalid: %s",
-			 le32toh(c->m.reason) == SNAPKEEP_CKPT_REASON_FULL ?
-			 "its store became full, later writes were not saved" :
-			 "store or device I/O failed, later writes were not saved");
+			 boot_ckpt_reason(c));
+		ret = -ESTALE;
+		goto refuse;
+	}
+	/* Writes no module saved would leave a mix of two states. */
+	if (state == SNAPKEEP_CKPT_ACTIVE && boot_ckpt_absent(c, why, sizeof(why))) {
 		ret = -ESTALE;
 		goto refuse;
 	}
@@ -734,6 +808,9 @@ static int boot_ckpt_rollback(struct ck *c, int check_only)
 	ret = boot_ckpt_void_maps(c, 0, why, sizeof(why));
 	if (ret)
 		goto refuse;
+	/* Compared once: the rollback changes the devices from here on. */
+	if (state == SNAPKEEP_CKPT_ACTIVE)
+		boot_ckpt_void_stamps(c, "used by the rollback");
 	ret = boot_ckpt_apply(c, why, sizeof(why));
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "checkpoint %s (%s): rollback stopped: %s",
@@ -872,6 +949,29 @@ void boot_ckpt_status(const struct boot_config *cfg)
 	}
 }
 
+/*
+ * Its devices were written unsaved: the store says so (invalid, reason
+ * absent), so no rollback ever writes that mix, and the app can tell.
+ */
+static void boot_ckpt_invalidate(struct ck *c, const char *why)
+{
+	char err[256] = "";
+	int ret;
+
+	ret = boot_ckpt_open(c, 1, err, sizeof(err));
+	if (!ret && le32toh(c->m.state) == SNAPKEEP_CKPT_ACTIVE) {
+		c->m.reason = htole32(SNAPKEEP_CKPT_REASON_ABSENT);
+		ret = boot_ckpt_write_meta(c, SNAPKEEP_CKPT_INVALID, 0);
+		if (ret)
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+	}
+	boot_log(BOOT_LOG_ERR,
+		 "checkpoint %s (%s): %s: made invalid%s%s (a rollback would mix two states); its devices are NOT protected on this boot",
+		 c->name, c->id, why, ret ? ", but the store could not say so: " : "",
+		 ret ? err : "");
+	boot_ckpt_close(c);
+}
+
 /* Re-attaches an active checkpoint (or finishes a rollback cut short). */
 static int boot_ckpt_attach_one(int ctl, struct ck *c)
 {
@@ -898,6 +998,12 @@ static int boot_ckpt_attach_one(int ctl, struct ck *c)
 			 c->name, c->id);
 		return boot_ckpt_rollback(c, 0) ? 1 : 0;
 	}
+	if (state == SNAPKEEP_CKPT_INVALID) {
+		boot_log(BOOT_LOG_WARN,
+			 "checkpoint %s (%s): invalid, nothing to attach: %s",
+			 c->name, c->id, boot_ckpt_reason(c));
+		return 0;
+	}
 	if (state != SNAPKEEP_CKPT_ACTIVE) {
 		boot_log(BOOT_LOG_INFO, "checkpoint %s (%s): %s, nothing to attach",
 			 c->name, c->id, boot_ckpt_state(state));
@@ -909,6 +1015,11 @@ static int boot_ckpt_attach_one(int ctl, struct ck *c)
 			 c->name, c->id);
 		return 0;
 	}
+	if (boot_ckpt_absent(c, why, sizeof(why))) {
+		boot_ckpt_invalidate(c, why);
+		return 1;
+	}
+	boot_ckpt_void_stamps(c, "compared by the attach");
 	memset(&arg, 0, sizeof(arg));
 	memset(devs, 0, sizeof(devs));
 	for (i = 0; i < c->n; i++) {
@@ -958,4 +1069,40 @@ unsigned int boot_ckpt_attach_all(int ctl, const struct boot_config *cfg)
 	for (i = 0; i < n; i++)
 		failed += boot_ckpt_attach_one(ctl, &cks[i]);
 	return failed;
+}
+
+void boot_ckpt_seal_all(const struct boot_config *cfg)
+{
+	static struct ck cks[SNAPKEEP_CKPT_MAX_DEVICES];
+	unsigned int n, i, k;
+	char why[512];
+	int ret;
+
+	n = boot_ckpt_group(cfg, cks, SNAPKEEP_CKPT_MAX_DEVICES);
+	for (i = 0; i < n; i++) {
+		struct ck *c = &cks[i];
+
+		why[0] = '\0';
+		ret = boot_ckpt_open(c, 0, why, sizeof(why));
+		if (ret || le32toh(c->m.state) != SNAPKEEP_CKPT_ACTIVE ||
+		    !boot_ckpt_attached(c)) {
+			boot_ckpt_close(c);
+			continue;
+		}
+		for (k = 0; k < c->n; k++) {
+			if (!c->e[k]->has_stamp)
+				continue;
+			ret = boot_stamp_write_ckpt(c->e[k], c->h.id);
+			if (ret < 0)
+				boot_log(BOOT_LOG_ERR,
+					 "checkpoint %s: %s: stamp not written: %s (the next attach cannot check for writes while the module is absent)",
+					 c->name, c->e[k]->device, strerror(-ret));
+			else
+				boot_log(BOOT_LOG_INFO, "checkpoint %s: %s: %s",
+					 c->name, c->e[k]->device, ret ?
+					 "in use at the seal: no stamp (the next attach cannot check for writes while the module is absent)" :
+					 "stamped");
+		}
+		boot_ckpt_close(c);
+	}
 }

@@ -12,6 +12,12 @@
 /* attach: every checkpoint of @cfg; how many failed. */
 unsigned int boot_ckpt_attach_all(int ctl, const struct boot_config *cfg);
 
+/*
+ * seal (systemd-shutdown): the devices of each attached checkpoint whose
+ * lines name a stamp page are stamped, for the next attach to compare.
+ */
+void boot_ckpt_seal_all(const struct boot_config *cfg);
+
 /* status: one line per checkpoint of @cfg, from its store. */
 void boot_ckpt_status(const struct boot_config *cfg);
 

@@ -236,9 +236,8 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 		else if (!have_ranges)
 			err = "no ranges=";
 	}
-	if (!err && e.kind == BOOT_ENTRY_CHECKPOINT &&
-	    (e.has_stamp || e.flags))
-		err = "stamp= and nointent are for track lines";
+	if (!err && e.kind == BOOT_ENTRY_CHECKPOINT && e.flags)
+		err = "nointent is for track lines";
 	/* The seal writes the stamp page: never a page of the map's. */
 	for (i = 0; !err && e.has_stamp && i < e.count; i++) {
 		if (e.stamp < e.ranges[i].start + e.ranges[i].count &&

@@ -25,7 +25,9 @@
  * per device, the lines of one checkpoint naming the same store= and
  * ranges= (its store), in the checkpoint's device order:
  *
- *	checkpoint <device> identity=<id> store=<store device> ranges=...
+ *	checkpoint <device> identity=<id> store=<store device> ranges=... [stamp=<s>]
+ * (stamp=: a page of its own per device line, where the seal stamps the
+ * device for the next attach and rollback to compare; boot_stamp.h).
  *
  * The parser trusts nothing: every number is range-checked, every line
  * length and count capped; a bad line is reported with its number and left

@@ -655,6 +655,22 @@ static int boot_stamp_valid(const struct boot_entry *e,
 	       le(p + 112, 4) <= 1 && le(p + 116, 4) <= 1;
 }
 
+/*
+ * The page's text when it holds no stamp to compare with: NULL when it
+ * does (a valid stamp of @e), else why not.
+ */
+static const char *boot_stamp_none(const struct boot_entry *e,
+				   const unsigned char *p)
+{
+	if (boot_stamp_voided(p))
+		return (const char *)p + sizeof(BOOT_STAMP_VOID) - 1;
+	if (!memcmp(p, BOOT_STAMP_FRESH, sizeof(BOOT_STAMP_FRESH) - 1))
+		return "never stamped";
+	if (!boot_stamp_valid(e, p))
+		return "the page holds no valid stamp (corrupt or foreign)";
+	return NULL;
+}
+
 static void boot_stamp_encode(unsigned char *p, const struct boot_layout *l)
 {
 	unsigned int i, k;
@@ -696,20 +712,30 @@ static void boot_stamp_decode(const unsigned char *p, struct boot_layout *l)
 	}
 }
 
-enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
-					 char *why, size_t len)
+/*
+ * The device against the stamp page of @e: a map's (bound to its sealed
+ * metadata copy; no provable stamp restarts it) or with @ckpt_id a
+ * checkpoint's (bound to its id; no stamp of it is only "not checked": a
+ * checkpoint is made invalid on proof alone).
+ */
+static enum boot_stamp_verdict boot_stamp_cmp_seal(const struct boot_entry *e,
+						   const unsigned char *ckpt_id,
+						   char *why, size_t len)
 {
+	enum boot_stamp_verdict v = ckpt_id ? BOOT_STAMP_UNCHECKED :
+					      BOOT_STAMP_WRITTEN;
 	struct boot_layout *was = NULL, *now = NULL;
-	enum boot_stamp_verdict v = BOOT_STAMP_WRITTEN;
-	unsigned long long off;
+	unsigned long long off = e->stamp * 512ULL, seq = 0;
+	const unsigned char *gen = ckpt_id;
 	struct boot_meta m;
+	const char *none;
 	char when[32];
 	void *page = NULL;
 	unsigned char *p;
 	int fd, ret;
 
 	if (!e->has_stamp) {
-		snprintf(why, len,
+		snprintf(why, len, ckpt_id ? "no stamp page in the config" :
 			 "the store has no stamp page (made before it existed: make it again with mkstore)");
 		return BOOT_STAMP_UNCHECKED;
 	}
@@ -728,10 +754,24 @@ enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
 			 strerror(-fd));
 		goto out;
 	}
-	/* A rollback wrote the device: restart, sealed or not. */
-	off = e->stamp * 512ULL;
 	ret = boot_pread_page(fd, page, off);
-	if (!ret && boot_stamp_voided(p)) {
+	if (ret) {
+		close(fd);
+		snprintf(why, len, "cannot read the stamp: %s", strerror(-ret));
+		goto out;
+	}
+	if (ckpt_id) {
+		close(fd);
+		none = boot_stamp_none(e, p);
+		if (none) {
+			snprintf(why, len, "no stamp to compare with: %s", none);
+			goto out;
+		}
+		boot_stamp_when(le(p + 40, 8), when);
+		goto bound;
+	}
+	/* A rollback wrote the device: restart, sealed or not. */
+	if (boot_stamp_voided(p)) {
 		close(fd);
 		snprintf(why, len, "%s",
 			 (const char *)p + sizeof(BOOT_STAMP_VOID) - 1);
@@ -768,10 +808,17 @@ enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
 			 when);
 		goto out;
 	}
-	if (le(p + 16, 8) != m.sequence || memcmp(p + 24, m.generation, 16)) {
-		snprintf(why, len,
-			 "the stamp belongs to an older seal (sequence %llu, the seal of %s is %llu): writes after it cannot be ruled out",
-			 le(p + 16, 8), when, m.sequence);
+	seq = m.sequence;
+	gen = m.generation;
+bound:
+	if (le(p + 16, 8) != seq || memcmp(p + 24, gen, 16)) {
+		if (ckpt_id)
+			snprintf(why, len,
+				 "the stamp belongs to another checkpoint");
+		else
+			snprintf(why, len,
+				 "the stamp belongs to an older seal (sequence %llu, the seal of %s is %llu): writes after it cannot be ruled out",
+				 le(p + 16, 8), when, seq);
 		goto out;
 	}
 	boot_stamp_decode(p, was);
@@ -789,6 +836,12 @@ out:
 	return v;
 }
 
+enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
+					 char *why, size_t len)
+{
+	return boot_stamp_cmp_seal(e, NULL, why, len);
+}
+
 /*
  * 1 when the page may be written over: the store's own (never stamped, a
  * stamp of this identity, or voided), never sectors that became something
@@ -800,6 +853,22 @@ static int boot_stamp_ours(const struct boot_entry *e, const unsigned char *p)
 	       boot_stamp_voided(p) || boot_stamp_valid(e, p);
 }
 
+/* A stamp of @l bound to @seq and @gen: a map's seal, or a checkpoint's id. */
+static void boot_stamp_fill(unsigned char *p, const struct boot_entry *e,
+			    unsigned long long seq, const unsigned char gen[16],
+			    const struct boot_layout *l)
+{
+	memset(p, 0, BOOT_STORE_PAGE);
+	memcpy(p, BOOT_STAMP_MAGIC, 4);
+	put_le(p + 4, BOOT_STAMP_VERSION, 4);
+	put_le(p + 16, seq, 8);
+	memcpy(p + 24, gen, 16);
+	put_le(p + 40, (unsigned long long)time(NULL), 8);
+	memcpy(p + 48, e->identity, e->identity_len);
+	boot_stamp_encode(p, l);
+	put_le(p + 8, boot_page_crc(p), 4);
+}
+
 /* Writes the stamp page and flushes it (O_DIRECT alone is not durable). */
 static int boot_stamp_put(int fd, const unsigned char *p,
 			  unsigned long long off)
@@ -809,12 +878,23 @@ static int boot_stamp_put(int fd, const unsigned char *p,
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-int boot_stamp_write(const struct boot_entry *e)
+/*
+ * The seal's stamp of @e: bound to the map's sealed metadata copy, or with
+ * @ckpt_id to a checkpoint. In use at the seal (mounted read-write, or an
+ * ext journal needing recovery), a map's stamp says so (its next attach
+ * restarts); a checkpoint's page is voided instead (returns 1): a
+ * checkpoint is never condemned on what proves nothing.
+ */
+static int boot_stamp_seal(const struct boot_entry *e,
+			   const unsigned char *ckpt_id)
 {
-	unsigned long long off = e->stamp * 512ULL;
+	unsigned long long off = e->stamp * 512ULL, seq = 0;
+	const unsigned char *gen = ckpt_id;
+	char reason[96], when[32];
 	struct boot_layout *l;
 	struct boot_meta m;
 	unsigned char *p;
+	unsigned int i;
 	void *page;
 	int fd, ret;
 
@@ -833,7 +913,11 @@ int boot_stamp_write(const struct boot_entry *e)
 	if (ret)
 		goto out_free;
 	l->in_use = boot_mounted_rw(e->device);
-	if (l->in_use)
+	for (i = 0; ckpt_id && i < l->count; i++)
+		if (l->r[i].kind == BOOT_FS_EXT &&
+		    ((l->r[i].v[4] >> 16) & 0x4))	/* INCOMPAT_RECOVER */
+			l->in_use = 1;
+	if (l->in_use && !ckpt_id)
 		boot_log(BOOT_LOG_WARN,
 			 "%s: mounted read-write at the seal: the next attach restarts its map",
 			 e->device);
@@ -842,34 +926,48 @@ int boot_stamp_write(const struct boot_entry *e)
 		ret = fd;
 		goto out_free;
 	}
-	ret = boot_meta_read(e, fd, page, &m);
-	if (!ret && !m.sealed)
-		ret = -EUCLEAN;
-	if (ret) {
-		boot_log(BOOT_LOG_ERR,
-			 "%s: the store's newest metadata is not a seal of this device (%s): no stamp written",
-			 e->device, strerror(-ret));
-		goto out_close;
+	if (!ckpt_id) {
+		ret = boot_meta_read(e, fd, page, &m);
+		if (!ret && !m.sealed)
+			ret = -EUCLEAN;
+		if (ret) {
+			boot_log(BOOT_LOG_ERR,
+				 "%s: the store's newest metadata is not a seal of this device (%s): no stamp written",
+				 e->device, strerror(-ret));
+			goto out_close;
+		}
+		seq = m.sequence;
+		gen = m.generation;
 	}
 	ret = boot_pread_page(fd, page, off);
 	if (ret)
 		goto out_close;
 	if (!boot_stamp_ours(e, p)) {
 		boot_log(BOOT_LOG_ERR,
-			 "%s: sector %llu of %s is not this store's stamp page: nothing written there (the next boot restarts the map; make the store again with mkstore)",
-			 e->device, (unsigned long long)e->stamp, e->store);
+			 "%s: sector %llu of %s is not this store's stamp page: nothing written there%s",
+			 e->device, (unsigned long long)e->stamp, e->store,
+			 ckpt_id ? "" : " (the next boot restarts the map; make the store again with mkstore)");
 		ret = -EUCLEAN;
 		goto out_close;
 	}
-	memset(p, 0, BOOT_STORE_PAGE);
-	memcpy(p, BOOT_STAMP_MAGIC, 4);
-	put_le(p + 4, BOOT_STAMP_VERSION, 4);
-	put_le(p + 16, m.sequence, 8);
-	memcpy(p + 24, m.generation, 16);
-	put_le(p + 40, (unsigned long long)time(NULL), 8);
-	memcpy(p + 48, e->identity, e->identity_len);
-	boot_stamp_encode(p, l);
-	put_le(p + 8, boot_page_crc(p), 4);
+	if (l->in_use && ckpt_id) {
+		/*
+		 * Its later writes are saved, but need not reach a superblock
+		 * before the power goes: equal counters would prove nothing,
+		 * and different ones would condemn the checkpoint wrongly.
+		 */
+		boot_stamp_when((unsigned long long)time(NULL), when);
+		snprintf(reason, sizeof(reason),
+			 "in use (mounted read-write) at the seal of %s", when);
+		memset(p, 0, BOOT_STORE_PAGE);
+		snprintf((char *)p, BOOT_STORE_PAGE, "%s%s", BOOT_STAMP_VOID,
+			 reason);
+		ret = boot_stamp_put(fd, p, off);
+		if (!ret)
+			ret = 1;
+		goto out_close;
+	}
+	boot_stamp_fill(p, e, seq, gen, l);
 	ret = boot_stamp_put(fd, p, off);
 out_close:
 	close(fd);
@@ -877,6 +975,11 @@ out_free:
 	free(page);
 	free(l);
 	return ret;
+}
+
+int boot_stamp_write(const struct boot_entry *e)
+{
+	return boot_stamp_seal(e, NULL);
 }
 
 int boot_stamp_void(const struct boot_entry *e, const char *reason)
@@ -913,4 +1016,19 @@ out_close:
 out_free:
 	free(page);
 	return ret;
+}
+
+/* ---- checkpoint devices ---- */
+
+int boot_stamp_write_ckpt(const struct boot_entry *e,
+			  const unsigned char id[16])
+{
+	return boot_stamp_seal(e, id);
+}
+
+enum boot_stamp_verdict boot_stamp_check_ckpt(const struct boot_entry *e,
+					      const unsigned char id[16],
+					      char *why, size_t len)
+{
+	return boot_stamp_cmp_seal(e, id, why, len);
 }

@@ -86,6 +86,25 @@ int boot_stamp_void(const struct boot_entry *e, const char *reason);
 /* At seal, after DETACH sealed the store: write the stamp; 0 or -errno. */
 int boot_stamp_write(const struct boot_entry *e);
 
+/*
+ * A checkpoint's devices (boot_ckpt.c) use the same page, bound to the
+ * checkpoint's id instead of a map's seal. At the seal, while the module
+ * still saves their writes: 0 stamped, 1 voided instead (mounted
+ * read-write: nothing provable), or -errno.
+ */
+int boot_stamp_write_ckpt(const struct boot_entry *e,
+			  const unsigned char id[16]);
+
+/*
+ * Before a checkpoint is re-attached or rolled back: was the device
+ * written since the seal, while no module saved its old data? A page with
+ * no stamp of this checkpoint (void, never stamped, another's, unreadable)
+ * is BOOT_STAMP_UNCHECKED, its reason in @why.
+ */
+enum boot_stamp_verdict boot_stamp_check_ckpt(const struct boot_entry *e,
+					      const unsigned char id[16],
+					      char *why, size_t len);
+
 /* Standard CRC32C (Castagnoli) of @len bytes, as the module's stores use. */
 unsigned int boot_crc32c(const void *buf, size_t len);
 unsigned int boot_crc32c_more(unsigned int crc, const void *buf, size_t len);

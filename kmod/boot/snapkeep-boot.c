@@ -525,8 +525,10 @@ static int boot_cmd_seal(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		if (boot_seal_one(ctl, &devs[i], have_cfg ? &cfg : NULL))
 			failed++;
-	if (have_cfg)
+	if (have_cfg) {
+		boot_ckpt_seal_all(&cfg);
 		boot_config_free(&cfg);
+	}
 	free(devs);
 	close(ctl);
 	return failed ? 1 : 0;

@@ -54,6 +54,8 @@
 #define SNAPKEEP_CKPT_REASON_NONE	0
 #define SNAPKEEP_CKPT_REASON_FULL	1	/* the store had no room left */
 #define SNAPKEEP_CKPT_REASON_IO		2	/* a read or store write failed */
+/* Written by snapkeep-boot: a device changed while no module saved it. */
+#define SNAPKEEP_CKPT_REASON_ABSENT	3
 
 /**
  * struct snapkeep_ckpt_device - one device of the checkpoint.
