@@ -8,30 +8,11 @@
 #include <cerrno>
 #include <string>
 
+#include "engine/file_io.h"
 #include "errors.h"
 
 namespace snapkeep {
 namespace {
-
-// Closes the descriptor unless it was handed to JavaScript.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  ~FdGuard() {
-    if (fd_ >= 0) close(fd_);
-  }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 // tryLockFile(path, holder): the descriptor of `path` (created 0600) locked
 // with flock(LOCK_EX | LOCK_NB), with `holder` written into the file for
@@ -50,7 +31,7 @@ Napi::Value TryLockFile(const Napi::CallbackInfo& info) {
 
   // O_NONBLOCK: opening a FIFO planted under the name must not hang; it is
   // refused below as not a regular file.
-  FdGuard fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
+  engine::Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
   if (fd.get() < 0) throw MakeSysError(env, SysError{errno, "open", ""});
   struct stat st {};
   if (fstat(fd.get(), &st) < 0) throw MakeSysError(env, SysError{errno, "fstat", ""});
@@ -65,7 +46,7 @@ Napi::Value TryLockFile(const Napi::CallbackInfo& info) {
   if (ftruncate(fd.get(), 0) < 0) throw MakeSysError(env, SysError{errno, "ftruncate", ""});
   if (!holder.empty() && pwrite(fd.get(), holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size()))
     throw MakeSysError(env, SysError{errno ? errno : EIO, "pwrite", ""});
-  return Napi::Number::New(env, fd.release());
+  return Napi::Number::New(env, fd.Release());
 }
 
 // unlockFile(fd): closes a descriptor tryLockFile returned, which releases

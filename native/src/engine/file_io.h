@@ -32,6 +32,12 @@ class Fd {
   int get() const { return fd_; }
   bool ok() const { return fd_ >= 0; }
   void Reset();
+  // Hands the descriptor over (to JavaScript, say); this no longer closes it.
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_ = -1;
