@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { engine } from '../../../../electron/core/engine';
 import { makeImage, mutate, rng, scratch, sha256 } from './fixtures';
+import { finished } from '../../../support/child-output';
 
 const CLI = path.resolve(__dirname, '../../../../out/js/electron/cli/snapkeep.js');
 const KILLS = 10;
@@ -21,17 +22,9 @@ function cli(args: string[]): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
 }
 
-function finish(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out, err })));
-}
-
 /** Runs to completion; throws on failure. */
 async function ok(args: string[]): Promise<string> {
-  const r = await finish(cli(args));
+  const r = await finished(cli(args));
   if (r.code !== 0) throw new Error(`snapkeep ${args.join(' ')} exited ${r.code}: ${r.err}${r.out}`);
   return r.out;
 }
@@ -46,7 +39,7 @@ async function killDuring(args: string[], repo: string, fraction: number, expect
   const locks = path.join(repo, 'locks');
   const before = new Set(fs.readdirSync(locks));
   const child = cli(args);
-  const done = finish(child);
+  const done = finished(child);
   let exited = false;
   void done.then(() => (exited = true));
   let seenAt = 0;

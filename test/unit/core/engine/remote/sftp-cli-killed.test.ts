@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from '../../../../../electron/core/engine';
 import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
+import { finished } from '../../../../support/child-output';
 import { type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { sha256 } from '../fixtures';
@@ -38,14 +39,6 @@ run('the CLI on an SFTP repository, killed mid-backup', () => {
     SNAPKEEP_CACHE_DIR: path.join(tmp.dir, 'cache'),
   });
   const cli = (args: string[]): ChildProcess => spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env() });
-  const finish = (child: ChildProcess) =>
-    new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) => {
-      let out = '';
-      let err = '';
-      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('close', (code, signal) => resolve({ code, signal, out, err }));
-    });
   beforeAll(async () => {
     sshd = await startSshd();
   });
@@ -56,7 +49,7 @@ run('the CLI on an SFTP repository, killed mid-backup', () => {
 
   it('pins the host key, and a killed backup is resumed without sending its packs again', async () => {
     const url = sshd.url('cli');
-    const init = await finish(cli(['init', url, '--no-encryption']));
+    const init = await finished(cli(['init', url, '--no-encryption']));
     expect(init.code, init.err).toBe(0);
     expect(init.err).toContain(`pinned the host key of ${url}: ${sshd.hostKey}`);
     const stored = fs.readdirSync(path.join(tmp.dir, 'remotes')).filter((n) => !n.startsWith('.'));
@@ -70,7 +63,7 @@ run('the CLI on an SFTP repository, killed mid-backup', () => {
     fs.writeFileSync(img, randomBytes(48 * 1024 * 1024));
     const serverPacks = path.join(sshd.home, 'cli', 'packs');
     const child = cli(['backup', url, img, '--level', '1']);
-    const done = finish(child);
+    const done = finished(child);
     const until = Date.now() + 60_000;
     while (packsOn(serverPacks).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
@@ -95,9 +88,9 @@ run('the CLI on an SFTP repository, killed mid-backup', () => {
     await repo.close();
 
     // The CLI lists, verifies and shows locks through the stored login.
-    const verify = await finish(cli(['verify', url, '--json']));
+    const verify = await finished(cli(['verify', url, '--json']));
     expect(verify.code, verify.err).toBe(0);
-    const locks = await finish(cli(['locks', url, '--json']));
+    const locks = await finished(cli(['locks', url, '--json']));
     expect(locks.code, locks.err).toBe(0);
     expect(JSON.parse(locks.out)).toEqual({ locks: [], removed: [] });
     // Nothing of the clock probe stays behind.

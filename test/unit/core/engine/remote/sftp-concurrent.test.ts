@@ -17,6 +17,7 @@ import type { Progress } from '../../../../../electron/common/contract';
 import { engine } from '../../../../../electron/core/engine';
 import { workingCopyDir } from '../../../../../electron/core/engine/remote/working-copy';
 import { lockWorkingCopy } from '../../../../../electron/core/engine/remote/working-copy-lock';
+import { finished } from '../../../../support/child-output';
 import { type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { sha256 } from '../fixtures';
@@ -24,12 +25,6 @@ import { sha256 } from '../fixtures';
 const CLI = path.resolve(__dirname, '../../../../../out/js/electron/cli/snapkeep.js');
 const run = sshdAvailable() && fs.existsSync(CLI) ? describe : describe.skip;
 
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
 
 function packsUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -50,14 +45,6 @@ run('two processes on one SFTP repository at once', () => {
     SNAPKEEP_CACHE_DIR: cacheDir(),
   });
   const cli = (args: string[]): ChildProcess => spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env() });
-  const finish = (child: ChildProcess) =>
-    new Promise<Finished>((resolve) => {
-      let out = '';
-      let err = '';
-      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('close', (code, signal) => resolve({ code, signal, out, err }));
-    });
   beforeAll(async () => {
     sshd = await startSshd();
   });
@@ -68,7 +55,7 @@ run('two processes on one SFTP repository at once', () => {
 
   it('runs two backups one after the other, both restore byte-identical and verify clean', async () => {
     const url = sshd.url('shared');
-    const init = await finish(cli(['init', url, '--no-encryption']));
+    const init = await finished(cli(['init', url, '--no-encryption']));
     expect(init.code, init.err).toBe(0);
     // 48 MiB of noise each: three packs of 16 MiB, so the spool is in use.
     const imgA = path.join(tmp.dir, 'a.img');
@@ -80,11 +67,11 @@ run('two processes on one SFTP repository at once', () => {
     const spool = path.join(workingCopyDir(cacheDir(), url), 'packs');
     const t0 = Date.now();
     const childA = cli(['backup', url, imgA, '--level', '1', '--json']);
-    const a = finish(childA);
+    const a = finished(childA);
     const until = Date.now() + 60_000;
     while (packsUnder(spool).length === 0 && childA.exitCode === null && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     expect(packsUnder(spool).length, 'the first backup spooled no pack').toBeGreaterThan(0);
-    const b = finish(cli(['backup', url, imgB, '--level', '1', '--json']));
+    const b = finished(cli(['backup', url, imgB, '--level', '1', '--json']));
     const [ra, rb] = await Promise.all([a, b]);
     console.log(`two 48 MiB backups at once: ${Date.now() - t0} ms; A: ${ra.code} ${(ra.err + ra.out).trim().slice(-400)}; B: ${rb.code} ${(rb.err + rb.out).trim().slice(-400)}`);
     expect(ra.code, ra.err).toBe(0);
