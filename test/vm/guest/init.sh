@@ -264,6 +264,12 @@ pid=$!
 			dmsetup table 2>/dev/null
 			dmsetup status 2>/dev/null
 		} > $R/io-at-timeout 2>&1
+		# The host reads the disks' queues from qemu's side now
+		# (lib/virtio-probe.mjs): stay up until it has.
+		for _ in $(seq 60); do
+			[ -e $R/probed ] && break
+			sleep 0.5
+		done
 		kill -KILL -$pid
 	fi
 ) &

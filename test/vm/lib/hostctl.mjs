@@ -13,7 +13,6 @@ import {
 	readdirSync, readFileSync, renameSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Qmp } from './qmp.mjs';
 
 /** How often the host looks for requests. */
 const POLL_MS = 100;
@@ -23,7 +22,8 @@ export const UNPLUG_TIMEOUT_MS = 30_000;
 /**
  * @typedef {object} HostctlOptions
  * @property {string} dir      the test's results directory
- * @property {string} qmpSocket qemu's monitor
+ * @property {import('./qmp.mjs').LazyQmp} qmp qemu's monitor (the caller
+ *   closes it)
  * @property {number} diskCount disks of the test (ids skdisk0..N-1)
  * @property {AbortSignal} signal stops serving (qemu exited)
  */
@@ -38,8 +38,6 @@ export async function serveHostctl(o) {
 	const reqDir = join(o.dir, 'hostctl');
 	/** @type {Set<string>} */
 	const done = new Set();
-	/** @type {Qmp|undefined} */
-	let qmp;
 	/** @type {Set<number>} */
 	const unplugged = new Set();
 	const act = async (/** @type {string} */ text) => {
@@ -51,7 +49,7 @@ export async function serveHostctl(o) {
 			throw new Error(`no disk ${n}: the test has ${o.diskCount}`);
 		if (unplugged.has(n))
 			throw new Error(`disk ${n} is already unplugged`);
-		qmp ??= await Qmp.connect(o.qmpSocket);
+		const qmp = await o.qmp.get();
 		const id = `skdisk${n}`;
 		await qmp.command('device_del', { id });
 		const ev = await qmp.waitEvent((e) => e.event === 'DEVICE_DELETED' &&
@@ -62,43 +60,39 @@ export async function serveHostctl(o) {
 		}
 		unplugged.add(n);
 	};
-	try {
-		while (!o.signal.aborted) {
-			let names = [];
-			try {
-				names = readdirSync(reqDir).filter((f) => f.endsWith('.req'))
-					.sort();
-			} catch {
-				// The guest may not have written anything yet.
-			}
-			for (const f of names) {
-				const id = f.slice(0, -'.req'.length);
-				if (done.has(id))
-					continue;
-				done.add(id);
-				let answer = 'ok\n';
-				try {
-					await act(readFileSync(join(reqDir, f), 'utf8'));
-				} catch (e) {
-					answer = `error: ${/** @type {Error} */ (e).message}\n`;
-				}
-				const tmp = join(reqDir, `${id}.tmp`);
-				writeFileSync(tmp, answer);
-				renameSync(tmp, join(reqDir, `${id}.res`));
-			}
-			await new Promise((resolve) => {
-				const wake = () => {
-					clearTimeout(t);
-					resolve(undefined);
-				};
-				const t = setTimeout(() => {
-					o.signal.removeEventListener('abort', wake);
-					resolve(undefined);
-				}, POLL_MS);
-				o.signal.addEventListener('abort', wake, { once: true });
-			});
+	while (!o.signal.aborted) {
+		let names = [];
+		try {
+			names = readdirSync(reqDir).filter((f) => f.endsWith('.req'))
+				.sort();
+		} catch {
+			// The guest may not have written anything yet.
 		}
-	} finally {
-		qmp?.close();
+		for (const f of names) {
+			const id = f.slice(0, -'.req'.length);
+			if (done.has(id))
+				continue;
+			done.add(id);
+			let answer = 'ok\n';
+			try {
+				await act(readFileSync(join(reqDir, f), 'utf8'));
+			} catch (e) {
+				answer = `error: ${/** @type {Error} */ (e).message}\n`;
+			}
+			const tmp = join(reqDir, `${id}.tmp`);
+			writeFileSync(tmp, answer);
+			renameSync(tmp, join(reqDir, `${id}.res`));
+		}
+		await new Promise((resolve) => {
+			const wake = () => {
+				clearTimeout(t);
+				resolve(undefined);
+			};
+			const t = setTimeout(() => {
+				o.signal.removeEventListener('abort', wake);
+				resolve(undefined);
+			}, POLL_MS);
+			o.signal.addEventListener('abort', wake, { once: true });
+		});
 	}
 }

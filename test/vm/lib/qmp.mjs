@@ -145,3 +145,28 @@ export class Qmp {
 		this.sock.destroy();
 	}
 }
+
+/**
+ * One connection to a qemu's monitor, made on first use and shared:
+ * qemu serves one monitor client at a time, and several parts of the
+ * harness (hot-unplug requests, the timeout probe) may need it.
+ */
+export class LazyQmp {
+	/** @type {Promise<Qmp>|undefined} */
+	conn;
+
+	/** @param {string} path */
+	constructor(path) {
+		this.path = path;
+	}
+
+	/** @returns {Promise<Qmp>} */
+	get() {
+		this.conn ??= Qmp.connect(this.path);
+		return this.conn;
+	}
+
+	close() {
+		this.conn?.then((q) => q.close(), () => {});
+	}
+}

@@ -21,8 +21,10 @@ import {
 	badTaints, firstReport, panicked, scanKernelLogs,
 } from './kernel-log.mjs';
 import { kernelRun } from './matrix.mjs';
+import { LazyQmp } from './qmp.mjs';
 import { checkQemu, killOnExit, qemuArgs, runQemu } from './qemu.mjs';
 import { discoverTests, parseTest } from './test-file.mjs';
+import { probeAtTimeout } from './virtio-probe.mjs';
 
 export const TESTS_DIR = join(REPO, 'test', 'vm', 'tests');
 export const VM_OUT = join(REPO, 'out', 'vm');
@@ -41,7 +43,10 @@ const KEEP_RUNS = 10;
  *   status: 'passed'|'failed'|'skipped', seconds: number, logDir: string,
  *   reason?: string, bootSeconds?: number}} Result
  * @typedef {Result & {offending: string[], report: string[],
- *   outputTail: string, consoleTail?: string}} Detailed
+ *   outputTail: string, consoleTail?: string, hostStall?: string}} Detailed
+ *   hostStall: set when the guest timed out while qemu held requests of
+ *   its disks it never completed (virtio-probe.mjs): a stall below the
+ *   guest
  */
 
 /**
@@ -250,8 +255,11 @@ export async function runOne(prep, test, dir, o) {
 	// 107 bytes, and run directories are deep.
 	const qmpDir = mkdtempSync(join(tmpdir(), 'snapkeep-qmp-'));
 	const qmpSocket = join(qmpDir, 'qmp.sock');
+	const qmp = new LazyQmp(qmpSocket);
 	const stopHostctl = new AbortController();
-	const hostctl = serveHostctl({ dir, qmpSocket, diskCount: disks.length,
+	const hostctl = serveHostctl({ dir, qmp, diskCount: disks.length,
+		signal: stopHostctl.signal });
+	const probe = probeAtTimeout({ dir, qmp, diskCount: disks.length,
 		signal: stopHostctl.signal });
 	let q;
 	try {
@@ -275,8 +283,10 @@ export async function runOne(prep, test, dir, o) {
 	} finally {
 		stopHostctl.abort();
 		await hostctl.catch(() => {});
+		qmp.close();
 		rmSync(qmpDir, { recursive: true, force: true });
 	}
+	const stall = await probe;
 
 	const consoleText = readOr(join(dir, 'console.log'));
 	const dmesg = readOr(join(dir, 'dmesg.log'));
@@ -286,6 +296,8 @@ export async function runOne(prep, test, dir, o) {
 	const reasons = [];
 	if (guestTimeout)
 		reasons.push(`timed out after ${guestTimeout} s`);
+	if (stall?.findings.length)
+		reasons.push(`virtio at the timeout: ${stall.findings.join(', ')}`);
 	if (panicked(consoleText))
 		reasons.push('guest kernel panicked');
 	if (q.killed && o.signal?.aborted) {
@@ -328,6 +340,7 @@ export async function runOne(prep, test, dir, o) {
 		seconds: Math.round(q.seconds * 10) / 10,
 		...(start ? { bootSeconds: start } : {}),
 		...(passed ? {} : { reason: reasons.join('; ') }),
+		...(stall?.hostHeld ? { hostStall: stall.findings.join(', ') } : {}),
 		offending,
 		report: trace,
 		outputTail: output.split('\n').slice(-40).join('\n'),
