@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import { AppError } from '../../common/contract';
 import { allocateFile, fileExtents, kmod, moduleVersion, type SectorRange } from '../../../native';
+import { changedRanges } from '../../core/engine/changed-ranges';
 import { kmodError } from '../../core/snapshot/kmod-errors';
 import type { Command, CommandContext } from '../command';
 import { EXIT } from '../exit-codes';
@@ -66,18 +67,6 @@ function sizeArg(s: string): number {
   return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
 }
 
-/** Byte ranges of the cells >= since, merged. */
-function changedRanges(map: Uint8Array, blockSize: number, since: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let i = 0; i < map.length; i++) {
-    if ((map[i] ?? 0) < since) continue;
-    const last = out.at(-1);
-    if (last && last[0] + last[1] === i * blockSize) last[1] += blockSize;
-    else out.push([i * blockSize, blockSize]);
-  }
-  return out;
-}
-
 async function run({ args, json, out }: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   const print = (value: unknown, text: string) => out(json ? JSON.stringify(value) : text);
@@ -125,7 +114,7 @@ async function run({ args, json, out }: CommandContext): Promise<number> {
       }
       const n = since === undefined ? 1 : Number(since);
       if (!Number.isInteger(n) || n < 0 || n > 255) throw new AppError('INVALID_ARGUMENT', '--since takes a snapshot number 0..255');
-      const r = changedRanges(map, t.blockSize, n);
+      const r = changedRanges(map, t.blockSize, n, t.deviceSize);
       print({ generation: t.generation, number: t.number, blockSize: t.blockSize, since: n, ranges: r }, r.map(([o, l]) => `${o} ${l}`).join('\n') || `nothing changed since ${n}`);
       return EXIT.OK;
     }
