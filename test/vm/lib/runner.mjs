@@ -24,7 +24,7 @@ import { kernelRun } from './matrix.mjs';
 import { LazyQmp } from './qmp.mjs';
 import { checkQemu, killOnExit, qemuArgs, runQemu } from './qemu.mjs';
 import { discoverTests, parseTest } from './test-file.mjs';
-import { probeAtTimeout } from './virtio-probe.mjs';
+import { watchStall } from './virtio-probe.mjs';
 
 export const TESTS_DIR = join(REPO, 'test', 'vm', 'tests');
 export const VM_OUT = join(REPO, 'out', 'vm');
@@ -259,8 +259,12 @@ export async function runOne(prep, test, dir, o) {
 	const stopHostctl = new AbortController();
 	const hostctl = serveHostctl({ dir, qmp, diskCount: disks.length,
 		signal: stopHostctl.signal });
-	const probe = probeAtTimeout({ dir, qmp, diskCount: disks.length,
-		signal: stopHostctl.signal });
+	// qemu holding the disks' requests for good: nothing the guest does
+	// gets it out, so the guest is not waited for.
+	const stalled = new AbortController();
+	const probe = watchStall({ dir, consoleLog: join(dir, 'console.log'),
+		qmp, diskCount: disks.length, signal: stopHostctl.signal,
+		onHostStall: () => stalled.abort() });
 	let q;
 	try {
 		q = await runQemu(qemuArgs({
@@ -278,7 +282,8 @@ export async function runOne(prep, test, dir, o) {
 		}), {
 			logFile: join(dir, 'qemu.log'),
 			timeoutMs: (timeout + BOOT_BUDGET) * 1000,
-			...(o.signal ? { signal: o.signal } : {}),
+			signal: o.signal ? AbortSignal.any([o.signal, stalled.signal]) :
+				stalled.signal,
 		});
 	} finally {
 		stopHostctl.abort();
@@ -297,11 +302,13 @@ export async function runOne(prep, test, dir, o) {
 	if (guestTimeout)
 		reasons.push(`timed out after ${guestTimeout} s`);
 	if (stall?.findings.length)
-		reasons.push(`virtio at the timeout: ${stall.findings.join(', ')}`);
+		reasons.push(`virtio queues of the hung guest: ${stall.findings.join(', ')}`);
 	if (panicked(consoleText))
 		reasons.push('guest kernel panicked');
 	if (q.killed && o.signal?.aborted) {
 		reasons.push('guest killed by the caller');
+	} else if (q.killed && stalled.signal.aborted) {
+		reasons.push('qemu killed: its disk requests stalled');
 	} else if (q.killed) {
 		reasons.push(`guest did not power off within ` +
 			`${timeout + BOOT_BUDGET} s, qemu killed`);

@@ -17,3 +17,12 @@ export function sampleQueues(
   diskCount: number,
 ): Promise<QueueSample[]>;
 export function judgeQueues(samples: QueueSample[][]): StallVerdict;
+export function watchStall(o: {
+  dir: string;
+  consoleLog: string;
+  qmp: { get(): Promise<{ command(name: string, args?: Record<string, unknown>): Promise<unknown> }> };
+  diskCount: number;
+  signal: AbortSignal;
+  onHostStall: (v: StallVerdict) => void;
+  gapMs?: number;
+}): Promise<StallVerdict | undefined>;

@@ -1,4 +1,6 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import {
+	closeSync, existsSync, fstatSync, openSync, readSync, writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -108,28 +110,94 @@ export function judgeQueues(samples) {
 	return { samples, findings, hostHeld };
 }
 
-/** Between the two samples of a timed-out guest (it waits 30 s for us). */
+/** Between the two samples of a hung guest (it waits 30 s for us). */
 const SAMPLE_GAP_MS = 10_000;
+/** The guest's hung-task detector: a task waited 120 s (no test allows it). */
+const HUNG_TASK = 'blocked for more than';
 
 /**
- * Wait for the guest's own timeout (it writes `timed-out` to the results
- * share, test/vm/guest/init.sh), then sample its disks' queues twice and
- * keep the samples in virtio-at-timeout.json beside the other logs.
- * @param {{dir: string, qmp: import('./qmp.mjs').LazyQmp,
- *   diskCount: number, signal: AbortSignal}} o
- * @returns {Promise<StallVerdict|undefined>} undefined when the guest did
- *   not time out (or qemu went away first)
+ * Reads what a growing file gained since the last call.
+ * @param {string} file
  */
-export async function probeAtTimeout(o) {
+function tailer(file) {
+	let offset = 0;
+	return () => {
+		let fd;
+		try {
+			fd = openSync(file, 'r');
+			const size = fstatSync(fd).size;
+			if (size <= offset)
+				return '';
+			const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
+			const n = readSync(fd, buf, 0, buf.length, offset);
+			// Keep a line's worth: the phrase may straddle two reads.
+			offset += Math.max(0, n - HUNG_TASK.length);
+			return buf.subarray(0, n).toString('latin1');
+		} catch {
+			return '';
+		} finally {
+			if (fd !== undefined)
+				closeSync(fd);
+		}
+	};
+}
+
+/**
+ * Watch a running guest for a hang: its hung-task detector on the console,
+ * or its own timeout (it writes `timed-out` to the results share,
+ * test/vm/guest/init.sh). Then sample its disks' queues twice and keep
+ * the samples in virtio-at-timeout.json beside the other logs. When qemu
+ * holds requests it never completes, `onHostStall` is called at once:
+ * the guest cannot get out of that, so there is no point waiting for its
+ * timeout.
+ * @param {{dir: string, consoleLog: string,
+ *   qmp: import('./qmp.mjs').LazyQmp, diskCount: number,
+ *   signal: AbortSignal, onHostStall: (v: StallVerdict) => void,
+ *   gapMs?: number}} o
+ * @returns {Promise<StallVerdict|undefined>} the last verdict, undefined
+ *   when the guest never hung (or qemu went away first)
+ */
+export async function watchStall(o) {
 	const flag = join(o.dir, 'timed-out');
-	while (!o.signal.aborted && !existsSync(flag))
+	const consoleNews = tailer(o.consoleLog);
+	let hungSeen = false;
+	/** @type {StallVerdict|undefined} */
+	let verdict;
+	while (!o.signal.aborted) {
+		const timedOut = existsSync(flag);
+		const hung = !hungSeen && consoleNews().includes(HUNG_TASK);
+		hungSeen ||= hung;
+		if (timedOut || hung) {
+			try {
+				verdict = await probe(o) ?? verdict;
+			} finally {
+				// The guest waits for this before it ends the test.
+				if (timedOut)
+					writeFileSync(join(o.dir, 'probed'), '');
+			}
+			if (verdict?.hostHeld) {
+				o.onHostStall(verdict);
+				return verdict;
+			}
+			if (timedOut)
+				return verdict;
+		}
 		await sleep(500, undefined, { signal: o.signal }).catch(() => {});
-	if (o.signal.aborted)
-		return undefined;
+	}
+	return verdict;
+}
+
+/**
+ * @param {{dir: string, qmp: import('./qmp.mjs').LazyQmp,
+ *   diskCount: number, signal: AbortSignal, gapMs?: number}} o
+ * @returns {Promise<StallVerdict|undefined>}
+ */
+async function probe(o) {
 	try {
 		const qmp = await o.qmp.get();
 		const first = await sampleQueues(qmp, o.diskCount);
-		await sleep(SAMPLE_GAP_MS, undefined, { signal: o.signal });
+		await sleep(o.gapMs ?? SAMPLE_GAP_MS, undefined,
+			{ signal: o.signal });
 		const verdict = judgeQueues([first,
 			await sampleQueues(qmp, o.diskCount)]);
 		writeFileSync(join(o.dir, 'virtio-at-timeout.json'),
@@ -137,8 +205,5 @@ export async function probeAtTimeout(o) {
 		return verdict;
 	} catch {
 		return undefined; // qemu exited or its monitor went away
-	} finally {
-		// The guest waits for this before it ends the test (init.sh).
-		writeFileSync(join(o.dir, 'probed'), '');
 	}
 }
