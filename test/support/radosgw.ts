@@ -115,7 +115,9 @@ function script(base: string, fsid: string, monPort: number, watch: number): str
     `ceph ${c} osd crush add "osd.$id" 1 root=default >/dev/null 2>&1`,
     `ceph-osd ${c} -i "$id" --mkfs --osd-uuid "$uuid"`,
     `ceph-osd ${c} -i "$id" -f &`,
-    `radosgw ${c} -n client.rgw.t -f &`,
+    // radosgw in a loop that a file holds: killGateway() makes the file and
+    // SIGKILLs it (a crash), startGateway() removes the file and it is back.
+    `(set +e; while :; do while [ -e ${base}/rgw.down ]; do sleep 0.05; done; radosgw ${c} -n client.rgw.t -f; sleep 0.05; done) &`,
     'set +e',
     `while kill -0 ${watch} 2>/dev/null; do sleep 1; done`,
     'kill -KILL 0',
@@ -134,6 +136,21 @@ function get(port: number): Promise<number> {
       resolve(0);
     });
   });
+}
+
+/** Pids of this cluster's radosgw, from /proc (its command line names the cluster's config). */
+function gatewayPids(base: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd[0] === 'radosgw' && cmd.includes(path.join(base, 'ceph.conf'))) out.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }
 
 export interface S3User {
@@ -157,6 +174,10 @@ export interface Radosgw {
   createUser(uid: string): Promise<S3User>;
   /** Sets and enables a user's quota of bytes. */
   setUserQuota(uid: string, maxBytes: number): Promise<void>;
+  /** SIGKILL to radosgw alone (the cluster and its objects stay), as a crash of the S3 server would. */
+  killGateway(): void;
+  /** Brings radosgw back on the same port; resolves when it answers. */
+  startGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -206,7 +227,7 @@ export async function startRadosgw(): Promise<Radosgw> {
     fs.rmSync(base, { recursive: true, force: true });
   };
 
-  try {
+  const waitAnswer = async () => {
     const until = Date.now() + 60_000;
     while ((await get(port)) !== 200) {
       if (exited !== undefined || Date.now() > until) {
@@ -216,6 +237,9 @@ export async function startRadosgw(): Promise<Radosgw> {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  };
+  try {
+    await waitAnswer();
     const startMs = Date.now() - t0;
     const admin = async (args: string[]): Promise<unknown> => {
       const out = await run('/usr/bin/radosgw-admin', [...confArg, ...args]);
@@ -241,6 +265,20 @@ export async function startRadosgw(): Promise<Radosgw> {
       async setUserQuota(uid, maxBytes) {
         await admin(['quota', 'set', '--quota-scope=user', `--uid=${uid}`, `--max-size=${maxBytes}`]);
         await admin(['quota', 'enable', '--quota-scope=user', `--uid=${uid}`]);
+      },
+      killGateway() {
+        fs.writeFileSync(path.join(base, 'rgw.down'), '');
+        for (const pid of gatewayPids(base)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      },
+      async startGateway() {
+        fs.rmSync(path.join(base, 'rgw.down'), { force: true });
+        await waitAnswer();
       },
       stop,
     };
