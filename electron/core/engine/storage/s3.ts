@@ -66,6 +66,13 @@ export interface S3StorageOptions {
   listPageKeys?: number;
 }
 
+// The SDK warns on every process under Node < 22 that its releases after
+// January 2027 will need Node 22. The version is pinned (package-lock), so
+// the warning is for whoever upgrades it, not for a user of the CLI, whose
+// stderr it would fill before every message (docs/remote-repositories.md
+// says it).
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AuthorizationHeaderMalformed']);
 const RETRY_CODES = new Set(['SlowDown', 'RequestTimeout', 'ServiceUnavailable', 'InternalError', 'ThrottlingException']);
 /** Delete requests run this many at a time. */
