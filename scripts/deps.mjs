@@ -54,6 +54,9 @@ export const APT_PACKAGES = [
   ['debootstrap', 'builds the Debian system image of the full-boot VM tests (scripts/guest-image.mjs)'],
   ['qemu-utils', 'qemu-img: the full-boot guests\' qcow2 base image and per-test overlays'],
   ['openssh-server', 'a real sshd (internal-sftp) for the remote-repository tests (test/support/sshd.ts)'],
+  ['ceph-mon', 'the monitor of the single-node Ceph cluster behind the S3 tests (test/support/radosgw.ts)'],
+  ['ceph-osd', 'the OSD (memstore) of that cluster'],
+  ['radosgw', 'Ceph\'s S3 gateway and radosgw-admin, the S3 server of the remote-repository tests'],
 ];
 
 /** What `npm start` needs to build and run the app (no kernels, no VM, no browser). */

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { AppError, HostKeyFingerprint, type Progress, canonicalLocation, isRemoteLocation } from '../../common/contract';
+import { AppError, HostKeyFingerprint, type Progress, RemoteAccessFields, canonicalLocation, isRemoteLocation, isS3Location } from '../../common/contract';
 import { engine, type RepositoryHandle } from '../../core/engine';
 import { RemoteCredentials, type RemoteLogin } from '../../core/repos/remote-credentials';
 import { formatBytes, formatEta } from '../../common/format';
@@ -70,11 +70,15 @@ export function repoPath(p: string | undefined): string {
 }
 
 /**
- * The login for an sftp:// repository: what this computer stored (root-only,
- * core/repos/remote-credentials.ts), with the environment on top:
- * SNAPKEEP_SSH_PASSWORD, SNAPKEEP_SSH_KEY_FILE (a private key, its
+ * The login for a remote repository: what this computer stored (root-only,
+ * core/repos/remote-credentials.ts), with the environment on top.
+ * sftp://: SNAPKEEP_SSH_PASSWORD, SNAPKEEP_SSH_KEY_FILE (a private key, its
  * passphrase in SNAPKEEP_SSH_KEY_PASSPHRASE), SNAPKEEP_SSH_HOST_KEY (the
  * fingerprint to accept, e.g. after the server's keys were renewed).
+ * s3:// and s3+http://: SNAPKEEP_S3_ACCESS_KEY_ID, SNAPKEEP_S3_SECRET_ACCESS_KEY,
+ * SNAPKEEP_S3_REGION. Not AWS_ACCESS_KEY_ID and friends: keys meant for
+ * another tool are never used for a repository by accident (the S3 client
+ * is given only these, never the environment's or ~/.aws's).
  * Undefined for local paths.
  */
 export async function remoteLogin(p: string): Promise<RemoteLogin | undefined> {
@@ -83,6 +87,14 @@ export async function remoteLogin(p: string): Promise<RemoteLogin | undefined> {
   if (stored.kind === 'unusable') process.stderr.write(`snapkeep: the login stored for ${p} is not used: ${stored.problem}\n`);
   const login: RemoteLogin = stored.kind === 'login' ? { ...stored.login } : {};
   const env = process.env;
+  if (isS3Location(p)) {
+    if (env['SNAPKEEP_S3_ACCESS_KEY_ID']) login.accessKeyId = env['SNAPKEEP_S3_ACCESS_KEY_ID'];
+    if (env['SNAPKEEP_S3_SECRET_ACCESS_KEY']) login.secretAccessKey = env['SNAPKEEP_S3_SECRET_ACCESS_KEY'];
+    if (env['SNAPKEEP_S3_REGION']) login.region = env['SNAPKEEP_S3_REGION'];
+    const checked = RemoteAccessFields.safeParse(login);
+    if (!checked.success) throw new AppError('INVALID_ARGUMENT', `the S3 login for ${p} is not valid: ${checked.error.issues.map((i) => i.message).join('; ')}`);
+    return checked.data;
+  }
   if (env['SNAPKEEP_SSH_PASSWORD']) login.password = env['SNAPKEEP_SSH_PASSWORD'];
   if (env['SNAPKEEP_SSH_KEY_FILE']) login.privateKey = fs.readFileSync(path.resolve(env['SNAPKEEP_SSH_KEY_FILE']), 'utf8');
   if (env['SNAPKEEP_SSH_KEY_PASSPHRASE']) login.keyPassphrase = env['SNAPKEEP_SSH_KEY_PASSPHRASE'];
@@ -90,9 +102,15 @@ export async function remoteLogin(p: string): Promise<RemoteLogin | undefined> {
   return login;
 }
 
-/** Keeps the login that worked, and pins the host key at first use (said on stderr). */
+/** Keeps the login that worked, and pins an SSH host key at first use (said on stderr). */
 export async function rememberLogin(p: string, login: RemoteLogin | undefined, handle: RepositoryHandle): Promise<void> {
-  if (!login || handle.hostKey === undefined) return;
+  if (!login) return;
+  if (isS3Location(p)) {
+    // No host key: TLS (s3://) checks the server. The keys that worked are kept.
+    if (login.accessKeyId !== undefined && login.secretAccessKey !== undefined) await new RemoteCredentials().store(p, login);
+    return;
+  }
+  if (handle.hostKey === undefined) return;
   if (login.hostKey === undefined) process.stderr.write(`snapkeep: pinned the host key of ${p}: ${handle.hostKey}\n`);
   await new RemoteCredentials().store(p, { ...login, hostKey: handle.hostKey });
 }

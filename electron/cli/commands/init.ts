@@ -12,7 +12,9 @@ export const initCommand: Command = {
   usage:
     'snapkeep init <repository> [--no-encryption] [--chunk-size BYTES] [--password-file FILE] [--json]\n' +
     '  <repository>: a path, or sftp://user@host[:port]/path (login: SNAPKEEP_SSH_PASSWORD or SNAPKEEP_SSH_KEY_FILE;\n' +
-    '  the host key is pinned at first use, SNAPKEEP_SSH_HOST_KEY accepts a new one)',
+    '  the host key is pinned at first use, SNAPKEEP_SSH_HOST_KEY accepts a new one),\n' +
+    '  or s3://host[:port]/bucket[/prefix] (s3+http:// for plain HTTP; keys: SNAPKEEP_S3_ACCESS_KEY_ID and\n' +
+    '  SNAPKEEP_S3_SECRET_ACCESS_KEY, region: SNAPKEEP_S3_REGION, default us-east-1)',
   async run({ args, json, out }) {
     const { values, positionals } = parseArgs({
       args,

@@ -70,7 +70,7 @@ export type ModuleStatus = z.infer<typeof ModuleStatus>;
 export const Repository = z.object({
   id: Id,
   name: z.string().min(1).max(200),
-  /** An absolute path, or sftp://user@host[:port]/path. */
+  /** An absolute path, sftp://user@host[:port]/path, or s3[+http]://host[:port]/bucket[/prefix]. */
   path: RepoLocation,
   /** Remote repositories: the server's host key pinned on this computer (show it; a change is refused). */
   hostKey: HostKeyFingerprint.optional(),

@@ -1,4 +1,9 @@
-// Repository locations: an absolute local path, or `sftp://user@host[:port]/path`.
+// Repository locations: an absolute local path, `sftp://user@host[:port]/path`,
+// or an S3 bucket: `s3://host[:port]/bucket[/prefix]` (HTTPS) or
+// `s3+http://host[:port]/bucket[/prefix]` (plain HTTP, for a self-hosted
+// server on a trusted network or loopback). The scheme carries the
+// transport so that the canonical string alone says where the bytes go; the
+// access key, secret and region are credentials, kept with the logins.
 // Parsed and validated here, once, at every process edge that takes a
 // repository (contract schemas, CLI), so nothing below sees a host or user
 // name that could be read as an option or a path that climbs out of the
@@ -18,7 +23,22 @@ export interface SftpLocation {
   url: string;
 }
 
-export type ParsedLocation = { kind: 'local'; path: string } | SftpLocation;
+export interface S3Location {
+  kind: 's3';
+  /** HTTPS (s3://) or plain HTTP (s3+http://). */
+  secure: boolean;
+  host: string;
+  port: number;
+  /** The endpoint the client talks to: http(s)://host[:port]. */
+  endpoint: string;
+  bucket: string;
+  /** Key prefix of the repository inside the bucket, without slashes at either end ('' for the bucket's root). */
+  prefix: string;
+  /** The canonical form: `s3[+http]://host[:port]/bucket[/prefix]`, the port only when not the scheme's default. */
+  url: string;
+}
+
+export type ParsedLocation = { kind: 'local'; path: string } | SftpLocation | S3Location;
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 // A DNS name (labels of letters, digits, hyphens), an IPv4 address, or an
@@ -26,8 +46,17 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const HOST_V6 = /^\[[0-9a-f:.]{2,45}\]$/i;
 
+// S3's bucket naming rules (3-63 characters of lower-case letters, digits,
+// dots and hyphens, starting and ending with a letter or digit): a name that
+// is also safe as the first component of a path-style URL.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 export function isRemoteLocation(s: string): boolean {
-  return s.startsWith('sftp://');
+  return s.startsWith('sftp://') || isS3Location(s);
+}
+
+export function isS3Location(s: string): boolean {
+  return s.startsWith('s3://') || s.startsWith('s3+http://');
 }
 
 function bad(s: string, why: string): AppError {
@@ -65,9 +94,35 @@ export function parseSftpLocation(s: string): SftpLocation {
   return { kind: 'sftp', user, host: lowerHost, port, path, url };
 }
 
+export function parseS3Location(s: string): S3Location {
+  const m = /^(s3|s3\+http):\/\/(\[[^\]]+\]|[^:/@]+)(?::(\d{1,5}))?(\/.*)?$/.exec(s);
+  if (!m) throw bad(s, 'expected s3://host[:port]/bucket[/prefix] (or s3+http:// for plain HTTP)');
+  const [, scheme = '', host = '', portText, rawPath] = m;
+  const secure = scheme === 's3';
+  if (!HOST_NAME.test(host) && !HOST_V6.test(host)) throw bad(s, 'the host is not a host name or address');
+  const defaultPort = secure ? 443 : 80;
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(s, 'the port must be 1-65535');
+  if (rawPath === undefined || rawPath === '/') throw bad(s, 'a bucket is needed (s3://host/bucket[/prefix])');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    throw bad(s, 'the path is not valid percent-encoding');
+  }
+  const [bucket = '', ...rest] = checkPath(s, decoded).slice(1).split('/');
+  if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(s, 'the bucket name must be 3-63 lower-case letters, digits, dots or hyphens');
+  const prefix = rest.join('/');
+  const lowerHost = host.toLowerCase();
+  const hostPort = `${lowerHost}${port === defaultPort ? '' : `:${port}`}`;
+  const url = `${scheme}://${hostPort}/${bucket}${prefix === '' ? '' : `/${prefix}`}`;
+  return { kind: 's3', secure, host: lowerHost, port, endpoint: `${secure ? 'https' : 'http'}://${hostPort}`, bucket, prefix, url };
+}
+
 export function parseLocation(s: string): ParsedLocation {
+  if (isS3Location(s)) return parseS3Location(s);
   if (isRemoteLocation(s)) return parseSftpLocation(s);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) throw bad(s, 'only local paths and sftp:// are supported');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) throw bad(s, 'only local paths, sftp:// and s3:// are supported');
   if (!s.startsWith('/')) throw bad(s, 'the path must be absolute');
   return { kind: 'local', path: s };
 }
@@ -78,7 +133,7 @@ export function canonicalLocation(s: string): string {
   return l.kind === 'local' ? l.path : l.url;
 }
 
-/** A repository location as it crosses a process edge: an absolute path, or sftp://user@host[:port]/path. */
+/** A repository location as it crosses a process edge: an absolute path, sftp://user@host[:port]/path, or s3[+http]://host[:port]/bucket[/prefix]. */
 export const RepoLocation = z
   .string()
   .min(1)
@@ -108,5 +163,10 @@ export const RemoteAccessFields = z.object({
   keyPassphrase: z.string().min(1).max(1024).optional(),
   /** The host key seen before; absent: pinned at first use (and reported). */
   hostKey: HostKeyFingerprint.optional(),
+  /** S3: the access key id and its secret. */
+  accessKeyId: z.string().regex(/^[A-Za-z0-9+/=_-]{1,128}$/, 'must be an S3 access key id').optional(),
+  secretAccessKey: z.string().min(1).max(1024).optional(),
+  /** S3: the region the server signs for (radosgw: its zonegroup; default us-east-1). */
+  region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like us-east-1').optional(),
 });
 export type RemoteAccessFields = z.infer<typeof RemoteAccessFields>;

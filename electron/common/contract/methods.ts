@@ -54,7 +54,7 @@ export const methods = {
 
   'repos.list': method(Empty, z.array(Repository)),
   /** Register an existing repository. */
-  /** `path`: an absolute path or sftp://user@host[:port]/path; `remote`: its login (stored root-only) and the host key seen, if any. */
+  /** `path`: an absolute path, sftp://user@host[:port]/path or s3[+http]://host[:port]/bucket[/prefix]; `remote`: its login (stored root-only) and the host key seen, if any. */
   'repos.add': method(z.object({ name: z.string().min(1).max(200), path: RepoLocation, remote: RemoteAccessFields.optional() }).strict(), Repository),
   /**
    * Create a repository; no passphrase means unencrypted (ids still keyed).

@@ -18,7 +18,7 @@ export interface OpenOptions {
   cacheDir?: string | null;
   /** What this computer pinned about the repository (config-pin.ts); a config that differs is REPO_CONFIG_CHANGED. */
   pin?: RepoPin;
-  /** `path` is an sftp:// location: how to log in, and the host key seen before (docs/remote-repositories.md). */
+  /** `path` is an sftp:// or s3:// location: how to log in (and for SFTP the host key seen before; docs/remote-repositories.md). */
   remote?: RemoteAccess;
 }
 
@@ -173,7 +173,7 @@ export interface PointReader {
 }
 
 export interface RepositoryHandle {
-  /** The location: a path, or the canonical sftp:// location. */
+  /** The location: a path, or the canonical sftp:// or s3:// location. */
   readonly path: string;
   /** Remote repositories: the fingerprint of the server's host key (pin it at first use). */
   readonly hostKey?: string | undefined;

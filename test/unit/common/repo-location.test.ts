@@ -16,6 +16,24 @@ describe('repository locations', () => {
     expect(parseLocation('/mnt/backup')).toEqual({ kind: 'local', path: '/mnt/backup' });
   });
 
+  it('parses s3 locations to one canonical form', () => {
+    expect(parseLocation('s3://S3.Example.com/backups/office/pc1')).toEqual({
+      kind: 's3',
+      secure: true,
+      host: 's3.example.com',
+      port: 443,
+      endpoint: 'https://s3.example.com',
+      bucket: 'backups',
+      prefix: 'office/pc1',
+      url: 's3://s3.example.com/backups/office/pc1',
+    });
+    expect(parseLocation('s3+http://127.0.0.1:7480/bkt')).toMatchObject({ secure: false, endpoint: 'http://127.0.0.1:7480', bucket: 'bkt', prefix: '' });
+    expect(canonicalLocation('s3://h:443//bkt//a/b/')).toBe('s3://h/bkt/a/b');
+    expect(canonicalLocation('s3+http://h:80/bkt')).toBe('s3+http://h/bkt');
+    expect(canonicalLocation('s3+http://[::1]:7480/bkt/r')).toBe('s3+http://[::1]:7480/bkt/r');
+    expect(RepoLocation.safeParse('s3+http://127.0.0.1:7480/bkt/r').success).toBe(true);
+  });
+
   it.each([
     ['sftp://-oProxyCommand=x@h/r', 'user name'],
     ['sftp://u@-oProxyCommand=x/r', 'host'],
@@ -27,7 +45,18 @@ describe('repository locations', () => {
     ['sftp://u@h/a%2F..%2F..%2Fetc', '. or ..'],
     ['sftp://u@h/a%00b', 'characters'],
     ['sftp://h/r', 'expected'],
-    ['s3://bucket/x', 'only local paths and sftp'],
+    ['gs://bucket/x', 'only local paths, sftp:// and s3://'],
+    ['s3://h', 'a bucket is needed'],
+    ['s3://h/', 'a bucket is needed'],
+    ['s3://h/Bucket', 'bucket name'],
+    ['s3://h/ab', 'bucket name'],
+    ['s3://h/b..c/r', 'bucket name'],
+    ['s3://-oX/bkt', 'host'],
+    ['s3://user@h/bkt', 'expected s3://'],
+    ['s3://h:0/bkt', 'port'],
+    ['s3://h/bkt/a/../b', '. or ..'],
+    ['s3://h/bkt/a%0Ab', 'characters'],
+    ['s3+https://h/bkt', 'only local paths'],
     ['relative/path', 'absolute'],
   ])('refuses %s', (s, why) => {
     expect(() => parseLocation(s)).toThrow(why);

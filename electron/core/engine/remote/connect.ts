@@ -3,14 +3,15 @@
 // the storage the engine's files go through, and the working copy the
 // native engine works on.
 import { defaultCacheRoot } from '../index-cache';
-import { parseSftpLocation } from '../storage/location';
+import { isS3Location, parseS3Location, parseSftpLocation } from '../storage/location';
 import { attachStorage } from '../storage/registry';
+import { type S3Credentials, S3Storage } from '../storage/s3';
 import { type RetryPolicy, type SftpCredentials, SftpStorage } from '../storage/sftp';
 import { RemoteRepoStorage } from './remote-storage';
 import { WorkingCopy, workingCopyDir } from './working-copy';
 
 /** How to reach a remote repository: credentials, the pinned host key, and the retry policy. */
-export interface RemoteAccess extends SftpCredentials {
+export interface RemoteAccess extends SftpCredentials, S3Credentials {
   retry?: RetryPolicy;
   readyTimeoutMs?: number;
   /** Packs the read cache of restore, verify and readers keeps (16 MiB each; default READ_CACHE_PACKS). */
@@ -18,17 +19,29 @@ export interface RemoteAccess extends SftpCredentials {
 }
 
 export interface RemoteConnection {
-  /** The canonical location (sftp://user@host[:port]/path). */
+  /** The canonical location (sftp://user@host[:port]/path or s3[+http]://host[:port]/bucket[/prefix]). */
   location: string;
   readCachePacks: number | undefined;
   storage: RemoteRepoStorage;
   wc: WorkingCopy;
-  /** The fingerprint of the server's host key (to pin at first use). */
+  /** The fingerprint of the server's host key (to pin at first use); undefined for S3 (TLS checks the server). */
   hostKey: string | undefined;
   release(): Promise<void>;
 }
 
-export async function connectRemote(location: string, access: RemoteAccess | undefined, cacheRoot: string | null | undefined): Promise<RemoteConnection> {
+/** The backend of a remote location, logged in (a wrong key, password or host key, or a missing bucket, fails here). */
+async function openBackend(location: string, access: RemoteAccess | undefined): Promise<{ backend: SftpStorage | S3Storage; url: string; hostKey: string | undefined }> {
+  if (isS3Location(location)) {
+    const loc = parseS3Location(location);
+    const s3 = new S3Storage(loc, access ?? {}, { ...(access?.retry && { retry: access.retry }), ...(access?.readyTimeoutMs !== undefined && { connectTimeoutMs: access.readyTimeoutMs }) });
+    try {
+      await s3.connectNow();
+    } catch (e) {
+      await s3.close();
+      throw e;
+    }
+    return { backend: s3, url: loc.url, hostKey: undefined };
+  }
   const loc = parseSftpLocation(location);
   const sftp = new SftpStorage(loc, access ?? {}, {
     ...(access?.retry && { retry: access.retry }),
@@ -38,13 +51,17 @@ export async function connectRemote(location: string, access: RemoteAccess | und
   // its connection is then shared): a wrong password or a changed host key
   // is never hidden by another handle's session.
   await sftp.connectNow();
-  const hostKey = sftp.hostKey;
+  return { backend: sftp, url: loc.url, hostKey: sftp.hostKey };
+}
+
+export async function connectRemote(location: string, access: RemoteAccess | undefined, cacheRoot: string | null | undefined): Promise<RemoteConnection> {
+  const { backend, url, hostKey } = await openBackend(location, access);
   let wc: WorkingCopy | undefined;
-  const attached = attachStorage(new RemoteRepoStorage(sftp, () => wc));
+  const attached = attachStorage(new RemoteRepoStorage(backend, () => wc));
   try {
     const storage = attached.storage as RemoteRepoStorage;
-    wc = await WorkingCopy.open(workingCopyDir(cacheRoot ?? defaultCacheRoot(), loc.url), storage);
-    return { location: loc.url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, release: attached.release };
+    wc = await WorkingCopy.open(workingCopyDir(cacheRoot ?? defaultCacheRoot(), url), storage);
+    return { location: url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, release: attached.release };
   } catch (e) {
     await attached.release();
     throw e;

@@ -6,7 +6,7 @@
 // saving into them). Publication order (packs, then index, then manifest)
 // and every format rule stay with the callers, so a backend only moves
 // bytes. Implementations: local.ts (a directory, through the native
-// RepoDir), sftp.ts (an SSH server).
+// RepoDir), sftp.ts (an SSH server), s3.ts (an S3 bucket).
 //
 // Everything a backend returns comes from a place whoever controls the
 // storage can write: names are checked here (checkName), sizes against the
