@@ -65,7 +65,9 @@ export async function passphrase(passwordFile: string | undefined, confirm = fal
 
 export function repoPath(p: string | undefined): string {
   if (!p) throw new AppError('INVALID_ARGUMENT', 'the repository path is missing');
-  if (isRemoteLocation(p)) return canonicalLocation(p);
+  // Any scheme:// form goes to the location parser, which refuses the ones
+  // not spoken here: "smb://nas/x" must not become the local ./smb:/nas/x.
+  if (isRemoteLocation(p) || /^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return canonicalLocation(p);
   return path.resolve(p);
 }
 
