@@ -31,8 +31,10 @@ import * as path from 'node:path';
 
 const BINARIES = ['/usr/bin/ceph-mon', '/usr/bin/ceph-osd', '/usr/bin/radosgw', '/usr/bin/radosgw-admin', '/usr/bin/ceph', '/usr/bin/monmaptool'];
 
-export function radosgwAvailable(): boolean {
-  return process.getuid?.() === 0 && BINARIES.every((b) => fs.existsSync(b));
+/** The tests need it: a missing server fails them with this, never skips them. */
+function requireRadosgw(): void {
+  const missing = BINARIES.filter((b) => !fs.existsSync(b));
+  if (process.getuid?.() !== 0 || missing.length) throw new Error(`the S3 tests need root and Ceph (ceph-mon, ceph-osd, radosgw; npm test installs them)${missing.length ? `: missing ${missing.join(', ')}` : ''}`);
 }
 
 function freePort(): Promise<number> {
@@ -191,6 +193,7 @@ function run(file: string, args: string[]): Promise<string> {
 }
 
 export async function startRadosgw(): Promise<Radosgw> {
+  requireRadosgw();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'snapkeep-ceph-'));
   for (const d of ['mon', 'osd', 'run', 'log', 'rgw']) fs.mkdirSync(path.join(base, d), { mode: 0o700 });
   const fsid = randomUUID();

@@ -24,8 +24,9 @@ export const SFTP_USER = 'skt-sftp';
 export const JAIL_USER = 'skt-sftp-jail';
 const SSHD = '/usr/sbin/sshd';
 
-export function sshdAvailable(): boolean {
-  return process.getuid?.() === 0 && fs.existsSync(SSHD);
+/** The tests need it: a missing server fails them with this, never skips them. */
+function requireSshd(): void {
+  if (process.getuid?.() !== 0 || !fs.existsSync(SSHD)) throw new Error(`the SFTP tests need root and ${SSHD} (openssh-server; npm test installs it)`);
 }
 
 function freePort(): Promise<number> {
@@ -151,6 +152,7 @@ export interface Sshd {
 }
 
 export async function startSshd(): Promise<Sshd> {
+  requireSshd();
   const passwords = ensureAccounts();
   const password = passwords[SFTP_USER] ?? '';
   const jailPassword = passwords[JAIL_USER] ?? '';

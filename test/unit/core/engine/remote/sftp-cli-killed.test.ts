@@ -14,12 +14,13 @@ import { engine } from '../../../../../electron/core/engine';
 import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
 import { finished } from '../../../../support/child-output';
-import { type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
+import { type Sshd, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { sha256 } from '../fixtures';
 
 const CLI = path.resolve(__dirname, '../../../../../out/js/electron/cli/snapkeep.js');
-const run = sshdAvailable() && fs.existsSync(CLI) ? describe : describe.skip;
+// Never skipped: npm test installs the server (scripts/deps.mjs) and builds the CLI first.
+const run = describe;
 
 function packsOn(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];

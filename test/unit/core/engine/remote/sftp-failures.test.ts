@@ -23,11 +23,12 @@ import { JsonFile } from '../../../../../electron/core/persist/json-file';
 import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
 import { RepoRegistry, RepositoriesFile } from '../../../../../electron/core/repos/registry';
 import { RemoteCredentials } from '../../../../../electron/core/repos/remote-credentials';
-import { JAIL_USER, SFTP_USER, type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
+import { JAIL_USER, SFTP_USER, type Sshd, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, sha256 } from '../fixtures';
 
-const run = sshdAvailable() ? describe : describe.skip;
+// Never skipped: npm test installs the server (scripts/deps.mjs) and builds the CLI first.
+const run = describe;
 const FAST = { attempts: 2, baseDelayMs: 100 };
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string; details: Record<string, unknown> | undefined }> {

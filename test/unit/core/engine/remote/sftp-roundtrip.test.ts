@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { engine } from '../../../../../electron/core/engine';
 import type { RepositoryHandle } from '../../../../../electron/core/engine/api';
-import { type Sshd, sshdAvailable, startSshd } from '../../../../support/sshd';
+import { type Sshd, startSshd } from '../../../../support/sshd';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, mutate, sha256 } from '../fixtures';
 
-const run = sshdAvailable() ? describe : describe.skip;
+// Never skipped: npm test installs the server (scripts/deps.mjs) and builds the CLI first.
+const run = describe;
 
 run('a repository on an SFTP server', () => {
   let sshd: Sshd;
