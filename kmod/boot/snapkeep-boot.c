@@ -694,6 +694,8 @@ static int boot_cmd_status(int argc, char **argv)
 			       info.persist_flags & SNAPKEEP_PERSIST_UNVERIFIED ? "yes" : "no",
 			       boot_reason(info.persist_reason, 0), when,
 			       (unsigned long long)info.sequence);
+		if (info.persist_flags & SNAPKEEP_PERSIST_SEALED)
+			printf(" sealed=in-place");
 		printf("\n");
 	}
 	ret = boot_config_load(boot_config_path, 0, &cfg);

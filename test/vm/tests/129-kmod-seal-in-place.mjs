@@ -114,6 +114,7 @@ check(r.out.includes(`checkpoint upgrade: ${dev}: stamped`), 'the checkpoint dev
 t = await kmod.trackerInfo2(dev);
 check(t.persist.sealed && t.persist.intent && t.generation === gen && t.number === number, 'still tracked, sealed in place (after its stamp page was written)');
 check(!/written since its seal/.test(r.out), 'the seal did not find it written since (its stamp page write did not unseal it)');
+check(/ sealed=in-place/.test(tool('status').out), 'status says sealed in place');
 let st = store();
 check(st.newest && (st.newest.flags & SEALED) && st.newest.mapCrc === crc32c(st.map) && st.newest.number === number,
   `the store on disk: sealed, map CRC right (flags ${st.newest?.flags}, sequence ${st.newest?.sequence})`);
