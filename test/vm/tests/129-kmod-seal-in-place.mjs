@@ -26,7 +26,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { check, disks, HELPERS, insmod, kmod, log, sh } from '../helpers/kmodlib.mjs';
 import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
-import { crc32c, PAGE, readDirect, readStore, SEALED, INTENT, writeDirect } from '../helpers/persist.mjs';
+import { crc32c, INTENT, PAGE, parseMeta, readDirect, SEALED, writeDirect } from '../helpers/persist.mjs';
 import { spawnSync } from 'node:child_process';
 
 const [dev, cstore, copy, plainDisk, niDisk] = disks;
@@ -71,11 +71,15 @@ let t = await kmod.trackerInfo2(dev);
 check(t.persist.intent && !t.persist.sealed, 'write intent, not sealed');
 const cells = t.blockCount;
 const bs = t.blockSize;
+// The store as it is on the device (its one range): the newest valid
+// metadata copy and the cells (as readStore(), without a file: tmpfs
+// before 6.6 has no O_DIRECT).
 const store = (d = dev) => {
   const buf = readDirect(d, (2 + Math.ceil(cells / PAGE)) * PAGE, storeAt);
-  const tmp = '/tmp/store-copy';
-  writeFileSync(tmp, buf);
-  return readStore(tmp, cells);
+  let newest = null;
+  for (const m of [parseMeta(buf.subarray(0, PAGE)), parseMeta(buf.subarray(PAGE, 2 * PAGE))])
+    if (m?.crcOk && (!newest || m.sequence > newest.sequence)) newest = m;
+  return { newest, map: buf.subarray(2 * PAGE, 2 * PAGE + cells) };
 };
 const s0 = await kmod.create([dev]);
 await kmod.take(s0);
