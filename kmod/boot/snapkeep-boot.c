@@ -445,7 +445,8 @@ static int boot_seal_one(int ctl, const struct snapkeep_dev *d,
 	if (!(info.persist_flags & SNAPKEEP_PERSIST_ATTACHED))
 		return 0;
 	ret = boot_detach(ctl, d);
-	if (ret == -EBUSY &&
+	/* Busy: a snapshot (now: the info may predate it) or a checkpoint. */
+	if (ret == -EBUSY && !boot_info2(ctl, d->major, d->minor, &info) &&
 	    (info.info.flags & SNAPKEEP_TRACKER_IN_SNAPSHOT)) {
 		/*
 		 * A backup's snapshot still holds the device: it cannot

@@ -24,7 +24,7 @@
 // page back before the seal, its stamp would unseal the map again.
 // vm: disks=64M,48M,64M,16M,16M modules=ext4 timeout=300 kernels=6.12
 import { readFileSync, writeFileSync } from 'node:fs';
-import { check, disks, HELPERS, insmod, kmod, log, sh } from '../helpers/kmodlib.mjs';
+import { check, disks, errnoOf, HELPERS, insmod, kmod, log, sh } from '../helpers/kmodlib.mjs';
 import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
 import { crc32c, INTENT, PAGE, parseMeta, readDirect, SEALED, writeDirect } from '../helpers/persist.mjs';
 import { spawnSync } from 'node:child_process';
@@ -184,7 +184,18 @@ c = await kmod.trackerInfo2(copy);
 check(!c.persist.continued && c.persist.reason === 'absent' && c.generation !== gen,
   `(c) written after the seal without the module: the map restarts, reason absent (${JSON.stringify(c.persist)})`);
 check(/mount count|write time|kbytes written/.test(r.out), '(c) the log names what changed');
-await kmod.detach(copy);
+
+// ---- a backup's snapshot still holding a device at the seal is destroyed
+// first (only then: the checkpoint's EBUSY destroys nothing) ----
+const snap = await kmod.create([copy]);
+await kmod.take(snap);
+conf(trackLine, lineFor(copy));
+r = tool('seal');
+check(r.status === 0 && r.out.includes(`${name(copy)}: destroying snapshot ${snap}`) && r.out.includes(`${name(copy)} (`) && /sealed: generation/.test(r.out),
+  'the seal destroys the snapshot holding the copy, then detaches (seals) it');
+check(!/destroying snapshot 0{8}-/.test(r.out) && /sealed in place/.test(r.out), 'the checkpointed device is sealed in place, no snapshot destroyed for it');
+check((await kmod.list()).length === 0, 'no snapshot left');
+check((await errnoOf(kmod.trackerInfo2(copy))) === 'ENOENT', 'the copy is no longer tracked');
 
 await kmod.checkpointCommit(ck);
 await kmod.detach(dev);
