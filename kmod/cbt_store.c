@@ -45,6 +45,15 @@
  *
  * Detach seals: every page written, then the metadata with SEALED and the
  * map's CRC, last, with a preflush and FUA.
+ *
+ * Seal in place (cbt_store_seal_in_place(), for a device a checkpoint
+ * keeps from being detached at shutdown) writes the same seal and leaves
+ * the tracker in the filter. Writers do not look at the seal: a write to
+ * cells durable already changes nothing the seal covers and goes; any
+ * other is held as above, and the flush that would write a page, a new
+ * number or release a held write first writes a copy in write-intent mode
+ * (not sealed), with a preflush and FUA. So the newest copy on disk is
+ * never a seal whose map misses a write that was released.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-store: " fmt
 
@@ -278,6 +287,16 @@ static int cbt_store_flush_locked(struct cbt_store *s, bool all)
 			restart = true;
 			all = true;
 			ret = cbt_store_write_meta(s, 0, 0);
+		} else if ((s->meta_flags & CBT_STORE_SEALED) &&
+			   (all || !bio_list_empty(&list) ||
+			    !bitmap_empty(s->dirty, s->nr_pages) ||
+			    s->meta_number != READ_ONCE(s->map->number))) {
+			/*
+			 * Sealed in place: unsealed, durably, before a page
+			 * moves or a held write goes (a crash must not find
+			 * a seal whose map misses it).
+			 */
+			ret = cbt_store_write_meta(s, CBT_STORE_INTENT, 0);
 		} else if (s->meta_number != READ_ONCE(s->map->number)) {
 			ret = cbt_store_write_meta(s, s->meta_flags, 0);
 		}
@@ -461,6 +480,9 @@ u32 cbt_store_state(struct cbt_store *s)
 	state = s->state;
 	if (s->intent && !READ_ONCE(s->failed))
 		state |= SNAPKEEP_PERSIST_INTENT;
+	if (s->map && !READ_ONCE(s->failed) && !READ_ONCE(s->closed) &&
+	    (s->meta_flags & CBT_STORE_SEALED))
+		state |= SNAPKEEP_PERSIST_SEALED;
 	mutex_unlock(&s->io_lock);
 	return state;
 }
@@ -742,6 +764,45 @@ void cbt_store_close(struct cbt_store *s)
 	cancel_work_sync(&s->work);
 	/* A write released by the last flush may still pass. */
 	cbt_store_release(s);
+}
+
+/*
+ * SEAL_IN_PLACE: the detach's seal with the tracker still in the filter.
+ * Every page written, then the metadata sealed with the CRC of @durable
+ * (what is on disk). A writer that marked a cell not durable meanwhile
+ * holds its write, and the flush that releases it unseals first
+ * (cbt_store_flush_locked()); one that found its cells durable is in the
+ * sealed map. Only an intent-mode store may: nothing else would unseal it
+ * before a write. The sequence of the seal in @sequence.
+ */
+int cbt_store_seal_in_place(struct cbt_store *s, u64 *sequence)
+{
+	int ret;
+
+	mutex_lock(&s->io_lock);
+	if (!s->map || READ_ONCE(s->closed) || READ_ONCE(s->failed)) {
+		ret = -EIO;
+	} else if (!s->intent) {
+		ret = -EOPNOTSUPP;
+	} else if (s->meta_flags & CBT_STORE_SEALED) {
+		ret = -EALREADY;
+	} else {
+		ret = cbt_store_flush_locked(s, true);
+		if (!ret && !READ_ONCE(s->failed))
+			ret = cbt_store_write_meta(s, CBT_STORE_SEALED,
+						   cbt_store_crc(s->durable,
+								 s->block_count));
+		if (ret) {
+			pr_warn("cannot seal the store of %pg in place: %d\n",
+				s->orig, ret);
+			cbt_store_fail(s, ret);
+			ret = -EIO;
+		} else {
+			*sequence = s->sequence;
+		}
+	}
+	mutex_unlock(&s->io_lock);
+	return ret;
 }
 
 /* ---- a check of the format at load ---- */

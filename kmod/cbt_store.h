@@ -115,7 +115,8 @@ struct cbt_store_meta {
  * @io_lock: serialises the store's I/O and the fields below.
  * @failed: store I/O failed; writes no longer wait (read locklessly).
  * @sequence: of the metadata written last.
- * @meta_flags: of the metadata written last.
+ * @meta_flags: of the metadata written last; CBT_STORE_SEALED while a
+ *	seal in place stands.
  * @meta_number: number in the metadata written last.
  * @meta_generation: generation in the metadata written last.
  * @meta: the metadata page buffer.
@@ -208,6 +209,7 @@ void cbt_store_note(struct cbt_store *s, sector_t sector, sector_t count,
 int cbt_store_sync(struct cbt_store *s);
 void cbt_store_restart(struct cbt_store *s);
 void cbt_store_disable(struct cbt_store *s);
+int cbt_store_seal_in_place(struct cbt_store *s, u64 *sequence);
 u32 cbt_store_state(struct cbt_store *s);
 u64 cbt_store_sequence(struct cbt_store *s);
 

@@ -247,6 +247,41 @@ static int ctl_ioctl_tracker_info2(struct snapkeep_tracker_info2 __user *uarg)
 }
 
 /*
+ * SEAL_IN_PLACE: the store of an intent-mode map sealed as by DETACH, the
+ * tracker left attached (cbt_store_seal_in_place()).
+ */
+static int ctl_ioctl_seal_in_place(struct snapkeep_tracker_seal __user *uarg)
+{
+	struct snapkeep_tracker_seal arg;
+	struct tracker *t;
+	u64 seq = 0;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ctl_bad("seal in place", "bad pointer", -EFAULT);
+	if (arg.flags || arg.reserved0 || arg.sequence ||
+	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
+		return ctl_bad("seal in place", "flags or reserved field set",
+			       -EINVAL);
+
+	mutex_lock(&ctl_lock);
+	t = ctl_tracker(&arg.dev, "seal in place", &ret);
+	if (t && !t->store)
+		ret = -ENODATA;
+	else if (t)
+		ret = cbt_store_seal_in_place(t->store, &seq);
+	mutex_unlock(&ctl_lock);
+	if (ret)
+		return ret;
+	pr_info("%u:%u: its map is sealed in place (sequence %llu)\n",
+		arg.dev.major, arg.dev.minor, seq);
+	arg.sequence = seq;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return ctl_bad("seal in place", "bad pointer", -EFAULT);
+	return 0;
+}
+
+/*
  * A reference on the tracker of a user's snapkeep_dev, for work done
  * without the control lock (the tracker may be detached meanwhile; its
  * map lives as long as it).
@@ -931,6 +966,8 @@ static long ctl_unlocked_ioctl(struct file *file, unsigned int cmd,
 		return ctl_ioctl_attach_persistent(argp);
 	case SNAPKEEP_IOCTL_TRACKER_INFO2:
 		return ctl_ioctl_tracker_info2(argp);
+	case SNAPKEEP_IOCTL_SEAL_IN_PLACE:
+		return ctl_ioctl_seal_in_place(argp);
 	case SNAPKEEP_IOCTL_CREATE:
 		return ctl_ioctl_create(argp);
 	case SNAPKEEP_IOCTL_DESTROY:

@@ -82,6 +82,12 @@ export interface PersistInfo {
    * it; optional so that PersistInfo values made before 1.4 still type.
    */
   unverified?: boolean;
+  /**
+   * The store's newest metadata is a seal written in place (ABI 1.6: the
+   * shutdown seal of a map whose device a checkpoint holds) and no write
+   * has unsealed it since. Optional as `unverified`.
+   */
+  sealed?: boolean;
   /** Why the map restarted at attach ('none' when continued). */
   reason: PersistReason;
   /** Sequence and time (s since the epoch) of the metadata found at attach; 0 when none. */
@@ -329,6 +335,7 @@ export const kmod = {
         intent: (f & 8) !== 0,
         failed: (f & 16) !== 0,
         unverified: (f & 32) !== 0,
+        sealed: (f & 64) !== 0,
         reason: PERSIST_REASONS[raw.persist.reason] ?? 'unknown',
         foundSequence: raw.persist.foundSequence,
         foundTime: raw.persist.foundTime,

@@ -1018,6 +1018,32 @@ out_free:
 	return ret;
 }
 
+int boot_stamp_touch(const struct boot_entry *e)
+{
+	unsigned long long off = e->stamp * 512ULL;
+	void *page;
+	int fd, ret;
+
+	if (!e->has_stamp)
+		return 0;
+	if (posix_memalign(&page, BOOT_STORE_PAGE, BOOT_STORE_PAGE))
+		return -ENOMEM;
+	fd = boot_open_dev(e->store, O_RDWR, 0);
+	if (fd < 0) {
+		ret = fd;
+		goto out_free;
+	}
+	ret = boot_pread_page(fd, page, off);
+	if (!ret && !boot_stamp_ours(e, page))
+		ret = -EUCLEAN;
+	if (!ret)
+		ret = boot_stamp_put(fd, page, off);
+	close(fd);
+out_free:
+	free(page);
+	return ret;
+}
+
 /* ---- checkpoint devices ---- */
 
 int boot_stamp_write_ckpt(const struct boot_entry *e,

@@ -83,8 +83,19 @@ enum boot_stamp_verdict boot_stamp_check(const struct boot_entry *e,
  */
 int boot_stamp_void(const struct boot_entry *e, const char *reason);
 
-/* At seal, after DETACH sealed the store: write the stamp; 0 or -errno. */
+/*
+ * At seal, after DETACH (or SEAL_IN_PLACE) sealed the store: write the
+ * stamp; 0 or -errno.
+ */
 int boot_stamp_write(const struct boot_entry *e);
+
+/*
+ * Before a seal in place: write the stamp page back as it is (only a page
+ * that is the store's), so that a stamp page on a tracked device has its
+ * cell marked before the seal and the stamp written after it does not
+ * unseal that map again. 0 or -errno.
+ */
+int boot_stamp_touch(const struct boot_entry *e);
 
 /*
  * A checkpoint's devices (boot_ckpt.c) use the same page, bound to the

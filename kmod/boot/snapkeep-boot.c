@@ -26,7 +26,9 @@
  * attach compares each sealed store's stamp (boot_stamp.h) with the device
  * and asks the module for a new generation (reason "absent") when the
  * device was written after the seal; seal writes the stamps after the
- * module's seals.
+ * module's seals. A map whose device a checkpoint holds (DETACH refused)
+ * is sealed in place instead (ABI 1.6), after the checkpoints' stamps,
+ * and stamped the same way.
  *
  * Exit status: 0 when everything listed was done, 1 when something was not
  * (each reported on its own line), 2 for a usage error.
@@ -425,6 +427,9 @@ static const struct boot_entry *boot_config_find(const struct boot_config *cfg,
 	return NULL;
 }
 
+/* boot_seal_one(): DETACH refused, a checkpoint holds the device. */
+#define BOOT_SEAL_HELD	1
+
 static int boot_seal_one(int ctl, const struct snapkeep_dev *d,
 			 const struct boot_config *cfg)
 {
@@ -440,7 +445,9 @@ static int boot_seal_one(int ctl, const struct snapkeep_dev *d,
 	if (!(info.persist_flags & SNAPKEEP_PERSIST_ATTACHED))
 		return 0;
 	ret = boot_detach(ctl, d);
-	if (ret == -EBUSY) {
+	/* Busy: a snapshot (now: the info may predate it) or a checkpoint. */
+	if (ret == -EBUSY && !boot_info2(ctl, d->major, d->minor, &info) &&
+	    (info.info.flags & SNAPKEEP_TRACKER_IN_SNAPSHOT)) {
 		/*
 		 * A backup's snapshot still holds the device: it cannot
 		 * outlive this shutdown anyway, and the seal must be last.
@@ -457,6 +464,10 @@ static int boot_seal_one(int ctl, const struct snapkeep_dev *d,
 	/* Detached meanwhile by somebody else: sealed by that detach. */
 	if (ret == -ENOENT)
 		return 0;
+	/* A checkpoint holds it: sealed in place later (boot_seal_held()). */
+	if (ret == -EBUSY && (info.persist_flags & SNAPKEEP_PERSIST_INTENT) &&
+	    boot_abi_minor(ctl) >= 6)
+		return BOOT_SEAL_HELD;
 	if (ret) {
 		boot_log(BOOT_LOG_ERR,
 			 "%s: detach failed: %s: not sealed (the next boot continues only under write intent)",
@@ -491,12 +502,111 @@ static int boot_seal_one(int ctl, const struct snapkeep_dev *d,
 	return 0;
 }
 
+/*
+ * The maps DETACH could not seal because a checkpoint holds their device
+ * (@held[i] set), after the checkpoints' stamps: each store sealed in
+ * place (SEAL_IN_PLACE: the tracker goes on, and a write to a cell not
+ * yet durable unseals it again first), then stamped as after a detach.
+ * The stamp pages are written back as they are before any seal, so a
+ * stamp page on a tracked device does not unseal its map when the stamp
+ * is written. Returns how many were not sealed or not stamped.
+ */
+static int boot_seal_held(int ctl, const struct snapkeep_dev *devs,
+			  const char *held, __u32 n,
+			  const struct boot_config *cfg)
+{
+	struct snapkeep_tracker_info2 info;
+	const struct boot_entry *e;
+	char name[64], gen[37];
+	int failed = 0, ret;
+	char *sealed;
+	__u32 i;
+
+	sealed = calloc(n + 1, 1);
+	if (!sealed)
+		return (int)n;
+	for (i = 0; i < n; i++) {
+		if (!held[i])
+			continue;
+		e = boot_config_find(cfg, &devs[i]);
+		ret = e ? boot_stamp_touch(e) : 0;
+		if (ret)
+			boot_log(BOOT_LOG_WARN,
+				 "%s: its stamp page could not be written before the seal: %s",
+				 e->device, strerror(-ret));
+	}
+	for (i = 0; i < n; i++) {
+		struct snapkeep_tracker_seal arg;
+
+		if (!held[i])
+			continue;
+		boot_dev_name(devs[i].major, devs[i].minor, name,
+			      sizeof(name));
+		memset(&arg, 0, sizeof(arg));
+		arg.dev = devs[i];
+		ret = ioctl(ctl, SNAPKEEP_IOCTL_SEAL_IN_PLACE, &arg) < 0 ?
+		      -errno : 0;
+		/* Sealed in place before, nothing unsealed it since. */
+		if (ret == -EALREADY)
+			ret = 0;
+		if (ret) {
+			boot_log(BOOT_LOG_ERR,
+				 "%s: a checkpoint holds it and it could not be sealed in place: %s: not sealed (the next boot continues only under write intent)",
+				 name, strerror(-ret));
+			failed++;
+			continue;
+		}
+		sealed[i] = 1;
+		if (boot_info2(ctl, devs[i].major, devs[i].minor, &info))
+			memset(&info, 0, sizeof(info));
+		boot_uuid(&info.info.generation, gen);
+		boot_log(BOOT_LOG_NOTICE,
+			 "%s (%u:%u): sealed in place (a checkpoint holds it, it stays tracked): generation %s, number %u",
+			 name, devs[i].major, devs[i].minor, gen,
+			 info.info.number);
+	}
+	for (i = 0; i < n; i++) {
+		if (!sealed[i])
+			continue;
+		boot_dev_name(devs[i].major, devs[i].minor, name,
+			      sizeof(name));
+		e = boot_config_find(cfg, &devs[i]);
+		if (!e) {
+			boot_log(BOOT_LOG_WARN,
+				 "%s: not in %s: no stamp (the next attach cannot check for writes while the module is absent)",
+				 name, boot_config_path);
+			continue;
+		}
+		if (!e->has_stamp)
+			continue;
+		ret = boot_stamp_write(e);
+		if (ret) {
+			boot_log(BOOT_LOG_ERR,
+				 "%s: stamp not written: %s (the next attach restarts the map)",
+				 name, strerror(-ret));
+			failed++;
+			continue;
+		}
+		/* A write since the seal unsealed it: intent covers it. */
+		if (!boot_info2(ctl, devs[i].major, devs[i].minor, &info) &&
+		    !(info.persist_flags & SNAPKEEP_PERSIST_SEALED))
+			boot_log(BOOT_LOG_WARN,
+				 "%s: stamped, but written since its seal: the next boot continues it under write intent",
+				 name);
+		else
+			boot_log(BOOT_LOG_INFO, "%s: stamped", name);
+	}
+	free(sealed);
+	return failed;
+}
+
 static int boot_cmd_seal(int argc, char **argv)
 {
 	struct snapkeep_dev *devs;
 	struct boot_config cfg;
 	__u32 i, n = 0;
-	int ctl, failed = 0, have_cfg;
+	int ctl, failed = 0, have_cfg, ret;
+	char *held;
 
 	(void)argv;
 	if (argc != 1)
@@ -522,13 +632,27 @@ static int boot_cmd_seal(int argc, char **argv)
 	if (!have_cfg)
 		boot_log(BOOT_LOG_WARN, "%s: cannot be read: no stamps written",
 			 boot_config_path);
-	for (i = 0; i < n; i++)
-		if (boot_seal_one(ctl, &devs[i], have_cfg ? &cfg : NULL))
+	held = calloc(n + 1, 1);
+	for (i = 0; i < n; i++) {
+		ret = boot_seal_one(ctl, &devs[i], have_cfg ? &cfg : NULL);
+		if (ret == BOOT_SEAL_HELD && held)
+			held[i] = 1;
+		else if (ret)
 			failed++;
-	if (have_cfg) {
-		boot_ckpt_seal_all(&cfg);
-		boot_config_free(&cfg);
 	}
+	/*
+	 * The checkpoints' stamps, then the maps they hold sealed in place:
+	 * nothing the tool writes after a seal in place reaches a cell its
+	 * seal does not cover.
+	 */
+	if (have_cfg)
+		boot_ckpt_seal_all(&cfg);
+	if (held)
+		failed += boot_seal_held(ctl, devs, held, n,
+					 have_cfg ? &cfg : NULL);
+	if (have_cfg)
+		boot_config_free(&cfg);
+	free(held);
 	free(devs);
 	close(ctl);
 	return failed ? 1 : 0;
@@ -571,6 +695,8 @@ static int boot_cmd_status(int argc, char **argv)
 			       info.persist_flags & SNAPKEEP_PERSIST_UNVERIFIED ? "yes" : "no",
 			       boot_reason(info.persist_reason, 0), when,
 			       (unsigned long long)info.sequence);
+		if (info.persist_flags & SNAPKEEP_PERSIST_SEALED)
+			printf(" sealed=in-place");
 		printf("\n");
 	}
 	ret = boot_config_load(boot_config_path, 0, &cfg);

@@ -53,7 +53,7 @@
 #define SNAPKEEP_CTL_NAME	"snapkeep"
 
 #define SNAPKEEP_ABI_MAJOR	1
-#define SNAPKEEP_ABI_MINOR	5
+#define SNAPKEEP_ABI_MINOR	6
 
 #define SNAPKEEP_IOCTL_MAGIC	'K'
 
@@ -304,6 +304,11 @@ struct snapkeep_attach_persistent {
 #define SNAPKEEP_PERSIST_FAILED		(1U << 4)	/* store I/O failed: no longer kept */
 /* (1.4) continued, but writes while the module was absent were not checked */
 #define SNAPKEEP_PERSIST_UNVERIFIED	(1U << 5)
+/*
+ * (1.6) the store's newest metadata copy is a seal written in place
+ * (SNAPKEEP_IOCTL_SEAL_IN_PLACE) and nothing has unsealed it since
+ */
+#define SNAPKEEP_PERSIST_SEALED		(1U << 6)
 
 /* snapkeep_tracker_info2.persist_reason: why the map restarted at attach. */
 #define SNAPKEEP_PERSIST_REASON_NONE		0	/* continued */
@@ -342,6 +347,42 @@ struct snapkeep_tracker_info2 {
 
 #define SNAPKEEP_IOCTL_TRACKER_INFO2 \
 	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x08, struct snapkeep_tracker_info2)
+
+/**
+ * struct snapkeep_tracker_seal - argument of SNAPKEEP_IOCTL_SEAL_IN_PLACE
+ *	(ABI 1.6).
+ * @dev: in: the tracked device.
+ * @flags: in: zero.
+ * @reserved0: zero.
+ * @sequence: out: sequence of the sealed metadata copy (what a stamp of
+ *	this seal is bound to).
+ * @reserved: zero.
+ *
+ * Seals the store of a map in write-intent mode as DETACH does (every map
+ * page written, then the metadata sealed with the map's CRC, preflush and
+ * FUA), but the tracker stays attached and tracking: for a device DETACH
+ * refuses (a checkpoint holds it) at shutdown. A later write to a block
+ * whose cell is not yet durable at the current number, a take, a restart
+ * or MARK_DIRTY first makes the store unsealed again durably (a metadata
+ * copy in write-intent mode) before the write is released, so a crash
+ * after it never finds a seal it could trust; writes to cells durable
+ * already leave the seal as it is (the sealed map stays exact).
+ * TRACKER_INFO2 says SNAPKEEP_PERSIST_SEALED while the seal stands.
+ * -ENOENT when not tracked, -ENODATA for a tracker without a store,
+ * -EOPNOTSUPP for a store without write intent (SNAPKEEP_PERSIST_NO_INTENT:
+ * nothing would unseal it before a write), -EALREADY when sealed in place
+ * and nothing unsealed it since, -EIO when the store failed.
+ */
+struct snapkeep_tracker_seal {
+	struct snapkeep_dev dev;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 sequence;
+	__u64 reserved[2];
+};
+
+#define SNAPKEEP_IOCTL_SEAL_IN_PLACE \
+	_IOWR(SNAPKEEP_IOCTL_MAGIC, 0x09, struct snapkeep_tracker_seal)
 
 /**
  * struct snapkeep_snapshot_create - argument of SNAPKEEP_IOCTL_CREATE.
