@@ -22,7 +22,7 @@
 // With the tool before ABI 1.6 the seal fails for the device ("detach
 // failed: Device or resource busy: not sealed"). Without writing the stamp
 // page back before the seal, its stamp would unseal the map again.
-// vm: disks=64M,48M,64M,16M,16M modules=ext4 timeout=300 kernels=6.12
+// vm: disks=64M,48M,64M,16M,16M modules=ext4 timeout=300 kernels=6.12,6.1,debug
 import { readFileSync, writeFileSync } from 'node:fs';
 import { check, disks, errnoOf, HELPERS, insmod, kmod, log, sh } from '../helpers/kmodlib.mjs';
 import { BOOT_CONF, bootTool } from '../helpers/boot-tool.mjs';
