@@ -25,9 +25,10 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { freePort } from './free-port';
 
 const BINARIES = ['/usr/bin/ceph-mon', '/usr/bin/ceph-osd', '/usr/bin/radosgw', '/usr/bin/radosgw-admin', '/usr/bin/ceph', '/usr/bin/monmaptool'];
 
@@ -35,17 +36,6 @@ const BINARIES = ['/usr/bin/ceph-mon', '/usr/bin/ceph-osd', '/usr/bin/radosgw', 
 function requireRadosgw(): void {
   const missing = BINARIES.filter((b) => !fs.existsSync(b));
   if (process.getuid?.() !== 0 || missing.length) throw new Error(`the S3 tests need root and Ceph (ceph-mon, ceph-osd, radosgw; npm test installs them)${missing.length ? `: missing ${missing.join(', ')}` : ''}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function conf(base: string, fsid: string, monPort: number, rgwPort: number): string {

@@ -20,6 +20,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
+import { freePort } from './free-port';
+
 export const SFTP_USER = 'skt-sftp';
 export const JAIL_USER = 'skt-sftp-jail';
 const SSHD = '/usr/sbin/sshd';
@@ -27,17 +29,6 @@ const SSHD = '/usr/sbin/sshd';
 /** The tests need it: a missing server fails them with this, never skips them. */
 function requireSshd(): void {
   if (process.getuid?.() !== 0 || !fs.existsSync(SSHD)) throw new Error(`the SFTP tests need root and ${SSHD} (openssh-server; npm test installs it)`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const RUN_DIR = '/run/snapkeep-test-sshd';
