@@ -39,7 +39,7 @@ import {
 
 import { AppError } from '../../../common/contract';
 import type { S3Location } from './location';
-import { type LoadOptions, MAX_LIST_ENTRIES, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath } from './storage';
+import { type LoadOptions, MAX_LIST_ENTRIES, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath, unreachableError } from './storage';
 
 export interface S3Credentials {
   accessKeyId?: string;
@@ -156,12 +156,7 @@ export class S3Storage implements RepoStorage {
       }
     }
     const cause = last instanceof Error ? `${codeOf(last)}: ${last.message}` : String(last);
-    throw new AppError('REMOTE_UNAVAILABLE', `${what}: the server ${this.where()} could not be reached after ${this.retry.attempts} attempts (${cause})`, {
-      location: this.location,
-      attempts: this.retry.attempts,
-      cause,
-      reason: 'unreachable',
-    });
+    throw unreachableError(this.location, what, this.where(), this.retry.attempts, cause);
   }
 
   private mapError(e: unknown, what: string): AppError {

@@ -27,7 +27,7 @@ import { Client, type ConnectConfig, type Stats } from 'ssh2';
 import { AppError } from '../../../common/contract';
 import type { SftpLocation } from './location';
 import { SftpChannel } from './sftp-channel';
-import { type LoadOptions, MAX_LIST_ENTRIES, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath } from './storage';
+import { type LoadOptions, MAX_LIST_ENTRIES, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath, unreachableError } from './storage';
 
 export interface SftpCredentials {
   password?: string;
@@ -227,12 +227,7 @@ export class SftpStorage implements RepoStorage {
       }
     }
     const cause = last instanceof Error ? last.message : String(last);
-    throw new AppError('REMOTE_UNAVAILABLE', `${what}: the server ${this.loc.host}:${this.loc.port} could not be reached after ${this.retry.attempts} attempts (${cause})`, {
-      location: this.location,
-      attempts: this.retry.attempts,
-      cause,
-      reason: 'unreachable',
-    });
+    throw unreachableError(this.location, what, `${this.loc.host}:${this.loc.port}`, this.retry.attempts, cause);
   }
 
   private fileError(e: unknown, what: string): AppError {

@@ -85,3 +85,13 @@ export function checkRelPath(location: string, rel: string): string {
   for (const p of parts) checkName(location, rel, p);
   return rel;
 }
+
+/** What a remote backend throws when its retries ran out: one wording for every server kind. */
+export function unreachableError(location: string, what: string, server: string, attempts: number, cause: string): AppError {
+  return new AppError('REMOTE_UNAVAILABLE', `${what}: the server ${server} could not be reached after ${attempts} attempts (${cause})`, {
+    location,
+    attempts,
+    cause,
+    reason: 'unreachable',
+  });
+}
