@@ -38,6 +38,14 @@
 
 static mempool_t *chunk_op_pool;
 
+/*
+ * Copies in progress, for /sys/kernel/snapkeep/inflight: a write the
+ * module holds for good shows as a copy that does not move on.
+ */
+static LIST_HEAD(chunk_live);
+static DEFINE_SPINLOCK(chunk_live_lock);	/* chunk_live; irqs off */
+static unsigned int chunk_live_count;
+
 int chunk_init(void)
 {
 	chunk_op_pool = mempool_create_kmalloc_pool(16,
@@ -73,6 +81,8 @@ static void chunk_op_work(struct work_struct *work);
 void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
 		    unsigned long first)
 {
+	unsigned long flags;
+
 	kref_init(&op->kref);
 	INIT_LIST_HEAD(&op->link);
 	op->da = diff_area_get(da);
@@ -91,12 +101,22 @@ void chunk_op_setup(struct chunk_op *op, struct diff_area *da,
 	op->buf = NULL;
 	op->allocated = 0;
 	INIT_DELAYED_WORK(&op->work, chunk_op_work);
+	op->born = jiffies;
+	spin_lock_irqsave(&chunk_live_lock, flags);
+	list_add_tail(&op->live, &chunk_live);
+	chunk_live_count++;
+	spin_unlock_irqrestore(&chunk_live_lock, flags);
 }
 
 void chunk_op_free(struct kref *kref)
 {
 	struct chunk_op *op = container_of(kref, struct chunk_op, kref);
+	unsigned long flags;
 
+	spin_lock_irqsave(&chunk_live_lock, flags);
+	list_del(&op->live);
+	chunk_live_count--;
+	spin_unlock_irqrestore(&chunk_live_lock, flags);
 	diff_buffer_put(op->buf);
 	diff_area_put(op->da);
 	mempool_free(op, chunk_op_pool);
@@ -445,4 +465,41 @@ static void chunk_op_work(struct work_struct *work)
 		chunk_op_put(op);
 		return;
 	}
+}
+
+static const char *const chunk_phase_names[] = {
+	[CHUNK_OP_READING]	= "reading",
+	[CHUNK_OP_DRAINING]	= "draining",
+	[CHUNK_OP_ALLOCATING]	= "allocating",
+	[CHUNK_OP_STORING]	= "storing",
+};
+
+/*
+ * Appends the copies in progress to @buf (@len used of @size): a count,
+ * then a line for each of the oldest. Returns the new length.
+ */
+int chunk_show_live(char *buf, int len, int size)
+{
+	struct chunk_op *op;
+	unsigned int shown = 0;
+
+	spin_lock_irq(&chunk_live_lock);
+	len += scnprintf(buf + len, size - len, "copies %u\n",
+			 chunk_live_count);
+	list_for_each_entry(op, &chunk_live, live) {
+		if (++shown > 16)
+			break;
+		len += scnprintf(buf + len, size - len,
+				 "copy %u:%u first=%lu count=%u phase=%s pending=%d blocked=%d released=%d done=%d error=%d age_ms=%u\n",
+				 MAJOR(op->da->dev), MINOR(op->da->dev),
+				 op->first, op->count,
+				 chunk_phase_names[READ_ONCE(op->phase)],
+				 atomic_read(&op->pending),
+				 atomic_read(&op->blocked),
+				 READ_ONCE(op->released), READ_ONCE(op->done),
+				 READ_ONCE(op->error),
+				 jiffies_to_msecs(jiffies - op->born));
+	}
+	spin_unlock_irq(&chunk_live_lock);
+	return len;
 }

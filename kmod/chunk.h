@@ -120,6 +120,8 @@ enum chunk_op_phase {
  *	waits for storage to be appended.
  * @deadline: when waiting for storage ends in an overflow (jiffies).
  * @allocated: chunks with a storage location so far.
+ * @live: in the list of copies in progress (chunk_show_live()).
+ * @born: when the copy was set up (jiffies).
  * @where: the storage location of each chunk.
  */
 struct chunk_op {
@@ -143,6 +145,8 @@ struct chunk_op {
 	struct delayed_work work;
 	unsigned long deadline;
 	unsigned int allocated;
+	struct list_head live;
+	unsigned long born;
 	u64 where[CHUNK_OP_MAX_CHUNKS];
 };
 
@@ -172,5 +176,6 @@ static inline void chunk_op_put(struct chunk_op *op)
 bool chunk_op_add_waiter(struct chunk_op *op, struct chunk_waiter *w,
 			 enum chunk_op_event event);
 void chunk_op_readers_gone(struct chunk_op *op);
+int chunk_show_live(char *buf, int len, int size);
 
 #endif /* __SNAPKEEP_CHUNK_H */

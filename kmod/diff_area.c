@@ -32,6 +32,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/log2.h>
 #include <linux/mempool.h>
 #include <linux/slab.h>
@@ -349,6 +350,19 @@ static void diff_area_wait_copying(struct diff_area *da, unsigned long nr)
 static mempool_t *cow_request_pool;
 static mempool_t *cow_wait_pool;
 
+/* Writes held for copies now (cow_request), writers copying inline. */
+static atomic_t cow_held = ATOMIC_INIT(0);
+static atomic_t cow_inline = ATOMIC_INIT(0);
+
+/* Appends the writes held to @buf (@len used of @size); the new length. */
+int diff_area_show_held(char *buf, int len, int size)
+{
+	return len + scnprintf(buf + len, size - len,
+			       "writes held=%d copying_inline=%d\n",
+			       atomic_read(&cow_held),
+			       atomic_read(&cow_inline));
+}
+
 int diff_area_init(void)
 {
 	cow_request_pool =
@@ -460,6 +474,7 @@ static void cow_request_put(struct cow_request *req)
 		return;
 	filter_submit_own(req->bio);
 	mempool_free(req, cow_request_pool);
+	atomic_dec(&cow_held);
 }
 
 /* A copy the write waited for released it (or failed: the write goes on). */
@@ -606,6 +621,7 @@ static enum cow_result diff_area_cow_async(struct diff_area *da,
 		}
 		if (!req) {
 			req = mempool_alloc(cow_request_pool, GFP_NOIO);
+			atomic_inc(&cow_held);
 			req->bio = bio;
 			atomic_set(&req->pending, 1);
 		}
@@ -649,6 +665,7 @@ static enum cow_result diff_area_cow_async(struct diff_area *da,
 		return COW_PASS;
 	if (atomic_dec_and_test(&req->pending)) {
 		mempool_free(req, cow_request_pool);
+		atomic_dec(&cow_held);
 		return COW_PASS;
 	}
 	return COW_HELD;
@@ -689,8 +706,10 @@ enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 		res = diff_area_cow_async(da, bio, first, last);
 		break;
 	default:
+		atomic_inc(&cow_inline);
 		res = diff_area_cow_inline(da, bio, first, last,
 					   mode == COW_INLINE);
+		atomic_dec(&cow_inline);
 		break;
 	}
 	if (sequential)
@@ -927,6 +946,8 @@ retry:
 		spin_unlock_irqrestore(lock, flags);
 		ret = diff_area_run_add(da, bio, run, da->orig,
 					bio->bi_iter.bi_sector, len, nr, true);
+		if (can_sleep && param_test_image_read_delay_ms)
+			msleep(param_test_image_read_delay_ms);
 		break;
 	case CHUNK_IN_MEMORY:
 		if (!write) {
@@ -951,13 +972,20 @@ retry:
 		queued = chunk_op_add_waiter(op, &iw.w, write ? CHUNK_OP_DONE :
 					     CHUNK_OP_RELEASED);
 		spin_unlock_irqrestore(lock, flags);
+		/*
+		 * The reads of the original this bio counted so far go first:
+		 * the copy may hold one of their chunks too, and then waits
+		 * for them before it releases anyone.
+		 */
+		ret = diff_area_run_flush(da, bio, run);
 		if (queued)
 			wait_for_completion(&iw.done);
-		if (write) {
+		if (write && !ret) {
 			chunk_op_put(op);
 			goto retry;
 		}
-		ret = READ_ONCE(op->error);
+		if (!ret)
+			ret = READ_ONCE(op->error);
 		if (!ret)
 			diff_area_copy(op, nr, offset, bio, len);
 		chunk_op_put(op);

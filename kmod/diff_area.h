@@ -167,6 +167,7 @@ static inline spinlock_t *diff_area_chunk_lock(struct diff_area *da,
 }
 
 enum cow_mode diff_area_cow_mode(bool can_sleep);
+int diff_area_show_held(char *buf, int len, int size);
 enum cow_result diff_area_cow(struct diff_area *da, struct bio *bio,
 			      sector_t sector, sector_t count,
 			      enum cow_mode mode);

@@ -195,6 +195,21 @@ void diff_buffer_put(struct diff_buffer *buf)
 	wake_up_all(&pool.wait);
 }
 
+/* Appends the pool's use to @buf (@len used of @size); the new length. */
+int diff_buffer_show(char *buf, int len, int size)
+{
+	unsigned long reserved, cached;
+
+	spin_lock_irq(&pool.lock);
+	reserved = pool.reserved;
+	cached = pool.cached;
+	spin_unlock_irq(&pool.lock);
+	return len + scnprintf(buf + len, size - len,
+			       "buffer reserved_pages=%lu budget_pages=%lu cached_pages=%lu waiting=%d\n",
+			       reserved, pool.budget, cached,
+			       wq_has_sleeper(&pool.wait));
+}
+
 /* Frees the cached pages (no snapshot needs them). */
 void diff_buffer_trim(void)
 {

@@ -32,6 +32,7 @@ struct diff_buffer *diff_buffer_tryget(unsigned int size, bool readahead);
 void diff_buffer_put(struct diff_buffer *buf);
 void diff_buffer_trim(void);
 unsigned long diff_buffer_budget(void);
+int diff_buffer_show(char *buf, int len, int size);
 
 void diff_buffer_copy_bio(struct diff_buffer *buf, unsigned int offset,
 			  struct bio *bio, struct bvec_iter iter, bool to_bio);

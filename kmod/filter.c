@@ -365,6 +365,18 @@ static bool filter_hold(struct bio *clone, struct filter_match *m,
 	return false;
 }
 
+/* Writes queued for the disks' workers now: fresh, counted. */
+static atomic_t filter_deferred[2] = { ATOMIC_INIT(0), ATOMIC_INIT(0) };
+
+/* Appends the writes queued to @buf (@len used of @size); the new length. */
+int filter_show_deferred(char *buf, int len, int size)
+{
+	return len + scnprintf(buf + len, size - len,
+			       "writes deferred fresh=%d counted=%d\n",
+			       atomic_read(&filter_deferred[0]),
+			       atomic_read(&filter_deferred[1]));
+}
+
 /* Queues @bio for a worker of @fd (any context); takes an @fd reference. */
 static void filter_defer(struct filter_disk *fd, struct bio *bio,
 			 bool counted)
@@ -377,6 +389,7 @@ static void filter_defer(struct filter_disk *fd, struct bio *bio,
 	bio->bi_opf &= ~REQ_NOWAIT;
 	spin_lock_irqsave(&fd->lock, flags);
 	bio_list_add(counted ? &fd->counted : &fd->fresh, bio);
+	atomic_inc(&filter_deferred[counted]);
 	spin_unlock_irqrestore(&fd->lock, flags);
 	kref_get(&fd->kref);
 	if (!queue_work(snapkeep_wq, work))
@@ -575,9 +588,11 @@ static void filter_fresh_work(struct work_struct *work)
 	list = fd->fresh;
 	bio_list_init(&fd->fresh);
 	spin_unlock_irq(&fd->lock);
-	while ((bio = bio_list_pop(&list)))
+	while ((bio = bio_list_pop(&list))) {
+		atomic_dec(&filter_deferred[0]);
 		if (!filter_handle(bio))
 			filter_submit_own(bio);
+	}
 	filter_disk_put(fd);
 }
 
@@ -602,6 +617,7 @@ static void filter_counted_work(struct work_struct *work)
 	bio_list_init(&fd->counted);
 	spin_unlock_irq(&fd->lock);
 	while ((clone = bio_list_pop(&list))) {
+		atomic_dec(&filter_deferred[1]);
 		rcu_read_lock();
 		n = filter_match(fd, clone, m);
 		for (i = 0; i < n; i++) {

@@ -29,6 +29,7 @@ struct tracker *filter_find(dev_t dev);
 int filter_for_each(int (*fn)(struct tracker *t, void *arg), void *arg);
 
 void filter_submit_own(struct bio *bio);
+int filter_show_deferred(char *buf, int len, int size);
 void filter_ckpt_parts(struct bio *clone, struct ckpt_batch *b);
 void filter_release_held(struct bio *clone);
 

@@ -95,6 +95,12 @@ module_param_named(diff_storage_wait_ms, param_diff_storage_wait_ms, uint,
 MODULE_PARM_DESC(diff_storage_wait_ms,
 		 "how long copies wait for storage to be appended before the snapshot overflows (ms) (5000)");
 
+unsigned int param_test_image_read_delay_ms;
+module_param_named(test_image_read_delay_ms, param_test_image_read_delay_ms,
+		   uint, 0444);
+MODULE_PARM_DESC(test_image_read_delay_ms,
+		 "for tests only: an image read waits this long after each part it sends to the original, where it may wait (ms) (0)");
+
 struct workqueue_struct *snapkeep_wq;
 struct workqueue_struct *snapkeep_io_wq;
 

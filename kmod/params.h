@@ -35,4 +35,10 @@ extern unsigned int param_diff_storage_minimum_mb;
  */
 extern unsigned int param_diff_storage_wait_ms;
 
+/*
+ * For tests only: widens the window between the parts of an image read
+ * (diff_area.c), so that races with copies show every time.
+ */
+extern unsigned int param_test_image_read_delay_ms;
+
 #endif /* __SNAPKEEP_PARAMS_H */

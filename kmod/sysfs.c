@@ -8,6 +8,9 @@
  *              generation=<uuid> snapshot=<uuid>|-
  *   snapshots: <uuid> taken|created|corrupted error=0 storage_bytes=...
  *              used_bytes=... free_bytes=... devices=8:16=snapkeep-img0
+ *   inflight:  copies in progress (the oldest first), the copy memory,
+ *              writes held for copies or queued for the workers: where a
+ *              write that never completes is held.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-sysfs: " fmt
 
@@ -17,7 +20,10 @@
 
 #include "cbt_map.h"
 #include "checkpoint.h"
+#include "chunk.h"
 #include "ctl.h"
+#include "diff_area.h"
+#include "diff_buffer.h"
 #include "filter.h"
 #include "snapshot.h"
 #include "sysfs.h"
@@ -83,7 +89,20 @@ static ssize_t checkpoints_show(struct kobject *kobj,
 	return ckpt_show_all(buf, PAGE_SIZE);
 }
 
+static ssize_t inflight_show(struct kobject *kobj,
+			     struct kobj_attribute *attr, char *buf)
+{
+	int len = 0;
+
+	/* No ctl_lock: it must answer while a take or destroy hangs. */
+	len = chunk_show_live(buf, len, PAGE_SIZE);
+	len = diff_buffer_show(buf, len, PAGE_SIZE);
+	len = diff_area_show_held(buf, len, PAGE_SIZE);
+	return filter_show_deferred(buf, len, PAGE_SIZE);
+}
+
 static struct kobj_attribute trackers_attr = __ATTR_RO(trackers);
+static struct kobj_attribute inflight_attr = __ATTR_RO(inflight);
 static struct kobj_attribute checkpoints_attr = __ATTR_RO(checkpoints);
 static struct kobj_attribute snapshots_attr = __ATTR_RO(snapshots);
 
@@ -91,6 +110,7 @@ static struct attribute *sysfs_attrs[] = {
 	&trackers_attr.attr,
 	&snapshots_attr.attr,
 	&checkpoints_attr.attr,
+	&inflight_attr.attr,
 	NULL,
 };
 
