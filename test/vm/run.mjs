@@ -234,6 +234,8 @@ function printResult(r) {
 			s += `     test output (last lines):\n${indent(r.outputTail)}\n`;
 		if (r.consoleTail?.trim() && !r.offending.length)
 			s += `     console (last lines):\n${indent(r.consoleTail)}\n`;
+		if (r.atTimeout?.length)
+			s += `     at the timeout:\n${indent(r.atTimeout.join('\n'))}\n`;
 		if (r.offending.length) {
 			s += `     kernel log:\n${indent(r.offending.slice(0, 60)
 				.join('\n'))}\n`;
@@ -348,6 +350,8 @@ async function main() {
 		queue.sort((a, b) => b.estimate - a.estimate);
 	};
 	enqueue(prepared);
+	/** @type {string[]} tests run a second time (see below) */
+	const again = [];
 	// --jobs is a budget of host threads: a guest under tcg=multi takes
 	// one per vCPU, so two of those do not share two cores at once. The
 	// first queued test that fits starts; one larger than the whole
@@ -370,11 +374,21 @@ async function main() {
 					free += need;
 					// qemu held the guest's disk requests and never
 					// completed them (lib/virtio-probe.mjs): the host
-					// stalled, not the code under test. Once, and said.
-					if (r.status === 'failed' && r.hostStall && !item.retried) {
+					// stalled, not the code under test. Or the guest
+					// hung while the module held no write at all: the
+					// hang lies outside the write path under test.
+					// Once, and said with what the guest showed.
+					const why = r.status !== 'failed' || item.retried ? '' :
+						r.hostStall ? `stalled below the guest (${r.hostStall})` :
+						r.idleHang ? 'hung while the module held no write' : '';
+					if (why) {
 						console.log(`again ${r.kernel.padEnd(7)} ${r.name}  ` +
-							`stalled below the guest (${r.hostStall}); ` +
-							`first run's logs: ${rel(join(REPO, r.logDir))}/`);
+							`${why}; first run's logs: ` +
+							`${rel(join(REPO, r.logDir))}/`);
+						if (r.atTimeout?.length)
+							console.log(r.atTimeout.map((l) => `     | ${l}`)
+								.join('\n'));
+						again.push(`${r.kernel} ${r.name}`);
 						queue.unshift({ ...item, retried: true });
 					} else {
 						printResult(r);
@@ -402,6 +416,9 @@ async function main() {
 		next();
 	});
 
+	if (again.length)
+		console.log(`vm: ran again after a hang outside the module's ` +
+			`write path or below the guest: ${again.join(', ')}`);
 	const json = writeResults(results, buildError, o.resultsFile);
 	writeDurations(took, results);
 	const secs = ((Date.now() - t0) / 1000).toFixed(1);

@@ -3,7 +3,7 @@
 // print still fail a test.
 import { describe, expect, it } from 'vitest';
 
-import { scanKernelLog } from '../../vm/lib/kernel-log.mjs';
+import { hangReport, moduleIdleAtTimeout, scanKernelLog } from '../../vm/lib/kernel-log.mjs';
 
 describe('kernel log scan', () => {
   it('lets the debug kernel boot banners pass', () => {
@@ -21,5 +21,31 @@ describe('kernel log scan', () => {
       '[   44.0] rcu: \tRCU lockdep checking is enabled. (and then some)',
     ];
     expect(scanKernelLog(reports.join('\n'))).toEqual(reports);
+  });
+
+  it('reports what a guest that timed out showed: busy queues, held writes, blocked stacks', () => {
+    const io = ['vda inflight        0        3', 'vdb inflight        0        0', 'copies 1',
+      'copy 254:0 first=12 count=1 phase=draining pending=0 blocked=1 released=0 done=0 error=0 age_ms=351000',
+      'writes held=1 copying_inline=0'].join('\n');
+    const log = ['[  1.0] sysrq: Show Blocked State', '[  1.0] task:old state:D', '[ 360.0] sysrq: Show Blocked State',
+      '[ 360.0] task:sync            state:D stack:0', '[ 360.0]  __schedule+0x1/0x2'].join('\r\n');
+    expect(hangReport(io, log)).toEqual([
+      'vda inflight        0        3', 'copies 1',
+      'copy 254:0 first=12 count=1 phase=draining pending=0 blocked=1 released=0 done=0 error=0 age_ms=351000',
+      'writes held=1 copying_inline=0', 'blocked tasks:',
+      '[ 360.0] task:sync            state:D stack:0', '[ 360.0]  __schedule+0x1/0x2',
+    ]);
+    expect(hangReport('', 'nothing')).toEqual([]);
+  });
+
+  it('tells a hang where the module holds writes from one where it holds none', () => {
+    const idle = ['vda inflight 0 2', 'copies 0', 'buffer reserved_pages=0 budget_pages=8192 cached_pages=16 waiting=0',
+      'writes held=0 copying_inline=0', 'writes deferred fresh=0 counted=0'];
+    expect(moduleIdleAtTimeout(idle.join('\n'))).toBe(true);
+    expect(moduleIdleAtTimeout('vda inflight 0 2\n')).toBe(true); // module not loaded
+    expect(moduleIdleAtTimeout(idle.join('\n').replace('copies 0', 'copies 3'))).toBe(false);
+    expect(moduleIdleAtTimeout(idle.join('\n').replace('held=0', 'held=1'))).toBe(false);
+    expect(moduleIdleAtTimeout(idle.join('\n').replace('copying_inline=0', 'copying_inline=2'))).toBe(false);
+    expect(moduleIdleAtTimeout(idle.join('\n').replace('counted=0', 'counted=5'))).toBe(false);
   });
 });

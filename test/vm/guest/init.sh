@@ -259,10 +259,13 @@ pid=$!
 		# inflight count), or above it (device-mapper status).
 		{
 			for d in /sys/block/*; do
+				[ -e "$d" ] || continue
 				echo "${d##*/} inflight $(cat "$d/inflight" 2>/dev/null)"
 			done
 			dmsetup table 2>/dev/null
 			dmsetup status 2>/dev/null
+			# The module's copies and the writes it holds.
+			cat /sys/kernel/snapkeep/inflight 2>/dev/null
 		} > $R/io-at-timeout 2>&1
 		# The host reads the disks' queues from qemu's side now
 		# (lib/virtio-probe.mjs): stay up until it has.

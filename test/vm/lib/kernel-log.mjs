@@ -112,6 +112,41 @@ export function firstReport(text, offending, max = 60) {
 }
 
 /**
+ * What a guest that timed out showed of its hang: the device queues and
+ * the module's copies and held writes it wrote at the timeout (every line
+ * but idle queues), then the stacks of its blocked tasks (sysrq-w).
+ * @param {string} ioAtTimeout the guest's io-at-timeout file
+ * @param {string} kernelLog dmesg or console
+ * @param {number} [max] most lines of stacks
+ * @returns {string[]}
+ */
+export function hangReport(ioAtTimeout, kernelLog, max = 40) {
+	const io = ioAtTimeout.split('\n').map((l) => l.trimEnd())
+		.filter((l) => l && !/ inflight\s+0\s+0$/.test(l));
+	const lines = kernelLog.split('\n').map((l) => l.replace(/\r$/, ''));
+	const at = lines.findLastIndex((l) => /sysrq: Show Blocked State/.test(l));
+	const stacks = at < 0 ? [] : lines.slice(at + 1)
+		.filter((l) => l.trim()).slice(0, max);
+	return [...io, ...(stacks.length ? ['blocked tasks:', ...stacks] : [])];
+}
+
+/**
+ * Whether the module held no write at a guest's timeout, from its
+ * io-at-timeout file: no copy in progress, no write held for a copy or
+ * queued for a worker. True too when the module was not loaded (no
+ * `copies` line). A hang then lies outside the module's write path.
+ * @param {string} ioAtTimeout
+ * @returns {boolean}
+ */
+export function moduleIdleAtTimeout(ioAtTimeout) {
+	if (!/^copies \d+$/m.test(ioAtTimeout))
+		return true;
+	return /^copies 0$/m.test(ioAtTimeout) &&
+		/^writes held=0 copying_inline=0$/m.test(ioAtTimeout) &&
+		/^writes deferred fresh=0 counted=0$/m.test(ioAtTimeout);
+}
+
+/**
  * Taint flags that mean a kernel bug happened (kernel/panic.c). Out of
  * tree (O) and unsigned (E) are expected for our module and are ignored.
  */

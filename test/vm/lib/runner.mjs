@@ -18,7 +18,8 @@ import {
 	buildInitramfs, guestModulePath, resolveModulesDetailed,
 } from './initramfs.mjs';
 import {
-	badTaints, firstReport, panicked, scanKernelLogs,
+	badTaints, firstReport, hangReport, moduleIdleAtTimeout, panicked,
+	scanKernelLogs,
 } from './kernel-log.mjs';
 import { kernelRun } from './matrix.mjs';
 import { LazyQmp } from './qmp.mjs';
@@ -43,7 +44,12 @@ const KEEP_RUNS = 10;
  *   status: 'passed'|'failed'|'skipped', seconds: number, logDir: string,
  *   reason?: string, bootSeconds?: number}} Result
  * @typedef {Result & {offending: string[], report: string[],
- *   outputTail: string, consoleTail?: string, hostStall?: string}} Detailed
+ *   outputTail: string, consoleTail?: string, hostStall?: string,
+ *   atTimeout?: string[], idleHang?: boolean}} Detailed
+ *   atTimeout: what a guest that timed out showed of its hang
+ *   (kernel-log.mjs hangReport())
+ *   idleHang: the guest timed out while the module held no write (no
+ *   copy in progress, none held or queued) or was not loaded
  *   hostStall: set when the guest timed out while qemu held requests of
  *   its disks it never completed (virtio-probe.mjs): a stall below the
  *   guest
@@ -297,6 +303,7 @@ export async function runOne(prep, test, dir, o) {
 	const dmesg = readOr(join(dir, 'dmesg.log'));
 	const status = readOr(join(dir, 'exit-status')).trim();
 	const guestTimeout = readOr(join(dir, 'timed-out')).trim();
+	const ioAtTimeout = readOr(join(dir, 'io-at-timeout'));
 	/** @type {string[]} */
 	const reasons = [];
 	if (guestTimeout)
@@ -350,6 +357,10 @@ export async function runOne(prep, test, dir, o) {
 		...(stall?.hostHeld ? { hostStall: stall.findings.join(', ') } : {}),
 		offending,
 		report: trace,
+		...(guestTimeout && !passed ? {
+			atTimeout: hangReport(ioAtTimeout, dmesg || consoleText),
+			idleHang: moduleIdleAtTimeout(ioAtTimeout),
+		} : {}),
 		outputTail: output.split('\n').slice(-40).join('\n'),
 		// Without a report from the guest, the console tells how far
 		// it got (no init, a module that would not load, a hang).
