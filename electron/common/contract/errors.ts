@@ -48,6 +48,7 @@ export const ErrorReason = z.enum([
   'parent-missing', // the folder a file should be written into does not exist
   'not-block-device', // a path that exists but is not a disk or partition
   'not-a-repository', // a folder that is not a Snapkeep repository
+  'no-such-bucket', // an S3 location whose bucket does not exist (it is never created for the user)
   'unreachable', // a repository or device that is not there right now
   'holds-repository', // a restore target that holds the repository read from
   'being-backed-up', // a restore target that a running job reads

@@ -11,7 +11,7 @@
 // as a last resort the lower layer's message. Words follow the GNOME HIG:
 // what happened (title), why (message), what to do (hint). The lower layer's
 // message and details stay available as "details".
-import type { ErrorCode, ErrorInfo, ErrorReason } from '../../../electron/common/contract/errors';
+import { type ErrorCode, type ErrorInfo, ErrorReason } from '../../../electron/common/contract/errors';
 import { type RunProblem, type RunStep, warningStep } from '../../../electron/common/contract/results';
 
 export interface ErrorWords {
@@ -304,6 +304,15 @@ export const ERROR_VARIANTS: readonly Variant[] = [
     },
   },
   {
+    code: 'REPO_NOT_FOUND',
+    reason: 'no-such-bucket',
+    words: {
+      title: 'The bucket does not exist',
+      message: 'The S3 server has no bucket of this name, and Snapkeep does not create one.',
+      hint: 'Create the bucket on the server first (or ask its administrator), or check its name.',
+    },
+  },
+  {
     code: 'PERMISSION_DENIED',
     subject: 'file',
     words: {
@@ -369,20 +378,8 @@ export const ERROR_VARIANTS: readonly Variant[] = [
 ];
 
 const CODES = new Set<string>(Object.keys(ERROR_WORDS));
-const REASONS = new Set<string>([
-  'nbd-unavailable',
-  'nbd-all-busy',
-  'parent-missing',
-  'not-block-device',
-  'not-a-repository',
-  'unreachable',
-  'holds-repository',
-  'being-backed-up',
-  'no-space-estimate',
-  'fs-unsupported',
-  'lock-lost',
-  'lock-unreadable',
-] satisfies ErrorReason[]);
+// Every reason the contract knows (a reason without words falls back to the code's).
+const REASONS = new Set<string>(ErrorReason.options);
 
 /** Anything thrown, as the contract's error shape (unknown failures are INTERNAL). */
 export function toErrorInfo(e: unknown): ErrorInfo {

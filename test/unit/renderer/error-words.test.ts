@@ -14,6 +14,13 @@ describe('error words', () => {
     }
   });
 
+  it('tells a missing bucket from a missing folder by the reason the S3 backend gives (every reason of the contract is read)', () => {
+    const d = describeError(new AppError('REPO_NOT_FOUND', 'connect to s3://h/b: the bucket b does not exist on h', { reason: 'no-such-bucket' }));
+    expect(d.title).toBe('The bucket does not exist');
+    expect(d.hint).toContain('Create the bucket');
+    expect(describeError(new AppError('REPO_NOT_FOUND', 'gone', { path: '/x' })).title).toBe(ERROR_WORDS.REPO_NOT_FOUND.title);
+  });
+
   it('keeps the technical message and details for "show details"', () => {
     const d = describeError(new AppError('WRONG_PASSPHRASE', 'repos.unlock: key derivation failed', { repositoryId: 'r1' }));
     expect(d).toEqual({

@@ -168,7 +168,7 @@ export class S3Storage implements RepoStorage {
     if (AUTH_CODES.has(code))
       return new AppError('REMOTE_AUTH_FAILED', `the server ${this.where()} refused the access key (${code}: wrong access key id or secret?)`, details);
     if (code === 'NoSuchBucket')
-      return new AppError('REPO_NOT_FOUND', `${what}: the bucket ${this.loc.bucket} does not exist on ${this.where()} (create it first, or check the location)`, details);
+      return new AppError('REPO_NOT_FOUND', `${what}: the bucket ${this.loc.bucket} does not exist on ${this.where()} (create it first, or check the location)`, { ...details, reason: 'no-such-bucket' });
     if (code === 'QuotaExceeded')
       return new AppError('DISK_FULL', `${what}: the server ${this.where()} refused it: the account's quota is used up (free space or raise the quota)`, { ...details, errnoName: 'EDQUOT' });
     if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return new AppError('NOT_FOUND', `${what}: no such object`, { ...details, errnoName: 'ENOENT' });
