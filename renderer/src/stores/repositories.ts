@@ -1,6 +1,6 @@
 // Backup repositories: where restore points are stored, whether they are
 // encrypted, unlocked and reachable.
-import type { Repository } from '@common/contract';
+import type { RemoteAccessFields, Repository } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -33,10 +33,12 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     });
   }
 
-  const add = (name: string, path: string) => change(async () => put(await call('repos.add', { name, path })));
+  /** `remote`: the login of an sftp:// or s3:// location (kept root-only by the service). */
+  const add = (name: string, path: string, remote?: RemoteAccessFields) =>
+    change(async () => put(await call('repos.add', { name, path, ...(remote ? { remote } : {}) })));
   /** `remember`: store the passphrase on this computer so scheduled backups run after a restart. */
-  const init = (name: string, path: string, passphrase?: string, remember = false) =>
-    change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase, remember } : {}) })));
+  const init = (name: string, path: string, passphrase?: string, remember = false, remote?: RemoteAccessFields) =>
+    change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase, remember } : {}), ...(remote ? { remote } : {}) })));
   /** Without `remember`, a passphrase stored earlier is deleted (the service keeps it in memory only). */
   const unlock = (id: string, passphrase: string, remember = false) =>
     change(async () => put(await call('repos.unlock', { id, passphrase, remember })));

@@ -1,0 +1,134 @@
+// Repositories on servers, made in the app's dialog in Chromium against
+// the real `snapkeep serve`: on a real OpenSSH sshd on loopback
+// (test/support/sshd.ts), listed reachable with the host key it pinned,
+// the one sshd has, and a wrong password refused in the dialog with the
+// server's reason; in a bucket of a real Ceph radosgw
+// (test/support/radosgw.ts), and a missing bucket refused.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { unnamedControls } from './support/a11y';
+import { launchBrowser, screenshot, watchErrors } from './support/browser';
+import { serve, type Served } from './support/serve';
+import { startRadosgw, type Radosgw } from '../support/radosgw';
+import { SFTP_USER, startSshd, type Sshd } from '../support/sshd';
+
+let sshd: Sshd;
+let gw: Radosgw;
+let served: Served;
+let browser: Browser;
+let page: Page;
+let errors: string[];
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  gw = await startRadosgw();
+  served = await serve();
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  errors = watchErrors(page);
+});
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+  await sshd?.stop();
+  await gw?.stop();
+});
+
+async function openDialog(name: string): Promise<void> {
+  await page.getByTestId('add-repo').click();
+  await page.getByTestId('repo-name').fill(name);
+  await page.getByTestId('repo-where').getByText('SSH server (SFTP)').click();
+  await page.getByTestId('sftp-host').fill('127.0.0.1');
+  await page.getByTestId('sftp-port').fill(String(sshd.port));
+  await page.getByTestId('sftp-user').fill(SFTP_USER);
+}
+
+describe('a repository on an SSH server, from the dialog', () => {
+  it('is created on the server, listed reachable, with the host key sshd has', async () => {
+    await page.goto(served.url);
+    await page.getByTestId('setup-later').click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
+    await page.locator('h1[data-page-title]').waitFor();
+
+    const folder = `${sshd.home}/e2e-dialog`;
+    await openDialog('NAS over SSH');
+    await page.getByTestId('sftp-path').fill(folder);
+    await page.locator('#sftp-password').fill(sshd.password);
+    await page.locator('#repo-encrypt').uncheck();
+    await screenshot(page, 'repository-dialog-sftp');
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByTestId('repo-save').click();
+    await page.getByTestId('repo-dialog').waitFor({ state: 'detached', timeout: 60_000 });
+
+    const row = page.getByTestId('repos-table').locator('tr', { hasText: 'NAS over SSH' });
+    await expect.poll(() => row.textContent()).toContain(`sftp://${SFTP_USER}@127.0.0.1:${sshd.port}${folder}`);
+    expect(await row.getByTestId('repo-hostkey').textContent()).toBe(`host key ${sshd.hostKey}`);
+    expect(await row.textContent()).toContain('reachable');
+    // The repository is on the server, in the account's folder.
+    expect(existsSync(path.join(folder, 'config'))).toBe(true);
+    await screenshot(page, 'repositories-sftp');
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a wrong password in the dialog, says why, and adds nothing', async () => {
+    await openDialog('Wrong password');
+    await page.getByTestId('sftp-path').fill(`${sshd.home}/e2e-wrong`);
+    await page.locator('#sftp-password').fill('not the password');
+    await page.locator('#repo-encrypt').uncheck();
+    await page.getByTestId('repo-save').click();
+    const failure = page.getByTestId('repo-dialog').getByText('Could not create the repository');
+    await failure.waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('repo-dialog').textContent()).toMatch(/authenticat|password|log ?in/i);
+    await screenshot(page, 'repository-dialog-sftp-refused');
+    await page.getByTestId('repo-dialog').getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.getByTestId('repos-table').textContent()).not.toContain('Wrong password');
+    expect(existsSync(`${sshd.home}/e2e-wrong`)).toBe(false);
+  });
+});
+
+describe('a repository in S3 storage, from the dialog', () => {
+  async function openS3(name: string, bucket: string): Promise<void> {
+    await page.getByTestId('add-repo').click();
+    await page.getByTestId('repo-name').fill(name);
+    await page.getByTestId('repo-where').getByText('S3 storage').click();
+    await page.getByTestId('s3-endpoint').fill(`127.0.0.1:${gw.port}`);
+    await page.locator('#s3-https').uncheck();
+    await page.getByTestId('s3-bucket').fill(bucket);
+    await page.getByTestId('s3-prefix').fill('laptop');
+    await page.getByTestId('s3-access').fill(gw.user.accessKeyId);
+    await page.locator('#s3-secret').fill(gw.user.secretAccessKey);
+    await page.locator('#repo-encrypt').uncheck();
+  }
+
+  it('is created in the bucket and listed reachable', async () => {
+    const client = new S3Client({ endpoint: gw.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: gw.user });
+    await client.send(new CreateBucketCommand({ Bucket: 'e2e-dialog' }));
+    await openS3('Object storage', 'e2e-dialog');
+    await screenshot(page, 'repository-dialog-s3');
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByTestId('repo-save').click();
+    await page.getByTestId('repo-dialog').waitFor({ state: 'detached', timeout: 60_000 });
+    const row = page.getByTestId('repos-table').locator('tr', { hasText: 'Object storage' });
+    await expect.poll(() => row.textContent()).toContain(`s3+http://127.0.0.1:${gw.port}/e2e-dialog/laptop`);
+    expect(await row.textContent()).toContain('reachable');
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'e2e-dialog', Prefix: 'laptop/' }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toContain('laptop/config');
+    client.destroy();
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a bucket that does not exist, and adds nothing', async () => {
+    await openS3('No bucket', 'no-such-bucket');
+    await page.getByTestId('repo-save').click();
+    await page.getByTestId('repo-dialog').getByText('Could not create the repository').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('repo-dialog').textContent()).toContain('The bucket does not exist');
+    await screenshot(page, 'repository-dialog-s3-refused');
+    await page.getByTestId('repo-dialog').getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.getByTestId('repos-table').textContent()).not.toContain('No bucket');
+  });
+});
