@@ -129,6 +129,23 @@ export async function finishes(what, cmd, args, seconds = 90) {
   return took;
 }
 
+/**
+ * Resolves to the exit code of a command started with spawnLogged(), or
+ * fails the test when it has not exited within `seconds`, showing where
+ * it hangs: the blocked tasks' stacks (kernel log) and the writes the
+ * module holds (/sys/kernel/snapkeep/inflight).
+ */
+export async function exitsWithin(what, done, seconds) {
+  const timer = new Promise((resolve) => setTimeout(() => resolve('hung'), seconds * 1000).unref());
+  const code = await Promise.race([done, timer]);
+  if (code === 'hung') {
+    bash('echo w > /proc/sysrq-trigger');
+    log(`where the writes are:\n${bash('cat /sys/kernel/snapkeep/inflight')}`);
+    check(false, `${what} did not finish within ${seconds} s`);
+  }
+  return code;
+}
+
 export function runHelper(name, ...args) {
   return sh(`${HELPERS}/${name}`, ...args);
 }

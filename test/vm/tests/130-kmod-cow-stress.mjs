@@ -8,23 +8,11 @@
 // vm: disks=3T,1G memory=1536 timeout=420 smp=2 kernels=6.12
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
-import { check, disks, HELPERS, insmod, kmod, log, MiB, rmmod, sectors, bash, spawnLogged, wholeDevice } from '../helpers/kmodlib.mjs';
+import { check, disks, exitsWithin, HELPERS, insmod, kmod, log, MiB, rmmod, sectors, spawnLogged, wholeDevice } from '../helpers/kmodlib.mjs';
 
 const [big, store] = disks;
 const bytes = sectors(big) * 512;
 const ROUNDS = 6;
-
-/** Resolves to the code, or fails the test with the hung tasks' stacks. */
-async function within(what, done, seconds) {
-  const timer = new Promise((resolve) => setTimeout(() => resolve('hung'), seconds * 1000).unref());
-  const code = await Promise.race([done, timer]);
-  if (code === 'hung') {
-    bash('echo w > /proc/sysrq-trigger');
-    log(`where the writes are:\n${bash('cat /sys/kernel/snapkeep/inflight')}`);
-    check(false, `${what} did not finish within ${seconds} s`);
-  }
-  return code;
-}
 
 insmod();
 for (let round = 0; round < ROUNDS; round++) {
@@ -45,11 +33,11 @@ for (let round = 0; round < ROUNDS; round++) {
     writeSync(fd, randomBytes(8192), 0, 8192, at);
   }
   closeSync(fd);
-  check((await within('the queue-depth writer', aio.done, 90)) === 0, 'the queue-depth writer saw no error');
-  check((await within('the sequential writer', seq.done, 90)) === 0, 'the sequential writer saw no error');
-  check((await within('the image reader', reader.done, 90)) === 0, 'the image reader saw no error');
+  check((await exitsWithin('the queue-depth writer', aio.done, 90)) === 0, 'the queue-depth writer saw no error');
+  check((await exitsWithin('the sequential writer', seq.done, 90)) === 0, 'the sequential writer saw no error');
+  check((await exitsWithin('the image reader', reader.done, 90)) === 0, 'the image reader saw no error');
   const synced = spawnLogged('sync', []);
-  check((await within('sync', synced.done, 90)) === 0, 'sync');
+  check((await exitsWithin('sync', synced.done, 90)) === 0, 'sync');
   const info = await kmod.info(id);
   check(!info.corrupted, 'the snapshot is intact');
   log(`round ${round}: ${info.devices[0].chunksCopied} chunk(s) copied`);

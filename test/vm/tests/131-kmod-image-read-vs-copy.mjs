@@ -10,23 +10,11 @@
 // The module waits a little after each part an image read sends to the
 // original (test_image_read_delay_ms), where the race used to be.
 // vm: disks=2G,512M memory=1024 timeout=300 smp=2 kernels=6.12,6.1
-import { bash, check, devsum, disks, insmod, kmod, log, MiB, rmmod, spawnLogged, wholeDevice } from '../helpers/kmodlib.mjs';
+import { bash, check, devsum, exitsWithin, disks, insmod, kmod, log, MiB, rmmod, spawnLogged, wholeDevice } from '../helpers/kmodlib.mjs';
 
 const [disk, store] = disks;
 const REGION = 96 * MiB;
 const ROUNDS = 6;
-
-/** Resolves to the exit code, or fails the test showing where it hangs. */
-async function within(what, done, seconds) {
-  const timer = new Promise((resolve) => setTimeout(() => resolve('hung'), seconds * 1000).unref());
-  const code = await Promise.race([done, timer]);
-  if (code === 'hung') {
-    bash('echo w > /proc/sysrq-trigger');
-    log(`where the writes are:\n${bash('cat /sys/kernel/snapkeep/inflight')}`);
-    check(false, `${what} did not finish within ${seconds} s`);
-  }
-  return code;
-}
 
 insmod({ test_image_read_delay_ms: 2 });
 bash(`dd if=/dev/urandom of=${disk} bs=1M count=${REGION / MiB} oflag=direct status=none`);
@@ -46,9 +34,9 @@ for (let round = 0; round < ROUNDS; round++) {
   const writers = [0, REGION / MiB / 2].map((seek) => spawnLogged('dd', [
     'if=/dev/urandom', `of=${disk}`, 'bs=1M', `count=${REGION / MiB / 2}`, `seek=${seek}`, 'oflag=direct', 'status=none']));
   for (const [i, w] of writers.entries())
-    check((await within(`writer ${i}`, w.done, 90)) === 0, `writer ${i} saw no error`);
+    check((await exitsWithin(`writer ${i}`, w.done, 90)) === 0, `writer ${i} saw no error`);
   for (const [i, r] of readers.entries())
-    check((await within(`image reader ${i}`, r.done, 90)) === 0, `image reader ${i} saw no error`);
+    check((await exitsWithin(`image reader ${i}`, r.done, 90)) === 0, `image reader ${i} saw no error`);
   check(devsum(image, REGION) === before, 'the image reads as the disk did at the take');
   const info = await kmod.info(id);
   check(!info.corrupted, 'the snapshot is intact');
