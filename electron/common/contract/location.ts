@@ -170,3 +170,18 @@ export const RemoteAccessFields = z.object({
   region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like us-east-1').optional(),
 });
 export type RemoteAccessFields = z.infer<typeof RemoteAccessFields>;
+
+/**
+ * What a connection test found at a remote location (repos.probe): the
+ * server's host key to show before it is trusted (SFTP; S3 servers are
+ * checked by TLS), and whether a repository is there already.
+ */
+export const RemoteProbe = z
+  .object({
+    hostKey: HostKeyFingerprint.optional(),
+    repository: z.enum(['none', 'found']),
+    /** Only when found. */
+    encrypted: z.boolean().optional(),
+  })
+  .strict();
+export type RemoteProbe = z.infer<typeof RemoteProbe>;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
-import { RemoteAccessFields, RepoLocation } from './location';
+import { RemoteAccessFields, RemoteProbe, RepoLocation } from './location';
 import {
   AbsPath,
   Device,
@@ -56,6 +56,12 @@ export const methods = {
   /** Register an existing repository. */
   /** `path`: an absolute path, sftp://user@host[:port]/path or s3[+http]://host[:port]/bucket[/prefix]; `remote`: its login (stored root-only) and the host key seen, if any. */
   'repos.add': method(z.object({ name: z.string().min(1).max(200), path: RepoLocation, remote: RemoteAccessFields.optional() }).strict(), Repository),
+  /**
+   * A connection test of a remote location with the login given (never one
+   * kept on this computer): the host key to show before trusting it, and
+   * whether a repository is there. Changes nothing.
+   */
+  'repos.probe': method(z.object({ path: RepoLocation, remote: RemoteAccessFields }).strict(), RemoteProbe),
   /**
    * Create a repository; no passphrase means unencrypted (ids still keyed).
    * remember: store the passphrase on this computer for scheduled runs (see repos.unlock).

@@ -25,6 +25,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'repos.list': () => s.listRepos(),
     // Every method that names a path, a repository or a mount passes the
     // caller: a member of the helper's group acts with their own file access.
+    'repos.probe': ({ path, remote }) => s.probeRepository(path, remote),
     'repos.add': ({ name, path, remote }, ctx) => s.addRepository(name, path, ctx.caller, remote),
     'repos.init': ({ name, path, passphrase, chunkSize, remember, remote }, ctx) => s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller, remote),
     'repos.unlock': ({ id, passphrase, remember }, ctx) => s.unlockRepository(id, passphrase, remember ?? false, ctx.caller),

@@ -6,7 +6,7 @@
 // rejects with AppError('CANCELLED') when aborted; every failure a user can
 // meet is an AppError with a code from contract/errors.ts and the ids
 // involved in `details` (pack, chunk, point ids, paths).
-import type { Progress, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
+import type { Progress, RemoteProbe, Repository, RestorePoint, Retention, VerifyReport } from '../../common/contract';
 import type { RepoPin } from './config-pin';
 import type { RemoteAccess } from './remote/connect';
 
@@ -200,8 +200,8 @@ export interface Engine {
   open(opts: OpenOptions): Promise<RepositoryHandle>;
   /** Converts a repository to the current format (only when asked); `dryRun` says what it would do. */
   upgrade(opts: OpenOptions & { dryRun: boolean }): Promise<import('./upgrade').UpgradeReport>;
-  /** A connection test of a remote location: the server's host key fingerprint (to show and pin), or its error. */
-  remoteHostKey?(path: string, remote: RemoteAccess): Promise<string | undefined>;
+  /** A connection test of a remote location: the server's host key (to show and pin) and whether a repository is there; or its error. */
+  probeRemote?(path: string, remote: RemoteAccess): Promise<RemoteProbe>;
   /** The pin of a repository's config without unlocking it (no key fingerprint). */
   readPin(path: string, remote?: RemoteAccess): Promise<RepoPin>;
   /** Changed byte ranges from a frozen tracker map: cells >= sinceNumber, merged, clipped to the device. */

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
-import { AppError } from '../../common/contract';
+import { AppError, type RemoteProbe } from '../../common/contract';
 import { fastCryptoAvailable, openNativeRepo } from '../../../native/engine';
 import type { Engine, InitOptions, OpenOptions, RepositoryHandle } from './api';
 import { changedRanges } from './changed-ranges';
@@ -14,6 +14,7 @@ import { indexCacheDir } from './index-cache';
 import { createKeys, nativeCrypto, unlockKeys } from './keys';
 import { listRepoEntries, mkdirRepo } from './repo-files';
 import { type RemoteAccess, type RemoteConnection, connectRemote } from './remote/connect';
+import { probeRemote } from './remote/probe';
 import { RemoteNative } from './remote/remote-native';
 import { Repository } from './repository';
 import { isRemoteLocation, parseLocation } from './storage/location';
@@ -144,11 +145,9 @@ export class SnapkeepEngine implements Engine {
     return upgradeRepository(opts);
   }
 
-  async remoteHostKey(path: string, remote: RemoteAccess): Promise<string | undefined> {
+  async probeRemote(path: string, remote: RemoteAccess): Promise<RemoteProbe> {
     try {
-      const r = await connectRemote(path, remote, undefined);
-      await r.release();
-      return r.hostKey;
+      return await probeRemote(path, remote);
     } catch (e) {
       throw toAppError(e, `connect to ${path}`);
     }

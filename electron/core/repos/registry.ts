@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 
 import { z } from 'zod';
 
-import { AppError, Id, isAppError, isRemoteLocation, type RemoteAccessFields, RepoLocation, type Repository } from '../../common/contract';
+import { AppError, Id, isAppError, isRemoteLocation, type RemoteAccessFields, type RemoteProbe, RepoLocation, type Repository } from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
 import { RepoPin } from '../engine/config-pin';
 import type { SourceLogger } from '../logs/logger';
@@ -123,6 +123,16 @@ export class RepoRegistry {
     return out;
   }
 
+  /**
+   * A connection test with the login given, never one kept here: it is what
+   * the user is about to save, and a member must not test with root's.
+   */
+  async probe(path: string, remote: RemoteAccessFields): Promise<RemoteProbe> {
+    if (!isRemoteLocation(path)) throw new AppError('INVALID_ARGUMENT', `${path} is a folder on this computer: only a server's location is tested`, { path });
+    if (!this.options.engine.probeRemote) throw new AppError('INTERNAL', 'this engine cannot test a connection');
+    return this.options.engine.probeRemote(path, remote);
+  }
+
   /** Registers an existing repository; an encrypted one stays locked until unlocked. */
   async add(name: string, path: string, remote?: RemoteAccessFields): Promise<Repository> {
     this.refuseDuplicate(path);
@@ -135,7 +145,7 @@ export class RepoRegistry {
       handle = await this.options.engine.open({ path, pin, ...(login && { remote: login }) });
       pin = handle.pin;
     }
-    if (login) await this.storeLogin(path, login, handle?.hostKey ?? (await this.options.engine.remoteHostKey?.(path, login)));
+    if (login) await this.storeLogin(path, login, handle?.hostKey ?? (await this.options.engine.probeRemote?.(path, login))?.hostKey);
     const repo = await this.register(name, path, encrypted, pin);
     if (handle) await this.remember(repo.id, handle);
     return this.describe(repo);

@@ -17,6 +17,7 @@ import {
   type Mount,
   type Repository,
   type RemoteAccessFields,
+  type RemoteProbe,
   type RestorePoint,
   type Result,
   type RunEstimate,
@@ -347,6 +348,11 @@ export class Service {
 
   // A member registers and uses only repositories they may read (and write,
   // to create one or back up into it): checked as them (access/policy.ts).
+
+  /** Needs no authorization: it uses the caller's own login and changes nothing (as creating a remote repository does). */
+  probeRepository(repoPath: string, remote: RemoteAccessFields): Promise<RemoteProbe> {
+    return this.repos.probe(repoPath, remote);
+  }
 
   async addRepository(name: string, repoPath: string, caller?: Caller, remote?: RemoteAccessFields): Promise<Repository> {
     await this.policy.repository(caller, { name, path: repoPath }, false);

@@ -37,6 +37,7 @@ function pathArguments(schema: Node, at = ''): string[] {
 const EXPECTED: Record<string, string[]> = {
   'repos.add': ['path'],
   'repos.init': ['path'],
+  'repos.probe': ['path'],
   'jobs.create': ['job.sources[]', 'job.snapshotStorage.directory', 'job.preScript', 'job.postScript'],
   'jobs.update': ['job.sources[]', 'job.snapshotStorage.directory', 'job.preScript', 'job.postScript'],
   'restore.start': ['target'],
@@ -65,6 +66,7 @@ const job = {
 const VALID: Record<string, Record<string, unknown>> = {
   'repos.add': { name: 'r', path: '/srv/repo' },
   'repos.init': { name: 'r', path: '/srv/repo' },
+  'repos.probe': { path: '/srv/repo', remote: {} },
   'jobs.create': { job },
   'jobs.update': { id: 'j-1', job },
   'restore.start': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img', skipIdentical: false, confirm: '/srv/out.img' },

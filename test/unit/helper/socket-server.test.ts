@@ -77,6 +77,7 @@ const SPECIFIC: Partial<Record<MethodName, unknown[]>> = {
   'devices.inspect': [{ path: 'sda' }, { path: '/etc/passwd' }, { path: '/dev/../etc/shadow' }],
   'repos.add': [{ name: '', path: '/x' }, { name: 'a', path: 'relative/path' }, { name: 'a', path: '/a/../../etc' }],
   'repos.init': [{ name: 'a', path: '/x', passphrase: '' }, { name: 'a', path: '/x', chunkSize: -1 }, { name: 'x'.repeat(201), path: '/x' }],
+  'repos.probe': [{ path: 'sftp://u@nas/x' }, { path: 'sftp://u@nas/x', remote: { hostKey: 'SHA256:short' } }, { path: 'sftp://u@nas/x', remote: {}, name: 'x' }],
   'repos.unlock': [{ id: '../etc', passphrase: 'x' }, { id: 'r1' }, { id: 'r1', passphrase: 'x'.repeat(1025) }],
   'repos.lock': [{ id: 'a/b' }, {}],
   'repos.remove': [{ id: '' }],

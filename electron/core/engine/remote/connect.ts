@@ -30,7 +30,7 @@ export interface RemoteConnection {
 }
 
 /** The backend of a remote location, logged in (a wrong key, password or host key, or a missing bucket, fails here). */
-async function openBackend(location: string, access: RemoteAccess | undefined): Promise<{ backend: SftpStorage | S3Storage; url: string; hostKey: string | undefined }> {
+export async function openBackend(location: string, access: RemoteAccess | undefined): Promise<{ backend: SftpStorage | S3Storage; url: string; hostKey: string | undefined }> {
   if (isS3Location(location)) {
     const loc = parseS3Location(location);
     const s3 = new S3Storage(loc, access ?? {}, { ...(access?.retry && { retry: access.retry }), ...(access?.readyTimeoutMs !== undefined && { connectTimeoutMs: access.readyTimeoutMs }) });

@@ -105,7 +105,7 @@ run('a repository on an S3 server (Ceph radosgw)', { timeout: 120_000 }, () => {
     expect(wcPacks).toEqual([]);
   });
 
-  it('says wrong keys and a missing bucket before anything else', async () => {
+  it('says wrong keys and a missing bucket before anything else, also in a connection test', async () => {
     const cacheDir = path.join(tmp.dir, 'cache2');
     const fail = async (p: Promise<unknown>) => {
       try {
@@ -122,6 +122,11 @@ run('a repository on an S3 server (Ceph radosgw)', { timeout: 120_000 }, () => {
     );
     expect(await fail(engine.init({ path: `s3+http://127.0.0.1:${gw.port}/nobucket/r`, passphrase: 'pw', cacheDir, remote: { ...gw.user, retry: fast } }))).toBe('REPO_NOT_FOUND');
     expect(await fail(engine.open({ path: `s3+http://127.0.0.1:${gw.port}/snap/empty`, passphrase: 'pw', cacheDir, remote: { ...gw.user, retry: fast } }))).toBe('REPO_NOT_FOUND');
+    // The dialog's connection test says the same, and what is there (no host key: TLS checks S3 servers).
+    expect(await fail(engine.probeRemote(`s3+http://127.0.0.1:${gw.port}/nobucket/r`, { ...gw.user, retry: fast }))).toBe('REPO_NOT_FOUND');
+    expect(await fail(engine.probeRemote(`s3+http://127.0.0.1:${gw.port}/snap/r`, { accessKeyId: gw.user.accessKeyId, secretAccessKey: 'wrong', retry: fast }))).toBe('REMOTE_AUTH_FAILED');
+    expect(await engine.probeRemote(`s3+http://127.0.0.1:${gw.port}/snap/empty`, { ...gw.user })).toEqual({ repository: 'none' });
+    expect(await engine.probeRemote(`s3+http://127.0.0.1:${gw.port}/snap/office/pc1`, { ...gw.user })).toEqual({ repository: 'found', encrypted: true });
   });
 
   // Needs the built CLI (npm run build:electron).

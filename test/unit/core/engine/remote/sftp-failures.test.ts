@@ -280,6 +280,43 @@ run('an SFTP server that fails or lies', () => {
     expect(locked).toMatchObject({ encrypted: true, unlocked: false, hostKey: sshd.hostKey });
   });
 
+  it('tests a connection: shows the host key and what is there, writes nothing, and never uses a kept login', async () => {
+    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const state = path.join(tmp.dir, 'probe-state');
+    const registry = new RepoRegistry({
+      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
+      engine,
+      log: silent,
+      keys: new RememberedKeys(path.join(state, 'keys')),
+      remotes: new RemoteCredentials(path.join(state, 'remotes')),
+    });
+    await registry.load();
+    const url = sshd.url('probe/new');
+    // Nothing there yet: the key shown, and the folder not made.
+    expect(await registry.probe(url, { password: sshd.password })).toEqual({ hostKey: sshd.hostKey, repository: 'none' });
+    expect(fs.existsSync(path.join(sshd.home, 'probe'))).toBe(false);
+    // A repository there, encrypted or not.
+    const created = await registry.init('probed', url, undefined, undefined, false, { password: sshd.password });
+    expect(await registry.probe(url, { password: sshd.password })).toEqual({ hostKey: sshd.hostKey, repository: 'found', encrypted: false });
+    await (await engine.init({ path: sshd.url('probe/enc'), passphrase: 'pw', cacheDir: cacheDir(), remote: access() })).close();
+    expect(await registry.probe(sshd.url('probe/enc'), { password: sshd.password, hostKey: sshd.hostKey })).toEqual({ hostKey: sshd.hostKey, repository: 'found', encrypted: true });
+    // The login kept for the registered one is not used: none given, none tried.
+    expect((await codeOf(registry.probe(url, {}))).code).toBe('REMOTE_AUTH_FAILED');
+    expect((await codeOf(registry.probe(url, { password: 'wrong' }))).code).toBe('REMOTE_AUTH_FAILED');
+    // A key other than the one expected is refused, as a backup would refuse it.
+    const other = `SHA256:${'A'.repeat(43)}`;
+    const changed = await codeOf(registry.probe(url, { password: sshd.password, hostKey: other }));
+    expect(changed.code).toBe('REMOTE_HOST_KEY_CHANGED');
+    expect(changed.details).toMatchObject({ expected: other, found: sshd.hostKey });
+    // Another tool's repository is said as such (a restic config is JSON too).
+    fs.mkdirSync(path.join(sshd.home, 'probe/other'), { recursive: true });
+    fs.writeFileSync(path.join(sshd.home, 'probe/other/config'), JSON.stringify({ version: 2, id: 'f'.repeat(64), chunker_polynomial: '3c657535c4d6f5' }));
+    expect(await codeOf(registry.probe(sshd.url('probe/other'), { password: sshd.password }))).toMatchObject({ code: 'REPO_NOT_FOUND', message: expect.stringMatching(/not a Snapkeep repository/) });
+    // A folder on this computer is not a connection to test.
+    expect((await codeOf(registry.probe(path.join(tmp.dir, 'local'), {}))).code).toBe('INVALID_ARGUMENT');
+    await registry.remove(created.id);
+  });
+
   it('refuses a changed host key, and accepts the new one only when told', async () => {
     const url = sshd.url('hk');
     const old = sshd.hostKey;
