@@ -1,8 +1,8 @@
 // Repositories on servers, made in the app's dialog in Chromium against
 // the real `snapkeep serve`: on a real OpenSSH sshd on loopback
-// (test/support/sshd.ts), listed reachable with the host key it pinned,
-// the one sshd has, and a wrong password refused in the dialog with the
-// server's reason; in a bucket of a real Ceph radosgw
+// (test/support/sshd.ts), after a connection test and the user trusting
+// the host key shown, listed reachable with that key, the one sshd has, and
+// a wrong password refused in the dialog with the server's reason; in a bucket of a real Ceph radosgw
 // (test/support/radosgw.ts), and a missing bucket refused.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -62,7 +62,27 @@ describe('a repository on an SSH server, from the dialog', () => {
     await page.locator('#repo-encrypt').uncheck();
     await screenshot(page, 'repository-dialog-sftp');
     expect(await unnamedControls(page)).toEqual([]);
+    // The connection test logs in and shows the key; nothing is made yet.
+    await page.getByTestId('repo-test').click();
+    await page.getByTestId('repo-test-result').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('repo-test-hostkey').textContent()).toBe(sshd.hostKey);
+    expect(await page.getByTestId('repo-test-result').textContent()).toContain('Nothing is there yet');
+    expect(existsSync(folder)).toBe(false);
+    // Create asks the user to trust that key before anything is saved.
     await page.getByTestId('repo-save').click();
+    await page.getByTestId('repo-trust-prompt').waitFor();
+    expect(await page.getByTestId('repo-trust-key').textContent()).toBe(sshd.hostKey);
+    expect(await unnamedControls(page)).toEqual([]);
+    // In view: below the form, where a user who pressed Create looks.
+    const inView = await page.evaluate(() => {
+      const box = document.querySelector('.p-dialog-content')?.getBoundingClientRect();
+      const button = document.querySelector('[data-testid="repo-trust"]')?.getBoundingClientRect();
+      return box !== undefined && button !== undefined && button.top >= box.top && button.bottom <= box.bottom;
+    });
+    expect(inView).toBe(true);
+    await screenshot(page, 'repository-dialog-sftp-trust');
+    expect(existsSync(folder)).toBe(false);
+    await page.getByTestId('repo-trust').click();
     await page.getByTestId('repo-dialog').waitFor({ state: 'detached', timeout: 60_000 });
 
     const row = page.getByTestId('repos-table').locator('tr', { hasText: 'NAS over SSH' });
@@ -81,8 +101,10 @@ describe('a repository on an SSH server, from the dialog', () => {
     await page.locator('#sftp-password').fill('not the password');
     await page.locator('#repo-encrypt').uncheck();
     await page.getByTestId('repo-save').click();
-    const failure = page.getByTestId('repo-dialog').getByText('Could not create the repository');
+    // The key is not offered for trust: the login failed first.
+    const failure = page.getByTestId('repo-dialog').getByText('The connection test failed');
     await failure.waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('repo-trust-prompt').count()).toBe(0);
     expect(await page.getByTestId('repo-dialog').textContent()).toMatch(/authenticat|password|log ?in/i);
     await screenshot(page, 'repository-dialog-sftp-refused');
     await page.getByTestId('repo-dialog').getByRole('button', { name: 'Cancel' }).click();
@@ -124,6 +146,10 @@ describe('a repository in S3 storage, from the dialog', () => {
 
   it('refuses a bucket that does not exist, and adds nothing', async () => {
     await openS3('No bucket', 'no-such-bucket');
+    // Said by the connection test, and by Create.
+    await page.getByTestId('repo-test').click();
+    await page.getByTestId('connection-test').getByText('The connection test failed').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('connection-test').textContent()).toContain('The bucket does not exist');
     await page.getByTestId('repo-save').click();
     await page.getByTestId('repo-dialog').getByText('Could not create the repository').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('repo-dialog').textContent()).toContain('The bucket does not exist');

@@ -1,6 +1,6 @@
 // Backup repositories: where restore points are stored, whether they are
 // encrypted, unlocked and reachable.
-import type { RemoteAccessFields, Repository } from '@common/contract';
+import type { RemoteAccessFields, RemoteProbe, Repository } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -33,6 +33,8 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     });
   }
 
+  /** A connection test with this login (the service writes and keeps nothing). */
+  const probe = (path: string, remote: RemoteAccessFields): Promise<RemoteProbe> => call('repos.probe', { path, remote });
   /** `remote`: the login of an sftp:// or s3:// location (kept root-only by the service). */
   const add = (name: string, path: string, remote?: RemoteAccessFields) =>
     change(async () => put(await call('repos.add', { name, path, ...(remote ? { remote } : {}) })));
@@ -60,6 +62,7 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     saving: ro(saving),
     error: ro(error),
     load,
+    probe,
     add,
     init,
     unlock,

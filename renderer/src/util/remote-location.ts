@@ -70,7 +70,7 @@ export function sftpChoice(f: SftpForm): RemoteChoice {
   if (f.auth === 'password' && !f.password) problems['password'] = 'Enter the password of this login.';
   if (f.auth === 'key' && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(f.privateKey)) problems['privateKey'] = 'Paste the private key, from -----BEGIN to -----END.';
   const hostKey = f.hostKey.trim();
-  if (hostKey && !HostKeyFingerprint.safeParse(hostKey).success) problems['hostKey'] = 'A host key fingerprint looks like SHA256: and 43 characters; leave it empty to trust the key the server shows now.';
+  if (hostKey && !HostKeyFingerprint.safeParse(hostKey).success) problems['hostKey'] = 'A host key fingerprint looks like SHA256: and 43 characters; leave it empty to be shown the key the server presents, and asked.';
   let location: string | undefined;
   if (!problems['host'] && !problems['port'] && !problems['user'] && !problems['path']) {
     try {

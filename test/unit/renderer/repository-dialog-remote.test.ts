@@ -1,15 +1,16 @@
 // @vitest-environment happy-dom
 // The repository dialog's SSH (SFTP) and S3 forms: what the service is
 // asked for when they are complete, and that nothing is sent, with the
-// fault shown under its field, when they are not. A stub backend records
-// the parameters (the service side is tested in core/storage and the e2e
-// suite against a real sshd).
+// fault shown under its field, when they are not; the connection test, and
+// the host key shown and trusted before anything is saved. A stub backend
+// records the parameters (the service side is tested in core/engine/remote
+// and the e2e suite against a real sshd and radosgw).
 import { flushPromises, mount } from '@vue/test-utils';
 import PrimeVue from 'primevue/config';
 import ToastService from 'primevue/toastservice';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { Params, Repository } from '../../../electron/common/contract';
+import { AppError, type Params, type RemoteProbe, type Repository } from '../../../electron/common/contract';
 import { EventBus, LocalBackend, coreHandlers } from '../../../electron/core/api/local-backend';
 import { resetConnection } from '../../../renderer/src/api/client';
 import RepositoryDialog from '../../../renderer/src/components/RepositoryDialog.vue';
@@ -20,21 +21,34 @@ afterEach(() => resetConnection());
 
 const repo = (p: { name: string; path: string }): Repository => ({ id: 'r-1', name: p.name, path: p.path, encrypted: false, unlocked: true, remembered: false, online: true });
 
-async function dialog() {
+const KEY = `SHA256:${'k'.repeat(43)}`;
+
+async function dialog(answer: (p: Params<'repos.probe'>) => RemoteProbe = () => ({ hostKey: KEY, repository: 'none' })) {
   const inits: Params<'repos.init'>[] = [];
   const adds: Params<'repos.add'>[] = [];
+  const probes: Params<'repos.probe'>[] = [];
   await connectRenderer(
     new LocalBackend(new EventBus(), {
       ...coreHandlers(),
       'repos.init': (p) => (inits.push(p), repo(p)),
       'repos.add': (p) => (adds.push(p), repo(p)),
+      'repos.probe': (p) => (probes.push(p), answer(p)),
     }),
   );
   const w = mount(RepositoryDialog, { props: { visible: false, 'onUpdate:visible': (v: boolean) => w.setProps({ visible: v }) }, global });
   await w.setProps({ visible: true });
   await flushPromises();
   await w.get('[data-testid="repo-name"]').setValue('nas');
-  return { w, inits, adds };
+  return { w, inits, adds, probes };
+}
+
+async function fillSftp(w: Awaited<ReturnType<typeof dialog>>['w']): Promise<void> {
+  await where(w, 'SSH server (SFTP)');
+  await w.get('[data-testid="sftp-host"]').setValue('nas.local');
+  await w.get('[data-testid="sftp-user"]').setValue('backup');
+  await w.get('[data-testid="sftp-path"]').setValue('/srv/snapkeep');
+  await w.get('#sftp-password').setValue('secret pw');
+  await w.get('#repo-encrypt').setValue(false);
 }
 
 async function where(w: Awaited<ReturnType<typeof dialog>>['w'], label: string): Promise<void> {
@@ -49,18 +63,55 @@ async function submit(w: Awaited<ReturnType<typeof dialog>>['w']): Promise<void>
 }
 
 describe('RepositoryDialog: SSH server', () => {
-  it('creates sftp://user@host/path with the password as the login', async () => {
-    const { w, inits } = await dialog();
+  it('shows the host key first, and creates sftp://user@host/path with the key the user trusted pinned', async () => {
+    const { w, inits, probes } = await dialog();
     await where(w, 'SSH server (SFTP)');
     expect(w.find('[data-testid="repo-path"]').exists()).toBe(false);
-    await w.get('[data-testid="sftp-host"]').setValue('nas.local');
-    await w.get('[data-testid="sftp-user"]').setValue('backup');
-    await w.get('[data-testid="sftp-path"]').setValue('/srv/snapkeep');
-    await w.get('#sftp-password').setValue('secret pw');
-    await w.get('#repo-encrypt').setValue(false);
+    await fillSftp(w);
     await submit(w);
-    expect(inits).toEqual([{ name: 'nas', path: 'sftp://backup@nas.local/srv/snapkeep', remote: { password: 'secret pw' } }]);
+    // Nothing created yet: the key is shown and the user asked.
+    expect(probes).toEqual([{ path: 'sftp://backup@nas.local/srv/snapkeep', remote: { password: 'secret pw' } }]);
+    expect(inits).toEqual([]);
+    expect(w.get('[data-testid="repo-trust-key"]').text()).toBe(KEY);
+    await w.get('[data-testid="repo-trust"]').trigger('click');
+    await flushPromises();
+    expect(inits).toEqual([{ name: 'nas', path: 'sftp://backup@nas.local/srv/snapkeep', remote: { password: 'secret pw', hostKey: KEY } }]);
     expect(w.emitted('saved')).toHaveLength(1);
+  });
+
+  it('asks nothing when the host key was typed in: the service checks it', async () => {
+    const { w, inits, probes } = await dialog();
+    await fillSftp(w);
+    await w.get('[data-testid="sftp-hostkey"]').setValue(KEY);
+    await submit(w);
+    expect(probes).toEqual([]);
+    expect(inits).toEqual([{ name: 'nas', path: 'sftp://backup@nas.local/srv/snapkeep', remote: { password: 'secret pw', hostKey: KEY } }]);
+  });
+
+  it('tests the connection on request, says what is there, and forgets the answer when the form changes', async () => {
+    const { w, inits } = await dialog(() => ({ hostKey: KEY, repository: 'found', encrypted: true }));
+    await fillSftp(w);
+    await w.get('[data-testid="repo-test"]').trigger('click');
+    await flushPromises();
+    expect(w.get('[data-testid="repo-test-result"]').text()).toContain(KEY);
+    expect(w.get('[data-testid="repo-test-result"]').text()).toContain('A Snapkeep repository is there (encrypted)');
+    // "Create" where one exists: said before anything is tried.
+    expect(w.get('[data-testid="repo-test-mismatch"]').text()).toContain('Add an existing one');
+    await w.get('[data-testid="sftp-host"]').setValue('other.local');
+    await flushPromises();
+    expect(w.find('[data-testid="repo-test-result"]').exists()).toBe(false);
+    expect(inits).toEqual([]);
+  });
+
+  it('shows a failed connection in the words of the error, and creates nothing', async () => {
+    const { w, inits } = await dialog(() => {
+      throw new AppError('REMOTE_AUTH_FAILED', 'the server refused the login');
+    });
+    await fillSftp(w);
+    await submit(w);
+    expect(w.get('[data-testid="connection-test"]').text()).toContain('The connection test failed');
+    expect(w.find('[data-testid="repo-trust-prompt"]').exists()).toBe(false);
+    expect(inits).toEqual([]);
   });
 
   it('sends nothing while the form is incomplete, and says what is missing under each field', async () => {
