@@ -259,8 +259,18 @@ export const Progress = z.object({
   /** Seconds left, absent while unknown. */
   etaSeconds: z.number().nonnegative().optional(),
   message: z.string().optional(),
+  /** A backup to a remote repository: what its uploads do beside the reading. */
+  upload: z
+    .object({
+      bytesSent: z.number().nonnegative(),
+      bytesPerSecond: z.number().nonnegative(),
+      /** Sealed packs (16 MiB each) waiting here or being sent. */
+      packsQueued: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type Progress = z.infer<typeof Progress>;
+export type UploadProgress = NonNullable<Progress['upload']>;
 
 export const TaskState = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 

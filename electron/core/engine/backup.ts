@@ -25,7 +25,7 @@ import { type UsedRangesPlan, planUsedRanges } from './used-ranges';
 import { type Manifest, type ManifestDevice, listPointIds, readManifest, toRestorePoint, writeManifest } from './manifest';
 import type { HeldLock } from './locks';
 import { progressReporter } from './progress';
-import { reportingWaits } from './remote/remote-native';
+import { reportingWaits, withUploads } from './remote/remote-native';
 import { listRepoFiles, removeRepoFiles, statRepoFile } from './repo-files';
 
 export function newPointId(now: Date): string {
@@ -147,7 +147,7 @@ export async function runBackup(ctx: RepoContext, req: BackupRequest, lock?: Hel
       const parentList = useChanges && parentDev && parent ? await openDeviceList(ctx.native, parentDev, parent.id) : undefined;
       // A full backup reads only what the file systems use, unless told not to.
       const used: UsedRangesPlan | undefined = useChanges || req.readAllSectors === true ? undefined : await planUsedRanges(src.readFrom, layout, ctx.config.chunkSize);
-      const report = progressReporter('reading', req.onProgress, src.source);
+      const report = progressReporter('reading', withUploads(ctx.native, req.onProgress), src.source);
       let res;
       try {
         res = await reportingWaits(ctx.native, req.onProgress, () => ctx.native.backup(

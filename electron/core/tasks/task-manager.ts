@@ -104,6 +104,7 @@ export class TaskManager {
           bytesPerSecond: rate,
           ...(eta !== undefined && { etaSeconds: eta }),
           ...(p.message !== undefined && { message: p.message }),
+          ...(p.upload !== undefined && { upload: p.upload }),
         };
         this.emitSoon(entry);
       },

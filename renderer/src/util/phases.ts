@@ -24,12 +24,14 @@ export const PHASE_WORDS: Record<string, string> = {
   tracking: 'Changing how the disk is tracked',
   // A remote repository's working copy serves one operation at a time.
   waiting: 'Waiting for another operation on the repository',
+  // A remote repository: the packs sealed last, sent after the reading.
+  uploading: 'Sending the last data to the server',
   done: 'Done',
 };
 
 /** Phases after which more work of the same task follows. */
 const NOT_LAST: Partial<Record<TaskKind, readonly string[]>> = {
-  backup: ['starting', 'pre-script', 'snapshot', 'waiting', 'reading', 'backup', 'verifying'],
+  backup: ['starting', 'pre-script', 'snapshot', 'waiting', 'reading', 'uploading', 'backup', 'verifying'],
   restore: ['waiting'],
   verify: ['waiting'],
 };

@@ -61,6 +61,28 @@ describe('TaskProgress (stub backend: a task that stays running until the test e
     expect(w.get('[data-testid="error-title"]').text()).toBe('The target is too small');
     expect(w.emitted('finished')).toEqual([['failed']]);
   });
+
+  it('shows a backup to a server sending beside the reading, then its last packs as a phase of their own', async () => {
+    const bus = new EventBus();
+    const reading = task({
+      kind: 'backup',
+      title: 'Back up laptop',
+      progress: { phase: 'reading', bytesDone: 500 << 20, bytesTotal: 1000 << 20, bytesPerSecond: 100 << 20, etaSeconds: 5, upload: { bytesSent: 96 << 20, bytesPerSecond: 12 << 20, packsQueued: 3 } },
+    });
+    await connectRenderer(new LocalBackend(bus, { ...coreHandlers(), 'tasks.get': () => reading }));
+    const w = mount(TaskProgress, { props: { taskId: 't1' }, global });
+    await flushPromises();
+    expect(w.get('[data-testid="task-upload"]').text()).toBe('Sent to the server: 96.0 MiB · 12.0 MiB/s · 3 packs of up to 16 MiB waiting');
+    bus.emit('task.updated', task({ ...reading, progress: { phase: 'uploading', bytesDone: 16 << 20, bytesTotal: 48 << 20, bytesPerSecond: 12 << 20, etaSeconds: 3, upload: { bytesSent: 112 << 20, bytesPerSecond: 12 << 20, packsQueued: 2 } } }));
+    await flushPromises();
+    expect(w.text()).toContain('Sending the last data to the server');
+    // Retention follows: never "almost done" here.
+    expect(w.get('[data-testid="task-figures"]').text()).not.toMatch(/almost done/i);
+    expect(w.get('[data-testid="task-upload"]').text()).toContain('2 packs');
+    bus.emit('task.updated', task({ ...reading, state: 'succeeded', finishedAt: '2026-03-02T10:00:30.000Z' }));
+    await flushPromises();
+    expect(w.find('[data-testid="task-upload"]').exists()).toBe(false);
+  });
 });
 
 describe('ConfirmTyped', () => {

@@ -7,7 +7,9 @@
 // - a backup runs in spool mode: sealed packs are uploaded a few at a time
 //   while it runs (and removed here; the pack stage waits while the spool
 //   is full), then, in this order, the list objects, the index file and the
-//   list root are published; the manifest comes last (backup.ts). Packs of
+//   list root are published; the manifest comes last (backup.ts). Its
+//   progress carries the uploads' rate and queue, and the packs still to
+//   send after the reading are a phase of their own ("uploading"). Packs of
 //   a backup that was killed are found in the spool or the journal by the
 //   next backup and indexed from their trailers, not uploaded again;
 // - restore, verify and compaction fetch the packs they read first, and
@@ -26,7 +28,8 @@ import {
   type RestoreDeviceRequest,
   createCancelToken,
 } from '../../../../native/engine';
-import type { Progress } from '../../../common/contract';
+import type { Progress, UploadProgress } from '../../../common/contract';
+import { RateMeter } from '../../tasks/rate';
 import { ID_BYTES, rel } from '../format';
 import { toAppError } from '../errors';
 import { PACK_ID, PARALLEL_FETCHES, type WorkingCopy, mapLimit } from './working-copy';
@@ -64,7 +67,11 @@ class SpoolUploader {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private scanning = false;
+  private readonly meter = new RateMeter();
+  /** Sealed packs not yet on the store (waiting or being sent), as of the last look. */
+  private queued = 0;
   uploaded = 0;
+  bytesSent = 0;
 
   constructor(
     private readonly wc: WorkingCopy,
@@ -79,19 +86,31 @@ class SpoolUploader {
     return this.error;
   }
 
+  status(now = Date.now()): UploadProgress {
+    return { bytesSent: this.bytesSent, bytesPerSecond: this.meter.sample(now, this.bytesSent), packsQueued: this.queued };
+  }
+
+  private sent(bytes: number): void {
+    this.uploaded++;
+    this.bytesSent += bytes;
+    this.queued = Math.max(0, this.queued - 1);
+  }
+
   private async scan(): Promise<void> {
     if (this.scanning || this.error !== undefined) return;
     this.scanning = true;
     try {
-      for (const id of await this.wc.localPacks()) {
+      const spooled = (await this.wc.localPacks()).filter((id) => !this.done.has(id));
+      this.queued = spooled.length;
+      for (const id of spooled) {
         if (this.inFlight.size >= PARALLEL_UPLOADS) break;
-        if (this.inFlight.has(id) || this.done.has(id)) continue;
+        if (this.inFlight.has(id)) continue;
         this.inFlight.add(id);
         const job = this.wc.uploadPack(id).then(
-          () => {
+          (bytes) => {
             this.inFlight.delete(id);
             this.done.add(id);
-            this.uploaded++;
+            this.sent(bytes);
           },
           (e: unknown) => {
             this.inFlight.delete(id);
@@ -111,17 +130,41 @@ class SpoolUploader {
     }
   }
 
-  /** Uploads everything left in the spool; throws the first failure. */
-  async finish(): Promise<void> {
+  /**
+   * Uploads everything left in the spool; throws the first failure. `report`
+   * hears the "uploading" phase: the bytes of what was left when the reading
+   * ended, sent so far (in flight then included).
+   */
+  async finish(report?: (p: Progress) => void): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     while (this.scanning) await new Promise((r) => setTimeout(r, 10));
-    await this.running;
-    if (this.error !== undefined) throw this.error;
-    const left = (await this.wc.localPacks()).filter((id) => !this.done.has(id));
-    await mapLimit(left, PARALLEL_UPLOADS, async (id) => {
-      await this.wc.uploadPack(id);
-      this.uploaded++;
-    });
+    const sizes = new Map<string, number>();
+    for (const id of (await this.wc.localPacks()).filter((i) => !this.done.has(i))) sizes.set(id, (await this.wc.local.stat(rel.pack(id)))?.size ?? 0);
+    this.queued = sizes.size;
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    const start = this.bytesSent;
+    const tail = new RateMeter();
+    const say = () => {
+      if (!report || total === 0) return;
+      const now = Date.now();
+      const done = Math.min(total, this.bytesSent - start);
+      const eta = tail.eta(done, total);
+      report({ phase: 'uploading', bytesDone: done, bytesTotal: total, bytesPerSecond: tail.sample(now, done), ...(eta !== undefined && { etaSeconds: eta }), upload: this.status(now) });
+    };
+    say();
+    const ticker = report ? setInterval(say, 1000) : undefined;
+    try {
+      await this.running;
+      if (this.error !== undefined) throw this.error;
+      const left = (await this.wc.localPacks()).filter((id) => !this.done.has(id));
+      await mapLimit(left, PARALLEL_UPLOADS, async (id) => {
+        this.sent(await this.wc.uploadPack(id));
+        say();
+      });
+      say();
+    } finally {
+      if (ticker) clearInterval(ticker);
+    }
   }
 
   async stop(): Promise<void> {
@@ -156,6 +199,10 @@ export class RemoteNative implements NativeRepo {
    * (reportingWaits below), so the app's progress says why nothing moves.
    */
   onWait: ((holder: string) => void) | undefined;
+  /** Told the "uploading" phase of a backup's last packs (reportingWaits below). */
+  onUploading: ((p: Progress) => void) | undefined;
+  /** The running backup's uploader: its rate and queue go into the reading's progress. */
+  private uploader: SpoolUploader | undefined;
 
   constructor(
     readonly inner: NativeRepo,
@@ -344,7 +391,27 @@ export class RemoteNative implements NativeRepo {
     const token = cancel ?? createCancelToken();
     const before = new Set((await this.wc.local.list(rel.index)).map((e) => e.name));
     const uploader = new SpoolUploader(this.wc, () => token.cancel());
+    this.uploader = uploader;
     uploader.start();
+    try {
+      return await this.backupUploading(req, uploader, before, token, onProgress);
+    } finally {
+      this.uploader = undefined;
+    }
+  }
+
+  /** What a backup's uploads do now, while one runs. */
+  uploadStatus(): UploadProgress | undefined {
+    return this.uploader?.status();
+  }
+
+  private async backupUploading(
+    req: BackupDeviceRequest,
+    uploader: SpoolUploader,
+    before: Set<string>,
+    token: CancelToken,
+    onProgress: ProgressCallback | undefined,
+  ): Promise<BackupDeviceResult> {
     let res: BackupDeviceResult;
     try {
       res = await this.inner.backup({ ...req, spoolPacks: SPOOL_PACKS }, onProgress, token);
@@ -357,7 +424,7 @@ export class RemoteNative implements NativeRepo {
       let published = false;
       if (uploader.failure === undefined) {
         try {
-          await uploader.finish();
+          await uploader.finish(this.onUploading);
           for (const n of written) await this.wc.publishIndex(n);
           published = true;
           await this.wc.clearJournal();
@@ -370,7 +437,7 @@ export class RemoteNative implements NativeRepo {
     }
     this.lastUploads = uploader.uploaded;
     try {
-      await uploader.finish();
+      await uploader.finish(this.onUploading);
       this.lastUploads = uploader.uploaded;
       // Publication order: packs (above), list objects, index, list root.
       await this.wc.publishLists(hexIds(res.segments));
@@ -631,9 +698,20 @@ export class RemoteNative implements NativeRepo {
 export async function reportingWaits<T>(native: NativeRepo, sink: ((p: Progress) => void) | undefined, fn: () => Promise<T>): Promise<T> {
   if (!(native instanceof RemoteNative) || !sink) return fn();
   native.onWait = (holder) => sink({ phase: 'waiting', bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, message: holder });
+  native.onUploading = sink;
   try {
     return await fn();
   } finally {
     native.onWait = undefined;
+    native.onUploading = undefined;
   }
+}
+
+/** `sink` with a running backup's upload rate and queue added to each report (a remote repository only). */
+export function withUploads(native: NativeRepo, sink: ((p: Progress) => void) | undefined): ((p: Progress) => void) | undefined {
+  if (!(native instanceof RemoteNative) || !sink) return sink;
+  return (p) => {
+    const upload = native.uploadStatus();
+    sink(upload ? { ...p, upload } : p);
+  };
 }

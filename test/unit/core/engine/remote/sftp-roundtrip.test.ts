@@ -1,11 +1,14 @@
 // A repository on a real OpenSSH server (test/support/sshd.ts): full
 // backup, incremental, restore byte-identical, verify with data, prune, and
-// what the store and the working copy hold after each.
+// what the store and the working copy hold after each; and what a backup's
+// progress says of its uploads.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { Progress } from '../../../../../electron/common/contract';
 import { engine } from '../../../../../electron/core/engine';
 import type { RepositoryHandle } from '../../../../../electron/core/engine/api';
 import { type Sshd, startSshd } from '../../../../support/sshd';
@@ -73,5 +76,34 @@ run('a repository on an SFTP server', () => {
     // Nothing of the data stays in the working copy.
     const wcPacks = fs.readdirSync(path.join(cacheDir, 'remote'), { recursive: true }).filter((f) => /packs\/[0-9a-f]{2}\/[0-9a-f]{32}$/.test(String(f)));
     expect(wcPacks).toEqual([]);
+  });
+
+  it("says in its progress what the uploads do, and sends the last packs as a phase of their own", async () => {
+    const img = path.join(tmp.dir, 'noise.img');
+    // Noise: 4 packs of 16 MiB, nothing deduplicated or compressed away.
+    fs.writeFileSync(img, randomBytes(60 * 1024 * 1024));
+    const repo = await engine.init({ path: sshd.url('progress'), cacheDir: path.join(tmp.dir, 'cache-progress'), remote: { password: sshd.password } });
+    const seen: Progress[] = [];
+    await repo.backup({ sources: [{ source: img, readFrom: img }], compressionLevel: 1, onProgress: (p) => seen.push(p) });
+    await repo.close();
+    const reading = seen.filter((p) => p.phase === 'reading');
+    const tail = seen.filter((p) => p.phase === 'uploading');
+    // Every report while reading carries the uploads, and their queue.
+    expect(reading.length).toBeGreaterThan(0);
+    expect(reading.every((p) => p.upload !== undefined)).toBe(true);
+    // The spool holds what was sealed last when the reading ends: sent after, said as such.
+    expect(tail.length).toBeGreaterThan(0);
+    const last = tail[tail.length - 1];
+    expect(last?.bytesDone).toBe(last?.bytesTotal);
+    expect(last?.upload?.packsQueued).toBe(0);
+    // Everything stored was counted, once.
+    const stored = fs
+      .readdirSync(path.join(sshd.home, 'progress/packs'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .reduce((n, e) => n + fs.statSync(path.join(e.parentPath, e.name)).size, 0);
+    expect(last?.upload?.bytesSent).toBe(stored);
+    expect(stored).toBeGreaterThan(60 * 1024 * 1024);
+    // Byte counts never go backwards within a phase.
+    for (const list of [reading, tail]) for (let i = 1; i < list.length; i++) expect(list[i]?.upload?.bytesSent ?? 0).toBeGreaterThanOrEqual(list[i - 1]?.upload?.bytesSent ?? 0);
   });
 });
