@@ -6,6 +6,7 @@
 //                              [--no-scale | --scale-only] [--scale-chunks N]
 //                              [--no-used | --used-only] [--used-size 4G]
 //                              [--algorithms fast|classic]
+//                              [--remote | --remote-only]
 //
 // Image: 1 MiB extents, each zeros (30 %), text (25 %), slices of the
 // system's binaries (25 %) or fresh random bytes standing in for
@@ -21,6 +22,9 @@
 // of a 10 TiB device; open, incremental, prune and list at that size.
 // Then the used-blocks section (engine-used.mjs): an ext4 image 30 % full,
 // full backup of its used blocks vs every sector vs raw read vs partclone.
+// With --remote (engine-remote.mjs): the same image to a repository on an
+// SFTP server and in S3 (radosgw), beside the local one, and restic to the
+// same radosgw; --remote-only runs that alone.
 // Prints a table, then one line of JSON with the figures and ratios.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,8 +57,10 @@ if (process.argv[2] === '--scale-child') {
 if (process.argv[2] === '--child') {
   const [op, repoPath, a, b, c] = process.argv.slice(3);
   const { engine } = await import(ENGINE);
+  // A remote repository's login and working copy (engine-remote.mjs).
+  const remote = process.env.BENCH_REMOTE ? JSON.parse(process.env.BENCH_REMOTE) : {};
   const t0 = performance.now();
-  const repo = await engine.open({ path: repoPath, passphrase: 'bench' });
+  const repo = await engine.open({ path: repoPath, passphrase: 'bench', ...(remote.remote && { remote: remote.remote }), ...(remote.cacheDir && { cacheDir: remote.cacheDir }) });
   // Opening runs Argon2id once per process (the helper keeps repositories
   // open); it is reported apart from the operation.
   const openSeconds = (performance.now() - t0) / 1000;
@@ -90,9 +96,9 @@ function timeShell(cmd, args, opts = {}) {
   return { seconds, stdout: r.stdout?.toString() ?? '' };
 }
 
-function child(args) {
+function child(args, env = {}) {
   dropCaches();
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { encoding: 'utf8', maxBuffer: 64 * MiB });
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { encoding: 'utf8', maxBuffer: 64 * MiB, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`engine ${args[0]} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -222,6 +228,13 @@ if (process.argv.includes('--used-only')) {
 }
 console.log(`bench:engine: ${size / MiB} MiB image in ${dir} (${os.cpus().length} cores${isRoot ? '' : ', not root: caches NOT dropped'})`);
 const mix = makeImage(image, size);
+const remoteRun = () => import('./engine-remote.mjs').then(({ runRemote }) => runRemote({ engine, image, size, dir, child, timeShell, row, restic: ensureRestic() }));
+if (process.argv.includes('--remote-only')) {
+  const remote = await remoteRun();
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({ remote }));
+  process.exit(0);
+}
 
 const cat = timeShell('cat', [image]);
 row('raw read (cat > /dev/null)', cat.seconds, size);
@@ -315,6 +328,7 @@ const figures = {
     peakRssMiB: '<= 300',
   },
 };
+if (process.argv.includes('--remote')) figures.remote = await remoteRun();
 if (!process.argv.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });
 if (!process.argv.includes('--no-scale')) {
   const { runScale } = await import('./engine-scale.mjs');
