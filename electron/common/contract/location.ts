@@ -59,17 +59,20 @@ export function isS3Location(s: string): boolean {
   return s.startsWith('s3://') || s.startsWith('s3+http://');
 }
 
-function bad(s: string, why: string): AppError {
-  return new AppError('INVALID_ARGUMENT', `${JSON.stringify(s.slice(0, 200))} is not a repository location: ${why}`, { location: s.slice(0, 200) });
+/** The part of a location a fault is in (details.field), for forms that build one from fields. */
+export type LocationField = 'form' | 'user' | 'host' | 'port' | 'path' | 'bucket';
+
+function bad(s: string, why: string, field: LocationField = 'form'): AppError {
+  return new AppError('INVALID_ARGUMENT', `${JSON.stringify(s.slice(0, 200))} is not a repository location: ${why}`, { location: s.slice(0, 200), field, why });
 }
 
 /** A path below the root: absolute, no "." or ".." components, no control characters. */
 function checkPath(s: string, p: string): string {
-  if (!p.startsWith('/')) throw bad(s, 'the path must be absolute');
+  if (!p.startsWith('/')) throw bad(s, 'the path must be absolute', 'path');
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f\\]/.test(p) || p.length > 1024) throw bad(s, 'the path holds characters a repository path cannot');
+  if (/[\x00-\x1f\x7f\\]/.test(p) || p.length > 1024) throw bad(s, 'the path holds characters a repository path cannot', 'path');
   const parts = p.split('/').filter((x) => x !== '');
-  if (parts.some((x) => x === '.' || x === '..')) throw bad(s, 'the path must not contain . or ..');
+  if (parts.some((x) => x === '.' || x === '..')) throw bad(s, 'the path must not contain . or ..', 'path');
   return `/${parts.join('/')}`;
 }
 
@@ -77,16 +80,16 @@ export function parseSftpLocation(s: string): SftpLocation {
   const m = /^sftp:\/\/([^@/]+)@(\[[^\]]+\]|[^:/]+)(?::(\d{1,5}))?(\/.*)?$/.exec(s);
   if (!m) throw bad(s, 'expected sftp://user@host[:port]/path');
   const [, user = '', host = '', portText, rawPath] = m;
-  if (!USER.test(user)) throw bad(s, 'the user name is not a valid login name');
-  if (!HOST_NAME.test(host) && !HOST_V6.test(host)) throw bad(s, 'the host is not a host name or address');
+  if (!USER.test(user)) throw bad(s, 'the user name is not a valid login name', 'user');
+  if (!HOST_NAME.test(host) && !HOST_V6.test(host)) throw bad(s, 'the host is not a host name or address', 'host');
   const port = portText === undefined ? 22 : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(s, 'the port must be 1-65535');
-  if (rawPath === undefined || rawPath === '/') throw bad(s, 'a path on the server is needed (sftp://user@host/path)');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(s, 'the port must be 1-65535', 'port');
+  if (rawPath === undefined || rawPath === '/') throw bad(s, 'a path on the server is needed (sftp://user@host/path)', 'path');
   let decoded: string;
   try {
     decoded = decodeURIComponent(rawPath);
   } catch {
-    throw bad(s, 'the path is not valid percent-encoding');
+    throw bad(s, 'the path is not valid percent-encoding', 'path');
   }
   const path = checkPath(s, decoded);
   const lowerHost = host.toLowerCase();
@@ -99,19 +102,19 @@ export function parseS3Location(s: string): S3Location {
   if (!m) throw bad(s, 'expected s3://host[:port]/bucket[/prefix] (or s3+http:// for plain HTTP)');
   const [, scheme = '', host = '', portText, rawPath] = m;
   const secure = scheme === 's3';
-  if (!HOST_NAME.test(host) && !HOST_V6.test(host)) throw bad(s, 'the host is not a host name or address');
+  if (!HOST_NAME.test(host) && !HOST_V6.test(host)) throw bad(s, 'the host is not a host name or address', 'host');
   const defaultPort = secure ? 443 : 80;
   const port = portText === undefined ? defaultPort : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(s, 'the port must be 1-65535');
-  if (rawPath === undefined || rawPath === '/') throw bad(s, 'a bucket is needed (s3://host/bucket[/prefix])');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(s, 'the port must be 1-65535', 'port');
+  if (rawPath === undefined || rawPath === '/') throw bad(s, 'a bucket is needed (s3://host/bucket[/prefix])', 'bucket');
   let decoded: string;
   try {
     decoded = decodeURIComponent(rawPath);
   } catch {
-    throw bad(s, 'the path is not valid percent-encoding');
+    throw bad(s, 'the path is not valid percent-encoding', 'path');
   }
   const [bucket = '', ...rest] = checkPath(s, decoded).slice(1).split('/');
-  if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(s, 'the bucket name must be 3-63 lower-case letters, digits, dots or hyphens');
+  if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(s, 'the bucket name must be 3-63 lower-case letters, digits, dots or hyphens', 'bucket');
   const prefix = rest.join('/');
   const lowerHost = host.toLowerCase();
   const hostPort = `${lowerHost}${port === defaultPort ? '' : `:${port}`}`;
@@ -123,7 +126,7 @@ export function parseLocation(s: string): ParsedLocation {
   if (isS3Location(s)) return parseS3Location(s);
   if (isRemoteLocation(s)) return parseSftpLocation(s);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) throw bad(s, 'only local paths, sftp:// and s3:// are supported');
-  if (!s.startsWith('/')) throw bad(s, 'the path must be absolute');
+  if (!s.startsWith('/')) throw bad(s, 'the path must be absolute', 'path');
   return { kind: 'local', path: s };
 }
 

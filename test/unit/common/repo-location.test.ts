@@ -3,7 +3,7 @@
 // climbs out, or a name a server should never send.
 import { describe, expect, it } from 'vitest';
 
-import { HostKeyFingerprint, RepoLocation, canonicalLocation, parseLocation } from '../../../electron/common/contract';
+import { HostKeyFingerprint, RepoLocation, canonicalLocation, isAppError, parseLocation } from '../../../electron/common/contract';
 import { checkName, checkRelPath } from '../../../electron/core/engine/storage/storage';
 
 describe('repository locations', () => {
@@ -61,6 +61,24 @@ describe('repository locations', () => {
   ])('refuses %s', (s, why) => {
     expect(() => parseLocation(s)).toThrow(why);
     expect(RepoLocation.safeParse(s).success).toBe(false);
+  });
+
+  it('names the part at fault, for forms that build a location from fields', () => {
+    const fieldOf = (s: string) => {
+      try {
+        parseLocation(s);
+      } catch (e) {
+        return isAppError(e) ? [e.details?.['field'], e.details?.['why']] : ['not an AppError'];
+      }
+      return ['accepted'];
+    };
+    expect(fieldOf('sftp://-o@h/x')).toEqual(['user', 'the user name is not a valid login name']);
+    expect(fieldOf('sftp://u@-oProxyCommand=x/x')[0]).toBe('host');
+    expect(fieldOf('sftp://u@h:70000/x')[0]).toBe('port');
+    expect(fieldOf('sftp://u@h/a/../b')).toEqual(['path', 'the path must not contain . or ..']);
+    expect(fieldOf('s3://h/UPPER')[0]).toBe('bucket');
+    expect(fieldOf('s3://h:0/b1c')[0]).toBe('port');
+    expect(fieldOf('ftp://h/x')[0]).toBe('form');
   });
 
   it('keeps the local path rules at the edge', () => {
