@@ -86,6 +86,12 @@ export const methods = {
    * absent holds it in memory only and deletes one stored before.
    */
   'repos.unlock': method(z.object({ id: Id, passphrase: Passphrase, remember: z.boolean().optional() }).strict(), Repository),
+  /**
+   * Changes the login kept for a remote repository (a new password, key or
+   * S3 keys, or the server's renewed host key: never taken without being
+   * given). Kept only when the repository is reached with it.
+   */
+  'repos.updateLogin': method(z.object({ id: Id, remote: RemoteAccessFields }).strict(), Repository),
   /** Forgets the passphrase, in memory and the one stored on this computer. */
   'repos.lock': method(z.object({ id: Id }).strict(), Repository),
   /** Forget a repository (its files stay) and any passphrase stored for it. */

@@ -29,6 +29,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'repos.add': ({ name, path, remote }, ctx) => s.addRepository(name, path, ctx.caller, remote),
     'repos.init': ({ name, path, passphrase, chunkSize, remember, remote }, ctx) => s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller, remote),
     'repos.unlock': ({ id, passphrase, remember }, ctx) => s.unlockRepository(id, passphrase, remember ?? false, ctx.caller),
+    'repos.updateLogin': ({ id, remote }, ctx) => s.updateRepositoryLogin(id, remote, ctx.caller),
     'repos.lock': ({ id }) => s.repos.lock(id),
     'repos.remove': async ({ id }, ctx) => {
       await s.removeRepository(id, ctx.caller);

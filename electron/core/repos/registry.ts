@@ -133,6 +133,35 @@ export class RepoRegistry {
     return this.options.engine.probeRemote(path, remote);
   }
 
+  /**
+   * Changes the login kept for a registered remote repository: a new
+   * password or key, new S3 keys, or the server's renewed host key. What is
+   * given replaces those fields of the kept login. It is kept only once a
+   * connection with it reaches this repository's config; the host key kept
+   * changes only when one is given (a key the server shows is never
+   * accepted silently: with none given, a changed one is refused as before).
+   */
+  async updateLogin(id: string, given: RemoteAccessFields): Promise<Repository> {
+    const repo = this.get(id);
+    if (!isRemoteLocation(repo.path)) throw new AppError('INVALID_ARGUMENT', `repository ${repo.name} is a folder on this computer: it has no server login`, { repositoryId: id });
+    const kept = (await this.loginOf(repo.path)) ?? {};
+    // A new password or key replaces the kept way of logging in whole (a
+    // stale key beside a new password would be tried first).
+    if (given.password !== undefined || given.privateKey !== undefined) {
+      delete kept.password;
+      delete kept.privateKey;
+      delete kept.keyPassphrase;
+    }
+    const login = { ...kept, ...given };
+    const found = await this.probe(repo.path, login);
+    if (found.repository !== 'found')
+      throw new AppError('REPO_NOT_FOUND', `no Snapkeep repository at ${repo.path} with this login: nothing changed`, { repositoryId: id, path: repo.path });
+    await this.storeLogin(repo.path, login, found.hostKey);
+    if (given.hostKey !== undefined) this.options.log.warn(`host key of ${repo.path} changed to ${given.hostKey} by the user`);
+    this.options.log.info(`the login kept for ${repo.name} (${repo.path}) was changed`);
+    return this.describe(repo);
+  }
+
   /** Registers an existing repository; an encrypted one stays locked until unlocked. */
   async add(name: string, path: string, remote?: RemoteAccessFields): Promise<Repository> {
     this.refuseDuplicate(path);

@@ -354,6 +354,13 @@ export class Service {
     return this.repos.probe(repoPath, remote);
   }
 
+  /** The kept login is root's: a member changes it only with polkit's yes, as for using it. */
+  async updateRepositoryLogin(id: string, remote: RemoteAccessFields, caller?: Caller): Promise<Repository> {
+    const repo = this.repos.get(id);
+    await this.policy.repository(caller, { name: repo.name, path: repo.path }, true);
+    return this.repos.updateLogin(id, remote);
+  }
+
   async addRepository(name: string, repoPath: string, caller?: Caller, remote?: RemoteAccessFields): Promise<Repository> {
     await this.policy.repository(caller, { name, path: repoPath }, false);
     return this.repos.add(name, repoPath, remote);

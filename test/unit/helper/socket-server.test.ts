@@ -78,6 +78,7 @@ const SPECIFIC: Partial<Record<MethodName, unknown[]>> = {
   'repos.add': [{ name: '', path: '/x' }, { name: 'a', path: 'relative/path' }, { name: 'a', path: '/a/../../etc' }],
   'repos.init': [{ name: 'a', path: '/x', passphrase: '' }, { name: 'a', path: '/x', chunkSize: -1 }, { name: 'x'.repeat(201), path: '/x' }],
   'repos.probe': [{ path: 'sftp://u@nas/x' }, { path: 'sftp://u@nas/x', remote: { hostKey: 'SHA256:short' } }, { path: 'sftp://u@nas/x', remote: {}, name: 'x' }],
+  'repos.updateLogin': [{ id: 'r1' }, { id: '../etc', remote: {} }, { id: 'r1', remote: { hostKey: 'SHA256:short' } }],
   'repos.unlock': [{ id: '../etc', passphrase: 'x' }, { id: 'r1' }, { id: 'r1', passphrase: 'x'.repeat(1025) }],
   'repos.lock': [{ id: 'a/b' }, {}],
   'repos.remove': [{ id: '' }],

@@ -333,4 +333,44 @@ run('an SFTP server that fails or lies', () => {
     expect(ok.hostKey).toBe(sshd.hostKey);
     await ok.close();
   });
+
+  it('changes a kept login only when the repository is reached with it, and a renewed host key only when given', async () => {
+    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const state = path.join(tmp.dir, 'login-state');
+    const remotes = new RemoteCredentials(path.join(state, 'remotes'));
+    const registry = new RepoRegistry({
+      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
+      engine,
+      log: silent,
+      keys: new RememberedKeys(path.join(state, 'keys')),
+      remotes,
+    });
+    await registry.load();
+    const url = sshd.url('login');
+    const repo = await registry.init('nas', url, undefined, undefined, false, { password: sshd.password });
+    const old = sshd.hostKey;
+    // A wrong password is refused, and the kept login stays as it was.
+    expect((await codeOf(registry.updateLogin(repo.id, { password: 'wrong' }))).code).toBe('REMOTE_AUTH_FAILED');
+    expect(await remotes.read(url)).toEqual({ kind: 'login', login: { password: sshd.password, hostKey: old } });
+    // A key replaces the password: no stale password is kept beside it.
+    await registry.updateLogin(repo.id, { privateKey: sshd.clientKey.toString('utf8') });
+    expect(await remotes.read(url)).toEqual({ kind: 'login', login: { privateKey: sshd.clientKey.toString('utf8'), hostKey: old } });
+    expect(await registry.with(repo.id, (h) => h.listPoints())).toEqual([]);
+
+    // The server's keys renewed: refused, also by a login change that does not name the new key.
+    sshd.kill();
+    sshd.newHostKey();
+    await sshd.start();
+    expect((await codeOf(registry.with(repo.id, (h) => h.listPoints()))).code).toBe('REMOTE_HOST_KEY_CHANGED');
+    expect((await codeOf(registry.updateLogin(repo.id, {}))).code).toBe('REMOTE_HOST_KEY_CHANGED');
+    // Given by the user (who compared it), it is kept, and the repository opens again.
+    const renewed = await registry.updateLogin(repo.id, { hostKey: sshd.hostKey });
+    expect(renewed.hostKey).toBe(sshd.hostKey);
+    expect(await registry.with(repo.id, (h) => h.listPoints())).toEqual([]);
+    // A login that reaches no repository there changes nothing.
+    fs.rmSync(path.join(sshd.home, 'login', 'config'));
+    expect((await codeOf(registry.updateLogin(repo.id, { password: sshd.password }))).code).toBe('REPO_NOT_FOUND');
+    const after = await remotes.read(url);
+    expect(after.kind === 'login' && after.login.privateKey !== undefined && after.login.hostKey === sshd.hostKey).toBe(true);
+  });
 });
