@@ -122,7 +122,7 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
   REMOTE_HOST_KEY_CHANGED: {
     title: "The server's identity changed",
     message: 'The server answered with a different host key than the one this computer saw before. Snapkeep refused to connect: another machine may be posing as your server.',
-    hint: 'If the server was reinstalled or its keys renewed on purpose, compare the new fingerprint (in the details) with the one the server shows, then accept it in the repository settings.',
+    hint: 'If the server was reinstalled or its keys renewed on purpose: Jobs → the repository → Server login shows the new key beside the one kept; trust it there once it matches what the server itself shows.',
   },
   WRONG_PASSPHRASE: {
     title: 'Wrong passphrase',

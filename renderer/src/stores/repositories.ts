@@ -41,6 +41,8 @@ export const useRepositoriesStore = defineStore('repositories', () => {
   /** `remember`: store the passphrase on this computer so scheduled backups run after a restart. */
   const init = (name: string, path: string, passphrase?: string, remember = false, remote?: RemoteAccessFields) =>
     change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase, remember } : {}), ...(remote ? { remote } : {}) })));
+  /** Changes the login kept for a remote repository; kept only when the server takes it. */
+  const updateLogin = (id: string, remote: RemoteAccessFields) => change(async () => put(await call('repos.updateLogin', { id, remote })));
   /** Without `remember`, a passphrase stored earlier is deleted (the service keeps it in memory only). */
   const unlock = (id: string, passphrase: string, remember = false) =>
     change(async () => put(await call('repos.unlock', { id, passphrase, remember })));
@@ -65,6 +67,7 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     probe,
     add,
     init,
+    updateLogin,
     unlock,
     lock,
     remove,
