@@ -71,18 +71,18 @@ describe('a repository on an SSH server, from the dialog', () => {
     // Create asks the user to trust that key before anything is saved.
     await page.getByTestId('repo-save').click();
     await page.getByTestId('repo-trust-prompt').waitFor();
-    expect(await page.getByTestId('repo-trust-key').textContent()).toBe(sshd.hostKey);
+    expect(await page.getByTestId('host-key-found').textContent()).toBe(sshd.hostKey);
     expect(await unnamedControls(page)).toEqual([]);
     // In view: below the form, where a user who pressed Create looks.
     const inView = await page.evaluate(() => {
       const box = document.querySelector('.p-dialog-content')?.getBoundingClientRect();
-      const button = document.querySelector('[data-testid="repo-trust"]')?.getBoundingClientRect();
+      const button = document.querySelector('[data-testid="host-key-trust"]')?.getBoundingClientRect();
       return box !== undefined && button !== undefined && button.top >= box.top && button.bottom <= box.bottom;
     });
     expect(inView).toBe(true);
     await screenshot(page, 'repository-dialog-sftp-trust');
     expect(existsSync(folder)).toBe(false);
-    await page.getByTestId('repo-trust').click();
+    await page.getByTestId('host-key-trust').click();
     await page.getByTestId('repo-dialog').waitFor({ state: 'detached', timeout: 60_000 });
 
     const row = page.getByTestId('repos-table').locator('tr', { hasText: 'NAS over SSH' });
@@ -108,12 +108,12 @@ describe('a repository on an SSH server, from the dialog', () => {
     // A check with the kept login meets the new key: shown, not taken.
     await dialog.getByTestId('login-save').click();
     await dialog.getByTestId('login-renewed').waitFor({ timeout: 60_000 });
-    expect(await dialog.getByTestId('login-renewed-found').textContent()).toBe(sshd.hostKey);
+    expect(await dialog.getByTestId('host-key-found').textContent()).toBe(sshd.hostKey);
     expect(await dialog.textContent()).toContain(old);
     expect(await unnamedControls(page)).toEqual([]);
     await screenshot(page, 'server-login-renewed-key');
     expect(await row.getByTestId('repo-hostkey').textContent()).toBe(`host key ${old}`);
-    await dialog.getByTestId('login-trust').click();
+    await dialog.getByTestId('host-key-trust').click();
     await dialog.getByTestId('login-saved').waitFor({ timeout: 60_000 });
     await expect.poll(() => row.getByTestId('repo-hostkey').textContent()).toBe(`host key ${sshd.hostKey}`);
     await dialog.getByRole('button', { name: 'Done' }).click();

@@ -72,8 +72,8 @@ describe('RepositoryDialog: SSH server', () => {
     // Nothing created yet: the key is shown and the user asked.
     expect(probes).toEqual([{ path: 'sftp://backup@nas.local/srv/snapkeep', remote: { password: 'secret pw' } }]);
     expect(inits).toEqual([]);
-    expect(w.get('[data-testid="repo-trust-key"]').text()).toBe(KEY);
-    await w.get('[data-testid="repo-trust"]').trigger('click');
+    expect(w.get('[data-testid="host-key-found"]').text()).toBe(KEY);
+    await w.get('[data-testid="host-key-trust"]').trigger('click');
     await flushPromises();
     expect(inits).toEqual([{ name: 'nas', path: 'sftp://backup@nas.local/srv/snapkeep', remote: { password: 'secret pw', hostKey: KEY } }]);
     expect(w.emitted('saved')).toHaveLength(1);

@@ -15,12 +15,10 @@ import { engine } from '../../../../../electron/core/engine';
 import type { RepositoryHandle } from '../../../../../electron/core/engine/api';
 import type { RemoteRepoStorage } from '../../../../../electron/core/engine/remote/remote-storage';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
-import { JsonFile } from '../../../../../electron/core/persist/json-file';
-import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
-import { RepoRegistry, RepositoriesFile } from '../../../../../electron/core/repos/registry';
 import { RemoteCredentials } from '../../../../../electron/core/repos/remote-credentials';
 import { finished } from '../../../../support/child-output';
 import { type Radosgw, startRadosgw } from '../../../../support/radosgw';
+import { testRegistry } from '../../../../support/registry';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, mutate, sha256 } from '../fixtures';
 
@@ -169,17 +167,7 @@ run('a repository on an S3 server (Ceph radosgw)', { timeout: 120_000 }, () => {
   });
 
   it('registers an S3 repository with its keys kept root-only', async () => {
-    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const state = path.join(tmp.dir, 'state');
-    const remotes = new RemoteCredentials(path.join(state, 'remotes'));
-    const registry = new RepoRegistry({
-      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
-      engine,
-      log: silent,
-      keys: new RememberedKeys(path.join(state, 'keys')),
-      remotes,
-    });
-    await registry.load();
+    const { registry, remotes } = await testRegistry(path.join(tmp.dir, 'state'));
     const url = `s3+http://127.0.0.1:${gw.port}/snap/registered`;
     const keysOf = { accessKeyId: gw.user.accessKeyId, secretAccessKey: gw.user.secretAccessKey };
     // Unencrypted here: Argon2id on a loaded CI machine costs seconds per open.

@@ -19,11 +19,8 @@ import type { Repository } from '../../../../../electron/core/engine/repository'
 import { parseSftpLocation } from '../../../../../electron/core/engine/storage/location';
 import { storageFor } from '../../../../../electron/core/engine/storage/registry';
 import { SftpStorage } from '../../../../../electron/core/engine/storage/sftp';
-import { JsonFile } from '../../../../../electron/core/persist/json-file';
-import { RememberedKeys } from '../../../../../electron/core/repos/remembered-keys';
-import { RepoRegistry, RepositoriesFile } from '../../../../../electron/core/repos/registry';
-import { RemoteCredentials } from '../../../../../electron/core/repos/remote-credentials';
 import { JAIL_USER, SFTP_USER, type Sshd, startSshd } from '../../../../support/sshd';
+import { testRegistry } from '../../../../support/registry';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, sha256 } from '../fixtures';
 
@@ -248,17 +245,7 @@ run('an SFTP server that fails or lies', () => {
   });
 
   it('registers remote repositories with their login kept root-only and the host key pinned at first use', async () => {
-    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const state = path.join(tmp.dir, 'state');
-    const remotes = new RemoteCredentials(path.join(state, 'remotes'));
-    const registry = new RepoRegistry({
-      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
-      engine,
-      log: silent,
-      keys: new RememberedKeys(path.join(state, 'keys')),
-      remotes,
-    });
-    await registry.load();
+    const { registry, remotes } = await testRegistry(path.join(tmp.dir, 'state'));
     // Unencrypted here: Argon2id on a loaded CI machine costs seconds per open.
     const url = sshd.url('reg');
     const created = await registry.init('office', url, undefined, undefined, false, { password: sshd.password });
@@ -281,16 +268,7 @@ run('an SFTP server that fails or lies', () => {
   });
 
   it('tests a connection: shows the host key and what is there, writes nothing, and never uses a kept login', async () => {
-    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const state = path.join(tmp.dir, 'probe-state');
-    const registry = new RepoRegistry({
-      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
-      engine,
-      log: silent,
-      keys: new RememberedKeys(path.join(state, 'keys')),
-      remotes: new RemoteCredentials(path.join(state, 'remotes')),
-    });
-    await registry.load();
+    const { registry } = await testRegistry(path.join(tmp.dir, 'probe-state'));
     const url = sshd.url('probe/new');
     // Nothing there yet: the key shown, and the folder not made.
     expect(await registry.probe(url, { password: sshd.password })).toEqual({ hostKey: sshd.hostKey, repository: 'none' });
@@ -335,17 +313,7 @@ run('an SFTP server that fails or lies', () => {
   });
 
   it('changes a kept login only when the repository is reached with it, and a renewed host key only when given', async () => {
-    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const state = path.join(tmp.dir, 'login-state');
-    const remotes = new RemoteCredentials(path.join(state, 'remotes'));
-    const registry = new RepoRegistry({
-      file: new JsonFile(path.join(state, 'repositories.json'), RepositoriesFile),
-      engine,
-      log: silent,
-      keys: new RememberedKeys(path.join(state, 'keys')),
-      remotes,
-    });
-    await registry.load();
+    const { registry, remotes } = await testRegistry(path.join(tmp.dir, 'login-state'));
     const url = sshd.url('login');
     const repo = await registry.init('nas', url, undefined, undefined, false, { password: sshd.password });
     const old = sshd.hostKey;
