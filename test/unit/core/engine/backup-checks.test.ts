@@ -106,14 +106,20 @@ it.each([
   const repo = await engine.init({ path: repoPath });
   let deleted = '';
   const abort = new AbortController();
+  const nap = new Int32Array(new SharedArrayBuffer(4));
   // Another process (a prune that took the repository) deletes the first
   // pack this backup sealed, while it still runs: not at the final report,
   // which reaches this callback while the engine already takes its last
   // look at its packs (a deletion then is one after the backup, for the
   // next run to find).
+  // The first report may come before any pack is sealed, and on a loaded
+  // machine the next one only at the end (seen once in CI): the first
+  // report waits here, for at most 10 s, while the engine's threads go on
+  // and seal one.
   const onProgress = (p: { bytesDone: number; bytesTotal: number }) => {
     if (deleted || p.bytesDone >= p.bytesTotal) return;
-    const sealed = files(path.join(repoPath, 'packs'));
+    let sealed = files(path.join(repoPath, 'packs'));
+    for (const until = Date.now() + 10_000; sealed.length === 0 && Date.now() < until; sealed = files(path.join(repoPath, 'packs'))) Atomics.wait(nap, 0, 0, 20);
     if (sealed.length === 0) return;
     deleted = path.basename(sealed[0] ?? '');
     fs.rmSync(sealed[0] ?? '');
