@@ -66,6 +66,16 @@ function urlPath(p: string): string {
     .join('/');
 }
 
+/** What is wrong with a pasted private key, if anything. */
+export function privateKeyProblem(text: string): string | undefined {
+  return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text) ? undefined : 'Paste the private key, from -----BEGIN to -----END.';
+}
+
+/** An SSH login as the service takes it: a password, or a private key (and its passphrase). */
+export function sftpLogin(auth: 'password' | 'key', password: string, privateKey: string, keyPassphrase: string): RemoteAccessFields {
+  return auth === 'password' ? { password } : { privateKey: `${privateKey.trim()}\n`, ...(keyPassphrase ? { keyPassphrase } : {}) };
+}
+
 export function sftpChoice(f: SftpForm): RemoteChoice {
   const problems: Record<string, string> = {};
   const host = f.host.trim();
@@ -82,15 +92,13 @@ export function sftpChoice(f: SftpForm): RemoteChoice {
     if (why) problems['path'] = sentence(why);
   }
   if (f.auth === 'password' && !f.password) problems['password'] = 'Enter the password of this login.';
-  if (f.auth === 'key' && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(f.privateKey)) problems['privateKey'] = 'Paste the private key, from -----BEGIN to -----END.';
+  const keyProblem = f.auth === 'key' ? privateKeyProblem(f.privateKey) : undefined;
+  if (keyProblem) problems['privateKey'] = keyProblem;
   const hostKey = f.hostKey.trim();
   if (hostKey && !HostKeyFingerprint.safeParse(hostKey).success) problems['hostKey'] = 'A host key fingerprint looks like SHA256: and 43 characters; leave it empty to be shown the key the server presents, and asked.';
   if (Object.keys(problems).length) return { problems };
   const location = parseSftpLocation(at(user, host, port, urlPath(path))).url;
-  const remote: RemoteAccessFields =
-    f.auth === 'password'
-      ? { password: f.password }
-      : { privateKey: f.privateKey.trim() + '\n', ...(f.keyPassphrase ? { keyPassphrase: f.keyPassphrase } : {}) };
+  const remote = sftpLogin(f.auth, f.password, f.privateKey, f.keyPassphrase);
   if (hostKey) remote.hostKey = hostKey;
   return { location, remote, problems };
 }

@@ -156,7 +156,8 @@ class SpoolUploader {
     try {
       await this.running;
       if (this.error !== undefined) throw this.error;
-      const left = (await this.wc.localPacks()).filter((id) => !this.done.has(id));
+      // The engine has ended: nothing is sealed after the look above.
+      const left = [...sizes.keys()].filter((id) => !this.done.has(id));
       await mapLimit(left, PARALLEL_UPLOADS, async (id) => {
         this.sent(await this.wc.uploadPack(id));
         say();
