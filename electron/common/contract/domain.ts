@@ -248,7 +248,7 @@ export const RestorePoint = z.object({
 });
 export type RestorePoint = z.infer<typeof RestorePoint>;
 
-export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points', 'tracking']);
+export const TaskKind = z.enum(['backup', 'restore', 'verify', 'prune', 'mount', 'copy-files', 'search-points', 'compare-points', 'tracking', 'checkpoint']);
 export type TaskKind = z.infer<typeof TaskKind>;
 
 export const Progress = z.object({

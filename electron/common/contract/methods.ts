@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
+import { Checkpoint, CheckpointId, CheckpointName, CheckpointPlan } from './checkpoint';
 import { RemoteAccessFields, RemoteProbe, RepoLocation } from './location';
 import {
   AbsPath,
@@ -51,6 +52,34 @@ export const methods = {
    * image rebuilt) or stop keeping it: a task (update-initramfs takes a while).
    */
   'tracking.keep': method(z.object({ device: DevicePath, keep: z.boolean() }).strict(), TaskRef),
+
+  /** What a new checkpoint would hold (the devices the system boots from), the room for its store, and why it cannot be made, if so. */
+  'checkpoints.plan': method(Empty, CheckpointPlan),
+  'checkpoints.list': method(Empty, z.array(Checkpoint)),
+  /**
+   * Holds the devices the system boots from at this instant, until the
+   * checkpoint is ended or rolled back: a task (the store is written, the
+   * boot image and menu rebuilt).
+   */
+  'checkpoints.create': method(z.object({ name: CheckpointName, storeBytes: z.number().int().positive() }).strict(), TaskRef),
+  /**
+   * Ends a checkpoint and frees its store: the changes made since it was
+   * taken stay, and it can no longer be rolled back (commit). Also removes
+   * an invalid, rolled-back or unreadable one (by its store file when it has
+   * no readable id).
+   */
+  'checkpoints.end': method(
+    z
+      .object({ id: CheckpointId.optional(), storeFile: AbsPath.optional() })
+      .strict()
+      .refine((p) => (p.id === undefined) !== (p.storeFile === undefined), { message: 'give the id or the store file' }),
+    TaskRef,
+  ),
+  /**
+   * Rolls the computer back to the checkpoint at the next boot (GRUB boots
+   * its rollback entry once), or, with cancel, no longer.
+   */
+  'checkpoints.rollback': method(z.object({ id: CheckpointId, cancel: z.boolean().optional() }).strict(), Checkpoint),
 
   'repos.list': method(Empty, z.array(Repository)),
   /** Register an existing repository. */

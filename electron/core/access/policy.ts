@@ -90,6 +90,15 @@ export class AccessPolicy {
       });
   }
 
+  /**
+   * Taking, ending or rolling back a checkpoint of the disks the computer
+   * boots from: a rollback discards every change since, an end gives the
+   * protection up.
+   */
+  async checkpoint(caller: Caller | undefined, what: string): Promise<void> {
+    if (isMember(caller)) await this.o.authorizer.authorize(ACTIONS.checkpoint, caller, what);
+  }
+
   /** Restoring over a block device (whatever it holds). */
   async restoreDevice(caller: Caller | undefined, device: string): Promise<void> {
     if (isMember(caller)) await this.o.authorizer.authorize(ACTIONS.restoreDevice, caller, `restoring over ${device}`, { device });

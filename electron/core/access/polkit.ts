@@ -21,6 +21,7 @@ export const ACTIONS = {
   storageDirectory: 'org.snapkeep.storage-directory',
   keepChangeMap: 'org.snapkeep.keep-change-map',
   remoteRepository: 'org.snapkeep.remote-repository',
+  checkpoint: 'org.snapkeep.checkpoint',
 } as const;
 export type PolkitAction = (typeof ACTIONS)[keyof typeof ACTIONS];
 

@@ -21,6 +21,11 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'devices.inspect': ({ path }) => s.inspectDevice(path),
     'tracking.list': () => s.listTracking(),
     'tracking.keep': ({ device, keep }, ctx) => s.keepTracking(device, keep, ctx.caller),
+    'checkpoints.plan': () => s.planCheckpoint(),
+    'checkpoints.list': () => s.listCheckpoints(),
+    'checkpoints.create': ({ name, storeBytes }, ctx) => s.createCheckpoint(name, storeBytes, ctx.caller),
+    'checkpoints.end': ({ id, storeFile }, ctx) => s.endCheckpoint({ ...(id !== undefined && { id }), ...(storeFile !== undefined && { storeFile }) }, ctx.caller),
+    'checkpoints.rollback': ({ id, cancel }, ctx) => s.rollbackCheckpoint(id, cancel === true, ctx.caller),
 
     'repos.list': () => s.listRepos(),
     // Every method that names a path, a repository or a mount passes the

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 
 import {
   AppError,
+  type Checkpoint,
+  type CheckpointPlan,
   type Device,
   type HistoryEntry,
   type Job,
@@ -66,6 +68,8 @@ import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
 import { defaultKeptMapsOptions } from '../tracking/defaults';
+import { Checkpoints, type CheckpointsOptions } from '../checkpoints/checkpoints';
+import { defaultCheckpointsOptions } from '../checkpoints/defaults';
 import { GenerationsFile, GenerationsSeen } from '../tracking/generations';
 import { KeptMaps, type KeptMapsOptions } from '../tracking/kept-maps';
 import { nextBackups } from '../tracking/next-backups';
@@ -103,6 +107,8 @@ export interface ServiceOptions {
   authorizer?: Authorizer;
   /** Change maps kept across reboots: the boot tool, its config, the store folder (defaults: tracking/defaults.ts). */
   tracking?: Partial<KeptMapsOptions>;
+  /** Checkpoints: the boot tool's commands, the boot menu, the store folder (defaults: checkpoints/defaults.ts). */
+  checkpoints?: Partial<CheckpointsOptions>;
 }
 
 export class Service {
@@ -127,6 +133,7 @@ export class Service {
   private readonly clock: Clock;
   private readonly policy: AccessPolicy;
   private readonly kept: KeptMaps;
+  private readonly checkpoints: Checkpoints;
   private readonly generations: GenerationsSeen;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
@@ -163,6 +170,7 @@ export class Service {
     this.autoVerify = new AutoVerify(new JsonFile(path.join(dirs.state, 'auto-verify.json'), AutoVerifyFile));
     this.generations = new GenerationsSeen(new JsonFile(path.join(dirs.state, 'generations.json'), GenerationsFile), now);
     this.kept = new KeptMaps(defaultKeptMapsOptions({ ...(o.roots && { sysRoot: o.roots.sys }), ...o.tracking }));
+    this.checkpoints = new Checkpoints(defaultCheckpointsOptions({ ...(o.roots && { sysRoot: o.roots.sys, devRoot: o.roots.dev, mountinfo: o.roots.mountinfo }), ...o.checkpoints }));
     this.plugIn = new PlugInTrigger({
       jobs: () => this.jobs.list(),
       online: async (rid) => (await this.repos.list()).find((r) => r.id === rid)?.online ?? false,
@@ -326,6 +334,51 @@ export class Service {
       return { device, keep };
     });
     return { taskId: task.id };
+  }
+
+  // --- checkpoints ----------------------------------------------------------
+
+  planCheckpoint(): Promise<CheckpointPlan> {
+    return this.checkpoints.plan();
+  }
+
+  listCheckpoints(): Promise<Checkpoint[]> {
+    return this.checkpoints.list();
+  }
+
+  /** Holds the devices the system boots from: root, or a member polkit allows. */
+  async createCheckpoint(name: string, storeBytes: number, caller?: Caller): Promise<{ taskId: string }> {
+    await this.policy.checkpoint(caller, `taking checkpoint "${name}" of the disks this computer boots from`);
+    const task = this.tasks.start({ kind: 'checkpoint', title: `Take checkpoint "${name}"` }, async (ctx) => {
+      const say = (message: string) => ctx.progress({ phase: 'checkpoint', message });
+      const { id, warnings } = await this.checkpoints.create(name, storeBytes, say);
+      for (const w of warnings) ctx.warn(w);
+      this.logger.for('checkpoints').info(`checkpoint "${name}" (${id}) taken`);
+      return { checkpointId: id };
+    });
+    return { taskId: task.id };
+  }
+
+  /** Ends a checkpoint (its changes stay) and frees its store. */
+  async endCheckpoint(which: { id?: string; storeFile?: string }, caller?: Caller): Promise<{ taskId: string }> {
+    const label = which.id ?? which.storeFile ?? '';
+    await this.policy.checkpoint(caller, `ending checkpoint ${label} (it can no longer be rolled back)`);
+    const task = this.tasks.start({ kind: 'checkpoint', title: `End checkpoint ${label}` }, async (ctx) => {
+      const say = (message: string) => ctx.progress({ phase: 'checkpoint', message });
+      const { warnings } = await this.checkpoints.end(which, say);
+      for (const w of warnings) ctx.warn(w);
+      this.logger.for('checkpoints').info(`checkpoint ${label} ended`);
+      return { ...which };
+    });
+    return { taskId: task.id };
+  }
+
+  /** Chooses the rollback for the next boot, or clears it. */
+  async rollbackCheckpoint(id: string, cancel: boolean, caller?: Caller): Promise<Checkpoint> {
+    await this.policy.checkpoint(caller, cancel ? `no longer rolling back checkpoint ${id} at the next boot` : `rolling this computer back to checkpoint ${id} at the next boot`);
+    const c = await this.checkpoints.rollback(id, cancel);
+    this.logger.for('checkpoints').info(cancel ? `rollback of checkpoint "${c.name}" at the next boot cancelled` : `the next boot rolls back to checkpoint "${c.name}" (${id})`);
+    return c;
   }
 
   inspectDevice(p: string): Promise<Device> {

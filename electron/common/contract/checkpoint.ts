@@ -1,0 +1,90 @@
+// Checkpoints (issue 15; docs/checkpoints.md): the devices a computer boots
+// from, held at one instant so a failed upgrade can be rolled back from the
+// boot menu. The boot tool (kmod/boot, `snapkeep-boot checkpoint`) does the
+// sector-level work; these are the objects the app shows and the calls it
+// makes.
+import { z } from 'zod';
+
+import { IsoTime } from './domain';
+
+/**
+ * What the user calls a checkpoint: it becomes a GRUB menu title and a
+ * config field, so printable ASCII without quotes, backslash, backtick or $.
+ */
+export const CheckpointName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\x20-\x7e]+$/, 'letters, digits, spaces and punctuation only')
+  .refine((s) => !/['"\\`$]/.test(s) && s.trim() === s, { message: "must not hold ' \" \\ ` or $, nor start or end with a space" });
+
+/** A checkpoint's id: the UUID its store carries. */
+export const CheckpointId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a checkpoint id');
+
+/**
+ * active: held, every first write to a chunk saved first; invalid: the
+ * store filled up or failed, or the devices were written while the module
+ * was absent (no rollback possible, writes go on); committed / abandoned:
+ * ended, the store can go; rolling-back: a rollback was cut short (the next
+ * boot finishes it); rolled-back: done; unreadable: its store cannot be read.
+ */
+export const CheckpointState = z.enum(['active', 'invalid', 'committed', 'abandoned', 'rolling-back', 'rolled-back', 'unknown', 'unreadable']);
+export type CheckpointState = z.infer<typeof CheckpointState>;
+
+export const CheckpointDevice = z.object({
+  /** As the boot config names it (a /dev/disk/by-* link). */
+  device: z.string(),
+  /** The kernel's name now (sda2), when the link resolves. */
+  name: z.string().optional(),
+  /** Where it is mounted now (/, /boot, /boot/efi). */
+  mountpoints: z.array(z.string()),
+});
+export type CheckpointDevice = z.infer<typeof CheckpointDevice>;
+
+export const Checkpoint = z.object({
+  /** Absent only while unreadable. */
+  id: CheckpointId.optional(),
+  name: z.string(),
+  state: CheckpointState,
+  /** Why it became invalid: the store is full, an I/O error, written while the module was absent. */
+  reason: z.enum(['none', 'full', 'io', 'absent', 'unknown']).optional(),
+  createdAt: IsoTime.optional(),
+  devices: z.array(CheckpointDevice),
+  store: z.object({
+    /** The block device the store's sectors are on. */
+    device: z.string(),
+    /** The store file (a pinned, immutable file), when known. */
+    file: z.string().optional(),
+    usedBytes: z.number().int().nonnegative(),
+    sizeBytes: z.number().int().nonnegative(),
+  }),
+  /** The module holds it now (writes are saved first). */
+  attached: z.boolean(),
+  /** 64 KiB chunks saved so far. */
+  chunksSaved: z.number().int().nonnegative(),
+  /** The boot menu's rollback entry for it, when there is one. */
+  bootEntry: z.string().optional(),
+  /** The next boot rolls it back (set with checkpoints.rollback). */
+  rollbackAtNextBoot: z.boolean(),
+  /** Unreadable: why. */
+  problem: z.string().optional(),
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
+/** What checkpoints.create would hold, and whether it can now. */
+export const CheckpointPlan = z.object({
+  /** Why a checkpoint cannot be made here, in words (no module, no GRUB, a device in use by one). */
+  problem: z.string().optional(),
+  /** The devices the system boots from: the root, /boot and the EFI system partition. */
+  devices: z.array(CheckpointDevice.extend({ sizeBytes: z.number().int().nonnegative() })),
+  /** Where the store file goes, and the room there. */
+  storeDir: z.string(),
+  freeBytes: z.number().int().nonnegative(),
+  /** A size that holds a typical upgrade (rewrites of a few GiB). */
+  suggestedStoreBytes: z.number().int().nonnegative(),
+  minStoreBytes: z.number().int().nonnegative(),
+  maxStoreBytes: z.number().int().nonnegative(),
+  /** Whether the boot menu can offer the rollback (GRUB with the snippet installed). */
+  bootMenu: z.boolean(),
+});
+export type CheckpointPlan = z.infer<typeof CheckpointPlan>;

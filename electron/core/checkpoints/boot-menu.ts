@@ -1,0 +1,95 @@
+// The boot menu's side of checkpoints: GRUB's rollback entries (made by
+// /etc/grub.d/42_snapkeep from `snapkeep-boot checkpoint list`), rebuilding
+// grub.cfg, and booting one entry once (grub-reboot). The installed helper
+// runs sandboxed with /boot read-only, so it asks systemd to run the
+// installer's oneshot units instead (electron/helper/templates).
+import { existsSync, promises as fs } from 'node:fs';
+
+import { AppError } from '../../common/contract';
+import { run, type Run } from './boot-tool';
+
+export interface BootMenu {
+  /** Why the boot menu cannot offer rollbacks (no GRUB, the snippet not installed), or null. */
+  problem(): Promise<string | null>;
+  /** Rebuilds grub.cfg (update-grub). */
+  update(): Promise<void>;
+  /** The rollback entries grub.cfg holds: checkpoint id → menu title. */
+  entries(): Promise<Map<string, string>>;
+  /** The entry the next boot takes once (grub-reboot), if any. */
+  next(): Promise<string | null>;
+  /** Boots `entry` once at the next boot; null clears it. */
+  setNext(entry: string | null): Promise<void>;
+}
+
+/** The id a checkpoint's rollback entry has in grub.cfg (42_snapkeep). */
+export function rollbackEntryId(checkpointId: string): string {
+  return `snapkeep-rollback-${checkpointId}`;
+}
+
+/** Rollback entries of a grub.cfg: `menuentry '<title>' ... --id 'snapkeep-rollback-<id>'`. */
+export function parseRollbackEntries(cfg: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const re = /^\s*menuentry\s+'([^']*)'[^\n]*?--id\s+'?snapkeep-rollback-([0-9a-f-]{36})'?/gm;
+  for (let m = re.exec(cfg); m; m = re.exec(cfg)) out.set(m[2] ?? '', m[1] ?? '');
+  return out;
+}
+
+export interface GrubMenuOptions {
+  grubCfg: string;
+  grubEnv: string;
+  /** /etc/grub.d/42_snapkeep */
+  snippet: string;
+  /** Commands; each a full argv. Installed helper: systemctl start of the oneshot units. */
+  update: readonly string[];
+  setNext: (entry: string) => readonly string[];
+  clearNext: readonly string[];
+}
+
+export function defaultGrubMenuOptions(): GrubMenuOptions {
+  const sandboxed = existsSync('/etc/systemd/system/snapkeep-grub.service') && existsSync('/run/systemd/system');
+  const grubReboot = ['/usr/sbin/grub-reboot', '/sbin/grub-reboot'].find((t) => existsSync(t)) ?? 'grub-reboot';
+  const editenv = ['/usr/bin/grub-editenv', '/bin/grub-editenv'].find((t) => existsSync(t)) ?? 'grub-editenv';
+  const updateGrub = ['/usr/sbin/update-grub', '/sbin/update-grub'].find((t) => existsSync(t)) ?? 'update-grub';
+  return {
+    grubCfg: '/boot/grub/grub.cfg',
+    grubEnv: '/boot/grub/grubenv',
+    snippet: '/etc/grub.d/42_snapkeep',
+    update: sandboxed ? ['systemctl', 'start', 'snapkeep-grub.service'] : [updateGrub],
+    // The unit's instance is the entry id: ids are [a-z0-9-], safe as a unit name.
+    setNext: (entry) => (sandboxed ? ['systemctl', 'start', `snapkeep-grub-reboot@${entry}.service`] : [grubReboot, entry]),
+    clearNext: sandboxed ? ['systemctl', 'start', 'snapkeep-grub-reboot@none.service'] : [editenv, '/boot/grub/grubenv', 'unset', 'next_entry'],
+  };
+}
+
+async function exec(argv: readonly string[], what: string): Promise<Run> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new AppError('INTERNAL', `${what}: no command`);
+  const r = await run(cmd, args, 10 * 60_000);
+  if (r.code !== 0) throw new AppError('INTERNAL', `${what} failed: ${r.out.split('\n').slice(-3).join(' ')}`, { code: r.code });
+  return r;
+}
+
+export function grubMenu(o: GrubMenuOptions = defaultGrubMenuOptions()): BootMenu {
+  return {
+    async problem() {
+      if (!existsSync(o.grubCfg)) return `this computer does not boot with GRUB (no ${o.grubCfg}): a checkpoint can be rolled back only from a rescue shell (snapkeep-boot rollback)`;
+      if (!existsSync(o.snippet)) return `the boot menu snippet ${o.snippet} is not installed: reinstall the helper (snapkeep-helper install)`;
+      return null;
+    },
+    async update() {
+      await exec(o.update, 'rebuilding the boot menu (update-grub)');
+    },
+    async entries() {
+      const cfg = await fs.readFile(o.grubCfg, 'utf8').catch(() => '');
+      return parseRollbackEntries(cfg);
+    },
+    async next() {
+      const env = await fs.readFile(o.grubEnv, 'utf8').catch(() => '');
+      return /^next_entry=(.+)$/m.exec(env)?.[1] ?? null;
+    },
+    async setNext(entry) {
+      if (entry === null) await exec(o.clearNext, 'clearing the one-time boot entry');
+      else await exec(o.setNext(entry), 'choosing the rollback entry for the next boot (grub-reboot)');
+    },
+  };
+}

@@ -1,0 +1,251 @@
+// Checkpoints from the running system (issue 15; docs/checkpoints.md): which
+// devices one holds (what the system boots from), where its store goes and
+// how big, and the steps around the boot tool's commands: the boot image
+// rebuilt so the initramfs re-attaches the checkpoint before anything
+// mounts, the boot menu rebuilt so it offers the rollback, and the rollback
+// chosen for the next boot.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import { AppError, type Checkpoint, type CheckpointDevice, type CheckpointPlan, type CheckpointState } from '../../common/contract';
+import { readMountinfo } from '../devices/mountinfo';
+import { majorMinor, nameOfDevno } from '../devices/sysfs';
+import { deviceIdentity, stablePath } from '../tracking/device-names';
+import { rollbackEntryId, type BootMenu } from './boot-menu';
+import { run, type CheckpointTool, type ToolCheckpoint } from './boot-tool';
+
+const PAGE = 4096;
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+/** The module refuses a store under 8 pages; under 64 MiB a checkpoint fills at the first upgrade. */
+const MIN_STORE = 64 * MiB;
+/** Room the file system keeps beside the store: the upgrade itself needs space. */
+const KEEP_FREE = 2 * GiB;
+/** The mount points a system boots from, in checkpoint device order. */
+const BOOT_MOUNTS = ['/', '/boot', '/boot/efi', '/efi'];
+
+export interface CheckpointsOptions {
+  tool: CheckpointTool;
+  menu: BootMenu;
+  /** Where store files are made: a root-only folder on the root file system. */
+  storeDir: string;
+  sysRoot: string;
+  devRoot: string;
+  mountinfo: string;
+  /** Rebuilds the initramfs (as for kept change maps); null: not an initramfs-tools system. */
+  updateInitramfs: readonly string[] | null;
+  /** Free bytes of a folder's file system (statfs); tests hand in their own. */
+  freeBytes?: (dir: string) => Promise<number>;
+}
+
+export type Say = (message: string) => void;
+
+const STATES: ReadonlySet<string> = new Set(['active', 'invalid', 'committed', 'abandoned', 'rolling-back', 'rolled-back']);
+const REASONS: ReadonlySet<string> = new Set(['none', 'full', 'io', 'absent']);
+
+async function statfsFree(dir: string): Promise<number> {
+  const s = await fs.statfs(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+function storeFileName(now: Date): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.ckpt`;
+}
+
+export class Checkpoints {
+  constructor(private readonly o: CheckpointsOptions) {}
+
+  /** The devices the system boots from: kernel name, stable path, mount points, size. */
+  private async bootDevices(): Promise<Array<CheckpointDevice & { sizeBytes: number; kernelName: string }>> {
+    const mounts = await readMountinfo(this.o.mountinfo);
+    const out: Array<CheckpointDevice & { sizeBytes: number; kernelName: string }> = [];
+    for (const mp of BOOT_MOUNTS) {
+      const m = mounts.filter((x) => x.mountpoint === mp).pop();
+      if (!m) continue;
+      const name = await nameOfDevno(this.o.sysRoot, m.devno);
+      if (name === null) {
+        if (mp === '/') throw new AppError('INVALID_ARGUMENT', `the root file system (${m.fsType} on ${m.source}) is not on a block device: a checkpoint needs one`);
+        continue;
+      }
+      const known = out.find((d) => d.kernelName === name);
+      if (known) {
+        known.mountpoints.push(mp);
+        continue;
+      }
+      const sectors = Number((await fs.readFile(path.join(this.o.sysRoot, 'class/block', name, 'size'), 'utf8').catch(() => '0')).trim()) || 0;
+      out.push({ device: await stablePath(this.o.devRoot, name), name, kernelName: name, mountpoints: [mp], sizeBytes: sectors * 512 });
+    }
+    if (out.length === 0) throw new AppError('INVALID_ARGUMENT', 'the root file system was not found in the mount table');
+    return out;
+  }
+
+  private async free(): Promise<number> {
+    await fs.mkdir(this.o.storeDir, { recursive: true, mode: 0o700 });
+    return (this.o.freeBytes ?? statfsFree)(this.o.storeDir);
+  }
+
+  async plan(): Promise<CheckpointPlan> {
+    const devices = await this.bootDevices();
+    const freeBytes = await this.free();
+    const maxStoreBytes = Math.max(0, Math.floor((freeBytes - KEEP_FREE) / MiB) * MiB);
+    const suggested = Math.min(8 * GiB, Math.max(MIN_STORE, Math.floor(maxStoreBytes / 4 / GiB) * GiB || MIN_STORE));
+    const problem = (await this.createProblem(devices)) ?? (maxStoreBytes < MIN_STORE ? `only ${Math.floor(freeBytes / MiB)} MiB are free in ${this.o.storeDir}: a checkpoint needs ${(MIN_STORE + KEEP_FREE) / MiB} MiB` : undefined);
+    return {
+      ...(problem !== undefined && { problem }),
+      devices: devices.map(({ kernelName: _k, ...d }) => d),
+      storeDir: this.o.storeDir,
+      freeBytes,
+      suggestedStoreBytes: Math.min(suggested, Math.max(maxStoreBytes, MIN_STORE)),
+      minStoreBytes: MIN_STORE,
+      maxStoreBytes,
+      bootMenu: (await this.o.menu.problem()) === null,
+    };
+  }
+
+  private async createProblem(devices: ReadonlyArray<{ device: string; kernelName: string }>): Promise<string | undefined> {
+    const p = this.o.tool.problem();
+    if (p !== null) return `cannot make a checkpoint: ${p}`;
+    const held = await this.o.tool.list().catch(() => []);
+    for (const c of held) {
+      for (const d of devices) {
+        if (!c.devices.some((x) => x === d.device || path.basename(x) === d.kernelName)) continue;
+        return `${d.device} is in checkpoint "${c.name ?? c.store}" (${c.state ?? 'unreadable'}): end it first`;
+      }
+    }
+    return undefined;
+  }
+
+  async list(): Promise<Checkpoint[]> {
+    const [tool, entries, next, mounts] = await Promise.all([this.o.tool.list(), this.o.menu.entries().catch(() => new Map<string, string>()), this.o.menu.next().catch(() => null), readMountinfo(this.o.mountinfo).catch(() => [])]);
+    const out: Checkpoint[] = [];
+    for (const c of tool) out.push(await this.toCheckpoint(c, entries, next, mounts));
+    return out;
+  }
+
+  private async toCheckpoint(c: ToolCheckpoint, entries: Map<string, string>, next: string | null, mounts: Awaited<ReturnType<typeof readMountinfo>>): Promise<Checkpoint> {
+    const devices: CheckpointDevice[] = [];
+    for (const d of c.devices) {
+      const st = await fs.stat(d).catch(() => null);
+      const devno = st?.isBlockDevice() ? majorMinor(st.rdev) : null;
+      const name = devno !== null ? await nameOfDevno(this.o.sysRoot, devno) : null;
+      devices.push({ device: d, ...(name !== null && { name }), mountpoints: devno !== null ? mounts.filter((m) => m.devno === devno).map((m) => m.mountpoint) : [] });
+    }
+    const state: CheckpointState = c.error !== undefined ? 'unreadable' : STATES.has(c.state ?? '') ? (c.state as CheckpointState) : 'unknown';
+    const title = c.id !== undefined ? entries.get(c.id) : undefined;
+    return {
+      ...(c.id !== undefined && /^[0-9a-f-]{36}$/.test(c.id) && { id: c.id }),
+      name: c.name ?? path.basename(c.file ?? c.store),
+      state,
+      ...(c.reason !== undefined && { reason: REASONS.has(c.reason) ? (c.reason as 'none') : 'unknown' }),
+      ...(c.created !== undefined && c.created > 0 && { createdAt: new Date(c.created * 1000).toISOString() }),
+      devices,
+      store: { device: c.store, ...(c.file !== undefined && { file: c.file }), usedBytes: (c.usedPages ?? 0) * PAGE, sizeBytes: (c.pages ?? 0) * PAGE },
+      attached: c.attached === true,
+      chunksSaved: c.entries ?? 0,
+      ...(title !== undefined && { bootEntry: title }),
+      rollbackAtNextBoot: c.id !== undefined && next === rollbackEntryId(c.id),
+      ...(c.error !== undefined && { problem: c.error }),
+    };
+  }
+
+  /**
+   * Holds the devices the system boots from, from now until ended or rolled
+   * back. The checkpoint exists once the tool says its id; the boot image
+   * and menu after it are warnings when they fail (said how to finish).
+   */
+  async create(name: string, storeBytes: number, say: Say = () => {}, now = new Date()): Promise<{ id: string; warnings: string[] }> {
+    const devices = await this.bootDevices();
+    const problem = await this.createProblem(devices);
+    if (problem !== undefined) throw new AppError('CONFLICT', problem);
+    const free = await this.free();
+    if (storeBytes < MIN_STORE) throw new AppError('INVALID_ARGUMENT', `the store must hold at least ${MIN_STORE / MiB} MiB`, { storeBytes });
+    if (storeBytes > free - KEEP_FREE)
+      throw new AppError('DISK_FULL', `a ${Math.round(storeBytes / MiB)} MiB store leaves under ${KEEP_FREE / GiB} GiB free in ${this.o.storeDir} (${Math.floor(free / MiB)} MiB free): choose a smaller one`, {
+        storeBytes,
+        freeBytes: free,
+      });
+    const storeDevno = majorMinor((await fs.stat(this.o.storeDir)).dev);
+    const storeName = await nameOfDevno(this.o.sysRoot, storeDevno);
+    if (storeName === null) throw new AppError('INVALID_ARGUMENT', `the folder for checkpoint stores (${this.o.storeDir}) is not on a block device`, { path: this.o.storeDir });
+    const storeDevice = await stablePath(this.o.devRoot, storeName);
+    const file = path.join(this.o.storeDir, storeFileName(now));
+    const withIds = [];
+    for (const d of devices) withIds.push({ device: d.device, identity: (await deviceIdentity(this.o.sysRoot, d.kernelName)).identity });
+
+    say(`writing the store ${file} (${Math.round(storeBytes / MiB)} MiB) and holding ${devices.map((d) => d.mountpoints.join(' and ')).join(', ')}`);
+    const id = await this.o.tool.create({ name, file, storeDevice, pages: Math.floor(storeBytes / PAGE), devices: withIds });
+
+    const warnings: string[] = [];
+    if (this.o.updateInitramfs === null) {
+      warnings.push('this system does not build its boot image with initramfs-tools: nothing re-attaches the checkpoint at boot before the file systems mount, so the next boot makes it invalid; roll back or end it before rebooting');
+    } else {
+      say('rebuilding the boot image (update-initramfs -u) so the checkpoint holds from the first instant of every boot');
+      const u = await this.rebuildInitramfs();
+      if (u !== null) warnings.push(`update-initramfs failed (${u}): the checkpoint holds until the next reboot only; run update-initramfs -u before rebooting`);
+    }
+    warnings.push(...(await this.refreshMenu(say)));
+    return { id, warnings };
+  }
+
+  /** Ends a checkpoint (the changes since stay) and removes it with its store. */
+  async end(which: { id?: string; storeFile?: string }, say: Say = () => {}): Promise<{ warnings: string[] }> {
+    const all = await this.o.tool.list();
+    const c = all.find((x) => (which.id !== undefined ? x.id === which.id : x.file === which.storeFile));
+    if (!c) throw new AppError('NOT_FOUND', `no checkpoint ${which.id ?? which.storeFile} in the boot config`, { ...which });
+    if (c.attached && c.id !== undefined) {
+      say(`ending checkpoint "${c.name ?? c.id}": the changes made since it was taken stay`);
+      await this.o.tool.commit(c.id);
+    }
+    say('removing its store and boot config lines');
+    const key = c.id ?? c.file;
+    if (key === undefined) throw new AppError('INTERNAL', 'the checkpoint has neither a readable id nor a store file: remove its lines from /etc/snapkeep/boot.conf by hand');
+    await this.o.tool.remove(key);
+    const warnings: string[] = [];
+    if (c.id !== undefined && (await this.o.menu.next().catch(() => null)) === rollbackEntryId(c.id)) await this.o.menu.setNext(null).catch((e: unknown) => warnings.push(`the rollback chosen for the next boot could not be cleared: ${String(e)}`));
+    if (this.o.updateInitramfs !== null) {
+      say('rebuilding the boot image without the checkpoint');
+      const u = await this.rebuildInitramfs();
+      if (u !== null) warnings.push(`update-initramfs failed (${u}): run update-initramfs -u by hand`);
+    }
+    warnings.push(...(await this.refreshMenu(say)));
+    return { warnings };
+  }
+
+  /** The next boot rolls the computer back to the checkpoint (or, with cancel, no longer). */
+  async rollback(id: string, cancel: boolean): Promise<Checkpoint> {
+    const c = (await this.list()).find((x) => x.id === id);
+    if (!c) throw new AppError('NOT_FOUND', `no checkpoint ${id}`, { id });
+    if (cancel) {
+      if (c.rollbackAtNextBoot) await this.o.menu.setNext(null);
+    } else {
+      if (c.state !== 'active') throw new AppError('CONFLICT', `checkpoint "${c.name}" is ${c.state}: only an active checkpoint can be rolled back`, { id, state: c.state });
+      const problem = await this.o.menu.problem();
+      if (problem !== null) throw new AppError('INVALID_ARGUMENT', problem);
+      if (c.bootEntry === undefined) await this.o.menu.update();
+      if (!(await this.o.menu.entries()).has(id)) throw new AppError('INTERNAL', `the boot menu has no rollback entry for checkpoint "${c.name}" after update-grub: see /etc/grub.d/42_snapkeep's output`, { id });
+      await this.o.menu.setNext(rollbackEntryId(id));
+    }
+    const now = (await this.list()).find((x) => x.id === id);
+    if (!now) throw new AppError('NOT_FOUND', `checkpoint ${id} is gone`, { id });
+    return now;
+  }
+
+  private async refreshMenu(say: Say): Promise<string[]> {
+    const problem = await this.o.menu.problem();
+    if (problem !== null) return [problem];
+    say('rebuilding the boot menu (update-grub)');
+    try {
+      await this.o.menu.update();
+      return [];
+    } catch (e) {
+      return [`${e instanceof Error ? e.message : String(e)}: run update-grub by hand`];
+    }
+  }
+
+  private async rebuildInitramfs(): Promise<string | null> {
+    const [cmd, ...args] = this.o.updateInitramfs ?? [];
+    if (cmd === undefined) return 'no command';
+    const r = await run(cmd, args, 15 * 60_000);
+    return r.code === 0 ? null : r.out.split('\n').slice(-3).join(' ');
+  }
+}
