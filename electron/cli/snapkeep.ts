@@ -21,6 +21,7 @@ import { upgradeCommand } from './commands/upgrade';
 import { verifyCommand } from './commands/verify';
 import { statusCommand } from './commands/status';
 import { trackingCommand } from './commands/tracking';
+import { checkpointCommand } from './commands/checkpoint';
 import { EXIT, exitCodeFor } from './exit-codes';
 
 const commands: Command[] = [
@@ -41,6 +42,7 @@ const commands: Command[] = [
   jobsCommand,
   kmodCommand,
   trackingCommand,
+  checkpointCommand,
 ];
 
 function usage(): string {

@@ -88,3 +88,32 @@ export const CheckpointPlan = z.object({
   bootMenu: z.boolean(),
 });
 export type CheckpointPlan = z.infer<typeof CheckpointPlan>;
+
+const REASON_WORDS: Readonly<Record<NonNullable<Checkpoint['reason']>, string>> = {
+  none: 'for a reason the store does not say',
+  full: 'its store filled up',
+  io: 'its store could not be written',
+  absent: 'its disks were written while the Snapkeep module was not running (another kernel, or a boot without it)',
+  unknown: 'for a reason this version does not know',
+};
+
+/** A checkpoint's state in words, the same in the app and the CLI. */
+export function checkpointWords(c: Pick<Checkpoint, 'state' | 'reason' | 'attached' | 'problem'>): string {
+  switch (c.state) {
+    case 'active':
+      return c.attached ? 'holding: every change since is saved and can be rolled back' : 'active, but not held in this boot (the module did not attach it): changes now are not saved';
+    case 'invalid':
+      return `no longer usable, ${REASON_WORDS[c.reason ?? 'unknown']}: it cannot be rolled back; end it to free its store`;
+    case 'committed':
+    case 'abandoned':
+      return 'ended: its store can be removed';
+    case 'rolling-back':
+      return 'a rollback was cut short: the next boot finishes it';
+    case 'rolled-back':
+      return 'rolled back: this computer was returned to it; remove it to free its store';
+    case 'unreadable':
+      return `its store cannot be read${c.problem !== undefined ? ` (${c.problem})` : ''}`;
+    default:
+      return 'in a state this version does not know';
+  }
+}
