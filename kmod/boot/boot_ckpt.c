@@ -877,13 +877,105 @@ static void boot_ckpt_wait(const struct ck *c, int seconds)
 	}
 }
 
+int boot_ckpt_parse_id(const char *text, unsigned char id[16])
+{
+	unsigned int i, k = 0;
+
+	if (strlen(text) != 36)
+		return -EINVAL;
+	for (i = 0; i < 36; i++) {
+		int v;
+		char ch = text[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (ch != '-')
+				return -EINVAL;
+			continue;
+		}
+		if (ch >= '0' && ch <= '9')
+			v = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			v = ch - 'a' + 10;
+		else if (ch >= 'A' && ch <= 'F')
+			v = ch - 'A' + 10;
+		else
+			return -EINVAL;
+		if (k % 2)
+			id[k / 2] |= (unsigned char)v;
+		else
+			id[k / 2] = (unsigned char)(v << 4);
+		k++;
+	}
+	return 0;
+}
+
+/* Whether the store of @c holds the checkpoint @id (read only). */
+static int boot_ckpt_has_id(struct ck *c, const unsigned char id[16])
+{
+	char why[512];
+	int same;
+
+	same = !boot_ckpt_open(c, 0, why, sizeof(why)) &&
+	       !memcmp(c->h.id, id, 16);
+	boot_ckpt_close(c);
+	return same;
+}
+
+unsigned int boot_ckpt_lines(const struct boot_config *cfg,
+			     struct boot_ckpt_lines *out, unsigned int max)
+{
+	static struct ck cks[SNAPKEEP_CKPT_MAX_DEVICES];
+	unsigned int n, i;
+
+	n = boot_ckpt_group(cfg, cks, max < SNAPKEEP_CKPT_MAX_DEVICES ?
+			    max : SNAPKEEP_CKPT_MAX_DEVICES);
+	for (i = 0; i < n; i++) {
+		memcpy(out[i].e, cks[i].e, sizeof(out[i].e));
+		out[i].n = cks[i].n;
+	}
+	return n;
+}
+
+int boot_ckpt_read(const struct boot_ckpt_lines *l, struct boot_ckpt_view *v,
+		   char *why, size_t len)
+{
+	struct ck *c;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(c->e, l->e, sizeof(c->e));
+	c->n = l->n;
+	ret = boot_ckpt_open(c, 0, why, len);
+	if (!ret) {
+		memcpy(v->raw_id, c->h.id, 16);
+		memcpy(v->id, c->id, sizeof(v->id));
+		memcpy(v->name, c->name, sizeof(v->name));
+		v->state = le32toh(c->m.state);
+		v->reason = le32toh(c->m.reason);
+		v->created = le64toh(c->h.created);
+		v->entries = le64toh(c->m.entries);
+		v->used = le64toh(c->m.tail);
+		v->pages = c->pages;
+		v->attached = boot_ckpt_attached(c);
+	}
+	boot_ckpt_close(c);
+	free(c);
+	return ret;
+}
+
 int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv)
 {
 	static struct ck cks[SNAPKEEP_CKPT_MAX_DEVICES];
 	const char *store = NULL;
 	struct boot_config cfg;
 	unsigned int n, i, done = 0, failed = 0;
-	int check = 0, wait = 0, ret;
+	int check = 0, wait = 0, by_id = 0, ret;
+	unsigned char id[16];
 
 	for (i = 1; i < (unsigned int)argc; i++) {
 		if (!strcmp(argv[i], "--check")) {
@@ -897,6 +989,8 @@ int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv)
 		else
 			return 2;
 	}
+	/* Two checkpoints may have their store files on one device. */
+	by_id = store && !boot_ckpt_parse_id(store, id);
 	ret = boot_config_load(config, 1, &cfg);
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "%s: %s: nothing rolled back", config,
@@ -905,17 +999,20 @@ int boot_ckpt_cmd_rollback(const char *config, int argc, char **argv)
 	}
 	n = boot_ckpt_group(&cfg, cks, SNAPKEEP_CKPT_MAX_DEVICES);
 	for (i = 0; i < n; i++) {
-		if (store && strcmp(cks[i].e[0]->store, store))
+		if (store && !by_id && strcmp(cks[i].e[0]->store, store))
 			continue;
-		done++;
 		if (wait)
 			boot_ckpt_wait(&cks[i], wait);
+		if (by_id && !boot_ckpt_has_id(&cks[i], id))
+			continue;
+		done++;
 		if (boot_ckpt_rollback(&cks[i], check))
 			failed++;
 	}
 	if (!done)
 		boot_log(BOOT_LOG_ERR, "%s: no checkpoint%s%s", config,
-			 store ? " on " : "", store ? store : "");
+			 !store ? "" : by_id ? " with id " : " on ",
+			 store ? store : "");
 	boot_config_free(&cfg);
 	return failed || !done ? 1 : 0;
 }

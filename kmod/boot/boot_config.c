@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,15 @@ static int boot_parse_line(const struct boot_parse *p, const char *s,
 				err = "stamp is not 4096-byte aligned";
 			else if (e.stamp > (INT64_MAX >> 9) - BOOT_PAGE_SECTORS)
 				err = "stamp lies beyond any device";
+		} else if (klen == 4 && !strncmp(t, "file", 4)) {
+			if (e.has_file++)
+				err = "file given twice";
+			else if (vlen < 2 || eq[1] != '/')
+				err = "file is not an absolute path";
+			else if (vlen >= BOOT_PATH_MAX)
+				err = "file path too long";
+			else
+				memcpy(e.file, eq + 1, vlen);
 		} else if (klen == 6 && !strncmp(t, "ranges", 6)) {
 			if (have_ranges++)
 				err = "ranges given twice";
@@ -379,7 +389,103 @@ int boot_config_write_entry(const struct boot_entry *e, FILE *out)
 			(unsigned long long)e->ranges[i].count);
 	if (e->has_stamp)
 		fprintf(out, " stamp=%llu", (unsigned long long)e->stamp);
+	if (e->has_file)
+		fprintf(out, " file=%s", e->file);
 	fprintf(out, "%s\n",
 		e->flags & SNAPKEEP_PERSIST_NO_INTENT ? " nointent" : "");
 	return ferror(out) ? -EIO : 0;
+}
+
+int boot_config_read_text(const char *path, char **text, size_t *len,
+			  unsigned int *mode)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd, ret = 0;
+
+	*text = NULL;
+	*len = 0;
+	*mode = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > BOOT_CONFIG_MAX_BYTES) {
+		close(fd);
+		return -EINVAL;
+	}
+	*text = malloc((size_t)st.st_size + 1);
+	if (!*text) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, *text + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (ret) {
+		free(*text);
+		*text = NULL;
+		return ret;
+	}
+	(*text)[got] = '\0';
+	*len = got;
+	*mode = st.st_mode & 07777;
+	return 0;
+}
+
+int boot_config_save(const char *path, const char *text, size_t len,
+		     unsigned int mode)
+{
+	char tmp[BOOT_PATH_MAX + 8], dir[BOOT_PATH_MAX + 8];
+	size_t done = 0;
+	int fd, dfd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	/* Whoever may write it chooses sectors the module overwrites. */
+	if (fchmod(fd, mode & 0755) < 0)
+		ret = -errno;
+	while (!ret && done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = -errno;
+		else
+			done += (size_t)n;
+	}
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -EIO;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return ret;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }

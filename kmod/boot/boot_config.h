@@ -25,9 +25,13 @@
  * per device, the lines of one checkpoint naming the same store= and
  * ranges= (its store), in the checkpoint's device order:
  *
- *	checkpoint <device> identity=<id> store=<store device> ranges=... [stamp=<s>]
+ *	checkpoint <device> identity=<id> store=<store device> ranges=... [stamp=<s>] [file=<path>]
  * (stamp=: a page of its own per device line, where the seal stamps the
  * device for the next attach and rollback to compare; boot_stamp.h).
+ * file= is the absolute path of the store file on its file system, as
+ * `snapkeep-boot checkpoint create` made it: only informational (the
+ * boot never opens it), so that `checkpoint remove` can delete the file
+ * with the lines. Optional on any line; lines without it stay valid.
  *
  * The parser trusts nothing: every number is range-checked, every line
  * length and count capped; a bad line is reported with its number and left
@@ -64,6 +68,8 @@
  * @stamp: first sector of the stamp page on the store device.
  * @count: number of @ranges.
  * @ranges: the store's sectors in store order (malloc'd, owned).
+ * @has_file: @file was given.
+ * @file: the store file's path (file=), informational.
  */
 struct boot_entry {
 	unsigned int line;
@@ -77,6 +83,8 @@ struct boot_entry {
 	__u64 stamp;
 	__u32 count;
 	struct snapkeep_sectors *ranges;
+	int has_file;
+	char file[BOOT_PATH_MAX];
 };
 
 /**
@@ -100,5 +108,19 @@ int boot_config_parse(const char *text, size_t len, const char *name,
 void boot_config_free(struct boot_config *cfg);
 /* The entry as a config line, newline included. */
 int boot_config_write_entry(const struct boot_entry *e, FILE *out);
+
+/*
+ * The config's bytes (*@text NULL, *@len 0 and *@mode 0 when it does not
+ * exist) and its permission bits; 0 or -errno.
+ */
+int boot_config_read_text(const char *path, char **text, size_t *len,
+			  unsigned int *mode);
+/*
+ * Replaces the config with @len bytes of @text, atomically: a temporary
+ * file beside it, synced, renamed over it, the directory synced. @mode:
+ * its permission bits (group and others never write it).
+ */
+int boot_config_save(const char *path, const char *text, size_t len,
+		     unsigned int mode);
 
 #endif /* __SNAPKEEP_BOOT_CONFIG_H */

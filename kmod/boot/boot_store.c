@@ -187,28 +187,37 @@ unsigned long long boot_store_pages(unsigned long long bytes)
 	return 2 + (count + BOOT_STORE_PAGE - 1) / BOOT_STORE_PAGE;
 }
 
+/*
+ * @pages pages: page 0 the store's fresh mark, the last @n the stamp pages
+ * of @e[0..n-1] with theirs (the identity only helps a person reading it).
+ */
 static int boot_store_write(int fd, unsigned long long pages,
-			    const struct boot_entry *e)
+			    const struct boot_entry *e, unsigned int n)
 {
 	char page[BOOT_STORE_PAGE];
 	unsigned long long i;
 
 	for (i = 0; i < pages; i++) {
+		const struct boot_entry *who = NULL;
 		size_t done = 0;
 
 		memset(page, 0, sizeof(page));
-		if (i == 0 || i == pages - 1)
+		if (i >= pages - n)
+			who = &e[i - (pages - n)];
+		else if (i == 0)
+			who = &e[0];
+		if (who)
 			snprintf(page, sizeof(page), "%sidentity=%.*s\n",
 				 i ? BOOT_STAMP_FRESH : BOOT_STORE_FRESH,
-				 (int)e->identity_len, e->identity);
+				 (int)who->identity_len, who->identity);
 		while (done < sizeof(page)) {
-			ssize_t n = write(fd, page + done, sizeof(page) - done);
+			ssize_t w = write(fd, page + done, sizeof(page) - done);
 
-			if (n < 0 && errno == EINTR)
+			if (w < 0 && errno == EINTR)
 				continue;
-			if (n < 0)
+			if (w < 0)
 				return -errno;
-			done += (size_t)n;
+			done += (size_t)w;
 		}
 	}
 	return fsync(fd) < 0 ? -errno : 0;
@@ -304,32 +313,65 @@ out:
 	return ret;
 }
 
-/* The file's last page becomes the stamp page, out of the module's ranges. */
-static int boot_store_split_stamp(struct boot_entry *e)
+/*
+ * The file's last @n pages become the stamp pages of @e[0..n-1], out of
+ * the store's ranges (which @pages store pages keep), and every entry
+ * gets its own copy of those ranges.
+ */
+static int boot_store_split(struct boot_entry *e, unsigned int n,
+			    unsigned long long pages)
 {
-	struct snapkeep_sectors *last;
+	unsigned long long off, keep = pages * BOOT_STORE_PAGE / BOOT_SECTOR;
+	unsigned int i;
+	__u32 k;
 
-	if (!e->count)
+	for (i = 0; i < n; i++) {
+		if (boot_store_offset(&e[0], (pages + i) * BOOT_STORE_PAGE, &off))
+			return -EINVAL;
+		e[i].stamp = off / BOOT_SECTOR;
+		e[i].has_stamp = 1;
+	}
+	for (k = 0; k < e[0].count && keep; k++) {
+		if (e[0].ranges[k].count >= keep) {
+			e[0].ranges[k].count = keep;
+			keep = 0;
+		} else {
+			keep -= e[0].ranges[k].count;
+		}
+	}
+	if (keep || !k)
 		return -EINVAL;
-	last = &e->ranges[e->count - 1];
-	if (last->count < BOOT_STORE_PAGE / BOOT_SECTOR)
-		return -EINVAL;
-	last->count -= BOOT_STORE_PAGE / BOOT_SECTOR;
-	e->stamp = last->start + last->count;
-	e->has_stamp = 1;
-	if (!last->count)
-		e->count--;
-	return e->count ? 0 : -EINVAL;
+	e[0].count = k;
+	for (i = 1; i < n; i++) {
+		e[i].ranges = malloc(k * sizeof(*e[i].ranges));
+		if (!e[i].ranges)
+			return -ENOMEM;
+		memcpy(e[i].ranges, e[0].ranges, k * sizeof(*e[i].ranges));
+		e[i].count = k;
+	}
+	return 0;
 }
 
-int boot_store_create(const char *path, unsigned long long pages,
-		      dev_t store_dev, struct boot_entry *e)
+static void boot_store_free_ranges(struct boot_entry *e, unsigned int n)
 {
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		free(e[i].ranges);
+		e[i].ranges = NULL;
+		e[i].count = 0;
+	}
+}
+
+int boot_store_create_n(const char *path, unsigned long long pages,
+			dev_t store_dev, struct boot_entry *e, unsigned int n)
+{
+	unsigned long long total = pages + n;
 	struct stat st;
 	int fd, ret, flags;
 
-	/* One page more: the stamp page (boot_stamp.h). */
-	pages++;
+	if (!n || !pages)
+		return -EINVAL;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
 	if (fd < 0)
@@ -341,21 +383,21 @@ int boot_store_create(const char *path, unsigned long long pages,
 	/* FIEMAP's sectors are of the file system's device, and only that. */
 	if (st.st_dev != store_dev) {
 		boot_log(BOOT_LOG_ERR, "%s is not on the store device %s",
-			 path, e->store);
+			 path, e[0].store);
 		ret = -EXDEV;
 		goto out_unlink;
 	}
-	ret = boot_store_write(fd, pages, e);
+	ret = boot_store_write(fd, total, e, n);
 	if (ret)
 		goto out_unlink;
-	ret = boot_store_extents(fd, pages * BOOT_STORE_PAGE, e);
+	ret = boot_store_extents(fd, total * BOOT_STORE_PAGE, &e[0]);
 	if (ret) {
 		boot_log(BOOT_LOG_ERR,
 			 "%s: its extents cannot hold a store (holes, shared, inline or unwritten blocks, or file system blocks under 4 KiB): %s",
 			 path, strerror(-ret));
 		goto out_unlink;
 	}
-	ret = boot_store_split_stamp(e);
+	ret = boot_store_split(e, n, pages);
 	if (ret)
 		goto out_unlink;
 	/*
@@ -375,7 +417,34 @@ int boot_store_create(const char *path, unsigned long long pages,
 	return 0;
 
 out_unlink:
+	boot_store_free_ranges(e, n);
 	unlink(path);
 	close(fd);
+	return ret;
+}
+
+int boot_store_create(const char *path, unsigned long long pages,
+		      dev_t store_dev, struct boot_entry *e)
+{
+	return boot_store_create_n(path, pages, store_dev, e, 1);
+}
+
+int boot_store_remove(const char *path)
+{
+	int fd, flags, ret = 0;
+
+	/* Not through a link: the file the config names, nothing else. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    (flags & FS_IMMUTABLE_FL)) {
+		flags &= ~FS_IMMUTABLE_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+			ret = -errno;
+	}
+	close(fd);
+	if (!ret && unlink(path) < 0)
+		ret = -errno;
 	return ret;
 }

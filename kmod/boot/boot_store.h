@@ -47,4 +47,15 @@ unsigned long long boot_store_pages(unsigned long long bytes);
 int boot_store_create(const char *path, unsigned long long pages,
 		      dev_t store_dev, struct boot_entry *e);
 
+/*
+ * As boot_store_create(), for a checkpoint of @n devices: @pages store
+ * pages and @n stamp pages, one per device; @e[i] gets the ranges (its own
+ * copy) and the stamp page of device i. Nothing is left behind on error.
+ */
+int boot_store_create_n(const char *path, unsigned long long pages,
+			dev_t store_dev, struct boot_entry *e, unsigned int n);
+
+/* Clears the immutable flag of a store file and deletes it; 0 or -errno. */
+int boot_store_remove(const char *path);
+
 #endif /* __SNAPKEEP_BOOT_STORE_H */

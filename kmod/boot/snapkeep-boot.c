@@ -17,11 +17,17 @@
  *	snapkeep-boot [--config PATH] check
  *	snapkeep-boot [--config PATH] mkstore --device DEV --identity ID
  *		--store-device DEV --file PATH [--pages N] [--nointent]
- *	snapkeep-boot [--config PATH] rollback [--check] [--wait S] [STORE]
+ *	snapkeep-boot [--config PATH] rollback [--check] [--wait S] [STORE|ID]
+ *	snapkeep-boot [--config PATH] checkpoint create --name NAME
+ *		--file PATH --store-device DEV --pages N DEVICE=IDENTITY...
+ *	snapkeep-boot [--config PATH] checkpoint list
+ *	snapkeep-boot [--config PATH] checkpoint commit|abandon ID
+ *	snapkeep-boot [--config PATH] checkpoint remove [--force] ID
  *
  * attach also re-attaches the active checkpoints of the config (and
  * finishes a rollback a power cut interrupted); rollback writes the old
- * data of checkpoints back (boot_ckpt.c).
+ * data of checkpoints back (boot_ckpt.c); checkpoint makes, lists, ends
+ * and removes them while the system runs (boot_ckpt_cmd.c).
  *
  * attach compares each sealed store's stamp (boot_stamp.h) with the device
  * and asks the module for a new generation (reason "absent") when the
@@ -49,6 +55,7 @@
 #include <unistd.h>
 
 #include "boot_ckpt.h"
+#include "boot_ckpt_cmd.h"
 #include "boot_config.h"
 #include "boot_log.h"
 #include "boot_stamp.h"
@@ -750,85 +757,33 @@ static int boot_cmd_check(int argc, char **argv)
 }
 
 /* Writes @text plus @line to the config through a renamed temporary file. */
-static int boot_config_append(const char *text, size_t len, const char *line)
+static int boot_config_append(const char *text, size_t len, unsigned int mode,
+			      const char *line)
 {
-	char tmp[BOOT_PATH_MAX + 8], dir[BOOT_PATH_MAX];
-	int fd, dfd, ret = 0;
-	FILE *f;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *mem = open_memstream(&buf, &n);
+	int ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", boot_config_path) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	snprintf(dir, sizeof(dir), "%s", boot_config_path);
-	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
-		return -errno;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  0644);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
+	if (!mem)
 		return -ENOMEM;
-	}
 	if (!len)
 		fputs("# snapkeep-boot: devices whose change maps outlive reboots.\n"
 		      "# Made by snapkeep-boot mkstore; after a change run update-initramfs -u.\n",
-		      f);
-	fwrite(text, 1, len, f);
+		      mem);
+	fwrite(text, 1, len, mem);
 	if (len && text[len - 1] != '\n')
-		fputc('\n', f);
-	fputs(line, f);
-	if (fflush(f) || fsync(fd) < 0)
-		ret = -errno;
-	if (fclose(f) && !ret)
-		ret = -EIO;
-	if (!ret && rename(tmp, boot_config_path) < 0)
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	snprintf(dir, sizeof(dir), "%s", boot_config_path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
-/* The config's current bytes (empty when it does not exist yet). */
-static int boot_config_text(char **text, size_t *len)
-{
-	struct stat st;
-	int fd;
-	ssize_t n;
-
-	*text = NULL;
-	*len = 0;
-	fd = open(boot_config_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > BOOT_CONFIG_MAX_BYTES) {
-		close(fd);
-		return -EINVAL;
-	}
-	*text = malloc((size_t)st.st_size + 1);
-	if (!*text) {
-		close(fd);
+		fputc('\n', mem);
+	fputs(line, mem);
+	if (fclose(mem)) {
+		free(buf);
 		return -ENOMEM;
 	}
-	n = read(fd, *text, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		free(*text);
-		*text = NULL;
-		return -EIO;
-	}
-	*len = (size_t)n;
-	return 0;
+	/* Whoever may write it chooses sectors the module overwrites. */
+	ret = boot_config_save(boot_config_path, buf, n,
+			       text ? mode & ~022U : 0644);
+	free(buf);
+	return ret;
 }
 
 static int boot_cmd_mkstore(int argc, char **argv)
@@ -849,6 +804,7 @@ static int boot_cmd_mkstore(int argc, char **argv)
 	struct stat dst, sst;
 	char *text = NULL, *line = NULL, *end;
 	size_t len = 0, line_len = 0;
+	unsigned int mode = 0;
 	int c, fd, ret, nointent = 0;
 	FILE *mem;
 
@@ -931,7 +887,7 @@ static int boot_cmd_mkstore(int argc, char **argv)
 		return 2;
 	}
 	boot_config_free(&one);
-	ret = boot_config_text(&text, &len);
+	ret = boot_config_read_text(boot_config_path, &text, &len, &mode);
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "%s: %s", boot_config_path, strerror(-ret));
 		return 1;
@@ -977,7 +933,7 @@ static int boot_cmd_mkstore(int argc, char **argv)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = boot_config_append(text, len, line);
+	ret = boot_config_append(text, len, mode, line);
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "%s: %s", boot_config_path, strerror(-ret));
 		goto out;
@@ -1005,11 +961,23 @@ static void boot_usage(FILE *out)
 		"          [--pages N] [--nointent]\n"
 		"                           make a store file (and its stamp page) and add\n"
 		"                           it to the config\n"
-		"  rollback [--check] [--wait SECONDS] [STORE]\n"
+		"  rollback [--check] [--wait SECONDS] [STORE|ID]\n"
 		"                           validate the whole log of every checkpoint\n"
-		"                           of the config (or the one on STORE, its\n"
-		"                           store= device) and write the old data back\n"
-		"                           (resumable); --check only validates\n");
+		"                           of the config (or those on STORE, their\n"
+		"                           store= device, or the one with id ID) and\n"
+		"                           write the old data back (resumable); --check\n"
+		"                           only validates\n"
+		"  checkpoint create --name NAME --file PATH --store-device DEV --pages N\n"
+		"          DEVICE=IDENTITY...\n"
+		"                           make a store file, add its lines to the\n"
+		"                           config and start the checkpoint (id=ID)\n"
+		"  checkpoint list          the config's checkpoints, TAB-separated\n"
+		"  checkpoint commit ID | checkpoint abandon ID\n"
+		"                           end an attached checkpoint\n"
+		"  checkpoint remove [--force] ID\n"
+		"                           remove an ended checkpoint's lines and store\n"
+		"                           file (ID: its id, or the file's path when\n"
+		"                           its store is unreadable)\n");
 }
 
 int main(int argc, char **argv)
@@ -1042,7 +1010,9 @@ int main(int argc, char **argv)
 	 * others answer a person at a terminal.
 	 */
 	if (!no_kmsg && (!strcmp(cmd, "attach") || !strcmp(cmd, "seal") ||
-			 !strcmp(cmd, "mkstore") || !strcmp(cmd, "rollback")))
+			 !strcmp(cmd, "mkstore") || !strcmp(cmd, "rollback") ||
+			 (!strcmp(cmd, "checkpoint") && argc >= 2 &&
+			  strcmp(argv[1], "list"))))
 		boot_log_open();
 	if (!strcmp(cmd, "attach"))
 		ret = boot_cmd_attach(argc, argv);
@@ -1056,6 +1026,8 @@ int main(int argc, char **argv)
 		ret = boot_cmd_mkstore(argc, argv);
 	else if (!strcmp(cmd, "rollback"))
 		ret = boot_ckpt_cmd_rollback(boot_config_path, argc, argv);
+	else if (!strcmp(cmd, "checkpoint"))
+		ret = boot_ckpt_cmd(boot_config_path, argc, argv);
 	else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
 		ret = (boot_usage(stdout), 0);
 	else

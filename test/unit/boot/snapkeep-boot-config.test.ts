@@ -5,7 +5,7 @@
 // `attach` commands: each bad line is reported with its number and left
 // out, the good ones stay, and nothing crashes or trips a sanitizer.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,5 +176,148 @@ describe('snapkeep-boot config', () => {
       expect(r.signal, text).toBeNull();
       expect([0, 1], `${text}\n${r.err}`).toContain(r.status);
     }
+  });
+});
+
+// `snapkeep-boot checkpoint ...` on the host, without the module: the
+// config's file= key, the TAB-separated list the app parses (a store that
+// cannot be read is a line with error=, never a failed listing), and the
+// arguments the tool refuses before anything is made (exit 2: a name the
+// GRUB menu or the list could not carry, a bad device argument). The
+// module-side paths run in test/vm/tests/132-boot-checkpoint-tool.mjs.
+// (One file with the config tests: each file's beforeAll rebuilds the
+// same binary, which would pull it from under the other's runs.)
+function conf(text: string, mode = 0o644) {
+  const path = join(dir, 'boot.conf');
+  writeFileSync(path, text);
+  chmodSync(path, mode);
+  return path;
+}
+
+function runAt(path: string, ...args: string[]) {
+  const r = spawnSync(tool, ['--config', path, '--no-kmsg', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:exitcode=99', UBSAN_OPTIONS: 'halt_on_error=1:exitcode=98' },
+  });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+const pair = [
+  'checkpoint /dev/vdb identity=a store=/dev/nonexistent-store ranges=8+160 stamp=168 file=/mnt/s/ck.store',
+  'checkpoint /dev/vdc identity=b store=/dev/nonexistent-store ranges=8+160 stamp=176 file=/mnt/s/ck.store',
+];
+
+describe('snapkeep-boot checkpoint', () => {
+  it('reads file= on checkpoint lines (optional, an absolute path) and keeps old lines valid', () => {
+    const path = conf(`${pair.join('\n')}\ncheckpoint /dev/vdd identity=d store=/dev/vda2 ranges=0+4096\ntrack /dev/vde identity=e store=/dev/vda1 ranges=8+8 file=/var/lib/e.store\n`);
+    const r = runAt(path, 'check');
+    expect(r.err).toBe('');
+    expect(r.out).toContain('4 device(s), 0 line(s) left out');
+    expect(r.status).toBe(0);
+  });
+
+  const bad: [string, string][] = [
+    ['file=relative/path', 'file is not an absolute path'],
+    ['file=', 'file is not an absolute path'],
+    ['file=/', 'file is not an absolute path'],
+    ['file=/a file=/b', 'file given twice'],
+    [`file=/${'x'.repeat(300)}`, 'file path too long'],
+  ];
+  for (const [key, why] of bad) {
+    it(`leaves out a line with ${key.slice(0, 30)}: ${why}`, () => {
+      const r = runAt(conf(`${pair[0]}\ncheckpoint /dev/vdx identity=x store=/dev/vda2 ranges=0+4096 ${key}\n`), 'check');
+      expect(r.status).toBe(1);
+      expect(r.err).toMatch(new RegExp(`\\.conf:2: ${why}`));
+    });
+  }
+
+  it('lists each checkpoint once, TAB-separated, an unreadable store as error=', () => {
+    const path = conf(`# two checkpoints\n${pair.join('\n')}\ncheckpoint /dev/vdd identity=d store=/dev/null ranges=0+4096\n`);
+    const r = runAt(path, 'checkpoint', 'list');
+    expect(r.status).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0].split('\t')).toEqual([
+      'store=/dev/nonexistent-store', 'file=/mnt/s/ck.store', 'devices=/dev/vdb,/dev/vdc',
+      'error=cannot open the store device /dev/nonexistent-store: No such file or directory',
+    ]);
+    const f = lines[1].split('\t');
+    expect(f.slice(0, 3)).toEqual(['store=/dev/null', 'file=', 'devices=/dev/vdd']);
+    expect(f[3]).toMatch(/^error=[ -~]+$/);
+  });
+
+  it('list: no checkpoint, no line; a config that cannot be read exits 1', () => {
+    expect(runAt(conf('track /dev/vde identity=e store=/dev/vda1 ranges=8+8\n'), 'checkpoint', 'list')).toMatchObject({ status: 0, out: '' });
+    const r = runAt(join(dir, 'none.conf'), 'checkpoint', 'list');
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('No such file or directory');
+  });
+
+  const args = ['--file', '/tmp/x.store', '--store-device', '/dev/null', '--pages', '100'];
+  const names: [string, string][] = [
+    ['', 'empty'], ['x'.repeat(65), '65 bytes'], ["it's", 'a quote'], ['a"b', 'a double quote'],
+    ['a\\b', 'a backslash'], ['a`id`', 'a backquote'], ['$HOME', 'a dollar'], ['a\tb', 'a tab'],
+    ['a\nb', 'a newline'], ['caf\u00e9', 'non-ASCII'], ['a\x7fb', 'DEL'],
+  ];
+  for (const [name, what] of names) {
+    it(`create refuses a name with ${what} (exit 2, nothing made)`, () => {
+      const path = conf('');
+      const r = runAt(path, 'checkpoint', 'create', '--name', name, ...args, '/dev/null=x');
+      expect(r.status).toBe(2);
+      expect(r.err).toMatch(/the name must be|are needed/);
+      expect(readFileSync(path, 'utf8')).toBe('');
+      expect(existsSync('/tmp/x.store')).toBe(false);
+    });
+  }
+
+  const usage: [string[], RegExp][] = [
+    [['--name', 'ok', ...args], /DEVICE=IDENTITY are needed/],
+    [['--name', 'ok', ...args, '/dev/null'], /want DEVICE=IDENTITY/],
+    [['--name', 'ok', ...args, 'vdb=x'], /a path under \/dev\//],
+    [['--name', 'ok', ...args, '/dev/null='], /1\.\.64 printable/],
+    [['--name', 'ok', ...args, `/dev/null=${'i'.repeat(65)}`], /1\.\.64 printable/],
+    [['--name', 'ok', ...args, '/dev/null=a b'], /1\.\.64 printable/],
+    [['--name', 'ok', '--file', 'rel.store', '--store-device', '/dev/null', '--pages', '100', '/dev/null=x'], /absolute path/],
+    [['--name', 'ok', '--file', '/tmp/x.store', '--store-device', '/dev/null', '--pages', '5', '/dev/null=x'], /--pages: 20\.\./],
+    [['--name', 'ok', '--file', '/tmp/x.store', '--store-device', '/dev/null', '--pages', '-1', '/dev/null=x'], /are needed/],
+    [['--name', 'ok', ...args, ...Array.from({ length: 17 }, (_, i) => `/dev/d${i}=x`)], /1\.\.16 devices/],
+  ];
+  for (const [a, want] of usage) {
+    it(`create refuses ${a.slice(-1)[0].slice(0, 30)} ${a.includes('--pages') ? a[a.indexOf('--pages') + 1] : ''} (exit 2)`, () => {
+      const r = runAt(conf(''), 'checkpoint', 'create', ...a);
+      expect(r.status).toBe(2);
+      expect(r.err).toMatch(want);
+    });
+  }
+
+  it('create refuses devices that are not block devices (exit 1, nothing made)', () => {
+    const path = conf('');
+    const r = runAt(path, 'checkpoint', 'create', '--name', 'before upgrade', ...args, '/dev/null=x');
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('/dev/null is not a block device');
+    expect(readFileSync(path, 'utf8')).toBe('');
+  });
+
+  it('commit, abandon and remove want an id', () => {
+    const path = conf(`${pair.join('\n')}\n`);
+    expect(runAt(path, 'checkpoint', 'commit', 'nope').status).toBe(2);
+    expect(runAt(path, 'checkpoint', 'abandon').status).toBe(2);
+    expect(runAt(path, 'checkpoint', 'remove').status).toBe(2);
+    expect(runAt(path, 'checkpoint', 'frobnicate').status).toBe(2);
+    const r = runAt(path, 'checkpoint', 'remove', '12345678-1234-1234-1234-123456789abc');
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('no checkpoint with this id');
+  });
+
+  it('remove takes an unreadable checkpoint by its store file path: its lines go, the others and the mode stay', () => {
+    const other = 'checkpoint /dev/vdd identity=d store=/dev/vda2 ranges=0+4096';
+    const path = conf(`# kept\n${pair[0]}\n${other}\n${pair[1]}\n`, 0o600);
+    const r = runAt(path, 'checkpoint', 'remove', '/mnt/s/ck.store');
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('removed 2 line(s) of checkpoint (unreadable)');
+    expect(r.out).toContain('/mnt/s/ck.store: gone already');
+    expect(readFileSync(path, 'utf8')).toBe(`# kept\n${other}\n`);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${path}.tmp`)).toBe(false);
   });
 });
