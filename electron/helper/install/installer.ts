@@ -23,6 +23,10 @@ export const EXIT_NOT_ROOT = 4;
 const UNIT = 'snapkeep-helper.service';
 /** Rebuilds the boot image for the sandboxed helper (templates/snapkeep-initramfs.service). */
 export const INITRAMFS_UNIT = 'snapkeep-initramfs.service';
+/** Rebuild the boot menu, and choose the next boot's entry, for the sandboxed helper (checkpoints). */
+export const GRUB_UNITS = ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service'] as const;
+/** The boot menu snippet that offers each active checkpoint's rollback (from kmod/boot/grub.d). */
+export const GRUB_SNIPPET = '42_snapkeep';
 const UDEV_RULES = '10-snapkeep.rules';
 const POLICY = 'org.snapkeep.policy';
 /** Store files of kept change maps (tracking/defaults.ts). */
@@ -366,7 +370,38 @@ export class Installer {
       return;
     }
     this.say(changed ? `done: boot tool and hooks (${list.map((f) => f.to).join(', ')})` : 'ok: boot tool and hooks');
+    await this.installGrubSnippet(files);
     if (changed && (await exists(path.join(this.layout.etc, 'snapkeep', 'boot.conf')))) await this.rebuildBootImage();
+  }
+
+  /**
+   * /etc/grub.d/42_snapkeep: update-grub asks the boot tool for active
+   * checkpoints and offers each one's rollback. Without GRUB a checkpoint is
+   * rolled back from a rescue shell (snapkeep-boot rollback).
+   */
+  private async installGrubSnippet(files: Set<string>): Promise<void> {
+    const from = path.join(this.layout.kmodSource, 'boot', 'grub.d', GRUB_SNIPPET);
+    const dir = path.join(this.layout.etc, 'grub.d');
+    if (!(await exists(dir))) {
+      this.say(`note: no ${dir} (this computer does not boot with GRUB): checkpoints are rolled back from a rescue shell, not from the boot menu`);
+      return;
+    }
+    if (!(await exists(from))) {
+      this.say(`warning: ${from} missing: the boot menu cannot offer checkpoint rollbacks`);
+      return;
+    }
+    const to = path.join(dir, GRUB_SNIPPET);
+    const data = await fs.readFile(from);
+    files.add(to);
+    const old = await fs.readFile(to).catch(() => null);
+    if (old !== null && old.equals(data)) {
+      this.say(`ok: boot menu snippet ${to}`);
+      return;
+    }
+    await fs.writeFile(`${to}.new`, data, { mode: 0o755 });
+    await fs.chmod(`${to}.new`, 0o755);
+    await fs.rename(`${to}.new`, to);
+    this.say(`done: boot menu snippet ${to} (checkpoints' rollback entries at the next update-grub)`);
   }
 
   private async rebuildBootImage(): Promise<void> {
@@ -430,7 +465,12 @@ export class Installer {
     const initramfsText = await renderTemplate(this.layout.templates, INITRAMFS_UNIT, { DOCS: runtime.docs });
     const helperChanged = await this.writeFile(file, text, files);
     const initramfsChanged = await this.writeFile(initramfsUnit, initramfsText, files);
-    const changed = helperChanged || initramfsChanged;
+    let grubChanged = false;
+    for (const u of GRUB_UNITS) {
+      const t = await renderTemplate(this.layout.templates, u, { DOCS: runtime.docs });
+      grubChanged = (await this.writeFile(path.join(this.layout.etc, 'systemd', 'system', u), t, files)) || grubChanged;
+    }
+    const changed = helperChanged || initramfsChanged || grubChanged;
     this.say(changed ? `done: service unit ${file}` : `ok: service unit ${file}`);
     if (!(await this.systemdRunning())) {
       this.say(`note: systemd is not running here; start the service yourself: ${runtime.node} ${runtime.helperMain} serve`);

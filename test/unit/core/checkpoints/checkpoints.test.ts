@@ -1,0 +1,234 @@
+// The app's side of checkpoints (electron/core/checkpoints) with the boot
+// tool and the boot menu mocked (the module cannot load on the host; VM test
+// 132 and full-boot test 005 run the real tool and GRUB): which devices a
+// checkpoint holds, what the tool is asked, the order of the steps around
+// it, and that rollback and end refuse what they must.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { parseRollbackEntries, rollbackEntryId, type BootMenu } from '../../../../electron/core/checkpoints/boot-menu';
+import { parseCheckpointList, type CheckpointTool, type CreateRequest, type ToolCheckpoint } from '../../../../electron/core/checkpoints/boot-tool';
+import { Checkpoints } from '../../../../electron/core/checkpoints/checkpoints';
+import { majorMinor } from '../../../../electron/core/devices/sysfs';
+
+const ID = '0c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d';
+const GiB = 2 ** 30;
+
+let scratch: string;
+let calls: string[];
+let held: ToolCheckpoint[];
+let menuEntries: Map<string, string>;
+let nextEntry: string | null;
+
+function tool(over: Partial<CheckpointTool> = {}): CheckpointTool {
+  return {
+    problem: () => null,
+    list: async () => held.map((c) => ({ ...c })),
+    create: async (r: CreateRequest) => {
+      calls.push(`create ${JSON.stringify(r)}`);
+      held.push({ store: r.storeDevice, file: r.file, devices: r.devices.map((d) => d.device), id: ID, state: 'active', reason: 'none', created: 1_796_000_000, entries: 0, usedPages: 3, pages: r.pages, attached: true, name: r.name });
+      return ID;
+    },
+    commit: async (id) => {
+      calls.push(`commit ${id}`);
+      for (const c of held) if (c.id === id) Object.assign(c, { state: 'committed', attached: false });
+    },
+    remove: async (key) => {
+      calls.push(`remove ${key}`);
+      held = held.filter((c) => c.id !== key && c.file !== key);
+    },
+    ...over,
+  };
+}
+
+function menu(problem: string | null = null): BootMenu {
+  return {
+    problem: async () => problem,
+    update: async () => {
+      calls.push('update-grub');
+      menuEntries = new Map(held.filter((c) => c.state === 'active' && c.id !== undefined).map((c) => [c.id as string, `Roll back to checkpoint ${c.name ?? ''}`]));
+    },
+    entries: async () => menuEntries,
+    next: async () => nextEntry,
+    setNext: async (e) => {
+      calls.push(`grub-reboot ${e ?? 'none'}`);
+      nextEntry = e;
+    },
+  };
+}
+
+/** A machine whose / is vda2 and /boot/efi vda1, and whose store folder is on vda2. */
+function machine(o: { free?: number; tool?: CheckpointTool; menu?: BootMenu; updateInitramfs?: readonly string[] | null } = {}): Checkpoints {
+  const sys = path.join(scratch, 'sys');
+  const dev = path.join(scratch, 'dev');
+  const storeDir = path.join(scratch, 'ckpt');
+  mkdirSync(storeDir, { recursive: true });
+  const storeDevno = majorMinor(statSync(storeDir).dev);
+  for (const [name, devno, part] of [['vda1', '254:1', '1'], ['vda2', storeDevno, '2']] as const) {
+    if (existsSync(path.join(sys, 'class/block', name))) continue;
+    const d = path.join(sys, 'devices/vda', name);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(d, 'size'), '2097152\n');
+    writeFileSync(path.join(d, 'partition'), `${part}\n`);
+    writeFileSync(path.join(d, 'start'), '2048\n');
+    mkdirSync(path.join(sys, 'class/block'), { recursive: true });
+    mkdirSync(path.join(sys, 'dev/block'), { recursive: true });
+    symlinkSync(d, path.join(sys, 'class/block', name));
+    symlinkSync(d, path.join(sys, 'dev/block', devno));
+  }
+  writeFileSync(path.join(sys, 'devices/vda/serial'), 'QM00001\n');
+  mkdirSync(dev, { recursive: true });
+  const mountinfo = path.join(scratch, 'mountinfo');
+  writeFileSync(
+    mountinfo,
+    [
+      `22 1 ${storeDevno} / / rw,relatime shared:1 - ext4 /dev/vda2 rw`,
+      '23 22 0:5 / /proc rw shared:2 - proc proc rw',
+      '24 22 254:1 / /boot/efi rw shared:3 - vfat /dev/vda1 rw',
+      '',
+    ].join('\n'),
+  );
+  return new Checkpoints({
+    tool: o.tool ?? tool(),
+    menu: o.menu ?? menu(),
+    storeDir,
+    sysRoot: sys,
+    devRoot: dev,
+    mountinfo,
+    updateInitramfs: o.updateInitramfs === undefined ? ['/bin/sh', '-c', `echo rebuilt >> ${path.join(scratch, 'initramfs.log')}`] : o.updateInitramfs,
+    freeBytes: async () => o.free ?? 20 * GiB,
+  });
+}
+
+beforeEach(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'snapkeep-ckpt-'));
+  calls = [];
+  held = [];
+  menuEntries = new Map();
+  nextEntry = null;
+});
+afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('Checkpoints (boot tool and menu mocked)', () => {
+  it('plans the devices the system boots from, in boot order, with a store that leaves room', async () => {
+    const p = await machine().plan();
+    expect(p.problem).toBeUndefined();
+    expect(p.devices.map((d) => [d.device, d.mountpoints])).toEqual([
+      [path.join(scratch, 'dev/vda2'), ['/']],
+      [path.join(scratch, 'dev/vda1'), ['/boot/efi']],
+    ]);
+    expect(p.devices[0]?.sizeBytes).toBe(GiB);
+    expect(p.maxStoreBytes).toBe(18 * GiB);
+    expect(p.suggestedStoreBytes).toBe(4 * GiB);
+    expect(p.bootMenu).toBe(true);
+  });
+
+  it('says why not: no module, a device held by another checkpoint, no room', async () => {
+    expect((await machine({ tool: tool({ problem: () => 'the kernel module is not loaded' }) }).plan()).problem).toBe('cannot make a checkpoint: the kernel module is not loaded');
+    held = [{ store: '/dev/vda2', devices: [path.join(scratch, 'dev/vda2')], id: ID, state: 'active', name: 'old one', attached: true }];
+    expect((await machine().plan()).problem).toBe(`${path.join(scratch, 'dev/vda2')} is in checkpoint "old one" (active): end it first`);
+    await expect(machine().create('new', GiB)).rejects.toThrow(/is in checkpoint "old one"/);
+    held = [];
+    expect((await machine({ free: 2 * GiB + 10 * 2 ** 20 }).plan()).problem).toMatch(/^only 2058 MiB are free in .*: a checkpoint needs 2112 MiB$/);
+    await expect(machine().create('too big', 19 * GiB)).rejects.toThrow(/leaves under 2 GiB free/);
+    await expect(machine().create('too small', 2 ** 20)).rejects.toThrow(/at least 64 MiB/);
+    expect(calls).toEqual([]);
+  });
+
+  it('takes one: the tool gets the devices with identities and a store on the root, then the boot image and menu are rebuilt', async () => {
+    const said: string[] = [];
+    const { id, warnings } = await machine().create('before upgrade', GiB, (m) => said.push(m), new Date('2026-12-06T06:00:00.123Z'));
+    expect(id).toBe(ID);
+    expect(warnings).toEqual([]);
+    const req = JSON.parse((calls[0] ?? '').slice('create '.length)) as CreateRequest;
+    expect(req).toEqual({
+      name: 'before upgrade',
+      file: path.join(scratch, 'ckpt/20261206T060000Z.ckpt'),
+      storeDevice: path.join(scratch, 'dev/vda2'),
+      pages: GiB / 4096,
+      devices: [
+        { device: path.join(scratch, 'dev/vda2'), identity: 'disk:QM00001:p2@2048' },
+        { device: path.join(scratch, 'dev/vda1'), identity: 'disk:QM00001:p1@2048' },
+      ],
+    });
+    expect(calls.slice(1)).toEqual(['update-grub']);
+    expect(statSync(path.join(scratch, 'initramfs.log')).size).toBeGreaterThan(0);
+    expect(said.join('\n')).toMatch(/update-initramfs -u.*\n.*update-grub/);
+    const [c] = await machine().list();
+    expect(c).toMatchObject({ id: ID, name: 'before upgrade', state: 'active', attached: true, bootEntry: 'Roll back to checkpoint before upgrade', rollbackAtNextBoot: false });
+    expect(c?.store).toEqual({ device: path.join(scratch, 'dev/vda2'), file: path.join(scratch, 'ckpt/20261206T060000Z.ckpt'), usedBytes: 3 * 4096, sizeBytes: GiB });
+  });
+
+  it('a failed update-initramfs is a warning that says the checkpoint holds until the next reboot only', async () => {
+    const { warnings } = await machine({ updateInitramfs: ['/bin/false'] }).create('x', GiB);
+    expect(warnings).toEqual([expect.stringMatching(/^update-initramfs failed .*: the checkpoint holds until the next reboot only; run update-initramfs -u before rebooting$/)]);
+  });
+
+  it('rolls back at the next boot only an active checkpoint with a boot entry, and cancels', async () => {
+    const m = machine();
+    await m.create('before upgrade', GiB);
+    calls = [];
+    const c = await m.rollback(ID, false);
+    expect(calls).toEqual([`grub-reboot ${rollbackEntryId(ID)}`]);
+    expect(c.rollbackAtNextBoot).toBe(true);
+    expect((await m.rollback(ID, true)).rollbackAtNextBoot).toBe(false);
+    expect(calls).toEqual([`grub-reboot ${rollbackEntryId(ID)}`, 'grub-reboot none']);
+    const first = held[0];
+    if (first) first.state = 'invalid';
+    await expect(m.rollback(ID, false)).rejects.toThrow(/is invalid: only an active checkpoint can be rolled back/);
+    await expect(machine({ menu: menu('this computer does not boot with GRUB') }).rollback(ID, false)).rejects.toThrow(/is invalid/);
+    if (first) first.state = 'active';
+    await expect(machine({ menu: menu('this computer does not boot with GRUB') }).rollback(ID, false)).rejects.toThrow('this computer does not boot with GRUB');
+  });
+
+  it('ends one: commit first, then the store and lines go, the next-boot choice is cleared, image and menu rebuilt', async () => {
+    const m = machine();
+    await m.create('before upgrade', GiB);
+    await m.rollback(ID, false);
+    calls = [];
+    expect((await m.end({ id: ID })).warnings).toEqual([]);
+    expect(calls).toEqual([`commit ${ID}`, `remove ${ID}`, 'grub-reboot none', 'update-grub']);
+    expect(await m.list()).toEqual([]);
+    await expect(m.end({ id: ID })).rejects.toThrow(/no checkpoint/);
+  });
+
+  it('an unreadable one is removed by its store file, without a commit', async () => {
+    held = [{ store: '/dev/vda2', file: '/var/lib/snapkeep/checkpoints/x.ckpt', devices: ['/dev/vda2'], error: 'no valid checkpoint header' }];
+    const m = machine();
+    const [c] = await m.list();
+    expect(c).toMatchObject({ state: 'unreadable', problem: 'no valid checkpoint header', name: 'x.ckpt', attached: false });
+    expect(c?.id).toBeUndefined();
+    await m.end({ storeFile: '/var/lib/snapkeep/checkpoints/x.ckpt' });
+    expect(calls).toEqual(['remove /var/lib/snapkeep/checkpoints/x.ckpt', 'update-grub']);
+  });
+});
+
+describe('the boot tool and grub.cfg as read', () => {
+  it('parses checkpoint list lines, names with spaces, unreadable stores, and ignores junk', () => {
+    const text = [
+      `store=/dev/vda2\tfile=/s/a.ckpt\tdevices=/dev/vda2,/dev/vda1\tid=${ID}\tstate=rolled-back\treason=none\tcreated=1796000000\tentries=12\tused=40\tpages=262144\tattached=no\tname=before the upgrade`,
+      'store=/dev/vdb\tfile=\tdevices=/dev/vdc\terror=no valid checkpoint header',
+      'garbage line',
+      `store=/dev/vdd\tfile=/s/b\tdevices=/dev/vdd\tid=${ID}\tstate=active\tcreated=-5\tentries=99999999999999999999\tattached=yes\tname=x`,
+    ].join('\n');
+    expect(parseCheckpointList(text)).toEqual([
+      { store: '/dev/vda2', file: '/s/a.ckpt', devices: ['/dev/vda2', '/dev/vda1'], id: ID, state: 'rolled-back', reason: 'none', created: 1796000000, entries: 12, usedPages: 40, pages: 262144, attached: false, name: 'before the upgrade' },
+      { store: '/dev/vdb', devices: ['/dev/vdc'], error: 'no valid checkpoint header' },
+      { store: '/dev/vdd', file: '/s/b', devices: ['/dev/vdd'], id: ID, state: 'active', attached: true, name: 'x' },
+    ]);
+  });
+
+  it('finds the rollback entries of a grub.cfg by their ids', () => {
+    const cfg = [
+      "menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-x' {",
+      '}',
+      `menuentry 'Roll back to checkpoint before upgrade (2026-12-06 06:00)' --class debian --id 'snapkeep-rollback-${ID}' {`,
+      `\tlinux /vmlinuz-6.1.0-57-amd64 root=UUID=x ro snapkeep_rollback=${ID}`,
+      '}',
+    ].join('\n');
+    expect([...parseRollbackEntries(cfg)]).toEqual([[ID, 'Roll back to checkpoint before upgrade (2026-12-06 06:00)']]);
+  });
+});
