@@ -5,6 +5,7 @@
 // answers; what it prints is parsed as untrusted (it comes from stores on
 // disk).
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 import { AppError } from '../../common/contract';
 
@@ -122,6 +123,8 @@ export function bootToolCheckpoints(o: { tool: string; config: string; problem: 
   return {
     problem: o.problem,
     async list() {
+      // No config: nothing was ever set up (and the tool need not be there).
+      if (!existsSync(o.config)) return [];
       const r = await call(['list']);
       if (r.code !== 0) fail('the checkpoints could not be listed', r);
       return parseCheckpointList(r.stdout);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import {
   AppError,
   type Checkpoint,
+  checkpointWords,
   type CheckpointPlan,
   type Device,
   type HistoryEntry,
@@ -253,6 +254,7 @@ export class Service {
       // at least; the module says at attach whether they still hold.
       const notAttached = await this.kept.attachConfigured().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
       if (notAttached !== null) this.logger.for('helper').warn(`kept change maps: ${notAttached}`);
+      await this.reportCheckpoints();
       await this.mounts.recover();
       const stale = await dropStaleResumeRecords(path.join(o.dirs.state, 'restores'));
       if (stale > 0) this.logger.for('helper').info(`dropped the progress of ${stale} restore(s) interrupted more than ${RESUME_RECORD_DAYS} days ago`);
@@ -344,6 +346,24 @@ export class Service {
 
   listCheckpoints(): Promise<Checkpoint[]> {
     return this.checkpoints.list();
+  }
+
+  /**
+   * At the helper's start: what became of the checkpoints over the boot (a
+   * rollback done or cut short, one made invalid, one not held), in the log
+   * the app and the journal show. Quiet when there are none.
+   */
+  private async reportCheckpoints(): Promise<void> {
+    const log = this.logger.for('checkpoints');
+    const list = await this.checkpoints.list().catch((e: unknown) => {
+      log.warn(`the checkpoints could not be read: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    });
+    for (const c of list) {
+      const words = `checkpoint "${c.name}"${c.createdAt !== undefined ? ` (taken ${c.createdAt})` : ''}: ${checkpointWords(c)}`;
+      if (c.state === 'rolled-back') log.info(words);
+      else if (c.state !== 'committed' && c.state !== 'abandoned' && !(c.state === 'active' && c.attached)) log.warn(words);
+    }
   }
 
   /** Holds the devices the system boots from: root, or a member polkit allows. */
