@@ -31,7 +31,7 @@ export function defaultCheckpointsOptions(over: Partial<CheckpointsOptions> = {}
     storeDir: process.env['SNAPKEEP_CHECKPOINTS_DIR'] ?? '/var/lib/snapkeep/checkpoints',
     sysRoot: kept.sysRoot,
     devRoot: kept.devRoot,
-    mountinfo: '/proc/self/mountinfo',
+    mountinfo: process.env['SNAPKEEP_MOUNTINFO'] ?? '/proc/self/mountinfo',
     updateInitramfs: kept.updateInitramfs,
     ...over,
   };

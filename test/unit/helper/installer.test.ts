@@ -162,6 +162,14 @@ describe('installer (system tools mocked)', () => {
     expect(initramfsUnit).toMatch(/^Type=oneshot$/m);
     expect(initramfsUnit).toMatch(/^ExecStart=\/usr\/sbin\/update-initramfs -u$/m);
     expect(initramfsUnit).not.toMatch(/@[A-Z_]+@/);
+    // Likewise the boot menu for checkpoints: update-grub, and grub-reboot of a rollback entry only.
+    expect(readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-grub.service'), 'utf8')).toMatch(/^ExecStart=\/usr\/sbin\/update-grub$/m);
+    const rebootUnit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-grub-reboot@.service'), 'utf8');
+    expect(rebootUnit).toMatch(/snapkeep-rollback-\*\) exec grub-reboot "\$1"/);
+    expect(rebootUnit).not.toMatch(/@[A-Z_]+@/);
+    // No /etc/grub.d here: no snippet, and the output says where rollbacks happen instead.
+    expect(existsSync(path.join(layout.etc, 'grub.d/42_snapkeep'))).toBe(false);
+    expect(first.out.some((l) => /no .*grub\.d .*rescue shell/.test(l))).toBe(true);
     expect(existsSync(path.join(layout.etc, 'udev/rules.d/10-snapkeep.rules'))).toBe(true);
     expect(readFileSync(path.join(layout.polkitActions, 'org.snapkeep.policy'), 'utf8')).toContain('<action id="org.snapkeep.restore-device">');
     expect(first.out).toContain(MEMBERS_CAN);
@@ -216,6 +224,20 @@ describe('installer (system tools mocked)', () => {
     expect(report.problems).toEqual([
       `kernel ${newer} has no snapkeep module: backups of live disks would stop after rebooting into it; fix: sudo apt-get install linux-headers-${newer} && sudo dkms autoinstall -k ${newer}`,
     ]);
+  });
+
+  it('with GRUB: installs the checkpoints boot menu snippet, executable, and uninstall removes it', async () => {
+    mkdirSync(path.join(layout.etc, 'grub.d'), { recursive: true });
+    const sys = new MockSystem(layout);
+    const first = run(sys);
+    expect(await first.installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    const snippet = path.join(layout.etc, 'grub.d/42_snapkeep');
+    expect(readFileSync(snippet).equals(readFileSync('kmod/boot/grub.d/42_snapkeep'))).toBe(true);
+    expect(statSync(snippet).mode & 0o777).toBe(0o755);
+    expect(first.out).toContain(`done: boot menu snippet ${snippet} (checkpoints' rollback entries at the next update-grub)`);
+    expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
+    expect(existsSync(snippet)).toBe(false);
+    for (const u of ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service']) expect(existsSync(path.join(layout.etc, 'systemd/system', u)), u).toBe(false);
   });
 
   it('uninstall removes what install added and leaves jobs unless purged', async () => {
