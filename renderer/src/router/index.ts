@@ -15,6 +15,7 @@ declare module 'vue-router' {
 export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'dashboard', component: () => import('@/views/DashboardView.vue'), meta: { title: 'Dashboard', icon: 'pi pi-home', nav: true } },
   { path: '/devices', name: 'devices', component: () => import('@/views/DevicesView.vue'), meta: { title: 'Devices', icon: 'pi pi-server', nav: true } },
+  { path: '/checkpoints', name: 'checkpoints', component: () => import('@/views/CheckpointsView.vue'), meta: { title: 'Checkpoints', icon: 'pi pi-flag', nav: true } },
   { path: '/jobs', name: 'jobs', component: () => import('@/views/JobsView.vue'), meta: { title: 'Jobs', icon: 'pi pi-calendar', nav: true } },
   { path: '/jobs/new', name: 'job-new', component: () => import('@/views/JobEditView.vue'), meta: { title: 'New job' } },
   { path: '/jobs/:id/edit', name: 'job-edit', component: () => import('@/views/JobEditView.vue'), props: true, meta: { title: 'Edit job' } },
