@@ -283,6 +283,9 @@ it('says why a checkpoint can no longer be rolled back and warns before a store 
 
   const unreadable = card('e.ckpt');
   expect(unreadable.text('checkpoint-state')).toBe('Its store cannot be read: bad magic in the store header.');
+  // Nothing of its store can be read: no figures that would be made up.
+  expect(unreadable.has('usage-meter')).toBe(false);
+  expect(unreadable.has('checkpoint-chunks')).toBe(false);
   unreadable.el.querySelector<HTMLElement>('[data-testid="checkpoint-remove"]')?.click();
   await flushPromises();
   expect(text('checkpoint-end-effects')).toContain('deletes its store /var/lib/snapkeep/checkpoints/e.ckpt');
