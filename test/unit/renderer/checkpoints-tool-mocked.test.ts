@@ -102,9 +102,9 @@ function fakeTool(held: ToolCheckpoint[] = []) {
 
 /** GRUB as 42_snapkeep would build it from the tool's list, and grub-reboot's one-time entry. */
 function fakeMenu(tool: CheckpointTool) {
-  const state = { entries: new Map<string, string>(), next: null as string | null, updates: 0 };
+  const state = { problem: null as string | null, entries: new Map<string, string>(), next: null as string | null, updates: 0 };
   const menu: BootMenu = {
-    problem: async () => null,
+    problem: async () => state.problem,
     async update() {
       state.updates++;
       state.entries = new Map((await tool.list()).filter((c) => c.id && c.state === 'active').map((c) => [c.id ?? '', `Roll back to checkpoint ${c.name ?? ''} (test date)`]));
@@ -173,24 +173,27 @@ it('takes a checkpoint from the plan, rolls back only after the typed name, and 
 
   // The plan's problem is said, and it keeps the button off.
   tool.problem = 'the kernel module is not loaded (mocked)';
+  menu.problem = 'this computer does not boot with GRUB (mocked)';
   await click('checkpoints-take');
   await until(() => $('checkpoint-plan-devices') !== null, 'the plan');
   expect(text('checkpoint-plan-devices')).toContain(`/ and /boot (${tree.rootName}), 20.0 GiB`);
   expect(text('checkpoint-plan-devices')).toContain('/boot/efi (fakeefi1), 512 MiB');
   expect(text('checkpoint-plan-problem')).toContain('the kernel module is not loaded (mocked)');
   expect(disabled('checkpoint-create')).toBe(true);
-  expect($('checkpoint-plan-no-menu')).toBeNull();
+  expect(text('checkpoint-plan-no-menu')).toContain('cannot offer the rollback');
   // 40 GiB free, 2 GiB kept: at most 38 GiB, 8 GiB suggested.
   expect(document.body.textContent).toContain('Between 64.0 MiB and 38.0 GiB; 8.00 GiB holds a typical upgrade');
   expect((document.getElementById('checkpoint-size') as HTMLInputElement | null)?.value).toBe('8 GiB');
 
   // Without the problem: the name is checked by the contract's parser before anything is asked.
   tool.problem = null;
+  menu.problem = null;
   await click('checkpoint-create-cancel');
   await until(() => $('checkpoint-create-dialog') === null, 'the dialog to close');
   await click('checkpoints-take');
   await until(() => $('checkpoint-plan-devices') !== null && disabled('checkpoint-create') === false, 'a plan without a problem');
   expect($('checkpoint-plan-problem')).toBeNull();
+  expect($('checkpoint-plan-no-menu')).toBeNull();
   await type('checkpoint-name-input', 'Before $upgrade');
   await click('checkpoint-create');
   expect(document.body.textContent).toContain("must not hold ' \" \\ ` or $");
