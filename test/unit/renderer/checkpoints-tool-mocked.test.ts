@@ -6,7 +6,7 @@
 // in "Take a checkpoint", the task that takes one, the rollback that asks
 // for the typed name before it is chosen, ending one, and the words for a
 // checkpoint that can no longer be rolled back.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -18,6 +18,7 @@ import { afterEach, expect, it } from 'vitest';
 import { rollbackEntryId, type BootMenu } from '../../../electron/core/checkpoints/boot-menu';
 import type { CheckpointTool, CreateRequest, ToolCheckpoint } from '../../../electron/core/checkpoints/boot-tool';
 import { majorMinor } from '../../../electron/core/devices/sysfs';
+import { useCheckpointsStore } from '../../../renderer/src/stores/checkpoints';
 import CheckpointsView from '../../../renderer/src/views/CheckpointsView.vue';
 import { openService, type Fixture } from './service-fixture';
 
@@ -154,7 +155,7 @@ function bootTree(root: string) {
   return { sys, mountinfo, storeDir, rootName: rootDev.name, devRoot: host ? '/dev' : path.join(root, 'dev'), realDevice: host !== null };
 }
 
-async function open(held: ToolCheckpoint[] = []) {
+async function open(held: ToolCheckpoint[] = [], o: { view?: boolean } = {}) {
   scratch = mkdtempSync(path.join(tmpdir(), 'snapkeep-checkpoints-ui-'));
   const tree = bootTree(scratch);
   const t = fakeTool(held);
@@ -162,7 +163,7 @@ async function open(held: ToolCheckpoint[] = []) {
   fx = await openService({
     checkpoints: { tool: t.tool, menu: m.menu, storeDir: tree.storeDir, sysRoot: tree.sys, devRoot: tree.devRoot, mountinfo: tree.mountinfo, updateInitramfs: null, freeBytes: async () => 40 * GiB },
   });
-  view = mount(CheckpointsView, { global, attachTo: document.body });
+  if (o.view !== false) view = mount(CheckpointsView, { global, attachTo: document.body });
   return { tree, tool: t.state, menu: m.state };
 }
 
@@ -298,4 +299,37 @@ it('says why a checkpoint can no longer be rolled back and warns before a store 
   // Removed by its store file: it has no readable id. Nothing was committed.
   expect(tool.removed).toEqual(['/var/lib/snapkeep/checkpoints/e.ckpt']);
   expect(tool.committed).toHaveLength(0);
+});
+
+it('the store keeps the list apart from the plan, says why a read failed, and follows checkpoint tasks started elsewhere (boot tool mocked)', async () => {
+  const { tool, tree } = await open([], { view: false });
+  const store = useCheckpointsStore();
+  await store.load();
+  expect([store.loaded, store.checkpoints, store.error]).toEqual([true, [], null]);
+
+  // A plan that cannot be read (no mount table) is the plan's error, not the list's.
+  const mounts = readFileSync(tree.mountinfo, 'utf8');
+  rmSync(tree.mountinfo);
+  await store.loadPlan();
+  expect(store.plan).toBeNull();
+  expect(String((store.planError as Error | null)?.message)).toContain('mountinfo');
+  expect(store.error).toBeNull();
+  writeFileSync(tree.mountinfo, mounts);
+
+  // Taken by another client (the CLI): the finished task's event reloads the list.
+  const { taskId } = await (fx?.backend.service?.createCheckpoint('From the CLI', 64 << 20) ?? Promise.reject(new Error('no service')));
+  expect(taskId).toBeTruthy();
+  await until(() => store.checkpoints.length === 1, 'the list to follow the task');
+  expect(store.checkpoints[0]?.name).toBe('From the CLI');
+  expect(tool.created[0]?.pages).toBe((64 << 20) / 4096);
+
+  // A failed read keeps what was shown and says why; the next good one clears the error.
+  const list = tool.held;
+  Object.defineProperty(tool, 'held', { get: () => { throw new Error('the boot tool crashed (mocked)'); }, configurable: true });
+  await store.load();
+  expect(String((store.error as Error | null)?.message)).toContain('the boot tool crashed (mocked)');
+  expect(store.checkpoints.map((c) => c.name)).toEqual(['From the CLI']);
+  Object.defineProperty(tool, 'held', { value: list, writable: true, configurable: true });
+  await store.load();
+  expect(store.error).toBeNull();
 });
