@@ -88,7 +88,8 @@ export class Checkpoints {
     const devices = await this.bootDevices();
     const freeBytes = await this.free();
     const maxStoreBytes = Math.max(0, Math.floor((freeBytes - KEEP_FREE) / MiB) * MiB);
-    const suggested = Math.min(8 * GiB, Math.max(MIN_STORE, Math.floor(maxStoreBytes / 4 / GiB) * GiB || MIN_STORE));
+    // A quarter of the room, in 64 MiB steps, up to 8 GiB: an upgrade rewrites a few GiB.
+    const suggested = Math.min(8 * GiB, Math.max(MIN_STORE, Math.floor(maxStoreBytes / 4 / (64 * MiB)) * 64 * MiB));
     const problem = (await this.createProblem(devices)) ?? (maxStoreBytes < MIN_STORE ? `only ${Math.floor(freeBytes / MiB)} MiB are free in ${this.o.storeDir}: a checkpoint needs ${(MIN_STORE + KEEP_FREE) / MiB} MiB` : undefined);
     return {
       ...(problem !== undefined && { problem }),
@@ -102,9 +103,16 @@ export class Checkpoints {
     };
   }
 
-  private async createProblem(devices: ReadonlyArray<{ device: string; kernelName: string }>): Promise<string | undefined> {
+  private async createProblem(devices: ReadonlyArray<{ device: string; kernelName: string; mountpoints: string[] }>): Promise<string | undefined> {
     const p = this.o.tool.problem();
     if (p !== null) return `cannot make a checkpoint: ${p}`;
+    // The rollback runs in the initramfs before LVM, LUKS and md are
+    // started: it could not open such a device, so none is held.
+    for (const d of devices) {
+      const sys = path.join(this.o.sysRoot, 'class/block', d.kernelName);
+      const stacked = (await fs.stat(path.join(sys, 'dm')).catch(() => null)) ? 'LVM or LUKS (device-mapper)' : (await fs.stat(path.join(sys, 'md')).catch(() => null)) ? 'software RAID (md)' : null;
+      if (stacked !== null) return `${d.mountpoints.join(' and ')} is on ${stacked} (${d.device}): checkpoints hold only plain disks and partitions so far`;
+    }
     const held = await this.o.tool.list().catch(() => []);
     for (const c of held) {
       for (const d of devices) {

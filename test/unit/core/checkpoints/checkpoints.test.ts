@@ -122,7 +122,7 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
     ]);
     expect(p.devices[0]?.sizeBytes).toBe(GiB);
     expect(p.maxStoreBytes).toBe(18 * GiB);
-    expect(p.suggestedStoreBytes).toBe(4 * GiB);
+    expect(p.suggestedStoreBytes).toBe(4.5 * GiB);
     expect(p.bootMenu).toBe(true);
   });
 
@@ -132,6 +132,9 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
     expect((await machine().plan()).problem).toBe(`${path.join(scratch, 'dev/vda2')} is in checkpoint "old one" (active): end it first`);
     await expect(machine().create('new', GiB)).rejects.toThrow(/is in checkpoint "old one"/);
     held = [];
+    mkdirSync(path.join(scratch, 'sys/devices/vda/vda2/dm'));
+    expect((await machine().plan()).problem).toBe(`/ is on LVM or LUKS (device-mapper) (${path.join(scratch, 'dev/vda2')}): checkpoints hold only plain disks and partitions so far`);
+    rmSync(path.join(scratch, 'sys/devices/vda/vda2/dm'), { recursive: true });
     expect((await machine({ free: 2 * GiB + 10 * 2 ** 20 }).plan()).problem).toMatch(/^only 2058 MiB are free in .*: a checkpoint needs 2112 MiB$/);
     await expect(machine().create('too big', 19 * GiB)).rejects.toThrow(/leaves under 2 GiB free/);
     await expect(machine().create('too small', 2 ** 20)).rejects.toThrow(/at least 64 MiB/);
