@@ -105,6 +105,21 @@ function pump(ws: WebSocket, backend: Backend): void {
     .catch(() => ws.close(1011, 'backend unavailable'));
 }
 
+/**
+ * The request's path as a URL on this server, or null when it is none: a
+ * target like "//" reads as a URL of another host and would throw, and a
+ * throw in the handler would end `serve` for any web page that asks.
+ */
+function requestUrl(target: string | undefined, host: string, port: number): URL | null {
+  const t = target ?? '/';
+  if (!t.startsWith('/') || t.startsWith('//')) return null;
+  try {
+    return new URL(t, `http://${host}:${port}`);
+  } catch {
+    return null;
+  }
+}
+
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const host = opts.host ?? '127.0.0.1';
   const uid = opts.uid ?? process.getuid?.() ?? 0;
@@ -168,7 +183,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       res.writeHead(405).end();
       return;
     }
-    const url = new URL(req.url ?? '/', `http://${host}:${port}`);
+    const url = requestUrl(req.url, host, port);
+    if (url === null) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('not a path this server knows');
+      return;
+    }
     if (url.pathname === '/login') return login(req, res, url);
     void serveStatic(opts.rendererDir, url.pathname, res, securityHeaders(port));
   });
@@ -185,10 +204,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', `http://${host}:${port}`);
+    const url = requestUrl(req.url, host, port);
     // Another web page in the user's browser must not reach the API: our
     // host, our origin, and the session cookie only a login sets.
-    if (url.pathname !== '/api' || !hostOk(req.headers.host) || !originOk(req.headers.origin) || sessionOf(req) === null) {
+    if (url?.pathname !== '/api' || !hostOk(req.headers.host) || !originOk(req.headers.origin) || sessionOf(req) === null) {
       refused(`a WebSocket without ${!hostOk(req.headers.host) ? 'our host' : !originOk(req.headers.origin) ? 'our origin' : 'a session'}`);
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;

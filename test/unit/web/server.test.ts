@@ -82,6 +82,24 @@ describe('snapkeep serve', () => {
     for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/assets/../../secret']) expect((await get(p)).body).not.toContain('root:');
   });
 
+  it('answers a request path that is no URL (//, a WebSocket to //) with 400 and keeps serving', async () => {
+    for (const p of ['//', '//x', '//@']) expect((await get(p)).status, p).toBe(400);
+    const ws = await connect({ Origin: ORIGIN() }).then(
+      () => 'opened',
+      (e: unknown) => String(e),
+    );
+    expect(ws).toMatch(/HTTP 403/);
+    const upgrade = await new Promise<string>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, path: '//', headers: { Host: `127.0.0.1:${server.port}`, Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      req.on('upgrade', () => resolve('upgraded'));
+      req.on('response', (res) => resolve(`HTTP ${res.statusCode ?? 0}`));
+      req.on('error', (e) => resolve(`error ${e.message}`));
+      req.end();
+    });
+    expect(upgrade).toMatch(/HTTP 40[03]|error socket hang up/);
+    expect((await get('/')).status).toBe(200);
+  });
+
   it('exchanges a login code once for an HttpOnly, SameSite=Strict session cookie', async () => {
     const url = new URL(server.loginUrl());
     const first = await get(url.pathname + url.search);
