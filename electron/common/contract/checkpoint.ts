@@ -86,6 +86,8 @@ export const CheckpointPlan = z.object({
   maxStoreBytes: z.number().int().nonnegative(),
   /** Whether the boot menu can offer the rollback (GRUB with the snippet installed). */
   bootMenu: z.boolean(),
+  /** Why not, in words, when it cannot. */
+  bootMenuProblem: z.string().optional(),
 });
 export type CheckpointPlan = z.infer<typeof CheckpointPlan>;
 

@@ -56,6 +56,10 @@ export const ErrorReason = z.enum([
   'fs-unsupported', // a file system no reader here can open
   'lock-lost', // a run's repository lock could not be kept (suspend, removed by another machine)
   'lock-unreadable', // a lock file in the repository cannot be read (details.lock names it)
+  'checkpoint-held', // a device is in another checkpoint already (end that one first)
+  'checkpoint-not-usable', // a rollback of a checkpoint that is not active and held in this boot
+  'no-boot-menu', // a rollback at the next boot without GRUB (or without the snippet)
+  'store-too-big', // a checkpoint store that would leave the file system too little room
 ]);
 export type ErrorReason = z.infer<typeof ErrorReason>;
 

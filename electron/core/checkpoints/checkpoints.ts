@@ -90,6 +90,7 @@ export class Checkpoints {
     const maxStoreBytes = Math.max(0, Math.floor((freeBytes - KEEP_FREE) / MiB) * MiB);
     // A quarter of the room, in 64 MiB steps, up to 8 GiB: an upgrade rewrites a few GiB.
     const suggested = Math.min(8 * GiB, Math.max(MIN_STORE, Math.floor(maxStoreBytes / 4 / (64 * MiB)) * 64 * MiB));
+    const menuProblem = await this.o.menu.problem();
     const problem = (await this.createProblem(devices)) ?? (maxStoreBytes < MIN_STORE ? `only ${Math.floor(freeBytes / MiB)} MiB are free in ${this.o.storeDir}: a checkpoint needs ${(MIN_STORE + KEEP_FREE) / MiB} MiB` : undefined);
     return {
       ...(problem !== undefined && { problem }),
@@ -99,13 +100,14 @@ export class Checkpoints {
       suggestedStoreBytes: Math.min(suggested, Math.max(maxStoreBytes, MIN_STORE)),
       minStoreBytes: MIN_STORE,
       maxStoreBytes,
-      bootMenu: (await this.o.menu.problem()) === null,
+      bootMenu: menuProblem === null,
+      ...(menuProblem !== null && { bootMenuProblem: menuProblem }),
     };
   }
 
   private async createProblem(devices: ReadonlyArray<{ device: string; kernelName: string; mountpoints: string[] }>): Promise<string | undefined> {
     const p = this.o.tool.problem();
-    if (p !== null) return `cannot make a checkpoint: ${p}`;
+    if (p !== null) return p;
     // The rollback runs in the initramfs before LVM, LUKS and md are
     // started: it could not open such a device, so none is held.
     for (const d of devices) {
@@ -164,11 +166,12 @@ export class Checkpoints {
   async create(name: string, storeBytes: number, say: Say = () => {}, now = new Date()): Promise<{ id: string; warnings: string[] }> {
     const devices = await this.bootDevices();
     const problem = await this.createProblem(devices);
-    if (problem !== undefined) throw new AppError('CONFLICT', problem);
+    if (problem !== undefined) throw new AppError('CONFLICT', problem, { reason: 'checkpoint-held' });
     const free = await this.free();
     if (storeBytes < MIN_STORE) throw new AppError('INVALID_ARGUMENT', `the store must hold at least ${MIN_STORE / MiB} MiB`, { storeBytes });
     if (storeBytes > free - KEEP_FREE)
       throw new AppError('DISK_FULL', `a ${Math.round(storeBytes / MiB)} MiB store leaves under ${KEEP_FREE / GiB} GiB free in ${this.o.storeDir} (${Math.floor(free / MiB)} MiB free): choose a smaller one`, {
+        reason: 'store-too-big',
         storeBytes,
         freeBytes: free,
       });
@@ -226,9 +229,16 @@ export class Checkpoints {
     if (cancel) {
       if (c.rollbackAtNextBoot) await this.o.menu.setNext(null);
     } else {
-      if (c.state !== 'active') throw new AppError('CONFLICT', `checkpoint "${c.name}" is ${c.state}: only an active checkpoint can be rolled back`, { id, state: c.state });
+      if (c.state !== 'active') throw new AppError('CONFLICT', `checkpoint "${c.name}" is ${c.state}: only an active checkpoint can be rolled back`, { id, state: c.state, reason: 'checkpoint-not-usable' });
+      // Not held in this boot: this boot's writes were not saved, and the
+      // rollback at boot would find the devices changed and refuse.
+      if (!c.attached)
+        throw new AppError('CONFLICT', `checkpoint "${c.name}" is not held in this boot (the module did not attach it): the writes since this boot started were not saved, so it cannot be rolled back exactly`, {
+          id,
+          reason: 'checkpoint-not-usable',
+        });
       const problem = await this.o.menu.problem();
-      if (problem !== null) throw new AppError('INVALID_ARGUMENT', problem);
+      if (problem !== null) throw new AppError('INVALID_ARGUMENT', problem, { reason: 'no-boot-menu' });
       if (c.bootEntry === undefined) await this.o.menu.update();
       if (!(await this.o.menu.entries()).has(id)) throw new AppError('INTERNAL', `the boot menu has no rollback entry for checkpoint "${c.name}" after update-grub: see /etc/grub.d/42_snapkeep's output`, { id });
       await this.o.menu.setNext(rollbackEntryId(id));

@@ -381,9 +381,10 @@ export class Service {
 
   /** Ends a checkpoint (its changes stay) and frees its store. */
   async endCheckpoint(which: { id?: string; storeFile?: string }, caller?: Caller): Promise<{ taskId: string }> {
-    const label = which.id ?? which.storeFile ?? '';
+    const known = (await this.checkpoints.list().catch(() => [])).find((c) => (which.id !== undefined ? c.id === which.id : c.store.file === which.storeFile));
+    const label = known !== undefined ? `"${known.name}"` : (which.id ?? which.storeFile ?? '');
     await this.policy.checkpoint(caller, `ending checkpoint ${label} (it can no longer be rolled back)`);
-    const task = this.tasks.start({ kind: 'checkpoint', title: `End checkpoint ${label}` }, async (ctx) => {
+    const task = this.tasks.start({ kind: 'checkpoint', title: known?.state === 'active' ? `End checkpoint ${label}` : `Remove checkpoint ${label}` }, async (ctx) => {
       const say = (message: string) => ctx.progress({ phase: 'checkpoint', message });
       const { warnings } = await this.checkpoints.end(which, say);
       for (const w of warnings) ctx.warn(w);

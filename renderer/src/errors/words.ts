@@ -375,6 +375,42 @@ export const ERROR_VARIANTS: readonly Variant[] = [
       hint: 'Free some space (Restore points, Clean up now), or choose another destination.',
     },
   },
+  {
+    code: 'CONFLICT',
+    reason: 'checkpoint-held',
+    words: {
+      title: 'A checkpoint holds these disks already',
+      message: 'A disk is in one checkpoint at a time, and this one is held by another (or the checkpoint cannot be taken now: the details say why).',
+      hint: 'End or remove the other checkpoint on the Checkpoints page, then take the new one.',
+    },
+  },
+  {
+    code: 'CONFLICT',
+    reason: 'checkpoint-not-usable',
+    words: {
+      title: 'This checkpoint cannot be rolled back',
+      message: 'Only a checkpoint that is active and held since this boot started can return the computer exactly to its instant.',
+      hint: 'The Checkpoints page says what happened to it; remove it to free its store.',
+    },
+  },
+  {
+    code: 'INVALID_ARGUMENT',
+    reason: 'no-boot-menu',
+    words: {
+      title: 'The boot menu cannot roll back here',
+      message: 'Rolling back at the next boot needs GRUB with Snapkeep\'s boot menu entry, and this computer has not got it (the details say why).',
+      hint: 'Reinstall the helper if GRUB is used; otherwise roll back from a rescue shell with "snapkeep-boot rollback <id>".',
+    },
+  },
+  {
+    code: 'DISK_FULL',
+    reason: 'store-too-big',
+    words: {
+      title: 'The store would leave too little room',
+      message: 'A checkpoint store of this size would leave the file system under 2 GiB free, which the upgrade itself needs.',
+      hint: 'Choose a smaller store, or free some space first.',
+    },
+  },
 ];
 
 const CODES = new Set<string>(Object.keys(ERROR_WORDS));

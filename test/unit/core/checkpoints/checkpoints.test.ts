@@ -127,7 +127,7 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
   });
 
   it('says why not: no module, a device held by another checkpoint, no room', async () => {
-    expect((await machine({ tool: tool({ problem: () => 'the kernel module is not loaded' }) }).plan()).problem).toBe('cannot make a checkpoint: the kernel module is not loaded');
+    expect((await machine({ tool: tool({ problem: () => 'the kernel module is not loaded' }) }).plan()).problem).toBe('the kernel module is not loaded');
     held = [{ store: '/dev/vda2', devices: [path.join(scratch, 'dev/vda2')], id: ID, state: 'active', name: 'old one', attached: true }];
     expect((await machine().plan()).problem).toBe(`${path.join(scratch, 'dev/vda2')} is in checkpoint "old one" (active): end it first`);
     await expect(machine().create('new', GiB)).rejects.toThrow(/is in checkpoint "old one"/);
@@ -183,7 +183,9 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
     if (first) first.state = 'invalid';
     await expect(m.rollback(ID, false)).rejects.toThrow(/is invalid: only an active checkpoint can be rolled back/);
     await expect(machine({ menu: menu('this computer does not boot with GRUB') }).rollback(ID, false)).rejects.toThrow(/is invalid/);
-    if (first) first.state = 'active';
+    if (first) Object.assign(first, { state: 'active', attached: false });
+    await expect(m.rollback(ID, false)).rejects.toThrow(/is not held in this boot .* cannot be rolled back exactly/);
+    if (first) first.attached = true;
     await expect(machine({ menu: menu('this computer does not boot with GRUB') }).rollback(ID, false)).rejects.toThrow('this computer does not boot with GRUB');
   });
 
