@@ -5,7 +5,7 @@
 // without the app, `snapkeep-boot rollback <id>` does the rollback itself.
 import { parseArgs } from 'node:util';
 
-import { AppError, checkpointWords, type Checkpoint } from '../../common/contract';
+import { AppError, checkpointState, type Checkpoint } from '../../common/contract';
 import { formatBytes } from '../../common/format';
 import type { RpcClient } from '../../common/rpc/client';
 import { openClient } from '../../helper/client';
@@ -25,7 +25,7 @@ export function parseSize(s: string): number {
 
 function describe(c: Checkpoint, out: (l: string) => void): void {
   out(`${c.name}${c.id !== undefined ? `  ${c.id}` : ''}`);
-  out(`    ${checkpointWords(c)}`);
+  out(`    ${checkpointState(c).text}`);
   if (c.createdAt !== undefined) out(`    taken ${c.createdAt}`);
   out(`    disks: ${c.devices.map((d) => `${d.device}${d.mountpoints.length > 0 ? ` (${d.mountpoints.join(', ')})` : ''}`).join('; ')}`);
   out(`    store: ${c.store.file ?? c.store.device}, ${formatBytes(c.store.usedBytes)} of ${formatBytes(c.store.sizeBytes)} used, ${c.chunksSaved} chunks saved`);

@@ -91,31 +91,35 @@ export const CheckpointPlan = z.object({
 });
 export type CheckpointPlan = z.infer<typeof CheckpointPlan>;
 
+/** Why an invalid checkpoint can no longer be rolled back. */
 const REASON_WORDS: Readonly<Record<NonNullable<Checkpoint['reason']>, string>> = {
-  none: 'for a reason the store does not say',
-  full: 'its store filled up',
-  io: 'its store could not be written',
-  absent: 'its disks were written while the Snapkeep module was not running (another kernel, or a boot without it)',
-  unknown: 'for a reason this version does not know',
+  none: 'it can no longer be rolled back',
+  full: 'its store filled up, so later changes could not be saved: it can no longer be rolled back (writes go on as usual)',
+  io: 'its store could not be written (an I/O error): it can no longer be rolled back (writes go on as usual)',
+  absent:
+    'the disks were written while the checkpoint was not held (a boot without the Snapkeep module or without the rebuilt boot image): it can no longer be rolled back',
+  unknown: 'it can no longer be rolled back, for a reason this version of Snapkeep does not know',
 };
 
-/** A checkpoint's state in words, the same in the app and the CLI. */
-export function checkpointWords(c: Pick<Checkpoint, 'state' | 'reason' | 'attached' | 'problem'>): string {
+/** A checkpoint's state: a tag's few words, its tone, and the sentence under it; the same in the app and the CLI. */
+export function checkpointState(c: Pick<Checkpoint, 'state' | 'reason' | 'attached' | 'problem'>): { label: string; severity: 'success' | 'info' | 'warn' | 'danger' | 'secondary'; text: string } {
   switch (c.state) {
     case 'active':
-      return c.attached ? 'holding: every change since is saved and can be rolled back' : 'active, but not held in this boot (the module did not attach it): changes now are not saved';
+      return c.attached
+        ? { label: 'Holding', severity: 'success', text: 'Holding: every change since is saved and can be rolled back.' }
+        : { label: 'Not held now', severity: 'warn', text: 'Not held right now: the module does not hold it at the moment, so changes are not saved.' };
     case 'invalid':
-      return `no longer usable, ${REASON_WORDS[c.reason ?? 'unknown']}: it cannot be rolled back; end it to free its store`;
+      return { label: 'Invalid', severity: 'danger', text: `Invalid: ${REASON_WORDS[c.reason ?? 'none']}. Remove it to free its store.` };
+    case 'rolling-back':
+      return { label: 'Rollback unfinished', severity: 'warn', text: 'A rollback was cut short: the next boot finishes it.' };
+    case 'rolled-back':
+      return { label: 'Rolled back', severity: 'info', text: 'Rolled back: the disks are as they were when it was taken. Remove it to free its store.' };
     case 'committed':
     case 'abandoned':
-      return 'ended: its store can be removed';
-    case 'rolling-back':
-      return 'a rollback was cut short: the next boot finishes it';
-    case 'rolled-back':
-      return 'rolled back: this computer was returned to it; remove it to free its store';
+      return { label: 'Ended', severity: 'secondary', text: 'Ended: the changes stay and it can no longer be rolled back. Remove it to free its store.' };
     case 'unreadable':
-      return `its store cannot be read${c.problem !== undefined ? ` (${c.problem})` : ''}`;
-    default:
-      return 'in a state this version does not know';
+      return { label: 'Unreadable', severity: 'danger', text: `Its store cannot be read${c.problem ? `: ${c.problem}` : ''}.` };
+    case 'unknown':
+      return { label: 'Unknown', severity: 'secondary', text: 'Its state is not one this version of Snapkeep knows: update Snapkeep before acting on it.' };
   }
 }

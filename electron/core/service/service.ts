@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import {
   AppError,
   type Checkpoint,
-  checkpointWords,
+  checkpointState,
   type CheckpointPlan,
   type Device,
   type HistoryEntry,
@@ -360,7 +360,7 @@ export class Service {
       return [];
     });
     for (const c of list) {
-      const words = `checkpoint "${c.name}"${c.createdAt !== undefined ? ` (taken ${c.createdAt})` : ''}: ${checkpointWords(c)}`;
+      const words = `checkpoint "${c.name}"${c.createdAt !== undefined ? ` (taken ${c.createdAt})` : ''}: ${checkpointState(c).text}`;
       if (c.state === 'rolled-back') log.info(words);
       else if (c.state !== 'committed' && c.state !== 'abandoned' && !(c.state === 'active' && c.attached)) log.warn(words);
     }
