@@ -6,13 +6,15 @@
 // Order: failed runs (a backup that is not happening is the worst news),
 // then what will make the next scheduled run fail (a locked repository, an
 // unreachable destination, the kernel module for a job backing up a disk in
-// use), then low destination space, then runs that succeeded with warnings.
-import type { ErrorInfo, HistoryEntry, Job, ModuleStatus, Repository } from '@common/contract';
+// use), then low destination space, then checkpoints that need a decision
+// (one that can no longer be rolled back, a store nearly full, a rollback
+// done or cut short), then runs that succeeded with warnings.
+import { checkpointState, type Checkpoint, type ErrorInfo, type HistoryEntry, type Job, type ModuleStatus, type Repository } from '@common/contract';
 import { formatBytes, formatWhen } from '@common/format';
 
 import { describeError, describeProblem } from '@/errors/words';
 
-export type AttentionKind = 'failed' | 'locked' | 'remembered-fails' | 'offline' | 'module' | 'space' | 'warnings';
+export type AttentionKind = 'failed' | 'locked' | 'remembered-fails' | 'offline' | 'module' | 'space' | 'checkpoint' | 'warnings';
 
 export interface AttentionItem {
   kind: AttentionKind;
@@ -25,6 +27,7 @@ export interface AttentionItem {
   hint?: string;
   jobId?: string;
   repositoryId?: string;
+  checkpointId?: string;
   /** The error behind it, for "Show details". */
   error?: ErrorInfo;
 }
@@ -34,15 +37,19 @@ export interface AttentionInput {
   repositories: readonly Repository[];
   history: readonly HistoryEntry[];
   module?: ModuleStatus | undefined;
+  checkpoints?: readonly Checkpoint[];
   now: Date;
 }
+
+/** From this share of its store on, an active checkpoint needs attention: the next big write fills it. */
+export const CHECKPOINT_STORE_WARN = 0.8;
 
 /** Below this share of the destination free, the space is low whatever the runs add. */
 const LOW_FREE_SHARE = 0.05;
 /** Room kept for a run beyond what the biggest recent run added. */
 const RUN_MARGIN = 1.25;
 
-const RANK: Record<AttentionKind, number> = { failed: 0, locked: 1, 'remembered-fails': 1, offline: 2, module: 3, space: 4, warnings: 5 };
+const RANK: Record<AttentionKind, number> = { failed: 0, locked: 1, 'remembered-fails': 1, offline: 2, module: 3, space: 4, checkpoint: 5, warnings: 6 };
 
 const scheduled = (j: Job) => j.enabled && j.schedule.kind !== 'manual';
 const when = (j: Job, now: Date) => (j.nextRun ? ` (${formatWhen(j.nextRun, now)})` : '');
@@ -140,5 +147,34 @@ export function attentionItems(input: AttentionInput): AttentionItem[] {
     });
   }
 
+  for (const c of input.checkpoints ?? []) {
+    const item = checkpointAttention(c);
+    if (item) items.push(item);
+  }
+
   return items.sort((a, b) => RANK[a.kind] - RANK[b.kind]);
+}
+
+function checkpointAttention(c: Checkpoint): AttentionItem | null {
+  const base = { kind: 'checkpoint' as const, ...(c.id !== undefined && { checkpointId: c.id }) };
+  const title = `Checkpoint “${c.name}”`;
+  const used = c.store.sizeBytes > 0 ? c.store.usedBytes / c.store.sizeBytes : 0;
+  if (c.state === 'active' && c.attached && used >= CHECKPOINT_STORE_WARN)
+    return {
+      ...base,
+      severity: 'warn',
+      title: `${title} is nearly full`,
+      message: `Its store is ${Math.round(used * 100)} % full (${formatBytes(c.store.usedBytes)} of ${formatBytes(c.store.sizeBytes)}); when it is full, the checkpoint can no longer be rolled back.`,
+      hint: 'If the upgrade went well, end it (keep the changes); otherwise roll back soon.',
+    };
+  if (c.state === 'active' && c.attached) return null;
+  if (c.state === 'committed' || c.state === 'abandoned') return null;
+  const words = checkpointState(c);
+  return {
+    ...base,
+    severity: c.state === 'rolled-back' ? 'warn' : 'error',
+    title: c.state === 'rolled-back' ? `This computer was rolled back to checkpoint “${c.name}”` : `${title}: ${words.label.toLowerCase()}`,
+    message: words.text,
+    hint: c.state === 'rolling-back' ? 'Restart the computer to finish the rollback.' : 'Open Checkpoints to see it and free its store.',
+  };
 }

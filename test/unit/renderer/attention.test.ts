@@ -2,7 +2,7 @@
 // module state as the service reports them.
 import { describe, expect, it } from 'vitest';
 
-import type { HistoryEntry, Job, Repository } from '../../../electron/common/contract';
+import type { Checkpoint, HistoryEntry, Job, Repository } from '../../../electron/common/contract';
 import { attentionItems } from '../../../renderer/src/util/attention';
 
 const now = new Date(2026, 2, 2, 12, 0);
@@ -82,5 +82,47 @@ describe('attention', () => {
       now,
     });
     expect(items[0]).toMatchObject({ kind: 'warnings', title: 'Backup “Laptop” succeeded with warnings today 03:00: The script after the backup failed' });
+  });
+});
+
+describe('checkpoints that need a decision', () => {
+  const ck = (over: Partial<Checkpoint>): Checkpoint => ({
+    id: '0c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d',
+    name: 'before upgrade',
+    state: 'active',
+    devices: [{ device: '/dev/vda2', mountpoints: ['/'] }],
+    store: { device: '/dev/vda2', usedBytes: 100 << 20, sizeBytes: 1 << 30 },
+    attached: true,
+    chunksSaved: 1600,
+    rollbackAtNextBoot: false,
+    ...over,
+  });
+  const items = (checkpoints: Checkpoint[]) => attentionItems({ jobs: [], repositories: [], history: [], checkpoints, now });
+
+  it('says nothing of a held checkpoint with room, nor of an ended one', () => {
+    expect(items([ck({}), ck({ state: 'committed', attached: false })])).toEqual([]);
+  });
+
+  it('warns before the store fills, and names what breaks', () => {
+    const [i] = items([ck({ store: { device: '/dev/vda2', usedBytes: 870 << 20, sizeBytes: 1 << 30 } })]);
+    expect(i).toMatchObject({ kind: 'checkpoint', severity: 'warn', title: 'Checkpoint “before upgrade” is nearly full' });
+    expect(i?.message).toMatch(/^Its store is 85 % full .*can no longer be rolled back/);
+  });
+
+  it('an invalid one, one not held, and a rollback done or cut short each get an item with what to do', () => {
+    const got = items([
+      ck({ name: 'full', state: 'invalid', reason: 'full', attached: false }),
+      ck({ name: 'loose', attached: false }),
+      ck({ name: 'done', state: 'rolled-back', attached: false }),
+      ck({ name: 'cut', state: 'rolling-back', attached: false }),
+    ]);
+    expect(got.map((i) => [i.severity, i.title])).toEqual([
+      ['error', 'Checkpoint “full”: invalid'],
+      ['error', 'Checkpoint “loose”: not held now'],
+      ['warn', 'This computer was rolled back to checkpoint “done”'],
+      ['error', 'Checkpoint “cut”: rollback unfinished'],
+    ]);
+    expect(got[0]?.message).toMatch(/its store filled up/);
+    expect(got[3]?.hint).toBe('Restart the computer to finish the rollback.');
   });
 });
