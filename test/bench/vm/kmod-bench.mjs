@@ -20,6 +20,9 @@
 //             (copies settled in between), image reads of A (stored in
 //             order) and B (a third of its chunks stored, scattered),
 //             rewrites of A and B (each twice); destroyed
+//   ckpt      a new checkpoint (write-ahead: each first write waits for
+//             the old data and its log page to be durable): first writes
+//             of A, of B, rewrites of A and B (each twice); committed
 //   dm        the same with the kernel's dm-snapshot (a new one)
 //
 // and a last `none` closes the last round. The host divides each figure
@@ -30,7 +33,7 @@
 // A host thread per vCPU, as the copies run beside the writer on real
 // hardware; the module is loaded and unloaded only while no I/O runs, so
 // the TCG bug with live code patching (lib/test-file.mjs) does not apply.
-// vm: disks=2G,2G timeout=900 smp=2 tcg=multi memory=1024 modules=dm-snapshot
+// vm: disks=2G,2G timeout=1200 smp=2 tcg=multi memory=1024 modules=dm-snapshot
 import { writeFileSync } from 'node:fs';
 
 import { disks, insmod, kmod, log, rmmod, runHelper, sh, sleep, wholeDevice } from '../../vm/helpers/kmodlib.mjs';
@@ -121,6 +124,20 @@ async function round(seed) {
   current.snap_storage_used_mib = info.storageUsedSectors / 2048;
   await kmod.destroy(id);
   await kmod.detach(orig);
+
+  // A checkpoint (issue 15): the first write to each chunk waits until the
+  // chunk's old data and its log page are durable in the store
+  // (write-ahead), unlike a snapshot, which releases it after the read.
+  const cid = await kmod.checkpointCreate([{ device: orig, identity: 'bench' }], { device: store, ranges: wholeDevice(store) }, 'bench');
+  record('ckpt.first_seq_write', seqWrite(orig));
+  record('ckpt.first_rand_write', randWrite(orig, seed));
+  record('ckpt.rewrite_seq_write', seqWrite(orig, 2));
+  record('ckpt.rewrite_rand_write', randWrite(orig, seed, 2));
+  const ck = await kmod.checkpointInfo(cid);
+  if (ck.state !== 'active') throw new Error(`the checkpoint became ${ck.state} (${ck.reason})`);
+  if (ck.entries < A.bytes / chunk + B.count) throw new Error(`${ck.entries} chunks saved, expected at least ${A.bytes / chunk + B.count}`);
+  current.ckpt_store_used_mib = (ck.usedPages * 4096) / MiB;
+  await kmod.checkpointCommit(cid);
   rmmod();
 
   // dm-snapshot, 64 KiB chunks like ours, persistent exceptions as LVM
