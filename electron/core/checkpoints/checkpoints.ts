@@ -79,9 +79,11 @@ export class Checkpoints {
     return out;
   }
 
+  /** Free bytes where the store would go; a plan makes nothing, so the folder may not exist yet. */
   private async free(): Promise<number> {
-    await fs.mkdir(this.o.storeDir, { recursive: true, mode: 0o700 });
-    return (this.o.freeBytes ?? statfsFree)(this.o.storeDir);
+    let dir = this.o.storeDir;
+    while (!(await fs.stat(dir).catch(() => null)) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+    return (this.o.freeBytes ?? statfsFree)(dir);
   }
 
   async plan(): Promise<CheckpointPlan> {
@@ -175,6 +177,7 @@ export class Checkpoints {
         storeBytes,
         freeBytes: free,
       });
+    await fs.mkdir(this.o.storeDir, { recursive: true, mode: 0o700 });
     const storeDevno = majorMinor((await fs.stat(this.o.storeDir)).dev);
     const storeName = await nameOfDevno(this.o.sysRoot, storeDevno);
     if (storeName === null) throw new AppError('INVALID_ARGUMENT', `the folder for checkpoint stores (${this.o.storeDir}) is not on a block device`, { path: this.o.storeDir });

@@ -114,7 +114,10 @@ afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('Checkpoints (boot tool and menu mocked)', () => {
   it('plans the devices the system boots from, in boot order, with a store that leaves room', async () => {
-    const p = await machine().plan();
+    const m = machine();
+    rmSync(path.join(scratch, 'ckpt'), { recursive: true });
+    const p = await m.plan();
+    expect(existsSync(path.join(scratch, 'ckpt')), 'a plan makes nothing').toBe(false);
     expect(p.problem).toBeUndefined();
     expect(p.devices.map((d) => [d.device, d.mountpoints])).toEqual([
       [path.join(scratch, 'dev/vda2'), ['/']],
