@@ -237,11 +237,11 @@ describe('snapkeep-boot checkpoint', () => {
     expect(r.status).toBe(0);
     const lines = r.out.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0].split('\t')).toEqual([
+    expect((lines[0] ?? '').split('\t')).toEqual([
       'store=/dev/nonexistent-store', 'file=/mnt/s/ck.store', 'devices=/dev/vdb,/dev/vdc',
       'error=cannot open the store device /dev/nonexistent-store: No such file or directory',
     ]);
-    const f = lines[1].split('\t');
+    const f = (lines[1] ?? '').split('\t');
     expect(f.slice(0, 3)).toEqual(['store=/dev/null', 'file=', 'devices=/dev/vdd']);
     expect(f[3]).toMatch(/^error=[ -~]+$/);
   });
@@ -283,7 +283,7 @@ describe('snapkeep-boot checkpoint', () => {
     [['--name', 'ok', ...args, ...Array.from({ length: 17 }, (_, i) => `/dev/d${i}=x`)], /1\.\.16 devices/],
   ];
   for (const [a, want] of usage) {
-    it(`create refuses ${a.slice(-1)[0].slice(0, 30)} ${a.includes('--pages') ? a[a.indexOf('--pages') + 1] : ''} (exit 2)`, () => {
+    it(`create refuses ${(a.slice(-1)[0] ?? '').slice(0, 30)} ${a.includes('--pages') ? a[a.indexOf('--pages') + 1] : ''} (exit 2)`, () => {
       const r = runAt(conf(''), 'checkpoint', 'create', ...a);
       expect(r.status).toBe(2);
       expect(r.err).toMatch(want);
