@@ -367,6 +367,14 @@ static int boot_ckpt_create(const char *config, int argc, char **argv)
 		}
 	}
 
+	/* Without the module nothing is made. */
+	ctl = boot_ckpt_ctl();
+	if (ctl < 0) {
+		ret = ctl;
+		boot_log(BOOT_LOG_ERR, "%s: %s (is the snapkeep module loaded?): no checkpoint made",
+			 BOOT_CTL_PATH, strerror(-ret));
+		goto out;
+	}
 	ret = boot_store_create_n(file, pages, sst.st_rdev, e, n);
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "%s: cannot make the store: %s", file,
@@ -423,13 +431,6 @@ static int boot_ckpt_create(const char *config, int argc, char **argv)
 	}
 	written = 1;
 
-	ctl = boot_ckpt_ctl();
-	if (ctl < 0) {
-		ret = ctl;
-		boot_log(BOOT_LOG_ERR, "%s: %s (is the snapkeep module loaded?): no checkpoint made",
-			 BOOT_CTL_PATH, strerror(-ret));
-		goto out;
-	}
 	/* The module pins the file through this descriptor while attached. */
 	fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
