@@ -25,10 +25,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -114,6 +116,27 @@ static int boot_ckpt_ctl(void)
 	int fd = open(BOOT_CTL_PATH, O_RDONLY | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * create and remove read, change and write the config: two at once would
+ * lose one's lines (an active checkpoint the boot would not know). They
+ * take turns on a lock of the config's directory; the fd, or -errno.
+ */
+static int boot_ckpt_lock(const char *config)
+{
+	char dir[BOOT_PATH_MAX + 8];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", config);
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -2 : -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
 }
 
 static const char *boot_ckpt_create_why(int err)
@@ -250,7 +273,7 @@ static int boot_ckpt_create(const char *config, int argc, char **argv)
 	struct snapkeep_ckpt_create arg;
 	struct boot_config cfg, check;
 	struct stat st, sst, fst;
-	int c, ret, ctl = -1, fd = -1, written = 0, made = 0;
+	int c, ret, ctl = -1, fd = -1, lock = -1, written = 0, made = 0;
 	char id[37];
 	FILE *mem;
 
@@ -340,15 +363,26 @@ static int boot_ckpt_create(const char *config, int argc, char **argv)
 		return 1;
 	}
 
+	/* No directory yet: nobody else can be writing the config. */
+	lock = boot_ckpt_lock(config);
+	if (lock < 0 && lock != -2) {
+		boot_log(BOOT_LOG_ERR, "%s: cannot lock its directory: %s: no checkpoint made",
+			 config, strerror(-lock));
+		return 1;
+	}
 	ret = boot_config_read_text(config, &text, &len, &mode);
 	if (ret) {
 		boot_log(BOOT_LOG_ERR, "%s: %s: no checkpoint made", config,
 			 strerror(-ret));
+		if (lock >= 0)
+			close(lock);
 		return 1;
 	}
 	ret = boot_config_parse(text ? text : "", len, config, &cfg);
 	if (ret) {
 		free(text);
+		if (lock >= 0)
+			close(lock);
 		return 1;
 	}
 	/* One checkpoint per device: the user ends the old one first. */
@@ -363,6 +397,8 @@ static int boot_ckpt_create(const char *config, int argc, char **argv)
 				 e[i].device, config, old->line);
 			boot_config_free(&cfg);
 			free(text);
+			if (lock >= 0)
+				close(lock);
 			return 1;
 		}
 	}
@@ -473,6 +509,8 @@ out:
 		close(fd);
 	if (ctl >= 0)
 		close(ctl);
+	if (lock >= 0)
+		close(lock);
 	for (i = 0; i < n; i++)
 		free(e[i].ranges);
 	boot_config_free(&cfg);
@@ -612,7 +650,7 @@ static int boot_ckpt_remove(const char *config, int argc, char **argv)
 	const char *want, *file = "";
 	char *text = NULL, *next = NULL, why[512] = "", hwhy[512] = "";
 	unsigned int n, i, k, mode = 0;
-	int force = 0, by_id, readable = 0, ret;
+	int force = 0, by_id, readable = 0, lock, ret;
 	unsigned char id[16];
 	struct boot_config cfg;
 	size_t len = 0, next_len = 0;
@@ -624,15 +662,21 @@ static int boot_ckpt_remove(const char *config, int argc, char **argv)
 		return 2;
 	want = argv[argc - 1];
 	by_id = !boot_ckpt_parse_id(want, id);
-	ret = boot_config_read_text(config, &text, &len, &mode);
-	if (ret || !text) {
-		boot_log(BOOT_LOG_ERR, "%s: %s", config,
-			 strerror(ret ? -ret : ENOENT));
+	lock = boot_ckpt_lock(config);
+	if (lock < 0) {
+		boot_log(BOOT_LOG_ERR, "%s: cannot lock its directory: %s", config,
+			 strerror(lock == -2 ? ENOENT : -lock));
 		return 1;
 	}
-	ret = boot_config_parse(text, len, config, &cfg);
+	ret = boot_config_read_text(config, &text, &len, &mode);
+	if (!ret && !text)
+		ret = -ENOENT;
+	if (!ret)
+		ret = boot_config_parse(text, len, config, &cfg);
 	if (ret) {
+		boot_log(BOOT_LOG_ERR, "%s: %s", config, strerror(-ret));
 		free(text);
+		close(lock);
 		return 1;
 	}
 	memset(&hv, 0, sizeof(hv));
@@ -725,6 +769,7 @@ out:
 	boot_config_free(&cfg);
 	free(next);
 	free(text);
+	close(lock);
 	return ret;
 }
 
