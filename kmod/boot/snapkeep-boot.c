@@ -9,7 +9,8 @@
  *
  * Global options, before the command: --config PATH (default
  * /etc/snapkeep/boot.conf), --no-kmsg (messages to stderr only; attach,
- * seal and mkstore also write them to the kernel log).
+ * seal, mkstore, rollback and checkpoint (but list) also write them to
+ * the kernel log).
  *
  *	snapkeep-boot [--config PATH] attach [--wait SECONDS]
  *	snapkeep-boot seal
