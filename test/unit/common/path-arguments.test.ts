@@ -48,6 +48,7 @@ const EXPECTED: Record<string, string[]> = {
   'files.copy': ['paths[]', 'destination'],
   'devices.inspect': ['path'],
   'tracking.keep': ['device'],
+  'checkpoints.end': ['storeFile'],
 };
 
 /** Valid parameters of each method, into which one bad path is put. */
@@ -77,6 +78,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'files.copy': { mountId: 'm-1', paths: ['/run/snapkeep/restore/m-1/nbd0p1/etc/hosts'], destination: '/home/alice' },
   'devices.inspect': { path: '/dev/sda' },
   'tracking.keep': { device: '/dev/sda', keep: true },
+  'checkpoints.end': { storeFile: '/var/lib/snapkeep/checkpoints/20261206T060000Z.ckpt' },
 };
 
 const BAD: unknown[] = [
