@@ -24,15 +24,12 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBootTool } from '../../../../scripts/build-boot.mjs';
-import { buildKmod } from '../../../../scripts/build-kmod.mjs';
-import { resolveKernel } from '../../../../scripts/kernels.mjs';
+import { buildForGuest, installBootIntegration } from '../lib/install.mjs';
 
 export const kernels = ['6.1', '6.12'];
 export const timeout = 1500;
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const BOOT = join(REPO, 'kmod', 'boot');
 const DATA = '/dev/disk/by-id/virtio-data0';
 const STORE = '/var/lib/snapkeep/data0.store';
 const ATTACHED = 1;
@@ -117,29 +114,12 @@ async function checkBootLog(g, dataName, want) {
 
 /** @param {any} t */
 export async function run(t) {
-	const rel = t.image.kernels[t.kernel].release;
-	// Without debug info (as a package ships it): the agent carries files
-	// as one base64 line, which the guest's bash reads byte by byte.
-	const ko = join(t.dir, 'snapkeep.ko');
-	const strip = spawnSync('strip', ['--strip-debug', '-o', ko,
-		buildKmod(resolveKernel(rel), { log: t.log })], { encoding: 'utf8' });
-	if (strip.status !== 0)
-		throw new Error(`strip snapkeep.ko: ${strip.stderr}`);
-	const tool = buildBootTool();
+	const built = buildForGuest(t);
+	const rel = built.rel;
 	const skmapBin = buildSkmap(t.dir);
 	const g = await t.boot({ disks: [{ size: '256M' }] });
-
-	// Installed as a package would (build/linux/ does not ship it yet).
-	await g.copyIn(ko, `/lib/modules/${rel}/updates/snapkeep.ko`);
-	await g.copyIn(tool, '/usr/sbin/snapkeep-boot', 0o755);
+	await installBootIntegration(g, built);
 	await g.copyIn(skmapBin, '/usr/local/sbin/skmap', 0o755);
-	await g.copyIn(join(BOOT, 'initramfs-tools', 'hooks', 'snapkeep'),
-		'/usr/share/initramfs-tools/hooks/snapkeep', 0o755);
-	await g.copyIn(join(BOOT, 'initramfs-tools', 'scripts', 'local-top', 'snapkeep'),
-		'/usr/share/initramfs-tools/scripts/local-top/snapkeep', 0o755);
-	await g.copyIn(join(BOOT, 'system-shutdown', 'snapkeep.shutdown'),
-		'/usr/lib/systemd/system-shutdown/snapkeep.shutdown', 0o755);
-	await g.sh(`depmod -a ${rel}`);
 
 	// The data disk: ext4 on the whole disk, mounted by systemd from fstab.
 	await g.sh(`mkfs.ext4 -q -F -b 4096 ${DATA} && mkdir -p /mnt/data && ` +

@@ -18,18 +18,11 @@
 //     the later ones are gone; `checkpoint list` says rolled-back.
 //  6. The next plain reboot boots normally (no rollback, nothing attached).
 
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildBootTool } from '../../../../scripts/build-boot.mjs';
-import { buildKmod } from '../../../../scripts/build-kmod.mjs';
-import { resolveKernel } from '../../../../scripts/kernels.mjs';
+import { buildForGuest, installBootIntegration } from '../lib/install.mjs';
 
 export const kernels = ['6.12', '6.1'];
 export const timeout = 1500;
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const BOOT = join(REPO, 'kmod', 'boot');
 const STORE = '/var/lib/snapkeep/root.ckpt';
 // 256 MiB: the new initrd (written after the checkpoint) is saved too.
 const PAGES = 65536;
@@ -47,25 +40,11 @@ function listLine(out) {
 
 /** @param {any} t */
 export async function run(t) {
-	const rel = t.image.kernels[t.kernel].release;
-	const ko = join(t.dir, 'snapkeep.ko');
-	const strip = spawnSync('strip', ['--strip-debug', '-o', ko,
-		buildKmod(resolveKernel(rel), { log: t.log })], { encoding: 'utf8' });
-	if (strip.status !== 0)
-		throw new Error(`strip snapkeep.ko: ${strip.stderr}`);
-	const tool = buildBootTool();
+	const built = buildForGuest(t);
+	const rel = built.rel;
 	const g = await t.boot({});
-
-	await g.copyIn(ko, `/lib/modules/${rel}/updates/snapkeep.ko`);
-	await g.copyIn(tool, '/usr/sbin/snapkeep-boot', 0o755);
-	await g.copyIn(join(BOOT, 'initramfs-tools', 'hooks', 'snapkeep'),
-		'/usr/share/initramfs-tools/hooks/snapkeep', 0o755);
-	await g.copyIn(join(BOOT, 'initramfs-tools', 'scripts', 'local-top', 'snapkeep'),
-		'/usr/share/initramfs-tools/scripts/local-top/snapkeep', 0o755);
-	await g.copyIn(join(BOOT, 'system-shutdown', 'snapkeep.shutdown'),
-		'/usr/lib/systemd/system-shutdown/snapkeep.shutdown', 0o755);
-	await g.copyIn(join(BOOT, 'grub.d', '42_snapkeep'), '/etc/grub.d/42_snapkeep', 0o755);
-	await g.sh(`depmod -a ${rel} && modprobe snapkeep`);
+	await installBootIntegration(g, built, { grub: true });
+	await g.sh('modprobe snapkeep');
 
 	// The system before the upgrade.
 	await g.sh('mkdir -p /srv/ck /var/lib/snapkeep && for i in 1 2 3 4 5; do ' +
