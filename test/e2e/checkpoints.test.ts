@@ -44,7 +44,7 @@ it('shows the checkpoints and, without the module, why none can be taken', async
   await page.getByTestId('checkpoint-plan-devices').waitFor();
   // What the host boots from: its root file system at least.
   expect(await page.getByTestId('checkpoint-plan-devices').textContent()).toMatch(/^\s*\/( and \/boot)? \(/);
-  expect(await page.getByTestId('checkpoint-plan-problem').textContent()).toMatch(/^\s*A checkpoint cannot be taken now\.\s*cannot make a checkpoint: /);
+  expect(await page.getByTestId('checkpoint-plan-problem').textContent()).toMatch(/^\s*A checkpoint cannot be taken now\.\s*the kernel module is not loaded/);
   expect(await page.getByTestId('checkpoint-create').isDisabled()).toBe(true);
   expect(await unnamedControls(page)).toEqual([]);
   await screenshot(page, 'checkpoints-plan-problem');
