@@ -6,7 +6,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 
 import { AppError } from '../../common/contract';
-import { run, type Run } from './boot-tool';
+import { runTool, type ToolRun } from '../system/run-tool';
 
 export interface BootMenu {
   /** Why the boot menu cannot offer rollbacks (no GRUB, the snippet not installed), or null. */
@@ -61,10 +61,10 @@ export function defaultGrubMenuOptions(): GrubMenuOptions {
   };
 }
 
-async function exec(argv: readonly string[], what: string): Promise<Run> {
+async function exec(argv: readonly string[], what: string): Promise<ToolRun> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new AppError('INTERNAL', `${what}: no command`);
-  const r = await run(cmd, args, 10 * 60_000);
+  const r = await runTool(cmd, args, 10 * 60_000);
   if (r.code !== 0) throw new AppError('INTERNAL', `${what} failed: ${r.out.split('\n').slice(-3).join(' ')}`, { code: r.code });
   return r;
 }

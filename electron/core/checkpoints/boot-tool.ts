@@ -4,10 +4,10 @@
 // rescue shell and the initramfs. This file only runs it and reads its
 // answers; what it prints is parsed as untrusted (it comes from stores on
 // disk).
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 import { AppError } from '../../common/contract';
+import { runTool, type ToolRun } from '../system/run-tool';
 
 /** One line of `snapkeep-boot checkpoint list`: a checkpoint of the config. */
 export interface ToolCheckpoint {
@@ -48,21 +48,6 @@ export interface CheckpointTool {
   commit(id: string): Promise<void>;
   /** Removes an ended (or unreadable: by its store file) checkpoint's config lines and store. */
   remove(idOrFile: string): Promise<void>;
-}
-
-export interface Run {
-  code: number;
-  out: string;
-  stdout: string;
-}
-
-export function run(file: string, args: readonly string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stdout, out: `${stdout}${stderr}`.trim() || (err ? err.message : '') });
-    });
-  });
 }
 
 const INT = /^\d{1,19}$/;
@@ -116,8 +101,8 @@ export function parseCheckpointList(text: string): ToolCheckpoint[] {
 
 /** The installed (or built) boot tool, run for each call. */
 export function bootToolCheckpoints(o: { tool: string; config: string; problem: () => string | null }): CheckpointTool {
-  const call = (args: string[], timeoutMs = 60_000) => run(o.tool, ['--config', o.config, 'checkpoint', ...args], timeoutMs);
-  const fail = (what: string, r: Run): never => {
+  const call = (args: string[], timeoutMs = 60_000) => runTool(o.tool, ['--config', o.config, 'checkpoint', ...args], timeoutMs);
+  const fail = (what: string, r: ToolRun): never => {
     throw new AppError(r.code === 2 ? 'INVALID_ARGUMENT' : 'INTERNAL', `${what}: ${r.out || `the boot tool exited with ${r.code}`}`, { code: r.code });
   };
   return {

@@ -12,7 +12,8 @@ import { readMountinfo } from '../devices/mountinfo';
 import { majorMinor, nameOfDevno } from '../devices/sysfs';
 import { deviceIdentity, stablePath } from '../tracking/device-names';
 import { rollbackEntryId, type BootMenu } from './boot-menu';
-import { run, type CheckpointTool, type ToolCheckpoint } from './boot-tool';
+import { runTool } from '../system/run-tool';
+import type { CheckpointTool, ToolCheckpoint } from './boot-tool';
 
 const PAGE = 4096;
 const MiB = 1 << 20;
@@ -266,7 +267,7 @@ export class Checkpoints {
   private async rebuildInitramfs(): Promise<string | null> {
     const [cmd, ...args] = this.o.updateInitramfs ?? [];
     if (cmd === undefined) return 'no command';
-    const r = await run(cmd, args, 15 * 60_000);
+    const r = await runTool(cmd, args, 15 * 60_000);
     return r.code === 0 ? null : r.out.split('\n').slice(-3).join(' ');
   }
 }

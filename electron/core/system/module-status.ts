@@ -83,3 +83,19 @@ export async function moduleStatus(options: ModuleStatusOptions = {}): Promise<M
   }
   return status;
 }
+
+/**
+ * Why a feature that needs module ABI 1.`minor` cannot be used now (this
+ * build's addon too old, the loaded module too old, or none loaded), in
+ * words naming the feature; null when it can.
+ */
+export function moduleFeatureProblem(minor: number, feature: { built: string; loaded: string }): string | null {
+  try {
+    if (headerAbi().minor < minor) return `this build of Snapkeep predates ${feature.built}: rebuild its native addon`;
+    const v = moduleVersion();
+    if (v.abiMinor < minor) return `the loaded module (${v.moduleVersion}, ABI ${v.abiMajor}.${v.abiMinor}) ${feature.loaded}: reinstall it`;
+    return null;
+  } catch (e) {
+    return `the kernel module is not loaded (${e instanceof Error ? e.message : String(e)})`;
+  }
+}

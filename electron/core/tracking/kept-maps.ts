@@ -5,14 +5,15 @@
 // whose ranges are read back; nothing written where no store is) are one
 // piece of code: this file decides when, names the device and the store,
 // rebuilds the boot image, and reports what the module says.
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError, type TrackedDevice } from '../../common/contract';
-import { headerAbi, isNativeSysError, kmod, moduleVersion, type DevNumber, type TrackerInfo, type TrackerInfo2 } from '../../../native';
+import { isNativeSysError, kmod, type DevNumber, type TrackerInfo, type TrackerInfo2 } from '../../../native';
 import { majorMinor, nameOfDevno } from '../devices/sysfs';
 import { trackerRestart } from '../runner/tracker-restart';
+import { moduleFeatureProblem } from '../system/module-status';
+import { runTool, type ToolRun } from '../system/run-tool';
 import { trackerPersistence } from '../snapshot/kmod-driver';
 import { readBootConfig, removeBootLines, type BootEntry } from './boot-config';
 import { deviceIdentity, stablePath } from './device-names';
@@ -42,23 +43,9 @@ export interface KeptMapsOptions {
 /** Says what a long step is doing (the task's progress). */
 export type Say = (message: string) => void;
 
-interface Run {
-  code: number;
-  out: string;
-}
-
 /** The store file of the map with this identity (one file per identity). */
 function storeFile(dir: string, identity: string): string {
   return path.join(dir, `${identity.replace(/[^A-Za-z0-9_.-]/g, '_')}.map`);
-}
-
-function run(file: string, args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, out: `${stdout}${stderr}`.trim() || (err ? err.message : '') });
-    });
-  });
 }
 
 /**
@@ -84,14 +71,7 @@ export const moduleTrackers: TrackerAccess = {
 
 /** The module is loaded and speaks persistent maps; else why not. */
 function persistProblem(): string | null {
-  try {
-    if (headerAbi().minor < PERSIST_ABI_MINOR) return 'this build of Snapkeep predates kept change maps: rebuild its native addon';
-    const v = moduleVersion();
-    if (v.abiMinor < PERSIST_ABI_MINOR) return `the loaded module (${v.moduleVersion}, ABI ${v.abiMajor}.${v.abiMinor}) cannot keep change maps: reinstall it`;
-    return null;
-  } catch (e) {
-    return `the kernel module is not loaded (${e instanceof Error ? e.message : String(e)})`;
-  }
+  return moduleFeatureProblem(PERSIST_ABI_MINOR, { built: 'kept change maps', loaded: 'cannot keep change maps' });
 }
 
 async function devnoOf(file: string): Promise<string | null> {
@@ -194,9 +174,9 @@ export class KeptMaps {
       await this.k.detach(kernelPath);
     }
     say(`making the store ${file} on ${storeDevice}`);
-    const made = await run(this.o.tool, ['--config', this.o.config, 'mkstore', '--device', configName, '--identity', identity, '--store-device', storeDevice, '--file', file], 120_000);
+    const made = await runTool(this.o.tool, ['--config', this.o.config, 'mkstore', '--device', configName, '--identity', identity, '--store-device', storeDevice, '--file', file], 120_000);
     if (made.code !== 0) throw new AppError('INTERNAL', `the boot tool could not make a store for ${device}: ${made.out}`, { device, file });
-    const attached = await run(this.o.tool, ['--config', this.o.config, 'attach'], 60_000);
+    const attached = await runTool(this.o.tool, ['--config', this.o.config, 'attach'], 60_000);
     const info = await this.k.info2(kernelPath).catch(() => null);
     if (!info?.persist.attached) throw new AppError('INTERNAL', `the store for ${device} was made but could not be attached: ${attached.out}`, { device, file });
 
@@ -237,7 +217,7 @@ export class KeptMaps {
     for (const e of mine) {
       const full = storeFile(this.o.storeDir, e.identity);
       if (!(await fs.stat(full).catch(() => null))) continue;
-      const c = await run('chattr', ['-i', full], 30_000);
+      const c = await runTool('chattr', ['-i', full], 30_000);
       if (c.code !== 0) warnings.push(`could not clear the immutable flag of ${full}: ${c.out}`);
       else await fs.rm(full, { force: true });
     }
@@ -249,15 +229,15 @@ export class KeptMaps {
     return { warnings };
   }
 
-  private rebuild(): Promise<Run> {
+  private rebuild(): Promise<ToolRun> {
     const [cmd, ...args] = this.o.updateInitramfs ?? [];
-    return cmd === undefined ? Promise.resolve({ code: 127, out: 'no command' }) : run(cmd, args, 15 * 60_000);
+    return cmd === undefined ? Promise.resolve({ code: 127, out: 'no command', stdout: '' }) : runTool(cmd, args, 15 * 60_000);
   }
 
   /** At the helper's start: attach configured maps the initramfs did not (no hook, a dracut system). */
   async attachConfigured(): Promise<string | null> {
     if ((await readBootConfig(this.o.config)).length === 0 || this.k.problem() !== null) return null;
-    const r = await run(this.o.tool, ['--config', this.o.config, 'attach'], 60_000);
+    const r = await runTool(this.o.tool, ['--config', this.o.config, 'attach'], 60_000);
     return r.code === 0 ? null : r.out;
   }
 }
