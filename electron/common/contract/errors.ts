@@ -58,6 +58,7 @@ export const ErrorReason = z.enum([
   'lock-unreadable', // a lock file in the repository cannot be read (details.lock names it)
   'checkpoint-held', // a device is in another checkpoint already (end that one first)
   'checkpoint-not-usable', // a rollback of a checkpoint that is not active and held in this boot
+  'rollback-unfinished', // ending a checkpoint whose rollback was cut short (the next boot finishes it)
   'no-boot-menu', // a rollback at the next boot without GRUB (or without the snippet)
   'store-too-big', // a checkpoint store that would leave the file system too little room
 ]);

@@ -46,8 +46,8 @@ export interface CheckpointTool {
   /** Resolves to the new checkpoint's id; nothing is left behind when it fails. */
   create(r: CreateRequest): Promise<string>;
   commit(id: string): Promise<void>;
-  /** Removes an ended (or unreadable: by its store file) checkpoint's config lines and store. */
-  remove(idOrFile: string): Promise<void>;
+  /** Removes an ended (or unreadable: by its store file) checkpoint's config lines and store; an active one only with force. */
+  remove(idOrFile: string, o?: { force?: boolean }): Promise<void>;
 }
 
 const INT = /^\d{1,19}$/;
@@ -126,8 +126,8 @@ export function bootToolCheckpoints(o: { tool: string; config: string; problem: 
       const r = await call(['commit', id]);
       if (r.code !== 0) fail(`checkpoint ${id} could not be ended`, r);
     },
-    async remove(idOrFile) {
-      const r = await call(['remove', idOrFile]);
+    async remove(idOrFile, o) {
+      const r = await call(['remove', ...(o?.force === true ? ['--force'] : []), idOrFile]);
       if (r.code !== 0) fail(`checkpoint ${idOrFile} could not be removed`, r);
     },
   };

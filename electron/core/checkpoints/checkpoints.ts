@@ -207,6 +207,13 @@ export class Checkpoints {
     const all = await this.o.tool.list();
     const c = all.find((x) => (which.id !== undefined ? x.id === which.id : x.file === which.storeFile));
     if (!c) throw new AppError('NOT_FOUND', `no checkpoint ${which.id ?? which.storeFile} in the boot config`, { ...which });
+    // Its old data is the only copy of what the disks held before a rollback
+    // that was cut short: removing it would leave them half rolled back.
+    if (c.state === 'rolling-back')
+      throw new AppError('CONFLICT', `the rollback to checkpoint "${c.name ?? c.id ?? c.file ?? ''}" was cut short: the next boot finishes it (or, in a rescue shell, snapkeep-boot rollback ${c.id ?? ''}); ending it now would leave the disks half rolled back`, {
+        ...which,
+        reason: 'rollback-unfinished',
+      });
     if (c.attached && c.id !== undefined) {
       say(`ending checkpoint "${c.name ?? c.id}": the changes made since it was taken stay`);
       await this.o.tool.commit(c.id);
@@ -214,7 +221,10 @@ export class Checkpoints {
     say('removing its store and boot config lines');
     const key = c.id ?? c.file;
     if (key === undefined) throw new AppError('INTERNAL', 'the checkpoint has neither a readable id nor a store file: remove its lines from /etc/snapkeep/boot.conf by hand');
-    await this.o.tool.remove(key);
+    // Active but not held in this boot (the module did not attach it): this
+    // boot's writes were not saved, so it can never be rolled back exactly and
+    // there is nothing to commit; the tool wants that said with --force.
+    await this.o.tool.remove(key, { force: c.state === 'active' && !c.attached });
     const warnings: string[] = [];
     if (c.id !== undefined && (await this.o.menu.next().catch(() => null)) === rollbackEntryId(c.id)) await this.o.menu.setNext(null).catch((e: unknown) => warnings.push(`the rollback chosen for the next boot could not be cleared: ${String(e)}`));
     if (this.o.updateInitramfs !== null) {

@@ -394,6 +394,15 @@ export const ERROR_VARIANTS: readonly Variant[] = [
     },
   },
   {
+    code: 'CONFLICT',
+    reason: 'rollback-unfinished',
+    words: {
+      title: 'This rollback is not finished',
+      message: 'A rollback to this checkpoint was cut short. Its store holds the only copy of what the disks held at the checkpoint, so it cannot be ended now: the disks would stay half rolled back.',
+      hint: 'Restart the computer: the next boot finishes the rollback. From a rescue shell, "snapkeep-boot rollback <id>" finishes it too.',
+    },
+  },
+  {
     code: 'INVALID_ARGUMENT',
     reason: 'no-boot-menu',
     words: {

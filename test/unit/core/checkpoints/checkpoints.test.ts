@@ -36,9 +36,13 @@ function tool(over: Partial<CheckpointTool> = {}): CheckpointTool {
       calls.push(`commit ${id}`);
       for (const c of held) if (c.id === id) Object.assign(c, { state: 'committed', attached: false });
     },
-    remove: async (key) => {
-      calls.push(`remove ${key}`);
-      held = held.filter((c) => c.id !== key && c.file !== key);
+    // As the real tool: an active or rolling-back checkpoint only with force.
+    remove: async (key, o) => {
+      calls.push(`remove ${key}${o?.force === true ? ' --force' : ''}`);
+      const c = held.find((x) => x.id === key || x.file === key);
+      if (c?.attached === true) throw new Error('attached in the running kernel');
+      if ((c?.state === 'active' || c?.state === 'rolling-back') && o?.force !== true) throw new Error(`is ${c.state}: commit or abandon it first`);
+      held = held.filter((x) => x !== c);
     },
     ...over,
   };
@@ -201,6 +205,25 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
     expect(calls).toEqual([`commit ${ID}`, `remove ${ID}`, 'grub-reboot none', 'update-grub']);
     expect(await m.list()).toEqual([]);
     await expect(m.end({ id: ID })).rejects.toThrow(/no checkpoint/);
+  });
+
+  it('ends an active one not held in this boot (module not loaded) by removing it with force; refuses one whose rollback was cut short', async () => {
+    const m = machine();
+    await m.create('before upgrade', GiB);
+    const first = held[0];
+    if (first) first.attached = false;
+    calls = [];
+    expect((await m.end({ id: ID })).warnings).toEqual([]);
+    expect(calls).toEqual([`remove ${ID} --force`, 'update-grub']);
+    expect(await m.list()).toEqual([]);
+
+    await m.create('before upgrade', GiB);
+    const again = held[0];
+    if (again) Object.assign(again, { attached: false, state: 'rolling-back' });
+    calls = [];
+    await expect(m.end({ id: ID })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/rollback .* cut short/), details: { reason: 'rollback-unfinished' } });
+    expect(calls).toEqual([]);
+    expect(held).toHaveLength(1);
   });
 
   it('an unreadable one is removed by its store file, without a commit', async () => {
