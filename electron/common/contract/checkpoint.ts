@@ -68,8 +68,48 @@ export const Checkpoint = z.object({
   rollbackAtNextBoot: z.boolean(),
   /** Unreadable: why. */
   problem: z.string().optional(),
+  /** Taken automatically (before package changes): the good boots counted since, and after how many it is ended (0: only by the user). */
+  auto: z.object({ trigger: z.literal('packages'), goodBoots: z.number().int().nonnegative(), endAfterGoodBoots: z.number().int().nonnegative() }).optional(),
 });
 export type Checkpoint = z.infer<typeof Checkpoint>;
+
+/**
+ * Automatic checkpoints: one is taken when apt is about to change packages
+ * (the apt hook the helper installs calls `snapkeep-helper
+ * checkpoint-before-packages`), unless an active checkpoint already holds
+ * the system; it is ended after a number of good boots (a boot in which the
+ * helper started). Kept by the helper in its config folder.
+ */
+export const AutoCheckpoints = z
+  .object({
+    beforePackageChanges: z.boolean(),
+    /** When one cannot be taken: the package change goes on (apt shows why) or is stopped. */
+    onFailure: z.enum(['continue', 'stop']),
+    /** Ends an automatic checkpoint after this many good boots; 0: only the user ends it. */
+    endAfterGoodBoots: z.number().int().min(0).max(20),
+    /** Store size of an automatic checkpoint; absent: the plan's suggestion at the time. */
+    storeBytes: z.number().int().positive().optional(),
+  })
+  .strict();
+export type AutoCheckpoints = z.infer<typeof AutoCheckpoints>;
+
+/** Off until the user turns it on. */
+export const AUTO_CHECKPOINTS_DEFAULT: AutoCheckpoints = { beforePackageChanges: false, onFailure: 'continue', endAfterGoodBoots: 3 };
+
+/** What checkpoints.beforePackages did: a task that takes the checkpoint, or why none is taken. */
+export const BeforePackagesResult = z.object({
+  taskId: z.string().optional(),
+  /** Why no checkpoint is taken, in words: turned off, one already holds the system (its name), or it cannot be made (the plan's problem). */
+  skipped: z.string().optional(),
+  /**
+   * The same as a kind: off and held are no failure; cannot (turned on, but
+   * none can be made) is one, and the hook applies onFailure.
+   */
+  skippedBecause: z.enum(['off', 'held', 'cannot']).optional(),
+  /** The settings in force, so the apt hook knows whether a failure stops the package change. */
+  onFailure: z.enum(['continue', 'stop']),
+});
+export type BeforePackagesResult = z.infer<typeof BeforePackagesResult>;
 
 /** What checkpoints.create would hold, and whether it can now. */
 export const CheckpointPlan = z.object({

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
-import { Checkpoint, CheckpointId, CheckpointName, CheckpointPlan } from './checkpoint';
+import { AutoCheckpoints, BeforePackagesResult, Checkpoint, CheckpointId, CheckpointName, CheckpointPlan } from './checkpoint';
 import { RemoteAccessFields, RemoteProbe, RepoLocation } from './location';
 import {
   AbsPath,
@@ -80,6 +80,16 @@ export const methods = {
    * its rollback entry once), or, with cancel, no longer.
    */
   'checkpoints.rollback': method(z.object({ id: CheckpointId, cancel: z.boolean().optional() }).strict(), Checkpoint),
+  /** The automatic checkpoint settings (off by default). */
+  'checkpoints.auto.get': method(Empty, AutoCheckpoints),
+  /** Changes them (as taking a checkpoint, it asks an administrator); returns what is now in force. */
+  'checkpoints.auto.set': method(AutoCheckpoints, AutoCheckpoints),
+  /**
+   * The apt hook's call (`snapkeep-helper checkpoint-before-packages`): when
+   * turned on and nothing holds the system yet, starts taking an automatic
+   * checkpoint (a task, as checkpoints.create); otherwise says why not.
+   */
+  'checkpoints.beforePackages': method(Empty, BeforePackagesResult),
 
   'repos.list': method(Empty, z.array(Repository)),
   /** Register an existing repository. */

@@ -26,6 +26,9 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'checkpoints.create': ({ name, storeBytes }, ctx) => s.createCheckpoint(name, storeBytes, ctx.caller),
     'checkpoints.end': ({ id, storeFile }, ctx) => s.endCheckpoint({ ...(id !== undefined && { id }), ...(storeFile !== undefined && { storeFile }) }, ctx.caller),
     'checkpoints.rollback': ({ id, cancel }, ctx) => s.rollbackCheckpoint(id, cancel === true, ctx.caller),
+    'checkpoints.auto.get': () => s.getAutoCheckpoints(),
+    'checkpoints.auto.set': (settings, ctx) => s.setAutoCheckpoints(settings, ctx.caller),
+    'checkpoints.beforePackages': (_p, ctx) => s.checkpointBeforePackages(ctx.caller),
 
     'repos.list': () => s.listRepos(),
     // Every method that names a path, a repository or a mount passes the

@@ -163,10 +163,12 @@ export class Checkpoints {
 
   /**
    * Holds the devices the system boots from, from now until ended or rolled
-   * back. The checkpoint exists once the tool says its id; the boot image
-   * and menu after it are warnings when they fail (said how to finish).
+   * back. The checkpoint exists once the tool says its id (then `taken`
+   * hears it, before the minutes of the boot image: the automatic ones are
+   * recorded so); the boot image and menu after it are warnings when they
+   * fail (said how to finish).
    */
-  async create(name: string, storeBytes: number, say: Say = () => {}, now = new Date()): Promise<{ id: string; warnings: string[] }> {
+  async create(name: string, storeBytes: number, say: Say = () => {}, now = new Date(), taken?: (id: string) => Promise<void>): Promise<{ id: string; warnings: string[] }> {
     const devices = await this.bootDevices();
     const problem = await this.createProblem(devices);
     if (problem !== undefined) throw new AppError('CONFLICT', problem, { reason: 'checkpoint-held' });
@@ -191,6 +193,8 @@ export class Checkpoints {
     const id = await this.o.tool.create({ name, file, storeDevice, pages: Math.floor(storeBytes / PAGE), devices: withIds });
 
     const warnings: string[] = [];
+    // It exists now, whatever happens next: a failure to note it is a warning.
+    await taken?.(id).catch((e: unknown) => warnings.push(e instanceof Error ? e.message : String(e)));
     if (this.o.updateInitramfs === null) {
       warnings.push('this system does not build its boot image with initramfs-tools: nothing re-attaches the checkpoint at boot before the file systems mount, so the next boot makes it invalid; roll back or end it before rebooting');
     } else {

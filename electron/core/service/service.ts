@@ -8,6 +8,8 @@ import * as path from 'node:path';
 
 import {
   AppError,
+  type AutoCheckpoints,
+  type BeforePackagesResult,
   type Checkpoint,
   checkpointState,
   type CheckpointPlan,
@@ -69,6 +71,7 @@ import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
 import { defaultKeptMapsOptions } from '../tracking/defaults';
+import { AutoProtection, BOOT_ID_FILE } from '../checkpoints/auto';
 import { Checkpoints, type CheckpointsOptions } from '../checkpoints/checkpoints';
 import { defaultCheckpointsOptions } from '../checkpoints/defaults';
 import { GenerationsFile, GenerationsSeen } from '../tracking/generations';
@@ -110,6 +113,8 @@ export interface ServiceOptions {
   tracking?: Partial<KeptMapsOptions>;
   /** Checkpoints: the boot tool's commands, the boot menu, the store folder (defaults: checkpoints/defaults.ts). */
   checkpoints?: Partial<CheckpointsOptions>;
+  /** The kernel's boot id, for counting good boots of automatic checkpoints (default /proc/sys/kernel/random/boot_id). */
+  bootIdFile?: string;
 }
 
 export class Service {
@@ -135,6 +140,7 @@ export class Service {
   private readonly policy: AccessPolicy;
   private readonly kept: KeptMaps;
   private readonly checkpoints: Checkpoints;
+  private readonly autoCheckpoints: AutoProtection;
   private readonly generations: GenerationsSeen;
   private recovery: RecoveryReport | null = null;
   private lock: InstanceLock | null = null;
@@ -172,6 +178,12 @@ export class Service {
     this.generations = new GenerationsSeen(new JsonFile(path.join(dirs.state, 'generations.json'), GenerationsFile), now);
     this.kept = new KeptMaps(defaultKeptMapsOptions({ ...(o.roots && { sysRoot: o.roots.sys }), ...o.tracking }));
     this.checkpoints = new Checkpoints(defaultCheckpointsOptions({ ...(o.roots && { sysRoot: o.roots.sys, devRoot: o.roots.dev, mountinfo: o.roots.mountinfo }), ...o.checkpoints }));
+    this.autoCheckpoints = new AutoProtection({
+      settingsFile: path.join(dirs.config, 'auto-checkpoints.json'),
+      recordFile: path.join(dirs.state, 'auto-checkpoints.json'),
+      bootIdFile: o.bootIdFile ?? BOOT_ID_FILE,
+      log: this.logger.for('checkpoints'),
+    });
     this.plugIn = new PlugInTrigger({
       jobs: () => this.jobs.list(),
       online: async (rid) => (await this.repos.list()).find((r) => r.id === rid)?.online ?? false,
@@ -248,13 +260,15 @@ export class Service {
       this.notes.load(),
       this.autoVerify.load(),
       this.generations.load(),
+      this.autoCheckpoints.load(),
     ]);
     if (o.recover) {
       // Maps the initramfs did not attach (no hook, or dracut): from now on
       // at least; the module says at attach whether they still hold.
       const notAttached = await this.kept.attachConfigured().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
       if (notAttached !== null) this.logger.for('helper').warn(`kept change maps: ${notAttached}`);
-      await this.reportCheckpoints();
+      const checkpoints = await this.reportCheckpoints();
+      if (checkpoints !== null) await this.countGoodBoot(checkpoints);
       await this.mounts.recover();
       const stale = await dropStaleResumeRecords(path.join(o.dirs.state, 'restores'));
       if (stale > 0) this.logger.for('helper').info(`dropped the progress of ${stale} restore(s) interrupted more than ${RESUME_RECORD_DAYS} days ago`);
@@ -344,39 +358,96 @@ export class Service {
     return this.checkpoints.plan();
   }
 
-  listCheckpoints(): Promise<Checkpoint[]> {
-    return this.checkpoints.list();
+  async listCheckpoints(): Promise<Checkpoint[]> {
+    return this.autoCheckpoints.annotate(await this.checkpoints.list());
   }
 
   /**
    * At the helper's start: what became of the checkpoints over the boot (a
    * rollback done or cut short, one made invalid, one not held), in the log
-   * the app and the journal show. Quiet when there are none.
+   * the app and the journal show. Quiet when there are none. Null when they
+   * could not be read.
    */
-  private async reportCheckpoints(): Promise<void> {
+  private async reportCheckpoints(): Promise<Checkpoint[] | null> {
     const log = this.logger.for('checkpoints');
     const list = await this.checkpoints.list().catch((e: unknown) => {
       log.warn(`the checkpoints could not be read: ${e instanceof Error ? e.message : String(e)}`);
-      return [];
+      return null;
     });
-    for (const c of list) {
+    for (const c of list ?? []) {
       const words = `checkpoint "${c.name}"${c.createdAt !== undefined ? ` (taken ${c.createdAt})` : ''}: ${checkpointState(c).text}`;
       if (c.state === 'rolled-back') log.info(words);
       else if (c.state !== 'committed' && c.state !== 'abandoned' && !(c.state === 'active' && c.attached)) log.warn(words);
     }
+    return list;
+  }
+
+  /**
+   * At the helper's start, after reportCheckpoints: this boot counts as a
+   * good boot for the automatic checkpoints that hold the system; those
+   * that had enough are ended, each by the task checkpoints.end starts.
+   */
+  private async countGoodBoot(list: Checkpoint[]): Promise<void> {
+    const log = this.logger.for('checkpoints');
+    const due = await this.autoCheckpoints.countBoot(list).catch((e: unknown) => {
+      log.warn(`good boots of automatic checkpoints could not be counted: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    });
+    for (const { checkpoint: c, goodBoots } of due) this.startEnd({ id: c.id }, c, `checkpoint "${c.name}" ended automatically after ${goodBoots} good boots`);
   }
 
   /** Holds the devices the system boots from: root, or a member polkit allows. */
   async createCheckpoint(name: string, storeBytes: number, caller?: Caller): Promise<{ taskId: string }> {
     await this.policy.checkpoint(caller, `taking checkpoint "${name}" of the disks this computer boots from`);
+    return { taskId: this.startCreate(name, storeBytes) };
+  }
+
+  /** The task that takes a checkpoint; `auto`: taken before package changes, recorded as automatic once it exists. */
+  private startCreate(name: string, storeBytes: number, auto?: AutoCheckpoints): string {
     const task = this.tasks.start({ kind: 'checkpoint', title: `Take checkpoint "${name}"` }, async (ctx) => {
       const say = (message: string) => ctx.progress({ phase: 'checkpoint', message });
-      const { id, warnings } = await this.checkpoints.create(name, storeBytes, say);
+      const taken =
+        auto &&
+        (async (id: string) => {
+          await this.autoCheckpoints.taken(id, auto).catch((e: unknown) => {
+            throw new Error(`checkpoint "${name}" could not be recorded as automatic (${e instanceof Error ? e.message : String(e)}): it is not ended by itself after good boots; end it when done`);
+          });
+        });
+      const { id, warnings } = await this.checkpoints.create(name, storeBytes, say, this.clock.now(), taken);
       for (const w of warnings) ctx.warn(w);
-      this.logger.for('checkpoints').info(`checkpoint "${name}" (${id}) taken`);
-      return { checkpointId: id };
+      this.logger.for('checkpoints').info(`checkpoint "${name}" (${id}) taken${auto ? ' automatically before package changes' : ''}`);
+      return { checkpointId: id, name };
     });
-    return { taskId: task.id };
+    return task.id;
+  }
+
+  /** The automatic checkpoint settings (off until turned on). */
+  getAutoCheckpoints(): Promise<AutoCheckpoints> {
+    return this.autoCheckpoints.settings();
+  }
+
+  /** Changes them: root, or a member polkit allows (as taking a checkpoint). */
+  async setAutoCheckpoints(s: AutoCheckpoints, caller?: Caller): Promise<AutoCheckpoints> {
+    await this.policy.checkpoint(caller, s.beforePackageChanges ? 'taking a checkpoint automatically before every package change' : 'no longer taking checkpoints automatically before package changes');
+    return this.autoCheckpoints.setSettings(s);
+  }
+
+  /**
+   * The apt hook's call: starts taking an automatic checkpoint when turned
+   * on and nothing holds the system yet; otherwise says why not. Checkpoint
+   * tasks already running (one being taken or ended) are waited for first,
+   * so what they leave decides: apt's next dpkg run finds the checkpoint
+   * the previous one took.
+   */
+  async checkpointBeforePackages(caller?: Caller): Promise<BeforePackagesResult> {
+    await this.policy.checkpoint(caller, 'taking a checkpoint of the disks this computer boots from before package changes');
+    for (const t of this.tasks.running().filter((x) => x.kind === 'checkpoint')) await this.tasks.wait(t.id);
+    const d = await this.autoCheckpoints.decide(this.checkpoints, this.clock.now());
+    if (!d.take) {
+      this.logger.for('checkpoints').info(`no checkpoint before package changes: ${d.result.skipped ?? ''}`);
+      return d.result;
+    }
+    return { taskId: this.startCreate(d.name, d.storeBytes, d.settings), onFailure: d.settings.onFailure };
   }
 
   /** Ends a checkpoint (its changes stay) and frees its store. */
@@ -384,14 +455,22 @@ export class Service {
     const known = (await this.checkpoints.list().catch(() => [])).find((c) => (which.id !== undefined ? c.id === which.id : c.store.file === which.storeFile));
     const label = known !== undefined ? `"${known.name}"` : (which.id ?? which.storeFile ?? '');
     await this.policy.checkpoint(caller, `ending checkpoint ${label} (it can no longer be rolled back)`);
+    return { taskId: this.startEnd(which, known, `checkpoint ${label} ended`) };
+  }
+
+  /** The task that ends a checkpoint; `done` is logged when it did. */
+  private startEnd(which: { id?: string; storeFile?: string }, known: Checkpoint | undefined, done: string): string {
+    const label = known !== undefined ? `"${known.name}"` : (which.id ?? which.storeFile ?? '');
     const task = this.tasks.start({ kind: 'checkpoint', title: known?.state === 'active' ? `End checkpoint ${label}` : `Remove checkpoint ${label}` }, async (ctx) => {
       const say = (message: string) => ctx.progress({ phase: 'checkpoint', message });
       const { warnings } = await this.checkpoints.end(which, say);
       for (const w of warnings) ctx.warn(w);
-      this.logger.for('checkpoints').info(`checkpoint ${label} ended`);
+      const id = which.id ?? known?.id;
+      if (id !== undefined) await this.autoCheckpoints.forget(id).catch((e: unknown) => ctx.warn(`the record of automatic checkpoints could not be updated: ${e instanceof Error ? e.message : String(e)}`));
+      this.logger.for('checkpoints').info(done);
       return { ...which };
     });
-    return { taskId: task.id };
+    return task.id;
   }
 
   /** Chooses the rollback for the next boot, or clears it. */
@@ -399,7 +478,7 @@ export class Service {
     await this.policy.checkpoint(caller, cancel ? `no longer rolling back checkpoint ${id} at the next boot` : `rolling this computer back to checkpoint ${id} at the next boot`);
     const c = await this.checkpoints.rollback(id, cancel);
     this.logger.for('checkpoints').info(cancel ? `rollback of checkpoint "${c.name}" at the next boot cancelled` : `the next boot rolls back to checkpoint "${c.name}" (${id})`);
-    return c;
+    return this.autoCheckpoints.annotate([c])[0] ?? c;
   }
 
   inspectDevice(p: string): Promise<Device> {
