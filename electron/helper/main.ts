@@ -7,12 +7,14 @@
 //   snapkeep-helper install [--user NAME]... [--module FILE] [--enroll-key] [--yes]
 //   snapkeep-helper uninstall
 //   snapkeep-helper check [--json]
+//   snapkeep-helper checkpoint-before-packages [--socket P]   (apt's hook)
 //   snapkeep-helper version
 import { parseArgs } from 'node:util';
 
 import { isAppError } from '../common/contract';
 import { APP_VERSION } from '../common/version';
 import { systemDirs } from '../core/persist/dirs';
+import { runCheckpointBeforePackages } from './before-packages';
 import { runCheck, runInstall, runUninstall } from './install/commands';
 import { startHelper } from './serve';
 
@@ -23,6 +25,10 @@ const USAGE = `usage: snapkeep-helper <command>
               snapkeep group; --user NAME adds a user to the group
   uninstall   remove everything install added (backups and settings stay)
   check       report the module, its builds for installed kernels, Secure Boot
+  checkpoint-before-packages
+              apt's hook: asks the helper for an automatic checkpoint before a
+              package change (exit 1 only when none could be taken and the
+              settings say to stop the change then)
   version     print the version
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 installed but Secure Boot refuses the
@@ -77,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
       return runUninstall(rest);
     case 'check':
       return runCheck(rest);
+    case 'checkpoint-before-packages':
+      return runCheckpointBeforePackages(rest);
     case undefined:
     case 'help':
     case '--help':
