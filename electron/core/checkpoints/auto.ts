@@ -17,6 +17,8 @@ import type { SourceLogger } from '../logs/logger';
 import { writeFileAtomic } from '../persist/atomic-file';
 import { JsonFile } from '../persist/json-file';
 
+/** The settings' file name in the service's config folder (/etc/snapkeep); apt's hook tests that it exists. */
+export const AUTO_SETTINGS_FILE = 'auto-checkpoints.json';
 /** The kernel's id of this boot: a new random UUID at every boot. */
 export const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 /** A settings file is a few hundred bytes; anything much bigger is not one. */

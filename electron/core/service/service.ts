@@ -71,7 +71,7 @@ import { moduleStatus } from '../system/module-status';
 import { systemInfo } from '../system/system-info';
 import { TaskManager } from '../tasks/task-manager';
 import { defaultKeptMapsOptions } from '../tracking/defaults';
-import { AutoProtection, BOOT_ID_FILE } from '../checkpoints/auto';
+import { AUTO_SETTINGS_FILE, AutoProtection, BOOT_ID_FILE } from '../checkpoints/auto';
 import { Checkpoints, type CheckpointsOptions } from '../checkpoints/checkpoints';
 import { defaultCheckpointsOptions } from '../checkpoints/defaults';
 import { GenerationsFile, GenerationsSeen } from '../tracking/generations';
@@ -179,7 +179,7 @@ export class Service {
     this.kept = new KeptMaps(defaultKeptMapsOptions({ ...(o.roots && { sysRoot: o.roots.sys }), ...o.tracking }));
     this.checkpoints = new Checkpoints(defaultCheckpointsOptions({ ...(o.roots && { sysRoot: o.roots.sys, devRoot: o.roots.dev, mountinfo: o.roots.mountinfo }), ...o.checkpoints }));
     this.autoCheckpoints = new AutoProtection({
-      settingsFile: path.join(dirs.config, 'auto-checkpoints.json'),
+      settingsFile: path.join(dirs.config, AUTO_SETTINGS_FILE),
       recordFile: path.join(dirs.state, 'auto-checkpoints.json'),
       bootIdFile: o.bootIdFile ?? BOOT_ID_FILE,
       log: this.logger.for('checkpoints'),

@@ -7,11 +7,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { APP_VERSION } from '../../common/version';
+import { AUTO_SETTINGS_FILE } from '../../core/checkpoints/auto';
 import { HELPER_GROUP } from '../peer-auth';
 import type { Exec } from './exec';
 import type { InstallLayout } from './layout';
 import { readRecord, recordFile, type InstallRecord } from './record';
-import { mirrorRuntime, rootOwnedProblem, runtimeFiles, type RuntimeFile } from './runtime';
+import { mirrorRuntime, onDisk, rootOwnedProblem, runtimeFiles, type RuntimeFile } from './runtime';
 import { dkmsKey, enrolmentGuide, isSignatureRefusal, secureBootState } from './secure-boot';
 import { renderTemplate } from './templates';
 
@@ -27,6 +28,8 @@ export const INITRAMFS_UNIT = 'snapkeep-initramfs.service';
 export const GRUB_UNITS = ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service'] as const;
 /** The boot menu snippet that offers each active checkpoint's rollback (from kmod/boot/grub.d). */
 export const GRUB_SNIPPET = '42_snapkeep';
+/** apt's hook that asks for an automatic checkpoint before each dpkg run (templates/, docs/checkpoints.md). */
+export const APT_HOOK = '80snapkeep-checkpoint';
 const UDEV_RULES = '10-snapkeep.rules';
 const POLICY = 'org.snapkeep.policy';
 /** Store files of kept change maps (tracking/defaults.ts). */
@@ -117,6 +120,7 @@ export class Installer {
     await this.installUdevRules(files);
     await this.installPolicy(files);
     await this.installBootIntegration(files);
+    await this.installAptHook(files, runtime);
     await this.installUnit(files, runtime);
 
     const record: InstallRecord = {
@@ -404,6 +408,33 @@ export class Installer {
     this.say(`done: boot menu snippet ${to} (checkpoints' rollback entries at the next update-grub)`);
   }
 
+  /**
+   * apt's hook (/etc/apt/apt.conf.d/80snapkeep-checkpoint): before each
+   * dpkg run, `snapkeep-helper checkpoint-before-packages` with the runtime
+   * and code the unit runs, only once the automatic checkpoint settings
+   * exist (a shell test: most systems never start node for it). Without
+   * apt there is nothing to hook.
+   */
+  private async installAptHook(files: Set<string>, runtime: Runtime): Promise<void> {
+    const dir = path.join(this.layout.etc, 'apt', 'apt.conf.d');
+    if (!(await exists(dir))) {
+      this.say(`note: no ${dir} (no apt): automatic checkpoints before package changes are not available here`);
+      return;
+    }
+    const settings = path.join(this.layout.etc, 'snapkeep', AUTO_SETTINGS_FILE);
+    // The paths land inside '...' in a shell line inside "..." in apt's syntax, which has no escapes.
+    const unsafe = [settings, runtime.node, runtime.helperMain].find((p) => /['"\\\n\r]/.test(p));
+    if (unsafe !== undefined) {
+      this.say(`warning: ${unsafe} holds a quote or backslash that apt's configuration cannot carry: automatic checkpoints before package changes are not available`);
+      return;
+    }
+    // The packaged app's main.js is inside app.asar: only Electron sees it, the shell tests the archive.
+    const text = await renderTemplate(this.layout.templates, APT_HOOK, { SETTINGS: settings, NODE: runtime.node, HELPER: runtime.helperMain, HELPER_FILE: onDisk(runtime.helperMain) });
+    const file = path.join(dir, APT_HOOK);
+    const changed = await this.writeFile(file, text, files);
+    this.say(changed ? `done: apt hook ${file} (automatic checkpoints before package changes, once turned on)` : `ok: apt hook ${file}`);
+  }
+
   private async rebuildBootImage(): Promise<void> {
     if (!this.exec.which('update-initramfs')) {
       this.say('warning: no update-initramfs: the boot image does not attach kept change maps (their next backups read the whole device once)');
@@ -549,6 +580,7 @@ export class Installer {
       path.join(this.layout.etc, 'udev', 'rules.d', UDEV_RULES),
       path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'),
       path.join(this.layout.polkitActions, POLICY),
+      path.join(this.layout.etc, 'apt', 'apt.conf.d', APT_HOOK),
       ...this.bootFiles().map((f) => f.to),
       this.layout.installRoot,
     ];

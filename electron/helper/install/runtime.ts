@@ -15,7 +15,7 @@ export interface OwnershipProblem {
 }
 
 /** The nearest part of `p` that exists as a real file (a path inside app.asar ends at the archive). */
-function onDisk(p: string): string {
+export function onDisk(p: string): string {
   const asar = p.indexOf('.asar/');
   return asar >= 0 ? p.slice(0, asar + '.asar'.length) : p;
 }

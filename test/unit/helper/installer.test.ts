@@ -2,6 +2,7 @@
 // stand-in (a mock: installing for real would change this host's kernel
 // modules, groups and services; the real install runs in the VM test
 // 300-helper-install). Files go to a scratch layout.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -238,6 +239,68 @@ describe('installer (system tools mocked)', () => {
     expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
     expect(existsSync(snippet)).toBe(false);
     for (const u of ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service']) expect(existsSync(path.join(layout.etc, 'systemd/system', u)), u).toBe(false);
+  });
+
+  it('with apt: writes the hook apt parses into DPkg::Pre-Invoke, which runs the helper only once the settings exist; uninstall removes it', async () => {
+    // Debian's apt-config parses the file as apt will: this test needs it (apt is on every Debian host), it does not skip.
+    const aptConfig = ['/usr/bin/apt-config', '/bin/apt-config'].find((p) => existsSync(p));
+    expect(aptConfig, 'apt-config is needed for this test (apt-get install apt)').toBeDefined();
+    mkdirSync(path.join(layout.etc, 'apt/apt.conf.d'), { recursive: true });
+    // The helper's main.js prints how it was started.
+    writeFileSync(layout.helperMain, "console.log('ran', process.argv.slice(2).join(' '), process.env.ELECTRON_RUN_AS_NODE);\n");
+    const sys = new MockSystem(layout);
+    const first = run(sys);
+    expect(await first.installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    const hook = path.join(layout.etc, 'apt/apt.conf.d/80snapkeep-checkpoint');
+    const settings = path.join(layout.etc, 'snapkeep/auto-checkpoints.json');
+    const line = `if [ -e '${settings}' ] && [ -x '/usr/bin/node' ] && [ -e '${layout.helperMain}' ]; then ELECTRON_RUN_AS_NODE=1 '/usr/bin/node' '${layout.helperMain}' checkpoint-before-packages; fi`;
+    expect(readFileSync(hook, 'utf8')).toContain(`DPkg::Pre-Invoke { "${line}"; };`);
+    expect(statSync(hook).mode & 0o777).toBe(0o644);
+    expect(first.out).toContain(`done: apt hook ${hook} (automatic checkpoints before package changes, once turned on)`);
+
+    const dump = execFileSync(aptConfig ?? 'apt-config', ['-c', hook, 'dump', '--format', '%f=%v%n'], { encoding: 'utf8' });
+    const invoked = dump.split('\n').filter((l) => l.startsWith('DPkg::Pre-Invoke::=')).map((l) => l.slice('DPkg::Pre-Invoke::='.length));
+    expect(invoked).toContain(line);
+    // What apt runs (sh -c): nothing until the settings exist, then the helper's subcommand.
+    expect(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' })).toBe('');
+    file(settings, '{}');
+    expect(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' })).toBe('ran checkpoint-before-packages 1\n');
+
+    sys.calls = [];
+    const second = run(sys);
+    expect(await second.installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(second.out).toContain(`ok: apt hook ${hook}`);
+    expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
+    expect(existsSync(hook)).toBe(false);
+  });
+
+  it('with apt, a packaged app: the hook tests app.asar on disk (main.js inside it exists for Electron only) and runs it with Electron', async () => {
+    mkdirSync(path.join(layout.etc, 'apt/apt.conf.d'), { recursive: true });
+    const asar = path.join(rootsDir, 'opt/Snapkeep/resources/app.asar');
+    file(asar, 'asar');
+    file(path.join(rootsDir, 'opt/Snapkeep/snapkeep'), 'ELF');
+    Object.assign(layout, { helperMain: path.join(asar, 'out/js/electron/helper/main.js'), node: path.join(rootsDir, 'opt/Snapkeep/snapkeep') });
+    expect(await run(new MockSystem(layout)).installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(readFileSync(path.join(layout.etc, 'apt/apt.conf.d/80snapkeep-checkpoint'), 'utf8')).toContain(
+      `[ -x '${layout.node}' ] && [ -e '${asar}' ]; then ELECTRON_RUN_AS_NODE=1 '${layout.node}' '${layout.helperMain}' checkpoint-before-packages; fi`,
+    );
+  });
+
+  it("with apt but a helper path apt's syntax cannot carry (a quote): no hook, with a warning", async () => {
+    mkdirSync(path.join(layout.etc, 'apt/apt.conf.d'), { recursive: true });
+    layout.helperMain = path.join(rootsDir, "opt/it's/main.js");
+    file(layout.helperMain, '// helper');
+    const { installer, out } = run(new MockSystem(layout));
+    expect(await installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(out).toContain(`warning: ${layout.helperMain} holds a quote or backslash that apt's configuration cannot carry: automatic checkpoints before package changes are not available`);
+    expect(existsSync(path.join(layout.etc, 'apt/apt.conf.d/80snapkeep-checkpoint'))).toBe(false);
+  });
+
+  it('without apt: no hook, and says automatic checkpoints are not available', async () => {
+    const { installer, out } = run(new MockSystem(layout));
+    expect(await installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
+    expect(out).toContain(`note: no ${path.join(layout.etc, 'apt/apt.conf.d')} (no apt): automatic checkpoints before package changes are not available here`);
+    expect(existsSync(path.join(layout.etc, 'apt'))).toBe(false);
   });
 
   it('uninstall removes what install added and leaves jobs unless purged', async () => {
