@@ -5,7 +5,7 @@
 // without the app, `snapkeep-boot rollback <id>` does the rollback itself.
 import { parseArgs } from 'node:util';
 
-import { AppError, checkpointState, type Checkpoint } from '../../common/contract';
+import { AppError, AutoCheckpoints, checkpointState, type Checkpoint } from '../../common/contract';
 import { formatBytes } from '../../common/format';
 import type { RpcClient } from '../../common/rpc/client';
 import { openClient } from '../../helper/client';
@@ -13,7 +13,7 @@ import { selectBackend } from '../../helper/select-backend';
 import type { Command } from '../command';
 import { EXIT, exitCodeFor } from '../exit-codes';
 
-const SUBS = ['list', 'plan', 'take', 'end', 'rollback'] as const;
+const SUBS = ['list', 'plan', 'take', 'end', 'rollback', 'auto'] as const;
 
 /** "4G", "512M", "1073741824": bytes. */
 export function parseSize(s: string): number {
@@ -29,8 +29,44 @@ function describe(c: Checkpoint, out: (l: string) => void): void {
   if (c.createdAt !== undefined) out(`    taken ${c.createdAt}`);
   out(`    disks: ${c.devices.map((d) => `${d.device}${d.mountpoints.length > 0 ? ` (${d.mountpoints.join(', ')})` : ''}`).join('; ')}`);
   out(`    store: ${c.store.file ?? c.store.device}, ${formatBytes(c.store.usedBytes)} of ${formatBytes(c.store.sizeBytes)} used, ${c.chunksSaved} chunks saved`);
+  if (c.auto !== undefined)
+    out(
+      c.auto.endAfterGoodBoots > 0
+        ? `    automatic (before package changes), ends after ${c.auto.endAfterGoodBoots} good boots (${c.auto.goodBoots} so far)`
+        : `    automatic (before package changes), ended only by you (${c.auto.goodBoots} good boots so far)`,
+    );
   if (c.bootEntry !== undefined) out(`    boot menu: "${c.bootEntry}"`);
   if (c.rollbackAtNextBoot) out('    THE NEXT BOOT ROLLS THIS COMPUTER BACK to it');
+}
+
+/** The automatic checkpoint settings in words. */
+function describeAuto(a: AutoCheckpoints, out: (l: string) => void): void {
+  out(`automatic checkpoints before package changes: ${a.beforePackageChanges ? 'on' : 'off'}`);
+  out(`    when none can be taken: ${a.onFailure === 'stop' ? 'the package change is stopped' : 'the package change goes on (apt shows why)'}`);
+  out(`    ended after: ${a.endAfterGoodBoots > 0 ? `${a.endAfterGoodBoots} good boots` : 'never by itself (only when you end it)'}`);
+  out(`    store size: ${a.storeBytes !== undefined ? formatBytes(a.storeBytes) : 'the suggested size at the time'}`);
+}
+
+/** `checkpoint auto` options over the settings in force; null when none was given (only show them). */
+function changedAuto(now: AutoCheckpoints, v: { on?: boolean; off?: boolean; 'end-after'?: string; 'on-failure'?: string; size?: string }): AutoCheckpoints | null {
+  if (v.on === true && v.off === true) throw new AppError('INVALID_ARGUMENT', '--on and --off together');
+  const next: AutoCheckpoints = { ...now };
+  if (v.on === true) next.beforePackageChanges = true;
+  if (v.off === true) next.beforePackageChanges = false;
+  if (v['end-after'] !== undefined) {
+    if (!/^\d{1,2}$/.test(v['end-after']) || Number(v['end-after']) > 20) throw new AppError('INVALID_ARGUMENT', `--end-after ${v['end-after']}: a number of good boots from 0 (never by itself) to 20`);
+    next.endAfterGoodBoots = Number(v['end-after']);
+  }
+  if (v['on-failure'] !== undefined) {
+    if (v['on-failure'] !== 'continue' && v['on-failure'] !== 'stop') throw new AppError('INVALID_ARGUMENT', `--on-failure ${v['on-failure']}: continue or stop`);
+    next.onFailure = v['on-failure'];
+  }
+  if (v.size !== undefined) {
+    if (v.size === 'suggested') delete next.storeBytes;
+    else next.storeBytes = parseSize(v.size);
+  }
+  const given = [v.on, v.off, v['end-after'], v['on-failure'], v.size].some((x) => x !== undefined);
+  return given ? next : null;
 }
 
 async function follow(client: RpcClient, taskId: string, json: boolean, out: (l: string) => void, err: (l: string) => void, done: (r: Record<string, unknown>) => string): Promise<number> {
@@ -54,16 +90,25 @@ async function follow(client: RpcClient, taskId: string, json: boolean, out: (l:
 export const checkpointCommand: Command = {
   name: 'checkpoint',
   summary: 'hold the disks this computer boots from before an upgrade; roll back to them at the next boot, or end and keep the changes',
-  usage: 'snapkeep checkpoint [list | plan | take <name> [--size 4G] | end <id> | rollback <id> [--cancel]] [--local] [--json]',
+  usage:
+    'snapkeep checkpoint [list | plan | take <name> [--size 4G] | end <id> | rollback <id> [--cancel] | auto [--on | --off] [--end-after N] [--on-failure continue|stop] [--size 4G|suggested]] [--local] [--json]',
   async run({ args, json, out, err }) {
     const { values, positionals } = parseArgs({
       args,
-      options: { local: { type: 'boolean' }, size: { type: 'string' }, cancel: { type: 'boolean' } },
+      options: {
+        local: { type: 'boolean' },
+        size: { type: 'string' },
+        cancel: { type: 'boolean' },
+        on: { type: 'boolean' },
+        off: { type: 'boolean' },
+        'end-after': { type: 'string' },
+        'on-failure': { type: 'string' },
+      },
       allowPositionals: true,
     });
     const [sub = 'list', arg] = positionals;
     if (!(SUBS as readonly string[]).includes(sub)) throw new AppError('INVALID_ARGUMENT', `unknown subcommand "${sub}" (${SUBS.join(', ')})`);
-    if (sub !== 'list' && sub !== 'plan' && arg === undefined) throw new AppError('INVALID_ARGUMENT', `snapkeep checkpoint ${sub} <${sub === 'take' ? 'name' : 'id'}>`);
+    if (sub !== 'list' && sub !== 'plan' && sub !== 'auto' && arg === undefined) throw new AppError('INVALID_ARGUMENT', `snapkeep checkpoint ${sub} <${sub === 'take' ? 'name' : 'id'}>`);
     const selected = await selectBackend({ forceLocal: values.local ?? false, local: { schedule: false } });
     if (selected.note !== undefined && !json) err(`note: ${selected.note}`);
     const client = await openClient(selected.backend);
@@ -91,6 +136,14 @@ export const checkpointCommand: Command = {
           const storeBytes = values.size !== undefined ? parseSize(values.size) : (await client.call('checkpoints.plan', {})).suggestedStoreBytes;
           const { taskId } = await client.call('checkpoints.create', { name: arg as string, storeBytes });
           return await follow(client, taskId, json, out, err, (r) => `checkpoint "${arg}" taken (${String(r['checkpointId'])}): until you end it, "snapkeep checkpoint rollback ${String(r['checkpointId'])}" or the boot menu returns this computer to this instant`);
+        }
+        case 'auto': {
+          const now = await client.call('checkpoints.auto.get', {});
+          const next = changedAuto(now, values);
+          const inForce = next === null ? now : await client.call('checkpoints.auto.set', next);
+          if (json) out(JSON.stringify(inForce));
+          else describeAuto(inForce, out);
+          return EXIT.OK;
         }
         case 'end': {
           const which = arg !== undefined && arg.startsWith('/') ? { storeFile: arg } : { id: arg as string };

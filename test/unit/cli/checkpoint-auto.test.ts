@@ -1,0 +1,92 @@
+// `snapkeep checkpoint auto` and the automatic checkpoints in `checkpoint
+// list`, against a real helper (startHelper) on a socket in a temporary
+// folder, with the boot tool and menu mocked (test/support/checkpoint-machine.ts).
+import { chmodSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { checkpointCommand } from '../../../electron/cli/commands/checkpoint';
+import { startHelper, type RunningHelper } from '../../../electron/helper/serve';
+import { mockMachine, type MockMachine } from '../../support/checkpoint-machine';
+import { tempServiceDirs } from '../../support/temp-dirs';
+
+const tmp = tempServiceDirs();
+let m: MockMachine;
+let helper: RunningHelper;
+const saved = process.env['SNAPKEEP_HELPER_SOCKET'];
+
+beforeAll(async () => {
+  chmodSync(tmp.root, 0o755);
+  m = mockMachine(tmp.root);
+  const sock = path.join(tmp.root, 'helper.sock');
+  writeFileSync(path.join(tmp.root, 'boot_id'), 'a0000000-0000-4000-8000-000000000001\n');
+  helper = await startHelper({
+    dirs: tmp.dirs,
+    socketPath: sock,
+    socketMode: 0o666,
+    group: 'users',
+    service: { checkpoints: m.options, bootIdFile: path.join(tmp.root, 'boot_id'), tracking: { config: path.join(tmp.root, 'boot.conf'), storeDir: path.join(tmp.root, 'maps') } },
+  });
+  process.env['SNAPKEEP_HELPER_SOCKET'] = sock;
+});
+afterAll(async () => {
+  if (saved === undefined) delete process.env['SNAPKEEP_HELPER_SOCKET'];
+  else process.env['SNAPKEEP_HELPER_SOCKET'] = saved;
+  await helper.stop();
+  tmp.remove();
+});
+
+async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const json = args.includes('--json');
+  const code = await checkpointCommand.run({ args: args.filter((a) => a !== '--json'), json, out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+describe('snapkeep checkpoint auto', () => {
+  it('with no options only prints the settings in force (off at first)', async () => {
+    expect(await cli('auto')).toEqual({
+      code: 0,
+      out: [
+        'automatic checkpoints before package changes: off',
+        '    when none can be taken: the package change goes on (apt shows why)',
+        '    ended after: 3 good boots',
+        '    store size: the suggested size at the time',
+      ],
+      err: [],
+    });
+  });
+
+  it('turns them on with options, keeps what is not given, and prints what is now in force', async () => {
+    const r = await cli('auto', '--on', '--on-failure', 'stop', '--size', '4G');
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      'automatic checkpoints before package changes: on',
+      '    when none can be taken: the package change is stopped',
+      '    ended after: 3 good boots',
+      '    store size: 4.00 GiB',
+    ]);
+    expect(await helper.service.getAutoCheckpoints()).toEqual({ beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 3, storeBytes: 4 * 2 ** 30 });
+    const again = await cli('auto', '--end-after', '0', '--size', 'suggested', '--json');
+    expect(JSON.parse(again.out[0] ?? '')).toEqual({ beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 0 });
+  });
+
+  it('refuses what is not a setting, changing nothing', async () => {
+    const before = await helper.service.getAutoCheckpoints();
+    await expect(cli('auto', '--end-after', '21')).rejects.toThrow('--end-after 21: a number of good boots from 0 (never by itself) to 20');
+    await expect(cli('auto', '--on-failure', 'maybe')).rejects.toThrow('--on-failure maybe: continue or stop');
+    await expect(cli('auto', '--on', '--off')).rejects.toThrow('--on and --off together');
+    expect(await helper.service.getAutoCheckpoints()).toEqual(before);
+  });
+
+  it('checkpoint list says which are automatic, with their good boots', async () => {
+    await cli('auto', '--on', '--end-after', '2');
+    const r = await helper.service.checkpointBeforePackages();
+    await helper.service.tasks.wait(r.taskId ?? '');
+    const list = await cli('list');
+    expect(list.code).toBe(0);
+    expect(list.out).toContain('    automatic (before package changes), ends after 2 good boots (0 so far)');
+  });
+});
