@@ -1,7 +1,10 @@
 // What a checkpoint's state means for the user, in words: whether it can
 // still be rolled back, and if not, why; which devices it holds; how full
-// its store is. Pure, so the page, its dialogs and tests say it one way.
-import type { Checkpoint, CheckpointDevice } from '@common/contract';
+// its store is, and the sizes a store may have; when an automatic one
+// ends. Pure, so the page, its dialogs and tests say it one way.
+import type { Checkpoint, CheckpointDevice, CheckpointPlan } from '@common/contract';
+
+import { formatBytes } from '@/util/format';
 
 export { checkpointState } from '@common/contract';
 
@@ -24,4 +27,41 @@ export const STORE_WARN_AT = 0.8;
 /** Whether it can be removed rather than ended: it no longer holds anything worth rolling back to. */
 export function isFinishedCheckpoint(c: Checkpoint): boolean {
   return c.state === 'invalid' || c.state === 'rolled-back' || c.state === 'unreadable' || c.state === 'committed' || c.state === 'abandoned';
+}
+
+/** An automatic checkpoint's line: why it was taken and when it ends. */
+export function autoCheckpointWords(auto: NonNullable<Checkpoint['auto']>): string {
+  const taken = 'Taken before package changes';
+  if (auto.endAfterGoodBoots === 0) return `${taken} · ended only by you`;
+  const boots = auto.endAfterGoodBoots === 1 ? '1 good boot' : `${auto.endAfterGoodBoots} good boots`;
+  return `${taken} · ends after ${boots} (${auto.goodBoots} so far)`;
+}
+
+/**
+ * The listed checkpoint (in any state: the boot tool keeps one record per
+ * disk) that holds one of the devices the plan would hold, if any. Then the
+ * plan's problem may be only that, which does not make automatic
+ * checkpoints impossible on this computer: they wait until it is ended.
+ */
+export function checkpointHoldingPlan(plan: Pick<CheckpointPlan, 'devices'>, checkpoints: readonly Checkpoint[]): Checkpoint | undefined {
+  const same = (a: CheckpointDevice, b: CheckpointDevice) => a.device === b.device || (a.name !== undefined && a.name === b.name);
+  return checkpoints.find((c) => c.devices.some((d) => plan.devices.some((p) => same(d, p))));
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** A store size typed in GiB, in bytes as the service sizes stores (whole MiB); 0 when nothing is typed. */
+export function storeBytesOfGiB(gib: number | null): number {
+  return gib === null ? 0 : Math.round((gib * GiB) / MiB) * MiB;
+}
+
+/** A store size in GiB as the size fields show it (two decimals at most). */
+export function gibOfStoreBytes(bytes: number): number {
+  return Math.round((bytes / GiB) * 100) / 100;
+}
+
+/** Why a store of this size cannot be made under this plan, or undefined. */
+export function storeSizeProblem(bytes: number, plan: Pick<CheckpointPlan, 'minStoreBytes' | 'maxStoreBytes'>): string | undefined {
+  return bytes < plan.minStoreBytes || bytes > plan.maxStoreBytes ? `Choose between ${formatBytes(plan.minStoreBytes)} and ${formatBytes(plan.maxStoreBytes)}.` : undefined;
 }
