@@ -1,7 +1,9 @@
 // The Checkpoints page in Chromium against the real service of this host:
 // no module is loaded here, so "Take a checkpoint" shows what it would hold
 // (the devices the host boots from) with the plan's problem, and keeps its
-// button off. The boot config and the store folder are temporary ones.
+// button off; the automatic checkpoints' settings are shown off and locked
+// with the same problem. The boot config and the store folder are temporary
+// ones.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -39,6 +41,31 @@ it('shows the checkpoints and, without the module, why none can be taken', async
   await page.getByTestId('empty-state').waitFor();
   expect(await page.getByTestId('empty-state').textContent()).toContain('No checkpoint');
   expect(await unnamedControls(page)).toEqual([]);
+
+  // Automatic checkpoints: off (the default), and locked with the plan's problem.
+  const auto = page.getByTestId('auto-checkpoints');
+  await auto.getByTestId('auto-checkpoints-problem').waitFor();
+  expect(await auto.getByTestId('auto-checkpoints-problem').textContent()).toMatch(/^\s*Automatic checkpoints cannot be taken on this computer\.\s*the kernel module is not loaded/);
+  expect(await auto.getByTestId('auto-checkpoints-tag').textContent()).toBe('Off');
+  expect(await auto.getByTestId('auto-checkpoints-state').textContent()).toContain('Off: no checkpoint is taken before package changes.');
+  const toggle = auto.getByRole('switch', { name: 'Take a checkpoint before package changes (apt)' });
+  expect([await toggle.isChecked(), await toggle.isDisabled()]).toEqual([false, true]);
+  expect(await auto.getByRole('spinbutton', { name: 'End it after' }).isDisabled()).toBe(true);
+  expect(await auto.getByRole('radio', { name: 'Stop the package change' }).isDisabled()).toBe(true);
+  expect(await auto.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+  expect(await auto.textContent()).toContain('Nothing is ever rolled back by itself');
+  expect(await unnamedControls(page)).toEqual([]);
+  await auto.scrollIntoViewIfNeeded();
+  await screenshot(page, 'checkpoints-auto-locked');
+  // At 800x600 the section fits: nothing scrolls sideways, Save stays in view.
+  await page.setViewportSize({ width: 800, height: 600 });
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  expect(scroll).toBeLessThanOrEqual(inner ?? 0);
+  const save = (await auto.getByRole('button', { name: 'Save' }).boundingBox()) ?? { x: Infinity, width: 0 };
+  expect(save.x + save.width).toBeLessThanOrEqual(800);
+  await auto.scrollIntoViewIfNeeded();
+  await screenshot(page, 'checkpoints-auto-small');
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   await page.getByTestId('checkpoints-take').click();
   await page.getByTestId('checkpoint-plan-devices').waitFor();

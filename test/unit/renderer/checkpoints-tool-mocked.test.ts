@@ -5,7 +5,10 @@
 // table for the devices the computer boots from: the plan and its problem
 // in "Take a checkpoint", the task that takes one, the rollback that asks
 // for the typed name before it is chosen, ending one, and the words for a
-// checkpoint that can no longer be rolled back.
+// checkpoint that can no longer be rolled back; automatic checkpoints: the
+// settings saved through the page and read back, the one the apt hook's
+// call takes and its card, good boots counted, and the settings locked by
+// the plan's problem.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -18,9 +21,10 @@ import { afterEach, expect, it } from 'vitest';
 import { rollbackEntryId, type BootMenu } from '../../../electron/core/checkpoints/boot-menu';
 import type { CheckpointTool, CreateRequest, ToolCheckpoint } from '../../../electron/core/checkpoints/boot-tool';
 import { majorMinor } from '../../../electron/core/devices/sysfs';
+import type { ServiceOptions } from '../../../electron/core/service/service';
 import { useCheckpointsStore } from '../../../renderer/src/stores/checkpoints';
 import CheckpointsView from '../../../renderer/src/views/CheckpointsView.vue';
-import { openService, type Fixture } from './service-fixture';
+import { connectRenderer, openService, type Fixture } from './service-fixture';
 
 const global = { plugins: [[PrimeVue, { theme: 'none' }] as never, ToastService] };
 const GiB = 1 << 30;
@@ -155,12 +159,14 @@ function bootTree(root: string) {
   return { sys, mountinfo, storeDir, rootName: rootDev.name, devRoot: host ? '/dev' : path.join(root, 'dev'), realDevice: host !== null };
 }
 
-async function open(held: ToolCheckpoint[] = [], o: { view?: boolean } = {}) {
+async function open(held: ToolCheckpoint[] = [], o: { view?: boolean; dirs?: ServiceOptions['dirs']; problem?: string } = {}) {
   scratch = mkdtempSync(path.join(tmpdir(), 'snapkeep-checkpoints-ui-'));
   const tree = bootTree(scratch);
   const t = fakeTool(held);
+  if (o.problem !== undefined) t.state.problem = o.problem;
   const m = fakeMenu(t.tool);
   fx = await openService({
+    ...(o.dirs && { dirs: o.dirs }),
     checkpoints: { tool: t.tool, menu: m.menu, storeDir: tree.storeDir, sysRoot: tree.sys, devRoot: tree.devRoot, mountinfo: tree.mountinfo, updateInitramfs: null, freeBytes: async () => 40 * GiB },
   });
   if (o.view !== false) view = mount(CheckpointsView, { global, attachTo: document.body });
@@ -332,4 +338,151 @@ it('the store keeps the list apart from the plan, says why a read failed, and fo
   Object.defineProperty(tool, 'held', { value: list, writable: true, configurable: true });
   await store.load();
   expect(store.error).toBeNull();
+});
+
+/** Types into a PrimeVue InputNumber: it takes the text as its value when it loses the focus. */
+async function typeNumber(id: string, value: string): Promise<void> {
+  const el = document.getElementById(id) as HTMLInputElement | null;
+  if (!el) throw new Error(`no #${id}`);
+  el.value = value;
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+  el.dispatchEvent(new FocusEvent('blur'));
+  await flushPromises();
+}
+const input = (id: string) => document.getElementById(id) as HTMLInputElement | null;
+/** Clicks a switch, a radio button or a checkbox by its id. */
+async function check(id: string): Promise<void> {
+  const el = input(id);
+  if (!el) throw new Error(`no #${id} on the page: ${document.body.textContent?.slice(0, 1500)}`);
+  el.click();
+  await flushPromises();
+}
+
+it('automatic checkpoints: turned on and saved through the page, read back after a reload, and the one taken before package changes says so on its card (boot tool mocked)', async () => {
+  const { tool } = await open();
+  await until(() => text('auto-checkpoints-tag') === 'Off' && input('auto-before-packages')?.disabled === false, 'the automatic settings, off');
+  expect(text('auto-checkpoints-state')).toBe('Off: no checkpoint is taken before package changes.');
+  expect(text('auto-checkpoints-intro')).toContain('Nothing is ever rolled back by itself');
+  expect($('auto-checkpoints-problem')).toBeNull();
+  // Off, the other fields wait for the switch; nothing changed, nothing to save.
+  expect(input('auto-end-after')?.disabled).toBe(true);
+  expect(disabled('auto-checkpoints-save')).toBe(true);
+
+  await check('auto-before-packages');
+  expect(input('auto-end-after')?.disabled).toBe(false);
+  expect(input('auto-end-after')?.value).toBe('3');
+  await typeNumber('auto-end-after', '2');
+  await check('auto-on-failure-stop');
+  expect(document.body.textContent).toContain('Suggested size (8.00 GiB now; sized again each time)');
+  await check('auto-size-custom');
+  await typeNumber('auto-size-gib', '100');
+  // 40 GiB free, 2 GiB kept.
+  expect(text('auto-size-problem')).toBe('Choose between 64.0 MiB and 38.0 GiB.');
+  expect(disabled('auto-checkpoints-save')).toBe(true);
+  await typeNumber('auto-size-gib', '1.5');
+  expect($('auto-size-problem')).toBeNull();
+
+  // A save that fails says why where the user acted, and changes nothing.
+  const settingsFile = path.join(fx?.root ?? '', 'config', 'auto-checkpoints.json');
+  mkdirSync(settingsFile, { recursive: true });
+  await click('auto-checkpoints-save');
+  await until(() => $('error') !== null, 'the save to fail');
+  expect(text('error-title')).toMatch(/^Could not save the automatic checkpoint settings: /);
+  expect(text('error-technical')).toContain('EISDIR');
+  expect($('auto-checkpoints')?.contains($('error'))).toBe(true);
+  expect(text('auto-checkpoints-tag')).toBe('Off');
+  rmSync(settingsFile, { recursive: true });
+
+  await click('auto-checkpoints-save');
+  await until(() => text('auto-checkpoints-state').startsWith('Saved.'), 'the save');
+  expect(text('auto-checkpoints-state')).toBe(
+    'Saved. On: a checkpoint is taken before package changes, with a 1.50 GiB store, and ended after 2 good boots; when one cannot be taken, the package change is stopped.',
+  );
+  expect(text('auto-checkpoints-tag')).toBe('On');
+  expect($('error')).toBeNull();
+  expect(disabled('auto-checkpoints-save')).toBe(true);
+  expect(JSON.parse(readFileSync(settingsFile, 'utf8'))).toEqual({ version: 1, beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 2, storeBytes: 1536 << 20 });
+
+  // A reload (a new connection and a fresh Pinia) reads it back from the service.
+  view?.unmount();
+  document.body.innerHTML = '';
+  await connectRenderer(fx?.backend ?? (undefined as never));
+  view = mount(CheckpointsView, { global, attachTo: document.body });
+  await until(() => text('auto-checkpoints-tag') === 'On' && input('auto-before-packages')?.disabled === false, 'the settings after the reload');
+  expect(input('auto-before-packages')?.checked).toBe(true);
+  expect(input('auto-end-after')?.value).toBe('2');
+  expect(input('auto-on-failure-stop')?.checked).toBe(true);
+  expect(input('auto-size-custom')?.checked).toBe(true);
+  expect(input('auto-size-gib')?.value).toBe('1.5 GiB');
+  expect(text('auto-checkpoints-state')).not.toContain('Saved.');
+
+  // apt is about to change packages: the hook's call takes one, with the saved size.
+  const r = await (fx?.backend.service?.checkpointBeforePackages() ?? Promise.reject(new Error('no service')));
+  expect(r.taskId).toBeTruthy();
+  await until(() => $('checkpoint') !== null, 'the automatic checkpoint in the list');
+  expect(tool.created[0]?.pages).toBe((1536 << 20) / 4096);
+  expect(text('checkpoint-name')).toMatch(/^before package changes \d{4}-\d\d-\d\d \d\d:\d\d$/);
+  expect(text('checkpoint-auto-tag')).toBe('Automatic');
+  expect(text('checkpoint-auto')).toBe('Taken before package changes · ends after 2 good boots (0 so far)');
+
+  // It holds the disks now (the plan was read again when its task ended): no second one is taken, which is said, not locked.
+  await until(() => $('auto-checkpoints-waiting') !== null, 'the note that one holds the disks');
+  expect(text('auto-checkpoints-waiting')).toMatch(/^Checkpoint “before package changes [-\d: ]+” holds the disks now: package changes made until it is ended can be rolled back to it, so no other is taken\.$/);
+  expect($('auto-checkpoints-problem')).toBeNull();
+  expect(input('auto-before-packages')?.disabled).toBe(false);
+});
+
+it('automatic checkpoints: good boots so far and "ended only by you" on the cards; locked with the plan\'s problem, but what is on can be turned off (boot tool mocked)', async () => {
+  const scratchDirs = mkdtempSync(path.join(tmpdir(), 'snapkeep-auto-ui-'));
+  const dirs = { config: path.join(scratchDirs, 'config'), state: path.join(scratchDirs, 'state'), runtime: path.join(scratchDirs, 'run') };
+  mkdirSync(dirs.config, { recursive: true });
+  mkdirSync(dirs.state, { recursive: true });
+  const A = '00000000-0000-4000-8000-0000000000a1';
+  const B = '00000000-0000-4000-8000-0000000000b2';
+  const boot = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+  // What the helper recorded when it took them, and the good boots it counted since.
+  writeFileSync(
+    path.join(dirs.state, 'auto-checkpoints.json'),
+    JSON.stringify({ version: 1, checkpoints: { [A]: { takenInBoot: boot(1), goodBoots: [boot(2)], endAfterGoodBoots: 3 }, [B]: { takenInBoot: boot(3), goodBoots: [boot(4), boot(5)], endAfterGoodBoots: 0 } } }),
+  );
+  writeFileSync(path.join(dirs.config, 'auto-checkpoints.json'), JSON.stringify({ version: 1, beforePackageChanges: true, onFailure: 'continue', endAfterGoodBoots: 3 }));
+  const created = Math.floor(Date.parse('2026-12-01T10:00:00Z') / 1000);
+  // Of disks this plan does not hold (another system's), so only the tool's problem stands in the way.
+  const base = { store: '/dev/vdz1', devices: ['/dev/vdz2'], reason: 'none', created, entries: 0, usedPages: 1, pages: 1000, attached: true, state: 'active' };
+  try {
+    const { tool } = await open(
+      [
+        { ...base, file: '/var/lib/snapkeep/checkpoints/a.ckpt', id: A, name: 'before package changes 2026-12-01 10:00' },
+        { ...base, file: '/var/lib/snapkeep/checkpoints/b.ckpt', id: B, name: 'before package changes 2026-12-02 09:00' },
+        { ...base, file: '/var/lib/snapkeep/checkpoints/c.ckpt', id: NEW_ID, name: 'By hand' },
+      ],
+      { dirs, problem: 'the kernel module is not loaded (mocked)' },
+    );
+    await until(() => $$('checkpoint').length === 3 && $('auto-checkpoints-problem') !== null && text('auto-checkpoints-tag') === 'On', 'the list and the locked settings');
+    const card = (name: string) => $$('checkpoint').find((x) => x.querySelector('[data-testid="checkpoint-name"]')?.textContent === name);
+    const line = (name: string) => card(name)?.querySelector('[data-testid="checkpoint-auto"]')?.textContent?.trim();
+    expect(line('before package changes 2026-12-01 10:00')).toBe('Taken before package changes · ends after 3 good boots (1 so far)');
+    expect(line('before package changes 2026-12-02 09:00')).toBe('Taken before package changes · ended only by you');
+    expect(card('By hand')?.querySelector('[data-testid="checkpoint-auto-tag"]')).toBeNull();
+    expect(line('By hand')).toBeUndefined();
+
+    // Locked: the plan's problem is said; only the switch stays, to turn it off.
+    expect(text('auto-checkpoints-problem')).toMatch(/^Automatic checkpoints cannot be taken on this computer\.\s*the kernel module is not loaded \(mocked\)$/);
+    expect(input('auto-before-packages')?.disabled).toBe(false);
+    expect(input('auto-end-after')?.disabled).toBe(true);
+    expect(input('auto-on-failure-stop')?.disabled).toBe(true);
+    expect(input('auto-size-custom')?.disabled).toBe(true);
+    expect(disabled('auto-checkpoints-save')).toBe(true);
+    await check('auto-before-packages');
+    expect(disabled('auto-checkpoints-save')).toBe(false);
+    await click('auto-checkpoints-save');
+    await until(() => text('auto-checkpoints-state').startsWith('Saved.'), 'the save');
+    expect(text('auto-checkpoints-state')).toBe('Saved. Off: no checkpoint is taken before package changes.');
+    // Off and locked: it cannot be turned on again until the problem is gone.
+    expect(input('auto-before-packages')?.disabled).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(dirs.config, 'auto-checkpoints.json'), 'utf8'))).toMatchObject({ beforePackageChanges: false });
+    expect(tool.created).toHaveLength(0);
+  } finally {
+    rmSync(scratchDirs, { recursive: true, force: true });
+  }
 });
