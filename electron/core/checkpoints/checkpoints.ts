@@ -198,9 +198,9 @@ export class Checkpoints {
     if (this.o.updateInitramfs === null) {
       warnings.push('this system does not build its boot image with initramfs-tools: nothing re-attaches the checkpoint at boot before the file systems mount, so the next boot makes it invalid; roll back or end it before rebooting');
     } else {
-      say('rebuilding the boot image (update-initramfs -u) so the checkpoint holds from the first instant of every boot');
+      say('rebuilding the boot image (update-initramfs -u -k all) so the checkpoint holds from the first instant of every boot');
       const u = await this.rebuildInitramfs();
-      if (u !== null) warnings.push(`update-initramfs failed (${u}): the checkpoint holds until the next reboot only; run update-initramfs -u before rebooting`);
+      if (u !== null) warnings.push(`update-initramfs failed (${u}): the checkpoint holds until the next reboot only; run update-initramfs -u -k all before rebooting`);
     }
     warnings.push(...(await this.refreshMenu(say)));
     return { id, warnings };
@@ -234,7 +234,7 @@ export class Checkpoints {
     if (this.o.updateInitramfs !== null) {
       say('rebuilding the boot image without the checkpoint');
       const u = await this.rebuildInitramfs();
-      if (u !== null) warnings.push(`update-initramfs failed (${u}): run update-initramfs -u by hand`);
+      if (u !== null) warnings.push(`update-initramfs failed (${u}): run update-initramfs -u -k all by hand`);
     }
     warnings.push(...(await this.refreshMenu(say)));
     return { warnings };

@@ -17,7 +17,7 @@ export function defaultKeptMapsOptions(over: Partial<KeptMapsOptions> = {}): Kep
   // checkout) update-initramfs itself.
   const unit = '/etc/systemd/system/snapkeep-initramfs.service';
   const direct = ['/usr/sbin/update-initramfs', '/sbin/update-initramfs'].find((t) => existsSync(t));
-  const update = existsSync(unit) && existsSync('/run/systemd/system') ? ['systemctl', 'start', 'snapkeep-initramfs.service'] : direct !== undefined ? [direct, '-u'] : null;
+  const update = existsSync(unit) && existsSync('/run/systemd/system') ? ['systemctl', 'start', 'snapkeep-initramfs.service'] : direct !== undefined ? [direct, '-u', '-k', 'all'] : null;
   return {
     tool,
     config: process.env['SNAPKEEP_BOOT_CONFIG'] ?? '/etc/snapkeep/boot.conf',

@@ -32,7 +32,7 @@ export interface KeptMapsOptions {
   devRoot: string;
   /**
    * The command that rebuilds the initramfs so it attaches the maps before
-   * any mount (update-initramfs -u, or the installer's oneshot unit); null:
+   * any mount (update-initramfs -u -k all, or the installer's oneshot unit); null:
    * not an initramfs-tools system.
    */
   updateInitramfs: readonly string[] | null;
@@ -186,9 +186,9 @@ export class KeptMaps {
         `${device}: this system's boot image is not built by initramfs-tools, so nothing attaches the map at boot before file systems mount; the helper attaches it when it starts, and a write seen first by then makes the next backup read the device once`,
       );
     } else {
-      say('rebuilding the boot image (update-initramfs -u) so the map is attached before anything mounts');
+      say('rebuilding the boot image (update-initramfs -u -k all) so the map is attached before anything mounts');
       const u = await this.rebuild();
-      if (u.code !== 0) warnings.push(`${device}: update-initramfs failed (${u.out.split('\n').slice(-3).join(' ')}): the map is kept until the next reboot; run update-initramfs -u by hand`);
+      if (u.code !== 0) warnings.push(`${device}: update-initramfs failed (${u.out.split('\n').slice(-3).join(' ')}): the map is kept until the next reboot; run update-initramfs -u -k all by hand`);
     }
     return { warnings };
   }
@@ -222,9 +222,9 @@ export class KeptMaps {
       else await fs.rm(full, { force: true });
     }
     if (this.o.updateInitramfs !== null) {
-      say('rebuilding the boot image (update-initramfs -u) without the map');
+      say('rebuilding the boot image (update-initramfs -u -k all) without the map');
       const u = await this.rebuild();
-      if (u.code !== 0) warnings.push(`update-initramfs failed (${u.out.split('\n').slice(-3).join(' ')}): run update-initramfs -u by hand`);
+      if (u.code !== 0) warnings.push(`update-initramfs failed (${u.out.split('\n').slice(-3).join(' ')}): run update-initramfs -u -k all by hand`);
     }
     return { warnings };
   }

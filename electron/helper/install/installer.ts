@@ -440,8 +440,8 @@ export class Installer {
       this.say('warning: no update-initramfs: the boot image does not attach kept change maps (their next backups read the whole device once)');
       return;
     }
-    const r = await this.exec.run('update-initramfs', ['-u']);
-    this.say(r.code === 0 ? 'done: boot image rebuilt (update-initramfs -u)' : `warning: update-initramfs -u failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
+    const r = await this.exec.run('update-initramfs', ['-u', '-k', 'all']);
+    this.say(r.code === 0 ? 'done: boot image rebuilt (update-initramfs -u -k all)' : `warning: update-initramfs -u -k all failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
   }
 
   /**

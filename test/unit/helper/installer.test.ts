@@ -161,7 +161,8 @@ describe('installer (system tools mocked)', () => {
     // The sandboxed helper has /boot read-only: systemd rebuilds the boot image in a fixed oneshot unit.
     const initramfsUnit = readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-initramfs.service'), 'utf8');
     expect(initramfsUnit).toMatch(/^Type=oneshot$/m);
-    expect(initramfsUnit).toMatch(/^ExecStart=\/usr\/sbin\/update-initramfs -u$/m);
+    // Every installed kernel's image: a boot into an older kernel must attach the maps and checkpoints too.
+    expect(initramfsUnit).toMatch(/^ExecStart=\/usr\/sbin\/update-initramfs -u -k all$/m);
     expect(initramfsUnit).not.toMatch(/@[A-Z_]+@/);
     // Likewise the boot menu for checkpoints: update-grub, and grub-reboot of a rollback entry only.
     expect(readFileSync(path.join(layout.etc, 'systemd/system/snapkeep-grub.service'), 'utf8')).toMatch(/^ExecStart=\/usr\/sbin\/update-grub$/m);
@@ -326,18 +327,18 @@ describe('installer (system tools mocked)', () => {
     mkdirSync(path.join(layout.etc, 'snapkeep'), { recursive: true });
     writeFileSync(path.join(layout.etc, 'snapkeep/boot.conf'), 'track /dev/vdb identity=x store=/dev/vdc ranges=8+16\n');
     expect(await run(sys).installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
-    expect(sys.calls).toContain('update-initramfs -u');
+    expect(sys.calls).toContain('update-initramfs -u -k all');
     // Unchanged hooks: no second rebuild.
     sys.calls = [];
     expect(await run(sys).installer.install({ users: [], enrollKey: false, apt: true })).toBe(EXIT_OK);
-    expect(sys.calls).not.toContain('update-initramfs -u');
+    expect(sys.calls.filter((c) => c.startsWith('update-initramfs'))).toEqual([]);
     sys.calls = [];
     expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
     const tool = path.join(layout.sbin, 'snapkeep-boot');
     expect(sys.calls.indexOf(`${tool} seal`)).toBeGreaterThanOrEqual(0);
     expect(sys.calls.indexOf(`${tool} seal`)).toBeLessThan(sys.calls.indexOf('rmmod snapkeep'));
     // Without the hook, the boot image is rebuilt so it no longer attaches them.
-    expect(sys.calls.filter((c) => c === 'update-initramfs -u')).toHaveLength(1);
+    expect(sys.calls.filter((c) => c.startsWith('update-initramfs'))).toEqual(['update-initramfs -u -k all']);
   });
 
   it('a /usr it cannot write (an image-based system) leaves out the boot integration with a warning, and installs the rest', async () => {

@@ -174,7 +174,7 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
 
   it('a failed update-initramfs is a warning that says the checkpoint holds until the next reboot only', async () => {
     const { warnings } = await machine({ updateInitramfs: ['/bin/false'] }).create('x', GiB);
-    expect(warnings).toEqual([expect.stringMatching(/^update-initramfs failed .*: the checkpoint holds until the next reboot only; run update-initramfs -u before rebooting$/)]);
+    expect(warnings).toEqual([expect.stringMatching(/^update-initramfs failed .*: the checkpoint holds until the next reboot only; run update-initramfs -u -k all before rebooting$/)]);
   });
 
   it('rolls back at the next boot only an active checkpoint with a boot entry, and cancels', async () => {
