@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util';
 import { AppError, AutoCheckpoints, checkpointState, type Checkpoint } from '../../common/contract';
 import { formatBytes } from '../../common/format';
 import type { RpcClient } from '../../common/rpc/client';
-import { openClient } from '../../helper/client';
-import { selectBackend } from '../../helper/select-backend';
+import { HELPER_SOCKET, openClient } from '../../helper/client';
+import { probeHelper, selectBackend } from '../../helper/select-backend';
 import type { Command } from '../command';
 import { EXIT, exitCodeFor } from '../exit-codes';
 
@@ -32,7 +32,7 @@ function describe(c: Checkpoint, out: (l: string) => void): void {
   if (c.auto !== undefined)
     out(
       c.auto.endAfterGoodBoots > 0
-        ? `    automatic (before package changes), ends after ${c.auto.endAfterGoodBoots} good boots (${c.auto.goodBoots} so far)`
+        ? `    automatic (before package changes), ends after ${c.auto.endAfterGoodBoots} good boot${c.auto.endAfterGoodBoots === 1 ? '' : 's'} (${c.auto.goodBoots} so far)`
         : `    automatic (before package changes), ended only by you (${c.auto.goodBoots} good boots so far)`,
     );
   if (c.bootEntry !== undefined) out(`    boot menu: "${c.bootEntry}"`);
@@ -109,6 +109,17 @@ export const checkpointCommand: Command = {
     const [sub = 'list', arg] = positionals;
     if (!(SUBS as readonly string[]).includes(sub)) throw new AppError('INVALID_ARGUMENT', `unknown subcommand "${sub}" (${SUBS.join(', ')})`);
     if (sub !== 'list' && sub !== 'plan' && sub !== 'auto' && arg === undefined) throw new AppError('INVALID_ARGUMENT', `snapkeep checkpoint ${sub} <${sub === 'take' ? 'name' : 'id'}>`);
+    // The settings are the helper's: apt's hook asks the running helper. A
+    // service in this process would keep them where nothing reads them.
+    if (sub === 'auto') {
+      if (values.local === true) throw new AppError('INVALID_ARGUMENT', "snapkeep checkpoint auto has no --local: automatic checkpoints are the helper's settings");
+      await probeHelper(process.env['SNAPKEEP_HELPER_SOCKET'] ?? HELPER_SOCKET).catch((e: unknown) => {
+        throw new AppError(
+          'HELPER_UNAVAILABLE',
+          `automatic checkpoints are the helper's settings (apt's hook asks the running helper), and it is not running: ${e instanceof Error ? e.message : String(e)}. Start it (systemctl start snapkeep-helper.service) or install it (snapkeep-helper install)`,
+        );
+      });
+    }
     const selected = await selectBackend({ forceLocal: values.local ?? false, local: { schedule: false } });
     if (selected.note !== undefined && !json) err(`note: ${selected.note}`);
     const client = await openClient(selected.backend);

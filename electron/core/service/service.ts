@@ -393,7 +393,7 @@ export class Service {
       log.warn(`good boots of automatic checkpoints could not be counted: ${e instanceof Error ? e.message : String(e)}`);
       return [];
     });
-    for (const { checkpoint: c, goodBoots } of due) this.startEnd({ id: c.id }, c, `checkpoint "${c.name}" ended automatically after ${goodBoots} good boots`);
+    for (const { checkpoint: c, goodBoots } of due) this.startEnd({ id: c.id }, c, `checkpoint "${c.name}" ended automatically after ${goodBoots} good boot${goodBoots === 1 ? '' : 's'}`);
   }
 
   /** Holds the devices the system boots from: root, or a member polkit allows. */

@@ -90,3 +90,16 @@ describe('snapkeep checkpoint auto', () => {
     expect(list.out).toContain('    automatic (before package changes), ends after 2 good boots (0 so far)');
   });
 });
+
+describe('snapkeep checkpoint auto without the helper', () => {
+  it('refuses, instead of keeping settings in this process that apt\'s hook never reads', async () => {
+    const before = (await cli('auto', '--json')).out;
+    process.env['SNAPKEEP_HELPER_SOCKET'] = path.join(tmp.root, 'no-helper.sock');
+    try {
+      await expect(cli('auto', '--off')).rejects.toMatchObject({ code: 'HELPER_UNAVAILABLE', message: expect.stringMatching(/automatic checkpoints are the helper's settings .* not running/) });
+    } finally {
+      process.env['SNAPKEEP_HELPER_SOCKET'] = path.join(tmp.root, 'helper.sock');
+    }
+    expect((await cli('auto', '--json')).out).toEqual(before);
+  });
+});
