@@ -66,6 +66,11 @@ const BASE_PACKAGES = ['systemd', 'systemd-sysv', 'udev', 'dbus', 'kmod',
 /** Installed with apt afterwards, from bookworm and bookworm-security. */
 export const IMAGE_PACKAGES = ['initramfs-tools', 'zstd', 'e2fsprogs',
 	'xfsprogs', 'lvm2', 'cryptsetup', 'dmsetup', 'fdisk', 'less',
+	// What the app's .deb depends on at run time (build/electron-builder.yml;
+	// not dkms and compilers: the host builds the module), so a test can
+	// install and run the helper in the guest (node comes from the host).
+	'libzstd1', 'libsodium23', 'libssl3', 'libext2fs2', 'libcom-err2',
+	'nbd-client',
 	...Object.values(KERNEL_PACKAGES)];
 /** Last, so its kernel hook finds the kernels and no grub.cfg to update. */
 const BOOTLOADER = 'grub-pc';

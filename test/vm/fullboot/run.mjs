@@ -4,12 +4,13 @@
 // (scripts/guest-image.mjs builds and caches it), driven over a command
 // agent, with real `systemctl reboot`s and power cuts (SIGKILL to qemu).
 //
-//   node test/vm/fullboot/run.mjs [--kernel 6.1|6.12]... [--keep] [pattern]...
+//   node test/vm/fullboot/run.mjs [--kernel 6.1|6.12]... [--jobs N] [--keep] [pattern]...
 //   (npm run test:fullboot)
 //
 // Runs every file in test/vm/fullboot/tests/ whose name contains a pattern
-// (all when none) on each kernel it lists (`export const kernels`), one at
-// a time. A test file exports:
+// (all when none) on each kernel it lists (`export const kernels`), N at a
+// time (default 2: each guest is one TCG thread, the machine has 2 cores).
+// A test file exports:
 //
 //   kernels   ['6.1', '6.12']: the kernel of its first boot
 //   timeout   seconds for the whole test, boots included
@@ -43,7 +44,7 @@ const rel = (p) => relative(process.cwd(), p) || '.';
 /** @param {string[]} argv */
 function parseArgs(argv) {
 	const o = { /** @type {string[]} */ kernels: [],
-		/** @type {string[]} */ patterns: [], keep: false };
+		/** @type {string[]} */ patterns: [], keep: false, jobs: 2 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
 		if (a === '--kernel') {
@@ -51,11 +52,16 @@ function parseArgs(argv) {
 			if (!KERNELS.includes(k))
 				throw new HarnessError(`--kernel: one of ${KERNELS.join(', ')}`);
 			o.kernels.push(k);
+		} else if (a === '--jobs') {
+			const n = Number(argv[++i]);
+			if (!Number.isInteger(n) || n < 1 || n > 8)
+				throw new HarnessError('--jobs: a number from 1 to 8');
+			o.jobs = n;
 		} else if (a === '--keep') {
 			o.keep = true;
 		} else if (a === '-h' || a === '--help') {
 			console.log('usage: node test/vm/fullboot/run.mjs ' +
-				'[--kernel 6.1|6.12]... [--keep] [pattern]...');
+				'[--kernel 6.1|6.12]... [--jobs N] [--keep] [pattern]...');
 			process.exit(0);
 		} else if (a.startsWith('-')) {
 			throw new HarnessError(`unknown option ${a}`);
@@ -186,14 +192,18 @@ async function main() {
 		`(${Object.values(image.kernels).map((k) => k.release).join(', ')})`);
 	/** @type {Result[]} */
 	const results = [];
-	// One at a time: a TCG guest keeps a core busy, and the machine is
-	// shared.
-	for (const { test, kernel } of jobs) {
-		const r = await runTest(test, kernel, join(runDir, kernel, test.name),
-			image, o.keep);
-		printResult(r);
-		results.push(r);
-	}
+	// o.jobs workers take the runs in order; a TCG guest keeps a core busy.
+	let next = 0;
+	const worker = async () => {
+		while (next < jobs.length) {
+			const { test, kernel } = jobs[next++];
+			const r = await runTest(test, kernel, join(runDir, kernel, test.name),
+				image, o.keep);
+			printResult(r);
+			results.push(r);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(o.jobs, jobs.length) }, worker));
 	const json = writeResults(results);
 	const secs = ((Date.now() - t0) / 1000).toFixed(1);
 	console.log(`fullboot: logs in ${rel(runDir)}/, results in ` +

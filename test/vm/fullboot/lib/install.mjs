@@ -47,5 +47,5 @@ export async function installBootIntegration(g, built, o = {}) {
 		'/usr/lib/systemd/system-shutdown/snapkeep.shutdown', 0o755);
 	if (o.grub)
 		await g.copyIn(join(BOOT, 'grub.d', '42_snapkeep'), '/etc/grub.d/42_snapkeep', 0o755);
-	await g.sh(`depmod -a ${built.rel}`);
+	await g.sh(`depmod -a ${built.rel}`, { timeoutMs: 600_000 });
 }
