@@ -45,7 +45,7 @@ it('shows the checkpoints and, without the module, why none can be taken', async
   // Automatic checkpoints: off (the default), and locked with the plan's problem.
   const auto = page.getByTestId('auto-checkpoints');
   await auto.getByTestId('auto-checkpoints-problem').waitFor();
-  expect(await auto.getByTestId('auto-checkpoints-problem').textContent()).toMatch(/^\s*Automatic checkpoints cannot be taken on this computer\.\s*the kernel module is not loaded/);
+  expect(await auto.getByTestId('auto-checkpoints-problem').textContent()).toMatch(/^\s*Automatic checkpoints cannot be taken on this computer\.\s*the snapkeep kernel module is not loaded \(\/dev\/snapkeep does not exist\)\s*$/);
   expect(await auto.getByTestId('auto-checkpoints-tag').textContent()).toBe('Off');
   expect(await auto.getByTestId('auto-checkpoints-state').textContent()).toContain('Off: no checkpoint is taken before package changes.');
   const toggle = auto.getByRole('switch', { name: 'Take a checkpoint before package changes (apt)' });
@@ -71,7 +71,7 @@ it('shows the checkpoints and, without the module, why none can be taken', async
   await page.getByTestId('checkpoint-plan-devices').waitFor();
   // What the host boots from: its root file system at least.
   expect(await page.getByTestId('checkpoint-plan-devices').textContent()).toMatch(/^\s*\/( and \/boot)? \(/);
-  expect(await page.getByTestId('checkpoint-plan-problem').textContent()).toMatch(/^\s*A checkpoint cannot be taken now\.\s*the kernel module is not loaded/);
+  expect(await page.getByTestId('checkpoint-plan-problem').textContent()).toMatch(/^\s*A checkpoint cannot be taken now\.\s*the snapkeep kernel module is not loaded \(\/dev\/snapkeep does not exist\)\s*$/);
   expect(await page.getByTestId('checkpoint-create').isDisabled()).toBe(true);
   expect(await unnamedControls(page)).toEqual([]);
   await screenshot(page, 'checkpoints-plan-problem');

@@ -96,6 +96,8 @@ export function moduleFeatureProblem(minor: number, feature: { built: string; lo
     if (v.abiMinor < minor) return `the loaded module (${v.moduleVersion}, ABI ${v.abiMajor}.${v.abiMinor}) ${feature.loaded}: reinstall it`;
     return null;
   } catch (e) {
-    return `the kernel module is not loaded (${e instanceof Error ? e.message : String(e)})`;
+    // The addon's ENOENT already says "snapkeep kernel module not loaded (/dev/snapkeep does not exist)".
+    if (isNativeSysError(e) && e.code === 'ENOENT') return 'the snapkeep kernel module is not loaded (/dev/snapkeep does not exist)';
+    return `the snapkeep kernel module cannot be reached (${e instanceof Error ? e.message : String(e)})`;
   }
 }
