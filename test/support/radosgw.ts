@@ -101,14 +101,19 @@ function script(base: string, fsid: string, monPort: number, watch: number): str
   const c = `-c ${base}/ceph.conf`;
   return [
     'set -e',
+    // A command sent while the new monitor is still forming its first map
+    // can be refused ("handle_command on fsid 00000000-... != <fsid>" in its
+    // log, seen once in CI): each step that talks to it is tried again.
+    // All three are idempotent for the same uuid and id.
+    'again() { n=1; until "$@"; do [ $n -ge 5 ] && return 1; echo "setup: retrying ($n): $*" >&2; n=$((n + 1)); sleep 1; done; }',
     `monmaptool --create --addv a '[v1:127.0.0.1:${monPort}]' --fsid ${fsid} ${base}/monmap >/dev/null`,
     `ceph-mon ${c} --mkfs -i a --monmap ${base}/monmap`,
     `ceph-mon ${c} -i a -f &`,
     'uuid=$(cat /proc/sys/kernel/random/uuid)',
-    `id=$(ceph ${c} osd new "$uuid")`,
+    `id=$(again ceph ${c} osd new "$uuid")`,
     `mkdir -p ${base}/osd/$id`,
-    `ceph ${c} osd crush add "osd.$id" 1 root=default >/dev/null 2>&1`,
-    `ceph-osd ${c} -i "$id" --mkfs --osd-uuid "$uuid"`,
+    `again ceph ${c} osd crush add "osd.$id" 1 root=default >/dev/null`,
+    `again ceph-osd ${c} -i "$id" --mkfs --osd-uuid "$uuid"`,
     `ceph-osd ${c} -i "$id" -f &`,
     // radosgw in a loop that a file holds: killGateway() makes the file and
     // SIGKILLs it (a crash), startGateway() removes the file and it is back.
