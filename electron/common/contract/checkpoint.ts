@@ -115,6 +115,13 @@ export type BeforePackagesResult = z.infer<typeof BeforePackagesResult>;
 export const CheckpointPlan = z.object({
   /** Why a checkpoint cannot be made here, in words (no module, no GRUB, a device in use by one). */
   problem: z.string().optional(),
+  /**
+   * Set when the problem is that a device is in a checkpoint already: that
+   * checkpoint, as the list names it (no id while it is unreadable). Then
+   * checkpoints are possible here once it is ended; any other problem (no
+   * module, a root on LVM, no room) is this computer's.
+   */
+  heldBy: z.object({ id: CheckpointId.optional(), name: z.string() }).optional(),
   /** The devices the system boots from: the root, /boot and the EFI system partition. */
   devices: z.array(CheckpointDevice.extend({ sizeBytes: z.number().int().nonnegative() })),
   /** Where the store file goes, and the room there. */

@@ -49,6 +49,14 @@ async function statfsFree(dir: string): Promise<number> {
   return Number(s.bavail) * Number(s.bsize);
 }
 
+/** An id as list() passes it on (the contract's CheckpointId checks it fully). */
+const CHECKPOINT_ID = /^[0-9a-f-]{36}$/;
+
+/** A checkpoint's name as the list shows it: its own, else its store file's. */
+function checkpointName(c: ToolCheckpoint): string {
+  return c.name ?? path.basename(c.file ?? c.store);
+}
+
 function storeFileName(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.ckpt`;
 }
@@ -94,9 +102,11 @@ export class Checkpoints {
     // A quarter of the room, in 64 MiB steps, up to 8 GiB: an upgrade rewrites a few GiB.
     const suggested = Math.min(8 * GiB, Math.max(MIN_STORE, Math.floor(maxStoreBytes / 4 / (64 * MiB)) * 64 * MiB));
     const menuProblem = await this.o.menu.problem();
-    const problem = (await this.createProblem(devices)) ?? (maxStoreBytes < MIN_STORE ? `only ${Math.floor(freeBytes / MiB)} MiB are free in ${this.o.storeDir}: a checkpoint needs ${(MIN_STORE + KEEP_FREE) / MiB} MiB` : undefined);
+    const held = await this.createProblem(devices);
+    const problem = held?.problem ?? (maxStoreBytes < MIN_STORE ? `only ${Math.floor(freeBytes / MiB)} MiB are free in ${this.o.storeDir}: a checkpoint needs ${(MIN_STORE + KEEP_FREE) / MiB} MiB` : undefined);
     return {
       ...(problem !== undefined && { problem }),
+      ...(held?.heldBy !== undefined && { heldBy: held.heldBy }),
       devices: devices.map(({ kernelName: _k, ...d }) => d),
       storeDir: this.o.storeDir,
       freeBytes,
@@ -108,21 +118,26 @@ export class Checkpoints {
     };
   }
 
-  private async createProblem(devices: ReadonlyArray<{ device: string; kernelName: string; mountpoints: string[] }>): Promise<string | undefined> {
+  /** Why no checkpoint can be taken now, and, when the reason is that a device is in one already, which one. */
+  private async createProblem(devices: ReadonlyArray<{ device: string; kernelName: string; mountpoints: string[] }>): Promise<{ problem: string; heldBy?: CheckpointPlan['heldBy'] } | undefined> {
     const p = this.o.tool.problem();
-    if (p !== null) return p;
+    if (p !== null) return { problem: p };
     // The rollback runs in the initramfs before LVM, LUKS and md are
     // started: it could not open such a device, so none is held.
     for (const d of devices) {
       const sys = path.join(this.o.sysRoot, 'class/block', d.kernelName);
       const stacked = (await fs.stat(path.join(sys, 'dm')).catch(() => null)) ? 'LVM or LUKS (device-mapper)' : (await fs.stat(path.join(sys, 'md')).catch(() => null)) ? 'software RAID (md)' : null;
-      if (stacked !== null) return `${d.mountpoints.join(' and ')} is on ${stacked} (${d.device}): checkpoints hold only plain disks and partitions so far`;
+      if (stacked !== null) return { problem: `${d.mountpoints.join(' and ')} is on ${stacked} (${d.device}): checkpoints hold only plain disks and partitions so far` };
     }
     const held = await this.o.tool.list().catch(() => []);
     for (const c of held) {
       for (const d of devices) {
         if (!c.devices.some((x) => x === d.device || path.basename(x) === d.kernelName)) continue;
-        return `${d.device} is in checkpoint "${c.name ?? c.store}" (${c.state ?? 'unreadable'}): end it first`;
+        return {
+          problem: `${d.device} is in checkpoint "${c.name ?? c.store}" (${c.state ?? 'unreadable'}): end it first`,
+          // Named as list() names it, so the app finds it there.
+          heldBy: { ...(c.id !== undefined && CHECKPOINT_ID.test(c.id) && { id: c.id }), name: checkpointName(c) },
+        };
       }
     }
     return undefined;
@@ -146,8 +161,8 @@ export class Checkpoints {
     const state: CheckpointState = c.error !== undefined ? 'unreadable' : STATES.has(c.state ?? '') ? (c.state as CheckpointState) : 'unknown';
     const title = c.id !== undefined ? entries.get(c.id) : undefined;
     return {
-      ...(c.id !== undefined && /^[0-9a-f-]{36}$/.test(c.id) && { id: c.id }),
-      name: c.name ?? path.basename(c.file ?? c.store),
+      ...(c.id !== undefined && CHECKPOINT_ID.test(c.id) && { id: c.id }),
+      name: checkpointName(c),
       state,
       ...(c.reason !== undefined && { reason: REASONS.has(c.reason) ? (c.reason as 'none') : 'unknown' }),
       ...(c.created !== undefined && c.created > 0 && { createdAt: new Date(c.created * 1000).toISOString() }),
@@ -171,7 +186,7 @@ export class Checkpoints {
   async create(name: string, storeBytes: number, say: Say = () => {}, now = new Date(), taken?: (id: string) => Promise<void>): Promise<{ id: string; warnings: string[] }> {
     const devices = await this.bootDevices();
     const problem = await this.createProblem(devices);
-    if (problem !== undefined) throw new AppError('CONFLICT', problem, { reason: 'checkpoint-held' });
+    if (problem !== undefined) throw new AppError('CONFLICT', problem.problem, { reason: 'checkpoint-held' });
     const free = await this.free();
     if (storeBytes < MIN_STORE) throw new AppError('INVALID_ARGUMENT', `the store must hold at least ${MIN_STORE / MiB} MiB`, { storeBytes });
     if (storeBytes > free - KEEP_FREE)

@@ -38,14 +38,15 @@ export function autoCheckpointWords(auto: NonNullable<Checkpoint['auto']>): stri
 }
 
 /**
- * The listed checkpoint (in any state: the boot tool keeps one record per
- * disk) that holds one of the devices the plan would hold, if any. Then the
- * plan's problem may be only that, which does not make automatic
- * checkpoints impossible on this computer: they wait until it is ended.
+ * The listed checkpoint that holds a device the plan would hold, when the
+ * plan says that is its problem (plan.heldBy): then automatic checkpoints
+ * are not impossible on this computer, they wait until it is ended.
+ * Undefined when the plan names none, or one without an id (unreadable) or
+ * not in the list.
  */
-export function checkpointHoldingPlan(plan: Pick<CheckpointPlan, 'devices'>, checkpoints: readonly Checkpoint[]): Checkpoint | undefined {
-  const same = (a: CheckpointDevice, b: CheckpointDevice) => a.device === b.device || (a.name !== undefined && a.name === b.name);
-  return checkpoints.find((c) => c.devices.some((d) => plan.devices.some((p) => same(d, p))));
+export function checkpointHoldingPlan(plan: Pick<CheckpointPlan, 'heldBy'>, checkpoints: readonly Checkpoint[]): Checkpoint | undefined {
+  const id = plan.heldBy?.id;
+  return id === undefined ? undefined : checkpoints.find((c) => c.id === id);
 }
 
 const MiB = 1024 * 1024;

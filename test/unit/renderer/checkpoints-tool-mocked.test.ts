@@ -486,3 +486,20 @@ it('automatic checkpoints: good boots so far and "ended only by you" on the card
     rmSync(scratchDirs, { recursive: true, force: true });
   }
 });
+
+it('automatic checkpoints: without the module, a checkpoint of these disks is no reason to wait: locked with the module\'s problem, not "held" (boot tool mocked)', async () => {
+  const { tool } = await open([], { view: false, problem: 'the kernel module is not loaded (mocked)' });
+  const plan = await (fx?.backend.service?.planCheckpoint() ?? Promise.reject(new Error('no service')));
+  expect(plan.problem).toBe('the kernel module is not loaded (mocked)');
+  expect(plan.heldBy).toBeUndefined();
+  // A checkpoint of the very disks the plan would hold (not held in this boot: there is no module).
+  const root = plan.devices[0]?.device ?? '';
+  tool.held.push({ store: root, file: '/var/lib/snapkeep/checkpoints/a.ckpt', devices: [root], id: NEW_ID, state: 'active', reason: 'none', created: 1_796_000_000, entries: 0, usedPages: 1, pages: 1000, attached: false, name: 'Before upgrade' });
+  view = mount(CheckpointsView, { global, attachTo: document.body });
+  await until(() => $$('checkpoint').length === 1 && text('auto-checkpoints-tag') === 'Off' && document.getElementById('auto-size-help') !== null, 'the list, the settings and the plan');
+  expect(text('auto-checkpoints-problem')).toMatch(/^Automatic checkpoints cannot be taken on this computer\.\s*the kernel module is not loaded \(mocked\)$/);
+  expect($('auto-checkpoints-waiting')).toBeNull();
+  expect($('auto-checkpoints')?.getAttribute('data-locked')).toBe('true');
+  // Off and locked: it cannot be turned on.
+  expect(input('auto-before-packages')?.disabled).toBe(true);
+});

@@ -148,6 +148,26 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
     expect(calls).toEqual([]);
   });
 
+  it('says which checkpoint holds a device (heldBy), and only when that is the problem', async () => {
+    const vda2 = path.join(scratch, 'dev/vda2');
+    expect((await machine().plan()).heldBy).toBeUndefined();
+    held = [{ store: '/dev/vda2', devices: [vda2], id: ID, state: 'invalid', name: 'old one', attached: false }];
+    const p = await machine().plan();
+    expect(p.problem).toBe(`${vda2} is in checkpoint "old one" (invalid): end it first`);
+    expect(p.heldBy).toEqual({ id: ID, name: 'old one' });
+    // Unreadable: no id, named as the list names it (its store file).
+    held = [{ store: '/dev/vda2', file: '/var/lib/snapkeep/checkpoints/x.ckpt', devices: [vda2], error: 'no valid checkpoint header' }];
+    expect((await machine().plan()).heldBy).toEqual({ name: 'x.ckpt' });
+    // No module: that is the problem, whatever the list holds.
+    held = [{ store: '/dev/vda2', devices: [vda2], id: ID, state: 'active', name: 'old one', attached: false }];
+    const noModule = await machine({ tool: tool({ problem: () => 'the kernel module is not loaded' }) }).plan();
+    expect(noModule.problem).toBe('the kernel module is not loaded');
+    expect(noModule.heldBy).toBeUndefined();
+    // A checkpoint of another disk holds nothing of this system.
+    held = [{ store: '/dev/vdz', devices: ['/dev/vdz'], id: ID, state: 'active', name: 'elsewhere', attached: true }];
+    expect(await machine().plan()).not.toHaveProperty('heldBy');
+  });
+
   it('takes one: the tool gets the devices with identities and a store on the root, then the boot image and menu are rebuilt', async () => {
     const said: string[] = [];
     const { id, warnings } = await machine().create('before upgrade', GiB, (m) => said.push(m), new Date('2026-12-06T06:00:00.123Z'));
