@@ -160,8 +160,6 @@ export class AutoProtection {
     const settings = await this.settings();
     const onFailure = settings.onFailure;
     if (!settings.beforePackageChanges) return { take: false, result: { skipped: 'automatic checkpoints are off', skippedBecause: 'off', onFailure } };
-    // Any active checkpoint that holds the system covers this change too
-    // (apt runs dpkg several times per upgrade: the first run takes it).
     const cannot = (why: string): BeforePackagesDecision => ({ take: false, result: { skipped: why, skippedBecause: 'cannot', onFailure } });
     let list: Checkpoint[];
     let plan: CheckpointPlan;
@@ -170,13 +168,18 @@ export class AutoProtection {
     } catch (e) {
       return cannot(`the checkpoints could not be read: ${message(e)}`);
     }
-    const held = list.find((c) => c.state === 'active' && c.attached);
-    if (held) return { take: false, result: { skipped: `checkpoint "${held.name}" already holds this system${held.createdAt !== undefined ? ` (taken ${held.createdAt})` : ''}: this change can be rolled back to it`, skippedBecause: 'held', onFailure } };
     try {
       plan = await checkpoints.plan();
     } catch (e) {
       return cannot(message(e));
     }
+    // The checkpoint that holds the system's disks (the plan names it), when
+    // active and held now, covers this change too (apt runs dpkg several
+    // times per upgrade: the first run takes it). Any other in the way, or
+    // any other problem, is a failure. One of other disks holds nothing here.
+    const heldBy = plan.heldBy?.id;
+    const held = heldBy !== undefined ? list.find((c) => c.id === heldBy && c.state === 'active' && c.attached) : undefined;
+    if (held) return { take: false, result: { skipped: `checkpoint "${held.name}" already holds this system${held.createdAt !== undefined ? ` (taken ${held.createdAt})` : ''}: this change can be rolled back to it`, skippedBecause: 'held', onFailure } };
     if (plan.problem !== undefined) return cannot(plan.problem);
     return { take: true, name: automaticName(now), storeBytes: settings.storeBytes ?? plan.suggestedStoreBytes, settings };
   }

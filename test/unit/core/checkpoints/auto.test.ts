@@ -112,6 +112,13 @@ describe('before package changes: what is decided', () => {
     expect(d).toEqual({ take: false, result: { skipped: expect.stringMatching(/is in checkpoint "by hand" \(active\): end it first$/), skippedBecause: 'cannot', onFailure: 'stop' } });
   });
 
+  it('an active checkpoint of other disks holds nothing of this system: one is taken', async () => {
+    const a = auto();
+    await a.setSettings(ON);
+    m.held.push({ store: '/dev/vdz', devices: ['/dev/vdz'], id: '9c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d', state: 'active', attached: true, name: 'another system' });
+    expect(await a.decide(new Checkpoints(m.options), new Date(2026, 11, 6, 6, 5))).toMatchObject({ take: true, name: 'before package changes 2026-12-06 06:05' });
+  });
+
   it("the plan's problem (no module, no room): skipped as a failure, with the plan's words", async () => {
     const a = auto();
     await a.setSettings(ON);
