@@ -8,10 +8,11 @@
 // boots counted (its state folder), and decides; the service runs the tasks
 // that take and end them, the same tasks as checkpoints.create and end.
 import { promises as fs, constants as fsc } from 'node:fs';
+import * as path from 'node:path';
 
 import { z } from 'zod';
 
-import { AUTO_CHECKPOINTS_DEFAULT, AutoCheckpoints, type BeforePackagesResult, type Checkpoint, CheckpointId, CheckpointName, type CheckpointPlan } from '../../common/contract';
+import { AppError, AUTO_CHECKPOINTS_DEFAULT, AutoCheckpoints, type BeforePackagesResult, type Checkpoint, CheckpointId, CheckpointName, type CheckpointPlan } from '../../common/contract';
 import { describeIssues } from '../../common/rpc/dispatcher';
 import type { SourceLogger } from '../logs/logger';
 import { writeFileAtomic } from '../persist/atomic-file';
@@ -73,6 +74,41 @@ export function automaticName(now: Date): string {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Why the settings file could not be written, as the file system error
+ * codes the rest of the app uses (DISK_FULL, READ_ONLY, PERMISSION_DENIED,
+ * IO_ERROR for the others), with the file named and what to do.
+ */
+function settingsWriteError(e: unknown, file: string): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return e;
+  const dir = path.dirname(file);
+  const details = { path: file, errnoName: code };
+  const again = 'then save the settings again';
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new AppError('DISK_FULL', `${file} cannot be written: no space left on the file system of ${dir} (${code}); free some space there, ${again}`, details);
+    case 'EROFS':
+      return new AppError('READ_ONLY', `${file} cannot be written: ${dir} is on a read-only file system (EROFS); make it writable (remount it read-write), ${again}`, details);
+    case 'EACCES':
+    case 'EPERM':
+      return new AppError(
+        'PERMISSION_DENIED',
+        `${file} cannot be written: permission denied (${code}); check the permissions of ${dir} and of the file, and whether an immutable attribute (lsattr) or a security policy (AppArmor) stands in the way, ${again}`,
+        details,
+      );
+    case 'EISDIR':
+      return new AppError('IO_ERROR', `${file} cannot be written: a folder is in its place (EISDIR); remove or rename that folder, ${again}`, details);
+    case 'EEXIST':
+    case 'ENOTDIR':
+      // mkdir: the folder (EEXIST), or one above it, is something else.
+      return new AppError('IO_ERROR', `${file} cannot be written: ${dir}${code === 'ENOTDIR' ? ' or a folder above it' : ''} is not a folder (${code}); remove or rename what is there, ${again}`, details);
+    default:
+      return new AppError('IO_ERROR', `${file} cannot be written (${e instanceof Error ? e.message : code}); check the disk it is on (the kernel log says more), ${again}`, details);
+  }
 }
 
 export class AutoProtection {
@@ -144,9 +180,13 @@ export class AutoProtection {
   async setSettings(s: AutoCheckpoints): Promise<AutoCheckpoints> {
     const value = AutoCheckpoints.parse(s);
     const text = JSON.stringify({ version: 1, ...value }, null, 2) + '\n';
-    await writeFileAtomic(this.o.settingsFile, text, { mode: 0o644, mkdir: true });
-    // The helper's umask (0077) takes the bits away at creation.
-    await fs.chmod(this.o.settingsFile, 0o644);
+    try {
+      await writeFileAtomic(this.o.settingsFile, text, { mode: 0o644, mkdir: true });
+      // The helper's umask (0077) takes the bits away at creation.
+      await fs.chmod(this.o.settingsFile, 0o644);
+    } catch (e) {
+      throw settingsWriteError(e, this.o.settingsFile);
+    }
     this.o.log.info(
       value.beforePackageChanges
         ? `automatic checkpoints before package changes turned on (on failure: ${value.onFailure}; ended after ${value.endAfterGoodBoots} good boots)`

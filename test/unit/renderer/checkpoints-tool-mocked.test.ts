@@ -387,8 +387,11 @@ it('automatic checkpoints: turned on and saved through the page, read back after
   mkdirSync(settingsFile, { recursive: true });
   await click('auto-checkpoints-save');
   await until(() => $('error') !== null, 'the save to fail');
-  expect(text('error-title')).toMatch(/^Could not save the automatic checkpoint settings: /);
-  expect(text('error-technical')).toContain('EISDIR');
+  // A file system failure in the words for its code (a write that failed, about a file), not "went wrong inside Snapkeep"; the details name the file and what to do.
+  expect(text('error-title')).toBe('Could not save the automatic checkpoint settings: Read or write error');
+  expect(text('error-message')).toBe('The disk holding this file reported an input/output error.');
+  expect(text('error-technical')).toContain(`${settingsFile} cannot be written: a folder is in its place (EISDIR); remove or rename that folder, then save the settings again`);
+  expect(text('error-technical')).toContain('"code": "IO_ERROR"');
   expect($('auto-checkpoints')?.contains($('error'))).toBe(true);
   expect(text('auto-checkpoints-tag')).toBe('Off');
   rmSync(settingsFile, { recursive: true });

@@ -63,6 +63,32 @@ describe('automatic checkpoint settings', () => {
     expect(logged).toEqual(['info: automatic checkpoints before package changes turned on (on failure: continue; ended after 3 good boots)']);
   });
 
+  it('a save that cannot write the file fails with a file system code naming it and what to do, and changes nothing', async () => {
+    const a = auto();
+    mkdirSync(settingsFile, { recursive: true });
+    const err = await a.setSettings(ON).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      name: 'AppError',
+      code: 'IO_ERROR',
+      message: `${settingsFile} cannot be written: a folder is in its place (EISDIR); remove or rename that folder, then save the settings again`,
+      details: { path: settingsFile, errnoName: 'EISDIR' },
+    });
+    expect(statSync(settingsFile).isDirectory()).toBe(true);
+    expect(logged).toEqual([]);
+    // Its folder is a file.
+    const notFolder = path.join(tmp.dir, 'etc');
+    writeFileSync(notFolder, 'not a folder');
+    settingsFile = path.join(notFolder, 'auto-checkpoints.json');
+    await expect(auto().setSettings(ON)).rejects.toMatchObject({
+      code: 'IO_ERROR',
+      message: `${settingsFile} cannot be written: ${notFolder} is not a folder (EEXIST); remove or rename what is there, then save the settings again`,
+      details: { path: settingsFile, errnoName: 'EEXIST' },
+    });
+  });
+
   it('a hostile or damaged file gives the defaults (off) and a warning naming it, never a failure', async () => {
     const other = path.join(tmp.dir, 'elsewhere.json');
     writeFileSync(other, JSON.stringify({ version: 1, ...ON }));
