@@ -20,6 +20,10 @@ export interface MockMachine {
   calls: string[];
   /** Why checkpoints cannot be made (the tool's problem()), or null. */
   problem: string | null;
+  /** Why the boot menu cannot hold rollback entries (the menu's problem()), or null. */
+  menuProblem: string | null;
+  /** The bytes free for the store (freeBytes). */
+  free: number;
   /** Makes the next create fail with this message (as the tool failing). */
   createFails: string | null;
   /** While set, create waits for it (a slow store write). */
@@ -32,7 +36,16 @@ export interface MockMachine {
   options: CheckpointsOptions;
 }
 
-export function mockMachine(scratch: string, o: { free?: number } = {}): MockMachine {
+export interface MockMachineOptions {
+  /** The bytes free for the store at first; 20 GiB unless given. */
+  free?: number;
+  /** The menu's problem at first; none unless given. */
+  menuProblem?: string | null;
+  /** The command run as update-initramfs (null: none); /bin/true unless given. */
+  updateInitramfs?: readonly string[] | null;
+}
+
+export function mockMachine(scratch: string, o: MockMachineOptions = {}): MockMachine {
   const sys = path.join(scratch, 'sys');
   const dev = path.join(scratch, 'dev');
   const storeDir = path.join(scratch, 'ckpt');
@@ -53,7 +66,10 @@ export function mockMachine(scratch: string, o: { free?: number } = {}): MockMac
   writeFileSync(path.join(sys, 'devices/vda/serial'), 'QM00001\n');
   mkdirSync(dev, { recursive: true });
   const mountinfo = path.join(scratch, 'mountinfo');
-  writeFileSync(mountinfo, [`22 1 ${storeDevno} / / rw,relatime shared:1 - ext4 /dev/vda2 rw`, '24 22 254:1 / /boot/efi rw shared:3 - vfat /dev/vda1 rw', ''].join('\n'));
+  writeFileSync(
+    mountinfo,
+    [`22 1 ${storeDevno} / / rw,relatime shared:1 - ext4 /dev/vda2 rw`, '23 22 0:5 / /proc rw shared:2 - proc proc rw', '24 22 254:1 / /boot/efi rw shared:3 - vfat /dev/vda1 rw', ''].join('\n'),
+  );
 
   let menuEntries = new Map<string, string>();
   let nextEntry: string | null = null;
@@ -61,6 +77,8 @@ export function mockMachine(scratch: string, o: { free?: number } = {}): MockMac
     held: [],
     calls: [],
     problem: null,
+    menuProblem: o.menuProblem ?? null,
+    free: o.free ?? 20 * GiB,
     createFails: null,
     createGate: null,
     ids: ['0c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d', '1c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d', '2c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d'],
@@ -79,16 +97,19 @@ export function mockMachine(scratch: string, o: { free?: number } = {}): MockMac
         m.calls.push(`commit ${id}`);
         for (const c of m.held) if (c.id === id) Object.assign(c, { state: 'committed', attached: false });
       },
+      // As the real tool (boot_ckpt_remove): never one attached in the
+      // running kernel, an active or rolling-back one only with force.
       remove: async (key, r) => {
         m.calls.push(`remove ${key}${r?.force === true ? ' --force' : ''}`);
         const c = m.held.find((x) => x.id === key || x.file === key);
-        if (c?.attached === true) throw new Error('attached in the running kernel');
-        if ((c?.state === 'active' || c?.state === 'rolling-back') && r?.force !== true) throw new Error(`is ${c.state}: commit or abandon it first`);
+        if (c === undefined) throw new Error(`${key}: no checkpoint with this id or store file`);
+        if (c.attached === true) throw new Error('attached in the running kernel');
+        if ((c.state === 'active' || c.state === 'rolling-back') && r?.force !== true) throw new Error(`is ${c.state}: commit or abandon it first`);
         m.held = m.held.filter((x) => x !== c);
       },
     },
     menu: {
-      problem: async () => null,
+      problem: async () => m.menuProblem,
       update: async () => {
         m.calls.push('update-grub');
         menuEntries = new Map(m.held.filter((c) => c.state === 'active' && c.id !== undefined).map((c) => [c.id as string, `Roll back to checkpoint ${c.name ?? ''}`]));
@@ -109,8 +130,8 @@ export function mockMachine(scratch: string, o: { free?: number } = {}): MockMac
     sysRoot: sys,
     devRoot: dev,
     mountinfo,
-    updateInitramfs: ['/bin/true'],
-    freeBytes: async () => o.free ?? 20 * GiB,
+    updateInitramfs: o.updateInitramfs === undefined ? ['/bin/true'] : o.updateInitramfs,
+    freeBytes: async () => m.free,
   };
   return m;
 }

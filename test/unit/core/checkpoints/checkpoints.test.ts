@@ -3,116 +3,30 @@
 // 132 and full-boot test 005 run the real tool and GRUB): which devices a
 // checkpoint holds, what the tool is asked, the order of the steps around
 // it, and that rollback and end refuse what they must.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { parseRollbackEntries, rollbackEntryId, type BootMenu } from '../../../../electron/core/checkpoints/boot-menu';
-import { parseCheckpointList, type CheckpointTool, type CreateRequest, type ToolCheckpoint } from '../../../../electron/core/checkpoints/boot-tool';
+import { parseRollbackEntries, rollbackEntryId } from '../../../../electron/core/checkpoints/boot-menu';
+import { parseCheckpointList, type CreateRequest } from '../../../../electron/core/checkpoints/boot-tool';
 import { Checkpoints } from '../../../../electron/core/checkpoints/checkpoints';
-import { majorMinor } from '../../../../electron/core/devices/sysfs';
+import { GiB, mockMachine, type MockMachine } from '../../../support/checkpoint-machine';
 
 const ID = '0c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d';
-const GiB = 2 ** 30;
 
 let scratch: string;
-let calls: string[];
-let held: ToolCheckpoint[];
-let menuEntries: Map<string, string>;
-let nextEntry: string | null;
+let mm: MockMachine;
 
-function tool(over: Partial<CheckpointTool> = {}): CheckpointTool {
-  return {
-    problem: () => null,
-    list: async () => held.map((c) => ({ ...c })),
-    create: async (r: CreateRequest) => {
-      calls.push(`create ${JSON.stringify(r)}`);
-      held.push({ store: r.storeDevice, file: r.file, devices: r.devices.map((d) => d.device), id: ID, state: 'active', reason: 'none', created: 1_796_000_000, entries: 0, usedPages: 3, pages: r.pages, attached: true, name: r.name });
-      return ID;
-    },
-    commit: async (id) => {
-      calls.push(`commit ${id}`);
-      for (const c of held) if (c.id === id) Object.assign(c, { state: 'committed', attached: false });
-    },
-    // As the real tool: an active or rolling-back checkpoint only with force.
-    remove: async (key, o) => {
-      calls.push(`remove ${key}${o?.force === true ? ' --force' : ''}`);
-      const c = held.find((x) => x.id === key || x.file === key);
-      if (c?.attached === true) throw new Error('attached in the running kernel');
-      if ((c?.state === 'active' || c?.state === 'rolling-back') && o?.force !== true) throw new Error(`is ${c.state}: commit or abandon it first`);
-      held = held.filter((x) => x !== c);
-    },
-    ...over,
-  };
-}
-
-function menu(problem: string | null = null): BootMenu {
-  return {
-    problem: async () => problem,
-    update: async () => {
-      calls.push('update-grub');
-      menuEntries = new Map(held.filter((c) => c.state === 'active' && c.id !== undefined).map((c) => [c.id as string, `Roll back to checkpoint ${c.name ?? ''}`]));
-    },
-    entries: async () => menuEntries,
-    next: async () => nextEntry,
-    setNext: async (e) => {
-      calls.push(`grub-reboot ${e ?? 'none'}`);
-      nextEntry = e;
-    },
-  };
-}
-
-/** A machine whose / is vda2 and /boot/efi vda1, and whose store folder is on vda2. */
-function machine(o: { free?: number; tool?: CheckpointTool; menu?: BootMenu; updateInitramfs?: readonly string[] | null } = {}): Checkpoints {
-  const sys = path.join(scratch, 'sys');
-  const dev = path.join(scratch, 'dev');
-  const storeDir = path.join(scratch, 'ckpt');
-  mkdirSync(storeDir, { recursive: true });
-  const storeDevno = majorMinor(statSync(storeDir).dev);
-  for (const [name, devno, part] of [['vda1', '254:1', '1'], ['vda2', storeDevno, '2']] as const) {
-    if (existsSync(path.join(sys, 'class/block', name))) continue;
-    const d = path.join(sys, 'devices/vda', name);
-    mkdirSync(d, { recursive: true });
-    writeFileSync(path.join(d, 'size'), '2097152\n');
-    writeFileSync(path.join(d, 'partition'), `${part}\n`);
-    writeFileSync(path.join(d, 'start'), '2048\n');
-    mkdirSync(path.join(sys, 'class/block'), { recursive: true });
-    mkdirSync(path.join(sys, 'dev/block'), { recursive: true });
-    symlinkSync(d, path.join(sys, 'class/block', name));
-    symlinkSync(d, path.join(sys, 'dev/block', devno));
-  }
-  writeFileSync(path.join(sys, 'devices/vda/serial'), 'QM00001\n');
-  mkdirSync(dev, { recursive: true });
-  const mountinfo = path.join(scratch, 'mountinfo');
-  writeFileSync(
-    mountinfo,
-    [
-      `22 1 ${storeDevno} / / rw,relatime shared:1 - ext4 /dev/vda2 rw`,
-      '23 22 0:5 / /proc rw shared:2 - proc proc rw',
-      '24 22 254:1 / /boot/efi rw shared:3 - vfat /dev/vda1 rw',
-      '',
-    ].join('\n'),
-  );
-  return new Checkpoints({
-    tool: o.tool ?? tool(),
-    menu: o.menu ?? menu(),
-    storeDir,
-    sysRoot: sys,
-    devRoot: dev,
-    mountinfo,
-    updateInitramfs: o.updateInitramfs === undefined ? ['/bin/sh', '-c', `echo rebuilt >> ${path.join(scratch, 'initramfs.log')}`] : o.updateInitramfs,
-    freeBytes: async () => o.free ?? 20 * GiB,
-  });
+/** The app's side on the mocked machine (a new one shares its tool, menu and store). */
+function machine(): Checkpoints {
+  return new Checkpoints(mm.options);
 }
 
 beforeEach(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'snapkeep-ckpt-'));
-  calls = [];
-  held = [];
-  menuEntries = new Map();
-  nextEntry = null;
+  mm = mockMachine(scratch, { updateInitramfs: ['/bin/sh', '-c', `echo rebuilt >> ${path.join(scratch, 'initramfs.log')}`] });
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -134,37 +48,43 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
   });
 
   it('says why not: no module, a device held by another checkpoint, no room', async () => {
-    expect((await machine({ tool: tool({ problem: () => 'the kernel module is not loaded' }) }).plan()).problem).toBe('the kernel module is not loaded');
-    held = [{ store: '/dev/vda2', devices: [path.join(scratch, 'dev/vda2')], id: ID, state: 'active', name: 'old one', attached: true }];
+    mm.problem = 'the kernel module is not loaded';
+    expect((await machine().plan()).problem).toBe('the kernel module is not loaded');
+    mm.problem = null;
+    mm.held = [{ store: '/dev/vda2', devices: [path.join(scratch, 'dev/vda2')], id: ID, state: 'active', name: 'old one', attached: true }];
     expect((await machine().plan()).problem).toBe(`${path.join(scratch, 'dev/vda2')} is in checkpoint "old one" (active): end it first`);
     await expect(machine().create('new', GiB)).rejects.toThrow(/is in checkpoint "old one"/);
-    held = [];
+    mm.held = [];
     mkdirSync(path.join(scratch, 'sys/devices/vda/vda2/dm'));
     expect((await machine().plan()).problem).toBe(`/ is on LVM or LUKS (device-mapper) (${path.join(scratch, 'dev/vda2')}): checkpoints hold only plain disks and partitions so far`);
     rmSync(path.join(scratch, 'sys/devices/vda/vda2/dm'), { recursive: true });
-    expect((await machine({ free: 2 * GiB + 10 * 2 ** 20 }).plan()).problem).toMatch(/^only 2058 MiB are free in .*: a checkpoint needs 2112 MiB$/);
+    mm.free = 2 * GiB + 10 * 2 ** 20;
+    expect((await machine().plan()).problem).toMatch(/^only 2058 MiB are free in .*: a checkpoint needs 2112 MiB$/);
+    mm.free = 20 * GiB;
     await expect(machine().create('too big', 19 * GiB)).rejects.toThrow(/leaves under 2 GiB free/);
     await expect(machine().create('too small', 2 ** 20)).rejects.toThrow(/at least 64 MiB/);
-    expect(calls).toEqual([]);
+    expect(mm.calls).toEqual([]);
   });
 
   it('says which checkpoint holds a device (heldBy), and only when that is the problem', async () => {
     const vda2 = path.join(scratch, 'dev/vda2');
     expect((await machine().plan()).heldBy).toBeUndefined();
-    held = [{ store: '/dev/vda2', devices: [vda2], id: ID, state: 'invalid', name: 'old one', attached: false }];
+    mm.held = [{ store: '/dev/vda2', devices: [vda2], id: ID, state: 'invalid', name: 'old one', attached: false }];
     const p = await machine().plan();
     expect(p.problem).toBe(`${vda2} is in checkpoint "old one" (invalid): end it first`);
     expect(p.heldBy).toEqual({ id: ID, name: 'old one' });
     // Unreadable: no id, named as the list names it (its store file).
-    held = [{ store: '/dev/vda2', file: '/var/lib/snapkeep/checkpoints/x.ckpt', devices: [vda2], error: 'no valid checkpoint header' }];
+    mm.held = [{ store: '/dev/vda2', file: '/var/lib/snapkeep/checkpoints/x.ckpt', devices: [vda2], error: 'no valid checkpoint header' }];
     expect((await machine().plan()).heldBy).toEqual({ name: 'x.ckpt' });
     // No module: that is the problem, whatever the list holds.
-    held = [{ store: '/dev/vda2', devices: [vda2], id: ID, state: 'active', name: 'old one', attached: false }];
-    const noModule = await machine({ tool: tool({ problem: () => 'the kernel module is not loaded' }) }).plan();
+    mm.held = [{ store: '/dev/vda2', devices: [vda2], id: ID, state: 'active', name: 'old one', attached: false }];
+    mm.problem = 'the kernel module is not loaded';
+    const noModule = await machine().plan();
+    mm.problem = null;
     expect(noModule.problem).toBe('the kernel module is not loaded');
     expect(noModule.heldBy).toBeUndefined();
     // A checkpoint of another disk holds nothing of this system.
-    held = [{ store: '/dev/vdz', devices: ['/dev/vdz'], id: ID, state: 'active', name: 'elsewhere', attached: true }];
+    mm.held = [{ store: '/dev/vdz', devices: ['/dev/vdz'], id: ID, state: 'active', name: 'elsewhere', attached: true }];
     expect(await machine().plan()).not.toHaveProperty('heldBy');
   });
 
@@ -173,7 +93,7 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
     const { id, warnings } = await machine().create('before upgrade', GiB, (m) => said.push(m), new Date('2026-12-06T06:00:00.123Z'));
     expect(id).toBe(ID);
     expect(warnings).toEqual([]);
-    const req = JSON.parse((calls[0] ?? '').slice('create '.length)) as CreateRequest;
+    const req = JSON.parse((mm.calls[0] ?? '').slice('create '.length)) as CreateRequest;
     expect(req).toEqual({
       name: 'before upgrade',
       file: path.join(scratch, 'ckpt/20261206T060000Z.ckpt'),
@@ -184,7 +104,7 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
         { device: path.join(scratch, 'dev/vda1'), identity: 'disk:QM00001:p1@2048' },
       ],
     });
-    expect(calls.slice(1)).toEqual(['update-grub']);
+    expect(mm.calls.slice(1)).toEqual(['update-grub']);
     expect(statSync(path.join(scratch, 'initramfs.log')).size).toBeGreaterThan(0);
     expect(said.join('\n')).toMatch(/update-initramfs -u.*\n.*update-grub/);
     const [c] = await machine().list();
@@ -193,36 +113,39 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
   });
 
   it('a failed update-initramfs is a warning that says the checkpoint holds until the next reboot only', async () => {
-    const { warnings } = await machine({ updateInitramfs: ['/bin/false'] }).create('x', GiB);
+    const { warnings } = await new Checkpoints(mockMachine(scratch, { updateInitramfs: ['/bin/false'] }).options).create('x', GiB);
     expect(warnings).toEqual([expect.stringMatching(/^update-initramfs failed .*: the checkpoint holds until the next reboot only; run update-initramfs -u -k all before rebooting$/)]);
   });
 
   it('rolls back at the next boot only an active checkpoint with a boot entry, and cancels', async () => {
     const m = machine();
     await m.create('before upgrade', GiB);
-    calls = [];
+    mm.calls = [];
     const c = await m.rollback(ID, false);
-    expect(calls).toEqual([`grub-reboot ${rollbackEntryId(ID)}`]);
+    expect(mm.calls).toEqual([`grub-reboot ${rollbackEntryId(ID)}`]);
     expect(c.rollbackAtNextBoot).toBe(true);
     expect((await m.rollback(ID, true)).rollbackAtNextBoot).toBe(false);
-    expect(calls).toEqual([`grub-reboot ${rollbackEntryId(ID)}`, 'grub-reboot none']);
-    const first = held[0];
+    expect(mm.calls).toEqual([`grub-reboot ${rollbackEntryId(ID)}`, 'grub-reboot none']);
+    const first = mm.held[0];
     if (first) first.state = 'invalid';
     await expect(m.rollback(ID, false)).rejects.toThrow(/is invalid: only an active checkpoint can be rolled back/);
-    await expect(machine({ menu: menu('this computer does not boot with GRUB') }).rollback(ID, false)).rejects.toThrow(/is invalid/);
+    mm.menuProblem = 'this computer does not boot with GRUB';
+    await expect(machine().rollback(ID, false)).rejects.toThrow(/is invalid/);
+    mm.menuProblem = null;
     if (first) Object.assign(first, { state: 'active', attached: false });
     await expect(m.rollback(ID, false)).rejects.toThrow(/is not held in this boot .* cannot be rolled back exactly/);
     if (first) first.attached = true;
-    await expect(machine({ menu: menu('this computer does not boot with GRUB') }).rollback(ID, false)).rejects.toThrow('this computer does not boot with GRUB');
+    mm.menuProblem = 'this computer does not boot with GRUB';
+    await expect(machine().rollback(ID, false)).rejects.toThrow('this computer does not boot with GRUB');
   });
 
   it('ends one: commit first, then the store and lines go, the next-boot choice is cleared, image and menu rebuilt', async () => {
     const m = machine();
     await m.create('before upgrade', GiB);
     await m.rollback(ID, false);
-    calls = [];
+    mm.calls = [];
     expect((await m.end({ id: ID })).warnings).toEqual([]);
-    expect(calls).toEqual([`commit ${ID}`, `remove ${ID}`, 'grub-reboot none', 'update-grub']);
+    expect(mm.calls).toEqual([`commit ${ID}`, `remove ${ID}`, 'grub-reboot none', 'update-grub']);
     expect(await m.list()).toEqual([]);
     await expect(m.end({ id: ID })).rejects.toThrow(/no checkpoint/);
   });
@@ -230,30 +153,31 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
   it('ends an active one not held in this boot (module not loaded) by removing it with force; refuses one whose rollback was cut short', async () => {
     const m = machine();
     await m.create('before upgrade', GiB);
-    const first = held[0];
+    const first = mm.held[0];
     if (first) first.attached = false;
-    calls = [];
+    mm.calls = [];
     expect((await m.end({ id: ID })).warnings).toEqual([]);
-    expect(calls).toEqual([`remove ${ID} --force`, 'update-grub']);
+    expect(mm.calls).toEqual([`remove ${ID} --force`, 'update-grub']);
     expect(await m.list()).toEqual([]);
 
-    await m.create('before upgrade', GiB);
-    const again = held[0];
+    const { id: second } = await m.create('before upgrade', GiB);
+    expect(second).toBe('1c5e1b2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d');
+    const again = mm.held[0];
     if (again) Object.assign(again, { attached: false, state: 'rolling-back' });
-    calls = [];
-    await expect(m.end({ id: ID })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/rollback .* cut short/), details: { reason: 'rollback-unfinished' } });
-    expect(calls).toEqual([]);
-    expect(held).toHaveLength(1);
+    mm.calls = [];
+    await expect(m.end({ id: second })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/rollback .* cut short/), details: { reason: 'rollback-unfinished' } });
+    expect(mm.calls).toEqual([]);
+    expect(mm.held).toHaveLength(1);
   });
 
   it('an unreadable one is removed by its store file, without a commit', async () => {
-    held = [{ store: '/dev/vda2', file: '/var/lib/snapkeep/checkpoints/x.ckpt', devices: ['/dev/vda2'], error: 'no valid checkpoint header' }];
+    mm.held = [{ store: '/dev/vda2', file: '/var/lib/snapkeep/checkpoints/x.ckpt', devices: ['/dev/vda2'], error: 'no valid checkpoint header' }];
     const m = machine();
     const [c] = await m.list();
     expect(c).toMatchObject({ state: 'unreadable', problem: 'no valid checkpoint header', name: 'x.ckpt', attached: false });
     expect(c?.id).toBeUndefined();
     await m.end({ storeFile: '/var/lib/snapkeep/checkpoints/x.ckpt' });
-    expect(calls).toEqual(['remove /var/lib/snapkeep/checkpoints/x.ckpt', 'update-grub']);
+    expect(mm.calls).toEqual(['remove /var/lib/snapkeep/checkpoints/x.ckpt', 'update-grub']);
   });
 });
 
