@@ -14,7 +14,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Starts the helper; resolves to its process, its stderr so far (`log`),
  * `exited` (its exit status, or the signal that ended it) and a client.
- * Throws with the log when it does not answer in 30 s.
+ * Throws with the log when it does not answer in 120 s (30 s was cut once
+ * on a loaded cold CI run: node's start under TCG, the log still empty).
  */
 export async function startHelperService({ state, config }) {
   const proc = spawn('node', [`${R}/out/js/electron/helper/main.js`, 'serve', '--state', state, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -22,11 +23,11 @@ export async function startHelperService({ state, config }) {
   proc.stderr.on('data', (d) => (helper.log += d));
   // A killed helper leaves its socket file: wait until a connection is accepted.
   let sock;
-  for (let i = 0; i < 300 && !sock; i++) {
+  for (let i = 0; i < 1200 && !sock; i++) {
     sock = await connectHelperSocket().catch(() => undefined);
     if (!sock) await sleep(100);
   }
-  if (!sock) throw new Error(`the helper did not start: ${helper.log}`);
+  if (!sock) throw new Error(`the helper did not start within 120 s: ${helper.log || '(nothing on its stderr)'}`);
   helper.client = new RpcClient(socketTransport(sock));
   return helper;
 }

@@ -1,0 +1,120 @@
+// Automatic checkpoints end to end (issue 15, "Automatic protection";
+// docs/checkpoints.md): the helper installed in the guest as a user would
+// (`snapkeep-helper install`, node and the checkout from the host over 9p,
+// the module built for the guest's kernel), automatic checkpoints turned on
+// with the CLI, then a real `apt-get install` of a local package made here:
+//
+//  1. apt's DPkg::Pre-Invoke hook (/etc/apt/apt.conf.d/80snapkeep-checkpoint)
+//     runs `snapkeep-helper checkpoint-before-packages`, which has the
+//     running helper take a checkpoint of the root (store, module, boot
+//     image of every kernel, boot menu) before dpkg runs; apt's output has
+//     the "snapkeep: ..." lines, the checkpoint is active and held, the
+//     package installed, the GRUB menu offers its rollback.
+//  2. A reboot: the initramfs re-attaches it; the helper, starting, counts
+//     a good boot and (end after 1 good boot) ends it: its lines and store
+//     go, the package stays.
+
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildForGuest } from '../lib/install.mjs';
+
+export const kernels = ['6.12', '6.1'];
+export const timeout = 3600;
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+const CLI = 'node /mnt/repo/out/js/electron/cli/snapkeep.js';
+
+/** @param {string} out */
+function lines(out) {
+	return out.split('\n').filter((x) => x.startsWith('store='));
+}
+
+/** @param {string} l */
+function fields(l) {
+	return Object.fromEntries(l.split('\t').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+}
+
+/** @param {any} t */
+export async function run(t) {
+	const built = buildForGuest(t);
+	const rel = built.rel;
+	const g = await t.boot({
+		memory: 1536,
+		shares: [{ tag: 'repo', path: REPO }, { tag: 'hostnode', path: dirname(process.execPath) }],
+	});
+	await g.sh('mkdir -p /mnt/repo /mnt/hostnode && ' +
+		'mount -t 9p -o trans=virtio,version=9p2000.L repo /mnt/repo && ' +
+		'mount -t 9p -o trans=virtio,version=9p2000.L hostnode /mnt/hostnode && ' +
+		'cp /mnt/hostnode/node /usr/local/bin/node && node --version', { timeoutMs: 600_000 });
+	await g.copyIn(built.ko, `/lib/modules/${rel}/updates/snapkeep.ko`);
+	await g.sh(`depmod -a ${rel}`, { timeoutMs: 600_000 });
+
+	// The helper as a user installs it (the module given: no DKMS here).
+	let t0 = Date.now();
+	const inst = await g.run(`node /mnt/repo/out/js/electron/helper/main.js install --module /lib/modules/${rel}/updates/snapkeep.ko --no-apt`,
+		{ timeoutMs: 600_000 });
+	t.log(`install (${(Date.now() - t0) / 1000} s, exit ${inst.code}):\n${inst.stdout}${inst.stderr}`);
+	if (inst.code !== 0)
+		throw new Error(`snapkeep-helper install failed (${inst.code}): ${inst.stdout.slice(-1500)}${inst.stderr.slice(-1500)}`);
+	await g.sh('systemctl is-active snapkeep-helper.service && test -f /etc/apt/apt.conf.d/80snapkeep-checkpoint && ' +
+		'test -x /etc/grub.d/42_snapkeep');
+
+	const auto = await g.sh(`${CLI} checkpoint auto --on --end-after 1 --size 256M`);
+	t.log(`auto: ${auto.trim()}`);
+
+	// 1. A package change through apt.
+	await g.sh('mkdir -p /tmp/pkg/DEBIAN /tmp/pkg/usr/share/snapkeep-test && ' +
+		'printf "Package: snapkeep-test-dummy\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: test <t@example.com>\\nDescription: a package for the test\\n" > /tmp/pkg/DEBIAN/control && ' +
+		'echo hello > /tmp/pkg/usr/share/snapkeep-test/hello && dpkg-deb --build /tmp/pkg /tmp/snapkeep-test-dummy.deb >/dev/null');
+	t0 = Date.now();
+	const apt = await g.run('DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/snapkeep-test-dummy.deb 2>&1', { timeoutMs: 2_400_000 });
+	t.log(`apt-get install (${(Date.now() - t0) / 1000} s, exit ${apt.code}):\n${apt.stdout}`);
+	if (apt.code !== 0)
+		throw new Error(`apt-get install failed (${apt.code}): ${apt.stdout.slice(-2000)}`);
+	const taken = /^snapkeep: checkpoint "(before package changes [^"]+)" taken/m.exec(apt.stdout);
+	if (!taken)
+		throw new Error(`apt's output says no checkpoint was taken:\n${apt.stdout.slice(-2000)}`);
+	const hookLine = apt.stdout.indexOf('snapkeep: taking a checkpoint');
+	const unpack = apt.stdout.indexOf('Unpacking snapkeep-test-dummy');
+	if (hookLine < 0 || unpack < 0 || hookLine > unpack)
+		throw new Error('the checkpoint was not taken before dpkg unpacked the package');
+	const list = lines(await g.sh('snapkeep-boot checkpoint list'));
+	if (list.length !== 1)
+		throw new Error(`want one checkpoint, got:\n${list.join('\n')}`);
+	const c = fields(list[0]);
+	if (c.state !== 'active' || c.attached !== 'yes' || c.name !== taken[1])
+		throw new Error(`after apt: ${JSON.stringify(c)}`);
+	await g.sh('dpkg -s snapkeep-test-dummy >/dev/null');
+	const listed = await g.sh(`${CLI} checkpoint list`);
+	if (!/automatic/i.test(listed))
+		throw new Error(`snapkeep checkpoint list does not say it is automatic:\n${listed}`);
+	const initrds = await g.sh('for f in /boot/initrd.img-*; do lsinitramfs "$f" | grep -c "etc/snapkeep/boot.conf" || true; done');
+	if (initrds.trim().split('\n').some((n) => n.trim() !== '1'))
+		throw new Error(`not every kernel's initrd carries the config (update-initramfs -k all): ${initrds}`);
+	if (!(await g.sh('cat /boot/grub/grub.cfg')).includes(`snapkeep-rollback-${c.id}`))
+		throw new Error('the boot menu has no rollback entry for the automatic checkpoint');
+	t.log(`checkpoint ${c.id} "${c.name}": ${c.entries} chunks saved`);
+
+	// 2. A good boot ends it (end after 1).
+	t0 = Date.now();
+	await g.reboot();
+	t.log(`reboot: ${(Date.now() - t0) / 1000} s`);
+	const dmesg = await g.sh('dmesg | grep snapkeep || true');
+	if (!dmesg.includes(`(${c.id}): re-attached`))
+		throw new Error(`not re-attached at boot:\n${dmesg}`);
+	t0 = Date.now();
+	for (;;) {
+		const now = lines(await g.sh('snapkeep-boot checkpoint list'));
+		if (now.length === 0)
+			break;
+		if (Date.now() - t0 > 600_000)
+			throw new Error(`not ended 600 s after the good boot:\n${now.join('\n')}\n${await g.sh('journalctl -u snapkeep-helper --no-pager | tail -30')}`);
+		await new Promise((r) => setTimeout(r, 5000));
+	}
+	t.log(`ended ${(Date.now() - t0) / 1000} s after the boot was up`);
+	const journal = await g.sh('journalctl -u snapkeep-helper -b --no-pager');
+	if (!/ended automatically after 1 good boot/.test(journal))
+		throw new Error(`the helper's log does not say why it ended:\n${journal.split('\n').slice(-30).join('\n')}`);
+	await g.sh(`dpkg -s snapkeep-test-dummy >/dev/null && test ! -e '${c.file}'`);
+	t.log(`boots ${g.bootSeconds.map((/** @type {number} */ s) => s.toFixed(0)).join(', ')} s`);
+}
