@@ -8,7 +8,7 @@
 // time, uid), a member's process is refused with the reason, root's own is
 // let through, and an action polkit does not know is refused.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -31,6 +31,10 @@ beforeAll(async () => {
   saved = process.env['DBUS_SYSTEM_BUS_ADDRESS'];
   process.env['DBUS_SYSTEM_BUS_ADDRESS'] = `unix:path=${busPath}`;
   children.push(spawn('dbus-daemon', [`--config-file=${path.join(dir, 'system.conf')}`, '--nofork', '--nopidfile'], { stdio: 'ignore' }));
+  // polkitd gives up at once when the bus is not there yet ("Error getting
+  // system bus", then exit 1: seen on a loaded CI run): wait for its socket.
+  for (let i = 0; i < 300 && !existsSync(busPath); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(busPath)) throw new Error(`dbus-daemon made no socket at ${busPath} in 30 s`);
   // polkitd starts as root and changes to its own user; it says when it holds its name.
   const polkitd = spawn('/usr/lib/polkit-1/polkitd', [], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   children.push(polkitd);
