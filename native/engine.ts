@@ -263,10 +263,14 @@ export interface NativeRepoOptions {
   aead?: AeadAlgorithm;
   /**
    * A remote repository's read cache: called (on the JS thread) when a
-   * restore, verify or reader meets a pack missing from `path`; resolves
-   * once it is there. A rejection fails the operation with it.
+   * restore, verify or reader meets a pack missing from `path`. Resolves
+   * true once the pack is there, false when the store does not have it
+   * (the engine then reports it missing); a rejection fails the operation
+   * with it. The cache may drop the pack again before a worker opens it:
+   * the engine asks again, one fetch at a time after two tries, and fails
+   * with IO_ERROR (never a missing-pack verdict) if it keeps being dropped.
    */
-  fetchPack?: (packId: string) => Promise<unknown>;
+  fetchPack?: (packId: string) => Promise<boolean>;
 }
 
 /** Chunk-id algorithms (docs/repository-format.md, "Algorithms"). */

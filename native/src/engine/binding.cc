@@ -171,9 +171,10 @@ Napi::Value BenchPrimitiveJs(const Napi::CallbackInfo& info) {
 
 // The PackFetcher of a NativeRepo opened with `fetchPack`: a worker that
 // meets a pack missing from the working copy calls the JS function
-// (id) => Promise<unknown> on the JS thread and waits for it. The promise
-// resolves when the pack is there; a rejection becomes the worker's
-// EngineError (its `code`, or IO_ERROR).
+// (id) => Promise<boolean> on the JS thread and waits for it. The promise
+// resolves true when the pack is there, anything else when the store does
+// not have it; a rejection becomes the worker's EngineError (its `code`,
+// or IO_ERROR).
 // Only worker threads call Fetch: on the JS thread it would wait forever.
 class JsPackFetcher : public PackFetcher {
  public:
@@ -184,22 +185,22 @@ class JsPackFetcher : public PackFetcher {
   }
   ~JsPackFetcher() override { tsfn_.Release(); }
 
-  void Fetch(const std::string& packId) override {
+  bool Fetch(const std::string& packId) override {
     auto call = std::make_shared<Call>();
     call->id = packId;
-    std::future<void> result = call->done.get_future();
+    std::future<bool> result = call->done.get_future();
     auto* arg = new std::shared_ptr<Call>(call);
     if (tsfn_.BlockingCall(arg, &JsPackFetcher::OnJsThread) != napi_ok) {
       delete arg;
       throw EngineError("INTERNAL", "pack " + packId + " is not here and can no longer be fetched");
     }
-    result.get();
+    return result.get();
   }
 
  private:
   struct Call {
     std::string id;
-    std::promise<void> done;
+    std::promise<bool> done;
   };
 
   static void Fail(const std::shared_ptr<Call>& call, const std::string& code, const std::string& message) {
@@ -215,7 +216,9 @@ class JsPackFetcher : public PackFetcher {
       Napi::Value r = fn.Call({Napi::String::New(env, call->id)});
       if (!r.IsPromise()) return Fail(call, "INTERNAL", "fetchPack must return a Promise");
       Napi::Object promise = r.As<Napi::Object>();
-      Napi::Function ok = Napi::Function::New(env, [call](const Napi::CallbackInfo&) { call->done.set_value(); });
+      Napi::Function ok = Napi::Function::New(env, [call](const Napi::CallbackInfo& info) {
+        call->done.set_value(info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value());
+      });
       Napi::Function bad = Napi::Function::New(env, [call](const Napi::CallbackInfo& info) {
         std::string code = "IO_ERROR", message = "pack " + call->id + " could not be fetched";
         if (info[0].IsObject()) {

@@ -24,40 +24,56 @@ std::shared_ptr<Fd> PackReader::Get(const std::string& packId) {
     auto it = fds_.find(packId);
     if (it != fds_.end()) return it->second;
   }
-  std::string path = PackPath(repo_, packId);
-  auto missing = [&] {
-    EngineError e = Corrupt("pack " + packId + " is missing", packId);
-    e.path = path;
-    return e;
-  };
   // Opened without the lock: a fetch may take seconds, and other workers
   // read packs they have meanwhile.
-  auto open = [&]() -> std::shared_ptr<Fd> {
-    try {
-      return std::make_shared<Fd>(RepoDir(repo_).OpenRead(PackRel(packId)));
-    } catch (EngineError& e) {
-      if (e.errnum != ENOENT) throw;
-      return nullptr;
-    }
-  };
-  std::shared_ptr<Fd> p = open();
-  // The cache may drop the pack again before this worker opens it (another
-  // worker's fetch made room): fetched again, a few times at most. Packs it
-  // dropped whose descriptors are open here stay readable through them (the
-  // space returns when the descriptor is closed, kMaxOpenPacks at most):
-  // closing them would make a worker in the middle of a pack fetch it again
-  // for every blob.
-  for (int attempt = 0; !p && fetcher_ && attempt < 4; attempt++) {
-    fetcher_->Fetch(packId);
-    p = open();
+  std::shared_ptr<Fd> p = OpenHere(packId);
+  if (!p && fetcher_) p = FetchAndOpen(packId);
+  if (!p) {
+    EngineError e = Corrupt("pack " + packId + " is missing", packId);
+    e.path = PackPath(repo_, packId);
+    throw e;
   }
-  if (!p) throw missing();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = fds_.find(packId);
   if (it != fds_.end()) return it->second;  // another worker opened it meanwhile
   if (fds_.size() >= (fetcher_ ? kMaxOpenFetched : kMaxOpenPacks)) fds_.erase(fds_.begin());
   fds_[packId] = p;
   return p;
+}
+
+std::shared_ptr<Fd> PackReader::OpenHere(const std::string& packId) const {
+  try {
+    return std::make_shared<Fd>(RepoDir(repo_).OpenRead(PackRel(packId)));
+  } catch (EngineError& e) {
+    if (e.errnum != ENOENT) throw;
+    return nullptr;
+  }
+}
+
+// The cache may drop the pack again before this worker opens it (another
+// worker's fetch made room): tried twice alongside the other workers, then
+// alone. Packs it dropped whose descriptors are open here stay readable
+// through them (the space returns when the descriptor is closed, at most
+// kMaxOpenFetched): closing them would make a worker in the middle of a
+// pack fetch it again for every blob. Null: the store does not have it.
+std::shared_ptr<Fd> PackReader::FetchAndOpen(const std::string& packId) {
+  constexpr int kAlongside = 2, kAlone = 4;
+  for (int attempt = 0; attempt < kAlongside + kAlone; attempt++) {
+    std::shared_lock<std::shared_mutex> along(fetchMu_, std::defer_lock);
+    std::unique_lock<std::shared_mutex> alone(fetchMu_, std::defer_lock);
+    if (attempt < kAlongside)
+      along.lock();
+    else
+      alone.lock();
+    if (!fetcher_->Fetch(packId)) return nullptr;
+    if (auto p = OpenHere(packId)) return p;
+  }
+  // Not damage: the repository has the pack, this computer could not keep it.
+  EngineError e("IO_ERROR", "pack " + packId + " was fetched " + std::to_string(kAlongside + kAlone) +
+                                " times and each time the read cache dropped it before it could be read "
+                                "(other operations on this repository filled the cache)");
+  e.pack = packId;
+  throw e;
 }
 
 void PackReader::CloseAll() {

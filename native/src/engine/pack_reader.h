@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,14 @@ class Decompressor;
 
 // Brings a pack that is not in the repository directory into it: the read
 // cache of a remote repository (docs/remote-repositories.md). Fetch blocks
-// the calling worker until the pack is there (or throws the reason, an
-// EngineError). The cache deletes packs to make room; descriptors the
-// reader holds keep those readable until it closes them.
+// the calling worker until the pack is there (true), or the store is known
+// not to have it (false), or throws the reason, an EngineError. The cache
+// deletes packs to make room; descriptors the reader holds keep those
+// readable until it closes them.
 class PackFetcher {
  public:
   virtual ~PackFetcher() = default;
-  virtual void Fetch(const std::string& packId) = 0;
+  virtual bool Fetch(const std::string& packId) = 0;
 };
 
 class PackReader {
@@ -53,11 +55,17 @@ class PackReader {
 
  private:
   std::shared_ptr<Fd> Get(const std::string& packId);
+  std::shared_ptr<Fd> OpenHere(const std::string& packId) const;
+  std::shared_ptr<Fd> FetchAndOpen(const std::string& packId);
 
   std::string repo_;
   RepoKeys keys_;
   std::shared_ptr<PackFetcher> fetcher_;
   std::mutex mu_;
+  // Fetches share it; a worker whose pack the cache keeps dropping before
+  // it can open it takes it alone, so no fetch of this reader makes room
+  // between its fetch and its open.
+  std::shared_mutex fetchMu_;
   std::map<std::string, std::shared_ptr<Fd>> fds_;
 };
 

@@ -1,8 +1,9 @@
 // The pack reader with a fetcher (a remote repository's read cache,
 // docs/remote-repositories.md): packs missing from the directory are asked
 // for through `fetchPack`, the worker waits for the promise, packs the
-// cache deletes stay readable through descriptors already open, and a
-// rejection fails the operation with its code.
+// cache deletes stay readable through descriptors already open, a pack the
+// cache drops before it is opened is fetched again (never reported missing
+// while the store has it), and a rejection fails the operation with its code.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -55,6 +56,7 @@ describe('pack reader with a fetcher', () => {
         fs.copyFileSync(path.join(s.store, id), tmp);
         fs.renameSync(tmp, packFile(s.dir, id));
         held = id;
+        return true;
       },
     });
     await repo.loadIndex();
@@ -84,12 +86,81 @@ describe('pack reader with a fetcher', () => {
     expect(isNativeEngineError(e) && e.code).toBe('REMOTE_UNAVAILABLE');
     expect(isNativeEngineError(e) && e.message).toContain('could not be reached');
 
-    const empty = openNativeRepo({ path: s.repoDir, idKey: s.idKey, encKey: s.encKey, version: 2, fetchPack: async () => undefined });
+    const empty = openNativeRepo({ path: s.repoDir, idKey: s.idKey, encKey: s.encKey, version: 2, fetchPack: async () => false });
     await empty.loadIndex();
     const missing = await empty.restore({ list: s.list, chunkSize: CS, deviceSize: s.data.length, target, skipIdentical: false }).catch((x: unknown) => x);
     expect(isNativeEngineError(missing) && missing.code).toBe('REPO_CORRUPT');
     expect(isNativeEngineError(missing) && missing.message).toMatch(/pack [0-9a-f]{32} is missing/);
     const v = await empty.verify({ data: false });
     expect(v.problems.map((p) => p.kind)).toEqual(s.packs.map(() => 'missing-pack'));
+  });
+
+  // A pack the cache drops before the worker opens it is not a missing pack.
+  // The engine once gave up after four tries and reported it missing
+  // (REPO_CORRUPT): a restore of a healthy repository failed as damaged.
+  it('fetches a pack again as often as the cache drops it before it is opened, and never calls it missing', async () => {
+    const s = await setup();
+    const place = (id: string) => {
+      fs.mkdirSync(path.dirname(packFile(s.dir, id)), { recursive: true });
+      // Atomically: two workers may want the same pack.
+      fs.copyFileSync(path.join(s.store, id), `${packFile(s.dir, id)}.tmp`);
+      fs.renameSync(`${packFile(s.dir, id)}.tmp`, packFile(s.dir, id));
+    };
+    // Dropped five times right after it was brought (as another operation's
+    // fetch would make room), kept the sixth.
+    const tries = new Map<string, number>();
+    const dropping = openNativeRepo({
+      path: s.repoDir, idKey: s.idKey, encKey: s.encKey, version: 2,
+      fetchPack: async (id) => {
+        const n = (tries.get(id) ?? 0) + 1;
+        tries.set(id, n);
+        if (n > 5) place(id);
+        return true;
+      },
+    });
+    await dropping.loadIndex();
+    const target = path.join(s.dir, 'out.img');
+    await dropping.restore({ list: s.list, chunkSize: CS, deviceSize: s.data.length, target, skipIdentical: false });
+    expect(fs.readFileSync(target).equals(s.data)).toBe(true);
+    // Two workers may want the same pack: some are asked for more often.
+    expect([...tries.values()].every((n) => n >= 6)).toBe(true);
+    dropping.closeFiles();
+    for (const id of s.packs) fs.rmSync(packFile(s.dir, id), { force: true });
+
+    // Always dropped: the operation fails, saying why, and not as damage.
+    const never = openNativeRepo({ path: s.repoDir, idKey: s.idKey, encKey: s.encKey, version: 2, fetchPack: async () => true });
+    await never.loadIndex();
+    const e = await never.restore({ list: s.list, chunkSize: CS, deviceSize: s.data.length, target, skipIdentical: false }).catch((x: unknown) => x);
+    expect(isNativeEngineError(e) && e.code).toBe('IO_ERROR');
+    expect(isNativeEngineError(e) && e.message).toMatch(/pack [0-9a-f]{32} was fetched 6 times and each time the read cache dropped it/);
+  });
+
+  // The cache of the first test, with the race forced: a pack brought while
+  // another fetch is in flight is dropped again before it can be opened.
+  // Only fetches one at a time keep theirs, which the engine falls back to.
+  it('falls back to fetching alone when fetches running together keep dropping each other\'s packs', async () => {
+    const s = await setup();
+    let inFlight = 0;
+    let alone = 0;
+    const repo = openNativeRepo({
+      path: s.repoDir, idKey: s.idKey, encKey: s.encKey, version: 2,
+      fetchPack: async (id) => {
+        inFlight++;
+        await new Promise((r) => setTimeout(r, 5));
+        const together = inFlight > 1;
+        inFlight--;
+        if (together) return true;
+        alone++;
+        fs.mkdirSync(path.dirname(packFile(s.dir, id)), { recursive: true });
+        fs.copyFileSync(path.join(s.store, id), `${packFile(s.dir, id)}.tmp`);
+        fs.renameSync(`${packFile(s.dir, id)}.tmp`, packFile(s.dir, id));
+        return true;
+      },
+    });
+    await repo.loadIndex();
+    const target = path.join(s.dir, 'out.img');
+    await repo.restore({ list: s.list, chunkSize: CS, deviceSize: s.data.length, target, skipIdentical: false });
+    expect(fs.readFileSync(target).equals(s.data)).toBe(true);
+    expect(alone).toBeGreaterThanOrEqual(s.packs.length);
   });
 });

@@ -177,7 +177,7 @@ class SpoolUploader {
 
 export class RemoteNative implements NativeRepo {
   /** The read cache: packs fetched (or being fetched), least recently used first. */
-  private readonly cache = new Map<string, { settled: boolean; done: Promise<void> }>();
+  private readonly cache = new Map<string, { settled: boolean; done: Promise<boolean> }>();
   /** The order the running restore needs packs in. */
   private orderList: string[] = [];
   private order = new Map<string, number>();
@@ -502,8 +502,9 @@ export class RemoteNative implements NativeRepo {
    * were evicted to keep the cache at `cachePacks` (fetches still running
    * are not evicted, so at most PREFETCH_PACKS more; the engine reads
    * evicted packs it has open through their descriptors, at most 8).
+   * False: the store does not have the pack (the engine names it missing).
    */
-  async fetchForEngine(id: string): Promise<void> {
+  async fetchForEngine(id: string): Promise<boolean> {
     // The engine asks only for a pack it did not find: one held here as
     // fetched was dropped by another operation meanwhile (a reader holds no
     // lock, see readRange), and is fetched again.
@@ -515,8 +516,9 @@ export class RemoteNative implements NativeRepo {
       const next = this.orderList[at + k];
       if (next !== undefined) this.startFetch(next);
     }
-    await this.cache.get(id)?.done;
+    const here = (await this.cache.get(id)?.done) ?? false;
     await this.evict(id);
+    return here;
   }
 
   private startFetch(id: string): void {
@@ -527,17 +529,21 @@ export class RemoteNative implements NativeRepo {
       this.cache.set(id, have);
       return;
     }
-    const entry = { settled: false, done: Promise.resolve() };
+    const entry = { settled: false, done: Promise.resolve(false) };
     this.readStats.fetched++;
     // A pack the store lacks is left missing: the engine names it.
     entry.done = this.wc.fetchPack(id, false).then(
-      () => void (entry.settled = true),
+      (here) => {
+        entry.settled = true;
+        if (!here && this.cache.get(id) === entry) this.cache.delete(id);
+        return here;
+      },
       (e: unknown) => {
         this.cache.delete(id);
         throw e;
       },
     );
-    entry.done.catch(() => undefined);
+    entry.done.catch(() => false);
     this.cache.set(id, entry);
   }
 
