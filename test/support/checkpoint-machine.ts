@@ -22,6 +22,8 @@ export interface MockMachine {
   problem: string | null;
   /** Why the boot menu cannot hold rollback entries (the menu's problem()), or null. */
   menuProblem: string | null;
+  /** Why the boot menu cannot count failed boots (failedBootsProblem()), or null. */
+  failedBootsProblem: string | null;
   /** The bytes free for the store (freeBytes). */
   free: number;
   /** Makes the next create fail with this message (as the tool failing). */
@@ -78,6 +80,7 @@ export function mockMachine(scratch: string, o: MockMachineOptions = {}): MockMa
     calls: [],
     problem: null,
     menuProblem: o.menuProblem ?? null,
+    failedBootsProblem: null,
     free: o.free ?? 20 * GiB,
     createFails: null,
     createGate: null,
@@ -120,6 +123,7 @@ export function mockMachine(scratch: string, o: MockMachineOptions = {}): MockMa
         m.calls.push(`grub-reboot ${e ?? 'none'}`);
         nextEntry = e;
       },
+      failedBootsProblem: async () => m.failedBootsProblem,
     },
     options: undefined as unknown as CheckpointsOptions,
   };

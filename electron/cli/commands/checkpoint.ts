@@ -35,6 +35,7 @@ function describe(c: Checkpoint, out: (l: string) => void): void {
         ? `    automatic (before package changes), ends after ${c.auto.endAfterGoodBoots} good boot${c.auto.endAfterGoodBoots === 1 ? '' : 's'} (${c.auto.goodBoots} so far)`
         : `    automatic (before package changes), ended only by you (${c.auto.goodBoots} good boots so far)`,
     );
+  if (c.auto?.rollBackAfterFailedBoots !== undefined) out(`    rolled back by itself after ${c.auto.rollBackAfterFailedBoots} failed boot${c.auto.rollBackAfterFailedBoots === 1 ? '' : 's'} in a row`);
   if (c.bootEntry !== undefined) out(`    boot menu: "${c.bootEntry}"`);
   if (c.rollbackAtNextBoot) out('    THE NEXT BOOT ROLLS THIS COMPUTER BACK to it');
 }
@@ -44,11 +45,13 @@ function describeAuto(a: AutoCheckpoints, out: (l: string) => void): void {
   out(`automatic checkpoints before package changes: ${a.beforePackageChanges ? 'on' : 'off'}`);
   out(`    when none can be taken: ${a.onFailure === 'stop' ? 'the package change is stopped' : 'the package change goes on (apt shows why)'}`);
   out(`    ended after: ${a.endAfterGoodBoots > 0 ? `${a.endAfterGoodBoots} good boots` : 'never by itself (only when you end it)'}`);
+  const failed = a.rollBackAfterFailedBoots ?? 0;
+  out(`    rolled back by itself: ${failed > 0 ? `after ${failed} failed boot${failed === 1 ? '' : 's'} in a row (boots that do not reach multi-user.target)` : 'never (only from the boot menu, when you choose it)'}`);
   out(`    store size: ${a.storeBytes !== undefined ? formatBytes(a.storeBytes) : 'the suggested size at the time'}`);
 }
 
 /** `checkpoint auto` options over the settings in force; null when none was given (only show them). */
-function changedAuto(now: AutoCheckpoints, v: { on?: boolean; off?: boolean; 'end-after'?: string; 'on-failure'?: string; size?: string }): AutoCheckpoints | null {
+function changedAuto(now: AutoCheckpoints, v: { on?: boolean; off?: boolean; 'end-after'?: string; 'on-failure'?: string; size?: string; 'roll-back-after'?: string }): AutoCheckpoints | null {
   if (v.on === true && v.off === true) throw new AppError('INVALID_ARGUMENT', '--on and --off together');
   const next: AutoCheckpoints = { ...now };
   if (v.on === true) next.beforePackageChanges = true;
@@ -56,6 +59,10 @@ function changedAuto(now: AutoCheckpoints, v: { on?: boolean; off?: boolean; 'en
   if (v['end-after'] !== undefined) {
     if (!/^\d{1,2}$/.test(v['end-after']) || Number(v['end-after']) > 20) throw new AppError('INVALID_ARGUMENT', `--end-after ${v['end-after']}: a number of good boots from 0 (never by itself) to 20`);
     next.endAfterGoodBoots = Number(v['end-after']);
+  }
+  if (v['roll-back-after'] !== undefined) {
+    if (!/^\d$/.test(v['roll-back-after'])) throw new AppError('INVALID_ARGUMENT', `--roll-back-after ${v['roll-back-after']}: a number of failed boots in a row from 1 to 9, or 0 (never by itself)`);
+    next.rollBackAfterFailedBoots = Number(v['roll-back-after']);
   }
   if (v['on-failure'] !== undefined) {
     if (v['on-failure'] !== 'continue' && v['on-failure'] !== 'stop') throw new AppError('INVALID_ARGUMENT', `--on-failure ${v['on-failure']}: continue or stop`);
@@ -65,7 +72,7 @@ function changedAuto(now: AutoCheckpoints, v: { on?: boolean; off?: boolean; 'en
     if (v.size === 'suggested') delete next.storeBytes;
     else next.storeBytes = parseSize(v.size);
   }
-  const given = [v.on, v.off, v['end-after'], v['on-failure'], v.size].some((x) => x !== undefined);
+  const given = [v.on, v.off, v['end-after'], v['on-failure'], v.size, v['roll-back-after']].some((x) => x !== undefined);
   return given ? next : null;
 }
 
@@ -91,7 +98,7 @@ export const checkpointCommand: Command = {
   name: 'checkpoint',
   summary: 'hold the disks this computer boots from before an upgrade; roll back to them at the next boot, or end and keep the changes',
   usage:
-    'snapkeep checkpoint [list | plan | take <name> [--size 4G] | end <id> | rollback <id> [--cancel] | auto [--on | --off] [--end-after N] [--on-failure continue|stop] [--size 4G|suggested]] [--local] [--json]',
+    'snapkeep checkpoint [list | plan | take <name> [--size 4G] | end <id> | rollback <id> [--cancel] | auto [--on | --off] [--end-after N] [--roll-back-after N] [--on-failure continue|stop] [--size 4G|suggested]] [--local] [--json]',
   async run({ args, json, out, err }) {
     const { values, positionals } = parseArgs({
       args,
@@ -102,6 +109,7 @@ export const checkpointCommand: Command = {
         on: { type: 'boolean' },
         off: { type: 'boolean' },
         'end-after': { type: 'string' },
+        'roll-back-after': { type: 'string' },
         'on-failure': { type: 'string' },
       },
       allowPositionals: true,

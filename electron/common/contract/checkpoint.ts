@@ -69,7 +69,15 @@ export const Checkpoint = z.object({
   /** Unreadable: why. */
   problem: z.string().optional(),
   /** Taken automatically (before package changes): the good boots counted since, and after how many it is ended (0: only by the user). */
-  auto: z.object({ trigger: z.literal('packages'), goodBoots: z.number().int().nonnegative(), endAfterGoodBoots: z.number().int().nonnegative() }).optional(),
+  auto: z
+    .object({
+      trigger: z.literal('packages'),
+      goodBoots: z.number().int().nonnegative(),
+      endAfterGoodBoots: z.number().int().nonnegative(),
+      /** The boot menu rolls it back after this many failed boots in a row (absent: never by itself). */
+      rollBackAfterFailedBoots: z.number().int().positive().optional(),
+    })
+    .optional(),
 });
 export type Checkpoint = z.infer<typeof Checkpoint>;
 
@@ -89,6 +97,13 @@ export const AutoCheckpoints = z
     endAfterGoodBoots: z.number().int().min(0).max(20),
     /** Store size of an automatic checkpoint; absent: the plan's suggestion at the time. */
     storeBytes: z.number().int().positive().optional(),
+    /**
+     * Rolls an automatic checkpoint back by itself after this many boots in a
+     * row that did not reach multi-user.target (GRUB counts them); 0 or
+     * absent: never by itself. Boots of another system from the boot menu
+     * count as failed too: the boot menu must start only this system.
+     */
+    rollBackAfterFailedBoots: z.number().int().min(0).max(9).optional(),
   })
   .strict();
 export type AutoCheckpoints = z.infer<typeof AutoCheckpoints>;

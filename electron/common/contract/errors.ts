@@ -61,6 +61,7 @@ export const ErrorReason = z.enum([
   'rollback-unfinished', // ending a checkpoint whose rollback was cut short (the next boot finishes it)
   'no-boot-menu', // a rollback at the next boot without GRUB (or without the snippet)
   'store-too-big', // a checkpoint store that would leave the file system too little room
+  'failed-boots-unavailable', // automatic rollback after failed boots asked for where the boot menu cannot count boots
 ]);
 export type ErrorReason = z.infer<typeof ErrorReason>;
 

@@ -14,6 +14,7 @@ import { z } from 'zod';
 
 import { AppError, AUTO_CHECKPOINTS_DEFAULT, AutoCheckpoints, type BeforePackagesResult, type Checkpoint, CheckpointId, CheckpointName, type CheckpointPlan } from '../../common/contract';
 import { describeIssues } from '../../common/rpc/dispatcher';
+import { FailedBootsFile } from './failed-boots';
 import type { SourceLogger } from '../logs/logger';
 import { writeFileAtomic } from '../persist/atomic-file';
 import { JsonFile } from '../persist/json-file';
@@ -36,6 +37,8 @@ const AutoRecord = z.object({
   goodBoots: z.array(BootId).max(64),
   /** As the settings said when it was taken; 0: only the user ends it. */
   endAfterGoodBoots: z.number().int().min(0).max(20),
+  /** GRUB rolls it back after this many failed boots in a row (failed-boots.ts); absent: never by itself. */
+  rollBackAfterFailedBoots: z.number().int().min(1).max(9).optional(),
 });
 type AutoRecord = z.infer<typeof AutoRecord>;
 export const AutoRecordFile = z.object({ version: z.literal(1), checkpoints: z.record(CheckpointId, AutoRecord) });
@@ -47,6 +50,12 @@ export interface AutoProtectionOptions {
   recordFile: string;
   /** /proc/sys/kernel/random/boot_id; tests hand in their own. */
   bootIdFile?: string;
+  /**
+   * Automatic rollback after failed boots: `<config>/auto-rollback.conf`
+   * (42_snapkeep reads it) and why the boot menu cannot count boots
+   * (BootMenu.failedBootsProblem). Absent: not available.
+   */
+  failedBoots?: { file: string; problem: () => Promise<string | null> };
   log: SourceLogger;
 }
 
@@ -114,9 +123,17 @@ function settingsWriteError(e: unknown, file: string): unknown {
 export class AutoProtection {
   private records: Record<string, AutoRecord> = {};
   private readonly file: JsonFile<typeof AutoRecordFile>;
+  private readonly watch: FailedBootsFile | null;
 
   constructor(private readonly o: AutoProtectionOptions) {
     this.file = new JsonFile(o.recordFile, AutoRecordFile, 0o600);
+    this.watch = o.failedBoots ? new FailedBootsFile(o.failedBoots.file) : null;
+  }
+
+  /** Why the boot menu cannot roll back by itself after failed boots, or null. */
+  async failedBootsProblem(): Promise<string | null> {
+    if (!this.o.failedBoots) return 'this installation cannot count failed boots';
+    return this.o.failedBoots.problem();
   }
 
   /** Loads the record; a damaged one is said and started over (the checkpoints in it then end only by hand). */
@@ -179,6 +196,12 @@ export class AutoProtection {
    */
   async setSettings(s: AutoCheckpoints): Promise<AutoCheckpoints> {
     const value = AutoCheckpoints.parse(s);
+    // Refused rather than saved and silently not done at the next upgrade.
+    if (value.beforePackageChanges && (value.rollBackAfterFailedBoots ?? 0) > 0) {
+      const problem = await this.failedBootsProblem();
+      if (problem !== null)
+        throw new AppError('CONFLICT', `automatic rollback after failed boots cannot be turned on: ${problem}`, { reason: 'failed-boots-unavailable' });
+    }
     const text = JSON.stringify({ version: 1, ...value }, null, 2) + '\n';
     try {
       await writeFileAtomic(this.o.settingsFile, text, { mode: 0o644, mkdir: true });
@@ -189,7 +212,7 @@ export class AutoProtection {
     }
     this.o.log.info(
       value.beforePackageChanges
-        ? `automatic checkpoints before package changes turned on (on failure: ${value.onFailure}; ended after ${value.endAfterGoodBoots} good boots)`
+        ? `automatic checkpoints before package changes turned on (on failure: ${value.onFailure}; ended after ${value.endAfterGoodBoots} good boots${(value.rollBackAfterFailedBoots ?? 0) > 0 ? `; rolled back after ${value.rollBackAfterFailedBoots} failed boots` : ''})`
         : 'automatic checkpoints before package changes turned off',
     );
     return this.settings();
@@ -224,14 +247,36 @@ export class AutoProtection {
     return { take: true, name: automaticName(now), storeBytes: settings.storeBytes ?? plan.suggestedStoreBytes, settings };
   }
 
-  /** Records a checkpoint just taken automatically, in the boot it was taken in. */
-  async taken(id: string, settings: AutoCheckpoints): Promise<void> {
-    this.records[id] = { takenInBoot: (await this.bootId()) ?? 'unknown', goodBoots: [], endAfterGoodBoots: settings.endAfterGoodBoots };
+  /**
+   * Records a checkpoint just taken automatically, in the boot it was taken
+   * in, and has the boot menu watch it for failed boots when the settings
+   * say so (before the menu is rebuilt). Returns warnings: what of that
+   * could not be done. Throws when the record cannot be saved.
+   */
+  async taken(id: string, settings: AutoCheckpoints): Promise<string[]> {
+    const warnings: string[] = [];
+    let failedBoots = settings.rollBackAfterFailedBoots ?? 0;
+    if (failedBoots > 0) {
+      const problem = await this.failedBootsProblem();
+      const watched = problem === null && this.watch ? await this.watch.set({ checkpointId: id, boots: failedBoots }).then(() => null, (e: unknown) => message(e)) : problem;
+      if (watched !== null) {
+        warnings.push(`it is not rolled back by itself after failed boots: ${watched}`);
+        failedBoots = 0;
+      }
+    }
+    this.records[id] = {
+      takenInBoot: (await this.bootId()) ?? 'unknown',
+      goodBoots: [],
+      endAfterGoodBoots: settings.endAfterGoodBoots,
+      ...(failedBoots > 0 && { rollBackAfterFailedBoots: failedBoots }),
+    };
     await this.save();
+    return warnings;
   }
 
-  /** Forgets a checkpoint (ended or removed). */
+  /** Forgets a checkpoint (ended or removed), and stops watching it for failed boots. */
   async forget(id: string): Promise<void> {
+    if (await this.watch?.clear(id)) this.o.log.info(`checkpoint ${id} is no longer rolled back by itself after failed boots`);
     if (!(id in this.records)) return;
     delete this.records[id];
     await this.save();
@@ -241,7 +286,9 @@ export class AutoProtection {
   annotate(list: Checkpoint[]): Checkpoint[] {
     return list.map((c) => {
       const r = c.id !== undefined ? this.records[c.id] : undefined;
-      return r ? { ...c, auto: { trigger: 'packages', goodBoots: r.goodBoots.length, endAfterGoodBoots: r.endAfterGoodBoots } } : c;
+      if (!r) return c;
+      const failed = r.rollBackAfterFailedBoots;
+      return { ...c, auto: { trigger: 'packages', goodBoots: r.goodBoots.length, endAfterGoodBoots: r.endAfterGoodBoots, ...(failed !== undefined && { rollBackAfterFailedBoots: failed }) } };
     });
   }
 
@@ -264,6 +311,13 @@ export class AutoProtection {
       delete this.records[id];
       changed = true;
       this.o.log.info(`checkpoint ${id}, taken automatically, no longer exists: forgotten`);
+    }
+    // A watch for failed boots of a checkpoint no longer active (rolled
+    // back, ended elsewhere): GRUB must not count boots for it any more.
+    const watched = await this.watch?.read();
+    if (watched && allReadable && !list.some((c) => c.id === watched.checkpointId && c.state === 'active')) {
+      await this.watch?.clear(watched.checkpointId);
+      this.o.log.info(`checkpoint ${watched.checkpointId} is no longer active: the boot menu no longer counts failed boots for it`);
     }
     const due: DueToEnd[] = [];
     if (boot === null) {

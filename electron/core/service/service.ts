@@ -74,6 +74,7 @@ import { defaultKeptMapsOptions } from '../tracking/defaults';
 import { AUTO_SETTINGS_FILE, AutoProtection, BOOT_ID_FILE } from '../checkpoints/auto';
 import { Checkpoints, type CheckpointsOptions } from '../checkpoints/checkpoints';
 import { defaultCheckpointsOptions } from '../checkpoints/defaults';
+import { FAILED_BOOTS_FILE } from '../checkpoints/failed-boots';
 import { GenerationsFile, GenerationsSeen } from '../tracking/generations';
 import { KeptMaps, type KeptMapsOptions } from '../tracking/kept-maps';
 import { nextBackups } from '../tracking/next-backups';
@@ -177,11 +178,13 @@ export class Service {
     this.autoVerify = new AutoVerify(new JsonFile(path.join(dirs.state, 'auto-verify.json'), AutoVerifyFile));
     this.generations = new GenerationsSeen(new JsonFile(path.join(dirs.state, 'generations.json'), GenerationsFile), now);
     this.kept = new KeptMaps(defaultKeptMapsOptions({ ...(o.roots && { sysRoot: o.roots.sys }), ...o.tracking }));
-    this.checkpoints = new Checkpoints(defaultCheckpointsOptions({ ...(o.roots && { sysRoot: o.roots.sys, devRoot: o.roots.dev, mountinfo: o.roots.mountinfo }), ...o.checkpoints }));
+    const checkpointsOptions = defaultCheckpointsOptions({ ...(o.roots && { sysRoot: o.roots.sys, devRoot: o.roots.dev, mountinfo: o.roots.mountinfo }), ...o.checkpoints });
+    this.checkpoints = new Checkpoints(checkpointsOptions);
     this.autoCheckpoints = new AutoProtection({
       settingsFile: path.join(dirs.config, AUTO_SETTINGS_FILE),
       recordFile: path.join(dirs.state, 'auto-checkpoints.json'),
       bootIdFile: o.bootIdFile ?? BOOT_ID_FILE,
+      failedBoots: { file: path.join(dirs.config, FAILED_BOOTS_FILE), problem: () => checkpointsOptions.menu.failedBootsProblem() },
       log: this.logger.for('checkpoints'),
     });
     this.plugIn = new PlugInTrigger({
@@ -409,9 +412,10 @@ export class Service {
       const taken =
         auto &&
         (async (id: string) => {
-          await this.autoCheckpoints.taken(id, auto).catch((e: unknown) => {
+          const warnings = await this.autoCheckpoints.taken(id, auto).catch((e: unknown) => {
             throw new Error(`checkpoint "${name}" could not be recorded as automatic (${e instanceof Error ? e.message : String(e)}): it is not ended by itself after good boots; end it when done`);
           });
+          for (const w of warnings) ctx.warn(`checkpoint "${name}": ${w}`);
         });
       const { id, warnings } = await this.checkpoints.create(name, storeBytes, say, this.clock.now(), taken);
       for (const w of warnings) ctx.warn(w);

@@ -26,6 +26,12 @@ const UNIT = 'snapkeep-helper.service';
 export const INITRAMFS_UNIT = 'snapkeep-initramfs.service';
 /** Rebuild the boot menu, and choose the next boot's entry, for the sandboxed helper (checkpoints). */
 export const GRUB_UNITS = ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service'] as const;
+/**
+ * Clears GRUB's count of failed boots once a boot reaches multi-user.target
+ * (templates/, checkpoints/failed-boots.ts); enabled by the link in WANTS_DIR.
+ */
+export const BOOT_COMPLETE_UNIT = 'snapkeep-boot-complete.service';
+const WANTS_DIR = 'multi-user.target.wants';
 /** The boot menu snippet that offers each active checkpoint's rollback (from kmod/boot/grub.d). */
 export const GRUB_SNIPPET = '42_snapkeep';
 /** apt's hook that asks for an automatic checkpoint before each dpkg run (templates/, docs/checkpoints.md). */
@@ -501,6 +507,10 @@ export class Installer {
       const t = await renderTemplate(this.layout.templates, u, { DOCS: runtime.docs });
       grubChanged = (await this.writeFile(path.join(this.layout.etc, 'systemd', 'system', u), t, files)) || grubChanged;
     }
+    const bootComplete = path.join(this.layout.etc, 'systemd', 'system', BOOT_COMPLETE_UNIT);
+    grubChanged = (await this.writeFile(bootComplete, await renderTemplate(this.layout.templates, BOOT_COMPLETE_UNIT, { DOCS: runtime.docs }), files)) || grubChanged;
+    // Enabled as `systemctl enable` would, also where systemd does not run (an image being built).
+    grubChanged = (await this.linkFile(path.join(this.layout.etc, 'systemd', 'system', WANTS_DIR, BOOT_COMPLETE_UNIT), bootComplete, files)) || grubChanged;
     const changed = helperChanged || initramfsChanged || grubChanged;
     this.say(changed ? `done: service unit ${file}` : `ok: service unit ${file}`);
     if (!(await this.systemdRunning())) {
@@ -535,6 +545,16 @@ export class Installer {
     if (old === text) return false;
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
     await fs.writeFile(file, text, { mode: 0o644 });
+    return true;
+  }
+
+  /** A symbolic link `link` -> `target` (replacing what is there); true when it changed. */
+  private async linkFile(link: string, target: string, files: Set<string>): Promise<boolean> {
+    files.add(link);
+    if ((await fs.readlink(link).catch(() => null)) === target) return false;
+    await fs.mkdir(path.dirname(link), { recursive: true, mode: 0o755 });
+    await fs.rm(link, { force: true });
+    await fs.symlink(target, link);
     return true;
   }
 
@@ -576,6 +596,8 @@ export class Installer {
     const known = [
       path.join(this.layout.etc, 'systemd', 'system', UNIT),
       path.join(this.layout.etc, 'systemd', 'system', INITRAMFS_UNIT),
+      path.join(this.layout.etc, 'systemd', 'system', BOOT_COMPLETE_UNIT),
+      path.join(this.layout.etc, 'systemd', 'system', WANTS_DIR, BOOT_COMPLETE_UNIT),
       path.join(this.layout.etc, 'udev', 'rules.d', '60-snapkeep.rules'),
       path.join(this.layout.etc, 'udev', 'rules.d', UDEV_RULES),
       path.join(this.layout.etc, 'modules-load.d', 'snapkeep.conf'),
@@ -586,7 +608,8 @@ export class Installer {
     ];
     const srcDirs = (await fs.readdir(this.layout.usrSrc).catch(() => [] as string[])).filter((n) => n.startsWith(`${MODULE}-`)).map((n) => path.join(this.layout.usrSrc, n));
     for (const f of new Set([...(record?.files ?? []), ...known, ...srcDirs])) {
-      if (!(await exists(f))) continue;
+      // lstat: a link whose target went first is still removed.
+      if ((await fs.lstat(f).catch(() => null)) === null) continue;
       await fs.rm(f, { recursive: true, force: true });
       this.say(`done: removed ${f}`);
     }

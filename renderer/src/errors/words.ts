@@ -420,6 +420,15 @@ export const ERROR_VARIANTS: readonly Variant[] = [
       hint: 'Choose a smaller store, or free some space first.',
     },
   },
+  {
+    code: 'CONFLICT',
+    reason: 'failed-boots-unavailable',
+    words: {
+      title: 'The boot menu cannot count failed boots here',
+      message: 'Rolling back by itself after failed boots needs GRUB to keep a count at every boot, and to start only this system. The details say what stands in the way.',
+      hint: 'Save the settings with "Roll back by itself" off: checkpoints are still taken, and you can roll back from the boot menu yourself.',
+    },
+  },
 ];
 
 const CODES = new Set<string>(Object.keys(ERROR_WORDS));

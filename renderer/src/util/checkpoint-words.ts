@@ -29,12 +29,14 @@ export function isFinishedCheckpoint(c: Checkpoint): boolean {
   return c.state === 'invalid' || c.state === 'rolled-back' || c.state === 'unreadable' || c.state === 'committed' || c.state === 'abandoned';
 }
 
-/** An automatic checkpoint's line: why it was taken and when it ends. */
+/** An automatic checkpoint's line: why it was taken, when it ends, and whether the boot menu rolls it back by itself. */
 export function autoCheckpointWords(auto: NonNullable<Checkpoint['auto']>): string {
   const taken = 'Taken before package changes';
-  if (auto.endAfterGoodBoots === 0) return `${taken} · ended only by you`;
+  const n = auto.rollBackAfterFailedBoots;
+  const rolls = n !== undefined ? ` · rolled back by itself after ${n === 1 ? '1 failed boot' : `${n} failed boots in a row`}` : '';
+  if (auto.endAfterGoodBoots === 0) return `${taken} · ended only by you${rolls}`;
   const boots = auto.endAfterGoodBoots === 1 ? '1 good boot' : `${auto.endAfterGoodBoots} good boots`;
-  return `${taken} · ends after ${boots} (${auto.goodBoots} so far)`;
+  return `${taken} · ends after ${boots} (${auto.goodBoots} so far)${rolls}`;
 }
 
 /**

@@ -53,6 +53,7 @@ describe('snapkeep checkpoint auto', () => {
         'automatic checkpoints before package changes: off',
         '    when none can be taken: the package change goes on (apt shows why)',
         '    ended after: 3 good boots',
+        '    rolled back by itself: never (only from the boot menu, when you choose it)',
         '    store size: the suggested size at the time',
       ],
       err: [],
@@ -66,11 +67,32 @@ describe('snapkeep checkpoint auto', () => {
       'automatic checkpoints before package changes: on',
       '    when none can be taken: the package change is stopped',
       '    ended after: 3 good boots',
+      '    rolled back by itself: never (only from the boot menu, when you choose it)',
       '    store size: 4.00 GiB',
     ]);
     expect(await helper.service.getAutoCheckpoints()).toEqual({ beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 3, storeBytes: 4 * 2 ** 30 });
     const again = await cli('auto', '--end-after', '0', '--size', 'suggested', '--json');
     expect(JSON.parse(again.out[0] ?? '')).toEqual({ beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 0 });
+    const rolls = await cli('auto', '--roll-back-after', '2');
+    expect(rolls.out).toContain('    rolled back by itself: after 2 failed boots in a row (boots that do not reach multi-user.target)');
+    expect((await helper.service.getAutoCheckpoints()).rollBackAfterFailedBoots).toBe(2);
+  });
+
+  it('refuses rollback after failed boots where the boot menu cannot count boots, saying why and changing nothing', async () => {
+    await cli('auto', '--on');
+    const before = await helper.service.getAutoCheckpoints();
+    m.failedBootsProblem = '/boot/grub is on lvm, where GRUB cannot write its environment block, so it cannot count boots';
+    try {
+      await expect(cli('auto', '--roll-back-after', '3')).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: 'automatic rollback after failed boots cannot be turned on: /boot/grub is on lvm, where GRUB cannot write its environment block, so it cannot count boots',
+      });
+      expect(await helper.service.getAutoCheckpoints()).toEqual(before);
+      // Turning it off is never refused.
+      expect((await cli('auto', '--roll-back-after', '0')).code).toBe(0);
+    } finally {
+      m.failedBootsProblem = null;
+    }
   });
 
   it('refuses what is not a setting, changing nothing', async () => {
@@ -78,6 +100,8 @@ describe('snapkeep checkpoint auto', () => {
     await expect(cli('auto', '--end-after', '21')).rejects.toThrow('--end-after 21: a number of good boots from 0 (never by itself) to 20');
     await expect(cli('auto', '--on-failure', 'maybe')).rejects.toThrow('--on-failure maybe: continue or stop');
     await expect(cli('auto', '--on', '--off')).rejects.toThrow('--on and --off together');
+    for (const n of ['10', 'x', '2.5'])
+      await expect(cli('auto', '--roll-back-after', n)).rejects.toThrow(`--roll-back-after ${n}: a number of failed boots in a row from 1 to 9, or 0 (never by itself)`);
     expect(await helper.service.getAutoCheckpoints()).toEqual(before);
   });
 

@@ -3,7 +3,7 @@
 // modules, groups and services; the real install runs in the VM test
 // 300-helper-install). Files go to a scratch layout.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -237,9 +237,17 @@ describe('installer (system tools mocked)', () => {
     expect(readFileSync(snippet).equals(readFileSync('kmod/boot/grub.d/42_snapkeep'))).toBe(true);
     expect(statSync(snippet).mode & 0o777).toBe(0o755);
     expect(first.out).toContain(`done: boot menu snippet ${snippet} (checkpoints' rollback entries at the next update-grub)`);
+    // The count of failed boots starts over at every boot that reaches
+    // multi-user.target, without the helper: the unit is enabled by its link.
+    const complete = path.join(layout.etc, 'systemd/system/snapkeep-boot-complete.service');
+    const wants = path.join(layout.etc, 'systemd/system/multi-user.target.wants/snapkeep-boot-complete.service');
+    expect(readFileSync(complete, 'utf8')).toMatch(/^After=multi-user\.target$/m);
+    expect(readFileSync(complete, 'utf8')).toMatch(/^ExecStart=.*grub-editenv \/boot\/grub\/grubenv unset snapkeep_failed/m);
+    expect(readlinkSync(wants)).toBe(complete);
     expect(await run(sys).installer.uninstall({ purge: false })).toBe(EXIT_OK);
     expect(existsSync(snippet)).toBe(false);
-    for (const u of ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service']) expect(existsSync(path.join(layout.etc, 'systemd/system', u)), u).toBe(false);
+    for (const u of ['snapkeep-grub.service', 'snapkeep-grub-reboot@.service', 'snapkeep-boot-complete.service']) expect(existsSync(path.join(layout.etc, 'systemd/system', u)), u).toBe(false);
+    expect(lstatSync(wants, { throwIfNoEntry: false })).toBeUndefined();
   });
 
   it('with apt: writes the hook apt parses into DPkg::Pre-Invoke, which runs the helper only once the settings exist; uninstall removes it', async () => {

@@ -107,7 +107,7 @@ function fakeTool(held: ToolCheckpoint[] = []) {
 
 /** GRUB as 42_snapkeep would build it from the tool's list, and grub-reboot's one-time entry. */
 function fakeMenu(tool: CheckpointTool) {
-  const state = { problem: null as string | null, entries: new Map<string, string>(), next: null as string | null, updates: 0 };
+  const state = { problem: null as string | null, failedBoots: null as string | null, entries: new Map<string, string>(), next: null as string | null, updates: 0 };
   const menu: BootMenu = {
     problem: async () => state.problem,
     async update() {
@@ -119,6 +119,7 @@ function fakeMenu(tool: CheckpointTool) {
     async setNext(entry) {
       state.next = entry;
     },
+    failedBootsProblem: async () => state.failedBoots,
   };
   return { state, menu };
 }
@@ -359,10 +360,10 @@ async function check(id: string): Promise<void> {
 }
 
 it('automatic checkpoints: turned on and saved through the page, read back after a reload, and the one taken before package changes says so on its card (boot tool mocked)', async () => {
-  const { tool } = await open();
+  const { tool, menu } = await open();
   await until(() => text('auto-checkpoints-tag') === 'Off' && input('auto-before-packages')?.disabled === false, 'the automatic settings, off');
   expect(text('auto-checkpoints-state')).toBe('Off: no checkpoint is taken before package changes.');
-  expect(text('auto-checkpoints-intro')).toContain('Nothing is ever rolled back by itself');
+  expect(text('auto-checkpoints-intro')).toContain('Nothing is rolled back by itself unless you turn that on below.');
   expect($('auto-checkpoints-problem')).toBeNull();
   // Off, the other fields wait for the switch; nothing changed, nothing to save.
   expect(input('auto-end-after')?.disabled).toBe(true);
@@ -382,6 +383,23 @@ it('automatic checkpoints: turned on and saved through the page, read back after
   await typeNumber('auto-size-gib', '1.5');
   expect($('auto-size-problem')).toBeNull();
 
+  // Rolled back by itself after failed boots: off until asked for, and what
+  // it undoes said before it is turned on.
+  expect(input('auto-roll-back')?.checked).toBe(false);
+  expect(input('auto-roll-back-after')?.disabled).toBe(true);
+  expect(text('auto-roll-back-help')).toContain('every change made since the checkpoint is undone, files saved since then included');
+  await check('auto-roll-back');
+  expect(input('auto-roll-back-after')?.disabled).toBe(false);
+  await typeNumber('auto-roll-back-after', '2');
+  // Where the boot menu cannot count boots, the save is refused with the reason, and nothing is saved.
+  menu.failedBoots = 'the boot menu also starts "Windows Boot Manager (on /dev/sda1)": starting it would count as a failed boot of this system, so failed boots cannot be counted';
+  await click('auto-checkpoints-save');
+  await until(() => $('error') !== null, 'the save to be refused');
+  expect(text('error-title')).toBe('Could not save the automatic checkpoint settings: The boot menu cannot count failed boots here');
+  expect(text('error-technical')).toContain('automatic rollback after failed boots cannot be turned on: the boot menu also starts');
+  expect(text('auto-checkpoints-tag')).toBe('Off');
+  menu.failedBoots = null;
+
   // A save that fails says why where the user acted, and changes nothing.
   const settingsFile = path.join(fx?.root ?? '', 'config', 'auto-checkpoints.json');
   mkdirSync(settingsFile, { recursive: true });
@@ -399,12 +417,12 @@ it('automatic checkpoints: turned on and saved through the page, read back after
   await click('auto-checkpoints-save');
   await until(() => text('auto-checkpoints-state').startsWith('Saved.'), 'the save');
   expect(text('auto-checkpoints-state')).toBe(
-    'Saved. On: a checkpoint is taken before package changes, with a 1.50 GiB store, and ended after 2 good boots; when one cannot be taken, the package change is stopped.',
+    'Saved. On: a checkpoint is taken before package changes, with a 1.50 GiB store, ended after 2 good boots and rolled back by itself after 2 failed boots in a row; when one cannot be taken, the package change is stopped.',
   );
   expect(text('auto-checkpoints-tag')).toBe('On');
   expect($('error')).toBeNull();
   expect(disabled('auto-checkpoints-save')).toBe(true);
-  expect(JSON.parse(readFileSync(settingsFile, 'utf8'))).toEqual({ version: 1, beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 2, storeBytes: 1536 << 20 });
+  expect(JSON.parse(readFileSync(settingsFile, 'utf8'))).toEqual({ version: 1, beforePackageChanges: true, onFailure: 'stop', endAfterGoodBoots: 2, storeBytes: 1536 << 20, rollBackAfterFailedBoots: 2 });
 
   // A reload (a new connection and a fresh Pinia) reads it back from the service.
   view?.unmount();
@@ -417,6 +435,8 @@ it('automatic checkpoints: turned on and saved through the page, read back after
   expect(input('auto-on-failure-stop')?.checked).toBe(true);
   expect(input('auto-size-custom')?.checked).toBe(true);
   expect(input('auto-size-gib')?.value).toBe('1.5 GiB');
+  expect(input('auto-roll-back')?.checked).toBe(true);
+  expect(input('auto-roll-back-after')?.value).toBe('2');
   expect(text('auto-checkpoints-state')).not.toContain('Saved.');
 
   // apt is about to change packages: the hook's call takes one, with the saved size.
@@ -426,7 +446,7 @@ it('automatic checkpoints: turned on and saved through the page, read back after
   expect(tool.created[0]?.pages).toBe((1536 << 20) / 4096);
   expect(text('checkpoint-name')).toMatch(/^before package changes \d{4}-\d\d-\d\d \d\d:\d\d$/);
   expect(text('checkpoint-auto-tag')).toBe('Automatic');
-  expect(text('checkpoint-auto')).toBe('Taken before package changes · ends after 2 good boots (0 so far)');
+  expect(text('checkpoint-auto')).toBe('Taken before package changes · ends after 2 good boots (0 so far) · rolled back by itself after 2 failed boots in a row');
 
   // It holds the disks now (the plan was read again when its task ended): no second one is taken, which is said, not locked.
   await until(() => $('auto-checkpoints-waiting') !== null, 'the note that one holds the disks');

@@ -170,7 +170,7 @@ describe('before package changes: what is decided', () => {
 describe('good boots', () => {
   async function takeOne(a: AutoProtection, settings: AutoCheckpoints): Promise<{ c: Checkpoints; id: string }> {
     const c = new Checkpoints(m.options);
-    const { id } = await c.create('before package changes 2026-12-06 06:05', GiB, () => {}, new Date(), (x) => a.taken(x, settings));
+    const { id } = await c.create('before package changes 2026-12-06 06:05', GiB, () => {}, new Date(), (x) => a.taken(x, settings).then(() => undefined));
     return { c, id };
   }
 

@@ -237,6 +237,17 @@ export class Guest {
 	 * @param {{kernel?: string}} [o]
 	 */
 	async reboot(o = {}) {
+		const t0 = await this.goDown(o);
+		await this.start(this.opts.kernel, t0, 'reboot');
+	}
+
+	/**
+	 * The first half of a reboot: `systemctl reboot` and qemu's exit at the
+	 * reset. Then startAgain() or failingBoot().
+	 * @param {{kernel?: string}} [o]
+	 * @returns {Promise<number>} when the reboot was asked for
+	 */
+	async goDown(o = {}) {
 		if (o.kernel)
 			await this.sh(`grub-reboot '${this.entry(o.kernel)}'`);
 		const t0 = Date.now();
@@ -253,7 +264,46 @@ export class Guest {
 		this.agent?.close();
 		this.agent = undefined;
 		this.current = undefined;
-		await this.start(this.opts.kernel, t0, 'reboot');
+		return t0;
+	}
+
+	/** A boot after goDown() or failingBoot() that must come up. */
+	async startAgain() {
+		await this.start(this.opts.kernel, Date.now(), 'boot');
+	}
+
+	/**
+	 * A boot that must fail: qemu exits (the guest's kernel panicked and,
+	 * with panic=N on its command line, reset: -no-reboot ends qemu), or the
+	 * agent has not reported after `limitMs` (a hang: qemu is killed, as a
+	 * user presses reset). An agent that reports fails the test.
+	 * @param {string} what
+	 * @param {number} [limitMs]
+	 * @returns {Promise<{ seconds: number, how: 'reset' | 'hung' }>}
+	 */
+	async failingBoot(what, limitMs = BOOT_TIMEOUT_MS) {
+		const t0 = Date.now();
+		rmSync(this.socket, { force: true });
+		this.abort = new AbortController();
+		this.exited = runQemu(this.qemuArgs(this.opts.kernel), {
+			logFile: join(this.opts.dir, 'qemu.log'),
+			timeoutMs: QEMU_LIMIT_MS,
+			signal: this.abort.signal,
+		});
+		const agent = await Agent.connect(this.socket);
+		const exited = this.exited.then(() => true);
+		const up = await Promise.race([agent.waitReady(limitMs), exited.then(() => undefined)]);
+		agent.close();
+		if (up) {
+			await this.kill();
+			throw new Error(`${what}: the boot should have failed, but the guest came up; console:\n${this.consoleTail()}`);
+		}
+		const reset = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000, false))]);
+		if (!reset)
+			await this.kill();
+		this.agent = undefined;
+		this.current = undefined;
+		return { seconds: (Date.now() - t0) / 1000, how: reset ? 'reset' : 'hung' };
 	}
 
 	/**

@@ -14,15 +14,10 @@
 //     a good boot and (end after 1 good boot) ends it: its lines and store
 //     go, the package stays.
 
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildForGuest } from '../lib/install.mjs';
+import { buildForGuest, GUEST_CLI as CLI, helperShares, installHelper } from '../lib/install.mjs';
 
 export const kernels = ['6.12', '6.1'];
 export const timeout = 3600;
-
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const CLI = 'node /mnt/repo/out/js/electron/cli/snapkeep.js';
 
 /** @param {string} out */
 function lines(out) {
@@ -37,32 +32,14 @@ function fields(l) {
 /** @param {any} t */
 export async function run(t) {
 	const built = buildForGuest(t);
-	const rel = built.rel;
-	const g = await t.boot({
-		memory: 1536,
-		shares: [{ tag: 'repo', path: REPO }, { tag: 'hostnode', path: dirname(process.execPath) }],
-	});
-	await g.sh('mkdir -p /mnt/repo /mnt/hostnode && ' +
-		'mount -t 9p -o trans=virtio,version=9p2000.L repo /mnt/repo && ' +
-		'mount -t 9p -o trans=virtio,version=9p2000.L hostnode /mnt/hostnode && ' +
-		'cp /mnt/hostnode/node /usr/local/bin/node && node --version', { timeoutMs: 600_000 });
-	await g.copyIn(built.ko, `/lib/modules/${rel}/updates/snapkeep.ko`);
-	await g.sh(`depmod -a ${rel}`, { timeoutMs: 600_000 });
-
-	// The helper as a user installs it (the module given: no DKMS here).
-	let t0 = Date.now();
-	const inst = await g.run(`node /mnt/repo/out/js/electron/helper/main.js install --module /lib/modules/${rel}/updates/snapkeep.ko --no-apt`,
-		{ timeoutMs: 600_000 });
-	t.log(`install (${(Date.now() - t0) / 1000} s, exit ${inst.code}):\n${inst.stdout}${inst.stderr}`);
-	if (inst.code !== 0)
-		throw new Error(`snapkeep-helper install failed (${inst.code}): ${inst.stdout.slice(-1500)}${inst.stderr.slice(-1500)}`);
-	await g.sh('systemctl is-active snapkeep-helper.service && test -f /etc/apt/apt.conf.d/80snapkeep-checkpoint && ' +
-		'test -x /etc/grub.d/42_snapkeep');
+	const g = await t.boot({ memory: 1536, shares: helperShares() });
+	await installHelper(t, g, built);
 
 	const auto = await g.sh(`${CLI} checkpoint auto --on --end-after 1 --size 256M`);
 	t.log(`auto: ${auto.trim()}`);
 
 	// 1. A package change through apt.
+	let t0 = Date.now();
 	await g.sh('mkdir -p /tmp/pkg/DEBIAN /tmp/pkg/usr/share/snapkeep-test && ' +
 		'printf "Package: snapkeep-test-dummy\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: test <t@example.com>\\nDescription: a package for the test\\n" > /tmp/pkg/DEBIAN/control && ' +
 		'echo hello > /tmp/pkg/usr/share/snapkeep-test/hello && dpkg-deb --build /tmp/pkg /tmp/snapkeep-test-dummy.deb >/dev/null');
