@@ -8,12 +8,14 @@
 //   snapkeep-helper uninstall
 //   snapkeep-helper check [--json]
 //   snapkeep-helper checkpoint-before-packages [--socket P]   (apt's hook)
+//   snapkeep-helper checkpoint-after-packages [--socket P]    (apt's hook)
 //   snapkeep-helper version
 import { parseArgs } from 'node:util';
 
 import { isAppError } from '../common/contract';
 import { APP_VERSION } from '../common/version';
 import { systemDirs } from '../core/persist/dirs';
+import { runCheckpointAfterPackages } from './after-packages';
 import { runCheckpointBeforePackages } from './before-packages';
 import { runCheck, runInstall, runUninstall } from './install/commands';
 import { startHelper } from './serve';
@@ -29,6 +31,10 @@ const USAGE = `usage: snapkeep-helper <command>
               apt's hook: asks the helper for an automatic checkpoint before a
               package change (exit 1 only when none could be taken and the
               settings say to stop the change then)
+  checkpoint-after-packages
+              apt's hook after a package change: says which checkpoints hold
+              this system, how full their stores are, and which can no longer
+              be rolled back (exit 0 always)
   version     print the version
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 installed but Secure Boot refuses the
@@ -85,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCheck(rest);
     case 'checkpoint-before-packages':
       return runCheckpointBeforePackages(rest);
+    case 'checkpoint-after-packages':
+      return runCheckpointAfterPackages(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -250,7 +250,7 @@ describe('installer (system tools mocked)', () => {
     expect(lstatSync(wants, { throwIfNoEntry: false })).toBeUndefined();
   });
 
-  it('with apt: writes the hook apt parses into DPkg::Pre-Invoke, which runs the helper only once the settings exist; uninstall removes it', async () => {
+  it('with apt: writes the hooks apt parses into DPkg::Pre-Invoke and Post-Invoke, which run the helper only once the settings exist; uninstall removes them', async () => {
     // Debian's apt-config parses the file as apt will: this test needs it (apt is on every Debian host), it does not skip.
     const aptConfig = ['/usr/bin/apt-config', '/bin/apt-config'].find((p) => existsSync(p));
     expect(aptConfig, 'apt-config is needed for this test (apt-get install apt)').toBeDefined();
@@ -274,6 +274,13 @@ describe('installer (system tools mocked)', () => {
     expect(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' })).toBe('');
     file(settings, '{}');
     expect(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' })).toBe('ran checkpoint-before-packages 1\n');
+
+    // After each dpkg run: what holds the system now; never a failure of the package change.
+    const after = `if [ -e '${settings}' ] && [ -x '/usr/bin/node' ] && [ -e '${layout.helperMain}' ]; then ELECTRON_RUN_AS_NODE=1 '/usr/bin/node' '${layout.helperMain}' checkpoint-after-packages || true; fi`;
+    expect(dump.split('\n').filter((l) => l.startsWith('DPkg::Post-Invoke::=')).map((l) => l.slice('DPkg::Post-Invoke::='.length))).toContain(after);
+    expect(execFileSync('/bin/sh', ['-c', after], { encoding: 'utf8' })).toBe('ran checkpoint-after-packages 1\n');
+    writeFileSync(layout.helperMain, 'process.exit(7);\n');
+    expect(execFileSync('/bin/sh', ['-c', after], { encoding: 'utf8' })).toBe('');
 
     sys.calls = [];
     const second = run(sys);

@@ -9,7 +9,8 @@
 //     running helper take a checkpoint of the root (store, module, boot
 //     image of every kernel, boot menu) before dpkg runs; apt's output has
 //     the "snapkeep: ..." lines, the checkpoint is active and held, the
-//     package installed, the GRUB menu offers its rollback.
+//     package installed, the GRUB menu offers its rollback; after dpkg,
+//     DPkg::Post-Invoke has apt say the checkpoint holds the change.
 //  2. A reboot: the initramfs re-attaches it; the helper, starting, counts
 //     a good boot and (end after 1 good boot) ends it: its lines and store
 //     go, the package stays.
@@ -55,6 +56,10 @@ export async function run(t) {
 	const unpack = apt.stdout.indexOf('Unpacking snapkeep-test-dummy');
 	if (hookLine < 0 || unpack < 0 || hookLine > unpack)
 		throw new Error('the checkpoint was not taken before dpkg unpacked the package');
+	// After dpkg: apt says what holds the system and how full its store is.
+	const holds = apt.stdout.search(/^snapkeep: checkpoint "before package changes [^"]+" holds this change: .* of its store used \(\d+%\)\.$/m);
+	if (holds < 0 || holds < apt.stdout.indexOf('Setting up snapkeep-test-dummy'))
+		throw new Error('apt did not say after dpkg which checkpoint holds the change');
 	const list = lines(await g.sh('snapkeep-boot checkpoint list'));
 	if (list.length !== 1)
 		throw new Error(`want one checkpoint, got:\n${list.join('\n')}`);
