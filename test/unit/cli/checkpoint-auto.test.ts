@@ -1,40 +1,29 @@
 // `snapkeep checkpoint auto` and the automatic checkpoints in `checkpoint
 // list`, against a real helper (startHelper) on a socket in a temporary
 // folder, with the boot tool and menu mocked (test/support/checkpoint-machine.ts).
-import { chmodSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { checkpointCommand } from '../../../electron/cli/commands/checkpoint';
-import { startHelper, type RunningHelper } from '../../../electron/helper/serve';
-import { mockMachine, type MockMachine } from '../../support/checkpoint-machine';
-import { tempServiceDirs } from '../../support/temp-dirs';
+import type { RunningHelper } from '../../../electron/helper/serve';
+import { startCheckpointHelper, type CheckpointHelper } from '../../support/checkpoint-helper';
+import type { MockMachine } from '../../support/checkpoint-machine';
 
-const tmp = tempServiceDirs();
+let h: CheckpointHelper;
 let m: MockMachine;
 let helper: RunningHelper;
 const saved = process.env['SNAPKEEP_HELPER_SOCKET'];
 
 beforeAll(async () => {
-  chmodSync(tmp.root, 0o755);
-  m = mockMachine(tmp.root);
-  const sock = path.join(tmp.root, 'helper.sock');
-  writeFileSync(path.join(tmp.root, 'boot_id'), 'a0000000-0000-4000-8000-000000000001\n');
-  helper = await startHelper({
-    dirs: tmp.dirs,
-    socketPath: sock,
-    socketMode: 0o666,
-    group: 'users',
-    service: { checkpoints: m.options, bootIdFile: path.join(tmp.root, 'boot_id'), tracking: { config: path.join(tmp.root, 'boot.conf'), storeDir: path.join(tmp.root, 'maps') } },
-  });
-  process.env['SNAPKEEP_HELPER_SOCKET'] = sock;
+  h = await startCheckpointHelper();
+  ({ m, helper } = h);
+  process.env['SNAPKEEP_HELPER_SOCKET'] = h.sock;
 });
 afterAll(async () => {
   if (saved === undefined) delete process.env['SNAPKEEP_HELPER_SOCKET'];
   else process.env['SNAPKEEP_HELPER_SOCKET'] = saved;
-  await helper.stop();
-  tmp.remove();
+  await h.stop();
 });
 
 async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
@@ -118,11 +107,11 @@ describe('snapkeep checkpoint auto', () => {
 describe('snapkeep checkpoint auto without the helper', () => {
   it('refuses, instead of keeping settings in this process that apt\'s hook never reads', async () => {
     const before = (await cli('auto', '--json')).out;
-    process.env['SNAPKEEP_HELPER_SOCKET'] = path.join(tmp.root, 'no-helper.sock');
+    process.env['SNAPKEEP_HELPER_SOCKET'] = path.join(h.tmp.root, 'no-helper.sock');
     try {
       await expect(cli('auto', '--off')).rejects.toMatchObject({ code: 'HELPER_UNAVAILABLE', message: expect.stringMatching(/automatic checkpoints are the helper's settings .* not running/) });
     } finally {
-      process.env['SNAPKEEP_HELPER_SOCKET'] = path.join(tmp.root, 'helper.sock');
+      process.env['SNAPKEEP_HELPER_SOCKET'] = h.sock;
     }
     expect((await cli('auto', '--json')).out).toEqual(before);
   });

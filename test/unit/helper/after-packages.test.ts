@@ -5,44 +5,27 @@
 // prints from the stores). What apt shows after a package change: what
 // holds the system and how full its store is, a store nearly full, a
 // checkpoint that can no longer be rolled back and why; never a failure.
-import { chmodSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { checkpointAfterPackages } from '../../../electron/helper/after-packages';
 import { main } from '../../../electron/helper/main';
-import { startHelper, type RunningHelper } from '../../../electron/helper/serve';
-import { mockMachine, type MockMachine } from '../../support/checkpoint-machine';
-import { tempServiceDirs } from '../../support/temp-dirs';
+import { startCheckpointHelper, type CheckpointHelper } from '../../support/checkpoint-helper';
+import type { MockMachine } from '../../support/checkpoint-machine';
 
 const ID = '0f0e0d0c-0b0a-4908-8706-050403020100';
 
-let tmp: ReturnType<typeof tempServiceDirs>;
+let h: CheckpointHelper;
 let m: MockMachine;
-let helper: RunningHelper;
-let sock: string;
 
 beforeEach(async () => {
-  tmp = tempServiceDirs();
-  chmodSync(tmp.root, 0o755);
-  m = mockMachine(tmp.root);
-  sock = path.join(tmp.root, 'helper.sock');
-  writeFileSync(path.join(tmp.root, 'boot_id'), 'a0000000-0000-4000-8000-000000000001\n');
-  helper = await startHelper({
-    dirs: tmp.dirs,
-    socketPath: sock,
-    socketMode: 0o666,
-    group: 'users',
-    service: { checkpoints: m.options, bootIdFile: path.join(tmp.root, 'boot_id'), tracking: { config: path.join(tmp.root, 'boot.conf'), storeDir: path.join(tmp.root, 'maps') } },
-  });
+  h = await startCheckpointHelper();
+  m = h.m;
 });
-afterEach(async () => {
-  await helper.stop();
-  tmp.remove();
-});
+afterEach(() => h.stop());
 
-async function hook(socketPath = sock): Promise<{ code: number; lines: string[] }> {
+async function hook(socketPath = h.sock): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];
   const code = await checkpointAfterPackages({ socketPath, out: (l) => lines.push(l) });
   return { code, lines };
@@ -56,7 +39,7 @@ function held(state: string, used: number, more: { reason?: string; attached?: b
 describe('snapkeep-helper checkpoint-after-packages (boot tool and menu mocked)', () => {
   it('says nothing without checkpoints, and nothing (exit 0) without the helper', async () => {
     expect(await hook()).toEqual({ code: 0, lines: [] });
-    expect(await hook(path.join(tmp.root, 'no-helper.sock'))).toEqual({ code: 0, lines: [] });
+    expect(await hook(path.join(h.tmp.root, 'no-helper.sock'))).toEqual({ code: 0, lines: [] });
   });
 
   it('a checkpoint holding the system: how much of its store is used', async () => {

@@ -4,7 +4,6 @@
 // cannot load on the host). What apt would show and the exit status it
 // reads: taken, held, off, no helper, and a failure that goes on or stops
 // the package change as the settings say, also when it takes too long.
-import { chmodSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -12,14 +11,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AutoCheckpoints } from '../../../electron/common/contract';
 import { checkpointBeforePackages } from '../../../electron/helper/before-packages';
 import { main } from '../../../electron/helper/main';
-import { startHelper, type RunningHelper } from '../../../electron/helper/serve';
-import { mockMachine, type MockMachine } from '../../support/checkpoint-machine';
-import { tempServiceDirs } from '../../support/temp-dirs';
+import type { RunningHelper } from '../../../electron/helper/serve';
+import { startCheckpointHelper, type CheckpointHelper } from '../../support/checkpoint-helper';
+import type { MockMachine } from '../../support/checkpoint-machine';
 
-const GROUP = 'users';
 const ON: AutoCheckpoints = { beforePackageChanges: true, onFailure: 'continue', endAfterGoodBoots: 3 };
 
-let tmp: ReturnType<typeof tempServiceDirs>;
+let h: CheckpointHelper;
 let m: MockMachine;
 let helper: RunningHelper;
 let sock: string;
@@ -27,23 +25,12 @@ let sock: string;
 let open = (): void => undefined;
 
 beforeEach(async () => {
-  tmp = tempServiceDirs();
-  chmodSync(tmp.root, 0o755);
-  m = mockMachine(tmp.root);
-  sock = path.join(tmp.root, 'helper.sock');
-  writeFileSync(path.join(tmp.root, 'boot_id'), 'a0000000-0000-4000-8000-000000000001\n');
-  helper = await startHelper({
-    dirs: tmp.dirs,
-    socketPath: sock,
-    socketMode: 0o666,
-    group: GROUP,
-    service: { checkpoints: m.options, bootIdFile: path.join(tmp.root, 'boot_id'), tracking: { config: path.join(tmp.root, 'boot.conf'), storeDir: path.join(tmp.root, 'maps') } },
-  });
+  h = await startCheckpointHelper();
+  ({ m, helper, sock } = h);
 });
 afterEach(async () => {
   open();
-  await helper.stop();
-  tmp.remove();
+  await h.stop();
 });
 
 async function hook(o: { timeLimitMs?: number; socketPath?: string } = {}): Promise<{ code: number; lines: string[] }> {
@@ -126,7 +113,7 @@ describe('snapkeep-helper checkpoint-before-packages (boot tool and menu mocked)
   });
 
   it('no helper answering: says so and that its settings cannot be read, and the package change goes on', async () => {
-    const r = await hook({ socketPath: path.join(tmp.root, 'nothing.sock') });
+    const r = await hook({ socketPath: path.join(h.tmp.root, 'nothing.sock') });
     expect(r.code).toBe(0);
     expect(r.lines).toEqual([
       expect.stringMatching(/^snapkeep: no checkpoint before this package change: the snapkeep helper is not running \(ENOENT on .*nothing\.sock\)\.$/),
