@@ -35,6 +35,8 @@ export interface CheckpointsOptions {
   mountinfo: string;
   /** Rebuilds the initramfs (as for kept change maps); null: not an initramfs-tools system. */
   updateInitramfs: readonly string[] | null;
+  /** How long the rebuild may take before the task goes on without it (15 minutes; tests shorten it). */
+  updateInitramfsLimitMs?: number;
   /** Free bytes of a folder's file system (statfs); tests hand in their own. */
   freeBytes?: (dir: string) => Promise<number>;
 }
@@ -215,7 +217,9 @@ export class Checkpoints {
     } else {
       say('rebuilding the boot image (update-initramfs -u -k all) so the checkpoint holds from the first instant of every boot');
       const u = await this.rebuildInitramfs();
-      if (u !== null) warnings.push(`update-initramfs failed (${u}): the checkpoint holds until the next reboot only; run update-initramfs -u -k all before rebooting`);
+      if (u?.late === true)
+        warnings.push(`the boot image is not rebuilt yet: ${u.text}. Until it is, the checkpoint would not hold across a reboot (run update-initramfs -u -k all before rebooting if in doubt)`);
+      else if (u !== null) warnings.push(`update-initramfs failed (${u.text}): the checkpoint holds until the next reboot only; run update-initramfs -u -k all before rebooting`);
     }
     warnings.push(...(await this.refreshMenu(say)));
     return { id, warnings };
@@ -249,7 +253,8 @@ export class Checkpoints {
     if (this.o.updateInitramfs !== null) {
       say('rebuilding the boot image without the checkpoint');
       const u = await this.rebuildInitramfs();
-      if (u !== null) warnings.push(`update-initramfs failed (${u}): run update-initramfs -u -k all by hand`);
+      if (u?.late === true) warnings.push(`the boot image is not rebuilt yet: ${u.text}`);
+      else if (u !== null) warnings.push(`update-initramfs failed (${u.text}): run update-initramfs -u -k all by hand`);
     }
     warnings.push(...(await this.refreshMenu(say)));
     return { warnings };
@@ -293,10 +298,24 @@ export class Checkpoints {
     }
   }
 
-  private async rebuildInitramfs(): Promise<string | null> {
+  /** Null when rebuilt; `late` when it ran past the limit (a unit started with systemctl goes on without us). */
+  private async rebuildInitramfs(): Promise<{ text: string; late: boolean } | null> {
     const [cmd, ...args] = this.o.updateInitramfs ?? [];
-    if (cmd === undefined) return 'no command';
-    const r = await runTool(cmd, args, 15 * 60_000);
-    return r.code === 0 ? null : r.out.split('\n').slice(-3).join(' ');
+    if (cmd === undefined) return { text: 'no command', late: false };
+    const limit = this.o.updateInitramfsLimitMs ?? 15 * 60_000;
+    const r = await runTool(cmd, args, limit);
+    if (r.code === 0) return null;
+    if (r.timedOut === true) {
+      const unit = cmd === 'systemctl' ? args.at(-1) : undefined;
+      // Stopping systemctl does not stop the unit: the rebuild goes on.
+      return {
+        late: true,
+        text:
+          unit !== undefined
+            ? `${unit} has not finished after ${limit >= 60_000 ? `${Math.round(limit / 60_000)} minutes` : `${limit} ms`} and goes on in the background; before rebooting, wait until "systemctl is-active ${unit}" no longer says activating`
+            : r.out,
+      };
+    }
+    return { text: r.out.split('\n').slice(-3).join(' '), late: false };
   }
 }

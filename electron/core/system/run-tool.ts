@@ -8,13 +8,21 @@ export interface ToolRun {
   /** stdout and stderr, trimmed (the error's message when there was no output). */
   out: string;
   stdout: string;
+  /** Stopped (SIGTERM) at the time limit: `out` says so, then what it had said. */
+  timedOut?: boolean;
 }
 
 export function runTool(file: string, args: readonly string[], timeoutMs: number): Promise<ToolRun> {
   return new Promise((resolve) => {
     execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stdout, out: `${stdout}${stderr}`.trim() || (err ? err.message : '') });
+      const said = `${stdout}${stderr}`.trim();
+      if (err?.killed === true && err.signal === 'SIGTERM') {
+        const limit = timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} minutes` : timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
+        resolve({ code, stdout, timedOut: true, out: `${file} did not finish within ${limit} and was stopped${said !== '' ? `; it said: ${said}` : ''}` });
+        return;
+      }
+      resolve({ code, stdout, out: said || (err ? err.message : '') });
     });
   });
 }

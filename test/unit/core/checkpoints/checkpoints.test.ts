@@ -3,7 +3,7 @@
 // 132 and full-boot test 005 run the real tool and GRUB): which devices a
 // checkpoint holds, what the tool is asked, the order of the steps around
 // it, and that rollback and end refuse what they must.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -115,6 +115,32 @@ describe('Checkpoints (boot tool and menu mocked)', () => {
   it('a failed update-initramfs is a warning that says the checkpoint holds until the next reboot only', async () => {
     const { warnings } = await new Checkpoints(mockMachine(scratch, { updateInitramfs: ['/bin/false'] }).options).create('x', GiB);
     expect(warnings).toEqual([expect.stringMatching(/^update-initramfs failed .*: the checkpoint holds until the next reboot only; run update-initramfs -u -k all before rebooting$/)]);
+  });
+
+  // It said "update-initramfs failed (Command failed: systemctl start ...)"
+  // when the rebuild only ran long (two kernels under emulation), and that
+  // the checkpoint holds until the next reboot only, while the unit went on.
+  it('an update-initramfs past its time limit is said as such, not as a failure; the unit the helper starts goes on', async () => {
+    const slow = mockMachine(scratch, { updateInitramfs: ['/bin/sleep', '5'] });
+    const { warnings } = await new Checkpoints({ ...slow.options, updateInitramfsLimitMs: 200 }).create('x', GiB);
+    expect(warnings).toEqual([
+      'the boot image is not rebuilt yet: /bin/sleep did not finish within 200 ms and was stopped. Until it is, the checkpoint would not hold across a reboot (run update-initramfs -u -k all before rebooting if in doubt)',
+    ]);
+    // The installed helper starts a unit: stopping systemctl leaves it running, which is said.
+    const bin = path.join(scratch, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'systemctl'), '#!/bin/sh\nsleep 5\n', { mode: 0o755 });
+    const pathBefore = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${pathBefore ?? ''}`;
+    try {
+      const unit = mockMachine(scratch, { updateInitramfs: ['systemctl', 'start', 'snapkeep-initramfs.service'] });
+      const r = await new Checkpoints({ ...unit.options, updateInitramfsLimitMs: 200 }).create('y', GiB);
+      expect(r.warnings).toEqual([
+        'the boot image is not rebuilt yet: snapkeep-initramfs.service has not finished after 200 ms and goes on in the background; before rebooting, wait until "systemctl is-active snapkeep-initramfs.service" no longer says activating. Until it is, the checkpoint would not hold across a reboot (run update-initramfs -u -k all before rebooting if in doubt)',
+      ]);
+    } finally {
+      process.env['PATH'] = pathBefore;
+    }
   });
 
   it('rolls back at the next boot only an active checkpoint with a boot entry, and cancels', async () => {

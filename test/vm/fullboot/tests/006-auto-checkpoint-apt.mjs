@@ -73,8 +73,12 @@ export async function run(t) {
 	const initrds = await g.sh('for f in /boot/initrd.img-*; do lsinitramfs "$f" | grep -c "etc/snapkeep/boot.conf" || true; done');
 	if (initrds.trim().split('\n').some((n) => n.trim() !== '1'))
 		throw new Error(`not every kernel's initrd carries the config (update-initramfs -k all): ${initrds}`);
-	if (!(await g.sh('cat /boot/grub/grub.cfg')).includes(`snapkeep-rollback-${c.id}`))
-		throw new Error('the boot menu has no rollback entry for the automatic checkpoint');
+	// Its entry boots the newest kernel, whose initrd was rebuilt with the
+	// checkpoint's config (once the oldest: Debian's version_sort has no -r).
+	const newest = t.image.kernels['6.12'].release;
+	const entry = (await g.sh('cat /boot/grub/grub.cfg')).split('### BEGIN /etc/grub.d/42_snapkeep ###')[1] ?? '';
+	if (!entry.includes(`snapkeep-rollback-${c.id}`) || !entry.includes(`linux\t/boot/vmlinuz-${newest} `))
+		throw new Error(`the boot menu has no rollback entry booting ${newest} for the automatic checkpoint:\n${entry.slice(0, 1500)}`);
 	t.log(`checkpoint ${c.id} "${c.name}": ${c.entries} chunks saved`);
 
 	// 2. A good boot ends it (end after 1).
