@@ -241,6 +241,9 @@ interface EngineAddon {
     deriveKey(passphrase: string, salt: Buffer, opsLimit: number, memLimit: number): Promise<Buffer>;
     aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer;
     aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null;
+    boxKeypair(): BoxKeypair;
+    sealKey(publicKey: Buffer, key: Buffer): Buffer;
+    openSealedKey(publicKey: Buffer, secretKey: Buffer, sealed: Buffer): Buffer;
     fastCryptoAvailable: boolean;
     benchPrimitive(name: string, bytes: number, rounds: number): number;
     saltBytes: number;
@@ -309,6 +312,36 @@ export function aeadSeal(key: Buffer, plain: Buffer, ad: Buffer): Buffer {
 /** null when the tag does not verify. */
 export function aeadOpen(key: Buffer, sealed: Buffer, ad: Buffer): Buffer | null {
   return addon().aeadOpen(key, sealed, ad);
+}
+
+/** An X25519 key pair (32 bytes each) of an append-only repository (docs/append-only-design.md). */
+export interface BoxKeypair {
+  publicKey: Buffer;
+  /** The owner's: stored only wrapped under the owner passphrase. */
+  secretKey: Buffer;
+}
+
+/** A fresh key pair (libsodium crypto_box_keypair). */
+export function boxKeypair(): BoxKeypair {
+  return addon().boxKeypair();
+}
+
+/**
+ * A 32-byte key sealed to `publicKey` (crypto_box_seal: 80 bytes, different
+ * each call); only the secret key opens it again. Throws REPO_CORRUPT for a
+ * public key that is not a usable X25519 key; a TypeError for wrong lengths.
+ */
+export function sealKey(publicKey: Buffer, key: Buffer): Buffer {
+  return addon().sealKey(publicKey, key);
+}
+
+/**
+ * The key `sealKey` sealed. Throws a NativeEngineError REPO_CORRUPT when the
+ * seal does not open with this pair (damaged, or sealed to another pair);
+ * a TypeError for wrong lengths.
+ */
+export function openSealedKey(publicKey: Buffer, secretKey: Buffer, sealed: Buffer): Buffer {
+  return addon().openSealedKey(publicKey, secretKey, sealed);
 }
 
 /** Bytes of the range an interrupted restore left durable, or why its record would be ignored. */

@@ -154,6 +154,58 @@ Napi::Value AeadOpenJs(const Napi::CallbackInfo& info) {
   return ToBuffer(env, out);
 }
 
+// ---- sealed boxes (append-only repositories: docs/append-only-design.md) ----
+
+// The bytes of a Buffer argument of exactly `size` bytes, not copied (the
+// call is synchronous): keys come from repository files, so hostile.
+const uint8_t* FixedBuf(Napi::Env env, Napi::Value v, const char* what, size_t size) {
+  if (!v.IsBuffer() || v.As<Napi::Buffer<uint8_t>>().Length() != size)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Buffer of " +
+                                        std::to_string(size) + " bytes");
+  return v.As<Napi::Buffer<uint8_t>>().Data();
+}
+
+// The owner's key pair, made at init; the secret key leaves here only to
+// be wrapped under the owner's passphrase.
+Napi::Value BoxKeypairJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t pk[kBoxPublicKeySize], sk[kBoxSecretKeySize];
+  BoxKeypair(pk, sk);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, pk, sizeof pk));
+  out.Set("secretKey", Napi::Buffer<uint8_t>::Copy(env, sk, sizeof sk));
+  sodium_memzero(sk, sizeof sk);
+  return out;
+}
+
+Napi::Value SealKeyJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* pk = FixedBuf(env, info[0], "publicKey", kBoxPublicKeySize);
+  const uint8_t* key = FixedBuf(env, info[1], "key", kKeySize);
+  uint8_t sealed[kSealedKeySize];
+  if (!SealKey(pk, key, sealed))
+    throw ToJsError(env, Corrupt("the repository's public key is not a usable X25519 key (low order): "
+                                 "damaged or forged"));
+  return Napi::Buffer<uint8_t>::Copy(env, sealed, sizeof sealed);
+}
+
+// A seal that does not open is damage (or a seal meant for another
+// repository's key pair), never a wrong passphrase: the pair given is the
+// one the owner's passphrase unlocked.
+Napi::Value OpenSealedKeyJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* pk = FixedBuf(env, info[0], "publicKey", kBoxPublicKeySize);
+  const uint8_t* sk = FixedBuf(env, info[1], "secretKey", kBoxSecretKeySize);
+  const uint8_t* sealed = FixedBuf(env, info[2], "sealed", kSealedKeySize);
+  uint8_t key[kKeySize];
+  if (!OpenSealedKey(pk, sk, sealed, key))
+    throw ToJsError(env, Corrupt("sealed key does not open with the repository's key pair: "
+                                 "damaged, or sealed to another key pair"));
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, key, sizeof key);
+  sodium_memzero(key, sizeof key);
+  return out;
+}
+
 Napi::Value BenchPrimitiveJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber())
@@ -1068,6 +1120,9 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   engine.Set("deriveKey", Napi::Function::New(env, DeriveKeyJs));
   engine.Set("aeadSeal", Napi::Function::New(env, AeadSealJs));
   engine.Set("aeadOpen", Napi::Function::New(env, AeadOpenJs));
+  engine.Set("boxKeypair", Napi::Function::New(env, BoxKeypairJs));
+  engine.Set("sealKey", Napi::Function::New(env, SealKeyJs));
+  engine.Set("openSealedKey", Napi::Function::New(env, OpenSealedKeyJs));
   engine.Set("fastCryptoAvailable", Napi::Boolean::New(env, FastCryptoAvailable()));
   engine.Set("benchPrimitive", Napi::Function::New(env, BenchPrimitiveJs));
   engine.Set("saltBytes", Napi::Number::New(env, crypto_pwhash_SALTBYTES));

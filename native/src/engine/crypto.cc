@@ -13,6 +13,9 @@ namespace snapkeep::engine {
 static_assert(kNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 static_assert(kMacSize == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 static_assert(kKeySize == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+static_assert(kBoxPublicKeySize == crypto_box_PUBLICKEYBYTES);
+static_assert(kBoxSecretKeySize == crypto_box_SECRETKEYBYTES);
+static_assert(kSealedKeySize == crypto_box_SEALBYTES + kKeySize);
 
 namespace {
 
@@ -83,16 +86,26 @@ ChunkId KeyedHash(const RepoKeys& keys, const uint8_t* data, size_t len) {
 
 void Seal(const RepoKeys& keys, const uint8_t* plain, size_t len, const uint8_t* ad, size_t adLen,
           Bytes& out) {
-  if (keys.aead == AeadAlg::kAes256Gcm)
-    SealGcm(keys.enc, plain, len, ad, adLen, out);
-  else
-    Seal(keys.enc, plain, len, ad, adLen, out);
+  Seal(keys.aead, keys.enc, plain, len, ad, adLen, out);
 }
 
 bool Open(const RepoKeys& keys, const uint8_t* sealed, size_t len, const uint8_t* ad, size_t adLen,
           Bytes& out) {
-  if (keys.aead == AeadAlg::kAes256Gcm) return OpenGcm(keys.enc, sealed, len, ad, adLen, out);
-  return Open(keys.enc, sealed, len, ad, adLen, out);
+  return Open(keys.aead, keys.enc, sealed, len, ad, adLen, out);
+}
+
+void Seal(AeadAlg aead, const uint8_t key[kKeySize], const uint8_t* plain, size_t len,
+          const uint8_t* ad, size_t adLen, Bytes& out) {
+  if (aead == AeadAlg::kAes256Gcm)
+    SealGcm(key, plain, len, ad, adLen, out);
+  else
+    Seal(key, plain, len, ad, adLen, out);
+}
+
+bool Open(AeadAlg aead, const uint8_t key[kKeySize], const uint8_t* sealed, size_t len,
+          const uint8_t* ad, size_t adLen, Bytes& out) {
+  if (aead == AeadAlg::kAes256Gcm) return OpenGcm(key, sealed, len, ad, adLen, out);
+  return Open(key, sealed, len, ad, adLen, out);
 }
 
 void Seal(const uint8_t key[kKeySize], const uint8_t* plain, size_t len, const uint8_t* ad,
@@ -119,6 +132,22 @@ bool Open(const uint8_t key[kKeySize], const uint8_t* sealed, size_t len, const 
     return false;
   }
   return true;
+}
+
+void BoxKeypair(uint8_t pk[kBoxPublicKeySize], uint8_t sk[kBoxSecretKeySize]) {
+  crypto_box_keypair(pk, sk);
+}
+
+bool SealKey(const uint8_t pk[kBoxPublicKeySize], const uint8_t key[kKeySize],
+             uint8_t sealed[kSealedKeySize]) {
+  return crypto_box_seal(sealed, key, kKeySize, pk) == 0;
+}
+
+bool OpenSealedKey(const uint8_t pk[kBoxPublicKeySize], const uint8_t sk[kBoxSecretKeySize],
+                   const uint8_t sealed[kSealedKeySize], uint8_t key[kKeySize]) {
+  if (crypto_box_seal_open(key, sealed, kSealedKeySize, pk, sk) == 0) return true;
+  sodium_memzero(key, kKeySize);
+  return false;
 }
 
 bool DeriveKey(const std::string& passphrase, const uint8_t* salt, uint64_t opsLimit,

@@ -44,8 +44,16 @@ struct RepoKeys {
   bool encrypted = false;
   IdAlg idAlg = IdAlg::kBlake2bKeyed;
   AeadAlg aead = AeadAlg::kXChaCha20Poly1305;
-  uint8_t enc[kKeySize] = {};  // AEAD key (unused when not encrypted)
+  uint8_t enc[kKeySize] = {};  // AEAD key of blobs (unused when not encrypted)
   uint8_t id[kKeySize] = {};   // chunk-id key, also of the plain-mode MACs
+  // Envelopes (manifests, lists, index frames, pack trailers) are sealed
+  // under MetaKey(). Layout 1 (formats 1 and 2) has one key for blobs and
+  // envelopes, so `meta` is unused there and MetaKey() is `enc`: every
+  // existing byte stays the same. Layout 2 (format 3, append-only: docs/
+  // append-only-design.md) gives clients `meta` without the blobs' keys.
+  uint8_t layout = 1;
+  uint8_t meta[kKeySize] = {};
+  const uint8_t* MetaKey() const { return layout == 1 ? enc : meta; }
 };
 
 ChunkId KeyedHash(const RepoKeys& keys, const uint8_t* data, size_t len);
@@ -59,12 +67,38 @@ void Seal(const RepoKeys& keys, const uint8_t* plain, size_t len, const uint8_t*
 bool Open(const RepoKeys& keys, const uint8_t* sealed, size_t len, const uint8_t* ad, size_t adLen,
           Bytes& out);
 
+// The repository's AEAD with one of its keys given explicitly (envelopes:
+// keys.MetaKey()); the RepoKeys overloads above use `enc`.
+void Seal(AeadAlg aead, const uint8_t key[kKeySize], const uint8_t* plain, size_t len,
+          const uint8_t* ad, size_t adLen, Bytes& out);
+bool Open(AeadAlg aead, const uint8_t key[kKeySize], const uint8_t* sealed, size_t len,
+          const uint8_t* ad, size_t adLen, Bytes& out);
+
 // XChaCha20-Poly1305 with an explicit key: the master keys wrapped under the
 // passphrase's key, the same in every repository.
 void Seal(const uint8_t key[kKeySize], const uint8_t* plain, size_t len, const uint8_t* ad,
           size_t adLen, Bytes& out);
 bool Open(const uint8_t key[kKeySize], const uint8_t* sealed, size_t len, const uint8_t* ad,
           size_t adLen, Bytes& out);
+
+// Sealed boxes (libsodium crypto_box_seal: X25519 + XSalsa20-Poly1305) for
+// append-only repositories: a writer seals a random data key to the
+// repository's public key and cannot open it again; only the owner's secret
+// key can. The sealed form is an ephemeral public key, the ciphertext and a
+// tag; each seal differs (fresh ephemeral key).
+constexpr size_t kBoxPublicKeySize = 32;
+constexpr size_t kBoxSecretKeySize = 32;
+constexpr size_t kSealedKeySize = 32 + kKeySize + 16;  // 80
+
+void BoxKeypair(uint8_t pk[kBoxPublicKeySize], uint8_t sk[kBoxSecretKeySize]);
+// False when `pk` is not a usable X25519 public key (one of low order gives
+// an all-zero shared secret, which libsodium refuses): damaged or forged.
+bool SealKey(const uint8_t pk[kBoxPublicKeySize], const uint8_t key[kKeySize],
+             uint8_t sealed[kSealedKeySize]);
+// False when the seal does not open with this key pair: damaged, sealed to
+// another pair, or `sk` not the secret of `pk`. `key` is then zeroed.
+bool OpenSealedKey(const uint8_t pk[kBoxPublicKeySize], const uint8_t sk[kBoxSecretKeySize],
+                   const uint8_t sealed[kSealedKeySize], uint8_t key[kKeySize]);
 
 // Argon2id; false when the parameters are out of libsodium's range or
 // memory cannot be had.

@@ -37,7 +37,7 @@ Bytes SealEnvelope(const RepoKeys& keys, EnvelopeType type, const uint8_t* paylo
   Bytes out(kEnvelopeHeader);
   std::memcpy(out.data(), header, kEnvelopeHeader);
   if (keys.encrypted) {
-    Seal(keys, payload, len, header, kEnvelopeHeader, out);
+    Seal(keys.aead, keys.MetaKey(), payload, len, header, kEnvelopeHeader, out);
   } else {
     out.resize(kEnvelopeHeader + len);
     if (len) std::memcpy(out.data() + kEnvelopeHeader, payload, len);
@@ -56,8 +56,8 @@ bool OpenEnvelope(const RepoKeys& keys, EnvelopeType type, const uint8_t* data, 
   if (len < kEnvelopeHeader || std::memcmp(data, expect, kEnvelopeHeader) != 0) return false;
   payload.clear();
   if (keys.encrypted)
-    return Open(keys, data + kEnvelopeHeader, len - kEnvelopeHeader, data, kEnvelopeHeader,
-                payload);
+    return Open(keys.aead, keys.MetaKey(), data + kEnvelopeHeader, len - kEnvelopeHeader, data,
+                kEnvelopeHeader, payload);
   if (len < kEnvelopeHeader + kIdSize) return false;
   size_t plen = len - kEnvelopeHeader - kIdSize;
   uint8_t mac[kIdSize];

@@ -6,6 +6,8 @@
 //   mode 1 (encrypted): nonce[24] | XChaCha20-Poly1305(payload, ad = header)
 //   mode 2 (encrypted): nonce[24] | AES-256-GCM(subkey, payload, ad = header)
 //                       (crypto.h: the subkey and GCM nonce come from the nonce)
+// Encrypted modes use the metadata key (crypto.h RepoKeys::MetaKey(), the
+// blobs' key in formats 1 and 2).
 //
 // Plain repositories still get a keyed MAC, so a flipped bit in a manifest
 // or an index is detected the same way in both modes.
