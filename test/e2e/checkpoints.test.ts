@@ -53,7 +53,8 @@ it('shows the checkpoints and, without the module, why none can be taken', async
   expect(await auto.getByRole('spinbutton', { name: 'End it after' }).isDisabled()).toBe(true);
   expect(await auto.getByRole('radio', { name: 'Stop the package change' }).isDisabled()).toBe(true);
   expect(await auto.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
-  expect(await auto.textContent()).toContain('Nothing is ever rolled back by itself');
+  expect(await auto.textContent()).toContain('Nothing is rolled back by itself unless you turn that on below.');
+  expect(await auto.getByRole('switch', { name: 'Roll back by itself after' }).isDisabled()).toBe(true);
   expect(await unnamedControls(page)).toEqual([]);
   await auto.scrollIntoViewIfNeeded();
   await screenshot(page, 'checkpoints-auto-locked');
