@@ -68,7 +68,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { REPO } from '../../scripts/build-kmod.mjs';
-import { DebugKernelError, ensureDebugKernel } from '../../scripts/debug-kernel.mjs';
+import { cacheRoot, DebugKernelError, ensureDebugKernel } from '../../scripts/debug-kernel.mjs';
 import {
 	KERNEL_NAMES, KernelError, resolveKernels, SUPPORTED_KERNELS,
 } from '../../scripts/kernels.mjs';
@@ -83,7 +83,9 @@ import { discoverTests, parseTcg } from './lib/test-file.mjs';
 
 const OUT = join(REPO, 'out');
 const RESULTS_FILE = join(OUT, 'results', 'vm.json');
-const DURATIONS_FILE = join(OUT, 'vm', 'durations.json');
+// In the machine's test cache, not the checkout: CI runs on a fresh clone,
+// and without the times of the last run it cannot start the longest first.
+const DURATIONS_FILE = join(cacheRoot(), 'vm-durations.json');
 
 /**
  * Tests run at once. Two: one per core, the two kernels side by side
