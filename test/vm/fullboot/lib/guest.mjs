@@ -150,12 +150,12 @@ export class Guest {
 	}
 
 	/**
-	 * Start qemu and wait for the agent.
+	 * Start qemu on the overlay and connect to the agent's socket (not yet
+	 * waiting for its READY).
 	 * @param {string} kernel
-	 * @param {number} [t0] when this boot began (a reboot: its request)
-	 * @param {string} [what]
+	 * @returns {Promise<Agent>}
 	 */
-	async start(kernel, t0 = Date.now(), what = 'boot') {
+	async launch(kernel) {
 		rmSync(this.socket, { force: true });
 		this.abort = new AbortController();
 		this.exited = runQemu(this.qemuArgs(kernel), {
@@ -164,13 +164,23 @@ export class Guest {
 			signal: this.abort.signal,
 		});
 		try {
-			this.agent = await Agent.connect(this.socket);
+			return await Agent.connect(this.socket);
 		} catch (e) {
 			// qemu refused its arguments or died at once: say why.
 			const log = join(this.opts.dir, 'qemu.log');
 			throw new HarnessError(`${/** @type {Error} */ (e).message}; ` +
 				`qemu: ${existsSync(log) ? readFileSync(log, 'utf8').trim() : ''}`);
 		}
+	}
+
+	/**
+	 * Start qemu and wait for the agent.
+	 * @param {string} kernel
+	 * @param {number} [t0] when this boot began (a reboot: its request)
+	 * @param {string} [what]
+	 */
+	async start(kernel, t0 = Date.now(), what = 'boot') {
+		this.agent = await this.launch(kernel);
 		await this.waitBoot(t0, what);
 	}
 
@@ -283,15 +293,8 @@ export class Guest {
 	 */
 	async failingBoot(what, limitMs = BOOT_TIMEOUT_MS) {
 		const t0 = Date.now();
-		rmSync(this.socket, { force: true });
-		this.abort = new AbortController();
-		this.exited = runQemu(this.qemuArgs(this.opts.kernel), {
-			logFile: join(this.opts.dir, 'qemu.log'),
-			timeoutMs: QEMU_LIMIT_MS,
-			signal: this.abort.signal,
-		});
-		const agent = await Agent.connect(this.socket);
-		const exited = this.exited.then(() => true);
+		const agent = await this.launch(this.opts.kernel);
+		const exited = /** @type {Promise<unknown>} */ (this.exited).then(() => true);
 		const up = await Promise.race([agent.waitReady(limitMs), exited.then(() => undefined)]);
 		agent.close();
 		if (up) {
