@@ -256,13 +256,10 @@ export class AutoProtection {
   async taken(id: string, settings: AutoCheckpoints): Promise<string[]> {
     const warnings: string[] = [];
     let failedBoots = settings.rollBackAfterFailedBoots ?? 0;
-    if (failedBoots > 0) {
-      const problem = await this.failedBootsProblem();
-      const watched = problem === null && this.watch ? await this.watch.set({ checkpointId: id, boots: failedBoots }).then(() => null, (e: unknown) => message(e)) : problem;
-      if (watched !== null) {
-        warnings.push(`it is not rolled back by itself after failed boots: ${watched}`);
-        failedBoots = 0;
-      }
+    const notWatched = failedBoots > 0 ? await this.watchFailedBoots(id, failedBoots) : null;
+    if (notWatched !== null) {
+      warnings.push(`it is not rolled back by itself after failed boots: ${notWatched}`);
+      failedBoots = 0;
     }
     this.records[id] = {
       takenInBoot: (await this.bootId()) ?? 'unknown',
@@ -272,6 +269,16 @@ export class AutoProtection {
     };
     await this.save();
     return warnings;
+  }
+
+  /** Has the boot menu count failed boots for `id`; why it cannot, or null. */
+  private async watchFailedBoots(id: string, boots: number): Promise<string | null> {
+    const problem = await this.failedBootsProblem();
+    if (problem !== null || !this.watch) return problem ?? 'this installation cannot count failed boots';
+    return this.watch.set({ checkpointId: id, boots }).then(
+      () => null,
+      (e: unknown) => message(e),
+    );
   }
 
   /** Forgets a checkpoint (ended or removed), and stops watching it for failed boots. */

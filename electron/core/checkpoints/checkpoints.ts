@@ -12,7 +12,7 @@ import { readMountinfo } from '../devices/mountinfo';
 import { majorMinor, nameOfDevno } from '../devices/sysfs';
 import { deviceIdentity, stablePath } from '../tracking/device-names';
 import { rollbackEntryId, type BootMenu } from './boot-menu';
-import { runTool } from '../system/run-tool';
+import { limitWords, runTool } from '../system/run-tool';
 import type { CheckpointTool, ToolCheckpoint } from './boot-tool';
 
 const PAGE = 4096;
@@ -312,7 +312,7 @@ export class Checkpoints {
         late: true,
         text:
           unit !== undefined
-            ? `${unit} has not finished after ${limit >= 60_000 ? `${Math.round(limit / 60_000)} minutes` : `${limit} ms`} and goes on in the background; before rebooting, wait until "systemctl is-active ${unit}" no longer says activating`
+            ? `${unit} has not finished after ${limitWords(limit)} and goes on in the background; before rebooting, wait until "systemctl is-active ${unit}" no longer says activating`
             : r.out,
       };
     }

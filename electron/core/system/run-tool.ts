@@ -12,14 +12,18 @@ export interface ToolRun {
   timedOut?: boolean;
 }
 
+/** A time limit in words: "15 minutes", "30 s", "200 ms". */
+export function limitWords(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} minutes` : ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
 export function runTool(file: string, args: readonly string[], timeoutMs: number): Promise<ToolRun> {
   return new Promise((resolve) => {
     execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       const said = `${stdout}${stderr}`.trim();
       if (err?.killed === true && err.signal === 'SIGTERM') {
-        const limit = timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} minutes` : timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
-        resolve({ code, stdout, timedOut: true, out: `${file} did not finish within ${limit} and was stopped${said !== '' ? `; it said: ${said}` : ''}` });
+        resolve({ code, stdout, timedOut: true, out: `${file} did not finish within ${limitWords(timeoutMs)} and was stopped${said !== '' ? `; it said: ${said}` : ''}` });
         return;
       }
       resolve({ code, stdout, out: said || (err ? err.message : '') });
