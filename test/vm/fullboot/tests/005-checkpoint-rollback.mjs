@@ -19,6 +19,7 @@
 //  6. The next plain reboot boots normally (no rollback, nothing attached).
 
 import { buildForGuest, installBootIntegration } from '../lib/install.mjs';
+import { firstCheckpoint } from '../lib/checkpoint-list.mjs';
 
 export const kernels = ['6.12', '6.1'];
 export const timeout = 1500;
@@ -30,13 +31,6 @@ const PAGES = 65536;
 const HASHED = 'cd / && find /srv/ck /etc/ck-test.conf /etc/motd /etc/snapkeep -xdev -type f | ' +
 	'LC_ALL=C sort | xargs sha256sum';
 
-/** @param {string} out */
-function listLine(out) {
-	const l = out.split('\n').find((x) => x.startsWith('store='));
-	if (!l)
-		throw new Error(`checkpoint list printed no checkpoint:\n${out}`);
-	return Object.fromEntries(l.split('\t').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
-}
 
 /** @param {any} t */
 export async function run(t) {
@@ -66,7 +60,7 @@ export async function run(t) {
 	// Hashed at once: the checkpoint's instant (the config already names it).
 	const atCheckpoint = await g.sh(HASHED);
 	t.log(`config: ${(await g.sh('cat /etc/snapkeep/boot.conf')).trim()}`);
-	let l = listLine(await g.sh('snapkeep-boot checkpoint list'));
+	let l = firstCheckpoint(await g.sh('snapkeep-boot checkpoint list'));
 	if (l.id !== id || l.state !== 'active' || l.attached !== 'yes' || l.name !== 'before upgrade')
 		throw new Error(`after create: ${JSON.stringify(l)}`);
 	t0 = Date.now();
@@ -90,7 +84,7 @@ export async function run(t) {
 	let log = (await g.sh('dmesg | grep -E "snapkeep|EXT4-fs"')).split('\n');
 	if (!log.some((x) => x.includes(`checkpoint before upgrade (${id}): re-attached`)))
 		throw new Error(`not re-attached at boot:\n${log.join('\n')}`);
-	l = listLine(await g.sh('snapkeep-boot checkpoint list'));
+	l = firstCheckpoint(await g.sh('snapkeep-boot checkpoint list'));
 	if (l.state !== 'active' || l.attached !== 'yes' || Number(l.entries) < 1)
 		throw new Error(`after the plain reboot: ${JSON.stringify(l)}`);
 	t.log(`re-attached: ${l.entries} chunks saved, ${l.used} of ${l.pages} pages`);
@@ -127,7 +121,7 @@ export async function run(t) {
 	const after = await g.sh(HASHED);
 	if (after !== atCheckpoint)
 		throw new Error(`the files differ from the checkpoint's:\nthen:\n${atCheckpoint}\nnow:\n${after}`);
-	l = listLine(await g.sh('snapkeep-boot checkpoint list'));
+	l = firstCheckpoint(await g.sh('snapkeep-boot checkpoint list'));
 	if (l.id !== id || l.state !== 'rolled-back' || l.attached !== 'no')
 		throw new Error(`after the rollback: ${JSON.stringify(l)}`);
 	t.log(`rolled back: ${l.entries} chunks; files as at the checkpoint`);

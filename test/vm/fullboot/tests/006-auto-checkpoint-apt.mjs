@@ -15,20 +15,13 @@
 //     a good boot and (end after 1 good boot) ends it: its lines and store
 //     go, the package stays.
 
+import { checkpointFields, checkpointLines } from '../lib/checkpoint-list.mjs';
 import { buildForGuest, GUEST_CLI as CLI, helperShares, installHelper } from '../lib/install.mjs';
 
 export const kernels = ['6.12', '6.1'];
 export const timeout = 3600;
 
-/** @param {string} out */
-function lines(out) {
-	return out.split('\n').filter((x) => x.startsWith('store='));
-}
 
-/** @param {string} l */
-function fields(l) {
-	return Object.fromEntries(l.split('\t').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
-}
 
 /** @param {any} t */
 export async function run(t) {
@@ -60,10 +53,10 @@ export async function run(t) {
 	const holds = apt.stdout.search(/^snapkeep: checkpoint "before package changes [^"]+" holds this change: .* of its store used \(\d+%\)\.$/m);
 	if (holds < 0 || holds < apt.stdout.indexOf('Setting up snapkeep-test-dummy'))
 		throw new Error('apt did not say after dpkg which checkpoint holds the change');
-	const list = lines(await g.sh('snapkeep-boot checkpoint list'));
+	const list = checkpointLines(await g.sh('snapkeep-boot checkpoint list'));
 	if (list.length !== 1)
 		throw new Error(`want one checkpoint, got:\n${list.join('\n')}`);
-	const c = fields(list[0]);
+	const c = checkpointFields(list[0]);
 	if (c.state !== 'active' || c.attached !== 'yes' || c.name !== taken[1])
 		throw new Error(`after apt: ${JSON.stringify(c)}`);
 	await g.sh('dpkg -s snapkeep-test-dummy >/dev/null');
@@ -104,7 +97,7 @@ export async function run(t) {
 	const after = await g.run('snapkeep-boot checkpoint list');
 	if (after.code !== 0 && !after.stderr.includes('No such file'))
 		throw new Error(`checkpoint list failed (${after.code}): ${after.stderr}`);
-	const left = lines(after.stdout);
+	const left = checkpointLines(after.stdout);
 	if (left.length !== 0)
 		throw new Error(`ended, but still in the boot config:\n${left.join('\n')}`);
 	await g.sh(`dpkg -s snapkeep-test-dummy >/dev/null && test ! -e '${c.file}'`);

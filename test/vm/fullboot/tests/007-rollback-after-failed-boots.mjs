@@ -14,6 +14,7 @@
 //     root back, the system comes up as it was at the checkpoint, and the
 //     helper stops the boot menu counting.
 
+import { firstCheckpoint } from '../lib/checkpoint-list.mjs';
 import { buildForGuest, GUEST_CLI as CLI, helperShares, installHelper } from '../lib/install.mjs';
 
 export const kernels = ['6.12'];
@@ -21,11 +22,6 @@ export const timeout = 3600;
 
 const HELPER = 'ELECTRON_RUN_AS_NODE=1 node /mnt/repo/out/js/electron/helper/main.js';
 
-/** @param {string} out */
-function listLine(out) {
-	const l = out.split('\n').find((x) => x.startsWith('store=')) ?? '';
-	return Object.fromEntries(l.split('\t').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
-}
 
 /** @param {any} g */
 async function failedCount(g) {
@@ -70,7 +66,7 @@ export async function run(t) {
 	t.log(`checkpoint-before-packages (${(Date.now() - t0) / 1000} s, exit ${hook.code}):\n${hook.stdout}`);
 	if (hook.code !== 0 || !/checkpoint "before package changes [^"]+" taken/.test(hook.stdout))
 		throw new Error(`no checkpoint was taken (${hook.code}):\n${hook.stdout.slice(-2000)}`);
-	const c = listLine(await g.sh('snapkeep-boot checkpoint list'));
+	const c = firstCheckpoint(await g.sh('snapkeep-boot checkpoint list'));
 	if (c.state !== 'active' || c.attached !== 'yes')
 		throw new Error(`after the hook: ${JSON.stringify(c)}`);
 	const watch = (await g.sh('cat /etc/snapkeep/auto-rollback.conf')).trim();
@@ -88,7 +84,7 @@ export async function run(t) {
 	await g.reboot();
 	t.log(`good reboot: ${(Date.now() - t0) / 1000} s`);
 	await waitCleared(g, 'the good boot');
-	if (listLine(await g.sh('snapkeep-boot checkpoint list')).state !== 'active')
+	if (firstCheckpoint(await g.sh('snapkeep-boot checkpoint list')).state !== 'active')
 		throw new Error('the checkpoint is no longer active after a good boot');
 
 	// 2. The broken upgrade, two failed boots, and the rollback by itself.
