@@ -265,6 +265,21 @@ export interface NativeRepoOptions {
   /** The config's AEAD when encKey is given (absent: xchacha20poly1305). */
   aead?: AeadAlgorithm;
   /**
+   * Format 3 (append-only, docs/append-only-design.md): the key of every
+   * envelope (manifests, lists, index frames, pack trailers). Given with
+   * publicKey; encKey is then absent, since each backup or compaction seals
+   * its blobs under a session key of its own.
+   */
+  metaKey?: Buffer;
+  /** Format 3: the repository's X25519 public key; each session key is sealed to it in a version-2 pack header. */
+  publicKey?: Buffer;
+  /**
+   * Format 3, the owner only: X25519 secret keys, the current one first and
+   * retired ones after, tried by a pack header's key pair id. Without them
+   * reading a blob fails with OWNER_KEY_REQUIRED.
+   */
+  secretKeys?: Buffer[];
+  /**
    * A remote repository's read cache: called (on the JS thread) when a
    * restore, verify or reader meets a pack missing from `path`. Resolves
    * true once the pack is there, false when the store does not have it

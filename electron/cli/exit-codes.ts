@@ -27,6 +27,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.NOT_FOUND;
     case 'WRONG_PASSPHRASE':
     case 'PASSPHRASE_REQUIRED':
+    case 'OWNER_KEY_REQUIRED':
     case 'REMOTE_AUTH_FAILED':
       return EXIT.WRONG_PASSPHRASE;
     case 'REPO_LOCKED':

@@ -23,6 +23,7 @@ export const ErrorCode = z.enum([
   'REPO_CONFIG_CHANGED', // the config no longer matches what this computer pinned (id, encryption, ...)
   'WRONG_PASSPHRASE',
   'PASSPHRASE_REQUIRED',
+  'OWNER_KEY_REQUIRED', // an append-only client asked to read or delete what only the owner's key may
   'DISK_FULL', // ENOSPC on the destination
   'READ_ONLY', // EROFS on the destination
   'REMOTE_UNAVAILABLE', // a remote repository's server cannot be reached (after the retries)

@@ -134,6 +134,11 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
     message: 'This repository is encrypted and locked.',
     hint: 'Unlock it with its passphrase first.',
   },
+  OWNER_KEY_REQUIRED: {
+    title: "Needs the repository owner's key",
+    message: 'This computer can only add backups to this repository: it cannot read, change or delete what is stored there, so that malware on it cannot either.',
+    hint: "Restoring, checking the data and removing old restore points need the owner passphrase and the owner's server login: do it from a computer where you type both.",
+  },
   DISK_FULL: {
     title: 'The destination is full',
     message: 'There is no space left where the data is being written.',
