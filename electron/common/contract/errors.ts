@@ -63,6 +63,7 @@ export const ErrorReason = z.enum([
   'no-boot-menu', // a rollback at the next boot without GRUB (or without the snippet)
   'store-too-big', // a checkpoint store that would leave the file system too little room
   'failed-boots-unavailable', // automatic rollback after failed boots asked for where the boot menu cannot count boots
+  'already-exists', // an append-only save met an object of that name, which it may not replace
 ]);
 export type ErrorReason = z.infer<typeof ErrorReason>;
 

@@ -434,6 +434,15 @@ export const ERROR_VARIANTS: readonly Variant[] = [
       hint: 'Save the settings with "Roll back by itself" off: checkpoints are still taken, and you can roll back from the boot menu yourself.',
     },
   },
+  {
+    code: 'IO_ERROR',
+    reason: 'already-exists',
+    words: {
+      title: 'An upload was cut short and cannot be replaced',
+      message: 'This computer may only add to the repository, never replace what is there, and an upload cut short left an incomplete file under a name it needed (the details name it).',
+      hint: 'Run the backup again: it uses new names. The repository owner removes the incomplete file when pruning.',
+    },
+  },
 ];
 
 const CODES = new Set<string>(Object.keys(ERROR_WORDS));

@@ -35,6 +35,16 @@ export class RemoteRepoStorage implements RepoStorage {
     this.stats.savedBytes += data.length;
   }
 
+  async create(name: string, data: Buffer): Promise<'created' | 'exists'> {
+    const r = await this.inner.create(name, data);
+    if (r === 'created') {
+      const top = name.split('/')[0] ?? name;
+      this.stats.saved[top] = (this.stats.saved[top] ?? 0) + 1;
+      this.stats.savedBytes += data.length;
+    }
+    return r;
+  }
+
   async load(name: string, opts: LoadOptions): Promise<Buffer> {
     const wc = this.wc();
     if (!wc || opts.offset !== undefined || !POINT.test(name)) return this.inner.load(name, opts);

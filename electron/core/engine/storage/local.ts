@@ -25,6 +25,17 @@ export class LocalStorage implements RepoStorage {
     return call(`write ${this.location}/${name}`, () => nativeWrite(this.location, name, data));
   }
 
+  /**
+   * Stat, then save: not atomic. A local directory is no append-only
+   * boundary (whoever runs here as root can do anything to it); create
+   * exists so the client's code runs on local repositories in tests.
+   */
+  async create(name: string, data: Buffer): Promise<'created' | 'exists'> {
+    if ((await this.stat(name)) !== undefined) return 'exists';
+    await this.save(name, data);
+    return 'created';
+  }
+
   async load(name: string, opts: LoadOptions): Promise<Buffer> {
     const whole = await call(`read ${this.location}/${name}`, () => nativeRead(this.location, name, opts.maxBytes));
     if (opts.offset === undefined) return whole;

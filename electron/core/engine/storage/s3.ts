@@ -64,6 +64,12 @@ export interface S3StorageOptions {
   onSave?: (name: string, bytes: number) => void;
   /** Keys per listing page (the server may give fewer); default the server's (1000 on S3 and radosgw). */
   listPageKeys?: number;
+  /**
+   * Stat by listing the exact key (ListBucket) instead of HEAD, which S3
+   * allows only with GetObject: an append-only client's policy grants it
+   * no GetObject on packs (docs/append-only-design.md §2.7).
+   */
+  statByListing?: boolean;
 }
 
 // The SDK warns on every process under Node < 22 that its releases after
@@ -173,6 +179,8 @@ export class S3Storage implements RepoStorage {
       return new AppError('DISK_FULL', `${what}: the server ${this.where()} refused it: the account's quota is used up (free space or raise the quota)`, { ...details, errnoName: 'EDQUOT' });
     if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return new AppError('NOT_FOUND', `${what}: no such object`, { ...details, errnoName: 'ENOENT' });
     if (code === 'AccessDenied' || status === 403) return new AppError('PERMISSION_DENIED', `${what}: the server denied it (${code})`, { ...details, errnoName: 'EACCES' });
+    if (code === 'PreconditionFailed' || status === 412)
+      return new AppError('CONFLICT', `${what}: an object of that name exists already`, { ...details, reason: 'already-exists' });
     if (code === 'InvalidRange' || status === 416) return new AppError('REPO_CORRUPT', `${what}: the object is shorter than the range asked for`, { ...details, path: what });
     return new AppError('IO_ERROR', `${what}: ${code ? `${code}: ` : ''}${msg}`, details);
   }
@@ -184,6 +192,27 @@ export class S3Storage implements RepoStorage {
       this.client.send(new PutObjectCommand({ Bucket: this.loc.bucket, Key, Body: data, ContentLength: data.length, ContentMD5: md5, ContentType: 'application/octet-stream' })),
     );
     this.opts.onSave?.(name, data.length);
+  }
+
+  /**
+   * PutObject with If-None-Match: *: the server refuses it when the key
+   * exists (412). A server that ignores the condition replaces the object:
+   * what keeps the old one there is the bucket's versioning (§3.1). A retry
+   * of a PUT whose answer was lost meets our own object: 'exists', whole.
+   */
+  async create(name: string, data: Buffer): Promise<'created' | 'exists'> {
+    const Key = this.key(name);
+    const md5 = createHash('md5').update(data).digest('base64');
+    try {
+      await this.run(`create ${this.location}/${name}`, () =>
+        this.client.send(new PutObjectCommand({ Bucket: this.loc.bucket, Key, Body: data, ContentLength: data.length, ContentMD5: md5, ContentType: 'application/octet-stream', IfNoneMatch: '*' })),
+      );
+    } catch (e) {
+      if (e instanceof AppError && e.details?.['reason'] === 'already-exists') return 'exists';
+      throw e;
+    }
+    this.opts.onSave?.(name, data.length);
+    return 'created';
   }
 
   async load(name: string, opts: LoadOptions): Promise<Buffer> {
@@ -224,6 +253,7 @@ export class S3Storage implements RepoStorage {
 
   async stat(name: string): Promise<StorageStat | undefined> {
     const Key = this.key(name);
+    if (this.opts.statByListing) return this.statListed(name, Key);
     try {
       return await this.run(`stat ${this.location}/${name}`, async () => {
         const h = await this.client.send(new HeadObjectCommand({ Bucket: this.loc.bucket, Key }));
@@ -237,6 +267,19 @@ export class S3Storage implements RepoStorage {
       if (e instanceof AppError && e.details?.['errnoName'] === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  private async statListed(name: string, Key: string): Promise<StorageStat | undefined> {
+    const shown = `${this.location}/${name}`;
+    const res = await this.run(`stat ${shown}`, () => this.client.send(new ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: Key, MaxKeys: 1 })));
+    // Keys sort, so the exact key is the first one with it as a prefix.
+    const o = res.Contents?.[0];
+    if (o === undefined || o.Key !== Key) return undefined;
+    const size = o.Size;
+    const mtime = o.LastModified?.getTime();
+    if (size === undefined || !Number.isSafeInteger(size) || size < 0 || mtime === undefined || !Number.isFinite(mtime))
+      throw new AppError('REPO_CORRUPT', `${shown}: the server gave no valid size or time`, { path: shown });
+    return { size, mtimeMs: mtime };
   }
 
   async list(dir: string): Promise<StorageEntry[]> {

@@ -297,6 +297,63 @@ export class SftpStorage implements RepoStorage {
     this.opts.onSave?.(name, data.length);
   }
 
+  /**
+   * Opens the final name with O_CREAT|O_EXCL ('wx'), writes, fsyncs: no
+   * temp name and no rename, which an append-only account may not do. Not
+   * atomic: a cut connection leaves a short file under the name. A retry
+   * of our own cut save compares what is there with what we meant to write
+   * (parallel writes may have left a hole at full length): the same bytes
+   * are 'created', others an IO_ERROR naming the file, which the client
+   * can never replace (the owner's prune removes it).
+   */
+  async create(name: string, data: Buffer): Promise<'created' | 'exists'> {
+    const path = this.abs(name);
+    const dir = path.slice(0, path.lastIndexOf('/'));
+    const shown = `${this.location}/${name}`;
+    let ours = false;
+    const result = await this.run(`create ${shown}`, async (ch) => {
+      const open = () => ch.call<Buffer>((cb) => ch.sftp.open(path, 'wx', { mode: 0o640 }, cb));
+      let handle: Buffer;
+      try {
+        handle = await open().catch(async (e: unknown) => {
+          if (sftpCode(e) !== SFTP_NO_SUCH_FILE) throw e;
+          await this.mkdirs(ch, dir);
+          return open();
+        });
+      } catch (e) {
+        if (isConnectionError(e)) throw e;
+        // OpenSSH answers EEXIST with a generic failure: a stat tells.
+        const st = await ch.call<Stats>((cb) => ch.sftp.lstat(path, cb)).catch(() => undefined);
+        if (st === undefined) throw e;
+        this.checkType(name, st);
+        if (!ours) return 'exists' as const;
+        if (st.size === data.length) {
+          const h = await ch.call<Buffer>((cb) => ch.sftp.open(path, 'r', cb));
+          try {
+            if ((await this.readAll(ch, h, 0, data.length, shown)).equals(data)) return 'created' as const;
+          } finally {
+            await ch.call<void>((cb) => ch.sftp.close(h, (err) => cb(err, undefined))).catch(() => undefined);
+          }
+        }
+        throw new AppError('IO_ERROR', `${shown}: an upload was cut short and left an incomplete file, which this client may not replace`, { path: shown, reason: 'already-exists' });
+      }
+      ours = true;
+      try {
+        await this.writeAll(ch, handle, data);
+        await ch.call<void>((cb) => ch.sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))).catch((e: unknown) => {
+          if (isConnectionError(e)) throw e;
+        });
+      } catch (e) {
+        await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+        throw e;
+      }
+      await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined)));
+      return 'created' as const;
+    });
+    if (result === 'created') this.opts.onSave?.(name, data.length);
+    return result;
+  }
+
   private async writeAll(ch: SftpChannel, handle: Buffer, data: Buffer): Promise<void> {
     let next = 0;
     const worker = async () => {

@@ -42,6 +42,15 @@ export interface RepoStorage {
   readonly remote: boolean;
   /** Saves the object whole under its final name, or not at all; an existing one is replaced. */
   save(name: string, data: Buffer): Promise<void>;
+  /**
+   * Saves a new object under its final name and never replaces one:
+   * 'exists' when the name is taken (that object is left as it is). What an
+   * append-only client's saves go through (append-only.ts). A save cut
+   * short may leave a short object under the name on SFTP, whose servers
+   * have no atomic create: a retry of our own cut save that finds it says
+   * so (IO_ERROR, details.reason 'already-exists') rather than "exists".
+   */
+  create(name: string, data: Buffer): Promise<'created' | 'exists'>;
   /** The object, or its range; NOT_FOUND (details.errnoName ENOENT) when absent. */
   load(name: string, opts: LoadOptions): Promise<Buffer>;
   /** Size and mtime of a regular object; undefined when absent; REPO_UNSAFE when it is anything else. */

@@ -52,6 +52,25 @@ run('the S3 storage backend on radosgw', { timeout: 60_000 }, () => {
     await gw?.stop();
   });
 
+  it('create never replaces an object, and stat by listing sees what HEAD sees', async () => {
+    const s = storage(url('repos/create'));
+    const data = randomBytes(100_000);
+    expect(await s.create('packs/cd/one', data)).toBe('created');
+    // radosgw honours If-None-Match: * on PUT: the first object stays.
+    expect(await s.create('packs/cd/one', Buffer.from('other'))).toBe('exists');
+    expect((await s.load('packs/cd/one', { maxBytes: 1 << 20 })).equals(data)).toBe(true);
+    const listed = new S3Storage(parseS3Location(url('repos/create')), gw.user, { retry: FAST, connectTimeoutMs: 2000, statByListing: true });
+    open.push(listed);
+    await s.save('packs/cd/one2', Buffer.from('longer name, same prefix'));
+    const byHead = await s.stat('packs/cd/one');
+    const byList = await listed.stat('packs/cd/one');
+    expect(byList?.size).toBe(100_000);
+    // HEAD gives whole seconds (an HTTP date), a listing milliseconds.
+    expect(Math.floor((byList?.mtimeMs ?? 0) / 1000) * 1000).toBe(byHead?.mtimeMs);
+    expect(await listed.stat('packs/cd/on')).toBeUndefined();
+    expect(await listed.stat('packs/cd/two')).toBeUndefined();
+  });
+
   it('saves, loads whole and by range, stats, lists and removes', async () => {
     const s = storage(url('repos/one'));
     await s.connectNow();
