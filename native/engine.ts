@@ -256,7 +256,11 @@ export interface NativeRepoOptions {
   path: string;
   idKey: Buffer;
   encKey?: Buffer;
-  /** Repository format: which index files and lists to write (default 1). */
+  /**
+   * Repository format: which index files and lists to write (default 1).
+   * 3 (index files and lists as 2, packs of version 2) goes with metaKey and
+   * publicKey, and only with them.
+   */
   version?: number;
   /** Where decoded index files are cached and mapped (none: in memory). */
   cacheDir?: string;
@@ -268,7 +272,9 @@ export interface NativeRepoOptions {
    * Format 3 (append-only, docs/append-only-design.md): the key of every
    * envelope (manifests, lists, index frames, pack trailers). Given with
    * publicKey; encKey is then absent, since each backup or compaction seals
-   * its blobs under a session key of its own.
+   * its blobs under a session key of its own. Options that contradict each
+   * other (encKey with publicKey, metaKey or secretKeys without it, a
+   * version other than 3) are a TypeError.
    */
   metaKey?: Buffer;
   /** Format 3: the repository's X25519 public key; each session key is sealed to it in a version-2 pack header. */
@@ -276,7 +282,10 @@ export interface NativeRepoOptions {
   /**
    * Format 3, the owner only: X25519 secret keys, the current one first and
    * retired ones after, tried by a pack header's key pair id. Without them
-   * reading a blob fails with OWNER_KEY_REQUIRED.
+   * (absent or empty) restore, readRange, verify with data and compact fail
+   * with OWNER_KEY_REQUIRED before they write anything; backup, the index,
+   * lists and structural verify need none. secretKeys[0] must be the
+   * secret of publicKey (else a TypeError).
    */
   secretKeys?: Buffer[];
   /**

@@ -18,9 +18,11 @@ namespace snapkeep::fuzz {
 
 // `fast`: the fast algorithm set (HMAC-SHA-256 ids, AES-256-GCM), chosen
 // by a bit of the input that the seeds made before it existed leave 0.
-inline engine::RepoKeys Keys(bool encrypted, bool fast = false) {
+// `layout2`: format 3 (always encrypted; envelopes under the metadata key,
+// version-2 packs); the public key is left zero, as nothing decoded needs it.
+inline engine::RepoKeys Keys(bool encrypted, bool fast = false, bool layout2 = false) {
   engine::RepoKeys k;
-  k.encrypted = encrypted;
+  k.encrypted = encrypted || layout2;
   if (fast) {
     k.idAlg = engine::IdAlg::kHmacSha256;
     k.aead = engine::AeadAlg::kAes256Gcm;
@@ -28,7 +30,9 @@ inline engine::RepoKeys Keys(bool encrypted, bool fast = false) {
   for (int i = 0; i < 32; i++) {
     k.id[i] = static_cast<uint8_t>(i);
     k.enc[i] = static_cast<uint8_t>(32 + i);
+    k.meta[i] = static_cast<uint8_t>(64 + i);
   }
+  if (layout2) k.layout = 2;
   return k;
 }
 

@@ -533,7 +533,8 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
 
   explicit NativeRepo(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRepo>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "NativeRepo({ path, idKey, encKey?, version?, cacheDir? })");
+    if (!info[0].IsObject())
+      throw Napi::TypeError::New(env, "NativeRepo({ path, idKey, encKey? | metaKey + publicKey + secretKeys?, version?, cacheDir? })");
     Napi::Object o = info[0].As<Napi::Object>();
     path_ = Str(o, "path");
     Bytes id = Buf(env, o.Get("idKey"), "idKey");
@@ -557,7 +558,8 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
         (!aead.IsString() || !ParseAeadAlg(aead.As<Napi::String>().Utf8Value(), &keys_.aead)))
       throw Napi::TypeError::New(env, "aead must be \"xchacha20poly1305\" or \"aes256gcm\"");
     version_ = static_cast<int>(Num(o, "version", 1));
-    if (version_ < 1 || version_ > 2) throw Napi::TypeError::New(env, "version must be 1 or 2");
+    if (version_ < 1 || version_ > 3) throw Napi::TypeError::New(env, "version must be 1, 2 or 3");
+    AppendOnlyKeys(env, o);
     Napi::Value cache = o.Get("cacheDir");
     if (cache.IsString()) cacheDir_ = cache.As<Napi::String>().Utf8Value();
     Napi::Value fetch = o.Get("fetchPack");
@@ -569,9 +571,48 @@ class NativeRepo : public Napi::ObjectWrap<NativeRepo> {
     packs_ = std::make_shared<PackReader>(path_, keys_, fetcher_);
   }
 
-  ~NativeRepo() override { sodium_memzero(&keys_, sizeof keys_); }
+  ~NativeRepo() override { keys_.Wipe(); }
 
  private:
+  // Format 3 (layout 2, docs/append-only-design.md): metaKey and publicKey
+  // instead of encKey, and the owner's secretKeys (current first). Options
+  // that contradict each other are a caller's bug: TypeError.
+  void AppendOnlyKeys(Napi::Env env, const Napi::Object& o) {
+    auto given = [&](const char* key) {
+      Napi::Value v = o.Get(key);
+      return !v.IsUndefined() && !v.IsNull();
+    };
+    const bool layout2 = given("publicKey");
+    if (!layout2) {
+      if (given("metaKey") || given("secretKeys"))
+        throw Napi::TypeError::New(env, "metaKey and secretKeys go with publicKey (format 3)");
+      if (version_ == 3) throw Napi::TypeError::New(env, "format 3 needs metaKey and publicKey");
+      return;
+    }
+    if (version_ != 3) throw Napi::TypeError::New(env, "publicKey is for format 3 (version: 3)");
+    if (keys_.encrypted) throw Napi::TypeError::New(env, "format 3 has no encKey: its blobs are under session keys");
+    if (!given("metaKey")) throw Napi::TypeError::New(env, "format 3 needs metaKey with publicKey");
+    std::memcpy(keys_.meta, FixedBuf(env, o.Get("metaKey"), "metaKey", kKeySize), kKeySize);
+    std::memcpy(keys_.pk, FixedBuf(env, o.Get("publicKey"), "publicKey", kBoxPublicKeySize), kBoxPublicKeySize);
+    keys_.layout = 2;
+    keys_.encrypted = true;
+    if (!given("secretKeys")) return;
+    Napi::Value sv = o.Get("secretKeys");
+    if (!sv.IsArray()) throw Napi::TypeError::New(env, "secretKeys must be an array of Buffers");
+    Napi::Array a = sv.As<Napi::Array>();
+    if (a.Length() == 0) return;  // none: an append-only client
+    std::vector<Bytes> secrets;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      const uint8_t* sk = FixedBuf(env, a.Get(i), "secretKeys[i]", kBoxSecretKeySize);
+      secrets.emplace_back(sk, sk + kBoxSecretKeySize);
+    }
+    auto owner = std::make_shared<const OwnerKeys>(secrets);
+    for (Bytes& b : secrets) sodium_memzero(b.data(), b.size());
+    if (std::memcmp(owner->Pairs()[0].pk, keys_.pk, kBoxPublicKeySize) != 0)
+      throw Napi::TypeError::New(env, "secretKeys[0] must be the secret key of publicKey (the current pair)");
+    keys_.owner = std::move(owner);
+  }
+
   Napi::Value SealEnvelopeJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto type = static_cast<EnvelopeType>(info[0].As<Napi::Number>().Uint32Value());

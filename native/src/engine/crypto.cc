@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "crypto_openssl.h"
+#include "engine_error.h"
 
 namespace snapkeep::engine {
 
@@ -148,6 +149,64 @@ bool OpenSealedKey(const uint8_t pk[kBoxPublicKeySize], const uint8_t sk[kBoxSec
   if (crypto_box_seal_open(key, sealed, kSealedKeySize, pk, sk) == 0) return true;
   sodium_memzero(key, kKeySize);
   return false;
+}
+
+void KeyPairId(const uint8_t pk[kBoxPublicKeySize], uint8_t id[kKeyPairIdSize]) {
+  static constexpr char kLabel[] = "snapkeep-pk";
+  uint8_t digest[32];
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, sizeof digest);
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(kLabel), sizeof kLabel - 1);
+  crypto_generichash_update(&st, pk, kBoxPublicKeySize);
+  crypto_generichash_final(&st, digest, sizeof digest);
+  std::memcpy(id, digest, kKeyPairIdSize);
+}
+
+OwnerKeys::OwnerKeys(const std::vector<Bytes>& secrets) {
+  pairs_.resize(secrets.size());
+  for (size_t i = 0; i < secrets.size(); i++) {
+    Pair& p = pairs_[i];
+    if (secrets[i].size() != kBoxSecretKeySize) throw EngineError("INTERNAL", "secret key of the wrong length");
+    std::memcpy(p.sk, secrets[i].data(), kBoxSecretKeySize);
+    crypto_scalarmult_base(p.pk, p.sk);
+    KeyPairId(p.pk, p.id);
+  }
+}
+
+OwnerKeys::~OwnerKeys() {
+  if (!pairs_.empty()) sodium_memzero(pairs_.data(), pairs_.size() * sizeof(Pair));
+}
+
+const OwnerKeys::Pair* OwnerKeys::Find(const uint8_t id[kKeyPairIdSize]) const {
+  for (const Pair& p : pairs_)
+    if (std::memcmp(p.id, id, kKeyPairIdSize) == 0) return &p;
+  return nullptr;
+}
+
+void RepoKeys::Wipe() {
+  sodium_memzero(enc, sizeof enc);
+  sodium_memzero(id, sizeof id);
+  sodium_memzero(meta, sizeof meta);
+  sodium_memzero(sealed, sizeof sealed);
+  owner.reset();
+}
+
+bool BlobsLocked(const RepoKeys& keys) { return keys.layout == 2 && !keys.owner; }
+
+void RequireBlobKeys(const RepoKeys& keys) {
+  if (BlobsLocked(keys))
+    throw EngineError("OWNER_KEY_REQUIRED",
+                      "the data of this repository can be read only with the owner's key "
+                      "(this computer holds the keys that add backups, not those that read them)");
+}
+
+WriteSession::WriteSession(const RepoKeys& keys) : keys_(keys) {
+  if (keys_.layout != 2) return;
+  randombytes_buf(keys_.enc, kKeySize);
+  if (!SealKey(keys_.pk, keys_.enc, keys_.sealed)) {
+    keys_.Wipe();
+    throw Corrupt("the repository's public key is not a usable X25519 key (low order): damaged or forged");
+  }
 }
 
 bool DeriveKey(const std::string& passphrase, const uint8_t* salt, uint64_t opsLimit,

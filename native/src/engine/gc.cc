@@ -138,6 +138,9 @@ GcPlanResult PlanGc(const GcMark& mark, const GcPlanOptions& opts) {
 }
 
 CompactResult RunCompact(const CompactRequest& req, OpControl& ctl) {
+  // Every copied blob is decoded first: without the owner's keys nothing
+  // can be, so refuse before a pack is written.
+  RequireBlobKeys(req.keys);
   GcMark& mark = *req.mark;
   mark.CheckCurrent();
   ChunkIndex& index = *mark.index;
@@ -155,10 +158,14 @@ CompactResult RunCompact(const CompactRequest& req, OpControl& ctl) {
     return true;
   });
 
-  PackWriter writer(req.repo, req.keys, req.packSize);
+  // Layout 2: the new packs mix blobs of many sessions, so each is sealed
+  // again under this compaction's own session key.
+  WriteSession session(req.keys);
+  const bool reseal = req.keys.layout == 2;
+  PackWriter writer(req.repo, session.Keys(), req.packSize);
   CompactResult res;
   Decompressor dz;
-  Bytes stored, scratch, raw;
+  Bytes stored, scratch, raw, resealed;
   uint64_t steps = 0;
   // Copies the blob at `loc` after checking it decodes to `id`.
   auto copy = [&](const ChunkId& id, const ChunkLocation& loc) {
@@ -170,9 +177,16 @@ CompactResult RunCompact(const CompactRequest& req, OpControl& ctl) {
     PackEntry e{id, loc.offset, loc.storedLen, loc.rawLen, loc.flags};
     // Throws REPO_CORRUPT naming the pack and chunk: the source pack stays.
     req.packs->Decode(pack.id, e, stored, scratch, dz, raw.data(), loc.rawLen);
-    // Blobs move as stored: the AEAD binds them to their chunk id, not to
-    // a pack or an offset.
-    if (auto info = writer.Add(id, stored.data(), stored.size(), loc.rawLen, loc.flags))
+    // Layout 1: blobs move as stored (the AEAD binds them to their chunk
+    // id, not to a pack or an offset). Layout 2: the payload Decode left in
+    // `scratch`, under the new packs' key; the same length (nonce and tag).
+    const Bytes* out = &stored;
+    if (reseal) {
+      resealed.clear();
+      Seal(session.Keys(), scratch.data(), scratch.size(), id.data(), kIdSize, resealed);
+      out = &resealed;
+    }
+    if (auto info = writer.Add(id, out->data(), out->size(), loc.rawLen, loc.flags))
       res.newPacks.push_back(std::move(*info));
     res.copiedBytes += loc.storedLen;
     res.copiedChunks++;

@@ -10,8 +10,9 @@
 //  - RunCompact: copies the live blobs of the packs to rewrite into new
 //    packs in device order (the order of the lists given, newest point
 //    first), verifying each blob (AEAD, decompression, hash) before it is
-//    copied as stored, and indexes the new packs. A damaged blob stops the
-//    compaction and leaves its pack in place.
+//    copied as stored (layout 2: sealed again under the compaction's own
+//    session key; needs the owner's keys), and indexes the new packs. A
+//    damaged blob stops the compaction and leaves its pack in place.
 // Deleting packs and index files is the caller's, in the crash-safe order
 // described there.
 #pragma once

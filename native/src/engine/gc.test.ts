@@ -4,13 +4,14 @@ import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { isNativeEngineError } from '../../engine';
-import { newRepo, packFile, packsOf, scratchDir, writeFile } from './test-support';
+import { isNativeEngineError, openSealedKey } from '../../engine';
+import { format3Keys, newRepo, openFormat3, packFile, packsOf, scratchDir, writeFile } from './test-support';
 
 const CS = 64 * 1024;
 const id = (list: Buffer, c: number) => list.subarray(c * 32, c * 32 + 32);
 
-describe.each([1, 2])('garbage collection, format %i', (version) => {
+// Format 3: blobs re-sealed under the compaction's session key (below, more).
+describe.each([1, 2, 3])('garbage collection, format %i', (version) => {
   it('marks, plans, compacts in device order, replaces the index, and rebuilds it from pack trailers', async () => {
     const dir = scratchDir();
     const repo = newRepo(dir, true, { version });
@@ -68,7 +69,7 @@ describe.each([1, 2])('garbage collection, format %i', (version) => {
 
   it('verifies every blob it copies: a damaged one stops the compaction and its pack stays', async () => {
     const dir = scratchDir();
-    const repo = newRepo(dir, version === 2, { version });
+    const repo = newRepo(dir, version >= 2, { version });
     const a = writeFile(dir, 'a.img', randomBytes(8 * CS));
     const ra = await repo.backup({ source: a, chunkSize: CS, level: 1, packSize: 4 * CS, threads: 1 });
     const la = ra.list ;
@@ -110,6 +111,61 @@ describe.each([1, 2])('garbage collection, format %i', (version) => {
     const capped = await mark.plan({ repackBelow: 0.5, maxRepackBytes: 2 * CS + 100 });
     expect(capped.rewrite.length).toBe(2);
     expect(capped.deferredPacks).toBe(2);
+  });
+});
+
+describe('compaction, format 3', () => {
+  it('copies live blobs of three sessions\' packs into one pack under a session key of its own; the owner restores them', async () => {
+    const dir = scratchDir();
+    const keys = format3Keys();
+    // Three backup calls (say, three clients' devices): three sessions, one pack each.
+    const client = openFormat3(dir, keys, 'client');
+    const sources = [0, 1, 2].map((i) => writeFile(dir, `${i}.img`, randomBytes(8 * CS)));
+    const runs = [];
+    for (const src of sources) runs.push(await client.backup({ source: src, chunkSize: CS, level: 1 }));
+    const oldPacks = runs.map((r) => {
+      expect(r.packs.length).toBe(1);
+      return r.packs[0] ?? '';
+    });
+    const sealOf = (pack: string) => fs.readFileSync(packFile(dir, pack)).subarray(16, 96);
+    const oldSeals = oldPacks.map(sealOf);
+    expect(new Set(oldSeals.map((s) => s.toString('hex'))).size).toBe(3);
+
+    const owner = openFormat3(dir, keys, 'owner');
+    await owner.loadIndex();
+    // Keep the first two chunks of each device: every pack is mostly dead.
+    const kept = runs.map((r) => r.list.subarray(0, 2 * 32));
+    const mark = owner.createMark();
+    await mark.add(kept);
+    const plan = await mark.plan({ repackBelow: 0.5 });
+    expect(plan.rewrite.map((u) => u.id).sort()).toEqual([...oldPacks].sort());
+    const res = await owner.compact({ mark, rewrite: oldPacks, order: kept });
+    expect(res.copiedChunks).toBe(6);
+    expect(res.newPacks.length).toBe(1);
+    const fresh = res.newPacks[0]?.id ?? '';
+    const seal = sealOf(fresh);
+    for (const s of oldSeals) expect(seal.equals(s)).toBe(false);
+    const sk = keys.secretKeys[0] ?? Buffer.alloc(0);
+    const sessionKey = openSealedKey(keys.publicKey, sk, seal);
+    for (const s of oldSeals) expect(openSealedKey(keys.publicKey, sk, s).equals(sessionKey)).toBe(false);
+
+    const index = await owner.writeConsolidatedIndex({ exclude: oldPacks });
+    for (const f of fs.readdirSync(path.join(dir, 'repo', 'index'))) if (f !== index) fs.rmSync(path.join(dir, 'repo', 'index', f));
+    for (const p of oldPacks) fs.rmSync(packFile(dir, p));
+    const after = openFormat3(dir, keys, 'owner');
+    await after.loadIndex();
+    for (let i = 0; i < 3; i++) {
+      const target = path.join(dir, `${i}.out`);
+      const run = runs[i];
+      if (!run) throw new Error('no run');
+      await after.restore({ list: run.list, chunkSize: CS, deviceSize: 8 * CS, rangeStart: 0, rangeLength: 2 * CS, target, skipIdentical: false });
+      expect(fs.readFileSync(target).equals(fs.readFileSync(sources[i] ?? '').subarray(0, 2 * CS))).toBe(true);
+      expect(after.locate(id(run.list, 1).toString('hex'))?.pack).toBe(fresh);
+    }
+    expect((await after.verify({ data: true })).problems).toEqual([]);
+    // The trailers stay under the metadata key: a client rebuilds the index of the new pack.
+    const rebuilt = await openFormat3(dir, keys, 'client').rebuildIndex([fresh]);
+    expect(rebuilt.badPacks).toEqual([]);
   });
 });
 

@@ -157,7 +157,7 @@ void ReadIndexV2(const RepoKeys& keys, int fd, const std::string& path, const st
         bool zero = true;
         for (uint8_t b : r.id) zero = zero && b == 0;
         if (zero || r.pack >= packSizes.size() || (r.flags & ~kFlagCompressed) ||
-            r.offset < kPackHeaderSize || r.storedLen == 0 ||
+            r.offset < PackHeaderSizeOf(keys) || r.storedLen == 0 ||
             uint64_t(r.offset) + r.storedLen > packSizes[r.pack])
           throw Bad(name, "entry of chunk " + Hex(r.id) + " is out of bounds");
       }

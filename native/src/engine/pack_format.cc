@@ -8,14 +8,44 @@
 
 namespace snapkeep::engine {
 
-void PackHeader(uint8_t out[kPackHeaderSize]) {
-  std::memcpy(out, kPackMagic, 6);
-  out[6] = kPackVersion;
+Bytes PackHeader(const RepoKeys& keys) {
+  const uint8_t version = PackVersionOf(keys.layout);
+  Bytes out(PackHeaderSize(version));
+  std::memcpy(out.data(), kPackMagic, 6);
+  out[6] = version;
   out[7] = 0;
+  if (version == kPackVersion2) {
+    out[7] = kPackKeySealed;
+    KeyPairId(keys.pk, out.data() + 8);
+    std::memcpy(out.data() + 8 + kKeyPairIdSize, keys.sealed, kSealedKeySize);
+  }
+  return out;
 }
 
-bool CheckPackHeader(const uint8_t* p) {
-  return std::memcmp(p, kPackMagic, 6) == 0 && p[6] == kPackVersion;
+bool CheckPackHeader(uint8_t layout, const uint8_t* p, size_t len, PackHeaderInfo* out,
+                     std::string* why) {
+  auto fail = [why](const std::string& what) {
+    if (why) *why = what;
+    return false;
+  };
+  if (len < PackHeaderSize(kPackVersion1) || std::memcmp(p, kPackMagic, 6) != 0)
+    return fail("has no pack header");
+  const uint8_t want = PackVersionOf(layout);
+  if (p[6] != want) {
+    if (PackHeaderSize(p[6]) == 0) return fail("has an unknown pack version " + std::to_string(p[6]));
+    return fail("is a version " + std::to_string(p[6]) + " pack in a repository whose packs are version " +
+                std::to_string(want));
+  }
+  if (len < PackHeaderSize(want)) return fail("is shorter than its header");
+  PackHeaderInfo info;
+  info.version = want;
+  if (want == kPackVersion2) {
+    if (p[7] != kPackKeySealed) return fail("has an unknown key kind " + std::to_string(p[7]));
+    std::memcpy(info.keyPairId, p + 8, kKeyPairIdSize);
+    std::memcpy(info.sealed, p + 8 + kKeyPairIdSize, kSealedKeySize);
+  }
+  if (out) *out = info;
+  return true;
 }
 
 Bytes EncodeEntries(const std::vector<PackEntry>& entries) {
@@ -74,11 +104,12 @@ Bytes EncodeTrailer(const RepoKeys& keys, const std::vector<PackEntry>& entries)
 bool DecodeTrailer(const RepoKeys& keys, const uint8_t* tail, size_t tailLen, uint64_t packSize,
                    std::vector<PackEntry>& out, size_t* needTail) {
   *needTail = 0;
-  if (tailLen < kPackFooterSize || packSize < kPackHeaderSize + kPackFooterSize) return false;
+  const size_t headerSize = PackHeaderSizeOf(keys);
+  if (tailLen < kPackFooterSize || packSize < headerSize + kPackFooterSize) return false;
   const uint8_t* footer = tail + tailLen - kPackFooterSize;
   if (std::memcmp(footer + 4, kFooterMagic, 4) != 0) return false;
   uint32_t tlen = GetU32(footer);
-  if (uint64_t(tlen) + kPackFooterSize + kPackHeaderSize > packSize || tlen > kMaxTrailerSize) return false;
+  if (uint64_t(tlen) + kPackFooterSize + headerSize > packSize || tlen > kMaxTrailerSize) return false;
   if (tlen + kPackFooterSize > tailLen) {
     *needTail = tlen + kPackFooterSize;
     return false;
@@ -88,7 +119,7 @@ bool DecodeTrailer(const RepoKeys& keys, const uint8_t* tail, size_t tailLen, ui
   if (!DecodeEntries(payload.data(), payload.size(), out)) return false;
   uint64_t blobsEnd = packSize - kPackFooterSize - tlen;
   for (const PackEntry& e : out)
-    if (e.offset < kPackHeaderSize || uint64_t(e.offset) + e.storedLen > blobsEnd) return false;
+    if (e.offset < headerSize || uint64_t(e.offset) + e.storedLen > blobsEnd) return false;
   return true;
 }
 

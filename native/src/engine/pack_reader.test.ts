@@ -4,14 +4,18 @@
 // cache deletes stay readable through descriptors already open, a pack the
 // cache drops before it is opened is fetched again (never reported missing
 // while the store has it), and a rejection fails the operation with its code.
+// And pack versions (docs/append-only-design.md §2.3): version 1 in formats
+// 1-2, version 2 with a sealed session key in format 3, each refused in the
+// other's repository; blobs of format 3 need the owner's secret key, found
+// by the header's key pair id.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { isNativeEngineError, openNativeRepo } from '../../engine';
-import { packFile, packsOf, scratchDir, writeFile } from './test-support';
+import { boxKeypair, isNativeEngineError, type NativeRepo, openNativeRepo, openSealedKey } from '../../engine';
+import { type Format3Keys, format3Keys, newRepo, openFormat3, packFile, packsOf, scratchDir, writeFile } from './test-support';
 
 const CS = 64 * 1024;
 
@@ -162,5 +166,220 @@ describe('pack reader with a fetcher', () => {
     await repo.restore({ list: s.list, chunkSize: CS, deviceSize: s.data.length, target, skipIdentical: false });
     expect(fs.readFileSync(target).equals(s.data)).toBe(true);
     expect(alone).toBeGreaterThanOrEqual(s.packs.length);
+  });
+});
+
+/** The error a promise rejects with (or undefined when it resolves). */
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+}
+
+function header(dir: string, pack: string, bytes: number): Buffer {
+  const fd = fs.openSync(packFile(dir, pack), 'r');
+  const b = Buffer.alloc(bytes);
+  fs.readSync(fd, b, 0, bytes, 0);
+  fs.closeSync(fd);
+  return b;
+}
+
+function overwrite(dir: string, pack: string, at: number, bytes: Buffer): void {
+  const fd = fs.openSync(packFile(dir, pack), 'r+');
+  fs.writeSync(fd, bytes, 0, bytes.length, at);
+  fs.closeSync(fd);
+}
+
+async function restoreTo(repo: NativeRepo, list: Buffer, size: number, target: string): Promise<Buffer> {
+  await repo.restore({ list, chunkSize: CS, deviceSize: size, target, skipIdentical: false });
+  return fs.readFileSync(target);
+}
+
+describe('pack versions', () => {
+  it('writes version-1 packs (8-byte header) in format 2 and version-2 packs (96 bytes, one seal per call) in format 3', async () => {
+    const dir2 = scratchDir();
+    const v1 = newRepo(dir2, true, { version: 2 });
+    const data = randomBytes(8 * CS);
+    const r1 = await v1.backup({ source: writeFile(dir2, 'a.img', data), chunkSize: CS, level: 1, packSize: 4 * CS, threads: 1 });
+    for (const p of r1.packs) expect(header(dir2, p, 8).equals(Buffer.from('SKPACK\x01\x00', 'latin1'))).toBe(true);
+    await v1.loadIndex();
+    expect(v1.locate(r1.list.subarray(0, 32).toString('hex'))?.offset).toBe(8);
+
+    const dir3 = scratchDir();
+    const keys = format3Keys();
+    const v2 = openFormat3(dir3, keys, 'owner');
+    const r2 = await v2.backup({ source: writeFile(dir3, 'a.img', data), chunkSize: CS, level: 1, packSize: 4 * CS, threads: 1 });
+    expect(r2.packs.length).toBeGreaterThan(1);
+    const heads = r2.packs.map((p) => header(dir3, p, 96));
+    for (const h of heads) {
+      expect(h.subarray(0, 8).equals(Buffer.from('SKPACK\x02\x01', 'latin1'))).toBe(true);
+      // One session per call: every pack of it carries the same key pair id and seal.
+      expect(h.subarray(8).equals(heads[0]?.subarray(8) ?? Buffer.alloc(0))).toBe(true);
+    }
+    await v2.loadIndex();
+    expect(v2.locate(r2.list.subarray(0, 32).toString('hex'))?.offset).toBe(96);
+    expect((await restoreTo(v2, r2.list, data.length, path.join(dir3, 'out.img'))).equals(data)).toBe(true);
+    expect((await v2.verify({ data: true })).problems).toEqual([]);
+  });
+
+  it('refuses a version-2 pack in format 2 and a version-1 pack in format 3 as REPO_CORRUPT naming the pack', async () => {
+    const dir2 = scratchDir();
+    const v1 = newRepo(dir2, true, { version: 2 });
+    const r1 = await v1.backup({ source: writeFile(dir2, 'a.img', randomBytes(4 * CS)), chunkSize: CS, level: 1 });
+    const p1 = r1.packs[0] ?? '';
+    overwrite(dir2, p1, 6, Buffer.from([2, 1]));
+    await v1.loadIndex();
+    const s1 = await v1.verify({ data: false });
+    expect(s1.problems).toEqual([expect.objectContaining({ kind: 'bad-index', pack: p1, message: expect.stringContaining('is a version 2 pack in a repository whose packs are version 1') })]);
+    expect((await v1.rebuildIndex([p1])).badPacks).toEqual([p1]);
+
+    const dir3 = scratchDir();
+    const keys = format3Keys();
+    const v2 = openFormat3(dir3, keys, 'owner');
+    const r2 = await v2.backup({ source: writeFile(dir3, 'a.img', randomBytes(4 * CS)), chunkSize: CS, level: 1 });
+    const p2 = r2.packs[0] ?? '';
+    overwrite(dir3, p2, 6, Buffer.from([1, 0]));
+    await v2.loadIndex();
+    const s2 = await v2.verify({ data: false });
+    expect(s2.problems).toEqual([expect.objectContaining({ kind: 'bad-index', pack: p2, message: expect.stringContaining('is a version 1 pack in a repository whose packs are version 2') })]);
+    const e = await failure(v2.restore({ list: r2.list, chunkSize: CS, deviceSize: 4 * CS, target: path.join(dir3, 'out.img'), skipIdentical: false }));
+    expect(isNativeEngineError(e) && [e.code, e.pack]).toEqual(['REPO_CORRUPT', p2]);
+  });
+
+  it('without secret keys: backs up, rebuilds and checks structure, but reading blobs is OWNER_KEY_REQUIRED before anything is written', async () => {
+    const dir = scratchDir();
+    const keys = format3Keys();
+    const client = openFormat3(dir, keys, 'client');
+    const data = randomBytes(8 * CS);
+    const r = await client.backup({ source: writeFile(dir, 'a.img', data), chunkSize: CS, level: 1, packSize: 4 * CS });
+    await client.loadIndex();
+    expect((await client.verify({ data: false })).problems).toEqual([]);
+    expect((await client.rebuildIndex(r.packs)).badPacks).toEqual([]);
+
+    const owned = (e: unknown) => isNativeEngineError(e) && e.code === 'OWNER_KEY_REQUIRED' && /can be read only with the owner's key/.test(e.message);
+    const target = path.join(dir, 'out.img');
+    expect(owned(await failure(client.restore({ list: r.list, chunkSize: CS, deviceSize: data.length, target, skipIdentical: false })))).toBe(true);
+    expect(fs.existsSync(target)).toBe(false);
+    expect(owned(await failure(client.readRange({ list: r.list, chunkSize: CS, deviceSize: data.length, offset: 0, length: CS })))).toBe(true);
+    expect(owned(await failure(client.verify({ data: true })))).toBe(true);
+    await client.loadIndex();
+    const mark = client.createMark();
+    await mark.add([r.list.subarray(0, 32)]);
+    const packsBefore = packsOf(dir).sort();
+    const indexBefore = fs.readdirSync(path.join(dir, 'repo', 'index')).sort();
+    expect(owned(await failure(client.compact({ mark, rewrite: r.packs, packSize: 4 * CS })))).toBe(true);
+    expect(packsOf(dir).sort()).toEqual(packsBefore);
+    expect(fs.readdirSync(path.join(dir, 'repo', 'index')).sort()).toEqual(indexBefore);
+    expect(fs.readdirSync(path.join(dir, 'repo', 'tmp'))).toEqual([]);
+
+    // What the client wrote, the owner reads.
+    const owner = openFormat3(dir, keys, 'owner');
+    await owner.loadIndex();
+    expect((await restoreTo(owner, r.list, data.length, target)).equals(data)).toBe(true);
+  });
+
+  it('a header copied from another pack, a damaged seal or key pair id: REPO_CORRUPT naming the pack', async () => {
+    const dir = scratchDir();
+    const keys = format3Keys();
+    const owner = openFormat3(dir, keys, 'owner');
+    const a = randomBytes(4 * CS);
+    const b = randomBytes(4 * CS);
+    const ra = await owner.backup({ source: writeFile(dir, 'a.img', a), chunkSize: CS, level: 1 });
+    const rb = await owner.backup({ source: writeFile(dir, 'b.img', b), chunkSize: CS, level: 1 });
+    const pa = ra.packs[0] ?? '';
+    const pb = rb.packs[0] ?? '';
+    const original = header(dir, pb, 96);
+    const attempt = async () => {
+      // A fresh reader: the header is read once per open pack.
+      const fresh = openFormat3(dir, keys, 'owner');
+      await fresh.loadIndex();
+      return failure(restoreTo(fresh, rb.list, b.length, path.join(dir, 'out.img')));
+    };
+    expect(await attempt()).toBeUndefined();
+
+    // Another session's header: its seal opens, to the wrong key.
+    overwrite(dir, pb, 0, header(dir, pa, 96));
+    const copied = await attempt();
+    expect(isNativeEngineError(copied) && [copied.code, copied.pack]).toEqual(['REPO_CORRUPT', pb]);
+    expect(isNativeEngineError(copied) && copied.message).toContain('fails authentication');
+
+    const sealed = Buffer.from(original);
+    sealed[50] = (sealed[50] ?? 0) ^ 1;
+    overwrite(dir, pb, 0, sealed);
+    const unopened = await attempt();
+    expect(isNativeEngineError(unopened) && [unopened.code, unopened.pack]).toEqual(['REPO_CORRUPT', pb]);
+    expect(isNativeEngineError(unopened) && unopened.message).toContain('does not open with the owner\'s key');
+
+    const pairId = Buffer.from(original);
+    pairId[9] = (pairId[9] ?? 0) ^ 1;
+    overwrite(dir, pb, 0, pairId);
+    const unknown = await attempt();
+    expect(isNativeEngineError(unknown) && [unknown.code, unknown.pack]).toEqual(['REPO_CORRUPT', pb]);
+    expect(isNativeEngineError(unknown) && unknown.message).toContain('none of the owner\'s keys belongs to');
+
+    const kind = Buffer.from(original);
+    kind[7] = 9;
+    overwrite(dir, pb, 0, kind);
+    const kindErr = await attempt();
+    expect(isNativeEngineError(kindErr) && [kindErr.code, kindErr.pack]).toEqual(['REPO_CORRUPT', pb]);
+    expect(isNativeEngineError(kindErr) && kindErr.message).toContain('unknown key kind 9');
+
+    overwrite(dir, pb, 0, original);
+    expect(await attempt()).toBeUndefined();
+  });
+
+  it('opens packs sealed to a retired key pair with its secret key, found by the key pair id', async () => {
+    const dir = scratchDir();
+    const before: Format3Keys = format3Keys();
+    const a = randomBytes(4 * CS);
+    const ra = await openFormat3(dir, before, 'owner').backup({ source: writeFile(dir, 'a.img', a), chunkSize: CS, level: 1 });
+    // A new key pair; the old secret key kept as retired, after the current one.
+    const next = boxKeypair();
+    const after: Format3Keys = { ...before, publicKey: next.publicKey, secretKeys: [next.secretKey, ...before.secretKeys] };
+    const owner = openFormat3(dir, after, 'owner');
+    const b = randomBytes(4 * CS);
+    const rb = await owner.backup({ source: writeFile(dir, 'b.img', b), chunkSize: CS, level: 1 });
+    const ha = header(dir, ra.packs[0] ?? '', 96);
+    const hb = header(dir, rb.packs[0] ?? '', 96);
+    expect(ha.subarray(8, 16).equals(hb.subarray(8, 16))).toBe(false);
+    // Each seal is the other pair's to open.
+    expect(openSealedKey(before.publicKey, before.secretKeys[0] ?? Buffer.alloc(0), ha.subarray(16)).length).toBe(32);
+    expect(openSealedKey(next.publicKey, next.secretKey, hb.subarray(16)).length).toBe(32);
+    await owner.loadIndex();
+    expect((await restoreTo(owner, ra.list, a.length, path.join(dir, 'a.out'))).equals(a)).toBe(true);
+    expect((await restoreTo(owner, rb.list, b.length, path.join(dir, 'b.out'))).equals(b)).toBe(true);
+    expect((await owner.verify({ data: true })).problems).toEqual([]);
+
+    // Without the retired key, the old packs are not the current key's to try.
+    const forgot = openFormat3(dir, { ...after, secretKeys: [next.secretKey] }, 'owner');
+    await forgot.loadIndex();
+    const e = await failure(restoreTo(forgot, ra.list, a.length, path.join(dir, 'a2.out')));
+    expect(isNativeEngineError(e) && [e.code, e.pack]).toEqual(['REPO_CORRUPT', ra.packs[0]]);
+    expect((await restoreTo(forgot, rb.list, b.length, path.join(dir, 'b2.out'))).equals(b)).toBe(true);
+  });
+
+  it('refuses contradictory format-3 options with a TypeError', () => {
+    const dir = scratchDir();
+    const k = format3Keys();
+    const repoPath = path.join(dir, 'repo');
+    const open = (o: Record<string, unknown>) => () => openNativeRepo({ path: repoPath, idKey: k.idKey, ...o });
+    const f3 = { metaKey: k.metaKey, publicKey: k.publicKey, version: 3 };
+    expect(open(f3)).not.toThrow();
+    expect(open({ ...f3, secretKeys: k.secretKeys })).not.toThrow();
+    expect(open({ ...f3, secretKeys: [] })).not.toThrow();
+    expect(open({ ...f3, encKey: randomBytes(32) })).toThrow(TypeError);
+    expect(open({ publicKey: k.publicKey, version: 3 })).toThrow(/needs metaKey/);
+    expect(open({ ...f3, version: 2 })).toThrow(/publicKey is for format 3/);
+    expect(open({ metaKey: k.metaKey, version: 2 })).toThrow(/go with publicKey/);
+    expect(open({ secretKeys: k.secretKeys, encKey: randomBytes(32), version: 2 })).toThrow(/go with publicKey/);
+    expect(open({ version: 3, encKey: randomBytes(32) })).toThrow(/format 3 needs metaKey and publicKey/);
+    expect(open({ ...f3, metaKey: randomBytes(31) })).toThrow(/metaKey must be a Buffer of 32 bytes/);
+    expect(open({ ...f3, publicKey: randomBytes(33) })).toThrow(/publicKey must be a Buffer of 32 bytes/);
+    expect(open({ ...f3, secretKeys: [randomBytes(16)] })).toThrow(/secretKeys\[i\] must be a Buffer of 32 bytes/);
+    expect(open({ ...f3, secretKeys: k.secretKeys[0] })).toThrow(/secretKeys must be an array/);
+    // The current pair's secret first: a retired one there contradicts publicKey.
+    expect(open({ ...f3, secretKeys: [boxKeypair().secretKey, ...k.secretKeys] })).toThrow(/secretKeys\[0\] must be the secret key of publicKey/);
+    expect(open({ ...f3, version: 4 })).toThrow(/version must be 1, 2 or 3/);
   });
 });

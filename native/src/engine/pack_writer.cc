@@ -1,6 +1,7 @@
 #include "pack_writer.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 
 namespace snapkeep::engine {
@@ -9,6 +10,7 @@ PackWriter::PackWriter(std::string repo, const RepoKeys& keys, uint64_t targetSi
     : repo_(std::move(repo)), keys_(keys), target_(targetSize) {}
 
 PackWriter::~PackWriter() {
+  keys_.Wipe();  // a session key (layout 2) lives no longer than its writer
   if (fd_.ok()) {
     fd_.Reset();
     try {
@@ -30,10 +32,12 @@ void PackWriter::Open() {
   tmpRel_ = "tmp/" + current_.id + ".pack";
   tmpPath_ = dir_->Abs(tmpRel_);
   fd_ = dir_->CreateExcl(tmpRel_, O_RDWR);
-  uint8_t header[kPackHeaderSize];
-  PackHeader(header);
-  PwriteFull(fd_.get(), header, sizeof header, 0, tmpPath_);
-  current_.size = kPackHeaderSize;
+  // Layout 2: the session's sealed key, the same in every pack of the session.
+  if (keys_.layout == 2 && sodium_is_zero(keys_.sealed, sizeof keys_.sealed))
+    throw EngineError("INTERNAL", "a format-3 pack written outside a writing session (no sealed key)");
+  Bytes header = PackHeader(keys_);
+  PwriteFull(fd_.get(), header.data(), header.size(), 0, tmpPath_);
+  current_.size = header.size();
 }
 
 std::optional<PackInfo> PackWriter::Add(const ChunkId& id, const uint8_t* stored, size_t len,
@@ -84,6 +88,11 @@ PackInfo PackWriter::Seal() {
   if (n != tail.size() || !DecodeTrailer(keys_, tail.data(), tail.size(), current_.size, back, &need) ||
       back != current_.entries)
     throw Corrupt("pack trailer does not read back after writing", current_.id);
+  // The header too: in layout 2 it holds the only copy of the session key.
+  Bytes header = PackHeader(keys_), headerBack(header.size());
+  if (PreadFull(fd_.get(), headerBack.data(), headerBack.size(), 0, tmpPath_) != header.size() ||
+      headerBack != header || !CheckPackHeader(keys_.layout, headerBack.data(), headerBack.size(), nullptr))
+    throw Corrupt("pack header does not read back after writing", current_.id);
   fd_.Reset();
 
   std::string dst = PackRel(current_.id);

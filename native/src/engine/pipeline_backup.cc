@@ -146,9 +146,9 @@ void WaitForSpool(const BackupRequest& req, OpControl& ctl, std::vector<std::str
 
 // Stage: append blobs to packs; seal full packs and publish them in the
 // in-memory index so later chunks and concurrent readers see them.
-void PackStage(const BackupRequest& req, BoundedQueue<Blob>& q, OpControl& ctl,
+void PackStage(const BackupRequest& req, const RepoKeys& session, BoundedQueue<Blob>& q, OpControl& ctl,
                std::vector<PackInfo>& sealed, std::atomic<uint64_t>& storedBytes) {
-  PackWriter writer(req.repo, req.keys, req.packSize);
+  PackWriter writer(req.repo, session, req.packSize);
   Blob b;
   std::vector<std::string> inSpool;
   auto publish = [&](std::optional<PackInfo> info) {
@@ -177,6 +177,12 @@ void PackStage(const BackupRequest& req, BoundedQueue<Blob>& q, OpControl& ctl,
 BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
   if (req.chunkSize == 0 || (req.chunkSize & (req.chunkSize - 1)) || req.chunkSize % kDirectAlign)
     throw EngineError("INVALID_ARGUMENT", "chunk size must be a power of two >= 4096");
+  // Layout 2: this call's own data key, sealed once to the repository's
+  // public key (every pack header of the call carries the seal) and wiped
+  // when the call ends; the workers encrypt under it. Drawn before a byte
+  // is read, so an unusable public key fails the call before it writes.
+  WriteSession session(req.keys);
+  const RepoKeys& keys = session.Keys();
   SourceReader reader(req.source);
   BackupResult res;
   res.direct = reader.Direct();
@@ -206,7 +212,7 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
   std::vector<PackInfo> sealed;
   std::atomic<uint64_t> storedBytes{0}, bytesNew{0}, chunksNew{0}, chunksZero{0}, chunksRead{0},
       repaired{0}, segsWritten{0}, repairBytes{0};
-  std::thread packer([&] { PackStage(req, queue, ctl, sealed, storedBytes); });
+  std::thread packer([&] { PackStage(req, keys, queue, ctl, sealed, storedBytes); });
 
   std::mutex segMu;
   std::unordered_map<uint64_t, std::shared_ptr<SegState>> segs;
@@ -247,7 +253,7 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
     // known) compress, encrypt and queue. Returns false when stopping.
     auto process = [&](const uint8_t* data, size_t clen, ChunkId* out) {
       bool zero = false;
-      ChunkId id = HashStage(req.keys, data, clen, &zero);
+      ChunkId id = HashStage(keys, data, clen, &zero);
       *out = id;
       if (zero) {
         chunksZero++;
@@ -257,9 +263,9 @@ BackupResult RunBackup(const BackupRequest& req, OpControl& ctl) {
         b.rawLen = static_cast<uint32_t>(clen);
         b.flags = CompressStage(z, data, clen, packed);
         if (b.flags)
-          EncryptStage(req.keys, id, packed.data(), packed.size(), b.stored);
+          EncryptStage(keys, id, packed.data(), packed.size(), b.stored);
         else
-          EncryptStage(req.keys, id, data, clen, b.stored);
+          EncryptStage(keys, id, data, clen, b.stored);
         bytesNew += clen;
         chunksNew++;
         if (!queue.Push(std::move(b))) return false;

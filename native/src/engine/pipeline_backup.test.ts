@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { createCancelToken, isNativeEngineError } from '../../engine';
-import { newRepo, scratchDir, writeFile } from './test-support';
+import { aeadOpen, createCancelToken, isNativeEngineError, openSealedKey } from '../../engine';
+import { format3Keys, newRepo, openFormat3, packFile, scratchDir, writeFile } from './test-support';
 
 const CS = 64 * 1024;
 
@@ -70,5 +71,64 @@ describe('backup pipeline', () => {
     const r = await repo.backup({ source: src, chunkSize: CS, level: 1 }, (d, t) => ticks.push([d, t]));
     expect(repo.missingChunks(r.list).length).toBe(0);
     expect(ticks.at(-1)).toEqual([256 * CS, 256 * CS]);
+  });
+});
+
+describe('backup pipeline, format 3', () => {
+  it('seals each call\'s own session key in its packs\' headers, trailers under the metadata key; the owner restores what a client wrote', async () => {
+    const dir = scratchDir();
+    const keys = format3Keys();
+    const client = openFormat3(dir, keys, 'client');
+    const a = randomBytes(8 * CS);
+    const b = randomBytes(8 * CS);
+    const ra = await client.backup({ source: writeFile(dir, 'a.img', a), chunkSize: CS, level: 1, packSize: 4 * CS });
+    const rb = await client.backup({ source: writeFile(dir, 'b.img', b), chunkSize: CS, level: 1, packSize: 4 * CS });
+    const sealOf = (pack: string) => fs.readFileSync(packFile(dir, pack)).subarray(16, 96);
+    const sa = ra.packs.map(sealOf);
+    const sb = rb.packs.map(sealOf);
+    expect(sa.length).toBeGreaterThan(1);
+    for (const s of sa) expect(s.equals(sa[0] ?? Buffer.alloc(0))).toBe(true);
+    for (const s of sb) expect(s.equals(sb[0] ?? Buffer.alloc(0))).toBe(true);
+    expect(sa[0]?.equals(sb[0] ?? Buffer.alloc(0))).toBe(false);
+    const sk = keys.secretKeys[0] ?? Buffer.alloc(0);
+    const ka = openSealedKey(keys.publicKey, sk, sa[0] ?? Buffer.alloc(0));
+    const kb = openSealedKey(keys.publicKey, sk, sb[0] ?? Buffer.alloc(0));
+    expect(ka.equals(kb)).toBe(false);
+
+    // The documented layout, read without the engine: a blob is nonce ||
+    // XChaCha20-Poly1305(session key, chunk, ad = chunk id) (random data:
+    // stored raw); the trailer an envelope under the metadata key.
+    await client.loadIndex();
+    const first = ra.list.subarray(0, 32);
+    const at = client.locate(first.toString('hex'));
+    if (!at) throw new Error('chunk 0 is not indexed');
+    const pack = fs.readFileSync(packFile(dir, at.pack));
+    const blob = pack.subarray(at.offset, at.offset + at.storedLength);
+    expect(aeadOpen(ka, blob, first)?.equals(a.subarray(0, CS))).toBe(true);
+    expect(aeadOpen(kb, blob, first)).toBeNull();
+    const tlen = pack.readUInt32LE(pack.length - 8);
+    const trailer = pack.subarray(pack.length - 8 - tlen, pack.length - 8);
+    expect(aeadOpen(keys.metaKey, trailer.subarray(8), trailer.subarray(0, 8))?.readUInt32LE(0)).toBeGreaterThan(0);
+    expect(aeadOpen(ka, trailer.subarray(8), trailer.subarray(0, 8))).toBeNull();
+
+    const owner = openFormat3(dir, keys, 'owner');
+    await owner.loadIndex();
+    for (const [r, data, name] of [[ra, a, 'a.out'], [rb, b, 'b.out']] as const) {
+      const target = path.join(dir, name);
+      await owner.restore({ list: r.list, chunkSize: CS, deviceSize: data.length, target, skipIdentical: false });
+      expect(fs.readFileSync(target).equals(data)).toBe(true);
+    }
+    // A later call dedups against the chunks of earlier ones, whatever key sealed them.
+    const again = await client.backup({ source: path.join(dir, 'a.img'), chunkSize: CS, level: 1 });
+    expect(again.chunksNew).toBe(0);
+  });
+
+  it('refuses a public key of low order before reading or writing anything', async () => {
+    const dir = scratchDir();
+    const keys = { ...format3Keys(), publicKey: Buffer.alloc(32) };
+    const repo = openFormat3(dir, keys, 'client');
+    const e = await repo.backup({ source: writeFile(dir, 'a.img', randomBytes(2 * CS)), chunkSize: CS, level: 1 }).catch((x: unknown) => x);
+    expect(isNativeEngineError(e) && [e.code, e.message]).toEqual(['REPO_CORRUPT', expect.stringContaining('not a usable X25519 key')]);
+    expect(fs.existsSync(path.join(dir, 'repo', 'packs'))).toBe(false);
   });
 });

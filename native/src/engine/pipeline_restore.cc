@@ -182,6 +182,8 @@ ResumeProbe ProbeResume(const RestoreRequest& req) {
 }
 
 RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
+  // Before the target is opened, created or cut.
+  RequireBlobKeys(req.keys);
   CheckGeometry(req);
   const uint64_t cs = req.chunkSize;
   RestoreResult res;
@@ -277,6 +279,7 @@ RestoreResult RunRestore(const RestoreRequest& req, OpControl& ctl) {
 }
 
 void ReadRange(const RestoreRequest& req, uint64_t off, uint64_t len, uint8_t* out) {
+  RequireBlobKeys(req.keys);
   const uint64_t cs = req.chunkSize;
   if (off + len > req.deviceSize || !req.list || req.list->Chunks() != (req.deviceSize + cs - 1) / cs)
     throw EngineError("INVALID_ARGUMENT", "read beyond the end of the device");
