@@ -3,7 +3,8 @@
 // harnesses' fixed keys, plain and encrypted, into small packs; its pack
 // files, trailers, index files, blobs and envelopes become the seeds, each
 // prefixed with the harness's mode byte (see the comment at the top of each
-// test/fuzz/fuzz_*.cc).
+// test/fuzz/fuzz_*.cc). A format-3 repository (version-2 packs, trailers
+// under the metadata key) adds pack and trailer seeds.
 //
 //   node test/fuzz/make-seeds.mjs <out-dir>
 import { createRequire } from 'node:module';
@@ -14,13 +15,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
-const { openNativeRepo, EnvelopeType } = require(path.join(root, 'out/js/native/engine.js'));
+const { openNativeRepo, EnvelopeType, boxKeypair, aeadOpen } = require(path.join(root, 'out/js/native/engine.js'));
 
 const out = process.argv[2];
 if (!out) throw new Error('usage: make-seeds.mjs <out-dir>');
 
 const idKey = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 const encKey = Buffer.from(Array.from({ length: 32 }, (_, i) => 32 + i));
+const metaKey = Buffer.from(Array.from({ length: 32 }, (_, i) => 64 + i));
 
 /** 384 KiB: zeros, text, repeated and random blocks, so blobs come raw and compressed. */
 function image(file) {
@@ -91,6 +93,23 @@ try {
     seed('fuzz_envelope', e | (EnvelopeType.listSegment << 1), repo.sealEnvelope(EnvelopeType.listSegment, r.list));
     const manifest = { version: 1, id: '20250101T000000000Z-abcdef', repositoryId: '0123456789abcdef', createdAt: '2025-01-01T00:00:00.000Z', kind: 'full', devices: [] };
     seed('fuzz_envelope', e | (EnvelopeType.manifest << 1), repo.sealEnvelope(EnvelopeType.manifest, Buffer.from(JSON.stringify(manifest))));
+  }
+  // Format 3 (fuzz_pack_trailer's bit 2): the key pair is random, as the
+  // harness decodes nothing sealed to it (the seal is checked by form only).
+  const f3Dir = path.join(work, 'f3');
+  fs.mkdirSync(f3Dir);
+  const pair = boxKeypair();
+  const f3 = openNativeRepo({ path: f3Dir, idKey, metaKey, publicKey: pair.publicKey, version: 3 });
+  const r3 = await f3.backup({ source: src, chunkSize: 4096, level: 3, packSize: 64 * 1024, threads: 1 });
+  for (const id of r3.packs) {
+    const pack = fs.readFileSync(path.join(f3Dir, 'packs', id.slice(0, 2), id));
+    seed('fuzz_pack_trailer', 1 | 4, pack);
+    const tlen = u32(pack, pack.length - 8);
+    const trailer = pack.subarray(pack.length - 8 - tlen, pack.length - 8);
+    // Mode 1 envelope (XChaCha20-Poly1305): nonce and ciphertext after the 8-byte header, which is the AD.
+    const payload = aeadOpen(metaKey, trailer.subarray(8), trailer.subarray(0, 8));
+    if (!payload) throw new Error(`format-3 pack ${id}: trailer does not open under the metadata key`);
+    seed('fuzz_pack_trailer', 1 | 2 | 4, payload);
   }
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
