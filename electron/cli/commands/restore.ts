@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline/promises';
 
 import { AppError } from '../../common/contract';
 import { planLines } from '../../common/restore-plan-words';
-import { previewRestore, restoreDisk } from '../../core/restore';
+import { bootStepLine } from '../../common/boot-steps';
+import { previewRestore, repairBoot, restoreDisk } from '../../core/restore';
 import { targetFacts } from '../../core/restore/facts';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
@@ -17,10 +18,12 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a device (or one partition) of a restore point to a block device or image file',
   usage:
-    'snapkeep restore <repository> <point|latest> <target> [--source SOURCE] [--partition N] [--skip-identical] [--confirm TARGET] [--work-dir DIR] [--plan] [--password-file FILE] [--json]\n' +
+    'snapkeep restore <repository> <point|latest> <target> [--source SOURCE] [--partition N] [--skip-identical] [--confirm TARGET] [--work-dir DIR] [--plan] [--no-boot-repair] [--password-file FILE] [--json]\n' +
     '  A whole disk restored to a smaller target goes in tiers (byte image, ext shrunk, new file system and files copied): the plan is printed\n' +
     '  first and the target path must be typed (or given with --confirm) before anything is written. An existing image file keeps its size.\n' +
-    '  --plan prints what a whole-disk restore to the target would do, and writes nothing.',
+    '  --plan prints what a whole-disk restore to the target would do, and writes nothing.\n' +
+    '  After a whole disk, boot repair: a UEFI loader only under \\EFI\\<vendor> is copied to the fallback path (so the disk starts on\n' +
+    '  another computer), and /etc/fstab is checked against the disk; --no-boot-repair leaves the disk exactly as backed up.',
   async run({ args, json, out }) {
     const { values, positionals } = parseArgs({
       args,
@@ -32,6 +35,7 @@ export const restoreCommand: Command = {
         confirm: { type: 'string' },
         'work-dir': { type: 'string' },
         plan: { type: 'boolean' },
+        'no-boot-repair': { type: 'boolean' },
       },
       allowPositionals: true,
     });
@@ -87,14 +91,16 @@ export const restoreCommand: Command = {
                 target: path.resolve(target),
                 workDir,
                 digest: plan.digest,
+                bootRepair: values['no-boot-repair'] !== true,
                 ...(progressPrinter(json) && { onProgress: progressPrinter(json) }),
                 signal,
               }),
             );
-            if (json) out(JSON.stringify({ pointId, source, target, plan: done.plan, ...done.result }));
+            if (json) out(JSON.stringify({ pointId, source, target, plan: done.plan, ...done.result, boot: done.boot }));
             else {
               if (done.kind === 'tiers')
                 for (const s of done.result.steps) out(`  partition ${s.partition}: ${s.done}${s.check ? `; ${s.check}` : ''}`);
+              for (const s of done.boot) out(`  boot repair, ${bootStepLine(s)}`);
               out(`restored ${pointId} to ${target} in tiers: wrote ${humanBytes(done.result.bytesWritten)}, every chunk verified`);
             }
             return EXIT.OK;
@@ -116,7 +122,10 @@ export const restoreCommand: Command = {
           signal,
         }),
       );
-      out(json ? JSON.stringify({ pointId, source, target, ...r }) : `restored ${pointId} to ${target}: ${r.bytesResumed ? `resumed after ${humanBytes(r.bytesResumed)} an interrupted run had restored, ` : ''}wrote ${humanBytes(r.bytesWritten)}, skipped ${humanBytes(r.bytesSkipped)}, every chunk verified`);
+      // A whole disk written byte for byte: what it needs to start where it is now (nothing for a partition).
+      const boot = partition === undefined && values['no-boot-repair'] !== true ? await repairBoot(path.resolve(target)) : [];
+      if (!json) for (const s of boot) out(`  boot repair, ${bootStepLine(s)}`);
+      out(json ? JSON.stringify({ pointId, source, target, ...r, ...(boot.length > 0 && { boot }) }) : `restored ${pointId} to ${target}: ${r.bytesResumed ? `resumed after ${humanBytes(r.bytesResumed)} an interrupted run had restored, ` : ''}wrote ${humanBytes(r.bytesWritten)}, skipped ${humanBytes(r.bytesSkipped)}, every chunk verified`);
       return EXIT.OK;
     } finally {
       await repo.close();

@@ -8,6 +8,9 @@ import { AppError, type Progress } from '../../common/contract';
 import type { RepositoryHandle, RestoreResult } from '../engine/api';
 import { type RestorePlan, planRestore } from '../engine/restore-plan';
 import { planInput, readPointTable } from './facts';
+import { type BootStep, repairBoot } from './boot-repair';
+
+export { repairBoot };
 import { type TieredResult, executePlan } from './tiers';
 
 export interface PlanQuery {
@@ -30,9 +33,18 @@ export interface DiskRestoreOptions extends PlanQuery {
   resumeDir?: string;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** Boot repair after the restore (boot-repair.ts); on unless false. */
+  bootRepair?: boolean;
 }
 
-export type DiskRestoreResult = { plan: RestorePlan } & ({ kind: 'image'; result: RestoreResult } | { kind: 'tiers'; result: TieredResult });
+export type DiskRestoreResult = { plan: RestorePlan; boot: BootStep[] } & ({ kind: 'image'; result: RestoreResult } | { kind: 'tiers'; result: TieredResult });
+
+/** Boot repair of a restored disk, with progress said (it reads and may write the target). */
+async function bootSteps(o: DiskRestoreOptions): Promise<BootStep[]> {
+  if (o.bootRepair === false) return [];
+  o.onProgress?.({ phase: 'restoring', bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, message: 'boot repair: what the restored system needs to start on this disk' });
+  return repairBoot(o.target);
+}
 
 export async function restoreDisk(h: RepositoryHandle, opts: DiskRestoreOptions): Promise<DiskRestoreResult> {
   // A file opened as the caller is named /proc/self/fd/N: the tools this runs (sfdisk, losetup) must see this process's N.
@@ -44,7 +56,7 @@ export async function restoreDisk(h: RepositoryHandle, opts: DiskRestoreOptions)
   const common = { ...(o.onProgress && { onProgress: o.onProgress }), ...(o.signal && { signal: o.signal }) };
   if (plan.kind === 'image') {
     const result = await h.restore({ pointId: o.pointId, source: o.source, target: o.target, skipIdentical: o.skipIdentical ?? false, ...(o.resumeDir !== undefined && { resumeDir: o.resumeDir }), ...common });
-    return { plan, kind: 'image', result };
+    return { plan, kind: 'image', result, boot: await bootSteps(o) };
   }
   if (!plan.fits) {
     throw new AppError('TARGET_TOO_SMALL', `restore target ${o.target} is too small: ${plan.reason}`, {
@@ -75,5 +87,5 @@ export async function restoreDisk(h: RepositoryHandle, opts: DiskRestoreOptions)
   }
   if (!table) throw new AppError('REPO_CORRUPT', `the partition table of ${o.source} in point ${o.pointId} cannot be read again`, { pointId: o.pointId });
   const result = await executePlan(h, { pointId: o.pointId, source: o.source, target: o.target, plan, table, fs: input.fs, workDir: o.workDir, ...common });
-  return { plan, kind: 'tiers', result };
+  return { plan, kind: 'tiers', result, boot: await bootSteps(o) };
 }

@@ -80,7 +80,7 @@ import { KeptMaps, type KeptMapsOptions } from '../tracking/kept-maps';
 import { nextBackups } from '../tracking/next-backups';
 import { defaultEngine, defaultMountBackend } from './engine-source';
 import { MountManager, type MountBackend } from './mount-manager';
-import { previewRestore, restoreDisk } from '../restore';
+import { previewRestore, repairBoot, restoreDisk } from '../restore';
 import { inspectTarget, prepareRestoreTarget } from './restore-target';
 
 export type { Caller } from '../access/caller';
@@ -886,7 +886,7 @@ export class Service {
                   signal: ctx.signal,
                 }),
               );
-              return { ...done.result, plan: done.plan.kind };
+              return { ...done.result, plan: done.plan.kind, boot: done.boot };
             } finally {
               await fs.rm(workDir, { recursive: true, force: true });
             }
@@ -904,7 +904,9 @@ export class Service {
               signal: ctx.signal,
             }),
           );
-          return { ...result };
+          // A whole disk written byte for byte: what it needs to start here (nothing for a partition's target, which has no table).
+          const boot = p.partition === undefined ? await repairBoot(target.path) : [];
+          return { ...result, ...(boot.length > 0 && { boot }) };
         } finally {
           target.close();
         }
