@@ -30,6 +30,14 @@ export interface InitOptions extends OpenOptions {
    * when the CPU has SHA-NI and AES-NI, else `classic`.
    */
   algorithms?: 'fast' | 'classic';
+  /**
+   * Makes an append-only repository (format 3, docs/repository-format-v3.md):
+   * `passphrase` is then the owner passphrase (required: format 3 is always
+   * encrypted), this the passphrase of the clients, which can add backups
+   * only. It must differ from the owner passphrase. The handle returned is
+   * the owner's.
+   */
+  appendOnly?: { clientPassphrase: string };
 }
 
 /**

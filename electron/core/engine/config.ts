@@ -15,6 +15,14 @@
 //    unencrypted config, or one naming other algorithms, is refused before
 //    the passphrase is even asked for;
 //  - an algorithm name this Snapkeep does not know is refused by name.
+//
+// Format 3 (append-only, docs/repository-format-v3.md) holds no key at all:
+// the keys live in keys/owner and keys/client (keys.ts), the config names
+// the repository's public key, and its MAC is under a key both roles hold
+// (HKDF of metaKey and idKey), so a client can check it too. Since a client
+// could therefore also forge one, a client checks the public key against
+// the one sealed in its own key object, and the owner against its secret
+// key (verifyConfig).
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 import { z } from 'zod';
@@ -23,8 +31,8 @@ import { AppError } from '../../common/contract';
 import { describeIssues } from '../../common/rpc/dispatcher';
 import { corrupt } from './errors';
 import {
+  APPEND_ONLY_VERSION,
   FORMAT_NAME,
-  FORMAT_VERSION,
   KDF_MEM_MAX,
   KDF_MEM_MIN,
   KDF_OPS_MAX,
@@ -34,6 +42,7 @@ import {
   MAX_PACK_SIZE,
   MIN_CHUNK_SIZE,
   MIN_PACK_SIZE,
+  NEWEST_FORMAT_VERSION,
   dirs,
   rel,
 } from './format';
@@ -68,18 +77,33 @@ export function configAlgorithms(c: RepoConfig): { chunkId: (typeof CHUNK_ID_ALG
   return { chunkId: c.chunkId ?? 'blake2b-keyed', encryption: c.encryption };
 }
 
+/** Argon2id parameters, bounded: the config (formats 1-2) and the key objects (format 3) carry them. */
+export const KdfParams = z.strictObject({
+  algorithm: z.literal('argon2id13'),
+  opsLimit: z.number().int().min(KDF_OPS_MIN).max(KDF_OPS_MAX),
+  memLimit: z.number().int().min(KDF_MEM_MIN).max(KDF_MEM_MAX),
+  salt: base64(16),
+});
+export type KdfParams = z.infer<typeof KdfParams>;
+
+const chunkSizeField = z
+  .number()
+  .int()
+  .min(MIN_CHUNK_SIZE)
+  .max(MAX_CHUNK_SIZE)
+  .refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
+
+/**
+ * The config of formats 1 and 2 (docs/repository-format.md, "Config
+ * fields"). The name stays: it is the schema that document lists.
+ */
 export const RepoConfig = z
   .object({
     format: z.literal(FORMAT_NAME),
-    version: z.number().int().positive().max(1000),
+    version: z.number().int().positive().max(APPEND_ONLY_VERSION - 1),
     id: z.string().regex(/^[0-9a-f]{16}$/),
     createdAt: z.string().max(64),
-    chunkSize: z
-      .number()
-      .int()
-      .min(MIN_CHUNK_SIZE)
-      .max(MAX_CHUNK_SIZE)
-      .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+    chunkSize: chunkSizeField,
     packSize: z.number().int().min(MIN_PACK_SIZE).max(MAX_PACK_SIZE),
     /** The AEAD of an encrypted repository (docs/repository-format.md, "Algorithms"). */
     encryption: z.enum(ENCRYPTIONS),
@@ -103,7 +127,44 @@ export const RepoConfig = z
       ctx.addIssue({ code: 'custom', path: ['kdf'], message: c.kdf ? 'an unencrypted repository has no key derivation' : 'is missing' });
     if (c.encryption === 'none' && c.mac !== undefined) ctx.addIssue({ code: 'custom', path: ['mac'], message: 'only encrypted repositories carry one' });
   });
-export type RepoConfig = z.infer<typeof RepoConfig>;
+/** A config of format 1 or 2. */
+export type LegacyConfig = z.infer<typeof RepoConfig>;
+
+/**
+ * The config of format 3 (docs/repository-format-v3.md): no key material
+ * (strict: a `kdf` or `keys` here is damage, not something to ignore), the
+ * repository's X25519 public key, always encrypted, always MAC'd.
+ */
+export const RepoConfigV3 = z.strictObject({
+  format: z.literal(FORMAT_NAME),
+  // A number, not a literal, so code that rewrites `version` keeps its type.
+  version: z.number().int().min(APPEND_ONLY_VERSION).max(APPEND_ONLY_VERSION),
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  createdAt: z.string().max(64),
+  chunkSize: chunkSizeField,
+  packSize: z.number().int().min(MIN_PACK_SIZE).max(MAX_PACK_SIZE),
+  // Typed like the older configs' (code that rewrites it keeps compiling); never 'none' here.
+  encryption: z.enum(ENCRYPTIONS).refine((e): boolean => e !== 'none', 'a format 3 repository is always encrypted'),
+  chunkId: z.enum(CHUNK_ID_ALGORITHMS),
+  /** base64: the X25519 public key every session key is sealed to. */
+  publicKey: base64(32),
+  /** HMAC-SHA256 (base64) of the canonical config without this field, key HKDF(metaKey || idKey, "snapkeep config mac v2"). */
+  mac: base64(32),
+});
+export type RepoConfigV3 = z.infer<typeof RepoConfigV3>;
+
+/** A config of any format this Snapkeep reads. */
+export type RepoConfig = LegacyConfig | RepoConfigV3;
+
+/** Format 3: keys in keys/, a public key in the config. */
+export function isFormat3(c: RepoConfig): c is RepoConfigV3 {
+  return c.version >= APPEND_ONLY_VERSION;
+}
+
+/** The schema of a config claiming `version`. */
+function schemaOf(version: unknown) {
+  return typeof version === 'number' && version >= APPEND_ONLY_VERSION ? RepoConfigV3 : RepoConfig;
+}
 
 /**
  * Configs of this format version on carry a MAC when encrypted; older ones
@@ -112,7 +173,12 @@ export type RepoConfig = z.infer<typeof RepoConfig>;
  */
 export const CONFIG_MAC_SINCE = 2;
 
-export async function readConfig(repo: string): Promise<RepoConfig> {
+/**
+ * The config at `repo`, checked. `newest` is the newest format the reader
+ * knows: this Snapkeep's, or an older one's in tests (what a release of
+ * format 2 says about format 3).
+ */
+export async function readConfig(repo: string, newest: number = NEWEST_FORMAT_VERSION): Promise<RepoConfig> {
   let text: string;
   try {
     text = (await readRepoFile(repo, rel.config, MAX_FILE_BYTES.config)).toString('utf8');
@@ -130,10 +196,12 @@ export async function readConfig(repo: string): Promise<RepoConfig> {
   const format = (parsed as { format?: unknown } | null)?.format;
   if (format !== FORMAT_NAME) throw new AppError('REPO_NOT_FOUND', `${repo} is not a Snapkeep repository`, { path: repo });
   const version = (parsed as { version?: unknown }).version;
-  if (typeof version === 'number' && version > FORMAT_VERSION)
-    throw new AppError('REPO_CORRUPT', `repository format ${version} is newer than this Snapkeep (${FORMAT_VERSION})`, { path: repo, version });
+  // Before the schema: a newer format may lack what this one requires (format
+  // 3 has no `keys`), and "newer" is what the user must read, not a field.
+  if (typeof version === 'number' && version > newest)
+    throw new AppError('REPO_CORRUPT', `repository format ${version} is newer than this Snapkeep (${newest}): it needs a newer Snapkeep`, { path: repo, version });
   checkAlgorithms(parsed as Record<string, unknown>, repo);
-  const r = RepoConfig.safeParse(parsed);
+  const r = schemaOf(version).safeParse(parsed);
   if (!r.success) throw corrupt(`the config of ${repo} is damaged or was tampered with: ${describeIssues(r.error)}`, { path: dirs.config(repo) });
   return r.data;
 }
@@ -163,7 +231,7 @@ function checkAlgorithms(parsed: Record<string, unknown>, repo: string): void {
 }
 
 export async function writeConfig(repo: string, config: RepoConfig): Promise<void> {
-  RepoConfig.parse(config);
+  schemaOf(config.version).parse(config);
   if (config.encryption !== 'none' && config.mac === undefined) throw new AppError('INTERNAL', 'an encrypted config must be sealed (sealConfig) before it is written');
   await writeRepoFile(repo, rel.config, JSON.stringify(config, null, 2) + '\n');
 }
@@ -185,17 +253,21 @@ export function canonicalConfig(config: RepoConfig): string {
 }
 
 function configMac(config: RepoConfig, keys: RepoKeys): Buffer {
-  if (!keys.encKey) throw new AppError('INTERNAL', 'only encrypted configs carry a MAC');
-  // Its own key, derived from both master keys, so the MAC shares no key
-  // with the AEAD or the chunk ids.
-  const key = Buffer.from(hkdfSync('sha256', Buffer.concat([keys.encKey, keys.idKey]), Buffer.alloc(0), 'snapkeep config mac v1', 32));
+  // Its own key, derived from master keys, so the MAC shares no key with the
+  // AEAD or the chunk ids. Format 3 derives it from the metadata key, which
+  // a client holds too (the data keys it never holds).
+  const [master, info] = isFormat3(config) ? [keys.metaKey, 'snapkeep config mac v2'] : [keys.encKey, 'snapkeep config mac v1'];
+  if (!master) throw new AppError('INTERNAL', 'only encrypted configs carry a MAC, and only the keys of their format check it');
+  const ikm = Buffer.concat([master, keys.idKey]);
+  const key = Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), info, 32));
+  ikm.fill(0);
   const mac = createHmac('sha256', key).update('snapkeep-config\0').update(canonicalConfig(config)).digest();
   key.fill(0);
   return mac;
 }
 
 /** The config with its MAC (encrypted repositories); plain configs are returned as they are. */
-export function sealConfig(config: RepoConfig, keys: RepoKeys): RepoConfig {
+export function sealConfig<C extends RepoConfig>(config: C, keys: RepoKeys): C {
   if (config.encryption === 'none') return config;
   return { ...config, mac: configMac(config, keys).toString('base64') };
 }
@@ -203,7 +275,9 @@ export function sealConfig(config: RepoConfig, keys: RepoKeys): RepoConfig {
 /**
  * Checks an encrypted config's MAC with the unlocked keys. A config without
  * one is accepted only from before CONFIG_MAC_SINCE (and when the pin does
- * not say it had one: config-pin.ts).
+ * not say it had one: config-pin.ts). Format 3: also that the public key is
+ * the one the key object vouches for (keys.ts: sealed in the client's,
+ * derived from the owner's secret key), since every client can make a MAC.
  */
 export function verifyConfig(config: RepoConfig, keys: RepoKeys, repo: string): void {
   if (config.encryption === 'none') return;
@@ -215,6 +289,11 @@ export function verifyConfig(config: RepoConfig, keys: RepoKeys, repo: string): 
   const got = Buffer.from(config.mac, 'base64');
   if (got.length !== want.length || !timingSafeEqual(got, want))
     throw configChanged(repo, 'its MAC does not match its contents, so it was changed by someone without the passphrase');
+  if (isFormat3(config)) {
+    const pk = Buffer.from(config.publicKey, 'base64');
+    if (!keys.publicKey || !pk.equals(keys.publicKey))
+      throw configChanged(repo, `its public key is not the one in keys/${keys.role} (backups would be sealed to someone else's key)`, { role: keys.role });
+  }
 }
 
 export function configChanged(repo: string, why: string, details: Record<string, unknown> = {}): AppError {

@@ -9,10 +9,10 @@ import { changedRanges } from './changed-ranges';
 import { type RepoConfig, readConfig, sealConfig, verifyConfig, writeConfig } from './config';
 import { type RepoPin, checkPin, checkPinnedKeys, mergePin, pinOf } from './config-pin';
 import { toAppError } from './errors';
-import { DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, rel } from './format';
+import { APPEND_ONLY_VERSION, DEFAULT_CHUNK_SIZE, FORMAT_NAME, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PACK_SIZE, rel } from './format';
 import { indexCacheDir } from './index-cache';
-import { createKeys, nativeCrypto, unlockKeys } from './keys';
-import { listRepoEntries, mkdirRepo } from './repo-files';
+import { type RepoKeys, checkAppendOnlyPassphrases, createAppendOnlyKeys, createKeys, nativeCrypto, slotText, unlockKeys } from './keys';
+import { listRepoEntries, mkdirRepo, writeRepoFile } from './repo-files';
 import { type RemoteAccess, type RemoteConnection, connectRemote } from './remote/connect';
 import { probeRemote } from './remote/probe';
 import { RemoteNative } from './remote/remote-native';
@@ -24,6 +24,25 @@ function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
+/**
+ * The keys of a repository whose config was read, checked against that
+ * config and what this computer pinned, and the pin to keep after the open:
+ * everything of an open that is not the native engine's.
+ */
+export async function unlockRepository(
+  path: string,
+  config: RepoConfig,
+  passphrase: string | undefined,
+  pin: RepoPin | undefined,
+): Promise<{ keys: RepoKeys; pin: RepoPin }> {
+  // Identity and encryption first: a swapped config costs no key derivation.
+  checkPin(config, pin, path);
+  const keys = await unlockKeys(config, passphrase, path, pin?.role);
+  verifyConfig(config, keys, path);
+  checkPinnedKeys(keys, pin, path);
+  return { keys, pin: mergePin(pin, pinOf(config, keys)) };
+}
+
 async function openWith(
   path: string,
   config: RepoConfig,
@@ -32,11 +51,8 @@ async function openWith(
   cacheRoot?: string | null,
   remote?: RemoteConnection,
 ): Promise<RepositoryHandle> {
-  // Identity and encryption first: a swapped config costs no key derivation.
-  checkPin(config, pin, path);
-  const keys = await unlockKeys(config, passphrase, path);
-  verifyConfig(config, keys, path);
-  checkPinnedKeys(keys, pin, path);
+  const unlocked = await unlockRepository(path, config, passphrase, pin);
+  const keys = unlocked.keys;
   const cacheDir = await indexCacheDir(config.id, cacheRoot);
   // A remote repository: the native engine works on the working copy, and
   // asks for packs it lacks through `fetchPack` (remote/remote-native.ts).
@@ -63,7 +79,54 @@ async function openWith(
       await remote.release();
     },
   };
-  return new Repository(path, config, native, mergePin(pin, pinOf(config, keys)), close);
+  return new Repository(path, config, native, unlocked.pin, close);
+}
+
+/**
+ * Writes a new repository at `path` (a local path, or a remote location
+ * whose connection is open): its folders, its key objects (format 3) and
+ * its config, the config last, so a killed init leaves no repository.
+ * Returns the config written.
+ */
+export async function createRepository(opts: InitOptions, path: string, chunkSize: number, remote: boolean): Promise<RepoConfig> {
+  const entries = remote
+    ? await remoteEntries(path)
+    : await fs.readdir(path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return [] as string[];
+        throw e;
+      });
+  if (entries.includes('config')) throw new AppError('REPO_EXISTS', `a repository already exists at ${path}`, { path });
+  // What a killed init leaves (our folders and key objects, no config) may be reused.
+  const ours = new Set(['points', 'lists', 'index', 'packs', 'locks', 'tmp', 'keys']);
+  if (entries.some((e) => !ours.has(e) && !(remote && e.startsWith('.snapkeep-tmp-')))) throw new AppError('INVALID_ARGUMENT', `${path} is not empty`, { path });
+  // The root is the user's path; a new one is private, as is everything
+  // below it (repo-files.ts: 0700 directories, 0600 files), whatever the
+  // umask: an unencrypted repository holds whole disks (security #8).
+  if (remote) await mkdirRepo(path, '');
+  else {
+    const created = await fs.mkdir(path, { recursive: true, mode: 0o700 });
+    if (created !== undefined) await fs.chmod(path, 0o700);
+  }
+  const folders = [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp];
+  for (const d of opts.appendOnly ? [...folders, rel.keys] : folders) await mkdirRepo(path, d);
+  // Chosen once, here: a repository keeps its algorithms for life.
+  const set = opts.algorithms ?? (fastCryptoAvailable() ? 'fast' : 'classic');
+  const id = randomBytes(8).toString('hex');
+  // The fields in the order configs have always been written in.
+  const head = (version: number) => ({ format: FORMAT_NAME, version, id, createdAt: new Date().toISOString(), chunkSize, packSize: PACK_SIZE }) as const;
+  let sealed: RepoConfig;
+  if (opts.appendOnly) {
+    const { keys, fields, slots } = await createAppendOnlyKeys(opts.passphrase, opts.appendOnly.clientPassphrase, set, id);
+    sealed = sealConfig({ ...head(APPEND_ONLY_VERSION), ...fields, mac: '' /* sealConfig's */ }, keys);
+    // The key objects before the config that makes them a repository's.
+    for (const role of ['owner', 'client'] as const) await writeRepoFile(path, rel.keySlot(role), slotText(slots[role]));
+  } else {
+    const { keys, fields } = await createKeys(opts.passphrase, set);
+    sealed = sealConfig({ ...head(FORMAT_VERSION), ...fields }, keys);
+  }
+  // The config is written last: a killed init leaves no repository.
+  await writeConfig(path, sealed);
+  return sealed;
 }
 
 /** Runs `fn` with the remote repository's connection; released when `fn` fails (the handle releases it otherwise). */
@@ -89,6 +152,8 @@ export class SnapkeepEngine implements Engine {
     if (!isPowerOfTwo(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE)
       throw new AppError('INVALID_ARGUMENT', `chunk size must be a power of two between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE}`);
     parseLocation(opts.path);
+    // Refused before a connection is made or a folder created.
+    if (opts.appendOnly) checkAppendOnlyPassphrases(opts.passphrase, opts.appendOnly.clientPassphrase);
     try {
       return await withRemote(opts, (path, remote) => this.initAt(opts, path, chunkSize, remote));
     } catch (e) {
@@ -97,40 +162,8 @@ export class SnapkeepEngine implements Engine {
   }
 
   private async initAt(opts: InitOptions, path: string, chunkSize: number, remote: RemoteConnection | undefined): Promise<RepositoryHandle> {
-      const entries = remote
-        ? await remoteEntries(path)
-        : await fs.readdir(path).catch((e: NodeJS.ErrnoException) => {
-            if (e.code === 'ENOENT') return [] as string[];
-            throw e;
-          });
-      if (entries.includes('config')) throw new AppError('REPO_EXISTS', `a repository already exists at ${path}`, { path });
-      // What a killed init leaves (our empty folders, no config) may be reused.
-      const ours = new Set(['points', 'lists', 'index', 'packs', 'locks', 'tmp']);
-      if (entries.some((e) => !ours.has(e) && !(remote && e.startsWith('.snapkeep-tmp-')))) throw new AppError('INVALID_ARGUMENT', `${path} is not empty`, { path });
-      // The root is the user's path; a new one is private, as is everything
-      // below it (repo-files.ts: 0700 directories, 0600 files), whatever the
-      // umask: an unencrypted repository holds whole disks (security #8).
-      if (remote) await mkdirRepo(path, '');
-      else {
-        const created = await fs.mkdir(path, { recursive: true, mode: 0o700 });
-        if (created !== undefined) await fs.chmod(path, 0o700);
-      }
-      for (const d of [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp]) await mkdirRepo(path, d);
-      // Chosen once, here: a repository keeps its algorithms for life.
-      const { keys, fields } = await createKeys(opts.passphrase, opts.algorithms ?? (fastCryptoAvailable() ? 'fast' : 'classic'));
-      const config: RepoConfig = {
-        format: FORMAT_NAME,
-        version: FORMAT_VERSION,
-        id: randomBytes(8).toString('hex'),
-        createdAt: new Date().toISOString(),
-        chunkSize,
-        packSize: PACK_SIZE,
-        ...fields,
-      };
-      const sealed = sealConfig(config, keys);
-      // The config is written last: a killed init leaves no repository.
-      await writeConfig(path, sealed);
-      return await openWith(path, sealed, opts.passphrase, undefined, opts.cacheDir, remote);
+    const config = await createRepository(opts, path, chunkSize, remote !== undefined);
+    return await openWith(path, config, opts.passphrase, undefined, opts.cacheDir, remote);
   }
 
   async open(opts: OpenOptions): Promise<RepositoryHandle> {

@@ -9,6 +9,15 @@ export const FORMAT_NAME = 'snapkeep-repository';
  * Repositories of format 1 are read and written in format 1 until upgraded.
  */
 export const FORMAT_VERSION = 2;
+/**
+ * 3: append-only repositories (docs/repository-format-v3.md): the keys in
+ * two key objects under keys/ (owner and client), a metadata key and an
+ * X25519 key pair instead of one encryption key, config MAC v2. Chosen only
+ * at init (`appendOnly`); formats 1 and 2 never become 3.
+ */
+export const APPEND_ONLY_VERSION = 3;
+/** The newest format this Snapkeep reads: a config claiming more is refused as newer. */
+export const NEWEST_FORMAT_VERSION = APPEND_ONLY_VERSION;
 
 /**
  * 256 KiB chunks: a power of two that the tracker block (64 KiB .. 1 MiB in
@@ -36,6 +45,13 @@ export const ID_BYTES = 32;
 export const KDF_OPS_LIMIT = 3;
 export const KDF_MEM_LIMIT = 64 * 1024 * 1024;
 
+/**
+ * Format 3: retired X25519 secret keys an owner key object may hold after
+ * the current one (a key pair replaced after a leak keeps the old one for
+ * old packs). Bounds the object before it is decrypted.
+ */
+export const MAX_RETIRED_KEYS = 15;
+
 /** Prune rewrites packs whose live bytes are below this share. */
 export const REPACK_BELOW = 0.5;
 
@@ -60,6 +76,8 @@ export const KDF_MEM_MAX = 1024 * 1024 * 1024;
 /** The most bytes read from each kind of file; a longer one is damage or an attack. */
 export const MAX_FILE_BYTES = {
   config: 64 * 1024,
+  /** A format-3 key object: JSON around at most 16 sealed secret keys (under 1.5 KiB). */
+  keySlot: 4 * 1024,
   lock: 64 * 1024,
   /** V8 cannot hold a longer string anyway. */
   manifest: 512 * 1024 * 1024,
@@ -70,6 +88,9 @@ export const MAX_FILE_BYTES = {
 /** Paths inside a repository, relative to its root: what repo-files.ts takes. */
 export const rel = {
   config: 'config',
+  /** Format 3: the key objects, one per role (keys/owner, keys/client). */
+  keys: 'keys',
+  keySlot: (role: 'owner' | 'client') => `keys/${role}`,
   points: 'points',
   point: (id: string) => `points/${id}`,
   lists: 'lists',
@@ -86,6 +107,7 @@ export const rel = {
 /** The same as absolute paths, for messages and tests. */
 export const dirs = {
   config: (repo: string) => path.join(repo, 'config'),
+  keySlot: (repo: string, role: 'owner' | 'client') => path.join(repo, 'keys', role),
   points: (repo: string) => path.join(repo, 'points'),
   point: (repo: string, id: string) => path.join(repo, 'points', id),
   lists: (repo: string) => path.join(repo, 'lists'),
