@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 
 import type { Command } from '../command';
-import { listLocks, removeLocks } from '../../core/engine/locks';
+import { readConfig } from '../../core/engine/config';
+import { type LockOptions, listLocks, removeLocks } from '../../core/engine/locks';
 import { EXIT } from '../exit-codes';
 import { withRemoteLocation } from '../../core/engine/remote/connect';
 import { isRemoteLocation } from '../../common/contract';
@@ -25,10 +26,13 @@ export const locksCommand: Command = {
 };
 
 async function showLocks(repo: string, values: { 'remove-stale'?: boolean | undefined; remove?: string[] | undefined; force?: boolean | undefined }, json: boolean, out: (s: string) => void): Promise<number> {
-  const before = await listLocks(repo);
+  // Format 3 (append-only) keeps its locks as files added per refresh (lock protocol 3).
+  // Removing is the owner's: a client's server login refuses it.
+  const opts: LockOptions = (await readConfig(repo)).version === 3 ? { protocol: 3, mayDelete: true } : {};
+  const before = await listLocks(repo, opts);
   const names = [...(values['remove-stale'] ? before.filter((l) => l.stale).map((l) => l.name) : []), ...(values.remove ?? [])];
-  const removed = names.length ? await removeLocks(repo, [...new Set(names)], values.force === true) : [];
-  const left = removed.length ? await listLocks(repo) : before;
+  const removed = names.length ? await removeLocks(repo, [...new Set(names)], values.force === true, opts) : [];
+  const left = removed.length ? await listLocks(repo, opts) : before;
   if (json) out(JSON.stringify({ locks: left, removed }));
   else {
     for (const n of removed) out(`removed ${n}`);

@@ -187,6 +187,12 @@ export interface RepositoryHandle {
   readonly hostKey?: string | undefined;
   /** The pin to remember for this repository: the one given to open, tightened by what was seen. */
   readonly pin: RepoPin;
+  /**
+   * Format 3: 'client' may only add backups (restore, readers, verify of the
+   * data, prune and repair are OWNER_KEY_REQUIRED before any lock); 'owner'
+   * may do everything. Formats 1-2: 'legacy'.
+   */
+  readonly role: import('./keys').RepoRole;
   info(): Promise<Omit<Repository, 'id' | 'name' | 'unlocked' | 'remembered' | 'online'>>;
   listPoints(): Promise<RestorePoint[]>;
   backup(req: BackupRequest): Promise<RestorePoint>;

@@ -79,7 +79,10 @@ export async function checkSealedPacks(ctx: RepoContext, packs: string[], indexF
   if (gone.length === 0) return;
   const kept = packs.filter((p) => !gone.includes(p));
   if (kept.length > 0) await ctx.native.rebuildIndex(kept);
-  if (indexFile) await removeRepoFiles(ctx.path, [rel.indexFile(indexFile)]);
+  // An append-only client cannot take its index file back: the owner's
+  // prune drops the entries of the missing packs (an index naming missing
+  // packs is what a prune between backups leaves too).
+  if (indexFile && ctx.role !== 'client') await removeRepoFiles(ctx.path, [rel.indexFile(indexFile)]);
   await ctx.native.loadIndex();
   throw new AppError('REPO_CORRUPT', `the backup stopped: ${gone.length} pack(s) it wrote are gone (${gone.slice(0, 3).join(', ')}); was the repository pruned by another process?`, {
     packs: gone,

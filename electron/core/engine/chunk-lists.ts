@@ -6,6 +6,7 @@
 // a list root per device (native/src/engine/chunk_list.h). The native
 // engine reads and writes lists itself, a segment at a time; what is here
 // serves whole-list callers (tests) and opens a device's list.
+import { isAppError } from '../../common/contract';
 import { EnvelopeType, type NativeList, type NativeRepo } from '../../../native/engine';
 import { corrupt, toAppError } from './errors';
 import type { ManifestDevice } from './manifest';
@@ -35,7 +36,13 @@ export async function writeChunkList(repo: string, native: NativeRepo, list: Buf
       const file = rel.segment(job.id);
       // Content-addressed: already there means the same bytes.
       if (await repoFileExists(repo, file)) continue;
-      await writeRepoFile(repo, file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
+      try {
+        await writeRepoFile(repo, file, native.sealEnvelope(EnvelopeType.listSegment, job.seg));
+      } catch (e) {
+        // An append-only client's save never replaces: another process wrote it meanwhile.
+        if (isAppError(e) && e.details?.['reason'] === 'already-exists') continue;
+        throw e;
+      }
       written++;
     }
   };

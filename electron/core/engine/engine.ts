@@ -18,6 +18,7 @@ import { probeRemote } from './remote/probe';
 import { RemoteNative } from './remote/remote-native';
 import { Repository } from './repository';
 import { isRemoteLocation, parseLocation } from './storage/location';
+import { markAppendOnly } from './storage/registry';
 import { type UpgradeReport, upgradeRepository } from './upgrade';
 
 function isPowerOfTwo(n: number): boolean {
@@ -71,15 +72,25 @@ async function openWith(
   });
   const native = remote ? (link.to = new RemoteNative(inner, remote.wc, remote.readCachePacks)) : inner;
   await native.loadIndex();
-  const close = remote && {
-    hostKey: remote.hostKey,
+  // An append-only client adds objects and never replaces or removes one,
+  // whatever its code would do (storage/append-only.ts); the server's rules
+  // for its login say the same.
+  const client = keys.role === 'client';
+  if (remote && client) remote.wc.appendOnly = true;
+  const unmark = client ? markAppendOnly(path) : undefined;
+  const close = {
+    hostKey: remote?.hostKey,
     close: async () => {
-      await link.to?.close();
-      link.to = undefined;
-      await remote.release();
+      try {
+        await link.to?.close();
+        link.to = undefined;
+        await remote?.release();
+      } finally {
+        unmark?.();
+      }
     },
   };
-  return new Repository(path, config, native, unlocked.pin, close);
+  return new Repository(path, config, native, unlocked.pin, keys.role, close);
 }
 
 /**

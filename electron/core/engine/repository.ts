@@ -6,7 +6,7 @@
 import * as fs from 'node:fs/promises';
 
 import type { Progress, Repository as RepositoryInfo, RestorePoint, VerifyReport } from '../../common/contract';
-import { isAppError } from '../../common/contract';
+import { AppError, isAppError } from '../../common/contract';
 import type { NativeRepo } from '../../../native/engine';
 import type { BackupRequest, PointReader, PruneOptions, PruneReport, RepositoryHandle, RestoreRequest, RestoreResult, ResumeInfo, ResumeQuery } from './api';
 import { runBackup } from './backup';
@@ -14,7 +14,8 @@ import { type RepoConfig, configAlgorithms } from './config';
 import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import { acquireLock, lockedSignal, withLock } from './locks';
+import type { RepoRole } from './keys';
+import { type LockOptions, acquireLock, lockedSignal, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
@@ -35,12 +36,31 @@ export class Repository implements RepositoryHandle, RepoContext {
     readonly config: RepoConfig,
     readonly native: NativeRepo,
     readonly pin: RepoPin,
+    readonly role: RepoRole,
     /** Remote repositories: the server's host key, and what closes the connection. */
     private readonly remote?: { hostKey: string | undefined; close: () => Promise<void> },
   ) {}
 
   get hostKey(): string | undefined {
     return this.remote?.hostKey;
+  }
+
+  /**
+   * Lock protocol 3 in format 3 (append-only lock files): a client adds
+   * files and never removes one; the owner sweeps ended and stale holders.
+   */
+  private get locking(): LockOptions {
+    return this.config.version === 3 ? { protocol: 3, mayDelete: this.role !== 'client' } : {};
+  }
+
+  /** An append-only client asking for what needs the owner's key: refused before any lock or write. */
+  private ownerOnly(what: string): void {
+    if (this.role !== 'client') return;
+    throw new AppError(
+      'OWNER_KEY_REQUIRED',
+      `${what} needs the owner's key: this computer can only add backups to ${this.path} (open it with the owner passphrase, and for a server the owner's login)`,
+      { path: this.path, role: this.role },
+    );
   }
 
   /** Runs operations of this handle one at a time; errors become AppErrors. */
@@ -93,65 +113,104 @@ export class Repository implements RepositoryHandle, RepoContext {
 
   backup(req: BackupRequest): Promise<RestorePoint> {
     return this.serial('backup', () =>
-      withLock(this.path, 'shared', 'backup', async (lock) => {
-        const { files } = await this.native.loadIndex();
-        return runBackup(this, req, lock, files);
-      }),
+      withLock(
+        this.path,
+        'shared',
+        'backup',
+        async (lock) => {
+          const { files } = await this.native.loadIndex();
+          return runBackup(this, req, lock, files);
+        },
+        this.locking,
+      ),
     );
   }
 
   restore(req: RestoreRequest): Promise<RestoreResult> {
-    return this.serial('restore', () =>
-      withLock(this.path, 'shared', 'restore', async (lock) => {
-        await this.native.loadIndex();
-        return runRestore(this, req, lock);
-      }),
-    );
+    return this.serial('restore', async () => {
+      this.ownerOnly('restoring');
+      return withLock(
+        this.path,
+        'shared',
+        'restore',
+        async (lock) => {
+          await this.native.loadIndex();
+          return runRestore(this, req, lock);
+        },
+        this.locking,
+      );
+    });
   }
 
   resumable(q: ResumeQuery): Promise<ResumeInfo> {
     // Reads chunk lists: under the shared lock, like any reader.
-    return withLock(this.path, 'shared', 'restore', () => probeResume(this, q));
+    this.ownerOnly('restoring');
+    return withLock(this.path, 'shared', 'restore', () => probeResume(this, q), this.locking);
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {
-    return this.serial('verify', () => withLock(this.path, 'shared', 'verify', async (lock) => {
-        const report = await runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) });
-        // A report made while a prune ran (the lock lost) would show its deletions as damage.
-        await lock.assertHeld();
-        return report;
-      }));
+    return this.serial('verify', async () => {
+      // The structure (manifests, lists, index, pack trailers) is under the metadata key a client holds; the data is not.
+      if (opts.data) this.ownerOnly('checking the data');
+      return withLock(
+        this.path,
+        'shared',
+        'verify',
+        async (lock) => {
+          const report = await runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) });
+          // A report made while a prune ran (the lock lost) would show its deletions as damage.
+          await lock.assertHeld();
+          return report;
+        },
+        this.locking,
+      );
+    });
   }
 
   prune(opts: PruneOptions): Promise<PruneReport> {
-    return this.serial('prune', () =>
-      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'prune', async (lock) => {
-        try {
-          return await runPrune(this, opts, lock);
-        } finally {
-          // Packs it deleted free their space only once no descriptor holds them.
-          this.native.closeFiles();
-        }
-      }),
-    );
+    return this.serial('prune', async () => {
+      this.ownerOnly('removing restore points');
+      return withLock(
+        this.path,
+        opts.dryRun ? 'shared' : 'exclusive',
+        'prune',
+        async (lock) => {
+          try {
+            return await runPrune(this, opts, lock);
+          } finally {
+            // Packs it deleted free their space only once no descriptor holds them.
+            this.native.closeFiles();
+          }
+        },
+        this.locking,
+      );
+    });
   }
 
   repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<RepairReport> {
-    return this.serial('repair index', () =>
-      withLock(this.path, opts.dryRun ? 'shared' : 'exclusive', 'repair', async () => {
-        try {
-          return await runRepairIndex(this, opts);
-        } finally {
-          this.native.closeFiles();
-        }
-      }),
-    );
+    return this.serial('repair index', async () => {
+      this.ownerOnly('repairing the index');
+      return withLock(
+        this.path,
+        opts.dryRun ? 'shared' : 'exclusive',
+        'repair',
+        async () => {
+          try {
+            return await runRepairIndex(this, opts);
+          } finally {
+            this.native.closeFiles();
+          }
+        },
+        this.locking,
+      );
+    });
   }
 
   /** Holds a shared lock until the reader is closed, so prune cannot pull packs from under an NBD export. */
   openReader(pointId: string, source: string): Promise<PointReader> {
     return this.serial('open reader', async () => {
-      const lock = await acquireLock(this.path, 'shared', 'mount');
+      this.ownerOnly('reading a restore point');
+      const lock = await acquireLock(this.path, 'shared', 'mount', this.locking);
       try {
         await this.native.loadIndex();
         const reader: PointReader = await openPointReader(this, pointId, source, async () => {

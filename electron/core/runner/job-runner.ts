@@ -443,6 +443,11 @@ export class JobRunner {
     ctx.progress({ phase: 'retention' });
     try {
       await this.options.repos.with(job.repositoryId, async (h: RepositoryHandle) => {
+        if (h.role === 'client') {
+          // Append-only: this computer cannot remove anything; the owner prunes.
+          ctx.log.info('retention not applied: this computer can only add backups to the repository; its owner removes old restore points');
+          return;
+        }
         // The job's rules for the job's points only (docs/helper.md): other
         // jobs' and CLI-made points follow their own rules.
         const pinned = this.options.pinned?.(job.repositoryId) ?? [];

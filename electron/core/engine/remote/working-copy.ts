@@ -36,7 +36,9 @@ const LIST_ID = /^[0-9a-f]{64}$/;
 const MAX_INDEX_BYTES = 4 * 1024 * 1024 * 1024 - 1;
 const MAX_ROOT_BYTES = 256 * 1024 * 1024;
 /** Pack framing (docs/repository-format.md, "Pack files"). */
+/** The smallest pack header (version 1); version 2 (format 3) has 96 bytes, which a hollow copy reads whole. */
 const PACK_HEADER = 8;
+const PACK_HEADER_READ = 96;
 const PACK_FOOTER = 8;
 const MAX_TRAILER = 64 * 1024 * 1024;
 /** A pack may be at most the config's largest pack size plus one blob. */
@@ -69,6 +71,13 @@ export function workingCopyDir(cacheRoot: string, location: string): string {
 
 export class WorkingCopy {
   readonly local: LocalStorage;
+  /**
+   * An append-only client's: uploads add objects and never replace one
+   * (storage/append-only.ts). A name already taken is a retry of an upload
+   * that had worked (same size: done) or, for list objects, the same
+   * content (content-addressed names).
+   */
+  appendOnly = false;
   /** List objects known to be on the remote store (fetched, or published by us). */
   private readonly remoteLists = new Set<string>();
 
@@ -141,13 +150,29 @@ export class WorkingCopy {
         throw e;
       });
       if (data === undefined) return; // not written here: the remote store had it
-      await this.remote.save(rel.segment(id), data);
+      await this.upload(rel.segment(id), data);
       this.remoteLists.add(id);
     });
   }
 
   async publishIndex(name: string): Promise<void> {
-    await this.remote.save(rel.indexFile(name), await this.local.load(rel.indexFile(name), { maxBytes: MAX_INDEX_BYTES }));
+    await this.upload(rel.indexFile(name), await this.local.load(rel.indexFile(name), { maxBytes: MAX_INDEX_BYTES }));
+  }
+
+  /** Saves an object; an append-only client's never replaces one (see appendOnly). */
+  private async upload(name: string, data: Buffer): Promise<void> {
+    if (!this.appendOnly) return this.remote.save(name, data);
+    if ((await this.remote.create(name, data)) === 'created') return;
+    // Taken: packs and index files have random names and lists are named by
+    // their content, so an object of the same size is a retry of an upload
+    // that had worked. Anything else (a short object a cut SFTP upload left)
+    // this computer may not replace.
+    const st = await this.remote.stat(name);
+    if (st?.size === data.length) return;
+    throw new AppError('IO_ERROR', `${this.remote.location}/${name} exists with ${st?.size ?? 'no'} bytes where ${data.length} were being uploaded, and this computer may only add to the repository`, {
+      path: `${this.remote.location}/${name}`,
+      reason: 'already-exists',
+    });
   }
 
   packPath(id: string): string {
@@ -185,7 +210,8 @@ export class WorkingCopy {
     // Bounded before it sizes a read; the engine checks the rest.
     const trailerLen = Math.min(footer.readUInt32LE(0), MAX_TRAILER, st.size - PACK_HEADER - PACK_FOOTER);
     const tailLen = trailerLen + PACK_FOOTER;
-    const head = await this.remote.load(name, { maxBytes: PACK_HEADER, offset: 0, length: PACK_HEADER });
+    const headLen = Math.min(PACK_HEADER_READ, st.size - tailLen);
+    const head = await this.remote.load(name, { maxBytes: headLen, offset: 0, length: headLen });
     const tail = await this.remote.load(name, { maxBytes: tailLen, offset: st.size - tailLen, length: tailLen });
     const tmp = path.join(this.dir, rel.tmp, `${id}.hollow`);
     const fh = await fs.open(tmp, fsc.O_CREAT | fsc.O_TRUNC | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o600);
@@ -208,7 +234,7 @@ export class WorkingCopy {
   /** Uploads a sealed pack of the spool and removes it here; a backup's goes into the journal first. */
   async uploadPack(id: string, journal = true): Promise<number> {
     const data = await this.local.load(rel.pack(id), { maxBytes: MAX_PACK_BYTES });
-    await this.remote.save(rel.pack(id), data);
+    await this.upload(rel.pack(id), data);
     if (journal) await this.journalAdd(id);
     await this.local.remove([rel.pack(id)]);
     return data.length;
