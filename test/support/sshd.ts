@@ -1,10 +1,16 @@
 // A real OpenSSH server for the remote-repository tests: Debian's sshd on a
 // loopback port with its own config, host key and authorized keys in a
-// fresh directory, internal-sftp only, and two accounts:
+// fresh directory, internal-sftp only, and three accounts:
 //   skt-sftp       a normal account: password or key, its repositories
 //                  under <base>/home;
 //   skt-sftp-jail  a restricted one: chrooted to <base>/jail (the server
-//                  decides what it sees), its repositories under /repos.
+//                  decides what it sees), its repositories under /repos;
+//   skt-sftp-ao    an append-only client (docs/append-only-design.md §3.2):
+//                  chrooted to <base>/ao, umask 0222 and an allow list of
+//                  SFTP requests (no remove, rename, setstat, mkdir), its
+//                  repositories under /repos, a setgid 2770 folder shared
+//                  with skt-sftp (the owner) through the group
+//                  skt-sftp-share; the owner reaches it as <base>/ao/repos.
 // Needs root (sshd switches to the account) and openssh-server
 // (scripts/deps.mjs). The accounts are system users created on first use,
 // with random passwords (one per boot, ensureAccounts) and no shell; every
@@ -24,6 +30,17 @@ import { freePort } from './free-port';
 
 export const SFTP_USER = 'skt-sftp';
 export const JAIL_USER = 'skt-sftp-jail';
+export const AO_USER = 'skt-sftp-ao';
+export const SHARE_GROUP = 'skt-sftp-share';
+/**
+ * What the append-only client may ask (sftp-server -p): what ssh2 sends for
+ * the client's calls (open with O_CREAT|O_EXCL, write, fsync@openssh.com,
+ * reads, lstat and listings), found by running sftp-append-only.test.ts
+ * without each name in turn. stat, realpath and limits (§3.2's list) are
+ * not needed; fsync is, though its refusal would pass unseen (sftp.ts
+ * treats fsync as best effort).
+ */
+export const AO_REQUESTS = 'open,close,read,write,fsync,lstat,fstat,opendir,readdir';
 const SSHD = '/usr/sbin/sshd';
 
 /** The tests need it: a missing server fails them with this, never skips them. */
@@ -34,7 +51,7 @@ function requireSshd(): void {
 const RUN_DIR = '/run/snapkeep-test-sshd';
 
 /**
- * The two accounts and their passwords, the same for every test file of
+ * The three accounts and their passwords, the same for every test file of
  * a boot (files run in parallel, and a password set by one would lock the
  * others out): created once under a lock, the passwords random, kept in a
  * root-only file on /run (gone at reboot, never in the repository).
@@ -44,14 +61,22 @@ function ensureAccounts(): Record<string, string> {
   const file = path.join(RUN_DIR, 'passwords');
   const script = [
     'set -e',
-    `for u in ${SFTP_USER} ${JAIL_USER}; do`,
+    `for u in ${SFTP_USER} ${JAIL_USER} ${AO_USER}; do`,
     '  /usr/bin/id -u "$u" >/dev/null 2>&1 || /usr/sbin/useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"',
     'done',
-    `if [ ! -s ${file} ]; then`,
-    '  umask 077',
-    `  for u in ${SFTP_USER} ${JAIL_USER}; do echo "$u:$(/usr/bin/od -An -N12 -tx1 /dev/urandom | /usr/bin/tr -d ' \\n')"; done > ${file}.new`,
-    `  mv ${file}.new ${file}`,
-    'fi',
+    `/usr/bin/getent group ${SHARE_GROUP} >/dev/null || /usr/sbin/groupadd --system ${SHARE_GROUP}`,
+    `for u in ${SFTP_USER} ${AO_USER}; do`,
+    `  /usr/bin/id -nG "$u" | /usr/bin/tr ' ' '\\n' | /usr/bin/grep -qx ${SHARE_GROUP} || /usr/sbin/usermod -a -G ${SHARE_GROUP} "$u"`,
+    'done',
+    // A password for each account that has none yet (a file of an earlier
+    // version of this module has two).
+    'umask 077',
+    `touch ${file}`,
+    `cp ${file} ${file}.new`,
+    `for u in ${SFTP_USER} ${JAIL_USER} ${AO_USER}; do`,
+    `  /usr/bin/grep -q "^$u:" ${file}.new || echo "$u:$(/usr/bin/od -An -N12 -tx1 /dev/urandom | /usr/bin/tr -d ' \\n')" >> ${file}.new`,
+    'done',
+    `mv ${file}.new ${file}`,
     // Set every time (the same values): whatever changed them meanwhile.
     `/usr/sbin/chpasswd < ${file}`,
   ].join('\n');
@@ -66,6 +91,10 @@ function ensureAccounts(): Record<string, string> {
 
 function uidOf(name: string): number {
   return Number(execFileSync('/usr/bin/id', ['-u', name], { encoding: 'utf8' }).trim());
+}
+
+function gidOf(name: string): number {
+  return Number(execFileSync('/usr/bin/getent', ['group', name], { encoding: 'utf8' }).split(':')[2]);
 }
 
 /** Waits until the port answers with an SSH banner. */
@@ -120,7 +149,9 @@ export interface Sshd {
   base: string;
   password: string;
   jailPassword: string;
-  /** A private key (OpenSSH format) authorized for both accounts. */
+  /** Of the append-only client account. */
+  aoPassword: string;
+  /** A private key (OpenSSH format) authorized for every account. */
   clientKey: Buffer;
   /** The host key's fingerprint, as the client computes it (SHA256:...). */
   hostKey: string;
@@ -128,10 +159,14 @@ export interface Sshd {
   home: string;
   /** Where the restricted account's / is, on this machine. */
   jail: string;
+  /** The append-only client's / on this machine; its <ao>/repos is the shared folder. */
+  ao: string;
   /** ms from spawn to the first banner, at the last start. */
   startMs: number;
   /** The sftp:// location of `rel` for the normal account (`/home/<rel>` on the server), or the jailed one. */
   url(rel: string, jailed?: boolean): string;
+  /** The sftp:// location of `rel` in the shared folder: for the owner (skt-sftp, by its path outside the chroot) or the append-only client (/repos/<rel>). */
+  sharedUrl(rel: string, as: 'owner' | 'client'): string;
   start(): Promise<void>;
   /** SIGKILL to sshd and every session it serves. */
   kill(): void;
@@ -147,6 +182,7 @@ export async function startSshd(): Promise<Sshd> {
   const passwords = ensureAccounts();
   const password = passwords[SFTP_USER] ?? '';
   const jailPassword = passwords[JAIL_USER] ?? '';
+  const aoPassword = passwords[AO_USER] ?? '';
   // ChrootDirectory needs every component root-owned and not group or
   // world writable, which /tmp is not.
   const base = fs.mkdtempSync(`${RUN_DIR}/s-`);
@@ -159,11 +195,20 @@ export async function startSshd(): Promise<Sshd> {
   fs.mkdirSync(jail, { mode: 0o755 });
   fs.mkdirSync(path.join(jail, 'repos'), { mode: 0o700 });
   fs.chownSync(path.join(jail, 'repos'), uidOf(JAIL_USER), 0);
+  // The append-only client's chroot (root's, as sshd wants) and the shared
+  // folder in it: setgid, so all below belongs to the group, and 2770, so
+  // both accounts write and nobody else enters.
+  const ao = path.join(base, 'ao');
+  fs.mkdirSync(ao, { mode: 0o755 });
+  const shared = path.join(ao, 'repos');
+  fs.mkdirSync(shared);
+  fs.chownSync(shared, uidOf(SFTP_USER), gidOf(SHARE_GROUP));
+  fs.chmodSync(shared, 0o2770);
   const keys = path.join(base, 'keys');
   fs.mkdirSync(keys, { mode: 0o755 });
   execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(base, 'client'), '-C', 'snapkeep-test'], { stdio: 'ignore' });
   const pub = fs.readFileSync(path.join(base, 'client.pub'));
-  for (const u of [SFTP_USER, JAIL_USER]) fs.writeFileSync(path.join(keys, u), pub, { mode: 0o644 });
+  for (const u of [SFTP_USER, JAIL_USER, AO_USER]) fs.writeFileSync(path.join(keys, u), pub, { mode: 0o644 });
   const clientKey = fs.readFileSync(path.join(base, 'client'));
   const hostKeyFile = path.join(base, 'host_ed25519');
   const makeHostKey = () => {
@@ -188,7 +233,7 @@ export async function startSshd(): Promise<Sshd> {
       'PubkeyAuthentication yes',
       `AuthorizedKeysFile ${keys}/%u`,
       'PermitRootLogin no',
-      `AllowUsers ${SFTP_USER} ${JAIL_USER}`,
+      `AllowUsers ${SFTP_USER} ${JAIL_USER} ${AO_USER}`,
       'Subsystem sftp internal-sftp',
       'ForceCommand internal-sftp',
       'AllowTcpForwarding no',
@@ -197,6 +242,10 @@ export async function startSshd(): Promise<Sshd> {
       'LogLevel ERROR',
       `Match User ${JAIL_USER}`,
       `  ChrootDirectory ${jail}`,
+      `Match User ${AO_USER}`,
+      `  ChrootDirectory ${ao}`,
+      `  ForceCommand internal-sftp -u 0222 -p ${AO_REQUESTS}`,
+      '  PermitTTY no',
       '',
     ].join('\n'),
     { mode: 0o600 },
@@ -210,12 +259,15 @@ export async function startSshd(): Promise<Sshd> {
     base,
     password,
     jailPassword,
+    aoPassword,
     clientKey,
     hostKey: fingerprint(),
     home,
     jail,
+    ao,
     startMs: 0,
     url: (rel, jailed = false) => (jailed ? `sftp://${JAIL_USER}@127.0.0.1:${port}/repos/${rel}` : `sftp://${SFTP_USER}@127.0.0.1:${port}${home}/${rel}`),
+    sharedUrl: (rel, as) => (as === 'client' ? `sftp://${AO_USER}@127.0.0.1:${port}/repos/${rel}` : `sftp://${SFTP_USER}@127.0.0.1:${port}${shared}/${rel}`),
     async start() {
       const t0 = Date.now();
       // The watchdog: sshd in the background, killed with its group when this process is gone.

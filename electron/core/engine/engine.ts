@@ -120,6 +120,13 @@ export async function createRepository(opts: InitOptions, path: string, chunkSiz
   }
   const folders = [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp];
   for (const d of opts.appendOnly ? [...folders, rel.keys] : folders) await mkdirRepo(path, d);
+  // Every bucket now: an append-only client may not make folders (§3.2).
+  if (opts.appendOnly)
+    for (let i = 0; i < 256; i++) {
+      const xx = i.toString(16).padStart(2, '0');
+      await mkdirRepo(path, `${rel.packs}/${xx}`);
+      await mkdirRepo(path, `${rel.lists}/${xx}`);
+    }
   // Chosen once, here: a repository keeps its algorithms for life.
   const set = opts.algorithms ?? (fastCryptoAvailable() ? 'fast' : 'classic');
   const id = randomBytes(8).toString('hex');

@@ -16,6 +16,13 @@ export interface RemoteAccess extends SftpCredentials, S3Credentials {
   readyTimeoutMs?: number;
   /** Packs the read cache of restore, verify and readers keeps (16 MiB each; default READ_CACHE_PACKS). */
   readCachePacks?: number;
+  /**
+   * SFTP, the owner of an append-only repository: its folder is shared with
+   * the clients' account through a group, so the owner's files are made
+   * group-readable and its folders group-writable (sftp.ts `sharedGroup`).
+   * Given at init and at every open of the owner's that writes.
+   */
+  sharedGroup?: boolean;
 }
 
 export interface RemoteConnection {
@@ -46,6 +53,7 @@ export async function openBackend(location: string, access: RemoteAccess | undef
   const sftp = new SftpStorage(loc, access ?? {}, {
     ...(access?.retry && { retry: access.retry }),
     ...(access?.readyTimeoutMs !== undefined && { readyTimeoutMs: access.readyTimeoutMs }),
+    ...(access?.sharedGroup === true && { sharedGroup: true }),
   });
   // Every open logs in itself, also when the location is open already (and
   // its connection is then shared): a wrong password or a changed host key

@@ -103,7 +103,16 @@ export interface SftpStorageOptions {
   stallTimeoutMs?: number;
   /** Counts of what went over the wire, for tests and the progress view. */
   onSave?: (name: string, bytes: number) => void;
+  /**
+   * The repository's folder is shared with append-only clients through a
+   * group (docs/append-only-design.md §3.2): folders made 2770 and files
+   * 0640 (keys/owner still 0600), instead of 0700 and 0600.
+   */
+  sharedGroup?: boolean;
 }
+
+/** The owner's key object: never readable by the group, shared or not. */
+const OWNER_KEYS = 'keys/owner';
 
 export class SftpStorage implements RepoStorage {
   readonly remote = true;
@@ -244,8 +253,11 @@ export class SftpStorage implements RepoStorage {
     for (const part of dir.split('/').filter((x) => x !== '')) {
       at += `/${part}`;
       if (this.madeDirs.has(at)) continue;
+      const mode = this.opts.sharedGroup ? 0o2770 : 0o700;
+      let made = false;
       try {
-        await ch.call<void>((cb) => ch.sftp.mkdir(at, { mode: 0o700 }, (err) => cb(err, undefined)));
+        await ch.call<void>((cb) => ch.sftp.mkdir(at, { mode }, (err) => cb(err, undefined)));
+        made = true;
       } catch (e) {
         // Already there (or made by another process) is what we want; a
         // link or file in its place is refused when it is used.
@@ -254,12 +266,20 @@ export class SftpStorage implements RepoStorage {
           if (!st?.isDirectory()) throw e;
         } else throw e;
       }
+      // The server's umask (022 usually) takes the group's write bit.
+      if (made && this.opts.sharedGroup) await ch.call<void>((cb) => ch.sftp.setstat(at, { mode }, (err) => cb(err, undefined)));
       this.madeDirs.add(at);
     }
   }
 
+  /** Of a new file: readable by the group when the folder is shared (the owner's key object never). */
+  private fileMode(name: string): number {
+    return this.opts.sharedGroup && name !== OWNER_KEYS ? 0o640 : 0o600;
+  }
+
   async save(name: string, data: Buffer): Promise<void> {
     const path = this.abs(name);
+    const mode = this.fileMode(name);
     const slash = path.lastIndexOf('/');
     const dir = path.slice(0, slash);
     const base = path.slice(slash + 1);
@@ -267,11 +287,11 @@ export class SftpStorage implements RepoStorage {
       const tmp = `${dir}/.snapkeep-tmp-${base}-${randomBytes(6).toString('hex')}`;
       let handle: Buffer;
       try {
-        handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
+        handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode }, cb));
       } catch (e) {
         if (sftpCode(e) !== SFTP_NO_SUCH_FILE) throw e;
         await this.mkdirs(ch, dir);
-        handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
+        handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode }, cb));
       }
       try {
         await this.writeAll(ch, handle, data);
@@ -312,7 +332,7 @@ export class SftpStorage implements RepoStorage {
     const shown = `${this.location}/${name}`;
     let ours = false;
     const result = await this.run(`create ${shown}`, async (ch) => {
-      const open = () => ch.call<Buffer>((cb) => ch.sftp.open(path, 'wx', { mode: 0o640 }, cb));
+      const open = () => ch.call<Buffer>((cb) => ch.sftp.open(path, 'wx', { mode: name === OWNER_KEYS ? 0o600 : 0o640 }, cb));
       let handle: Buffer;
       try {
         handle = await open().catch(async (e: unknown) => {
