@@ -27,8 +27,13 @@ export const locksCommand: Command = {
 
 async function showLocks(repo: string, values: { 'remove-stale'?: boolean | undefined; remove?: string[] | undefined; force?: boolean | undefined }, json: boolean, out: (s: string) => void): Promise<number> {
   // Format 3 (append-only) keeps its locks as files added per refresh (lock protocol 3).
-  // Removing is the owner's: a client's server login refuses it.
-  const opts: LockOptions = (await readConfig(repo)).version === 3 ? { protocol: 3, mayDelete: true } : {};
+  // Removing is the owner's: a client's server login refuses it. A config that
+  // cannot be read (a damaged repository) still lets its locks be seen.
+  const version = await readConfig(repo).then(
+    (c) => c.version,
+    () => undefined,
+  );
+  const opts: LockOptions = version === 3 ? { protocol: 3, mayDelete: true } : {};
   const before = await listLocks(repo, opts);
   const names = [...(values['remove-stale'] ? before.filter((l) => l.stale).map((l) => l.name) : []), ...(values.remove ?? [])];
   const removed = names.length ? await removeLocks(repo, [...new Set(names)], values.force === true, opts) : [];
