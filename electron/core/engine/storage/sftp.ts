@@ -1,8 +1,10 @@
 // The SFTP backend (ssh2): a repository in a folder of an SSH server.
 //
 // - Save: the object is written to `.snapkeep-tmp-<name>-<random>` beside
-//   its final name (0600), fsync'ed on the server (fsync@openssh.com where
-//   offered), then renamed over the final name (posix-rename@openssh.com,
+//   its final name (0600; 0640 and folders 2770 with `sharedGroup`, for
+//   an append-only repository's owner), fsync'ed on the server
+//   (fsync@openssh.com where offered), then renamed over the final name
+//   (posix-rename@openssh.com,
 //   which replaces atomically; plain SFTP rename otherwise). A killed save
 //   leaves only a temp file, which prune sweeps after its margin.
 // - The host key is pinned at first use: the caller gives the fingerprint

@@ -147,6 +147,16 @@ run('an append-only repository over SFTP', () => {
     } finally {
       await owner.close();
     }
+    // Whatever the owner wrote (lock files, and index files when prune rewrites) the client can read...
+    for (const f of files(dir)) expect([path.relative(dir, f), fs.statSync(f).mode & 0o777]).toEqual([path.relative(dir, f), f.endsWith('keys/owner') ? 0o600 : expect.toSatisfy((m: number) => m === 0o640 || m === 0o440)]);
+    // ... and it backs up again.
+    const again = await engine.open({ path: clientUrl, passphrase: CLIENT, cacheDir: path.join(tmp.dir, 'client-cache'), remote: clientAccess() });
+    try {
+      const third = await again.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+      expect((await again.listPoints()).map((p) => p.id).sort()).toEqual([incr, third.id].sort());
+    } finally {
+      await again.close();
+    }
   }, 180_000);
 
   it('a client whose upload is cut when its server dies backs up fine the next time, and the owner restores it', async () => {
