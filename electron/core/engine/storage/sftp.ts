@@ -4,9 +4,9 @@
 //   its final name (0600; 0640 and folders 2770 with `sharedGroup`, for
 //   an append-only repository's owner), fsync'ed on the server
 //   (fsync@openssh.com where offered), then renamed over the final name
-//   (posix-rename@openssh.com,
-//   which replaces atomically; plain SFTP rename otherwise). A killed save
-//   leaves only a temp file, which prune sweeps after its margin.
+//   (posix-rename@openssh.com, which replaces atomically; plain SFTP
+//   rename otherwise). A killed save leaves only a temp file, which prune
+//   sweeps after its margin.
 // - The host key is pinned at first use: the caller gives the fingerprint
 //   it saw before (`hostKey`); none given, the key is accepted and
 //   `hostKey` says which it was, so the caller can show it and keep it. A
