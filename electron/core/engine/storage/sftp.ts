@@ -296,17 +296,12 @@ export class SftpStorage implements RepoStorage {
         handle = await ch.call<Buffer>((cb) => ch.sftp.open(tmp, 'wx', { mode }, cb));
       }
       try {
-        await this.writeAll(ch, handle, data);
         // Durable before it gets its name (where the server offers it).
-        await ch.call<void>((cb) => ch.sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))).catch((e: unknown) => {
-          if (isConnectionError(e)) throw e;
-        });
+        await this.writeDurably(ch, handle, data);
       } catch (e) {
-        await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
         await ch.call<void>((cb) => ch.sftp.unlink(tmp, (err) => cb(err, undefined))).catch(() => undefined);
         throw e;
       }
-      await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined)));
       try {
         await ch.call<void>((cb) => ch.sftp.ext_openssh_rename(tmp, path, (err) => cb(err, undefined)));
       } catch (e) {
@@ -360,20 +355,25 @@ export class SftpStorage implements RepoStorage {
         throw new AppError('IO_ERROR', `${shown}: an upload was cut short and left an incomplete file, which this client may not replace`, { path: shown, reason: 'already-exists' });
       }
       ours = true;
-      try {
-        await this.writeAll(ch, handle, data);
-        await ch.call<void>((cb) => ch.sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))).catch((e: unknown) => {
-          if (isConnectionError(e)) throw e;
-        });
-      } catch (e) {
-        await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
-        throw e;
-      }
-      await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined)));
+      await this.writeDurably(ch, handle, data);
       return 'created' as const;
     });
     if (result === 'created') this.opts.onSave?.(name, data.length);
     return result;
+  }
+
+  /** Writes `data` at the start of the open `handle`, fsyncs where the server offers it, and closes it (also when a write fails). */
+  private async writeDurably(ch: SftpChannel, handle: Buffer, data: Buffer): Promise<void> {
+    try {
+      await this.writeAll(ch, handle, data);
+      await ch.call<void>((cb) => ch.sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined))).catch((e: unknown) => {
+        if (isConnectionError(e)) throw e;
+      });
+    } catch (e) {
+      await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+      throw e;
+    }
+    await ch.call<void>((cb) => ch.sftp.close(handle, (err) => cb(err, undefined)));
   }
 
   private async writeAll(ch: SftpChannel, handle: Buffer, data: Buffer): Promise<void> {
