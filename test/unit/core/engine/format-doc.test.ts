@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EnvelopeType, openNativeRepo } from '../../../../native/engine';
 import { RepoConfig } from '../../../../electron/core/engine/config';
 import { Manifest, ManifestDevice } from '../../../../electron/core/engine/manifest';
+import { docFields } from './doc-tables';
 import { scratch } from './fixtures';
 
 const DOC = fs.readFileSync(path.resolve(__dirname, '../../../../docs/repository-format.md'), 'utf8');
@@ -25,20 +26,6 @@ function docHex(name: string): string {
   return m[1].replace(/\s+/g, '');
 }
 
-/** The field names in the first column of the table under `heading`. */
-function docFields(heading: string): string[] {
-  const at = DOC.indexOf(heading);
-  if (at < 0) throw new Error(`no "${heading}" in docs/repository-format.md`);
-  const lines = DOC.slice(at).split('\n').slice(1);
-  const rows = lines.slice(lines.findIndex((l) => l.startsWith('|')));
-  const out: string[] = [];
-  for (const l of rows) {
-    if (!l.startsWith('|')) break;
-    const m = /^\|\s*`([A-Za-z]+)`/.exec(l);
-    if (m?.[1]) out.push(m[1]);
-  }
-  return out.sort();
-}
 
 function dump(b: Buffer): string {
   return b.toString('hex').replace(/(.{64})/g, '$1\n').trim();
@@ -81,8 +68,8 @@ describe('docs/repository-format.md', () => {
   });
 
   it('lists exactly the fields of the config and the manifest', () => {
-    expect(docFields('### Config fields')).toEqual(Object.keys(RepoConfig.shape).sort());
-    expect(docFields('### Manifest fields')).toEqual(Object.keys(Manifest.shape).sort());
-    expect(docFields('### Manifest device fields')).toEqual(Object.keys(ManifestDevice.shape).sort());
+    expect(docFields('repository-format.md', '### Config fields')).toEqual(Object.keys(RepoConfig.shape).sort());
+    expect(docFields('repository-format.md', '### Manifest fields')).toEqual(Object.keys(Manifest.shape).sort());
+    expect(docFields('repository-format.md', '### Manifest device fields')).toEqual(Object.keys(ManifestDevice.shape).sort());
   });
 });

@@ -15,6 +15,7 @@ import { aeadOpen, deriveKey } from '../../../../native/engine';
 import { RepoConfigV3, isFormat3, readConfig, sealConfig, writeConfig } from '../../../../electron/core/engine/config';
 import { unlockRepository } from '../../../../electron/core/engine/engine';
 import { type RepoKeys, KeySlot, createAppendOnlyKeys, publicKeyOf, sealKeySlot, slotText } from '../../../../electron/core/engine/keys';
+import { docFields } from './doc-tables';
 import { scratch } from './fixtures';
 
 const DOC_PATH = path.resolve(__dirname, '../../../../docs/repository-format-v3.md');
@@ -29,20 +30,6 @@ function docBlock(name: string): string {
   return m[1];
 }
 
-/** The field names in the first column of the table under `heading`. */
-function docFields(heading: string): string[] {
-  const at = DOC.indexOf(heading);
-  if (at < 0) throw new Error(`no "${heading}" in docs/repository-format-v3.md`);
-  const lines = DOC.slice(at).split('\n').slice(1);
-  const rows = lines.slice(lines.findIndex((l) => l.startsWith('|')));
-  const out: string[] = [];
-  for (const l of rows) {
-    if (!l.startsWith('|')) break;
-    const m = /^\|\s*`([A-Za-z]+)`/.exec(l);
-    if (m?.[1]) out.push(m[1]);
-  }
-  return out.sort();
-}
 
 // The worked example, as the document states it. The secret key is Alice's
 // of RFC 7748 section 6.1, whose public key the RFC gives.
@@ -169,7 +156,7 @@ describe('docs/repository-format-v3.md', () => {
   });
 
   it('lists exactly the fields of the format-3 config and of a key object', () => {
-    expect(docFields('### Config fields (format 3)')).toEqual(Object.keys(RepoConfigV3.shape).sort());
-    expect(docFields('### Key object fields')).toEqual(Object.keys(KeySlot.shape).sort());
+    expect(docFields('repository-format-v3.md', '### Config fields (format 3)')).toEqual(Object.keys(RepoConfigV3.shape).sort());
+    expect(docFields('repository-format-v3.md', '### Key object fields')).toEqual(Object.keys(KeySlot.shape).sort());
   });
 });
