@@ -28,7 +28,7 @@ import {
   type RestoreDeviceRequest,
   createCancelToken,
 } from '../../../../native/engine';
-import type { Progress, UploadProgress } from '../../../common/contract';
+import { AppError, type Progress, type UploadProgress } from '../../../common/contract';
 import { RateMeter } from '../../tasks/rate';
 import { ID_BYTES, rel } from '../format';
 import { toAppError } from '../errors';
@@ -320,12 +320,20 @@ export class RemoteNative implements NativeRepo {
   private async rebuildIndexLocked(packs: string[]): Promise<{ indexFile: string; badPacks: string[] }> {
     const fetched: string[] = [];
     try {
+      // A pack no pack can be (a cut upload's short object) is bad, as the
+      // engine says of a damaged trailer: indexed without it, never fatal.
+      const tooShort: string[] = [];
       await mapLimit(packs, PARALLEL_FETCHES, async (id) => {
-        if (await this.wc.fetchPack(id, true)) fetched.push(id);
+        try {
+          if (await this.wc.fetchPack(id, true)) fetched.push(id);
+        } catch (e) {
+          if (!(e instanceof AppError && e.code === 'REPO_CORRUPT' && e.details?.['pack'] === id)) throw e;
+          tooShort.push(id);
+        }
       });
-      const r = await this.inner.rebuildIndex(packs);
+      const r = await this.inner.rebuildIndex(packs.filter((id) => !tooShort.includes(id)));
       if (r.indexFile) await this.wc.publishIndex(r.indexFile);
-      return r;
+      return { ...r, badPacks: [...r.badPacks, ...tooShort] };
     } finally {
       this.inner.closeFiles();
       await this.wc.dropPacks(fetched);
@@ -354,8 +362,15 @@ export class RemoteNative implements NativeRepo {
       // A pack of the cache (a restore killed before it dropped it) is on
       // the store already: only spooled ones are missing there.
       const st = await this.wc.remote.stat(rel.pack(id));
+      const mine = await this.wc.local.stat(rel.pack(id));
       if (st === undefined) {
         await this.wc.uploadPack(id);
+        uploaded++;
+      } else if (mine !== undefined && st.size !== mine.size) {
+        // The upload was cut (an SFTP save is not atomic for an append-only
+        // client): send the whole pack again, under a new id when the short
+        // object may not be replaced.
+        await this.wc.uploadPack(this.wc.appendOnly ? await this.wc.renamePack(id) : id);
         uploaded++;
       } else {
         // Saved, but maybe killed before the journal said so: the journal

@@ -19,7 +19,7 @@
 // The remote store holds the truth; the working copy can be deleted at any
 // time (everything in it is fetched again, a spool not yet uploaded is
 // lost and read again from the source by the next backup).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 
@@ -224,6 +224,21 @@ export class WorkingCopy {
     }
     await fs.rename(tmp, this.packPath(id));
     return true;
+  }
+
+  /**
+   * Gives a spooled pack a fresh id: what an append-only client does with a
+   * pack whose upload was cut, since it may not replace the short object on
+   * the store. A pack's bytes do not name its id, so the copy is the same
+   * pack under another name; the short one stays an orphan the owner's
+   * prune removes.
+   */
+  async renamePack(id: string): Promise<string> {
+    if (!PACK_ID.test(id)) throw new AppError('INTERNAL', `not a pack id: ${id}`);
+    const fresh = randomBytes(16).toString('hex');
+    await this.local.mkdir(`${rel.packs}/${fresh.slice(0, 2)}`);
+    await fs.rename(this.packPath(id), this.packPath(fresh));
+    return fresh;
   }
 
   /** Removes packs from the working copy (cache or spool). */
