@@ -212,6 +212,60 @@ run('an append-only repository over SFTP', () => {
       await owner.close();
     }
   }, 180_000);
+
+  it('sends a spooled pack whose copy on the server is short again under a new id, and the backup goes on', async () => {
+    // What a cut upload leaves, made exactly: a sealed pack in the client's
+    // spool whose object on the server is short and the client's (0440, not
+    // replaceable). A pack's bytes do not name its id, so a copy of one the
+    // server has, under a fresh id, is such a pack.
+    const image = path.join(tmp.dir, 'short.img');
+    makeImage(image, 4 * 1024 * 1024, 44);
+    const dir = path.join(sshd.ao, 'repos', 'short');
+    const cacheDir = path.join(tmp.dir, 'short-client-cache');
+    await (await engine.init({ path: sshd.sharedUrl('short', 'owner'), passphrase: OWNER, appendOnly: { clientPassphrase: CLIENT }, cacheDir: path.join(tmp.dir, 'short-owner-cache'), remote: ownerAccess() })).close();
+    const open = () => engine.open({ path: sshd.sharedUrl('short', 'client'), passphrase: CLIENT, cacheDir, remote: clientAccess() });
+    let client = await open();
+    try {
+      await client.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 });
+    } finally {
+      await client.close();
+    }
+    const [pack] = files(path.join(dir, 'packs'));
+    if (pack === undefined) throw new Error('the first backup left no pack');
+    const fresh = 'ab'.padEnd(32, '7');
+    const [wc] = fs.readdirSync(path.join(cacheDir, 'remote'));
+    fs.mkdirSync(path.join(cacheDir, 'remote', wc ?? '', 'packs', 'ab'), { recursive: true });
+    fs.copyFileSync(pack, path.join(cacheDir, 'remote', wc ?? '', 'packs', 'ab', fresh));
+    const short = path.join(dir, 'packs', 'ab', fresh);
+    fs.writeFileSync(short, 'cut short');
+    const owner = fs.statSync(pack);
+    fs.chownSync(short, owner.uid, owner.gid);
+    fs.chmodSync(short, 0o440);
+    const before = files(path.join(dir, 'packs')).length;
+
+    client = await open();
+    let id: string;
+    try {
+      id = (await client.backup({ sources: [{ source: image, readFrom: image }], compressionLevel: 1 })).id;
+    } finally {
+      await client.close();
+    }
+    // The short object is left as it was; the whole pack went up under a new name.
+    expect(fs.readFileSync(short, 'utf8')).toBe('cut short');
+    const now = files(path.join(dir, 'packs'));
+    expect(now.length).toBe(before + 1);
+    const data = fs.readFileSync(pack);
+    expect(now.filter((f) => f !== pack && fs.readFileSync(f).equals(data))).toHaveLength(1);
+
+    const o = await engine.open({ path: sshd.sharedUrl('short', 'owner'), passphrase: OWNER, cacheDir: path.join(tmp.dir, 'short-owner-cache'), remote: ownerAccess() });
+    try {
+      const restored = path.join(tmp.dir, 'short-restored.img');
+      await o.restore({ pointId: id, source: image, target: restored, skipIdentical: false });
+      expect(sha256(restored)).toBe(sha256(image));
+    } finally {
+      await o.close();
+    }
+  }, 180_000);
 });
 
 /** An SFTP session of the append-only account, with no Snapkeep code between the test and the server. */
