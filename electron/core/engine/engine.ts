@@ -16,10 +16,14 @@ import { listRepoEntries, mkdirRepo, writeRepoFile } from './repo-files';
 import { type RemoteAccess, type RemoteConnection, connectRemote } from './remote/connect';
 import { probeRemote } from './remote/probe';
 import { RemoteNative } from './remote/remote-native';
+import { mapLimit } from './remote/working-copy';
 import { Repository } from './repository';
 import { isRemoteLocation, parseLocation } from './storage/location';
 import { markAppendOnly } from './storage/registry';
 import { type UpgradeReport, upgradeRepository } from './upgrade';
+
+/** Bucket folders an append-only init makes at once. */
+const BUCKET_MKDIRS = 16;
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -121,12 +125,11 @@ export async function createRepository(opts: InitOptions, path: string, chunkSiz
   const folders = [rel.points, rel.lists, rel.index, rel.packs, rel.locks, rel.tmp];
   for (const d of opts.appendOnly ? [...folders, rel.keys] : folders) await mkdirRepo(path, d);
   // Every bucket now: an append-only client may not make folders (§3.2).
-  if (opts.appendOnly)
-    for (let i = 0; i < 256; i++) {
-      const xx = i.toString(16).padStart(2, '0');
-      await mkdirRepo(path, `${rel.packs}/${xx}`);
-      await mkdirRepo(path, `${rel.lists}/${xx}`);
-    }
+  // 512 folders, a round trip or two each on a server: several at a time.
+  if (opts.appendOnly) {
+    const buckets = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')).flatMap((xx) => [`${rel.packs}/${xx}`, `${rel.lists}/${xx}`]);
+    await mapLimit(buckets, BUCKET_MKDIRS, (d) => mkdirRepo(path, d));
+  }
   // Chosen once, here: a repository keeps its algorithms for life.
   const set = opts.algorithms ?? (fastCryptoAvailable() ? 'fast' : 'classic');
   const id = randomBytes(8).toString('hex');
