@@ -15,7 +15,7 @@ import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
 import type { RepoRole } from './keys';
-import { type LockOptions, acquireLock, lockedSignal, withLock } from './locks';
+import { type HeldLock, type LockKind, type LockOptions, acquireLock, lockedSignal, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
 import { runPrune } from './prune';
@@ -51,6 +51,11 @@ export class Repository implements RepositoryHandle, RepoContext {
    */
   private get locking(): LockOptions {
     return this.config.version === 3 ? { protocol: 3, mayDelete: this.role !== 'client' } : {};
+  }
+
+  /** `fn` under this repository's lock of `kind`, by its format's lock protocol. */
+  private locked<T>(kind: LockKind, operation: string, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
+    return withLock(this.path, kind, operation, fn, this.locking);
   }
 
   /** An append-only client asking for what needs the owner's key: refused before any lock or write. */
@@ -113,96 +118,66 @@ export class Repository implements RepositoryHandle, RepoContext {
 
   backup(req: BackupRequest): Promise<RestorePoint> {
     return this.serial('backup', () =>
-      withLock(
-        this.path,
-        'shared',
-        'backup',
-        async (lock) => {
+      this.locked('shared', 'backup', async (lock) => {
           const { files } = await this.native.loadIndex();
           return runBackup(this, req, lock, files);
-        },
-        this.locking,
-      ),
+        }),
     );
   }
 
   restore(req: RestoreRequest): Promise<RestoreResult> {
     return this.serial('restore', async () => {
       this.ownerOnly('restoring');
-      return withLock(
-        this.path,
-        'shared',
-        'restore',
-        async (lock) => {
+      return this.locked('shared', 'restore', async (lock) => {
           await this.native.loadIndex();
           return runRestore(this, req, lock);
-        },
-        this.locking,
-      );
+        });
     });
   }
 
   resumable(q: ResumeQuery): Promise<ResumeInfo> {
     // Reads chunk lists: under the shared lock, like any reader.
     this.ownerOnly('restoring');
-    return withLock(this.path, 'shared', 'restore', () => probeResume(this, q), this.locking);
+    return this.locked('shared', 'restore', () => probeResume(this, q));
   }
 
   verify(opts: { pointId?: string; data: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<VerifyReport> {
     return this.serial('verify', async () => {
       // The structure (manifests, lists, index, pack trailers) is under the metadata key a client holds; the data is not.
       if (opts.data) this.ownerOnly('checking the data');
-      return withLock(
-        this.path,
-        'shared',
-        'verify',
-        async (lock) => {
+      return this.locked('shared', 'verify', async (lock) => {
           const report = await runVerify(this, { ...opts, signal: lockedSignal(opts.signal, lock) });
           // A report made while a prune ran (the lock lost) would show its deletions as damage.
           await lock.assertHeld();
           return report;
-        },
-        this.locking,
-      );
+        });
     });
   }
 
   prune(opts: PruneOptions): Promise<PruneReport> {
     return this.serial('prune', async () => {
       this.ownerOnly('removing restore points');
-      return withLock(
-        this.path,
-        opts.dryRun ? 'shared' : 'exclusive',
-        'prune',
-        async (lock) => {
+      return this.locked(opts.dryRun ? 'shared' : 'exclusive', 'prune', async (lock) => {
           try {
             return await runPrune(this, opts, lock);
           } finally {
             // Packs it deleted free their space only once no descriptor holds them.
             this.native.closeFiles();
           }
-        },
-        this.locking,
-      );
+        });
     });
   }
 
   repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<RepairReport> {
     return this.serial('repair index', async () => {
       this.ownerOnly('repairing the index');
-      return withLock(
-        this.path,
-        opts.dryRun ? 'shared' : 'exclusive',
-        'repair',
-        async () => {
+      return this.locked(opts.dryRun ? 'shared' : 'exclusive', 'repair', async () => {
           try {
             return await runRepairIndex(this, opts);
           } finally {
             this.native.closeFiles();
           }
-        },
-        this.locking,
-      );
+        });
     });
   }
 
