@@ -35,8 +35,7 @@ const MAX_FSTAB_LINES = 200;
 
 /** mtools on the FAT at `offset` of `target`: no mount, no loop device, works on image files. */
 function mtool(cmd: string, target: string, offset: number, args: string[]) {
-  process.env['MTOOLS_SKIP_CHECK'] = '1';
-  return sh(cmd, ['-i', `${target}@@${offset}`, ...args], undefined, 60_000);
+  return sh(cmd, ['-i', `${target}@@${offset}`, ...args], undefined, 60_000, { MTOOLS_SKIP_CHECK: '1' });
 }
 
 async function fatHas(target: string, offset: number, file: string): Promise<boolean> {

@@ -14,9 +14,9 @@ import { AppError } from '../../common/contract';
 import type { PointReader, RepositoryHandle } from '../engine/api';
 import { MiB, type PlanInput, type PlanPartitionIn } from '../engine/restore-plan';
 
-export function sh(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<{ ok: boolean; code: number; stdout: string; stderr: string }> {
+export function sh(cmd: string, args: string[], input?: string, timeoutMs = 120_000, env: Record<string, string> = {}): Promise<{ ok: boolean; code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, LC_ALL: 'C', ...env } }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ ok: !err, code, stdout: String(stdout), stderr: String(stderr) || (err ? err.message : '') });
     });
