@@ -4,6 +4,7 @@
 import { z } from 'zod';
 
 import { ErrorInfo } from './errors';
+import { RepositoryRole } from './append-only';
 import { HostKeyFingerprint, RepoLocation } from './location';
 import { RunProblem, RunResult } from './results';
 
@@ -86,6 +87,12 @@ export const Repository = z.object({
   /** Whether the path is reachable right now (USB disk plugged in ...). */
   online: z.boolean(),
   formatVersion: z.number().int().optional(),
+  /**
+   * Format 3 (append-only), once opened here: the key this computer holds.
+   * 'client' adds backups only; restores and clean-ups need the owner's
+   * passphrase and login given for the operation (OwnerAccess).
+   */
+  role: RepositoryRole.optional(),
   chunkSize: z.number().int().positive().optional(),
   /** The repository's algorithms (docs/repository-format.md, "Algorithms"): chunk ids and encryption ("none" or the AEAD). */
   algorithms: z.object({ chunkId: z.string().max(64), encryption: z.string().max(64) }).optional(),

@@ -1,4 +1,5 @@
 export * from './app';
+export * from './append-only';
 export * from './checkpoint';
 export * from './domain';
 export * from './errors';

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
+import { AppendOnlyInit, ownerLoginProblems } from './append-only';
 import { AutoCheckpoints, BeforePackagesResult, Checkpoint, CheckpointId, CheckpointName, CheckpointPlan } from './checkpoint';
 import { RemoteAccessFields, RemoteProbe, RepoLocation } from './location';
 import {
@@ -114,9 +115,23 @@ export const methods = {
         passphrase: Passphrase.optional(),
         chunkSize: z.number().int().positive().optional(),
         remember: z.boolean().optional(),
+        /**
+         * An append-only repository (format 3): `passphrase` is then the
+         * owner's, used now and not kept; the client passphrase is the one
+         * kept (and remembered with `remember`), and the owner login creates
+         * it while `remote` is the backup login kept.
+         */
+        appendOnly: AppendOnlyInit.optional(),
       })
       .strict()
-      .refine((p) => !p.remember || p.passphrase !== undefined, { message: 'only a passphrase can be remembered', path: ['remember'] }),
+      .refine((p) => !p.remember || p.passphrase !== undefined, { message: 'only a passphrase can be remembered', path: ['remember'] })
+      .superRefine((p, ctx) => {
+        if (!p.appendOnly) return;
+        if (p.passphrase === undefined) ctx.addIssue({ code: 'custom', message: 'an append-only repository needs the owner passphrase', path: ['passphrase'] });
+        if (p.appendOnly.clientPassphrase === p.passphrase)
+          ctx.addIssue({ code: 'custom', message: 'the backup passphrase must differ from the owner passphrase', path: ['appendOnly', 'clientPassphrase'] });
+        for (const issue of ownerLoginProblems(p.path, p.appendOnly.owner)) ctx.addIssue({ code: 'custom', message: issue.message, path: ['appendOnly', 'owner', ...issue.path] });
+      }),
     Repository,
   ),
   /**

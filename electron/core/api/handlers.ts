@@ -35,7 +35,8 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     // caller: a member of the helper's group acts with their own file access.
     'repos.probe': ({ path, remote }) => s.probeRepository(path, remote),
     'repos.add': ({ name, path, remote }, ctx) => s.addRepository(name, path, ctx.caller, remote),
-    'repos.init': ({ name, path, passphrase, chunkSize, remember, remote }, ctx) => s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller, remote),
+    'repos.init': ({ name, path, passphrase, chunkSize, remember, remote, appendOnly }, ctx) =>
+      s.initRepository(name, path, passphrase, chunkSize, remember ?? false, ctx.caller, remote, appendOnly),
     'repos.unlock': ({ id, passphrase, remember }, ctx) => s.unlockRepository(id, passphrase, remember ?? false, ctx.caller),
     'repos.updateLogin': ({ id, remote }, ctx) => s.updateRepositoryLogin(id, remote, ctx.caller),
     'repos.lock': ({ id }) => s.repos.lock(id),

@@ -8,7 +8,18 @@ import { promises as fs } from 'node:fs';
 
 import { z } from 'zod';
 
-import { AppError, Id, isAppError, isRemoteLocation, type RemoteAccessFields, type RemoteProbe, RepoLocation, type Repository } from '../../common/contract';
+import {
+  AppError,
+  type AppendOnlyInit,
+  Id,
+  isAppError,
+  isRemoteLocation,
+  parseLocation,
+  type RemoteAccessFields,
+  type RemoteProbe,
+  RepoLocation,
+  type Repository,
+} from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
 import { RepoPin } from '../engine/config-pin';
 import type { SourceLogger } from '../logs/logger';
@@ -113,6 +124,8 @@ export class RepoRegistry {
     const hostKey = isRemoteLocation(repo.path) ? (await this.loginOf(repo.path))?.hostKey : undefined;
     if (hostKey !== undefined) out.hostKey = hostKey;
     if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
+    // The role this computer last opened it with (its pin), not one an owner operation used.
+    if (repo.pin?.role !== undefined) out.role = repo.pin.role;
     if (facts?.chunkSize !== undefined) out.chunkSize = facts.chunkSize;
     if (facts?.algorithms !== undefined) out.algorithms = facts.algorithms;
     if (facts?.storedBytes !== undefined) out.storedBytes = facts.storedBytes;
@@ -184,9 +197,21 @@ export class RepoRegistry {
    * Creates a repository; with a passphrase it is encrypted and starts
    * unlocked, and `remember` stores the passphrase on this computer.
    */
-  async init(name: string, path: string, passphrase?: string, chunkSize?: number, remember = false, remote?: RemoteAccessFields): Promise<Repository> {
+  async init(
+    name: string,
+    path: string,
+    passphrase?: string,
+    chunkSize?: number,
+    remember = false,
+    remote?: RemoteAccessFields,
+    appendOnly?: AppendOnlyInit,
+  ): Promise<Repository> {
     if (remember && passphrase === undefined) throw new AppError('INVALID_ARGUMENT', 'only a passphrase can be remembered: this repository would not be encrypted');
     this.refuseDuplicate(path);
+    if (appendOnly) {
+      if (passphrase === undefined) throw new AppError('INVALID_ARGUMENT', 'an append-only repository needs the owner passphrase');
+      return this.initAppendOnly(name, path, passphrase, appendOnly, chunkSize, remember, remote);
+    }
     const login = await this.loginOf(path, remote);
     const handle = await this.options.engine.init({
       path,
@@ -199,6 +224,66 @@ export class RepoRegistry {
     if (passphrase !== undefined) this.passphrases.set(repo.id, passphrase);
     await this.remember(repo.id, handle);
     if (passphrase !== undefined && remember) await this.storeKey(repo, passphrase);
+    return this.describe(repo);
+  }
+
+  /**
+   * Creates an append-only repository (format 3) with the owner's login and
+   * passphrase, which are not kept, then opens it as this computer will: with
+   * the backup login and the client passphrase, so both are known to work
+   * before they are kept. The entry is the client's.
+   */
+  private async initAppendOnly(
+    name: string,
+    path: string,
+    ownerPassphrase: string,
+    appendOnly: AppendOnlyInit,
+    chunkSize: number | undefined,
+    remember: boolean,
+    remote: RemoteAccessFields | undefined,
+  ): Promise<Repository> {
+    const ownerPath = appendOnly.owner?.path ?? path;
+    const login = await this.loginOf(path, remote);
+    let ownerLogin: RemoteLogin | undefined;
+    if (isRemoteLocation(ownerPath)) {
+      const given = appendOnly.owner?.remote ?? {};
+      // The same server: a host key the user trusted for the backup login holds for the owner's.
+      const hostKey = given.hostKey ?? login?.hostKey;
+      ownerLogin = { ...given, ...(hostKey !== undefined && { hostKey }) };
+    }
+    // SFTP: the owner's files shared with the backup account through a group (design §3.2).
+    const sharedGroup = parseLocation(ownerPath).kind === 'sftp';
+    const owner = await this.options.engine.init({
+      path: ownerPath,
+      passphrase: ownerPassphrase,
+      appendOnly: { clientPassphrase: appendOnly.clientPassphrase },
+      ...(chunkSize !== undefined && { chunkSize }),
+      ...(ownerLogin && { remote: { ...ownerLogin, ...(sharedGroup && { sharedGroup }) } }),
+    });
+    // Held to what the owner made: the backup login must reach this repository, not another.
+    const pin: RepoPin = { ...owner.pin, role: 'client' };
+    await owner.close();
+    let handle: RepositoryHandle;
+    try {
+      handle = await this.options.engine.open({ path, pin, passphrase: appendOnly.clientPassphrase, ...(login && { remote: login }) });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new AppError(
+        isAppError(e) ? e.code : 'INTERNAL',
+        `the append-only repository was created at ${ownerPath}, but the backup login could not open it at ${path} (${why}); nothing was kept on this computer: add it as an existing repository with the backup login and passphrase`,
+        { path, ownerPath },
+      );
+    }
+    if (handle.role !== 'client') {
+      await handle.close();
+      throw new AppError('INTERNAL', `the backup passphrase opened ${path} as ${handle.role}, not as an append-only client`, { path });
+    }
+    if (login) await this.storeLogin(path, login, handle.hostKey);
+    const repo = await this.register(name, path, true, handle.pin);
+    this.passphrases.set(repo.id, appendOnly.clientPassphrase);
+    await this.remember(repo.id, handle);
+    if (remember) await this.storeKey(repo, appendOnly.clientPassphrase);
+    this.options.log.info(`repository ${name} is append-only: this computer holds the backup (client) key only`);
     return this.describe(repo);
   }
 

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import {
   AppError,
+  type AppendOnlyInit,
   type AutoCheckpoints,
   type BeforePackagesResult,
   type Checkpoint,
@@ -531,9 +532,10 @@ export class Service {
     remember: boolean,
     caller?: Caller,
     remote?: RemoteAccessFields,
+    appendOnly?: AppendOnlyInit,
   ): Promise<Repository> {
     await this.policy.newRepository(caller, repoPath);
-    return this.repos.init(name, repoPath, passphrase, chunkSize, remember, remote);
+    return this.repos.init(name, repoPath, passphrase, chunkSize, remember, remote, appendOnly);
   }
 
   async unlockRepository(id: string, passphrase: string, remember: boolean, caller?: Caller): Promise<Repository> {
