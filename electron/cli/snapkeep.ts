@@ -5,6 +5,7 @@ import { isAppError } from '../common/contract';
 import { APP_VERSION } from '../common/version';
 import type { Command } from './command';
 import { backupCommand } from './commands/backup';
+import { infoCommand } from './commands/info';
 import { initCommand } from './commands/init';
 import { jobsCommand } from './commands/jobs';
 import { kmodCommand } from './commands/kmod';
@@ -29,6 +30,7 @@ const commands: Command[] = [
   serveCommand,
   initCommand,
   backupCommand,
+  infoCommand,
   listCommand,
   locksCommand,
   restoreCommand,

@@ -49,18 +49,30 @@ function prompt(question: string): Promise<string> {
   });
 }
 
-export async function passphrase(passwordFile: string | undefined, confirm = false): Promise<string> {
+export async function passphrase(passwordFile: string | undefined, confirm = false, label = 'Passphrase'): Promise<string> {
   const env = process.env['SNAPKEEP_PASSWORD'];
   if (env !== undefined && env !== '') return env;
+  return passphraseFrom(passwordFile, confirm, label);
+}
+
+/** The first line of `passwordFile`, or a prompt (typed twice with `confirm`). */
+export async function passphraseFrom(passwordFile: string | undefined, confirm: boolean, label: string): Promise<string> {
   if (passwordFile !== undefined) {
     const text = fs.readFileSync(path.resolve(passwordFile), 'utf8');
     const first = text.split('\n')[0] ?? '';
     if (!first) throw new AppError('INVALID_ARGUMENT', `${passwordFile} holds no passphrase`);
     return first;
   }
-  const p = await prompt('Passphrase: ');
-  if (confirm && (await prompt('Again: ')) !== p) throw new AppError('INVALID_ARGUMENT', 'the passphrases differ');
+  const p = await prompt(`${label}: `);
+  if (confirm && (await prompt(`${label} again: `)) !== p) throw new AppError('INVALID_ARGUMENT', 'the passphrases differ');
   return p;
+}
+
+/** How the CLI names the key a handle was opened with; undefined for formats 1-2 (one key for everyone). */
+export function roleWords(role: RepositoryHandle['role']): string | undefined {
+  if (role === 'owner') return 'append-only (owner key)';
+  if (role === 'client') return 'append-only (client key: adds backups only)';
+  return undefined;
 }
 
 export function repoPath(p: string | undefined): string {
@@ -104,9 +116,19 @@ export async function remoteLogin(p: string): Promise<RemoteLogin | undefined> {
   return login;
 }
 
-/** Keeps the login that worked, and pins an SSH host key at first use (said on stderr). */
+/**
+ * Keeps the login that worked, and pins an SSH host key at first use (said
+ * on stderr). Not the owner's login of an append-only repository: it is
+ * typed for each owner operation and never stays on a computer that might
+ * be a backed-up one (docs/append-only.md).
+ */
 export async function rememberLogin(p: string, login: RemoteLogin | undefined, handle: RepositoryHandle): Promise<void> {
   if (!login) return;
+  if (handle.role === 'owner') {
+    const key = handle.hostKey !== undefined && login.hostKey === undefined ? `; the server's host key is ${handle.hostKey} (SNAPKEEP_SSH_HOST_KEY requires it next time)` : '';
+    process.stderr.write(`snapkeep: the owner's login for ${p} is not kept on this computer (append-only repository)${key}\n`);
+    return;
+  }
   if (isS3Location(p)) {
     // No host key: TLS (s3://) checks the server. The keys that worked are kept.
     if (login.accessKeyId !== undefined && login.secretAccessKey !== undefined) await new RemoteCredentials().store(p, login);
@@ -142,6 +164,20 @@ async function openWith(p: string, passwordFile: string | undefined, login: Remo
     if (!(e instanceof AppError) || e.code !== 'PASSPHRASE_REQUIRED') throw e;
   }
   return engine.open({ path: p, passphrase: await passphrase(passwordFile), ...remote });
+}
+
+/**
+ * Refuses what needs the owner's key when the client's opened the
+ * repository, before the command writes anything of its own (restore makes
+ * the target file before the engine would refuse). Same words as the engine.
+ */
+export function requireOwner(repo: RepositoryHandle, what: string): void {
+  if (repo.role !== 'client') return;
+  throw new AppError(
+    'OWNER_KEY_REQUIRED',
+    `${what} needs the owner's key: this computer can only add backups to ${repo.path} (open it with the owner passphrase, and for a server the owner's login)`,
+    { path: repo.path, role: repo.role },
+  );
 }
 
 // The app's own formatting (IEC units), so the CLI and the window agree.

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
-import { humanBytes, openRepo, passwordOption, repoPath } from './engine-common';
+import { humanBytes, openRepo, passwordOption, repoPath, roleWords } from './engine-common';
 import { formatTimestamp } from '../../common/format';
 
 export const listCommand: Command = {
@@ -14,6 +14,9 @@ export const listCommand: Command = {
     const repo = await openRepo(repoPath(positionals[0]), values['password-file']);
     try {
       const points = await repo.listPoints();
+      // Format 3 says which key opened it first (JSON stays the plain array: scripts read it).
+      const role = roleWords(repo.role);
+      if (!json && role !== undefined) out(role);
       if (json) out(JSON.stringify(points));
       else if (!points.length) out('no restore points');
       else

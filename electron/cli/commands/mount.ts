@@ -4,7 +4,7 @@ import { AppError } from '../../common/contract';
 import { mountPoint } from '../../core/nbd/mount';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
-import { openRepo, passwordOption, repoPath, resolvePoint } from './engine-common';
+import { openRepo, passwordOption, repoPath, resolvePoint, requireOwner } from './engine-common';
 
 export const mountCommand: Command = {
   name: 'mount',
@@ -18,6 +18,7 @@ export const mountCommand: Command = {
     });
     const repo = await openRepo(repoPath(positionals[0]), values['password-file']);
     try {
+      requireOwner(repo, 'reading a restore point');
       const pointId = await resolvePoint(repo, positionals[1]);
       const point = (await repo.listPoints()).find((p) => p.id === pointId);
       if (!point) throw new AppError('NOT_FOUND', `no restore point ${pointId}`);

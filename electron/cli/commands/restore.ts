@@ -12,7 +12,7 @@ import { previewRestore, repairBoot, restoreDisk } from '../../core/restore';
 import { targetFacts } from '../../core/restore/facts';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
-import { humanBytes, intArg, openRepo, passwordOption, progressPrinter, repoPath, resolvePoint, withInterrupt } from './engine-common';
+import { humanBytes, intArg, openRepo, passwordOption, progressPrinter, repoPath, resolvePoint, withInterrupt, requireOwner } from './engine-common';
 
 export const restoreCommand: Command = {
   name: 'restore',
@@ -43,6 +43,7 @@ export const restoreCommand: Command = {
     if (!target) throw new AppError('INVALID_ARGUMENT', 'the restore target is missing');
     const repo = await openRepo(repoPath(positionals[0]), values['password-file']);
     try {
+      requireOwner(repo, 'restoring');
       const pointId = await resolvePoint(repo, positionals[1]);
       const point = (await repo.listPoints()).find((p) => p.id === pointId);
       if (!point) throw new AppError('NOT_FOUND', `no restore point ${pointId}`);
