@@ -183,13 +183,22 @@ export class SnapkeepEngine implements Engine {
   }
 
   private async initAt(opts: InitOptions, path: string, chunkSize: number, remote: RemoteConnection | undefined): Promise<RepositoryHandle> {
+    // The owner of an append-only repository shares it with the clients' account (docs/append-only-design.md §3.2).
+    if (opts.appendOnly) remote?.shareWithGroup();
     const config = await createRepository(opts, path, chunkSize, remote !== undefined);
     return await openWith(path, config, opts.passphrase, undefined, opts.cacheDir, remote);
   }
 
   async open(opts: OpenOptions): Promise<RepositoryHandle> {
     try {
-      return await withRemote(opts, async (path, remote) => openWith(path, await readConfig(path), opts.passphrase, opts.pin, opts.cacheDir, remote));
+      return await withRemote(opts, async (path, remote) => {
+        const config = await readConfig(path);
+        // Format 3 is shared with the clients' account: the owner's writes
+        // (locks, prune's index files) readable by it. A client only
+        // creates files, whose mode the server's umask sets.
+        if (config.version === APPEND_ONLY_VERSION) remote?.shareWithGroup();
+        return openWith(path, config, opts.passphrase, opts.pin, opts.cacheDir, remote);
+      });
     } catch (e) {
       throw toAppError(e, `open ${opts.path}`);
     }

@@ -20,7 +20,8 @@ export interface RemoteAccess extends SftpCredentials, S3Credentials {
    * SFTP, the owner of an append-only repository: its folder is shared with
    * the clients' account through a group, so the owner's files are made
    * group-readable and its folders group-writable (sftp.ts `sharedGroup`).
-   * Given at init and at every open of the owner's that writes.
+   * The engine sets it itself for an append-only init and for every open
+   * of a format-3 repository; this asks for it up front.
    */
   sharedGroup?: boolean;
 }
@@ -33,6 +34,8 @@ export interface RemoteConnection {
   wc: WorkingCopy;
   /** The fingerprint of the server's host key (to pin at first use); undefined for S3 (TLS checks the server). */
   hostKey: string | undefined;
+  /** SFTP: files group-readable, folders 2770 from now on (an append-only repository, sftp.ts `sharedGroup`); S3: nothing. */
+  shareWithGroup(): void;
   release(): Promise<void>;
 }
 
@@ -69,7 +72,10 @@ export async function connectRemote(location: string, access: RemoteAccess | und
   try {
     const storage = attached.storage as RemoteRepoStorage;
     wc = await WorkingCopy.open(workingCopyDir(cacheRoot ?? defaultCacheRoot(), url), storage);
-    return { location: url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, release: attached.release };
+    const shareWithGroup = () => {
+      if (backend instanceof SftpStorage) backend.shareWithGroup();
+    };
+    return { location: url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, shareWithGroup, release: attached.release };
   } catch (e) {
     await attached.release();
     throw e;

@@ -125,6 +125,8 @@ export class SftpStorage implements RepoStorage {
   private readonly madeDirs = new Set<string>();
   private closed = false;
   private readonly retry: RetryPolicy;
+  /** SftpStorageOptions.sharedGroup, or shareWithGroup() once the format is known. */
+  private sharedGroup: boolean;
 
   constructor(
     readonly loc: SftpLocation,
@@ -133,6 +135,7 @@ export class SftpStorage implements RepoStorage {
   ) {
     this.location = loc.url;
     this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.sharedGroup = opts.sharedGroup === true;
   }
 
   private abs(name: string): string {
@@ -255,7 +258,7 @@ export class SftpStorage implements RepoStorage {
     for (const part of dir.split('/').filter((x) => x !== '')) {
       at += `/${part}`;
       if (this.madeDirs.has(at)) continue;
-      const mode = this.opts.sharedGroup ? 0o2770 : 0o700;
+      const mode = this.sharedGroup ? 0o2770 : 0o700;
       let made = false;
       try {
         await ch.call<void>((cb) => ch.sftp.mkdir(at, { mode }, (err) => cb(err, undefined)));
@@ -269,14 +272,23 @@ export class SftpStorage implements RepoStorage {
         } else throw e;
       }
       // The server's umask (022 usually) takes the group's write bit.
-      if (made && this.opts.sharedGroup) await ch.call<void>((cb) => ch.sftp.setstat(at, { mode }, (err) => cb(err, undefined)));
+      if (made && this.sharedGroup) await ch.call<void>((cb) => ch.sftp.setstat(at, { mode }, (err) => cb(err, undefined)));
       this.madeDirs.add(at);
     }
   }
 
+  /**
+   * The shared-group modes from now on: the owner of an append-only
+   * repository always shares it with the clients' account (engine.ts, at
+   * init and once an open has read a format-3 config).
+   */
+  shareWithGroup(): void {
+    this.sharedGroup = true;
+  }
+
   /** Of a new file: readable by the group when the folder is shared (the owner's key object never). */
   private fileMode(name: string): number {
-    return this.opts.sharedGroup && name !== OWNER_KEYS ? 0o640 : 0o600;
+    return this.sharedGroup && name !== OWNER_KEYS ? 0o640 : 0o600;
   }
 
   async save(name: string, data: Buffer): Promise<void> {

@@ -29,7 +29,8 @@ const SFTP_PERMISSION_DENIED = 3;
 run('an append-only repository over SFTP', () => {
   let sshd: Sshd;
   const tmp = tempDir('snapkeep-sftp-ao-');
-  const ownerAccess = (): RemoteAccess => ({ password: sshd.password, hostKey: sshd.hostKey, retry: FAST, readyTimeoutMs: 5000, sharedGroup: true });
+  // No sharedGroup: the engine derives it from format 3 (the modes checked below come from that).
+  const ownerAccess = (): RemoteAccess => ({ password: sshd.password, hostKey: sshd.hostKey, retry: FAST, readyTimeoutMs: 5000 });
   const clientAccess = (): RemoteAccess => ({ password: sshd.aoPassword, hostKey: sshd.hostKey, retry: FAST, readyTimeoutMs: 5000 });
   beforeAll(async () => {
     sshd = await startSshd();
