@@ -28,6 +28,14 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import {
+  CreateBucketCommand,
+  PutBucketPolicyCommand,
+  PutObjectLockConfigurationCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+
+import { appendOnlyPolicy } from '../../electron/core/engine/remote/s3-append-only-policy';
 import { freePort } from './free-port';
 
 const BINARIES = ['/usr/bin/ceph-mon', '/usr/bin/ceph-osd', '/usr/bin/radosgw', '/usr/bin/radosgw-admin', '/usr/bin/ceph', '/usr/bin/monmaptool'];
@@ -159,6 +167,19 @@ export interface S3User {
   secretAccessKey: string;
 }
 
+/** A bucket set up for an append-only repository (docs/append-only-design.md §3.1). */
+export interface AppendOnlyBucket {
+  bucket: string;
+  /** The repository's prefix in it. */
+  prefix: string;
+  /** Made the bucket; the policy allows it everything. */
+  owner: S3User;
+  /** The append-only login: list, read metadata, add objects. */
+  client: S3User;
+  /** The policy applied, as sent. */
+  policy: string;
+}
+
 export interface Radosgw {
   base: string;
   port: number;
@@ -172,6 +193,14 @@ export interface Radosgw {
   admin(args: string[]): Promise<unknown>;
   /** Makes another user with random keys. */
   createUser(uid: string): Promise<S3User>;
+  /** An SDK client signed with `user`'s keys, path-style, for asking the server directly. */
+  s3(user: S3User): S3Client;
+  /**
+   * Two new users, `<name>-owner` and `<name>-ao`; the owner makes `bucket`
+   * with Object Lock (default retention GOVERNANCE, `days`) and applies the
+   * append-only policy for `prefix`.
+   */
+  appendOnlyBucket(name: string, bucket: string, prefix: string, days?: number): Promise<AppendOnlyBucket>;
   /** Sets and enables a user's quota of bytes. */
   setUserQuota(uid: string, maxBytes: number): Promise<void>;
   /** SIGKILL to radosgw alone (the cluster and its objects stay), as a crash of the S3 server would. */
@@ -255,14 +284,31 @@ export async function startRadosgw(): Promise<Radosgw> {
       return { uid, accessKeyId, secretAccessKey };
     };
     const user = await createUser('snapkeep');
+    const endpoint = `http://127.0.0.1:${port}`;
+    const s3 = (u: S3User) => new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey }, maxAttempts: 1 });
     return {
       base,
       port,
-      endpoint: `http://127.0.0.1:${port}`,
+      endpoint,
       user,
       startMs,
       admin,
       createUser,
+      s3,
+      async appendOnlyBucket(name, bucket, prefix, days = 1) {
+        const owner = await createUser(`${name}-owner`);
+        const client = await createUser(`${name}-ao`);
+        const c = s3(owner);
+        try {
+          await c.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+          await c.send(new PutObjectLockConfigurationCommand({ Bucket: bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: days } } } }));
+          const policy = JSON.stringify(appendOnlyPolicy({ bucket, prefix, owner: owner.uid, client: client.uid }));
+          await c.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
+          return { bucket, prefix, owner, client, policy };
+        } finally {
+          c.destroy();
+        }
+      },
       async setUserQuota(uid, maxBytes) {
         await admin(['quota', 'set', '--quota-scope=user', `--uid=${uid}`, `--max-size=${maxBytes}`]);
         await admin(['quota', 'enable', '--quota-scope=user', `--uid=${uid}`]);

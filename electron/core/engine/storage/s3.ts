@@ -265,6 +265,10 @@ export class S3Storage implements RepoStorage {
       });
     } catch (e) {
       if (e instanceof AppError && e.details?.['errnoName'] === 'ENOENT') return undefined;
+      // HEAD needs s3:GetObject, which an append-only client's policy denies
+      // on packs (§3.1); listing the key needs only s3:ListBucket. The login
+      // itself was checked at connect, so a 403 here is that policy.
+      if (e instanceof AppError && e.code === 'PERMISSION_DENIED') return this.statListed(name, Key);
       throw e;
     }
   }
