@@ -93,6 +93,10 @@ describe('snapkeep init --append-only', () => {
     expect(refused.err).toMatch(/restoring needs the owner's key: this computer can only add backups .*open it with the owner passphrase/);
     expect(fs.existsSync(at('out-client.img'))).toBe(false);
     expect(tree(repo)).toEqual(before);
+    // The structure is the client's to check (docs/cli.md says so); the data is not.
+    expect((await cli('verify', repo, '--password-file', client)).code).toBe(0);
+    const data4 = await cli('verify', repo, '--data', '--password-file', client);
+    expect([data4.code, data4.err]).toEqual([4, expect.stringMatching(/owner passphrase/)]);
 
     expect((await cli('list', repo, '--password-file', owner)).out.split('\n')[0]).toBe('append-only (owner key)');
     expect((await cli('info', repo, '--password-file', owner)).out).toMatch(/^key {10}append-only \(owner key\)$/m);
