@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
-import { AppendOnlyInit, ownerLoginProblems } from './append-only';
+import { AppendOnlyInit, OwnerAccess, ownerLoginProblems } from './append-only';
 import { AutoCheckpoints, BeforePackagesResult, Checkpoint, CheckpointId, CheckpointName, CheckpointPlan } from './checkpoint';
 import { RemoteAccessFields, RemoteProbe, RepoLocation } from './location';
 import {
@@ -164,13 +164,19 @@ export const methods = {
   'tasks.cancel': method(z.object({ taskId: Id }).strict(), Ok),
 
   'points.list': method(z.object({ repositoryId: Id, jobId: Id.optional() }).strict(), z.array(RestorePoint)),
+  /*
+   * `owner` (verify, prune, delete, restore): for a repository this computer
+   * holds as an append-only client (role 'client'), the owner passphrase and
+   * login for this one operation, never kept; without it they are
+   * OWNER_KEY_REQUIRED (verify without data is not).
+   */
   /** Structural check, plus reading every chunk when data is true. */
   'points.verify': method(
-    z.object({ repositoryId: Id, pointId: Id.optional(), data: z.boolean() }).strict(),
+    z.object({ repositoryId: Id, pointId: Id.optional(), data: z.boolean(), owner: OwnerAccess.optional() }).strict(),
     TaskRef,
   ),
   'points.prune': method(
-    z.object({ repositoryId: Id, retention: Retention.optional(), dryRun: z.boolean() }).strict(),
+    z.object({ repositoryId: Id, retention: Retention.optional(), dryRun: z.boolean(), owner: OwnerAccess.optional() }).strict(),
     TaskRef,
   ),
 
@@ -179,7 +185,7 @@ export const methods = {
    * clean-up as prune, with its safety margins). dryRun: what it would free,
    * nothing changes. A pinned point is refused: unpin it first.
    */
-  'points.delete': method(z.object({ repositoryId: Id, pointId: Id, dryRun: z.boolean() }).strict(), TaskRef),
+  'points.delete': method(z.object({ repositoryId: Id, pointId: Id, dryRun: z.boolean(), owner: OwnerAccess.optional() }).strict(), TaskRef),
 
   /** Pin a point (retention keeps it) or write a note on it; returns the point as listed. */
   'points.annotate': method(
@@ -207,6 +213,7 @@ export const methods = {
          * and is refused when the plan is no longer the same.
          */
         plan: z.string().min(1).max(64).optional(),
+        owner: OwnerAccess.optional(),
       })
       .strict(),
     TaskRef,
@@ -223,6 +230,7 @@ export const methods = {
         pointId: Id,
         source: z.string().min(1),
         target: AbsPath,
+        owner: OwnerAccess.optional(),
       })
       .strict(),
     RestorePlan,
@@ -254,6 +262,7 @@ export const methods = {
         source: z.string().min(1),
         target: AbsPath,
         partition: z.number().int().positive().optional(),
+        owner: OwnerAccess.optional(),
       })
       .strict(),
     z.object({ bytes: z.number().int().nonnegative(), totalBytes: z.number().int().nonnegative(), ignored: z.string().optional() }),

@@ -63,9 +63,9 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     },
 
     'points.list': ({ repositoryId, jobId }, ctx) => s.listPoints(repositoryId, jobId, ctx.caller),
-    'points.verify': ({ repositoryId, pointId, data }, ctx) => s.verify(repositoryId, pointId, data, ctx.caller),
-    'points.prune': ({ repositoryId, retention, dryRun }, ctx) => s.prune(repositoryId, retention, dryRun, ctx.caller),
-    'points.delete': ({ repositoryId, pointId, dryRun }, ctx) => s.deletePoint(repositoryId, pointId, dryRun, ctx.caller),
+    'points.verify': ({ repositoryId, pointId, data, owner }, ctx) => s.verify(repositoryId, pointId, data, ctx.caller, owner),
+    'points.prune': ({ repositoryId, retention, dryRun, owner }, ctx) => s.prune(repositoryId, retention, dryRun, ctx.caller, owner),
+    'points.delete': ({ repositoryId, pointId, dryRun, owner }, ctx) => s.deletePoint(repositoryId, pointId, dryRun, ctx.caller, owner),
     'points.annotate': ({ repositoryId, pointId, pinned, note }, ctx) =>
       s.annotatePoint(repositoryId, pointId, { ...(pinned !== undefined && { pinned }), ...(note !== undefined && { note }) }, ctx.caller),
 

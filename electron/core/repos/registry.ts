@@ -12,6 +12,7 @@ import {
   AppError,
   type AppendOnlyInit,
   Id,
+  type OwnerAccess,
   isAppError,
   isRemoteLocation,
   parseLocation,
@@ -21,6 +22,7 @@ import {
   type Repository,
 } from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
+import type { RemoteAccess } from '../engine/remote/connect';
 import { RepoPin } from '../engine/config-pin';
 import type { SourceLogger } from '../logs/logger';
 import { newId } from '../persist/ids';
@@ -333,9 +335,10 @@ export class RepoRegistry {
    * Opens a repository for one operation. Fails fast and clearly when the
    * path is gone (unplugged disk) or the key is not held.
    */
-  async open(id: string): Promise<RepositoryHandle> {
+  async open(id: string, owner?: OwnerAccess): Promise<RepositoryHandle> {
     const repo = this.get(id);
     await this.ensureOnline(repo);
+    if (owner) return this.openAsOwner(repo, owner);
     const passphrase = this.passphrases.get(id);
     if (repo.encrypted && passphrase === undefined)
       throw new AppError('PASSPHRASE_REQUIRED', this.staleKeys.get(id) ?? `repository ${repo.name} is encrypted and locked: unlock it first`, { repositoryId: id });
@@ -359,9 +362,39 @@ export class RepoRegistry {
     }
   }
 
-  /** Runs `fn` with an open repository and closes it afterwards; refreshes the cached facts. */
-  async with<T>(id: string, fn: (h: RepositoryHandle) => Promise<T>): Promise<T> {
-    const handle = await this.open(id);
+  /**
+   * Opens an append-only client's repository with the owner passphrase and
+   * login given for one operation: neither is kept, and the entry's pin
+   * (its role: client) stays as it was.
+   */
+  private async openAsOwner(repo: StoredRepository, owner: OwnerAccess): Promise<RepositoryHandle> {
+    if (repo.pin?.role !== 'client')
+      throw new AppError('INVALID_ARGUMENT', `repository ${repo.name} is not held here as an append-only client: it needs no owner passphrase`, { repositoryId: repo.id });
+    const path = owner.path ?? repo.path;
+    let remote: RemoteAccess | undefined;
+    if (isRemoteLocation(path)) {
+      // The same server: the host key pinned for the backup login holds for the owner's.
+      const hostKey = owner.remote?.hostKey ?? (await this.loginOf(repo.path))?.hostKey;
+      // SFTP: the owner's writes (locks, prune's index files) stay readable by the backup account's group.
+      const sharedGroup = parseLocation(path).kind === 'sftp';
+      remote = { ...owner.remote, ...(hostKey !== undefined && { hostKey }), ...(sharedGroup && { sharedGroup }) };
+    }
+    const handle = await this.options.engine.open({ path, passphrase: owner.passphrase, pin: { ...this.pinOf(repo), role: 'owner' }, ...(remote && { remote }) });
+    if (handle.role !== 'owner') {
+      await handle.close();
+      throw new AppError('OWNER_KEY_REQUIRED', `the passphrase given opens ${repo.name} as a backup client only: this needs the owner passphrase`, { repositoryId: repo.id });
+    }
+    this.options.log.info(`repository ${repo.name} opened with the owner's key for one operation`);
+    return handle;
+  }
+
+  /**
+   * Runs `fn` with an open repository and closes it afterwards; refreshes the
+   * cached facts. `owner`: an append-only client's repository opened with the
+   * owner's passphrase and login (not kept).
+   */
+  async with<T>(id: string, fn: (h: RepositoryHandle) => Promise<T>, owner?: OwnerAccess): Promise<T> {
+    const handle = await this.open(id, owner);
     try {
       return await fn(handle);
     } finally {

@@ -21,6 +21,7 @@ import {
   type LogEntry,
   type ModuleStatus,
   type Mount,
+  type OwnerAccess,
   type Repository,
   type RemoteAccessFields,
   type RemoteProbe,
@@ -740,7 +741,7 @@ export class Service {
     await this.notes.forget(id);
   }
 
-  async verify(repositoryId: string, pointId: string | undefined, data: boolean, caller?: Caller): Promise<Result<'points.verify'>> {
+  async verify(repositoryId: string, pointId: string | undefined, data: boolean, caller?: Caller, owner?: OwnerAccess): Promise<Result<'points.verify'>> {
     const repo = this.repos.get(repositoryId);
     await this.policy.repository(caller, repo, false);
     const task = this.tasks.start({ kind: 'verify', title: `Verify ${repo.name}`, repositoryId }, async (ctx) => {
@@ -749,7 +750,7 @@ export class Service {
         const checked = pointId !== undefined ? [pointId] : (await h.listPoints()).map((p) => p.id);
         const report = await h.verify({ ...(pointId !== undefined && { pointId }), data, onProgress: (p) => ctx.progress(p), signal: ctx.signal });
         return { report, checked };
-      });
+      }, owner);
       await this.verifications.record(repositoryId, checked, report, data, this.clock.now(), pointId === undefined);
       if (!report.ok) ctx.warn(`verification found ${report.problems.length} problem(s) in ${repo.name}`);
       return { ...report };
@@ -757,7 +758,7 @@ export class Service {
     return { taskId: task.id };
   }
 
-  async prune(repositoryId: string, retention: Retention | undefined, dryRun: boolean, caller?: Caller): Promise<Result<'points.prune'>> {
+  async prune(repositoryId: string, retention: Retention | undefined, dryRun: boolean, caller?: Caller, owner?: OwnerAccess): Promise<Result<'points.prune'>> {
     const repo = this.repos.get(repositoryId);
     await this.policy.repository(caller, repo, !dryRun);
     let rules = retention;
@@ -770,25 +771,27 @@ export class Service {
       rules = users[0].retention;
       jobId = users[0].id;
     }
-    return this.startPrune(repositoryId, `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, { retention: rules, ...(jobId !== undefined && { jobId }), dryRun });
+    return this.startPrune(repositoryId, `${dryRun ? 'Preview pruning' : 'Prune'} ${repo.name}`, { retention: rules, ...(jobId !== undefined && { jobId }), dryRun }, owner);
   }
 
   /** Deletes one point (forget + collect, as prune does); a pinned point is refused, not silently kept. */
-  async deletePoint(repositoryId: string, pointId: string, dryRun: boolean, caller?: Caller): Promise<Result<'points.delete'>> {
+  async deletePoint(repositoryId: string, pointId: string, dryRun: boolean, caller?: Caller, owner?: OwnerAccess): Promise<Result<'points.delete'>> {
     const repo = this.repos.get(repositoryId);
     await this.policy.repository(caller, repo, !dryRun);
     const point = (await this.listPoints(repositoryId, undefined, caller)).find((p) => p.id === pointId);
     if (!point) throw new AppError('NOT_FOUND', `no restore point ${pointId} in ${repo.name}`, { pointId, repositoryId });
     if (point.pinned) throw new AppError('CONFLICT', `the restore point of ${point.createdAt} is pinned: unpin it before deleting it`, { pointId, repositoryId });
     // Pinned since the check above: prune keeps it (pins win) and the report says so.
-    return this.startPrune(repositoryId, `${dryRun ? 'Preview deleting' : 'Delete'} the restore point of ${point.createdAt}`, { forget: [pointId], dryRun });
+    return this.startPrune(repositoryId, `${dryRun ? 'Preview deleting' : 'Delete'} the restore point of ${point.createdAt}`, { forget: [pointId], dryRun }, owner);
   }
 
   /** A prune task with this computer's pins and clock; a real one drops the notes of the points it removed. */
-  private startPrune(repositoryId: string, title: string, opts: Pick<PruneOptions, 'retention' | 'jobId' | 'forget' | 'dryRun'>): Result<'points.prune'> {
+  private startPrune(repositoryId: string, title: string, opts: Pick<PruneOptions, 'retention' | 'jobId' | 'forget' | 'dryRun'>, owner?: OwnerAccess): Result<'points.prune'> {
     const task = this.tasks.start({ kind: 'prune', title, repositoryId }, async (ctx) => {
-      const report = await this.repos.with(repositoryId, (h) =>
-        h.prune({ ...opts, pinned: this.notes.pinned(repositoryId), now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
+      const report = await this.repos.with(
+        repositoryId,
+        (h) => h.prune({ ...opts, pinned: this.notes.pinned(repositoryId), now: this.clock.now(), onProgress: (p) => ctx.progress(p), signal: ctx.signal }),
+        owner,
       );
       if (!opts.dryRun) await this.notes.forget(repositoryId, report.removedPoints);
       return { ...report };
@@ -804,7 +807,7 @@ export class Service {
 
   /** Would this restore continue an interrupted one? Reads the progress record and a sample of the target; writes nothing. */
   async resumable(
-    p: { repositoryId: string; pointId: string; source: string; target: string; partition?: number },
+    p: { repositoryId: string; pointId: string; source: string; target: string; partition?: number; owner?: OwnerAccess },
     caller?: Caller,
   ): Promise<Result<'restore.resumable'>> {
     const repo = this.repos.get(p.repositoryId);
@@ -820,6 +823,7 @@ export class Service {
         ...(p.partition !== undefined && { partition: p.partition }),
         resumeDir: path.join(this.o.dirs.state, 'restores'),
       }),
+      p.owner,
     );
   }
 
@@ -829,14 +833,14 @@ export class Service {
   }
 
   /** The plan of a whole-disk restore to this target (engine/restore-plan.ts): reads the point and the target, writes nothing. */
-  async restorePlan(p: { repositoryId: string; pointId: string; source: string; target: string }, caller?: Caller): Promise<Result<'restore.plan'>> {
+  async restorePlan(p: { repositoryId: string; pointId: string; source: string; target: string; owner?: OwnerAccess }, caller?: Caller): Promise<Result<'restore.plan'>> {
     const repo = this.repos.get(p.repositoryId);
     await this.policy.repository(caller, repo, false);
     // The target as the caller sees it: a file they cannot see is refused here (a new one takes the source's size).
     await inspectTarget(p.target, this.discovery, fileIdentity(caller));
     const workDir = this.restoreWorkDir();
     try {
-      return await this.repos.with(p.repositoryId, (h) => previewRestore(h, { pointId: p.pointId, source: p.source, target: p.target, workDir }));
+      return await this.repos.with(p.repositoryId, (h) => previewRestore(h, { pointId: p.pointId, source: p.source, target: p.target, workDir }), p.owner);
     } finally {
       await fs.rm(workDir, { recursive: true, force: true });
     }
@@ -851,6 +855,7 @@ export class Service {
     skipIdentical: boolean;
     confirm: string;
     plan?: string;
+    owner?: OwnerAccess;
   }, caller?: Caller): Promise<Result<'restore.start'>> {
     if (p.plan !== undefined && p.partition !== undefined)
       throw new AppError('INVALID_ARGUMENT', 'a restore plan is for a whole disk, not one partition', { partition: p.partition });
@@ -887,6 +892,7 @@ export class Service {
                   onProgress: (pr) => ctx.progress(pr),
                   signal: ctx.signal,
                 }),
+                p.owner,
               );
               return { ...done.result, plan: done.plan.kind, boot: done.boot };
             } finally {
@@ -905,6 +911,7 @@ export class Service {
               onProgress: (pr) => ctx.progress(pr),
               signal: ctx.signal,
             }),
+            p.owner,
           );
           // A whole disk written byte for byte: what it needs to start here (nothing for a partition's target, which has no table).
           const boot = p.partition === undefined ? await repairBoot(target.path) : [];

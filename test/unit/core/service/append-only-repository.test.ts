@@ -2,12 +2,17 @@
 // the real engine and the contract checked at the edge as the app sends it:
 // the owner passphrase makes it and is not kept, the backup (client)
 // passphrase is the one kept and remembered, and the list says the role.
-// A local folder stands in for the server (the engine allows it for tests).
-import { readdirSync, readFileSync } from 'node:fs';
+// Restore and clean-up of a client's repository take the owner passphrase
+// for the one operation; without it (or with the backup passphrase) they are
+// OWNER_KEY_REQUIRED. A local folder stands in for the server (the engine
+// allows it for tests).
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import type { Task } from '../../../../electron/common/contract';
 import { RpcClient } from '../../../../electron/common/rpc/client';
 import { LocalBackend } from '../../../../electron/core/api/local-backend';
 import { memoryTransport } from '../../../support/memory-transport';
@@ -31,6 +36,13 @@ async function stop(): Promise<void> {
   await open.backend.close();
   open = null;
 }
+async function waitTask(c: RpcClient, taskId: string): Promise<Task> {
+  for (;;) {
+    const task = await c.call('tasks.get', { taskId });
+    if (task.state !== 'running' && task.state !== 'queued') return task;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 /** Every file under the service's state directory, as text: where a kept secret would be. */
 function stateText(dir: string): string {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -48,7 +60,7 @@ afterEach(async () => {
 });
 
 describe('append-only repositories in the service', () => {
-  it('init with appendOnly: format 3, listed as a client, the backup passphrase remembered and the owner passphrase kept nowhere', async () => {
+  it('init with appendOnly: listed as a client, backs up; restore and prune only with the owner passphrase, which is kept nowhere', async () => {
     let c = await start();
     const repoPath = path.join(t.root, 'repo');
     const repo = await c.call('repos.init', { name: 'nas', path: repoPath, passphrase: OWNER, remember: true, appendOnly: { clientPassphrase: CLIENT } });
@@ -61,6 +73,34 @@ describe('append-only repositories in the service', () => {
     // After a restart the role comes from what this computer pinned, before any open.
     c = await start();
     expect((await c.call('repos.list', {}))[0]).toMatchObject({ id: repo.id, unlocked: true, role: 'client' });
+
+    // The client backs up with the remembered backup passphrase.
+    const image = path.join(t.root, 'disk.img');
+    const bytes = randomBytes(1 << 20);
+    writeFileSync(image, bytes);
+    const retention = { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 };
+    const job = await c.call('jobs.create', { job: { name: 'nightly', sources: [image], repositoryId: repo.id, schedule: { kind: 'manual' }, retention, compressionLevel: 3, enabled: true } });
+    const backup = await waitTask(c, (await c.call('jobs.run', { id: job.id })).taskId);
+    expect(backup.state).toBe('succeeded');
+    const pointId = backup.result?.['pointId'] as string;
+
+    const target = path.join(t.root, 'restored.img');
+    const restore = (owner?: { passphrase: string }) =>
+      c.call('restore.start', { repositoryId: repo.id, pointId, source: image, target, skipIdentical: false, confirm: target, ...(owner && { owner }) });
+    const prune = (owner?: { passphrase: string }) => c.call('points.prune', { repositoryId: repo.id, retention, dryRun: false, ...(owner && { owner }) });
+    // Without the owner passphrase, or with the backup one in its place: refused.
+    for (const owner of [undefined, { passphrase: CLIENT }]) {
+      for (const start of [restore, prune]) {
+        const task = await waitTask(c, (await start(owner)).taskId);
+        expect(task, JSON.stringify(owner)).toMatchObject({ state: 'failed', error: { code: 'OWNER_KEY_REQUIRED' } });
+      }
+    }
+    // With it: the restore is byte-identical, the prune runs, and nothing of the owner's is kept.
+    expect(await waitTask(c, (await restore({ passphrase: OWNER })).taskId)).toMatchObject({ state: 'succeeded' });
+    expect(readFileSync(target).equals(bytes)).toBe(true);
+    expect(await waitTask(c, (await prune({ passphrase: OWNER })).taskId)).toMatchObject({ state: 'succeeded' });
+    expect((await c.call('repos.list', {}))[0]).toMatchObject({ role: 'client' });
+    expect(stateText(t.dirs.state)).not.toContain(OWNER);
   });
 
   it('refuses at the edge, before any key is derived: equal passphrases, no owner passphrase, an owner login for a folder', async () => {
