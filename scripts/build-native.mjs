@@ -35,13 +35,32 @@ for (const lib of ['libzstd', 'libsodium', 'libcrypto', 'ext2fs']) {
 if (process.argv.includes('--asan')) await buildAsan();
 else buildRelease();
 
+/**
+ * ccache in front of the compiler when the machine has it (npm test
+ * installs it): a fresh clone rebuilds both addons from the cache in
+ * seconds instead of a minute each on 2 cores. CCACHE_BASEDIR makes paths
+ * inside the checkout relative, so clones at other paths share entries;
+ * the hash covers the preprocessed sources and flags, so a changed header
+ * or compiler still compiles. SNAPKEEP_NO_CCACHE=1 turns it off.
+ */
+function ccache() {
+  if (process.env.SNAPKEEP_NO_CCACHE === '1') return null;
+  const r = spawnSync('ccache', ['--version'], { stdio: 'ignore' });
+  if (r.status !== 0) return null;
+  return { CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: '1' };
+}
+
 function buildRelease() {
   need(existsSync(nodeGyp), 'node-gyp is not installed: run npm ci');
+  const cache = ccache();
   const nodedir = existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined;
   const args = ['rebuild', '-C', join(root, 'native'), '--jobs', 'max', '--loglevel', 'error'];
   if (nodedir) args.push(`--nodedir=${nodedir}`);
   try {
-    execFileSync(nodeGyp, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(nodeGyp, args, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: cache ? { ...process.env, ...cache, CC: 'ccache gcc', CXX: 'ccache g++' } : process.env,
+    });
   } catch {
     need(false, 'node-gyp failed (compiler output above)');
   }
@@ -61,9 +80,9 @@ function pkgFlags(kind) {
   return execFileSync('pkg-config', [kind, 'libzstd', 'libsodium', 'libcrypto', 'ext2fs'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
 }
 
-function run(cmd, args) {
+function run(cmd, args, env = process.env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
   });
 }
@@ -103,9 +122,12 @@ async function buildAsan() {
     return statSync(src).mtimeMs > t || newestHeader > t;
   });
   const jobs = Math.max(1, Math.min(availableParallelism(), 4));
+  const cache = ccache();
+  const compile = cache ? ['ccache', ['g++']] : ['g++', []];
+  const env = cache ? { ...process.env, ...cache } : process.env;
   let next = 0;
   const worker = async () => {
-    for (let job = stale[next++]; job; job = stale[next++]) await run('g++', [...cflags, '-c', job.src, '-o', job.obj]);
+    for (let job = stale[next++]; job; job = stale[next++]) await run(compile[0], [...compile[1], ...cflags, '-c', job.src, '-o', job.obj], env);
   };
   try {
     await Promise.all(Array.from({ length: jobs }, worker));

@@ -42,6 +42,7 @@ export const APT_PACKAGES = [
   ['fuse3', 'fusermount3 for nbdfuse and fuse2fs when the service is not root'],
   ['fuse2fs', 'file restore from ext2/3/4 points in user space'],
   ['mtools', 'file restore from FAT points in user space; FAT test images'],
+  ['ccache', 'compiler cache for the native addon\'s builds (plain and ASan): a warm npm test compiles only what changed (scripts/build-native.mjs)'],
   ['ovmf', 'UEFI firmware: the boot-repair test starts a restored disk as a new computer would (test/unit/core/restore/boot-repair.test.ts)'],
   ['grub-efi-amd64-bin', 'grub-mkstandalone for x86_64-efi: the loader on the boot-repair test\'s disk'],
   ['attr', 'getfattr/setfattr: xattrs in file-restore tests'],
