@@ -7,7 +7,7 @@ import { main } from '../../../electron/cli/snapkeep';
 afterEach(() => vi.restoreAllMocks());
 
 describe('snapkeep --help', () => {
-  for (const name of ['serve', 'status', 'init', 'backup', 'list', 'restore', 'verify', 'prune', 'mount', 'umount', 'jobs', 'kmod']) {
+  for (const name of ['serve', 'status', 'init', 'backup', 'info', 'list', 'restore', 'verify', 'prune', 'mount', 'umount', 'jobs', 'kmod']) {
     it(`${name} --help prints its usage and exits 0`, async () => {
       const out: string[] = [];
       vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
