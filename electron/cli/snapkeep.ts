@@ -16,6 +16,7 @@ import { forgetCommand } from './commands/forget';
 import { pruneCommand } from './commands/prune';
 import { repairIndexCommand } from './commands/repair-index';
 import { restoreCommand } from './commands/restore';
+import { s3PolicyCommand } from './commands/s3-policy';
 import { serveCommand } from './commands/serve';
 import { umountCommand } from './commands/umount';
 import { upgradeCommand } from './commands/upgrade';
@@ -39,6 +40,7 @@ const commands: Command[] = [
   forgetCommand,
   repairIndexCommand,
   upgradeCommand,
+  s3PolicyCommand,
   mountCommand,
   umountCommand,
   jobsCommand,

@@ -49,8 +49,8 @@ const CLIENT_NEVER = [
   's3:DeleteBucket',
 ];
 
-// S3 bucket names (and radosgw's, which also allow upper case and '_' in old buckets).
-const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$/;
+// S3's bucket names, as a repository location has them (contract/location.ts).
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 // A radosgw uid, optionally with its tenant ("tenant$uid").
 const UID = /^(?:([A-Za-z0-9_-]+)\$)?([A-Za-z0-9][A-Za-z0-9_.@+=,-]*)$/;
 const ARN = /^arn:aws:iam::[A-Za-z0-9_-]*:user\/[A-Za-z0-9_.@+=,/-]+$/;

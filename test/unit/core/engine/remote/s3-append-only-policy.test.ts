@@ -30,8 +30,8 @@ describe('appendOnlyPolicy', () => {
   });
 
   it('covers the whole bucket with an empty prefix, and takes tenants and ARNs', () => {
-    const p = appendOnlyPolicy({ bucket: 'b1', prefix: '', owner: 'arn:aws:iam::acme:user/boss', client: 'acme$pc' });
-    expect(p.Statement[2]?.Resource).toContain('arn:aws:s3:::b1/config');
+    const p = appendOnlyPolicy({ bucket: 'bk1', prefix: '', owner: 'arn:aws:iam::acme:user/boss', client: 'acme$pc' });
+    expect(p.Statement[2]?.Resource).toContain('arn:aws:s3:::bk1/config');
     expect(p.Statement[0]?.Principal.AWS).toEqual(['arn:aws:iam::acme:user/boss']);
     expect(p.Statement[1]?.Principal.AWS).toEqual(['arn:aws:iam::acme:user/pc']);
     expect(userArn('a.b@c')).toBe('arn:aws:iam:::user/a.b@c');

@@ -13,11 +13,13 @@ import * as path from 'node:path';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  GetBucketPolicyCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectLockConfigurationCommand,
   type S3Client,
@@ -25,6 +27,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { s3PolicyCommand } from '../../../../../electron/cli/commands/s3-policy';
 import { engine } from '../../../../../electron/core/engine';
 import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
 import { appendOnlyPolicy } from '../../../../../electron/core/engine/remote/s3-append-only-policy';
@@ -206,5 +209,57 @@ run('an append-only repository on an S3 server (Ceph radosgw 16.2)', { timeout: 
     expect(await ask(() => c.send(new PutObjectCommand({ Bucket: 'plain', Key: 'r/points/x', Body: 'client' })))).toBe('ok');
     expect(await ask(() => o.send(new GetObjectCommand({ Bucket: 'plain', Key: 'r/points/x' })))).toBe('403');
   });
-});
 
+  it('snapkeep s3-policy --check says what a bucket lacks, and --apply applies the policy with the owner login', async () => {
+    const owner = await gw.createUser('cli-owner');
+    const client = await gw.createUser('cli-ao');
+    const o = sdk(owner);
+    const c = sdk(client);
+    await o.send(new CreateBucketCommand({ Bucket: 'bare' }));
+    await o.send(new CreateBucketCommand({ Bucket: 'locked', ObjectLockEnabledForBucket: true }));
+    await o.send(new PutObjectLockConfigurationCommand({ Bucket: 'locked', ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } } }));
+    const saved = { ...process.env };
+    process.env['SNAPKEEP_REMOTES_DIR'] = path.join(tmp.dir, 'remotes');
+    process.env['SNAPKEEP_S3_ACCESS_KEY_ID'] = owner.accessKeyId;
+    process.env['SNAPKEEP_S3_SECRET_ACCESS_KEY'] = owner.secretAccessKey;
+    const cli = async (args: string[]) => {
+      const out: string[] = [];
+      const code = await s3PolicyCommand.run({ args, json: false, out: (l) => out.push(l), err: (l) => out.push(l) });
+      return { code, out: out.join('\n') };
+    };
+    try {
+      // A bucket with neither: both said; exit 1, as the protection is not there.
+      const bare = await cli([`s3+http://127.0.0.1:${gw.port}/bare/pc`, '--client-user', client.uid, '--check']);
+      expect(bare.out).toMatch(/MISSING: versioning is off/);
+      expect(bare.out).toMatch(/MISSING: Object Lock is not enabled/);
+      expect(bare.code).toBe(1);
+      // Versioning alone: Object Lock still said missing, but the exit is 0.
+      await o.send(new PutBucketVersioningCommand({ Bucket: 'bare', VersioningConfiguration: { Status: 'Enabled' } }));
+      const versioned = await cli([`s3+http://127.0.0.1:${gw.port}/bare/pc`, '--client-user', client.uid, '--check']);
+      expect(versioned.out).toMatch(/versioning: enabled/);
+      expect(versioned.out).toMatch(/MISSING: Object Lock is not enabled/);
+      expect(versioned.code).toBe(0);
+      // Nothing was applied by --check.
+      expect(await ask(() => o.send(new GetBucketPolicyCommand({ Bucket: 'bare' })))).toBe('404');
+
+      const url = `s3+http://127.0.0.1:${gw.port}/locked/pc`;
+      const applied = await cli([url, '--client-user', client.uid, '--apply']);
+      expect(applied.out).toMatch(/applied the append-only policy to bucket locked \(owner cli-owner, client cli-ao, repository pc\)/);
+      expect(applied.out).toMatch(/Object Lock: enabled, default retention GOVERNANCE 1 day/);
+      expect(applied.out).not.toMatch(/MISSING/);
+      expect(applied.code).toBe(0);
+      const stored = (await o.send(new GetBucketPolicyCommand({ Bucket: 'locked' }))).Policy ?? '';
+      expect(JSON.parse(stored)).toEqual(appendOnlyPolicy({ bucket: 'locked', prefix: 'pc', owner: owner.uid, client: client.uid }));
+      // And the server holds the client to it.
+      expect(await ask(() => c.send(new PutObjectCommand({ Bucket: 'locked', Key: 'pc/packs/00/x', Body: 'x' })))).toBe('ok');
+      expect(await ask(() => c.send(new GetObjectCommand({ Bucket: 'locked', Key: 'pc/packs/00/x' })))).toBe('403');
+      expect(await ask(() => c.send(new DeleteObjectCommand({ Bucket: 'locked', Key: 'pc/packs/00/x' })))).toBe('403');
+      // The client's login cannot apply a policy (the owner's is needed).
+      process.env['SNAPKEEP_S3_ACCESS_KEY_ID'] = client.accessKeyId;
+      process.env['SNAPKEEP_S3_SECRET_ACCESS_KEY'] = client.secretAccessKey;
+      await expect(cli([url, '--client-user', client.uid, '--owner-user', owner.uid, '--apply'])).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    } finally {
+      process.env = saved;
+    }
+  });
+});
