@@ -12,11 +12,11 @@ import { formatBytes, formatEta } from '../../common/format';
 export const passwordOption = { 'password-file': { type: 'string' } } as const;
 
 /** Reads a passphrase without echo from the controlling terminal. */
-function prompt(question: string): Promise<string> {
+function prompt(question: string, missing = 'a passphrase is needed: set SNAPKEEP_PASSWORD, pass --password-file, or run on a terminal'): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     if (!stdin.isTTY) {
-      reject(new AppError('PASSPHRASE_REQUIRED', 'a passphrase is needed: set SNAPKEEP_PASSWORD, pass --password-file, or run on a terminal'));
+      reject(new AppError('PASSPHRASE_REQUIRED', missing));
       return;
     }
     process.stderr.write(question);
@@ -55,16 +55,16 @@ export async function passphrase(passwordFile: string | undefined, confirm = fal
   return passphraseFrom(passwordFile, confirm, label);
 }
 
-/** The first line of `passwordFile`, or a prompt (typed twice with `confirm`). */
-export async function passphraseFrom(passwordFile: string | undefined, confirm: boolean, label: string): Promise<string> {
+/** The first line of `passwordFile`, or a prompt (typed twice with `confirm`); `missing` says what to do without a terminal. */
+export async function passphraseFrom(passwordFile: string | undefined, confirm: boolean, label: string, missing?: string): Promise<string> {
   if (passwordFile !== undefined) {
     const text = fs.readFileSync(path.resolve(passwordFile), 'utf8');
     const first = text.split('\n')[0] ?? '';
     if (!first) throw new AppError('INVALID_ARGUMENT', `${passwordFile} holds no passphrase`);
     return first;
   }
-  const p = await prompt(`${label}: `);
-  if (confirm && (await prompt(`${label} again: `)) !== p) throw new AppError('INVALID_ARGUMENT', 'the passphrases differ');
+  const p = await prompt(`${label}: `, missing);
+  if (confirm && (await prompt(`${label} again: `, missing)) !== p) throw new AppError('INVALID_ARGUMENT', 'the passphrases differ');
   return p;
 }
 

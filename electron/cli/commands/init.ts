@@ -38,7 +38,9 @@ export const initCommand: Command = {
     if (appendOnly && values['no-encryption']) throw new AppError('INVALID_ARGUMENT', '--append-only needs encryption: the client key seals backups it cannot open again (drop --no-encryption)');
     if (!appendOnly && values['client-password-file'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--client-password-file goes with --append-only');
     const pass = values['no-encryption'] ? undefined : await passphrase(values['password-file'], true, appendOnly ? 'Owner passphrase' : 'Passphrase');
-    const client = appendOnly ? await passphraseFrom(values['client-password-file'], true, 'Client passphrase (for the backed-up computers)') : undefined;
+    const client = appendOnly
+      ? await passphraseFrom(values['client-password-file'], true, 'Client passphrase (for the backed-up computers)', 'the client passphrase is needed: pass --client-password-file, or run on a terminal')
+      : undefined;
     const login = await remoteLogin(p);
     const repo = await engine.init({
       path: p,

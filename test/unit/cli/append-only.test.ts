@@ -64,6 +64,14 @@ describe('snapkeep init --append-only', () => {
     const b = await cli('init', at('plain'), '--password-file', owner, '--client-password-file', client);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/--client-password-file goes with --append-only/);
+    // No client passphrase and no terminal: exit 4, saying where it goes.
+    const tty = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY');
+    Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
+    const c = await cli('init', at('plain'), '--append-only', '--password-file', owner).finally(() => {
+      if (tty) Object.defineProperty(process.stdin, 'isTTY', tty);
+      else delete (process.stdin as { isTTY?: boolean }).isTTY;
+    });
+    expect([c.code, c.err]).toEqual([4, expect.stringContaining('the client passphrase is needed: pass --client-password-file')]);
     expect(fs.existsSync(at('plain'))).toBe(false);
   });
 
