@@ -1,6 +1,6 @@
 // Backup repositories: where restore points are stored, whether they are
 // encrypted, unlocked and reachable.
-import type { RemoteAccessFields, RemoteProbe, Repository } from '@common/contract';
+import type { AppendOnlyInit, RemoteAccessFields, RemoteProbe, Repository } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -38,9 +38,14 @@ export const useRepositoriesStore = defineStore('repositories', () => {
   /** `remote`: the login of an sftp:// or s3:// location (kept root-only by the service). */
   const add = (name: string, path: string, remote?: RemoteAccessFields) =>
     change(async () => put(await call('repos.add', { name, path, ...(remote ? { remote } : {}) })));
-  /** `remember`: store the passphrase on this computer so scheduled backups run after a restart. */
-  const init = (name: string, path: string, passphrase?: string, remember = false, remote?: RemoteAccessFields) =>
-    change(async () => put(await call('repos.init', { name, path, ...(passphrase ? { passphrase, remember } : {}), ...(remote ? { remote } : {}) })));
+  /**
+   * `remember`: store the passphrase on this computer so scheduled backups run after a restart.
+   * `appendOnly`: `passphrase` is the owner's (not kept) and the client passphrase the one remembered.
+   */
+  const init = (name: string, path: string, passphrase?: string, remember = false, remote?: RemoteAccessFields, appendOnly?: AppendOnlyInit) =>
+    change(async () =>
+      put(await call('repos.init', { name, path, ...(passphrase ? { passphrase, remember } : {}), ...(remote ? { remote } : {}), ...(appendOnly ? { appendOnly } : {}) })),
+    );
   /** Changes the login kept for a remote repository; kept only when the server takes it. */
   const updateLogin = (id: string, remote: RemoteAccessFields) => change(async () => put(await call('repos.updateLogin', { id, remote })));
   /** Without `remember`, a passphrase stored earlier is deleted (the service keeps it in memory only). */

@@ -59,7 +59,7 @@ function sentence(why: string): string {
 }
 
 /** The path on the server as a URL path: each component percent-encoded. */
-function urlPath(p: string): string {
+export function urlPath(p: string): string {
   return p
     .split('/')
     .map((c) => encodeURIComponent(c))
