@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import { AppError, isS3Location, parseS3Location } from '../../common/contract';
 import { appendOnlyPolicy } from '../../core/engine/remote/s3-append-only-policy';
-import { type BucketProtection, bucketSetup } from '../../core/engine/remote/s3-bucket-setup';
+import type { BucketProtection } from '../../core/engine/remote/s3-bucket-setup';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
 import { remoteLogin, repoPath } from './engine-common';
@@ -47,6 +47,8 @@ export const s3PolicyCommand: Command = {
     }
 
     const login = await remoteLogin(where);
+    // The AWS SDK only when a server is asked: it slows every command's start.
+    const { bucketSetup } = await import('../../core/engine/remote/s3-bucket-setup.js');
     const setup = bucketSetup(loc, login ?? {});
     try {
       const before = await setup.read();

@@ -5,8 +5,8 @@
 import { defaultCacheRoot } from '../index-cache';
 import { isS3Location, parseS3Location, parseSftpLocation } from '../storage/location';
 import { attachStorage } from '../storage/registry';
-import { type S3Credentials, S3Storage } from '../storage/s3';
-import { type RetryPolicy, type SftpCredentials, SftpStorage } from '../storage/sftp';
+import type { S3Credentials, S3Storage } from '../storage/s3';
+import type { RetryPolicy, SftpCredentials, SftpStorage } from '../storage/sftp';
 import { RemoteRepoStorage } from './remote-storage';
 import { WorkingCopy, workingCopyDir } from './working-copy';
 
@@ -41,8 +41,12 @@ export interface RemoteConnection {
 
 /** The backend of a remote location, logged in (a wrong key, password or host key, or a missing bucket, fails here). */
 export async function openBackend(location: string, access: RemoteAccess | undefined): Promise<{ backend: SftpStorage | S3Storage; url: string; hostKey: string | undefined }> {
+  // The AWS SDK and ssh2 are loaded when a remote location is opened, not
+  // at start: they are a third of the CLI's start-up time (about 0.45 of
+  // 1.5 s here), which every local command paid.
   if (isS3Location(location)) {
     const loc = parseS3Location(location);
+    const { S3Storage } = await import('../storage/s3.js');
     const s3 = new S3Storage(loc, access ?? {}, { ...(access?.retry && { retry: access.retry }), ...(access?.readyTimeoutMs !== undefined && { connectTimeoutMs: access.readyTimeoutMs }) });
     try {
       await s3.connectNow();
@@ -53,6 +57,7 @@ export async function openBackend(location: string, access: RemoteAccess | undef
     return { backend: s3, url: loc.url, hostKey: undefined };
   }
   const loc = parseSftpLocation(location);
+  const { SftpStorage } = await import('../storage/sftp.js');
   const sftp = new SftpStorage(loc, access ?? {}, {
     ...(access?.retry && { retry: access.retry }),
     ...(access?.readyTimeoutMs !== undefined && { readyTimeoutMs: access.readyTimeoutMs }),
@@ -73,7 +78,7 @@ export async function connectRemote(location: string, access: RemoteAccess | und
     const storage = attached.storage as RemoteRepoStorage;
     wc = await WorkingCopy.open(workingCopyDir(cacheRoot ?? defaultCacheRoot(), url), storage);
     const shareWithGroup = () => {
-      if (backend instanceof SftpStorage) backend.shareWithGroup();
+      if ('shareWithGroup' in backend) backend.shareWithGroup();
     };
     return { location: url, readCachePacks: access?.readCachePacks, storage, wc, hostKey, shareWithGroup, release: attached.release };
   } catch (e) {
