@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SANITIZE } from './asan-env.mjs';
+import { cached, ccacheEnv } from './ccache.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nodeGyp = join(root, 'node_modules/.bin/node-gyp');
@@ -35,24 +36,9 @@ for (const lib of ['libzstd', 'libsodium', 'libcrypto', 'ext2fs']) {
 if (process.argv.includes('--asan')) await buildAsan();
 else buildRelease();
 
-/**
- * ccache in front of the compiler when the machine has it (npm test
- * installs it): a fresh clone rebuilds both addons from the cache in
- * seconds instead of a minute each on 2 cores. CCACHE_BASEDIR makes paths
- * inside the checkout relative, so clones at other paths share entries;
- * the hash covers the preprocessed sources and flags, so a changed header
- * or compiler still compiles. SNAPKEEP_NO_CCACHE=1 turns it off.
- */
-function ccache() {
-  if (process.env.SNAPKEEP_NO_CCACHE === '1') return null;
-  const r = spawnSync('ccache', ['--version'], { stdio: 'ignore' });
-  if (r.status !== 0) return null;
-  return { CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: '1' };
-}
-
 function buildRelease() {
   need(existsSync(nodeGyp), 'node-gyp is not installed: run npm ci');
-  const cache = ccache();
+  const cache = ccacheEnv();
   const nodedir = existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined;
   const args = ['rebuild', '-C', join(root, 'native'), '--jobs', 'max', '--loglevel', 'error'];
   if (nodedir) args.push(`--nodedir=${nodedir}`);
@@ -122,12 +108,10 @@ async function buildAsan() {
     return statSync(src).mtimeMs > t || newestHeader > t;
   });
   const jobs = Math.max(1, Math.min(availableParallelism(), 4));
-  const cache = ccache();
-  const compile = cache ? ['ccache', ['g++']] : ['g++', []];
-  const env = cache ? { ...process.env, ...cache } : process.env;
+  const env = { ...process.env, ...ccacheEnv() };
   let next = 0;
   const worker = async () => {
-    for (let job = stale[next++]; job; job = stale[next++]) await run(compile[0], [...compile[1], ...cflags, '-c', job.src, '-o', job.obj], env);
+    for (let job = stale[next++]; job; job = stale[next++]) await run(...cached('g++', [...cflags, '-c', job.src, '-o', job.obj]), env);
   };
   try {
     await Promise.all(Array.from({ length: jobs }, worker));

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SANITIZE } from './asan-env.mjs';
+import { cached, ccacheEnv } from './ccache.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fuzzDir = join(root, 'test/fuzz');
@@ -83,16 +84,16 @@ async function build(harnesses) {
     const src = join(engineSrc, `${name}.cc`);
     if (!existsSync(src)) continue; // header-only
     const obj = join(objDir, `${name}.o`);
-    if (stale(src, obj)) jobs.push(['clang++', [...cflags, '-fsanitize=fuzzer-no-link', '-c', src, '-o', obj]]);
+    if (stale(src, obj)) jobs.push(cached('clang++', [...cflags, '-fsanitize=fuzzer-no-link', '-c', src, '-o', obj]));
   }
   for (const h of harnesses) {
     const obj = join(objDir, `${h}.o`);
-    if (stale(join(fuzzDir, `${h}.cc`), obj)) jobs.push(['clang++', [...cflags, '-fsanitize=fuzzer', '-c', join(fuzzDir, `${h}.cc`), '-o', obj]]);
+    if (stale(join(fuzzDir, `${h}.cc`), obj)) jobs.push(cached('clang++', [...cflags, '-fsanitize=fuzzer', '-c', join(fuzzDir, `${h}.cc`), '-o', obj]));
   }
   let next = 0;
   let failed = false;
   const worker = async () => {
-    for (let j = jobs[next++]; j; j = jobs[next++]) if ((await run(j[0], j[1])) !== 0) failed = true;
+    for (let j = jobs[next++]; j; j = jobs[next++]) if ((await run(j[0], j[1], { env: { ...process.env, ...ccacheEnv() } })) !== 0) failed = true;
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(availableParallelism(), 4)) }, worker));
   if (failed) fail('compiling the harnesses failed (output above)');
