@@ -29,8 +29,12 @@ export async function run(t) {
 	const g = await t.boot({ memory: 1536, shares: helperShares() });
 	await installHelper(t, g, built);
 
-	const auto = await g.sh(`${CLI} checkpoint auto --on --end-after 1 --size 256M`);
-	t.log(`auto: ${auto.trim()}`);
+	// Turning it on rebuilds the boot menu (update-grub): minutes under TCG
+	// on a busy host, past the 120 s a guest command gets by default.
+	const auto = await g.run(`${CLI} checkpoint auto --on --end-after 1 --size 256M 2>&1`, { timeoutMs: 900_000 });
+	t.log(`auto (exit ${auto.code}): ${auto.stdout.trim()}`);
+	if (auto.code !== 0)
+		throw new Error(`checkpoint auto --on failed (${auto.code}): ${auto.stdout.slice(-2000)}`);
 
 	// 1. A package change through apt.
 	let t0 = Date.now();
