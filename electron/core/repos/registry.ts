@@ -373,11 +373,13 @@ export class RepoRegistry {
     const path = owner.path ?? repo.path;
     let remote: RemoteAccess | undefined;
     if (isRemoteLocation(path)) {
-      // The same server: the host key pinned for the backup login holds for the owner's.
-      const hostKey = owner.remote?.hostKey ?? (await this.loginOf(repo.path))?.hostKey;
+      // The same server: the host key pinned for the backup login holds for the owner's, and S3's region.
+      const kept = await this.loginOf(repo.path);
+      const hostKey = owner.remote?.hostKey ?? kept?.hostKey;
+      const region = owner.remote?.region ?? kept?.region;
       // SFTP: the owner's writes (locks, prune's index files) stay readable by the backup account's group.
       const sharedGroup = parseLocation(path).kind === 'sftp';
-      remote = { ...owner.remote, ...(hostKey !== undefined && { hostKey }), ...(sharedGroup && { sharedGroup }) };
+      remote = { ...owner.remote, ...(hostKey !== undefined && { hostKey }), ...(region !== undefined && { region }), ...(sharedGroup && { sharedGroup }) };
     }
     const handle = await this.options.engine.open({ path, passphrase: owner.passphrase, pin: { ...this.pinOf(repo), role: 'owner' }, ...(remote && { remote }) });
     if (handle.role !== 'owner') {

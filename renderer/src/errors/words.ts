@@ -137,7 +137,7 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
   OWNER_KEY_REQUIRED: {
     title: "Needs the repository owner's key",
     message: 'This computer can only add backups to this repository: it cannot read, change or delete what is stored there, so that malware on it cannot either.',
-    hint: "Restoring, checking the data and removing old restore points need the owner passphrase and the owner's server login: do it from a computer where you type both.",
+    hint: "Restoring, checking the data and removing old restore points need the owner passphrase and the owner's server login, typed for each one: Snapkeep asks for them and does not keep them.",
   },
   DISK_FULL: {
     title: 'The destination is full',

@@ -1,5 +1,7 @@
 // Restore points per repository (optionally per job), verify, prune and delete.
-import type { RestorePoint, Retention } from '@common/contract';
+// `owner` (verify, prune, delete): for a repository this computer holds as
+// an append-only client, the owner's passphrase and login for that one task.
+import type { OwnerAccess, RestorePoint, Retention } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -31,19 +33,19 @@ export const usePointsStore = defineStore('points', () => {
   }
 
   /** Starts a check (reading every chunk when data is true); resolves to the task id. */
-  async function verify(repositoryId: string, pointId: string | undefined, data: boolean): Promise<string> {
-    const { taskId } = await call('points.verify', { repositoryId, data, ...(pointId !== undefined && { pointId }) });
+  async function verify(repositoryId: string, pointId: string | undefined, data: boolean, owner?: OwnerAccess): Promise<string> {
+    const { taskId } = await call('points.verify', { repositoryId, data, ...(pointId !== undefined && { pointId }), ...(owner && { owner }) });
     return taskId;
   }
 
-  async function prune(repositoryId: string, dryRun: boolean, retention?: Retention): Promise<string> {
-    const { taskId } = await call('points.prune', { repositoryId, dryRun, ...(retention && { retention }) });
+  async function prune(repositoryId: string, dryRun: boolean, retention?: Retention, owner?: OwnerAccess): Promise<string> {
+    const { taskId } = await call('points.prune', { repositoryId, dryRun, ...(retention && { retention }), ...(owner && { owner }) });
     return taskId;
   }
 
   /** Deletes one point (dryRun: only says what it would free); resolves to the task id. */
-  async function remove(repositoryId: string, pointId: string, dryRun: boolean): Promise<string> {
-    const { taskId } = await call('points.delete', { repositoryId, pointId, dryRun });
+  async function remove(repositoryId: string, pointId: string, dryRun: boolean, owner?: OwnerAccess): Promise<string> {
+    const { taskId } = await call('points.delete', { repositoryId, pointId, dryRun, ...(owner && { owner }) });
     return taskId;
   }
 
