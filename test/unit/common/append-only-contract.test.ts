@@ -1,0 +1,53 @@
+// The contract's append-only fields as each process edge checks them: an
+// append-only repos.init needs the owner passphrase, a different backup
+// passphrase and, on a server, the owner's login on the same server (S3:
+// the same bucket); the owner's key of an operation is strict.
+import { describe, expect, it } from 'vitest';
+
+import { methods, OwnerAccess, Repository } from '../../../electron/common/contract';
+
+const init = methods['repos.init'].params;
+const SFTP = 'sftp://backup@nas.local/repos/laptop';
+const S3 = 's3://s3.example.com/backups/laptop';
+const pw = { password: 'pw' };
+const messages = (p: unknown) => {
+  const r = init.safeParse(p);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+};
+
+describe('repos.init appendOnly', () => {
+  it('takes the owner login on the same server, with its own user and folder', () => {
+    const owner = { path: 'sftp://owner@nas.local/srv/jail/repos/laptop', remote: pw };
+    expect(messages({ name: 'nas', path: SFTP, remote: pw, passphrase: 'owner pass', appendOnly: { clientPassphrase: 'backup pass', owner } })).toEqual([]);
+    expect(messages({ name: 'nas', path: S3, remote: { accessKeyId: 'C' }, passphrase: 'owner pass', appendOnly: { clientPassphrase: 'backup pass', owner: { remote: { accessKeyId: 'O' } } } })).toEqual([]);
+  });
+
+  it('refuses another server, another bucket, a server without the owner login, equal passphrases, no owner passphrase', () => {
+    const base = { name: 'nas', path: SFTP, remote: pw, passphrase: 'owner pass' };
+    expect(messages({ ...base, appendOnly: { clientPassphrase: 'backup pass', owner: { path: 'sftp://owner@other.local/repos/laptop', remote: pw } } })).toEqual([
+      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder)",
+    ]);
+    expect(messages({ ...base, path: S3, appendOnly: { clientPassphrase: 'backup pass', owner: { path: 's3://s3.example.com/other/laptop', remote: pw } } })).toEqual([
+      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder)",
+    ]);
+    expect(messages({ ...base, appendOnly: { clientPassphrase: 'backup pass' } })).toEqual(["appendOnly.owner.remote: a server's repository needs the owner's login"]);
+    expect(messages({ ...base, appendOnly: { clientPassphrase: 'owner pass', owner: { remote: pw } } })).toEqual([
+      'appendOnly.clientPassphrase: the backup passphrase must differ from the owner passphrase',
+    ]);
+    expect(messages({ name: 'nas', path: SFTP, remote: pw, appendOnly: { clientPassphrase: 'backup pass', owner: { remote: pw } } })).toEqual([
+      'passphrase: an append-only repository needs the owner passphrase',
+    ]);
+  });
+});
+
+describe('OwnerAccess and the role', () => {
+  it('the owner access is strict; the role is owner or client', () => {
+    expect(OwnerAccess.safeParse({ passphrase: 'p', remote: pw }).success).toBe(true);
+    expect(OwnerAccess.safeParse({ passphrase: 'p', remember: true }).success).toBe(false);
+    expect(OwnerAccess.safeParse({ remote: pw }).success).toBe(false);
+    const repo = { id: 'r-1', name: 'nas', path: SFTP, encrypted: true, unlocked: true, remembered: false, online: true };
+    expect(Repository.safeParse({ ...repo, role: 'client' }).success).toBe(true);
+    expect(Repository.safeParse({ ...repo, role: 'legacy' }).success).toBe(false);
+    expect(methods['restore.start'].params.safeParse({ repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/tmp/x', skipIdentical: false, confirm: '/tmp/x', owner: { passphrase: 'p' } }).success).toBe(true);
+  });
+});
