@@ -15,14 +15,12 @@ import {
   type OwnerAccess,
   isAppError,
   isRemoteLocation,
-  parseLocation,
   type RemoteAccessFields,
   type RemoteProbe,
   RepoLocation,
   type Repository,
 } from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
-import type { RemoteAccess } from '../engine/remote/connect';
 import { RepoPin } from '../engine/config-pin';
 import type { SourceLogger } from '../logs/logger';
 import { newId } from '../persist/ids';
@@ -253,14 +251,13 @@ export class RepoRegistry {
       const hostKey = given.hostKey ?? login?.hostKey;
       ownerLogin = { ...given, ...(hostKey !== undefined && { hostKey }) };
     }
-    // SFTP: the owner's files shared with the backup account through a group (design §3.2).
-    const sharedGroup = parseLocation(ownerPath).kind === 'sftp';
     const owner = await this.options.engine.init({
       path: ownerPath,
       passphrase: ownerPassphrase,
       appendOnly: { clientPassphrase: appendOnly.clientPassphrase },
       ...(chunkSize !== undefined && { chunkSize }),
-      ...(ownerLogin && { remote: { ...ownerLogin, ...(sharedGroup && { sharedGroup }) } }),
+      // SFTP: the engine makes the owner's files shared with the backup account's group (format 3).
+      ...(ownerLogin && { remote: ownerLogin }),
     });
     // Held to what the owner made: the backup login must reach this repository, not another.
     const pin: RepoPin = { ...owner.pin, role: 'client' };
@@ -371,15 +368,13 @@ export class RepoRegistry {
     if (repo.pin?.role !== 'client')
       throw new AppError('INVALID_ARGUMENT', `repository ${repo.name} is not held here as an append-only client: it needs no owner passphrase`, { repositoryId: repo.id });
     const path = owner.path ?? repo.path;
-    let remote: RemoteAccess | undefined;
+    let remote: RemoteLogin | undefined;
     if (isRemoteLocation(path)) {
       // The same server: the host key pinned for the backup login holds for the owner's, and S3's region.
       const kept = await this.loginOf(repo.path);
       const hostKey = owner.remote?.hostKey ?? kept?.hostKey;
       const region = owner.remote?.region ?? kept?.region;
-      // SFTP: the owner's writes (locks, prune's index files) stay readable by the backup account's group.
-      const sharedGroup = parseLocation(path).kind === 'sftp';
-      remote = { ...owner.remote, ...(hostKey !== undefined && { hostKey }), ...(region !== undefined && { region }), ...(sharedGroup && { sharedGroup }) };
+      remote = { ...owner.remote, ...(hostKey !== undefined && { hostKey }), ...(region !== undefined && { region }) };
     }
     const handle = await this.options.engine.open({ path, passphrase: owner.passphrase, pin: { ...this.pinOf(repo), role: 'owner' }, ...(remote && { remote }) });
     if (handle.role !== 'owner') {

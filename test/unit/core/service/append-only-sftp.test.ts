@@ -1,0 +1,96 @@
+// An append-only repository made and used through the service over a real
+// sshd (test/support/sshd.ts: the owner account and the restricted backup
+// account of design §3.2), as the app's dialogs send it: the owner's login
+// and passphrase create it and are kept nowhere on this computer, the
+// backup login is kept and backs up, and a restore with the owner's key
+// given for it is byte-identical; the owner's clean-up leaves the backup
+// account able to back up again.
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Task } from '../../../../electron/common/contract';
+import { RpcClient } from '../../../../electron/common/rpc/client';
+import { LocalBackend } from '../../../../electron/core/api/local-backend';
+import { memoryTransport } from '../../../support/memory-transport';
+import { type Sshd, startSshd } from '../../../support/sshd';
+import { tempServiceDirs } from '../../../support/temp-dirs';
+
+const OWNER = 'owner passphrase 1';
+const CLIENT = 'backup passphrase 2';
+
+async function waitTask(c: RpcClient, taskId: string): Promise<Task> {
+  for (;;) {
+    const task = await c.call('tasks.get', { taskId });
+    if (task.state !== 'running' && task.state !== 'queued') return task;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+function stateText(dir: string): string {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => readFileSync(path.join(e.parentPath, e.name), 'utf8'))
+    .join('\n');
+}
+
+describe('append-only over SFTP through the service', () => {
+  let sshd: Sshd;
+  const t = tempServiceDirs();
+  let backend: LocalBackend;
+  let c: RpcClient;
+  beforeAll(async () => {
+    sshd = await startSshd();
+    backend = await LocalBackend.open({ dirs: t.dirs });
+    c = new RpcClient(await memoryTransport(backend));
+  });
+  afterAll(async () => {
+    c?.close();
+    await backend?.close();
+    await sshd?.stop();
+    t.remove();
+  });
+
+  it("creates with the owner's login, keeps the backup login only, backs up, restores and cleans up with the owner's key given", async () => {
+    const location = sshd.sharedUrl('svc', 'client');
+    const owner = { path: sshd.sharedUrl('svc', 'owner'), remote: { password: sshd.password } };
+    const repo = await c.call('repos.init', {
+      name: 'nas',
+      path: location,
+      remote: { password: sshd.aoPassword, hostKey: sshd.hostKey },
+      passphrase: OWNER,
+      remember: true,
+      appendOnly: { clientPassphrase: CLIENT, owner },
+    });
+    expect(repo).toMatchObject({ path: location, role: 'client', formatVersion: 3, hostKey: sshd.hostKey });
+    const kept = stateText(t.dirs.state);
+    expect(kept).toContain(sshd.aoPassword);
+    expect(kept).not.toContain(sshd.password);
+    expect(kept).not.toContain(OWNER);
+
+    const image = path.join(t.root, 'disk.img');
+    const bytes = randomBytes(2 << 20);
+    writeFileSync(image, bytes);
+    const retention = { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 };
+    const job = await c.call('jobs.create', { job: { name: 'nightly', sources: [image], repositoryId: repo.id, schedule: { kind: 'manual' }, retention, compressionLevel: 3, enabled: true } });
+    const backup = await waitTask(c, (await c.call('jobs.run', { id: job.id })).taskId);
+    expect(backup.state, JSON.stringify(backup.error)).toBe('succeeded');
+
+    const target = path.join(t.root, 'restored.img');
+    const restore = (given?: typeof owner & { passphrase: string }) =>
+      c.call('restore.start', { repositoryId: repo.id, pointId: backup.result?.['pointId'] as string, source: image, target, skipIdentical: false, confirm: target, ...(given && { owner: given }) });
+    expect(await waitTask(c, (await restore()).taskId)).toMatchObject({ state: 'failed', error: { code: 'OWNER_KEY_REQUIRED' } });
+    const done = await waitTask(c, (await restore({ ...owner, passphrase: OWNER })).taskId);
+    expect(done.state, JSON.stringify(done.error)).toBe('succeeded');
+    expect(readFileSync(target).equals(bytes)).toBe(true);
+
+    // The owner's clean-up over SFTP leaves what it wrote usable by the backup account: the next backup runs.
+    const pruned = await waitTask(c, (await c.call('points.prune', { repositoryId: repo.id, retention, dryRun: false, owner: { ...owner, passphrase: OWNER } })).taskId);
+    expect(pruned.state, JSON.stringify(pruned.error)).toBe('succeeded');
+    const again = await waitTask(c, (await c.call('jobs.run', { id: job.id })).taskId);
+    expect(again.state, JSON.stringify(again.error)).toBe('succeeded');
+    expect(stateText(t.dirs.state)).not.toContain(sshd.password);
+    expect((await c.call('repos.list', {}))[0]).toMatchObject({ role: 'client' });
+  });
+});
