@@ -11,6 +11,7 @@ import { jobsCommand } from './commands/jobs';
 import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
 import { locksCommand } from './commands/locks';
+import { mediaCommand } from './commands/media';
 import { mountCommand } from './commands/mount';
 import { forgetCommand } from './commands/forget';
 import { pruneCommand } from './commands/prune';
@@ -47,6 +48,7 @@ const commands: Command[] = [
   kmodCommand,
   trackingCommand,
   checkpointCommand,
+  mediaCommand,
 ];
 
 function usage(): string {
