@@ -3,7 +3,8 @@
 // an append-only client: the dialog says why (OWNER_KEY_REQUIRED's words),
 // hands over the passphrase and the owner's login and keeps nothing; the
 // Points page asks for it each time it checks the data, and not for a
-// repository held otherwise. A stub backend records what the service is
+// repository held otherwise; the restore wizard asks for it before leaving
+// its first step. A stub backend records what the service is
 // asked for (the service side: core/service/append-only-repository).
 import { flushPromises, mount } from '@vue/test-utils';
 import PrimeVue from 'primevue/config';
@@ -12,12 +13,13 @@ import Tooltip from 'primevue/tooltip';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryHistory, createRouter } from 'vue-router';
 
-import type { OwnerAccess, Params, Repository, Task } from '../../../electron/common/contract';
+import type { OwnerAccess, Params, Repository, RestorePoint, Task } from '../../../electron/common/contract';
 import { EventBus, LocalBackend, coreHandlers } from '../../../electron/core/api/local-backend';
 import { resetConnection } from '../../../renderer/src/api/client';
 import OwnerAccessDialog from '../../../renderer/src/components/OwnerAccessDialog.vue';
 import { ERROR_WORDS } from '../../../renderer/src/errors/words';
 import PointsView from '../../../renderer/src/views/PointsView.vue';
+import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { connectRenderer } from './service-fixture';
 
 const global = { plugins: [[PrimeVue, { theme: 'none' }] as never, ToastService], stubs: { teleport: true } };
@@ -114,5 +116,45 @@ describe('PointsView on a client repository', () => {
     await flushPromises();
     expect(w.find('[data-testid="owner-access-dialog"]').exists()).toBe(false);
     expect(verifies).toEqual([{ repositoryId: 'r-1', data: true }]);
+  });
+});
+
+describe('RestoreView on a client repository', () => {
+  it("asks for the owner's key on leaving the first step, says it is held for this restore only, then goes on", async () => {
+    const point: RestorePoint = {
+      id: 'p-1',
+      repositoryId: 'r-1',
+      createdAt: '2026-12-06T20:00:00.000Z',
+      kind: 'full',
+      devices: [{ source: '/srv/disk.img', sizeBytes: 1 << 20, partitions: [], readBytes: 1 << 20, addedBytes: 1 << 20 }],
+      totalBytes: 1 << 20,
+      addedBytes: 1 << 20,
+    };
+    await connectRenderer(
+      new LocalBackend(new EventBus(), {
+        ...coreHandlers(),
+        'repos.list': () => [client('sftp://backup@nas.local/repos/laptop')],
+        'points.list': () => [point],
+        'devices.list': () => [],
+      }),
+    );
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/:any(.*)*', component: { template: '<div />' } }] });
+    await router.push('/restore?repo=r-1&point=p-1');
+    const w = mount(RestoreView, { global: { ...global, plugins: [...global.plugins, router], directives: { tooltip: Tooltip } } });
+    await flushPromises();
+    expect(w.get('[data-testid="restore-owner-needed"]').text()).toContain('adds backups only');
+    await w.get('[data-testid="wizard-next"]').trigger('click');
+    await flushPromises();
+    const current = () => w.get('[aria-current="step"]').attributes('aria-label');
+    expect(current()).toContain('Step 1 ');
+    expect(w.find('[data-testid="owner-access-dialog"]').exists()).toBe(true);
+    await w.get('#owner-access-pass').setValue('owner passphrase');
+    await w.get('[data-testid="owner-user"]').setValue('owner');
+    await w.get('#owner-password').setValue('owner pw');
+    await w.get('[data-testid="owner-access-dialog"] form').trigger('submit');
+    await flushPromises();
+    expect(w.get('[data-testid="restore-owner-needed"]').text()).toContain('given for this restore; they are not kept');
+    expect(w.find('[data-testid="owner-access-dialog"]').exists()).toBe(false);
+    expect(current()).toContain('Step 2 ');
   });
 });
