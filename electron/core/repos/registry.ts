@@ -298,6 +298,16 @@ export class RepoRegistry {
     // below runs for a wrong one, so it is never stored.
     const login = await this.loginOf(repo.path);
     const handle = await this.options.engine.open({ path: repo.path, passphrase, pin: this.pinOf(repo), ...(login && { remote: login }) });
+    // A backup client keeps the backup passphrase only: the owner's, once
+    // held here, would be as open to malware as the computer (design §2.1).
+    if (repo.pin?.role === 'client' && handle.role === 'owner') {
+      await handle.close();
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `that is the owner passphrase of ${repo.name}: this computer holds it as an append-only client and keeps only the backup passphrase; unlock it with that one (restores and clean-ups ask for the owner passphrase each time)`,
+        { repositoryId: id },
+      );
+    }
     await this.updatePin(repo, handle);
     this.passphrases.set(id, passphrase);
     this.staleKeys.delete(id);

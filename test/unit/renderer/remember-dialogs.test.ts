@@ -82,6 +82,17 @@ describe('UnlockDialog', () => {
     await flushPromises();
     expect(unlocks).toEqual([{ id: 'r-1', passphrase: 'new horse', remember: true }]);
   });
+
+  it("for an append-only client's repository: asks for the backup passphrase, and says the owner's is asked for each time", async () => {
+    await stubService();
+    const w = mount(UnlockDialog, { props: { repository: repo({ role: 'client' }), visible: false, 'onUpdate:visible': (v: boolean) => w.setProps({ visible: v }) }, global });
+    await open(w);
+    expect(w.get('label[for="unlock-pass"]').text()).toBe('Backup passphrase');
+    expect(w.get('[data-testid="unlock-client"]').text()).toContain('owner passphrase each time');
+    await w.setProps({ repository: repo() });
+    expect(w.get('label[for="unlock-pass"]').text()).toBe('Passphrase');
+    expect(w.find('[data-testid="unlock-client"]').exists()).toBe(false);
+  });
 });
 
 describe('RepositoryDialog', () => {

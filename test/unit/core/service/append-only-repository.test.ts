@@ -4,8 +4,8 @@
 // passphrase is the one kept and remembered, and the list says the role.
 // Restore and clean-up of a client's repository take the owner passphrase
 // for the one operation; without it (or with the backup passphrase) they are
-// OWNER_KEY_REQUIRED. A local folder stands in for the server (the engine
-// allows it for tests).
+// OWNER_KEY_REQUIRED; unlocking with the owner passphrase is refused. A
+// local folder stands in for the server (the engine allows it for tests).
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -73,6 +73,12 @@ describe('append-only repositories in the service', () => {
     // After a restart the role comes from what this computer pinned, before any open.
     c = await start();
     expect((await c.call('repos.list', {}))[0]).toMatchObject({ id: repo.id, unlocked: true, role: 'client' });
+    // Unlocking with the owner passphrase would keep it here: refused, the backup passphrase still held.
+    await expect(c.call('repos.unlock', { id: repo.id, passphrase: OWNER, remember: true })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('keeps only the backup passphrase'),
+    });
+    expect((await c.call('repos.list', {}))[0]).toMatchObject({ unlocked: true, remembered: true, role: 'client' });
 
     // The client backs up with the remembered backup passphrase.
     const image = path.join(t.root, 'disk.img');
