@@ -269,7 +269,8 @@ export const methods = {
   ),
 
   'mounts.list': method(Empty, z.array(Mount)),
-  'mounts.mount': method(z.object({ repositoryId: Id, pointId: Id, source: z.string().min(1) }).strict(), Mount),
+  /** `owner`: an append-only client's repository, opened with the owner's key for as long as the point is served (not kept after). */
+  'mounts.mount': method(z.object({ repositoryId: Id, pointId: Id, source: z.string().min(1), owner: OwnerAccess.optional() }).strict(), Mount),
   'mounts.unmount': method(z.object({ id: Id }).strict(), Ok),
   /**
    * Paths in files.* are the host paths under the mount's file systems

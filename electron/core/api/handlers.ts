@@ -75,7 +75,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'restore.plan': (p, ctx) => s.restorePlan(p, ctx.caller),
 
     'mounts.list': () => s.mounts.list(),
-    'mounts.mount': ({ repositoryId, pointId, source }, ctx) => s.mount(repositoryId, pointId, source, ctx.caller),
+    'mounts.mount': ({ repositoryId, pointId, source, owner }, ctx) => s.mount(repositoryId, pointId, source, ctx.caller, owner),
     'mounts.unmount': async ({ id }, ctx) => {
       await s.unmount(id, ctx.caller);
       return ok;

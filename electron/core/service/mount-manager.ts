@@ -12,7 +12,7 @@ import * as path from 'node:path';
 
 import { z } from 'zod';
 
-import { AppError, type Mount } from '../../common/contract';
+import { AppError, type Mount, type OwnerAccess } from '../../common/contract';
 import type { RepositoryHandle } from '../engine/api';
 import type { SourceLogger } from '../logs/logger';
 import { writeFileAtomic } from '../persist/atomic-file';
@@ -92,12 +92,13 @@ export class MountManager {
     return a.ownerUid;
   }
 
-  async mount(repositoryId: string, pointId: string, source: string, ownerUid?: number): Promise<Mount> {
+  /** `owner`: an append-only client's repository opened with the owner's key, held by the open handle until unmounted. */
+  async mount(repositoryId: string, pointId: string, source: string, ownerUid?: number, owner?: OwnerAccess): Promise<Mount> {
     const id = newId('m');
     const baseDir = path.join(this.o.dir, id);
     await fs.mkdir(this.o.dir, { recursive: true, mode: 0o700 });
     await fs.chmod(this.o.dir, 0o700);
-    const handle = await this.o.repos.open(repositoryId);
+    const handle = await this.o.repos.open(repositoryId, owner);
     let point: PointMount;
     try {
       point = await this.o.backend.mount(handle, { pointId, source, baseDir });

@@ -929,9 +929,9 @@ export class Service {
 
   // --- file restore -------------------------------------------------------
 
-  async mount(repositoryId: string, pointId: string, source: string, caller?: Caller): Promise<Mount> {
+  async mount(repositoryId: string, pointId: string, source: string, caller?: Caller, owner?: OwnerAccess): Promise<Mount> {
     await this.policy.mountPoint(caller, this.repos.get(repositoryId), source);
-    return this.mounts.mount(repositoryId, pointId, source, caller?.uid);
+    return this.mounts.mount(repositoryId, pointId, source, caller?.uid, owner);
   }
 
   async unmount(id: string, caller?: Caller): Promise<void> {

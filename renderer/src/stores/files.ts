@@ -1,6 +1,6 @@
 // File restore: mounted restore points, browsing and searching their file
 // systems, copying files out.
-import type { FileEntry, Mount } from '@common/contract';
+import type { FileEntry, Mount, OwnerAccess } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -23,9 +23,10 @@ export const useFilesStore = defineStore('files', () => {
       mounts.value = await call('mounts.list', {});
     });
 
-  const mount = (repositoryId: string, pointId: string, source: string) =>
+  /** `owner`: an append-only client's repository, served with the owner's key (held by the service until unmounted). */
+  const mount = (repositoryId: string, pointId: string, source: string, owner?: OwnerAccess) =>
     mountChange(async () => {
-      const m = await call('mounts.mount', { repositoryId, pointId, source });
+      const m = await call('mounts.mount', { repositoryId, pointId, source, ...(owner && { owner }) });
       mounts.value = [...mounts.value.filter((x) => x.id !== m.id), m];
       return m;
     });

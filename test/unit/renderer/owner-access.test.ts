@@ -4,7 +4,7 @@
 // hands over the passphrase and the owner's login and keeps nothing; the
 // Points page asks for it each time it checks the data, and not for a
 // repository held otherwise; the restore wizard asks for it before leaving
-// its first step. A stub backend records what the service is
+// its first step, the Files page before it opens a point. A stub backend records what the service is
 // asked for (the service side: core/service/append-only-repository).
 import { flushPromises, mount } from '@vue/test-utils';
 import PrimeVue from 'primevue/config';
@@ -19,6 +19,7 @@ import { resetConnection } from '../../../renderer/src/api/client';
 import OwnerAccessDialog from '../../../renderer/src/components/OwnerAccessDialog.vue';
 import { ERROR_WORDS } from '../../../renderer/src/errors/words';
 import PointsView from '../../../renderer/src/views/PointsView.vue';
+import FilesView from '../../../renderer/src/views/FilesView.vue';
 import RestoreView from '../../../renderer/src/views/RestoreView.vue';
 import { connectRenderer } from './service-fixture';
 
@@ -119,22 +120,53 @@ describe('PointsView on a client repository', () => {
   });
 });
 
+const POINT: RestorePoint = {
+  id: 'p-1',
+  repositoryId: 'r-1',
+  createdAt: '2026-12-06T20:00:00.000Z',
+  kind: 'full',
+  devices: [{ source: '/srv/disk.img', sizeBytes: 1 << 20, partitions: [], readBytes: 1 << 20, addedBytes: 1 << 20 }],
+  totalBytes: 1 << 20,
+  addedBytes: 1 << 20,
+};
+
+describe('FilesView on a client repository', () => {
+  it("asks for the owner's key before opening a point, and opens it with that key", async () => {
+    const mounts: Params<'mounts.mount'>[] = [];
+    await connectRenderer(
+      new LocalBackend(new EventBus(), {
+        ...coreHandlers(),
+        'repos.list': () => [client('s3://s3.example.com/backups')],
+        'points.list': () => [POINT],
+        'mounts.list': () => [],
+        'mounts.mount': (p) => (mounts.push(p), { id: 'm-1', repositoryId: p.repositoryId, pointId: p.pointId, source: p.source, device: '/dev/nbd0', filesystems: [] }),
+      }),
+    );
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/:any(.*)*', component: { template: '<div />' } }] });
+    await router.push('/files?repo=r-1&point=p-1&source=/srv/disk.img');
+    const w = mount(FilesView, { global: { ...global, plugins: [...global.plugins, router], directives: { tooltip: Tooltip } } });
+    await flushPromises();
+    await w.get('[data-testid="files-mount"]').trigger('click');
+    await flushPromises();
+    expect(mounts).toEqual([]);
+    await w.get('#owner-access-pass').setValue('owner passphrase');
+    await w.get('[data-testid="owner-access"]').setValue('OWNERKEY');
+    await w.get('#owner-secret').setValue('owner secret');
+    await w.get('[data-testid="owner-access-dialog"] form').trigger('submit');
+    await flushPromises();
+    expect(mounts).toEqual([
+      { repositoryId: 'r-1', pointId: 'p-1', source: '/srv/disk.img', owner: { passphrase: 'owner passphrase', remote: { accessKeyId: 'OWNERKEY', secretAccessKey: 'owner secret' } } },
+    ]);
+  });
+});
+
 describe('RestoreView on a client repository', () => {
   it("asks for the owner's key on leaving the first step, says it is held for this restore only, then goes on", async () => {
-    const point: RestorePoint = {
-      id: 'p-1',
-      repositoryId: 'r-1',
-      createdAt: '2026-12-06T20:00:00.000Z',
-      kind: 'full',
-      devices: [{ source: '/srv/disk.img', sizeBytes: 1 << 20, partitions: [], readBytes: 1 << 20, addedBytes: 1 << 20 }],
-      totalBytes: 1 << 20,
-      addedBytes: 1 << 20,
-    };
     await connectRenderer(
       new LocalBackend(new EventBus(), {
         ...coreHandlers(),
         'repos.list': () => [client('sftp://backup@nas.local/repos/laptop')],
-        'points.list': () => [point],
+        'points.list': () => [POINT],
         'devices.list': () => [],
       }),
     );

@@ -15,6 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../../../electron/common/contract';
 import { RpcClient } from '../../../../electron/common/rpc/client';
 import { LocalBackend } from '../../../../electron/core/api/local-backend';
+import type { MountBackend } from '../../../../electron/core/service/mount-manager';
 import { memoryTransport } from '../../../support/memory-transport';
 import { tempServiceDirs } from '../../../support/temp-dirs';
 
@@ -23,10 +24,22 @@ const CLIENT = 'backup passphrase 2';
 
 let t: ReturnType<typeof tempServiceDirs>;
 let open: { backend: LocalBackend; client: RpcClient } | null = null;
+/** The role each served point was opened with; serving reads the point's data, as the NBD server does. */
+const served: string[] = [];
+const readingBackend: MountBackend = {
+  async mount(repo, o) {
+    const reader = await repo.openReader(o.pointId, o.source);
+    await reader.read(0, 4096);
+    await reader.close();
+    served.push(repo.role);
+    return { device: '/dev/nbd9', filesystems: [], finished: new Promise(() => undefined), unmount: async () => undefined };
+  },
+  release: async () => undefined,
+};
 
 async function start(): Promise<RpcClient> {
   await stop();
-  const backend = await LocalBackend.open({ dirs: t.dirs });
+  const backend = await LocalBackend.open({ dirs: t.dirs, mountBackend: readingBackend });
   open = { backend, client: new RpcClient(await memoryTransport(backend)) };
   return open.client;
 }
@@ -106,6 +119,13 @@ describe('append-only repositories in the service', () => {
     expect(readFileSync(target).equals(bytes)).toBe(true);
     expect(await waitTask(c, (await prune({ passphrase: OWNER })).taskId)).toMatchObject({ state: 'succeeded' });
     expect((await c.call('repos.list', {}))[0]).toMatchObject({ role: 'client' });
+    // Serving a point to browse its files reads its data: the same rule.
+    served.length = 0;
+    const mountAs = (owner?: { passphrase: string }) => c.call('mounts.mount', { repositoryId: repo.id, pointId, source: image, ...(owner && { owner }) });
+    await expect(mountAs()).rejects.toMatchObject({ code: 'OWNER_KEY_REQUIRED' });
+    const m = await mountAs({ passphrase: OWNER });
+    expect(served).toEqual(['owner']);
+    await c.call('mounts.unmount', { id: m.id });
     expect(stateText(t.dirs.state)).not.toContain(OWNER);
   });
 
