@@ -302,12 +302,17 @@ export const methods = {
         pointIds: z.array(Id).min(1).max(1000).optional(),
         source: z.string().min(1).optional(),
         limit: z.number().int().min(1).max(5000),
+        /** An append-only client's repository: the owner's key, each point opened with it. */
+        owner: OwnerAccess.optional(),
       })
       .strict(),
     TaskRef,
   ),
   /** What changed between two restore points of one source: a task whose result is a PointComparison. */
-  'files.compare': method(z.object({ repositoryId: Id, basePointId: Id, pointId: Id, source: z.string().min(1), limit: z.number().int().min(1).max(20000) }).strict(), TaskRef),
+  'files.compare': method(
+    z.object({ repositoryId: Id, basePointId: Id, pointId: Id, source: z.string().min(1), limit: z.number().int().min(1).max(20000), owner: OwnerAccess.optional() }).strict(),
+    TaskRef,
+  ),
 
   'history.list': method(
     z.object({ jobId: Id.optional(), limit: z.number().int().min(1).max(1000) }).strict(),

@@ -44,7 +44,7 @@ import type { SystemRoots } from '../devices/roots';
 import type { ModuleState } from '../devices/snapshot-support';
 import type { Engine, PruneOptions } from '../engine/api';
 import { dropStaleResumeRecords, RESUME_RECORD_DAYS } from '../engine/restore-resume';
-import { comparePoints, searchPoints } from '../files/across-points';
+import { comparePoints, type PointOpener, searchPoints } from '../files/across-points';
 import { HistoryFile, HistoryStore } from '../history/history-store';
 import { PointNotes, PointNotesFile } from '../history/point-notes';
 import { AutoVerify, AutoVerifyFile } from '../history/auto-verify';
@@ -966,9 +966,19 @@ export class Service {
     return { taskId: task.id };
   }
 
+  /** How the searches across points open each point: with the owner's key of an append-only client's repository, when given. */
+  private pointOpener(owner: OwnerAccess | undefined): PointOpener {
+    if (!owner) return this.mounts;
+    return {
+      mount: (repositoryId, pointId, source) => this.mounts.mount(repositoryId, pointId, source, undefined, owner),
+      files: (mountId) => this.mounts.files(mountId),
+      unmount: (mountId) => this.mounts.unmount(mountId),
+    };
+  }
+
   /** Files by name in many restore points, each opened in turn (electron/core/files/across-points.ts). */
   async searchPoints(
-    p: { repositoryId: string; query: string; jobId?: string; pointIds?: string[]; source?: string; limit: number },
+    p: { repositoryId: string; query: string; jobId?: string; pointIds?: string[]; source?: string; limit: number; owner?: OwnerAccess },
     caller?: Caller,
   ): Promise<Result<'files.searchPoints'>> {
     const repo = this.repos.get(p.repositoryId);
@@ -977,7 +987,7 @@ export class Service {
     const task = this.tasks.start({ kind: 'search-points', title: `Search “${p.query}” in ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
       const all = await this.listPoints(p.repositoryId, p.jobId);
       const points = p.pointIds ? all.filter((x) => p.pointIds!.includes(x.id)) : all;
-      const r = await searchPoints(this.mounts, {
+      const r = await searchPoints(this.pointOpener(p.owner), {
         repositoryId: p.repositoryId,
         points,
         query: p.query,
@@ -992,12 +1002,16 @@ export class Service {
   }
 
   /** What changed between two restore points of one source. */
-  async comparePoints(p: { repositoryId: string; basePointId: string; pointId: string; source: string; limit: number }, caller?: Caller): Promise<Result<'files.compare'>> {
+  async comparePoints(
+    p: { repositoryId: string; basePointId: string; pointId: string; source: string; limit: number; owner?: OwnerAccess },
+    caller?: Caller,
+  ): Promise<Result<'files.compare'>> {
     const repo = this.repos.get(p.repositoryId);
     await this.policy.mountPoint(caller, repo, p.source);
     const task = this.tasks.start({ kind: 'compare-points', title: `Compare two restore points of ${repo.name}`, repositoryId: p.repositoryId }, async (ctx) => {
-      const r = await comparePoints(this.mounts, {
-        ...p,
+      const { owner, ...rest } = p;
+      const r = await comparePoints(this.pointOpener(owner), {
+        ...rest,
         signal: ctx.signal,
         onProgress: (pr) => ctx.progress({ phase: 'comparing', bytesDone: pr.done, bytesTotal: pr.total }),
       });

@@ -126,6 +126,12 @@ describe('append-only repositories in the service', () => {
     const m = await mountAs({ passphrase: OWNER });
     expect(served).toEqual(['owner']);
     await c.call('mounts.unmount', { id: m.id });
+    // A search across points opens each one: without the owner's key each point says why it could not be read.
+    const search = async (owner?: { passphrase: string }) =>
+      (await waitTask(c, (await c.call('files.searchPoints', { repositoryId: repo.id, query: 'x', limit: 10, ...(owner && { owner }) })).taskId)).result;
+    expect(await search()).toMatchObject({ points: [{ pointId, error: { code: 'OWNER_KEY_REQUIRED' } }] });
+    expect(await search({ passphrase: OWNER })).toEqual({ query: 'x', points: [], truncated: false });
+    expect(served).toEqual(['owner', 'owner']);
     expect(stateText(t.dirs.state)).not.toContain(OWNER);
   });
 
