@@ -71,10 +71,15 @@ menuentry "Snapkeep recovery (text only, no kernel mode setting)" {
 }
 `;
 
-/** The version apt offers, or '' where there is no apt-cache (not Debian). */
-function candidate(pkg: string): string {
-  const r = spawnSync('apt-cache', ['policy', pkg], { encoding: 'utf8' });
-  return /Candidate:\s*(\S+)/.exec(r.stdout ?? '')?.[1] ?? '';
+/** The versions apt offers ('' where there is no apt-cache: not Debian), in one run of it. */
+function candidates(pkgs: readonly string[]): Record<string, string> {
+  const r = spawnSync('apt-cache', ['policy', ...pkgs], { encoding: 'utf8' });
+  const out: Record<string, string> = {};
+  for (const section of (r.stdout ?? '').split(/^(?=\S+:$)/m)) {
+    const name = /^(\S+):$/m.exec(section)?.[1];
+    if (name) out[name] = /Candidate:\s*(\S+)/.exec(section)?.[1] ?? '';
+  }
+  return Object.fromEntries(pkgs.map((p) => [p, out[p] ?? '']));
 }
 
 function sha(value: unknown): string {
@@ -84,7 +89,7 @@ function sha(value: unknown): string {
 export function baseInputs(mirrors: AptMirrors): Record<string, unknown> {
   return {
     MEDIUM_FORMAT, MEDIUM_SUITE, mirrors, BOOTSTRAP_PACKAGES, packages: MEDIUM_PACKAGES.map(([p]) => p),
-    versions: Object.fromEntries(['linux-image-amd64', 'live-boot', 'systemd'].map((p) => [p, candidate(p)])),
+    versions: candidates(['linux-image-amd64', 'live-boot', 'systemd']),
     config: SYSTEM_CONFIG_TEXT,
   };
 }
