@@ -89,9 +89,8 @@ export interface RuntimeFile {
 export async function mirrorRuntime(dest: string, files: RuntimeFile[]): Promise<boolean> {
   let changed = false;
   const wanted = new Set(files.map((f) => f.rel));
-  // Folders made root's 0755 in this run: 2000+ files share a few hundred
-  // (checking every path part for every file was most of an install's
-  // time in the VM tests: thousands of lstat and chmod calls).
+  // Folders made root's 0755 in this run: 2000+ files share a few hundred,
+  // so each is checked once (not an lstat and chmod per path part per file).
   const ready = new Set<string>();
   await fs.mkdir(dest, { recursive: true, mode: 0o755 });
   await fs.chown(dest, 0, 0);
