@@ -204,6 +204,12 @@ export interface RepositoryHandle {
   openReader(pointId: string, source: string): Promise<PointReader>;
   /** Drops index entries of missing or damaged packs and blobs (with `data`: every blob is read). */
   repairIndex(opts: { data: boolean; dryRun: boolean; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<import('./repair').RepairReport>;
+  /**
+   * Format 3, the owner only: a new passphrase for one key object (the keys
+   * stay; every point and the other passphrase still open). A client handle:
+   * OWNER_KEY_REQUIRED before any write; formats 1-2: INVALID_ARGUMENT.
+   */
+  changePassphrase(req: { role: import('./keys').SlotRole; newPassphrase: string }): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -94,7 +94,7 @@ async function openWith(
       }
     },
   };
-  return new Repository(path, config, native, unlocked.pin, keys.role, close);
+  return new Repository(path, config, native, unlocked.pin, keys, close);
 }
 
 /**

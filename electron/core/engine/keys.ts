@@ -28,7 +28,7 @@ import { type NativeRepoOptions, aeadOpen, aeadSeal, boxKeypair, deriveKey, kdfS
 import { ALGORITHM_SETS, type AlgorithmSet, KdfParams, type LegacyConfig, type RepoConfig, type RepoConfigV3, configAlgorithms, configChanged, isFormat3 } from './config';
 import { corrupt } from './errors';
 import { KDF_MEM_LIMIT, KDF_OPS_LIMIT, MAX_FILE_BYTES, MAX_RETIRED_KEYS, dirs, rel } from './format';
-import { isMissing, readRepoFile } from './repo-files';
+import { isMissing, readRepoFile, writeRepoFile } from './repo-files';
 
 /** Which key object opened: formats 1-2 have one key set for everyone ('legacy'). */
 export type RepoRole = 'owner' | 'client' | 'legacy';
@@ -246,6 +246,38 @@ export async function unlockSlots(config: RepoConfigV3, passphrase: string | und
   }
   if (wrong || !denied) throw wrongPassphrase(repo);
   throw denied;
+}
+
+/**
+ * A new passphrase for the key object of `role` (docs/append-only-design.md
+ * §2.9): the same keys sealed again under a fresh salt, written over the old
+ * object whole or not at all (writeRepoFile: a temp file renamed over it),
+ * then read back and opened. Needs the owner's keys (the owner's object
+ * holds the secret keys; the caller refuses a client first). Refused before
+ * any write: an empty passphrase, a format 1-2 repository, and one that
+ * opens the other key object (as init refuses equal ones: a client
+ * passphrase that opens keys/owner hands the secret key to a client).
+ */
+export async function changeSlotPassphrase(config: RepoConfig, keys: RepoKeys, role: SlotRole, passphrase: string, repo: string): Promise<void> {
+  if (!isFormat3(config)) throw new AppError('INVALID_ARGUMENT', `key commands need an append-only repository (format 3); ${repo} is format ${config.version}`, { path: repo });
+  if (keys.role !== 'owner') throw new AppError('INTERNAL', 'a key object is rewrapped with the owner\'s keys only');
+  if (passphrase.length === 0) throw new AppError('INVALID_ARGUMENT', 'the new passphrase must not be empty');
+  const other: SlotRole = role === 'owner' ? 'client' : 'owner';
+  const opens = await openSlot(config, other, passphrase, repo);
+  if (opens instanceof AppError) throw opens;
+  if (opens !== 'wrong')
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `the new ${role} passphrase must differ from the ${other} passphrase: clients remember theirs, and it must not open the owner key`,
+    );
+  const slot = await sealKeySlot(role, passphrase, keys, config.id);
+  await writeRepoFile(repo, rel.keySlot(role), slotText(slot));
+  // What was written must open with the new passphrase, or the change is not done.
+  const back = await openSlot(config, role, passphrase, repo);
+  if (!(back instanceof AppError) && back !== 'wrong' && back.idKey.equals(keys.idKey) && back.metaKey?.equals(keys.metaKey ?? Buffer.alloc(0))) return;
+  throw corrupt(`keys/${role} of ${repo} did not open with the new passphrase after it was written: check the storage, and open with the old and the new passphrase`, {
+    path: dirs.keySlot(repo, role),
+  });
 }
 
 /** A key object read and opened: the keys, 'wrong' (the passphrase does not open it), or the storage's refusal. */

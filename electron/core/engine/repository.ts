@@ -14,7 +14,7 @@ import { type RepoConfig, configAlgorithms } from './config';
 import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
-import type { RepoRole } from './keys';
+import { type RepoKeys, type RepoRole, type SlotRole, changeSlotPassphrase } from './keys';
 import { type HeldLock, type LockKind, type LockOptions, acquireLock, lockedSignal, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
 import { openPointReader } from './point-reader';
@@ -36,10 +36,15 @@ export class Repository implements RepositoryHandle, RepoContext {
     readonly config: RepoConfig,
     readonly native: NativeRepo,
     readonly pin: RepoPin,
-    readonly role: RepoRole,
+    /** The keys that opened it: a passphrase change seals them again. */
+    private readonly keys: RepoKeys,
     /** Remote repositories: the server's host key, and what closes the connection. */
     private readonly remote?: { hostKey: string | undefined; close: () => Promise<void> },
   ) {}
+
+  get role(): RepoRole {
+    return this.keys.role;
+  }
 
   get hostKey(): string | undefined {
     return this.remote?.hostKey;
@@ -178,6 +183,13 @@ export class Repository implements RepositoryHandle, RepoContext {
             this.native.closeFiles();
           }
         });
+    });
+  }
+
+  changePassphrase(req: { role: SlotRole; newPassphrase: string }): Promise<void> {
+    return this.serial('change passphrase', async () => {
+      this.ownerOnly(`changing the ${req.role} passphrase`);
+      await changeSlotPassphrase(this.config, this.keys, req.role, req.newPassphrase, this.path);
     });
   }
 
