@@ -7,6 +7,7 @@ import type { Command } from './command';
 import { backupCommand } from './commands/backup';
 import { infoCommand } from './commands/info';
 import { initCommand } from './commands/init';
+import { keyCommand } from './commands/key';
 import { jobsCommand } from './commands/jobs';
 import { kmodCommand } from './commands/kmod';
 import { listCommand } from './commands/list';
@@ -33,6 +34,7 @@ const commands: Command[] = [
   initCommand,
   backupCommand,
   infoCommand,
+  keyCommand,
   listCommand,
   locksCommand,
   restoreCommand,
