@@ -49,12 +49,19 @@ export function ownerLoginProblems(path: string, owner: OwnerLogin | undefined):
     try {
       const a = parseLocation(path);
       const b = parseLocation(owner.path);
-      // S3: one bucket for both (the owner differs by keys only); SFTP: the same server.
-      same = a.kind === 's3' && b.kind === 's3' ? a.url === b.url : a.kind === 'sftp' && b.kind === 'sftp' ? a.host === b.host && a.port === b.port : a.kind === b.kind;
+      // S3: one bucket for both (the owner differs by keys only); SFTP: the
+      // same server; a folder on this computer: that folder (another one
+      // would let a member have root open what the member cannot read).
+      same =
+        a.kind === 's3' && b.kind === 's3'
+          ? a.url === b.url
+          : a.kind === 'sftp' && b.kind === 'sftp'
+            ? a.host === b.host && a.port === b.port
+            : a.kind === 'local' && b.kind === 'local' && a.path === b.path;
     } catch {
       // RepoLocation reports the location itself.
     }
-    if (!same) out.push({ path: ['path'], message: "the owner's location must be the same server (S3: the same bucket and folder)" });
+    if (!same) out.push({ path: ['path'], message: "the owner's location must be the same server (S3: the same bucket and folder; a folder on this computer: the same folder)" });
   }
   return out;
 }

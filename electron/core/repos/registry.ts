@@ -15,6 +15,7 @@ import {
   type OwnerAccess,
   isAppError,
   isRemoteLocation,
+  ownerLoginProblems,
   type RemoteAccessFields,
   type RemoteProbe,
   RepoLocation,
@@ -377,6 +378,11 @@ export class RepoRegistry {
   private async openAsOwner(repo: StoredRepository, owner: OwnerAccess): Promise<RepositoryHandle> {
     if (repo.pin?.role !== 'client')
       throw new AppError('INVALID_ARGUMENT', `repository ${repo.name} is not held here as an append-only client: it needs no owner passphrase`, { repositoryId: repo.id });
+    // The rules repos.init applies, for every operation: the owner's
+    // location is the repository's server (or folder), so a caller cannot
+    // have this process open another place with the owner's request.
+    const problem = ownerLoginProblems(repo.path, owner)[0];
+    if (problem) throw new AppError('INVALID_ARGUMENT', `${problem.message} (repository ${repo.name} is at ${repo.path})`, { repositoryId: repo.id, field: `owner.${problem.path.join('.')}` });
     const path = owner.path ?? repo.path;
     let remote: RemoteLogin | undefined;
     if (isRemoteLocation(path)) {

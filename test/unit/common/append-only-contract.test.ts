@@ -22,15 +22,20 @@ describe('repos.init appendOnly', () => {
     expect(messages({ name: 'nas', path: S3, remote: { accessKeyId: 'C' }, passphrase: 'owner pass', appendOnly: { clientPassphrase: 'backup pass', owner: { remote: { accessKeyId: 'O' } } } })).toEqual([]);
   });
 
-  it('refuses another server, another bucket, a server without the owner login, equal passphrases, no owner passphrase', () => {
+  it('refuses another server, another bucket, another folder, a server without the owner login, equal passphrases, no owner passphrase', () => {
     const base = { name: 'nas', path: SFTP, remote: pw, passphrase: 'owner pass' };
     expect(messages({ ...base, appendOnly: { clientPassphrase: 'backup pass', owner: { path: 'sftp://owner@other.local/repos/laptop', remote: pw } } })).toEqual([
-      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder)",
+      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder; a folder on this computer: the same folder)",
     ]);
     expect(messages({ ...base, path: S3, appendOnly: { clientPassphrase: 'backup pass', owner: { path: 's3://s3.example.com/other/laptop', remote: pw } } })).toEqual([
-      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder)",
+      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder; a folder on this computer: the same folder)",
     ]);
     expect(messages({ ...base, appendOnly: { clientPassphrase: 'backup pass' } })).toEqual(["appendOnly.owner.remote: a server's repository needs the owner's login"]);
+    // A folder on this computer: that folder, not another one root would open for the caller.
+    expect(messages({ name: 'usb', path: '/media/usb/repo', passphrase: 'owner pass', appendOnly: { clientPassphrase: 'backup pass', owner: { path: '/root/repo' } } })).toEqual([
+      "appendOnly.owner.path: the owner's location must be the same server (S3: the same bucket and folder; a folder on this computer: the same folder)",
+    ]);
+    expect(messages({ name: 'usb', path: '/media/usb/repo', passphrase: 'owner pass', appendOnly: { clientPassphrase: 'backup pass', owner: { path: '/media/usb/repo' } } })).toEqual([]);
     expect(messages({ ...base, appendOnly: { clientPassphrase: 'owner pass', owner: { remote: pw } } })).toEqual([
       'appendOnly.clientPassphrase: the backup passphrase must differ from the owner passphrase',
     ]);

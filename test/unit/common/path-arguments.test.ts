@@ -36,19 +36,26 @@ function pathArguments(schema: Node, at = ''): string[] {
 
 const EXPECTED: Record<string, string[]> = {
   'repos.add': ['path'],
-  'repos.init': ['path'],
+  'repos.init': ['path', 'appendOnly.owner.path'],
   'repos.probe': ['path'],
   'jobs.create': ['job.sources[]', 'job.snapshotStorage.directory', 'job.preScript', 'job.postScript'],
   'jobs.update': ['job.sources[]', 'job.snapshotStorage.directory', 'job.preScript', 'job.postScript'],
-  'restore.start': ['target'],
+  'restore.start': ['target', 'owner.path'],
   'restore.inspectTarget': ['target'],
-  'restore.resumable': ['target'],
-  'restore.plan': ['target'],
+  'restore.resumable': ['target', 'owner.path'],
+  'restore.plan': ['target', 'owner.path'],
   'files.list': ['path'],
   'files.copy': ['paths[]', 'destination'],
+  'files.searchPoints': ['owner.path'],
+  'files.compare': ['owner.path'],
   'devices.inspect': ['path'],
   'tracking.keep': ['device'],
   'checkpoints.end': ['storeFile'],
+  // An append-only client's repository opened with the owner's key: where the owner reaches it.
+  'points.verify': ['owner.path'],
+  'points.prune': ['owner.path'],
+  'points.delete': ['owner.path'],
+  'mounts.mount': ['owner.path'],
 };
 
 /** Valid parameters of each method, into which one bad path is put. */
@@ -64,21 +71,28 @@ const job = {
   postScript: '/usr/local/bin/post',
   enabled: true,
 };
+const owner = { passphrase: 'owner words', path: '/srv/repo' };
 const VALID: Record<string, Record<string, unknown>> = {
   'repos.add': { name: 'r', path: '/srv/repo' },
-  'repos.init': { name: 'r', path: '/srv/repo' },
+  'repos.init': { name: 'r', path: '/srv/repo', passphrase: 'owner words', appendOnly: { clientPassphrase: 'client words', owner: { path: '/srv/repo' } } },
   'repos.probe': { path: '/srv/repo', remote: {} },
   'jobs.create': { job },
   'jobs.update': { id: 'j-1', job },
-  'restore.start': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img', skipIdentical: false, confirm: '/srv/out.img' },
+  'restore.start': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img', skipIdentical: false, confirm: '/srv/out.img', owner },
   'restore.inspectTarget': { target: '/srv/out.img' },
-  'restore.resumable': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img' },
-  'restore.plan': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img' },
+  'restore.resumable': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img', owner },
+  'restore.plan': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/srv/out.img', owner },
   'files.list': { mountId: 'm-1', path: '/run/snapkeep/restore/m-1/nbd0p1' },
   'files.copy': { mountId: 'm-1', paths: ['/run/snapkeep/restore/m-1/nbd0p1/etc/hosts'], destination: '/home/alice' },
+  'files.searchPoints': { repositoryId: 'r-1', query: 'hosts', limit: 10, owner },
+  'files.compare': { repositoryId: 'r-1', basePointId: 'p-1', pointId: 'p-2', source: '/dev/sda', limit: 10, owner },
   'devices.inspect': { path: '/dev/sda' },
   'tracking.keep': { device: '/dev/sda', keep: true },
   'checkpoints.end': { storeFile: '/var/lib/snapkeep/checkpoints/20261206T060000Z.ckpt' },
+  'points.verify': { repositoryId: 'r-1', data: true, owner },
+  'points.prune': { repositoryId: 'r-1', dryRun: true, owner },
+  'points.delete': { repositoryId: 'r-1', pointId: 'p-1', dryRun: true, owner },
+  'mounts.mount': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', owner },
 };
 
 const BAD: unknown[] = [

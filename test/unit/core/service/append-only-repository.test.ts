@@ -7,7 +7,7 @@
 // OWNER_KEY_REQUIRED; unlocking with the owner passphrase is refused. A
 // local folder stands in for the server (the engine allows it for tests).
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -117,6 +117,17 @@ describe('append-only repositories in the service', () => {
     // With it: the restore is byte-identical, the prune runs, and nothing of the owner's is kept.
     expect(await waitTask(c, (await restore({ passphrase: OWNER })).taskId)).toMatchObject({ state: 'succeeded' });
     expect(readFileSync(target).equals(bytes)).toBe(true);
+    // The owner's location of a folder repository is that folder: a copy of it
+    // elsewhere (a place the caller may not read) is not opened for them.
+    const copy = path.join(t.root, 'elsewhere');
+    cpSync(repoPath, copy, { recursive: true });
+    const elsewhere = await c
+      .call('restore.start', { repositoryId: repo.id, pointId, source: image, target, skipIdentical: false, confirm: target, owner: { passphrase: OWNER, path: copy } })
+      .then(
+        (r) => waitTask(c, r.taskId),
+        (e: unknown) => ({ state: 'failed', error: e }),
+      );
+    expect(elsewhere).toMatchObject({ state: 'failed', error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('the same folder') } });
     expect(await waitTask(c, (await prune({ passphrase: OWNER })).taskId)).toMatchObject({ state: 'succeeded' });
     expect((await c.call('repos.list', {}))[0]).toMatchObject({ role: 'client' });
     // Serving a point to browse its files reads its data: the same rule.
