@@ -22,6 +22,7 @@ export async function openPointReader(ctx: RepoContext, pointId: string, source:
   const size = dev.sizeBytes;
   const cache = new Map<number, Promise<Buffer>>();
   let closed = false;
+  let closing: Promise<void> | undefined;
 
   const chunk = (c: number): Promise<Buffer> => {
     const hit = cache.get(c);
@@ -62,11 +63,14 @@ export async function openPointReader(ctx: RepoContext, pointId: string, source:
       }
       return out;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      cache.clear();
-      await onClose();
+    // Every caller waits for the one close (its lock released), not only the first.
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        cache.clear();
+        await onClose();
+      })();
+      return closing;
     },
   };
 }

@@ -70,13 +70,20 @@ async function viaExport(repo: RepositoryHandle, o: { pointId: string; source: s
     await reader.close();
     throw e;
   }
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await opened.close();
-    await exp.close();
-    await reader.close();
+  // One close at a time, and every caller waits for it: nbdfuse exiting
+  // (finished) and an unmount can both ask. A close that failed (a file
+  // still open: DEVICE_BUSY) can be asked again and does the work again.
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await opened.close();
+      await exp.close();
+      await reader.close();
+    })().catch((e: unknown) => {
+      closing = undefined;
+      throw e;
+    });
+    return closing;
   };
   return {
     device: exp.file,

@@ -27,6 +27,8 @@ let pointId: string;
 const undo: Array<() => void> = [];
 
 const locks = () => fs.readdirSync(path.join(repo.path, 'locks')).filter((n) => !n.startsWith('.'));
+/** What the lock files left say (operation, pid, time): a failure names who kept one. */
+const lockContents = () => locks().map((n) => fs.readFileSync(path.join(repo.path, 'locks', n), 'utf8').slice(0, 300));
 const immutable = (...dirs: string[]) => {
   for (const d of dirs) {
     execFileSync('chattr', ['+i', d]);
@@ -106,7 +108,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   undo.splice(0).reverse().forEach((u) => u());
-  expect(locks()).toEqual([]);
+  expect(locks(), lockContents().join('\n')).toEqual([]);
   // "Clean up now" right after: not "the repository is busy".
   const clean = await task(s.client.call('points.prune', { repositoryId: repo.id, retention: { keepLast: 100, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 }, dryRun: false }));
   expect(clean.error).toBeUndefined();
