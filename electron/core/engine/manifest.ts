@@ -10,7 +10,7 @@ import { AppError, PartitionInfo, type RestorePoint, UsedBlocksNote } from '../.
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
 import { corrupt } from './errors';
 import { MAX_CHUNK_SIZE, MAX_FILE_BYTES, MIN_CHUNK_SIZE, SEGMENT_ENTRIES, rel } from './format';
-import { isMissing, listRepoDirs, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
+import { dropCachedCopy, isMissing, listRepoDirs, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
 
 export const DeviceLayout = z.object({
   fsType: z.string().optional(),
@@ -114,7 +114,17 @@ export async function readManifest(repo: string, native: NativeRepo, id: string)
     if (isMissing(e)) throw new AppError('NOT_FOUND', `no restore point ${id}`, { pointId: id });
     throw e;
   }
-  return decodeManifest(native, data, id);
+  try {
+    return decodeManifest(native, data, id);
+  } catch (e) {
+    // Manifests are cached by name for a remote repository, as a point id
+    // names one manifest for life; one that does not open was replaced or
+    // damaged on the server (an append-only client can put a new version
+    // in a versioned bucket): the next read must fetch it again, so the
+    // original the owner puts back is seen.
+    await dropCachedCopy(repo, rel.point(id)).catch(() => undefined);
+    throw e;
+  }
 }
 
 export async function listPointIds(repo: string): Promise<string[]> {

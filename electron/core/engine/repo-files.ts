@@ -54,6 +54,11 @@ export async function readRepoFileIfExists(repo: string, rel: string, maxBytes: 
   }
 }
 
+/** Forgets a remote repository's cached copy of `rel` (repo-storage's dropCached); nothing for a local one. */
+export async function dropCachedCopy(repo: string, rel: string): Promise<void> {
+  await storageFor(repo).dropCached?.(rel);
+}
+
 /** Written whole or not at all (temp file, fsync, rename, fsync of the directory); 0600, new directories 0700. */
 export function writeRepoFile(repo: string, rel: string, data: Buffer | string): Promise<void> {
   return storageFor(repo).save(rel, typeof data === 'string' ? Buffer.from(data) : data);

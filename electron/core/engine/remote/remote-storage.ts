@@ -82,6 +82,11 @@ export class RemoteRepoStorage implements RepoStorage {
     return this.inner.mkdir(dir);
   }
 
+  async dropCached(name: string): Promise<void> {
+    const wc = this.wc();
+    if (wc && POINT.test(name)) await wc.local.remove([name]);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

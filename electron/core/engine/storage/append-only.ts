@@ -49,6 +49,10 @@ export class AppendOnlyStorage implements RepoStorage {
     return this.inner.mkdir(dir);
   }
 
+  async dropCached(name: string): Promise<void> {
+    await this.inner.dropCached?.(name);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

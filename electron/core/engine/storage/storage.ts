@@ -61,6 +61,13 @@ export interface RepoStorage {
   remove(names: string[]): Promise<number>;
   /** Local directories only: creates a folder (remote backends create folders as they save). */
   mkdir(dir: string): Promise<void>;
+  /**
+   * Forgets this machine's cached copy of the object, if there is one (a
+   * remote repository's working copy), so the next load fetches the
+   * store's: a copy that did not authenticate must not stand in for an
+   * object the owner has since put right.
+   */
+  dropCached?(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
