@@ -5,7 +5,8 @@
 // repository format, holding:
 //   index/, lists/   copies of the remote files, by name (names are ids of
 //                    immutable content: a copy is never stale, only gone);
-//   points/          copies of manifests read (the same reason);
+//   points/          copies of manifests read (the same reason; one that
+//                    does not open is dropped: manifest.ts);
 //   packs/           the spool (packs a backup sealed, until uploaded) and
 //                    the read cache (packs a restore or verify fetched,
 //                    whole, or "hollow": the right size with only the
