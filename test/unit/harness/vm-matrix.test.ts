@@ -17,6 +17,7 @@ describe('kernel matrix', () => {
     expect(matrixKernels('001-module-version')).toEqual(['6.1', '6.12']);
     expect(matrixKernels('105-kmod-teardown')).toEqual(['6.1', '6.12']);
     expect(matrixKernels('107-kmod-memory')).toEqual(['6.12']);
+    expect(matrixKernels('108-kmod-bad-input')).toEqual(['6.12']);
     expect(matrixKernels('109-kmod-discard')).toEqual(['6.1', '6.12', '6.1-rt', 'debug']);
     expect(matrixKernels('101-kmod-image-exact')).toEqual(['6.1', '6.12', '6.1-rt', 'debug']);
     expect(matrixKernels('102-kmod-cbt')).toEqual(['6.1', '6.12']);
