@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../../../electron/cli/snapkeep';
+import { type CliResult, runCli } from '../../support/cli-in-process';
 import { type Sshd, startSshd } from '../../support/sshd';
 import { tempDir } from '../../support/temp-dirs';
 
@@ -21,21 +21,11 @@ const VARS = ['SNAPKEEP_PASSWORD', 'SNAPKEEP_SSH_PASSWORD', 'SNAPKEEP_SSH_HOST_K
 const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
 
 /** `snapkeep <args>` with the SSH password `login`; what it printed. */
-async function cli(login: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+function cli(login: string, ...args: string[]): Promise<CliResult> {
   for (const v of VARS) delete process.env[v];
   process.env['SNAPKEEP_SSH_PASSWORD'] = login;
   process.env['SNAPKEEP_REMOTES_DIR'] = remotes;
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => out.push(String(s)) > 0);
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => err.push(String(s)) > 0);
-  try {
-    const code = await main(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  return runCli(...args);
 }
 
 /** The logins stored in the remotes folder (file names are hashes of the location). */

@@ -8,9 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../../../electron/cli/snapkeep';
+import { noTerminal, runCli as cli } from '../../support/cli-in-process';
 import { tempDir } from '../../support/temp-dirs';
 
 const tmp = tempDir('snapkeep-cli-append-only-');
@@ -20,21 +20,6 @@ afterAll(() => {
   if (saved !== undefined) process.env['SNAPKEEP_PASSWORD'] = saved;
   tmp.remove();
 });
-
-/** Runs the CLI as `snapkeep <args>`; what it printed on stdout and stderr. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => out.push(String(s)) > 0);
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => err.push(String(s)) > 0);
-  try {
-    const code = await main(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 /** Every file under `dir` with a hash of its bytes. */
 function tree(dir: string): Record<string, string> {
@@ -65,12 +50,7 @@ describe('snapkeep init --append-only', () => {
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/--client-password-file goes with --append-only/);
     // No client passphrase and no terminal: exit 4, saying where it goes.
-    const tty = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY');
-    Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
-    const c = await cli('init', at('plain'), '--append-only', '--password-file', owner).finally(() => {
-      if (tty) Object.defineProperty(process.stdin, 'isTTY', tty);
-      else delete (process.stdin as { isTTY?: boolean }).isTTY;
-    });
+    const c = await noTerminal(() => cli('init', at('plain'), '--append-only', '--password-file', owner));
     expect([c.code, c.err]).toEqual([4, expect.stringContaining('the client passphrase is needed: pass --client-password-file')]);
     expect(fs.existsSync(at('plain'))).toBe(false);
   });

@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../../../electron/cli/snapkeep';
+import { noTerminal, runCli as cli } from '../../support/cli-in-process';
 import { tempDir } from '../../support/temp-dirs';
 
 const tmp = tempDir('snapkeep-cli-key-');
@@ -22,33 +22,6 @@ afterAll(() => {
   if (saved !== undefined) process.env['SNAPKEEP_PASSWORD'] = saved;
   tmp.remove();
 });
-
-/** Runs the CLI as `snapkeep <args>`; what it printed on stdout and stderr. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => out.push(String(s)) > 0);
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => err.push(String(s)) > 0);
-  try {
-    const code = await main(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
-/** `fn` with no terminal on stdin: a prompt is refused instead of waiting. */
-async function noTerminal<T>(fn: () => Promise<T>): Promise<T> {
-  const tty = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY');
-  Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
-  try {
-    return await fn();
-  } finally {
-    if (tty) Object.defineProperty(process.stdin, 'isTTY', tty);
-    else delete (process.stdin as { isTTY?: boolean }).isTTY;
-  }
-}
 
 describe('snapkeep key', () => {
   const at = (name: string) => path.join(tmp.dir, name);
