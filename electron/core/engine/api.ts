@@ -210,6 +210,14 @@ export interface RepositoryHandle {
    * OWNER_KEY_REQUIRED before any write; formats 1-2: INVALID_ARGUMENT.
    */
   changePassphrase(req: { role: import('./keys').SlotRole; newPassphrase: string }): Promise<void>;
+  /**
+   * Format 3, the owner only: a new key pair (key-rotate.ts): keys/owner keeps
+   * the old secret key as retired, keys/client and the config get the new
+   * public key. The handle then only closes (its engine holds the old pair).
+   * A client handle: OWNER_KEY_REQUIRED before any write; formats 1-2:
+   * INVALID_ARGUMENT.
+   */
+  rotateKeyPair(req: import('./key-rotate').KeyRotationRequest): Promise<import('./key-rotate').KeyRotation>;
   close(): Promise<void>;
 }
 

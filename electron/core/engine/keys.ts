@@ -46,6 +46,12 @@ export interface RepoKeys {
   publicKey?: Buffer;
   /** Format 3, the owner only: the current X25519 secret key first, retired ones after. */
   secretKeys?: Buffer[];
+  /**
+   * Format 3, the owner only: the public key of the newest retired pair, the
+   * one a key rotation cut before its config was written leaves in the
+   * config (key-rotate.ts); the owner opens such a repository, a client not.
+   */
+  retiredPublicKey?: Buffer;
   role: RepoRole;
 }
 
@@ -281,7 +287,7 @@ export async function changeSlotPassphrase(config: RepoConfig, keys: RepoKeys, r
 }
 
 /** A key object read and opened: the keys, 'wrong' (the passphrase does not open it), or the storage's refusal. */
-async function openSlot(config: RepoConfigV3, role: SlotRole, passphrase: string, repo: string): Promise<RepoKeys | 'wrong' | AppError> {
+export async function openSlot(config: RepoConfigV3, role: SlotRole, passphrase: string, repo: string): Promise<RepoKeys | 'wrong' | AppError> {
   const where = dirs.keySlot(repo, role);
   let bytes: Buffer;
   try {
@@ -313,7 +319,8 @@ async function openSlot(config: RepoConfigV3, role: SlotRole, passphrase: string
   const secretKeys: Buffer[] = [];
   for (let at = 2 * KEY; at < opened.length; at += KEY) secretKeys.push(opened.subarray(at, at + KEY));
   // The current secret key's own public key: what the config must name (verifyConfig).
-  return { idKey, metaKey, publicKey: publicKeyOf(opened.subarray(2 * KEY, 3 * KEY)), secretKeys, role };
+  const previous = secretKeys[1];
+  return { idKey, metaKey, publicKey: publicKeyOf(opened.subarray(2 * KEY, 3 * KEY)), secretKeys, ...(previous && { retiredPublicKey: publicKeyOf(previous) }), role };
 }
 
 function parseSlot(bytes: Buffer, role: SlotRole, where: string): KeySlot {

@@ -14,6 +14,7 @@ import { type RepoConfig, configAlgorithms } from './config';
 import type { RepoPin } from './config-pin';
 import type { RepoContext } from './context';
 import { toAppError } from './errors';
+import { type KeyRotation, type KeyRotationRequest, checkRotation, rotateKeyPair } from './key-rotate';
 import { type RepoKeys, type RepoRole, type SlotRole, changeSlotPassphrase } from './keys';
 import { type HeldLock, type LockKind, type LockOptions, acquireLock, lockedSignal, withLock } from './locks';
 import { listPointIds, readManifest, toRestorePoint } from './manifest';
@@ -30,6 +31,8 @@ export class Repository implements RepositoryHandle, RepoContext {
   private queue: Promise<unknown> = Promise.resolve();
   /** Readers still open: close() closes them, so no lock outlives the handle. */
   private readonly readers = new Set<PointReader>();
+  /** Set by rotateKeyPair: this handle's engine still holds the old pair, so it only closes. */
+  private rotated = false;
 
   constructor(
     readonly path: string,
@@ -75,7 +78,11 @@ export class Repository implements RepositoryHandle, RepoContext {
 
   /** Runs operations of this handle one at a time; errors become AppErrors. */
   private serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const guarded = () => {
+      if (this.rotated) throw new AppError('CONFLICT', `the key pair of ${this.path} was rotated through this handle: open the repository again`, { path: this.path });
+      return fn();
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run.catch((e: unknown) => {
       throw toAppError(e, what);
@@ -190,6 +197,17 @@ export class Repository implements RepositoryHandle, RepoContext {
     return this.serial('change passphrase', async () => {
       this.ownerOnly(`changing the ${req.role} passphrase`);
       await changeSlotPassphrase(this.config, this.keys, req.role, req.newPassphrase, this.path);
+    });
+  }
+
+  rotateKeyPair(req: KeyRotationRequest): Promise<KeyRotation> {
+    return this.serial('rotate key pair', async () => {
+      this.ownerOnly('rotating the key pair');
+      checkRotation(this.config, this.keys, req, this.path);
+      // Exclusive: two rotations at once would each keep only their own new pair.
+      const done = await this.locked('exclusive', 'rotate key pair', () => rotateKeyPair(this.config, this.keys, req, this.path));
+      this.rotated = true;
+      return done;
     });
   }
 
