@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import { AppSettings, InstallResult } from './app';
-import { AppendOnlyInit, OwnerAccess, ownerLoginProblems } from './append-only';
+import { AppendOnlyInit, OwnerAccess, RepositoryRole, ownerLoginProblems } from './append-only';
 import { AutoCheckpoints, BeforePackagesResult, Checkpoint, CheckpointId, CheckpointName, CheckpointPlan } from './checkpoint';
 import { RemoteAccessFields, RemoteProbe, RepoLocation } from './location';
 import {
@@ -146,6 +146,25 @@ export const methods = {
    * given). Kept only when the repository is reached with it.
    */
   'repos.updateLogin': method(z.object({ id: Id, remote: RemoteAccessFields }).strict(), Repository),
+  /**
+   * A new owner (role 'owner') or backup (role 'client') passphrase of a
+   * repository this computer holds as an append-only client, done with the
+   * owner's key given for it (never kept). The old one stops opening the
+   * repository. A new backup passphrase replaces the one kept here (in
+   * memory, and on disk when remembered); other computers that back up
+   * there need it given.
+   */
+  'repos.changePassphrase': method(
+    z
+      .object({ id: Id, role: RepositoryRole, newPassphrase: Passphrase, owner: OwnerAccess })
+      .strict()
+      .superRefine((p, ctx) => {
+        if (p.newPassphrase !== p.owner.passphrase) return;
+        const message = p.role === 'owner' ? 'the new owner passphrase is the one in use now' : 'the new backup passphrase must differ from the owner passphrase';
+        ctx.addIssue({ code: 'custom', message, path: ['newPassphrase'] });
+      }),
+    Repository,
+  ),
   /** Forgets the passphrase, in memory and the one stored on this computer. */
   'repos.lock': method(z.object({ id: Id }).strict(), Repository),
   /** Forget a repository (its files stay) and any passphrase stored for it. */

@@ -20,6 +20,7 @@ import {
   type RemoteProbe,
   RepoLocation,
   type Repository,
+  type RepositoryRole,
 } from '../../common/contract';
 import type { Engine, RepositoryHandle } from '../engine/api';
 import { RepoPin } from '../engine/config-pin';
@@ -399,6 +400,30 @@ export class RepoRegistry {
     }
     this.options.log.info(`repository ${repo.name} opened with the owner's key for one operation`);
     return handle;
+  }
+
+  /**
+   * A new owner or backup passphrase of an append-only client's repository,
+   * with the owner's key given for it (the engine seals that key object
+   * again; the keys stay). A new backup passphrase takes the old one's place
+   * here, held and remembered as it was, so this computer's backups go on.
+   */
+  async changePassphrase(id: string, role: RepositoryRole, newPassphrase: string, owner: OwnerAccess): Promise<Repository> {
+    const repo = this.get(id);
+    await this.with(id, (h) => h.changePassphrase({ role, newPassphrase }), owner);
+    const which = role === 'owner' ? 'owner' : 'backup';
+    this.options.log.info(`the ${which} passphrase of repository ${repo.name} was changed`);
+    if (role === 'client') {
+      const remembered = this.remembered.has(id);
+      if (remembered || this.passphrases.has(id)) this.passphrases.set(id, newPassphrase);
+      if (remembered)
+        await this.storeKey(repo, newPassphrase).catch((e: unknown) => {
+          throw new AppError('IO_ERROR', `the backup passphrase of ${repo.name} was changed, but the new one could not be remembered on this computer (${e instanceof Error ? e.message : String(e)}): unlock it again with the new one`, {
+            repositoryId: id,
+          });
+        });
+    }
+    return this.describe(repo);
   }
 
   /**

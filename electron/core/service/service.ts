@@ -23,6 +23,7 @@ import {
   type Mount,
   type OwnerAccess,
   type Repository,
+  type RepositoryRole,
   type RemoteAccessFields,
   type RemoteProbe,
   type RestorePoint,
@@ -542,6 +543,12 @@ export class Service {
   async unlockRepository(id: string, passphrase: string, remember: boolean, caller?: Caller): Promise<Repository> {
     await this.policy.repository(caller, this.repos.get(id), false);
     return this.repos.unlock(id, passphrase, remember);
+  }
+
+  /** Writes a key object of the repository: checked as a write, as a clean-up is. */
+  async changeRepositoryPassphrase(id: string, role: RepositoryRole, newPassphrase: string, owner: OwnerAccess, caller?: Caller): Promise<Repository> {
+    await this.policy.repository(caller, this.repos.get(id), true);
+    return this.repos.changePassphrase(id, role, newPassphrase, owner);
   }
 
   // --- jobs ---------------------------------------------------------------

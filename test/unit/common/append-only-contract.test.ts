@@ -1,7 +1,8 @@
 // The contract's append-only fields as each process edge checks them: an
 // append-only repos.init needs the owner passphrase, a different backup
 // passphrase and, on a server, the owner's login on the same server (S3:
-// the same bucket); the owner's key of an operation is strict.
+// the same bucket); the owner's key of an operation is strict; a new
+// passphrase comes with the owner's key and is not the owner passphrase given.
 import { describe, expect, it } from 'vitest';
 
 import { methods, OwnerAccess, Repository } from '../../../electron/common/contract';
@@ -54,5 +55,29 @@ describe('OwnerAccess and the role', () => {
     expect(Repository.safeParse({ ...repo, role: 'client' }).success).toBe(true);
     expect(Repository.safeParse({ ...repo, role: 'legacy' }).success).toBe(false);
     expect(methods['restore.start'].params.safeParse({ repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', target: '/tmp/x', skipIdentical: false, confirm: '/tmp/x', owner: { passphrase: 'p' } }).success).toBe(true);
+  });
+});
+
+describe('repos.changePassphrase', () => {
+  const change = methods['repos.changePassphrase'].params;
+  const issues = (p: unknown) => {
+    const r = change.safeParse(p);
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  const owner = { passphrase: 'owner pass', path: 'sftp://owner@nas.local/repos/laptop', remote: pw };
+
+  it("takes either role's new passphrase with the owner's key", () => {
+    expect(issues({ id: 'r-1', role: 'owner', newPassphrase: 'new owner pass', owner })).toEqual([]);
+    expect(issues({ id: 'r-1', role: 'client', newPassphrase: 'new backup pass', owner: { passphrase: 'owner pass' } })).toEqual([]);
+  });
+
+  it("refuses no owner's key, another role, an empty or too long passphrase, unknown keys, and the owner passphrase given as the new one", () => {
+    expect(issues({ id: 'r-1', role: 'owner', newPassphrase: 'x' })).toEqual(['owner: Invalid input: expected object, received undefined']);
+    expect(issues({ id: 'r-1', role: 'legacy', newPassphrase: 'x', owner })).toHaveLength(1);
+    expect(issues({ id: 'r-1', role: 'client', newPassphrase: '', owner })).toHaveLength(1);
+    expect(issues({ id: 'r-1', role: 'client', newPassphrase: 'x'.repeat(1025), owner })).toHaveLength(1);
+    expect(issues({ id: 'r-1', role: 'client', newPassphrase: 'x', owner, remember: true })).toHaveLength(1);
+    expect(issues({ id: 'r-1', role: 'client', newPassphrase: 'owner pass', owner })).toEqual(['newPassphrase: the new backup passphrase must differ from the owner passphrase']);
+    expect(issues({ id: 'r-1', role: 'owner', newPassphrase: 'owner pass', owner })).toEqual(['newPassphrase: the new owner passphrase is the one in use now']);
   });
 });

@@ -56,6 +56,7 @@ const EXPECTED: Record<string, string[]> = {
   'points.prune': ['owner.path'],
   'points.delete': ['owner.path'],
   'mounts.mount': ['owner.path'],
+  'repos.changePassphrase': ['owner.path'],
 };
 
 /** Valid parameters of each method, into which one bad path is put. */
@@ -93,6 +94,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'points.prune': { repositoryId: 'r-1', dryRun: true, owner },
   'points.delete': { repositoryId: 'r-1', pointId: 'p-1', dryRun: true, owner },
   'mounts.mount': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', owner },
+  'repos.changePassphrase': { id: 'r-1', role: 'client', newPassphrase: 'new words', owner },
 };
 
 const BAD: unknown[] = [
