@@ -1,6 +1,6 @@
 // Backup repositories: where restore points are stored, whether they are
 // encrypted, unlocked and reachable.
-import type { AppendOnlyInit, RemoteAccessFields, RemoteProbe, Repository } from '@common/contract';
+import type { AppendOnlyInit, OwnerAccess, RemoteAccessFields, RemoteProbe, Repository, RepositoryRole } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -12,7 +12,7 @@ import { useRequestState, useSaving } from './request-state';
 export const useRepositoriesStore = defineStore('repositories', () => {
   const repositories = ref<Repository[]>([]);
   const { loading, loaded, error, read } = useRequestState();
-  /** `saving`: a change (add, init, unlock, lock, remove) is in flight. */
+  /** `saving`: a change (add, init, unlock, a new passphrase, lock, remove) is in flight. */
   const { saving, change } = useSaving();
 
   function put(repo: Repository): Repository {
@@ -51,6 +51,13 @@ export const useRepositoriesStore = defineStore('repositories', () => {
   /** Without `remember`, a passphrase stored earlier is deleted (the service keeps it in memory only). */
   const unlock = (id: string, passphrase: string, remember = false) =>
     change(async () => put(await call('repos.unlock', { id, passphrase, remember })));
+  /**
+   * A new owner or backup passphrase of an append-only client's repository,
+   * with the owner's key given for this once; a new backup passphrase
+   * replaces the one the service keeps for this computer.
+   */
+  const changePassphrase = (id: string, role: RepositoryRole, newPassphrase: string, owner: OwnerAccess) =>
+    change(async () => put(await call('repos.changePassphrase', { id, role, newPassphrase, owner })));
   const lock = (id: string) => change(async () => put(await call('repos.lock', { id })));
   const remove = (id: string) =>
     change(async () => {
@@ -74,6 +81,7 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     init,
     updateLogin,
     unlock,
+    changePassphrase,
     lock,
     remove,
     byId,

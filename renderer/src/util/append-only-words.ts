@@ -14,3 +14,22 @@ export const APPEND_ONLY_COST =
 
 /** The repository row's words for a client's repository. */
 export const APPEND_ONLY_ROW = 'append-only: adds backups only';
+
+/**
+ * What a new passphrase changes, said before it is changed
+ * (docs/append-only.md, "Changing a passphrase"). The owner's is not kept
+ * here; the backup one is, and the service puts the new one in its place.
+ */
+export const PASSPHRASE_CHANGE = {
+  owner:
+    'The old owner passphrase stops opening this repository, on every computer. Restore points stay as they are and open with the new one. ' +
+    'Keep the new one somewhere safe, away from the computers that back up here: without it nobody can restore from this repository.',
+  client:
+    'The old backup passphrase stops opening this repository. ' +
+    'Computers that back up here must be given the new backup passphrase; their next backup stops until then.',
+  /** The backup passphrase held by this computer: replaced by the service. */
+  keptHere: 'This computer keeps the new one in place of the old (remembered if the old one was), so its own backups go on.',
+  lockedHere: 'This computer holds the repository locked: unlock it with the new backup passphrase to back up from here.',
+  /** Changing does not take back a passphrase that leaked: whoever had it may have copied the key object. */
+  leaked: 'If the old passphrase leaked, changing it is not enough: see "Changing a passphrase" in the append-only guide.',
+} as const;
