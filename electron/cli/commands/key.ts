@@ -1,12 +1,14 @@
 // `snapkeep key`: the passphrases of an append-only (format 3) repository,
 // changed with the owner's key (docs/append-only.md, "Changing a
-// passphrase"). The keys stay the same: every restore point still opens.
+// passphrase"; the keys stay the same: every restore point still opens),
+// and `key rotate`, a new key pair (key-rotate.ts; "Rotating the key pair").
 import { parseArgs } from 'node:util';
 
 import { AppError } from '../../common/contract';
 import type { Command } from '../command';
 import { EXIT } from '../exit-codes';
 import { openRepo, passphraseFrom, passwordOption, repoPath, requireOwner } from './engine-common';
+import { rotateKeys } from './key-rotate';
 
 const SUBCOMMANDS = { passphrase: 'owner', 'client-passphrase': 'client' } as const;
 
@@ -16,17 +18,32 @@ function isSubcommand(s: string | undefined): s is keyof typeof SUBCOMMANDS {
 
 export const keyCommand: Command = {
   name: 'key',
-  summary: 'change the owner or the client passphrase of an append-only repository (with the owner passphrase)',
+  summary: 'change a passphrase or rotate the key pair of an append-only repository (with the owner passphrase)',
   usage:
     'snapkeep key passphrase <repository> [--password-file OWNER-FILE] [--new-password-file FILE] [--json]\n' +
     'snapkeep key client-passphrase <repository> [--password-file OWNER-FILE] [--new-password-file FILE] [--json]\n' +
+    'snapkeep key rotate <repository> [--password-file OWNER-FILE] [--client-password-file FILE] [--json]\n' +
     '  Opened with the owner passphrase (SNAPKEEP_PASSWORD, --password-file or a prompt) and, for a server, the\n' +
     "  owner's login; the new passphrase from --new-password-file or a prompt typed twice. The old one stops\n" +
-    '  opening the repository; restore points are not touched. See docs/append-only.md.',
+    '  opening the repository; restore points are not touched.\n' +
+    '  rotate: a new key pair for new backups; the old secret key is kept (every restore point still opens).\n' +
+    '  keys/client is sealed again under --client-password-file or a prompt typed twice (the current client\n' +
+    '  passphrase, or a new one). The app on each backed-up computer then refuses the repository until it is\n' +
+    '  added again there. See docs/append-only.md.',
   async run({ args, json, out }) {
-    const { values, positionals } = parseArgs({ args, options: { ...passwordOption, 'new-password-file': { type: 'string' } }, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...passwordOption, 'new-password-file': { type: 'string' }, 'client-password-file': { type: 'string' } },
+      allowPositionals: true,
+    });
     const [sub, where] = positionals;
-    if (!isSubcommand(sub)) throw new AppError('INVALID_ARGUMENT', `${sub === undefined ? 'a subcommand is needed' : `unknown subcommand "${sub}"`} (passphrase, client-passphrase)`);
+    if (sub === 'rotate') {
+      if (values['new-password-file'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--new-password-file goes with key passphrase and key client-passphrase');
+      return rotateKeys(repoPath(where), values['password-file'], values['client-password-file'], json, out);
+    }
+    if (values['client-password-file'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--client-password-file goes with key rotate');
+    if (!isSubcommand(sub))
+      throw new AppError('INVALID_ARGUMENT', `${sub === undefined ? 'a subcommand is needed' : `unknown subcommand "${sub}"`} (passphrase, client-passphrase, rotate)`);
     const role = SUBCOMMANDS[sub];
     const p = repoPath(where);
     const repo = await openRepo(p, values['password-file']);

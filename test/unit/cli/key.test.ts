@@ -5,6 +5,9 @@
 // and for a repository that is not append-only (exit 2), each before a key
 // object changes; then both changed: the old passphrases fail (exit 4), the
 // new client one backs up and the new owner one restores byte for byte.
+// `key rotate` on the same repository: refused with the client passphrase,
+// without a client passphrase, with equal ones; then a new key pair, the
+// point of before and a new one restore.
 // One append-only init: two Argon2id derivations.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -42,8 +45,10 @@ describe('snapkeep key', () => {
     // Refused before a new passphrase is asked for (none given, no terminal).
     const r = await noTerminal(() => cli('key', 'passphrase', plain));
     expect([r.code, r.err]).toEqual([2, expect.stringContaining('key commands need an append-only repository (format 3)')]);
-    const s = await cli('key', 'rotate', plain);
-    expect([s.code, s.err]).toEqual([2, expect.stringContaining('unknown subcommand "rotate" (passphrase, client-passphrase)')]);
+    const rot = await noTerminal(() => cli('key', 'rotate', plain));
+    expect([rot.code, rot.err]).toEqual([2, expect.stringContaining('key commands need an append-only repository (format 3)')]);
+    const s = await cli('key', 'frobnicate', plain);
+    expect([s.code, s.err]).toEqual([2, expect.stringContaining('unknown subcommand "frobnicate" (passphrase, client-passphrase, rotate)')]);
   });
 
   it('changes the owner and the client passphrase with the owner passphrase only', async () => {
@@ -77,5 +82,40 @@ describe('snapkeep key', () => {
     const restored = await cli('restore', repo, 'latest', at('out.img'), '--password-file', files.owner2, '--no-boot-repair');
     expect(restored.code, restored.err).toBe(0);
     expect(fs.readFileSync(at('out.img')).equals(fs.readFileSync(image))).toBe(true);
+  }, 120_000);
+
+  it('rotates the key pair with the owner passphrase, and says what the backed-up computers must do', async () => {
+    // The repository of the test before: passphrases owner2 and client2.
+    const image = at('disk.img');
+    const publicKey = () => (JSON.parse(fs.readFileSync(path.join(repo, 'config'), 'utf8')) as { publicKey: string }).publicKey;
+    const before = [...keys(), publicKey()];
+    const byClient = await noTerminal(() => cli('key', 'rotate', repo, '--password-file', files.client2));
+    expect([byClient.code, byClient.err]).toEqual([4, expect.stringMatching(/rotating the key pair needs the owner's key/)]);
+    const noClient = await noTerminal(() => cli('key', 'rotate', repo, '--password-file', files.owner2));
+    expect([noClient.code, noClient.err]).toEqual([4, expect.stringContaining('the client passphrase is needed (keys/client is sealed again): pass --client-password-file')]);
+    const same = await cli('key', 'rotate', repo, '--password-file', files.owner2, '--client-password-file', files.owner2);
+    expect([same.code, same.err]).toEqual([2, expect.stringContaining('the client passphrase must differ from the owner passphrase')]);
+    const mixed = await cli('key', 'passphrase', repo, '--client-password-file', files.client2);
+    expect([mixed.code, mixed.err]).toEqual([2, expect.stringContaining('--client-password-file goes with key rotate')]);
+    expect([...keys(), publicKey()]).toEqual(before);
+
+    const r = await cli('key', 'rotate', repo, '--password-file', files.owner2, '--client-password-file', files.client2);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(new RegExp(`^rotated the key pair of ${repo}: new public key [0-9a-f]{32} \\(was [0-9a-f]{32}\\)$`, 'm'));
+    expect(r.out).toContain('1 retired secret key is kept: every restore point still opens with the owner passphrase.');
+    expect(r.out).toContain('remove it there and add it again with the client passphrase');
+    expect(r.out).not.toContain('The client passphrase is a new one');
+    expect(publicKey()).not.toBe(before[2]);
+
+    // The point of before the rotation, and a new one sealed to the new key, restore.
+    const old = fs.readFileSync(image);
+    const first = await cli('restore', repo, 'latest', at('old.img'), '--password-file', files.owner2, '--no-boot-repair');
+    expect(first.code, first.err).toBe(0);
+    expect(fs.readFileSync(at('old.img')).equals(old)).toBe(true);
+    fs.writeFileSync(image, randomBytes(1 << 20));
+    expect((await cli('backup', repo, image, '--password-file', files.client2)).code).toBe(0);
+    const restored = await cli('restore', repo, 'latest', at('new.img'), '--password-file', files.owner2, '--no-boot-repair');
+    expect(restored.code, restored.err).toBe(0);
+    expect(fs.readFileSync(at('new.img')).equals(fs.readFileSync(image))).toBe(true);
   }, 120_000);
 });
