@@ -80,6 +80,12 @@ const SPECIFIC: Partial<Record<MethodName, unknown[]>> = {
   'repos.probe': [{ path: 'sftp://u@nas/x' }, { path: 'sftp://u@nas/x', remote: { hostKey: 'SHA256:short' } }, { path: 'sftp://u@nas/x', remote: {}, name: 'x' }],
   'repos.updateLogin': [{ id: 'r1' }, { id: '../etc', remote: {} }, { id: 'r1', remote: { hostKey: 'SHA256:short' } }],
   'repos.unlock': [{ id: '../etc', passphrase: 'x' }, { id: 'r1' }, { id: 'r1', passphrase: 'x'.repeat(1025) }],
+  'repos.changePassphrase': [
+    { id: 'r1', role: 'client', newPassphrase: 'new' },
+    { id: 'r1', role: 'legacy', newPassphrase: 'new', owner: { passphrase: 'o' } },
+    { id: 'r1', role: 'client', newPassphrase: 'o', owner: { passphrase: 'o' } },
+    { id: 'r1', role: 'owner', newPassphrase: 'new', owner: { passphrase: 'o', path: '../etc' } },
+  ],
   'repos.lock': [{ id: 'a/b' }, {}],
   'repos.remove': [{ id: '' }],
   'jobs.create': [
