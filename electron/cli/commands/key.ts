@@ -22,14 +22,15 @@ export const keyCommand: Command = {
   usage:
     'snapkeep key passphrase <repository> [--password-file OWNER-FILE] [--new-password-file FILE] [--json]\n' +
     'snapkeep key client-passphrase <repository> [--password-file OWNER-FILE] [--new-password-file FILE] [--json]\n' +
-    'snapkeep key rotate <repository> [--password-file OWNER-FILE] [--client-password-file FILE] [--json]\n' +
+    'snapkeep key rotate <repository> [--password-file OWNER-FILE] [--client-password-file FILE] [--new-password-file FILE] [--json]\n' +
     '  Opened with the owner passphrase (SNAPKEEP_PASSWORD, --password-file or a prompt) and, for a server, the\n' +
     "  owner's login; the new passphrase from --new-password-file or a prompt typed twice. The old one stops\n" +
     '  opening the repository; restore points are not touched.\n' +
     '  rotate: a new key pair for new backups; the old secret key is kept (every restore point still opens).\n' +
     '  keys/client is sealed again under --client-password-file or a prompt typed twice (the current client\n' +
-    '  passphrase, or a new one). The app on each backed-up computer then refuses the repository until it is\n' +
-    '  added again there. See docs/append-only.md.',
+    '  passphrase, or a new one); keys/owner under --new-password-file when given (a new owner passphrase), else\n' +
+    '  the owner passphrase. The app on each backed-up computer then refuses the repository until it is added\n' +
+    '  again there. See docs/append-only.md.',
   async run({ args, json, out }) {
     const { values, positionals } = parseArgs({
       args,
@@ -37,10 +38,7 @@ export const keyCommand: Command = {
       allowPositionals: true,
     });
     const [sub, where] = positionals;
-    if (sub === 'rotate') {
-      if (values['new-password-file'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--new-password-file goes with key passphrase and key client-passphrase');
-      return rotateKeys(repoPath(where), values['password-file'], values['client-password-file'], json, out);
-    }
+    if (sub === 'rotate') return rotateKeys(repoPath(where), values, json, out);
     if (values['client-password-file'] !== undefined) throw new AppError('INVALID_ARGUMENT', '--client-password-file goes with key rotate');
     if (!isSubcommand(sub))
       throw new AppError('INVALID_ARGUMENT', `${sub === undefined ? 'a subcommand is needed' : `unknown subcommand "${sub}"`} (passphrase, client-passphrase, rotate)`);

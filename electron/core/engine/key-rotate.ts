@@ -33,13 +33,21 @@ export interface KeyRotation {
   finished: boolean;
   /** The client passphrase given was not the one keys/client had: clients need the new one too. */
   clientPassphraseChanged: boolean;
+  /** keys/owner was sealed under a new owner passphrase (`newOwnerPassphrase`). */
+  ownerPassphraseChanged: boolean;
   /** The pin of the repository as it is now, for the owner. */
   pin: RepoPin;
 }
 
 export interface KeyRotationRequest {
-  /** The owner passphrase: keys/owner is sealed under it again, so it must open the current one. */
+  /** The owner passphrase: it must open the current keys/owner. */
   ownerPassphrase: string;
+  /**
+   * The passphrase the new keys/owner is sealed under, when it is to change
+   * too (a leaked secret key may have leaked with the passphrase): without
+   * it, the owner passphrase.
+   */
+  newOwnerPassphrase?: string;
   /** The passphrase keys/client is sealed under: the current one, or a new one for the clients. */
   clientPassphrase: string;
 }
@@ -51,7 +59,8 @@ export function checkRotation(config: RepoConfig, keys: RepoKeys, req: KeyRotati
   if (!isFormat3(config)) throw new AppError('INVALID_ARGUMENT', `key commands need an append-only repository (format 3); ${repo} is format ${config.version}`, { path: repo });
   if (keys.role !== 'owner') throw new AppError('INTERNAL', "a key pair is rotated with the owner's keys only");
   if (req.ownerPassphrase.length === 0 || req.clientPassphrase.length === 0) throw new AppError('INVALID_ARGUMENT', 'the owner and client passphrases must not be empty');
-  if (req.ownerPassphrase === req.clientPassphrase)
+  if (req.newOwnerPassphrase?.length === 0) throw new AppError('INVALID_ARGUMENT', 'the new owner passphrase must not be empty');
+  if (req.ownerPassphrase === req.clientPassphrase || req.newOwnerPassphrase === req.clientPassphrase)
     throw new AppError('INVALID_ARGUMENT', 'the client passphrase must differ from the owner passphrase: clients remember theirs, and it must not open the owner key');
 }
 
@@ -77,14 +86,18 @@ export async function rotateKeyPair(config: RepoConfig, keys: RepoKeys, req: Key
   const current = Buffer.from(stored.publicKey, 'base64');
   // The config names the newest retired pair: a rotation was cut after keys/owner was written.
   const finished = !current.equals(keys.publicKey);
+  const ownerPassphrase = req.newOwnerPassphrase ?? req.ownerPassphrase;
+  const ownerPassphraseChanged = ownerPassphrase !== req.ownerPassphrase;
   let next: RepoKeys;
-  if (finished) next = owner;
-  else {
+  if (finished) {
+    next = owner;
+    if (ownerPassphraseChanged) await writeSlot(stored, next, 'owner', ownerPassphrase, repo);
+  } else {
     if (keys.secretKeys.length > MAX_RETIRED_KEYS)
       throw new AppError('INVALID_ARGUMENT', `${repo} already keeps ${MAX_RETIRED_KEYS} retired secret keys, the most a key object holds: start a new repository`, { path: repo });
     const pair = boxKeypair();
     next = { ...owner, publicKey: pair.publicKey, secretKeys: [pair.secretKey, ...keys.secretKeys], retiredPublicKey: keys.publicKey };
-    await writeSlot(stored, next, 'owner', req.ownerPassphrase, repo);
+    await writeSlot(stored, next, 'owner', ownerPassphrase, repo);
   }
 
   const client = await openSlot(stored, 'client', req.clientPassphrase, repo);
@@ -103,6 +116,7 @@ export async function rotateKeyPair(config: RepoConfig, keys: RepoKeys, req: Key
     retiredKeys: (next.secretKeys?.length ?? 1) - 1,
     finished,
     clientPassphraseChanged: client === 'wrong',
+    ownerPassphraseChanged,
     pin: pinOf(back, next),
   };
 }

@@ -6,8 +6,8 @@
 // object changes; then both changed: the old passphrases fail (exit 4), the
 // new client one backs up and the new owner one restores byte for byte.
 // `key rotate` on the same repository: refused with the client passphrase,
-// without a client passphrase, with equal ones; then a new key pair, the
-// point of before and a new one restore.
+// without a client passphrase, with equal ones; then a new key pair and a
+// new owner passphrase, the point of before and a new one restore.
 // One append-only init: two Argon2id derivations.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -29,7 +29,7 @@ afterAll(() => {
 describe('snapkeep key', () => {
   const at = (name: string) => path.join(tmp.dir, name);
   const repo = at('repo');
-  const files = { owner: at('owner.txt'), client: at('client.txt'), owner2: at('owner2.txt'), client2: at('client2.txt') };
+  const files = { owner: at('owner.txt'), client: at('client.txt'), owner2: at('owner2.txt'), client2: at('client2.txt'), owner3: at('owner3.txt') };
   const keys = () => ['owner', 'client'].map((r) => fs.readFileSync(path.join(repo, 'keys', r), 'utf8'));
 
   beforeAll(() => {
@@ -37,6 +37,7 @@ describe('snapkeep key', () => {
     fs.writeFileSync(files.client, 'client passphrase 1\n');
     fs.writeFileSync(files.owner2, 'owner passphrase 2\n');
     fs.writeFileSync(files.client2, 'client passphrase 2\n');
+    fs.writeFileSync(files.owner3, 'owner passphrase 3\n');
   });
 
   it('is refused for a repository that is not append-only, and without a known subcommand', async () => {
@@ -99,22 +100,24 @@ describe('snapkeep key', () => {
     expect([mixed.code, mixed.err]).toEqual([2, expect.stringContaining('--client-password-file goes with key rotate')]);
     expect([...keys(), publicKey()]).toEqual(before);
 
-    const r = await cli('key', 'rotate', repo, '--password-file', files.owner2, '--client-password-file', files.client2);
+    const r = await cli('key', 'rotate', repo, '--password-file', files.owner2, '--client-password-file', files.client2, '--new-password-file', files.owner3);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(new RegExp(`^rotated the key pair of ${repo}: new public key [0-9a-f]{32} \\(was [0-9a-f]{32}\\)$`, 'm'));
     expect(r.out).toContain('1 retired secret key is kept: every restore point still opens with the owner passphrase.');
     expect(r.out).toContain('remove it there and add it again with the client passphrase');
     expect(r.out).not.toContain('The client passphrase is a new one');
+    expect(r.out).toContain('keys/owner is sealed under the new owner passphrase: the old one no longer opens the repository.');
     expect(publicKey()).not.toBe(before[2]);
+    expect((await cli('info', repo, '--password-file', files.owner2)).code).toBe(4);
 
     // The point of before the rotation, and a new one sealed to the new key, restore.
     const old = fs.readFileSync(image);
-    const first = await cli('restore', repo, 'latest', at('old.img'), '--password-file', files.owner2, '--no-boot-repair');
+    const first = await cli('restore', repo, 'latest', at('old.img'), '--password-file', files.owner3, '--no-boot-repair');
     expect(first.code, first.err).toBe(0);
     expect(fs.readFileSync(at('old.img')).equals(old)).toBe(true);
     fs.writeFileSync(image, randomBytes(1 << 20));
     expect((await cli('backup', repo, image, '--password-file', files.client2)).code).toBe(0);
-    const restored = await cli('restore', repo, 'latest', at('new.img'), '--password-file', files.owner2, '--no-boot-repair');
+    const restored = await cli('restore', repo, 'latest', at('new.img'), '--password-file', files.owner3, '--no-boot-repair');
     expect(restored.code, restored.err).toBe(0);
     expect(fs.readFileSync(at('new.img')).equals(fs.readFileSync(image))).toBe(true);
   }, 120_000);

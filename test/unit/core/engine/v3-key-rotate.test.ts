@@ -88,6 +88,14 @@ describe('rotating the key pair of an append-only repository', () => {
       const before = files();
       await expect(owner.rotateKeyPair({ ownerPassphrase: OWNER, clientPassphrase: OWNER })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /must differ from the owner passphrase/ });
       await expect(owner.rotateKeyPair({ ownerPassphrase: OWNER, clientPassphrase: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /must not be empty/ });
+      await expect(owner.rotateKeyPair({ ownerPassphrase: OWNER, clientPassphrase: CLIENT, newOwnerPassphrase: CLIENT })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: /must differ from the owner passphrase/,
+      });
+      await expect(owner.rotateKeyPair({ ownerPassphrase: OWNER, clientPassphrase: CLIENT, newOwnerPassphrase: '' })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: /new owner passphrase must not be empty/,
+      });
       await expect(owner.rotateKeyPair({ ownerPassphrase: 'not the owner passphrase', clientPassphrase: CLIENT })).rejects.toMatchObject({
         code: 'WRONG_PASSPHRASE',
         message: /owner passphrase given does not open keys\/owner/,
@@ -95,7 +103,7 @@ describe('rotating the key pair of an append-only repository', () => {
       expect(files()).toEqual(before);
 
       const r = await owner.rotateKeyPair({ ownerPassphrase: OWNER, clientPassphrase: CLIENT });
-      expect(r).toMatchObject({ previousPublicKey: oldPin.publicKey, retiredKeys: 1, finished: false, clientPassphraseChanged: false });
+      expect(r).toMatchObject({ previousPublicKey: oldPin.publicKey, retiredKeys: 1, finished: false, clientPassphraseChanged: false, ownerPassphraseChanged: false });
       expect(r.publicKey).not.toBe(oldPin.publicKey);
       expect(r.pin).toMatchObject({ publicKey: r.publicKey, role: 'owner' });
       expect(publicKey()).not.toBe(oldKey);
