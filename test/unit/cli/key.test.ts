@@ -120,5 +120,20 @@ describe('snapkeep key', () => {
     const restored = await cli('restore', repo, 'latest', at('new.img'), '--password-file', files.owner3, '--no-boot-repair');
     expect(restored.code, restored.err).toBe(0);
     expect(fs.readFileSync(at('new.img')).equals(fs.readFileSync(image))).toBe(true);
+
+    // Again, with a new client passphrase, as JSON: two retired keys now.
+    const j = await cli('key', 'rotate', repo, '--password-file', files.owner3, '--client-password-file', files.client, '--json');
+    expect(j.code, j.err).toBe(0);
+    expect(JSON.parse(j.out)).toEqual({
+      path: repo,
+      rotated: true,
+      publicKey: expect.stringMatching(/^[0-9a-f]{32}$/),
+      previousPublicKey: expect.stringMatching(/^[0-9a-f]{32}$/),
+      retiredKeys: 2,
+      finished: false,
+      clientPassphraseChanged: true,
+      ownerPassphraseChanged: false,
+    });
+    expect((await cli('backup', repo, image, '--password-file', files.client2)).code).toBe(4);
   }, 120_000);
 });
