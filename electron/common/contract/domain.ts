@@ -68,6 +68,9 @@ export const ModuleStatus = z.object({
 });
 export type ModuleStatus = z.infer<typeof ModuleStatus>;
 
+/** A format-3 public key's fingerprint as pins keep it: 16 bytes of SHA-256, hex (electron/core/engine/config-pin.ts). */
+export const PublicKeyFingerprint = z.string().regex(/^[0-9a-f]{32}$/, 'must be a public key fingerprint (32 hex digits)');
+
 export const Repository = z.object({
   id: Id,
   name: z.string().min(1).max(200),
@@ -93,6 +96,14 @@ export const Repository = z.object({
    * passphrase and login given for the operation (OwnerAccess).
    */
   role: RepositoryRole.optional(),
+  /**
+   * Format 3 (append-only), once opened here: the fingerprint of the
+   * repository's public key pinned on this computer (the user compares it
+   * with the one the owner's `snapkeep info` or `key rotate` printed; a
+   * config with another key is refused: REPO_CONFIG_CHANGED, reason
+   * public-key-changed).
+   */
+  publicKey: PublicKeyFingerprint.optional(),
   chunkSize: z.number().int().positive().optional(),
   /** The repository's algorithms (docs/repository-format.md, "Algorithms"): chunk ids and encryption ("none" or the AEAD). */
   algorithms: z.object({ chunkId: z.string().max(64), encryption: z.string().max(64) }).optional(),

@@ -64,6 +64,7 @@ export const ErrorReason = z.enum([
   'store-too-big', // a checkpoint store that would leave the file system too little room
   'failed-boots-unavailable', // automatic rollback after failed boots asked for where the boot menu cannot count boots
   'already-exists', // an append-only save met an object of that name, which it may not replace
+  'public-key-changed', // an append-only repository's public key is not the one pinned here (the owner rotated the key pair, or its config was replaced)
 ]);
 export type ErrorReason = z.infer<typeof ErrorReason>;
 

@@ -128,6 +128,7 @@ export class RepoRegistry {
     if (facts?.formatVersion !== undefined) out.formatVersion = facts.formatVersion;
     // The role this computer last opened it with (its pin), not one an owner operation used.
     if (repo.pin?.role !== undefined) out.role = repo.pin.role;
+    if (repo.pin?.publicKey !== undefined) out.publicKey = repo.pin.publicKey;
     if (facts?.chunkSize !== undefined) out.chunkSize = facts.chunkSize;
     if (facts?.algorithms !== undefined) out.algorithms = facts.algorithms;
     if (facts?.storedBytes !== undefined) out.storedBytes = facts.storedBytes;
@@ -299,7 +300,9 @@ export class RepoRegistry {
     // WRONG_PASSPHRASE comes from the engine, which checks the key; nothing
     // below runs for a wrong one, so it is never stored.
     const login = await this.loginOf(repo.path);
-    const handle = await this.options.engine.open({ path: repo.path, passphrase, pin: this.pinOf(repo), ...(login && { remote: login }) });
+    const handle = await this.options.engine
+      .open({ path: repo.path, passphrase, pin: this.pinOf(repo), ...(login && { remote: login }) })
+      .catch((e: unknown) => Promise.reject(this.keyChanged(repo, e)));
     // A backup client keeps the backup passphrase only: the owner's, once
     // held here, would be as open to malware as the computer (design §2.1).
     if (repo.pin?.role === 'client' && handle.role === 'owner') {
@@ -357,7 +360,10 @@ export class RepoRegistry {
       await this.updatePin(repo, handle);
       return handle;
     } catch (e) {
-      if (isAppError(e) && e.code === 'REPO_CONFIG_CHANGED') this.options.log.error(`repository ${repo.name} (${repo.path}): ${e.message}`);
+      if (isAppError(e) && e.code === 'REPO_CONFIG_CHANGED') {
+        this.options.log.error(`repository ${repo.name} (${repo.path}): ${e.message}`);
+        throw this.keyChanged(repo, e);
+      }
       // A remembered passphrase is only checked here, on first use after a
       // restart: a refusal means the passphrase changed (or another
       // repository now sits at the path). The file stays, in case the old
@@ -393,7 +399,9 @@ export class RepoRegistry {
       const region = owner.remote?.region ?? kept?.region;
       remote = { ...owner.remote, ...(hostKey !== undefined && { hostKey }), ...(region !== undefined && { region }) };
     }
-    const handle = await this.options.engine.open({ path, passphrase: owner.passphrase, pin: { ...this.pinOf(repo), role: 'owner' }, ...(remote && { remote }) });
+    const handle = await this.options.engine
+      .open({ path, passphrase: owner.passphrase, pin: { ...this.pinOf(repo), role: 'owner' }, ...(remote && { remote }) })
+      .catch((e: unknown) => Promise.reject(this.keyChanged(repo, e)));
     if (handle.role !== 'owner') {
       await handle.close();
       throw new AppError('OWNER_KEY_REQUIRED', `the passphrase given opens ${repo.name} as a backup client only: this needs the owner passphrase`, { repositoryId: repo.id });
@@ -505,6 +513,18 @@ export class RepoRegistry {
   private refuseDuplicate(path: string): void {
     const same = this.repos.find((r) => r.path === path);
     if (same) throw new AppError('REPO_EXISTS', `${path} is already registered as "${same.name}"`, { repositoryId: same.id, path });
+  }
+
+  /**
+   * A refusal for another public key than the pinned one (the owner rotated
+   * the key pair, or the config was replaced) with its reason: the app's
+   * words and the fingerprints to compare differ from a swapped config's.
+   * Other errors as they are.
+   */
+  private keyChanged(repo: StoredRepository, e: unknown): unknown {
+    if (!isAppError(e) || e.code !== 'REPO_CONFIG_CHANGED' || repo.pin?.publicKey === undefined) return e;
+    if (e.details?.['pinned'] !== repo.pin.publicKey || typeof e.details['found'] !== 'string') return e;
+    return new AppError('REPO_CONFIG_CHANGED', e.message, { ...e.details, reason: 'public-key-changed', repositoryId: repo.id });
   }
 
   /** The stored pin; entries from before pins existed are held at least to their encryption. */
