@@ -5,6 +5,7 @@
 // agent, with real `systemctl reboot`s and power cuts (SIGKILL to qemu).
 //
 //   node test/vm/fullboot/run.mjs [--kernel 6.1|6.12]... [--jobs N] [--keep] [pattern]...
+//   node test/vm/fullboot/run.mjs --ci [--jobs N]   what `npm test` runs (lib/matrix.mjs)
 //   (npm run test:fullboot)
 //
 // Runs every file in test/vm/fullboot/tests/ whose name contains a pattern
@@ -30,6 +31,7 @@ import { ensureGuestImage, GuestImageError } from '../../../scripts/guest-image.
 import { HarnessError } from '../lib/errors.mjs';
 import { checkQemu, installCleanup } from '../lib/qemu.mjs';
 import { boot } from './lib/guest.mjs';
+import { CI } from './lib/matrix.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..', '..', '..');
@@ -44,7 +46,7 @@ const rel = (p) => relative(process.cwd(), p) || '.';
 /** @param {string[]} argv */
 function parseArgs(argv) {
 	const o = { /** @type {string[]} */ kernels: [],
-		/** @type {string[]} */ patterns: [], keep: false, jobs: 2 };
+		/** @type {string[]} */ patterns: [], keep: false, jobs: 2, ci: false };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
 		if (a === '--kernel') {
@@ -59,9 +61,12 @@ function parseArgs(argv) {
 			o.jobs = n;
 		} else if (a === '--keep') {
 			o.keep = true;
+		} else if (a === '--ci') {
+			o.ci = true;
 		} else if (a === '-h' || a === '--help') {
 			console.log('usage: node test/vm/fullboot/run.mjs ' +
-				'[--kernel 6.1|6.12]... [--jobs N] [--keep] [pattern]...');
+				'[--kernel 6.1|6.12]... [--jobs N] [--keep] [pattern]...\n' +
+				'       node test/vm/fullboot/run.mjs --ci [--jobs N] [--keep]');
 			process.exit(0);
 		} else if (a.startsWith('-')) {
 			throw new HarnessError(`unknown option ${a}`);
@@ -69,6 +74,8 @@ function parseArgs(argv) {
 			o.patterns.push(a);
 		}
 	}
+	if (o.ci && (o.kernels.length || o.patterns.length))
+		throw new HarnessError('--ci runs lib/matrix.mjs: no --kernel or pattern with it');
 	return o;
 }
 
@@ -171,9 +178,12 @@ async function main() {
 	const t0 = Date.now();
 	const o = parseArgs(process.argv.slice(2));
 	checkQemu();
+	const ciNames = CI.map((r) => `${r.test}.mjs`);
 	const files = readdirSync(TESTS).filter((f) => f.endsWith('.mjs')).sort()
-		.filter((f) => !o.patterns.length ||
+		.filter((f) => o.ci ? ciNames.includes(f) : !o.patterns.length ||
 			o.patterns.some((p) => f.includes(p)));
+	if (o.ci && files.length !== CI.length)
+		throw new HarnessError(`lib/matrix.mjs names a test that is not in ${rel(TESTS)}`);
 	if (!files.length)
 		throw new HarnessError(`no test in ${rel(TESTS)} matches ${o.patterns.join(', ')}`);
 	const image = ensureGuestImage({ log: (s) => console.log(`fullboot: ${s}`) });
@@ -184,10 +194,18 @@ async function main() {
 	}
 	const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 	const runDir = join(OUT, 'vm', 'fullboot', 'runs', stamp);
-	const jobs = tests.flatMap((test) => (test.mod.kernels ?? KERNELS)
-		.filter((/** @type {string} */ k) => !o.kernels.length ||
-			o.kernels.includes(k))
-		.map((/** @type {string} */ k) => ({ test, kernel: k })));
+	for (const r of o.ci ? CI : []) {
+		const mod = tests.find((t) => t.name === r.test)?.mod;
+		if (!(mod.kernels ?? KERNELS).includes(r.kernel))
+			throw new HarnessError(`lib/matrix.mjs: ${r.test} does not run on ${r.kernel}`);
+	}
+	// --ci: in the matrix's order (longest first, for two at a time).
+	const jobs = o.ci ? CI.map((r) => ({
+		test: tests.find((t) => t.name === r.test), kernel: r.kernel })) :
+		tests.flatMap((test) => (test.mod.kernels ?? KERNELS)
+			.filter((/** @type {string} */ k) => !o.kernels.length ||
+				o.kernels.includes(k))
+			.map((/** @type {string} */ k) => ({ test, kernel: k })));
 	console.log(`fullboot: ${jobs.length} test run(s), image ${rel(image.dir)} ` +
 		`(${Object.values(image.kernels).map((k) => k.release).join(', ')})`);
 	/** @type {Result[]} */
