@@ -443,6 +443,19 @@ export const ERROR_VARIANTS: readonly Variant[] = [
       hint: 'Run the backup again: it uses new names. The repository owner removes the incomplete file when pruning.',
     },
   },
+  {
+    code: 'REPO_CONFIG_CHANGED',
+    reason: 'public-key-changed',
+    words: {
+      title: 'The repository has a new key pair',
+      message:
+        'Its public key is not the one this computer pinned when the repository was added: its owner gave it a new key pair ("snapkeep key rotate"), or someone replaced its config. ' +
+        'Snapkeep makes no backup to it until you decide; nothing stored is lost.',
+      hint:
+        'Compare the fingerprint it has now (in the details, "found") with the one the owner\'s "snapkeep key rotate" or "snapkeep info" printed. ' +
+        'If they match, remove the repository from the list and add it again with the backup passphrase. If not, do not: backups would be sealed to someone else\'s key.',
+    },
+  },
 ];
 
 const CODES = new Set<string>(Object.keys(ERROR_WORDS));
@@ -469,6 +482,7 @@ const MESSAGE_REASONS: ReadonlyArray<[RegExp, ErrorReason]> = [
   [/holds the repository/i, 'holds-repository'],
   [/is being backed up right now/i, 'being-backed-up'],
   [/not reachable|disappeared/i, 'unreachable'],
+  [/its public key is not the one this computer knows/i, 'public-key-changed'],
 ];
 
 function subjectOfPath(p: unknown): ErrorSubject | undefined {
