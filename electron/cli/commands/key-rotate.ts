@@ -46,7 +46,7 @@ export async function rotateKeys(p: string, files: RotateFiles, json: boolean, o
     );
     out(`${r.retiredKeys} retired secret key${r.retiredKeys === 1 ? ' is' : 's are'} kept: every restore point still opens with the owner passphrase.`);
     out(
-      `On each backed-up computer, the app now refuses the repository ("its config was changed", naming public key ${r.publicKey}): ` +
+      `On each backed-up computer, the app now refuses the repository ("The repository has a new key pair", naming public key ${r.publicKey}; "snapkeep info" there shows it too): ` +
         'remove it there and add it again with the client passphrase, after checking that it names this fingerprint. ' +
         'Until then its scheduled backups fail; nothing stored is lost.',
     );
