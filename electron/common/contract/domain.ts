@@ -97,8 +97,8 @@ export const Repository = z.object({
    */
   role: RepositoryRole.optional(),
   /**
-   * Format 3 (append-only), once opened here: the fingerprint of the
-   * repository's public key pinned on this computer (the user compares it
+   * Format 3 (append-only): the fingerprint of the repository's public key
+   * pinned on this computer when it was added (the user compares it
    * with the one the owner's `snapkeep info` or `key rotate` printed; a
    * config with another key is refused: REPO_CONFIG_CHANGED, reason
    * public-key-changed).
