@@ -8,15 +8,12 @@
 // locked); the old ones stop opening it; no owner passphrase is kept. A
 // local folder stands in for the server, as in append-only-repository.test.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type { Task } from '../../../../electron/common/contract';
-import { RpcClient } from '../../../../electron/common/rpc/client';
-import { LocalBackend } from '../../../../electron/core/api/local-backend';
-import { memoryTransport } from '../../../support/memory-transport';
+import { restartableService, stateText, waitTask } from '../../../support/service-client';
 import { tempServiceDirs } from '../../../support/temp-dirs';
 
 const OWNER = 'owner passphrase 1';
@@ -25,35 +22,8 @@ const OWNER2 = 'owner passphrase 2';
 const CLIENT2 = 'backup passphrase 2';
 
 let t: ReturnType<typeof tempServiceDirs>;
-let open: { backend: LocalBackend; client: RpcClient } | null = null;
+const { start, stop } = restartableService(() => t.dirs);
 
-/** (Re)starts the service over the test's directories, as after a reboot. */
-async function start(): Promise<RpcClient> {
-  await stop();
-  const backend = await LocalBackend.open({ dirs: t.dirs });
-  open = { backend, client: new RpcClient(await memoryTransport(backend)) };
-  return open.client;
-}
-async function stop(): Promise<void> {
-  if (!open) return;
-  open.client.close();
-  await open.backend.close();
-  open = null;
-}
-async function waitTask(c: RpcClient, taskId: string): Promise<Task> {
-  for (;;) {
-    const task = await c.call('tasks.get', { taskId });
-    if (task.state !== 'running' && task.state !== 'queued') return task;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-/** Every file under the service's state directory, as text: where a kept secret would be. */
-function stateText(dir: string): string {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => readFileSync(path.join(e.parentPath, e.name), 'utf8'))
-    .join('\n');
-}
 
 beforeEach(() => {
   t = tempServiceDirs();

@@ -12,18 +12,14 @@ import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type { Task } from '../../../../electron/common/contract';
-import { RpcClient } from '../../../../electron/common/rpc/client';
-import { LocalBackend } from '../../../../electron/core/api/local-backend';
 import type { MountBackend } from '../../../../electron/core/service/mount-manager';
-import { memoryTransport } from '../../../support/memory-transport';
+import { restartableService, stateText, waitTask } from '../../../support/service-client';
 import { tempServiceDirs } from '../../../support/temp-dirs';
 
 const OWNER = 'owner passphrase 1';
 const CLIENT = 'backup passphrase 2';
 
 let t: ReturnType<typeof tempServiceDirs>;
-let open: { backend: LocalBackend; client: RpcClient } | null = null;
 /** The role each served point was opened with; serving reads the point's data, as the NBD server does. */
 const served: string[] = [];
 const readingBackend: MountBackend = {
@@ -36,33 +32,8 @@ const readingBackend: MountBackend = {
   },
   release: async () => undefined,
 };
+const { start, stop } = restartableService(() => t.dirs, { mountBackend: readingBackend });
 
-async function start(): Promise<RpcClient> {
-  await stop();
-  const backend = await LocalBackend.open({ dirs: t.dirs, mountBackend: readingBackend });
-  open = { backend, client: new RpcClient(await memoryTransport(backend)) };
-  return open.client;
-}
-async function stop(): Promise<void> {
-  if (!open) return;
-  open.client.close();
-  await open.backend.close();
-  open = null;
-}
-async function waitTask(c: RpcClient, taskId: string): Promise<Task> {
-  for (;;) {
-    const task = await c.call('tasks.get', { taskId });
-    if (task.state !== 'running' && task.state !== 'queued') return task;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-/** Every file under the service's state directory, as text: where a kept secret would be. */
-function stateText(dir: string): string {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => readFileSync(path.join(e.parentPath, e.name), 'utf8'))
-    .join('\n');
-}
 
 beforeEach(() => {
   t = tempServiceDirs();

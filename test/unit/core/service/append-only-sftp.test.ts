@@ -6,34 +6,21 @@
 // given for it is byte-identical; the owner's clean-up leaves the backup
 // account able to back up again.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Task } from '../../../../electron/common/contract';
 import { RpcClient } from '../../../../electron/common/rpc/client';
 import { LocalBackend } from '../../../../electron/core/api/local-backend';
 import { memoryTransport } from '../../../support/memory-transport';
 import { type Sshd, startSshd } from '../../../support/sshd';
+import { stateText, waitTask } from '../../../support/service-client';
 import { tempServiceDirs } from '../../../support/temp-dirs';
 
 const OWNER = 'owner passphrase 1';
 const CLIENT = 'backup passphrase 2';
 
-async function waitTask(c: RpcClient, taskId: string): Promise<Task> {
-  for (;;) {
-    const task = await c.call('tasks.get', { taskId });
-    if (task.state !== 'running' && task.state !== 'queued') return task;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-function stateText(dir: string): string {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => readFileSync(path.join(e.parentPath, e.name), 'utf8'))
-    .join('\n');
-}
 
 describe('append-only over SFTP through the service', () => {
   let sshd: Sshd;

@@ -10,37 +10,15 @@ import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type { JobInput, Task } from '../../../../electron/common/contract';
-import { RpcClient } from '../../../../electron/common/rpc/client';
-import { LocalBackend } from '../../../../electron/core/api/local-backend';
-import { memoryTransport } from '../../../support/memory-transport';
+import type { JobInput } from '../../../../electron/common/contract';
+import { restartableService, waitTask } from '../../../support/service-client';
 import { tempServiceDirs } from '../../../support/temp-dirs';
 
 const PASS = 'correct horse';
 
 let t: ReturnType<typeof tempServiceDirs>;
-let open: { backend: LocalBackend; client: RpcClient } | null = null;
+const { start, stop } = restartableService(() => t.dirs);
 
-/** (Re)starts the service over the test's directories, as the helper does after a reboot. */
-async function start(): Promise<RpcClient> {
-  await stop();
-  const backend = await LocalBackend.open({ dirs: t.dirs });
-  open = { backend, client: new RpcClient(await memoryTransport(backend)) };
-  return open.client;
-}
-async function stop(): Promise<void> {
-  if (!open) return;
-  open.client.close();
-  await open.backend.close();
-  open = null;
-}
-async function waitTask(c: RpcClient, taskId: string): Promise<Task> {
-  for (;;) {
-    const task = await c.call('tasks.get', { taskId });
-    if (task.state !== 'running' && task.state !== 'queued') return task;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const keyFile = (id: string) => path.join(t.dirs.state, 'keys', id);
 const mode = (p: string) => statSync(p).mode & 0o777;
 
