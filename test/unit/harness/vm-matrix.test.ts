@@ -49,7 +49,7 @@ describe('kernel matrix', () => {
   });
 });
 
-describe('full-boot tests in npm test', () => {
+describe('full-boot runs for npm test (run.mjs --ci)', () => {
   it('names tests that exist, each on a kernel it runs on, both kernels booted', async () => {
     const runs = FULLBOOT_CI as { test: string; kernel: string }[];
     expect(runs.length).toBeGreaterThan(0);
