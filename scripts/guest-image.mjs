@@ -44,7 +44,7 @@ export const MIRROR = 'http://deb.debian.org/debian';
 export const SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
 export const SUITE = 'bookworm';
 /** Bump when the build steps change what is built. */
-const FORMAT = 3;
+const FORMAT = 4;
 /** Disk size: room for two kernels, their initrds and test files. */
 const DISK_BYTES = 4 * 1024 ** 3;
 /** The root partition starts at 1 MiB, GRUB's core image before it. */
@@ -258,18 +258,21 @@ function build(dir, inputs, log) {
 			...IMAGE_PACKAGES]);
 		chroot(['apt-get', 'install', '-y', '-q', '--no-install-recommends',
 			BOOTLOADER]);
-		// nbd-client's initramfs hook copies every network driver into
-		// each initrd (for an nbd root, which no guest has): about 330 s
-		// of a 690 s update-initramfs under TCG (docs/testing-fullboot.md).
+		// nbd-client's two initramfs hooks (nbd, nbd-client) copy every
+		// network driver into each initrd (for an nbd root, which no guest
+		// has): most of a 690 s update-initramfs under TCG
+		// (docs/testing-fullboot.md).
 		// Diverted out of the hooks folder (initramfs-tools runs every
 		// executable there, dotted names too); the package stays, the
 		// app's .deb needs it.
-		const hook = 'usr/share/initramfs-tools/hooks/nbd';
-		const away = 'usr/share/initramfs-tools/nbd-hook.snapkeep-off';
-		chroot(['dpkg-divert', '--local', '--rename', '--divert', `/${away}`,
-			'--add', `/${hook}`]);
-		if (existsSync(join(root, hook)) || !existsSync(join(root, away)))
-			throw new GuestImageError(`dpkg-divert left /${hook} in place`);
+		for (const name of ['nbd', 'nbd-client']) {
+			const hook = `usr/share/initramfs-tools/hooks/${name}`;
+			const away = `usr/share/initramfs-tools/${name}-hook.snapkeep-off`;
+			chroot(['dpkg-divert', '--local', '--rename', '--divert', `/${away}`,
+				'--add', `/${hook}`]);
+			if (existsSync(join(root, hook)) || !existsSync(join(root, away)))
+				throw new GuestImageError(`dpkg-divert left /${hook} in place`);
+		}
 		chroot(['apt-get', 'clean']);
 		for (const m of mounts.splice(0))
 			step(logFile, 'umount', [m]);
