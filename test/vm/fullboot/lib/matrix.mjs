@@ -1,6 +1,6 @@
 // What `npm test` is to run of the full-boot suite (run.mjs --ci; not
-// wired in yet: update-initramfs in the guest takes 400+ s instead of
-// about 110, docs/testing-fullboot.md): each test on one kernel, sized to
+// wired in yet: until image format 4 update-initramfs in the guest took
+// 400-700 s, docs/testing-fullboot.md): each test on one kernel, sized to
 // the hour on 2 cores. A full-boot test pays for a
 // real GRUB, an initramfs-tools initrd, update-initramfs (100-120 s under
 // TCG) and reboots of 35-100 s, so the whole suite on both kernels (about
