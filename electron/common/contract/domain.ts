@@ -112,6 +112,23 @@ export const Repository = z.object({
 });
 export type Repository = z.infer<typeof Repository>;
 
+/** What repos.rotateKeyPair did (electron/core/engine/key-rotate.ts KeyRotation, without the pin). */
+export const KeyRotationResult = z.object({
+  /** The repository as this computer now holds it: its pin names the new public key. */
+  repository: Repository,
+  /** The new public key's fingerprint: what the other computers compare when they add it again. */
+  publicKey: PublicKeyFingerprint,
+  previousPublicKey: PublicKeyFingerprint,
+  /** Secret keys kept as retired (each opens the points sealed before it). */
+  retiredKeys: z.number().int().nonnegative(),
+  /** A rotation cut earlier was finished with the pair it had written. */
+  finished: z.boolean(),
+  /** The backup passphrase given was not the one in use: the other computers need it too. */
+  clientPassphraseChanged: z.boolean(),
+  ownerPassphraseChanged: z.boolean(),
+});
+export type KeyRotationResult = z.infer<typeof KeyRotationResult>;
+
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 
 export const Schedule = z.discriminatedUnion('kind', [

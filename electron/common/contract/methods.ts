@@ -17,6 +17,7 @@ import {
   Id,
   Job,
   JobInput,
+  KeyRotationResult,
   LogEntry,
   ModuleStatus,
   Mount,
@@ -164,6 +165,26 @@ export const methods = {
         ctx.addIssue({ code: 'custom', message, path: ['newPassphrase'] });
       }),
     Repository,
+  ),
+  /**
+   * A new key pair of an append-only repository this computer holds (as
+   * client or owner), with the owner's key given for it (never kept; an
+   * owner's entry takes the passphrase only: its kept login is the owner's).
+   * keys/client is sealed under `clientPassphrase` (the one in use or a new
+   * one), keys/owner under `newOwnerPassphrase` when given. Every other
+   * computer that backs up there is refused until it adds it again.
+   */
+  'repos.rotateKeyPair': method(
+    z
+      .object({ id: Id, owner: OwnerAccess, clientPassphrase: Passphrase, newOwnerPassphrase: Passphrase.optional() })
+      .strict()
+      .superRefine((p, ctx) => {
+        if (p.clientPassphrase === p.owner.passphrase || p.clientPassphrase === p.newOwnerPassphrase)
+          ctx.addIssue({ code: 'custom', message: 'the backup passphrase must differ from the owner passphrase', path: ['clientPassphrase'] });
+        if (p.newOwnerPassphrase !== undefined && p.newOwnerPassphrase === p.owner.passphrase)
+          ctx.addIssue({ code: 'custom', message: 'the new owner passphrase is the one in use now', path: ['newOwnerPassphrase'] });
+      }),
+    KeyRotationResult,
   ),
   /** Forgets the passphrase, in memory and the one stored on this computer. */
   'repos.lock': method(z.object({ id: Id }).strict(), Repository),

@@ -40,6 +40,7 @@ export function serviceHandlers(s: Service): Handlers<SessionContext> {
     'repos.unlock': ({ id, passphrase, remember }, ctx) => s.unlockRepository(id, passphrase, remember ?? false, ctx.caller),
     'repos.updateLogin': ({ id, remote }, ctx) => s.updateRepositoryLogin(id, remote, ctx.caller),
     'repos.changePassphrase': ({ id, role, newPassphrase, owner }, ctx) => s.changeRepositoryPassphrase(id, role, newPassphrase, owner, ctx.caller),
+    'repos.rotateKeyPair': ({ id, owner, clientPassphrase, newOwnerPassphrase }, ctx) => s.rotateRepositoryKeyPair(id, owner, clientPassphrase, newOwnerPassphrase, ctx.caller),
     'repos.lock': ({ id }) => s.repos.lock(id),
     'repos.remove': async ({ id }, ctx) => {
       await s.removeRepository(id, ctx.caller);

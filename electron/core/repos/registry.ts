@@ -19,6 +19,7 @@ import {
   type RemoteAccessFields,
   type RemoteProbe,
   RepoLocation,
+  type KeyRotationResult,
   type Repository,
   type RepositoryRole,
 } from '../../common/contract';
@@ -411,27 +412,85 @@ export class RepoRegistry {
   }
 
   /**
-   * A new owner or backup passphrase of an append-only client's repository,
-   * with the owner's key given for it (the engine seals that key object
-   * again; the keys stay). A new backup passphrase takes the old one's place
-   * here, held and remembered as it was, so this computer's backups go on.
+   * A new owner or backup passphrase of an append-only repository, with the
+   * owner's key given for it (the engine seals that key object again; the
+   * keys stay). When it is the passphrase this computer keeps (the backup
+   * one for a client, the owner one for an owner), the new one takes the
+   * old one's place here, held and remembered as it was, so this computer's
+   * backups go on.
    */
   async changePassphrase(id: string, role: RepositoryRole, newPassphrase: string, owner: OwnerAccess): Promise<Repository> {
     const repo = this.get(id);
-    await this.with(id, (h) => h.changePassphrase({ role, newPassphrase }), owner);
+    await this.withOwnerKey(repo, owner, (h) => h.changePassphrase({ role, newPassphrase }));
     const which = role === 'owner' ? 'owner' : 'backup';
     this.options.log.info(`the ${which} passphrase of repository ${repo.name} was changed`);
-    if (role === 'client') {
-      const remembered = this.remembered.has(id);
-      if (remembered || this.passphrases.has(id)) this.passphrases.set(id, newPassphrase);
-      if (remembered)
-        await this.storeKey(repo, newPassphrase).catch((e: unknown) => {
-          throw new AppError('IO_ERROR', `the backup passphrase of ${repo.name} was changed, but the new one could not be remembered on this computer (${e instanceof Error ? e.message : String(e)}): unlock it again with the new one`, {
-            repositoryId: id,
-          });
-        });
-    }
+    if (role === repo.pin?.role) await this.keepInstead(repo, newPassphrase, `the ${which} passphrase of ${repo.name} was changed`);
     return this.describe(repo);
+  }
+
+  /**
+   * A new key pair of an append-only repository (engine key-rotate.ts), with
+   * the owner's key given for it. This computer's pin then names the new
+   * public key, so its own backups go on (other computers are refused until
+   * the repository is added there again); the passphrase it keeps follows
+   * when the rotation sealed its key object under another one.
+   */
+  async rotateKeyPair(id: string, owner: OwnerAccess, clientPassphrase: string, newOwnerPassphrase?: string): Promise<KeyRotationResult> {
+    const repo = this.get(id);
+    const r = await this.withOwnerKey(repo, owner, (h) =>
+      h.rotateKeyPair({ ownerPassphrase: owner.passphrase, clientPassphrase, ...(newOwnerPassphrase !== undefined && { newOwnerPassphrase }) }),
+    );
+    this.options.log.warn(`the key pair of repository ${repo.name} was rotated: public key ${r.publicKey} (was ${r.previousPublicKey}); other computers that back up there must add it again`);
+    // The key check (of the id key) stays: a rotation changes the pair only.
+    repo.pin = { ...this.pinOf(repo), publicKey: r.publicKey };
+    await this.save();
+    const what = `the key pair of ${repo.name} was rotated`;
+    if (repo.pin.role === 'client') await this.keepInstead(repo, clientPassphrase, what);
+    else if (newOwnerPassphrase !== undefined) await this.keepInstead(repo, newOwnerPassphrase, what);
+    return {
+      repository: await this.describe(repo),
+      publicKey: r.publicKey,
+      previousPublicKey: r.previousPublicKey,
+      retiredKeys: r.retiredKeys,
+      finished: r.finished,
+      clientPassphraseChanged: r.clientPassphraseChanged,
+      ownerPassphraseChanged: r.ownerPassphraseChanged,
+    };
+  }
+
+  /**
+   * Runs an owner operation on an append-only repository with the owner's
+   * key given for it: an owner's entry is opened with that passphrase and
+   * its kept login (which is the owner's), a client's as openAsOwner does.
+   */
+  private async withOwnerKey<T>(repo: StoredRepository, owner: OwnerAccess, fn: (h: RepositoryHandle) => Promise<T>): Promise<T> {
+    if (repo.pin?.role !== 'owner') return this.with(repo.id, fn, owner);
+    if (owner.path !== undefined || owner.remote !== undefined)
+      throw new AppError('INVALID_ARGUMENT', `this computer holds ${repo.name} with the owner's key and login: give the owner passphrase only`, { repositoryId: repo.id });
+    await this.ensureOnline(repo);
+    const login = await this.loginOf(repo.path);
+    const handle = await this.options.engine
+      .open({ path: repo.path, passphrase: owner.passphrase, pin: this.pinOf(repo), ...(login && { remote: login }) })
+      .catch((e: unknown) => Promise.reject(this.keyChanged(repo, e)));
+    try {
+      if (handle.role !== 'owner')
+        throw new AppError('OWNER_KEY_REQUIRED', `the passphrase given opens ${repo.name} as a backup client only: this needs the owner passphrase`, { repositoryId: repo.id });
+      return await fn(handle);
+    } finally {
+      await this.remember(repo.id, handle).catch(() => undefined);
+    }
+  }
+
+  /** The passphrase this computer keeps for `repo`, replaced by `passphrase` where the old one was held or remembered. */
+  private async keepInstead(repo: StoredRepository, passphrase: string, what: string): Promise<void> {
+    const remembered = this.remembered.has(repo.id);
+    if (remembered || this.passphrases.has(repo.id)) this.passphrases.set(repo.id, passphrase);
+    if (remembered)
+      await this.storeKey(repo, passphrase).catch((e: unknown) => {
+        throw new AppError('IO_ERROR', `${what}, but the new passphrase could not be remembered on this computer (${e instanceof Error ? e.message : String(e)}): unlock it again with the new one`, {
+          repositoryId: repo.id,
+        });
+      });
   }
 
   /**

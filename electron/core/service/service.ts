@@ -18,6 +18,7 @@ import {
   type HistoryEntry,
   type Job,
   type JobInput,
+  type KeyRotationResult,
   type LogEntry,
   type ModuleStatus,
   type Mount,
@@ -549,6 +550,12 @@ export class Service {
   async changeRepositoryPassphrase(id: string, role: RepositoryRole, newPassphrase: string, owner: OwnerAccess, caller?: Caller): Promise<Repository> {
     await this.policy.repository(caller, this.repos.get(id), true);
     return this.repos.changePassphrase(id, role, newPassphrase, owner);
+  }
+
+  /** Writes the key objects and the config: checked as a write, as a passphrase change is. */
+  async rotateRepositoryKeyPair(id: string, owner: OwnerAccess, clientPassphrase: string, newOwnerPassphrase: string | undefined, caller?: Caller): Promise<KeyRotationResult> {
+    await this.policy.repository(caller, this.repos.get(id), true);
+    return this.repos.rotateKeyPair(id, owner, clientPassphrase, newOwnerPassphrase);
   }
 
   // --- jobs ---------------------------------------------------------------

@@ -81,3 +81,36 @@ describe('repos.changePassphrase', () => {
     expect(issues({ id: 'r-1', role: 'owner', newPassphrase: 'owner pass', owner })).toEqual(['newPassphrase: the new owner passphrase is the one in use now']);
   });
 });
+
+describe('repos.rotateKeyPair', () => {
+  const rotate = methods['repos.rotateKeyPair'].params;
+  const issues = (p: unknown) => {
+    const r = rotate.safeParse(p);
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  const owner = { passphrase: 'owner pass', path: 'sftp://owner@nas.local/repos/laptop', remote: pw };
+
+  it("takes the owner's key, the backup passphrase and, optionally, a new owner passphrase", () => {
+    expect(issues({ id: 'r-1', owner, clientPassphrase: 'backup pass' })).toEqual([]);
+    expect(issues({ id: 'r-1', owner: { passphrase: 'owner pass' }, clientPassphrase: 'backup pass', newOwnerPassphrase: 'new owner pass' })).toEqual([]);
+  });
+
+  it('refuses no owner key, no or an empty backup passphrase, unknown keys, and a backup passphrase equal to an owner one', () => {
+    expect(issues({ id: 'r-1', clientPassphrase: 'backup pass' })).toEqual(['owner: Invalid input: expected object, received undefined']);
+    expect(issues({ id: 'r-1', owner })).toHaveLength(1);
+    expect(issues({ id: 'r-1', owner, clientPassphrase: '' })).toHaveLength(1);
+    expect(issues({ id: 'r-1', owner, clientPassphrase: 'b', newOwnerPassphrase: '' })).toHaveLength(1);
+    expect(issues({ id: 'r-1', owner, clientPassphrase: 'b', role: 'owner' })).toHaveLength(1);
+    expect(issues({ id: 'r-1', owner, clientPassphrase: 'owner pass' })).toEqual(['clientPassphrase: the backup passphrase must differ from the owner passphrase']);
+    expect(issues({ id: 'r-1', owner, clientPassphrase: 'b', newOwnerPassphrase: 'b' })).toEqual(['clientPassphrase: the backup passphrase must differ from the owner passphrase']);
+    expect(issues({ id: 'r-1', owner, clientPassphrase: 'b', newOwnerPassphrase: 'owner pass' })).toEqual(['newOwnerPassphrase: the new owner passphrase is the one in use now']);
+  });
+
+  it('answers with the repository and both fingerprints', () => {
+    const result = methods['repos.rotateKeyPair'].result;
+    const repository = { id: 'r-1', name: 'nas', path: '/srv/repo', encrypted: true, unlocked: true, remembered: false, online: true, role: 'client', publicKey: 'b'.repeat(32) };
+    const ok = { repository, publicKey: 'b'.repeat(32), previousPublicKey: 'a'.repeat(32), retiredKeys: 1, finished: false, clientPassphraseChanged: false, ownerPassphraseChanged: false };
+    expect(result.safeParse(ok).success).toBe(true);
+    expect(result.safeParse({ ...ok, publicKey: 'not hex' }).success).toBe(false);
+  });
+});

@@ -57,6 +57,7 @@ const EXPECTED: Record<string, string[]> = {
   'points.delete': ['owner.path'],
   'mounts.mount': ['owner.path'],
   'repos.changePassphrase': ['owner.path'],
+  'repos.rotateKeyPair': ['owner.path'],
 };
 
 /** Valid parameters of each method, into which one bad path is put. */
@@ -95,6 +96,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   'points.delete': { repositoryId: 'r-1', pointId: 'p-1', dryRun: true, owner },
   'mounts.mount': { repositoryId: 'r-1', pointId: 'p-1', source: '/dev/sda', owner },
   'repos.changePassphrase': { id: 'r-1', role: 'client', newPassphrase: 'new words', owner },
+  'repos.rotateKeyPair': { id: 'r-1', owner, clientPassphrase: 'backup words' },
 };
 
 const BAD: unknown[] = [

@@ -86,6 +86,12 @@ const SPECIFIC: Partial<Record<MethodName, unknown[]>> = {
     { id: 'r1', role: 'client', newPassphrase: 'o', owner: { passphrase: 'o' } },
     { id: 'r1', role: 'owner', newPassphrase: 'new', owner: { passphrase: 'o', path: '../etc' } },
   ],
+  'repos.rotateKeyPair': [
+    { id: 'r1', clientPassphrase: 'c' },
+    { id: 'r1', clientPassphrase: 'o', owner: { passphrase: 'o' } },
+    { id: 'r1', clientPassphrase: 'c', newOwnerPassphrase: 'o', owner: { passphrase: 'o' } },
+    { id: 'r1', clientPassphrase: 'c', owner: { passphrase: 'o', path: '../etc' } },
+  ],
   'repos.lock': [{ id: 'a/b' }, {}],
   'repos.remove': [{ id: '' }],
   'jobs.create': [
