@@ -235,6 +235,7 @@ export class RemoteNative implements NativeRepo {
   async loadIndex(): ReturnType<NativeRepo['loadIndex']> {
     const lock = tryLockWorkingCopy(this.wc.dir, 'index load');
     if (!lock) {
+      await this.forgetDroppedIndexes();
       await this.wc.syncIndex({ remove: false });
       this.indexPartial = true;
       return this.inner.loadIndex();
@@ -247,9 +248,20 @@ export class RemoteNative implements NativeRepo {
   }
 
   private async loadIndexLocked(): ReturnType<NativeRepo['loadIndex']> {
+    await this.forgetDroppedIndexes();
     await this.wc.syncIndex({ remove: true });
     this.indexPartial = false;
     return this.inner.loadIndex();
+  }
+
+  /**
+   * The engine keeps an index file's table by name once loaded (index files
+   * are immutable), so a copy the working copy dropped as not published
+   * whole (publishIndex) must leave the engine before the sync fetches the
+   * store's short object under the same name: a load without the file.
+   */
+  private async forgetDroppedIndexes(): Promise<void> {
+    if (this.wc.takeDroppedIndexes().length) await this.inner.loadIndex();
   }
 
   /**
@@ -379,6 +391,8 @@ export class RemoteNative implements NativeRepo {
         await this.wc.dropPacks([id]);
       }
     }
+    // An index file whose upload was cut must not count as published (publishIndex).
+    await this.wc.checkJournaledIndexes();
     const journal = await this.wc.journal();
     let indexed = 0;
     if (journal.length) {

@@ -13,7 +13,9 @@
 //                    header and trailer, for reading trailers);
 //   spool-journal    ids of packs uploaded by a backup that did not
 //                    finish: the next backup indexes them from their
-//                    trailers instead of uploading their chunks again.
+//                    trailers instead of uploading their chunks again;
+//                    and the names of index files being published, whose
+//                    size on the store the next backup checks first.
 //   working-copy.lock  its lock (working-copy-lock.ts): the operations
 //                    that touch packs/, the journal or index/ run one
 //                    after another, across the machine's processes.
@@ -44,6 +46,9 @@ const PACK_FOOTER = 8;
 const MAX_TRAILER = 64 * 1024 * 1024;
 /** A pack may be at most the config's largest pack size plus one blob. */
 const MAX_PACK_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** A journal line naming an index file being published (pack lines are bare ids, which older versions read alone). */
+const JOURNAL_INDEX = 'index ';
 
 /** Downloads at once (each a whole object); uploads of packs at once. */
 export const PARALLEL_FETCHES = 4;
@@ -79,6 +84,8 @@ export class WorkingCopy {
    * content (content-addressed names).
    */
   appendOnly = false;
+  /** Index files whose copy was dropped here as not on the store whole, until the engine forgets them (takeDroppedIndexes). */
+  private readonly droppedIndexes = new Set<string>();
   /** List objects known to be on the remote store (fetched, or published by us). */
   private readonly remoteLists = new Set<string>();
 
@@ -156,8 +163,58 @@ export class WorkingCopy {
     });
   }
 
+  /**
+   * Uploads an index file written here, then checks the store's size of it:
+   * the index sync compares names only, so a short object under the name
+   * (an append-only client's cut SFTP create, which it may not replace; a
+   * server that kept another object) would leave this whole copy standing
+   * in for it, and the journal of the packs it names would be cleared. The
+   * name is journaled first, so a process killed during the upload is
+   * checked the same way by the next backup (checkJournaledIndexes). On a
+   * mismatch the copy is dropped and the packs stay in the journal: the
+   * next backup indexes them under a new name.
+   */
   async publishIndex(name: string): Promise<void> {
-    await this.upload(rel.indexFile(name), await this.local.load(rel.indexFile(name), { maxBytes: MAX_INDEX_BYTES }));
+    const file = rel.indexFile(name);
+    const data = await this.local.load(file, { maxBytes: MAX_INDEX_BYTES });
+    await this.journalLine(`${JOURNAL_INDEX}${name}`);
+    await this.upload(file, data);
+    const st = await this.remote.stat(file);
+    if (st?.size === data.length) return;
+    await this.local.remove([file]);
+    this.droppedIndexes.add(name);
+    throw new AppError(
+      'IO_ERROR',
+      `${this.remote.location}/${file} has ${st?.size ?? 'no'} bytes where ${data.length} were uploaded (the upload was cut short, or the server kept another object); the backup is not finished, and the next one indexes its packs again under a new name`,
+      { path: `${this.remote.location}/${file}`, reason: 'short-object', size: st?.size ?? null, expected: data.length },
+    );
+  }
+
+  /**
+   * Index files journaled by publishIndex whose object on the store is not
+   * the size of the copy here (short, or missing) lose that copy, so the
+   * packs they name count as unindexed. Before the journal is read.
+   */
+  async checkJournaledIndexes(): Promise<string[]> {
+    const dropped: string[] = [];
+    for (const name of await this.journaledIndexes()) {
+      const file = rel.indexFile(name);
+      const mine = await this.local.stat(file);
+      if (!mine) continue;
+      const there = await this.remote.stat(file);
+      if (there?.size === mine.size) continue;
+      await this.local.remove([file]);
+      this.droppedIndexes.add(name);
+      dropped.push(name);
+    }
+    return dropped;
+  }
+
+  /** The names dropped since the last call (see droppedIndexes). */
+  takeDroppedIndexes(): string[] {
+    const names = [...this.droppedIndexes];
+    this.droppedIndexes.clear();
+    return names;
   }
 
   /** Saves an object; an append-only client's never replaces one (see appendOnly). */
@@ -261,17 +318,20 @@ export class WorkingCopy {
   }
 
   async journalAdd(id: string): Promise<void> {
+    await this.journalLine(id);
+  }
+
+  private async journalLine(line: string): Promise<void> {
     const fh = await fs.open(this.journalFile, fsc.O_CREAT | fsc.O_APPEND | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o600);
     try {
-      await fh.write(`${id}\n`);
+      await fh.write(`${line}\n`);
       await fh.datasync();
     } finally {
       await fh.close();
     }
   }
 
-  /** Packs uploaded by backups that did not finish (their index may be missing). */
-  async journal(): Promise<string[]> {
+  private async journalLines(): Promise<string[]> {
     let text: string;
     try {
       text = await fs.readFile(this.journalFile, { encoding: 'utf8', flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
@@ -279,7 +339,18 @@ export class WorkingCopy {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
-    return [...new Set(text.split('\n').filter((l) => PACK_ID.test(l)))];
+    return text.split('\n');
+  }
+
+  /** Packs uploaded by backups that did not finish (their index may be missing). */
+  async journal(): Promise<string[]> {
+    return [...new Set((await this.journalLines()).filter((l) => PACK_ID.test(l)))];
+  }
+
+  /** Index files whose upload began since the journal was last cleared. */
+  async journaledIndexes(): Promise<string[]> {
+    const names = (await this.journalLines()).filter((l) => l.startsWith(JOURNAL_INDEX)).map((l) => l.slice(JOURNAL_INDEX.length));
+    return [...new Set(names.filter((n) => INDEX_NAME.test(n)))];
   }
 
   async clearJournal(): Promise<void> {
