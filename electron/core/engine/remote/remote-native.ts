@@ -26,6 +26,7 @@ import {
   type NativeMark,
   type NativeRepo,
   type RestoreDeviceRequest,
+  EnvelopeType,
   createCancelToken,
 } from '../../../../native/engine';
 import { AppError, type Progress, type UploadProgress } from '../../../common/contract';
@@ -303,8 +304,26 @@ export class RemoteNative implements NativeRepo {
 
   async writeListRoot(segments: Buffer, chunks: number): Promise<string> {
     const id = await this.inner.writeListRoot(segments, chunks);
-    await this.wc.publishLists([id]);
+    await this.publishLists([id]);
     return id;
+  }
+
+  private publishLists(ids: readonly string[]): Promise<void> {
+    return this.wc.publishLists(ids, (id, data) => this.isList(id, data));
+  }
+
+  /** Whether `data` is this repository's list object `id`: a segment or root whose envelope opens and whose content hashes to the name. */
+  private isList(id: string, data: Buffer): boolean {
+    for (const type of [EnvelopeType.listSegment, EnvelopeType.listRoot]) {
+      let payload: Buffer | null;
+      try {
+        payload = this.inner.openEnvelope(type, data);
+      } catch {
+        payload = null;
+      }
+      if (payload && this.inner.chunkId(payload).toString('hex') === id) return true;
+    }
+    return false;
   }
 
   /** An index file written here is published under the lock: another process's index sync would remove it before. */
@@ -470,9 +489,9 @@ export class RemoteNative implements NativeRepo {
       await uploader.finish(this.onUploading);
       this.lastUploads = uploader.uploaded;
       // Publication order: packs (above), list objects, index, list root.
-      await this.wc.publishLists(hexIds(res.segments));
+      await this.publishLists(hexIds(res.segments));
       if (res.indexFile) await this.wc.publishIndex(res.indexFile);
-      if (res.root) await this.wc.publishLists([res.root]);
+      if (res.root) await this.publishLists([res.root]);
       await this.wc.clearJournal();
     } catch (e) {
       // Not published: the index stays unknown to the store (and is removed

@@ -149,8 +149,16 @@ export class WorkingCopy {
     });
   }
 
-  /** Publishes list objects written here that the remote store may lack (content-addressed: saving again is harmless). */
-  async publishLists(ids: readonly string[]): Promise<void> {
+  /**
+   * Publishes list objects written here that the remote store may lack
+   * (content-addressed: saving again is harmless). An append-only client,
+   * which may not replace one, meeting a name taken accepts the object
+   * there only when `isList` says it is the list of that name (its envelope
+   * opens and its content hashes to the name: another computer's copy of
+   * the same list is as good as ours); a short or foreign one fails the
+   * backup, naming it.
+   */
+  async publishLists(ids: readonly string[], isList: (id: string, data: Buffer) => boolean): Promise<void> {
     const todo = [...new Set(ids)].filter((id) => LIST_ID.test(id) && !this.remoteLists.has(id));
     await mapLimit(todo, PARALLEL_FETCHES * 2, async (id) => {
       const data = await this.local.load(rel.segment(id), { maxBytes: MAX_ROOT_BYTES }).catch((e: unknown) => {
@@ -158,7 +166,7 @@ export class WorkingCopy {
         throw e;
       });
       if (data === undefined) return; // not written here: the remote store had it
-      await this.upload(rel.segment(id), data);
+      await this.upload(rel.segment(id), data, (there) => isList(id, there));
       this.remoteLists.add(id);
     });
   }
@@ -217,10 +225,15 @@ export class WorkingCopy {
     return names;
   }
 
-  /** Saves an object; an append-only client's never replaces one (see appendOnly). */
-  private async upload(name: string, data: Buffer): Promise<void> {
+  /**
+   * Saves an object; an append-only client's never replaces one (see
+   * appendOnly). `ours` judges an object found under a content-addressed
+   * name (list objects) by its content instead of its size.
+   */
+  private async upload(name: string, data: Buffer, ours?: (there: Buffer) => boolean): Promise<void> {
     if (!this.appendOnly) return this.remote.save(name, data);
     if ((await this.remote.create(name, data)) === 'created') return;
+    if (ours) return this.checkExisting(name, ours);
     // Taken: packs and index files have random names and lists are named by
     // their content, so an object of the same size is a retry of an upload
     // that had worked. Anything else (a short object a cut SFTP upload left)
@@ -231,6 +244,17 @@ export class WorkingCopy {
       path: `${this.remote.location}/${name}`,
       reason: 'already-exists',
     });
+  }
+
+  private async checkExisting(name: string, ours: (there: Buffer) => boolean): Promise<void> {
+    const where = `${this.remote.location}/${name}`;
+    const there = await this.remote.load(name, { maxBytes: MAX_ROOT_BYTES });
+    if (ours(there)) return;
+    throw new AppError(
+      'REPO_CORRUPT',
+      `${where} exists on the store but is not the list object of that name (its ${there.length} bytes do not open as it: an upload that was cut, or an object written by someone else). This computer may only add to the repository, so a backup that writes this same list fails until the owner's prune removes the object once no restore point names it (the owner's verify names any that do)`,
+      { path: where, reason: 'list-object-damaged', size: there.length },
+    );
   }
 
   packPath(id: string): string {
