@@ -1,6 +1,6 @@
 // Backup repositories: where restore points are stored, whether they are
 // encrypted, unlocked and reachable.
-import type { AppendOnlyInit, OwnerAccess, RemoteAccessFields, RemoteProbe, Repository, RepositoryRole } from '@common/contract';
+import type { AppendOnlyInit, KeyRotationResult, OwnerAccess, RemoteAccessFields, RemoteProbe, Repository, RepositoryRole } from '@common/contract';
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -58,6 +58,17 @@ export const useRepositoriesStore = defineStore('repositories', () => {
    */
   const changePassphrase = (id: string, role: RepositoryRole, newPassphrase: string, owner: OwnerAccess) =>
     change(async () => put(await call('repos.changePassphrase', { id, role, newPassphrase, owner })));
+  /**
+   * A new key pair of an append-only repository, with the owner's key given
+   * for this once; `newOwnerPassphrase`: keys/owner sealed under a new one.
+   * The service's entry then names the new public key.
+   */
+  const rotateKeyPair = (id: string, owner: OwnerAccess, clientPassphrase: string, newOwnerPassphrase?: string) =>
+    change(async (): Promise<KeyRotationResult> => {
+      const r = await call('repos.rotateKeyPair', { id, owner, clientPassphrase, ...(newOwnerPassphrase !== undefined ? { newOwnerPassphrase } : {}) });
+      put(r.repository);
+      return r;
+    });
   const lock = (id: string) => change(async () => put(await call('repos.lock', { id })));
   const remove = (id: string) =>
     change(async () => {
@@ -82,6 +93,7 @@ export const useRepositoriesStore = defineStore('repositories', () => {
     updateLogin,
     unlock,
     changePassphrase,
+    rotateKeyPair,
     lock,
     remove,
     byId,

@@ -30,6 +30,22 @@ export const PASSPHRASE_CHANGE = {
   /** The backup passphrase held by this computer: replaced by the service. */
   keptHere: 'This computer keeps the new one in place of the old (remembered if the old one was), so its own backups go on.',
   lockedHere: 'This computer holds the repository locked: unlock it with the new backup passphrase to back up from here.',
+  /** A repository held here as owner: the passphrase kept is the owner's. */
+  lockedHereOwner: 'This computer holds the repository locked: unlock it with the new owner passphrase to use it from here.',
   /** Changing does not take back a passphrase that leaked: whoever had it may have copied the key object. */
   leaked: 'If the old passphrase leaked, changing it is not enough: see "Changing a passphrase" in the append-only guide.',
+} as const;
+
+/**
+ * What rotating the key pair does, said before it is done
+ * (docs/append-only.md, "Rotating the key pair").
+ */
+export const KEY_ROTATION = {
+  what: 'Rotating makes a new key pair for this repository: new backups are sealed to its new public key.',
+  kept: 'Restore points made before stay readable with the owner passphrase: the old secret key is kept beside the new one.',
+  others:
+    'Every other computer that backs up here stops at its next backup, until the repository is removed and added again there and the new public key fingerprint is compared and accepted. This computer follows the new key by itself.',
+  when: 'Use it when the owner passphrase or the owner key may have leaked; if the owner passphrase may be known, give a new one too.',
+  /** A refusal for another rotation (or a change of the keys) since the repository was opened. */
+  conflict: 'The keys of the repository changed while it was being rotated (a rotation from another computer?): close this, compare the fingerprint on the repository row, and try again.',
 } as const;

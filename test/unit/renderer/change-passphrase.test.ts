@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
-// A new owner or backup passphrase of a repository this computer holds as an
-// append-only client (ChangePassphraseDialog, opened from the Jobs page's
+// A new owner or backup passphrase of an append-only repository this computer
+// holds as client or owner (ChangePassphraseDialog, opened from the Jobs page's
 // repository row): what changes is said before anything is sent; an
 // incomplete form, two new passphrases that differ or a new one equal to
 // the owner passphrase send nothing; the request carries the owner's key
@@ -145,13 +145,36 @@ describe('ChangePassphraseDialog', () => {
   });
 });
 
+describe('ChangePassphraseDialog, a repository held here as owner', () => {
+  it('asks no owner login (the one kept is the owner\'s), says the new owner passphrase replaces the one kept, and sends the passphrase only', async () => {
+    const repo = client('sftp://owner@nas.local/repos/laptop', { role: 'owner' });
+    const changes = await stubService(async () => repo);
+    const w = await openDialog(repo, 'owner');
+    expect(w.find('[data-testid="owner-login"]').exists()).toBe(false);
+    expect(w.get('[data-testid="change-passphrase-here"]').text()).toBe(PASSPHRASE_CHANGE.keptHere);
+    await w.get('#change-pass-current').setValue('owner passphrase');
+    await w.get('#change-pass-next').setValue('new owner passphrase');
+    await w.get('#change-pass-repeat').setValue('new owner passphrase');
+    await w.get('form').trigger('submit');
+    await flushPromises();
+    expect(changes).toEqual([{ id: 'r-1', role: 'owner', newPassphrase: 'new owner passphrase', owner: { passphrase: 'owner passphrase' } }]);
+
+    // Its backup passphrase is not kept here: no line about this computer; locked, the owner one is to unlock it.
+    const other = await openDialog(repo, 'client');
+    expect(other.find('[data-testid="change-passphrase-here"]').exists()).toBe(false);
+    const locked = await openDialog({ ...repo, unlocked: false, remembered: false }, 'owner');
+    expect(locked.get('[data-testid="change-passphrase-here"]').text()).toBe(PASSPHRASE_CHANGE.lockedHereOwner);
+  });
+});
+
 describe('JobsView repository row', () => {
-  it("offers the passphrases of an append-only client's repository only, and opens the dialog for the one chosen", async () => {
+  it('offers the passphrases of an append-only repository held as client or owner, not of another one, and opens the dialog for the one chosen', async () => {
     const held = { ...client('/media/usb/repo'), id: 'r-2', name: 'usb', role: 'owner' as const };
+    const { role: _none, ...plain } = { ...client('/srv/plain'), id: 'r-3', name: 'plain', formatVersion: 2 };
     await connectRenderer(
       new LocalBackend(new EventBus(), {
         ...coreHandlers(),
-        'repos.list': () => [client('s3://s3.example.com/backups', { unlocked: false, remembered: false }), held],
+        'repos.list': () => [client('s3://s3.example.com/backups', { unlocked: false, remembered: false }), held, plain],
         'jobs.list': () => [],
       }),
     );
@@ -160,7 +183,7 @@ describe('JobsView repository row', () => {
     const w = mount(JobsView, { global: { ...global, plugins: [...global.plugins, router] } });
     await flushPromises();
     const buttons = w.findAll('[data-testid="repo-passphrases"]');
-    expect(buttons.map((b) => b.attributes('aria-label'))).toEqual(['Passphrases of nas']);
+    expect(buttons.map((b) => b.attributes('aria-label'))).toEqual(['Passphrases of nas', 'Passphrases of usb']);
     expect(w.find('[data-testid="change-passphrase-dialog"]').exists()).toBe(false);
 
     await buttons[0]?.trigger('click');
