@@ -10,7 +10,7 @@ import { AppError, PartitionInfo, type RestorePoint, UsedBlocksNote } from '../.
 import { EnvelopeType, type NativeRepo } from '../../../native/engine';
 import { corrupt } from './errors';
 import { MAX_CHUNK_SIZE, MAX_FILE_BYTES, MIN_CHUNK_SIZE, SEGMENT_ENTRIES, rel } from './format';
-import { dropCachedCopy, isMissing, listRepoDirs, listRepoFiles, readRepoFile, writeRepoFile } from './repo-files';
+import { dropCachedCopy, isMissing, listRepoDirs, listRepoFiles, olderVersions, readRepoFile, writeRepoFile } from './repo-files';
 
 export const DeviceLayout = z.object({
   fsType: z.string().optional(),
@@ -106,7 +106,11 @@ export async function writeManifest(repo: string, native: NativeRepo, m: Manifes
   await writeRepoFile(repo, rel.point(m.id), encodeManifest(native, m));
 }
 
-export async function readManifest(repo: string, native: NativeRepo, id: string): Promise<Manifest> {
+/**
+ * `onReplaced` hears of a manifest whose current version does not open and
+ * whose older version, which does, was used instead (verify reports it).
+ */
+export async function readManifest(repo: string, native: NativeRepo, id: string, onReplaced?: (message: string) => void): Promise<Manifest> {
   let data: Buffer;
   try {
     data = await readRepoFile(repo, rel.point(id), MAX_FILE_BYTES.manifest);
@@ -123,8 +127,39 @@ export async function readManifest(repo: string, native: NativeRepo, id: string)
     // in a versioned bucket): the next read must fetch it again, so the
     // original the owner puts back is seen.
     await dropCachedCopy(repo, rel.point(id)).catch(() => undefined);
-    throw e;
+    const older = await olderManifest(repo, native, id);
+    if (!older) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    onReplaced?.(
+      `the manifest of restore point ${id} was replaced after it was written: its current version on the store does not open (${why}); its oldest version that opens (${older.versionId}) is used. Only a login that may write restore points can do this (an append-only client's: check that computer)`,
+    );
+    return older.manifest;
   }
+}
+
+/**
+ * On a store that keeps versions (a versioned S3 bucket), the oldest
+ * version of a manifest that opens (docs/append-only-design.md §4): honest
+ * writers never write a point twice, and an append-only client can add a
+ * version but remove none. Undefined when there is none, or when the login
+ * may not list versions (an append-only client's): the caller reports the
+ * current version's fault.
+ */
+async function olderManifest(repo: string, native: NativeRepo, id: string): Promise<{ manifest: Manifest; versionId: string } | undefined> {
+  let versions;
+  try {
+    versions = await olderVersions(repo, rel.point(id), MAX_FILE_BYTES.manifest);
+  } catch {
+    return undefined;
+  }
+  for (const v of versions) {
+    try {
+      return { manifest: decodeManifest(native, await v.read(), id), versionId: v.versionId };
+    } catch {
+      /* the next older one */
+    }
+  }
+  return undefined;
 }
 
 export async function listPointIds(repo: string): Promise<string[]> {

@@ -54,6 +54,18 @@ export async function readRepoFileIfExists(repo: string, rel: string, maxBytes: 
   }
 }
 
+/**
+ * The older versions of a file where the storage keeps them (a versioned
+ * S3 bucket), oldest first, each read on demand; [] where it keeps none.
+ */
+export async function olderVersions(repo: string, rel: string, maxBytes: number): Promise<Array<{ versionId: string; read: () => Promise<Buffer> }>> {
+  const s = storageFor(repo);
+  const versions = (await s.versions?.(rel)) ?? [];
+  return versions
+    .filter((v) => !v.latest && v.size <= maxBytes)
+    .map((v) => ({ versionId: v.versionId, read: () => (s.loadVersion ? s.loadVersion(rel, v.versionId, { maxBytes }) : Promise.reject(new AppError('INTERNAL', `${repo} keeps no versions`))) }));
+}
+
 /** Forgets a remote repository's cached copy of `rel` (repo-storage's dropCached); nothing for a local one. */
 export async function dropCachedCopy(repo: string, rel: string): Promise<void> {
   await storageFor(repo).dropCached?.(rel);

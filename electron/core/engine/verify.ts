@@ -49,7 +49,8 @@ export async function runVerify(
     const manifests: Manifest[] = [];
     for (const id of pointIds) {
       try {
-        manifests.push(await readManifest(ctx.path, ctx.native, id));
+        // A replaced manifest whose original is kept (a versioned bucket) is reported, not damage: the point restores.
+        manifests.push(await readManifest(ctx.path, ctx.native, id, (message) => problems.push({ kind: 'bad-manifest', message, pointIds: [] })));
       } catch (e) {
         const err = toAppError(e);
         if (err.code === 'NOT_FOUND' && opts.pointId !== undefined) throw err;

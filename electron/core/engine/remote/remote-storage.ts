@@ -3,8 +3,9 @@
 // point id names one manifest for life), and removals applied to the
 // working copy too, so no copy outlives the file it copies. Counts what it
 // uploads (tests, progress).
+import { AppError } from '../../../common/contract';
 import { rel } from '../format';
-import type { LoadOptions, RepoStorage, StorageEntry, StorageStat } from '../storage/storage';
+import type { LoadOptions, ObjectVersion, RepoStorage, StorageEntry, StorageStat } from '../storage/storage';
 import type { WorkingCopy } from './working-copy';
 
 const POINT = /^points\/[0-9A-Za-z-]{1,80}$/;
@@ -53,6 +54,16 @@ export class RemoteRepoStorage implements RepoStorage {
     const data = await this.inner.load(name, opts);
     await wc.local.save(name, data);
     return data;
+  }
+
+  async versions(name: string): Promise<ObjectVersion[] | undefined> {
+    return this.inner.versions?.(name);
+  }
+
+  /** Never cached: the working copy holds the current version of a name only. */
+  loadVersion(name: string, versionId: string, opts: { maxBytes: number }): Promise<Buffer> {
+    if (!this.inner.loadVersion) return Promise.reject(new AppError('INTERNAL', `${this.location} keeps no versions`));
+    return this.inner.loadVersion(name, versionId, opts);
   }
 
   stat(name: string): Promise<StorageStat | undefined> {

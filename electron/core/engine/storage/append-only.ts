@@ -6,7 +6,7 @@
 // would still overwrite or delete fails in tests instead of at a server
 // that refuses it halfway through a backup.
 import { AppError } from '../../../common/contract';
-import type { LoadOptions, RepoStorage, StorageEntry, StorageStat } from './storage';
+import type { LoadOptions, ObjectVersion, RepoStorage, StorageEntry, StorageStat } from './storage';
 
 export class AppendOnlyStorage implements RepoStorage {
   constructor(readonly inner: RepoStorage) {}
@@ -30,6 +30,15 @@ export class AppendOnlyStorage implements RepoStorage {
 
   load(name: string, opts: LoadOptions): Promise<Buffer> {
     return this.inner.load(name, opts);
+  }
+
+  async versions(name: string): Promise<ObjectVersion[] | undefined> {
+    return this.inner.versions?.(name);
+  }
+
+  loadVersion(name: string, versionId: string, opts: { maxBytes: number }): Promise<Buffer> {
+    if (!this.inner.loadVersion) return Promise.reject(new AppError('INTERNAL', `${this.location} keeps no versions`));
+    return this.inner.loadVersion(name, versionId, opts);
   }
 
   stat(name: string): Promise<StorageStat | undefined> {

@@ -30,6 +30,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
@@ -39,7 +40,7 @@ import {
 
 import { AppError } from '../../../common/contract';
 import type { S3Location } from './location';
-import { type LoadOptions, MAX_LIST_ENTRIES, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath, unreachableError } from './storage';
+import { type LoadOptions, MAX_LIST_ENTRIES, type ObjectVersion, type RepoStorage, type StorageEntry, type StorageStat, checkName, checkRelPath, unreachableError } from './storage';
 
 export interface S3Credentials {
   accessKeyId?: string;
@@ -215,7 +216,48 @@ export class S3Storage implements RepoStorage {
     return 'created';
   }
 
-  async load(name: string, opts: LoadOptions): Promise<Buffer> {
+  load(name: string, opts: LoadOptions): Promise<Buffer> {
+    return this.read(name, opts, undefined);
+  }
+
+  loadVersion(name: string, versionId: string, opts: { maxBytes: number }): Promise<Buffer> {
+    return this.read(name, opts, versionId);
+  }
+
+  /**
+   * ListObjectVersions of the exact key, oldest first (S3 lists a key's
+   * versions newest first); delete markers are not versions. A bucket
+   * without versioning lists the one object (version id "null").
+   */
+  async versions(name: string): Promise<ObjectVersion[]> {
+    const Key = this.key(name);
+    const shown = `${this.location}/${name}`;
+    const unsafe = (why: string) => new AppError('REPO_UNSAFE', `refusing the versions of ${shown}: ${why} (is the server tampered with?)`, { path: shown, found: 'bad listing' });
+    const out: ObjectVersion[] = [];
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page >= MAX_LIST_PAGES) throw unsafe(`more than ${MAX_LIST_PAGES} pages`);
+      const [km, vm] = [keyMarker, versionMarker];
+      const res = await this.run(`list the versions of ${shown}`, () =>
+        this.client.send(new ListObjectVersionsCommand({ Bucket: this.loc.bucket, Prefix: Key, ...(km !== undefined && { KeyMarker: km }), ...(vm !== undefined && { VersionIdMarker: vm }) })),
+      );
+      for (const v of res.Versions ?? []) {
+        if (v.Key !== Key) continue;
+        const size = v.Size;
+        if (typeof v.VersionId !== 'string' || v.VersionId === '' || size === undefined || !Number.isSafeInteger(size) || size < 0) throw unsafe('a version without a valid id or size');
+        out.push({ versionId: v.VersionId, size, latest: v.IsLatest === true });
+        if (out.length > MAX_LIST_ENTRIES) throw unsafe(`more than ${MAX_LIST_ENTRIES} versions`);
+      }
+      if (!res.IsTruncated) break;
+      keyMarker = res.NextKeyMarker;
+      versionMarker = res.NextVersionIdMarker;
+      if (keyMarker === km && versionMarker === vm) throw unsafe('the server gave no new page marker on a truncated page');
+    }
+    return out.reverse();
+  }
+
+  private async read(name: string, opts: LoadOptions, versionId: string | undefined): Promise<Buffer> {
     const Key = this.key(name);
     const shown = `${this.location}/${name}`;
     let range: string | undefined;
@@ -235,7 +277,7 @@ export class S3Storage implements RepoStorage {
       want = length;
     }
     return this.run(`read ${shown}`, async () => {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key, ...(range !== undefined && { Range: range }) }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key, ...(range !== undefined && { Range: range }), ...(versionId !== undefined && { VersionId: versionId }) }));
       const body = out.Body;
       if (!(body instanceof Readable)) throw new AppError('INTERNAL', `read ${shown}: the S3 client gave no stream`);
       try {

@@ -35,6 +35,14 @@ export interface LoadOptions {
   length?: number;
 }
 
+/** One stored version of an object in a store that keeps them (a versioned S3 bucket). */
+export interface ObjectVersion {
+  versionId: string;
+  size: number;
+  /** The newest version: what a plain load reads. */
+  latest: boolean;
+}
+
 export interface RepoStorage {
   /** What the user named: a path or an sftp:// location, for messages. */
   readonly location: string;
@@ -53,6 +61,15 @@ export interface RepoStorage {
   create(name: string, data: Buffer): Promise<'created' | 'exists'>;
   /** The object, or its range; NOT_FOUND (details.errnoName ENOENT) when absent. */
   load(name: string, opts: LoadOptions): Promise<Buffer>;
+  /**
+   * The versions of an object, oldest first, where the store keeps them (an
+   * overwrite there is a new version and the old one stays:
+   * docs/append-only-design.md §4); undefined where it does not. A login
+   * that may not list versions (an append-only client's) is refused.
+   */
+  versions?(name: string): Promise<ObjectVersion[] | undefined>;
+  /** One version of the object (see versions), whole. */
+  loadVersion?(name: string, versionId: string, opts: { maxBytes: number }): Promise<Buffer>;
   /** Size and mtime of a regular object; undefined when absent; REPO_UNSAFE when it is anything else. */
   stat(name: string): Promise<StorageStat | undefined>;
   /** Entries of a folder ([] when it does not exist), links and special files included. */

@@ -6,15 +6,16 @@
 // `fakeS3.root/<bucket>/<prefix>/`. The access key id 'client' acts like an
 // append-only client's login under docs/append-only-design.md §3.1's policy
 // in an unversioned bucket: no delete, no overwrite (create answers
-// 'exists'), and `keys/owner` unreadable. Pack reads stay allowed (as on
-// SFTP), since a client's resume reads pack trailers.
+// 'exists'), no versions, and `keys/owner` unreadable. Pack reads stay
+// allowed (as on SFTP), since a client's resume reads pack trailers.
+// fakeS3.replace is what a client's overwrite in a versioned bucket does.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError } from '../../../../../electron/common/contract';
 import type { S3Location } from '../../../../../electron/core/engine/storage/location';
 import type { S3Credentials } from '../../../../../electron/core/engine/storage/s3';
-import type { LoadOptions, RepoStorage, StorageEntry, StorageStat } from '../../../../../electron/core/engine/storage/storage';
+import type { LoadOptions, ObjectVersion, RepoStorage, StorageEntry, StorageStat } from '../../../../../electron/core/engine/storage/storage';
 
 /**
  * What the next write of a matching name does instead of a whole save:
@@ -34,6 +35,13 @@ export const fakeS3 = {
   cut: undefined as Cut | undefined,
   /** Names whose writes were cut. */
   cutNames: [] as string[],
+  /** Older versions of objects replaced by `replace`, by file, oldest first (a versioned bucket). */
+  history: new Map<string, Buffer[]>(),
+  /** What an overwrite in a versioned bucket does: the file gets `data`, its old content stays a version. */
+  replace(file: string, data: Buffer): void {
+    this.history.set(file, [...(this.history.get(file) ?? []), fs.readFileSync(file)]);
+    fs.writeFileSync(file, data);
+  },
 };
 
 function denied(what: string, location: string): AppError {
@@ -96,6 +104,22 @@ export class FakeS3Storage implements RepoStorage {
     const end = opts.length === undefined ? data.length : opts.offset + opts.length;
     if (end > data.length) throw new AppError('REPO_CORRUPT', `${this.location}/${name} is shorter than the range asked for`, { path: name });
     return data.subarray(opts.offset, end);
+  }
+
+  /** Versions "v0".. (older, from `replace`) and "current"; a client's login may not list them (§3.1's ClientNever). */
+  async versions(name: string): Promise<ObjectVersion[] | undefined> {
+    if (this.client) throw denied(`list the versions of ${this.location}/${name}`, this.location);
+    const st = await this.stat(name);
+    const older = (fakeS3.history.get(this.file(name)) ?? []).map((b, i) => ({ versionId: `v${i}`, size: b.length, latest: false }));
+    return st ? [...older, { versionId: 'current', size: st.size, latest: true }] : older;
+  }
+
+  async loadVersion(name: string, versionId: string, opts: { maxBytes: number }): Promise<Buffer> {
+    if (this.client) throw denied(`read ${this.location}/${name} (version ${versionId})`, this.location);
+    if (versionId === 'current') return this.load(name, opts);
+    const b = fakeS3.history.get(this.file(name))?.[Number(versionId.slice(1))];
+    if (!b) throw new AppError('NOT_FOUND', `read ${this.location}/${name} (version ${versionId}): no such version`, { location: this.location, errnoName: 'ENOENT' });
+    return b;
   }
 
   async stat(name: string): Promise<StorageStat | undefined> {

@@ -145,21 +145,36 @@ run('an append-only repository on an S3 server (Ceph radosgw 16.2)', { timeout: 
     let o = await engine.open({ path: url, passphrase: OWNER, cacheDir: path.join(tmp.dir, 'owner-cache'), remote: access(ao.owner) });
     try {
       expect(o.role).toBe('owner');
-      // The engine reads the newest version only (§4's "retry the oldest version" is not built): verify names the forged point.
+      // §4: the current version does not open, so the owner reads the
+      // oldest version that does (ListObjectVersions, GetObject with its
+      // VersionId); verify reports the replacement, and the point is not damaged.
       const report = await o.verify({ data: true });
-      expect(report.damagedPoints).toEqual([full]);
-      expect(report.problems.map((p) => p.kind)).toEqual(['bad-manifest']);
-      expect((await o.listPoints()).map((p) => p.id)).toEqual([incr]);
-      // The owner puts the original back (a new version of it) and restores
-      // the point through the same working copy: the forged manifest, which
-      // did not open, was not kept there (manifest.ts drops such a copy).
-      await owner.send(new PutObjectCommand({ Bucket: B, Key: manifest, Body: originalBytes }));
-      await o.close();
-      o = await engine.open({ path: url, passphrase: OWNER, cacheDir: path.join(tmp.dir, 'owner-cache'), remote: access(ao.owner) });
+      expect(report.damagedPoints).toEqual([]);
+      expect(report.problems).toEqual([{ kind: 'bad-manifest', pointIds: [], message: expect.stringContaining(`the manifest of restore point ${full} was replaced after it was written`) }]);
       expect((await o.listPoints()).map((p) => p.id).sort()).toEqual([full, incr].sort());
       const restored = path.join(tmp.dir, 'restored-full.img');
       await o.restore({ pointId: full, source: image, target: restored, skipIdentical: false });
       expect(sha256(restored)).toBe(shas[0]);
+      // Seen on radosgw 16.2: the client's login lists the manifest's
+      // versions and reads the older one too, despite ClientNever's Deny of
+      // s3:GetObjectVersion (a pack's older version stays refused: getPackVersion
+      // above), so it reads the original as well. Harmless: it may read the
+      // current version of any manifest anyway. A fresh working copy: its own
+      // holds the original it read before the overwrite.
+      const peek = await engine.open({ path: url, passphrase: CLIENT, cacheDir: path.join(tmp.dir, 'client-peek-cache'), remote: access(ao.client) });
+      try {
+        expect((await peek.listPoints()).map((p) => p.id).sort()).toEqual([full, incr].sort());
+      } finally {
+        await peek.close();
+      }
+      // The owner puts the original back (a new version of it): read
+      // through the same working copy, the forged manifest, which did not
+      // open, was not kept there (manifest.ts drops such a copy).
+      await owner.send(new PutObjectCommand({ Bucket: B, Key: manifest, Body: originalBytes }));
+      await o.close();
+      o = await engine.open({ path: url, passphrase: OWNER, cacheDir: path.join(tmp.dir, 'owner-cache'), remote: access(ao.owner) });
+      expect((await o.verify({ data: false })).problems).toEqual([]);
+      expect((await o.listPoints()).map((p) => p.id).sort()).toEqual([full, incr].sort());
 
       const before = await keys('');
       const pruned = await o.prune({ dryRun: false, forget: [full], now: new Date(Date.now() + 48 * 3600_000) });
