@@ -16,6 +16,10 @@
 //                    trailers instead of uploading their chunks again;
 //                    and the names of index files being published, whose
 //                    size on the store the next backup checks first.
+//   hollow/          hollow copies of the packs in the journal (header
+//                    and trailer), until it is cleared: the resume reads
+//                    trailers from them, as an append-only client on S3
+//                    may not read packs back.
 //   working-copy.lock  its lock (working-copy-lock.ts): the operations
 //                    that touch packs/, the journal or index/ run one
 //                    after another, across the machine's processes.
@@ -46,6 +50,9 @@ const PACK_FOOTER = 8;
 const MAX_TRAILER = 64 * 1024 * 1024;
 /** A pack may be at most the config's largest pack size plus one blob. */
 const MAX_PACK_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** The folder of hollow copies of journaled packs. */
+const HOLLOW = 'hollow';
 
 /** A journal line naming an index file being published (pack lines are bare ids, which older versions read alone). */
 const JOURNAL_INDEX = 'index ';
@@ -284,6 +291,8 @@ export class WorkingCopy {
     if (st.size > MAX_PACK_BYTES || st.size < PACK_HEADER + PACK_FOOTER)
       throw new AppError('REPO_CORRUPT', `pack ${id} on ${this.remote.location} has ${st.size} bytes, which no pack can have`, { pack: id, size: st.size });
     await this.local.mkdir(`${rel.packs}/${id.slice(0, 2)}`);
+    // The copy kept at upload, when the store's object has its size (a short one is read from the store, and found bad there).
+    if (hollow && (await this.useKept(id, st.size))) return true;
     if (!hollow) {
       await this.local.save(name, await this.remote.load(name, { maxBytes: MAX_PACK_BYTES }));
       return true;
@@ -328,13 +337,48 @@ export class WorkingCopy {
     await this.local.remove(ids.filter((id) => PACK_ID.test(id)).map((id) => rel.pack(id)));
   }
 
-  /** Uploads a sealed pack of the spool and removes it here; a backup's goes into the journal first. */
+  /**
+   * Uploads a sealed pack of the spool and removes it here; a backup's goes
+   * into the journal first, with a hollow copy kept for the resume.
+   */
   async uploadPack(id: string, journal = true): Promise<number> {
     const data = await this.local.load(rel.pack(id), { maxBytes: MAX_PACK_BYTES });
     await this.upload(rel.pack(id), data);
-    if (journal) await this.journalAdd(id);
+    if (journal) {
+      await this.keepHollow(id, data);
+      await this.journalAdd(id);
+    }
     await this.local.remove([rel.pack(id)]);
     return data.length;
+  }
+
+  /** A sparse file of the pack's size with its header and its trailer and footer (what fetchPack's hollow fetch reads), under hollow/. */
+  private async keepHollow(id: string, data: Buffer): Promise<void> {
+    if (data.length < PACK_HEADER + PACK_FOOTER) return;
+    const trailerLen = Math.min(data.readUInt32LE(data.length - PACK_FOOTER), MAX_TRAILER, data.length - PACK_HEADER - PACK_FOOTER);
+    const tailLen = trailerLen + PACK_FOOTER;
+    const headLen = Math.min(PACK_HEADER_READ, data.length - tailLen);
+    await fs.mkdir(path.join(this.dir, HOLLOW), { recursive: true, mode: 0o700 });
+    const tmp = path.join(this.dir, rel.tmp, `${id}.kept`);
+    const fh = await fs.open(tmp, fsc.O_CREAT | fsc.O_TRUNC | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o600);
+    try {
+      await fh.write(data, 0, headLen, 0);
+      await fh.write(data, data.length - tailLen, tailLen, data.length - tailLen);
+      await fh.truncate(data.length);
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, path.join(this.dir, HOLLOW, id));
+  }
+
+  /** Links the kept hollow copy of a pack into packs/ when there is one of `size` bytes. */
+  private async useKept(id: string, size: number): Promise<boolean> {
+    const kept = path.join(this.dir, HOLLOW, id);
+    const st = await fs.lstat(kept).catch(() => undefined);
+    if (!st?.isFile() || st.size !== size) return false;
+    await fs.rm(this.packPath(id), { force: true });
+    await fs.link(kept, this.packPath(id));
+    return true;
   }
 
   private get journalFile(): string {
@@ -379,5 +423,6 @@ export class WorkingCopy {
 
   async clearJournal(): Promise<void> {
     await fs.rm(this.journalFile, { force: true });
+    await fs.rm(path.join(this.dir, HOLLOW), { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@
 // append-only client's login under docs/append-only-design.md §3.1's policy
 // in an unversioned bucket: no delete, no overwrite (create answers
 // 'exists'), no versions, and `keys/owner` unreadable. Pack reads stay
-// allowed (as on SFTP), since a client's resume reads pack trailers.
+// allowed (as on SFTP) unless denyClientPackReads (as on S3).
 // fakeS3.replace is what a client's overwrite in a versioned bucket does.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,6 +35,8 @@ export const fakeS3 = {
   cut: undefined as Cut | undefined,
   /** Names whose writes were cut. */
   cutNames: [] as string[],
+  /** The client's login may not read packs either (§3.1's ClientNoRead), as on S3. */
+  denyClientPackReads: false,
   /** Older versions of objects replaced by `replace`, by file, oldest first (a versioned bucket). */
   history: new Map<string, Buffer[]>(),
   /** What an overwrite in a versioned bucket does: the file gets `data`, its old content stays a version. */
@@ -90,7 +92,7 @@ export class FakeS3Storage implements RepoStorage {
   }
 
   async load(name: string, opts: LoadOptions): Promise<Buffer> {
-    if (this.client && name === 'keys/owner') throw denied(`read ${this.location}/${name}`, this.location);
+    if (this.client && (name === 'keys/owner' || (fakeS3.denyClientPackReads && name.startsWith('packs/')))) throw denied(`read ${this.location}/${name}`, this.location);
     let data: Buffer;
     try {
       data = fs.readFileSync(this.file(name));
