@@ -31,7 +31,7 @@ function listObjects(dir: string): string[] {
   return out.sort();
 }
 
-describe('an append-only client meeting a list object on the store', () => {
+describe('an append-only client meeting a list object on the store (fake S3 store)', () => {
   const tmp = tempDir('snapkeep-ao-lists-');
   let n = 0;
   let url = '';

@@ -23,7 +23,7 @@ const CLIENT = 'client passphrase';
 const owner: RemoteAccess = { accessKeyId: 'owner', secretAccessKey: 'x' };
 const client: RemoteAccess = { accessKeyId: 'client', secretAccessKey: 'x' };
 
-describe('an append-only client meeting a short index object', () => {
+describe('an append-only client meeting a short index object (fake S3 store: uploads cut on purpose)', () => {
   const tmp = tempDir('snapkeep-short-index-');
   let n = 0;
   let url = '';

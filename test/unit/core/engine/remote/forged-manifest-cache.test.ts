@@ -24,7 +24,7 @@ const CLIENT = 'client passphrase';
 const owner: RemoteAccess = { accessKeyId: 'owner', secretAccessKey: 'x' };
 const client: RemoteAccess = { accessKeyId: 'client', secretAccessKey: 'x' };
 
-describe('a forged manifest read by the owner', () => {
+describe('a forged manifest read by the owner (fake S3 store; radosgw: s3-append-only)', () => {
   const tmp = tempDir('snapkeep-forged-manifest-');
   afterAll(() => tmp.remove());
 

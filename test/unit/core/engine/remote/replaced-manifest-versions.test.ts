@@ -23,7 +23,7 @@ const CLIENT = 'client passphrase';
 const owner: RemoteAccess = { accessKeyId: 'owner', secretAccessKey: 'x' };
 const client: RemoteAccess = { accessKeyId: 'client', secretAccessKey: 'x' };
 
-describe('a manifest replaced in a versioned bucket', () => {
+describe('a manifest replaced in a versioned bucket (fake S3 store; radosgw: s3-append-only)', () => {
   const tmp = tempDir('snapkeep-replaced-manifest-');
   afterAll(() => tmp.remove());
 
