@@ -27,6 +27,23 @@ export const RUN_TIMEOUT_MS = 120_000;
 const QEMU_LIMIT_MS = 30 * 60 * 1000;
 
 /**
+ * `promise`, or `late` after `ms`; the timer is cleared either way (one
+ * left running kept run.mjs alive for minutes after its last test).
+ * @template T, L
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @param {L} late
+ * @returns {Promise<T|L>}
+ */
+function within(promise, ms, late) {
+	/** @type {NodeJS.Timeout|undefined} */
+	let timer;
+	return Promise.race([promise, new Promise((resolve) => {
+		timer = setTimeout(resolve, ms, late);
+	})]).finally(() => clearTimeout(timer));
+}
+
+/**
  * @typedef {object} DataDisk
  * @property {string} size     qemu-img size ("256M", "1G")
  * @property {string} [serial] virtio serial: /dev/disk/by-id/virtio-<serial>
@@ -263,10 +280,8 @@ export class Guest {
 		const t0 = Date.now();
 		// In the background: the agent answers before systemd stops it.
 		await this.sh('(sleep 0.5; systemctl reboot) >/dev/null 2>&1 &');
-		const down = await Promise.race([
-			/** @type {Promise<unknown>} */ (this.exited).then(() => true),
-			new Promise((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS, false)),
-		]);
+		const down = await within(/** @type {Promise<unknown>} */ (this.exited).then(() => true),
+			SHUTDOWN_TIMEOUT_MS, false);
 		if (!down) {
 			throw new HarnessError(`reboot: the guest did not shut down within ${SHUTDOWN_TIMEOUT_MS / 1000} s; ` +
 				`console:\n${this.consoleTail()}`);
@@ -301,7 +316,7 @@ export class Guest {
 			await this.kill();
 			throw new Error(`${what}: the boot should have failed, but the guest came up; console:\n${this.consoleTail()}`);
 		}
-		const reset = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000, false))]);
+		const reset = await within(exited, 5000, false);
 		if (!reset)
 			await this.kill();
 		this.agent = undefined;
