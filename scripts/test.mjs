@@ -6,6 +6,8 @@
 //   node scripts/test.mjs [--only unit,e2e,...]   run a subset of the steps
 //
 // Steps that are not suites (build, typecheck, lint) count as one test each.
+// The full-boot guests run in the background from the end of the build on
+// and are reported at their step, after the VM tests.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { asanEnv } from './asan-env.mjs';
 import { DebugKernelError, ensureDebugKernel } from './debug-kernel.mjs';
 import { ensureAll } from './deps.mjs';
+import { ensureGuestImage, GuestImageError } from './guest-image.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const results = join(root, 'out/results');
@@ -131,8 +134,78 @@ const steps = [
       return jsonCounts(out);
     },
   },
+  {
+    // Started in the background after the build (startFullboot); here its
+    // result is waited for and its output printed.
+    name: 'fullboot',
+    needsBuild: true,
+    run: async () => {
+      const counts = await (fullboot ?? Promise.resolve({ passed: 0, failed: 1, skipped: 0, note: 'not started' }));
+      const log = join(results, 'fullboot.log');
+      if (existsSync(log)) process.stdout.write(readFileSync(log, 'utf8'));
+      return counts;
+    },
+    title: 'fullboot (ran in the background since the build)',
+  },
   { name: 'e2e', needsBuild: true, run: vitest('test/e2e/vitest.config.mts', 'e2e') },
 ];
+
+/** @type {Promise<{passed: number, failed: number, skipped: number, note?: string}> | undefined} */
+let fullboot;
+
+/**
+ * The full-boot guests of lib/matrix.mjs (test/vm/fullboot/run.mjs --ci:
+ * GRUB, initramfs-tools, reboots and power cuts), one guest at a time in
+ * the background: the steps up to the VM tests leave a core idle much of
+ * the time, and the VM harness runs one guest fewer while it runs
+ * (test/vm/lib/host-threads.mjs). nice -5: its guests' time limits assume
+ * a core. Output: out/results/fullboot.log, printed at its step.
+ */
+function startFullboot() {
+  const out = join(results, 'fullboot.json');
+  rmSync(out, { force: true });
+  const logFile = join(results, 'fullboot.log');
+  const fd = openSync(logFile, 'w');
+  console.log(`npm test: full-boot guests started in the background (log: ${logFile})`);
+  const child = spawn('nice', ['-n', '-5', process.execPath, join(root, 'test/vm/fullboot/run.mjs'), '--ci', '--jobs', '1'], {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  closeSync(fd);
+  const stop = () => child.kill('SIGTERM');
+  process.on('exit', stop);
+  fullboot = new Promise((resolve) => {
+    child.on('error', (e) => resolve({ passed: 0, failed: 1, skipped: 0, note: e.message }));
+    child.on('exit', () => {
+      process.off('exit', stop);
+      resolve(jsonCounts(out));
+    });
+  });
+}
+
+/**
+ * On a machine without the full-boot guest image (debootstrap and a first
+ * boot, 8-14 minutes), starts its build now at nice 10, beside the debug
+ * kernel's; the full-boot run waits for it (the image's lock). Its log:
+ * out/results/guest-image.log.
+ */
+function startGuestImageBuild() {
+  try {
+    ensureGuestImage({ build: false });
+    return;
+  } catch (e) {
+    if (!(e instanceof GuestImageError)) throw e;
+  }
+  const logFile = join(results, 'guest-image.log');
+  const fd = openSync(logFile, 'w');
+  console.log(`npm test: building the full-boot guest image in the background (log: ${logFile})`);
+  const child = spawn('nice', ['-n', '10', process.execPath, join(root, 'scripts/guest-image.mjs')], { cwd: root, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.on('error', () => {});
+  // Like the debug kernel: a half-made image would only be started again.
+  child.unref();
+}
 
 /** Whether the debug kernel of the VM tests is built for its current inputs. */
 function debugKernelReady() {
@@ -177,17 +250,24 @@ async function main() {
     process.exit(1);
   }
   if (!only || only.includes('vm')) startDebugKernelBuild();
+  const wantFullboot = !only || only.includes('fullboot');
+  if (wantFullboot) startGuestImageBuild();
 
   const table = [];
   let buildOk = true;
+  let fullbootStarted = 0;
   for (const step of steps) {
     if (only && !only.includes(step.name) && !(step.name === 'build' && only.some((o) => steps.find((s) => s.name === o)?.needsBuild))) continue;
-    console.log(`\n=== ${step.name} ===`);
-    const t0 = Date.now();
+    console.log(`\n=== ${step.title ?? step.name} ===`);
+    const t0 = step.name === 'fullboot' ? fullbootStarted || Date.now() : Date.now();
     let counts;
     if (step.needsBuild && !buildOk) counts = { passed: 0, failed: 1, skipped: 0, note: 'not run: build failed' };
     else counts = await step.run();
     if (step.name === 'build' && counts.failed) buildOk = false;
+    if (step.name === 'build' && buildOk && wantFullboot) {
+      fullbootStarted = Date.now();
+      startFullboot();
+    }
     table.push({ step: step.name, ...counts, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
   }
 

@@ -74,6 +74,7 @@ import {
 } from '../../scripts/kernels.mjs';
 import { HarnessError } from './lib/errors.mjs';
 import { buildHelpers } from './lib/helpers.mjs';
+import { othersThreads, publishThreads, RECHECK_MS } from './lib/host-threads.mjs';
 import { kernelRun, matrixKernels } from './lib/matrix.mjs';
 import { checkQemu, installCleanup } from './lib/qemu.mjs';
 import {
@@ -358,22 +359,31 @@ async function main() {
 	// one per vCPU, so two of those do not share two cores at once. The
 	// first queued test that fits starts; one larger than the whole
 	// budget runs alone.
+	// Another harness's guests (lib/host-threads.mjs: npm test's
+	// full-boot run) take from the same budget while they run.
 	let free = o.jobs;
 	let building = buildDebug;
 	/** @type {string|undefined} */
 	let buildError;
+	/** @type {NodeJS.Timeout|undefined} */
+	let recheck;
 	await new Promise((resolve) => {
 		const next = () => {
+			clearTimeout(recheck);
+			recheck = undefined;
 			if (!queue.length && free === o.jobs && !building)
 				return resolve(undefined);
+			const others = queue.length ? othersThreads() : 0;
 			for (let i = 0; i < queue.length; i++) {
 				const need = Math.min(queue[i].threads, o.jobs);
-				if (need > free)
+				if (need > free - others)
 					continue;
 				const [item] = queue.splice(i--, 1);
 				free -= need;
+				publishThreads(o.jobs - free);
 				item.job(item.retried ? '.again' : '').then((r) => {
 					free += need;
+					publishThreads(o.jobs - free);
 					// qemu held the guest's disk requests and never
 					// completed them (lib/virtio-probe.mjs): the host
 					// stalled, not the code under test. Or the guest
@@ -399,6 +409,9 @@ async function main() {
 					next();
 				});
 			}
+			// Held off by another harness's guests: look again later.
+			if (queue.length && free > 0)
+				recheck = setTimeout(next, RECHECK_MS);
 		};
 		if (buildDebug) {
 			buildDebugKernel().then((built) => {

@@ -29,6 +29,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureGuestImage, GuestImageError } from '../../../scripts/guest-image.mjs';
 import { HarnessError } from '../lib/errors.mjs';
+import { HOST_CORES, othersThreads, publishThreads, RECHECK_MS } from '../lib/host-threads.mjs';
 import { checkQemu, installCleanup } from '../lib/qemu.mjs';
 import { boot } from './lib/guest.mjs';
 import { CI } from './lib/matrix.mjs';
@@ -210,9 +211,17 @@ async function main() {
 		`(${Object.values(image.kernels).map((k) => k.release).join(', ')})`);
 	/** @type {Result[]} */
 	const results = [];
-	// o.jobs workers take the runs in order; a TCG guest keeps a core busy.
+	// o.jobs workers take the runs in order; a TCG guest keeps a core
+	// busy, so one waits while another harness's guests
+	// (lib/host-threads.mjs) take the other cores.
 	let next = 0;
+	let running = 0;
+	// A worker keeps its core from its first test to its last: released
+	// in between, the other harness would take it back at once.
 	const worker = async () => {
+		while (running + 1 + othersThreads() > Math.max(o.jobs, HOST_CORES))
+			await new Promise((r) => setTimeout(r, RECHECK_MS));
+		publishThreads(++running);
 		while (next < jobs.length) {
 			const { test, kernel } = jobs[next++];
 			const r = await runTest(test, kernel, join(runDir, kernel, test.name),
@@ -220,6 +229,7 @@ async function main() {
 			printResult(r);
 			results.push(r);
 		}
+		publishThreads(--running);
 	};
 	await Promise.all(Array.from({ length: Math.min(o.jobs, jobs.length) }, worker));
 	const json = writeResults(results);

@@ -1,13 +1,13 @@
-// What `npm test` is to run of the full-boot suite (run.mjs --ci; not
-// wired in yet: until image format 4 update-initramfs in the guest took
-// 400-700 s, docs/testing-fullboot.md): each test on one kernel, sized to
-// the hour on 2 cores. A full-boot test pays for a
-// real GRUB, an initramfs-tools initrd, update-initramfs (100-120 s under
-// TCG) and reboots of 35-100 s, so the whole suite on both kernels (about
-// 75 min) is `npm run test:fullboot`. The two kept here are the boot path
-// of the persistent change map (clean reboot, power cut, a boot without
-// the module) and of a checkpoint's rollback from the boot menu; between
-// them both kernels boot the initramfs hook. The rest of 14's and 15's
+// What `npm test` runs of the full-boot suite (run.mjs --ci, started by
+// scripts/test.mjs in the background after the build, one guest at a
+// time): each test on one kernel, sized to the hour on 2 cores. A
+// full-boot test pays for a real GRUB, an initramfs-tools initrd,
+// update-initramfs (about 150 s under TCG since image format 4) and
+// reboots of 45-70 s, so the whole suite on both kernels (about 75 min)
+// is `npm run test:fullboot`. The two kept here are the boot path of the
+// persistent change map (clean reboot, power cut, a boot without the
+// module) and of a checkpoint's rollback from the boot menu; between them
+// both kernels boot the initramfs hook. The rest of 14's and 15's
 // behaviour runs in the busybox guests of test/vm on both kernels (map
 // cycle, write intent, seal, doubt; checkpoint store, power cut,
 // rollback tool). Times: docs/testing-fullboot.md.
