@@ -30,7 +30,7 @@ export const keyCommand: Command = {
     '  keys/client is sealed again under --client-password-file or a prompt typed twice (the current client\n' +
     '  passphrase, or a new one); keys/owner under --new-password-file when given (a new owner passphrase), else\n' +
     '  the owner passphrase. The app on each backed-up computer then refuses the repository until it is added\n' +
-    '  again there. See docs/append-only.md.',
+    "  again there (the app's own Rotate key pair... also updates that computer's entry). See docs/append-only.md.",
   async run({ args, json, out }) {
     const { values, positionals } = parseArgs({
       args,
