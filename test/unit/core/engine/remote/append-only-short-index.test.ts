@@ -11,17 +11,11 @@ import * as path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { engine } from '../../../../../electron/core/engine';
-import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, sha256 } from '../fixtures';
-import { fakeS3 } from './fake-s3';
+import { CLIENT, OWNER, client, fakeS3, owner } from './fake-s3';
 
 vi.mock('../../../../../electron/core/engine/storage/s3', async () => (await import('./fake-s3')).fakeS3Module());
-
-const OWNER = 'owner passphrase';
-const CLIENT = 'client passphrase';
-const owner: RemoteAccess = { accessKeyId: 'owner', secretAccessKey: 'x' };
-const client: RemoteAccess = { accessKeyId: 'client', secretAccessKey: 'x' };
 
 describe('an append-only client meeting a short index object (fake S3 store: uploads cut on purpose)', () => {
   const tmp = tempDir('snapkeep-short-index-');

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { AppError } from '../../../../../electron/common/contract';
+import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
 import type { S3Location } from '../../../../../electron/core/engine/storage/location';
 import type { S3Credentials } from '../../../../../electron/core/engine/storage/s3';
 import type { LoadOptions, ObjectVersion, RepoStorage, StorageEntry, StorageStat } from '../../../../../electron/core/engine/storage/storage';
@@ -28,6 +29,12 @@ export interface Cut {
   keep: number;
   mode: 'throw' | 'silent';
 }
+
+/** The passphrases and logins the tests over this store use: 'client' acts as the append-only client. */
+export const OWNER = 'owner passphrase';
+export const CLIENT = 'client passphrase';
+export const owner: RemoteAccess = { accessKeyId: 'owner', secretAccessKey: 'x' };
+export const client: RemoteAccess = { accessKeyId: 'client', secretAccessKey: 'x' };
 
 export const fakeS3 = {
   root: '',

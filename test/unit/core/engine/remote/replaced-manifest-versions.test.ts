@@ -11,17 +11,11 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { engine } from '../../../../../electron/core/engine';
-import type { RemoteAccess } from '../../../../../electron/core/engine/remote/connect';
 import { tempDir } from '../../../../support/temp-dirs';
 import { makeImage, sha256 } from '../fixtures';
-import { fakeS3 } from './fake-s3';
+import { CLIENT, OWNER, client, fakeS3, owner } from './fake-s3';
 
 vi.mock('../../../../../electron/core/engine/storage/s3', async () => (await import('./fake-s3')).fakeS3Module());
-
-const OWNER = 'owner passphrase';
-const CLIENT = 'client passphrase';
-const owner: RemoteAccess = { accessKeyId: 'owner', secretAccessKey: 'x' };
-const client: RemoteAccess = { accessKeyId: 'client', secretAccessKey: 'x' };
 
 describe('a manifest replaced in a versioned bucket (fake S3 store; radosgw: s3-append-only)', () => {
   const tmp = tempDir('snapkeep-replaced-manifest-');
